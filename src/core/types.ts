@@ -1,0 +1,51 @@
+/**
+ * Normalized book events: what collectors publish (raw.*) and the arbiter consumes.
+ * Pure data, no I/O. Times are epoch microseconds (see clock.ts).
+ */
+
+/** One price level: [price, size]. size 0 deletes the level. */
+export type Level = [price: number, size: number];
+
+/** A diff (L2 delta) as received from one venue connection. */
+export interface BookDelta {
+  type: 'delta';
+  venue: string;
+  /** Venue symbol, upper case as the venue spells it (BTCUSDT). */
+  symbol: string;
+  /** Exchange sequence range covered by this event (Binance U and u). first <= last. */
+  first: number;
+  last: number;
+  /** Exchange's "previous last" if the venue sends it (Binance futures pu); undefined for Binance spot. */
+  prev?: number;
+  /** Exchange event time (ms since epoch, as the venue sends it). */
+  exchTime: number;
+  /** Local receive time at the collector, epoch microseconds. */
+  recvTime: number;
+  /** Collector id that received it. */
+  collector: string;
+  bids: Level[];
+  asks: Level[];
+  /** The original exchange message text, for recording. */
+  raw?: string;
+}
+
+/** A full book snapshot (REST) as fetched by one collector. seq is the venue's lastUpdateId. */
+export interface BookSnapshot {
+  type: 'snapshot';
+  venue: string;
+  symbol: string;
+  seq: number;
+  exchTime?: number;
+  recvTime: number;
+  collector: string;
+  bids: Level[];
+  asks: Level[];
+  raw?: string;
+}
+
+export type CollectorEvent = BookDelta | BookSnapshot;
+
+/** Book key used in topics and Kafka keys: `<venue>.<symbol>`. */
+export function bookKey(venue: string, symbol: string): string {
+  return `${venue}.${symbol}`;
+}

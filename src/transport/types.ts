@@ -1,0 +1,71 @@
+/**
+ * The one transport interface. Everything outside src/transport talks to the bus through this;
+ * nothing else imports zeromq (or, later, a Kafka client).
+ *
+ * Two logical channels:
+ *  - 'ingest': many collectors publish raw.* / status.* ; arbiters subscribe.
+ *  - 'book':   arbiters publish book.* / stats.* / ctl.* ; clients, recorders, collectors (ctl.) subscribe.
+ * A ZeroMQ bus maps them to endpoints (who binds, who connects); a Kafka bus maps topic families to
+ * Kafka topics keyed by venue:symbol. Snapshots are request/reply, keyed by topic.
+ */
+
+export interface BusMessage {
+  topic: string;
+  payload: Buffer;
+}
+
+export type Channel = 'ingest' | 'book';
+
+export interface BusPublisher {
+  /** Queue a message. Never blocks on slow subscribers (a PUB drops at its high-water mark). */
+  send(topic: string, payload: Buffer | string): void;
+  /** Resolves when everything queued so far has been handed to the bus. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface BusSubscriber extends AsyncIterable<BusMessage> {
+  close(): Promise<void>;
+}
+
+export interface SnapshotServer {
+  close(): Promise<void>;
+}
+
+export interface SnapshotClient {
+  /** Ask for the current snapshot of one book topic (e.g. book.binance.BTCUSDT); rejects on timeout. */
+  request(topic: string, payload: Buffer, timeoutMs?: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+export interface SubscribeOptions {
+  /** Receive queue bound (ZeroMQ receive high-water mark); messages past it are dropped by the bus. */
+  highWaterMark?: number;
+}
+
+export interface Transport {
+  readonly kind: string;
+  publisher(channel: Channel): Promise<BusPublisher>;
+  subscriber(channel: Channel, topicPrefixes: string[], opts?: SubscribeOptions): Promise<BusSubscriber>;
+  /** Serve snapshot requests: handler gets (topic, request payload) and returns the reply payload. */
+  snapshotServer(handler: (topic: string, payload: Buffer) => Promise<Buffer> | Buffer): Promise<SnapshotServer>;
+  snapshotClient(): Promise<SnapshotClient>;
+  /** Close every socket this transport opened. */
+  close(): Promise<void>;
+}
+
+/** Endpoints of the ZeroMQ bus. Defaults bind on loopback. */
+export interface ZmqEndpoints {
+  /** Arbiter binds a SUB here; collectors' PUBs connect to every ingest endpoint listed (one per arbiter). */
+  ingest: string[];
+  /** Arbiter binds a PUB on the first; clients connect a SUB to all of them (hot-hot arbiters). */
+  publish: string[];
+  /** Arbiter binds a ROUTER on the first; clients' DEALERs try them in order. */
+  snapshot: string[];
+}
+
+export const DEFAULT_ZMQ_ENDPOINTS: ZmqEndpoints = {
+  ingest: ['tcp://127.0.0.1:5555'],
+  publish: ['tcp://127.0.0.1:5556'],
+  snapshot: ['tcp://127.0.0.1:5557'],
+};

@@ -1,0 +1,222 @@
+/**
+ * Bus payloads (wire format version 1). JSON, one object per message, `v` is the format version.
+ * Documented in docs/wire-format.md -- keep the two in step.
+ *
+ * Topics:
+ *   raw.<venue>.<symbol>            CollectorEvent (collector -> arbiter, ingest channel)
+ *   status.<collector>              CollectorStatus (collector -> arbiter, ingest channel)
+ *   book.<venue>.<symbol>           ConsolidatedDelta | ConsolidatedSnapshot (arbiter -> clients, book channel)
+ *   stats.<venue>.<symbol>          ArbiterStats (arbiter -> anyone, book channel)
+ *   ctl.snapshot.<venue>.<symbol>   SnapshotRequest (arbiter -> collectors, book channel)
+ */
+import type { BookDelta, BookSnapshot, CollectorEvent, Level } from '../core/types.js';
+
+export const WIRE_VERSION = 1;
+
+export const topics = {
+  raw: (venue: string, symbol: string) => `raw.${venue}.${symbol}`,
+  status: (collector: string) => `status.${collector}`,
+  book: (venue: string, symbol: string) => `book.${venue}.${symbol}`,
+  stats: (venue: string, symbol: string) => `stats.${venue}.${symbol}`,
+  ctlSnapshot: (venue: string, symbol: string) => `ctl.snapshot.${venue}.${symbol}`,
+};
+
+/** Consolidated delta. seq is the exchange's own last sequence of the event (Binance u), prev the seq
+ * of the previous consolidated message for this book: a client applies it iff prev === its seq. */
+export interface ConsolidatedDelta {
+  v: 1;
+  type: 'delta';
+  venue: string;
+  symbol: string;
+  seq: number;
+  prev: number;
+  /** First exchange sequence covered (Binance U). */
+  first: number;
+  bids: Level[];
+  asks: Level[];
+  exchTime: number;
+  /** Receive time (epoch µs) at the collector whose copy won. */
+  recvTime: number;
+  /** Arbiter publish time (epoch µs). */
+  pubTime: number;
+  /** Collector id whose copy won. */
+  feed: string;
+}
+
+/** Full consolidated book at seq. Authoritative: a client replaces its book with it. */
+export interface ConsolidatedSnapshot {
+  v: 1;
+  type: 'snapshot';
+  venue: string;
+  symbol: string;
+  seq: number;
+  bids: Level[];
+  asks: Level[];
+  exchTime: number;
+  pubTime: number;
+  /** Why it was published: periodic, resync (book rebuilt after a gap no feed filled), reply (to a request). */
+  reason: 'periodic' | 'resync' | 'reply';
+}
+
+export type ConsolidatedMessage = ConsolidatedDelta | ConsolidatedSnapshot;
+
+export interface SnapshotRequest {
+  v: 1;
+  type: 'snapshot-request';
+  venue: string;
+  symbol: string;
+  /** Collector asked to fetch a REST snapshot (others ignore the request). */
+  collector: string;
+  reason: string;
+}
+
+export interface FeedStatus {
+  symbol: string;
+  connected: boolean;
+  messages: number;
+  reconnects: number;
+  /** Gaps seen in this connection's own sequence. */
+  gaps: number;
+  snapshots: number;
+  /** ms since the last message from the venue. */
+  idleMs: number;
+}
+
+export interface CollectorStatus {
+  v: 1;
+  type: 'collector-status';
+  collector: string;
+  venue: string;
+  time: number;
+  feeds: FeedStatus[];
+}
+
+export interface ArbiterFeedStats {
+  collector: string;
+  connected: boolean;
+  messages: number;
+  /** Copies of this feed that arrived after another feed's copy (dropped). */
+  duplicates: number;
+  /** Copies of this feed that arrived first (published). */
+  won: number;
+  /** Gaps in this feed that another feed had already filled. */
+  gapsFilled: number;
+  /** Snapshots (REST) this feed fetched for resyncs. */
+  resyncs: number;
+  /** Median / p99 lag behind the first copy of the same event, µs, over the last interval. */
+  lagP50: number;
+  lagP99: number;
+}
+
+export interface ArbiterStats {
+  v: 1;
+  type: 'arbiter-stats';
+  venue: string;
+  symbol: string;
+  arbiter: string;
+  time: number;
+  seq: number;
+  synced: boolean;
+  /** Consolidated updates per second over the last interval. */
+  updatesPerSec: number;
+  resyncs: number;
+  feeds: ArbiterFeedStats[];
+}
+
+export interface SnapshotQuery {
+  v: 1;
+  type: 'snapshot-query';
+  venue: string;
+  symbol: string;
+}
+
+export interface ErrorReply {
+  v: 1;
+  type: 'error';
+  message: string;
+}
+
+export type BusPayload =
+  | (CollectorEvent & { v: 1 })
+  | ConsolidatedMessage
+  | SnapshotRequest
+  | CollectorStatus
+  | ArbiterStats
+  | SnapshotQuery
+  | ErrorReply;
+
+export class DecodeError extends Error {}
+
+export function encode(msg: object): Buffer {
+  return Buffer.from(JSON.stringify(msg));
+}
+
+function isLevels(x: unknown): x is Level[] {
+  if (!Array.isArray(x)) return false;
+  for (const l of x) {
+    if (!Array.isArray(l) || l.length < 2 || typeof l[0] !== 'number' || typeof l[1] !== 'number') return false;
+    if (!Number.isFinite(l[0]) || !(l[1] >= 0)) return false;
+  }
+  return true;
+}
+
+function parse(buf: Buffer | Uint8Array | string): Record<string, unknown> {
+  let o: unknown;
+  try {
+    o = JSON.parse(typeof buf === 'string' ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8'));
+  } catch (e) {
+    throw new DecodeError(`payload is not JSON: ${(e as Error).message}`);
+  }
+  if (typeof o !== 'object' || o === null) throw new DecodeError('payload is not a JSON object');
+  const r = o as Record<string, unknown>;
+  if (r.v !== WIRE_VERSION) throw new DecodeError(`unsupported wire version ${String(r.v)} (expected ${WIRE_VERSION})`);
+  return r;
+}
+
+function need(r: Record<string, unknown>, key: string, kind: 'string' | 'number'): void {
+  if (typeof r[key] !== kind) throw new DecodeError(`field "${key}" must be a ${kind}`);
+}
+
+/** Decode a raw.* payload into a collector event; throws DecodeError on anything malformed. */
+export function decodeCollectorEvent(buf: Buffer | Uint8Array | string): CollectorEvent {
+  const r = parse(buf);
+  need(r, 'venue', 'string');
+  need(r, 'symbol', 'string');
+  need(r, 'collector', 'string');
+  need(r, 'recvTime', 'number');
+  if (!isLevels(r.bids) || !isLevels(r.asks)) throw new DecodeError('bids/asks must be arrays of [price,size] numbers');
+  if (r.type === 'delta') {
+    need(r, 'first', 'number');
+    need(r, 'last', 'number');
+    if ((r.first as number) > (r.last as number)) throw new DecodeError('first > last');
+    return r as unknown as BookDelta;
+  }
+  if (r.type === 'snapshot') {
+    need(r, 'seq', 'number');
+    return r as unknown as BookSnapshot;
+  }
+  throw new DecodeError(`unexpected type ${String(r.type)} on a raw topic`);
+}
+
+/** Decode a book.* payload (or a snapshot reply). */
+export function decodeConsolidated(buf: Buffer | Uint8Array | string): ConsolidatedMessage {
+  const r = parse(buf);
+  if (r.type === 'error') throw new DecodeError(`error reply: ${String(r.message)}`);
+  need(r, 'venue', 'string');
+  need(r, 'symbol', 'string');
+  need(r, 'seq', 'number');
+  if (!isLevels(r.bids) || !isLevels(r.asks)) throw new DecodeError('bids/asks must be arrays of [price,size] numbers');
+  if (r.type === 'delta') {
+    need(r, 'prev', 'number');
+    return r as unknown as ConsolidatedDelta;
+  }
+  if (r.type === 'snapshot') return r as unknown as ConsolidatedSnapshot;
+  throw new DecodeError(`unexpected type ${String(r.type)} on a book topic`);
+}
+
+/** Decode any v1 payload by its type field, loosely (for status/stats/ctl messages). */
+export function decodeAny(buf: Buffer | Uint8Array | string): BusPayload {
+  const r = parse(buf);
+  if (typeof r.type !== 'string') throw new DecodeError('field "type" must be a string');
+  return r as unknown as BusPayload;
+}
