@@ -1,109 +1,301 @@
 /**
- * L2 order book: price levels per side, sorted arrays with binary search.
- * Each side is stored so that its best price is at the END of the array: updates cluster near the
- * top of the book, and splicing near the end of an array moves few elements.
- *   bids: ascending prices  (best bid = last)
- *   asks: descending prices (best ask = last)
+ * L2 order book: price levels per side in sorted typed arrays, best level at the END.
+ * Updates cluster near the top of the book, so keeping the best at the end makes the common insert/delete
+ * move only a few elements, and a short linear probe from the end finds most prices before a binary search
+ * is needed. Asks are stored as negated prices so both sides are one ascending array and share one code path.
+ *
+ * Optional `keepStrings` mode also keeps the exchange's price/size strings per level, for venues whose
+ * checksum is computed over the exact strings (applyStrings / topStrings).
  */
 import type { Level } from './types.js';
 
-class BookSide {
-  prices: number[] = [];
-  sizes: number[] = [];
-  constructor(readonly descending: boolean) {}
-
-  /** Index of price, or -(insertion point) - 1. */
-  private find(price: number): number {
-    const p = this.prices;
-    let lo = 0;
-    let hi = p.length - 1;
-    // fast path: near the best end
-    if (hi >= 0 && p[hi] === price) return hi;
-    if (this.descending) {
-      while (lo <= hi) {
-        const mid = (lo + hi) >>> 1;
-        const v = p[mid];
-        if (v === price) return mid;
-        if (v > price) lo = mid + 1;
-        else hi = mid - 1;
-      }
-    } else {
-      while (lo <= hi) {
-        const mid = (lo + hi) >>> 1;
-        const v = p[mid];
-        if (v === price) return mid;
-        if (v < price) lo = mid + 1;
-        else hi = mid - 1;
-      }
-    }
-    return -lo - 1;
-  }
-
-  set(price: number, size: number): void {
-    const i = this.find(price);
-    if (i >= 0) {
-      if (size === 0) {
-        if (i === this.prices.length - 1) {
-          this.prices.pop();
-          this.sizes.pop();
-        } else {
-          this.prices.splice(i, 1);
-          this.sizes.splice(i, 1);
-        }
-      } else this.sizes[i] = size;
-    } else if (size !== 0) {
-      const at = -i - 1;
-      if (at === this.prices.length) {
-        this.prices.push(price);
-        this.sizes.push(size);
-      } else {
-        this.prices.splice(at, 0, price);
-        this.sizes.splice(at, 0, size);
-      }
-    }
-  }
-
-  best(): Level | undefined {
-    const n = this.prices.length;
-    return n === 0 ? undefined : [this.prices[n - 1], this.sizes[n - 1]];
-  }
-
-  top(n: number): Level[] {
-    const out: Level[] = [];
-    for (let i = this.prices.length - 1; i >= 0 && out.length < n; i--) out.push([this.prices[i], this.sizes[i]]);
-    return out;
-  }
-
-  clear(): void {
-    this.prices = [];
-    this.sizes = [];
-  }
-}
+/** A level as the exchange spelled it: [price, size] strings. */
+export type StringLevel = [price: string, size: string];
 
 export interface BookLevels {
   bids: Level[];
   asks: Level[];
 }
 
-export class OrderBook {
-  private readonly bidSide = new BookSide(false);
-  private readonly askSide = new BookSide(true);
+export interface StringBookLevels {
+  bids: StringLevel[];
+  asks: StringLevel[];
+}
 
-  /** Replace the whole book. */
-  applySnapshot(bids: readonly Level[], asks: readonly Level[]): void {
-    this.bidSide.clear();
-    this.askSide.clear();
-    this.apply(bids, asks);
+export interface OrderBookOptions {
+  /** Also keep price/size strings per level (slower; for checksums). Default false. */
+  keepStrings?: boolean;
+}
+
+const INITIAL_CAPACITY = 1024;
+/** Elements checked linearly from the best end before falling back to binary search. */
+const PROBE = 16;
+
+class BookSide {
+  /** Ascending keys: price for bids, -price for asks. */
+  keys = new Float64Array(INITIAL_CAPACITY);
+  sizes = new Float64Array(INITIAL_CAPACITY);
+  n = 0;
+  /** Parallel string arrays, only in keepStrings mode. */
+  priceStr: string[] | undefined;
+  sizeStr: string[] | undefined;
+
+  constructor(
+    readonly sign: 1 | -1,
+    keepStrings: boolean,
+  ) {
+    if (keepStrings) {
+      this.priceStr = [];
+      this.sizeStr = [];
+    }
   }
 
-  /** Apply absolute-size deltas; size 0 deletes the level. */
+  /** Index of key, or -(insertion point) - 1. */
+  find(key: number): number {
+    const k = this.keys;
+    const n = this.n;
+    const stop = n > PROBE ? n - PROBE : 0;
+    for (let i = n - 1; i >= stop; i--) {
+      const v = k[i];
+      if (v === key) return i;
+      if (v < key) return -i - 2; // insertion point i + 1
+    }
+    let lo = 0;
+    let hi = stop - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = k[mid];
+      if (v === key) return mid;
+      if (v < key) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -lo - 1;
+  }
+
+  /** Set a level by price; size <= 0 (or NaN) deletes, so bad sizes can never leave a phantom level. */
+  set(price: number, size: number): void {
+    const key = this.sign * price;
+    const i = this.find(key);
+    if (i >= 0) {
+      if (size > 0) this.sizes[i] = size;
+      else this.removeAt(i);
+    } else if (size > 0) {
+      this.insertAt(-i - 1, key, size);
+    }
+  }
+
+  setWithStrings(price: number, size: number, ps: string, ss: string): void {
+    const key = this.sign * price;
+    const i = this.find(key);
+    const pStr = this.priceStr!;
+    const sStr = this.sizeStr!;
+    if (i >= 0) {
+      if (size > 0) {
+        this.sizes[i] = size;
+        sStr[i] = ss;
+      } else {
+        this.removeAt(i);
+        pStr.splice(i, 1);
+        sStr.splice(i, 1);
+      }
+    } else if (size > 0) {
+      const at = -i - 1;
+      this.insertAt(at, key, size);
+      pStr.splice(at, 0, ps);
+      sStr.splice(at, 0, ss);
+    }
+  }
+
+  private removeAt(i: number): void {
+    const last = this.n - 1;
+    if (i < last) {
+      const k = this.keys;
+      const s = this.sizes;
+      if (last - i < 16) {
+        // a plain loop beats copyWithin's call overhead for short moves (the common case near the top)
+        for (let j = i; j < last; j++) {
+          k[j] = k[j + 1];
+          s[j] = s[j + 1];
+        }
+      } else {
+        k.copyWithin(i, i + 1, this.n);
+        s.copyWithin(i, i + 1, this.n);
+      }
+    }
+    this.n = last;
+  }
+
+  private insertAt(at: number, key: number, size: number): void {
+    const n = this.n;
+    if (n === this.keys.length) this.grow();
+    const k = this.keys;
+    const s = this.sizes;
+    if (at < n) {
+      if (n - at < 16) {
+        for (let j = n; j > at; j--) {
+          k[j] = k[j - 1];
+          s[j] = s[j - 1];
+        }
+      } else {
+        k.copyWithin(at + 1, at, n);
+        s.copyWithin(at + 1, at, n);
+      }
+    }
+    k[at] = key;
+    s[at] = size;
+    this.n = n + 1;
+  }
+
+  private grow(): void {
+    const cap = this.keys.length * 2;
+    const k = new Float64Array(cap);
+    const s = new Float64Array(cap);
+    k.set(this.keys.subarray(0, this.n));
+    s.set(this.sizes.subarray(0, this.n));
+    this.keys = k;
+    this.sizes = s;
+  }
+
+  /**
+   * Replace the side from a list of levels. Fast path for a strictly sorted best-first list (what REST
+   * snapshots send): fill from the end with no search. Anything else goes level by level.
+   */
+  load(levels: readonly Level[]): void {
+    this.clear();
+    const m = levels.length;
+    let sortedBestFirst = true;
+    for (let i = 1; i < m && sortedBestFirst; i++) {
+      if (this.sign * levels[i][0] >= this.sign * levels[i - 1][0]) sortedBestFirst = false;
+    }
+    if (!sortedBestFirst || this.priceStr) {
+      for (let i = 0; i < m; i++) this.set(levels[i][0], levels[i][1]);
+      return;
+    }
+    while (this.keys.length < m) this.grow();
+    let n = 0;
+    for (let i = m - 1; i >= 0; i--) {
+      const size = levels[i][1];
+      if (!(size > 0)) continue;
+      this.keys[n] = this.sign * levels[i][0];
+      this.sizes[n] = size;
+      n++;
+    }
+    this.n = n;
+  }
+
+  priceAt(i: number): number {
+    return this.sign * this.keys[i];
+  }
+
+  best(): Level | undefined {
+    const n = this.n;
+    return n === 0 ? undefined : [this.sign * this.keys[n - 1], this.sizes[n - 1]];
+  }
+
+  top(count: number): Level[] {
+    const out: Level[] = [];
+    const end = count >= this.n ? 0 : this.n - count;
+    for (let i = this.n - 1; i >= end; i--) out.push([this.sign * this.keys[i], this.sizes[i]]);
+    return out;
+  }
+
+  topStrings(count: number): StringLevel[] {
+    const out: StringLevel[] = [];
+    const end = count >= this.n ? 0 : this.n - count;
+    const ps = this.priceStr;
+    const ss = this.sizeStr;
+    for (let i = this.n - 1; i >= end; i--) {
+      out.push(ps ? [ps[i], ss![i]] : [String(this.sign * this.keys[i]), String(this.sizes[i])]);
+    }
+    return out;
+  }
+
+  clear(): void {
+    this.n = 0;
+    if (this.priceStr) {
+      this.priceStr = [];
+      this.sizeStr = [];
+    }
+  }
+}
+
+export class OrderBook {
+  private readonly bidSide: BookSide;
+  private readonly askSide: BookSide;
+  readonly keepStrings: boolean;
+
+  constructor(options: OrderBookOptions = {}) {
+    this.keepStrings = options.keepStrings === true;
+    this.bidSide = new BookSide(1, this.keepStrings);
+    this.askSide = new BookSide(-1, this.keepStrings);
+  }
+
+  /** Replace the whole book. Levels with size 0 are ignored; a later duplicate price wins. */
+  applySnapshot(bids: readonly Level[], asks: readonly Level[]): void {
+    if (this.keepStrings) {
+      this.clear();
+      this.apply(bids, asks);
+      return;
+    }
+    this.bidSide.load(bids);
+    this.askSide.load(asks);
+  }
+
+  /** Apply absolute-size deltas in order; size 0 deletes the level (deleting a missing level is a no-op). */
   apply(bids: readonly Level[], asks: readonly Level[]): void {
-    for (let i = 0; i < bids.length; i++) this.bidSide.set(bids[i][0], bids[i][1]);
-    for (let i = 0; i < asks.length; i++) this.askSide.set(asks[i][0], asks[i][1]);
+    if (this.keepStrings) {
+      // numbers only: store their default spelling so topStrings() still has something to show
+      for (let i = 0; i < bids.length; i++) this.setStringsSide(this.bidSide, bids[i][0], bids[i][1]);
+      for (let i = 0; i < asks.length; i++) this.setStringsSide(this.askSide, asks[i][0], asks[i][1]);
+      return;
+    }
+    const b = this.bidSide;
+    const a = this.askSide;
+    for (let i = 0; i < bids.length; i++) {
+      const l = bids[i];
+      b.set(l[0], l[1]);
+    }
+    for (let i = 0; i < asks.length; i++) {
+      const l = asks[i];
+      a.set(l[0], l[1]);
+    }
+  }
+
+  /**
+   * Apply levels as the exchange spelled them. In keepStrings mode the strings are stored with the level
+   * (topStrings returns them verbatim); otherwise this is apply() after Number(). Unparsable levels are skipped.
+   */
+  applyStrings(bids: readonly StringLevel[], asks: readonly StringLevel[]): void {
+    this.applyStringsSide(this.bidSide, bids);
+    this.applyStringsSide(this.askSide, asks);
+  }
+
+  /** Replace the whole book from exchange strings. */
+  applySnapshotStrings(bids: readonly StringLevel[], asks: readonly StringLevel[]): void {
+    this.clear();
+    this.applyStrings(bids, asks);
+  }
+
+  private applyStringsSide(side: BookSide, levels: readonly StringLevel[]): void {
+    const keep = this.keepStrings;
+    for (let i = 0; i < levels.length; i++) {
+      const l = levels[i];
+      const p = +l[0];
+      const s = +l[1];
+      if (p !== p || s !== s) continue;
+      if (keep) side.setWithStrings(p, s, l[0], l[1]);
+      else side.set(p, s);
+    }
+  }
+
+  private setStringsSide(side: BookSide, price: number, size: number): void {
+    side.setWithStrings(price, size, String(price), String(size));
   }
 
   setLevel(side: 'bid' | 'ask', price: number, size: number): void {
-    (side === 'bid' ? this.bidSide : this.askSide).set(price, size);
+    const s = side === 'bid' ? this.bidSide : this.askSide;
+    if (this.keepStrings) this.setStringsSide(s, price, size);
+    else s.set(price, size);
   }
 
   bestBid(): Level | undefined {
@@ -114,9 +306,26 @@ export class OrderBook {
     return this.askSide.best();
   }
 
+  /** Best bid price without allocating (NaN if the side is empty). */
+  bestBidPrice(): number {
+    const s = this.bidSide;
+    return s.n === 0 ? NaN : s.priceAt(s.n - 1);
+  }
+
+  /** Best ask price without allocating (NaN if the side is empty). */
+  bestAskPrice(): number {
+    const s = this.askSide;
+    return s.n === 0 ? NaN : s.priceAt(s.n - 1);
+  }
+
   /** Top n levels per side, best first. */
   top(n: number): BookLevels {
     return { bids: this.bidSide.top(n), asks: this.askSide.top(n) };
+  }
+
+  /** Top n levels per side as strings, best first: the exchange's spelling in keepStrings mode, String(number) otherwise. */
+  topStrings(n: number): StringBookLevels {
+    return { bids: this.bidSide.topStrings(n), asks: this.askSide.topStrings(n) };
   }
 
   /** The whole book, best first. */
@@ -126,17 +335,17 @@ export class OrderBook {
 
   /** True when best bid >= best ask: a book in that state has diverged from the exchange. */
   isCrossed(): boolean {
-    const b = this.bidSide.prices;
-    const a = this.askSide.prices;
-    return b.length > 0 && a.length > 0 && b[b.length - 1] >= a[a.length - 1];
+    const b = this.bidSide;
+    const a = this.askSide;
+    return b.n > 0 && a.n > 0 && b.priceAt(b.n - 1) >= a.priceAt(a.n - 1);
   }
 
   get bidDepth(): number {
-    return this.bidSide.prices.length;
+    return this.bidSide.n;
   }
 
   get askDepth(): number {
-    return this.askSide.prices.length;
+    return this.askSide.n;
   }
 
   clear(): void {

@@ -1,0 +1,317 @@
+/**
+ * Arbiter service: the I/O shell around the pure BookArbiter core. Subscribes to every collector's
+ * raw.* and status.* messages, runs one BookArbiter per (venue, symbol), publishes consolidated
+ * deltas the moment the first copy arrives, periodic snapshots and stats, answers snapshot requests,
+ * and asks collectors for REST snapshots (ctl.snapshot.*) when no feed can fill a gap.
+ */
+import { performance } from 'node:perf_hooks';
+import { BookArbiter, type ArbiterSink } from '../core/arbiter.js';
+import { nowMicros } from '../core/clock.js';
+import type { BookDelta, BookSnapshot } from '../core/types.js';
+import type { Logger } from '../log.js';
+import { silentLogger } from '../log.js';
+import type { BusPublisher, BusSubscriber, SnapshotServer, Transport } from '../transport/types.js';
+import {
+  DecodeError,
+  decodeAny,
+  decodeCollectorEvent,
+  encode,
+  topics,
+  type ArbiterStats,
+  type CollectorStatus,
+  type ConsolidatedSnapshot,
+  type SnapshotQuery,
+} from '../wire/messages.js';
+
+export interface ArbiterServiceOptions {
+  id?: string;
+  transport: Transport;
+  /** Books to serve ("venue.SYMBOL" keys come from these); events for other symbols are counted and ignored. Empty = any. */
+  symbols?: string[];
+  venue?: string;
+  gapTimeoutMs?: number;
+  snapshotIntervalMs?: number;
+  snapshotTimeoutMs?: number;
+  statsIntervalMs?: number;
+  /** Collector considered down when no status/message for this long. */
+  feedTimeoutMs?: number;
+  logger?: Logger;
+}
+
+interface FeedInfo {
+  lastSeenMs: number;
+  connected: boolean;
+  snapshotsFetched: number;
+}
+
+class BookHandler implements ArbiterSink {
+  readonly core: BookArbiter;
+  readonly topic: string;
+  readonly statsTopic: string;
+  readonly ctlTopic: string;
+  feeds = new Map<string, FeedInfo>();
+  private nextFeed = 0;
+  private lastPublished = 0;
+  private lastStatsAt = performance.now();
+  private publishedAtLastStats = 0;
+  private updatesPerSec = 0;
+
+  constructor(
+    readonly svc: ArbiterService,
+    readonly venue: string,
+    readonly symbol: string,
+  ) {
+    this.topic = topics.book(venue, symbol);
+    this.statsTopic = topics.stats(venue, symbol);
+    this.ctlTopic = topics.ctlSnapshot(venue, symbol);
+    this.core = new BookArbiter(venue, symbol, this, {
+      gapTimeoutMs: svc.opts.gapTimeoutMs,
+      snapshotTimeoutMs: svc.opts.snapshotTimeoutMs,
+    });
+  }
+
+  publish(ev: BookDelta, prev: number): void {
+    this.lastPublished++;
+    // Hand-built JSON: this runs once per consolidated event, and the level arrays are reused as-is.
+    const payload =
+      `{"v":1,"type":"delta","venue":${JSON.stringify(ev.venue)},"symbol":${JSON.stringify(ev.symbol)},` +
+      `"seq":${ev.last},"prev":${prev},"first":${ev.first},"bids":${JSON.stringify(ev.bids)},"asks":${JSON.stringify(ev.asks)},` +
+      `"exchTime":${ev.exchTime},"recvTime":${ev.recvTime},"pubTime":${nowMicros()},"feed":${JSON.stringify(ev.collector)}}`;
+    this.svc.pub!.send(this.topic, payload);
+  }
+
+  requestSnapshot(reason: string, attempt: number): void {
+    const now = performance.now();
+    const live = [...this.feeds.entries()].filter(([, f]) => f.connected && now - f.lastSeenMs < this.svc.feedTimeout);
+    const pool = live.length > 0 ? live : [...this.feeds.entries()];
+    if (pool.length === 0) {
+      this.svc.log.info({ symbol: this.symbol, reason }, 'snapshot needed; no collector seen yet');
+      return; // the core retries after snapshotTimeoutMs
+    }
+    // Round-robin so a retry goes to a different collector than the one that failed.
+    const [collector, info] = pool[(this.nextFeed++ + attempt) % pool.length];
+    info.snapshotsFetched++;
+    this.svc.log.info({ symbol: this.symbol, reason, attempt, collector }, 'requesting snapshot');
+    this.svc.pub!.send(
+      this.ctlTopic,
+      encode({ v: 1, type: 'snapshot-request', venue: this.venue, symbol: this.symbol, collector, reason }),
+    );
+  }
+
+  reset(reason: 'initial' | 'resync', snap: BookSnapshot): void {
+    this.svc.log.info({ symbol: this.symbol, seq: snap.seq, reason, from: snap.collector }, 'book (re)built from snapshot');
+    this.svc.pub!.send(this.topic, encode(this.snapshotMessage('resync')));
+  }
+
+  snapshotMessage(reason: ConsolidatedSnapshot['reason']): ConsolidatedSnapshot {
+    const { bids, asks } = this.core.book.snapshot();
+    return {
+      v: 1,
+      type: 'snapshot',
+      venue: this.venue,
+      symbol: this.symbol,
+      seq: this.core.seq,
+      bids,
+      asks,
+      exchTime: 0,
+      pubTime: nowMicros(),
+      reason,
+    };
+  }
+
+  seen(collector: string, now: number): FeedInfo {
+    let f = this.feeds.get(collector);
+    if (!f) {
+      f = { lastSeenMs: now, connected: true, snapshotsFetched: 0 };
+      this.feeds.set(collector, f);
+    }
+    f.lastSeenMs = now;
+    return f;
+  }
+
+  stats(now: number): ArbiterStats {
+    const dt = (now - this.lastStatsAt) / 1000;
+    if (dt > 0.2) {
+      this.updatesPerSec = (this.lastPublished - this.publishedAtLastStats) / dt;
+      this.publishedAtLastStats = this.lastPublished;
+      this.lastStatsAt = now;
+    }
+    const fs = this.core.feedStats();
+    const feeds = [...this.feeds.entries()].map(([collector, f]) => {
+      const s = fs.get(collector);
+      return {
+        collector,
+        connected: f.connected && now - f.lastSeenMs < this.svc.feedTimeout,
+        messages: s?.messages ?? 0,
+        duplicates: s?.duplicates ?? 0,
+        won: s?.won ?? 0,
+        gapsFilled: s?.gapsFilled ?? 0,
+        resyncs: f.snapshotsFetched,
+        lagP50: s?.lagP50 ?? 0,
+        lagP99: s?.lagP99 ?? 0,
+      };
+    });
+    this.core.resetLagWindow();
+    return {
+      v: 1,
+      type: 'arbiter-stats',
+      venue: this.venue,
+      symbol: this.symbol,
+      arbiter: this.svc.id,
+      time: nowMicros(),
+      seq: this.core.seq,
+      synced: this.core.state !== 'unsynced',
+      updatesPerSec: Math.round(this.updatesPerSec * 10) / 10,
+      resyncs: this.core.counters.resyncs,
+      feeds,
+    };
+  }
+}
+
+export class ArbiterService {
+  readonly id: string;
+  readonly log: Logger;
+  readonly opts: ArbiterServiceOptions;
+  readonly feedTimeout: number;
+  pub?: BusPublisher;
+  private sub?: BusSubscriber;
+  private snapServer?: SnapshotServer;
+  private readonly books = new Map<string, BookHandler>();
+  private readonly allowed?: Set<string>;
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+  private loopDone?: Promise<void>;
+  readonly counters = { received: 0, decodeErrors: 0, unknownSymbol: 0 };
+
+  constructor(o: ArbiterServiceOptions) {
+    this.opts = o;
+    this.id = o.id ?? 'arb-1';
+    this.log = (o.logger ?? silentLogger).child({ arbiter: this.id });
+    this.feedTimeout = o.feedTimeoutMs ?? 3000;
+    if (o.symbols && o.symbols.length > 0) this.allowed = new Set(o.symbols.map((s) => `${o.venue ?? 'binance'}.${s}`));
+  }
+
+  async start(): Promise<void> {
+    const t = this.opts.transport;
+    this.pub = await t.publisher('book');
+    this.sub = await t.subscriber('ingest', ['raw.', 'status.']);
+    this.snapServer = await t.snapshotServer((topic, payload) => this.answerSnapshot(topic, payload));
+    // Known books start syncing at once (snapshot requested as soon as a collector is seen).
+    if (this.allowed) for (const key of this.allowed) this.book(...splitKey(key));
+    this.loopDone = this.ingestLoop(this.sub);
+    this.timers.push(setInterval(() => this.tick(), 5));
+    this.timers.push(setInterval(() => this.periodicSnapshots(), this.opts.snapshotIntervalMs ?? 1000));
+    this.timers.push(setInterval(() => this.publishStats(), this.opts.statsIntervalMs ?? 1000));
+  }
+
+  private book(venue: string, symbol: string): BookHandler {
+    const key = `${venue}.${symbol}`;
+    let b = this.books.get(key);
+    if (!b) {
+      b = new BookHandler(this, venue, symbol);
+      this.books.set(key, b);
+    }
+    return b;
+  }
+
+  private async ingestLoop(sub: BusSubscriber): Promise<void> {
+    try {
+      for await (const m of sub) {
+        this.counters.received++;
+        const nowMs = performance.now();
+        if (m.topic.startsWith('status.')) {
+          this.onStatus(m.payload, nowMs);
+          continue;
+        }
+        let ev;
+        try {
+          ev = decodeCollectorEvent(m.payload);
+        } catch (e) {
+          this.counters.decodeErrors++;
+          if (this.counters.decodeErrors <= 10 || this.counters.decodeErrors % 1000 === 0)
+            this.log.warn({ topic: m.topic, err: (e as Error).message, count: this.counters.decodeErrors }, 'undecodable message dropped');
+          continue;
+        }
+        const key = `${ev.venue}.${ev.symbol}`;
+        if (this.allowed && !this.allowed.has(key)) {
+          if (this.counters.unknownSymbol++ === 0) this.log.warn({ key }, 'event for a book not configured here; ignoring');
+          continue;
+        }
+        const b = this.book(ev.venue, ev.symbol);
+        b.seen(ev.collector, nowMs);
+        if (ev.type === 'delta') b.core.onDelta(ev, nowMs);
+        else b.core.onSnapshot(ev, nowMs);
+      }
+    } catch (e) {
+      if (!this.stopped) this.log.error({ err: (e as Error).message }, 'ingest loop failed');
+    }
+  }
+
+  private onStatus(payload: Buffer, nowMs: number): void {
+    let st: CollectorStatus;
+    try {
+      st = decodeAny(payload) as CollectorStatus;
+      if (st.type !== 'collector-status' || !Array.isArray(st.feeds)) throw new DecodeError('not a collector status');
+    } catch (e) {
+      this.counters.decodeErrors++;
+      return;
+    }
+    for (const f of st.feeds) {
+      const b = this.books.get(`${st.venue}.${f.symbol}`);
+      if (!b) continue;
+      const info = b.seen(st.collector, nowMs);
+      info.connected = f.connected;
+    }
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    for (const b of this.books.values()) {
+      b.core.onTimer(now);
+    }
+  }
+
+  private periodicSnapshots(): void {
+    for (const b of this.books.values())
+      if (b.core.state !== 'unsynced') this.pub!.send(b.topic, encode(b.snapshotMessage('periodic')));
+  }
+
+  private publishStats(): void {
+    const now = performance.now();
+    for (const b of this.books.values()) this.pub!.send(b.statsTopic, encode(b.stats(now)));
+  }
+
+  private answerSnapshot(_topic: string, payload: Buffer): Buffer {
+    let q: SnapshotQuery;
+    try {
+      q = decodeAny(payload) as SnapshotQuery;
+    } catch (e) {
+      return encode({ v: 1, type: 'error', message: (e as Error).message });
+    }
+    const b = this.books.get(`${q.venue}.${q.symbol}`);
+    if (!b) return encode({ v: 1, type: 'error', message: `unknown book ${q.venue}.${q.symbol}` });
+    if (b.core.state === 'unsynced') return encode({ v: 1, type: 'error', message: `book ${q.venue}.${q.symbol} is resyncing` });
+    return encode(b.snapshotMessage('reply'));
+  }
+
+  /** For tests and the demo: the consolidated book of one symbol. */
+  bookOf(venue: string, symbol: string): BookArbiter | undefined {
+    return this.books.get(`${venue}.${symbol}`)?.core;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.pub?.flush();
+    await this.sub?.close();
+    await this.snapServer?.close();
+    await this.pub?.close();
+    await this.loopDone;
+  }
+}
+
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf('.');
+  return [key.slice(0, i), key.slice(i + 1)];
+}

@@ -1,0 +1,116 @@
+/** The long-running commands: each builds its part from the validated config and runs until a signal. */
+import type { Config } from '../config/schema.js';
+import { createLogger, type Logger } from '../log.js';
+import { createTransport } from '../transport/index.js';
+import type { Transport } from '../transport/types.js';
+import { Collector } from '../collector/collector.js';
+import { ArbiterService } from '../arbiter/service.js';
+import { runSimulator } from '../sim/index.js';
+import { UserError } from './errors.js';
+
+export function busTransport(cfg: Config, log: Logger): Transport {
+  if (cfg.bus.kind !== 'zeromq') throw new UserError(`bus "${cfg.bus.kind}" cannot be used across processes; use --bus zeromq`);
+  return createTransport({
+    kind: 'zeromq',
+    endpoints: { ingest: cfg.bus.ingest, publish: cfg.bus.publish, snapshot: cfg.bus.snapshot },
+    sendHighWaterMark: cfg.bus.sendHighWaterMark,
+    receiveHighWaterMark: cfg.bus.receiveHighWaterMark,
+    logger: log,
+  });
+}
+
+/** Run until SIGINT/SIGTERM (or `durationS`), then stop cleanly. */
+export async function untilSignal(log: Logger, stop: () => Promise<void>, durationS?: number): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const done = (why: string) => {
+      log.info({ why }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGINT', () => done('SIGINT'));
+    process.once('SIGTERM', () => done('SIGTERM'));
+    if (durationS && durationS > 0) setTimeout(() => done('duration elapsed'), durationS * 1000).unref();
+  });
+  const force = setTimeout(() => {
+    log.error('clean shutdown took over 5 s; exiting');
+    process.exit(1);
+  }, 5000);
+  force.unref();
+  await stop();
+  clearTimeout(force);
+}
+
+export async function runSimCommand(cfg: Config, durationS?: number): Promise<void> {
+  const log = createLogger('sim', cfg.log.level);
+  const sim = await runSimulator({
+    host: cfg.sim.host,
+    port: cfg.sim.port,
+    symbols: cfg.symbols,
+    seed: cfg.sim.seed,
+    eventsPerSec: cfg.sim.eventsPerSec,
+    levels: cfg.sim.levels,
+    capture: cfg.sim.capture,
+    faults: cfg.sim.faults,
+    logger: log,
+  });
+  process.stdout.write(`simulator listening: ${sim.wsBase} (websocket) ${sim.restBase} (REST)\n`);
+  await untilSignal(log, () => sim.stop(), durationS);
+}
+
+export async function runCollectCommand(cfg: Config, id: string, durationS?: number): Promise<void> {
+  const cc = cfg.collectors.find((c) => c.id === id);
+  if (!cc) throw new UserError(`no collector "${id}" in the config (known: ${cfg.collectors.map((c) => c.id).join(', ')})`);
+  const log = createLogger('collector', cfg.log.level);
+  const transport = busTransport(cfg, log);
+  const v = cfg.venues.binance;
+  const c = new Collector({
+    id: cc.id,
+    symbols: cc.symbols,
+    wsUrl: cc.wsUrl,
+    restUrl: cc.restUrl,
+    streamMode: v.streamMode,
+    speed: v.speed,
+    snapshotLimit: v.snapshotLimit,
+    staleAfterMs: cc.staleAfterMs,
+    reconnectMinMs: cc.reconnectMinMs,
+    reconnectMaxMs: cc.reconnectMaxMs,
+    restWeightPerMinute: cc.restWeightPerMinute,
+    reconnectEveryS: cc.reconnectEveryS,
+    transport,
+    logger: log,
+  });
+  await c.start();
+  log.info({ symbols: cc.symbols, ws: cc.wsUrl, ingest: cfg.bus.ingest }, 'collector running');
+  await untilSignal(
+    log,
+    async () => {
+      await c.stop();
+      await transport.close();
+    },
+    durationS,
+  );
+}
+
+export async function runArbitrateCommand(cfg: Config, durationS?: number): Promise<void> {
+  const log = createLogger('arbiter', cfg.log.level);
+  const transport = busTransport(cfg, log);
+  const a = new ArbiterService({
+    id: cfg.arbiter.id,
+    transport,
+    symbols: cfg.symbols,
+    gapTimeoutMs: cfg.arbiter.gapTimeoutMs,
+    snapshotIntervalMs: cfg.arbiter.snapshotIntervalMs,
+    snapshotTimeoutMs: cfg.arbiter.snapshotTimeoutMs,
+    statsIntervalMs: cfg.arbiter.statsIntervalMs,
+    logger: log,
+  });
+  await a.start();
+  log.info({ ingest: cfg.bus.ingest[0], publish: cfg.bus.publish[0], snapshot: cfg.bus.snapshot[0] }, 'arbiter running');
+  await untilSignal(
+    log,
+    async () => {
+      await a.stop();
+      await transport.close();
+    },
+    durationS,
+  );
+}

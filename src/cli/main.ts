@@ -1,0 +1,219 @@
+#!/usr/bin/env node
+/** bookwire command line. Every config option is also a flag; flags override the config file. */
+import { Command, CommanderError } from 'commander';
+import path from 'node:path';
+import { loadConfig } from '../config/load.js';
+import type { Config, DeepPartial } from '../config/schema.js';
+import { addBusOptions, addCommonOptions, addSymbolOption, num, overridesFrom } from './options.js';
+import { runArbitrateCommand, runCollectCommand, runSimCommand, busTransport } from './commands.js';
+import { runDemo } from './demo.js';
+import { isUserFacing } from './errors.js';
+import { createLogger } from '../log.js';
+import { LiveBookView } from './watch.js';
+import { startView } from '../view/index.js';
+import { startProxy } from '../transport/proxy.js';
+
+type Opts = Record<string, unknown>;
+
+function config(o: Opts, extra: DeepPartial<Config> = {}): Config {
+  const ov = overridesFrom(o);
+  return loadConfig(o.config as string | undefined, deepAssign(ov, extra));
+}
+
+function deepAssign(a: Record<string, unknown>, b: Record<string, unknown>): DeepPartial<Config> {
+  for (const [k, v] of Object.entries(b)) {
+    if (v === undefined) continue;
+    if (v && typeof v === 'object' && !Array.isArray(v) && a[k] && typeof a[k] === 'object')
+      deepAssign(a[k] as Record<string, unknown>, v as Record<string, unknown>);
+    else a[k] = v;
+  }
+  return a as DeepPartial<Config>;
+}
+
+const program = new Command();
+program
+  .name('bookwire')
+  .description('Redundant, gap-free exchange order-book feeds: simulator -> collectors -> bus -> arbiter -> strategies')
+  .showHelpAfterError()
+  .exitOverride();
+
+const duration = (c: Command) => c.option('--duration <seconds>', 'stop after this many seconds', num('--duration'));
+
+// demo
+duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo')))))
+  .description('run the whole pipeline locally: simulator, 2 collectors (one faulty), arbiter, live view')
+  .option('--no-faults', 'no fault injection on the second collector')
+  .option('--sim-port <port>', 'simulator port', num('--sim-port'))
+  .option('--log-dir <dir>', 'where the parts write their logs', 'data/logs')
+  .option('--strict', 'exit 1 unless every truth check matched (for tests)')
+  .action(async (o: Opts) => {
+    const cfg = config(o, { sim: { port: o.simPort as number | undefined } });
+    process.exitCode = await runDemo(cfg, {
+      durationS: o.duration as number | undefined,
+      faults: o.faults as boolean,
+      logDir: path.resolve(o.logDir as string),
+      strict: o.strict as boolean | undefined,
+    });
+  });
+
+// sim
+const faultFlags: [string, string, string][] = [
+  ['--drop-rate <p>', 'dropRate', 'probability an event is not sent'],
+  ['--dup-rate <p>', 'dupRate', 'probability an event is sent twice'],
+  ['--delay-ms <ms>', 'delayMs', 'delay per message'],
+  ['--jitter-ms <ms>', 'jitterMs', 'random extra delay per message'],
+  ['--disconnect-every-s <s>', 'disconnectEveryS', 'close each connection every N seconds'],
+  ['--stall-every-s <s>', 'stallEveryS', 'stall each connection every N seconds'],
+  ['--stall-for-s <s>', 'stallForS', 'how long a stall lasts'],
+  ['--malformed-rate <p>', 'malformedRate', 'probability a frame is corrupted'],
+  ['--snapshot-error-rate <p>', 'snapshotErrorRate', 'probability a REST snapshot fails'],
+  ['--snapshot-error-status <code>', 'snapshotErrorStatus', 'HTTP status of failed snapshots (429, 500, 503)'],
+  ['--snapshot-delay-ms <ms>', 'snapshotDelayMs', 'delay before a REST snapshot is answered'],
+];
+const simCmd = duration(addSymbolOption(addCommonOptions(program.command('sim'))))
+  .description('run the Binance exchange simulator (websocket + REST on one port)')
+  .option('--host <host>', 'bind address (default 127.0.0.1)')
+  .option('--port <port>', 'port (0 = any free port)', num('--port'))
+  .option('--seed <n>', 'order-flow model seed', num('--seed'))
+  .option('--rate <n>', 'depth events per second per symbol', num('--rate'))
+  .option('--levels <n>', 'initial levels per side', num('--levels'))
+  .option('--capture <file>', 'replay an NDJSON capture (REST snapshot line, then depthUpdate lines)')
+  .option('--fault-profile <name>', 'profile the fault flags set ("default" = connections without /p/<name>/)', 'default');
+for (const [flag, , help] of faultFlags) simCmd.option(flag, help, num(flag.split(' ')[0]));
+simCmd.action(async (o: Opts) => {
+  const profile: Record<string, number> = {};
+  for (const [, key] of faultFlags) if (o[key] !== undefined) profile[key] = o[key] as number;
+  const cfg = config(o, {
+    sim: {
+      host: o.host as string | undefined,
+      port: o.port as number | undefined,
+      seed: o.seed as number | undefined,
+      eventsPerSec: o.rate as number | undefined,
+      levels: o.levels as number | undefined,
+      capture: o.capture as string | undefined,
+      faults: Object.keys(profile).length ? { [o.faultProfile as string]: profile } : undefined,
+    },
+  });
+  await runSimCommand(cfg, o.duration as number | undefined);
+});
+
+// collect
+duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('collect')))))
+  .description('run one collector: venue websocket -> normalized events on the bus')
+  .option('--id <id>', 'collector id (must be unique; default a)', 'a')
+  .option('--ws-url <url>', 'venue websocket base URL')
+  .option('--rest-url <url>', 'venue REST base URL')
+  .option('--stream-mode <mode>', 'combined | raw')
+  .option('--speed <speed>', '100ms | 1000ms')
+  .option('--snapshot-limit <n>', 'REST snapshot depth', num('--snapshot-limit'))
+  .option('--stale-after-ms <ms>', 'reconnect after this long without a message', num('--stale-after-ms'))
+  .option('--reconnect-min-ms <ms>', 'first reconnect backoff', num('--reconnect-min-ms'))
+  .option('--reconnect-max-ms <ms>', 'longest reconnect backoff', num('--reconnect-max-ms'))
+  .option('--rest-weight-per-minute <n>', 'REST request-weight budget', num('--rest-weight-per-minute'))
+  .option('--reconnect-every-s <s>', 'proactive make-before-break reconnect period (0 = never)', num('--reconnect-every-s'))
+  .action(async (o: Opts) => {
+    const id = o.id as string;
+    let cfg = config(o, {
+      venues: { binance: { streamMode: o.streamMode as 'raw' | undefined, speed: o.speed as '100ms' | undefined, snapshotLimit: o.snapshotLimit as number | undefined } },
+    });
+    const fields = {
+      wsUrl: o.wsUrl,
+      restUrl: o.restUrl,
+      staleAfterMs: o.staleAfterMs,
+      reconnectMinMs: o.reconnectMinMs,
+      reconnectMaxMs: o.reconnectMaxMs,
+      restWeightPerMinute: o.restWeightPerMinute,
+      reconnectEveryS: o.reconnectEveryS,
+      symbols: o.symbols,
+    };
+    // This process runs one collector: keep its entry from the file (or a new one), flags on top.
+    const existing = cfg.collectors.find((c) => c.id === id);
+    const mine = { ...(existing ?? { id }), ...stripUndef(fields) };
+    cfg = config(o, { collectors: [mine] as never });
+    await runCollectCommand(cfg, id, o.duration as number | undefined);
+  });
+
+// arbitrate
+duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('arbitrate')))))
+  .description('run the arbiter: merge collectors by exchange sequence, publish the consolidated book')
+  .option('--id <id>', 'arbiter id')
+  .option('--gap-timeout-ms <ms>', 'how long a gap is held open for another feed to fill it', num('--gap-timeout-ms'))
+  .option('--snapshot-interval-ms <ms>', 'periodic consolidated snapshot interval', num('--snapshot-interval-ms'))
+  .option('--snapshot-timeout-ms <ms>', 'retry a REST snapshot request (on another collector) after this long', num('--snapshot-timeout-ms'))
+  .option('--stats-interval-ms <ms>', 'stats publish interval', num('--stats-interval-ms'))
+  .action(async (o: Opts) => {
+    const cfg = config(o, {
+      arbiter: {
+        id: o.id as string | undefined,
+        gapTimeoutMs: o.gapTimeoutMs as number | undefined,
+        snapshotIntervalMs: o.snapshotIntervalMs as number | undefined,
+        snapshotTimeoutMs: o.snapshotTimeoutMs as number | undefined,
+        statsIntervalMs: o.statsIntervalMs as number | undefined,
+      },
+    });
+    await runArbitrateCommand(cfg, o.duration as number | undefined);
+  });
+
+// watch
+duration(addBusOptions(addCommonOptions(program.command('watch'))))
+  .description('live terminal view of one consolidated book')
+  .option('--symbol <symbol>', 'symbol (default: the first configured)')
+  .option('--venue <venue>', 'venue', 'binance')
+  .action(async (o: Opts) => {
+    const cfg = config(o);
+    const log = createLogger('watch', cfg.log.level === 'info' ? 'warn' : cfg.log.level);
+    const transport = busTransport(cfg, log);
+    const symbol = ((o.symbol as string | undefined) ?? cfg.symbols[0]).toUpperCase();
+    const view = new LiveBookView({ transport, venue: o.venue as string, symbol, title: `bookwire watch ${cfg.bus.publish.join(',')}`, logger: log });
+    view.start();
+    const screen = startView(() => view.state(), { out: process.stdout });
+    await new Promise<void>((r) => {
+      process.once('SIGINT', r);
+      process.once('SIGTERM', r);
+      if (o.duration) setTimeout(r, (o.duration as number) * 1000).unref();
+    });
+    screen.stop();
+    await view.stop();
+    await transport.close();
+  });
+
+// proxy
+addCommonOptions(program.command('proxy'))
+  .description('XSUB/XPUB proxy: many publishers connect to --frontend, subscribers to --backend')
+  .option('--frontend <endpoint>', 'XSUB bind endpoint (publishers connect here)', 'tcp://127.0.0.1:5565')
+  .option('--backend <endpoint>', 'XPUB bind endpoint (subscribers connect here)', 'tcp://127.0.0.1:5566')
+  .action(async (o: Opts) => {
+    const cfg = config(o);
+    const log = createLogger('proxy', cfg.log.level);
+    const p = await startProxy({ frontend: o.frontend as string, backend: o.backend as string });
+    log.info({ frontend: o.frontend, backend: o.backend }, 'proxy running');
+    await new Promise<void>((r) => {
+      process.once('SIGINT', r);
+      process.once('SIGTERM', r);
+    });
+    await p.close();
+  });
+
+function stripUndef(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode;
+      return;
+    }
+    if (isUserFacing(e)) {
+      process.stderr.write(`bookwire: ${(e as Error).message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`bookwire: internal error (please report): ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main();

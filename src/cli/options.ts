@@ -1,0 +1,48 @@
+/** CLI flags -> config overrides. Every config option is also a flag; flags win over the file. */
+import type { Command } from 'commander';
+import type { Config, DeepPartial } from '../config/schema.js';
+import { UserError } from './errors.js';
+
+const list = (v: string): string[] =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+export function num(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new UserError(`${flag}: expected a number, got "${v}"`);
+    return n;
+  };
+}
+
+export function addCommonOptions(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'YAML config file (see docs/config.md)')
+    .option('--log-level <level>', 'trace|debug|info|warn|error|fatal|silent');
+}
+
+export function addBusOptions(cmd: Command): Command {
+  return cmd
+    .option('--bus <kind>', 'message bus: zeromq (default)')
+    .option('--ingest <endpoints>', 'ingest endpoint(s), comma separated (collectors -> arbiter)', list)
+    .option('--publish <endpoints>', 'consolidated publish endpoint(s), comma separated', list)
+    .option('--snapshot <endpoints>', 'snapshot service endpoint(s), comma separated', list);
+}
+
+export function addSymbolOption(cmd: Command): Command {
+  return cmd.option('--symbols <list>', 'symbols, comma separated (e.g. BTCUSDT,ETHUSDT)', (v) => list(v).map((s) => s.toUpperCase()));
+}
+
+type Opts = Record<string, unknown>;
+
+/** Build the overrides object from parsed flags (undefined values are ignored by the merge). */
+export function overridesFrom(o: Opts): DeepPartial<Config> {
+  const ov: DeepPartial<Config> = {};
+  if (o.logLevel !== undefined) ov.log = { level: o.logLevel as Config['log']['level'] };
+  if (o.bus !== undefined || o.ingest || o.publish || o.snapshot)
+    ov.bus = { kind: o.bus as Config['bus']['kind'], ingest: o.ingest as string[], publish: o.publish as string[], snapshot: o.snapshot as string[] };
+  if (o.symbols) ov.symbols = o.symbols as string[];
+  return ov;
+}

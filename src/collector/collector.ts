@@ -1,0 +1,290 @@
+/**
+ * Collector: holds a websocket to one venue for a set of symbols, normalizes every depth event and
+ * publishes it at once on raw.<venue>.<symbol> (no local buffering: latency matters more than a local
+ * book here -- the arbiter owns sequencing). REST snapshots are fetched only when an arbiter asks
+ * (ctl.snapshot.*), rate-limited by request weight, so a gap another feed fills costs no REST call.
+ */
+import { WebSocket } from 'ws';
+import { performance } from 'node:perf_hooks';
+import { nowMicros } from '../core/clock.js';
+import type { Logger } from '../log.js';
+import { silentLogger } from '../log.js';
+import type { BusPublisher, BusSubscriber, Transport } from '../transport/types.js';
+import { decodeAny, encode, topics, type CollectorStatus, type FeedStatus, type SnapshotRequest } from '../wire/messages.js';
+import * as binance from '../venues/binance.js';
+import { WeightLimiter, backoffDelay, stableFraction } from './rateLimiter.js';
+
+export interface CollectorOptions {
+  id: string;
+  venue?: 'binance';
+  symbols: string[];
+  wsUrl: string;
+  restUrl: string;
+  streamMode?: 'combined' | 'raw';
+  speed?: '100ms' | '1000ms';
+  snapshotLimit?: number;
+  staleAfterMs?: number;
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  restWeightPerMinute?: number;
+  /** Proactive reconnect period (make-before-break), staggered by collector id. 0 = never. */
+  reconnectEveryS?: number;
+  statusIntervalMs?: number;
+  transport: Transport;
+  logger?: Logger;
+}
+
+interface SymbolState {
+  last: number;
+  messages: number;
+  gaps: number;
+  snapshots: number;
+}
+
+const now = () => performance.now();
+
+export class Collector {
+  readonly id: string;
+  private readonly opts: Required<Omit<CollectorOptions, 'logger' | 'transport'>>;
+  private readonly log: Logger;
+  private pub?: BusPublisher;
+  private ctl?: BusSubscriber;
+  private ws?: WebSocket;
+  /** The connection being replaced during a make-before-break reconnect. */
+  private retiring?: WebSocket;
+  private connected = false;
+  private stopped = false;
+  private attempt = 0;
+  private reconnects = 0;
+  private lastMsgAt = 0;
+  private connectedAt = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private reconnectTimer?: NodeJS.Timeout;
+  private readonly symbols = new Map<string, SymbolState>();
+  private readonly limiter: WeightLimiter;
+  private readonly inflight = new Set<string>();
+  readonly counters = { messages: 0, published: 0, parseErrors: 0, ignored: 0, snapshotErrors: 0, snapshotsPublished: 0 };
+
+  constructor(o: CollectorOptions) {
+    this.id = o.id;
+    this.log = (o.logger ?? silentLogger).child({ collector: o.id });
+    this.opts = {
+      venue: 'binance',
+      streamMode: 'combined',
+      speed: '100ms',
+      snapshotLimit: 1000,
+      staleAfterMs: 10_000,
+      reconnectMinMs: 250,
+      reconnectMaxMs: 30_000,
+      restWeightPerMinute: 1200,
+      reconnectEveryS: 0,
+      statusIntervalMs: 1000,
+      ...stripUndefined(o),
+    } as Required<Omit<CollectorOptions, 'logger' | 'transport'>>;
+    this.transport = o.transport;
+    for (const s of o.symbols) this.symbols.set(s, { last: 0, messages: 0, gaps: 0, snapshots: 0 });
+    this.limiter = new WeightLimiter(this.opts.restWeightPerMinute, now());
+  }
+
+  private readonly transport: Transport;
+
+  async start(): Promise<void> {
+    this.pub = await this.transport.publisher('ingest');
+    this.ctl = await this.transport.subscriber('book', [`ctl.snapshot.${this.opts.venue}.`]);
+    void this.ctlLoop(this.ctl);
+    this.connect();
+    this.timers.push(setInterval(() => this.checkStale(), Math.min(1000, this.opts.staleAfterMs / 2)));
+    this.timers.push(setInterval(() => this.publishStatus(), this.opts.statusIntervalMs));
+    if (this.opts.reconnectEveryS > 0) {
+      // Stagger: collectors with different ids roll their connections at different moments, so a
+      // venue's forced disconnect schedule (Binance: 24 h) never drops every feed at once.
+      const period = this.opts.reconnectEveryS * 1000 * (0.75 + 0.25 * stableFraction(this.id));
+      this.timers.push(setInterval(() => this.rollConnection(), period));
+    }
+  }
+
+  private url(): string {
+    return binance.wsUrl(this.opts.wsUrl, [...this.symbols.keys()], this.opts.streamMode, this.opts.speed);
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const url = this.url();
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    this.ws = ws;
+    ws.on('open', () => {
+      this.log.info({ url }, 'connected');
+      this.connected = true;
+      this.connectedAt = now();
+      this.lastMsgAt = now();
+      if (this.retiring) {
+        // make-before-break: the new socket is up, the old one can go; the arbiter drops the overlap.
+        const old = this.retiring;
+        this.retiring = undefined;
+        setTimeout(() => old.terminate(), 1000);
+      }
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (ws !== this.ws && ws !== this.retiring) return;
+      this.onMessage(isBinary ? data.toString('utf8') : data.toString());
+    });
+    ws.on('error', (err) => this.log.warn({ err: err.message, url }, 'websocket error'));
+    ws.on('close', (code) => {
+      if (ws !== this.ws) return; // a retired socket closing is expected
+      this.connected = false;
+      if (this.stopped) return;
+      const delay = backoffDelay(this.attempt++, this.opts.reconnectMinMs, this.opts.reconnectMaxMs);
+      this.reconnects++;
+      this.log.warn({ code, delayMs: delay }, 'disconnected; reconnecting');
+      this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    });
+  }
+
+  private rollConnection(): void {
+    if (this.stopped || !this.ws || !this.connected) return;
+    this.log.info('scheduled reconnect (make-before-break)');
+    this.retiring = this.ws;
+    this.ws = undefined;
+    this.reconnects++;
+    this.connect();
+  }
+
+  private onMessage(text: string): void {
+    const recvTime = nowMicros();
+    this.lastMsgAt = now();
+    this.counters.messages++;
+    if (this.attempt > 0 && this.lastMsgAt - this.connectedAt > 5000) this.attempt = 0;
+    const r = binance.parseMessage(text, this.id, recvTime);
+    if (r.delta) {
+      const d = r.delta;
+      const st = this.symbols.get(d.symbol);
+      if (!st) {
+        this.counters.ignored++;
+        return;
+      }
+      st.messages++;
+      if (st.last > 0 && d.first > st.last + 1) st.gaps++;
+      if (d.last > st.last) st.last = d.last;
+      this.pub!.send(topics.raw(d.venue, d.symbol), encode({ v: 1, ...d }));
+      this.counters.published++;
+    } else if (r.error) {
+      this.counters.parseErrors++;
+      if (this.counters.parseErrors <= 10 || this.counters.parseErrors % 1000 === 0)
+        this.log.warn({ error: r.error, sample: text.slice(0, 200), count: this.counters.parseErrors }, 'bad message from venue');
+    } else this.counters.ignored++;
+  }
+
+  private checkStale(): void {
+    if (!this.ws || !this.connected) return;
+    const idle = now() - this.lastMsgAt;
+    if (idle > this.opts.staleAfterMs) {
+      this.log.warn({ idleMs: Math.round(idle) }, 'feed stale; reconnecting');
+      this.ws.terminate(); // 'close' schedules the reconnect
+    }
+  }
+
+  private async ctlLoop(sub: BusSubscriber): Promise<void> {
+    try {
+      for await (const m of sub) {
+        let req: SnapshotRequest;
+        try {
+          req = decodeAny(m.payload) as SnapshotRequest;
+        } catch (e) {
+          this.log.warn({ err: (e as Error).message }, 'bad control message');
+          continue;
+        }
+        if (req.type !== 'snapshot-request' || req.collector !== this.id) continue;
+        if (!this.symbols.has(req.symbol)) continue;
+        void this.fetchSnapshot(req.symbol, req.reason);
+      }
+    } catch (e) {
+      if (!this.stopped) this.log.error({ err: (e as Error).message }, 'control loop failed');
+    }
+  }
+
+  /** One REST snapshot, rate-limited; concurrent requests for one symbol share a fetch. */
+  async fetchSnapshot(symbol: string, reason = 'request'): Promise<void> {
+    if (this.inflight.has(symbol) || this.stopped) return;
+    this.inflight.add(symbol);
+    try {
+      const weight = binance.snapshotWeight(this.opts.snapshotLimit);
+      let wait = this.limiter.delayFor(weight, now());
+      while (wait > 0 && !this.stopped) {
+        this.log.info({ symbol, waitMs: wait }, 'snapshot delayed by rate limit');
+        await sleep(wait);
+        wait = this.limiter.delayFor(weight, now());
+      }
+      if (this.stopped) return;
+      this.limiter.take(weight, now());
+      const url = binance.snapshotUrl(this.opts.restUrl, symbol, this.opts.snapshotLimit);
+      const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+      const body = await res.text();
+      if (!res.ok) {
+        this.counters.snapshotErrors++;
+        if (res.status === 429 || res.status === 418) {
+          const retry = Number(res.headers.get('retry-after') ?? '60');
+          this.limiter.block(now() + (Number.isFinite(retry) ? retry : 60) * 1000);
+        }
+        this.log.warn({ symbol, status: res.status, body: body.slice(0, 200), reason }, 'snapshot request failed');
+        return;
+      }
+      const r = binance.parseSnapshot(body, symbol, this.id, nowMicros());
+      if (!r.snapshot) {
+        this.counters.snapshotErrors++;
+        this.log.warn({ symbol, error: r.error }, 'bad snapshot from venue');
+        return;
+      }
+      this.symbols.get(symbol)!.snapshots++;
+      this.pub!.send(topics.raw(this.opts.venue, symbol), encode({ v: 1, ...r.snapshot }));
+      this.counters.snapshotsPublished++;
+      this.log.info({ symbol, seq: r.snapshot.seq, reason }, 'snapshot published');
+    } catch (e) {
+      this.counters.snapshotErrors++;
+      this.log.warn({ symbol, err: (e as Error).message }, 'snapshot fetch failed');
+    } finally {
+      this.inflight.delete(symbol);
+    }
+  }
+
+  status(): CollectorStatus {
+    const t = now();
+    const feeds: FeedStatus[] = [];
+    for (const [symbol, s] of this.symbols)
+      feeds.push({
+        symbol,
+        connected: this.connected,
+        messages: s.messages,
+        reconnects: this.reconnects,
+        gaps: s.gaps,
+        snapshots: s.snapshots,
+        idleMs: this.connected ? Math.round(t - this.lastMsgAt) : -1,
+      });
+    return { v: 1, type: 'collector-status', collector: this.id, venue: this.opts.venue, time: nowMicros(), feeds };
+  }
+
+  private publishStatus(): void {
+    this.pub?.send(topics.status(this.id), encode(this.status()));
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.ws?.terminate();
+    this.retiring?.terminate();
+    this.connected = false;
+    this.publishStatus();
+    await this.pub?.flush();
+    await this.ctl?.close();
+    await this.pub?.close();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

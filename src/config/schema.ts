@@ -1,0 +1,347 @@
+/**
+ * The one config file for the whole pipeline (bus, venues, collectors, arbiter, simulator, demo, log).
+ * Every key is optional; `configSchema.parse({})` is the default config. Unknown keys are rejected so a
+ * typo never silently falls back to a default. Error messages are written for humans: load.ts prefixes
+ * them with the file and dotted key path. Documented key by key in docs/config.md -- keep the two in step.
+ */
+import { z } from 'zod';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const VENUES = ['binance'] as const;
+export type VenueName = (typeof VENUES)[number];
+
+/** Fault injection settings of one simulator profile. Rates are per message probabilities. */
+export interface FaultProfile {
+  dropRate: number;
+  dupRate: number;
+  delayMs: number;
+  jitterMs: number;
+  reorderRate: number;
+  disconnectEveryS: number;
+  stallEveryS: number;
+  stallForS: number;
+  malformedRate: number;
+  snapshotErrorRate: number;
+  snapshotErrorStatus: number;
+  snapshotDelayMs: number;
+}
+
+export interface BusConfig {
+  kind: 'zeromq' | 'inproc';
+  ingest: string[];
+  publish: string[];
+  snapshot: string[];
+  sendHighWaterMark: number;
+  receiveHighWaterMark: number;
+}
+
+export interface BinanceVenueConfig {
+  wsUrl: string;
+  restUrl: string;
+  streamMode: 'combined' | 'raw';
+  speed: '100ms' | '1000ms';
+  snapshotLimit: number;
+}
+
+/** One collector, with the venue's URLs and the top-level symbols already filled in. */
+export interface CollectorConfig {
+  id: string;
+  venue: VenueName;
+  symbols: string[];
+  wsUrl: string;
+  restUrl: string;
+  staleAfterMs: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  restWeightPerMinute: number;
+  reconnectEveryS: number;
+}
+
+export interface ArbiterConfig {
+  id: string;
+  gapTimeoutMs: number;
+  snapshotIntervalMs: number;
+  snapshotTimeoutMs: number;
+  statsIntervalMs: number;
+}
+
+export interface SimConfig {
+  host: string;
+  port: number;
+  seed: number;
+  eventsPerSec: number;
+  levels: number;
+  capture?: string;
+  /** Always holds the built-in `flaky` profile unless the file redefines it. */
+  faults: Record<string, FaultProfile>;
+}
+
+export interface Config {
+  bus: BusConfig;
+  venues: { binance: BinanceVenueConfig };
+  symbols: string[];
+  collectors: CollectorConfig[];
+  arbiter: ArbiterConfig;
+  sim: SimConfig;
+  /** faultyCollector: collector routed through the `flaky` profile by the demo; null = none. */
+  demo: { faultyCollector: string | null };
+  log: { level: LogLevel };
+}
+
+/** Objects merge key by key, arrays and scalars replace. */
+export type DeepPartial<T> = T extends (infer U)[]
+  ? DeepPartial<U>[]
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
+
+// ---- building blocks, each with one message for every way the value can be wrong ----
+
+function intIn(min: number, max: number = Number.MAX_SAFE_INTEGER) {
+  const what =
+    max !== Number.MAX_SAFE_INTEGER
+      ? `an integer from ${min} to ${max}`
+      : min === 1
+        ? 'a positive integer'
+        : min === 0
+          ? 'an integer >= 0'
+          : `an integer >= ${min}`;
+  const error = `expected ${what}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
+
+const nonNegNumber = () => z.number({ error: 'expected a number >= 0' }).min(0, { error: 'expected a number >= 0' });
+const posNumber = () => z.number({ error: 'expected a number > 0' }).positive({ error: 'expected a number > 0' });
+const probability = () => {
+  const error = 'expected a probability from 0 to 1';
+  return z.number({ error }).min(0, { error }).max(1, { error });
+};
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `expected one of ${values.join(', ')}` });
+}
+
+const nonEmptyString = (what: string) => z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}` });
+
+function urlWith(protocols: string[], example: string) {
+  const error = `expected a ${protocols.map((p) => `${p}//`).join(' or ')} URL like ${example}`;
+  return z.string({ error }).refine(
+    (s) => {
+      try {
+        return protocols.includes(new URL(s).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { error },
+  );
+}
+
+const idPattern = /^[A-Za-z0-9_-]+$/;
+const anId = (what: string) => {
+  const error = `expected ${what} made of letters, digits, _ or -`;
+  return z.string({ error }).regex(idPattern, { error });
+};
+
+/** A list, or a single value taken as a list of one. */
+function listOf<T extends z.ZodType>(item: T, what: string) {
+  return z.preprocess(
+    (v) => (typeof v === 'string' ? [v] : v),
+    z
+      .array(item, { error: `expected a list of ${what}` })
+      .min(1, { error: `expected at least one ${what.replace(/s$/, '')}` }),
+  );
+}
+
+const endpoint = z
+  .string({ error: 'expected a ZeroMQ endpoint like tcp://127.0.0.1:5556' })
+  .regex(/^(tcp|ipc|inproc|pgm|epgm|ws|wss):\/\/\S+$/, {
+    error: 'expected a ZeroMQ endpoint like tcp://127.0.0.1:5556',
+  });
+const endpoints = (dflt: string) => listOf(endpoint, 'endpoints').default([dflt]);
+
+const symbol = z
+  .string({ error: 'expected a symbol like BTCUSDT' })
+  .regex(/^[A-Z0-9]{2,20}$/, { error: 'expected an upper-case symbol like BTCUSDT (2-20 letters or digits)' });
+const symbolList = listOf(symbol, 'symbols').refine((l) => new Set(l).size === l.length, {
+  error: 'symbols must not repeat',
+});
+
+/** A mapping whose keys are all optional: an absent or empty (`key:` with nothing below) section gets every default. */
+function section<S extends z.core.$ZodLooseShape>(shape: S) {
+  const obj = z.strictObject(shape, {
+    error: (iss) => (iss.code === 'invalid_type' ? 'expected a mapping (key: value lines)' : undefined),
+  });
+  // Every key of a section is optional, which the generic signature cannot see.
+  return z.preprocess((v) => (v === null ? undefined : v), obj.prefault({} as z.input<typeof obj>));
+}
+
+// ---- the sections ----
+
+const busSchema = section({
+  kind: z
+    .enum(['zeromq', 'inproc'], {
+      error: (iss) =>
+        iss.input === 'kafka'
+          ? '"kafka" is not implemented yet, see issue 4 (use zeromq or inproc)'
+          : 'expected one of zeromq, inproc',
+    })
+    .default('zeromq'),
+  ingest: endpoints('tcp://127.0.0.1:5555'),
+  publish: endpoints('tcp://127.0.0.1:5556'),
+  snapshot: endpoints('tcp://127.0.0.1:5557'),
+  sendHighWaterMark: intIn(0).default(100_000),
+  receiveHighWaterMark: intIn(0).default(100_000),
+});
+
+const binanceSchema = section({
+  wsUrl: urlWith(['ws:', 'wss:'], 'wss://stream.binance.com:9443').default('wss://stream.binance.com:9443'),
+  restUrl: urlWith(['http:', 'https:'], 'https://api.binance.com').default('https://api.binance.com'),
+  streamMode: oneOf(['combined', 'raw']).default('combined'),
+  speed: oneOf(['100ms', '1000ms']).default('100ms'),
+  snapshotLimit: intIn(1, 5000).default(1000),
+});
+
+const collectorSchema = z
+  .strictObject(
+    {
+      id: anId('a collector id'),
+      venue: oneOf(VENUES).default('binance'),
+      symbols: symbolList.optional(),
+      wsUrl: urlWith(['ws:', 'wss:'], 'ws://127.0.0.1:9443').optional(),
+      restUrl: urlWith(['http:', 'https:'], 'http://127.0.0.1:9443').optional(),
+      staleAfterMs: intIn(1).default(10_000),
+      reconnectMinMs: intIn(1).default(250),
+      reconnectMaxMs: intIn(1).default(30_000),
+      restWeightPerMinute: intIn(1).default(1200),
+      reconnectEveryS: nonNegNumber().default(0),
+    },
+    { error: (iss) => (iss.code === 'invalid_type' ? 'expected a mapping with at least an id' : undefined) },
+  )
+  .refine((c) => c.reconnectMaxMs >= c.reconnectMinMs, {
+    error: 'reconnectMaxMs must be >= reconnectMinMs',
+    path: ['reconnectMaxMs'],
+  });
+
+const faultProfileSchema = section({
+  dropRate: probability().default(0),
+  dupRate: probability().default(0),
+  delayMs: nonNegNumber().default(0),
+  jitterMs: nonNegNumber().default(0),
+  reorderRate: probability().default(0),
+  disconnectEveryS: nonNegNumber().default(0),
+  stallEveryS: nonNegNumber().default(0),
+  stallForS: nonNegNumber().default(0),
+  malformedRate: probability().default(0),
+  snapshotErrorRate: probability().default(0),
+  snapshotErrorStatus: intIn(400, 599).default(500),
+  snapshotDelayMs: nonNegNumber().default(0),
+});
+
+/** Built-in `flaky` profile: what the demo's faulty collector goes through. */
+export const FLAKY_PROFILE: FaultProfile = {
+  dropRate: 0.02,
+  dupRate: 0.02,
+  delayMs: 0,
+  jitterMs: 0,
+  reorderRate: 0,
+  disconnectEveryS: 20,
+  stallEveryS: 0,
+  stallForS: 0,
+  malformedRate: 0.001,
+  snapshotErrorRate: 0,
+  snapshotErrorStatus: 500,
+  snapshotDelayMs: 0,
+};
+
+const profileName = z.string().regex(idPattern, { error: 'fault profile names are letters, digits, _ or -' });
+
+const simSchema = section({
+  host: nonEmptyString('a host name or IP address').default('127.0.0.1'),
+  port: intIn(0, 65535).default(9443),
+  seed: intIn(0).default(42),
+  eventsPerSec: posNumber().default(10),
+  levels: intIn(1).default(1000),
+  capture: nonEmptyString('a file path').optional(),
+  faults: z
+    .preprocess(
+      (v) => (v === null ? undefined : v),
+      z
+        .record(profileName, faultProfileSchema, { error: 'expected a mapping of profile name to fault settings' })
+        .default({}),
+    )
+    .transform((f): Record<string, FaultProfile> => ({ flaky: { ...FLAKY_PROFILE }, ...f })),
+});
+
+const rawSchema = z.strictObject({
+  bus: busSchema,
+  venues: section({ binance: binanceSchema }),
+  symbols: symbolList.default(['BTCUSDT', 'ETHUSDT']),
+  collectors: z
+    .array(collectorSchema, { error: 'expected a list of collectors' })
+    .min(1, { error: 'expected at least one collector' })
+    .prefault([{ id: 'a' }, { id: 'b' }]),
+  arbiter: section({
+    id: anId('an arbiter id').default('arb-1'),
+    gapTimeoutMs: intIn(0).default(50),
+    snapshotIntervalMs: intIn(0).default(1000),
+    snapshotTimeoutMs: intIn(1).default(3000),
+    statsIntervalMs: intIn(1).default(1000),
+  }),
+  sim: simSchema,
+  demo: section({
+    faultyCollector: anId('a collector id').nullable().optional(),
+  }),
+  log: section({ level: oneOf(LOG_LEVELS).default('info') }),
+});
+
+type RawConfig = z.output<typeof rawSchema>;
+
+/** Checks that span sections; run once every value has the right type. */
+function crossCheck(c: RawConfig, ctx: z.core.$RefinementCtx<RawConfig>): void {
+  const problem = (path: (string | number)[], message: string, input: unknown) =>
+    ctx.issues.push({ code: 'custom', path, message, input });
+  const seen = new Map<string, number>();
+  c.collectors.forEach((col, i) => {
+    const first = seen.get(col.id);
+    if (first !== undefined)
+      problem(['collectors', i, 'id'], `duplicate collector id "${col.id}" (also collectors[${first}])`, col.id);
+    else seen.set(col.id, i);
+    col.symbols?.forEach((s, j) => {
+      if (!c.symbols.includes(s))
+        problem(['collectors', i, 'symbols', j], `"${s}" is not in the top-level symbols (${c.symbols.join(', ')})`, s);
+    });
+  });
+  const fc = c.demo.faultyCollector;
+  if (fc != null && !seen.has(fc))
+    problem(['demo', 'faultyCollector'], `"${fc}" is not a collector id (${[...seen.keys()].join(', ')})`, fc);
+}
+
+function resolve(c: RawConfig): Config {
+  const venueOf = (v: VenueName) => c.venues[v];
+  const collectors: CollectorConfig[] = c.collectors.map((col) => ({
+    ...col,
+    symbols: col.symbols ?? [...c.symbols],
+    wsUrl: col.wsUrl ?? venueOf(col.venue).wsUrl,
+    restUrl: col.restUrl ?? venueOf(col.venue).restUrl,
+  }));
+  // Unset: the last of two or more collectors (b by default), so the demo always has a healthy feed.
+  const fc = c.demo.faultyCollector;
+  const faultyCollector = fc !== undefined ? fc : collectors.length >= 2 ? collectors[collectors.length - 1].id : null;
+  const { capture, ...sim } = c.sim;
+  return {
+    ...c,
+    sim: capture === undefined ? sim : { ...sim, capture },
+    collectors,
+    demo: { faultyCollector },
+  };
+}
+
+/** Validates raw (parsed YAML + overrides) input and returns the fully defaulted Config. */
+export const configSchema = rawSchema.superRefine(crossCheck).transform(resolve);
+
+export function defaultConfig(): Config {
+  return configSchema.parse({});
+}

@@ -1,0 +1,77 @@
+/**
+ * BookReplica: follows a consolidated stream (book.<venue>.<symbol>) and keeps an exact copy of the
+ * arbiter's book, or knows that it does not. Pure; the client SDK and the recorder's replay drive it.
+ *
+ * Rules (docs/wire-format.md): a snapshot replaces the book unless it is older than what we have;
+ * a delta applies when it covers seq+1 (first <= seq+1 <= delta.seq) -- for one arbiter that is
+ * exactly prev === seq; with hot-hot arbiters a copy we already have is stale and dropped; anything
+ * else is a gap: the replica stops applying until a snapshot arrives, never guessing.
+ */
+import { OrderBook } from './book.js';
+import type { Level } from './types.js';
+import type { ConsolidatedDelta, ConsolidatedMessage, ConsolidatedSnapshot } from '../wire/messages.js';
+
+const CHECK_DEPTH = 20;
+
+export type ReplicaVerdict = 'applied' | 'reset' | 'stale' | 'gap' | 'buffered';
+
+export class BookReplica {
+  readonly book = new OrderBook();
+  seq = -1;
+  synced = false;
+  gaps = 0;
+  /** In-stream snapshots at our own seq whose top levels differed from our book (should stay 0). */
+  divergences = 0;
+  /** Deltas held while unsynced, to replay on top of the next snapshot (bounded). */
+  private held: ConsolidatedDelta[] = [];
+
+  constructor(private readonly maxHeld = 10_000) {}
+
+  onMessage(m: ConsolidatedMessage): ReplicaVerdict {
+    return m.type === 'delta' ? this.onDelta(m) : this.onSnapshot(m);
+  }
+
+  onSnapshot(s: ConsolidatedSnapshot): ReplicaVerdict {
+    if (this.synced && s.seq < this.seq) return 'stale';
+    // Same seq as ours (the periodic snapshot after the delta we applied): a free consistency check.
+    if (this.synced && s.seq === this.seq) {
+      if (sameLevels(this.book.top(CHECK_DEPTH), s)) return 'stale';
+      this.divergences++;
+    }
+    this.book.applySnapshot(s.bids, s.asks);
+    this.seq = s.seq;
+    this.synced = true;
+    const held = this.held;
+    this.held = [];
+    for (const d of held) this.onDelta(d);
+    return 'reset';
+  }
+
+  onDelta(d: ConsolidatedDelta): ReplicaVerdict {
+    if (!this.synced) {
+      if (this.held.length >= this.maxHeld) this.held.shift();
+      this.held.push(d);
+      return 'buffered';
+    }
+    if (d.seq <= this.seq) return 'stale';
+    if (d.prev === this.seq || d.first <= this.seq + 1) {
+      this.book.apply(d.bids, d.asks);
+      this.seq = d.seq;
+      return 'applied';
+    }
+    this.synced = false;
+    this.gaps++;
+    this.held = [d];
+    return 'gap';
+  }
+}
+
+function sameLevels(a: { bids: Level[]; asks: Level[] }, s: { bids: Level[]; asks: Level[] }): boolean {
+  const eq = (x: Level[], y: Level[]) => {
+    const n = Math.min(CHECK_DEPTH, y.length);
+    if (x.length !== n) return false;
+    for (let i = 0; i < n; i++) if (x[i][0] !== y[i][0] || x[i][1] !== y[i][1]) return false;
+    return true;
+  };
+  return eq(a.bids, s.bids) && eq(a.asks, s.asks);
+}

@@ -1,0 +1,143 @@
+/**
+ * Synthetic order flow for one symbol: a true L2 book with ~`levels` price levels per side, a random-walk
+ * mid, activity concentrated near the top (inserts, deletes, size changes), never crossed.
+ * Each event applies 1-4 book updates (several update ids per event, like Binance's 100 ms aggregation)
+ * and reports the final size of every level it touched.
+ */
+import { depthUpdateJson, DepthEvent, type Feed } from './feed.js';
+import { expo, hash32, type Rng } from './prng.js';
+import { TruthBook, type TruthSide } from './truthBook.js';
+import { formatUnits, SCALE } from './units.js';
+
+interface SymbolSpec {
+  price: number;
+  tick: number;
+  step: number;
+}
+
+/** Realistic start prices and filters for common symbols; anything else trades near 100-1000 at 0.01. */
+const KNOWN: Record<string, SymbolSpec> = {
+  BTCUSDT: { price: 65000, tick: 0.01, step: 0.00001 },
+  ETHUSDT: { price: 3500, tick: 0.01, step: 0.0001 },
+  BNBUSDT: { price: 600, tick: 0.01, step: 0.001 },
+  SOLUSDT: { price: 150, tick: 0.01, step: 0.001 },
+  XRPUSDT: { price: 0.6, tick: 0.0001, step: 0.1 },
+  DOGEUSDT: { price: 0.15, tick: 0.00001, step: 1 },
+};
+
+export function symbolSpec(symbol: string): SymbolSpec {
+  return KNOWN[symbol] ?? { price: 100 + (hash32(symbol) % 900), tick: 0.01, step: 0.001 };
+}
+
+/** Mean new level size, in lot steps. */
+const MEAN_SIZE_STEPS = 20000;
+
+export class SyntheticFeed implements Feed {
+  readonly book = new TruthBook();
+  readonly tickUnits: number;
+  readonly stepUnits: number;
+  private readonly bidChanges = new Map<number, number>();
+  private readonly askChanges = new Map<number, number>();
+  private readonly minDepth: number;
+  private readonly maxDepth: number;
+
+  constructor(
+    readonly symbol: string,
+    private readonly rng: Rng,
+    private readonly levels: number,
+  ) {
+    const spec = symbolSpec(symbol);
+    this.tickUnits = Math.round(spec.tick * SCALE);
+    this.stepUnits = Math.round(spec.step * SCALE);
+    this.minDepth = Math.max(5, Math.floor(levels * 0.95));
+    this.maxDepth = Math.max(10, Math.ceil(levels * 1.05));
+    this.book.lastUpdateId = 10_000_000_000 + Math.floor(rng() * 10_000_000_000);
+    const midTicks = Math.round((spec.price * SCALE) / this.tickUnits);
+    let bid = midTicks;
+    let ask = midTicks + 1;
+    for (let i = 0; i < levels; i++) {
+      if (bid > 0) this.book.bids.set(bid * this.tickUnits, this.newSize());
+      this.book.asks.set(ask * this.tickUnits, this.newSize());
+      // dense near the top, occasional holes deeper
+      bid -= 1 + (this.rng() < 0.3 ? Math.floor(this.rng() * 3) : 0);
+      ask += 1 + (this.rng() < 0.3 ? Math.floor(this.rng() * 3) : 0);
+    }
+  }
+
+  next(eventTimeMs: number): DepthEvent {
+    const U = this.book.lastUpdateId + 1;
+    const n = 1 + Math.floor(this.rng() * 4);
+    for (let i = 0; i < n; i++) this.step();
+    const u = U + n - 1;
+    this.book.lastUpdateId = u;
+    const json = depthUpdateJson(this.symbol, eventTimeMs, U, u, levelsJson(this.bidChanges, true), levelsJson(this.askChanges, false));
+    this.bidChanges.clear();
+    this.askChanges.clear();
+    return new DepthEvent(this.symbol, U, u, json);
+  }
+
+  private newSize(): number {
+    return (1 + Math.floor(expo(this.rng, MEAN_SIZE_STEPS))) * this.stepUnits;
+  }
+
+  private set(isBid: boolean, price: number, size: number): void {
+    this.book.side(isBid).set(price, size);
+    (isBid ? this.bidChanges : this.askChanges).set(price, size);
+  }
+
+  /** One book update: sweep the top, improve inside the spread, or touch a level near the top. */
+  private step(): void {
+    const rng = this.rng;
+    const isBid = rng() < 0.5;
+    const side: TruthSide = this.book.side(isBid);
+    const tick = this.tickUnits;
+    const away = isBid ? -tick : tick; // one tick deeper into this side
+    const best = side.best();
+    const r = rng();
+    if (r < 0.05 && side.count > this.minDepth) {
+      // a trade takes out the best level: the spread widens, the mid moves
+      this.set(isBid, best, 0);
+    } else if (r < 0.11) {
+      const spreadTicks = Math.round((this.book.asks.best() - this.book.bids.best()) / tick);
+      if (spreadTicks > 1) {
+        // a new best price inside the spread (never crossing: at most spread-1 ticks in)
+        const inTicks = 1 + Math.floor(rng() * Math.min(spreadTicks - 1, 3));
+        this.set(isBid, best - away * inTicks, this.newSize());
+      } else {
+        this.set(isBid, best, this.resize(side.get(best)));
+      }
+    } else {
+      const d = rng() < 0.08 ? Math.floor(rng() * this.levels * 1.3) : Math.floor(expo(rng, 6));
+      const price = best + away * d;
+      if (price >= tick) {
+        const size = side.get(price);
+        if (size === 0) this.set(isBid, price, this.newSize());
+        else if (rng() < 0.35 && side.count > this.minDepth) this.set(isBid, price, 0);
+        else this.set(isBid, price, this.resize(size));
+      }
+    }
+    // keep the depth near `levels`: far levels expire or appear, as on a real book
+    if (side.count > this.maxDepth) this.set(isBid, side.worst(), 0);
+    else if (side.count < this.minDepth) {
+      const p = side.worst() + away * (1 + Math.floor(rng() * 3));
+      if (p >= tick) this.set(isBid, p, this.newSize());
+    }
+  }
+
+  private resize(size: number): number {
+    const f = 0.3 + this.rng() * 1.7;
+    return Math.max(1, Math.round((size * f) / this.stepUnits)) * this.stepUnits;
+  }
+}
+
+/** Changed levels as a Binance JSON array: bids best (highest) first, asks best (lowest) first. */
+function levelsJson(changes: Map<number, number>, isBid: boolean): string {
+  if (changes.size === 0) return '[]';
+  const prices = [...changes.keys()].sort(isBid ? (a, b) => b - a : (a, b) => a - b);
+  let s = '[';
+  for (let i = 0; i < prices.length; i++) {
+    if (i > 0) s += ',';
+    s += `["${formatUnits(prices[i])}","${formatUnits(changes.get(prices[i])!)}"]`;
+  }
+  return s + ']';
+}

@@ -1,0 +1,37 @@
+/** Transport entry point: the interface types, both implementations, the proxy and a factory. */
+import { InprocBus, InprocTransport, type InprocTransportOptions } from './inproc.js';
+import { ZmqTransport, type ZmqTransportOptions } from './zeromq.js';
+import type { Transport, ZmqEndpoints } from './types.js';
+
+export * from './types.js';
+export {
+  DEFAULT_HIGH_WATER_MARK,
+  SnapshotServerError,
+  SnapshotTimeoutError,
+  encodeErrorReply,
+  errorReplyMessage,
+} from './common.js';
+export {
+  ZmqTransport,
+  ZmqPublisher,
+  ZmqSubscriber,
+  ZmqSnapshotServer,
+  ZmqSnapshotClient,
+  type ZmqTransportOptions,
+} from './zeromq.js';
+export { InprocBus, InprocTransport, InprocSubscriber, type InprocTransportOptions } from './inproc.js';
+export { startProxy, type ProxyOptions, type RunningProxy } from './proxy.js';
+
+export type TransportConfig =
+  | ({ kind: 'zeromq'; endpoints?: Partial<ZmqEndpoints> } & ZmqTransportOptions)
+  | ({ kind: 'inproc'; bus?: InprocBus } & InprocTransportOptions);
+
+/** Build a transport from configuration. Sockets are only opened when publisher()/subscriber()/... are called. */
+export function createTransport(cfg: TransportConfig): Transport {
+  if (cfg.kind === 'inproc') {
+    const { kind: _kind, bus, ...opts } = cfg;
+    return new InprocTransport(bus, opts);
+  }
+  const { kind: _kind, endpoints, ...opts } = cfg;
+  return new ZmqTransport(endpoints, opts);
+}

@@ -1,0 +1,219 @@
+/**
+ * Pure renderers for the live view: a full-screen frame for a terminal (renderView) and a one-line
+ * status for logs and pipes (renderStatusLine). No I/O, no clock except the `now` argument.
+ */
+import type { FeedView, ViewState } from './state.js';
+
+export const LADDER_DEPTH = 10;
+
+export interface RenderOptions {
+  /** Terminal columns; the layout is designed for 80 and never exceeds `width`. */
+  width: number;
+  /** ANSI colors; false gives plain text with no escape sequences at all. */
+  color: boolean;
+}
+
+type Paint = (code: string, s: string) => string;
+const painter = (color: boolean): Paint => (color ? (code, s) => `\x1b[${code}m${s}\x1b[0m` : (_code, s) => s);
+const GREEN = '32';
+const RED = '31';
+const YELLOW = '33';
+const BOLD = '1';
+const DIM = '2';
+
+/** Decimal places needed to print n exactly (float noise removed), at most 8. */
+function decimalsOf(n: number): number {
+  if (!Number.isFinite(n)) return 0;
+  const s = String(Number(n.toPrecision(12)));
+  const e = s.indexOf('e');
+  if (e >= 0) {
+    const mantissa = s.slice(0, e);
+    const dot = mantissa.indexOf('.');
+    const mantDecimals = dot < 0 ? 0 : mantissa.length - dot - 1;
+    return Math.max(0, Math.min(8, mantDecimals - Number(s.slice(e + 1))));
+  }
+  const dot = s.indexOf('.');
+  return dot < 0 ? 0 : Math.min(8, s.length - dot - 1);
+}
+
+const maxDecimals = (values: number[]): number => values.reduce((d, v) => Math.max(d, decimalsOf(v)), 0);
+
+/** µs -> "35µs", "12.3ms", "1.50s". */
+export function formatMicros(us: number): string {
+  if (!Number.isFinite(us) || us < 0) return '-';
+  if (us < 1000) return `${Math.round(us)}µs`;
+  if (us < 10_000) return `${(us / 1000).toFixed(2)}ms`;
+  if (us < 1_000_000) return `${(us / 1000).toFixed(1)}ms`;
+  return `${(us / 1e6).toFixed(2)}s`;
+}
+
+/** Counts in a fixed-width column: 999999, 1.2M, 3.4G. */
+function formatCount(n: number): string {
+  if (n < 1e6) return String(n);
+  if (n < 1e9) return `${(n / 1e6).toFixed(1)}M`;
+  return `${(n / 1e9).toFixed(1)}G`;
+}
+
+const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/y;
+
+/** Cut a line to `width` visible characters, keeping escape sequences intact and closing any open color. */
+function fit(line: string, width: number): string {
+  let visible = 0;
+  let out = '';
+  let colored = false;
+  for (let i = 0; i < line.length;) {
+    ANSI.lastIndex = i;
+    const m = ANSI.exec(line);
+    if (m) {
+      out += m[0];
+      colored = m[0] !== '\x1b[0m';
+      i += m[0].length;
+      continue;
+    }
+    if (visible === width) return colored ? `${out}\x1b[0m` : out;
+    const cp = line.codePointAt(i)!;
+    const ch = String.fromCodePoint(cp);
+    out += ch;
+    i += ch.length;
+    visible++;
+  }
+  return out;
+}
+
+function visibleLength(s: string): number {
+  return [...s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')].length;
+}
+
+/** Left and right parts on one line, the right one flush with `width` (if there is room). */
+function spread(left: string, right: string, width: number): string {
+  const gap = width - visibleLength(left) - visibleLength(right);
+  return gap >= 2 ? left + ' '.repeat(gap) + right : `${left}  ${right}`;
+}
+
+interface Top {
+  bid?: [number, number];
+  ask?: [number, number];
+  priceDecimals: number;
+}
+
+function bookSummary(s: ViewState): Top {
+  const bids = s.bids.slice(0, LADDER_DEPTH);
+  const asks = s.asks.slice(0, LADDER_DEPTH);
+  return { bid: bids[0], ask: asks[0], priceDecimals: maxDecimals([...bids, ...asks].map((l) => l[0])) };
+}
+
+function spreadAndMid(t: Top): { spread: string; mid: string } {
+  if (!t.bid || !t.ask) return { spread: '-', mid: '-' };
+  const d = t.priceDecimals;
+  return { spread: (t.ask[0] - t.bid[0]).toFixed(d), mid: ((t.ask[0] + t.bid[0]) / 2).toFixed(d + 1) };
+}
+
+function header(s: ViewState, t: Top, o: RenderOptions, p: Paint): string[] {
+  const sync = s.synced ? p(GREEN, 'SYNCED') : p(RED + ';' + BOLD, 'NOT SYNCED');
+  const line1 = spread(p(BOLD, `${s.title}  ${s.venue} ${s.symbol}`), `seq ${s.seq}  ${sync}`, o.width);
+  const { spread: spr, mid } = spreadAndMid(t);
+  const up = s.feeds.filter((f) => f.connected).length;
+  const feeds =
+    up === s.feeds.length ? p(GREEN, `${up}/${s.feeds.length} up`) : p(YELLOW, `${up}/${s.feeds.length} up`);
+  const parts = [
+    `upd/s ${s.updatesPerSec.toFixed(1)}`,
+    `spread ${spr}`,
+    `mid ${mid}`,
+    `resyncs ${s.resyncs}`,
+    `feeds ${feeds}`,
+  ];
+  if (s.truthMatches !== undefined)
+    parts.push(`truth ${s.truthMatches ? p(GREEN, 'OK') : p(RED + ';' + BOLD, 'DIFF')}`);
+  return [line1, parts.join('  ')];
+}
+
+function ladder(s: ViewState, t: Top, o: RenderOptions, p: Paint): string[] {
+  const bids = s.bids.slice(0, LADDER_DEPTH);
+  const asks = s.asks.slice(0, LADDER_DEPTH);
+  if (bids.length === 0 && asks.length === 0) return [p(DIM, '(book empty)')];
+  const sizeDecimals = maxDecimals([...bids, ...asks].map((l) => l[1]));
+  const price = (x: number) => x.toFixed(t.priceDecimals);
+  const size = (x: number) => x.toFixed(sizeDecimals);
+  const all = [...bids, ...asks];
+  const priceW = Math.max(5, ...all.map((l) => price(l[0]).length));
+  const sizeW = Math.max(4, ...all.map((l) => size(l[1]).length));
+  const sideW = Math.floor((o.width - 3) / 2);
+  let barW = Math.min(16, sideW - priceW - sizeW - 3);
+  if (barW < 3) barW = 0;
+  const maxSize = Math.max(...all.map((l) => l[1]));
+  const bar = (x: number) =>
+    barW === 0 || maxSize <= 0 ? '' : '█'.repeat(Math.max(x > 0 ? 1 : 0, Math.round((x / maxSize) * barW)));
+  const blank = ' '.repeat(sideW);
+  const bidCell = (l?: [number, number]) =>
+    l
+      ? ' '.repeat(Math.max(0, sideW - barW - sizeW - priceW - 3)) +
+        p(DIM + ';' + GREEN, bar(l[1]).padStart(barW)) +
+        ' ' +
+        size(l[1]).padStart(sizeW) +
+        '  ' +
+        p(GREEN, price(l[0]).padStart(priceW))
+      : blank;
+  const askCell = (l?: [number, number]) =>
+    l
+      ? p(RED, price(l[0]).padEnd(priceW)) + '  ' + size(l[1]).padStart(sizeW) + ' ' + p(DIM + ';' + RED, bar(l[1]))
+      : '';
+  const head =
+    `${'size'.padStart(Math.max(4, sideW - priceW - 2))}  ${'bid'.padStart(priceW)}` +
+    ' │ ' +
+    `${'ask'.padEnd(priceW)}  ${'size'.padStart(sizeW)}`;
+  const rows = [p(BOLD, head)];
+  for (let i = 0; i < Math.max(bids.length, asks.length); i++) rows.push(`${bidCell(bids[i])} │ ${askCell(asks[i])}`);
+  return rows;
+}
+
+function feedTable(feeds: FeedView[], p: Paint): string[] {
+  if (feeds.length === 0) return [p(DIM, '(no feeds yet)')];
+  const idW = Math.min(12, Math.max(4, ...feeds.map((f) => f.id.length)));
+  const cols = (id: string, state: string, rest: string[]) =>
+    `${id.slice(0, idW).padEnd(idW)} ${state} ${rest[0].padStart(9)}${rest[1].padStart(9)}${rest[2].padStart(10)}${rest[3].padStart(9)}${rest[4].padStart(12)}${rest[5].padStart(8)}`;
+  const rows = [p(BOLD, cols('feed', 'state', ['lag p50', 'lag p99', 'messages', 'dups', 'gaps filled', 'resyncs']))];
+  for (const f of feeds) {
+    const state = f.connected ? p(GREEN, 'UP   ') : p(RED + ';' + BOLD, 'DOWN ');
+    const row = cols(f.id, state, [
+      formatMicros(f.lagP50Us),
+      formatMicros(f.lagP99Us),
+      formatCount(f.messages),
+      formatCount(f.duplicates),
+      formatCount(f.gapsFilled),
+      formatCount(f.resyncs),
+    ]);
+    rows.push(f.faulty ? `${row} ${p(YELLOW, 'faulty')}` : row);
+  }
+  return rows;
+}
+
+/** The full-screen frame: header, top-10 ladder, one row per feed, notes. No trailing newline. */
+export function renderView(state: ViewState, opts: RenderOptions): string {
+  const p = painter(opts.color);
+  const t = bookSummary(state);
+  const lines = [
+    ...header(state, t, opts, p),
+    '',
+    ...ladder(state, t, opts, p),
+    '',
+    ...feedTable(state.feeds, p),
+    ...(state.notes ?? []).map((n) => p(DIM, n)),
+  ];
+  return lines.map((l) => fit(l, opts.width)).join('\n');
+}
+
+/** One plain line for a log or pipe: time, book top, then each feed. */
+export function renderStatusLine(state: ViewState, now: Date = new Date()): string {
+  const t = bookSummary(state);
+  const { spread: spr } = spreadAndMid(t);
+  const px = (l?: [number, number]) => (l ? l[0].toFixed(t.priceDecimals) : '-');
+  const time = now.toISOString().replace(/\.\d+Z$/, 'Z');
+  let line = `${time} ${state.venue}.${state.symbol} seq=${state.seq}${state.synced ? '' : ' NOT-SYNCED'} bid=${px(t.bid)} ask=${px(t.ask)} spread=${spr} upd/s=${state.updatesPerSec.toFixed(1)} resyncs=${state.resyncs}`;
+  if (state.truthMatches !== undefined) line += ` truth=${state.truthMatches ? 'OK' : 'DIFF'}`;
+  for (const f of state.feeds) {
+    line +=
+      ` | ${f.id}: ${f.connected ? 'up' : 'DOWN'} lag=${formatMicros(f.lagP50Us)} p99=${formatMicros(f.lagP99Us)}` +
+      ` msgs=${f.messages} dups=${f.duplicates} gaps=${f.gapsFilled} resyncs=${f.resyncs}${f.faulty ? ' faulty' : ''}`;
+  }
+  return line;
+}

@@ -1,0 +1,41 @@
+/** What the live terminal view shows. Filled by whoever owns the data (demo, watch); rendered by render.ts. */
+
+export interface FeedView {
+  /** Collector id. */
+  id: string;
+  connected: boolean;
+  /** Lag behind the first copy of the same event, µs. */
+  lagP50Us: number;
+  lagP99Us: number;
+  messages: number;
+  /** Copies dropped because another feed delivered them first. */
+  duplicates: number;
+  /** Gaps in this feed that another feed had already filled. */
+  gapsFilled: number;
+  resyncs: number;
+  /** The demo injects faults into this feed. */
+  faulty?: boolean;
+}
+
+export interface ViewState {
+  title: string;
+  venue: string;
+  symbol: string;
+  /** Consolidated sequence of the book shown. */
+  seq: number;
+  synced: boolean;
+  /** Top levels (10 are shown), best first. */
+  bids: [number, number][];
+  asks: [number, number][];
+  updatesPerSec: number;
+  resyncs: number;
+  feeds: FeedView[];
+  /** The demo compares the consolidated book with the simulator's true book; undefined = not checked. */
+  truthMatches?: boolean;
+  /** Free-form lines shown under the feeds (e.g. "fault injection on b: flaky"). */
+  notes?: string[];
+}
+
+export function emptyViewState(title: string, venue: string, symbol: string): ViewState {
+  return { title, venue, symbol, seq: 0, synced: false, bids: [], asks: [], updatesPerSec: 0, resyncs: 0, feeds: [] };
+}

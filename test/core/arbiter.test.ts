@@ -1,0 +1,410 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  BookArbiter,
+  type ArbiterOptions,
+  type ArbiterSink,
+  type ResetReason,
+  type SnapshotRequestReason,
+} from '../../src/core/arbiter.js';
+import type { BookDelta, BookSnapshot, Level } from '../../src/core/types.js';
+
+type Logged =
+  | { kind: 'publish'; first: number; last: number; prev: number; collector: string }
+  | { kind: 'request'; reason: SnapshotRequestReason; attempt: number }
+  | { kind: 'reset'; reason: ResetReason; seq: number; bookSeq: number };
+
+class RecordingSink implements ArbiterSink {
+  log: Logged[] = [];
+  core!: BookArbiter;
+  publish(ev: BookDelta, prev: number): void {
+    this.log.push({ kind: 'publish', first: ev.first, last: ev.last, prev, collector: ev.collector });
+  }
+  requestSnapshot(reason: SnapshotRequestReason, attempt: number): void {
+    this.log.push({ kind: 'request', reason, attempt });
+  }
+  reset(reason: ResetReason, snap: BookSnapshot): void {
+    // the core must already be at the snapshot when the shell is told to publish it
+    this.log.push({ kind: 'reset', reason, seq: snap.seq, bookSeq: this.core.seq });
+  }
+  take(): Logged[] {
+    const l = this.log;
+    this.log = [];
+    return l;
+  }
+  published(): string[] {
+    return this.log
+      .filter((l) => l.kind === 'publish')
+      .map((l) => (l.kind === 'publish' ? `${l.first}-${l.last}` : ''));
+  }
+}
+
+function setup(opts: ArbiterOptions = {}) {
+  const sink = new RecordingSink();
+  const core = new BookArbiter('binance', 'BTCUSDT', sink, opts);
+  sink.core = core;
+  return { sink, core };
+}
+
+function delta(
+  first: number,
+  last: number,
+  collector = 'a',
+  recvTime = 0,
+  bids: Level[] = [],
+  asks: Level[] = [],
+): BookDelta {
+  return {
+    type: 'delta',
+    venue: 'binance',
+    symbol: 'BTCUSDT',
+    first,
+    last,
+    exchTime: 0,
+    recvTime,
+    collector,
+    bids,
+    asks,
+  };
+}
+
+function snapshot(seq: number, bids: Level[] = [[100, 1]], asks: Level[] = [[101, 1]], collector = 'a'): BookSnapshot {
+  return { type: 'snapshot', venue: 'binance', symbol: 'BTCUSDT', seq, recvTime: 0, collector, bids, asks };
+}
+
+/** A synced core at seq with a small book, log cleared. */
+function synced(seq = 100, opts: ArbiterOptions = {}) {
+  const s = setup(opts);
+  s.core.start(0);
+  s.core.onSnapshot(snapshot(seq), 0);
+  assert.equal(s.core.state, 'synced');
+  s.sink.take();
+  return s;
+}
+
+test('start() requests the initial snapshot once; so does the first delta without start()', () => {
+  const a = setup();
+  a.core.start(0);
+  a.core.start(1);
+  assert.deepEqual(a.sink.take(), [{ kind: 'request', reason: 'initial', attempt: 1 }]);
+
+  const b = setup();
+  b.core.onDelta(delta(5, 6), 0);
+  b.core.onDelta(delta(7, 8), 0);
+  assert.deepEqual(b.sink.take(), [{ kind: 'request', reason: 'initial', attempt: 1 }]);
+  assert.equal(b.core.state, 'unsynced');
+  assert.equal(b.core.buffered, 2);
+});
+
+test('initial sync: Binance first-event edge cases', () => {
+  const { sink, core } = setup();
+  core.start(0);
+  core.onDelta(delta(90, 95), 0); // entirely before the snapshot
+  core.onDelta(delta(96, 100), 0); // u == lastUpdateId: stale
+  core.onDelta(delta(101, 103), 0); // U == lastUpdateId + 1: applies
+  core.onDelta(delta(104, 106), 0);
+  sink.take();
+  core.onSnapshot(snapshot(100), 0);
+  assert.deepEqual(sink.take(), [
+    { kind: 'reset', reason: 'initial', seq: 100, bookSeq: 100 },
+    { kind: 'publish', first: 101, last: 103, prev: 100, collector: 'a' },
+    { kind: 'publish', first: 104, last: 106, prev: 103, collector: 'a' },
+  ]);
+  assert.equal(core.state, 'synced');
+  assert.equal(core.seq, 106);
+  assert.equal(core.buffered, 0);
+});
+
+test('initial sync: an event overlapping the snapshot (U <= lastUpdateId+1 <= u) applies', () => {
+  const { sink, core } = setup();
+  core.start(0);
+  core.onDelta(delta(95, 104, 'a', 0, [[100, 5]]), 0);
+  core.onSnapshot(snapshot(100), 0);
+  sink.take();
+  assert.equal(core.seq, 104);
+  assert.deepEqual(core.book.bestBid(), [100, 5]);
+});
+
+test('initial sync: a snapshot older than the earliest held event is rejected and another requested', () => {
+  const { sink, core } = setup();
+  core.start(0);
+  core.onDelta(delta(105, 106), 0);
+  sink.take();
+  core.onSnapshot(snapshot(100), 5);
+  assert.deepEqual(sink.take(), [{ kind: 'request', reason: 'stale-snapshot', attempt: 2 }]);
+  assert.equal(core.state, 'unsynced');
+  assert.equal(core.counters.snapshotsRejected, 1);
+  assert.equal(core.buffered, 1, 'held events are kept');
+  core.onSnapshot(snapshot(104), 6);
+  assert.deepEqual(sink.take(), [
+    { kind: 'reset', reason: 'initial', seq: 104, bookSeq: 104 },
+    { kind: 'publish', first: 105, last: 106, prev: 104, collector: 'a' },
+  ]);
+});
+
+test('initial sync with nothing buffered: a first event that does not chain is held, then resync as stale-snapshot', () => {
+  const { sink, core } = setup({ gapTimeoutMs: 50 });
+  core.start(0);
+  core.onSnapshot(snapshot(100), 0);
+  sink.take();
+  core.onDelta(delta(110, 111), 10);
+  assert.equal(core.state, 'gap');
+  assert.deepEqual(sink.take(), [], 'nothing published out of order');
+  core.onTimer(59);
+  assert.equal(core.state, 'gap');
+  core.onTimer(60);
+  assert.equal(core.state, 'unsynced');
+  assert.deepEqual(sink.take(), [{ kind: 'request', reason: 'stale-snapshot', attempt: 1 }]);
+});
+
+test('duplicates are dropped and counted; lag measured against the first copy', () => {
+  const { sink, core } = synced(100);
+  core.onDelta(delta(101, 102, 'a', 1000), 0);
+  core.onDelta(delta(101, 102, 'b', 1250), 0);
+  core.onDelta(delta(101, 102, 'c', 1900), 0);
+  core.onDelta(delta(101, 102, 'a', 2000), 0); // a repeat on the same feed is a duplicate too
+  assert.deepEqual(sink.published(), ['101-102']);
+  const st = core.feedStats();
+  assert.equal(st.get('a')!.won, 1);
+  assert.equal(st.get('a')!.duplicates, 1);
+  assert.equal(st.get('b')!.duplicates, 1);
+  assert.equal(st.get('b')!.lagP50, 250);
+  assert.equal(st.get('c')!.lagP99, 900);
+  assert.equal(st.get('c')!.messages, 1);
+  assert.equal(core.counters.published, 1);
+});
+
+test('in-order events are published from whichever feed delivers first', () => {
+  const { sink, core } = synced(100);
+  core.onDelta(delta(101, 101, 'a'), 0);
+  core.onDelta(delta(102, 102, 'b'), 0);
+  core.onDelta(delta(101, 101, 'b'), 0);
+  core.onDelta(delta(102, 102, 'a'), 0);
+  core.onDelta(delta(103, 103, 'a'), 0);
+  assert.deepEqual(
+    sink.take().map((l) => (l.kind === 'publish' ? `${l.collector}:${l.first}/${l.prev}` : l.kind)),
+    ['a:101/100', 'b:102/101', 'a:103/102'],
+  );
+  assert.equal(core.feedStats().get('a')!.won, 2);
+  assert.equal(core.feedStats().get('b')!.won, 1);
+});
+
+test('a gap in one feed is held and filled by another feed: no resync, nothing out of order', () => {
+  const { sink, core } = synced(100);
+  core.onDelta(delta(101, 101, 'a'), 0);
+  core.onDelta(delta(103, 103, 'a'), 1); // a lost 102
+  core.onDelta(delta(104, 104, 'a'), 2);
+  assert.equal(core.state, 'gap');
+  assert.deepEqual(sink.published(), ['101-101']);
+  core.onTimer(40);
+  core.onDelta(delta(101, 101, 'b'), 41);
+  core.onDelta(delta(102, 102, 'b'), 42); // fills it
+  assert.equal(core.state, 'synced');
+  assert.deepEqual(sink.published(), ['101-101', '102-102', '103-103', '104-104']);
+  core.onDelta(delta(103, 103, 'b'), 43);
+  core.onDelta(delta(104, 104, 'b'), 43);
+  core.onTimer(1000);
+  assert.equal(core.counters.resyncs, 0);
+  assert.ok(!sink.log.some((l) => l.kind === 'request'));
+  const st = core.feedStats();
+  assert.equal(st.get('a')!.gapsFilled, 1, "a's skip was covered by b");
+  assert.equal(st.get('b')!.gapsFilled, 0);
+  assert.equal(st.get('b')!.duplicates, 3);
+  assert.equal(st.get('a')!.won, 3);
+  assert.equal(st.get('b')!.won, 1);
+});
+
+test('a lagging feed whose skip was already covered counts a filled gap at once', () => {
+  const { core } = synced(100);
+  core.onDelta(delta(101, 101, 'a'), 0);
+  core.onDelta(delta(102, 102, 'a'), 0);
+  core.onDelta(delta(103, 103, 'a'), 0);
+  core.onDelta(delta(101, 101, 'b'), 0);
+  core.onDelta(delta(103, 103, 'b'), 0); // b skipped 102, which a already delivered
+  assert.equal(core.feedStats().get('b')!.gapsFilled, 1);
+});
+
+test('gap timeout -> snapshot request -> new snapshot -> reset, then held events applied', () => {
+  const { sink, core } = synced(100, { gapTimeoutMs: 50 });
+  core.onDelta(delta(101, 101, 'a'), 0);
+  core.onDelta(delta(103, 104, 'a'), 10); // 102 never arrives anywhere
+  core.onDelta(delta(105, 106, 'b'), 20);
+  core.onDelta(delta(107, 107, 'a'), 30);
+  sink.take();
+  core.onTimer(59);
+  assert.equal(core.state, 'gap');
+  core.onTimer(60);
+  assert.equal(core.state, 'unsynced');
+  assert.deepEqual(sink.take(), [{ kind: 'request', reason: 'gap', attempt: 1 }]);
+  assert.equal(core.counters.resyncs, 1);
+  core.onDelta(delta(108, 108, 'b'), 61); // still buffered while unsynced
+  core.onSnapshot(snapshot(104), 70);
+  assert.deepEqual(sink.take(), [
+    { kind: 'reset', reason: 'resync', seq: 104, bookSeq: 104 },
+    { kind: 'publish', first: 105, last: 106, prev: 104, collector: 'b' },
+    { kind: 'publish', first: 107, last: 107, prev: 106, collector: 'a' },
+    { kind: 'publish', first: 108, last: 108, prev: 107, collector: 'b' },
+  ]);
+  assert.equal(core.state, 'synced');
+  assert.equal(core.feedStats().get('a')!.gapsFilled, 0, 'the open skip at the resync was not filled');
+});
+
+test('a second hole after progress gets its own timeout', () => {
+  const { core } = synced(100, { gapTimeoutMs: 50 });
+  core.onDelta(delta(102, 102, 'a'), 0);
+  core.onDelta(delta(104, 104, 'a'), 0);
+  core.onDelta(delta(101, 101, 'b'), 40); // fills the first hole at t=40; 103 still missing
+  assert.equal(core.seq, 102);
+  assert.equal(core.state, 'gap');
+  core.onTimer(80);
+  assert.equal(core.state, 'gap');
+  core.onTimer(90);
+  assert.equal(core.state, 'unsynced');
+});
+
+test('a delta that crosses the book triggers a resync; the event is kept for the next snapshot', () => {
+  const { sink, core } = synced(100); // bid 100, ask 101
+  core.onDelta(delta(101, 101, 'a', 0, [[101.5, 1]]), 0);
+  assert.equal(core.state, 'unsynced');
+  assert.deepEqual(
+    sink.take(),
+    [{ kind: 'request', reason: 'crossed', attempt: 1 }],
+    'the crossing delta is not published',
+  );
+  assert.equal(core.counters.resyncs, 1);
+  core.onDelta(delta(102, 102, 'a', 0, [[101.5, 0]]), 0);
+  core.onSnapshot(snapshot(100, [[100, 1]], [[102, 1]]), 0);
+  assert.deepEqual(sink.published(), ['101-101', '102-102']);
+  assert.deepEqual(core.book.bestBid(), [100, 1]);
+  assert.equal(core.state, 'synced');
+});
+
+test('a crossed snapshot is rejected and another requested', () => {
+  const { sink, core } = setup();
+  core.start(0);
+  core.onSnapshot(snapshot(100, [[101, 1]], [[101, 2]]), 0);
+  assert.equal(core.state, 'unsynced');
+  assert.equal(core.counters.snapshotsRejected, 1);
+  assert.deepEqual(sink.take().slice(1), [{ kind: 'request', reason: 'crossed', attempt: 2 }]);
+  core.onSnapshot(
+    snapshot(
+      100,
+      [
+        [101, 1],
+        [99, 0],
+      ],
+      [
+        [101, 0],
+        [102, 1],
+      ],
+    ),
+    0,
+  ); // zero-size levels do not count
+  assert.equal(core.state, 'synced');
+});
+
+test('snapshots are ignored while synced and rejected for another book', () => {
+  const { core } = synced(100);
+  core.onSnapshot(snapshot(200), 0);
+  assert.equal(core.counters.snapshotsIgnored, 1);
+  assert.equal(core.seq, 100);
+  const u = setup();
+  u.core.start(0);
+  u.core.onSnapshot({ ...snapshot(100), symbol: 'ETHUSDT' }, 0);
+  assert.equal(u.core.state, 'unsynced');
+  assert.equal(u.core.counters.snapshotsRejected, 1);
+});
+
+test('buffer overflow drops the oldest held event and resyncs', () => {
+  const { sink, core } = synced(100, { maxBuffer: 3 });
+  core.onDelta(delta(102, 102), 0);
+  core.onDelta(delta(103, 103), 0);
+  core.onDelta(delta(104, 104), 0);
+  assert.equal(core.state, 'gap');
+  core.onDelta(delta(105, 105), 0);
+  assert.equal(core.state, 'unsynced');
+  assert.equal(core.buffered, 3);
+  assert.equal(core.counters.overflowDrops, 1);
+  assert.deepEqual(sink.take(), [{ kind: 'request', reason: 'overflow', attempt: 1 }]);
+  core.onDelta(delta(106, 106), 0); // while unsynced: drop oldest, no new request
+  assert.equal(core.counters.overflowDrops, 2);
+  assert.deepEqual(sink.take(), []);
+  core.onSnapshot(snapshot(103), 0);
+  assert.deepEqual(sink.published(), ['104-104', '105-105', '106-106']);
+});
+
+test('an unanswered snapshot request is retried after snapshotTimeoutMs with a growing attempt', () => {
+  const { sink, core } = setup({ snapshotTimeoutMs: 3000 });
+  core.start(1000);
+  core.onTimer(3999);
+  core.onTimer(4000);
+  core.onTimer(5000);
+  core.onTimer(7000);
+  assert.deepEqual(sink.take(), [
+    { kind: 'request', reason: 'initial', attempt: 1 },
+    { kind: 'request', reason: 'retry', attempt: 2 },
+    { kind: 'request', reason: 'retry', attempt: 3 },
+  ]);
+  core.onSnapshot(snapshot(1), 7001);
+  core.onTimer(20000);
+  assert.deepEqual(
+    sink.take().map((l) => l.kind),
+    ['reset'],
+    'no requests once synced',
+  );
+});
+
+test('events held while unsynced are deduplicated by last', () => {
+  const { sink, core } = setup();
+  core.onDelta(delta(101, 101, 'a'), 0);
+  core.onDelta(delta(101, 101, 'b', 70), 0);
+  core.onDelta(delta(102, 102, 'b'), 0);
+  assert.equal(core.buffered, 2);
+  assert.equal(core.feedStats().get('b')!.duplicates, 1);
+  core.onSnapshot(snapshot(100), 0);
+  assert.deepEqual(sink.published(), ['101-101', '102-102']);
+  assert.equal(core.feedStats().get('a')!.won, 1);
+  assert.equal(core.feedStats().get('b')!.won, 1);
+});
+
+test('out-of-order held events are applied sorted by first', () => {
+  const { sink, core } = synced(100);
+  core.onDelta(delta(104, 104, 'a'), 0);
+  core.onDelta(delta(102, 103, 'b'), 0);
+  core.onDelta(delta(101, 101, 'c'), 0);
+  assert.deepEqual(sink.published(), ['101-101', '102-103', '104-104']);
+  assert.equal(core.state, 'synced');
+});
+
+test('malformed deltas are counted and dropped', () => {
+  const { sink, core } = synced(100);
+  core.onDelta(delta(105, 101), 0);
+  core.onDelta(delta(NaN, 101), 0);
+  assert.equal(core.counters.invalid, 2);
+  assert.equal(core.state, 'synced');
+  assert.deepEqual(sink.log, []);
+});
+
+test('lag window: bounded sample, percentiles, reset', () => {
+  const { core } = synced(0);
+  for (let i = 1; i <= 100; i++) {
+    core.onDelta(delta(i, i, 'a', i * 1000), 0);
+    core.onDelta(delta(i, i, 'b', i * 1000 + i), 0); // lag i µs
+  }
+  let b = core.feedStats().get('b')!;
+  assert.equal(b.lagSamples, 100);
+  assert.equal(b.lagP50, 50);
+  assert.equal(b.lagP99, 99);
+  core.resetLagWindow();
+  b = core.feedStats().get('b')!;
+  assert.equal(b.lagSamples, 0);
+  assert.equal(b.lagP50, 0);
+  assert.equal(b.duplicates, 100, 'counters survive the window reset');
+  for (let i = 101; i <= 3000; i++) {
+    core.onDelta(delta(i, i, 'a', i * 1000), 0);
+    core.onDelta(delta(i, i, 'b', i * 1000 + 7), 0);
+  }
+  b = core.feedStats().get('b')!;
+  assert.equal(b.lagSamples, 1024);
+  assert.equal(b.lagP99, 7);
+});
