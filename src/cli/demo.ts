@@ -83,21 +83,18 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   view.start();
   const screen = startView(() => view.state(), { out: process.stdout });
 
-  let reason = 'signal';
+  let reason = '';
   await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-    if (o.durationS) setTimeout(() => ((reason = 'duration'), resolve()), o.durationS * 1000).unref();
-    for (const c of children)
-      void c.exited.then((code) => {
-        if (reason === 'signal' && c !== arb) {
-          /* a collector dying is what the pipeline tolerates; the view shows it as DOWN */
-        }
-        if (c === arb || c === sim) {
-          reason = `${c.name} exited with code ${code}`;
-          resolve();
-        }
-      });
+    const end = (why: string) => {
+      reason ||= why;
+      resolve();
+    };
+    process.once('SIGINT', () => end('SIGINT'));
+    process.once('SIGTERM', () => end('SIGTERM'));
+    if (o.durationS) setTimeout(() => end('duration elapsed'), o.durationS * 1000).unref();
+    // A collector dying is what the pipeline is built to survive (the view shows it DOWN); the
+    // simulator or the arbiter dying ends the demo.
+    for (const c of [sim, arb]) void c.exited.then((code) => end(`${c.name} exited with code ${code}`));
   });
   screen.stop();
   await view.stop();

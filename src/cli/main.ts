@@ -129,7 +129,7 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('collect
     // This process runs one collector: keep its entry from the file (or a new one), flags on top.
     const existing = cfg.collectors.find((c) => c.id === id);
     const mine = { ...(existing ?? { id }), ...stripUndef(fields) };
-    cfg = config(o, { collectors: [mine] as never });
+    cfg = config(o, { collectors: [mine] as never, demo: { faultyCollector: null } });
     await runCollectCommand(cfg, id, o.duration as number | undefined);
   });
 

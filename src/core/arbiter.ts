@@ -271,7 +271,10 @@ export class BookArbiter {
         this.resync(this.appliedSinceReset ? 'gap' : 'stale-snapshot', nowMs);
       }
     } else if (this._state === 'unsynced' && !Number.isNaN(this.requestedAt)) {
-      if (nowMs - this.requestedAt >= this.snapshotTimeoutMs) this.request('retry', nowMs);
+      // Retry fast at first (a request sent before a collector's control subscription was up is simply
+      // lost -- ZeroMQ's slow joiner), then back off to snapshotTimeoutMs.
+      const wait = Math.min(this.snapshotTimeoutMs, 250 * 2 ** (this.attempt - 1));
+      if (nowMs - this.requestedAt >= wait) this.request('retry', nowMs);
     }
   }
 

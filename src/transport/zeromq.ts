@@ -192,7 +192,11 @@ export class ZmqSubscriber implements BusSubscriber {
       this.inFlight--;
       return DONE_PROMISE;
     }
-    return this.sock.receive().then(this.onParts, this.onError);
+    try {
+      return this.sock.receive().then(this.onParts, this.onError);
+    } catch (e) {
+      return Promise.reject(e).then(this.onParts, this.onError);
+    }
   };
 
   constructor(

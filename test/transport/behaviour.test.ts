@@ -225,6 +225,34 @@ for (const [kind, h] of Object.entries(harnesses)) {
       );
     });
 
+    test('concurrent next() calls are served in order', async (t) => {
+      const server = closing(t, h.server());
+      const sub = await server.subscriber('ingest', ['raw.']);
+      const client = closing(t, h.client(server));
+      const pub = await client.publisher('ingest');
+      const it = sub[Symbol.asyncIterator]();
+      const first = it.next();
+      for (let i = 0; ; i++) {
+        assert.ok(i < 250, 'slow joiner: no probe arrived');
+        pub.send('raw.probe', '');
+        if ((await Promise.race([first, sleep(20)])) !== undefined) break;
+      }
+      await sleep(50); // stray probes land first; skipped below
+      const nexts = Array.from({ length: 6 }, () => it.next());
+      for (let i = 0; i < 6; i++) pub.send('raw.data', String(i));
+      const data = (await Promise.all(nexts)).flatMap((r) =>
+        r.done || r.value.topic === 'raw.probe' ? [] : [r.value],
+      );
+      while (data.length < 6) {
+        const r = await it.next();
+        if (!r.done && r.value.topic !== 'raw.probe') data.push(r.value);
+      }
+      assert.deepEqual(
+        data.map((m) => m.payload.toString()),
+        ['0', '1', '2', '3', '4', '5'],
+      );
+    });
+
     test('close() ends a pending iteration and later next() calls', async (t) => {
       const server = closing(t, h.server());
       const sub = await server.subscriber('ingest', []);

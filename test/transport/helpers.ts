@@ -4,6 +4,9 @@ import type { BusMessage, BusSubscriber } from '../../src/transport/types.js';
 /** Warm-up messages use topics ending in `.probe`; readers skip them afterwards. */
 export const isProbe = (m: BusMessage): boolean => m.topic.endsWith('.probe');
 
+const NOT_YET_VALUE = Symbol('not yet');
+const NOT_YET = Promise.resolve(NOT_YET_VALUE);
+
 /** Reads a subscriber with timeouts, so a missing message fails the test instead of hanging it. */
 export class MessageReader {
   private readonly it: AsyncIterator<BusMessage>;
@@ -16,6 +19,13 @@ export class MessageReader {
   /** Next message including probes, or undefined if none arrives in time; throws if the stream ended. */
   async nextRaw(timeoutMs: number): Promise<BusMessage | undefined> {
     this.pending ??= this.it.next();
+    // Fast path without a timer: a promise that is already settled wins a race against a resolved sentinel.
+    const ready = await Promise.race([this.pending, NOT_YET]);
+    if (ready !== NOT_YET_VALUE) {
+      this.pending = undefined;
+      if (ready.done) throw new Error('subscriber ended');
+      return ready.value;
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), timeoutMs)));
     const r = await Promise.race([this.pending, timeout]);
