@@ -286,7 +286,7 @@ const rawSchema = z.strictObject({
   arbiter: section({
     id: anId('an arbiter id').default('arb-1'),
     gapTimeoutMs: intIn(0).default(50),
-    snapshotIntervalMs: intIn(0).default(1000),
+    snapshotIntervalMs: intIn(1).default(1000),
     snapshotTimeoutMs: intIn(1).default(3000),
     statsIntervalMs: intIn(1).default(1000),
   }),

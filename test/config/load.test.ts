@@ -122,7 +122,7 @@ collectors:
     reconnectEveryS: 3600
   - id: west_2
     venue: binance
-arbiter: { id: arb-2, gapTimeoutMs: 0, snapshotIntervalMs: 0, snapshotTimeoutMs: 500, statsIntervalMs: 250 }
+arbiter: { id: arb-2, gapTimeoutMs: 0, snapshotIntervalMs: 200, snapshotTimeoutMs: 500, statsIntervalMs: 250 }
 sim:
   host: 0.0.0.0
   port: 0
@@ -153,7 +153,7 @@ log:
   assert.deepEqual(c.arbiter, {
     id: 'arb-2',
     gapTimeoutMs: 0,
-    snapshotIntervalMs: 0,
+    snapshotIntervalMs: 200,
     snapshotTimeoutMs: 500,
     statsIntervalMs: 250,
   });
