@@ -200,8 +200,10 @@ export function generateStream(n: number, seed = 1, symbol = 'BTCUSDT'): Generat
     const last = first + bidTicks.length + askTicks.length - 1 + Math.floor(rnd() * 3);
     nextId = last + 1;
     time += 100;
-    events[e] =
-      `{"e":"depthUpdate","E":${time},"s":"${symbol}","U":${first},"u":${last},` + `"b":[${bidText}],"a":[${askText}]}`;
+    const text = `{"e":"depthUpdate","E":${time},"s":"${symbol}","U":${first},"u":${last},"b":[${bidText}],"a":[${askText}]}`;
+    // Concatenation builds a rope of many small strings; a websocket hands over one flat string decoded from
+    // a buffer. Decode from bytes the same way, so consumers (and memory use) see what they would live.
+    events[e] = Buffer.from(text, 'latin1').toString('latin1');
   }
 
   const bestBid = bids.top(1)[0];

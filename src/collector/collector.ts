@@ -93,6 +93,7 @@ export class Collector {
     this.ctl = await this.transport.subscriber('book', [`ctl.snapshot.${this.opts.venue}.`]);
     void this.ctlLoop(this.ctl);
     this.connect();
+    void this.checkSymbols();
     this.timers.push(setInterval(() => this.checkStale(), Math.min(1000, this.opts.staleAfterMs / 2)));
     this.timers.push(setInterval(() => this.publishStatus(), this.opts.statusIntervalMs));
     if (this.opts.reconnectEveryS > 0) {
@@ -173,6 +174,31 @@ export class Collector {
         this.log.warn({ error: r.error, sample: text.slice(0, 200), count: this.counters.parseErrors }, 'bad message from venue');
     } else this.counters.ignored++;
   }
+
+  /**
+   * A symbol the venue does not list produces no data at all, which looks like a quiet market; ask the
+   * venue once at start (exchangeInfo) and say so loudly. Best effort: a failure here only warns.
+   */
+  async checkSymbols(): Promise<string[]> {
+    const unknown: string[] = [];
+    for (const symbol of this.symbols.keys()) {
+      try {
+        const res = await fetch(binance.exchangeInfoUrl(this.opts.restUrl, symbol), { signal: AbortSignal.timeout(5000) });
+        const body = await res.text();
+        if (res.ok && body.includes(`"${symbol}"`)) continue;
+        if (res.status === 400) {
+          unknown.push(symbol);
+          this.log.error({ symbol, venue: this.opts.venue, answer: body.slice(0, 200) }, `unknown symbol ${symbol}: the venue does not list it; no data will come for it`);
+        } else this.log.warn({ symbol, status: res.status }, 'could not check symbol (exchangeInfo)');
+      } catch (e) {
+        this.log.warn({ symbol, err: (e as Error).message }, 'could not check symbol (exchangeInfo)');
+      }
+    }
+    this.unknownSymbols = unknown;
+    return unknown;
+  }
+
+  unknownSymbols: string[] = [];
 
   private checkStale(): void {
     if (!this.ws || !this.connected) return;

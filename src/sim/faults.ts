@@ -58,10 +58,16 @@ export function corrupt(data: string, rng: Rng): string {
   return data.replace(/"u":\d+/, '"u":null');
 }
 
+/** A frame: stream payloads come pre-encoded (shared by all connections), replies as strings. */
+type Frame = Buffer | string;
+
 interface Queued {
   due: number;
-  data: string;
+  data: Frame;
 }
+
+/** Buffers are sent as text frames, as Binance does. */
+const TEXT = { binary: false };
 
 export class FaultyOutput {
   private queue: Queued[] = [];
@@ -69,7 +75,7 @@ export class FaultyOutput {
   private lastDue = 0;
   private flushTimer: NodeJS.Timeout | undefined;
   private flushAt = Infinity;
-  private held: string | undefined;
+  private held: Frame | undefined;
   private heldTimer: NodeJS.Timeout | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
   private disconnectTimer: NodeJS.Timeout | undefined;
@@ -88,7 +94,7 @@ export class FaultyOutput {
   }
 
   /** A stream event: subject to every fault of the profile. */
-  send(data: string): void {
+  send(data: Frame): void {
     if (this.closed) return;
     const f = this.profile();
     const plain = !f.dropRate && !f.dupRate && !f.delayMs && !f.jitterMs && !f.reorderRate && !f.malformedRate;
@@ -102,7 +108,7 @@ export class FaultyOutput {
       return;
     }
     if (f.malformedRate && rng() < f.malformedRate) {
-      data = corrupt(data, rng);
+      data = corrupt(data.toString(), rng);
       this.counters.malformed++;
     }
     if (f.reorderRate && this.held === undefined && rng() < f.reorderRate) {
@@ -150,7 +156,7 @@ export class FaultyOutput {
     this.enqueue(h, this.profile());
   }
 
-  private enqueue(data: string, f: FaultProfile): void {
+  private enqueue(data: Frame, f: FaultProfile): void {
     const now = performance.now();
     let due = now + (f.delayMs ?? 0) + (f.jitterMs ? this.rng() * f.jitterMs : 0);
     if (due < this.lastDue) due = this.lastDue; // jitter delays, it does not reorder
@@ -193,7 +199,7 @@ export class FaultyOutput {
     this.arm(performance.now());
   }
 
-  private write(data: string): void {
+  private write(data: Frame): void {
     const ws = this.ws;
     if (ws.readyState !== WebSocket.OPEN) return;
     if (ws.bufferedAmount > this.maxBufferedBytes) {
@@ -203,7 +209,7 @@ export class FaultyOutput {
       ws.terminate();
       return;
     }
-    ws.send(data);
+    ws.send(data, TEXT);
     this.counters.messagesSent++;
   }
 

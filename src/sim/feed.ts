@@ -13,14 +13,16 @@ export interface Feed {
 }
 
 /**
- * One depthUpdate, serialized once and shared by every connection. Combined-stream envelopes are built
- * lazily per stream name (a symbol is usually watched under one or two names: @depth, @depth@100ms).
+ * One depthUpdate, serialized once and shared by every connection: the raw payload and the combined-stream
+ * envelopes are encoded to UTF-8 once (ws would otherwise convert the string again for each socket).
+ * Envelopes are built lazily per stream name (a symbol is usually watched under one or two names).
  */
 export class DepthEvent {
+  private rawBuf: Buffer | undefined;
   private envName1 = '';
-  private envJson1 = '';
+  private envBuf1: Buffer | undefined;
   private envName2 = '';
-  private envJson2 = '';
+  private envBuf2: Buffer | undefined;
 
   constructor(
     readonly symbol: string,
@@ -30,16 +32,17 @@ export class DepthEvent {
     readonly json: string,
   ) {}
 
-  /** {"stream":"<name>","data":<json>} for combined streams. */
-  envelope(stream: string): string {
-    if (stream === this.envName1) return this.envJson1;
-    if (stream === this.envName2) return this.envJson2;
-    const s = `{"stream":"${stream}","data":${this.json}}`;
+  /** What a connection gets: the raw payload, or {"stream":"<name>","data":<json>} on a combined stream. */
+  payload(combined: boolean, stream: string): Buffer {
+    if (!combined) return (this.rawBuf ??= Buffer.from(this.json));
+    if (stream === this.envName1) return this.envBuf1!;
+    if (stream === this.envName2) return this.envBuf2!;
+    const b = Buffer.from(`{"stream":"${stream}","data":${this.json}}`);
     this.envName2 = this.envName1;
-    this.envJson2 = this.envJson1;
+    this.envBuf2 = this.envBuf1;
     this.envName1 = stream;
-    this.envJson1 = s;
-    return s;
+    this.envBuf1 = b;
+    return b;
   }
 }
 

@@ -17,6 +17,9 @@ import { createRestHandler, splitProfile, type RestCounters } from './rest.js';
 import { SyntheticFeed } from './synthetic.js';
 import { WsSession, type StreamIndex } from './wsSession.js';
 
+/** The profile of a connection whose named profile does not exist (shared: no allocation per message). */
+const NO_FAULTS: FaultProfile = Object.freeze({});
+
 export interface SimOptions {
   /** Bind address, default 127.0.0.1. */
   host?: string;
@@ -276,7 +279,7 @@ export class BinanceSimulator {
   }
 
   private profile(name: string | undefined): FaultProfile {
-    return this.faults[name ?? 'default'] ?? {};
+    return this.faults[name ?? 'default'] ?? NO_FAULTS;
   }
 
   private scheduleTick(): void {
@@ -319,7 +322,7 @@ export class BinanceSimulator {
     for (const s of set) {
       const names = s.bySymbol.get(ev.symbol);
       if (names === undefined) continue;
-      for (let i = 0; i < names.length; i++) s.out.send(s.combined ? ev.envelope(names[i]) : ev.json);
+      for (let i = 0; i < names.length; i++) s.out.send(ev.payload(s.combined, names[i]));
     }
   }
 

@@ -358,3 +358,8 @@ export function parseSnapshot(text: string, symbol: string, collector: string, r
     },
   };
 }
+
+/** GET /api/v3/exchangeInfo for one symbol: 400 with code -1121 when the venue does not list it. */
+export function exchangeInfoUrl(base: string, symbol: string): string {
+  return `${trimSlash(base)}/api/v3/exchangeInfo?symbol=${symbol.toUpperCase()}`;
+}

@@ -110,7 +110,11 @@ function spreadAndMid(t: Top): { spread: string; mid: string } {
 
 function header(s: ViewState, t: Top, o: RenderOptions, p: Paint): string[] {
   const sync = s.synced ? p(GREEN, 'SYNCED') : p(RED + ';' + BOLD, 'NOT SYNCED');
-  const line1 = spread(p(BOLD, `${s.title}  ${s.venue} ${s.symbol}`), `seq ${s.seq}  ${sync}`, o.width);
+  // The book's identity and state always show; a long title is what gets shortened.
+  const right = `${p(BOLD, `${s.venue} ${s.symbol}`)}  seq ${s.seq}  ${sync}`;
+  const room = o.width - visibleLength(right) - 2;
+  const title = s.title.length <= room ? s.title : room > 1 ? `${s.title.slice(0, room - 1)}…` : '';
+  const line1 = spread(title, right, o.width);
   const { spread: spr, mid } = spreadAndMid(t);
   const up = s.feeds.filter((f) => f.connected).length;
   const feeds =

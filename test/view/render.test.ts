@@ -54,13 +54,20 @@ function sampleState(): ViewState {
 test('frame shows header, best bid/ask on the first ladder row, spread and mid', () => {
   const out = renderView(sampleState(), { width: 80, color: false });
   const lines = out.split('\n');
-  assert.match(lines[0], /^bookwire demo {2}binance BTCUSDT +seq 123456789 {2}SYNCED$/);
+  assert.match(lines[0], /^bookwire demo +binance BTCUSDT {2}seq 123456789 {2}SYNCED$/);
   assert.match(lines[1], /spread 0\.01\b/);
   assert.match(lines[1], /mid 50000\.015\b/);
   assert.match(lines[1], /truth OK/);
   assert.match(lines[1], /feeds 1\/2 up/);
   const firstRow = lines.find((l) => l.includes('│') && /\d/.test(l))!;
   assert.match(firstRow, /1\.000 +50000\.01 │ 50000\.02 +0\.500/);
+});
+
+test('a long title is shortened, never the symbol, seq or sync state', () => {
+  const s = { ...sampleState(), title: 'bookwire demo — 2 collectors (b faulty), logs in /a/rather/long/path/to/logs' };
+  const line = renderView(s, { width: 80, color: true }).split('\n')[0];
+  assert.equal([...strip(line)].length, 80);
+  assert.match(strip(line), /^bookwire demo — 2 collectors.*… {2}binance BTCUSDT {2}seq 123456789 {2}SYNCED$/);
 });
 
 test('ladder has exactly 10 rows per side, prices aligned on the separator', () => {
