@@ -200,7 +200,8 @@ export class ArbiterService {
     if (this.allowed) for (const key of this.allowed) this.book(...splitKey(key));
     this.loopDone = this.ingestLoop(this.sub);
     this.timers.push(setInterval(() => this.tick(), 5));
-    this.timers.push(setInterval(() => this.periodicSnapshots(), this.opts.snapshotIntervalMs ?? 1000));
+    const snapEvery = this.opts.snapshotIntervalMs ?? 1000;
+    if (snapEvery > 0) this.timers.push(setInterval(() => this.periodicSnapshots(), snapEvery));
     this.timers.push(setInterval(() => this.publishStats(), this.opts.statsIntervalMs ?? 1000));
   }
 

@@ -14,6 +14,19 @@ import { startView } from '../view/index.js';
 import { busTransport } from './commands.js';
 import { LiveBookView } from './watch.js';
 import { UserError } from './errors.js';
+import net from 'node:net';
+
+/** A port the OS says is free now (the simulator child binds it a moment later). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 export interface DemoOptions {
   durationS?: number;
@@ -34,6 +47,7 @@ interface Child {
 export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   const log = createLogger('demo', cfg.log.level === 'info' ? 'warn' : cfg.log.level);
   mkdirSync(o.logDir, { recursive: true });
+  if (cfg.sim.port === 0) cfg = { ...cfg, sim: { ...cfg.sim, port: await freePort(cfg.sim.host) } };
   const simBase = `http://${cfg.sim.host}:${cfg.sim.port}`;
   const wsBase = `ws://${cfg.sim.host}:${cfg.sim.port}`;
   const faulty = o.faults ? cfg.demo.faultyCollector : null;

@@ -61,11 +61,21 @@ export function parseCapture(text: string): CaptureData {
   } catch {
     throw new Error('capture: line 1 is not JSON (expected a depth snapshot)');
   }
-  if (!isObject(snap) || typeof snap.lastUpdateId !== 'number') throw new Error('capture: line 1 is not a depth snapshot {"lastUpdateId","bids","asks"}');
+  if (!isObject(snap) || typeof snap.lastUpdateId !== 'number')
+    throw new Error('capture: line 1 is not a depth snapshot {"lastUpdateId","bids","asks"}');
   const bids = parseLevels(snap.bids);
   const asks = parseLevels(snap.asks);
   if (!bids || !asks) throw new Error('capture: snapshot bids/asks are not [["price","qty"],...]');
-  const data: CaptureData = { symbol: '', lastUpdateId: snap.lastUpdateId, bids, asks, events: [], ignored: 0, stale: 0, gaps: 0 };
+  const data: CaptureData = {
+    symbol: '',
+    lastUpdateId: snap.lastUpdateId,
+    bids,
+    asks,
+    events: [],
+    ignored: 0,
+    stale: 0,
+    gaps: 0,
+  };
   let prevU = snap.lastUpdateId;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i].trim();
@@ -78,7 +88,13 @@ export function parseCapture(text: string): CaptureData {
       continue;
     }
     if (isObject(o) && typeof o.stream === 'string' && isObject(o.data)) o = o.data;
-    if (!isObject(o) || o.e !== 'depthUpdate' || typeof o.s !== 'string' || !Number.isSafeInteger(o.U) || !Number.isSafeInteger(o.u)) {
+    if (
+      !isObject(o) ||
+      o.e !== 'depthUpdate' ||
+      typeof o.s !== 'string' ||
+      !Number.isSafeInteger(o.U) ||
+      !Number.isSafeInteger(o.u)
+    ) {
       data.ignored++;
       continue;
     }
@@ -144,6 +160,11 @@ export class CaptureFeed implements Feed {
     for (const [p, q] of ev.bids) this.book.bids.set(p, q);
     for (const [p, q] of ev.asks) this.book.asks.set(p, q);
     this.book.lastUpdateId = ev.u;
-    return new DepthEvent(this.symbol, ev.U, ev.u, depthUpdateJson(this.symbol, eventTimeMs, ev.U, ev.u, ev.bidsJson, ev.asksJson));
+    return new DepthEvent(
+      this.symbol,
+      ev.U,
+      ev.u,
+      depthUpdateJson(this.symbol, eventTimeMs, ev.U, ev.u, ev.bidsJson, ev.asksJson),
+    );
   }
 }

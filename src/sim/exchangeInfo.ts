@@ -18,7 +18,15 @@ export const RATE_LIMITS = [
   { rateLimitType: 'RAW_REQUESTS', interval: 'MINUTE', intervalNum: 5, limit: 61000 },
 ];
 
-const ORDER_TYPES = ['LIMIT', 'LIMIT_MAKER', 'MARKET', 'STOP_LOSS', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT'];
+const ORDER_TYPES = [
+  'LIMIT',
+  'LIMIT_MAKER',
+  'MARKET',
+  'STOP_LOSS',
+  'STOP_LOSS_LIMIT',
+  'TAKE_PROFIT',
+  'TAKE_PROFIT_LIMIT',
+];
 
 export function symbolInfo(feed: Feed): Record<string, unknown> {
   const [baseAsset, quoteAsset] = splitSymbol(feed.symbol);
@@ -49,9 +57,29 @@ export function symbolInfo(feed: Feed): Record<string, unknown> {
       { filterType: 'LOT_SIZE', minQty: step, maxQty: '9000000.00000000', stepSize: step },
       { filterType: 'ICEBERG_PARTS', limit: 10 },
       { filterType: 'MARKET_LOT_SIZE', minQty: '0.00000000', maxQty: '100000.00000000', stepSize: '0.00000000' },
-      { filterType: 'TRAILING_DELTA', minTrailingAboveDelta: 10, maxTrailingAboveDelta: 2000, minTrailingBelowDelta: 10, maxTrailingBelowDelta: 2000 },
-      { filterType: 'PERCENT_PRICE_BY_SIDE', bidMultiplierUp: '5', bidMultiplierDown: '0.2', askMultiplierUp: '5', askMultiplierDown: '0.2', avgPriceMins: 5 },
-      { filterType: 'NOTIONAL', minNotional: '5.00000000', applyMinToMarket: true, maxNotional: '9000000.00000000', applyMaxToMarket: false, avgPriceMins: 5 },
+      {
+        filterType: 'TRAILING_DELTA',
+        minTrailingAboveDelta: 10,
+        maxTrailingAboveDelta: 2000,
+        minTrailingBelowDelta: 10,
+        maxTrailingBelowDelta: 2000,
+      },
+      {
+        filterType: 'PERCENT_PRICE_BY_SIDE',
+        bidMultiplierUp: '5',
+        bidMultiplierDown: '0.2',
+        askMultiplierUp: '5',
+        askMultiplierDown: '0.2',
+        avgPriceMins: 5,
+      },
+      {
+        filterType: 'NOTIONAL',
+        minNotional: '5.00000000',
+        applyMinToMarket: true,
+        maxNotional: '9000000.00000000',
+        applyMaxToMarket: false,
+        avgPriceMins: 5,
+      },
       { filterType: 'MAX_NUM_ORDERS', maxNumOrders: 200 },
       { filterType: 'MAX_NUM_ALGO_ORDERS', maxNumAlgoOrders: 5 },
     ],
@@ -63,10 +91,23 @@ export function symbolInfo(feed: Feed): Record<string, unknown> {
 }
 
 export function exchangeInfo(feeds: Iterable<Feed>): Record<string, unknown> {
-  return { timezone: 'UTC', serverTime: Date.now(), rateLimits: RATE_LIMITS, exchangeFilters: [], symbols: [...feeds].map(symbolInfo) };
+  return {
+    timezone: 'UTC',
+    serverTime: Date.now(),
+    rateLimits: RATE_LIMITS,
+    exchangeFilters: [],
+    symbols: [...feeds].map(symbolInfo),
+  };
 }
 
 /** Futures exchangeInfo with no symbols: the simulator lists spot only, but ccxt's fetchMarkets asks for all. */
 export function emptyDerivativesInfo(): Record<string, unknown> {
-  return { timezone: 'UTC', serverTime: Date.now(), rateLimits: RATE_LIMITS, exchangeFilters: [], assets: [], symbols: [] };
+  return {
+    timezone: 'UTC',
+    serverTime: Date.now(),
+    rateLimits: RATE_LIMITS,
+    exchangeFilters: [],
+    assets: [],
+    symbols: [],
+  };
 }

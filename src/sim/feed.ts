@@ -47,6 +47,13 @@ export class DepthEvent {
 }
 
 /** Binance's diff-depth payload, field order as Binance sends it. bidsJson/asksJson are JSON arrays. */
-export function depthUpdateJson(symbol: string, E: number, U: number, u: number, bidsJson: string, asksJson: string): string {
+export function depthUpdateJson(
+  symbol: string,
+  E: number,
+  U: number,
+  u: number,
+  bidsJson: string,
+  asksJson: string,
+): string {
   return `{"e":"depthUpdate","E":${E},"s":"${symbol}","U":${U},"u":${u},"b":${bidsJson},"a":${asksJson}}`;
 }

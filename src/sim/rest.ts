@@ -65,7 +65,10 @@ const ERR_TOO_MANY = {
   msg: 'Too many requests; current limit of IP(127.0.0.1) is 6000 requests per minute. Please use WebSocket Streams for live updates to avoid polling the API.',
 };
 const ERR_INTERNAL = { code: -1001, msg: 'Internal error; unable to process your request. Please try again.' };
-const ERR_BUSY = { code: -1008, msg: 'Server is currently overloaded with other requests. Please try again in a few minutes.' };
+const ERR_BUSY = {
+  code: -1008,
+  msg: 'Server is currently overloaded with other requests. Please try again in a few minutes.',
+};
 const ERR_UNKNOWN = { code: -1000, msg: 'An unknown error occured while processing the request.' };
 
 function badParam(name: string, pattern: string): { code: number; msg: string } {
@@ -76,10 +79,23 @@ function missingParam(name: string): { code: number; msg: string } {
   return { code: -1102, msg: `Mandatory parameter '${name}' was not sent, was empty/null, or malformed.` };
 }
 
-export function createRestHandler(ctx: RestContext): (req: IncomingMessage, res: ServerResponse) => void {
-  const weight = new WeightMeter();
+export interface RestHandler {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Cancel responses still waiting on snapshotDelayMs. */
+  close(): void;
+}
 
-  function send(res: ServerResponse, status: number, body: unknown, w: number, headers: Record<string, string> = {}): void {
+export function createRestHandler(ctx: RestContext): RestHandler {
+  const weight = new WeightMeter();
+  const delayed = new Set<NodeJS.Timeout>();
+
+  function send(
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    w: number,
+    headers: Record<string, string> = {},
+  ): void {
     const used = String(weight.add(w));
     res.writeHead(status, {
       'Content-Type': 'application/json;charset=UTF-8',
@@ -116,8 +132,13 @@ export function createRestHandler(ctx: RestContext): (req: IncomingMessage, res:
     // the book is read when the request arrives; a slow snapshot is one that is stale by the time it lands
     const body = feed.book.snapshotJson(limit);
     ctx.counters.snapshotsServed++;
-    if (f.snapshotDelayMs && f.snapshotDelayMs > 0) setTimeout(() => send(res, 200, body, w), f.snapshotDelayMs);
-    else send(res, 200, body, w);
+    if (f.snapshotDelayMs && f.snapshotDelayMs > 0) {
+      const timer = setTimeout(() => {
+        delayed.delete(timer);
+        send(res, 200, body, w);
+      }, f.snapshotDelayMs);
+      delayed.add(timer);
+    } else send(res, 200, body, w);
   }
 
   function info(res: ServerResponse, q: URLSearchParams): void {
@@ -157,7 +178,12 @@ export function createRestHandler(ctx: RestContext): (req: IncomingMessage, res:
     });
   }
 
-  async function simEndpoint(req: IncomingMessage, res: ServerResponse, path: string, q: URLSearchParams): Promise<void> {
+  async function simEndpoint(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    q: URLSearchParams,
+  ): Promise<void> {
     const post = req.method === 'POST';
     if (path === '/sim/truth') {
       const sym = q.get('symbol') ?? '';
@@ -184,14 +210,15 @@ export function createRestHandler(ctx: RestContext): (req: IncomingMessage, res:
       } catch {
         return send(res, 400, { error: 'body must be a JSON fault profile' }, 0);
       }
-      if (typeof f !== 'object' || f === null || Array.isArray(f)) return send(res, 400, { error: 'body must be a JSON fault profile' }, 0);
+      if (typeof f !== 'object' || f === null || Array.isArray(f))
+        return send(res, 400, { error: 'body must be a JSON fault profile' }, 0);
       ctx.setFaults(name, f as FaultProfile);
       return send(res, 200, { profile: name, faults: f }, 0);
     }
     send(res, 404, { error: `no such endpoint ${req.method ?? ''} ${path}` }, 0);
   }
 
-  return (req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     ctx.counters.restRequests++;
     try {
       const url = new URL(req.url ?? '/', 'http://sim');
@@ -222,5 +249,13 @@ export function createRestHandler(ctx: RestContext): (req: IncomingMessage, res:
       ctx.logger.warn({ err: e, url: req.url }, 'REST request failed');
       if (!res.headersSent) send(res, 500, ERR_UNKNOWN, 0);
     }
+  };
+
+  return {
+    handle,
+    close: () => {
+      for (const t of delayed) clearTimeout(t);
+      delayed.clear();
+    },
   };
 }

@@ -13,7 +13,7 @@ import { CaptureFeed, loadCapture } from './capture.js';
 import { FaultyOutput, type FaultCounters, type FaultProfile } from './faults.js';
 import type { DepthEvent, Feed } from './feed.js';
 import { hash32, mulberry32, type Rng } from './prng.js';
-import { createRestHandler, splitProfile, type RestCounters } from './rest.js';
+import { createRestHandler, splitProfile, type RestCounters, type RestHandler } from './rest.js';
 import { SyntheticFeed } from './synthetic.js';
 import { WsSession, type StreamIndex } from './wsSession.js';
 
@@ -78,6 +78,7 @@ export class BinanceSimulator {
   private readonly counters: Omit<SimStats, 'connections' | 'paused'>;
   private readonly index: StreamIndex;
   private server: Server | undefined;
+  private rest: RestHandler | undefined;
   private wss: WebSocketServer | undefined;
   private boundPort = 0;
   private running = false;
@@ -164,9 +165,11 @@ export class BinanceSimulator {
       setFaults: (p, f) => this.setFaults(p, f),
       faultProfiles: () => ({ ...this.faults }),
     });
-    const server = createServer(rest);
+    this.rest = rest;
+    const server = createServer(rest.handle);
     this.server = server;
-    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+    // requests are small JSON objects; refuse anything huge instead of buffering it
+    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 1 << 20 });
     server.on('upgrade', (req, socket: Duplex, head) => this.onUpgrade(req.url ?? '/', req, socket, head));
     server.on('clientError', (_e, socket) => socket.destroy());
     await new Promise<void>((resolve, reject) => {
@@ -251,7 +254,11 @@ export class BinanceSimulator {
       const t = performance.now();
       const dt = (t - lastT) / 1000;
       this.logger.info(
-        { ...now, eventsPerSec: Math.round((now.eventsGenerated - last.eventsGenerated) / dt), messagesPerSec: Math.round((now.messagesSent - last.messagesSent) / dt) },
+        {
+          ...now,
+          eventsPerSec: Math.round((now.eventsGenerated - last.eventsGenerated) / dt),
+          messagesPerSec: Math.round((now.messagesSent - last.messagesSent) / dt),
+        },
         'sim stats',
       );
       last = now;
@@ -271,6 +278,7 @@ export class BinanceSimulator {
     }
     this.sockets.clear();
     this.subs.clear();
+    this.rest?.close();
     const server = this.server;
     if (!server) return;
     this.wss?.close();
@@ -364,14 +372,22 @@ export class BinanceSimulator {
       return;
     }
     const id = this.nextSessionId++;
-    const out = new FaultyOutput(ws, () => this.profile(profileName), mulberry32(this.seed ^ hash32(`conn${id}`)), this.counters, this.opts.maxBufferedBytes ?? 64 * 1024 * 1024);
+    const out = new FaultyOutput(
+      ws,
+      () => this.profile(profileName),
+      mulberry32(this.seed ^ hash32(`conn${id}`)),
+      this.counters,
+      this.opts.maxBufferedBytes ?? 64 * 1024 * 1024,
+    );
     const session = new WsSession(id, profileName, combined, out, this.index);
     this.sockets.set(session, ws);
     this.counters.connectionsTotal++;
     session.subscribe(streams);
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;
-      session.onRequest(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'));
+      session.onRequest(
+        Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'),
+      );
     });
     ws.on('pong', () => {
       session.lastPongMs = Date.now();

@@ -70,7 +70,14 @@ export class SyntheticFeed implements Feed {
     for (let i = 0; i < n; i++) this.step();
     const u = U + n - 1;
     this.book.lastUpdateId = u;
-    const json = depthUpdateJson(this.symbol, eventTimeMs, U, u, levelsJson(this.bidChanges, true), levelsJson(this.askChanges, false));
+    const json = depthUpdateJson(
+      this.symbol,
+      eventTimeMs,
+      U,
+      u,
+      levelsJson(this.bidChanges, true),
+      levelsJson(this.askChanges, false),
+    );
     this.bidChanges.clear();
     this.askChanges.clear();
     return new DepthEvent(this.symbol, U, u, json);

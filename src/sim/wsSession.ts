@@ -99,7 +99,10 @@ export class WsSession {
     }
     const r = req as Record<string, unknown>;
     const id = r.id;
-    const idOk = id === null || (typeof id === 'number' && Number.isSafeInteger(id)) || (typeof id === 'string' && /^[A-Za-z0-9-]{1,36}$/.test(id));
+    const idOk =
+      id === null ||
+      (typeof id === 'number' && Number.isSafeInteger(id)) ||
+      (typeof id === 'string' && /^[A-Za-z0-9-]{1,36}$/.test(id));
     if (!idOk) {
       this.out.sendControl(errorFrame(2, 'Invalid request: request ID must be an unsigned integer', null));
       return;
@@ -110,7 +113,13 @@ export class WsSession {
       return;
     }
     if (!METHODS.includes(r.method)) {
-      this.out.sendControl(errorFrame(2, `Invalid request: unknown variant \`${r.method}\`, expected one of ${METHODS.map((m) => `\`${m}\``).join(', ')}`, reqId));
+      this.out.sendControl(
+        errorFrame(
+          2,
+          `Invalid request: unknown variant \`${r.method}\`, expected one of ${METHODS.map((m) => `\`${m}\``).join(', ')}`,
+          reqId,
+        ),
+      );
       return;
     }
     const params = r.params;

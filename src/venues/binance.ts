@@ -144,6 +144,9 @@ function venueError(o: Record<string, any>): string | undefined {
 
 /** Scanner cursor; module state keeps the helpers allocation-free. */
 let pos = 0;
+/** The last symbol seen, as spelled in the text and upper-cased. */
+let lastSymbolText = '';
+let lastSymbol = '';
 
 /** Non-negative integer at pos (digits only), or -1. Leaves pos after the digits. */
 function scanInt(text: string): number {
@@ -246,10 +249,15 @@ export function scanDepthUpdate(text: string, collector: string, recvTime: numbe
     pos++;
   }
   if (pos !== text.length) return undefined;
+  // a connection carries few symbols: reuse the last one's string instead of allocating two per event
+  if (symEnd - symStart !== lastSymbolText.length || !text.startsWith(lastSymbolText, symStart)) {
+    lastSymbolText = text.slice(symStart, symEnd);
+    lastSymbol = lastSymbolText.toUpperCase();
+  }
   return {
     type: 'delta',
     venue: BINANCE_VENUE,
-    symbol: text.slice(symStart, symEnd).toUpperCase(),
+    symbol: lastSymbol,
     first,
     last,
     exchTime,

@@ -4,76 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BinanceSimulator } from '../../src/sim/index.js';
-import { Collector } from '../../src/collector/collector.js';
-import { ArbiterService } from '../../src/arbiter/service.js';
 import { subscribe, type BookUpdate } from '../../src/client/subscribe.js';
-import { ZmqTransport } from '../../src/transport/zeromq.js';
-import type { Transport } from '../../src/transport/types.js';
-import { freeEndpoints, sleep, waitFor } from '../helpers.js';
-
-const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
-
-async function pipeline(
-  t: { after(fn: () => Promise<void> | void): void },
-  opts: { faulty: boolean; rate?: number; arbiterSendHwm?: number },
-) {
-  const sim = new BinanceSimulator({
-    port: 0,
-    symbols: SYMBOLS,
-    seed: 7,
-    eventsPerSec: opts.rate ?? 100,
-    faults: { flaky: { dropRate: 0.05, dupRate: 0.05, malformedRate: 0.01, disconnectEveryS: 1.5, jitterMs: 2 } },
-  });
-  await sim.start();
-  const ep = await freeEndpoints();
-  const transports: Transport[] = [];
-  const mk = (sendHighWaterMark?: number) => {
-    const tr = new ZmqTransport(ep, { sendHighWaterMark });
-    transports.push(tr);
-    return tr;
-  };
-  const arbiter = new ArbiterService({ transport: mk(opts.arbiterSendHwm), symbols: SYMBOLS, gapTimeoutMs: 50, snapshotTimeoutMs: 1000 });
-  await arbiter.start();
-  const collectors: Collector[] = [];
-  for (const id of ['a', 'b']) {
-    const prefix = id === 'b' && opts.faulty ? '/p/flaky' : '';
-    const c = new Collector({
-      id,
-      symbols: SYMBOLS,
-      wsUrl: sim.wsBase + prefix,
-      restUrl: sim.restBase + prefix,
-      transport: mk(),
-      reconnectMinMs: 50,
-      reconnectMaxMs: 500,
-      staleAfterMs: 2000,
-    });
-    await c.start();
-    collectors.push(c);
-  }
-  t.after(async () => {
-    for (const c of collectors) await c.stop();
-    await arbiter.stop();
-    for (const tr of transports) await tr.close();
-    await sim.stop();
-  });
-  return { sim, ep, arbiter, collectors, transports };
-}
-
-/** Consume a subscription in the background, keeping every update's seq and the last update. */
-function follow(it: AsyncGenerator<BookUpdate>, onUpdate?: (u: BookUpdate) => Promise<void> | void) {
-  const state = { last: undefined as BookUpdate | undefined, updates: 0, deltas: [] as { first: number; seq: number; prev: number }[], resets: 0 };
-  const done = (async () => {
-    for await (const u of it) {
-      state.last = u;
-      state.updates++;
-      if (u.message.type === 'delta') state.deltas.push({ first: u.message.first, seq: u.message.seq, prev: u.message.prev });
-      else state.resets++;
-      if (onUpdate) await onUpdate(u);
-    }
-  })();
-  return { state, done };
-}
+import { sleep, waitFor } from '../helpers.js';
+import { follow, pipeline } from './harness.js';
 
 function assertBookEqualsTruth(u: BookUpdate | undefined, truth: { lastUpdateId: number; bids: [number, number][]; asks: [number, number][] }) {
   assert.ok(u, 'client received no update');

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- tests inspect arbitrary wire JSON */
 /** Capture mode: replay a recorded snapshot + depthUpdate stream, truth = snapshot + events. */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -28,7 +29,15 @@ test('capture replay: events sent as captured (E re-stamped), truth = snapshot +
     const u = U + 1 + (i % 3);
     const px = (100.1 - (i % 5) * 0.1).toFixed(8);
     const ax = (100.2 + (i % 4) * 0.1).toFixed(8);
-    events.push({ e: 'depthUpdate', E: 1_700_000_000_000 + i * 100, s: 'ABCUSDT', U, u, b: [[px, i % 7 === 0 ? '0.00000000' : `${i}.00000000`]], a: [[ax, `${i + 1}.50000000`]] });
+    events.push({
+      e: 'depthUpdate',
+      E: 1_700_000_000_000 + i * 100,
+      s: 'ABCUSDT',
+      U,
+      u,
+      b: [[px, i % 7 === 0 ? '0.00000000' : `${i}.00000000`]],
+      a: [[ax, `${i + 1}.50000000`]],
+    });
     U = u + 1;
   }
   const lines = [JSON.stringify(snapshot)];

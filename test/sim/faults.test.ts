@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- tests inspect arbitrary wire JSON */
 /** Each fault does what it says, on the connection (or REST call) that selected its profile only. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -47,7 +48,11 @@ test('dup: some events arrive twice, nothing is lost', async (t) => {
 });
 
 test('delay and jitter: messages arrive late but in order', async (t) => {
-  const sim = await startSim(t, { symbols: ['BTCUSDT'], eventsPerSec: 200, faults: { slow: { delayMs: 150, jitterMs: 50 } } });
+  const sim = await startSim(t, {
+    symbols: ['BTCUSDT'],
+    eventsPerSec: 200,
+    faults: { slow: { delayMs: 150, jitterMs: 50 } },
+  });
   const p = await Probe.open(t, `${sim.wsBase}/p/slow/${STREAM}`);
   await waitFor(() => p.events().length >= 100, 5000, '100 events');
   const lags = p.frames.map((f) => f.at - JSON.parse(f.text).data.E);
@@ -71,7 +76,11 @@ test('reorder: some events arrive after their successor, none lost', async (t) =
 });
 
 test('disconnect: the socket is closed abruptly every N seconds (+-10%)', async (t) => {
-  const sim = await startSim(t, { symbols: ['BTCUSDT'], eventsPerSec: 100, faults: { cut: { disconnectEveryS: 0.3 } } });
+  const sim = await startSim(t, {
+    symbols: ['BTCUSDT'],
+    eventsPerSec: 100,
+    faults: { cut: { disconnectEveryS: 0.3 } },
+  });
   const t0 = Date.now();
   const p = await Probe.open(t, `${sim.wsBase}/p/cut/${STREAM}`);
   const clean = await Probe.open(t, `${sim.wsBase}/${STREAM}`);
@@ -84,7 +93,11 @@ test('disconnect: the socket is closed abruptly every N seconds (+-10%)', async 
 });
 
 test('stall: the socket goes silent for stallForS, then the held data arrives with no gap', async (t) => {
-  const sim = await startSim(t, { symbols: ['BTCUSDT'], eventsPerSec: 100, faults: { stuck: { stallEveryS: 0.2, stallForS: 0.4 } } });
+  const sim = await startSim(t, {
+    symbols: ['BTCUSDT'],
+    eventsPerSec: 100,
+    faults: { stuck: { stallEveryS: 0.2, stallForS: 0.4 } },
+  });
   const p = await Probe.open(t, `${sim.wsBase}/p/stuck/${STREAM}`);
   await waitFor(() => sim.stats().stalls >= 1, 3000, 'a stall');
   const stalledAt = Date.now();
@@ -121,7 +134,11 @@ test('malformed: corrupted frames (bad JSON or wrong field types) replace some e
 test('snapshot errors: 429 with Retry-After and -1003, 500 with -1001; other profiles unaffected', async (t) => {
   const sim = await startSim(t, {
     symbols: ['BTCUSDT'],
-    faults: { limited: { snapshotErrorRate: 1, snapshotErrorStatus: 429 }, broken: { snapshotErrorRate: 1, snapshotErrorStatus: 500 }, half: { snapshotErrorRate: 0.5 } },
+    faults: {
+      limited: { snapshotErrorRate: 1, snapshotErrorStatus: 429 },
+      broken: { snapshotErrorRate: 1, snapshotErrorStatus: 500 },
+      half: { snapshotErrorRate: 0.5 },
+    },
   });
   const r429 = await getJson(`${sim.restBase}/p/limited/api/v3/depth?symbol=BTCUSDT&limit=10`);
   assert.equal(r429.status, 429);
@@ -134,14 +151,19 @@ test('snapshot errors: 429 with Retry-After and -1003, 500 with -1001; other pro
   assert.equal(ok.status, 200);
   assert.equal((await getJson(`${sim.restBase}/p/limited/api/v3/exchangeInfo`)).status, 200, 'only snapshots fail');
   const statuses: number[] = [];
-  for (let i = 0; i < 40; i++) statuses.push((await getJson(`${sim.restBase}/p/half/api/v3/depth?symbol=BTCUSDT&limit=5`)).status);
+  for (let i = 0; i < 40; i++)
+    statuses.push((await getJson(`${sim.restBase}/p/half/api/v3/depth?symbol=BTCUSDT&limit=5`)).status);
   const fails = statuses.filter((s) => s === 429).length;
   assert.ok(fails > 5 && fails < 35, `${fails}/40 failed at rate 0.5`);
   assert.equal(sim.stats().snapshotErrors, 2 + fails);
 });
 
 test('slow snapshot: delivered late, and stale by the time it lands', async (t) => {
-  const sim = await startSim(t, { symbols: ['BTCUSDT'], eventsPerSec: 100, faults: { slow: { snapshotDelayMs: 300 } } });
+  const sim = await startSim(t, {
+    symbols: ['BTCUSDT'],
+    eventsPerSec: 100,
+    faults: { slow: { snapshotDelayMs: 300 } },
+  });
   const r = await getJson(`${sim.restBase}/p/slow/api/v3/depth?symbol=BTCUSDT&limit=10`);
   assert.equal(r.status, 200);
   assert.ok(r.ms >= 290, `took ${r.ms} ms`);

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- tests inspect arbitrary wire JSON */
 /** Helpers for the simulator tests: a recording websocket client, a started simulator, Binance parsing. */
 import type { TestContext } from 'node:test';
 import { WebSocket, type ClientOptions } from 'ws';
@@ -16,7 +17,10 @@ export async function waitFor(cond: () => boolean, timeoutMs: number, what: stri
 }
 
 /** Start a simulator that the test closes when it ends. */
-export async function startSim(t: TestContext, opts: Partial<SimOptions> & Pick<SimOptions, 'symbols'>): Promise<BinanceSimulator> {
+export async function startSim(
+  t: TestContext,
+  opts: Partial<SimOptions> & Pick<SimOptions, 'symbols'>,
+): Promise<BinanceSimulator> {
   const sim = new BinanceSimulator({ logger: silentLogger, levels: 200, ...opts });
   t.after(() => sim.stop());
   await sim.start();

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- tests inspect arbitrary wire JSON */
 /** The order-flow model and its building blocks, without sockets. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -22,7 +23,8 @@ test('units: exact parse/format round trip in Binance format', () => {
   assert.equal(formatUnits(0), '0.00000000');
   assert.equal(formatUnits(1), '0.00000001');
   // units / 1e8 is exactly what a client gets from parseFloat of the string
-  for (const s of ['50000.01000000', '0.12345678', '3499.99000000', '0.60010000']) assert.equal(unitsToNumber(parseUnits(s)), Number(s));
+  for (const s of ['50000.01000000', '0.12345678', '3499.99000000', '0.60010000'])
+    assert.equal(unitsToNumber(parseUnits(s)), Number(s));
 });
 
 function run(seed: number, n: number, levels = 300): { feed: SyntheticFeed; events: DepthUpdate[] } {
@@ -37,10 +39,7 @@ test('synthetic book: never crossed, depth kept near `levels`, events replay the
   const feed = new SyntheticFeed('BTCUSDT', mulberry32(3), levels);
   const replica = new OrderBook();
   const t0 = feed.book;
-  replica.applySnapshot(
-    t0.bids.top(Infinity),
-    t0.asks.top(Infinity),
-  );
+  replica.applySnapshot(t0.bids.top(Infinity), t0.asks.top(Infinity));
   let prevU = feed.book.lastUpdateId;
   const mids: number[] = [];
   const distances: number[] = [];
@@ -94,7 +93,10 @@ test('parseCapture: raw and combined lines, ignores junk, other symbols and stal
     JSON.stringify({ e: 'depthUpdate', E: 1, s: 'ABCUSDT', U: 90, u: 100, b: [], a: [] }), // stale
     JSON.stringify({ e: 'depthUpdate', E: 1, s: 'ABCUSDT', U: 95, u: 101, b: [['10.00', '0']], a: [] }),
     'not json',
-    JSON.stringify({ stream: 'abcusdt@depth@100ms', data: { e: 'depthUpdate', E: 2, s: 'ABCUSDT', U: 102, u: 103, b: [['9.5', '3']], a: [] } }),
+    JSON.stringify({
+      stream: 'abcusdt@depth@100ms',
+      data: { e: 'depthUpdate', E: 2, s: 'ABCUSDT', U: 102, u: 103, b: [['9.5', '3']], a: [] },
+    }),
     JSON.stringify({ e: 'depthUpdate', E: 3, s: 'XYZUSDT', U: 1, u: 2, b: [], a: [] }),
     JSON.stringify({ result: null, id: 1 }),
     '',

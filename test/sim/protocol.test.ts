@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- tests inspect arbitrary wire JSON */
 /** Binance wire shapes served by the simulator: REST market data, raw/combined streams, live requests. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -69,7 +70,9 @@ test('exchangeInfo, ping and time have Binance shapes', async (t) => {
   assert.ok(btc.filters.some((f: any) => f.filterType === 'LOT_SIZE'));
   const xrp = all.body.symbols[2].filters.find((f: any) => f.filterType === 'PRICE_FILTER');
   assert.equal(xrp.tickSize, '0.00010000');
-  const some = await getJson(`${sim.restBase}/api/v3/exchangeInfo?symbols=${encodeURIComponent('["ETHUSDT","XRPUSDT"]')}`);
+  const some = await getJson(
+    `${sim.restBase}/api/v3/exchangeInfo?symbols=${encodeURIComponent('["ETHUSDT","XRPUSDT"]')}`,
+  );
   assert.deepEqual(
     some.body.symbols.map((s: any) => s.symbol),
     ['ETHUSDT', 'XRPUSDT'],
@@ -95,8 +98,12 @@ test('raw stream /ws/<stream> sends bare depthUpdate events in Binance format', 
   assert.equal(ev.s, 'BTCUSDT');
   assert.ok(Number.isInteger(ev.E) && Math.abs(ev.E - Date.now()) < 5000);
   assert.ok(ev.u >= ev.U);
-  assert.ok(raw.every((o) => o.s === 'BTCUSDT' && o.stream === undefined), 'raw payloads, BTCUSDT only');
-  for (const e of p.events()) for (const [px, q] of [...e.b, ...e.a]) assert.ok(BINANCE_DECIMAL.test(px) && BINANCE_DECIMAL.test(q));
+  assert.ok(
+    raw.every((o) => o.s === 'BTCUSDT' && o.stream === undefined),
+    'raw payloads, BTCUSDT only',
+  );
+  for (const e of p.events())
+    for (const [px, q] of [...e.b, ...e.a]) assert.ok(BINANCE_DECIMAL.test(px) && BINANCE_DECIMAL.test(q));
 });
 
 test('several raw streams on one /ws path, and an unknown symbol stays silent', async (t) => {
@@ -126,7 +133,10 @@ test('SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS / SET_PROPERTY and error fram
   assert.deepEqual(await p.waitJson((o) => o.id === 1), { result: null, id: 1 });
   await waitFor(() => new Set(p.events().map((e) => e.s)).size === 2, 3000, 'both symbols after SUBSCRIBE');
   p.send({ method: 'LIST_SUBSCRIPTIONS', id: 2 });
-  assert.deepEqual(await p.waitJson((o) => o.id === 2), { result: ['btcusdt@depth@100ms', 'ethusdt@depth@100ms'], id: 2 });
+  assert.deepEqual(await p.waitJson((o) => o.id === 2), {
+    result: ['btcusdt@depth@100ms', 'ethusdt@depth@100ms'],
+    id: 2,
+  });
   p.send({ method: 'UNSUBSCRIBE', params: ['ethusdt@depth@100ms'], id: 3 });
   assert.deepEqual(await p.waitJson((o) => o.id === 3), { result: null, id: 3 });
   const mark = p.frames.length;
@@ -183,10 +193,16 @@ test('/sim/ endpoints: truth, stats, pause, resume, faults', async (t) => {
   assert.equal(typeof stats.body.messagesSent, 'number');
   await fetch(`${sim.restBase}/sim/resume`, { method: 'POST' });
   await waitFor(() => sim.truth('BTCUSDT').lastUpdateId > truth.body.lastUpdateId, 2000, 'truth to advance');
-  const set = await fetch(`${sim.restBase}/sim/faults?profile=bad`, { method: 'POST', body: JSON.stringify({ snapshotErrorRate: 1, snapshotErrorStatus: 503 }) });
+  const set = await fetch(`${sim.restBase}/sim/faults?profile=bad`, {
+    method: 'POST',
+    body: JSON.stringify({ snapshotErrorRate: 1, snapshotErrorStatus: 503 }),
+  });
   assert.equal(set.status, 200);
   assert.equal((await getJson(`${sim.restBase}/p/bad/api/v3/depth?symbol=BTCUSDT`)).status, 503);
-  assert.deepEqual((await getJson(`${sim.restBase}/sim/faults`)).body.bad, { snapshotErrorRate: 1, snapshotErrorStatus: 503 });
+  assert.deepEqual((await getJson(`${sim.restBase}/sim/faults`)).body.bad, {
+    snapshotErrorRate: 1,
+    snapshotErrorStatus: 503,
+  });
 });
 
 test('runSimulator starts a listening simulator', async (t) => {

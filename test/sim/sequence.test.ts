@@ -16,8 +16,14 @@ test('with no faults every event chains: U = previous u + 1, u >= U, several ids
       assert.equal(evs[i].U, evs[i - 1].u + 1, `${sym} event ${i} chains`);
       assert.ok(evs[i].u >= evs[i].U);
     }
-    assert.ok(evs.some((e) => e.u > e.U), 'some events aggregate several update ids');
-    assert.ok(evs.every((e) => e.b.length + e.a.length > 0), 'no empty events');
+    assert.ok(
+      evs.some((e) => e.u > e.U),
+      'some events aggregate several update ids',
+    );
+    assert.ok(
+      evs.every((e) => e.b.length + e.a.length > 0),
+      'no empty events',
+    );
   }
 });
 
@@ -31,7 +37,10 @@ test('events arrive at about eventsPerSec', async (t) => {
 });
 
 /** Binance's recipe: buffer events, fetch a snapshot, drop stale events, apply from the one covering id+1. */
-function buildBook(snapshot: { lastUpdateId: number; bids: [string, string][]; asks: [string, string][] }, events: DepthUpdate[]) {
+function buildBook(
+  snapshot: { lastUpdateId: number; bids: [string, string][]; asks: [string, string][] },
+  events: DepthUpdate[],
+) {
   const book = new OrderBook();
   book.applySnapshot(toLevels(snapshot.bids), toLevels(snapshot.asks));
   let seq = snapshot.lastUpdateId;

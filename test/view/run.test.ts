@@ -38,7 +38,8 @@ test('not a TTY: one plain status line per interval, nothing after stop', async 
     view.stop();
   }
   const n = writes.length;
-  assert.ok(n >= 2 && n <= 4, `expected about 3 lines in 150 ms at 40 ms, got ${n}`);
+  // One line per 40 ms tick; timers fire late on a busy machine, never early (the sleep may overrun by a tick).
+  assert.ok(n >= 1 && n <= 4, `expected about 3 lines in 150 ms at 40 ms, got ${n}`);
   for (const w of writes) {
     assert.equal(w.split('\n').length, 2, 'each write is exactly one line');
     assert.ok(w.endsWith('\n'));
@@ -62,12 +63,12 @@ test('TTY: hides the cursor, redraws in place, restores the cursor on stop', asy
   const { out, writes } = fakeOut(true);
   const view = startView(state, { out, intervalMs: 30 });
   assert.equal(process.listenerCount('exit'), exitListeners + 1, 'restores the cursor even if the process exits');
-  await sleep(120);
+  await sleep(200);
   view.stop();
   view.stop(); // idempotent
   assert.ok(writes[0].startsWith('\x1b[?25l'), 'cursor hidden first');
   const frames = writes.filter((w) => w.startsWith('\x1b[H') && w.includes('seq 7'));
-  assert.ok(frames.length >= 3, `expected several frames, got ${frames.length}`);
+  assert.ok(frames.length >= 3, `expected first, timed and final frames, got ${frames.length}`);
   assert.ok(
     frames.every((f) => f.endsWith('\x1b[J')),
     'each frame clears what is below it',
