@@ -180,7 +180,7 @@ export function generateStream(n: number, seed = 1, symbol = 'BTCUSDT'): Generat
       }
     }
 
-    for (let c = 0; c < k; c++) {
+    for (let c = 0; c < k && bidTicks.length + askTicks.length < 20; c++) {
       const side = rnd() < 0.5 ? bids : asks;
       const opposite = side === bids ? asks : bids;
       const spread = (asks.best - bids.best) | 0;

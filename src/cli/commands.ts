@@ -39,7 +39,7 @@ export async function untilSignal(log: Logger, stop: () => Promise<void>, durati
   clearTimeout(force);
 }
 
-export async function runSimCommand(cfg: Config, durationS?: number): Promise<void> {
+export async function runSimCommand(cfg: Config, durationS?: number, extra: { recordSendTimes?: boolean } = {}): Promise<void> {
   const log = createLogger('sim', cfg.log.level);
   const sim = await runSimulator({
     host: cfg.sim.host,
@@ -51,6 +51,7 @@ export async function runSimCommand(cfg: Config, durationS?: number): Promise<vo
     capture: cfg.sim.capture,
     faults: cfg.sim.faults,
     logger: log,
+    recordSendTimes: extra.recordSendTimes,
   });
   process.stdout.write(`simulator listening: ${sim.wsBase} (websocket) ${sim.restBase} (REST)\n`);
   await untilSignal(log, () => sim.stop(), durationS);

@@ -78,6 +78,7 @@ const simCmd = duration(addSymbolOption(addCommonOptions(program.command('sim'))
   .option('--rate <n>', 'depth events per second per symbol', num('--rate'))
   .option('--levels <n>', 'initial levels per side', num('--levels'))
   .option('--capture <file>', 'replay an NDJSON capture (REST snapshot line, then depthUpdate lines)')
+  .option('--record-send-times', 'remember each event\'s send time for latency benchmarks (GET /sim/send-times)')
   .option('--fault-profile <name>', 'profile the fault flags set ("default" = connections without /p/<name>/)', 'default');
 for (const [flag, , help] of faultFlags) simCmd.option(flag, help, num(flag.split(' ')[0]));
 simCmd.action(async (o: Opts) => {
@@ -94,7 +95,7 @@ simCmd.action(async (o: Opts) => {
       faults: Object.keys(profile).length ? { [o.faultProfile as string]: profile } : undefined,
     },
   });
-  await runSimCommand(cfg, o.duration as number | undefined);
+  await runSimCommand(cfg, o.duration as number | undefined, { recordSendTimes: o.recordSendTimes as boolean | undefined });
 });
 
 // collect

@@ -21,6 +21,8 @@ export interface SubscribeOptions {
   endpoints?: Partial<ZmqEndpoints>;
   /** Receive high-water mark of the subscription (messages beyond it are dropped and healed by snapshot). */
   highWaterMark?: number;
+  /** Kernel receive buffer of the subscription, bytes (default: the OS's). */
+  receiveBufferSize?: number;
   snapshotTimeoutMs?: number;
   /** Yield only after the book is synced (default true); false also yields 'gap' notices. */
   signal?: AbortSignal;
@@ -51,7 +53,7 @@ export async function* subscribe(opts: SubscribeOptions): AsyncGenerator<BookUpd
   const log = opts.logger ?? silentLogger;
   const owned = !opts.transport;
   const transport = opts.transport ?? createTransport({ kind: 'zeromq', endpoints: opts.endpoints });
-  const sub = await transport.subscriber('book', [topic], { highWaterMark: opts.highWaterMark });
+  const sub = await transport.subscriber('book', [topic], { highWaterMark: opts.highWaterMark, receiveBufferSize: opts.receiveBufferSize });
   let snapClient: SnapshotClient | undefined;
   const replica = new BookReplica();
   const timeout = opts.snapshotTimeoutMs ?? 2000;

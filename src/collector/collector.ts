@@ -10,7 +10,7 @@ import { nowMicros } from '../core/clock.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { BusPublisher, BusSubscriber, Transport } from '../transport/types.js';
-import { decodeAny, encode, topics, type CollectorStatus, type FeedStatus, type SnapshotRequest } from '../wire/messages.js';
+import { decodeAny, encode, encodeCollectorEvent, topics, type CollectorStatus, type FeedStatus, type SnapshotRequest } from '../wire/messages.js';
 import * as binance from '../venues/binance.js';
 import { WeightLimiter, backoffDelay, stableFraction } from './rateLimiter.js';
 
@@ -166,7 +166,7 @@ export class Collector {
       st.messages++;
       if (st.last > 0 && d.first > st.last + 1) st.gaps++;
       if (d.last > st.last) st.last = d.last;
-      this.pub!.send(topics.raw(d.venue, d.symbol), encode({ v: 1, ...d }));
+      this.pub!.send(topics.raw(d.venue, d.symbol), encodeCollectorEvent(d));
       this.counters.published++;
     } else if (r.error) {
       this.counters.parseErrors++;
@@ -261,7 +261,7 @@ export class Collector {
         return;
       }
       this.symbols.get(symbol)!.snapshots++;
-      this.pub!.send(topics.raw(this.opts.venue, symbol), encode({ v: 1, ...r.snapshot }));
+      this.pub!.send(topics.raw(this.opts.venue, symbol), encodeCollectorEvent(r.snapshot));
       this.counters.snapshotsPublished++;
       this.log.info({ symbol, seq: r.snapshot.seq, reason }, 'snapshot published');
     } catch (e) {

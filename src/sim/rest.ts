@@ -28,6 +28,7 @@ export interface RestContext {
   resume(): void;
   setFaults(profile: string, f: FaultProfile): void;
   faultProfiles(): Record<string, FaultProfile>;
+  sendTimes(symbol: string): { u: number[]; t: number[] };
 }
 
 /** Split an optional /p/<profile> prefix off a path. */
@@ -192,6 +193,7 @@ export function createRestHandler(ctx: RestContext): RestHandler {
       return send(res, 200, ctx.truth(sym, depthParam === null ? undefined : Number(depthParam)), 0);
     }
     if (path === '/sim/stats') return send(res, 200, ctx.stats(), 0);
+    if (path === '/sim/send-times') return send(res, 200, ctx.sendTimes(q.get('symbol') ?? ''), 0);
     if (path === '/sim/pause' && post) {
       ctx.pause();
       return send(res, 200, { paused: true }, 0);

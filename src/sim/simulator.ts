@@ -3,6 +3,7 @@
  * diff-depth websocket streams) on one port, driven by a seeded order-flow model or a capture replay,
  * with per-connection fault injection. See docs in index.ts.
  */
+import { nowMicros } from '../core/clock.js';
 import { createServer, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
@@ -44,6 +45,8 @@ export interface SimOptions {
   pongTimeoutMs?: number;
   /** Close a connection whose unsent data exceeds this (a client that cannot keep up), default 64 MiB. */
   maxBufferedBytes?: number;
+  /** Benchmarks: remember when each event was handed to the sockets (GET /sim/send-times?symbol=X). */
+  recordSendTimes?: boolean;
 }
 
 export interface SimStats extends FaultCounters, RestCounters {
@@ -164,6 +167,7 @@ export class BinanceSimulator {
       resume: () => this.resume(),
       setFaults: (p, f) => this.setFaults(p, f),
       faultProfiles: () => ({ ...this.faults }),
+      sendTimes: (sym) => this.sendTimes(sym),
     });
     this.rest = rest;
     const server = createServer(rest.handle);
@@ -323,8 +327,21 @@ export class BinanceSimulator {
     this.scheduleTick();
   };
 
+  /** Per symbol: the event's last update id and its send time (epoch µs), when recordSendTimes is on. */
+  private readonly sent = new Map<string, { u: number[]; t: number[] }>();
+
+  sendTimes(symbol: string): { u: number[]; t: number[] } {
+    return this.sent.get(symbol) ?? { u: [], t: [] };
+  }
+
   private publish(ev: DepthEvent): void {
     this.counters.eventsGenerated++;
+    if (this.opts.recordSendTimes) {
+      let rec = this.sent.get(ev.symbol);
+      if (!rec) this.sent.set(ev.symbol, (rec = { u: [], t: [] }));
+      rec.u.push(ev.last);
+      rec.t.push(nowMicros());
+    }
     const set = this.subs.get(ev.symbol);
     if (set === undefined) return;
     for (const s of set) {

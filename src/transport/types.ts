@@ -41,6 +41,8 @@ export interface SnapshotClient {
 export interface SubscribeOptions {
   /** Receive queue bound (ZeroMQ receive high-water mark); messages past it are dropped by the bus. */
   highWaterMark?: number;
+  /** Kernel receive buffer (bytes, ZeroMQ's ZMQ_RCVBUF); small values make a slow consumer hit the HWM sooner. */
+  receiveBufferSize?: number;
 }
 
 export interface Transport {

@@ -47,6 +47,8 @@ export interface ZmqTransportOptions {
   receiveHighWaterMark?: number;
   /** How the ingest SUB attaches: bind ingest[0] (default) or connect to every ingest endpoint (proxy backend). */
   ingestMode?: 'bind' | 'connect';
+  /** Kernel send buffer of PUB sockets (bytes, ZMQ_SNDBUF); default: the OS's. */
+  sendBufferSize?: number;
   /** How long (ms) a closed publisher may keep sending already-queued messages. */
   publisherLingerMs?: number;
   logger?: Logger;
@@ -451,6 +453,7 @@ export class ZmqTransport implements Transport {
   private readonly receiveHwm: number;
   private readonly ingestMode: 'bind' | 'connect';
   private readonly lingerMs: number;
+  private readonly sendBufferSize: number | undefined;
   private readonly log: Logger;
   private readonly open = new Set<Closable>();
   private readonly bound: Partial<Record<keyof ZmqEndpoints, string>> = {};
@@ -465,6 +468,7 @@ export class ZmqTransport implements Transport {
       snapshot: [...(endpoints.snapshot ?? DEFAULT_ZMQ_ENDPOINTS.snapshot)],
     };
     this.sendHwm = opts.sendHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.sendBufferSize = opts.sendBufferSize;
     this.receiveHwm = opts.receiveHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     this.ingestMode = opts.ingestMode ?? 'bind';
     this.lingerMs = opts.publisherLingerMs ?? DEFAULT_PUBLISHER_LINGER_MS;
@@ -490,6 +494,7 @@ export class ZmqTransport implements Transport {
 
   async publisher(channel: Channel): Promise<ZmqPublisher> {
     const sock = new zmq.Publisher({ sendHighWaterMark: this.sendHwm, sendTimeout: 0, linger: this.lingerMs });
+    if (this.sendBufferSize) sock.sendBufferSize = this.sendBufferSize;
     let endpoint: string | undefined;
     if (channel === 'ingest') {
       requireEndpoints(this.endpoints.ingest, 'ingest');
@@ -503,6 +508,7 @@ export class ZmqTransport implements Transport {
 
   async subscriber(channel: Channel, topicPrefixes: string[], opts: SubscribeOptions = {}): Promise<ZmqSubscriber> {
     const sock = new zmq.Subscriber({ receiveHighWaterMark: opts.highWaterMark ?? this.receiveHwm, linger: 0 });
+    if (opts.receiveBufferSize) sock.receiveBufferSize = opts.receiveBufferSize;
     if (topicPrefixes.length === 0 || topicPrefixes.includes('')) sock.subscribe();
     else sock.subscribe(...topicPrefixes);
     let endpoint: string | undefined;

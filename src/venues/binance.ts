@@ -148,12 +148,17 @@ let pos = 0;
 let lastSymbolText = '';
 let lastSymbol = '';
 
-/** Non-negative integer at pos (digits only), or -1. Leaves pos after the digits. */
+/** Non-negative JSON integer at pos (digits only), or -1. Leaves pos after the digits. */
 function scanInt(text: string): number {
   let i = pos;
   let v = 0;
   let c = text.charCodeAt(i);
   if (!(c >= 48 && c <= 57)) return -1;
+  if (c === 48) {
+    // JSON has no leading zeros: "0" alone is the only number starting with 0
+    const next = text.charCodeAt(i + 1);
+    if (next >= 48 && next <= 57) return -1;
+  }
   do {
     v = v * 10 + (c - 48);
     c = text.charCodeAt(++i);
@@ -164,6 +169,7 @@ function scanInt(text: string): number {
 
 /** Quoted decimal at pos (pos at the opening quote), same rules and value as decimal(); -1 if not one. */
 function scanDecimal(text: string): number {
+  if (text.charCodeAt(pos) !== 34) return -1; // opening quote
   let i = pos + 1;
   const start = i;
   let c = text.charCodeAt(i);
@@ -209,6 +215,15 @@ function scanLevels(text: string): Level[] | undefined {
   }
 }
 
+/** True if text[start, end) is a JSON string body that needs no decoding: no escapes, no control characters. */
+function plainString(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 92 || c < 32) return false;
+  }
+  return true;
+}
+
 function expect(text: string, lit: string): boolean {
   if (!text.startsWith(lit, pos)) return false;
   pos += lit.length;
@@ -221,7 +236,7 @@ export function scanDepthUpdate(text: string, collector: string, recvTime: numbe
   let envelope = false;
   if (text.startsWith('{"stream":"')) {
     const end = text.indexOf('"', 11);
-    if (end < 0 || text.lastIndexOf('\\', end) >= 0) return undefined;
+    if (end < 0 || !plainString(text, 11, end)) return undefined;
     pos = end + 1;
     if (!expect(text, ',"data":')) return undefined;
     envelope = true;
@@ -231,8 +246,7 @@ export function scanDepthUpdate(text: string, collector: string, recvTime: numbe
   if (exchTime < 0 || !expect(text, ',"s":"')) return undefined;
   const symStart = pos;
   const symEnd = text.indexOf('"', pos);
-  if (symEnd <= symStart) return undefined;
-  for (let i = symStart; i < symEnd; i++) if (text.charCodeAt(i) === 92) return undefined; // escape
+  if (symEnd <= symStart || !plainString(text, symStart, symEnd)) return undefined;
   pos = symEnd;
   if (!expect(text, '","U":')) return undefined;
   const first = scanInt(text);

@@ -3,7 +3,9 @@
  * Documented in docs/wire-format.md -- keep the two in step.
  *
  * Topics:
- *   raw.<venue>.<symbol>            CollectorEvent (collector -> arbiter, ingest channel)
+ *   raw.<venue>.<symbol>            CollectorEvent (collector -> arbiter, ingest channel); the JSON object has no
+ *                                   `raw` field: the venue's original message text follows it after one "\n"
+ *                                   (so consumers that do not record it never parse or unescape it)
  *   status.<collector>              CollectorStatus (collector -> arbiter, ingest channel)
  *   book.<venue>.<symbol>           ConsolidatedDelta | ConsolidatedSnapshot (arbiter -> clients, book channel)
  *   stats.<venue>.<symbol>          ArbiterStats (arbiter -> anyone, book channel)
@@ -177,8 +179,53 @@ function need(r: Record<string, unknown>, key: string, kind: 'string' | 'number'
   if (typeof r[key] !== kind) throw new DecodeError(`field "${key}" must be a ${kind}`);
 }
 
-/** Decode a raw.* payload into a collector event; throws DecodeError on anything malformed. */
-export function decodeCollectorEvent(buf: Buffer | Uint8Array | string): CollectorEvent {
+/**
+ * Encode a collector event for a raw.* topic: JSON without `raw`, then "\n" and the venue's original
+ * text. Built by hand for deltas: this runs once per exchange message per collector.
+ */
+export function encodeCollectorEvent(ev: CollectorEvent): Buffer {
+  let head: string;
+  if (ev.type === 'delta') {
+    head =
+      `{"v":1,"type":"delta","venue":${JSON.stringify(ev.venue)},"symbol":${JSON.stringify(ev.symbol)},"first":${ev.first},"last":${ev.last},` +
+      (ev.prev !== undefined ? `"prev":${ev.prev},` : '') +
+      `"exchTime":${ev.exchTime},"recvTime":${ev.recvTime},"collector":${JSON.stringify(ev.collector)},` +
+      `"bids":${JSON.stringify(ev.bids)},"asks":${JSON.stringify(ev.asks)}}`;
+  } else {
+    const { raw: _raw, ...rest } = ev;
+    head = JSON.stringify({ v: 1, ...rest });
+  }
+  return Buffer.from(ev.raw === undefined ? head : `${head}\n${ev.raw}`);
+}
+
+const NL = 10;
+
+/**
+ * Decode a raw.* payload into a collector event; throws DecodeError on anything malformed.
+ * `withRaw` also returns the venue's original text (recorders); the arbiter skips it.
+ */
+export function decodeCollectorEvent(buf: Buffer | Uint8Array | string, withRaw = false): CollectorEvent {
+  let raw: string | undefined;
+  if (typeof buf === 'string') {
+    const i = buf.indexOf('\n');
+    if (i >= 0) {
+      if (withRaw) raw = buf.slice(i + 1);
+      buf = buf.slice(0, i);
+    }
+  } else {
+    const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    const i = b.indexOf(NL);
+    if (i >= 0) {
+      if (withRaw) raw = b.toString('utf8', i + 1);
+      buf = b.subarray(0, i);
+    }
+  }
+  const ev = decodeCollectorEventHead(buf);
+  if (raw !== undefined) ev.raw = raw;
+  return ev;
+}
+
+function decodeCollectorEventHead(buf: Buffer | Uint8Array | string): CollectorEvent {
   const r = parse(buf);
   need(r, 'venue', 'string');
   need(r, 'symbol', 'string');

@@ -24,7 +24,7 @@ export async function pipeline(
   const ep = await freeEndpoints();
   const transports: Transport[] = [];
   const mk = (sendHighWaterMark?: number) => {
-    const tr = new ZmqTransport(ep, { sendHighWaterMark });
+    const tr = new ZmqTransport(ep, sendHighWaterMark ? { sendHighWaterMark, sendBufferSize: 32 * 1024 } : {});
     transports.push(tr);
     return tr;
   };

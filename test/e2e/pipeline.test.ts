@@ -59,10 +59,11 @@ test('a deliberately slow client detects its gaps and recovers by snapshot', asy
   const ac = new AbortController();
   t.after(() => ac.abort());
   let slow = true;
-  const c = follow(subscribe({ symbol: 'BTCUSDT', endpoints: p.ep, highWaterMark: 5, signal: ac.signal }), async () => {
+  const c = follow(subscribe({ symbol: 'BTCUSDT', endpoints: p.ep, highWaterMark: 5, receiveBufferSize: 32 * 1024, signal: ac.signal }), async () => {
     if (slow) await sleep(30);
   });
-  await sleep(3000);
+  // slow until the bus has dropped something for it (kernel buffers absorb the first second or so)
+  await waitFor(() => (c.state.last?.gaps ?? 0) > 0, 15_000, 'the slow client to fall past its high-water mark');
   slow = false;
   p.sim.pause();
   const truth = p.sim.truth('BTCUSDT', 20);

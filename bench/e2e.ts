@@ -1,0 +1,161 @@
+/**
+ * End-to-end latency over ZeroMQ on loopback, every part its own process:
+ * simulator -> 2 collectors -> arbiter -> client (this process).
+ * Per feed: simulator send -> the collector's raw message arriving at a probe SUB (one bus hop).
+ * Consolidated: simulator send -> the client SDK yielding the updated book (collector, arbiter, two bus hops).
+ * Send times come from the simulator (--record-send-times); all processes share the host clock.
+ */
+import { build } from 'hdr-histogram-js';
+import { subscribe } from '../src/client/subscribe.js';
+import { nowMicros } from '../src/core/clock.js';
+import { ZmqTransport } from '../src/transport/zeromq.js';
+import { startPipeline } from './pipeline.js';
+
+const SYMBOL = 'BTCUSDT';
+
+export interface LatencyRow {
+  rate: number;
+  seconds: number;
+  generated: number;
+  delivered: number;
+  gaps: number;
+  chainBreaks: number;
+  feeds: Record<string, { count: number; p50: number; p99: number; p999: number }>;
+  consolidated: { count: number; p50: number; p99: number; p999: number };
+  /** consolidated p99 minus the fastest feed's p99, µs */
+  p99OverFastestFeed: number;
+  lossless: boolean;
+}
+
+function pct(values: number[]) {
+  const h = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  for (const v of values) h.recordValue(Math.max(1, Math.round(v)));
+  const r = { count: values.length, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), p999: h.getValueAtPercentile(99.9) };
+  h.destroy();
+  return r;
+}
+
+export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Promise<LatencyRow> {
+  const p = await startPipeline({ rate, symbol: SYMBOL });
+  const probeT = new ZmqTransport({ ingest: [p.probe] });
+  const clientT = new ZmqTransport({ publish: [p.publish], snapshot: [p.snapshot] });
+  const probe = await probeT.subscriber('ingest', ['raw.']);
+  // per feed: last update id -> arrival time (µs)
+  const feedArrivals = new Map<string, Map<number, number>>();
+  const consArrivals = new Map<number, number>();
+  let measuring = false;
+  let gaps = 0;
+  let chainBreaks = 0;
+  let prevSeq = -1;
+  const probeDone = (async () => {
+    for await (const m of probe) {
+      if (!measuring) continue;
+      const t = nowMicros();
+      // cheap field extraction: this process must not distort the client's timing with JSON.parse of every copy
+      const s = m.payload.toString('latin1', 0, 400);
+      const i = s.indexOf('"last":');
+      const c = s.indexOf('"collector":"');
+      if (i < 0 || c < 0) continue;
+      const last = parseInt(s.slice(i + 7, i + 27), 10);
+      const coll = s.slice(c + 13, s.indexOf('"', c + 13));
+      let f = feedArrivals.get(coll);
+      if (!f) feedArrivals.set(coll, (f = new Map()));
+      if (!f.has(last)) f.set(last, t);
+    }
+  })();
+  const ac = new AbortController();
+  const clientDone = (async () => {
+    for await (const u of subscribe({ transport: clientT, symbol: SYMBOL, signal: ac.signal })) {
+      const t = u.receivedAt;
+      if (u.message.type === 'delta') {
+        if (measuring) {
+          consArrivals.set(u.message.seq, t);
+          if (prevSeq >= 0 && u.message.prev !== prevSeq) chainBreaks++;
+        }
+        prevSeq = u.message.seq;
+      } else prevSeq = u.seq;
+      gaps = u.gaps;
+    }
+  })();
+  await new Promise((r) => setTimeout(r, warmupS * 1000));
+  const gapsBefore = gaps;
+  measuring = true;
+  const tStart = nowMicros();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const tEnd = nowMicros();
+  await fetch(`${p.rest}/sim/pause`, { method: 'POST' });
+  await new Promise((r) => setTimeout(r, 1000)); // let the tail arrive
+  measuring = false;
+  const sent = (await (await fetch(`${p.rest}/sim/send-times?symbol=${SYMBOL}`)).json()) as { u: number[]; t: number[] };
+  ac.abort();
+  await probe.close();
+  await Promise.allSettled([probeDone, clientDone]);
+  await probeT.close();
+  await clientT.close();
+  await p.stop();
+
+  // events sent inside the window (skip the first 100 ms so every part saw the window open)
+  const window: [number, number][] = [];
+  for (let i = 0; i < sent.u.length; i++) if (sent.t[i] >= tStart + 100_000 && sent.t[i] <= tEnd) window.push([sent.u[i], sent.t[i]]);
+  const feeds: LatencyRow['feeds'] = {};
+  for (const [id, arr] of [...feedArrivals.entries()].sort()) {
+    const lat: number[] = [];
+    for (const [u, t] of window) {
+      const a = arr.get(u);
+      if (a !== undefined) lat.push(a - t);
+    }
+    feeds[id] = pct(lat);
+  }
+  const cons: number[] = [];
+  for (const [u, t] of window) {
+    const a = consArrivals.get(u);
+    if (a !== undefined) cons.push(a - t);
+  }
+  const consolidated = pct(cons);
+  const fastest = Math.min(...Object.values(feeds).map((f) => f.p99));
+  const g = gaps - gapsBefore;
+  return {
+    rate,
+    seconds,
+    generated: window.length,
+    delivered: cons.length,
+    gaps: g,
+    chainBreaks,
+    feeds,
+    consolidated,
+    p99OverFastestFeed: consolidated.p99 - fastest,
+    lossless: cons.length === window.length && g === 0 && chainBreaks === 0,
+  };
+}
+
+export function formatLatency(rows: LatencyRow[]): string {
+  const us = (v: number) => (v >= 10_000 ? `${(v / 1000).toFixed(1)}ms` : `${v}µs`);
+  const out = ['rate/s  window  generated delivered lossless | feed a p50/p99/p99.9        | feed b p50/p99/p99.9        | consolidated p50/p99/p99.9  | cons p99 - fastest feed p99'];
+  for (const r of rows) {
+    const f = (x?: { p50: number; p99: number; p999: number }) => (x ? `${us(x.p50)}/${us(x.p99)}/${us(x.p999)}`.padEnd(27) : '-'.padEnd(27));
+    out.push(
+      `${String(r.rate).padStart(6)}  ${String(r.seconds).padStart(4)} s  ${String(r.generated).padStart(9)} ${String(r.delivered).padStart(9)} ${(r.lossless ? 'yes' : `NO (gaps ${r.gaps}, breaks ${r.chainBreaks})`).padEnd(8)} | ${f(r.feeds.a)} | ${f(r.feeds.b)} | ${f(r.consolidated)} | ${us(r.p99OverFastestFeed)}`,
+    );
+  }
+  return out.join('\n');
+}
+
+/** Highest rate in `rates` at which the consolidated stream delivered every event with no gap. */
+export async function peakLossless(rates: number[], seconds = 4): Promise<{ peak: number; rows: LatencyRow[] }> {
+  let peak = 0;
+  const rows: LatencyRow[] = [];
+  for (const r of rates) {
+    const row = await benchLatency(r, seconds, 1.5);
+    rows.push(row);
+    if (!row.lossless) break;
+    peak = r;
+  }
+  return { peak, rows };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const rates = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const rows: LatencyRow[] = [];
+  for (const r of rates.length ? rates : [1000, 10000, 50000]) rows.push(await benchLatency(r));
+  console.log(formatLatency(rows));
+}

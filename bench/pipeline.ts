@@ -1,0 +1,96 @@
+/**
+ * Starts the real pipeline as separate processes (as a user runs it): simulator, arbiter, 2 collectors,
+ * on free loopback ports. Used by the end-to-end latency and memory benchmarks.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync, mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Pipeline {
+  rest: string;
+  ingest: string;
+  /** Extra ingest endpoint every collector also publishes to (a probe binds it to see each feed). */
+  probe: string;
+  publish: string;
+  snapshot: string;
+  procs: Record<string, ChildProcess>;
+  logDir: string;
+  stop(): Promise<void>;
+}
+
+export async function startPipeline(o: { rate: number; symbol: string; collectors?: string[]; nodeArgs?: string[] }): Promise<Pipeline> {
+  const logDir = mkdtempSync(path.join(os.tmpdir(), 'bookwire-bench-'));
+  const simPort = await freePort();
+  const ep = async () => `tcp://127.0.0.1:${await freePort()}`;
+  const [ingest, probe, publish, snapshot] = [await ep(), await ep(), await ep(), await ep()];
+  const procs: Record<string, ChildProcess> = {};
+  const start = (name: string, args: string[]) => {
+    const fd = openSync(path.join(logDir, `${name}.log`), 'a');
+    procs[name] = spawn(process.execPath, [...(o.nodeArgs ?? []), MAIN, ...args, '--log-level', 'warn'], { stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+  };
+  const rest = `http://127.0.0.1:${simPort}`;
+  start('sim', ['sim', '--port', String(simPort), '--symbols', o.symbol, '--rate', String(o.rate), '--record-send-times']);
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${rest}/api/v3/ping`)).ok) break;
+    } catch {
+      /* not up yet */
+    }
+    if (i > 100) throw new Error(`simulator did not start; see ${logDir}/sim.log`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const bus = ['--publish', publish, '--snapshot', snapshot];
+  start('arbiter', ['arbitrate', '--symbols', o.symbol, '--ingest', ingest, ...bus]);
+  for (const id of o.collectors ?? ['a', 'b'])
+    start(`collector-${id}`, ['collect', '--id', id, '--symbols', o.symbol, '--ws-url', `ws://127.0.0.1:${simPort}`, '--rest-url', rest, '--ingest', `${ingest},${probe}`, ...bus]);
+  return {
+    rest,
+    ingest,
+    probe,
+    publish,
+    snapshot,
+    procs,
+    logDir,
+    async stop() {
+      const exits = Object.values(procs).map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : null));
+      for (const p of Object.values(procs)) if (p.exitCode === null) p.kill('SIGTERM');
+      const t = setTimeout(() => Object.values(procs).forEach((p) => p.exitCode === null && p.kill('SIGKILL')), 5000);
+      await Promise.all(exits);
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Resident set size of a process in MiB, from /proc (Linux). */
+export function rssMiB(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const s = require_fs().readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = /VmRSS:\s+(\d+) kB/.exec(s);
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+import * as fs from 'node:fs';
+function require_fs() {
+  return fs;
+}

@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { DecodeError, decodeCollectorEvent, decodeConsolidated, encodeCollectorEvent } from '../../src/wire/messages.js';
+import type { BookDelta, BookSnapshot } from '../../src/core/types.js';
+
+const delta: BookDelta = {
+  type: 'delta', venue: 'binance', symbol: 'BTCUSDT', first: 10, last: 12, exchTime: 1700000000000, recvTime: 1700000000000123,
+  collector: 'a', bids: [[100.5, 1.25]], asks: [[101, 0]], raw: '{"e":"depthUpdate","note":"line1\nline2 \\" quoted"}',
+};
+
+test('collector events round-trip; the raw text travels after the JSON head, untouched', () => {
+  const buf = encodeCollectorEvent(delta);
+  assert.deepEqual(decodeCollectorEvent(buf, true), { v: 1, ...delta });
+  const { raw: _r, ...noRaw } = delta;
+  assert.deepEqual(decodeCollectorEvent(buf), { v: 1, ...noRaw }, 'without withRaw the raw text is not decoded');
+  assert.deepEqual(decodeCollectorEvent(buf.toString(), true), { v: 1, ...delta });
+  const snap: BookSnapshot = { type: 'snapshot', venue: 'binance', symbol: 'BTCUSDT', seq: 9, recvTime: 1, collector: 'b', bids: [[1, 2]], asks: [[3, 4]], raw: '{}' };
+  assert.deepEqual(decodeCollectorEvent(encodeCollectorEvent(snap), true), { v: 1, ...snap });
+});
+
+test('property: any raw text and any levels survive the round trip', () => {
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary' }), fc.array(fc.tuple(fc.double({ min: 0.01, max: 1e9, noNaN: true }), fc.double({ min: 0, max: 1e9, noNaN: true, noDefaultInfinity: true }).map((x) => x + 0))), (raw, lv) => {
+      const ev = { ...delta, raw, bids: lv, asks: [] };
+      assert.deepEqual(decodeCollectorEvent(encodeCollectorEvent(ev), true), { v: 1, ...ev });
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test('malformed payloads are DecodeErrors with a reason, never anything else', () => {
+  const bad: [string, RegExp][] = [
+    ['nope', /not JSON/],
+    ['[1,2]', /version|object/],
+    ['{"v":2}', /version 2/],
+    ['{"v":1,"type":"delta","venue":"binance","symbol":"X","collector":"a","recvTime":1,"first":1,"last":2,"bids":[["1","2"]],"asks":[]}', /bids/],
+    ['{"v":1,"type":"delta","venue":"binance","symbol":"X","collector":"a","recvTime":1,"first":3,"last":2,"bids":[],"asks":[]}', /first > last/],
+    ['{"v":1,"type":"delta","venue":"binance","symbol":"X","collector":"a","recvTime":1,"first":"1","last":2,"bids":[],"asks":[]}', /first/],
+    ['{"v":1,"type":"hello","venue":"binance","symbol":"X","collector":"a","recvTime":1,"bids":[],"asks":[]}', /unexpected type/],
+  ];
+  for (const [text, why] of bad) assert.throws(() => decodeCollectorEvent(text), (e: unknown) => e instanceof DecodeError && why.test((e as Error).message), text);
+  assert.throws(() => decodeConsolidated('{"v":1,"type":"error","message":"resyncing"}'), /resyncing/);
+  assert.throws(() => decodeConsolidated('{"v":1,"type":"delta","venue":"b","symbol":"X","seq":2,"bids":[],"asks":[]}'), /prev/);
+});
