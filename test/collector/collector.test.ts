@@ -1,0 +1,114 @@
+/** Collector against the real simulator over real websockets; the bus is the in-process transport. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BinanceSimulator, type FaultProfile } from '../../src/sim/index.js';
+import { Collector, type CollectorOptions } from '../../src/collector/collector.js';
+import { ArbiterService } from '../../src/arbiter/service.js';
+import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
+import { decodeCollectorEvent, encode, topics } from '../../src/wire/messages.js';
+import { subscribe } from '../../src/client/subscribe.js';
+import { sleep, waitFor } from '../helpers.js';
+
+async function setup(t: { after(fn: () => Promise<void>): void }, faults: Record<string, FaultProfile> = {}) {
+  const sim = new BinanceSimulator({ port: 0, symbols: ['BTCUSDT'], seed: 11, eventsPerSec: 100, faults });
+  await sim.start();
+  const bus = new InprocBus();
+  const stops: (() => Promise<void>)[] = [];
+  t.after(async () => {
+    for (const s of stops.reverse()) await s();
+    await sim.stop();
+  });
+  const collector = async (o: Partial<CollectorOptions> & { id: string }, profile = '') => {
+    const tr = new InprocTransport(bus);
+    const prefix = profile ? `/p/${profile}` : '';
+    const c = new Collector({ symbols: ['BTCUSDT'], wsUrl: sim.wsBase + prefix, restUrl: sim.restBase + prefix, transport: tr, reconnectMinMs: 20, reconnectMaxMs: 200, ...o });
+    await c.start();
+    stops.push(async () => {
+      await c.stop();
+      await tr.close();
+    });
+    return c;
+  };
+  return { sim, bus, collector, stops };
+}
+
+test('a stalled feed (socket open, no data) is detected and the collector reconnects', async (t) => {
+  const { sim, collector } = await setup(t, { stall: { stallEveryS: 0.5, stallForS: 5 } });
+  const c = await collector({ id: 'a', staleAfterMs: 300 }, 'stall');
+  await waitFor(() => c.status().feeds[0].reconnects >= 1, 5000, 'a reconnect after the stall');
+  assert.ok(sim.stats().stalls >= 1);
+  await waitFor(() => sim.stats().connectionsTotal >= 2, 3000, 'the new connection');
+});
+
+test('a dropped connection is re-established with backoff, and data keeps flowing', async (t) => {
+  const { collector } = await setup(t, { cut: { disconnectEveryS: 0.4 } });
+  const c = await collector({ id: 'a' }, 'cut');
+  await sleep(2000);
+  const st = c.status().feeds[0];
+  assert.ok(st.reconnects >= 2, `reconnects: ${st.reconnects}`);
+  const before = st.messages;
+  await sleep(500);
+  assert.ok(c.status().feeds[0].messages > before, 'messages after reconnects');
+});
+
+test('no REST snapshot is taken unless an arbiter asks, and concurrent asks share one request', async (t) => {
+  const { sim, bus, collector } = await setup(t);
+  const c = await collector({ id: 'a' });
+  await sleep(800);
+  assert.equal(sim.stats().snapshotsServed, 0, 'no snapshot without a request');
+  const tr = new InprocTransport(bus);
+  const pub = await tr.publisher('book');
+  const raw = await tr.subscriber('ingest', ['raw.binance.BTCUSDT']);
+  t.after(() => tr.close());
+  const req = encode({ v: 1, type: 'snapshot-request', venue: 'binance', symbol: 'BTCUSDT', collector: 'a', reason: 'test' });
+  pub.send(topics.ctlSnapshot('binance', 'BTCUSDT'), req);
+  pub.send(topics.ctlSnapshot('binance', 'BTCUSDT'), req);
+  pub.send(topics.ctlSnapshot('binance', 'BTCUSDT'), encode({ v: 1, type: 'snapshot-request', venue: 'binance', symbol: 'BTCUSDT', collector: 'someone-else', reason: 'test' }));
+  for await (const m of raw) {
+    const ev = decodeCollectorEvent(m.payload, true);
+    if (ev.type !== 'snapshot') continue;
+    assert.equal(ev.collector, 'a');
+    assert.ok(ev.raw && ev.raw.includes('"lastUpdateId"'), 'the REST body travels with it for recording');
+    break;
+  }
+  await sleep(300);
+  assert.equal(sim.stats().snapshotsServed, 1);
+  assert.equal(c.counters.snapshotsPublished, 1);
+});
+
+test('scheduled make-before-break reconnects lose nothing: the consolidated stream stays contiguous', async (t) => {
+  const { bus, collector, stops } = await setup(t);
+  const arbT = new InprocTransport(bus);
+  const arb = new ArbiterService({ transport: arbT, symbols: ['BTCUSDT'] });
+  await arb.start();
+  stops.push(async () => {
+    await arb.stop();
+    await arbT.close();
+  });
+  // a single collector rolling its connection every ~1 s: any gap would force a resync
+  const c = await collector({ id: 'a', reconnectEveryS: 1 });
+  const ac = new AbortController();
+  const clientT = new InprocTransport(bus);
+  let resets = 0;
+  let prev = -1;
+  let breaks = 0;
+  let deltas = 0;
+  const done = (async () => {
+    for await (const u of subscribe({ transport: clientT, symbol: 'BTCUSDT', signal: ac.signal })) {
+      if (u.message.type === 'snapshot') resets++;
+      else {
+        if (prev >= 0 && u.message.prev !== prev) breaks++;
+        deltas++;
+      }
+      prev = u.seq;
+    }
+  })();
+  await sleep(3500);
+  ac.abort();
+  await done;
+  await clientT.close();
+  assert.ok(c.status().feeds[0].reconnects >= 2, `rolled ${c.status().feeds[0].reconnects} times`);
+  assert.ok(deltas > 200, `deltas: ${deltas}`);
+  assert.equal(breaks, 0);
+  assert.equal(resets, 1, 'no resync across the rolls');
+});
