@@ -10,6 +10,10 @@ import { subscribe } from '../src/client/subscribe.js';
 import { nowMicros } from '../src/core/clock.js';
 import { ZmqTransport } from '../src/transport/zeromq.js';
 import { startPipeline } from './pipeline.js';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const SYMBOL = 'BTCUSDT';
 
@@ -22,6 +26,7 @@ export interface LatencyRow {
   chainBreaks: number;
   feeds: Record<string, { count: number; p50: number; p99: number; p999: number }>;
   consolidated: { count: number; p50: number; p99: number; p999: number };
+  hops: Record<string, { count: number; p50: number; p99: number; p999: number }>;
   /** consolidated p99 minus the fastest feed's p99, µs */
   p99OverFastestFeed: number;
   lossless: boolean;
@@ -37,32 +42,19 @@ function pct(values: number[]) {
 
 export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Promise<LatencyRow> {
   const p = await startPipeline({ rate, symbol: SYMBOL });
-  const probeT = new ZmqTransport({ ingest: [p.probe] });
   const clientT = new ZmqTransport({ publish: [p.publish], snapshot: [p.snapshot] });
-  const probe = await probeT.subscriber('ingest', ['raw.']);
-  // per feed: last update id -> arrival time (µs)
-  const feedArrivals = new Map<string, Map<number, number>>();
+  const probeOut = path.join(p.logDir, 'probe.json');
+  const probe = spawn(process.execPath, [fileURLToPath(new URL('./probe.js', import.meta.url)), p.probe, probeOut], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await new Promise((r) => probe.once('message', r));
   const consArrivals = new Map<number, number>();
+  // hop breakdown of the consolidated path: winning collector receive -> arbiter publish -> client
+  const hopArb: number[] = [];
+  const hopClient: number[] = [];
+  const recvAt = new Map<number, number>();
   let measuring = false;
   let gaps = 0;
   let chainBreaks = 0;
   let prevSeq = -1;
-  const probeDone = (async () => {
-    for await (const m of probe) {
-      if (!measuring) continue;
-      const t = nowMicros();
-      // cheap field extraction: this process must not distort the client's timing with JSON.parse of every copy
-      const s = m.payload.toString('latin1', 0, 400);
-      const i = s.indexOf('"last":');
-      const c = s.indexOf('"collector":"');
-      if (i < 0 || c < 0) continue;
-      const last = parseInt(s.slice(i + 7, i + 27), 10);
-      const coll = s.slice(c + 13, s.indexOf('"', c + 13));
-      let f = feedArrivals.get(coll);
-      if (!f) feedArrivals.set(coll, (f = new Map()));
-      if (!f.has(last)) f.set(last, t);
-    }
-  })();
   const ac = new AbortController();
   const clientDone = (async () => {
     for await (const u of subscribe({ transport: clientT, symbol: SYMBOL, signal: ac.signal })) {
@@ -70,6 +62,9 @@ export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Prom
       if (u.message.type === 'delta') {
         if (measuring) {
           consArrivals.set(u.message.seq, t);
+          recvAt.set(u.message.seq, u.message.recvTime);
+          hopArb.push(u.message.pubTime - u.message.recvTime);
+          hopClient.push(t - u.message.pubTime);
           if (prevSeq >= 0 && u.message.prev !== prevSeq) chainBreaks++;
         }
         prevSeq = u.message.seq;
@@ -88,10 +83,17 @@ export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Prom
   measuring = false;
   const sent = (await (await fetch(`${p.rest}/sim/send-times?symbol=${SYMBOL}`)).json()) as { u: number[]; t: number[] };
   ac.abort();
-  await probe.close();
-  await Promise.allSettled([probeDone, clientDone]);
-  await probeT.close();
+  await Promise.allSettled([clientDone]);
   await clientT.close();
+  const probeExit = new Promise((r) => probe.once('exit', r));
+  probe.kill('SIGTERM');
+  await probeExit;
+  const feedArrivals = new Map<string, Map<number, number>>();
+  for (const [coll, flat] of Object.entries(JSON.parse(readFileSync(probeOut, 'utf8')) as Record<string, number[]>)) {
+    const m = new Map<number, number>();
+    for (let i = 0; i < flat.length; i += 2) if (!m.has(flat[i])) m.set(flat[i], flat[i + 1]);
+    feedArrivals.set(coll, m);
+  }
   await p.stop();
 
   // events sent inside the window (skip the first 100 ms so every part saw the window open)
@@ -112,6 +114,12 @@ export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Prom
     if (a !== undefined) cons.push(a - t);
   }
   const consolidated = pct(cons);
+  const hopVenue: number[] = [];
+  for (const [u, t] of window) {
+    const r = recvAt.get(u);
+    if (r !== undefined) hopVenue.push(r - t);
+  }
+  const hops = { simToCollector: pct(hopVenue), collectorToArbiterPublish: pct(hopArb), arbiterToClient: pct(hopClient) };
   const fastest = Math.min(...Object.values(feeds).map((f) => f.p99));
   const g = gaps - gapsBefore;
   return {
@@ -124,6 +132,7 @@ export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Prom
     feeds,
     consolidated,
     p99OverFastestFeed: consolidated.p99 - fastest,
+    hops,
     lossless: cons.length === window.length && g === 0 && chainBreaks === 0,
   };
 }
@@ -136,6 +145,11 @@ export function formatLatency(rows: LatencyRow[]): string {
     out.push(
       `${String(r.rate).padStart(6)}  ${String(r.seconds).padStart(4)} s  ${String(r.generated).padStart(9)} ${String(r.delivered).padStart(9)} ${(r.lossless ? 'yes' : `NO (gaps ${r.gaps}, breaks ${r.chainBreaks})`).padEnd(8)} | ${f(r.feeds.a)} | ${f(r.feeds.b)} | ${f(r.consolidated)} | ${us(r.p99OverFastestFeed)}`,
     );
+  }
+  out.push('consolidated path by hop (p50/p99): simulator -> winning collector | collector -> arbiter publish | arbiter -> client SDK');
+  for (const r of rows) {
+    const h = r.hops;
+    out.push(`${String(r.rate).padStart(6)}  ${us(h.simToCollector.p50)}/${us(h.simToCollector.p99)} | ${us(h.collectorToArbiterPublish.p50)}/${us(h.collectorToArbiterPublish.p99)} | ${us(h.arbiterToClient.p50)}/${us(h.arbiterToClient.p99)}`);
   }
   return out.join('\n');
 }

@@ -109,7 +109,25 @@ class TickSide {
   }
 }
 
+/** generateStream, with the event texts held in memory as flat strings. */
 export function generateStream(n: number, seed = 1, symbol = 'BTCUSDT'): GeneratedStream {
+  const events: string[] = [];
+  // Concatenation builds a rope of many small strings; a websocket hands over one flat string decoded from
+  // a buffer. Decode from bytes the same way, so consumers (and memory use) see what they would live.
+  const rest = generateEvents(n, seed, symbol, (text) => events.push(Buffer.from(text, 'latin1').toString('latin1')));
+  return { ...rest, events };
+}
+
+/**
+ * The generator proper: calls emit with each event text in order, returns the snapshot and the final truth.
+ * For callers that store events their own way (the benchmark packs 1M of them into off-heap buffers).
+ */
+export function generateEvents(
+  n: number,
+  seed: number,
+  symbol: string,
+  emit: (text: string) => void,
+): Omit<GeneratedStream, 'events'> {
   const rnd = mulberry32(seed);
   const randSize = () => 1 + Math.floor(rnd() * rnd() * 5 * SIZE_UNITS); // 0.00001 .. 5, skewed small
   const bids = new TickSide(1);
@@ -141,7 +159,6 @@ export function generateStream(n: number, seed = 1, symbol = 'BTCUSDT'): Generat
     asks: sideStrings(asks, Infinity),
   };
 
-  const events: string[] = new Array(n);
   let nextId = firstId;
   let time = 1_700_000_000_000;
   const bidTicks: number[] = [];
@@ -200,10 +217,7 @@ export function generateStream(n: number, seed = 1, symbol = 'BTCUSDT'): Generat
     const last = first + bidTicks.length + askTicks.length - 1 + Math.floor(rnd() * 3);
     nextId = last + 1;
     time += 100;
-    const text = `{"e":"depthUpdate","E":${time},"s":"${symbol}","U":${first},"u":${last},"b":[${bidText}],"a":[${askText}]}`;
-    // Concatenation builds a rope of many small strings; a websocket hands over one flat string decoded from
-    // a buffer. Decode from bytes the same way, so consumers (and memory use) see what they would live.
-    events[e] = Buffer.from(text, 'latin1').toString('latin1');
+    emit(`{"e":"depthUpdate","E":${time},"s":"${symbol}","U":${first},"u":${last},"b":[${bidText}],"a":[${askText}]}`);
   }
 
   const bestBid = bids.top(1)[0];
@@ -211,7 +225,6 @@ export function generateStream(n: number, seed = 1, symbol = 'BTCUSDT'): Generat
   return {
     symbol,
     snapshot,
-    events,
     truth: {
       bestBid,
       bestAsk,

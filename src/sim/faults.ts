@@ -93,6 +93,18 @@ export class FaultyOutput {
     this.startTimers();
   }
 
+  /**
+   * Batch the writes of one generation tick into one syscall (the tick emits many events at high rates;
+   * one writev per event per socket was a third of the simulator's CPU at 10k events/s).
+   */
+  cork(): void {
+    (this.ws as unknown as { _socket?: { cork(): void } })._socket?.cork();
+  }
+
+  uncork(): void {
+    (this.ws as unknown as { _socket?: { uncork(): void } })._socket?.uncork();
+  }
+
   /** A stream event: subject to every fault of the profile. */
   send(data: Frame): void {
     if (this.closed) return;

@@ -313,6 +313,8 @@ export class BinanceSimulator {
       due = maxBurst;
     }
     const E = Date.now();
+    const batch = due > 1;
+    if (batch) for (const session of this.sockets.keys()) session.out.cork();
     for (let i = 0; i < due; i++) {
       for (let j = 0; j < this.feedList.length; j++) {
         const ev = this.feedList[j].next(E);
@@ -323,6 +325,7 @@ export class BinanceSimulator {
         }
       }
     }
+    if (batch) for (const session of this.sockets.keys()) session.out.uncork();
     this.produced += due;
     this.scheduleTick();
   };

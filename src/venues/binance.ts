@@ -55,6 +55,11 @@ export function snapshotUrl(base: string, symbol: string, limit = 1000): string 
   return `${trimSlash(base)}/api/v3/depth?symbol=${symbol.toUpperCase()}&limit=${limit}`;
 }
 
+/** GET /api/v3/exchangeInfo for one symbol: 400 with code -1121 when the venue does not list it. */
+export function exchangeInfoUrl(base: string, symbol: string): string {
+  return `${trimSlash(base)}/api/v3/exchangeInfo?symbol=${symbol.toUpperCase()}`;
+}
+
 /** Request weight of GET /api/v3/depth for a limit (Binance caps limit at 5000). */
 export function snapshotWeight(limit: number): number {
   if (limit <= 100) return 5;
@@ -379,9 +384,4 @@ export function parseSnapshot(text: string, symbol: string, collector: string, r
       raw: text,
     },
   };
-}
-
-/** GET /api/v3/exchangeInfo for one symbol: 400 with code -1121 when the venue does not list it. */
-export function exchangeInfoUrl(base: string, symbol: string): string {
-  return `${trimSlash(base)}/api/v3/exchangeInfo?symbol=${symbol.toUpperCase()}`;
 }

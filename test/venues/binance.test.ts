@@ -11,6 +11,7 @@ import {
   BINANCE_VENUE,
   BINANCE_WS_BASE,
   decimal,
+  exchangeInfoUrl,
   parseMessage,
   parseMessageJson,
   parseSnapshot,
@@ -53,7 +54,8 @@ test('stream names and websocket URLs', () => {
   assert.throws(() => wsUrl(BINANCE_WS_BASE, [], 'raw', '100ms'), RangeError);
 });
 
-test('snapshot URL and request weight', () => {
+test('snapshot and exchangeInfo URLs, request weight', () => {
+  assert.equal(exchangeInfoUrl(BINANCE_REST_BASE, 'btcusdt'), 'https://api.binance.com/api/v3/exchangeInfo?symbol=BTCUSDT');
   assert.equal(snapshotUrl(BINANCE_REST_BASE, 'btcusdt', 1000), 'https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000');
   assert.equal(snapshotUrl('http://127.0.0.1:8080/', 'ETHUSDT', 100), 'http://127.0.0.1:8080/api/v3/depth?symbol=ETHUSDT&limit=100');
   const weights: [number, number][] = [
