@@ -7,6 +7,7 @@ import { benchBook, formatRows } from './book.js';
 import { benchArbiter, formatArbiterResult } from './arbiter.js';
 import { benchLatency, formatLatency, peakLossless, type LatencyRow } from './e2e.js';
 import { formatSoak, soak } from './soak.js';
+import { benchFloor } from './floor.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -30,6 +31,11 @@ const rows: LatencyRow[] = [];
 for (const rate of [1000, 10_000, 50_000]) rows.push(await benchLatency(rate, quick ? 3 : 5));
 console.log(formatLatency(rows));
 console.log('targets: consolidated p99 within 100 µs of the fastest feed p99; consolidated p99 < 1 ms at 10k events/s');
+console.log('floor: one bare zeromq.js hop between two processes, no bookwire code (the host jitter each hop pays):');
+for (const rate of [1000, 10_000]) {
+  const f = await benchFloor(rate);
+  console.log(`  ${String(rate).padStart(6)}/s  p50 ${f.p50}µs  p99 ${f.p99}µs  p99.9 ${f.p999}µs`);
+}
 
 section('Peak sustained rate with no loss (consolidated stream)');
 const peak = await peakLossless(quick ? [10_000, 20_000, 40_000] : [10_000, 20_000, 30_000, 40_000, 60_000, 80_000], 4);
