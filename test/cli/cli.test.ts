@@ -101,7 +101,6 @@ test('bookwire demo runs the whole pipeline as processes and its book matches th
 
 test('kill -9 of one collector process mid-run loses nothing', async (t) => {
   const { subscribe } = await import('../../src/client/subscribe.js');
-  const dir = tmpdir(t);
   const [simPort, a, b, c] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const bus = ['--ingest', `tcp://127.0.0.1:${a}`, '--publish', `tcp://127.0.0.1:${b}`, '--snapshot', `tcp://127.0.0.1:${c}`];
   const procs: ChildProcess[] = [];
