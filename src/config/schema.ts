@@ -216,7 +216,7 @@ const collectorSchema = z
       reconnectMinMs: intIn(1).default(250),
       reconnectMaxMs: intIn(1).default(30_000),
       restWeightPerMinute: intIn(1).default(1200),
-      reconnectEveryS: nonNegNumber().default(0),
+      reconnectEveryS: nonNegNumber().default(82_800),
     },
     { error: (iss) => (iss.code === 'invalid_type' ? 'expected a mapping with at least an id' : undefined) },
   )

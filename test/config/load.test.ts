@@ -60,7 +60,7 @@ test('defaults: every key filled in, two collectors a and b with the venue URLs 
     reconnectMinMs: 250,
     reconnectMaxMs: 30000,
     restWeightPerMinute: 1200,
-    reconnectEveryS: 0,
+    reconnectEveryS: 82_800,
   });
   assert.deepEqual(c.arbiter, {
     id: 'arb-1',
