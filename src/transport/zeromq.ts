@@ -550,6 +550,9 @@ export class ZmqTransport implements Transport {
     let endpoint: string | undefined;
     if (channel === 'ingest') {
       requireEndpoints(this.endpoints.ingest, 'ingest');
+      // Queue only for peers that are connected: an ingest endpoint whose arbiter or recorder is not
+      // running must not pile up sendHighWaterMark messages in every collector's memory.
+      sock.immediate = true;
       connectAll(sock, this.endpoints.ingest);
     } else {
       requireEndpoints(this.endpoints.publish, 'publish');
