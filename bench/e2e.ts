@@ -41,7 +41,7 @@ function pct(values: number[]) {
 }
 
 export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Promise<LatencyRow> {
-  const p = await startPipeline({ rate, symbol: SYMBOL });
+  const p = await startPipeline({ rate, symbol: SYMBOL, recordSendTimes: true });
   const clientT = new ZmqTransport({ publish: [p.publish], snapshot: [p.snapshot] });
   const probeOut = path.join(p.logDir, 'probe.json');
   const probe = spawn(process.execPath, [fileURLToPath(new URL('./probe.js', import.meta.url)), p.probe, probeOut], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

@@ -34,7 +34,7 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-export async function startPipeline(o: { rate: number; symbol: string; collectors?: string[]; nodeArgs?: string[] }): Promise<Pipeline> {
+export async function startPipeline(o: { rate: number; symbol: string; collectors?: string[]; nodeArgs?: string[]; recordSendTimes?: boolean }): Promise<Pipeline> {
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'bookwire-bench-'));
   const simPort = await freePort();
   const ep = async () => `tcp://127.0.0.1:${await freePort()}`;
@@ -45,8 +45,16 @@ export async function startPipeline(o: { rate: number; symbol: string; collector
     procs[name] = spawn(process.execPath, [...(o.nodeArgs ?? []), MAIN, ...args, '--log-level', 'warn'], { stdio: ['ignore', fd, fd] });
     closeSync(fd);
   };
+  // an interrupted benchmark must not leave its pipeline running
+  const killAll = () => Object.values(procs).forEach((p) => p.exitCode === null && p.kill('SIGKILL'));
+  process.once('exit', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.once(sig, () => {
+      killAll();
+      process.exit(130);
+    });
   const rest = `http://127.0.0.1:${simPort}`;
-  start('sim', ['sim', '--port', String(simPort), '--symbols', o.symbol, '--rate', String(o.rate), '--record-send-times']);
+  start('sim', ['sim', '--port', String(simPort), '--symbols', o.symbol, '--rate', String(o.rate), ...(o.recordSendTimes ? ['--record-send-times'] : [])]);
   for (let i = 0; ; i++) {
     try {
       if ((await fetch(`${rest}/api/v3/ping`)).ok) break;
