@@ -124,7 +124,11 @@ function toLevels(x: unknown, field: string): Level[] | undefined {
   return out;
 }
 
-function parseJsonObject(text: string): Record<string, any> | string {
+/** A parsed venue message: untyped JSON whose fields are checked one by one where they are read. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type JsonObject = Record<string, any>;
+
+function parseJsonObject(text: string): JsonObject | string {
   let o: unknown;
   try {
     o = JSON.parse(text);
@@ -132,10 +136,10 @@ function parseJsonObject(text: string): Record<string, any> | string {
     return `malformed JSON: ${(e as Error).message}`;
   }
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return 'message is not a JSON object';
-  return o as Record<string, any>;
+  return o as JsonObject;
 }
 
-function venueError(o: Record<string, any>): string | undefined {
+function venueError(o: JsonObject): string | undefined {
   if (o.error !== undefined) return `venue error: ${JSON.stringify(o.error).slice(0, 200)}`;
   if (typeof o.code === 'number' && typeof o.msg === 'string') return `venue error ${o.code}: ${o.msg}`;
   return undefined;
