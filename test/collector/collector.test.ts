@@ -112,3 +112,27 @@ test('scheduled make-before-break reconnects lose nothing: the consolidated stre
   assert.equal(breaks, 0);
   assert.equal(resets, 1, 'no resync across the rolls');
 });
+
+test('raw streams (/ws/...) work like combined streams, for several symbols on one connection', async (t) => {
+  const sim = new BinanceSimulator({ port: 0, symbols: ['BTCUSDT', 'ETHUSDT'], seed: 2, eventsPerSec: 100 });
+  await sim.start();
+  const bus = new InprocBus();
+  const tr = new InprocTransport(bus);
+  const sub = await tr.subscriber('ingest', ['raw.binance.']);
+  const c = new Collector({ id: 'r', symbols: ['BTCUSDT', 'ETHUSDT'], wsUrl: sim.wsBase, restUrl: sim.restBase, streamMode: 'raw', transport: new InprocTransport(bus) });
+  await c.start();
+  t.after(async () => {
+    await c.stop();
+    await tr.close();
+    await sim.stop();
+  });
+  const seen = new Map<string, number>();
+  for await (const m of sub) {
+    const ev = decodeCollectorEvent(m.payload, true);
+    assert.equal(ev.type, 'delta');
+    assert.ok(ev.raw?.startsWith('{"e":"depthUpdate"'), 'a raw stream frame has no combined envelope');
+    seen.set(ev.symbol, (seen.get(ev.symbol) ?? 0) + 1);
+    if ((seen.get('BTCUSDT') ?? 0) > 20 && (seen.get('ETHUSDT') ?? 0) > 20) break;
+  }
+  assert.equal(c.counters.parseErrors, 0);
+});
