@@ -27,6 +27,8 @@ export interface LatencyRow {
   feeds: Record<string, { count: number; p50: number; p99: number; p999: number }>;
   consolidated: { count: number; p50: number; p99: number; p999: number };
   hops: Record<string, { count: number; p50: number; p99: number; p999: number }>;
+  /** Time inside the arbiter (arrival -> publish), µs, from its stats. */
+  arbiterInternal: { p50: number; p99: number };
   /** consolidated p99 minus the fastest feed's p99, µs */
   p99OverFastestFeed: number;
   lossless: boolean;
@@ -55,6 +57,15 @@ export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Prom
   let gaps = 0;
   let chainBreaks = 0;
   let prevSeq = -1;
+  // the arbiter's own processing time (message arrival -> consolidated publish), from its stats
+  const statsSub = await clientT.subscriber('book', [`stats.binance.${SYMBOL}`]);
+  let arbiterInternal = { p50: 0, p99: 0 };
+  const statsDone = (async () => {
+    for await (const m of statsSub) {
+      const st = JSON.parse(m.payload.toString()) as { processingP50: number; processingP99: number };
+      if (measuring) arbiterInternal = { p50: st.processingP50, p99: st.processingP99 };
+    }
+  })();
   const ac = new AbortController();
   const clientDone = (async () => {
     for await (const u of subscribe({ transport: clientT, symbol: SYMBOL, signal: ac.signal })) {
@@ -83,7 +94,8 @@ export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Prom
   measuring = false;
   const sent = (await (await fetch(`${p.rest}/sim/send-times?symbol=${SYMBOL}`)).json()) as { u: number[]; t: number[] };
   ac.abort();
-  await Promise.allSettled([clientDone]);
+  await statsSub.close();
+  await Promise.allSettled([clientDone, statsDone]);
   await clientT.close();
   const probeExit = new Promise((r) => probe.once('exit', r));
   probe.kill('SIGTERM');
@@ -133,6 +145,7 @@ export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Prom
     consolidated,
     p99OverFastestFeed: consolidated.p99 - fastest,
     hops,
+    arbiterInternal,
     lossless: cons.length === window.length && g === 0 && chainBreaks === 0,
   };
 }
@@ -146,10 +159,12 @@ export function formatLatency(rows: LatencyRow[]): string {
       `${String(r.rate).padStart(6)}  ${String(r.seconds).padStart(4)} s  ${String(r.generated).padStart(9)} ${String(r.delivered).padStart(9)} ${(r.lossless ? 'yes' : `NO (gaps ${r.gaps}, breaks ${r.chainBreaks})`).padEnd(8)} | ${f(r.feeds.a)} | ${f(r.feeds.b)} | ${f(r.consolidated)} | ${us(r.p99OverFastestFeed)}`,
     );
   }
-  out.push('consolidated path by hop (p50/p99): simulator -> winning collector | collector -> arbiter publish | arbiter -> client SDK');
+  out.push('consolidated path by hop (p50/p99): simulator -> winning collector | collector -> arbiter publish | arbiter -> client SDK || inside the arbiter (arrival -> publish)');
   for (const r of rows) {
     const h = r.hops;
-    out.push(`${String(r.rate).padStart(6)}  ${us(h.simToCollector.p50)}/${us(h.simToCollector.p99)} | ${us(h.collectorToArbiterPublish.p50)}/${us(h.collectorToArbiterPublish.p99)} | ${us(h.arbiterToClient.p50)}/${us(h.arbiterToClient.p99)}`);
+    out.push(
+      `${String(r.rate).padStart(6)}  ${us(h.simToCollector.p50)}/${us(h.simToCollector.p99)} | ${us(h.collectorToArbiterPublish.p50)}/${us(h.collectorToArbiterPublish.p99)} | ${us(h.arbiterToClient.p50)}/${us(h.arbiterToClient.p99)} || ${r.arbiterInternal.p50.toFixed(1)}µs/${r.arbiterInternal.p99.toFixed(1)}µs`,
+    );
   }
   return out.join('\n');
 }

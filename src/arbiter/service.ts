@@ -44,6 +44,8 @@ interface FeedInfo {
   snapshotsFetched: number;
 }
 
+const PROC_SAMPLES = 4096; // power of two: a ring indexed with & (PROC_SAMPLES - 1)
+
 class BookHandler implements ArbiterSink {
   readonly core: BookArbiter;
   readonly topic: string;
@@ -55,6 +57,8 @@ class BookHandler implements ArbiterSink {
   private lastStatsAt = performance.now();
   private publishedAtLastStats = 0;
   private updatesPerSec = 0;
+  private readonly processing = new Float64Array(PROC_SAMPLES);
+  private processingN = 0;
 
   constructor(
     readonly svc: ArbiterService,
@@ -72,11 +76,14 @@ class BookHandler implements ArbiterSink {
 
   publish(ev: BookDelta, prev: number): void {
     this.lastPublished++;
+    const pubTime = nowMicros();
+    // time inside the arbiter: from the triggering message's arrival to this publish
+    this.processing[this.processingN++ & (PROC_SAMPLES - 1)] = pubTime - this.svc.arrival;
     // Hand-built JSON: this runs once per consolidated event, and the level arrays are reused as-is.
     const payload =
       `{"v":1,"type":"delta","venue":${JSON.stringify(ev.venue)},"symbol":${JSON.stringify(ev.symbol)},` +
       `"seq":${ev.last},"prev":${prev},"first":${ev.first},"bids":${JSON.stringify(ev.bids)},"asks":${JSON.stringify(ev.asks)},` +
-      `"exchTime":${ev.exchTime},"recvTime":${ev.recvTime},"pubTime":${nowMicros()},"feed":${JSON.stringify(ev.collector)}}`;
+      `"exchTime":${ev.exchTime},"recvTime":${ev.recvTime},"pubTime":${pubTime},"feed":${JSON.stringify(ev.collector)}}`;
     this.svc.pub!.send(this.topic, payload);
   }
 
@@ -129,6 +136,14 @@ class BookHandler implements ArbiterSink {
     return f;
   }
 
+  /** p50/p99 of the arbiter's own processing time over the last PROC_SAMPLES publishes, µs. */
+  private processingPercentiles(): { processingP50: number; processingP99: number } {
+    const n = Math.min(this.processingN, PROC_SAMPLES);
+    if (n === 0) return { processingP50: 0, processingP99: 0 };
+    const a = this.processing.slice(0, n).sort();
+    return { processingP50: a[Math.floor(n * 0.5)], processingP99: a[Math.min(n - 1, Math.floor(n * 0.99))] };
+  }
+
   stats(now: number): ArbiterStats {
     const dt = (now - this.lastStatsAt) / 1000;
     if (dt > 0.2) {
@@ -162,6 +177,7 @@ class BookHandler implements ArbiterSink {
       seq: this.core.seq,
       synced: this.core.state !== 'unsynced',
       updatesPerSec: Math.round(this.updatesPerSec * 10) / 10,
+      ...this.processingPercentiles(),
       resyncs: this.core.counters.resyncs,
       feeds,
     };
@@ -181,6 +197,8 @@ export class ArbiterService {
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
   private loopDone?: Promise<void>;
+  /** Arrival time (epoch µs) of the message being processed. */
+  arrival = 0;
   readonly counters = { received: 0, decodeErrors: 0, unknownSymbol: 0 };
 
   constructor(o: ArbiterServiceOptions) {
@@ -219,6 +237,7 @@ export class ArbiterService {
     try {
       for await (const m of sub) {
         this.counters.received++;
+        this.arrival = nowMicros();
         const nowMs = performance.now();
         if (m.topic.startsWith('status.')) {
           this.onStatus(m.payload, nowMs);

@@ -121,6 +121,9 @@ export interface ArbiterStats {
   synced: boolean;
   /** Consolidated updates per second over the last interval. */
   updatesPerSec: number;
+  /** Time inside the arbiter from a message's arrival to its consolidated publish, µs (recent window). */
+  processingP50: number;
+  processingP99: number;
   resyncs: number;
   feeds: ArbiterFeedStats[];
 }
