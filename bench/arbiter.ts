@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { BookArbiter, type ArbiterSink } from '../src/core/arbiter.js';
 import { OrderBook } from '../src/core/book.js';
 import type { BookDelta, BookSnapshot, Level } from '../src/core/types.js';
+import { mulberry32 } from '../src/sim/prng.js';
 
 export interface ArbiterBenchResult {
   /** Unique exchange events. */
@@ -28,17 +29,6 @@ export interface ArbiterBenchResult {
   resyncs: number;
   /** Final book equals the reference and every event was published once, in order. */
   ok: boolean;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const FEEDS = [

@@ -8,6 +8,10 @@
  * After every event the book is uncrossed.
  */
 import type { Level } from '../src/core/types.js';
+import { mulberry32 } from '../src/sim/prng.js';
+
+/** mulberry32 (re-exported): small, fast, good enough for test data. Returns floats in [0, 1). */
+export { mulberry32 };
 
 export interface BinanceRestSnapshot {
   lastUpdateId: number;
@@ -32,18 +36,6 @@ export interface GeneratedStream {
   /** depthUpdate texts as Binance sends them on a raw /ws stream, contiguous U/u after snapshot.lastUpdateId. */
   events: string[];
   truth: StreamTruth;
-}
-
-/** mulberry32: small, fast, good enough for test data. Returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const TICKS_PER_UNIT = 100; // price tick 0.01
@@ -203,8 +195,10 @@ export function generateEvents(
       const spread = (asks.best - bids.best) | 0;
       let tick: number;
       const u = rnd();
-      if (u < 0.05 && spread > 1) tick = side.best + side.dir; // improve inside the spread
-      else if (u < 0.85) tick = side.best - side.dir * Math.floor(-Math.log(1 - rnd()) * 6); // near the top
+      if (u < 0.05 && spread > 1)
+        tick = side.best + side.dir; // improve inside the spread
+      else if (u < 0.85)
+        tick = side.best - side.dir * Math.floor(-Math.log(1 - rnd()) * 6); // near the top
       else tick = side.best - side.dir * Math.floor(rnd() * DEPTH * 1.2); // anywhere in the ladder
       if ((tick - opposite.best) * side.dir >= 0) continue; // would cross: not a real book state
       const has = side.levels.has(tick);
@@ -238,5 +232,7 @@ export function generateEvents(
 }
 
 function sideStrings(side: TickSide, n: number): [string, string][] {
-  return side.top(n).map(([p, s]) => [priceString(Math.round(p * TICKS_PER_UNIT)), sizeString(Math.round(s * SIZE_UNITS))]);
+  return side
+    .top(n)
+    .map(([p, s]) => [priceString(Math.round(p * TICKS_PER_UNIT)), sizeString(Math.round(s * SIZE_UNITS))]);
 }

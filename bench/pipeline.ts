@@ -4,23 +4,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, mkdtempSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Pipeline {
   rest: string;
@@ -34,7 +22,13 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-export async function startPipeline(o: { rate: number; symbol: string; collectors?: string[]; nodeArgs?: string[]; recordSendTimes?: boolean }): Promise<Pipeline> {
+export async function startPipeline(o: {
+  rate: number;
+  symbol: string;
+  collectors?: string[];
+  nodeArgs?: string[];
+  recordSendTimes?: boolean;
+}): Promise<Pipeline> {
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'bookwire-bench-'));
   const simPort = await freePort();
   const ep = async () => `tcp://127.0.0.1:${await freePort()}`;
@@ -42,7 +36,9 @@ export async function startPipeline(o: { rate: number; symbol: string; collector
   const procs: Record<string, ChildProcess> = {};
   const start = (name: string, args: string[]) => {
     const fd = openSync(path.join(logDir, `${name}.log`), 'a');
-    procs[name] = spawn(process.execPath, [...(o.nodeArgs ?? []), MAIN, ...args, '--log-level', 'warn'], { stdio: ['ignore', fd, fd] });
+    procs[name] = spawn(process.execPath, [...(o.nodeArgs ?? []), MAIN, ...args, '--log-level', 'warn'], {
+      stdio: ['ignore', fd, fd],
+    });
     closeSync(fd);
   };
   // an interrupted benchmark must not leave its pipeline running
@@ -54,7 +50,16 @@ export async function startPipeline(o: { rate: number; symbol: string; collector
       process.exit(130);
     });
   const rest = `http://127.0.0.1:${simPort}`;
-  start('sim', ['sim', '--port', String(simPort), '--symbols', o.symbol, '--rate', String(o.rate), ...(o.recordSendTimes ? ['--record-send-times'] : [])]);
+  start('sim', [
+    'sim',
+    '--port',
+    String(simPort),
+    '--symbols',
+    o.symbol,
+    '--rate',
+    String(o.rate),
+    ...(o.recordSendTimes ? ['--record-send-times'] : []),
+  ]);
   for (let i = 0; ; i++) {
     try {
       if ((await fetch(`${rest}/api/v3/ping`)).ok) break;
@@ -67,7 +72,20 @@ export async function startPipeline(o: { rate: number; symbol: string; collector
   const bus = ['--publish', publish, '--snapshot', snapshot];
   start('arbiter', ['arbitrate', '--symbols', o.symbol, '--ingest', ingest, ...bus]);
   for (const id of o.collectors ?? ['a', 'b'])
-    start(`collector-${id}`, ['collect', '--id', id, '--symbols', o.symbol, '--ws-url', `ws://127.0.0.1:${simPort}`, '--rest-url', rest, '--ingest', `${ingest},${probe}`, ...bus]);
+    start(`collector-${id}`, [
+      'collect',
+      '--id',
+      id,
+      '--symbols',
+      o.symbol,
+      '--ws-url',
+      `ws://127.0.0.1:${simPort}`,
+      '--rest-url',
+      rest,
+      '--ingest',
+      `${ingest},${probe}`,
+      ...bus,
+    ]);
   return {
     rest,
     ingest,
@@ -77,7 +95,9 @@ export async function startPipeline(o: { rate: number; symbol: string; collector
     procs,
     logDir,
     async stop() {
-      const exits = Object.values(procs).map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : null));
+      const exits = Object.values(procs).map((p) =>
+        p.exitCode === null ? new Promise((r) => p.once('exit', r)) : null,
+      );
       for (const p of Object.values(procs)) if (p.exitCode === null) p.kill('SIGTERM');
       const t = setTimeout(() => Object.values(procs).forEach((p) => p.exitCode === null && p.kill('SIGKILL')), 5000);
       await Promise.all(exits);
@@ -99,6 +119,9 @@ export function rssMiB(pid: number | undefined): number {
 }
 
 import * as fs from 'node:fs';
+import { freePort } from '../src/util/freePort.js';
+
+export { freePort };
 function require_fs() {
   return fs;
 }

@@ -1,16 +1,7 @@
 /** Shared test helpers: free loopback ports, polling, and a sim+collectors+arbiter pipeline on real ZeroMQ. */
-import net from 'node:net';
+import { freePort } from '../src/util/freePort.js';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export async function freeEndpoints(): Promise<{ ingest: string[]; publish: string[]; snapshot: string[] }> {
   const [a, b, c] = [await freePort(), await freePort(), await freePort()];

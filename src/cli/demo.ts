@@ -14,23 +14,13 @@ import { startView } from '../view/index.js';
 import { busTransport } from './commands.js';
 import { LiveBookView } from './watch.js';
 import { UserError } from './errors.js';
-import net from 'node:net';
-
-/** A port the OS says is free now (the simulator child binds it a moment later). */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../util/freePort.js';
 
 export interface DemoOptions {
   durationS?: number;
   faults: boolean;
+  /** Run a recorder child too (into cfg.recorder.dir); the collectors also publish to its ingest endpoint. */
+  record?: boolean;
   logDir: string;
   /** Exit non-zero if the consolidated book ever differed from the truth (used by tests/CI). */
   strict?: boolean;
@@ -54,6 +44,8 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   // Every child reads one resolved config: collectors pointed at the simulator, the faulty one via /p/flaky.
   const childCfg: Config = {
     ...cfg,
+    bus: o.record ? { ...cfg.bus, ingest: [...new Set([...cfg.bus.ingest, cfg.recorder.ingest])] } : cfg.bus,
+    recorder: { ...cfg.recorder, dir: path.resolve(cfg.recorder.dir) },
     collectors: cfg.collectors.map((c) => {
       const prefix = c.id === faulty ? '/p/flaky' : '';
       return { ...c, wsUrl: wsBase + prefix, restUrl: simBase + prefix };
@@ -82,6 +74,8 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   const sim = start('sim', ['sim']);
   await waitForHttp(`${simBase}/api/v3/ping`, sim, 10_000);
   const arb = start('arbiter', ['arbitrate']);
+  // Before the collectors, so it sees their first messages; a recorder that dies does not end the demo.
+  if (o.record) start('recorder', ['record']);
   for (const c of childCfg.collectors) start(`collector-${c.id}`, ['collect', '--id', c.id]);
 
   const transport = busTransport(cfg, log);

@@ -10,20 +10,10 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BookArbiter, type ArbiterSink, type ResetReason, type SnapshotRequestReason } from '../../src/core/arbiter.js';
 import type { BookDelta, BookSnapshot, Level } from '../../src/core/types.js';
+import { mulberry32 } from '../../src/sim/prng.js';
 
 const VENUE = 'binance';
 const SYMBOL = 'BTCUSDT';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ExchEvent {
   first: number;
