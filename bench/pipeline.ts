@@ -36,7 +36,7 @@ export async function startPipeline(o: {
   const procs: Record<string, ChildProcess> = {};
   const start = (name: string, args: string[]) => {
     const fd = openSync(path.join(logDir, `${name}.log`), 'a');
-    procs[name] = spawn(process.execPath, [...(o.nodeArgs ?? []), MAIN, ...args, '--log-level', 'warn'], {
+    procs[name] = spawn(process.execPath, [...(o.nodeArgs ?? (process.env.BOOKWIRE_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)), MAIN, ...args, '--log-level', 'warn'], {
       stdio: ['ignore', fd, fd],
     });
     closeSync(fd);
