@@ -8,6 +8,7 @@ import { benchArbiter, formatArbiterResult } from './arbiter.js';
 import { benchLatency, formatLatency, peakLossless, type LatencyRow } from './e2e.js';
 import { formatSoak, soak } from './soak.js';
 import { benchFloor } from './floor.js';
+import { benchRecorder, formatRecorderResult } from './recorder.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -41,6 +42,9 @@ section('Peak sustained rate with no loss (consolidated stream)');
 const peak = await peakLossless(quick ? [10_000, 20_000, 40_000] : [10_000, 20_000, 30_000, 40_000, 60_000, 80_000], 4);
 console.log(formatLatency(peak.rows));
 console.log(`peak lossless rate: ${peak.peak} events/s`);
+
+section('Recorder: write with compression, replay into a book, book-at (issue 5)');
+console.log(formatRecorderResult(await benchRecorder(quick ? 100_000 : 300_000)));
 
 if (soakMinutes > 0) {
   section(`Memory soak, ${soakMinutes} min at 10k events/s`);

@@ -3,13 +3,24 @@ import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log.js';
 import { createTransport } from '../transport/index.js';
 import type { Transport } from '../transport/types.js';
+import type { KafkaTransportOptions } from '../transport/kafka.js';
 import { Collector } from '../collector/collector.js';
 import { ArbiterService } from '../arbiter/service.js';
 import { runSimulator } from '../sim/index.js';
 import { UserError } from './errors.js';
 
 export function busTransport(cfg: Config, log: Logger): Transport {
-  if (cfg.bus.kind !== 'zeromq') throw new UserError(`bus "${cfg.bus.kind}" cannot be used across processes; use --bus zeromq`);
+  if (cfg.bus.kind === 'kafka')
+    return createTransport({
+      kind: 'kafka',
+      brokers: cfg.bus.brokers,
+      topicPrefix: cfg.bus.topicPrefix,
+      clientId: `bookwire-${log.bindings().name ?? 'cli'}`,
+      ssl: cfg.bus.ssl as KafkaTransportOptions['ssl'],
+      sasl: cfg.bus.sasl as KafkaTransportOptions['sasl'],
+      logger: log,
+    });
+  if (cfg.bus.kind !== 'zeromq') throw new UserError(`bus "${cfg.bus.kind}" cannot be used across processes; use --bus zeromq or kafka`);
   return createTransport({
     kind: 'zeromq',
     endpoints: { ingest: cfg.bus.ingest, publish: cfg.bus.publish, snapshot: cfg.bus.snapshot },

@@ -7,6 +7,7 @@ import type { Config, DeepPartial } from '../config/schema.js';
 import { addBusOptions, addCommonOptions, addSymbolOption, num, overridesFrom } from './options.js';
 import { runArbitrateCommand, runCollectCommand, runSimCommand, busTransport } from './commands.js';
 import { runDemo } from './demo.js';
+import { registerRecordCommands } from './record.js';
 import { isUserFacing } from './errors.js';
 import { createLogger } from '../log.js';
 import { LiveBookView } from './watch.js';
@@ -43,6 +44,7 @@ const duration = (c: Command) => c.option('--duration <seconds>', 'stop after th
 duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo')))))
   .description('run the whole pipeline locally: simulator, 2 collectors (one faulty), arbiter, live view')
   .option('--no-faults', 'no fault injection on the second collector')
+  .option('--no-record', 'do not run the recorder (default: records into recorder.dir, ./data)')
   .option('--sim-port <port>', 'simulator port', num('--sim-port'))
   .option('--log-dir <dir>', 'where the parts write their logs', 'data/logs')
   .option('--strict', 'exit 1 unless every truth check matched (for tests)')
@@ -51,6 +53,7 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo'))
     process.exitCode = await runDemo(cfg, {
       durationS: o.duration as number | undefined,
       faults: o.faults as boolean,
+      record: o.record as boolean,
       logDir: path.resolve(o.logDir as string),
       strict: o.strict as boolean | undefined,
     });
@@ -194,6 +197,9 @@ addCommonOptions(program.command('proxy'))
     });
     await p.close();
   });
+
+// record, replay, book-at (src/cli/record.ts)
+registerRecordCommands(program, config);
 
 function stripUndef(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));

@@ -25,7 +25,9 @@ export function addCommonOptions(cmd: Command): Command {
 
 export function addBusOptions(cmd: Command): Command {
   return cmd
-    .option('--bus <kind>', 'message bus: zeromq (default)')
+    .option('--bus <kind>', 'message bus: zeromq (default) or kafka')
+    .option('--brokers <list>', 'Kafka bootstrap brokers host:port, comma separated (with --bus kafka)', list)
+    .option('--topic-prefix <prefix>', 'Kafka topic prefix (default bookwire: topics bookwire.raw, bookwire.book, ...)')
     .option('--ingest <endpoints>', 'ingest endpoint(s), comma separated (collectors -> arbiter)', list)
     .option('--publish <endpoints>', 'consolidated publish endpoint(s), comma separated', list)
     .option('--snapshot <endpoints>', 'snapshot service endpoint(s), comma separated', list);
@@ -41,8 +43,15 @@ type Opts = Record<string, unknown>;
 export function overridesFrom(o: Opts): DeepPartial<Config> {
   const ov: DeepPartial<Config> = {};
   if (o.logLevel !== undefined) ov.log = { level: o.logLevel as Config['log']['level'] };
-  if (o.bus !== undefined || o.ingest || o.publish || o.snapshot)
-    ov.bus = { kind: o.bus as Config['bus']['kind'], ingest: o.ingest as string[], publish: o.publish as string[], snapshot: o.snapshot as string[] };
+  if (o.bus !== undefined || o.ingest || o.publish || o.snapshot || o.brokers || o.topicPrefix !== undefined)
+    ov.bus = {
+      kind: o.bus as Config['bus']['kind'],
+      ingest: o.ingest as string[],
+      publish: o.publish as string[],
+      snapshot: o.snapshot as string[],
+      brokers: o.brokers as string[],
+      topicPrefix: o.topicPrefix as string,
+    };
   if (o.symbols) ov.symbols = o.symbols as string[];
   return ov;
 }

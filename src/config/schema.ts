@@ -29,12 +29,17 @@ export interface FaultProfile {
 }
 
 export interface BusConfig {
-  kind: 'zeromq' | 'inproc';
+  kind: 'zeromq' | 'inproc' | 'kafka';
   ingest: string[];
   publish: string[];
   snapshot: string[];
   sendHighWaterMark: number;
   receiveHighWaterMark: number;
+  /** Kafka bus (kind: kafka): bootstrap brokers, topic prefix, TLS/SASL passed to the client as given. */
+  brokers: string[];
+  topicPrefix: string;
+  ssl?: boolean | Record<string, unknown>;
+  sasl?: { mechanism: string; [key: string]: unknown };
 }
 
 export interface BinanceVenueConfig {
@@ -78,6 +83,24 @@ export interface SimConfig {
   faults: Record<string, FaultProfile>;
 }
 
+/** The recorder (`bookwire record`, and inside the demo): docs/recording.md. */
+export interface RecorderConfig {
+  dir: string;
+  /** The recorder binds its own ingest endpoint; list it in bus.ingest so collectors publish to it too. */
+  ingest: string;
+  book: boolean;
+  raw: boolean;
+  codec: 'brotli' | 'gzip' | 'none';
+  level: number;
+  blockBytes: number;
+  flushIntervalMs: number;
+  fsync: 'none' | 'interval' | 'every-block';
+  fsyncIntervalMs: number;
+  segmentBytes: number;
+  segmentMinutes: number;
+  maxPendingBytes: number;
+}
+
 export interface Config {
   bus: BusConfig;
   venues: { binance: BinanceVenueConfig };
@@ -88,6 +111,7 @@ export interface Config {
   /** faultyCollector: collector routed through the `flaky` profile by the demo; null = none. */
   demo: { faultyCollector: string | null };
   log: { level: LogLevel };
+  recorder: RecorderConfig;
 }
 
 /** Objects merge key by key, arrays and scalars replace. */
@@ -181,19 +205,27 @@ function section<S extends z.core.$ZodLooseShape>(shape: S) {
 // ---- the sections ----
 
 const busSchema = section({
-  kind: z
-    .enum(['zeromq', 'inproc'], {
-      error: (iss) =>
-        iss.input === 'kafka'
-          ? '"kafka" is not implemented yet, see issue 4 (use zeromq or inproc)'
-          : 'expected one of zeromq, inproc',
-    })
-    .default('zeromq'),
+  kind: oneOf(['zeromq', 'inproc', 'kafka']).default('zeromq'),
   ingest: endpoints('tcp://127.0.0.1:5555'),
   publish: endpoints('tcp://127.0.0.1:5556'),
   snapshot: endpoints('tcp://127.0.0.1:5557'),
   sendHighWaterMark: intIn(0).default(100_000),
   receiveHighWaterMark: intIn(0).default(100_000),
+  brokers: listOf(
+    z.string({ error: 'expected a Kafka broker like 127.0.0.1:9092' }).regex(/^[^\s:,]+:\d{1,5}$/, {
+      error: 'expected a Kafka broker like 127.0.0.1:9092',
+    }),
+    'brokers',
+  ).default(['127.0.0.1:9092']),
+  topicPrefix: z
+    .string({ error: 'expected a Kafka topic prefix like bookwire' })
+    .regex(/^[A-Za-z0-9._-]{1,200}$/, { error: 'expected a Kafka topic prefix like bookwire (letters, digits, ., _, -)' })
+    .default('bookwire'),
+  // Passed to kafkajs unchanged (true, or tls.connect options; { mechanism, username, password }).
+  ssl: z.union([z.boolean(), z.record(z.string(), z.unknown())], { error: 'expected true/false or TLS options' }).optional(),
+  sasl: z
+    .looseObject({ mechanism: z.string({ error: 'expected a SASL mechanism like plain, scram-sha-256' }) }, { error: 'expected a mapping with a mechanism' })
+    .optional(),
 });
 
 const binanceSchema = section({
@@ -295,6 +327,21 @@ const rawSchema = z.strictObject({
     faultyCollector: anId('a collector id').nullable().optional(),
   }),
   log: section({ level: oneOf(LOG_LEVELS).default('info') }),
+  recorder: section({
+    dir: nonEmptyString('a directory').default('./data'),
+    ingest: endpoint.default('tcp://127.0.0.1:5558'),
+    book: z.boolean({ error: 'expected true or false' }).default(true),
+    raw: z.boolean({ error: 'expected true or false' }).default(true),
+    codec: oneOf(['brotli', 'gzip', 'none']).default('brotli'),
+    level: intIn(0, 11).default(1),
+    blockBytes: intIn(1024).default(256 * 1024),
+    flushIntervalMs: intIn(1).default(200),
+    fsync: oneOf(['none', 'interval', 'every-block']).default('interval'),
+    fsyncIntervalMs: intIn(1).default(1000),
+    segmentBytes: intIn(65536).default(64 * 1024 * 1024),
+    segmentMinutes: posNumber().default(60),
+    maxPendingBytes: intIn(1024 * 1024).default(64 * 1024 * 1024),
+  }),
 });
 
 type RawConfig = z.output<typeof rawSchema>;

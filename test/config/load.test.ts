@@ -37,6 +37,8 @@ test('defaults: every key filled in, two collectors a and b with the venue URLs 
     snapshot: ['tcp://127.0.0.1:5557'],
     sendHighWaterMark: 100000,
     receiveHighWaterMark: 100000,
+    brokers: ['127.0.0.1:9092'],
+    topicPrefix: 'bookwire',
   });
   assert.deepEqual(c.venues.binance, {
     wsUrl: 'wss://stream.binance.com:9443',
@@ -191,7 +193,7 @@ test('every problem is reported at once', () => {
   const p = file(
     [
       'bus:',
-      '  kind: kafka',
+      '  kind: kafak',
       '  publish: [udp://x]',
       'symbols: [BTCUSDT, btcusdt]',
       'venues: { binance: { speed: 10ms, snapshotLimit: 5001, wsUrl: https://x } }',
@@ -204,7 +206,7 @@ test('every problem is reported at once', () => {
   const got = problems(() => loadConfig(p)).map((l) => l.slice(`config ${p}: `.length));
   assert.deepEqual(got.sort(), [
     'arbiter.gapTimeoutMs: expected an integer >= 0, got 1.5 (line 6)',
-    'bus.kind: "kafka" is not implemented yet, see issue 4 (use zeromq or inproc) (line 2)',
+    'bus.kind: expected one of zeromq, inproc, kafka, got "kafak" (line 2)',
     'bus.publish[0]: expected a ZeroMQ endpoint like tcp://127.0.0.1:5556, got "udp://x" (line 3)',
     'collectors: expected at least one collector, got [] (line 9)',
     'log.level: expected one of trace, debug, info, warn, error, fatal, silent, got "loud" (line 8)',
@@ -222,7 +224,7 @@ test('unknown keys are named, with the keys allowed there', () => {
   assert.deepEqual(
     problems(() => loadConfig(p)),
     [
-      `config ${p}: bus.hwm: unknown key (allowed: kind, ingest, publish, snapshot, sendHighWaterMark, receiveHighWaterMark) (line 3)`,
+      `config ${p}: bus.hwm: unknown key (allowed: kind, ingest, publish, snapshot, sendHighWaterMark, receiveHighWaterMark, brokers, topicPrefix, ssl, sasl) (line 3)`,
       `config ${p}: sim.faults.slow.delay: unknown key (allowed: dropRate, dupRate, delayMs, jitterMs, reorderRate, disconnectEveryS, stallEveryS, stallForS, malformedRate, snapshotErrorRate, snapshotErrorStatus, snapshotDelayMs) (line 7)`,
       `config ${p}: colector: unknown key (allowed: bus, venues, symbols, collectors, arbiter, sim, demo, log) (line 4)`,
     ],

@@ -1,0 +1,18 @@
+/** Recording and replay: the data store for backtests (docs/recording.md). */
+export { Recorder, RecorderError, checkRecordingDir, type RecorderOptions, type RecorderCounters } from './recorder.js';
+export { replay, replaySync, toMicros, type ReplayOptions, type ReplayItem, type ReplaySpeed, type Instant } from './replay.js';
+export { bookAt, readRecords, snapshotBefore, type BookAt, type ReadOptions } from './reader.js';
+export {
+  DEFAULT_STORAGE,
+  StreamWriter,
+  listBooks,
+  listSegments,
+  recoverDir,
+  recoverSegment,
+  scanSegment,
+  streamDir,
+  type FsyncPolicy,
+  type StorageOptions,
+  type RecoveryResult,
+} from './segment.js';
+export { decodeBlock, FormatError, type Codec, type Stream, type GapMarker, type Rec } from './format.js';

@@ -1,0 +1,320 @@
+/**
+ * Recorder service: a separate subscriber that writes every consolidated (book.*) and raw (raw.*)
+ * message to segment files. It never sits on the arbiter's path: it only reads from the bus, and a
+ * ZeroMQ PUB drops for a slow subscriber instead of waiting. When the disk is slower than the feed the
+ * recorder stops reading past `maxPendingBytes` (logged and counted); the bus then drops for it alone,
+ * and the sequence check below turns that into a gap marker record instead of silently missing data.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { nowMicros } from '../core/clock.js';
+import type { Logger } from '../log.js';
+import { silentLogger } from '../log.js';
+import type { BusSubscriber, Transport } from '../transport/types.js';
+import { decodeConsolidated } from '../wire/messages.js';
+import { KIND_GAP, KIND_MESSAGE, type GapMarker, type Stream } from './format.js';
+import { DEFAULT_STORAGE, StreamWriter, recoverDir, type StorageOptions } from './segment.js';
+
+export interface RecorderOptions {
+  /** Subscribes 'book' (connects to the arbiters' publish endpoints) and 'ingest' (binds the recorder's own ingest endpoint). */
+  transport: Transport;
+  dir: string;
+  storage?: Partial<StorageOptions>;
+  /** Record the consolidated stream (default true). */
+  book?: boolean;
+  /** Record the raw per-collector stream (default true). */
+  raw?: boolean;
+  /** Stop reading the bus while this many bytes wait for the disk (default 64 MiB). */
+  maxPendingBytes?: number;
+  /** Receive high-water mark of the subscriptions. */
+  highWaterMark?: number;
+  logger?: Logger;
+}
+
+export interface RecorderCounters {
+  received: number;
+  recorded: number;
+  /** Gaps seen in consolidated streams (each written as a gap marker). */
+  gaps: number;
+  /** Times the recorder fell behind the disk and paused reading. */
+  behind: number;
+  duplicates: number;
+  undecodable: number;
+  writeErrors: number;
+}
+
+interface BookSeq {
+  seq: number;
+}
+
+export class RecorderError extends Error {
+  override name = 'RecorderError';
+}
+
+/** Check (and create) a recording directory; a clear error if it cannot be written. */
+export function checkRecordingDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    const probe = path.join(dir, `.write-test-${process.pid}`);
+    fs.writeFileSync(probe, '');
+    fs.rmSync(probe);
+  } catch (e) {
+    throw new RecorderError(`cannot write to the recording directory ${dir}: ${(e as Error).message}`);
+  }
+}
+
+export class Recorder {
+  readonly counters: RecorderCounters = { received: 0, recorded: 0, gaps: 0, behind: 0, duplicates: 0, undecodable: 0, writeErrors: 0 };
+  readonly storage: StorageOptions;
+  private readonly log: Logger;
+  private readonly writers = new Map<string, StreamWriter>();
+  private readonly seqs = new Map<string, BookSeq>();
+  private readonly subs: BusSubscriber[] = [];
+  private loops: Promise<void>[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+  private waiting: (() => void) | undefined;
+  private readonly maxPending: number;
+  private lockFile = '';
+
+  constructor(private readonly o: RecorderOptions) {
+    this.storage = { ...DEFAULT_STORAGE, ...stripUndefined(o.storage ?? {}) };
+    this.log = o.logger ?? silentLogger;
+    this.maxPending = o.maxPendingBytes ?? 64 * 1024 * 1024;
+  }
+
+  async start(): Promise<void> {
+    const dir = this.o.dir;
+    checkRecordingDir(dir);
+    this.lock(dir);
+    recoverDir(dir, this.log);
+    const t = this.o.transport;
+    const hwm = { highWaterMark: this.o.highWaterMark };
+    if (this.o.book !== false) {
+      const s = await t.subscriber('book', ['book.'], hwm);
+      this.subs.push(s);
+      this.loops.push(this.loop(s, 'book'));
+    }
+    if (this.o.raw !== false) {
+      const s = await t.subscriber('ingest', ['raw.'], hwm);
+      this.subs.push(s);
+      this.loops.push(this.loop(s, 'raw'));
+    }
+    const tick = Math.max(5, Math.min(100, this.storage.flushIntervalMs / 2));
+    this.timers.push(setInterval(() => this.flushDue(), tick));
+    if (this.storage.fsync === 'interval')
+      this.timers.push(setInterval(() => this.fsyncAll(), this.storage.fsyncIntervalMs));
+    this.timers.push(setInterval(() => this.log.info(this.stats(), 'recorder stats'), 10_000));
+    for (const x of this.timers) x.unref();
+    this.log.info({ dir, storage: this.storage }, 'recorder started');
+  }
+
+  /** One recorder per directory: a second one would cut the first one's open segments as "torn". */
+  private lock(dir: string): void {
+    const f = path.join(dir, 'recorder.lock');
+    try {
+      const pid = Number(fs.readFileSync(f, 'utf8'));
+      if (pid && pid !== process.pid && alive(pid)) throw new RecorderError(`another recorder (pid ${pid}) is writing to ${dir}`);
+    } catch (e) {
+      if (e instanceof RecorderError) throw e;
+    }
+    fs.writeFileSync(f, String(process.pid));
+    this.lockFile = f;
+  }
+
+  stats(): RecorderCounters & { pendingBytes: number; writtenRecords: number; files: number } {
+    let pendingBytes = 0;
+    let writtenRecords = 0;
+    let writeErrors = 0;
+    for (const w of this.writers.values()) {
+      pendingBytes += w.pendingBytes;
+      writtenRecords += w.writtenRecords;
+      writeErrors += w.counters.writeErrors;
+    }
+    return { ...this.counters, writeErrors, pendingBytes, writtenRecords, files: this.writers.size };
+  }
+
+  private pendingBytes(): number {
+    let n = 0;
+    for (const w of this.writers.values()) n += w.pendingBytes;
+    return n;
+  }
+
+  private writer(stream: Stream, venue: string, symbol: string): StreamWriter {
+    const key = `${stream}.${venue}.${symbol}`;
+    let w = this.writers.get(key);
+    if (!w) {
+      w = new StreamWriter(this.o.dir, stream, venue, symbol, this.storage, this.log, this.onWritten, this.onProgress);
+      this.writers.set(key, w);
+    }
+    return w;
+  }
+
+  private readonly onWritten = (w: StreamWriter, b: { count: number; lastTime: number }): void => {
+    this.log.debug({ stream: w.stream, symbol: w.symbol, records: b.count, lastTime: b.lastTime, written: w.writtenRecords }, 'block written');
+  };
+
+  private readonly onProgress = (): void => {
+    if (this.waiting && this.pendingBytes() <= this.maxPending / 2) {
+      const r = this.waiting;
+      this.waiting = undefined;
+      r();
+    }
+  };
+
+  private async loop(sub: BusSubscriber, stream: Stream): Promise<void> {
+    try {
+      for await (const m of sub) {
+        this.counters.received++;
+        const time = nowMicros();
+        // topic: <stream>.<venue>.<symbol>
+        const a = m.topic.indexOf('.');
+        const b = m.topic.indexOf('.', a + 1);
+        if (a < 0 || b < 0) continue;
+        const venue = m.topic.slice(a + 1, b);
+        const symbol = m.topic.slice(b + 1);
+        const w = this.writer(stream, venue, symbol);
+        let isSnapshot = false;
+        if (stream === 'book') {
+          const h = peekConsolidated(m.payload);
+          if (!h) {
+            this.counters.undecodable++;
+            continue;
+          }
+          isSnapshot = h.type === 'snapshot';
+          this.checkSequence(m.topic, h, w, time);
+        }
+        w.append(KIND_MESSAGE, time, m.payload, isSnapshot);
+        this.counters.recorded++;
+        if (w.pendingBytes > 0 && this.pendingBytes() > this.maxPending) await this.fellBehind(stream);
+      }
+    } catch (e) {
+      if (!this.stopped) this.log.error({ stream, err: (e as Error).message }, 'recorder receive loop failed');
+    }
+  }
+
+  /** The sequence rule of docs/wire-format.md: a delta that does not chain is a gap we write down. */
+  private checkSequence(topic: string, h: PeekedHeader, w: StreamWriter, time: number): void {
+    let s = this.seqs.get(topic);
+    if (!s) this.seqs.set(topic, (s = { seq: -1 }));
+    if (h.type === 'snapshot') {
+      if (h.seq > s.seq) s.seq = h.seq;
+      return;
+    }
+    if (s.seq < 0) {
+      s.seq = h.seq; // joined mid-stream: the first delta starts our chain
+      return;
+    }
+    if (h.seq <= s.seq) {
+      this.counters.duplicates++; // a second arbiter's copy
+      return;
+    }
+    if (h.prev !== s.seq && h.first > s.seq + 1) {
+      this.counters.gaps++;
+      const gap: GapMarker = { type: 'gap', fromSeq: s.seq, toSeq: h.prev, reason: 'sequence' };
+      w.append(KIND_GAP, time, Buffer.from(JSON.stringify(gap)));
+      if (this.counters.gaps <= 10 || this.counters.gaps % 100 === 0)
+        this.log.warn({ topic, had: s.seq, prev: h.prev, gaps: this.counters.gaps }, 'gap in the consolidated stream (recorder missed messages); gap marker written');
+    }
+    s.seq = h.seq;
+  }
+
+  private async fellBehind(stream: Stream): Promise<void> {
+    this.counters.behind++;
+    if (this.counters.behind <= 10 || this.counters.behind % 100 === 0)
+      this.log.warn({ stream, pendingBytes: this.pendingBytes(), behind: this.counters.behind }, 'recorder falling behind the disk: pausing reads (the bus may drop messages for the recorder)');
+    for (const w of this.writers.values()) w.seal();
+    if (this.pendingBytes() <= this.maxPending / 2) return;
+    await new Promise<void>((r) => {
+      this.waiting = r;
+    });
+  }
+
+  private flushDue(): void {
+    const now = Date.now();
+    for (const w of this.writers.values()) w.flushIfDue(now);
+  }
+
+  private fsyncAll(): void {
+    for (const w of this.writers.values())
+      w.fsync().catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'fsync failed'));
+  }
+
+  /** Stop receiving, write everything buffered, seal every segment. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const s of this.subs) await s.close();
+    this.waiting?.();
+    await Promise.all(this.loops);
+    for (const w of this.writers.values()) await w.close();
+    if (this.lockFile) fs.rmSync(this.lockFile, { force: true });
+    this.log.info(this.stats(), 'recorder stopped');
+  }
+
+  /** Wait until every record received so far is written (tests, benchmarks). */
+  async flush(): Promise<void> {
+    for (const w of this.writers.values()) {
+      w.seal();
+      await w.drain();
+    }
+  }
+}
+
+interface PeekedHeader {
+  type: 'delta' | 'snapshot';
+  seq: number;
+  prev: number;
+  first: number;
+}
+
+const DELTA_PREFIX = Buffer.from('{"v":1,"type":"delta"');
+const SNAPSHOT_PREFIX = Buffer.from('{"v":1,"type":"snapshot"');
+
+/** type/seq/prev/first of a consolidated payload without parsing its levels (the arbiter's key order); JSON.parse otherwise. */
+export function peekConsolidated(p: Buffer): PeekedHeader | undefined {
+  const isDelta = p.length > DELTA_PREFIX.length && DELTA_PREFIX.compare(p, 0, DELTA_PREFIX.length) === 0;
+  const isSnap = !isDelta && p.length > SNAPSHOT_PREFIX.length && SNAPSHOT_PREFIX.compare(p, 0, SNAPSHOT_PREFIX.length) === 0;
+  if (isDelta || isSnap) {
+    const head = p.toString('latin1', 0, Math.min(p.length, 256));
+    const seq = numAfter(head, '"seq":');
+    if (isSnap && seq !== undefined) return { type: 'snapshot', seq, prev: -1, first: -1 };
+    const prev = numAfter(head, '"prev":');
+    const first = numAfter(head, '"first":');
+    if (seq !== undefined && prev !== undefined && first !== undefined) return { type: 'delta', seq, prev, first };
+  }
+  try {
+    const m = decodeConsolidated(p);
+    return m.type === 'delta' ? { type: 'delta', seq: m.seq, prev: m.prev, first: m.first } : { type: 'snapshot', seq: m.seq, prev: -1, first: -1 };
+  } catch {
+    return undefined;
+  }
+}
+
+function numAfter(s: string, key: string): number | undefined {
+  const i = s.indexOf(key);
+  if (i < 0) return undefined;
+  let j = i + key.length;
+  const start = j;
+  while (j < s.length) {
+    const c = s.charCodeAt(j);
+    if ((c < 48 || c > 57) && c !== 45) break;
+    j++;
+  }
+  if (j === start || j === s.length) return undefined;
+  return Number(s.slice(start, j));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,460 @@
+/**
+ * Segment files on disk: layout, the append-only writer of one (stream, venue, symbol), crash recovery
+ * and block-level reading. Layout: <dir>/<venue>/<symbol>/<stream>/<firstTime µs, 16 digits>.seg, and a
+ * .idx next to every sealed segment. A segment without .idx is the one being written, or one a crash
+ * left behind: recovery verifies it block by block, cuts a torn tail, and seals it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import {
+  BLOCK_HEADER_BYTES,
+  FLAG_SNAPSHOT,
+  blockBytes,
+  RECORD_HEADER_BYTES,
+  blockCrcOk,
+  compressAsync,
+  crc32,
+  decodeIndex,
+  encodeIndex,
+  parseBlockHeader,
+  parseSegmentHeader,
+  segmentHeader,
+  type BlockMeta,
+  type Codec,
+  type Stream,
+} from './format.js';
+
+export type FsyncPolicy = 'none' | 'interval' | 'every-block';
+
+export interface StorageOptions {
+  codec: Codec;
+  level: number;
+  /** A block is sealed (compressed, written) at this many uncompressed bytes... */
+  blockBytes: number;
+  /** ...or this long after its first record: the most a process crash can lose. */
+  flushIntervalMs: number;
+  fsync: FsyncPolicy;
+  fsyncIntervalMs: number;
+  /** Rotate to a new segment past this size or age. */
+  segmentBytes: number;
+  segmentMs: number;
+}
+
+export const DEFAULT_STORAGE: StorageOptions = {
+  codec: 'brotli',
+  level: 1,
+  blockBytes: 256 * 1024,
+  flushIntervalMs: 200,
+  fsync: 'interval',
+  fsyncIntervalMs: 1000,
+  segmentBytes: 64 * 1024 * 1024,
+  segmentMs: 3600_000,
+};
+
+export function streamDir(dir: string, venue: string, symbol: string, stream: Stream): string {
+  return path.join(dir, venue, symbol, stream);
+}
+
+const pad16 = (t: number) => String(Math.max(0, Math.floor(t))).padStart(16, '0');
+
+export interface SegmentFile {
+  path: string;
+  /** First record time, from the file name. */
+  start: number;
+  sealed: boolean;
+}
+
+/** Segments of one stream, oldest first. */
+export function listSegments(dir: string, venue: string, symbol: string, stream: Stream): SegmentFile[] {
+  const d = streamDir(dir, venue, symbol, stream);
+  let names: string[];
+  try {
+    names = fs.readdirSync(d);
+  } catch {
+    return [];
+  }
+  const set = new Set(names);
+  // same start time: "<t>.seg" was created before "<t>-1.seg", "<t>-2.seg"...
+  const suffix = (n: string) => Number(/-(\d+)\.seg$/.exec(n)?.[1] ?? 0);
+  return names
+    .filter((n) => /^\d{16}(-\d+)?\.seg$/.test(n))
+    .sort((a, b) => (a.slice(0, 16) < b.slice(0, 16) ? -1 : a.slice(0, 16) > b.slice(0, 16) ? 1 : suffix(a) - suffix(b)))
+    .map((n) => ({ path: path.join(d, n), start: Number(n.slice(0, 16)), sealed: set.has(n.replace(/\.seg$/, '.idx')) }));
+}
+
+/** Every (venue, symbol) with a recording of `stream` under dir. */
+export function listBooks(dir: string): { venue: string; symbol: string }[] {
+  const out: { venue: string; symbol: string }[] = [];
+  const sub = (d: string) => {
+    try {
+      return fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch {
+      return [];
+    }
+  };
+  for (const venue of sub(dir)) for (const symbol of sub(path.join(dir, venue))) out.push({ venue, symbol });
+  return out;
+}
+
+export interface ScanResult {
+  blocks: BlockMeta[];
+  /** Bytes after the last good block (a torn or corrupt tail). */
+  validEnd: number;
+  size: number;
+  headerOk: boolean;
+  problem?: string;
+}
+
+/**
+ * Read block headers of a segment. verify=true also reads and CRC-checks every block (recovery);
+ * otherwise only headers are read (fast, for unsealed segments on replay). Stops at the first bad block.
+ */
+export function scanSegment(file: string, verify: boolean): ScanResult {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const head = Buffer.alloc(Math.min(size, 4096));
+    fs.readSync(fd, head, 0, head.length, 0);
+    const sh = parseSegmentHeader(head);
+    if (!sh) return { blocks: [], validEnd: 0, size, headerOk: false, problem: 'bad or torn segment header' };
+    const blocks: BlockMeta[] = [];
+    let off = sh.length;
+    const hb = Buffer.alloc(BLOCK_HEADER_BYTES);
+    let problem: string | undefined;
+    while (off < size) {
+      if (off + BLOCK_HEADER_BYTES > size) {
+        problem = 'torn block header';
+        break;
+      }
+      fs.readSync(fd, hb, 0, BLOCK_HEADER_BYTES, off);
+      const m = parseBlockHeader(hb, off);
+      if (!m) {
+        problem = 'bad block header';
+        break;
+      }
+      const end = off + BLOCK_HEADER_BYTES + m.clen;
+      if (end > size) {
+        problem = 'torn block';
+        break;
+      }
+      if (verify) {
+        const b = Buffer.allocUnsafe(BLOCK_HEADER_BYTES + m.clen);
+        fs.readSync(fd, b, 0, b.length, off);
+        if (!blockCrcOk(b)) {
+          problem = 'block checksum mismatch';
+          break;
+        }
+      }
+      blocks.push({ offset: m.offset, clen: m.clen, count: m.count, firstTime: m.firstTime, lastTime: m.lastTime, flags: m.flags });
+      off = end;
+    }
+    return { blocks, validEnd: off, size, headerOk: true, problem };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function idxPath(seg: string): string {
+  return seg.replace(/\.seg$/, '.idx');
+}
+
+/** Block list of a segment: from its index when sealed, else by scanning headers. */
+export function segmentBlocks(seg: SegmentFile): { blocks: BlockMeta[]; problem?: string } {
+  if (seg.sealed) {
+    try {
+      const idx = decodeIndex(fs.readFileSync(idxPath(seg.path)));
+      if (idx) return { blocks: idx };
+    } catch {
+      /* fall back to a scan */
+    }
+  }
+  const s = scanSegment(seg.path, false);
+  return { blocks: s.blocks, problem: s.problem };
+}
+
+export function readBlock(fd: number, m: BlockMeta): Buffer {
+  const b = Buffer.allocUnsafe(BLOCK_HEADER_BYTES + m.clen);
+  const n = fs.readSync(fd, b, 0, b.length, m.offset);
+  return n === b.length ? b : b.subarray(0, n);
+}
+
+export interface RecoveryResult {
+  file: string;
+  blocks: number;
+  records: number;
+  cutBytes: number;
+  problem?: string;
+  removed: boolean;
+}
+
+/**
+ * Make an unsealed segment whole: verify every block, truncate after the last good one, write its index.
+ * A segment with no complete block is removed.
+ */
+export function recoverSegment(file: string): RecoveryResult {
+  const s = scanSegment(file, true);
+  const records = s.blocks.reduce((a, b) => a + b.count, 0);
+  if (s.blocks.length === 0) {
+    fs.rmSync(file, { force: true });
+    return { file, blocks: 0, records: 0, cutBytes: s.size, problem: s.problem, removed: true };
+  }
+  if (s.validEnd < s.size) fs.truncateSync(file, s.validEnd);
+  writeIndex(file, s.blocks);
+  return { file, blocks: s.blocks.length, records, cutBytes: s.size - s.validEnd, problem: s.problem, removed: false };
+}
+
+function writeIndex(seg: string, blocks: readonly BlockMeta[]): void {
+  const tmp = idxPath(seg) + '.tmp';
+  fs.writeFileSync(tmp, encodeIndex(blocks));
+  fs.renameSync(tmp, idxPath(seg));
+}
+
+/** Recover every unsealed segment under dir (call before writing into it). */
+export function recoverDir(dir: string, log: Logger): RecoveryResult[] {
+  const out: RecoveryResult[] = [];
+  for (const { venue, symbol } of listBooks(dir))
+    for (const stream of ['book', 'raw'] as const)
+      for (const seg of listSegments(dir, venue, symbol, stream)) {
+        if (seg.sealed) continue;
+        const r = recoverSegment(seg.path);
+        out.push(r);
+        if (r.cutBytes > 0 || r.removed)
+          log.warn({ file: r.file, cutBytes: r.cutBytes, keptBlocks: r.blocks, keptRecords: r.records, problem: r.problem, removed: r.removed }, 'torn or corrupt segment tail cut');
+        else log.info({ file: r.file, blocks: r.blocks, records: r.records }, 'unsealed segment verified and sealed');
+      }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+interface OpenBlock {
+  /** Records framed in place (no per-record buffers, one CRC call per record). */
+  buf: Buffer;
+  bytes: number;
+  count: number;
+  firstTime: number;
+  lastTime: number;
+  flags: number;
+  openedAt: number;
+}
+
+interface QueuedBlock {
+  body: Buffer;
+  count: number;
+  firstTime: number;
+  lastTime: number;
+  flags: number;
+}
+
+export interface WriterCounters {
+  records: number;
+  blocks: number;
+  bytesIn: number;
+  bytesOut: number;
+  writeErrors: number;
+  segments: number;
+}
+
+/**
+ * Append-only writer of one (stream, venue, symbol). append() only buffers (cheap, synchronous); blocks
+ * are compressed on the libuv thread pool and written in order by one async pump, so neither compression
+ * nor a slow disk runs on the receive path. A failed write drops that block, logs, closes the segment;
+ * the next block opens a new one.
+ */
+export class StreamWriter {
+  readonly counters: WriterCounters = { records: 0, blocks: 0, bytesIn: 0, bytesOut: 0, writeErrors: 0, segments: 0 };
+  /** Uncompressed bytes buffered or queued, not yet on disk. */
+  pendingBytes = 0;
+  /** Records durably handed to the OS (written), in order; for tests and progress reports. */
+  writtenRecords = 0;
+  private block: OpenBlock | undefined;
+  private readonly queue: QueuedBlock[] = [];
+  private pumping: Promise<void> | undefined;
+  private fd: number | undefined;
+  private segPath = '';
+  private segBytes = 0;
+  private segOpenedAt = 0;
+  private segBlocks: BlockMeta[] = [];
+  private lastFsync = 0;
+  private dirty = false;
+  private closed = false;
+
+  constructor(
+    readonly dir: string,
+    readonly stream: Stream,
+    readonly venue: string,
+    readonly symbol: string,
+    private readonly opts: StorageOptions,
+    private readonly log: Logger,
+    private readonly onWritten?: (w: StreamWriter, b: { count: number; lastTime: number }) => void,
+    /** After every block, written or dropped, once pendingBytes is updated. */
+    private readonly onProgress?: () => void,
+  ) {}
+
+  /** Buffer one record. A consolidated snapshot starts a new block, so the index can point at it. */
+  append(kind: number, time: number, bytes: Buffer, isSnapshot = false): void {
+    if (this.closed) return;
+    if (isSnapshot && this.block) this.seal();
+    const need = RECORD_HEADER_BYTES + bytes.length;
+    let b = this.block;
+    if (!b)
+      b = this.block = {
+        buf: Buffer.allocUnsafe(Math.max(this.opts.blockBytes + 4096, need)),
+        bytes: 0,
+        count: 0,
+        firstTime: time,
+        lastTime: time,
+        flags: isSnapshot ? FLAG_SNAPSHOT : 0,
+        openedAt: Date.now(),
+      };
+    if (b.bytes + need > b.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(b.buf.length * 2, b.bytes + need));
+      b.buf.copy(bigger, 0, 0, b.bytes);
+      b.buf = bigger;
+    }
+    const p = b.bytes;
+    const buf = b.buf;
+    buf.writeUInt32LE(9 + bytes.length, p);
+    buf[p + 8] = kind;
+    buf.writeDoubleLE(time, p + 9);
+    bytes.copy(buf, p + RECORD_HEADER_BYTES);
+    buf.writeUInt32LE(crc32(buf.subarray(p + 8, p + need)), p + 4);
+    b.bytes += need;
+    b.count++;
+    b.lastTime = time;
+    this.pendingBytes += need;
+    this.counters.records++;
+    this.counters.bytesIn += bytes.length;
+    if (b.bytes >= this.opts.blockBytes) this.seal();
+  }
+
+  /** Seal the open block if it is older than the flush interval (called by the recorder's timer). */
+  flushIfDue(now = Date.now()): void {
+    if (this.block && now - this.block.openedAt >= this.opts.flushIntervalMs) this.seal();
+  }
+
+  /** Seal the open block now and queue it for writing. */
+  seal(): void {
+    const b = this.block;
+    if (!b) return;
+    this.block = undefined;
+    this.queue.push({ body: b.buf.subarray(0, b.bytes), count: b.count, firstTime: b.firstTime, lastTime: b.lastTime, flags: b.flags });
+    this.pumping ??= this.pump();
+  }
+
+  /** Resolves when everything sealed so far is written. */
+  async drain(): Promise<void> {
+    while (this.pumping) await this.pumping;
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const q = this.queue.shift()!;
+        try {
+          const c = await compressAsync(q.body, this.opts);
+          const blk = blockBytes(this.opts.codec, q.flags, c, q.body.length, q.count, q.firstTime, q.lastTime);
+          await this.writeBlock(blk, q);
+          this.onWritten?.(this, q);
+        } catch (e) {
+          this.counters.writeErrors++;
+          if (this.counters.writeErrors <= 10 || this.counters.writeErrors % 100 === 0)
+            this.log.error({ dir: streamDir(this.dir, this.venue, this.symbol, this.stream), err: (e as Error).message, records: q.count, writeErrors: this.counters.writeErrors }, 'recording write failed; block dropped');
+          this.closeSegment(false);
+        } finally {
+          this.pendingBytes -= q.body.length;
+          this.onProgress?.();
+        }
+      }
+    } finally {
+      this.pumping = undefined;
+    }
+  }
+
+  private async writeBlock(blk: Buffer, q: QueuedBlock): Promise<void> {
+    const now = Date.now();
+    if (this.fd !== undefined && (this.segBytes >= this.opts.segmentBytes || now - this.segOpenedAt >= this.opts.segmentMs)) this.closeSegment(true);
+    if (this.fd === undefined) this.openSegment(q.firstTime);
+    const fd = this.fd!;
+    const off = this.segBytes;
+    await writeAllAsync(fd, blk, off);
+    this.segBytes += blk.length;
+    this.segBlocks.push({ offset: off, clen: blk.length - BLOCK_HEADER_BYTES, count: q.count, firstTime: q.firstTime, lastTime: q.lastTime, flags: q.flags });
+    this.counters.blocks++;
+    this.counters.bytesOut += blk.length;
+    this.writtenRecords += q.count;
+    this.dirty = true;
+    if (this.opts.fsync === 'every-block' || (this.opts.fsync === 'interval' && now - this.lastFsync >= this.opts.fsyncIntervalMs)) await this.fsync();
+  }
+
+  /** fsync the open segment if anything was written since the last one (the recorder's interval timer). */
+  async fsync(): Promise<void> {
+    if (this.fd === undefined || !this.dirty) return;
+    this.dirty = false;
+    this.lastFsync = Date.now();
+    const fd = this.fd;
+    await new Promise<void>((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
+  }
+
+  private openSegment(firstTime: number): void {
+    const d = streamDir(this.dir, this.venue, this.symbol, this.stream);
+    fs.mkdirSync(d, { recursive: true });
+    let name = `${pad16(firstTime)}.seg`;
+    for (let i = 1; fs.existsSync(path.join(d, name)); i++) name = `${pad16(firstTime)}-${i}.seg`;
+    this.segPath = path.join(d, name);
+    const fd = fs.openSync(this.segPath, 'wx');
+    const h = segmentHeader({ stream: this.stream, venue: this.venue, symbol: this.symbol, codec: this.opts.codec, created: new Date().toISOString() });
+    try {
+      writeAll(fd, h, 0);
+    } catch (e) {
+      fs.closeSync(fd);
+      fs.rmSync(this.segPath, { force: true });
+      throw e;
+    }
+    this.fd = fd;
+    this.segBytes = h.length;
+    this.segOpenedAt = Date.now();
+    this.segBlocks = [];
+    this.counters.segments++;
+    this.log.debug({ file: this.segPath }, 'segment opened');
+  }
+
+  /** Close the current segment; with its blocks intact, write its index (sealed). */
+  private closeSegment(writeIdx: boolean): void {
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    try {
+      if (this.opts.fsync !== 'none') fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      if (writeIdx) writeIndex(this.segPath, this.segBlocks);
+      else recoverSegment(this.segPath); // after a failed write: cut what the failure left, seal the rest
+    } catch (e) {
+      this.log.error({ file: this.segPath, err: (e as Error).message }, 'closing segment failed (recovered on next start)');
+    }
+  }
+
+  /** Seal the open block, write everything, seal the segment. */
+  async close(): Promise<void> {
+    this.seal();
+    await this.drain();
+    this.closed = true;
+    this.closeSegment(true);
+  }
+}
+
+function writeAllAsync(fd: number, buf: Buffer, position: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (done: number) => {
+      if (done >= buf.length) return resolve();
+      fs.write(fd, buf, done, buf.length - done, position + done, (e, n) => (e ? reject(e) : step(done + n)));
+    };
+    step(0);
+  });
+}
+
+function writeAll(fd: number, buf: Buffer, position: number): void {
+  let done = 0;
+  while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, position + done);
+}

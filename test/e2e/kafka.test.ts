@@ -1,0 +1,110 @@
+/**
+ * The whole pipeline on Kafka (the 3-broker test cluster, real sockets), in one process:
+ * simulator -> 2 collectors (b through the `flaky` fault profile) -> arbiter -> client SDK.
+ * Modelled on pipeline.test.ts; skips without the test broker (see test/kafka-helpers.ts).
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { BinanceSimulator } from '../../src/sim/index.js';
+import { Collector } from '../../src/collector/collector.js';
+import { ArbiterService } from '../../src/arbiter/service.js';
+import { subscribe, type BookUpdate } from '../../src/client/subscribe.js';
+import { silentLogger } from '../../src/log.js';
+import { KafkaTransport } from '../../src/transport/kafka.js';
+import { sleep, waitFor } from '../helpers.js';
+import { kafkaSkip, startTestBroker } from '../kafka-helpers.js';
+
+const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
+
+/** Follows a subscription and checks every update against the previous one: nothing lost, nothing twice. */
+function track(it: AsyncGenerator<BookUpdate>) {
+  const s = { last: undefined as BookUpdate | undefined, deltas: 0, snapshots: 0, broken: [] as string[], seq: -1 };
+  const done = (async () => {
+    for await (const u of it) {
+      const m = u.message;
+      if (m.type === 'delta') {
+        if (s.seq >= 0 && m.prev !== s.seq) s.broken.push(`delta ${m.first}..${m.seq} prev ${m.prev} after ${s.seq}`);
+        s.deltas++;
+      } else {
+        if (m.seq < s.seq) s.broken.push(`snapshot ${m.seq} after ${s.seq}`);
+        s.snapshots++;
+      }
+      s.seq = u.seq;
+      s.last = u;
+    }
+  })();
+  return { s, done };
+}
+
+async function kafkaPipeline(t: TestContext) {
+  const broker = await startTestBroker(t);
+  const sim = new BinanceSimulator({
+    port: 0,
+    symbols: SYMBOLS,
+    seed: 11,
+    eventsPerSec: 50,
+    faults: { flaky: { dropRate: 0.05, dupRate: 0.05, malformedRate: 0.01, disconnectEveryS: 1.5, jitterMs: 2 } },
+  });
+  await sim.start();
+  const transports: KafkaTransport[] = [];
+  const mk = () => {
+    const tr = new KafkaTransport({ brokers: broker.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
+    transports.push(tr);
+    return tr;
+  };
+  const arbiter = new ArbiterService({ transport: mk(), symbols: SYMBOLS, gapTimeoutMs: 300, snapshotTimeoutMs: 1500 });
+  await arbiter.start();
+  const collectors: Collector[] = [];
+  for (const id of ['a', 'b']) {
+    const prefix = id === 'b' ? '/p/flaky' : '';
+    const c = new Collector({
+      id,
+      symbols: SYMBOLS,
+      wsUrl: sim.wsBase + prefix,
+      restUrl: sim.restBase + prefix,
+      transport: mk(),
+      reconnectMinMs: 50,
+      reconnectMaxMs: 500,
+      staleAfterMs: 2000,
+    });
+    await c.start();
+    collectors.push(c);
+  }
+  t.after(async () => {
+    for (const c of collectors) await c.stop();
+    await arbiter.stop();
+    for (const tr of transports) await tr.close();
+    await sim.stop();
+  });
+  return { broker, sim, arbiter, mk };
+}
+
+test('on Kafka: client books equal the simulator truth after faults, gap-free, for an early client and a late joiner', { skip: kafkaSkip, timeout: 60_000 }, async (t) => {
+  const p = await kafkaPipeline(t);
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const early = track(subscribe({ symbol: 'BTCUSDT', transport: p.mk(), signal: ac.signal }));
+  await sleep(3000);
+  const late = track(subscribe({ symbol: 'BTCUSDT', transport: p.mk(), signal: ac.signal }));
+  await sleep(3000);
+  p.sim.pause();
+  const truth = p.sim.truth('BTCUSDT', 20);
+  await waitFor(
+    () => early.s.last?.seq === truth.lastUpdateId && late.s.last?.seq === truth.lastUpdateId,
+    10_000,
+    'clients to reach the truth seq',
+  );
+  for (const c of [early, late]) {
+    const top = c.s.last!.book.top(20);
+    assert.deepEqual(top.bids, truth.bids.slice(0, 20));
+    assert.deepEqual(top.asks, truth.asks.slice(0, 20));
+    assert.deepEqual(c.s.broken, [], 'every delta chains onto the previous update');
+    assert.equal(c.s.last!.gaps, 0, 'the client never saw a gap');
+  }
+  assert.ok(early.s.deltas > 100, `too few deltas: ${early.s.deltas}`);
+  // The late joiner's stream began at the book's latest snapshot in the compacted topic.
+  assert.ok(late.s.deltas > 50, `late joiner: too few deltas ${late.s.deltas}`);
+  const stats = p.arbiter.bookOf('binance', 'BTCUSDT')!.feedStats();
+  assert.ok(stats.get('b')!.gapsFilled > 0, 'feed b should have had gaps filled by feed a');
+  ac.abort();
+});
