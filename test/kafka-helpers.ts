@@ -40,6 +40,11 @@ export interface TestBroker {
   /** Send one control command (`down 2`, `up 2`, `leader t 0 1`, `create t 3 3`); resolves with the answer line. */
   control(cmd: string): Promise<string>;
   stop(): Promise<void>;
+  /**
+   * Run `fn` at teardown before the broker is killed (t.after hooks run first-registered first, and
+   * the broker's hook is registered before anything that uses it). Hooks run last-registered first.
+   */
+  beforeStop(fn: () => Promise<void> | void): void;
 }
 
 interface AfterHook {
@@ -77,9 +82,11 @@ export async function startTestBroker(
     });
   });
   let stopped = false;
+  const hooks: (() => Promise<void> | void)[] = [];
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    for (const h of hooks.reverse()) await h();
     if (proc.exitCode === null && proc.signalCode === null) {
       process.kill(proc.pid!, 'SIGTERM');
       const k = setTimeout(() => proc.exitCode === null && process.kill(proc.pid!, 'SIGKILL'), 3000);
@@ -106,5 +113,5 @@ export async function startTestBroker(
       });
       s.on('error', reject);
     });
-  return { bootstrap, pid: proc.pid!, control, stop };
+  return { bootstrap, pid: proc.pid!, control, stop, beforeStop: (fn) => void hooks.push(fn) };
 }

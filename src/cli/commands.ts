@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log.js';
 import { createTransport } from '../transport/index.js';
 import type { Transport } from '../transport/types.js';
-import type { KafkaTransportOptions } from '../transport/kafka.js';
+import { KafkaTopicMissingError, type KafkaTransportOptions } from '../transport/kafka.js';
 import { Collector } from '../collector/collector.js';
 import { ArbiterService } from '../arbiter/service.js';
 import { runSimulator } from '../sim/index.js';
@@ -28,6 +28,17 @@ export function busTransport(cfg: Config, log: Logger): Transport {
     receiveHighWaterMark: cfg.bus.receiveHighWaterMark,
     logger: log,
   });
+}
+
+/** Start a part; a missing Kafka topic is the user's to fix: one clear line, not an internal error. */
+async function starting(start: () => Promise<void>, transport: Transport): Promise<void> {
+  try {
+    await start();
+  } catch (e) {
+    await transport.close().catch(() => undefined); // open client connections would keep the process alive
+    if (e instanceof KafkaTopicMissingError) throw new UserError(e.message);
+    throw e;
+  }
 }
 
 /** Run until SIGINT/SIGTERM (or `durationS`), then stop cleanly. */
@@ -90,7 +101,7 @@ export async function runCollectCommand(cfg: Config, id: string, durationS?: num
     transport,
     logger: log,
   });
-  await c.start();
+  await starting(() => c.start(), transport);
   log.info({ symbols: cc.symbols, ws: cc.wsUrl, ingest: cfg.bus.ingest }, 'collector running');
   await untilSignal(
     log,
@@ -115,7 +126,7 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
     statsIntervalMs: cfg.arbiter.statsIntervalMs,
     logger: log,
   });
-  await a.start();
+  await starting(() => a.start(), transport);
   log.info({ ingest: cfg.bus.ingest[0], publish: cfg.bus.publish[0], snapshot: cfg.bus.snapshot[0] }, 'arbiter running');
   await untilSignal(
     log,

@@ -45,11 +45,16 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo'))
   .description('run the whole pipeline locally: simulator, 2 collectors (one faulty), arbiter, live view')
   .option('--no-faults', 'no fault injection on the second collector')
   .option('--no-record', 'do not run the recorder (default: records into recorder.dir, ./data)')
+  .option('--record-dir <dir>', 'recording directory (config recorder.dir, default ./data)')
+  .option('--recorder-ingest <endpoint>', 'endpoint the recorder binds for raw messages (config recorder.ingest)')
   .option('--sim-port <port>', 'simulator port', num('--sim-port'))
   .option('--log-dir <dir>', 'where the parts write their logs', 'data/logs')
   .option('--strict', 'exit 1 unless every truth check matched (for tests)')
   .action(async (o: Opts) => {
-    const cfg = config(o, { sim: { port: o.simPort as number | undefined } });
+    const cfg = config(o, {
+      sim: { port: o.simPort as number | undefined },
+      recorder: { dir: o.recordDir as string | undefined, ingest: o.recorderIngest as string | undefined },
+    });
     process.exitCode = await runDemo(cfg, {
       durationS: o.duration as number | undefined,
       faults: o.faults as boolean,

@@ -10,6 +10,7 @@ import { decodeAny, encode, topics } from '../wire/messages.js';
 import { Recorder, RecorderError } from '../recorder/recorder.js';
 import { replay, toMicros, type ReplaySpeed } from '../recorder/replay.js';
 import { bookAt } from '../recorder/reader.js';
+import { exportParquet } from '../recorder/export.js';
 import { listSegments, segmentBlocks } from '../recorder/segment.js';
 import { addBusOptions, addCommonOptions, addSymbolOption, num } from './options.js';
 import { busTransport, untilSignal } from './commands.js';
@@ -72,7 +73,8 @@ export async function runRecordCommand(cfg: Config, durationS?: number): Promise
 function speedOf(v: string): ReplaySpeed {
   if (v === 'recorded' || v === 'max') return v;
   const n = Number(v.replace(/x$/i, ''));
-  if (!(n > 0) || !Number.isFinite(n)) throw new UserError(`--speed: expected recorded, max or a factor like 10, got "${v}"`);
+  if (!(n > 0) || !Number.isFinite(n))
+    throw new UserError(`--speed: expected recorded, max or a factor like 10, got "${v}"`);
   return n;
 }
 
@@ -100,7 +102,9 @@ function progress(total: number) {
       const s = (now - t0) / 1000;
       const rate = n / Math.max(s, 0.001);
       const eta = doneFraction > 0 ? (s / doneFraction) * (1 - doneFraction) : NaN;
-      process.stderr.write(`\r${n} messages  ${Math.round(rate)}/s  ${(doneFraction * 100).toFixed(1)}%  ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)} s` : '?'}   `);
+      process.stderr.write(
+        `\r${n} messages  ${Math.round(rate)}/s  ${(doneFraction * 100).toFixed(1)}%  ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)} s` : '?'}   `,
+      );
     },
     end() {
       if (tty && total >= 0) process.stderr.write('\n');
@@ -109,8 +113,13 @@ function progress(total: number) {
 }
 
 /** First and last receive time recorded for a book (consolidated stream), for progress and defaults. */
-function recordedRange(dir: string, venue: string, symbol: string): { first: number; last: number } | undefined {
-  const segs = listSegments(dir, venue, symbol, 'book');
+function recordedRange(
+  dir: string,
+  venue: string,
+  symbol: string,
+  stream: 'book' | 'raw',
+): { first: number; last: number } | undefined {
+  const segs = listSegments(dir, venue, symbol, stream);
   if (segs.length === 0) return undefined;
   const firstBlocks = segmentBlocks(segs[0]).blocks;
   const lastBlocks = segmentBlocks(segs[segs.length - 1]).blocks;
@@ -142,7 +151,18 @@ export async function runReplayCommand(cfg: Config, o: ReplayCommandOptions): Pr
     const r = replicas.get(topics.book(String(q.venue), String(q.symbol)));
     if (!r || !r.synced) throw new Error(`book ${q.venue}.${q.symbol} is not in sync in this replay`);
     const { bids, asks } = r.book.snapshot();
-    return encode({ v: 1, type: 'snapshot', venue: q.venue, symbol: q.symbol, seq: r.seq, bids, asks, exchTime: 0, pubTime: Date.now() * 1000, reason: 'reply' });
+    return encode({
+      v: 1,
+      type: 'snapshot',
+      venue: q.venue,
+      symbol: q.symbol,
+      seq: r.seq,
+      bids,
+      asks,
+      exchTime: 0,
+      pubTime: Date.now() * 1000,
+      reason: 'reply',
+    });
   });
   const ac = new AbortController();
   const onSig = () => ac.abort();
@@ -152,7 +172,10 @@ export async function runReplayCommand(cfg: Config, o: ReplayCommandOptions): Pr
   let warnings = 0;
   try {
     await new Promise((r) => setTimeout(r, o.waitMs)); // subscribers connect before the first message
-    const ranges = o.symbols.map((s) => recordedRange(o.dir, o.venue, s)).filter((x) => x !== undefined);
+    const streams = o.raw ? (['book', 'raw'] as const) : (['book'] as const);
+    const ranges = o.symbols
+      .flatMap((s) => streams.map((st) => recordedRange(o.dir, o.venue, s, st)))
+      .filter((x) => x !== undefined);
     if (ranges.length === 0) throw new UserError(`nothing recorded for ${o.venue} ${o.symbols.join(',')} in ${o.dir}`);
     const start = o.from ?? Math.min(...ranges.map((r) => r.first));
     const end = o.to ?? Math.max(...ranges.map((r) => r.last));
@@ -185,7 +208,9 @@ export async function runReplayCommand(cfg: Config, o: ReplayCommandOptions): Pr
     }
     bar.end();
     log.info({ messages: n, warnings }, 'replay finished');
-    process.stdout.write(`replayed ${n} messages${warnings ? ` (${warnings} damaged blocks skipped, see the log)` : ''}\n`);
+    process.stdout.write(
+      `replayed ${n} messages${warnings ? ` (${warnings} damaged blocks skipped, see the log)` : ''}\n`,
+    );
   } finally {
     process.off('SIGINT', onSig);
     process.off('SIGTERM', onSig);
@@ -216,18 +241,29 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
 
   const rec = duration(dirOpt(addBusOptions(addCommonOptions(program.command('record')))))
     .description('record the consolidated (book.*) and raw (raw.*) streams to segment files')
-    .option('--recorder-ingest <endpoint>', 'endpoint the recorder binds for raw messages (list it in the collectors\' --ingest too)')
+    .option(
+      '--recorder-ingest <endpoint>',
+      "endpoint the recorder binds for raw messages (list it in the collectors' --ingest too)",
+    )
     .option('--no-book', 'do not record the consolidated stream')
     .option('--no-raw', 'do not record the raw per-collector stream')
     .option('--codec <codec>', 'brotli | gzip | none')
     .option('--level <n>', 'compression level (brotli 0-11, gzip 1-9)', num('--level'))
     .option('--block-bytes <n>', 'uncompressed bytes per block', num('--block-bytes'))
-    .option('--flush-interval-ms <ms>', 'write a block at least this often (what a process crash can lose)', num('--flush-interval-ms'))
+    .option(
+      '--flush-interval-ms <ms>',
+      'write a block at least this often (what a process crash can lose)',
+      num('--flush-interval-ms'),
+    )
     .option('--fsync <policy>', 'none | interval | every-block')
     .option('--fsync-interval-ms <ms>', 'fsync period with --fsync interval', num('--fsync-interval-ms'))
     .option('--segment-bytes <n>', 'rotate segments past this size', num('--segment-bytes'))
     .option('--segment-minutes <n>', 'rotate segments past this age', num('--segment-minutes'))
-    .option('--max-pending-bytes <n>', 'pause reading the bus while this much waits for the disk', num('--max-pending-bytes'));
+    .option(
+      '--max-pending-bytes <n>',
+      'pause reading the bus while this much waits for the disk',
+      num('--max-pending-bytes'),
+    );
   rec.action(async (o: Opts) => {
     const explicit = (k: string) => (rec.getOptionValueSource(k) === 'cli' ? o[k] : undefined);
     const cfg = config(o, {
@@ -274,6 +310,40 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
       });
     });
 
+  dirOpt(addSymbolOption(addCommonOptions(program.command('export'))))
+    .description('export a recorded range to Parquet (top.parquet, levels.parquet) for DuckDB, pandas, polars')
+    .option('--format <format>', 'parquet (the only one so far)', 'parquet')
+    .requiredOption('--out <dir>', 'output directory')
+    .option('--venue <venue>', 'venue', 'binance')
+    .option('--from <time>', 'start (ISO 8601)', instant('--from'))
+    .option('--to <time>', 'end (ISO 8601)', instant('--to'))
+    .action(async (o: Opts) => {
+      if (o.format !== 'parquet') throw new UserError(`--format: only parquet is supported, got "${String(o.format)}"`);
+      const cfg = config(o, { recorder: { dir: o.dir as string | undefined } });
+      const log = createLogger('export', cfg.log.level === 'info' ? 'warn' : cfg.log.level);
+      const dir = path.resolve(cfg.recorder.dir);
+      const venue = o.venue as string;
+      const ranges = cfg.symbols.map((s) => recordedRange(dir, venue, s, 'book')).filter((x) => x !== undefined);
+      if (ranges.length === 0) throw new UserError(`nothing recorded for ${venue} ${cfg.symbols.join(',')} in ${dir}`);
+      const start = (o.from as number | undefined) ?? Math.min(...ranges.map((r) => r.first));
+      const end = (o.to as number | undefined) ?? Math.max(...ranges.map((r) => r.last));
+      const bar = progress(end - start);
+      const r = await exportParquet({
+        dir,
+        venue,
+        symbols: cfg.symbols,
+        from: o.from as number | undefined,
+        to: o.to as number | undefined,
+        out: path.resolve(o.out as string),
+        onWarning: (msg, d) => log.warn(d, msg),
+        onProgress: (n, t) => bar.update(n, end > start ? (t - start) / (end - start) : 1),
+      });
+      bar.end();
+      process.stdout.write(
+        `exported ${r.topRows} book rows to ${r.files.top} and ${r.levelRows} level rows to ${r.files.levels}${r.gaps ? ` (${r.gaps} recorder gaps)` : ''}\n`,
+      );
+    });
+
   dirOpt(addCommonOptions(program.command('book-at')))
     .description('print the recorded consolidated book at an instant (nearest snapshot before it + deltas)')
     .option('--venue <venue>', 'venue', 'binance')
@@ -289,13 +359,27 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
       const symbol = (o.symbol as string).toUpperCase();
       const at = o.at as number;
       const b = bookAt({ dir, venue, symbol, at, onWarning: (msg, d) => log.warn(d, msg) });
-      if (!b) throw new UserError(`no recorded snapshot of ${venue} ${symbol} at or before ${new Date(at / 1000).toISOString()} in ${dir}`);
+      if (!b)
+        throw new UserError(
+          `no recorded snapshot of ${venue} ${symbol} at or before ${new Date(at / 1000).toISOString()} in ${dir}`,
+        );
       const depth = Math.max(1, Math.floor(o.depth as number));
       const top = b.book.top(depth);
       const iso = (t: number) => new Date(t / 1000).toISOString();
       if (o.json) {
         process.stdout.write(
-          JSON.stringify({ venue, symbol, at: iso(at), seq: b.seq, synced: b.synced, snapshotTime: iso(b.snapshotTime), lastTime: iso(b.lastTime), messagesApplied: b.messagesApplied, bids: top.bids, asks: top.asks }) + '\n',
+          JSON.stringify({
+            venue,
+            symbol,
+            at: iso(at),
+            seq: b.seq,
+            synced: b.synced,
+            snapshotTime: iso(b.snapshotTime),
+            lastTime: iso(b.lastTime),
+            messagesApplied: b.messagesApplied,
+            bids: top.bids,
+            asks: top.asks,
+          }) + '\n',
         );
         return;
       }

@@ -49,7 +49,9 @@ export interface GapMarker {
   /** seq the recorder had, and the `prev` of the delta that did not chain (book stream). */
   fromSeq?: number;
   toSeq?: number;
+  /** sequence: a consolidated delta did not chain; behind: the recorder paused reading for pausedMs (raw streams). */
   reason: 'sequence' | 'behind';
+  pausedMs?: number;
 }
 
 export interface BlockMeta {
@@ -145,7 +147,10 @@ export function blockBytes(
 }
 
 /** Parse a block header; undefined if it is not one (bad magic, codec or impossible sizes). */
-export function parseBlockHeader(h: Buffer, offset: number): (BlockMeta & { codec: number; ulen: number; crc: number }) | undefined {
+export function parseBlockHeader(
+  h: Buffer,
+  offset: number,
+): (BlockMeta & { codec: number; ulen: number; crc: number }) | undefined {
   if (h.length < BLOCK_HEADER_BYTES || h.readUInt32LE(0) !== BLOCK_MAGIC) return undefined;
   const codec = h.readUInt8(4);
   if (codec >= CODEC_NAMES.length) return undefined;
@@ -196,7 +201,8 @@ export function decodeBlock(block: Buffer, verifyRecords = true): Rec[] {
     const len = body.readUInt32LE(p);
     const end = p + 8 + len;
     if (len < 9 || end > body.length) throw new FormatError('bad record length');
-    if (verifyRecords && crc32(body.subarray(p + 8, end)) !== body.readUInt32LE(p + 4)) throw new FormatError('record checksum mismatch');
+    if (verifyRecords && crc32(body.subarray(p + 8, end)) !== body.readUInt32LE(p + 4))
+      throw new FormatError('record checksum mismatch');
     out.push({ kind: body[p + 8], time: body.readDoubleLE(p + 9), bytes: body.subarray(p + RECORD_HEADER_BYTES, end) });
     p = end;
   }
@@ -251,7 +257,8 @@ export function encodeIndex(blocks: readonly BlockMeta[]): Buffer {
 }
 
 export function decodeIndex(buf: Buffer): BlockMeta[] | undefined {
-  if (buf.length < 12 || INDEX_MAGIC.compare(buf, 0, 8) !== 0 || (buf.length - 12) % INDEX_ENTRY_BYTES !== 0) return undefined;
+  if (buf.length < 12 || INDEX_MAGIC.compare(buf, 0, 8) !== 0 || (buf.length - 12) % INDEX_ENTRY_BYTES !== 0)
+    return undefined;
   const end = buf.length - 4;
   if (crc32(buf.subarray(0, end)) !== buf.readUInt32LE(end)) return undefined;
   const out: BlockMeta[] = [];

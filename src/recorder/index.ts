@@ -1,6 +1,14 @@
 /** Recording and replay: the data store for backtests (docs/recording.md). */
 export { Recorder, RecorderError, checkRecordingDir, type RecorderOptions, type RecorderCounters } from './recorder.js';
-export { replay, replaySync, toMicros, type ReplayOptions, type ReplayItem, type ReplaySpeed, type Instant } from './replay.js';
+export {
+  replay,
+  replaySync,
+  toMicros,
+  type ReplayOptions,
+  type ReplayItem,
+  type ReplaySpeed,
+  type Instant,
+} from './replay.js';
 export { bookAt, readRecords, snapshotBefore, type BookAt, type ReadOptions } from './reader.js';
 export {
   DEFAULT_STORAGE,
@@ -16,3 +24,4 @@ export {
   type RecoveryResult,
 } from './segment.js';
 export { decodeBlock, FormatError, type Codec, type Stream, type GapMarker, type Rec } from './format.js';
+export { exportParquet, type ExportOptions, type ExportResult } from './export.js';

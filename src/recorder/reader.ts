@@ -41,7 +41,8 @@ export function* readRecords(o: ReadOptions): Generator<Rec & { stream: Stream }
     const seg = segs[si];
     if (seg.start > to) return;
     const { blocks, problem } = segmentBlocks(seg);
-    if (problem && (seg.sealed || si < segs.length - 1)) warn('segment damaged: rest of it skipped', { file: seg.path, problem });
+    if (problem && (seg.sealed || si < segs.length - 1))
+      warn('segment damaged: rest of it skipped', { file: seg.path, problem });
     let bi = o.startAt && si === o.startAt.segment ? o.startAt.block : firstBlockFor(blocks, from);
     let fd: number;
     try {
@@ -58,7 +59,12 @@ export function* readRecords(o: ReadOptions): Generator<Rec & { stream: Stream }
         try {
           recs = decodeBlock(readBlock(fd, m), false);
         } catch (e) {
-          warn('corrupt block skipped', { file: seg.path, offset: m.offset, records: m.count, err: (e as Error).message });
+          warn('corrupt block skipped', {
+            file: seg.path,
+            offset: m.offset,
+            records: m.count,
+            err: (e as Error).message,
+          });
           continue;
         }
         for (const r of recs as (Rec & { stream: Stream })[]) {
@@ -94,7 +100,12 @@ function firstBlockFor(blocks: readonly BlockMeta[], t: number): number {
 }
 
 /** Position of the last block starting with a consolidated snapshot at or before t, if any. */
-export function snapshotBefore(dir: string, venue: string, symbol: string, t: number): (Position & { time: number }) | undefined {
+export function snapshotBefore(
+  dir: string,
+  venue: string,
+  symbol: string,
+  t: number,
+): (Position & { time: number }) | undefined {
   const segs = listSegments(dir, venue, symbol, 'book');
   for (let si = segs.length - 1; si >= 0; si--) {
     if (segs[si].start > t) continue;
@@ -128,13 +139,27 @@ export interface BookAt {
  * the messages after it, applied by the client's sequence rule. undefined when nothing was recorded
  * before `at`.
  */
-export function bookAt(o: { dir: string; venue: string; symbol: string; at: number; onWarning?: ReadOptions['onWarning'] }): BookAt | undefined {
+export function bookAt(o: {
+  dir: string;
+  venue: string;
+  symbol: string;
+  at: number;
+  onWarning?: ReadOptions['onWarning'];
+}): BookAt | undefined {
   const start = snapshotBefore(o.dir, o.venue, o.symbol, o.at);
   if (!start) return undefined;
   const replica = new BookReplica();
   let lastTime = start.time;
   let applied = 0;
-  for (const r of readRecords({ dir: o.dir, venue: o.venue, symbol: o.symbol, stream: 'book', to: o.at, startAt: start, onWarning: o.onWarning })) {
+  for (const r of readRecords({
+    dir: o.dir,
+    venue: o.venue,
+    symbol: o.symbol,
+    stream: 'book',
+    to: o.at,
+    startAt: start,
+    onWarning: o.onWarning,
+  })) {
     if (r.kind !== KIND_MESSAGE) continue;
     let m: ConsolidatedMessage;
     try {

@@ -64,7 +64,15 @@ export function checkRecordingDir(dir: string): void {
 }
 
 export class Recorder {
-  readonly counters: RecorderCounters = { received: 0, recorded: 0, gaps: 0, behind: 0, duplicates: 0, undecodable: 0, writeErrors: 0 };
+  readonly counters: RecorderCounters = {
+    received: 0,
+    recorded: 0,
+    gaps: 0,
+    behind: 0,
+    duplicates: 0,
+    undecodable: 0,
+    writeErrors: 0,
+  };
   readonly storage: StorageOptions;
   private readonly log: Logger;
   private readonly writers = new Map<string, StreamWriter>();
@@ -100,7 +108,7 @@ export class Recorder {
       this.subs.push(s);
       this.loops.push(this.loop(s, 'raw'));
     }
-    const tick = Math.max(5, Math.min(100, this.storage.flushIntervalMs / 2));
+    const tick = Math.max(5, Math.min(50, this.storage.flushIntervalMs / 4)); // a block waits at most flushIntervalMs + tick
     this.timers.push(setInterval(() => this.flushDue(), tick));
     if (this.storage.fsync === 'interval')
       this.timers.push(setInterval(() => this.fsyncAll(), this.storage.fsyncIntervalMs));
@@ -114,7 +122,8 @@ export class Recorder {
     const f = path.join(dir, 'recorder.lock');
     try {
       const pid = Number(fs.readFileSync(f, 'utf8'));
-      if (pid && pid !== process.pid && alive(pid)) throw new RecorderError(`another recorder (pid ${pid}) is writing to ${dir}`);
+      if (pid && pid !== process.pid && alive(pid))
+        throw new RecorderError(`another recorder (pid ${pid}) is writing to ${dir}`);
     } catch (e) {
       if (e instanceof RecorderError) throw e;
     }
@@ -151,7 +160,10 @@ export class Recorder {
   }
 
   private readonly onWritten = (w: StreamWriter, b: { count: number; lastTime: number }): void => {
-    this.log.debug({ stream: w.stream, symbol: w.symbol, records: b.count, lastTime: b.lastTime, written: w.writtenRecords }, 'block written');
+    this.log.debug(
+      { stream: w.stream, symbol: w.symbol, records: b.count, lastTime: b.lastTime, written: w.writtenRecords },
+      'block written',
+    );
   };
 
   private readonly onProgress = (): void => {
@@ -214,7 +226,10 @@ export class Recorder {
       const gap: GapMarker = { type: 'gap', fromSeq: s.seq, toSeq: h.prev, reason: 'sequence' };
       w.append(KIND_GAP, time, Buffer.from(JSON.stringify(gap)));
       if (this.counters.gaps <= 10 || this.counters.gaps % 100 === 0)
-        this.log.warn({ topic, had: s.seq, prev: h.prev, gaps: this.counters.gaps }, 'gap in the consolidated stream (recorder missed messages); gap marker written');
+        this.log.warn(
+          { topic, had: s.seq, prev: h.prev, gaps: this.counters.gaps },
+          'gap in the consolidated stream (recorder missed messages); gap marker written',
+        );
     }
     s.seq = h.seq;
   }
@@ -222,12 +237,22 @@ export class Recorder {
   private async fellBehind(stream: Stream): Promise<void> {
     this.counters.behind++;
     if (this.counters.behind <= 10 || this.counters.behind % 100 === 0)
-      this.log.warn({ stream, pendingBytes: this.pendingBytes(), behind: this.counters.behind }, 'recorder falling behind the disk: pausing reads (the bus may drop messages for the recorder)');
+      this.log.warn(
+        { stream, pendingBytes: this.pendingBytes(), behind: this.counters.behind },
+        'recorder falling behind the disk: pausing reads (the bus may drop messages for the recorder)',
+      );
     for (const w of this.writers.values()) w.seal();
     if (this.pendingBytes() <= this.maxPending / 2) return;
+    const t0 = Date.now();
     await new Promise<void>((r) => {
       this.waiting = r;
     });
+    // Raw streams have no sequence of their own to check: mark the pause, the bus may have dropped in it.
+    const pausedMs = Date.now() - t0;
+    if (stream === 'raw' && pausedMs > 0) {
+      const marker = Buffer.from(JSON.stringify({ type: 'gap', reason: 'behind', pausedMs } satisfies GapMarker));
+      for (const w of this.writers.values()) if (w.stream === 'raw') w.append(KIND_GAP, nowMicros(), marker);
+    }
   }
 
   private flushDue(): void {
@@ -275,7 +300,8 @@ const SNAPSHOT_PREFIX = Buffer.from('{"v":1,"type":"snapshot"');
 /** type/seq/prev/first of a consolidated payload without parsing its levels (the arbiter's key order); JSON.parse otherwise. */
 export function peekConsolidated(p: Buffer): PeekedHeader | undefined {
   const isDelta = p.length > DELTA_PREFIX.length && DELTA_PREFIX.compare(p, 0, DELTA_PREFIX.length) === 0;
-  const isSnap = !isDelta && p.length > SNAPSHOT_PREFIX.length && SNAPSHOT_PREFIX.compare(p, 0, SNAPSHOT_PREFIX.length) === 0;
+  const isSnap =
+    !isDelta && p.length > SNAPSHOT_PREFIX.length && SNAPSHOT_PREFIX.compare(p, 0, SNAPSHOT_PREFIX.length) === 0;
   if (isDelta || isSnap) {
     const head = p.toString('latin1', 0, Math.min(p.length, 256));
     const seq = numAfter(head, '"seq":');
@@ -286,7 +312,9 @@ export function peekConsolidated(p: Buffer): PeekedHeader | undefined {
   }
   try {
     const m = decodeConsolidated(p);
-    return m.type === 'delta' ? { type: 'delta', seq: m.seq, prev: m.prev, first: m.first } : { type: 'snapshot', seq: m.seq, prev: -1, first: -1 };
+    return m.type === 'delta'
+      ? { type: 'delta', seq: m.seq, prev: m.prev, first: m.first }
+      : { type: 'snapshot', seq: m.seq, prev: -1, first: -1 };
   } catch {
     return undefined;
   }

@@ -9,7 +9,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import { BookReplica } from '../core/replica.js';
-import { decodeConsolidated, encode, topics, type ConsolidatedMessage, type ConsolidatedSnapshot } from '../wire/messages.js';
+import {
+  decodeConsolidated,
+  encode,
+  topics,
+  type ConsolidatedMessage,
+  type ConsolidatedSnapshot,
+} from '../wire/messages.js';
 import { fastDecodeDelta } from './fastdecode.js';
 import { KIND_GAP, KIND_MESSAGE, type GapMarker, type Rec, type Stream } from './format.js';
 import { readRecords, snapshotBefore, type ReadOptions } from './reader.js';
@@ -58,7 +64,8 @@ export interface ReplayItem {
 export function toMicros(t: Instant): number {
   if (typeof t === 'number') return t;
   const ms = t instanceof Date ? t.getTime() : Date.parse(t);
-  if (!Number.isFinite(ms)) throw new RangeError(`not a time: ${String(t)} (expected ISO 8601, e.g. 2026-11-23T10:00:00Z)`);
+  if (!Number.isFinite(ms))
+    throw new RangeError(`not a time: ${String(t)} (expected ISO 8601, e.g. 2026-11-23T10:00:00Z)`);
   return ms * 1000;
 }
 
@@ -99,7 +106,18 @@ export function* replaySync(o: ReplayOptions): Generator<ReplayItem, void, undef
     const base = { dir, venue, symbol, from, to, onWarning: o.onWarning };
     if (wantBook && from !== undefined) {
       const s = warmUp({ ...base, stream: 'book' }, from);
-      if (s) yield { stream: 'book', kind: 'message', venue, symbol, topic: topics.book(venue, symbol), time: from, payload: encode(s), message: s, synthetic: true };
+      if (s)
+        yield {
+          stream: 'book',
+          kind: 'message',
+          venue,
+          symbol,
+          topic: topics.book(venue, symbol),
+          time: from,
+          payload: encode(s),
+          message: s,
+          synthetic: true,
+        };
     }
     if (wantBook) its.push(tag(readRecords({ ...base, stream: 'book' }), symbol));
     if (o.raw) its.push(tag(readRecords({ ...base, stream: 'raw' }), symbol));
@@ -152,7 +170,18 @@ function warmUp(o: ReadOptions, from: number): ConsolidatedSnapshot | undefined 
   }
   if (!replica.synced) return undefined;
   const { bids, asks } = replica.book.snapshot();
-  return { v: 1, type: 'snapshot', venue: o.venue, symbol: o.symbol, seq: replica.seq, bids, asks, exchTime: 0, pubTime: from, reason: 'resync' };
+  return {
+    v: 1,
+    type: 'snapshot',
+    venue: o.venue,
+    symbol: o.symbol,
+    seq: replica.seq,
+    bids,
+    asks,
+    exchTime: 0,
+    pubTime: from,
+    reason: 'resync',
+  };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -164,7 +193,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function* replay(o: ReplayOptions): AsyncGenerator<ReplayItem, void, undefined> {
   const speed = o.speed ?? 'max';
   const factor = speed === 'max' ? 0 : speed === 'recorded' ? 1 : speed;
-  if (!(factor >= 0) || !Number.isFinite(factor)) throw new RangeError(`speed must be 'recorded', 'max' or a positive number, got ${String(speed)}`);
+  if (!(factor >= 0) || !Number.isFinite(factor))
+    throw new RangeError(`speed must be 'recorded', 'max' or a positive number, got ${String(speed)}`);
   let t0 = NaN;
   let w0 = 0;
   let n = 0;

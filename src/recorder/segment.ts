@@ -79,8 +79,14 @@ export function listSegments(dir: string, venue: string, symbol: string, stream:
   const suffix = (n: string) => Number(/-(\d+)\.seg$/.exec(n)?.[1] ?? 0);
   return names
     .filter((n) => /^\d{16}(-\d+)?\.seg$/.test(n))
-    .sort((a, b) => (a.slice(0, 16) < b.slice(0, 16) ? -1 : a.slice(0, 16) > b.slice(0, 16) ? 1 : suffix(a) - suffix(b)))
-    .map((n) => ({ path: path.join(d, n), start: Number(n.slice(0, 16)), sealed: set.has(n.replace(/\.seg$/, '.idx')) }));
+    .sort((a, b) =>
+      a.slice(0, 16) < b.slice(0, 16) ? -1 : a.slice(0, 16) > b.slice(0, 16) ? 1 : suffix(a) - suffix(b),
+    )
+    .map((n) => ({
+      path: path.join(d, n),
+      start: Number(n.slice(0, 16)),
+      sealed: set.has(n.replace(/\.seg$/, '.idx')),
+    }));
 }
 
 /** Every (venue, symbol) with a recording of `stream` under dir. */
@@ -88,7 +94,10 @@ export function listBooks(dir: string): { venue: string; symbol: string }[] {
   const out: { venue: string; symbol: string }[] = [];
   const sub = (d: string) => {
     try {
-      return fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+      return fs
+        .readdirSync(d, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
     } catch {
       return [];
     }
@@ -146,7 +155,14 @@ export function scanSegment(file: string, verify: boolean): ScanResult {
           break;
         }
       }
-      blocks.push({ offset: m.offset, clen: m.clen, count: m.count, firstTime: m.firstTime, lastTime: m.lastTime, flags: m.flags });
+      blocks.push({
+        offset: m.offset,
+        clen: m.clen,
+        count: m.count,
+        firstTime: m.firstTime,
+        lastTime: m.lastTime,
+        flags: m.flags,
+      });
       off = end;
     }
     return { blocks, validEnd: off, size, headerOk: true, problem };
@@ -220,7 +236,17 @@ export function recoverDir(dir: string, log: Logger): RecoveryResult[] {
         const r = recoverSegment(seg.path);
         out.push(r);
         if (r.cutBytes > 0 || r.removed)
-          log.warn({ file: r.file, cutBytes: r.cutBytes, keptBlocks: r.blocks, keptRecords: r.records, problem: r.problem, removed: r.removed }, 'torn or corrupt segment tail cut');
+          log.warn(
+            {
+              file: r.file,
+              cutBytes: r.cutBytes,
+              keptBlocks: r.blocks,
+              keptRecords: r.records,
+              problem: r.problem,
+              removed: r.removed,
+            },
+            'torn or corrupt segment tail cut',
+          );
         else log.info({ file: r.file, blocks: r.blocks, records: r.records }, 'unsealed segment verified and sealed');
       }
   return out;
@@ -339,7 +365,13 @@ export class StreamWriter {
     const b = this.block;
     if (!b) return;
     this.block = undefined;
-    this.queue.push({ body: b.buf.subarray(0, b.bytes), count: b.count, firstTime: b.firstTime, lastTime: b.lastTime, flags: b.flags });
+    this.queue.push({
+      body: b.buf.subarray(0, b.bytes),
+      count: b.count,
+      firstTime: b.firstTime,
+      lastTime: b.lastTime,
+      flags: b.flags,
+    });
     this.pumping ??= this.pump();
   }
 
@@ -360,7 +392,15 @@ export class StreamWriter {
         } catch (e) {
           this.counters.writeErrors++;
           if (this.counters.writeErrors <= 10 || this.counters.writeErrors % 100 === 0)
-            this.log.error({ dir: streamDir(this.dir, this.venue, this.symbol, this.stream), err: (e as Error).message, records: q.count, writeErrors: this.counters.writeErrors }, 'recording write failed; block dropped');
+            this.log.error(
+              {
+                dir: streamDir(this.dir, this.venue, this.symbol, this.stream),
+                err: (e as Error).message,
+                records: q.count,
+                writeErrors: this.counters.writeErrors,
+              },
+              'recording write failed; block dropped',
+            );
           this.closeSegment(false);
         } finally {
           this.pendingBytes -= q.body.length;
@@ -374,18 +414,33 @@ export class StreamWriter {
 
   private async writeBlock(blk: Buffer, q: QueuedBlock): Promise<void> {
     const now = Date.now();
-    if (this.fd !== undefined && (this.segBytes >= this.opts.segmentBytes || now - this.segOpenedAt >= this.opts.segmentMs)) this.closeSegment(true);
+    if (
+      this.fd !== undefined &&
+      (this.segBytes >= this.opts.segmentBytes || now - this.segOpenedAt >= this.opts.segmentMs)
+    )
+      this.closeSegment(true);
     if (this.fd === undefined) this.openSegment(q.firstTime);
     const fd = this.fd!;
     const off = this.segBytes;
     await writeAllAsync(fd, blk, off);
     this.segBytes += blk.length;
-    this.segBlocks.push({ offset: off, clen: blk.length - BLOCK_HEADER_BYTES, count: q.count, firstTime: q.firstTime, lastTime: q.lastTime, flags: q.flags });
+    this.segBlocks.push({
+      offset: off,
+      clen: blk.length - BLOCK_HEADER_BYTES,
+      count: q.count,
+      firstTime: q.firstTime,
+      lastTime: q.lastTime,
+      flags: q.flags,
+    });
     this.counters.blocks++;
     this.counters.bytesOut += blk.length;
     this.writtenRecords += q.count;
     this.dirty = true;
-    if (this.opts.fsync === 'every-block' || (this.opts.fsync === 'interval' && now - this.lastFsync >= this.opts.fsyncIntervalMs)) await this.fsync();
+    if (
+      this.opts.fsync === 'every-block' ||
+      (this.opts.fsync === 'interval' && now - this.lastFsync >= this.opts.fsyncIntervalMs)
+    )
+      await this.fsync();
   }
 
   /** fsync the open segment if anything was written since the last one (the recorder's interval timer). */
@@ -404,7 +459,13 @@ export class StreamWriter {
     for (let i = 1; fs.existsSync(path.join(d, name)); i++) name = `${pad16(firstTime)}-${i}.seg`;
     this.segPath = path.join(d, name);
     const fd = fs.openSync(this.segPath, 'wx');
-    const h = segmentHeader({ stream: this.stream, venue: this.venue, symbol: this.symbol, codec: this.opts.codec, created: new Date().toISOString() });
+    const h = segmentHeader({
+      stream: this.stream,
+      venue: this.venue,
+      symbol: this.symbol,
+      codec: this.opts.codec,
+      created: new Date().toISOString(),
+    });
     try {
       writeAll(fd, h, 0);
     } catch (e) {
@@ -431,7 +492,10 @@ export class StreamWriter {
       if (writeIdx) writeIndex(this.segPath, this.segBlocks);
       else recoverSegment(this.segPath); // after a failed write: cut what the failure left, seal the rest
     } catch (e) {
-      this.log.error({ file: this.segPath, err: (e as Error).message }, 'closing segment failed (recovered on next start)');
+      this.log.error(
+        { file: this.segPath, err: (e as Error).message },
+        'closing segment failed (recovered on next start)',
+      );
     }
   }
 

@@ -90,7 +90,7 @@ function kafkajsLogCreator(log: Logger) {
       const { message, ...rest } = entry;
       // Connection errors repeat on every retry; our own 'unreachable' lines say it once per attempt.
       if (level <= KafkaLogLevel.ERROR && !/^(Connection error|Failed to connect)/.test(message)) log.warn(rest, `kafkajs: ${message}`);
-      else if (level <= KafkaLogLevel.ERROR) log.info(rest, `kafkajs: ${message}`);
+      else if (level <= KafkaLogLevel.ERROR) log.debug(rest, `kafkajs: ${message}`);
       else if (level === KafkaLogLevel.WARN) log.info(rest, `kafkajs: ${message}`);
       else log.debug(rest, `kafkajs: ${message}`);
     };
@@ -104,6 +104,16 @@ function isMissingTopic(e: unknown): boolean {
 function isUnreachable(e: unknown): boolean {
   const n = (e as { name?: string })?.name ?? '';
   return /Connection|BrokerNotFound|NumberOfRetriesExceeded|RequestTimeout|NonRetriable/.test(n) && !isMissingTopic(e);
+}
+
+/** Errors that retrying the same record cannot fix. */
+function isRejectedRecord(e: unknown): boolean {
+  for (let c: unknown = e; c; c = (c as { cause?: unknown }).cause) {
+    const type = (c as { type?: string }).type ?? '';
+    if (/MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE|INVALID_RECORD|CORRUPT_MESSAGE|INVALID_REQUIRED_ACKS/.test(type)) return true;
+    if (/too large|larger than/i.test(errorMessageOf(c))) return true;
+  }
+  return false;
 }
 
 export class KafkaTopicMissingError extends Error {
@@ -132,6 +142,8 @@ export class KafkaPublisher implements BusPublisher {
   dropped = 0;
   droppedAfterClose = 0;
   failures = 0;
+  /** Records the brokers refused for good (e.g. larger than message.max.bytes): logged and dropped. */
+  rejected = 0;
   private queue: Outgoing[] = [];
   private pumping = false;
   private closed = false;
@@ -183,16 +195,29 @@ export class KafkaPublisher implements BusPublisher {
 
   private async pump(): Promise<void> {
     let backoff = 100;
+    let limit = this.maxBatch;
     while (this.queue.length > 0) {
-      const batch = this.queue.slice(0, this.maxBatch);
+      const batch = this.queue.slice(0, limit);
       try {
         await this.sendOnce(batch);
         this.queue.splice(0, batch.length);
         this.acked += batch.length;
         backoff = 100;
+        limit = this.maxBatch;
         this.wake();
       } catch (e) {
         if (this.closed) break;
+        if (isRejectedRecord(e)) {
+          // A record the broker will never take (too large, invalid): halve the batch until it is
+          // alone, then drop it, so one bad record cannot stall the publisher.
+          if (batch.length === 1) {
+            this.queue.shift();
+            this.rejected++;
+            this.log.error({ err: errorMessageOf(e), bytes: batch[0].value.length, topic: batch[0].topic, rejected: this.rejected }, 'Kafka rejected a record; dropped');
+            this.wake();
+          } else limit = Math.max(1, batch.length >> 1);
+          continue;
+        }
         if (this.failures++ < 10 || this.failures % 100 === 0)
           this.log.warn({ err: errorMessageOf(e), failures: this.failures, queued: this.queue.length }, 'Kafka publish failed; retrying');
         await sleep(backoff);
@@ -264,7 +289,7 @@ export class KafkaPublisher implements BusPublisher {
         w.resolve();
         return false;
       }
-      if (this.acked + this.dropped >= w.upTo) {
+      if (this.acked + this.dropped + this.rejected >= w.upTo) {
         if (w.copies) {
           w.resolve();
           return false;
@@ -362,7 +387,16 @@ class PositionedConsumer {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.consumer.disconnect().catch(() => undefined);
+    // kafkajs' disconnect waits for the fetch loop, which can hang in a restart: bound it.
+    let timer: NodeJS.Timeout | undefined;
+    const t0 = Date.now();
+    const ok = await Promise.race([
+      this.consumer.disconnect().then(() => true, () => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 3000))),
+    ]);
+    clearTimeout(timer);
+    this.log.info({ ok, ms: Date.now() - t0 }, 'Kafka consumer stopped');
+    if (!ok) this.log.warn('Kafka consumer did not disconnect within 3 s');
   }
 }
 
@@ -614,7 +648,9 @@ export class KafkaTransport implements Transport {
       p = (async () => {
         const admin = await this.adminClient();
         try {
-          const md = await this.withReachability(`metadata of ${topic}`, () => admin.fetchTopicMetadata({ topics: [topic] }));
+          const md = await this.serialized(() =>
+            this.withReachability(`metadata of ${topic}`, () => admin.fetchTopicMetadata({ topics: [topic] })),
+          );
           const t = md.topics.find((x) => x.name === topic);
           if (!t || t.partitions.length === 0) throw new KafkaTopicMissingError(missingTopicMessage(topic, this.brokers));
           return new Map(t.partitions.map((x) => [x.partitionId, String(x.leader)]));
@@ -629,11 +665,19 @@ export class KafkaTransport implements Transport {
     return p;
   }
 
+  /** kafkajs' admin is not safe for concurrent offset lookups (it mixes up responses): one at a time. */
+  private adminChain: Promise<unknown> = Promise.resolve();
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.adminChain.then(fn, fn);
+    this.adminChain = run.catch(() => undefined);
+    return run;
+  }
+
   /** Low and high watermarks per partition. */
   async offsets(topic: string): Promise<Map<number, { low: bigint; high: bigint }>> {
     await this.partitions(topic);
     const admin = await this.adminClient();
-    const o = await this.withReachability(`offsets of ${topic}`, () => admin.fetchTopicOffsets(topic));
+    const o = await this.serialized(() => this.withReachability(`offsets of ${topic}`, () => admin.fetchTopicOffsets(topic)));
     return new Map(o.map((x) => [x.partition, { low: BigInt(x.low), high: BigInt(x.high) }]));
   }
 

@@ -3,15 +3,17 @@
  * simulator -> 2 collectors (b through the `flaky` fault profile) -> arbiter -> client SDK.
  * Modelled on pipeline.test.ts; skips without the test broker (see test/kafka-helpers.ts).
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { BinanceSimulator } from '../../src/sim/index.js';
 import { Collector } from '../../src/collector/collector.js';
 import { ArbiterService } from '../../src/arbiter/service.js';
 import { subscribe, type BookUpdate } from '../../src/client/subscribe.js';
-import { silentLogger } from '../../src/log.js';
+import { createLogger, silentLogger } from '../../src/log.js';
 import { KafkaTransport } from '../../src/transport/kafka.js';
-import { sleep, waitFor } from '../helpers.js';
+import { freePort, sleep, waitFor } from '../helpers.js';
 import { kafkaSkip, startTestBroker } from '../kafka-helpers.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
@@ -48,7 +50,7 @@ async function kafkaPipeline(t: TestContext) {
   await sim.start();
   const transports: KafkaTransport[] = [];
   const mk = () => {
-    const tr = new KafkaTransport({ brokers: broker.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
+    const tr = new KafkaTransport({ brokers: broker.bootstrap, logger: process.env.DBG ? createLogger('k', 'debug') : silentLogger, closeTimeoutMs: 2000 });
     transports.push(tr);
     return tr;
   };
@@ -70,7 +72,7 @@ async function kafkaPipeline(t: TestContext) {
     await c.start();
     collectors.push(c);
   }
-  t.after(async () => {
+  broker.beforeStop(async () => {
     for (const c of collectors) await c.stop();
     await arbiter.stop();
     for (const tr of transports) await tr.close();
@@ -82,10 +84,15 @@ async function kafkaPipeline(t: TestContext) {
 test('on Kafka: client books equal the simulator truth after faults, gap-free, for an early client and a late joiner', { skip: kafkaSkip, timeout: 60_000 }, async (t) => {
   const p = await kafkaPipeline(t);
   const ac = new AbortController();
-  t.after(() => ac.abort());
+  p.broker.beforeStop(() => ac.abort());
   const early = track(subscribe({ symbol: 'BTCUSDT', transport: p.mk(), signal: ac.signal }));
   await sleep(3000);
   const late = track(subscribe({ symbol: 'BTCUSDT', transport: p.mk(), signal: ac.signal }));
+  // Bad records on the ingest topic (undecodable, and one of 2 MB): logged, counted, skipped.
+  const junk = await p.mk().publisher('ingest');
+  junk.send('raw.binance.BTCUSDT', 'not json');
+  junk.send('raw.binance.BTCUSDT', Buffer.alloc(2_000_000, 0x7b));
+  await junk.flush();
   await sleep(3000);
   p.sim.pause();
   const truth = p.sim.truth('BTCUSDT', 20);
@@ -104,7 +111,41 @@ test('on Kafka: client books equal the simulator truth after faults, gap-free, f
   assert.ok(early.s.deltas > 100, `too few deltas: ${early.s.deltas}`);
   // The late joiner's stream began at the book's latest snapshot in the compacted topic.
   assert.ok(late.s.deltas > 50, `late joiner: too few deltas ${late.s.deltas}`);
+  assert.ok(p.arbiter.counters.decodeErrors >= 2, `decode errors counted: ${p.arbiter.counters.decodeErrors}`);
   const stats = p.arbiter.bookOf('binance', 'BTCUSDT')!.feedStats();
   assert.ok(stats.get('b')!.gapsFilled > 0, 'feed b should have had gaps filled by feed a');
   ac.abort();
+});
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+function run(args: string[]) {
+  const proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  return { proc, exited, output: () => out };
+}
+
+test('CLI on Kafka: unreachable brokers are retried with a clear message; a missing topic exits with how to create it', { skip: kafkaSkip, timeout: 30_000 }, async (t) => {
+  const port = await freePort(); // nothing listens there
+  const a = run(['arbitrate', '--bus', 'kafka', '--brokers', `127.0.0.1:${port}`]);
+  t.after(() => {
+    if (a.proc.exitCode === null) a.proc.kill('SIGKILL');
+  });
+  await waitFor(() => (a.output().match(/Kafka brokers unreachable/g) ?? []).length >= 2, 15_000, 'two retry messages');
+  assert.equal(a.proc.exitCode, null, 'still running: retrying, not crashing');
+  assert.match(a.output(), new RegExp(`127\\.0\\.0\\.1:${port}`));
+  a.proc.kill('SIGTERM');
+  await a.exited;
+
+  const broker = await startTestBroker(t, { topics: ['other:1:1'] });
+  const b = run(['arbitrate', '--bus', 'kafka', '--brokers', broker.bootstrap.join(',')]);
+  broker.beforeStop(() => {
+    if (b.proc.exitCode === null) b.proc.kill('SIGKILL');
+  });
+  assert.equal(await b.exited, 2, b.output());
+  assert.match(b.output(), /bookwire: Kafka topic "bookwire\.\w+" does not exist .*--create --topic bookwire\.\w+/);
+  assert.doesNotMatch(b.output(), /internal error/);
 });

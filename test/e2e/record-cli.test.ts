@@ -45,9 +45,26 @@ test('bookwire replay: an unchanged subscribe() client gets the recorded book, s
   const ac = new AbortController();
   t.after(() => ac.abort());
   const client = (async () => {
-    for await (const u of subscribe({ symbol: 'BTCUSDT', endpoints: ep, signal: ac.signal })) seen.set(u.seq, JSON.stringify(u.book.top(5)));
+    for await (const u of subscribe({ symbol: 'BTCUSDT', endpoints: ep, signal: ac.signal }))
+      seen.set(u.seq, JSON.stringify(u.book.top(5)));
   })();
-  const r = await run(['replay', '--dir', dir, '--symbol', 'BTCUSDT', '--speed', '2', '--publish', ep.publish[0], '--snapshot', ep.snapshot[0], '--wait-ms', '700', '--log-level', 'warn']);
+  const r = await run([
+    'replay',
+    '--dir',
+    dir,
+    '--symbol',
+    'BTCUSDT',
+    '--speed',
+    '2',
+    '--publish',
+    ep.publish[0],
+    '--snapshot',
+    ep.snapshot[0],
+    '--wait-ms',
+    '700',
+    '--log-level',
+    'warn',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /replayed 600 messages/);
   ac.abort();
@@ -92,4 +109,53 @@ test('bookwire book-at: table and --json; clear errors for a bad time or an empt
   const bad = await run(['book-at', '--dir', dir, '--symbol', 'BTCUSDT', '--at', 'yesterday-ish']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--at: expected an ISO 8601 time/);
+});
+
+test('bookwire replay --raw: the raw messages go back onto the ingest endpoint byte for byte', async (t) => {
+  const dir = tmpDir(t);
+  const w = new StreamWriter(dir, 'raw', 'binance', 'BTCUSDT', { ...DEFAULT_STORAGE, blockBytes: 4096 }, silentLogger);
+  const sent: Buffer[] = [];
+  for (let i = 0; i < 200; i++) {
+    const p = Buffer.from(
+      `{"v":1,"type":"delta","venue":"binance","symbol":"BTCUSDT","first":${i + 1},"last":${i + 1},"exchTime":1,"recvTime":${i},"collector":"${i % 2 ? 'a' : 'b'}","bids":[[1.5,${i}]],"asks":[]}\n{"e":"depthUpdate","u":${i + 1}}`,
+    );
+    sent.push(p);
+    w.append(KIND_MESSAGE, 1_795_428_000_000_000 + i * 100, p);
+  }
+  await w.close();
+  const { ZmqTransport } = await import('../../src/transport/zeromq.js');
+  const ep = await freeEndpoints();
+  const tr = new ZmqTransport(ep);
+  t.after(() => tr.close());
+  const sub = await tr.subscriber('ingest', ['raw.']);
+  const got: Buffer[] = [];
+  void (async () => {
+    for await (const m of sub) got.push(Buffer.from(m.payload));
+  })();
+  const r = await run([
+    'replay',
+    '--dir',
+    dir,
+    '--symbol',
+    'BTCUSDT',
+    '--raw',
+    '--speed',
+    'max',
+    '--ingest',
+    ep.ingest[0],
+    '--publish',
+    ep.publish[0],
+    '--snapshot',
+    ep.snapshot[0],
+    '--wait-ms',
+    '500',
+    '--log-level',
+    'warn',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /replayed 200 messages/);
+  const deadline = Date.now() + 3000;
+  while (got.length < 200 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+  assert.equal(got.length, 200);
+  got.forEach((b, i) => assert.ok(b.equals(sent[i]), `raw message ${i} differs`));
 });

@@ -24,7 +24,11 @@ const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
 
 function startRecorder(args: string[]) {
   const p = spawn(process.execPath, [MAIN, 'record', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const state = { written: new Map<string, number>(), stderr: '', exited: new Promise<number | null>((r) => p.once('exit', (c) => r(c))) };
+  const state = {
+    written: new Map<string, number>(),
+    stderr: '',
+    exited: new Promise<number | null>((r) => p.once('exit', (c) => r(c))),
+  };
   let buf = '';
   p.stderr.on('data', (d: Buffer) => {
     state.stderr += d;
@@ -69,7 +73,24 @@ test('kill -9 mid-write: nothing reported written is lost, the torn tail is cut,
   };
   const arbiter = new ArbiterService({ transport: mk(ep.ingest), symbols: SYMBOLS, snapshotIntervalMs: 300 });
   await arbiter.start();
-  const args = ['--dir', dir, '--publish', ep.publish[0], '--snapshot', ep.snapshot[0], '--recorder-ingest', recIngest, '--flush-interval-ms', '20', '--block-bytes', '4096', '--fsync', 'none', '--log-level', 'debug'];
+  const args = [
+    '--dir',
+    dir,
+    '--publish',
+    ep.publish[0],
+    '--snapshot',
+    ep.snapshot[0],
+    '--recorder-ingest',
+    recIngest,
+    '--flush-interval-ms',
+    '20',
+    '--block-bytes',
+    '4096',
+    '--fsync',
+    'none',
+    '--log-level',
+    'debug',
+  ];
   const first = startRecorder(args);
   const collectors: Collector[] = [];
   t.after(async () => {
@@ -80,10 +101,20 @@ test('kill -9 mid-write: nothing reported written is lost, the torn tail is cut,
     await sim.stop();
   });
   await sleep(500);
-  const c = new Collector({ id: 'a', symbols: SYMBOLS, wsUrl: sim.wsBase, restUrl: sim.restBase, transport: mk([ep.ingest[0], recIngest]) });
+  const c = new Collector({
+    id: 'a',
+    symbols: SYMBOLS,
+    wsUrl: sim.wsBase,
+    restUrl: sim.restBase,
+    transport: mk([ep.ingest[0], recIngest]),
+  });
   await c.start();
   collectors.push(c);
-  await waitFor(() => [...first.state.written.values()].reduce((a, b) => a + b, 0) > 1500, 20_000, 'the recorder to write 1500 records');
+  await waitFor(
+    () => [...first.state.written.values()].reduce((a, b) => a + b, 0) > 1500,
+    20_000,
+    'the recorder to write 1500 records',
+  );
   first.p.kill('SIGKILL');
   await first.state.exited;
   const reported = new Map(first.state.written);
@@ -93,8 +124,14 @@ test('kill -9 mid-write: nothing reported written is lost, the torn tail is cut,
   for (const key of reported.keys()) {
     const [stream, symbol] = key.split('/') as ['book' | 'raw', string];
     const segs = listSegments(dir, 'binance', symbol, stream);
-    assert.ok(segs.some((s) => !s.sealed), `${key}: the killed recorder left its open segment unsealed`);
-    before.set(key, segs.map((s) => s.path));
+    assert.ok(
+      segs.some((s) => !s.sealed),
+      `${key}: the killed recorder left its open segment unsealed`,
+    );
+    before.set(
+      key,
+      segs.map((s) => s.path),
+    );
   }
   const victim = listSegments(dir, 'binance', 'BTCUSDT', 'book').find((s) => !s.sealed)!;
   const body = Buffer.concat(frameRecord(KIND_MESSAGE, 1, Buffer.from('{"torn":true}')));
@@ -111,7 +148,10 @@ test('kill -9 mid-write: nothing reported written is lost, the torn tail is cut,
     assert.ok(countRecords(files) >= n, `${key}: ${n} records were reported written before the kill`);
     const [stream, symbol] = key.split('/') as ['book' | 'raw', string];
     const segs = listSegments(dir, 'binance', symbol, stream);
-    assert.ok(segs.every((s) => s.sealed), `${key}: every segment sealed after the clean stop`);
+    assert.ok(
+      segs.every((s) => s.sealed),
+      `${key}: every segment sealed after the clean stop`,
+    );
     assert.ok(segs.length > files.length, `${key}: recording continued in a new segment`);
     for (const s of segs) assert.ok(segmentBlocks(s).blocks.length > 0);
     countRecords(segs.map((s) => s.path));
@@ -123,7 +163,14 @@ test('bookwire record into an unwritable directory: exit 2 with a clear message'
   const file = path.join(dir, 'not-a-dir');
   fs.writeFileSync(file, '');
   const ep = await freeEndpoints();
-  const r = startRecorder(['--dir', path.join(file, 'data'), '--publish', ep.publish[0], '--recorder-ingest', ep.ingest[0]]);
+  const r = startRecorder([
+    '--dir',
+    path.join(file, 'data'),
+    '--publish',
+    ep.publish[0],
+    '--recorder-ingest',
+    ep.ingest[0],
+  ]);
   assert.equal(await r.state.exited, 2);
   assert.match(r.state.stderr, /cannot write to the recording directory .*not-a-dir/);
   assert.doesNotMatch(r.state.stderr, /\n\s+at .+:\d+:\d+/);

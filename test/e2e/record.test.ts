@@ -36,7 +36,10 @@ function assertContiguousRun(got: Buffer[], ref: Buffer[], what: string): number
   const start = ref.findIndex((b) => b.equals(got[0]));
   assert.ok(start >= 0 && start <= 5, `${what}: first recorded message is #${start} of the witness's`);
   const n = Math.min(got.length, ref.length - start);
-  assert.ok(ref.length - start - n <= 3 && got.length - n <= 3, `${what}: recorded ${got.length}, witness ${ref.length - start}`);
+  assert.ok(
+    ref.length - start - n <= 3 && got.length - n <= 3,
+    `${what}: recorded ${got.length}, witness ${ref.length - start}`,
+  );
   for (let i = 0; i < n; i++) assert.ok(got[i].equals(ref[start + i]), `${what}: message ${i} differs`);
   return n;
 }
@@ -60,9 +63,19 @@ test('record a live run, replay it: same book at every seq, raw bytes identical'
     transports.push(tr);
     return tr;
   };
-  const arbiter = new ArbiterService({ transport: mk(ep.ingest), symbols: SYMBOLS, gapTimeoutMs: 50, snapshotIntervalMs: 500, snapshotTimeoutMs: 1000 });
+  const arbiter = new ArbiterService({
+    transport: mk(ep.ingest),
+    symbols: SYMBOLS,
+    gapTimeoutMs: 50,
+    snapshotIntervalMs: 500,
+    snapshotTimeoutMs: 1000,
+  });
   await arbiter.start();
-  const recorder = new Recorder({ transport: mk([recIngest]), dir, storage: { flushIntervalMs: 50, blockBytes: 16 * 1024 } });
+  const recorder = new Recorder({
+    transport: mk([recIngest]),
+    dir,
+    storage: { flushIntervalMs: 50, blockBytes: 16 * 1024 },
+  });
   await recorder.start();
   const witness = mk([witnessIngest]);
   const rawSeen = collect(await witness.subscriber('ingest', ['raw.']));
@@ -71,13 +84,22 @@ test('record a live run, replay it: same book at every seq, raw bytes identical'
   const live = new Map<number, string>();
   const ac = new AbortController();
   const client = (async () => {
-    for await (const u of subscribe({ symbol: 'BTCUSDT', endpoints: ep, signal: ac.signal })) live.set(u.seq, JSON.stringify(u.book.top(10)));
+    for await (const u of subscribe({ symbol: 'BTCUSDT', endpoints: ep, signal: ac.signal }))
+      live.set(u.seq, JSON.stringify(u.book.top(10)));
   })();
   await sleep(300); // every SUB connected before the first event
   const collectors: Collector[] = [];
   for (const id of ['a', 'b']) {
     const prefix = id === 'b' ? '/p/flaky' : '';
-    const c = new Collector({ id, symbols: SYMBOLS, wsUrl: sim.wsBase + prefix, restUrl: sim.restBase + prefix, transport: mk([ep.ingest[0], recIngest, witnessIngest]), reconnectMinMs: 50, reconnectMaxMs: 300 });
+    const c = new Collector({
+      id,
+      symbols: SYMBOLS,
+      wsUrl: sim.wsBase + prefix,
+      restUrl: sim.restBase + prefix,
+      transport: mk([ep.ingest[0], recIngest, witnessIngest]),
+      reconnectMinMs: 50,
+      reconnectMaxMs: 300,
+    });
     await c.start();
     collectors.push(c);
   }
@@ -100,7 +122,11 @@ test('record a live run, replay it: same book at every seq, raw bytes identical'
   for (const symbol of SYMBOLS) {
     const topic = `book.binance.${symbol}`;
     const rec = [...readRecords({ dir, venue: 'binance', symbol, stream: 'book' })].map((r) => r.bytes);
-    assertContiguousRun(rec, bookSeen.filter((m) => m.topic === topic).map((m) => m.payload), `${topic}`);
+    assertContiguousRun(
+      rec,
+      bookSeen.filter((m) => m.topic === topic).map((m) => m.payload),
+      `${topic}`,
+    );
   }
 
   // replay: the book at every seq the live client saw
@@ -132,6 +158,8 @@ test('record a live run, replay it: same book at every seq, raw bytes identical'
   }
   assert.ok(rawCompared > 400, `raw compared ${rawCompared}`);
   // the raw payloads carry the venue's original text
-  const one = [...replaySync({ dir, symbol: 'BTCUSDT', book: false, raw: true })].find((r) => decodeCollectorEvent(r.payload).type === 'delta')!;
+  const one = [...replaySync({ dir, symbol: 'BTCUSDT', book: false, raw: true })].find(
+    (r) => decodeCollectorEvent(r.payload).type === 'delta',
+  )!;
   assert.match(decodeCollectorEvent(one.payload, true).raw ?? '', /depthUpdate/);
 });

@@ -10,16 +10,25 @@ const delta = (bids: number[][], asks: number[][], seq = 12345678901234) =>
   `{"v":1,"type":"delta","venue":"binance","symbol":"BTCUSDT","seq":${seq},"prev":${seq - 3},"first":${seq - 2},"bids":${JSON.stringify(bids)},"asks":${JSON.stringify(asks)},"exchTime":1700000000123,"recvTime":1795428000124512,"pubTime":1795428000124601,"feed":"a"}`;
 
 test('same object as JSON.parse for arbiter-shaped deltas (random prices and sizes, every digit count)', () => {
-  const price = fc.oneof(fc.double({ min: 0, max: 1e7, noNaN: true }), fc.integer({ min: 0, max: 1e9 }).map((x) => x / 100), fc.integer({ min: 1, max: 1e12 }).map((x) => x / 1e8));
+  const price = fc.oneof(
+    fc.double({ min: 0, max: 1e7, noNaN: true }),
+    fc.integer({ min: 0, max: 1e9 }).map((x) => x / 100),
+    fc.integer({ min: 1, max: 1e12 }).map((x) => x / 1e8),
+  );
   const level = fc.tuple(price, price);
   fc.assert(
-    fc.property(fc.array(level, { maxLength: 6 }), fc.array(level, { maxLength: 6 }), fc.integer({ min: 0, max: 2 ** 52 }), (b, a, seq) => {
-      const text = delta(b, a, seq);
-      const fast = fastDecodeDelta(Buffer.from(text));
-      if (fast === undefined) return /e/i.test(text.replace(/"[a-zA-Z]+"/g, '')) || /\d{16,}/.test(text); // declined: exponent or too many digits
-      assert.deepEqual(fast, JSON.parse(text));
-      return true;
-    }),
+    fc.property(
+      fc.array(level, { maxLength: 6 }),
+      fc.array(level, { maxLength: 6 }),
+      fc.integer({ min: 0, max: 2 ** 52 }),
+      (b, a, seq) => {
+        const text = delta(b, a, seq);
+        const fast = fastDecodeDelta(Buffer.from(text));
+        if (fast === undefined) return /e/i.test(text.replace(/"[a-zA-Z]+"/g, '')) || /\d{16,}/.test(text); // declined: exponent or too many digits
+        assert.deepEqual(fast, JSON.parse(text));
+        return true;
+      },
+    ),
     { numRuns: 2000 },
   );
 });
@@ -33,7 +42,17 @@ test('the synthetic consolidated stream decodes identically', () => {
 
 test('declines anything not in the exact layout', () => {
   for (const text of [
-    JSON.stringify({ v: 1, symbol: 'X', venue: 'binance', type: 'delta', seq: 1, prev: 0, first: 1, bids: [], asks: [] }),
+    JSON.stringify({
+      v: 1,
+      symbol: 'X',
+      venue: 'binance',
+      type: 'delta',
+      seq: 1,
+      prev: 0,
+      first: 1,
+      bids: [],
+      asks: [],
+    }),
     delta([[1e21, 1]], []),
     delta([[1, -1]], []),
     delta([], []).replace('"feed":"a"', '"feed":"a\\"b"'),

@@ -21,7 +21,10 @@ export interface SynthMsg {
  * A consolidated stream as the arbiter publishes it (same key order): a snapshot every `snapEvery`
  * messages, deltas chaining by prev/seq in between, one message every `stepUs` µs from `t0`.
  */
-export function synthStream(n: number, o: { seed?: number; t0?: number; stepUs?: number; snapEvery?: number; symbol?: string } = {}): SynthMsg[] {
+export function synthStream(
+  n: number,
+  o: { seed?: number; t0?: number; stepUs?: number; snapEvery?: number; symbol?: string } = {},
+): SynthMsg[] {
   const rnd = mulberry32(o.seed ?? 1);
   const symbol = o.symbol ?? 'BTCUSDT';
   const t0 = o.t0 ?? 1_795_428_000_000_000;

@@ -8,7 +8,11 @@ import { replaySync } from '../../src/recorder/replay.js';
 import { waitFor } from '../helpers.js';
 import { synthStream, tmpDir } from './helpers.js';
 
-async function setup(t: { after(fn: () => Promise<void> | void): void }, dir: string, opts: Partial<ConstructorParameters<typeof Recorder>[0]> = {}) {
+async function setup(
+  t: { after(fn: () => Promise<void> | void): void },
+  dir: string,
+  opts: Partial<ConstructorParameters<typeof Recorder>[0]> = {},
+) {
   const bus = new InprocBus();
   const tr = new InprocTransport(bus);
   const rec = new Recorder({ transport: tr, dir, storage: { flushIntervalMs: 10 }, ...opts });
@@ -28,7 +32,9 @@ test('book.* and raw.* go to their own stream files; a missing delta becomes a g
   const msgs = synthStream(300, { snapEvery: 1000 });
   const dropped = 150;
   msgs.forEach((m, i) => i !== dropped && book.send('book.binance.BTCUSDT', m.payload));
-  const raw = Buffer.from('{"v":1,"type":"delta","venue":"binance","symbol":"ETHUSDT","first":1,"last":1,"exchTime":1,"recvTime":1,"collector":"a","bids":[],"asks":[]}\n{"e":"depthUpdate"}');
+  const raw = Buffer.from(
+    '{"v":1,"type":"delta","venue":"binance","symbol":"ETHUSDT","first":1,"last":1,"exchTime":1,"recvTime":1,"collector":"a","bids":[],"asks":[]}\n{"e":"depthUpdate"}',
+  );
   ingest.send('raw.binance.ETHUSDT', raw);
   await waitFor(() => rec.counters.recorded === 300, 5000, 'every message recorded');
   await rec.flush();
@@ -47,7 +53,10 @@ test('book.* and raw.* go to their own stream files; a missing delta becomes a g
 
 test('a recorder that falls behind the disk says so and pauses instead of growing without bound', async (t) => {
   const dir = tmpDir(t);
-  const { rec, book } = await setup(t, dir, { maxPendingBytes: 1, storage: { flushIntervalMs: 10_000, blockBytes: 1024 * 1024 } });
+  const { rec, book } = await setup(t, dir, {
+    maxPendingBytes: 1,
+    storage: { flushIntervalMs: 10_000, blockBytes: 1024 * 1024 },
+  });
   for (const m of synthStream(50)) book.send('book.binance.BTCUSDT', m.payload);
   await waitFor(() => rec.counters.recorded === 50, 5000, 'every message recorded');
   assert.ok(rec.counters.behind > 0, 'fell behind');

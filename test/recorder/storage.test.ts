@@ -7,7 +7,15 @@ import { silentLogger } from '../../src/log.js';
 import { BookReplica } from '../../src/core/replica.js';
 import { decodeConsolidated } from '../../src/wire/messages.js';
 import { KIND_MESSAGE, decodeBlock, frameRecord, blockBytes, compressSync } from '../../src/recorder/format.js';
-import { DEFAULT_STORAGE, StreamWriter, listSegments, recoverDir, scanSegment, segmentBlocks, type StorageOptions } from '../../src/recorder/segment.js';
+import {
+  DEFAULT_STORAGE,
+  StreamWriter,
+  listSegments,
+  recoverDir,
+  scanSegment,
+  segmentBlocks,
+  type StorageOptions,
+} from '../../src/recorder/segment.js';
 import { readRecords, bookAt } from '../../src/recorder/reader.js';
 import { replay, replaySync } from '../../src/recorder/replay.js';
 import { checkRecordingDir, peekConsolidated, RecorderError } from '../../src/recorder/recorder.js';
@@ -15,7 +23,12 @@ import { synthStream, tmpDir, type SynthMsg } from './helpers.js';
 
 const opts = (o: Partial<StorageOptions> = {}): StorageOptions => ({ ...DEFAULT_STORAGE, blockBytes: 8 * 1024, ...o });
 
-async function write(dir: string, msgs: SynthMsg[], o: Partial<StorageOptions> = {}, close = true): Promise<StreamWriter> {
+async function write(
+  dir: string,
+  msgs: SynthMsg[],
+  o: Partial<StorageOptions> = {},
+  close = true,
+): Promise<StreamWriter> {
   const w = new StreamWriter(dir, 'book', 'binance', 'BTCUSDT', opts(o), silentLogger);
   for (const m of msgs) w.append(KIND_MESSAGE, m.time, m.payload, m.snapshot);
   if (close) await w.close();
@@ -45,7 +58,11 @@ for (const codec of ['brotli', 'gzip', 'none'] as const) {
       assert.equal(r.time, msgs[i].time);
       assert.ok(r.bytes.equals(msgs[i].payload), `record ${i} differs`);
     });
-    if (codec !== 'none') assert.ok(w.counters.bytesOut < w.counters.bytesIn / 3, `compressed ${w.counters.bytesOut} of ${w.counters.bytesIn}`);
+    if (codec !== 'none')
+      assert.ok(
+        w.counters.bytesOut < w.counters.bytesIn / 3,
+        `compressed ${w.counters.bytesOut} of ${w.counters.bytesIn}`,
+      );
   });
 }
 
@@ -56,11 +73,12 @@ test('rotation by size; a time range reads exactly the records in it; snapshots 
   const segs = listSegments(dir, 'binance', 'BTCUSDT', 'book');
   assert.ok(segs.length >= 3, `expected several segments, got ${segs.length}`);
   assert.ok(segs.every((s) => s.sealed));
-  for (const s of segs) for (const b of segmentBlocks(s).blocks) {
-    // a block flagged as snapshot really starts with one
-    const recs = decodeBlock(fs.readFileSync(s.path).subarray(b.offset, b.offset + 40 + b.clen));
-    assert.equal((b.flags & 1) === 1, decodeConsolidated(recs[0].bytes).type === 'snapshot');
-  }
+  for (const s of segs)
+    for (const b of segmentBlocks(s).blocks) {
+      // a block flagged as snapshot really starts with one
+      const recs = decodeBlock(fs.readFileSync(s.path).subarray(b.offset, b.offset + 40 + b.clen));
+      assert.equal((b.flags & 1) === 1, decodeConsolidated(recs[0].bytes).type === 'snapshot');
+    }
   const from = msgs[2500].time;
   const to = msgs[4100].time;
   const r = read(dir, from, to);
@@ -86,7 +104,11 @@ test('book-at: nearest snapshot + deltas equals the book built from the whole st
       j++;
     }
   }
-  assert.equal(bookAt({ dir, venue: 'binance', symbol: 'BTCUSDT', at: msgs[0].time - 1 }), undefined, 'nothing before the first snapshot');
+  assert.equal(
+    bookAt({ dir, venue: 'binance', symbol: 'BTCUSDT', at: msgs[0].time - 1 }),
+    undefined,
+    'nothing before the first snapshot',
+  );
 });
 
 test('replay from an instant starts with the rebuilt book, then the recorded messages from there', async (t) => {
@@ -110,7 +132,10 @@ test('replay at recorded speed and N x takes the recorded time', async (t) => {
   const dir = tmpDir(t);
   const msgs = synthStream(41, { stepUs: 10_000 }); // 400 ms of recording
   await write(dir, msgs);
-  for (const [speed, ms] of [['recorded', 400], [4, 100]] as const) {
+  for (const [speed, ms] of [
+    ['recorded', 400],
+    [4, 100],
+  ] as const) {
     const t0 = performance.now();
     let n = 0;
     for await (const _ of replay({ dir, symbol: 'BTCUSDT', speed })) n++;
@@ -133,7 +158,11 @@ test('a torn tail (crash mid-write) is cut on recovery; everything before it sur
   const before = fs.statSync(seg.path).size;
   fs.appendFileSync(seg.path, blk.subarray(0, blk.length - 3));
   const warnings: unknown[] = [];
-  const log = { ...silentLogger, warn: (o: unknown) => warnings.push(o), info: () => {} } as unknown as typeof silentLogger;
+  const log = {
+    ...silentLogger,
+    warn: (o: unknown) => warnings.push(o),
+    info: () => {},
+  } as unknown as typeof silentLogger;
   const [r] = recoverDir(dir, log);
   assert.equal(r.cutBytes, blk.length - 3);
   assert.equal(fs.statSync(seg.path).size, before);
@@ -172,10 +201,17 @@ test('an unwritable recording directory is a clear error; a failing write is log
   const dir = tmpDir(t);
   const file = path.join(dir, 'a-file');
   fs.writeFileSync(file, '');
-  assert.throws(() => checkRecordingDir(path.join(file, 'data')), (e: Error) => e instanceof RecorderError && /cannot write to the recording directory .*a-file/.test(e.message));
+  assert.throws(
+    () => checkRecordingDir(path.join(file, 'data')),
+    (e: Error) => e instanceof RecorderError && /cannot write to the recording directory .*a-file/.test(e.message),
+  );
   // the stream directory turns into a file: writes fail, are counted, nothing throws; once fixed, recording resumes
   const errors: string[] = [];
-  const log = { ...silentLogger, error: (_o: unknown, m: string) => errors.push(m), debug: () => {} } as unknown as typeof silentLogger;
+  const log = {
+    ...silentLogger,
+    error: (_o: unknown, m: string) => errors.push(m),
+    debug: () => {},
+  } as unknown as typeof silentLogger;
   const w = new StreamWriter(dir, 'book', 'binance', 'BTCUSDT', opts(), log);
   fs.mkdirSync(path.join(dir, 'binance'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'binance', 'BTCUSDT'), 'in the way');
@@ -195,8 +231,25 @@ test('an unwritable recording directory is a clear error; a failing write is log
 test('peekConsolidated reads type/seq/prev/first without parsing levels, and falls back to JSON for other key orders', () => {
   const d = synthStream(2)[1].payload;
   const m = decodeConsolidated(d);
-  assert.deepEqual(peekConsolidated(d), { type: 'delta', seq: m.seq, prev: (m as { prev: number }).prev, first: (m as { first: number }).first });
-  const other = Buffer.from(JSON.stringify({ v: 1, symbol: 'X', venue: 'binance', type: 'delta', prev: 5, seq: 9, first: 6, bids: [], asks: [] }));
+  assert.deepEqual(peekConsolidated(d), {
+    type: 'delta',
+    seq: m.seq,
+    prev: (m as { prev: number }).prev,
+    first: (m as { first: number }).first,
+  });
+  const other = Buffer.from(
+    JSON.stringify({
+      v: 1,
+      symbol: 'X',
+      venue: 'binance',
+      type: 'delta',
+      prev: 5,
+      seq: 9,
+      first: 6,
+      bids: [],
+      asks: [],
+    }),
+  );
   assert.deepEqual(peekConsolidated(other), { type: 'delta', seq: 9, prev: 5, first: 6 });
   assert.equal(peekConsolidated(Buffer.from('garbage')), undefined);
 });
@@ -205,9 +258,22 @@ test('segments with the same start time list in creation order', (t) => {
   const dir = tmpDir(t);
   const d = path.join(dir, 'binance', 'BTCUSDT', 'book');
   fs.mkdirSync(d, { recursive: true });
-  for (const n of ['0000000000000200-1.seg', '0000000000000100.seg', '0000000000000200.seg', '0000000000000200-10.seg', '0000000000000200-2.seg']) fs.writeFileSync(path.join(d, n), '');
+  for (const n of [
+    '0000000000000200-1.seg',
+    '0000000000000100.seg',
+    '0000000000000200.seg',
+    '0000000000000200-10.seg',
+    '0000000000000200-2.seg',
+  ])
+    fs.writeFileSync(path.join(d, n), '');
   assert.deepEqual(
     listSegments(dir, 'binance', 'BTCUSDT', 'book').map((s) => path.basename(s.path)),
-    ['0000000000000100.seg', '0000000000000200.seg', '0000000000000200-1.seg', '0000000000000200-2.seg', '0000000000000200-10.seg'],
+    [
+      '0000000000000100.seg',
+      '0000000000000200.seg',
+      '0000000000000200-1.seg',
+      '0000000000000200-2.seg',
+      '0000000000000200-10.seg',
+    ],
   );
 });

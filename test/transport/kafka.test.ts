@@ -13,7 +13,7 @@ import { MessageReader } from './helpers.js';
 
 function transport(t: TestContext, broker: TestBroker, o: Partial<KafkaTransportOptions> = {}): KafkaTransport {
   const tr = new KafkaTransport({ brokers: broker.bootstrap, logger: silentLogger, closeTimeoutMs: 2000, ...o });
-  t.after(() => tr.close());
+  broker.beforeStop(() => tr.close());
   return tr;
 }
 
@@ -118,7 +118,7 @@ describe('kafka transport', { skip: kafkaSkip, timeout: 60_000 }, () => {
     await assert.rejects(tr.subscriber('book', ['book.']), /Kafka topic "bookwire\.book" does not exist/);
     const t0 = Date.now();
     const dead = new KafkaTransport({ brokers: ['127.0.0.1:1'], logger: silentLogger, connectTimeoutMs: 1500 });
-    t.after(() => dead.close());
+    broker.beforeStop(() => dead.close());
     await assert.rejects(dead.publisher('ingest'), /cannot reach Kafka brokers 127\.0\.0\.1:1/);
     assert.ok(Date.now() - t0 < 10_000, 'gave up in reasonable time');
   });
