@@ -30,6 +30,11 @@ export function busTransport(cfg: Config, log: Logger): Transport {
   });
 }
 
+/** Where this process talks to the bus, for its startup log line. */
+function busWhere(cfg: Config): Record<string, unknown> {
+  return cfg.bus.kind === 'kafka' ? { bus: 'kafka', brokers: cfg.bus.brokers, topicPrefix: cfg.bus.topicPrefix } : { ingest: cfg.bus.ingest };
+}
+
 /** Start a part; a missing Kafka topic is the user's to fix: one clear line, not an internal error. */
 async function starting(start: () => Promise<void>, transport: Transport): Promise<void> {
   try {
@@ -102,7 +107,7 @@ export async function runCollectCommand(cfg: Config, id: string, durationS?: num
     logger: log,
   });
   await starting(() => c.start(), transport);
-  log.info({ symbols: cc.symbols, ws: cc.wsUrl, ingest: cfg.bus.ingest }, 'collector running');
+  log.info({ symbols: cc.symbols, ws: cc.wsUrl, ...busWhere(cfg) }, 'collector running');
   await untilSignal(
     log,
     async () => {
@@ -127,7 +132,10 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
     logger: log,
   });
   await starting(() => a.start(), transport);
-  log.info({ ingest: cfg.bus.ingest[0], publish: cfg.bus.publish[0], snapshot: cfg.bus.snapshot[0] }, 'arbiter running');
+  log.info(
+    cfg.bus.kind === 'kafka' ? busWhere(cfg) : { ingest: cfg.bus.ingest[0], publish: cfg.bus.publish[0], snapshot: cfg.bus.snapshot[0] },
+    'arbiter running',
+  );
   await untilSignal(
     log,
     async () => {

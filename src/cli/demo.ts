@@ -64,6 +64,8 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
     children.push(c);
     return c;
   };
+  // if this process dies unexpectedly, its children must not outlive it
+  process.once('exit', () => children.forEach((c) => c.proc.exitCode === null && c.proc.kill('SIGKILL')));
   const stopAll = async () => {
     for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGTERM');
     const t = setTimeout(() => children.forEach((c) => c.proc.exitCode === null && c.proc.kill('SIGKILL')), 6000);

@@ -173,7 +173,7 @@ duration(addBusOptions(addCommonOptions(program.command('watch'))))
     const log = createLogger('watch', cfg.log.level === 'info' ? 'warn' : cfg.log.level);
     const transport = busTransport(cfg, log);
     const symbol = ((o.symbol as string | undefined) ?? cfg.symbols[0]).toUpperCase();
-    const view = new LiveBookView({ transport, venue: o.venue as string, symbol, title: `bookwire watch ${cfg.bus.publish.join(',')}`, logger: log });
+    const view = new LiveBookView({ transport, venue: o.venue as string, symbol, title: `bookwire watch ${cfg.bus.kind === 'kafka' ? `kafka ${cfg.bus.brokers.join(',')}` : cfg.bus.publish.join(',')}`, logger: log });
     view.start();
     const screen = startView(() => view.state(), { out: process.stdout });
     await new Promise<void>((r) => {

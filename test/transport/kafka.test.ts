@@ -111,6 +111,25 @@ describe('kafka transport', { skip: kafkaSkip, timeout: 60_000 }, () => {
     for (let x = 0; x < i; x++) assert.ok(seen.has(x), `acknowledged message ${x} lost`);
   });
 
+  test('with groupId a restarted consumer resumes from its committed offsets', async (t) => {
+    const broker = await startTestBroker(t);
+    const pubT = transport(t, broker);
+    const pub = await pubT.publisher('ingest');
+    const first = transport(t, broker, { groupId: 'resume-test' });
+    const sub1 = await first.subscriber('ingest', ['raw.']);
+    for (let i = 0; i < 50; i++) pub.send(`raw.binance.K${i % 5}`, String(i));
+    await pub.flush();
+    assert.equal((await new MessageReader(sub1).take(50, 8000)).length, 50);
+    await first.close(); // commits what it consumed and leaves the group
+    for (let i = 50; i < 80; i++) pub.send(`raw.binance.K${i % 5}`, String(i));
+    await pub.flush();
+    const second = transport(t, broker, { groupId: 'resume-test' });
+    const sub2 = await second.subscriber('ingest', ['raw.']);
+    const got = (await new MessageReader(sub2).take(30, 10_000)).map((m) => Number(m.payload.toString()));
+    assert.deepEqual([...got].sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => 50 + i));
+    assert.equal(await new MessageReader(sub2).next(500), undefined, 'nothing consumed twice');
+  });
+
   test('bad input: a missing topic names it and how to create it; unreachable brokers give a clear error', async (t) => {
     const broker = await startTestBroker(t, { topics: ['bookwire.raw:1:1'] });
     const tr = transport(t, broker);
