@@ -117,9 +117,23 @@ describe('kafka transport', { skip: kafkaSkip, timeout: 60_000 }, () => {
     const pub = await pubT.publisher('ingest');
     const first = transport(t, broker, { groupId: 'resume-test' });
     const sub1 = await first.subscriber('ingest', ['raw.']);
+    const r1 = new MessageReader(sub1);
+    // A fresh group positions each partition when it is assigned: wait until every key's partition
+    // delivers (a 'ready' marker per key) before the counted messages go out.
+    const ready = new Set<string>();
+    const t0 = Date.now();
+    while (ready.size < 5 && Date.now() - t0 < 20_000) {
+      for (let k = 0; k < 5; k++) if (!ready.has(`raw.binance.K${k}`)) pub.send(`raw.binance.K${k}`, 'ready');
+      await pub.flush();
+      for (let m = await r1.next(300); m !== undefined; m = await r1.next(300)) ready.add(m.topic);
+    }
+    assert.equal(ready.size, 5, 'every partition of the group was assigned');
     for (let i = 0; i < 50; i++) pub.send(`raw.binance.K${i % 5}`, String(i));
     await pub.flush();
-    assert.equal((await new MessageReader(sub1).take(50, 8000)).length, 50);
+    const firstGot: number[] = [];
+    for (let m = await r1.next(8000); m !== undefined && firstGot.length < 50; m = firstGot.length < 50 ? await r1.next(8000) : undefined)
+      if (m.payload.toString() !== 'ready') firstGot.push(Number(m.payload.toString()));
+    assert.equal(firstGot.length, 50);
     await first.close(); // commits what it consumed and leaves the group
     for (let i = 50; i < 80; i++) pub.send(`raw.binance.K${i % 5}`, String(i));
     await pub.flush();
