@@ -9,36 +9,35 @@ import { freeEndpoints } from '../helpers.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
 
-export async function pipeline(
-  t: { after(fn: () => Promise<void> | void): void },
-  opts: { faulty: boolean; rate?: number; arbiterSendHwm?: number },
-) {
-  const sim = new BinanceSimulator({
-    port: 0,
-    symbols: SYMBOLS,
-    seed: 7,
-    eventsPerSec: opts.rate ?? 100,
-    faults: { flaky: { dropRate: 0.05, dupRate: 0.05, malformedRate: 0.01, disconnectEveryS: 1.5, jitterMs: 2 } },
-  });
+export const FLAKY = { dropRate: 0.05, dupRate: 0.05, malformedRate: 0.01, disconnectEveryS: 1.5, jitterMs: 2 };
+
+/**
+ * Simulator + arbiter + collectors a and b (b through the `flaky` profile when `faulty`) on any bus:
+ * `arbiterTransport` and `mk()` (one new transport per collector) decide which. `stop()` ends them all.
+ */
+export async function startParts(o: {
+  symbols: string[];
+  seed: number;
+  rate: number;
+  faulty: boolean;
+  gapTimeoutMs: number;
+  snapshotTimeoutMs: number;
+  arbiterTransport: Transport;
+  mk: () => Transport;
+}) {
+  const sim = new BinanceSimulator({ port: 0, symbols: o.symbols, seed: o.seed, eventsPerSec: o.rate, faults: { flaky: FLAKY } });
   await sim.start();
-  const ep = await freeEndpoints();
-  const transports: Transport[] = [];
-  const mk = (sendHighWaterMark?: number) => {
-    const tr = new ZmqTransport(ep, sendHighWaterMark ? { sendHighWaterMark, sendBufferSize: 32 * 1024 } : {});
-    transports.push(tr);
-    return tr;
-  };
-  const arbiter = new ArbiterService({ transport: mk(opts.arbiterSendHwm), symbols: SYMBOLS, gapTimeoutMs: 50, snapshotTimeoutMs: 1000 });
+  const arbiter = new ArbiterService({ transport: o.arbiterTransport, symbols: o.symbols, gapTimeoutMs: o.gapTimeoutMs, snapshotTimeoutMs: o.snapshotTimeoutMs });
   await arbiter.start();
   const collectors: Collector[] = [];
   for (const id of ['a', 'b']) {
-    const prefix = id === 'b' && opts.faulty ? '/p/flaky' : '';
+    const prefix = id === 'b' && o.faulty ? '/p/flaky' : '';
     const c = new Collector({
       id,
-      symbols: SYMBOLS,
+      symbols: o.symbols,
       wsUrl: sim.wsBase + prefix,
       restUrl: sim.restBase + prefix,
-      transport: mk(),
+      transport: o.mk(),
       reconnectMinMs: 50,
       reconnectMaxMs: 500,
       staleAfterMs: 2000,
@@ -46,13 +45,40 @@ export async function pipeline(
     await c.start();
     collectors.push(c);
   }
-  t.after(async () => {
+  const stop = async () => {
     for (const c of collectors) await c.stop();
     await arbiter.stop();
-    for (const tr of transports) await tr.close();
     await sim.stop();
+  };
+  return { sim, arbiter, collectors, stop };
+}
+
+export async function pipeline(
+  t: { after(fn: () => Promise<void> | void): void },
+  opts: { faulty: boolean; rate?: number; arbiterSendHwm?: number },
+) {
+  const ep = await freeEndpoints();
+  const transports: Transport[] = [];
+  const mk = (sendHighWaterMark?: number) => {
+    const tr = new ZmqTransport(ep, sendHighWaterMark ? { sendHighWaterMark, sendBufferSize: 32 * 1024 } : {});
+    transports.push(tr);
+    return tr;
+  };
+  const parts = await startParts({
+    symbols: SYMBOLS,
+    seed: 7,
+    rate: opts.rate ?? 100,
+    faulty: opts.faulty,
+    gapTimeoutMs: 50,
+    snapshotTimeoutMs: 1000,
+    arbiterTransport: mk(opts.arbiterSendHwm),
+    mk: () => mk(),
   });
-  return { sim, ep, arbiter, collectors, transports };
+  t.after(async () => {
+    await parts.stop();
+    for (const tr of transports) await tr.close();
+  });
+  return { ...parts, ep, transports };
 }
 
 /** Consume a subscription in the background, keeping every update's seq and the last update. */

@@ -7,14 +7,12 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { BinanceSimulator } from '../../src/sim/index.js';
-import { Collector } from '../../src/collector/collector.js';
-import { ArbiterService } from '../../src/arbiter/service.js';
 import { subscribe, type BookUpdate } from '../../src/client/subscribe.js';
 import { createLogger, silentLogger } from '../../src/log.js';
 import { KafkaTransport } from '../../src/transport/kafka.js';
 import { freePort, sleep, waitFor } from '../helpers.js';
 import { kafkaSkip, startTestBroker } from '../kafka-helpers.js';
+import { startParts } from './harness.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
 
@@ -40,45 +38,18 @@ function track(it: AsyncGenerator<BookUpdate>) {
 
 async function kafkaPipeline(t: TestContext) {
   const broker = await startTestBroker(t);
-  const sim = new BinanceSimulator({
-    port: 0,
-    symbols: SYMBOLS,
-    seed: 11,
-    eventsPerSec: 50,
-    faults: { flaky: { dropRate: 0.05, dupRate: 0.05, malformedRate: 0.01, disconnectEveryS: 1.5, jitterMs: 2 } },
-  });
-  await sim.start();
   const transports: KafkaTransport[] = [];
   const mk = () => {
     const tr = new KafkaTransport({ brokers: broker.bootstrap, logger: process.env.DBG ? createLogger('k', 'debug') : silentLogger, closeTimeoutMs: 2000 });
     transports.push(tr);
     return tr;
   };
-  const arbiter = new ArbiterService({ transport: mk(), symbols: SYMBOLS, gapTimeoutMs: 300, snapshotTimeoutMs: 1500 });
-  await arbiter.start();
-  const collectors: Collector[] = [];
-  for (const id of ['a', 'b']) {
-    const prefix = id === 'b' ? '/p/flaky' : '';
-    const c = new Collector({
-      id,
-      symbols: SYMBOLS,
-      wsUrl: sim.wsBase + prefix,
-      restUrl: sim.restBase + prefix,
-      transport: mk(),
-      reconnectMinMs: 50,
-      reconnectMaxMs: 500,
-      staleAfterMs: 2000,
-    });
-    await c.start();
-    collectors.push(c);
-  }
+  const parts = await startParts({ symbols: SYMBOLS, seed: 11, rate: 50, faulty: true, gapTimeoutMs: 300, snapshotTimeoutMs: 1500, arbiterTransport: mk(), mk });
   broker.beforeStop(async () => {
-    for (const c of collectors) await c.stop();
-    await arbiter.stop();
+    await parts.stop();
     for (const tr of transports) await tr.close();
-    await sim.stop();
   });
-  return { broker, sim, arbiter, mk };
+  return { broker, sim: parts.sim, arbiter: parts.arbiter, mk };
 }
 
 test('on Kafka: client books equal the simulator truth after faults, gap-free, for an early client and a late joiner', { skip: kafkaSkip, timeout: 60_000 }, async (t) => {
