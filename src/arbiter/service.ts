@@ -5,7 +5,7 @@
  * and asks collectors for REST snapshots (ctl.snapshot.*) when no feed can fill a gap.
  */
 import { performance } from 'node:perf_hooks';
-import { BookArbiter, type ArbiterSink } from '../core/arbiter.js';
+import { BookArbiter, type ArbiterSink, type FeedStats } from '../core/arbiter.js';
 import { nowMicros } from '../core/clock.js';
 import type { BookDelta, BookSnapshot } from '../core/types.js';
 import type { Logger } from '../log.js';
@@ -16,6 +16,7 @@ import {
   decodeAny,
   decodeCollectorEvent,
   encode,
+  encodeConsolidatedDelta,
   topics,
   type ArbiterStats,
   type CollectorStatus,
@@ -44,6 +45,16 @@ interface FeedInfo {
   snapshotsFetched: number;
 }
 
+const NO_FEED_STATS: FeedStats = {
+  messages: 0,
+  duplicates: 0,
+  won: 0,
+  gapsFilled: 0,
+  resyncs: 0,
+  lagP50: 0,
+  lagP99: 0,
+  lagSamples: 0,
+};
 const PROC_SAMPLES = 4096; // power of two: a ring indexed with & (PROC_SAMPLES - 1)
 
 class BookHandler implements ArbiterSink {
@@ -79,12 +90,7 @@ class BookHandler implements ArbiterSink {
     const pubTime = nowMicros();
     // time inside the arbiter: from the triggering message's arrival to this publish
     this.processing[this.processingN++ & (PROC_SAMPLES - 1)] = pubTime - this.svc.arrival;
-    // Hand-built JSON: this runs once per consolidated event, and the level arrays are reused as-is.
-    const payload =
-      `{"v":1,"type":"delta","venue":${JSON.stringify(ev.venue)},"symbol":${JSON.stringify(ev.symbol)},` +
-      `"seq":${ev.last},"prev":${prev},"first":${ev.first},"bids":${JSON.stringify(ev.bids)},"asks":${JSON.stringify(ev.asks)},` +
-      `"exchTime":${ev.exchTime},"recvTime":${ev.recvTime},"pubTime":${pubTime},"feed":${JSON.stringify(ev.collector)}}`;
-    this.svc.pub!.send(this.topic, payload);
+    this.svc.pub!.send(this.topic, encodeConsolidatedDelta(ev, prev, pubTime));
   }
 
   requestSnapshot(reason: string, attempt: number): void {
@@ -106,7 +112,10 @@ class BookHandler implements ArbiterSink {
   }
 
   reset(reason: 'initial' | 'resync', snap: BookSnapshot): void {
-    this.svc.log.info({ symbol: this.symbol, seq: snap.seq, reason, from: snap.collector }, 'book (re)built from snapshot');
+    this.svc.log.info(
+      { symbol: this.symbol, seq: snap.seq, reason, from: snap.collector },
+      'book (re)built from snapshot',
+    );
     this.svc.pub!.send(this.topic, encode(this.snapshotMessage('resync')));
   }
 
@@ -153,17 +162,13 @@ class BookHandler implements ArbiterSink {
     }
     const fs = this.core.feedStats();
     const feeds = [...this.feeds.entries()].map(([collector, f]) => {
-      const s = fs.get(collector);
+      // core counters as they are; `resyncs` here counts the snapshots this arbiter asked the collector for
+      const { lagSamples: _n, resyncs: _adopted, ...core } = fs.get(collector) ?? NO_FEED_STATS;
       return {
         collector,
         connected: f.connected && now - f.lastSeenMs < this.svc.feedTimeout,
-        messages: s?.messages ?? 0,
-        duplicates: s?.duplicates ?? 0,
-        won: s?.won ?? 0,
-        gapsFilled: s?.gapsFilled ?? 0,
+        ...core,
         resyncs: f.snapshotsFetched,
-        lagP50: s?.lagP50 ?? 0,
-        lagP99: s?.lagP99 ?? 0,
       };
     });
     this.core.resetLagWindow();
@@ -249,12 +254,16 @@ export class ArbiterService {
         } catch (e) {
           this.counters.decodeErrors++;
           if (this.counters.decodeErrors <= 10 || this.counters.decodeErrors % 1000 === 0)
-            this.log.warn({ topic: m.topic, err: (e as Error).message, count: this.counters.decodeErrors }, 'undecodable message dropped');
+            this.log.warn(
+              { topic: m.topic, err: (e as Error).message, count: this.counters.decodeErrors },
+              'undecodable message dropped',
+            );
           continue;
         }
         const key = `${ev.venue}.${ev.symbol}`;
         if (this.allowed && !this.allowed.has(key)) {
-          if (this.counters.unknownSymbol++ === 0) this.log.warn({ key }, 'event for a book not configured here; ignoring');
+          if (this.counters.unknownSymbol++ === 0)
+            this.log.warn({ key }, 'event for a book not configured here; ignoring');
           continue;
         }
         const b = this.book(ev.venue, ev.symbol);
@@ -310,7 +319,8 @@ export class ArbiterService {
     }
     const b = this.books.get(`${q.venue}.${q.symbol}`);
     if (!b) return encode({ v: 1, type: 'error', message: `unknown book ${q.venue}.${q.symbol}` });
-    if (b.core.state === 'unsynced') return encode({ v: 1, type: 'error', message: `book ${q.venue}.${q.symbol} is resyncing` });
+    if (b.core.state === 'unsynced')
+      return encode({ v: 1, type: 'error', message: `book ${q.venue}.${q.symbol} is resyncing` });
     return encode(b.snapshotMessage('reply'));
   }
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { Config, DeepPartial } from '../config/schema.js';
 import { addBusOptions, addCommonOptions, addSymbolOption, num, overridesFrom } from './options.js';
-import { runArbitrateCommand, runCollectCommand, runSimCommand, busTransport } from './commands.js';
+import { runArbitrateCommand, runCollectCommand, runSimCommand, busTransport, untilSignal } from './commands.js';
 import { runDemo } from './demo.js';
 import { registerRecordCommands } from './record.js';
 import { isUserFacing } from './errors.js';
@@ -176,14 +176,15 @@ duration(addBusOptions(addCommonOptions(program.command('watch'))))
     const view = new LiveBookView({ transport, venue: o.venue as string, symbol, title: `bookwire watch ${cfg.bus.kind === 'kafka' ? `kafka ${cfg.bus.brokers.join(',')}` : cfg.bus.publish.join(',')}`, logger: log });
     view.start();
     const screen = startView(() => view.state(), { out: process.stdout });
-    await new Promise<void>((r) => {
-      process.once('SIGINT', r);
-      process.once('SIGTERM', r);
-      if (o.duration) setTimeout(r, (o.duration as number) * 1000).unref();
-    });
-    screen.stop();
-    await view.stop();
-    await transport.close();
+    await untilSignal(
+      log,
+      async () => {
+        screen.stop();
+        await view.stop();
+        await transport.close();
+      },
+      o.duration as number | undefined,
+    );
   });
 
 // proxy
@@ -196,11 +197,7 @@ addCommonOptions(program.command('proxy'))
     const log = createLogger('proxy', cfg.log.level);
     const p = await startProxy({ frontend: o.frontend as string, backend: o.backend as string });
     log.info({ frontend: o.frontend, backend: o.backend }, 'proxy running');
-    await new Promise<void>((r) => {
-      process.once('SIGINT', r);
-      process.once('SIGTERM', r);
-    });
-    await p.close();
+    await untilSignal(log, () => p.close());
   });
 
 // record, replay, book-at (src/cli/record.ts)

@@ -97,6 +97,28 @@ function connectAll(sock: zmq.Socket, endpoints: readonly string[]): void {
   }
 }
 
+/** Receive until closed; a failed receive is logged and retried after a short pause, never fatal. */
+async function receiveUntilClosed(
+  sock: { receive(): Promise<Buffer[]> },
+  closed: () => boolean,
+  log: Logger,
+  what: string,
+  onFrames: (frames: Buffer[]) => void,
+): Promise<void> {
+  while (!closed()) {
+    let frames: Buffer[];
+    try {
+      frames = await sock.receive();
+    } catch (e) {
+      if (closed()) return;
+      log.error({ err: errorMessageOf(e) }, `${what} receive failed`);
+      await new Promise((r) => setTimeout(r, 50));
+      continue;
+    }
+    onFrames(frames);
+  }
+}
+
 function requireEndpoints(list: readonly string[], what: string): void {
   if (list.length === 0) throw new Error(`no ${what} endpoint configured`);
 }
@@ -315,19 +337,14 @@ export class ZmqSnapshotServer implements SnapshotServer {
     this.loopDone = this.loop();
   }
 
-  private async loop(): Promise<void> {
-    while (!this.closed) {
-      let frames: Buffer[];
-      try {
-        frames = await this.sock.receive();
-      } catch (e) {
-        if (this.closed) return;
-        this.log.error({ err: errorMessageOf(e) }, 'snapshot server receive failed');
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      void this.handle(frames);
-    }
+  private loop(): Promise<void> {
+    return receiveUntilClosed(
+      this.sock,
+      () => this.closed,
+      this.log,
+      'snapshot server',
+      (frames) => void this.handle(frames),
+    );
   }
 
   private async handle(frames: Buffer[]): Promise<void> {
@@ -455,30 +472,27 @@ export class ZmqSnapshotClient implements SnapshotClient {
     }
   }
 
-  private async receiveLoop(): Promise<void> {
-    while (!this.closed) {
-      let frames: Buffer[];
-      try {
-        frames = await this.sock.receive();
-      } catch (e) {
-        if (this.closed) return;
-        this.log.error({ err: errorMessageOf(e) }, 'snapshot client receive failed');
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      const id = frames.length >= 2 ? Number(frames[0].toString('latin1')) : NaN;
-      const p = this.pending.get(id);
-      if (!p) {
-        this.log.debug({ id }, 'late or unknown snapshot reply dropped');
-        continue;
-      }
-      this.pending.delete(id);
-      clearTimeout(p.timer);
-      const reply = frames[1];
-      const err = errorReplyMessage(reply);
-      if (err !== undefined) p.reject(new SnapshotServerError(`snapshot server error: ${err}`));
-      else p.resolve(reply);
-    }
+  private receiveLoop(): Promise<void> {
+    return receiveUntilClosed(
+      this.sock,
+      () => this.closed,
+      this.log,
+      'snapshot client',
+      (frames) => {
+        const id = frames.length >= 2 ? Number(frames[0].toString('latin1')) : NaN;
+        const p = this.pending.get(id);
+        if (!p) {
+          this.log.debug({ id }, 'late or unknown snapshot reply dropped');
+          return;
+        }
+        this.pending.delete(id);
+        clearTimeout(p.timer);
+        const reply = frames[1];
+        const err = errorReplyMessage(reply);
+        if (err !== undefined) p.reject(new SnapshotServerError(`snapshot server error: ${err}`));
+        else p.resolve(reply);
+      },
+    );
   }
 
   async close(): Promise<void> {

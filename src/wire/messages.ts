@@ -168,7 +168,9 @@ function isLevels(x: unknown): x is Level[] {
 function parse(buf: Buffer | Uint8Array | string): Record<string, unknown> {
   let o: unknown;
   try {
-    o = JSON.parse(typeof buf === 'string' ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8'));
+    o = JSON.parse(
+      typeof buf === 'string' ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8'),
+    );
   } catch (e) {
     throw new DecodeError(`payload is not JSON: ${(e as Error).message}`);
   }
@@ -199,6 +201,18 @@ export function encodeCollectorEvent(ev: CollectorEvent): Buffer {
     head = JSON.stringify({ v: 1, ...rest });
   }
   return Buffer.from(ev.raw === undefined ? head : `${head}\n${ev.raw}`);
+}
+
+/**
+ * Encode a consolidated delta for book.* from the winning collector event. Built by hand: it runs once
+ * per consolidated event, and the level arrays are serialized as they arrived.
+ */
+export function encodeConsolidatedDelta(ev: BookDelta, prev: number, pubTime: number): string {
+  return (
+    `{"v":1,"type":"delta","venue":${JSON.stringify(ev.venue)},"symbol":${JSON.stringify(ev.symbol)},` +
+    `"seq":${ev.last},"prev":${prev},"first":${ev.first},"bids":${JSON.stringify(ev.bids)},"asks":${JSON.stringify(ev.asks)},` +
+    `"exchTime":${ev.exchTime},"recvTime":${ev.recvTime},"pubTime":${pubTime},"feed":${JSON.stringify(ev.collector)}}`
+  );
 }
 
 const NL = 10;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DecodeError, decodeCollectorEvent, decodeConsolidated, encodeCollectorEvent } from '../../src/wire/messages.js';
+import { DecodeError, decodeCollectorEvent, decodeConsolidated, encodeCollectorEvent, encodeConsolidatedDelta } from '../../src/wire/messages.js';
 import type { BookDelta, BookSnapshot } from '../../src/core/types.js';
 
 const delta: BookDelta = {
@@ -42,4 +42,12 @@ test('malformed payloads are DecodeErrors with a reason, never anything else', (
   for (const [text, why] of bad) assert.throws(() => decodeCollectorEvent(text), (e: unknown) => e instanceof DecodeError && why.test((e as Error).message), text);
   assert.throws(() => decodeConsolidated('{"v":1,"type":"error","message":"resyncing"}'), /resyncing/);
   assert.throws(() => decodeConsolidated('{"v":1,"type":"delta","venue":"b","symbol":"X","seq":2,"bids":[],"asks":[]}'), /prev/);
+});
+
+test('a consolidated delta encodes to what decodeConsolidated reads back', () => {
+  const m = decodeConsolidated(encodeConsolidatedDelta(delta, 9, 1700000000000999));
+  assert.deepEqual(m, {
+    v: 1, type: 'delta', venue: 'binance', symbol: 'BTCUSDT', seq: 12, prev: 9, first: 10, bids: delta.bids, asks: delta.asks,
+    exchTime: delta.exchTime, recvTime: delta.recvTime, pubTime: 1700000000000999, feed: 'a',
+  });
 });
