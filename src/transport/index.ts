@@ -21,7 +21,13 @@ export {
   type ZmqTransportOptions,
 } from './zeromq.js';
 export { InprocBus, InprocTransport, InprocSubscriber, type InprocTransportOptions } from './inproc.js';
-export { KafkaTransport, KafkaPublisher, KafkaSubscriber, KafkaTopicMissingError, type KafkaTransportOptions } from './kafka.js';
+export {
+  KafkaTransport,
+  KafkaPublisher,
+  KafkaSubscriber,
+  KafkaTopicMissingError,
+  type KafkaTransportOptions,
+} from './kafka.js';
 export { KafkaTopics, DEFAULT_TOPIC_PREFIX } from './kafka-topics.js';
 export { startProxy, type ProxyOptions, type RunningProxy } from './proxy.js';
 

@@ -11,6 +11,7 @@
  * - Subscribers see a message only if they existed when it was sent (no late-join replay).
  * - Payload Buffers are shared between subscribers, not copied: do not mutate them.
  */
+import { MessageQueue, prefixMatcher } from './queue.js';
 import type {
   BusMessage,
   BusPublisher,
@@ -125,47 +126,33 @@ class InprocPublisher implements BusPublisher {
   }
 }
 
-const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
-const DONE_PROMISE = Promise.resolve(DONE);
-
 export class InprocSubscriber implements BusSubscriber {
   /** Messages dropped because the queue was at its high-water mark. */
   dropped = 0;
   private closed = false;
-  private queue: BusMessage[] = [];
-  private head = 0;
-  private waiters: Array<(r: IteratorResult<BusMessage, undefined>) => void> = [];
-  private readonly everything: boolean;
-  private readonly iterator: AsyncIterator<BusMessage, undefined> = { next: () => this.next() };
+  private readonly queue = new MessageQueue();
+  private readonly matches: (topic: string) => boolean;
+  private readonly iterator: AsyncIterator<BusMessage, undefined> = { next: () => this.queue.next() };
 
   constructor(
     private readonly bus: InprocBus,
     private readonly channel: Channel,
-    private readonly prefixes: readonly string[],
+    prefixes: readonly string[],
     private readonly highWaterMark: number,
     private readonly onClosed: (c: Closable) => void,
   ) {
-    this.everything = prefixes.length === 0 || prefixes.includes('');
+    this.matches = prefixMatcher(prefixes);
   }
 
   /** @internal Called by the bus for every message on this channel. */
   offer(topic: string, payload: Buffer): void {
     if (this.closed || !this.matches(topic)) return;
-    if (this.waiters.length > 0) {
-      this.waiters.shift()!({ done: false, value: { topic, payload } });
-      return;
-    }
-    if (this.highWaterMark > 0 && this.queue.length - this.head >= this.highWaterMark) {
+    // like a ZeroMQ SUB past its high-water mark: drop (a reader already waiting takes it at once)
+    if (this.highWaterMark > 0 && this.queue.size >= this.highWaterMark) {
       this.dropped++;
       return;
     }
     this.queue.push({ topic, payload });
-  }
-
-  private matches(topic: string): boolean {
-    if (this.everything) return true;
-    for (let i = 0; i < this.prefixes.length; i++) if (topic.startsWith(this.prefixes[i])) return true;
-    return false;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<BusMessage, undefined> {
@@ -173,30 +160,14 @@ export class InprocSubscriber implements BusSubscriber {
   }
 
   next(): Promise<IteratorResult<BusMessage, undefined>> {
-    if (this.head < this.queue.length) {
-      const value = this.queue[this.head++];
-      if (this.head === this.queue.length) {
-        this.queue = [];
-        this.head = 0;
-      } else if (this.head >= 4096 && this.head * 2 >= this.queue.length) {
-        this.queue = this.queue.slice(this.head);
-        this.head = 0;
-      }
-      return Promise.resolve({ done: false, value });
-    }
-    if (this.closed) return DONE_PROMISE;
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return this.queue.next();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.bus.removeSubscriber(this.channel, this);
-    this.queue = [];
-    this.head = 0;
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w(DONE);
+    this.queue.close();
     this.onClosed(this);
   }
 }

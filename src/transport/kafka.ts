@@ -20,6 +20,7 @@
  * `connectTimeoutMs` (default: forever); a missing topic is an error naming it and how to create it.
  */
 import { randomUUID } from 'node:crypto';
+import { MessageQueue, prefixMatcher } from './queue.js';
 import type { ConnectionOptions } from 'node:tls';
 import {
   Kafka,
@@ -89,7 +90,8 @@ function kafkajsLogCreator(log: Logger) {
     ({ level, log: entry }: LogEntry) => {
       const { message, ...rest } = entry;
       // Connection errors repeat on every retry; our own 'unreachable' lines say it once per attempt.
-      if (level <= KafkaLogLevel.ERROR && !/^(Connection error|Failed to connect)/.test(message)) log.warn(rest, `kafkajs: ${message}`);
+      if (level <= KafkaLogLevel.ERROR && !/^(Connection error|Failed to connect)/.test(message))
+        log.warn(rest, `kafkajs: ${message}`);
       else if (level <= KafkaLogLevel.ERROR) log.debug(rest, `kafkajs: ${message}`);
       else if (level === KafkaLogLevel.WARN) log.info(rest, `kafkajs: ${message}`);
       else log.debug(rest, `kafkajs: ${message}`);
@@ -110,7 +112,8 @@ function isUnreachable(e: unknown): boolean {
 function isRejectedRecord(e: unknown): boolean {
   for (let c: unknown = e; c; c = (c as { cause?: unknown }).cause) {
     const type = (c as { type?: string }).type ?? '';
-    if (/MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE|INVALID_RECORD|CORRUPT_MESSAGE|INVALID_REQUIRED_ACKS/.test(type)) return true;
+    if (/MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE|INVALID_RECORD|CORRUPT_MESSAGE|INVALID_REQUIRED_ACKS/.test(type))
+      return true;
     if (/too large|larger than/i.test(errorMessageOf(c))) return true;
   }
   return false;
@@ -167,13 +170,19 @@ export class KafkaPublisher implements BusPublisher {
     }
     const value = typeof payload === 'string' ? Buffer.from(payload) : payload;
     const k = this.t.topics.toKafka(topic);
-    this.enqueue({ topic: k.topic, key: k.key, value, snapshot: topic.startsWith('book.') && isSnapshotPayload(value) });
+    this.enqueue({
+      topic: k.topic,
+      key: k.key,
+      value,
+      snapshot: topic.startsWith('book.') && isSnapshotPayload(value),
+    });
   }
 
   private enqueue(o: Outgoing): void {
     if (this.queue.length >= this.maxQueued) {
       this.queue.shift();
-      if (this.dropped++ % 10_000 === 0) this.log.error({ dropped: this.dropped }, 'Kafka publish queue full; dropping oldest');
+      if (this.dropped++ % 10_000 === 0)
+        this.log.error({ dropped: this.dropped }, 'Kafka publish queue full; dropping oldest');
     }
     this.queue.push(o);
     this.sent++;
@@ -187,7 +196,13 @@ export class KafkaPublisher implements BusPublisher {
   private partitionOf(topic: string, key: string, parts: Map<number, string>): number {
     let partitionMetadata = this.partitionMetadata.get(parts);
     if (!partitionMetadata) {
-      partitionMetadata = [...parts.keys()].map((partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [], isr: [] }));
+      partitionMetadata = [...parts.keys()].map((partitionId) => ({
+        partitionId,
+        leader: 0,
+        partitionErrorCode: 0,
+        replicas: [],
+        isr: [],
+      }));
       this.partitionMetadata.set(parts, partitionMetadata);
     }
     return this.partitioner({ topic, partitionMetadata, message: { key, value: null } });
@@ -213,13 +228,19 @@ export class KafkaPublisher implements BusPublisher {
           if (batch.length === 1) {
             this.queue.shift();
             this.rejected++;
-            this.log.error({ err: errorMessageOf(e), bytes: batch[0].value.length, topic: batch[0].topic, rejected: this.rejected }, 'Kafka rejected a record; dropped');
+            this.log.error(
+              { err: errorMessageOf(e), bytes: batch[0].value.length, topic: batch[0].topic, rejected: this.rejected },
+              'Kafka rejected a record; dropped',
+            );
             this.wake();
           } else limit = Math.max(1, batch.length >> 1);
           continue;
         }
         if (this.failures++ < 10 || this.failures % 100 === 0)
-          this.log.warn({ err: errorMessageOf(e), failures: this.failures, queued: this.queue.length }, 'Kafka publish failed; retrying');
+          this.log.warn(
+            { err: errorMessageOf(e), failures: this.failures, queued: this.queue.length },
+            'Kafka publish failed; retrying',
+          );
         await sleep(backoff);
         backoff = Math.min(backoff * 2, 2000);
       }
@@ -251,7 +272,10 @@ export class KafkaPublisher implements BusPublisher {
       g.items.push(o);
     }
     if (byTp.size === 0) return;
-    const topicMessages = new Map<string, { key: string; value: Buffer; partition: number; headers?: Record<string, string> }[]>();
+    const topicMessages = new Map<
+      string,
+      { key: string; value: Buffer; partition: number; headers?: Record<string, string> }[]
+    >();
     for (const g of byTp.values()) {
       let l = topicMessages.get(g.topic);
       if (!l) topicMessages.set(g.topic, (l = []));
@@ -319,7 +343,11 @@ export class KafkaPublisher implements BusPublisher {
     ]);
     clearTimeout(timer);
     this.closed = true;
-    if (!flushed) this.log.warn({ unacknowledged: this.queue.length }, 'closing the Kafka publisher with messages not acknowledged');
+    if (!flushed)
+      this.log.warn(
+        { unacknowledged: this.queue.length },
+        'closing the Kafka publisher with messages not acknowledged',
+      );
     this.queue = [];
     for (const w of this.waiters) w.resolve();
     this.waiters = [];
@@ -329,8 +357,6 @@ export class KafkaPublisher implements BusPublisher {
 }
 
 // ---------------------------------------------------------------------------------------------------
-
-const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
 /** Positions are tracked per Kafka topic and partition as the next offset to read. */
 type Positions = Map<string, Map<number, bigint>>;
@@ -353,7 +379,11 @@ class PositionedConsumer {
   async start(
     topics: string[],
     start: Positions,
-    onBatch: (topic: string, partition: number, messages: EachBatchPayload['batch']['messages']) => Promise<void> | void,
+    onBatch: (
+      topic: string,
+      partition: number,
+      messages: EachBatchPayload['batch']['messages'],
+    ) => Promise<void> | void,
   ): Promise<void> {
     for (const [t, m] of start) this.positions.set(t, new Map(m));
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
@@ -366,7 +396,8 @@ class PositionedConsumer {
       }
     });
     this.consumer.on(this.consumer.events.CRASH, (e) => {
-      if (!this.stopped) this.log.warn({ err: errorMessageOf(e.payload.error), restart: e.payload.restart }, 'Kafka consumer crashed');
+      if (!this.stopped)
+        this.log.warn({ err: errorMessageOf(e.payload.error), restart: e.payload.restart }, 'Kafka consumer crashed');
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics, fromBeginning: false });
@@ -391,7 +422,10 @@ class PositionedConsumer {
     let timer: NodeJS.Timeout | undefined;
     const t0 = Date.now();
     const ok = await Promise.race([
-      this.consumer.disconnect().then(() => true, () => true),
+      this.consumer.disconnect().then(
+        () => true,
+        () => true,
+      ),
       new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 3000))),
     ]);
     clearTimeout(timer);
@@ -401,76 +435,59 @@ class PositionedConsumer {
 }
 
 export class KafkaSubscriber implements BusSubscriber {
-  private queue: BusMessage[] = [];
-  private head = 0;
-  private waiters: ((r: IteratorResult<BusMessage, undefined>) => void)[] = [];
   private drained: (() => void)[] = [];
   private closed = false;
-  private readonly everything: boolean;
-  private readonly iterator: AsyncIterator<BusMessage, undefined> = { next: () => this.next() };
+  private readonly queue = new MessageQueue(() => {
+    if (this.drained.length > 0 && this.queue.size < this.highWaterMark / 2)
+      for (const d of this.drained.splice(0)) d();
+  });
+  private readonly matches: (topic: string) => boolean;
+  private readonly iterator: AsyncIterator<BusMessage, undefined> = { next: () => this.queue.next() };
   /** Messages outside the prefixes (other keys in the same partitions). */
   filtered = 0;
 
   constructor(
     private readonly t: KafkaTransport,
     private readonly pc: PositionedConsumer,
-    private readonly prefixes: readonly string[],
+    prefixes: readonly string[],
     private readonly highWaterMark: number,
     private readonly onClosed: (c: Closable) => void,
   ) {
-    this.everything = prefixes.length === 0 || prefixes.includes('');
+    this.matches = prefixMatcher(prefixes);
   }
 
   /** @internal */
-  readonly onBatch = async (topic: string, _p: number, messages: EachBatchPayload['batch']['messages']): Promise<void> => {
+  readonly onBatch = async (
+    topic: string,
+    _p: number,
+    messages: EachBatchPayload['batch']['messages'],
+  ): Promise<void> => {
     for (const m of messages) {
       const busTopic = this.t.topics.toBus(topic, m.key ? m.key.toString('utf8') : '');
       if (busTopic === undefined || !this.matches(busTopic)) {
         this.filtered++;
         continue;
       }
-      const msg = { topic: busTopic, payload: m.value ?? Buffer.alloc(0) };
-      if (this.waiters.length > 0) this.waiters.shift()!({ done: false, value: msg });
-      else this.queue.push(msg);
+      this.queue.push({ topic: busTopic, payload: m.value ?? Buffer.alloc(0) });
     }
     // Backpressure instead of drops: Kafka keeps what we have not fetched yet.
-    while (!this.closed && this.highWaterMark > 0 && this.queue.length - this.head >= this.highWaterMark)
+    while (!this.closed && this.highWaterMark > 0 && this.queue.size >= this.highWaterMark)
       await new Promise<void>((r) => this.drained.push(r));
   };
-
-  private matches(topic: string): boolean {
-    if (this.everything) return true;
-    for (const p of this.prefixes) if (topic.startsWith(p)) return true;
-    return false;
-  }
 
   [Symbol.asyncIterator](): AsyncIterator<BusMessage, undefined> {
     return this.iterator;
   }
 
   next(): Promise<IteratorResult<BusMessage, undefined>> {
-    if (this.head < this.queue.length) {
-      const value = this.queue[this.head++];
-      if (this.head === this.queue.length) {
-        this.queue = [];
-        this.head = 0;
-      }
-      if (this.drained.length > 0 && this.queue.length - this.head < this.highWaterMark / 2) {
-        for (const d of this.drained.splice(0)) d();
-      }
-      return Promise.resolve({ done: false, value });
-    }
-    if (this.closed) return Promise.resolve(DONE);
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return this.queue.next();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const d of this.drained.splice(0)) d();
-    for (const w of this.waiters.splice(0)) w(DONE);
-    this.queue = [];
-    this.head = 0;
+    this.queue.close();
     await this.pc.stop();
     this.onClosed(this);
   }
@@ -523,7 +540,8 @@ class SnapshotTable {
       let behind = false;
       for (const [p, o] of high) if (o.high > o.low && (pos?.get(p) ?? o.low) < o.high) behind = true;
       if (!behind) return;
-      if (Date.now() >= deadline) throw new SnapshotTimeoutError(`reading Kafka topic ${topic} did not catch up in time`);
+      if (Date.now() >= deadline)
+        throw new SnapshotTimeoutError(`reading Kafka topic ${topic} did not catch up in time`);
       await sleep(10);
     }
   }
@@ -581,7 +599,8 @@ export class KafkaTransport implements Transport {
   };
 
   constructor(opts: KafkaTransportOptions) {
-    if (!opts.brokers || opts.brokers.length === 0) throw new Error('Kafka transport: no brokers configured (--brokers host:port,...)');
+    if (!opts.brokers || opts.brokers.length === 0)
+      throw new Error('Kafka transport: no brokers configured (--brokers host:port,...)');
     this.opts = opts;
     this.brokers = [...opts.brokers];
     this.topics = new KafkaTopics(opts.topicPrefix);
@@ -652,7 +671,8 @@ export class KafkaTransport implements Transport {
             this.withReachability(`metadata of ${topic}`, () => admin.fetchTopicMetadata({ topics: [topic] })),
           );
           const t = md.topics.find((x) => x.name === topic);
-          if (!t || t.partitions.length === 0) throw new KafkaTopicMissingError(missingTopicMessage(topic, this.brokers));
+          if (!t || t.partitions.length === 0)
+            throw new KafkaTopicMissingError(missingTopicMessage(topic, this.brokers));
           return new Map(t.partitions.map((x) => [x.partitionId, String(x.leader)]));
         } catch (e) {
           if (isMissingTopic(e)) throw new KafkaTopicMissingError(missingTopicMessage(topic, this.brokers));
@@ -677,7 +697,9 @@ export class KafkaTransport implements Transport {
   async offsets(topic: string): Promise<Map<number, { low: bigint; high: bigint }>> {
     await this.partitions(topic);
     const admin = await this.adminClient();
-    const o = await this.serialized(() => this.withReachability(`offsets of ${topic}`, () => admin.fetchTopicOffsets(topic)));
+    const o = await this.serialized(() =>
+      this.withReachability(`offsets of ${topic}`, () => admin.fetchTopicOffsets(topic)),
+    );
     return new Map(o.map((x) => [x.partition, { low: BigInt(x.low), high: BigInt(x.high) }]));
   }
 
@@ -739,7 +761,9 @@ export class KafkaTransport implements Transport {
     if (privateGroup && (this.opts.startFromSnapshot ?? true) && keys.length > 0 && start.has(bookTopic)) {
       // A late joiner starts at its book's latest snapshot: the stream begins with it and chains on.
       const table = await this.snapshotTable();
-      await table.caughtUp(Date.now() + 5000).catch((e) => this.log.warn({ err: errorMessageOf(e) }, 'snapshot topic not read; starting at the end'));
+      await table
+        .caughtUp(Date.now() + 5000)
+        .catch((e) => this.log.warn({ err: errorMessageOf(e) }, 'snapshot topic not read; starting at the end'));
       const pos = start.get(bookTopic)!;
       for (const k of keys) {
         const e = table.latest.get(k);
@@ -749,7 +773,13 @@ export class KafkaTransport implements Transport {
       }
     }
     const pc = this.newPositionedConsumer(privateGroup);
-    const sub = new KafkaSubscriber(this, pc, [...topicPrefixes], opts.highWaterMark ?? DEFAULT_HIGH_WATER_MARK, this.forget);
+    const sub = new KafkaSubscriber(
+      this,
+      pc,
+      [...topicPrefixes],
+      opts.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+      this.forget,
+    );
     try {
       await this.withReachability('consumer start', () => pc.start(topics, start, sub.onBatch));
     } catch (e) {
