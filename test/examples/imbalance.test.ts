@@ -33,10 +33,10 @@ test('imbalance strategy: same decisions on the live stream and on its replay', 
   });
   await waitFor(() => updates > 600, 15_000, '600 live updates');
   p.sim.pause();
-  const last = c.state.last!.seq;
   await sleep(500);
   ac.abort();
   await c.done;
+  const last = c.state.last!.seq; // after the live run has stopped: the last book it decided on
   await rec.stop();
   await recT.close();
 
