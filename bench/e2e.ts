@@ -26,11 +26,18 @@ export interface LatencyRow {
   chainBreaks: number;
   feeds: Record<string, { count: number; p50: number; p99: number; p999: number }>;
   consolidated: { count: number; p50: number; p99: number; p999: number };
+  /**
+   * Simulator send -> the arbiter publishing the consolidated event (its pubTime): the same hops as a feed
+   * figure (websocket + one bus hop), so `atArbiter.p99 - fastest feed p99` is what redundancy itself costs.
+   */
+  atArbiter: { count: number; p50: number; p99: number; p999: number };
   hops: Record<string, { count: number; p50: number; p99: number; p999: number }>;
   /** Time inside the arbiter (arrival -> publish), µs, from its stats. */
   arbiterInternal: { p50: number; p99: number };
-  /** consolidated p99 minus the fastest feed's p99, µs */
+  /** consolidated p99 (at the client, one bus hop more than a feed) minus the fastest feed's p99, µs */
   p99OverFastestFeed: number;
+  /** consolidated p99 at the arbiter's publish (same hops as a feed) minus the fastest feed's p99, µs */
+  redundancyCostP99: number;
   lossless: boolean;
 }
 
@@ -53,6 +60,7 @@ export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Prom
   const hopArb: number[] = [];
   const hopClient: number[] = [];
   const recvAt = new Map<number, number>();
+  const pubAt = new Map<number, number>();
   let measuring = false;
   let gaps = 0;
   let chainBreaks = 0;
@@ -74,6 +82,7 @@ export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Prom
         if (measuring) {
           consArrivals.set(u.message.seq, t);
           recvAt.set(u.message.seq, u.message.recvTime);
+          pubAt.set(u.message.seq, u.message.pubTime);
           hopArb.push(u.message.pubTime - u.message.recvTime);
           hopClient.push(t - u.message.pubTime);
           if (prevSeq >= 0 && u.message.prev !== prevSeq) chainBreaks++;
@@ -126,6 +135,12 @@ export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Prom
     if (a !== undefined) cons.push(a - t);
   }
   const consolidated = pct(cons);
+  const atArb: number[] = [];
+  for (const [u, t] of window) {
+    const a = pubAt.get(u);
+    if (a !== undefined) atArb.push(a - t);
+  }
+  const atArbiter = pct(atArb);
   const hopVenue: number[] = [];
   for (const [u, t] of window) {
     const r = recvAt.get(u);
@@ -143,7 +158,9 @@ export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Prom
     chainBreaks,
     feeds,
     consolidated,
+    atArbiter,
     p99OverFastestFeed: consolidated.p99 - fastest,
+    redundancyCostP99: atArbiter.p99 - fastest,
     hops,
     arbiterInternal,
     lossless: cons.length === window.length && g === 0 && chainBreaks === 0,
@@ -151,12 +168,17 @@ export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Prom
 }
 
 export function formatLatency(rows: LatencyRow[]): string {
-  const us = (v: number) => (v >= 10_000 ? `${(v / 1000).toFixed(1)}ms` : `${v}µs`);
-  const out = ['rate/s  window  generated delivered lossless | feed a p50/p99/p99.9        | feed b p50/p99/p99.9        | consolidated p50/p99/p99.9  | cons p99 - fastest feed p99'];
+  const us = (v: number) => (Math.abs(v) >= 10_000 ? `${(v / 1000).toFixed(1)}ms` : `${v}µs`);
+  const signed = (v: number) => (v > 0 ? `+${us(v)}` : us(v));
+  const out = [
+    'feed x: simulator send -> collector x\'s event arriving over the bus (websocket + 1 bus hop); at arbiter: send -> consolidated publish (same hops);',
+    'client: send -> client SDK (1 bus hop more). "redundancy cost" = at-arbiter p99 - fastest feed p99 (what merging copies adds).',
+    'rate/s  window  generated delivered lossless | feed a p50/p99/p99.9        | feed b p50/p99/p99.9        | at arbiter p50/p99/p99.9    | redundancy cost | client p50/p99/p99.9        | client p99 - fastest feed p99',
+  ];
   for (const r of rows) {
     const f = (x?: { p50: number; p99: number; p999: number }) => (x ? `${us(x.p50)}/${us(x.p99)}/${us(x.p999)}`.padEnd(27) : '-'.padEnd(27));
     out.push(
-      `${String(r.rate).padStart(6)}  ${String(r.seconds).padStart(4)} s  ${String(r.generated).padStart(9)} ${String(r.delivered).padStart(9)} ${(r.lossless ? 'yes' : `NO (gaps ${r.gaps}, breaks ${r.chainBreaks})`).padEnd(8)} | ${f(r.feeds.a)} | ${f(r.feeds.b)} | ${f(r.consolidated)} | ${us(r.p99OverFastestFeed)}`,
+      `${String(r.rate).padStart(6)}  ${String(r.seconds).padStart(4)} s  ${String(r.generated).padStart(9)} ${String(r.delivered).padStart(9)} ${(r.lossless ? 'yes' : `NO (gaps ${r.gaps}, breaks ${r.chainBreaks})`).padEnd(8)} | ${f(r.feeds.a)} | ${f(r.feeds.b)} | ${f(r.atArbiter)} | ${signed(r.redundancyCostP99).padEnd(15)} | ${f(r.consolidated)} | ${signed(r.p99OverFastestFeed)}`,
     );
   }
   out.push('consolidated path by hop (p50/p99): simulator -> winning collector | collector -> arbiter publish | arbiter -> client SDK || inside the arbiter (arrival -> publish)');

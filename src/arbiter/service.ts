@@ -15,6 +15,7 @@ import {
   DecodeError,
   decodeAny,
   decodeCollectorEvent,
+  type LevelsWanted,
   encode,
   encodeConsolidatedDelta,
   topics,
@@ -238,6 +239,12 @@ export class ArbiterService {
     return b;
   }
 
+  /** A copy the book will drop as already seen needs no level decoding (half the copies with 2 feeds). */
+  private readonly levelsWanted: LevelsWanted = (venue, symbol, first, last) => {
+    const b = this.books.get(`${venue}.${symbol}`);
+    return b === undefined || b.core.needsLevels(first, last);
+  };
+
   private async ingestLoop(sub: BusSubscriber): Promise<void> {
     try {
       for await (const m of sub) {
@@ -250,7 +257,7 @@ export class ArbiterService {
         }
         let ev;
         try {
-          ev = decodeCollectorEvent(m.payload);
+          ev = decodeCollectorEvent(m.payload, false, this.levelsWanted);
         } catch (e) {
           this.counters.decodeErrors++;
           if (this.counters.decodeErrors <= 10 || this.counters.decodeErrors % 1000 === 0)

@@ -236,6 +236,16 @@ export class BookArbiter {
     }
   }
 
+  /**
+   * False when a delta covering first..last would be dropped as already seen whatever its levels: the
+   * caller may then skip decoding them (onDelta still gets the event, for the feed's counters).
+   */
+  needsLevels(first: number, last: number): boolean {
+    if (this._state === 'unsynced') return true;
+    const verdict = this.rule.check(this._seq, { first, last });
+    return verdict === 'apply' || (verdict === 'gap' && !this.bufLasts.has(last));
+  }
+
   onSnapshot(snap: BookSnapshot, nowMs: number): void {
     if (snap.venue !== this.venue || snap.symbol !== this.symbol || !Number.isFinite(snap.seq)) {
       this.counters.snapshotsRejected++;

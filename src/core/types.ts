@@ -27,6 +27,9 @@ export interface BookDelta {
   asks: Level[];
   /** The original exchange message text, for recording. */
   raw?: string;
+  /** The exact JSON text of bids/asks when a decoder had it at hand: encoders reuse it instead of formatting numbers again. */
+  bidsJson?: string;
+  asksJson?: string;
 }
 
 /** A full book snapshot (REST) as fetched by one collector. seq is the venue's lastUpdateId. */

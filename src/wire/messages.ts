@@ -12,6 +12,9 @@
  *   ctl.snapshot.<venue>.<symbol>   SnapshotRequest (arbiter -> collectors, book channel)
  */
 import type { BookDelta, BookSnapshot, CollectorEvent, Level } from '../core/types.js';
+import { scanCollectorDelta, type LevelsWanted } from './scan.js';
+
+export type { LevelsWanted } from './scan.js';
 
 export const WIRE_VERSION = 1;
 
@@ -195,7 +198,7 @@ export function encodeCollectorEvent(ev: CollectorEvent): Buffer {
       `{"v":1,"type":"delta","venue":${JSON.stringify(ev.venue)},"symbol":${JSON.stringify(ev.symbol)},"first":${ev.first},"last":${ev.last},` +
       (ev.prev !== undefined ? `"prev":${ev.prev},` : '') +
       `"exchTime":${ev.exchTime},"recvTime":${ev.recvTime},"collector":${JSON.stringify(ev.collector)},` +
-      `"bids":${JSON.stringify(ev.bids)},"asks":${JSON.stringify(ev.asks)}}`;
+      `"bids":${ev.bidsJson ?? JSON.stringify(ev.bids)},"asks":${ev.asksJson ?? JSON.stringify(ev.asks)}}`;
   } else {
     const { raw: _raw, ...rest } = ev;
     head = JSON.stringify({ v: 1, ...rest });
@@ -210,7 +213,7 @@ export function encodeCollectorEvent(ev: CollectorEvent): Buffer {
 export function encodeConsolidatedDelta(ev: BookDelta, prev: number, pubTime: number): string {
   return (
     `{"v":1,"type":"delta","venue":${JSON.stringify(ev.venue)},"symbol":${JSON.stringify(ev.symbol)},` +
-    `"seq":${ev.last},"prev":${prev},"first":${ev.first},"bids":${JSON.stringify(ev.bids)},"asks":${JSON.stringify(ev.asks)},` +
+    `"seq":${ev.last},"prev":${prev},"first":${ev.first},"bids":${ev.bidsJson ?? JSON.stringify(ev.bids)},"asks":${ev.asksJson ?? JSON.stringify(ev.asks)},` +
     `"exchTime":${ev.exchTime},"recvTime":${ev.recvTime},"pubTime":${pubTime},"feed":${JSON.stringify(ev.collector)}}`
   );
 }
@@ -219,9 +222,10 @@ const NL = 10;
 
 /**
  * Decode a raw.* payload into a collector event; throws DecodeError on anything malformed.
- * `withRaw` also returns the venue's original text (recorders); the arbiter skips it.
+ * `withRaw` also returns the venue's original text (recorders); the arbiter skips it. `wanted` (arbiter) may
+ * say a copy's levels are not needed (it will be dropped as already seen): they are then not read.
  */
-export function decodeCollectorEvent(buf: Buffer | Uint8Array | string, withRaw = false): CollectorEvent {
+export function decodeCollectorEvent(buf: Buffer | Uint8Array | string, withRaw = false, wanted?: LevelsWanted): CollectorEvent {
   let raw: string | undefined;
   if (typeof buf === 'string') {
     const i = buf.indexOf('\n');
@@ -237,13 +241,16 @@ export function decodeCollectorEvent(buf: Buffer | Uint8Array | string, withRaw 
       buf = b.subarray(0, i);
     }
   }
-  const ev = decodeCollectorEventHead(buf);
+  const ev = decodeCollectorEventHead(buf, wanted);
   if (raw !== undefined) ev.raw = raw;
   return ev;
 }
 
-function decodeCollectorEventHead(buf: Buffer | Uint8Array | string): CollectorEvent {
-  const r = parse(buf);
+function decodeCollectorEventHead(buf: Buffer | Uint8Array | string, wanted?: LevelsWanted): CollectorEvent {
+  const text = typeof buf === 'string' ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8');
+  const fast = scanCollectorDelta(text, wanted);
+  if (fast !== undefined) return fast;
+  const r = parse(text);
   need(r, 'venue', 'string');
   need(r, 'symbol', 'string');
   need(r, 'collector', 'string');

@@ -235,7 +235,13 @@ function runScenario(p: Params, mode: 'a' | 'b'): RunResult {
       bids: e.bids,
       asks: e.asks,
     };
-    core.onDelta(copy, now);
+    if (!core.needsLevels(copy.first, copy.last)) {
+      // The service then skips decoding the levels: the copy must be dropped as a duplicate, and the
+      // book-equals-truth checks above prove empty levels never reach it.
+      const before = core.feedStats().get(copy.collector)?.duplicates ?? 0;
+      core.onDelta({ ...copy, bids: [], asks: [] }, now);
+      assert.equal(core.feedStats().get(copy.collector)?.duplicates, before + 1, 'a copy whose levels were skipped is a duplicate');
+    } else core.onDelta(copy, now);
     core.onTimer(now);
   }
 
