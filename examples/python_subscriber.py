@@ -145,17 +145,21 @@ def main():
                 break
             if not sub.poll(wait_ms):
                 continue
-            topic, payload = sub.recv_multipart()
+            # [topic, payload, payload, ...]: the arbiter batches what it publishes while busy
+            topic, *payloads = sub.recv_multipart()
             if topic != topic_bytes:
                 continue
-            msg = json.loads(payload)
-            if msg.get("v") != WIRE_VERSION:
-                if not warned_version:
-                    print(f"ignoring wire version {msg.get('v')} (this script reads {WIRE_VERSION})", file=sys.stderr)
-                    warned_version = True
-                continue
-            if book.on_message(msg):
-                show(msg["type"] if msg["type"] == "delta" else f"snapshot {msg.get('reason', '')}".strip())
+            for payload in payloads:
+                msg = json.loads(payload)
+                if msg.get("v") != WIRE_VERSION:
+                    if not warned_version:
+                        print(f"ignoring wire version {msg.get('v')} (this script reads {WIRE_VERSION})", file=sys.stderr)
+                        warned_version = True
+                    continue
+                if book.on_message(msg):
+                    show(msg["type"] if msg["type"] == "delta" else f"snapshot {msg.get('reason', '')}".strip())
+                if args.count and printed >= args.count:
+                    break
     except KeyboardInterrupt:
         return 130
     finally:

@@ -26,6 +26,7 @@ export function busTransport(cfg: Config, log: Logger): Transport {
     endpoints: { ingest: cfg.bus.ingest, publish: cfg.bus.publish, snapshot: cfg.bus.snapshot },
     sendHighWaterMark: cfg.bus.sendHighWaterMark,
     receiveHighWaterMark: cfg.bus.receiveHighWaterMark,
+    coalesceBook: cfg.bus.coalesceBook,
     logger: log,
   });
 }
@@ -120,9 +121,12 @@ export async function runCollectCommand(cfg: Config, id: string, durationS?: num
 
 export async function runArbitrateCommand(cfg: Config, durationS?: number): Promise<void> {
   const log = createLogger('arbiter', cfg.log.level);
+  if (cfg.arbiter.group && cfg.bus.kind !== 'kafka')
+    throw new UserError(`--group ${cfg.arbiter.group}: arbiter groups need the Kafka bus (--bus kafka --brokers ...)`);
   const transport = busTransport(cfg, log);
   const a = new ArbiterService({
     id: cfg.arbiter.id,
+    group: cfg.arbiter.group,
     transport,
     symbols: cfg.symbols,
     gapTimeoutMs: cfg.arbiter.gapTimeoutMs,
@@ -133,7 +137,9 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
   });
   await starting(() => a.start(), transport);
   log.info(
-    cfg.bus.kind === 'kafka' ? busWhere(cfg) : { ingest: cfg.bus.ingest[0], publish: cfg.bus.publish[0], snapshot: cfg.bus.snapshot[0] },
+    cfg.bus.kind === 'kafka'
+      ? { ...busWhere(cfg), group: cfg.arbiter.group }
+      : { ingest: cfg.bus.ingest[0], publish: cfg.bus.publish[0], snapshot: cfg.bus.snapshot[0] },
     'arbiter running',
   );
   await untilSignal(

@@ -30,7 +30,8 @@ export function addBusOptions(cmd: Command): Command {
     .option('--topic-prefix <prefix>', 'Kafka topic prefix (default bookwire: topics bookwire.raw, bookwire.book, ...)')
     .option('--ingest <endpoints>', 'ingest endpoint(s), comma separated (collectors -> arbiter)', list)
     .option('--publish <endpoints>', 'consolidated publish endpoint(s), comma separated', list)
-    .option('--snapshot <endpoints>', 'snapshot service endpoint(s), comma separated', list);
+    .option('--snapshot <endpoints>', 'snapshot service endpoint(s), comma separated', list)
+    .option('--no-coalesce', 'ZeroMQ: one payload per message on book.* (default: batch while busy; docs/wire-format.md)');
 }
 
 export function addSymbolOption(cmd: Command): Command {
@@ -43,8 +44,11 @@ type Opts = Record<string, unknown>;
 export function overridesFrom(o: Opts): DeepPartial<Config> {
   const ov: DeepPartial<Config> = {};
   if (o.logLevel !== undefined) ov.log = { level: o.logLevel as Config['log']['level'] };
-  if (o.bus !== undefined || o.ingest || o.publish || o.snapshot || o.brokers || o.topicPrefix !== undefined)
+  // commander defaults a --no-x flag to true: only an explicit --no-coalesce overrides the file
+  const coalesceBook = o.coalesce === false ? false : undefined;
+  if (o.bus !== undefined || o.ingest || o.publish || o.snapshot || o.brokers || o.topicPrefix !== undefined || coalesceBook === false)
     ov.bus = {
+      coalesceBook,
       kind: o.bus as Config['bus']['kind'],
       ingest: o.ingest as string[],
       publish: o.publish as string[],

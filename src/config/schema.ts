@@ -35,6 +35,8 @@ export interface BusConfig {
   snapshot: string[];
   sendHighWaterMark: number;
   receiveHighWaterMark: number;
+  /** Arbiters batch what they publish while busy into one ZeroMQ message (docs/wire-format.md, Framing). */
+  coalesceBook: boolean;
   /** Kafka bus (kind: kafka): bootstrap brokers, topic prefix, TLS/SASL passed to the client as given. */
   brokers: string[];
   topicPrefix: string;
@@ -70,6 +72,8 @@ export interface ArbiterConfig {
   snapshotIntervalMs: number;
   snapshotTimeoutMs: number;
   statsIntervalMs: number;
+  /** Kafka consumer group shared by arbiters that split the books between them (exactly once); absent: one arbiter. */
+  group?: string;
 }
 
 export interface SimConfig {
@@ -99,6 +103,16 @@ export interface RecorderConfig {
   segmentBytes: number;
   segmentMinutes: number;
   maxPendingBytes: number;
+  /** Optional PostgreSQL sink (src/recorder/postgres.ts); absent = off. */
+  postgres?: RecorderPostgresConfig;
+}
+
+export interface RecorderPostgresConfig {
+  url: string;
+  tablePrefix: string;
+  batch: number;
+  flushMs: number;
+  maxQueueBytes: number;
 }
 
 export interface Config {
@@ -211,6 +225,7 @@ const busSchema = section({
   snapshot: endpoints('tcp://127.0.0.1:5557'),
   sendHighWaterMark: intIn(0).default(100_000),
   receiveHighWaterMark: intIn(0).default(100_000),
+  coalesceBook: z.boolean({ error: 'expected true or false' }).default(true),
   brokers: listOf(
     z.string({ error: 'expected a Kafka broker like 127.0.0.1:9092' }).regex(/^[^\s:,]+:\d{1,5}$/, {
       error: 'expected a Kafka broker like 127.0.0.1:9092',
@@ -321,6 +336,7 @@ const rawSchema = z.strictObject({
     snapshotIntervalMs: intIn(1).default(1000),
     snapshotTimeoutMs: intIn(1).default(3000),
     statsIntervalMs: intIn(1).default(1000),
+    group: anId('a consumer group name').optional(),
   }),
   sim: simSchema,
   demo: section({
@@ -341,6 +357,25 @@ const rawSchema = z.strictObject({
     segmentBytes: intIn(65536).default(64 * 1024 * 1024),
     segmentMinutes: posNumber().default(60),
     maxPendingBytes: intIn(1024 * 1024).default(64 * 1024 * 1024),
+    postgres: z
+      .strictObject(
+        {
+          url: urlWith(['postgres:', 'postgresql:'], 'postgresql://user:password@127.0.0.1:5432/bookwire'),
+          tablePrefix: z
+            .string({ error: 'expected a table prefix like bookwire' })
+            .regex(/^[a-z_][a-z0-9_]{0,40}$/, {
+              error: 'expected a table prefix like bookwire (lower-case letters, digits, _)',
+            })
+            .default('bookwire'),
+          batch: intIn(1).default(5000),
+          flushMs: intIn(1).default(500),
+          maxQueueBytes: intIn(1024 * 1024).default(64 * 1024 * 1024),
+        },
+        { error: (iss) => (iss.code === 'invalid_type' ? 'expected a mapping with at least a url' : undefined) },
+      )
+      .nullable()
+      .optional()
+      .transform((v) => v ?? undefined),
   }),
 });
 

@@ -51,6 +51,12 @@ export interface ZmqTransportOptions {
   sendBufferSize?: number;
   /** How long (ms) a closed publisher may keep sending already-queued messages. */
   publisherLingerMs?: number;
+  /**
+   * Book-channel publishers batch what they publish while the event loop is busy into one multipart
+   * [topic, p1, p2, ...] (default true; see docs/wire-format.md "Framing"). false = exactly one payload
+   * per ZeroMQ message, for subscribers that read only two frames.
+   */
+  coalesceBook?: boolean;
   logger?: Logger;
 }
 
@@ -150,11 +156,14 @@ export class ZmqPublisher implements BusPublisher {
       this.log.warn({ err: errorMessageOf(e), failed: this.failed }, 'publish failed');
   };
 
-  /** Coalescing (ingest channel): messages sent in one event-loop turn go out as one multipart per topic. */
+  /** Coalescing: messages sent close together go out as one multipart [topic, p1, p2, ...] per topic. */
   private readonly pending = new Map<string, Array<Buffer | string>>();
+  private pendingCount = 0;
   private flushQueued = false;
   private readonly flushPending = (): void => {
+    if (!this.flushQueued) return; // already flushed (cap reached or close) since it was scheduled
     this.flushQueued = false;
+    this.pendingCount = 0;
     for (const [topic, payloads] of this.pending) {
       payloads.unshift(topic);
       try {
@@ -172,7 +181,7 @@ export class ZmqPublisher implements BusPublisher {
     private readonly lingerMs: number,
     private readonly log: Logger,
     private readonly onClosed: (c: Closable) => void,
-    private readonly coalesce = false,
+    private readonly coalesce: Coalesce = false,
   ) {
     this.endpoint = endpoint;
   }
@@ -182,18 +191,24 @@ export class ZmqPublisher implements BusPublisher {
       this.droppedAfterClose++;
       return;
     }
-    if (this.coalesce) {
-      // Frames a websocket delivers in one TCP read are handled in one turn; sending them as one ZeroMQ
-      // message [topic, p1, p2, ...] at the end of the turn (a microtask: no timer, no added wait) cuts the
-      // per-message cost of every hop. Subscribers hand them out one by one.
+    if (this.coalesce !== false) {
+      // One send() costs ~25-70 µs here whatever its size (it wakes ZeroMQ's I/O thread), a frame a few µs:
+      // sending what was published close together as one message [topic, p1, p2, ...] cuts the cost of every
+      // hop, and subscribers hand the payloads out one by one. No timer is involved, so nothing waits:
+      //  'turn' (collectors): flush at the end of the current turn (a microtask), i.e. after every frame the
+      //         websocket delivered in one TCP read;
+      //  'idle' (arbiters): flush when the event loop has nothing else ready (setImmediate), i.e. after every
+      //         message already queued on the ingest socket was handled, or at once past MAX_COALESCED.
       let q = this.pending.get(topic);
       if (q === undefined) this.pending.set(topic, (q = []));
       q.push(payload);
       this.sent++;
       if (!this.flushQueued) {
         this.flushQueued = true;
-        queueMicrotask(this.flushPending);
+        if (this.coalesce === 'turn') queueMicrotask(this.flushPending);
+        else setImmediate(this.flushPending);
       }
+      if (++this.pendingCount >= MAX_COALESCED) this.flushPending();
       return;
     }
     const f = this.frame;
@@ -220,6 +235,11 @@ export class ZmqPublisher implements BusPublisher {
     this.onClosed(this);
   }
 }
+
+/** How a publisher batches: per turn (microtask), when the loop is idle (setImmediate), or not at all. */
+type Coalesce = 'turn' | 'idle' | false;
+/** Past this many pending messages an 'idle' publisher sends at once: bounds what a backlog can delay. */
+const MAX_COALESCED = 64;
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 const DONE_PROMISE = Promise.resolve(DONE);
@@ -520,6 +540,7 @@ export class ZmqTransport implements Transport {
   private readonly ingestMode: 'bind' | 'connect';
   private readonly lingerMs: number;
   private readonly sendBufferSize: number | undefined;
+  private readonly bookCoalesce: Coalesce;
   private readonly log: Logger;
   private readonly open = new Set<Closable>();
   private readonly bound: Partial<Record<keyof ZmqEndpoints, string>> = {};
@@ -538,6 +559,7 @@ export class ZmqTransport implements Transport {
     this.receiveHwm = opts.receiveHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     this.ingestMode = opts.ingestMode ?? 'bind';
     this.lingerMs = opts.publisherLingerMs ?? DEFAULT_PUBLISHER_LINGER_MS;
+    this.bookCoalesce = opts.coalesceBook === false ? false : 'idle';
     this.log = opts.logger ?? (defaultLogger ??= createLogger('transport'));
   }
 
@@ -572,7 +594,8 @@ export class ZmqTransport implements Transport {
       requireEndpoints(this.endpoints.publish, 'publish');
       endpoint = this.bound.publish = await bindEndpoint(sock, this.endpoints.publish[0]);
     }
-    return this.track(new ZmqPublisher(sock, endpoint, this.lingerMs, this.log, this.forget, channel === 'ingest'));
+    const coalesce = channel === 'ingest' ? 'turn' : this.bookCoalesce;
+    return this.track(new ZmqPublisher(sock, endpoint, this.lingerMs, this.log, this.forget, coalesce));
   }
 
   async subscriber(channel: Channel, topicPrefixes: string[], opts: SubscribeOptions = {}): Promise<ZmqSubscriber> {

@@ -37,6 +37,7 @@ test('defaults: every key filled in, two collectors a and b with the venue URLs 
     snapshot: ['tcp://127.0.0.1:5557'],
     sendHighWaterMark: 100000,
     receiveHighWaterMark: 100000,
+    coalesceBook: true,
     brokers: ['127.0.0.1:9092'],
     topicPrefix: 'bookwire',
   });
@@ -224,7 +225,7 @@ test('unknown keys are named, with the keys allowed there', () => {
   assert.deepEqual(
     problems(() => loadConfig(p)),
     [
-      `config ${p}: bus.hwm: unknown key (allowed: kind, ingest, publish, snapshot, sendHighWaterMark, receiveHighWaterMark, brokers, topicPrefix, ssl, sasl) (line 3)`,
+      `config ${p}: bus.hwm: unknown key (allowed: kind, ingest, publish, snapshot, sendHighWaterMark, receiveHighWaterMark, coalesceBook, brokers, topicPrefix, ssl, sasl) (line 3)`,
       `config ${p}: sim.faults.slow.delay: unknown key (allowed: dropRate, dupRate, delayMs, jitterMs, reorderRate, disconnectEveryS, stallEveryS, stallForS, malformedRate, snapshotErrorRate, snapshotErrorStatus, snapshotDelayMs) (line 7)`,
       `config ${p}: colector: unknown key (allowed: bus, venues, symbols, collectors, arbiter, sim, demo, log, recorder) (line 4)`,
     ],

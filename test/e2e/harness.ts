@@ -55,12 +55,12 @@ export async function startParts(o: {
 
 export async function pipeline(
   t: { after(fn: () => Promise<void> | void): void },
-  opts: { faulty: boolean; rate?: number; arbiterSendHwm?: number },
+  opts: { faulty: boolean; rate?: number; arbiterSendHwm?: number; coalesceBook?: boolean },
 ) {
   const ep = await freeEndpoints();
   const transports: Transport[] = [];
   const mk = (sendHighWaterMark?: number) => {
-    const tr = new ZmqTransport(ep, sendHighWaterMark ? { sendHighWaterMark, sendBufferSize: 32 * 1024 } : {});
+    const tr = new ZmqTransport(ep, sendHighWaterMark ? { sendHighWaterMark, sendBufferSize: 32 * 1024, coalesceBook: opts.coalesceBook } : {});
     transports.push(tr);
     return tr;
   };

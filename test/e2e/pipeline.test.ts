@@ -8,7 +8,10 @@ import { subscribe, type BookUpdate } from '../../src/client/subscribe.js';
 import { sleep, waitFor } from '../helpers.js';
 import { follow, pipeline } from './harness.js';
 
-function assertBookEqualsTruth(u: BookUpdate | undefined, truth: { lastUpdateId: number; bids: [number, number][]; asks: [number, number][] }) {
+function assertBookEqualsTruth(
+  u: BookUpdate | undefined,
+  truth: { lastUpdateId: number; bids: [number, number][]; asks: [number, number][] },
+) {
   assert.ok(u, 'client received no update');
   assert.equal(u.seq, truth.lastUpdateId);
   const top = u.book.top(20);
@@ -26,7 +29,11 @@ test('client book equals the simulator truth after faults, for a client from the
   await sleep(2000);
   p.sim.pause();
   const truth = p.sim.truth('BTCUSDT', 20);
-  await waitFor(() => early.state.last?.seq === truth.lastUpdateId && late.state.last?.seq === truth.lastUpdateId, 5000, 'clients to reach the truth seq');
+  await waitFor(
+    () => early.state.last?.seq === truth.lastUpdateId && late.state.last?.seq === truth.lastUpdateId,
+    5000,
+    'clients to reach the truth seq',
+  );
   assertBookEqualsTruth(early.state.last, truth);
   assertBookEqualsTruth(late.state.last, truth);
   assert.ok(early.state.deltas.length > 100, `too few deltas: ${early.state.deltas.length}`);
@@ -54,21 +61,34 @@ test('killing one collector mid-run loses nothing: the consolidated stream stays
   ac.abort();
 });
 
-test('a deliberately slow client detects its gaps and recovers by snapshot', async (t) => {
-  const p = await pipeline(t, { faulty: false, rate: 1000, arbiterSendHwm: 20 });
-  const ac = new AbortController();
-  t.after(() => ac.abort());
-  let slow = true;
-  const c = follow(subscribe({ symbol: 'BTCUSDT', endpoints: p.ep, highWaterMark: 5, receiveBufferSize: 32 * 1024, signal: ac.signal }), async () => {
-    if (slow) await sleep(30);
+// High-water marks count ZeroMQ messages, and a batching arbiter packs up to 64 payloads into one: the
+// batching run uses smaller marks so that both fall behind within the test's time.
+for (const coalesceBook of [false, true])
+  test(`a deliberately slow client detects its gaps and recovers by snapshot (arbiter ${coalesceBook ? 'batching' : 'one payload per message'})`, async (t) => {
+    const p = await pipeline(t, { faulty: false, rate: 1000, arbiterSendHwm: coalesceBook ? 2 : 20, coalesceBook });
+    const ac = new AbortController();
+    t.after(() => ac.abort());
+    let slow = true;
+    const hwm = coalesceBook ? 1 : 5;
+    const c = follow(
+      subscribe({
+        symbol: 'BTCUSDT',
+        endpoints: p.ep,
+        highWaterMark: hwm,
+        receiveBufferSize: coalesceBook ? 4096 : 32 * 1024,
+        signal: ac.signal,
+      }),
+      async () => {
+        if (slow) await sleep(30);
+      },
+    );
+    // slow until the bus has dropped something for it (kernel buffers absorb the first second or so)
+    await waitFor(() => (c.state.last?.gaps ?? 0) > 0, 25_000, 'the slow client to fall past its high-water mark');
+    slow = false;
+    p.sim.pause();
+    const truth = p.sim.truth('BTCUSDT', 20);
+    await waitFor(() => c.state.last?.seq === truth.lastUpdateId, 8000, 'slow client to catch up');
+    assert.ok(c.state.last!.gaps > 0, 'the slow client should have lost messages past its high-water mark');
+    assertBookEqualsTruth(c.state.last, truth);
+    ac.abort();
   });
-  // slow until the bus has dropped something for it (kernel buffers absorb the first second or so)
-  await waitFor(() => (c.state.last?.gaps ?? 0) > 0, 15_000, 'the slow client to fall past its high-water mark');
-  slow = false;
-  p.sim.pause();
-  const truth = p.sim.truth('BTCUSDT', 20);
-  await waitFor(() => c.state.last?.seq === truth.lastUpdateId, 8000, 'slow client to catch up');
-  assert.ok(c.state.last!.gaps > 0, 'the slow client should have lost messages past its high-water mark');
-  assertBookEqualsTruth(c.state.last, truth);
-  ac.abort();
-});
