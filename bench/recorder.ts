@@ -7,7 +7,8 @@
  *    same without JSON decoding (storage read speed alone).
  *  - book-at: random instants in a 10k events/s recording with 1 s snapshots.
  *
- *   node dist/bench/recorder.js [events] [--codec brotli|gzip|none] [--level n]
+ *   node dist/bench/recorder.js [events] [--codec brotli|gzip|none] [--level n] [--encoding binary|json]
+ *   node dist/bench/recorder.js --hour | --long SECONDS [--lookups n]   (book-at on a long recording)
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,11 +18,11 @@ import { pathToFileURL } from 'node:url';
 import { OrderBook } from '../src/core/book.js';
 import { BookReplica } from '../src/core/replica.js';
 import { silentLogger } from '../src/log.js';
-import { KIND_MESSAGE, type Codec } from '../src/recorder/format.js';
-import { DEFAULT_STORAGE, StreamWriter } from '../src/recorder/segment.js';
+import type { Codec } from '../src/recorder/format.js';
+import { DEFAULT_STORAGE, StreamWriter, listSegments } from '../src/recorder/segment.js';
 import { bookAt, readRecords } from '../src/recorder/reader.js';
-import { replaySync } from '../src/recorder/replay.js';
-import { generateStream } from './gen.js';
+import { replayBook, replaySync } from '../src/recorder/replay.js';
+import { generateStream, mulberry32 } from './gen.js';
 
 export interface RecorderBenchResult {
   codec: string;
@@ -34,9 +35,13 @@ export interface RecorderBenchResult {
   writePerCpuSec: number;
   bytesPerEvent: number;
   ratio: number;
+  encoding: string;
   replayPerSec: number;
+  replayPerCpuSec: number;
+  replayBookPerSec: number;
+  replayBookPerCpuSec: number;
   readOnlyPerSec: number;
-  bookAtMs: { p50: number; p99: number; max: number; messagesApplied: number };
+  bookAtMs: { p50: number; p99: number; max: number; messagesApplied: number; lookups: number; unsynced: number };
   ok: boolean;
 }
 
@@ -101,7 +106,7 @@ const pct = (xs: number[], p: number) => {
 
 export async function benchRecorder(
   n = 300_000,
-  o: { codec?: Codec; level?: number; blockBytes?: number; lookups?: number } = {},
+  o: { codec?: Codec; level?: number; blockBytes?: number; lookups?: number; encoding?: 'binary' | 'json' } = {},
 ): Promise<RecorderBenchResult> {
   const codec = o.codec ?? DEFAULT_STORAGE.codec;
   const level = o.level ?? DEFAULT_STORAGE.level;
@@ -133,13 +138,20 @@ export async function benchRecorder(
       'book',
       'binance',
       'BTCUSDT',
-      { ...DEFAULT_STORAGE, codec, level, blockBytes: o.blockBytes ?? DEFAULT_STORAGE.blockBytes, fsync: 'none' },
+      {
+        ...DEFAULT_STORAGE,
+        codec,
+        level,
+        blockBytes: o.blockBytes ?? DEFAULT_STORAGE.blockBytes,
+        fsync: 'none',
+        encoding: o.encoding ?? 'binary',
+      },
       silentLogger,
     );
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < count; i++) {
-      w.append(KIND_MESSAGE, times[i], packed.subarray(offsets[i], offsets[i + 1]), isSnap[i] === 1);
+      w.appendConsolidated(times[i], packed.subarray(offsets[i], offsets[i + 1]));
       // hand the event loop over now and then, as the receive loop does between socket reads
       if ((i & 4095) === 0) await new Promise<void>((r) => setImmediate(r));
     }
@@ -150,36 +162,58 @@ export async function benchRecorder(
     const totalIn = jsonBytes + snapBytes;
     const out = w.counters.bytesOut;
 
-    // replay into a book, as fast as possible
-    const r0 = performance.now();
+    // replay into a book, as fast as possible: the generic API (decoded messages) and replayBook (binary
+    // deltas applied straight into the book); wall and per CPU second (single-threaded: sync decompression)
+    const timed = (f: () => number): { n: number; perSec: number; perCpuSec: number } => {
+      const c0 = process.cpuUsage();
+      const t = performance.now();
+      const n = f();
+      const secs = (performance.now() - t) / 1000;
+      const c = process.cpuUsage(c0);
+      return { n, perSec: n / secs, perCpuSec: n / ((c.user + c.system) / 1e6) };
+    };
     const replica = new BookReplica();
-    let k = 0;
-    for (const it of replaySync({ dir, symbol: 'BTCUSDT' })) {
-      replica.onMessage(it.message!);
-      k++;
-    }
-    const replaySeconds = (performance.now() - r0) / 1000;
-    const q0 = performance.now();
-    let rk = 0;
-    for (const _ of readRecords({ dir, venue: 'binance', symbol: 'BTCUSDT', stream: 'book' })) rk++;
-    const readSeconds = (performance.now() - q0) / 1000;
+    const rep = timed(() => {
+      let k = 0;
+      for (const it of replaySync({ dir, symbol: 'BTCUSDT' })) {
+        replica.onMessage(it.message!);
+        k++;
+      }
+      return k;
+    });
+    let fastSynced = false;
+    let fastGaps = 0;
+    const fast = timed(() => {
+      let k = 0;
+      let last: BookReplica | undefined;
+      for (const u of replayBook({ dir, symbol: 'BTCUSDT' })) {
+        last = u.replica;
+        k++;
+      }
+      fastSynced = last?.synced === true && sameBook(last.book, replica.book);
+      fastGaps = last?.gaps ?? -1;
+      return k;
+    });
+    const read = timed(() => {
+      let rk = 0;
+      for (const _ of readRecords({ dir, venue: 'binance', symbol: 'BTCUSDT', stream: 'book' })) rk++;
+      return rk;
+    });
 
     // book-at at random instants
-    const lookupMs: number[] = [];
-    let applied = 0;
-    const first = times[0];
-    const last = times[count - 1];
-    for (let i = 0; i < (o.lookups ?? 50); i++) {
-      const at = first + Math.random() * (last - first);
-      const b0 = performance.now();
-      const b = bookAt({ dir, venue: 'binance', symbol: 'BTCUSDT', at });
-      lookupMs.push(performance.now() - b0);
-      applied = Math.max(applied, b?.messagesApplied ?? 0);
-    }
-    const ok = k === count && rk === count && replica.synced && replica.gaps === 0;
+    const look = lookups(dir, times[0], times[count - 1], o.lookups ?? 50);
+    const ok =
+      rep.n === count &&
+      read.n === count &&
+      fast.n === count &&
+      replica.synced &&
+      replica.gaps === 0 &&
+      fastSynced &&
+      fastGaps === 0;
     return {
       codec,
       level,
+      encoding: o.encoding ?? 'binary',
       blockBytes: o.blockBytes ?? DEFAULT_STORAGE.blockBytes,
       events: deltaCount,
       jsonBytesPerEvent: jsonBytes / deltaCount,
@@ -188,14 +222,12 @@ export async function benchRecorder(
       writePerCpuSec: count / cpuSeconds,
       bytesPerEvent: out / deltaCount,
       ratio: totalIn / out,
-      replayPerSec: k / replaySeconds,
-      readOnlyPerSec: rk / readSeconds,
-      bookAtMs: {
-        p50: pct(lookupMs, 50),
-        p99: pct(lookupMs, 99),
-        max: Math.max(...lookupMs),
-        messagesApplied: applied,
-      },
+      replayPerSec: rep.perSec,
+      replayPerCpuSec: rep.perCpuSec,
+      replayBookPerSec: fast.perSec,
+      replayBookPerCpuSec: fast.perCpuSec,
+      readOnlyPerSec: read.perSec,
+      bookAtMs: look,
       ok,
     };
   } finally {
@@ -203,15 +235,227 @@ export async function benchRecorder(
   }
 }
 
+function sameBook(a: OrderBook, b: OrderBook): boolean {
+  return JSON.stringify(a.snapshot()) === JSON.stringify(b.snapshot());
+}
+
+/** book-at at `n` random instants in [first, last]: latency percentiles. */
+function lookups(dir: string, first: number, last: number, n: number): RecorderBenchResult['bookAtMs'] {
+  const ms: number[] = [];
+  let applied = 0;
+  let unsynced = 0;
+  for (let i = 0; i < n; i++) {
+    const at = first + Math.random() * (last - first);
+    const b0 = performance.now();
+    const b = bookAt({ dir, venue: 'binance', symbol: 'BTCUSDT', at });
+    ms.push(performance.now() - b0);
+    applied = Math.max(applied, b?.messagesApplied ?? 0);
+    if (!b?.synced) unsynced++;
+  }
+  return { p50: pct(ms, 50), p99: pct(ms, 99), max: Math.max(...ms), messagesApplied: applied, lookups: n, unsynced };
+}
+
+export interface HourBenchResult {
+  seconds: number;
+  events: number;
+  snapshots: number;
+  writePerSec: number;
+  writePerCpuSec: number;
+  bytesPerEvent: number;
+  ratio: number;
+  diskBytes: number;
+  segments: number;
+  generateSeconds: number;
+  bookAtMs: RecorderBenchResult['bookAtMs'];
+  ok: boolean;
+}
+
+/**
+ * A long recording at 10k events/s with a full-book snapshot every second, generated on the fly (a
+ * 1-hour one is 36M events: too many to hold), written through StreamWriter with the defaults, then
+ * book-at at random instants over all of it. Write time and CPU are counted for the writer only (the
+ * generator runs between timed chunks); the recording is deleted afterwards.
+ */
+export async function benchLongRecording(
+  seconds: number,
+  lookupCount = 200,
+  log?: (s: string) => void,
+): Promise<HourBenchResult> {
+  const rate = 10_000;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bookwire-bench-hour-'));
+  try {
+    const w = new StreamWriter(dir, 'book', 'binance', 'BTCUSDT', { ...DEFAULT_STORAGE, fsync: 'none' }, silentLogger);
+    const gen = new DeltaGen(7);
+    const t0 = 1_795_428_000_000_000;
+    const chunk = rate; // one second of recording per timed chunk
+    const payloads: Buffer[] = new Array<Buffer>(chunk + 1);
+    const times = new Float64Array(chunk + 1);
+    let writeMs = 0;
+    let cpuUs = 0;
+    let genMs = 0;
+    let jsonBytes = 0;
+    let events = 0;
+    let snapshots = 0;
+    const wall0 = performance.now();
+    for (let sec = 0; sec < seconds; sec++) {
+      const g0 = performance.now();
+      let n = 0;
+      const base = t0 + sec * 1e6;
+      times[n] = base;
+      payloads[n++] = gen.snapshot(base);
+      for (let i = 1; i <= chunk; i++) {
+        const time = base + i * (1e6 / rate) - 1;
+        times[n] = time;
+        payloads[n++] = gen.delta(time);
+      }
+      genMs += performance.now() - g0;
+      const c0 = process.cpuUsage();
+      const w0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        w.appendConsolidated(times[i], payloads[i]);
+        jsonBytes += payloads[i].length;
+        if ((i & 4095) === 4095) await new Promise<void>((r) => setImmediate(r));
+      }
+      await w.drain();
+      writeMs += performance.now() - w0;
+      const c = process.cpuUsage(c0);
+      cpuUs += c.user + c.system;
+      events += n - 1;
+      snapshots++;
+      if (log && sec % 300 === 299)
+        log(
+          `  ... ${sec + 1} s of ${seconds} recorded (${((performance.now() - wall0) / 1000).toFixed(0)} s elapsed, ${(w.counters.bytesOut / 1e6).toFixed(0)} MB)`,
+        );
+    }
+    const c0 = process.cpuUsage();
+    const w0 = performance.now();
+    await w.close();
+    writeMs += performance.now() - w0;
+    const c = process.cpuUsage(c0);
+    cpuUs += c.user + c.system;
+    const segments = listSegments(dir, 'binance', 'BTCUSDT', 'book');
+    const diskBytes = segments.reduce(
+      (a, s) => a + fs.statSync(s.path).size + fs.statSync(s.path.replace(/\.seg$/, '.idx')).size,
+      0,
+    );
+    const look = lookups(dir, t0, t0 + seconds * 1e6 - 1, lookupCount);
+    return {
+      seconds,
+      events,
+      snapshots,
+      writePerSec: (events + snapshots) / (writeMs / 1000),
+      writePerCpuSec: (events + snapshots) / (cpuUs / 1e6),
+      bytesPerEvent: w.counters.bytesOut / events,
+      ratio: jsonBytes / w.counters.bytesOut,
+      diskBytes,
+      segments: segments.length,
+      generateSeconds: genMs / 1000,
+      bookAtMs: look,
+      ok: look.unsynced === 0 && w.counters.records === events + snapshots,
+    };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A fast generator of Binance-shaped consolidated deltas (the bench/gen.ts one parses and re-serializes
+ * every event: too slow for 36M): a 0.01 tick book of ~1000 levels a side, 1-20 changes an event (mostly
+ * near the top, a fifth deletes), sizes on a 1e-5 grid, deltas chaining by seq/prev.
+ */
+class DeltaGen {
+  private readonly rnd: () => number;
+  private readonly book = new OrderBook();
+  private seq = 1_000_000_000;
+  private bid = 5_000_000; // best bid tick
+  private ask = 5_000_001;
+
+  constructor(seed: number) {
+    this.rnd = mulberry32(seed);
+    const bids: [number, number][] = [];
+    const asks: [number, number][] = [];
+    for (let i = 0; i < 1000; i++) {
+      bids.push([(this.bid - i) / 100, this.size()]);
+      asks.push([(this.ask + i) / 100, this.size()]);
+    }
+    this.book.applySnapshot(bids, asks);
+  }
+
+  private size(): number {
+    const r = this.rnd();
+    return (1 + Math.floor(r * r * 500_000)) / 1e5;
+  }
+
+  snapshot(time: number): Buffer {
+    const { bids, asks } = this.book.snapshot();
+    return Buffer.from(
+      `{"v":1,"type":"snapshot","venue":"binance","symbol":"BTCUSDT","seq":${this.seq},"bids":${JSON.stringify(bids)},"asks":${JSON.stringify(asks)},"exchTime":0,"pubTime":${time},"reason":"periodic"}`,
+      'latin1',
+    );
+  }
+
+  delta(time: number): Buffer {
+    const rnd = this.rnd;
+    const r = rnd();
+    const k = 1 + Math.floor(20 * r * r);
+    const bids: [number, number][] = [];
+    const asks: [number, number][] = [];
+    const seen = new Set<number>();
+    for (let c = 0; c < k; c++) {
+      const isBid = rnd() < 0.5;
+      const u = rnd();
+      const off = u < 0.85 ? Math.floor(-Math.log(1 - rnd()) * 6) : Math.floor(rnd() * 1200);
+      let tick = isBid ? this.bid - off : this.ask + off;
+      if (u < 0.03) tick = isBid ? this.ask - 1 : this.bid + 1; // improve inside the spread
+      if (isBid ? tick >= this.ask : tick <= this.bid) continue;
+      const key = isBid ? tick : -tick;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const depth = isBid ? this.book.bidDepth : this.book.askDepth;
+      const size = rnd() < 0.2 && depth > 200 ? 0 : this.size();
+      const price = tick / 100;
+      this.book.setLevel(isBid ? 'bid' : 'ask', price, size);
+      (isBid ? bids : asks).push([price, size]);
+    }
+    if (bids.length + asks.length === 0) {
+      const price = this.bid / 100;
+      const size = this.size();
+      this.book.setLevel('bid', price, size);
+      bids.push([price, size]);
+    }
+    this.bid = Math.round(this.book.bestBidPrice() * 100);
+    this.ask = Math.round(this.book.bestAskPrice() * 100);
+    const prev = this.seq;
+    const first = prev + 1;
+    this.seq = first + bids.length + asks.length - 1 + Math.floor(rnd() * 3);
+    return Buffer.from(
+      `{"v":1,"type":"delta","venue":"binance","symbol":"BTCUSDT","seq":${this.seq},"prev":${prev},"first":${first},"bids":${JSON.stringify(bids)},"asks":${JSON.stringify(asks)},"exchTime":${Math.floor(time / 1000) - 3},"recvTime":${time - 120},"pubTime":${time - 40},"feed":"a"}`,
+      'latin1',
+    );
+  }
+}
+
 export function formatRecorderResult(r: RecorderBenchResult): string {
   const k = (x: number) => `${Math.round(x / 1000)}k`;
   return [
-    `codec ${r.codec} level ${r.level}, blocks of ${r.blockBytes / 1024} KiB, ${r.events} consolidated deltas (${r.jsonBytesPerEvent.toFixed(0)} bytes of JSON each) + a full-book snapshot per second at 10k events/s`,
+    `codec ${r.codec} level ${r.level}, ${r.encoding} records, blocks of ${r.blockBytes / 1024} KiB, ${r.events} consolidated deltas (${r.jsonBytesPerEvent.toFixed(0)} bytes of JSON each) + a full-book snapshot per second at 10k events/s`,
     `  write:   ${k(r.writePerSec)} events/s wall, ${k(r.writePerCpuSec)} events per CPU second (target >= 300k on one core)`,
     `  size:    ${r.bytesPerEvent.toFixed(1)} bytes/event on disk incl. snapshots and framing; compression ratio ${r.ratio.toFixed(2)} vs raw JSON`,
-    `  replay:  ${k(r.replayPerSec)} events/s decoded into a BookReplica (target >= 1M); storage read alone ${k(r.readOnlyPerSec)} records/s`,
-    `  book-at: p50 ${r.bookAtMs.p50.toFixed(1)} ms, p99 ${r.bookAtMs.p99.toFixed(1)} ms, max ${r.bookAtMs.max.toFixed(1)} ms (<= ${r.bookAtMs.messagesApplied} messages applied; target < 50 ms)`,
-    `  check:   ${r.ok ? 'OK (every event read back, replayed book in sync, no gaps)' : 'FAILED'}`,
+    `  replay:  replayBook ${k(r.replayBookPerSec)} events/s wall, ${k(r.replayBookPerCpuSec)} per CPU second (target >= 1M); replaySync + BookReplica.onMessage ${k(r.replayPerSec)}/s wall, ${k(r.replayPerCpuSec)} per CPU second; storage read alone ${k(r.readOnlyPerSec)} records/s`,
+    `  book-at: ${r.bookAtMs.lookups} random instants: p50 ${r.bookAtMs.p50.toFixed(1)} ms, p99 ${r.bookAtMs.p99.toFixed(1)} ms, max ${r.bookAtMs.max.toFixed(1)} ms (<= ${r.bookAtMs.messagesApplied} messages applied; target < 50 ms)`,
+    `  check:   ${r.ok ? 'OK (every event read back, both replays end with the same book, in sync, no gaps)' : 'FAILED'}`,
+  ].join('\n');
+}
+
+export function formatLongResult(r: HourBenchResult): string {
+  const k = (x: number) => `${Math.round(x / 1000)}k`;
+  const size = r.seconds >= 3600 ? `${(r.seconds / 3600).toFixed(r.seconds % 3600 ? 2 : 0)} hour` : `${r.seconds} s`;
+  return [
+    `recording of ${size} at 10k events/s: ${(r.events / 1e6).toFixed(1)}M deltas + ${r.snapshots} full-book snapshots (1 s apart), default storage (brotli 1, binary records), ${r.segments} segments, ${(r.diskBytes / 1e6).toFixed(0)} MB on disk`,
+    `  write:   ${k(r.writePerSec)} events/s wall, ${k(r.writePerCpuSec)} events per CPU second, sustained over the whole recording (generator excluded: ${r.generateSeconds.toFixed(0)} s)`,
+    `  size:    ${r.bytesPerEvent.toFixed(1)} bytes/event on disk; compression ratio ${r.ratio.toFixed(2)} vs raw JSON`,
+    `  book-at: ${r.bookAtMs.lookups} random instants: p50 ${r.bookAtMs.p50.toFixed(1)} ms, p99 ${r.bookAtMs.p99.toFixed(1)} ms, max ${r.bookAtMs.max.toFixed(1)} ms (<= ${r.bookAtMs.messagesApplied} messages applied; target p99 < 50 ms)`,
+    `  check:   ${r.ok ? 'OK (every record written, every book-at in sync)' : 'FAILED'}`,
   ].join('\n');
 }
 
@@ -221,6 +465,13 @@ async function main(): Promise<void> {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1] : undefined;
   };
+  if (args.includes('--hour') || opt('--long') !== undefined) {
+    const secs = args.includes('--hour') ? 3600 : Number(opt('--long'));
+    const r = await benchLongRecording(secs, Number(opt('--lookups') ?? 200), (s) => console.log(s));
+    console.log(formatLongResult(r));
+    if (!r.ok) process.exitCode = 1;
+    return;
+  }
   const n = Number(args.find((a) => /^\d+$/.test(a)) ?? 300_000);
   const codecs = (opt('--codec')?.split(',') ?? ['brotli']) as Codec[];
   for (const codec of codecs) {
@@ -228,6 +479,7 @@ async function main(): Promise<void> {
       codec,
       level: opt('--level') ? Number(opt('--level')) : codec === 'gzip' ? 1 : undefined,
       blockBytes: opt('--block-bytes') ? Number(opt('--block-bytes')) : undefined,
+      encoding: opt('--encoding') as 'binary' | 'json' | undefined,
     });
     console.log(formatRecorderResult(r));
     if (!r.ok) process.exitCode = 1;

@@ -8,7 +8,9 @@ import { benchArbiter, formatArbiterResult } from './arbiter.js';
 import { benchLatency, formatLatency, peakLossless, type LatencyRow } from './e2e.js';
 import { formatSoak, soak } from './soak.js';
 import { benchFloor } from './floor.js';
-import { benchRecorder, formatRecorderResult } from './recorder.js';
+import { benchLongRecording, benchRecorder, formatLongResult, formatRecorderResult } from './recorder.js';
+import { benchPostgres, formatPostgresResult, postgresBenchSkip } from './postgres.js';
+import { runKafkaBench } from './kafka.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -43,8 +45,18 @@ const peak = await peakLossless(quick ? [10_000, 20_000, 40_000] : [10_000, 20_0
 console.log(formatLatency(peak.rows));
 console.log(`peak lossless rate: ${peak.peak} events/s`);
 
+// Kafka vs ZeroMQ rows, producer batching and compression (bench/kafka.ts); skipped without the test broker.
+await runKafkaBench(quick, section);
+
 section('Recorder: write with compression, replay into a book, book-at (issue 5)');
 console.log(formatRecorderResult(await benchRecorder(quick ? 100_000 : 300_000)));
+// book-at on a 1-hour recording at 10k events/s (36M events, ~1.4 GB in a temp dir, deleted after; several
+// minutes); --quick uses 2 minutes of recording. Alone: node dist/bench/recorder.js --hour
+console.log(formatLongResult(await benchLongRecording(quick ? 120 : 3600, 200, (s) => console.log(s))));
+
+section('Recorder PostgreSQL sink: sustained COPY insert rate, local server, fsync on (issue 5)');
+if (postgresBenchSkip) console.log(postgresBenchSkip);
+else console.log(formatPostgresResult(await benchPostgres(quick ? 30_000 : 100_000)));
 
 if (soakMinutes > 0) {
   section(`Memory soak, ${soakMinutes} min at 10k events/s`);

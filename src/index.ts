@@ -13,4 +13,4 @@ export { ArbiterService, type ArbiterServiceOptions } from './arbiter/service.js
 export { BinanceSimulator, type SimOptions } from './sim/index.js';
 export { loadConfig } from './config/load.js';
 export type { Config } from './config/schema.js';
-export { replay, replaySync, bookAt, exportParquet, Recorder, type ReplayOptions, type ReplayItem, type ReplaySpeed, type BookAt, type RecorderOptions } from './recorder/index.js';
+export { replay, replaySync, replayBook, bookAt, exportParquet, Recorder, type ReplayOptions, type ReplayItem, type ReplaySpeed, type BookAt, type RecorderOptions } from './recorder/index.js';

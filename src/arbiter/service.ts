@@ -3,18 +3,34 @@
  * raw.* and status.* messages, runs one BookArbiter per (venue, symbol), publishes consolidated
  * deltas the moment the first copy arrives, periodic snapshots and stats, answers snapshot requests,
  * and asks collectors for REST snapshots (ctl.snapshot.*) when no feed can fill a gap.
+ *
+ * With `group` (Kafka only) several instances share the books: raw.* comes through the transport's
+ * consumer group (groupIngest), each fetched batch is processed here synchronously and its output
+ * commits with the input offsets in one transaction; on taking a partition over, its books are rebuilt
+ * from the committed output (docs/kafka.md, "Arbiter groups and exactly-once"). status.* is read by
+ * every instance.
  */
 import { performance } from 'node:perf_hooks';
 import { BookArbiter, type ArbiterSink, type FeedStats } from '../core/arbiter.js';
+import { BookReplica } from '../core/replica.js';
 import { nowMicros } from '../core/clock.js';
 import type { BookDelta, BookSnapshot } from '../core/types.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import type { BusPublisher, BusSubscriber, SnapshotServer, Transport } from '../transport/types.js';
+import type {
+  BusMessage,
+  BusPublisher,
+  BusSubscriber,
+  GroupIngest,
+  GroupIngestHandler,
+  SnapshotServer,
+  Transport,
+} from '../transport/types.js';
 import {
   DecodeError,
   decodeAny,
   decodeCollectorEvent,
+  decodeConsolidated,
   type LevelsWanted,
   encode,
   encodeConsolidatedDelta,
@@ -37,6 +53,8 @@ export interface ArbiterServiceOptions {
   statsIntervalMs?: number;
   /** Collector considered down when no status/message for this long. */
   feedTimeoutMs?: number;
+  /** Share the books with the other instances of this consumer group, exactly once (Kafka bus only). */
+  group?: string;
   logger?: Logger;
 }
 
@@ -71,6 +89,12 @@ class BookHandler implements ArbiterSink {
   private updatesPerSec = 0;
   private readonly processing = new Float64Array(PROC_SAMPLES);
   private processingN = 0;
+  /** Group mode: the raw partition this book's events come from. */
+  partition = -1;
+  /** Group mode: input offsets of events that may be held in the core (not output yet), with their `last`. */
+  pending: { last: number; offset: bigint }[] = [];
+  /** Set while the state is rebuilt from the committed output: nothing to publish. */
+  restoring = false;
 
   constructor(
     readonly svc: ArbiterService,
@@ -117,7 +141,7 @@ class BookHandler implements ArbiterSink {
       { symbol: this.symbol, seq: snap.seq, reason, from: snap.collector },
       'book (re)built from snapshot',
     );
-    this.svc.pub!.send(this.topic, encode(this.snapshotMessage('resync')));
+    if (!this.restoring) this.svc.pub!.send(this.topic, encode(this.snapshotMessage('resync')));
   }
 
   snapshotMessage(reason: ConsolidatedSnapshot['reason']): ConsolidatedSnapshot {
@@ -197,6 +221,7 @@ export class ArbiterService {
   readonly feedTimeout: number;
   pub?: BusPublisher;
   private sub?: BusSubscriber;
+  private group?: GroupIngest;
   private snapServer?: SnapshotServer;
   private readonly books = new Map<string, BookHandler>();
   private readonly allowed?: Set<string>;
@@ -217,11 +242,20 @@ export class ArbiterService {
 
   async start(): Promise<void> {
     const t = this.opts.transport;
-    this.pub = await t.publisher('book');
-    this.sub = await t.subscriber('ingest', ['raw.', 'status.']);
+    const group = this.opts.group;
+    if (group) {
+      if (!t.groupIngest) throw new Error(`arbiter group "${group}": the ${t.kind} bus has no consumer groups; use --bus kafka`);
+      this.group = await t.groupIngest({ group, prefixes: ['raw.'], handler: this.groupHandler() });
+      this.pub = this.group.publisher;
+      this.sub = await t.subscriber('ingest', ['status.']);
+    } else {
+      this.pub = await t.publisher('book');
+      this.sub = await t.subscriber('ingest', ['raw.', 'status.']);
+    }
     this.snapServer = await t.snapshotServer((topic, payload) => this.answerSnapshot(topic, payload));
-    // Known books start syncing at once (snapshot requested as soon as a collector is seen).
-    if (this.allowed) for (const key of this.allowed) this.book(...splitKey(key));
+    // Known books start syncing at once (snapshot requested as soon as a collector is seen); in a group
+    // only the books of the partitions this instance owns exist.
+    if (this.allowed && !group) for (const key of this.allowed) this.book(...splitKey(key));
     this.loopDone = this.ingestLoop(this.sub);
     this.timers.push(setInterval(() => this.tick(), 5));
     const snapEvery = this.opts.snapshotIntervalMs ?? 1000;
@@ -247,40 +281,104 @@ export class ArbiterService {
 
   private async ingestLoop(sub: BusSubscriber): Promise<void> {
     try {
-      for await (const m of sub) {
-        this.counters.received++;
-        this.arrival = nowMicros();
-        const nowMs = performance.now();
-        if (m.topic.startsWith('status.')) {
-          this.onStatus(m.payload, nowMs);
-          continue;
-        }
-        let ev;
-        try {
-          ev = decodeCollectorEvent(m.payload, false, this.levelsWanted);
-        } catch (e) {
-          this.counters.decodeErrors++;
-          if (this.counters.decodeErrors <= 10 || this.counters.decodeErrors % 1000 === 0)
-            this.log.warn(
-              { topic: m.topic, err: (e as Error).message, count: this.counters.decodeErrors },
-              'undecodable message dropped',
-            );
-          continue;
-        }
-        const key = `${ev.venue}.${ev.symbol}`;
-        if (this.allowed && !this.allowed.has(key)) {
-          if (this.counters.unknownSymbol++ === 0)
-            this.log.warn({ key }, 'event for a book not configured here; ignoring');
-          continue;
-        }
-        const b = this.book(ev.venue, ev.symbol);
-        b.seen(ev.collector, nowMs);
-        if (ev.type === 'delta') b.core.onDelta(ev, nowMs);
-        else b.core.onSnapshot(ev, nowMs);
-      }
+      for await (const m of sub) this.onIngest(m);
     } catch (e) {
       if (!this.stopped) this.log.error({ err: (e as Error).message }, 'ingest loop failed');
     }
+  }
+
+  /** One ingest message; returns the book it concerned and, for a delta, its `last`. */
+  private onIngest(m: BusMessage): { b: BookHandler; last?: number } | undefined {
+    this.counters.received++;
+    this.arrival = nowMicros();
+    const nowMs = performance.now();
+    if (m.topic.startsWith('status.')) {
+      this.onStatus(m.payload, nowMs);
+      return undefined;
+    }
+    let ev;
+    try {
+      ev = decodeCollectorEvent(m.payload, false, this.levelsWanted);
+    } catch (e) {
+      this.counters.decodeErrors++;
+      if (this.counters.decodeErrors <= 10 || this.counters.decodeErrors % 1000 === 0)
+        this.log.warn(
+          { topic: m.topic, err: (e as Error).message, count: this.counters.decodeErrors },
+          'undecodable message dropped',
+        );
+      return undefined;
+    }
+    const key = `${ev.venue}.${ev.symbol}`;
+    if (this.allowed && !this.allowed.has(key)) {
+      if (this.counters.unknownSymbol++ === 0) this.log.warn({ key }, 'event for a book not configured here; ignoring');
+      return undefined;
+    }
+    const b = this.book(ev.venue, ev.symbol);
+    b.seen(ev.collector, nowMs);
+    if (ev.type === 'delta') {
+      b.core.onDelta(ev, nowMs);
+      return { b, last: ev.last };
+    }
+    b.core.onSnapshot(ev, nowMs);
+    return { b };
+  }
+
+  /** Group mode: what the transport's consumer group calls (synchronously, batch by batch). */
+  private groupHandler(): GroupIngestHandler {
+    return {
+      onAssigned: (partition, history) => {
+        for (const [key, msgs] of history) {
+          if (this.allowed && !this.allowed.has(key)) continue;
+          const [venue, symbol] = splitKey(key);
+          this.books.delete(key);
+          const b = this.book(venue, symbol);
+          b.partition = partition;
+          const r = new BookReplica();
+          for (const buf of msgs) {
+            try {
+              r.onMessage(decodeConsolidated(buf));
+            } catch {
+              // not a consolidated message: the replica's sequence check covers what it misses
+            }
+          }
+          if (!r.synced) {
+            this.log.warn({ key, partition }, 'committed output of a book does not chain; it resyncs from a collector');
+            continue;
+          }
+          const { bids, asks } = r.book.snapshot();
+          b.restoring = true;
+          b.core.onSnapshot(
+            { type: 'snapshot', venue, symbol, seq: r.seq, recvTime: nowMicros(), collector: 'kafka', bids, asks },
+            performance.now(),
+          );
+          b.restoring = false;
+          this.log.info({ key, partition, seq: r.seq }, 'book rebuilt from the committed output');
+        }
+      },
+      onRevoked: (partition) => {
+        for (const [key, b] of this.books) if (b.partition === partition) this.books.delete(key);
+      },
+      onMessage: (m) => {
+        const r = this.onIngest(m);
+        if (!r) return;
+        r.b.partition = m.partition;
+        // Neither applied nor stale: the core may hold it, so a new owner must read it again.
+        if (r.last !== undefined && (r.b.core.state === 'unsynced' || r.last > r.b.core.seq))
+          r.b.pending.push({ last: r.last, offset: m.offset });
+      },
+      retainFrom: (partition) => {
+        let min: bigint | undefined;
+        for (const b of this.books.values()) {
+          if (b.partition !== partition || b.pending.length === 0) continue;
+          if (b.core.state !== 'unsynced') {
+            const seq = b.core.seq;
+            b.pending = b.core.buffered === 0 ? [] : b.pending.filter((x) => x.last > seq);
+          }
+          for (const x of b.pending) if (min === undefined || x.offset < min) min = x.offset;
+        }
+        return min;
+      },
+    };
   }
 
   private onStatus(payload: Buffer, nowMs: number): void {

@@ -8,6 +8,7 @@ import { addBusOptions, addCommonOptions, addSymbolOption, num, overridesFrom } 
 import { runArbitrateCommand, runCollectCommand, runSimCommand, busTransport, untilSignal } from './commands.js';
 import { runDemo } from './demo.js';
 import { registerRecordCommands } from './record.js';
+import { registerBridgeCommand } from './bridge.js';
 import { isUserFacing } from './errors.js';
 import { createLogger } from '../log.js';
 import { LiveBookView } from './watch.js';
@@ -47,13 +48,18 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo'))
   .option('--no-record', 'do not run the recorder (default: records into recorder.dir, ./data)')
   .option('--record-dir <dir>', 'recording directory (config recorder.dir, default ./data)')
   .option('--recorder-ingest <endpoint>', 'endpoint the recorder binds for raw messages (config recorder.ingest)')
+  .option('--postgres <url>', 'the recorder also writes to PostgreSQL (config recorder.postgres; default off)')
   .option('--sim-port <port>', 'simulator port', num('--sim-port'))
   .option('--log-dir <dir>', 'where the parts write their logs', 'data/logs')
   .option('--strict', 'exit 1 unless every truth check matched (for tests)')
   .action(async (o: Opts) => {
     const cfg = config(o, {
       sim: { port: o.simPort as number | undefined },
-      recorder: { dir: o.recordDir as string | undefined, ingest: o.recorderIngest as string | undefined },
+      recorder: {
+        dir: o.recordDir as string | undefined,
+        ingest: o.recorderIngest as string | undefined,
+        postgres: o.postgres !== undefined ? { url: o.postgres as string } : undefined,
+      },
     });
     process.exitCode = await runDemo(cfg, {
       durationS: o.duration as number | undefined,
@@ -150,10 +156,12 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('arbitra
   .option('--snapshot-interval-ms <ms>', 'periodic consolidated snapshot interval', num('--snapshot-interval-ms'))
   .option('--snapshot-timeout-ms <ms>', 'retry a REST snapshot request (on another collector) after this long', num('--snapshot-timeout-ms'))
   .option('--stats-interval-ms <ms>', 'stats publish interval', num('--stats-interval-ms'))
+  .option('--group <name>', 'Kafka consumer group: arbiters of one group share the books, exactly once, with failover')
   .action(async (o: Opts) => {
     const cfg = config(o, {
       arbiter: {
         id: o.id as string | undefined,
+        group: o.group as string | undefined,
         gapTimeoutMs: o.gapTimeoutMs as number | undefined,
         snapshotIntervalMs: o.snapshotIntervalMs as number | undefined,
         snapshotTimeoutMs: o.snapshotTimeoutMs as number | undefined,
@@ -202,6 +210,9 @@ addCommonOptions(program.command('proxy'))
 
 // record, replay, book-at (src/cli/record.ts)
 registerRecordCommands(program, config);
+
+// bridge (src/cli/bridge.ts)
+registerBridgeCommand(program, config);
 
 function stripUndef(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));

@@ -8,8 +8,10 @@ import type { Transport } from '../transport/types.js';
 import { BookReplica } from '../core/replica.js';
 import { decodeAny, encode, topics } from '../wire/messages.js';
 import { Recorder, RecorderError } from '../recorder/recorder.js';
+import { PostgresSink, PostgresSinkError } from '../recorder/postgres.js';
 import { replay, toMicros, type ReplaySpeed } from '../recorder/replay.js';
 import { bookAt } from '../recorder/reader.js';
+import { UnsupportedVersionError } from '../recorder/format.js';
 import { exportParquet } from '../recorder/export.js';
 import { listSegments, segmentBlocks } from '../recorder/segment.js';
 import { addBusOptions, addCommonOptions, addSymbolOption, num } from './options.js';
@@ -34,6 +36,18 @@ export async function runRecordCommand(cfg: Config, durationS?: number): Promise
   const log = createLogger('recorder', cfg.log.level);
   const transport = recorderTransport(cfg, log);
   const r = cfg.recorder;
+  // The database first: a wrong URL or a server that is down is a user error before anything runs.
+  let sink: PostgresSink | undefined;
+  if (r.postgres) {
+    try {
+      sink = new PostgresSink({ ...r.postgres, logger: log });
+      await sink.start();
+    } catch (e) {
+      await transport.close();
+      if (e instanceof PostgresSinkError) throw new UserError(e.message);
+      throw e;
+    }
+  }
   const rec = new Recorder({
     transport,
     dir: path.resolve(r.dir),
@@ -51,10 +65,12 @@ export async function runRecordCommand(cfg: Config, durationS?: number): Promise
       segmentMs: r.segmentMinutes * 60_000,
     },
     logger: log,
+    sink,
   });
   try {
     await rec.start();
   } catch (e) {
+    await sink?.stop(0);
     await transport.close();
     if (e instanceof RecorderError) throw new UserError(e.message);
     throw e;
@@ -64,6 +80,7 @@ export async function runRecordCommand(cfg: Config, durationS?: number): Promise
     log,
     async () => {
       await rec.stop();
+      await sink?.stop();
       await transport.close();
     },
     durationS,
@@ -263,6 +280,10 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
       '--max-pending-bytes <n>',
       'pause reading the bus while this much waits for the disk',
       num('--max-pending-bytes'),
+    )
+    .option(
+      '--postgres <url>',
+      'also write to PostgreSQL (postgresql://user:password@host:port/db), config recorder.postgres',
     );
   rec.action(async (o: Opts) => {
     const explicit = (k: string) => (rec.getOptionValueSource(k) === 'cli' ? o[k] : undefined);
@@ -281,6 +302,7 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
         segmentBytes: o.segmentBytes as number | undefined,
         segmentMinutes: o.segmentMinutes as number | undefined,
         maxPendingBytes: o.maxPendingBytes as number | undefined,
+        postgres: o.postgres !== undefined ? { url: o.postgres as string } : undefined,
       },
     });
     await runRecordCommand(cfg, o.duration as number | undefined);
@@ -358,7 +380,13 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
       const venue = o.venue as string;
       const symbol = (o.symbol as string).toUpperCase();
       const at = o.at as number;
-      const b = bookAt({ dir, venue, symbol, at, onWarning: (msg, d) => log.warn(d, msg) });
+      let b: ReturnType<typeof bookAt>;
+      try {
+        b = bookAt({ dir, venue, symbol, at, onWarning: (msg, d) => log.warn(d, msg) });
+      } catch (e) {
+        if (e instanceof UnsupportedVersionError) throw new UserError(e.message); // a newer recording: one line, exit 2
+        throw e;
+      }
       if (!b)
         throw new UserError(
           `no recorded snapshot of ${venue} ${symbol} at or before ${new Date(at / 1000).toISOString()} in ${dir}`,

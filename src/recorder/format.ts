@@ -17,11 +17,21 @@
  *     u32 len | u32 crc32(body) | body = u8 kind | f64 time | bytes (the exact bus payload, or a gap marker)
  * A torn write can only damage the last block: readers and recovery stop at the first block whose
  * header or CRC does not verify, and everything before it is intact.
+ *
+ * Segment format versions (the magic 'BWSEG<nn>\n'): 01 stores every consolidated message as its JSON
+ * (record kind 1); 02 adds record kinds 3 and 4, consolidated deltas and snapshots in the binary form
+ * of binrec.ts, regenerated to the exact JSON on read. Both are read; any other version is refused by name.
  */
 import zlib from 'node:zlib';
+import { KIND_BIN_DELTA, KIND_BIN_SNAPSHOT, decodeBinary, regenerateJson } from './binrec.js';
 
-export const SEGMENT_MAGIC = Buffer.from('BWSEG01\n', 'latin1');
-export const BLOCK_MAGIC = 0x31424742; // 'BWB1' read as u32 LE
+/** Format version written by this build, and the versions it reads. */
+export const SEGMENT_VERSION = 2;
+export const SEGMENT_VERSIONS_READ = [1, 2];
+const segmentMagic = (v: number) => Buffer.from(`BWSEG${String(v).padStart(2, '0')}\n`, 'latin1');
+export const SEGMENT_MAGIC = segmentMagic(SEGMENT_VERSION);
+export const BLOCK_MAGIC = 0x31424742; // 'BWB1' read as u32 LE: format 01 record framing
+export const BLOCK_MAGIC_2 = 0x32424742; // 'BWB2': format 02 record framing (see RecordWalker)
 export const BLOCK_HEADER_BYTES = 40;
 export const RECORD_HEADER_BYTES = 17;
 export const FLAG_SNAPSHOT = 1;
@@ -35,6 +45,10 @@ export type Stream = 'book' | 'raw';
 /** kind of a record: a bus payload as received, or a marker the recorder wrote (JSON). */
 export const KIND_MESSAGE = 1;
 export const KIND_GAP = 2;
+/** Consolidated delta / snapshot in binary form (format 02, binrec.ts): read back as KIND_MESSAGE with the exact JSON. */
+export { KIND_BIN_DELTA, KIND_BIN_SNAPSHOT };
+
+export const isBinaryKind = (k: number): boolean => k === KIND_BIN_DELTA || k === KIND_BIN_SNAPSHOT;
 
 export interface Rec {
   kind: number;
@@ -108,16 +122,18 @@ function brotliParams(size: number, level: number): zlib.BrotliOptions {
     params: {
       [zlib.constants.BROTLI_PARAM_QUALITY]: level,
       [zlib.constants.BROTLI_PARAM_SIZE_HINT]: size,
-      [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_TEXT,
+      [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_GENERIC,
     },
   };
 }
 
-function decompress(codecId: number, buf: Buffer): Buffer {
+function decompress(codecId: number, buf: Buffer, ulen: number): Buffer {
   const c = CODEC_NAMES[codecId];
+  // one output chunk of the known size: the default 16 KiB chunks cost a copy and a concat each
+  const chunkSize = Math.max(64, ulen + 1);
   if (c === 'none') return buf;
-  if (c === 'gzip') return zlib.gunzipSync(buf);
-  if (c === 'brotli') return zlib.brotliDecompressSync(buf);
+  if (c === 'gzip') return zlib.gunzipSync(buf, { chunkSize });
+  if (c === 'brotli') return zlib.brotliDecompressSync(buf, { chunkSize });
   throw new FormatError(`unknown codec id ${codecId}`);
 }
 
@@ -130,9 +146,10 @@ export function blockBytes(
   count: number,
   firstTime: number,
   lastTime: number,
+  version: 1 | 2 = 2,
 ): Buffer {
   const out = Buffer.allocUnsafe(BLOCK_HEADER_BYTES + compressed.length);
-  out.writeUInt32LE(BLOCK_MAGIC, 0);
+  out.writeUInt32LE(version === 2 ? BLOCK_MAGIC_2 : BLOCK_MAGIC, 0);
   out.writeUInt8(CODEC_IDS[codec], 4);
   out.writeUInt8(flags, 5);
   out.writeUInt16LE(0, 6);
@@ -150,15 +167,19 @@ export function blockBytes(
 export function parseBlockHeader(
   h: Buffer,
   offset: number,
-): (BlockMeta & { codec: number; ulen: number; crc: number }) | undefined {
-  if (h.length < BLOCK_HEADER_BYTES || h.readUInt32LE(0) !== BLOCK_MAGIC) return undefined;
+): (BlockMeta & { codec: number; ulen: number; crc: number; version: 1 | 2 }) | undefined {
+  if (h.length < BLOCK_HEADER_BYTES) return undefined;
+  const magic = h.readUInt32LE(0);
+  if (magic !== BLOCK_MAGIC && magic !== BLOCK_MAGIC_2) return undefined;
+  const version = magic === BLOCK_MAGIC ? 1 : 2;
   const codec = h.readUInt8(4);
   if (codec >= CODEC_NAMES.length) return undefined;
   const clen = h.readUInt32LE(8);
   const ulen = h.readUInt32LE(12);
   const count = h.readUInt32LE(16);
-  if (count === 0 || ulen < count * RECORD_HEADER_BYTES) return undefined;
+  if (count === 0 || ulen < count * (version === 1 ? RECORD_HEADER_BYTES : RECORD2_MIN_BYTES)) return undefined;
   return {
+    version,
     offset,
     codec,
     flags: h.readUInt8(5),
@@ -177,36 +198,183 @@ export function blockCrcOk(block: Buffer): boolean {
   return crc32(block.subarray(BLOCK_HEADER_BYTES), crc32(block.subarray(0, 36))) === block.readUInt32LE(36);
 }
 
-/**
- * Decode a whole block (header + payload) into its records; throws FormatError on any damage. The block
- * CRC covers every byte; `verifyRecords` also checks each record's own CRC (recovery and tests; a replay
- * skips it, ~0.2 µs a record).
- */
-export function decodeBlock(block: Buffer, verifyRecords = true): Rec[] {
+/** Verify a whole block (header + payload) and return its uncompressed payload; throws FormatError on any damage. */
+export function blockBody(block: Buffer): { body: Buffer; count: number; version: 1 | 2; firstTime: number } {
   const m = parseBlockHeader(block, 0);
   if (!m) throw new FormatError('bad block header');
   if (block.length !== BLOCK_HEADER_BYTES + m.clen) throw new FormatError('truncated block');
   if (!blockCrcOk(block)) throw new FormatError('block checksum mismatch');
   let body: Buffer;
   try {
-    body = decompress(m.codec, block.subarray(BLOCK_HEADER_BYTES));
+    body = decompress(m.codec, block.subarray(BLOCK_HEADER_BYTES), m.ulen);
   } catch (e) {
     throw new FormatError(`block does not decompress: ${(e as Error).message}`);
   }
   if (body.length !== m.ulen) throw new FormatError('block length mismatch');
-  const out: Rec[] = [];
-  let p = 0;
-  while (p < body.length) {
-    if (p + RECORD_HEADER_BYTES > body.length) throw new FormatError('truncated record');
-    const len = body.readUInt32LE(p);
-    const end = p + 8 + len;
-    if (len < 9 || end > body.length) throw new FormatError('bad record length');
-    if (verifyRecords && crc32(body.subarray(p + 8, end)) !== body.readUInt32LE(p + 4))
-      throw new FormatError('record checksum mismatch');
-    out.push({ kind: body[p + 8], time: body.readDoubleLE(p + 9), bytes: body.subarray(p + RECORD_HEADER_BYTES, end) });
-    p = end;
+  return { body, count: m.count, version: m.version, firstTime: m.firstTime };
+}
+
+/** Smallest format-02 record: kind, length, time delta. */
+export const RECORD2_MIN_BYTES = 3;
+/** Format 02: bit 7 of the kind byte says the time is a f64 (not a varint delta). */
+export const KIND_F64_TIME = 0x80;
+
+/**
+ * Walks the records of one uncompressed block payload: `next()` moves to the next record and sets kind,
+ * time, and the body's [start, end). Format 01 (BWB1): u32 len | u32 crc | u8 kind | f64 time | body.
+ * Format 02 (BWB2): u8 kind | varint body length | time | body, where time is a zigzag varint of the
+ * difference to the previous record's time (the block's firstTime for the first), or with kind bit 7 a
+ * f64; no per-record CRC (the block CRC covers every stored byte; 4 random bytes a record would not
+ * compress and cost ~10 % of the file).
+ */
+export class RecordWalker {
+  kind = 0;
+  time = 0;
+  start = 0;
+  end = 0;
+  private p = 0;
+
+  constructor(
+    readonly body: Buffer,
+    readonly version: 1 | 2,
+    firstTime: number,
+  ) {
+    this.time = firstTime;
   }
-  if (out.length !== m.count) throw new FormatError('record count mismatch');
+
+  next(): boolean {
+    const b = this.body;
+    let p = this.p;
+    if (p >= b.length) return false;
+    if (this.version === 1) {
+      this.kind = b[p + 8];
+      this.time = b.readDoubleLE(p + 9);
+      this.start = p + RECORD_HEADER_BYTES;
+      this.p = this.end = p + 8 + b.readUInt32LE(p);
+      return true;
+    }
+    const k = b[p++];
+    let x = b[p++];
+    let len = x & 127;
+    for (let mul = 128; x >= 128; mul *= 128) {
+      x = b[p++];
+      len += (x & 127) * mul;
+    }
+    if (k & KIND_F64_TIME) {
+      this.time = b.readDoubleLE(p);
+      p += 8;
+    } else {
+      x = b[p++];
+      let z = x & 127;
+      for (let mul = 128; x >= 128; mul *= 128) {
+        x = b[p++];
+        z += (x & 127) * mul;
+      }
+      this.time += z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    }
+    this.kind = k & 127;
+    this.start = p;
+    this.p = this.end = p + len;
+    return true;
+  }
+
+  /** Check the framing of the whole payload (every record in bounds, `count` of them); then rewind. */
+  check(count: number): void {
+    const b = this.body;
+    let n = 0;
+    let ok = true;
+    if (this.version === 1) {
+      let p = 0;
+      while (p + RECORD_HEADER_BYTES <= b.length) {
+        const l = b.readUInt32LE(p);
+        if (l < 9) break;
+        p += 8 + l;
+        n++;
+      }
+      ok = p === b.length;
+    } else {
+      const t0 = this.time;
+      while (this.p < b.length && n <= count) {
+        // a varint or f64 running past the end reads undefined -> NaN bounds; checked below
+        this.next();
+        if (!(this.end <= b.length && this.start <= this.end)) {
+          ok = false;
+          break;
+        }
+        n++;
+      }
+      ok = ok && this.p === b.length;
+      this.p = 0;
+      this.time = t0;
+    }
+    if (!ok || n !== count) throw new FormatError('bad record framing');
+  }
+}
+
+/** Width of the (zero-padded) varint length field for bodies up to `maxLen` bytes. */
+export const lenWidth = (maxLen: number): number => (maxLen < 128 ? 1 : maxLen < 16384 ? 2 : maxLen < 2097152 ? 3 : 4);
+
+/**
+ * Write a format-02 record header at buf[p] for a body of `len` bytes (length field `width` bytes wide,
+ * zero-padded); returns where the body starts.
+ */
+export function writeRecordHeader2(
+  buf: Buffer,
+  p: number,
+  kind: number,
+  len: number,
+  width: number,
+  time: number,
+  prevTime: number,
+): number {
+  const d = time - prevTime;
+  const asF64 = !(d === Math.floor(d) && d < 2 ** 52 && d > -(2 ** 52));
+  buf[p++] = asF64 ? kind | KIND_F64_TIME : kind;
+  for (let i = 1; i < width; i++) {
+    buf[p++] = (len % 128) | 128;
+    len = Math.floor(len / 128);
+  }
+  buf[p++] = len;
+  if (asF64) {
+    buf.writeDoubleLE(time, p);
+    return p + 8;
+  }
+  let z = d >= 0 ? d * 2 : -d * 2 - 1;
+  while (z >= 128) {
+    buf[p++] = (z % 128) | 128;
+    z = Math.floor(z / 128);
+  }
+  buf[p++] = z;
+  return p;
+}
+
+/** Bytes writeRecordHeader2 takes at most for a length field of `width` bytes. */
+export const recordHeader2Max = (width: number): number => 1 + width + 9;
+
+/**
+ * Decode a whole block (header + payload) into its records, as received: binary consolidated records come
+ * back as KIND_MESSAGE with their JSON regenerated. Throws FormatError on any damage. The block CRC covers
+ * every byte; for format 01 blocks `verifyRecords` also checks each record's own CRC (recovery and tests).
+ */
+export function decodeBlock(block: Buffer, verifyRecords = true): Rec[] {
+  const { body, count, version, firstTime } = blockBody(block);
+  const w = new RecordWalker(body, version, firstTime);
+  w.check(count);
+  const out: Rec[] = [];
+  while (w.next()) {
+    const { kind, time, start, end } = w;
+    if (version === 1 && verifyRecords && crc32(body.subarray(start - 9, end)) !== body.readUInt32LE(start - 13))
+      throw new FormatError('record checksum mismatch');
+    if (isBinaryKind(kind)) {
+      let bytes: Buffer;
+      try {
+        bytes = regenerateJson(decodeBinary(kind, body, start, end, time));
+      } catch (e) {
+        throw new FormatError(`bad binary record: ${(e as Error).message}`);
+      }
+      out.push({ kind: KIND_MESSAGE, time, bytes });
+    } else out.push({ kind, time, bytes: body.subarray(start, end) });
+  }
   return out;
 }
 
@@ -220,17 +388,42 @@ export function segmentHeader(info: object): Buffer {
   return Buffer.concat([h, json]);
 }
 
-/** Length of a valid segment header at the start of buf, or -1. */
-export function parseSegmentHeader(buf: Buffer): { length: number; info: Record<string, unknown> } | undefined {
-  if (buf.length < 16 || SEGMENT_MAGIC.compare(buf, 0, 8) !== 0) return undefined;
+/**
+ * A valid segment header at the start of buf (its length, JSON and format version), or undefined. A
+ * header of a version this build does not read throws UnsupportedVersionError (never mistaken for damage).
+ */
+export function parseSegmentHeader(
+  buf: Buffer,
+): { length: number; info: Record<string, unknown>; version: number } | undefined {
+  if (buf.length < 16) return undefined;
+  const version = segmentVersion(buf);
+  if (version === undefined) return undefined;
+  if (!SEGMENT_VERSIONS_READ.includes(version)) throw new UnsupportedVersionError(version);
   const n = buf.readUInt32LE(8);
   if (buf.length < 16 + n) return undefined;
   const json = buf.subarray(16, 16 + n);
   if (crc32(json) !== buf.readUInt32LE(12)) return undefined;
   try {
-    return { length: 16 + n, info: JSON.parse(json.toString('utf8')) as Record<string, unknown> };
+    return { length: 16 + n, info: JSON.parse(json.toString('utf8')) as Record<string, unknown>, version };
   } catch {
     return undefined;
+  }
+}
+
+/** Format version in a segment's first 8 bytes ('BWSEG<nn>\n'), or undefined if it is not a segment. */
+export function segmentVersion(buf: Buffer): number | undefined {
+  if (buf.length < 8 || buf.toString('latin1', 0, 5) !== 'BWSEG' || buf[7] !== 10) return undefined;
+  const d = buf.toString('latin1', 5, 7);
+  return /^\d\d$/.test(d) ? Number(d) : undefined;
+}
+
+export class UnsupportedVersionError extends FormatError {
+  constructor(readonly version: number) {
+    super(
+      `recording format version ${String(version).padStart(2, '0')} is not supported by this bookwire ` +
+        `(it reads versions ${SEGMENT_VERSIONS_READ.map((v) => String(v).padStart(2, '0')).join(' and ')}); ` +
+        'use a newer bookwire',
+    );
   }
 }
 

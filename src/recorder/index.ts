@@ -1,15 +1,26 @@
 /** Recording and replay: the data store for backtests (docs/recording.md). */
-export { Recorder, RecorderError, checkRecordingDir, type RecorderOptions, type RecorderCounters } from './recorder.js';
+export {
+  Recorder,
+  RecorderError,
+  checkRecordingDir,
+  type RecorderOptions,
+  type RecorderCounters,
+  type RecorderSink,
+} from './recorder.js';
+export { PostgresSink, PostgresSinkError, type PostgresSinkOptions, type PostgresSinkCounters } from './postgres.js';
 export {
   replay,
   replaySync,
+  replayBook,
   toMicros,
+  type ReplayBookStep,
+  type ReplayBookOptions,
   type ReplayOptions,
   type ReplayItem,
   type ReplaySpeed,
   type Instant,
 } from './replay.js';
-export { bookAt, readRecords, snapshotBefore, type BookAt, type ReadOptions } from './reader.js';
+export { bookAt, readRecords, snapshotBefore, StoredRecord, type BookAt, type ReadOptions } from './reader.js';
 export {
   DEFAULT_STORAGE,
   StreamWriter,
@@ -23,5 +34,14 @@ export {
   type StorageOptions,
   type RecoveryResult,
 } from './segment.js';
-export { decodeBlock, FormatError, type Codec, type Stream, type GapMarker, type Rec } from './format.js';
+export {
+  decodeBlock,
+  FormatError,
+  UnsupportedVersionError,
+  SEGMENT_VERSION,
+  type Codec,
+  type Stream,
+  type GapMarker,
+  type Rec,
+} from './format.js';
 export { exportParquet, type ExportOptions, type ExportResult } from './export.js';

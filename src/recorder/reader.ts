@@ -2,13 +2,33 @@
  * Reading recordings: records of one stream in a time range (index-guided, so a range read opens only
  * the segments and blocks it needs), the nearest consolidated snapshot before an instant, and book-at.
  * A damaged block is skipped with a warning; reading goes on with the next block (or segment).
+ *
+ * Records are read lazily: a StoredRecord is a view into its block's uncompressed payload, and the exact
+ * bus payload of a binary record (format 02, binrec.ts) is only regenerated when `bytes` is asked for.
+ * Rebuilding a book (book-at, replayBook) applies binary deltas straight into the book's arrays.
  */
 import fs from 'node:fs';
-import { BookReplica } from '../core/replica.js';
+import { BookReplica, type ReplicaVerdict } from '../core/replica.js';
 import type { OrderBook } from '../core/book.js';
 import { decodeConsolidated, type ConsolidatedMessage } from '../wire/messages.js';
+import { applyDeltaLevels, decodeBinary, deltaHead, readDeltaHead, regenerateJson } from './binrec.js';
 import { fastDecodeDelta } from './fastdecode.js';
-import { FLAG_SNAPSHOT, KIND_MESSAGE, decodeBlock, type BlockMeta, type Rec, type Stream } from './format.js';
+import {
+  FLAG_SNAPSHOT,
+  KIND_BIN_DELTA,
+  KIND_BIN_SNAPSHOT,
+  KIND_GAP,
+  KIND_MESSAGE,
+  RecordWalker,
+  SEGMENT_VERSIONS_READ,
+  UnsupportedVersionError,
+  blockBody,
+  isBinaryKind,
+  segmentVersion,
+  type BlockMeta,
+  type Rec,
+  type Stream,
+} from './format.js';
 import { listSegments, readBlock, segmentBlocks, type SegmentFile } from './segment.js';
 
 export interface ReadOptions {
@@ -30,8 +50,52 @@ export interface Position {
   block: number;
 }
 
-/** Records of one stream with from <= time <= to, in file order (= receive order). */
-export function* readRecords(o: ReadOptions): Generator<Rec & { stream: Stream }, void, undefined> {
+/** One stored record, read lazily from its block (see the file comment). */
+export class StoredRecord implements Rec {
+  /** 1 bus message (binary consolidated records too), 2 gap marker. */
+  readonly kind: number;
+  private cached: Buffer | undefined;
+  constructor(
+    readonly stream: Stream,
+    /** The kind as stored: 1 JSON message, 2 gap marker, 3/4 binary consolidated delta/snapshot. */
+    readonly storedKind: number,
+    readonly time: number,
+    readonly body: Buffer,
+    readonly start: number,
+    readonly end: number,
+  ) {
+    this.kind = isBinaryKind(storedKind) ? KIND_MESSAGE : storedKind;
+  }
+
+  /** The exact bus payload (or the gap marker's JSON). */
+  get bytes(): Buffer {
+    return (this.cached ??= isBinaryKind(this.storedKind)
+      ? regenerateJson(this.consolidated())
+      : this.body.subarray(this.start, this.end));
+  }
+
+  /** The consolidated message (book stream); throws on a payload that does not decode. */
+  consolidated(): ConsolidatedMessage {
+    if (isBinaryKind(this.storedKind)) return decodeBinary(this.storedKind, this.body, this.start, this.end, this.time);
+    const b = this.bytes;
+    return fastDecodeDelta(b) ?? decodeConsolidated(b);
+  }
+}
+
+/** Refuse a segment of a format version this build does not read, by name (never read it as garbage). */
+function checkVersion(fd: number, file: string): void {
+  const head = Buffer.alloc(8);
+  fs.readSync(fd, head, 0, 8, 0);
+  const v = segmentVersion(head);
+  if (v !== undefined && !SEGMENT_VERSIONS_READ.includes(v)) {
+    const e = new UnsupportedVersionError(v);
+    e.message = `${file}: ${e.message}`;
+    throw e;
+  }
+}
+
+/** Record walkers over the blocks of one stream that may hold records in [from, to]. */
+function* bodies(o: ReadOptions): Generator<RecordWalker, void, undefined> {
   const segs = listSegments(o.dir, o.venue, o.symbol, o.stream);
   const from = o.from ?? -Infinity;
   const to = o.to ?? Infinity;
@@ -40,10 +104,6 @@ export function* readRecords(o: ReadOptions): Generator<Rec & { stream: Stream }
   for (; si < segs.length; si++) {
     const seg = segs[si];
     if (seg.start > to) return;
-    const { blocks, problem } = segmentBlocks(seg);
-    if (problem && (seg.sealed || si < segs.length - 1))
-      warn('segment damaged: rest of it skipped', { file: seg.path, problem });
-    let bi = o.startAt && si === o.startAt.segment ? o.startAt.block : firstBlockFor(blocks, from);
     let fd: number;
     try {
       fd = fs.openSync(seg.path, 'r');
@@ -52,12 +112,19 @@ export function* readRecords(o: ReadOptions): Generator<Rec & { stream: Stream }
       continue;
     }
     try {
+      checkVersion(fd, seg.path);
+      const { blocks, problem } = segmentBlocks(seg);
+      if (problem && (seg.sealed || si < segs.length - 1))
+        warn('segment damaged: rest of it skipped', { file: seg.path, problem });
+      let bi = o.startAt && si === o.startAt.segment ? o.startAt.block : firstBlockFor(blocks, from);
       for (; bi < blocks.length; bi++) {
         const m = blocks[bi];
         if (m.firstTime > to) return;
-        let recs: Rec[];
+        let body: RecordWalker;
         try {
-          recs = decodeBlock(readBlock(fd, m), false);
+          const b = blockBody(readBlock(fd, m));
+          body = new RecordWalker(b.body, b.version, b.firstTime);
+          body.check(b.count);
         } catch (e) {
           warn('corrupt block skipped', {
             file: seg.path,
@@ -67,12 +134,7 @@ export function* readRecords(o: ReadOptions): Generator<Rec & { stream: Stream }
           });
           continue;
         }
-        for (const r of recs as (Rec & { stream: Stream })[]) {
-          if (r.time < from) continue;
-          if (r.time > to) return;
-          r.stream = o.stream;
-          yield r;
-        }
+        yield body;
       }
     } finally {
       fs.closeSync(fd);
@@ -80,11 +142,28 @@ export function* readRecords(o: ReadOptions): Generator<Rec & { stream: Stream }
   }
 }
 
+/** Records of one stream with from <= time <= to, in file order (= receive order). */
+export function* readRecords(o: ReadOptions): Generator<StoredRecord, void, undefined> {
+  const from = o.from ?? -Infinity;
+  const to = o.to ?? Infinity;
+  for (const w of bodies(o))
+    while (w.next()) {
+      const time = w.time;
+      if (time > to) return;
+      if (time >= from) yield new StoredRecord(o.stream, w.kind, time, w.body, w.start, w.end);
+    }
+}
+
 /** Index of the last segment that starts at or before t (segments are contiguous in time). */
 function firstSegmentFor(segs: readonly SegmentFile[], t: number): number {
-  let i = 0;
-  while (i + 1 < segs.length && segs[i + 1].start <= t) i++;
-  return i;
+  let lo = 0;
+  let hi = segs.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (segs[mid].start <= t) lo = mid;
+    else hi = mid - 1;
+  }
+  return Math.max(0, lo);
 }
 
 /** First block whose lastTime >= t (binary search: blocks are in time order). */
@@ -110,12 +189,95 @@ export function snapshotBefore(
   for (let si = segs.length - 1; si >= 0; si--) {
     if (segs[si].start > t) continue;
     const { blocks } = segmentBlocks(segs[si]);
-    for (let bi = blocks.length - 1; bi >= 0; bi--) {
+    // last block starting at or before t (binary search), then back to the nearest snapshot block
+    let lo = 0;
+    let hi = blocks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (blocks[mid].firstTime <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let bi = lo - 1; bi >= 0; bi--) {
       const b = blocks[bi];
       if (b.flags & FLAG_SNAPSHOT && b.firstTime <= t) return { segment: si, block: bi, time: b.firstTime };
     }
   }
   return undefined;
+}
+
+/** What one record did to a book being rebuilt: a replica verdict, or a recorder gap marker. */
+export type BookVerdict = ReplicaVerdict | 'gap-marker' | 'skipped';
+
+/**
+ * Apply one stored consolidated record to a replica. A binary delta that chains is applied straight into
+ * the book's arrays (BookReplica's rule for a synced replica, inlined: no message object, no level arrays);
+ * everything else goes through BookReplica.onMessage.
+ */
+export function applyStored(
+  replica: BookReplica,
+  kind: number,
+  body: Buffer,
+  start: number,
+  end: number,
+  time: number,
+): BookVerdict {
+  if (kind === KIND_BIN_DELTA) {
+    readDeltaHead(body, start);
+    const h = deltaHead;
+    const seq = replica.seq;
+    if (replica.synced && h.seq > seq && (h.prev === seq || h.first <= seq + 1)) {
+      applyDeltaLevels(replica.book);
+      replica.seq = h.seq;
+      return 'applied';
+    }
+    return replica.onMessage(decodeBinary(kind, body, start, end, time));
+  }
+  if (kind === KIND_BIN_SNAPSHOT) return replica.onMessage(decodeBinary(kind, body, start, end, time));
+  if (kind === KIND_GAP) return 'gap-marker';
+  if (kind !== KIND_MESSAGE) return 'skipped';
+  const b = body.subarray(start, end);
+  let m: ConsolidatedMessage;
+  try {
+    m = fastDecodeDelta(b) ?? decodeConsolidated(b);
+  } catch {
+    return 'skipped';
+  }
+  return replica.onMessage(m);
+}
+
+/** One step of a book rebuild (the same object every time: read it, do not keep it). */
+export interface BookStep {
+  /** Recorder receive time of the record, epoch µs. */
+  time: number;
+  /** What the record did: applied, reset (a snapshot), stale, gap, buffered, or a recorder 'gap-marker'. */
+  verdict: BookVerdict;
+  /** The replica being rebuilt: `book`, `seq`, `synced`. */
+  replica: BookReplica;
+}
+
+/**
+ * Apply the consolidated records of one book to `replica`, from block `startAt` (or the first block
+ * holding `from`) up to `to` inclusive; yields every record at or after `from` (earlier ones are applied
+ * silently: the warm-up of a replay that starts mid-recording).
+ */
+export function* applyRange(
+  replica: BookReplica,
+  o: Omit<ReadOptions, 'stream'> & { applyFrom?: number },
+): Generator<BookStep, void, undefined> {
+  const to = o.to ?? Infinity;
+  const yieldFrom = o.applyFrom ?? -Infinity;
+  const step: BookStep = { time: 0, verdict: 'skipped', replica };
+  for (const w of bodies({ ...o, stream: 'book', from: o.startAt ? undefined : o.from }))
+    while (w.next()) {
+      const time = w.time;
+      if (time > to) return;
+      const v = applyStored(replica, w.kind, w.body, w.start, w.end, time);
+      if (time >= yieldFrom) {
+        step.time = time;
+        step.verdict = v;
+        yield step;
+      }
+    }
 }
 
 export interface BookAt {
@@ -151,28 +313,18 @@ export function bookAt(o: {
   const replica = new BookReplica();
   let lastTime = start.time;
   let applied = 0;
-  for (const r of readRecords({
+  for (const s of applyRange(replica, {
     dir: o.dir,
     venue: o.venue,
     symbol: o.symbol,
-    stream: 'book',
     to: o.at,
     startAt: start,
     onWarning: o.onWarning,
-  })) {
-    if (r.kind !== KIND_MESSAGE) continue;
-    let m: ConsolidatedMessage;
-    try {
-      m = fastDecodeDelta(r.bytes) ?? decodeConsolidated(r.bytes);
-    } catch {
-      continue;
-    }
-    const v = replica.onMessage(m);
-    if (v === 'applied' || v === 'reset') {
+  }))
+    if (s.verdict === 'applied' || s.verdict === 'reset') {
       applied++;
-      lastTime = r.time;
+      lastTime = s.time;
     }
-  }
   if (replica.seq < 0) return undefined;
   return {
     venue: o.venue,

@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { BusSubscriber, Transport } from '../transport/types.js';
 import { decodeConsolidated } from '../wire/messages.js';
+import { parseConsolidated, parsed } from './binrec.js';
 import { KIND_GAP, KIND_MESSAGE, type GapMarker, type Stream } from './format.js';
 import { DEFAULT_STORAGE, StreamWriter, recoverDir, type StorageOptions } from './segment.js';
 
@@ -29,6 +30,14 @@ export interface RecorderOptions {
   /** Receive high-water mark of the subscriptions. */
   highWaterMark?: number;
   logger?: Logger;
+  /** Also hand every recorded message and gap marker to this (the PostgreSQL sink); must not block. */
+  sink?: RecorderSink;
+}
+
+/** A secondary destination of what the recorder writes (src/recorder/postgres.ts): queues and returns. */
+export interface RecorderSink {
+  record(stream: Stream, venue: string, symbol: string, time: number, payload: Buffer): void;
+  gap(stream: Stream, venue: string, symbol: string, time: number, gap: GapMarker): void;
 }
 
 export interface RecorderCounters {
@@ -186,17 +195,17 @@ export class Recorder {
         const venue = m.topic.slice(a + 1, b);
         const symbol = m.topic.slice(b + 1);
         const w = this.writer(stream, venue, symbol);
-        let isSnapshot = false;
         if (stream === 'book') {
-          const h = peekConsolidated(m.payload);
+          // one parse serves the sequence check and the binary record (binrec.ts); other layouts: peek, store JSON
+          const h = parseConsolidated(m.payload) !== 0 ? parsedHeader() : peekConsolidated(m.payload);
           if (!h) {
             this.counters.undecodable++;
             continue;
           }
-          isSnapshot = h.type === 'snapshot';
           this.checkSequence(m.topic, h, w, time);
-        }
-        w.append(KIND_MESSAGE, time, m.payload, isSnapshot);
+          w.appendParsed(time, m.payload, h.type === 'snapshot');
+        } else w.append(KIND_MESSAGE, time, m.payload);
+        this.o.sink?.record(stream, venue, symbol, time, m.payload);
         this.counters.recorded++;
         if (w.pendingBytes > 0 && this.pendingBytes() > this.maxPending) await this.fellBehind(stream);
       }
@@ -225,6 +234,7 @@ export class Recorder {
       this.counters.gaps++;
       const gap: GapMarker = { type: 'gap', fromSeq: s.seq, toSeq: h.prev, reason: 'sequence' };
       w.append(KIND_GAP, time, Buffer.from(JSON.stringify(gap)));
+      this.o.sink?.gap('book', w.venue, w.symbol, time, gap);
       if (this.counters.gaps <= 10 || this.counters.gaps % 100 === 0)
         this.log.warn(
           { topic, had: s.seq, prev: h.prev, gaps: this.counters.gaps },
@@ -250,8 +260,14 @@ export class Recorder {
     // Raw streams have no sequence of their own to check: mark the pause, the bus may have dropped in it.
     const pausedMs = Date.now() - t0;
     if (stream === 'raw' && pausedMs > 0) {
-      const marker = Buffer.from(JSON.stringify({ type: 'gap', reason: 'behind', pausedMs } satisfies GapMarker));
-      for (const w of this.writers.values()) if (w.stream === 'raw') w.append(KIND_GAP, nowMicros(), marker);
+      const gap: GapMarker = { type: 'gap', reason: 'behind', pausedMs };
+      const marker = Buffer.from(JSON.stringify(gap));
+      for (const w of this.writers.values())
+        if (w.stream === 'raw') {
+          const time = nowMicros();
+          w.append(KIND_GAP, time, marker);
+          this.o.sink?.gap('raw', w.venue, w.symbol, time, gap);
+        }
     }
   }
 
@@ -292,6 +308,13 @@ interface PeekedHeader {
   seq: number;
   prev: number;
   first: number;
+}
+
+/** The header of the last parseConsolidated() that succeeded. */
+function parsedHeader(): PeekedHeader {
+  return parsed.type === 1
+    ? { type: 'delta', seq: parsed.seq, prev: parsed.prev, first: parsed.first }
+    : { type: 'snapshot', seq: parsed.seq, prev: -1, first: -1 };
 }
 
 const DELTA_PREFIX = Buffer.from('{"v":1,"type":"delta"');

@@ -9,16 +9,16 @@
  */
 import { performance } from 'node:perf_hooks';
 import { BookReplica } from '../core/replica.js';
+import { encode, topics, type ConsolidatedMessage, type ConsolidatedSnapshot } from '../wire/messages.js';
+import { KIND_GAP, KIND_MESSAGE, type GapMarker, type Stream } from './format.js';
 import {
-  decodeConsolidated,
-  encode,
-  topics,
-  type ConsolidatedMessage,
-  type ConsolidatedSnapshot,
-} from '../wire/messages.js';
-import { fastDecodeDelta } from './fastdecode.js';
-import { KIND_GAP, KIND_MESSAGE, type GapMarker, type Rec, type Stream } from './format.js';
-import { readRecords, snapshotBefore, type ReadOptions } from './reader.js';
+  applyRange,
+  readRecords,
+  snapshotBefore,
+  type BookStep,
+  type ReadOptions,
+  type StoredRecord,
+} from './reader.js';
 
 export type ReplaySpeed = 'recorded' | 'max' | number;
 
@@ -69,9 +69,9 @@ export function toMicros(t: Instant): number {
   return ms * 1000;
 }
 
-type Tagged = Rec & { stream: Stream; symbol: string };
+type Tagged = StoredRecord & { symbol: string };
 
-function* tag(it: Iterable<Rec & { stream: Stream }>, symbol: string): Generator<Tagged> {
+function* tag(it: Iterable<StoredRecord>, symbol: string): Generator<Tagged> {
   for (const r of it) {
     (r as Tagged).symbol = symbol;
     yield r as Tagged;
@@ -93,6 +93,26 @@ function* merge(its: Iterator<Tagged>[]): Generator<Tagged> {
   }
 }
 
+/** A replay item; `payload` is regenerated from a binary record only when read (most consumers never do). */
+class Item implements ReplayItem {
+  kind: 'message' | 'gap' = 'message';
+  message?: ConsolidatedMessage = undefined;
+  gap?: GapMarker = undefined;
+  private pl: Buffer | undefined;
+  constructor(
+    readonly stream: Stream,
+    readonly venue: string,
+    readonly symbol: string,
+    readonly topic: string,
+    readonly time: number,
+    private readonly rec: StoredRecord,
+  ) {}
+
+  get payload(): Buffer {
+    return (this.pl ??= this.rec.bytes);
+  }
+}
+
 /** The replay sequence without pacing (synchronous). */
 export function* replaySync(o: ReplayOptions): Generator<ReplayItem, void, undefined> {
   const venue = o.venue ?? 'binance';
@@ -101,7 +121,8 @@ export function* replaySync(o: ReplayOptions): Generator<ReplayItem, void, undef
   const from = o.from === undefined ? undefined : toMicros(o.from);
   const to = o.to === undefined ? undefined : toMicros(o.to);
   const wantBook = o.book !== false;
-  const its: Iterator<Tagged>[] = [];
+  const its: Iterator<StoredRecord>[] = [];
+  const single = symbols.length === 1 && !(wantBook && o.raw);
   for (const symbol of symbols) {
     const base = { dir, venue, symbol, from, to, onWarning: o.onWarning };
     if (wantBook && from !== undefined) {
@@ -119,22 +140,28 @@ export function* replaySync(o: ReplayOptions): Generator<ReplayItem, void, undef
           synthetic: true,
         };
     }
-    if (wantBook) its.push(tag(readRecords({ ...base, stream: 'book' }), symbol));
-    if (o.raw) its.push(tag(readRecords({ ...base, stream: 'raw' }), symbol));
+    const streams: Stream[] = wantBook ? (o.raw ? ['book', 'raw'] : ['book']) : o.raw ? ['raw'] : [];
+    for (const stream of streams) {
+      const it = readRecords({ ...base, stream });
+      its.push(single ? it : tag(it, symbol));
+    }
   }
-  const single = its.length === 1 ? its[0] : merge(its);
-  for (let next = single.next(); !next.done; next = single.next()) {
+  if (its.length === 0) return;
+  const it = its.length === 1 ? its[0] : merge(its as Iterator<Tagged>[]);
+  const bookTopic = topics.book(venue, symbols[0]);
+  const rawTopic = topics.raw(venue, symbols[0]);
+  for (let next = it.next(); !next.done; next = it.next()) {
     const r = next.value;
     const isBook = r.stream === 'book';
-    const item: ReplayItem = {
-      stream: r.stream,
-      kind: 'message',
-      venue,
-      symbol: r.symbol,
-      topic: isBook ? topics.book(venue, r.symbol) : topics.raw(venue, r.symbol),
-      time: r.time,
-      payload: r.bytes,
-    };
+    const symbol = single ? symbols[0] : (r as Tagged).symbol;
+    const topic = single
+      ? isBook
+        ? bookTopic
+        : rawTopic
+      : isBook
+        ? topics.book(venue, symbol)
+        : topics.raw(venue, symbol);
+    const item = new Item(r.stream, venue, symbol, topic, r.time, r);
     if (r.kind === KIND_GAP) {
       item.kind = 'gap';
       try {
@@ -145,7 +172,7 @@ export function* replaySync(o: ReplayOptions): Generator<ReplayItem, void, undef
     } else if (r.kind !== KIND_MESSAGE) continue;
     else if (isBook) {
       try {
-        item.message = fastDecodeDelta(r.bytes) ?? decodeConsolidated(r.bytes);
+        item.message = r.consolidated();
       } catch (e) {
         o.onWarning?.('undecodable recorded message skipped', { time: r.time, err: (e as Error).message });
         continue;
@@ -160,13 +187,8 @@ function warmUp(o: ReadOptions, from: number): ConsolidatedSnapshot | undefined 
   const start = snapshotBefore(o.dir, o.venue, o.symbol, from);
   if (!start) return undefined;
   const replica = new BookReplica();
-  for (const r of readRecords({ ...o, from: undefined, to: from - 1, startAt: start })) {
-    if (r.kind !== KIND_MESSAGE) continue;
-    try {
-      replica.onMessage(fastDecodeDelta(r.bytes) ?? decodeConsolidated(r.bytes));
-    } catch {
-      /* skipped */
-    }
+  for (const _ of applyRange(replica, { ...o, from: undefined, to: from - 1, startAt: start })) {
+    /* applied */
   }
   if (!replica.synced) return undefined;
   const { bids, asks } = replica.book.snapshot();
@@ -182,6 +204,38 @@ function warmUp(o: ReadOptions, from: number): ConsolidatedSnapshot | undefined 
     pubTime: from,
     reason: 'resync',
   };
+}
+
+export interface ReplayBookOptions {
+  dir: string;
+  venue?: string;
+  symbol: string;
+  from?: Instant;
+  to?: Instant;
+  onWarning?: ReplayOptions['onWarning'];
+}
+
+/** One step of replayBook: the same object every time, updated in place (read it, do not keep it). */
+export type ReplayBookStep = BookStep;
+
+/**
+ * The fastest replay: one book's consolidated records applied in process into a BookReplica, yielding
+ * after each one (`u.replica.book`, `u.replica.seq`, `u.time`, `u.verdict`). Binary deltas go straight
+ * into the book's arrays (no message objects), several times the rate of replaySync() + onMessage().
+ * With `from`, the book is first rebuilt from the nearest snapshot before it (not yielded); the first
+ * step is then the first record at `from` or later.
+ */
+export function replayBook(o: ReplayBookOptions): Generator<ReplayBookStep, void, undefined> {
+  const venue = o.venue ?? 'binance';
+  const from = o.from === undefined ? undefined : toMicros(o.from);
+  const to = o.to === undefined ? undefined : toMicros(o.to);
+  const replica = new BookReplica();
+  const base = { dir: o.dir, venue, symbol: o.symbol, to, onWarning: o.onWarning };
+  if (from === undefined) return applyRange(replica, base);
+  const start = snapshotBefore(o.dir, venue, o.symbol, from);
+  return start
+    ? applyRange(replica, { ...base, startAt: start, applyFrom: from })
+    : applyRange(replica, { ...base, from, applyFrom: from });
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -7,19 +7,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log.js';
+import { decodeConsolidated } from '../wire/messages.js';
+import { decodeBinary, encodeParsed, maxBodyBytes, parsed, parseConsolidated, regenerateJson } from './binrec.js';
 import {
   BLOCK_HEADER_BYTES,
   FLAG_SNAPSHOT,
   blockBytes,
-  RECORD_HEADER_BYTES,
   blockCrcOk,
   compressAsync,
-  crc32,
+  lenWidth,
+  recordHeader2Max,
+  writeRecordHeader2,
   decodeIndex,
   encodeIndex,
   parseBlockHeader,
   parseSegmentHeader,
   segmentHeader,
+  UnsupportedVersionError,
+  KIND_BIN_DELTA,
+  KIND_BIN_SNAPSHOT,
+  KIND_MESSAGE,
   type BlockMeta,
   type Codec,
   type Stream,
@@ -39,6 +46,11 @@ export interface StorageOptions {
   /** Rotate to a new segment past this size or age. */
   segmentBytes: number;
   segmentMs: number;
+  /**
+   * How consolidated messages are stored: 'binary' (format 02, lossless, see binrec.ts; default) or
+   * 'json' (the payload as received, as format 01 did).
+   */
+  encoding?: 'binary' | 'json';
 }
 
 export const DEFAULT_STORAGE: StorageOptions = {
@@ -50,6 +62,7 @@ export const DEFAULT_STORAGE: StorageOptions = {
   fsyncIntervalMs: 1000,
   segmentBytes: 64 * 1024 * 1024,
   segmentMs: 3600_000,
+  encoding: 'binary',
 };
 
 export function streamDir(dir: string, venue: string, symbol: string, stream: Stream): string {
@@ -233,7 +246,14 @@ export function recoverDir(dir: string, log: Logger): RecoveryResult[] {
     for (const stream of ['book', 'raw'] as const)
       for (const seg of listSegments(dir, venue, symbol, stream)) {
         if (seg.sealed) continue;
-        const r = recoverSegment(seg.path);
+        let r: RecoveryResult;
+        try {
+          r = recoverSegment(seg.path);
+        } catch (e) {
+          if (!(e instanceof UnsupportedVersionError)) throw e;
+          log.warn({ file: seg.path, err: e.message }, 'segment of an unknown format version left alone');
+          continue;
+        }
         out.push(r);
         if (r.cutBytes > 0 || r.removed)
           log.warn(
@@ -311,7 +331,7 @@ export class StreamWriter {
     readonly stream: Stream,
     readonly venue: string,
     readonly symbol: string,
-    private readonly opts: StorageOptions,
+    private opts: StorageOptions,
     private readonly log: Logger,
     private readonly onWritten?: (w: StreamWriter, b: { count: number; lastTime: number }) => void,
     /** After every block, written or dropped, once pendingBytes is updated. */
@@ -321,9 +341,81 @@ export class StreamWriter {
   /** Buffer one record. A consolidated snapshot starts a new block, so the index can point at it. */
   append(kind: number, time: number, bytes: Buffer, isSnapshot = false): void {
     if (this.closed) return;
-    if (isSnapshot && this.block) this.seal();
-    const need = RECORD_HEADER_BYTES + bytes.length;
+    const width = lenWidth(bytes.length);
+    const b = this.open(time, recordHeader2Max(width) + bytes.length, isSnapshot);
+    const p0 = b.bytes;
+    const p = writeRecordHeader2(b.buf, p0, kind, bytes.length, width, time, b.count === 0 ? b.firstTime : b.lastTime);
+    bytes.copy(b.buf, p);
+    this.added(b, p + bytes.length - p0, time, bytes.length);
+  }
+
+  /**
+   * Buffer one consolidated message (book stream): in binary form when it parses exactly (binrec.ts),
+   * else as received. Returns the parse (parsed.type: 1 delta, 2 snapshot, 0 kept as JSON).
+   */
+  appendConsolidated(time: number, payload: Buffer, isSnapshot?: boolean): void {
+    const t = parseConsolidated(payload);
+    this.appendParsed(time, payload, isSnapshot ?? (t === 0 ? isSnapshotPayload(payload) : t === 2));
+  }
+
+  /** appendConsolidated after the caller ran parseConsolidated(payload) itself (the recorder, to check sequence). */
+  appendParsed(time: number, payload: Buffer, isSnapshot?: boolean): void {
+    if (this.closed) return;
+    const t = parsed.type;
+    if (t === 0 || this.opts.encoding === 'json') {
+      this.append(KIND_MESSAGE, time, payload, isSnapshot ?? t === 2);
+      return;
+    }
+    const max = maxBodyBytes(payload.length);
+    const width = lenWidth(max);
+    const b = this.open(time, recordHeader2Max(width) + max, t === 2);
+    const p = b.bytes;
+    const buf = b.buf;
+    const kind = t === 1 ? KIND_BIN_DELTA : KIND_BIN_SNAPSHOT;
+    const prevTime = b.count === 0 ? b.firstTime : b.lastTime;
+    const start = writeRecordHeader2(buf, p, kind, 0, width, time, prevTime);
+    const end = encodeParsed(payload, buf, start, time);
+    if (end < 0) {
+      this.append(KIND_MESSAGE, time, payload, t === 2);
+      return;
+    }
+    writeRecordHeader2(buf, p, kind, end - start, width, time, prevTime); // the length, now known (same width)
+    // A sampled self-check of the codec against the payload: a mismatch (a bug) must never cost data.
+    if ((++this.binCount & 1023) === 1 && !this.selfCheck(kind, buf, start, end, time, payload)) {
+      this.append(KIND_MESSAGE, time, payload, t === 2);
+      return;
+    }
+    this.added(b, end - p, time, payload.length);
+  }
+
+  private binCount = 0;
+
+  private selfCheck(kind: number, buf: Buffer, start: number, end: number, time: number, payload: Buffer): boolean {
+    let same = false;
+    try {
+      same = regenerateJson(decodeBinary(kind, buf, start, end, time)).equals(payload);
+    } catch {
+      /* same stays false */
+    }
+    if (!same) {
+      this.opts = { ...this.opts, encoding: 'json' };
+      this.log.error(
+        { stream: this.stream, symbol: this.symbol, payload: payload.toString('latin1', 0, 300) },
+        'binary record does not regenerate its payload (a bug): storing JSON from now on',
+      );
+    }
+    return same;
+  }
+
+  /** The open block, with room for `need` more bytes (a snapshot seals the current one first). */
+  private open(time: number, need: number, isSnapshot: boolean): OpenBlock {
+    if (isSnapshot && this.block && this.block.count > 0) this.seal();
     let b = this.block;
+    if (b && b.count === 0) {
+      // opened for a record that then went in another form (binary -> JSON fallback): start it afresh
+      b.flags = isSnapshot ? FLAG_SNAPSHOT : 0;
+      b.firstTime = b.lastTime = time;
+    }
     if (!b)
       b = this.block = {
         buf: Buffer.allocUnsafe(Math.max(this.opts.blockBytes + 4096, need)),
@@ -339,19 +431,16 @@ export class StreamWriter {
       b.buf.copy(bigger, 0, 0, b.bytes);
       b.buf = bigger;
     }
-    const p = b.bytes;
-    const buf = b.buf;
-    buf.writeUInt32LE(9 + bytes.length, p);
-    buf[p + 8] = kind;
-    buf.writeDoubleLE(time, p + 9);
-    bytes.copy(buf, p + RECORD_HEADER_BYTES);
-    buf.writeUInt32LE(crc32(buf.subarray(p + 8, p + need)), p + 4);
-    b.bytes += need;
+    return b;
+  }
+
+  private added(b: OpenBlock, bytes: number, time: number, payloadBytes: number): void {
+    b.bytes += bytes;
     b.count++;
     b.lastTime = time;
-    this.pendingBytes += need;
+    this.pendingBytes += bytes;
     this.counters.records++;
-    this.counters.bytesIn += bytes.length;
+    this.counters.bytesIn += payloadBytes;
     if (b.bytes >= this.opts.blockBytes) this.seal();
   }
 
@@ -363,7 +452,7 @@ export class StreamWriter {
   /** Seal the open block now and queue it for writing. */
   seal(): void {
     const b = this.block;
-    if (!b) return;
+    if (!b || b.count === 0) return;
     this.block = undefined;
     this.queue.push({
       body: b.buf.subarray(0, b.bytes),
@@ -505,6 +594,19 @@ export class StreamWriter {
     await this.drain();
     this.closed = true;
     this.closeSegment(true);
+  }
+}
+
+const SNAPSHOT_PREFIX = Buffer.from('{"v":1,"type":"snapshot"');
+
+/** Is a consolidated payload the codec declined a snapshot? (the arbiter's layout by prefix, else JSON) */
+function isSnapshotPayload(p: Buffer): boolean {
+  if (p.length > SNAPSHOT_PREFIX.length && SNAPSHOT_PREFIX.compare(p, 0, SNAPSHOT_PREFIX.length) === 0) return true;
+  if (p.length > 20 && p.toString('latin1', 0, 21) === '{"v":1,"type":"delta"') return false;
+  try {
+    return decodeConsolidated(p).type === 'snapshot';
+  } catch {
+    return false;
   }
 }
 

@@ -20,16 +20,21 @@
  * `connectTimeoutMs` (default: forever); a missing topic is an error naming it and how to create it.
  */
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { MessageQueue, prefixMatcher } from './queue.js';
 import type { ConnectionOptions } from 'node:tls';
 import {
+  CompressionTypes,
   Kafka,
+  PartitionAssigners,
   Partitioners,
   logLevel as KafkaLogLevel,
   type Admin,
   type Consumer,
   type EachBatchPayload,
+  type KafkaMessage,
   type LogEntry,
+  type PartitionAssigner,
   type PartitionMetadata,
   type Producer,
   type SASLOptions,
@@ -40,6 +45,8 @@ import type {
   BusPublisher,
   BusSubscriber,
   Channel,
+  GroupIngest,
+  GroupIngestOptions,
   SnapshotClient,
   SnapshotServer,
   SubscribeOptions,
@@ -118,6 +125,12 @@ function isRejectedRecord(e: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * gzip, chosen by measurement (bench/kafka.ts, docs/kafka.md): about 5x fewer bytes at the batch sizes
+ * seen under load, for a third of the producer's peak rate (still well above 10k records/s).
+ */
+export const PRODUCER_COMPRESSION = CompressionTypes.GZIP;
 
 export class KafkaTopicMissingError extends Error {
   override name = 'KafkaTopicMissingError';
@@ -283,6 +296,7 @@ export class KafkaPublisher implements BusPublisher {
     }
     const meta = await this.producer.sendBatch({
       acks: -1,
+      compression: PRODUCER_COMPRESSION,
       topicMessages: [...topicMessages].map(([topic, messages]) => ({ topic, messages })),
     });
     const snapTopic = this.t.topics.snapshotTopic;
@@ -361,6 +375,110 @@ export class KafkaPublisher implements BusPublisher {
 /** Positions are tracked per Kafka topic and partition as the next offset to read. */
 type Positions = Map<string, Map<number, bigint>>;
 
+/** Header on every record a group arbiter writes in a transaction: its transactional.id. */
+export const TXN_HEADER = 'bookwire-txn';
+/** Header of the records a new owner writes to fence a previous one (never handed to readers). */
+export const FENCE_HEADER = 'bookwire-fence';
+/** Header `<partition>:<offset>`: the input offset a new owner of that raw partition resumes from. */
+export const RESUME_HEADER = 'bookwire-raw-resume';
+
+type RawMessage = KafkaMessage & {
+  isControlRecord?: boolean;
+  batchContext?: { producerId?: string; inTransaction?: boolean };
+};
+type KafkaBatch = EachBatchPayload['batch'] & { messagesWithinOffset?: RawMessage[] };
+
+// kafkajs skips, before eachBatch, a fetch holding only transaction markers (control records);
+// ReadCommitted needs them, so such batches are handed out (with no messages, markers kept).
+{
+  const proto = (
+    createRequire(import.meta.url)('kafkajs/src/consumer/batch.js') as {
+      prototype: { isEmpty(): boolean; messagesWithinOffset: RawMessage[] };
+    }
+  ).prototype;
+  const isEmpty = proto.isEmpty;
+  proto.isEmpty = function (this: typeof proto) {
+    return isEmpty.call(this) && !this.messagesWithinOffset.some((m) => m.isControlRecord);
+  };
+}
+
+interface Txn {
+  state: 'open' | 'committed' | 'aborted';
+}
+
+/**
+ * read_committed in the client, for one partition: records of a transaction are held until its
+ * commit marker (aborted ones dropped), and nothing after an open transaction is handed out (like the
+ * last stable offset). Kafka does this in the broker; the test broker does not (it returns open and
+ * aborted records), so bookwire does it for both -- with Kafka it only ever sees finished transactions.
+ * A transaction the broker never ends (its producer died; the test broker writes no abort marker when
+ * the transactional.id is taken over) counts as aborted once a newer producer with the same
+ * transactional.id (TXN_HEADER) writes to the partition: a new owner writes FENCE_HEADER records for that.
+ */
+export class ReadCommitted {
+  private pending: { m: RawMessage; txn?: Txn }[] = [];
+  private readonly open = new Map<string, Txn>();
+  private readonly latestByTxid = new Map<string, string>();
+  /** Producers superseded by a newer one with their transactional.id: whatever they write is aborted. */
+  private readonly dead = new Set<string>();
+
+  /** Feed fetched records in offset order; appends those now committed to `out`, in offset order. */
+  push(records: readonly RawMessage[], out: RawMessage[]): void {
+    for (const m of records) {
+      const ctx = m.batchContext;
+      const pid = String(ctx?.producerId ?? '-1');
+      if (m.isControlRecord) {
+        const t = this.open.get(pid);
+        if (t) {
+          // Control record key: int16 version, int16 type (0 abort, 1 commit).
+          t.state = m.key && m.key.length >= 4 && m.key.readInt16BE(2) === 1 ? 'committed' : 'aborted';
+          this.open.delete(pid);
+        }
+        continue;
+      }
+      if (!ctx?.inTransaction) {
+        if (this.pending.length === 0) out.push(m);
+        else this.pending.push({ m });
+        continue;
+      }
+      if (this.dead.has(pid)) continue;
+      let t = this.open.get(pid);
+      if (!t) {
+        this.open.set(pid, (t = { state: 'open' }));
+        const txid = m.headers?.[TXN_HEADER]?.toString();
+        const prev = txid === undefined ? undefined : this.latestByTxid.get(txid);
+        if (txid !== undefined && prev !== pid) {
+          if (prev !== undefined) {
+            this.dead.add(prev);
+            const old = this.open.get(prev);
+            if (old) old.state = 'aborted';
+            this.open.delete(prev);
+          }
+          this.latestByTxid.set(txid, pid);
+        }
+      }
+      this.pending.push({ m, txn: t });
+    }
+    let i = 0;
+    for (; i < this.pending.length; i++) {
+      const e = this.pending[i];
+      if (e.txn?.state === 'open') break;
+      if (e.txn?.state !== 'aborted' && e.m.headers?.[FENCE_HEADER] === undefined) out.push(e.m);
+    }
+    if (i > 0) this.pending.splice(0, i);
+  }
+
+  /** Offset of the oldest record held back (inside an open transaction), if any. */
+  firstHeld(): bigint | undefined {
+    return this.pending.length > 0 ? BigInt(this.pending[0].m.offset) : undefined;
+  }
+
+  reset(): void {
+    this.pending = [];
+    this.open.clear();
+  }
+}
+
 /**
  * A consumer whose start offsets are fixed before it is handed out, re-applied after every group
  * (re)join (a private group never commits, so a rejoin would otherwise jump to the end). A slow reader
@@ -369,6 +487,7 @@ type Positions = Map<string, Map<number, bigint>>;
 class PositionedConsumer {
   readonly positions: Positions = new Map();
   private stopped = false;
+  private readonly committed = new Map<string, ReadCommitted>();
 
   constructor(
     readonly consumer: Consumer,
@@ -391,7 +510,10 @@ class PositionedConsumer {
       for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) {
         for (const p of parts) {
           const off = this.positions.get(topic)?.get(p);
-          if (off !== undefined) this.consumer.seek({ topic, partition: p, offset: off.toString() });
+          if (off !== undefined) {
+            this.committed.get(`${topic}\0${p}`)?.reset();
+            this.consumer.seek({ topic, partition: p, offset: off.toString() });
+          }
         }
       }
     });
@@ -405,12 +527,17 @@ class PositionedConsumer {
       autoCommit: !this.privateGroup,
       eachBatch: async ({ batch }) => {
         if (this.stopped) return;
-        await onBatch(batch.topic, batch.partition, batch.messages);
-        const last = batch.messages[batch.messages.length - 1];
-        if (last) {
+        const id = `${batch.topic}\0${batch.partition}`;
+        let rc = this.committed.get(id);
+        if (!rc) this.committed.set(id, (rc = new ReadCommitted()));
+        const ready: RawMessage[] = [];
+        rc.push(withMarkers(batch), ready);
+        if (ready.length > 0) await onBatch(batch.topic, batch.partition, ready);
+        if (batch.messages.length > 0 || (batch as KafkaBatch).messagesWithinOffset?.length) {
           let m = this.positions.get(batch.topic);
           if (!m) this.positions.set(batch.topic, (m = new Map()));
-          m.set(batch.partition, BigInt(last.offset) + 1n);
+          // Past transaction markers too, but not past what an open transaction holds back.
+          m.set(batch.partition, rc.firstHeld() ?? BigInt(batch.lastOffset()) + 1n);
         }
       },
     });
@@ -432,6 +559,14 @@ class PositionedConsumer {
     this.log.info({ ok, ms: Date.now() - t0 }, 'Kafka consumer stopped');
     if (!ok) this.log.warn('Kafka consumer did not disconnect within 3 s');
   }
+}
+
+/** The batch's records as kafkajs filtered them (aborted ones gone), plus the transaction markers. */
+function withMarkers(batch: KafkaBatch): RawMessage[] {
+  const all = batch.messagesWithinOffset;
+  if (!all || !all.some((m) => m.isControlRecord)) return batch.messages;
+  const kept = new Set<KafkaMessage>(batch.messages);
+  return all.filter((m) => m.isControlRecord || kept.has(m));
 }
 
 export class KafkaSubscriber implements BusSubscriber {
@@ -577,6 +712,442 @@ class KafkaSnapshotClient implements SnapshotClient {
     this.closed = true;
     this.onClosed(this);
   }
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+interface TxnRecord {
+  topic: string;
+  key: string;
+  value: Buffer;
+  partition: number;
+  headers?: Record<string, string>;
+}
+
+/** One raw partition this instance owns: its transactional producer and the sends waiting for a transaction. */
+interface Owner {
+  partition: number;
+  txid: string;
+  producer: Producer;
+  queue: TxnRecord[];
+  /** Transactions of this partition run one after another. */
+  chain: Promise<void>;
+  /** Next input offset to process (undefined: wherever the consumer is). */
+  expect?: bigint;
+  /** Seeked to `expect` and no batch processed since (do not seek again: the offset may be gone). */
+  seeked: boolean;
+  /** Resume offset written with the last transaction. */
+  resume?: bigint;
+  /** Next offset after the last message processed (its output is queued or committed). */
+  processed?: bigint;
+  /** A transaction is queued on `chain` and has not started yet. */
+  kicked: boolean;
+  dead: boolean;
+}
+
+/**
+ * Consumer-group processing, exactly once with the output (docs/kafka.md, "Arbiter groups and
+ * exactly-once"). The instances of `group` share the raw topic's partitions. Per owned partition p:
+ *  - a transactional producer, transactional.id `<group>.<raw topic>.<p>`: taking p over fences the
+ *    previous owner (Kafka aborts its open transaction; FENCE_HEADER records tell readers of the test
+ *    broker, which does not);
+ *  - state rebuilt from the committed output: each key's latest snapshot (snapshot topic) and the book
+ *    topic after it, read committed, to its end; input resumes at the RESUME_HEADER of that output;
+ *  - each fetched batch is processed synchronously by the handler, and what it published, the snapshot
+ *    copies and the input offsets (sendOffsets) commit in one transaction. Sends made outside a batch
+ *    (timers) go out in a transaction of their own within `txnIntervalMs`.
+ */
+export class KafkaGroupIngest implements GroupIngest, BusPublisher {
+  readonly publisher: BusPublisher = this;
+  readonly counters = { transactions: 0, failed: 0, notOwned: 0, rebuilt: 0 };
+  private readonly owners = new Map<number, Owner>();
+  private readonly owning = new Map<number, Promise<Owner>>();
+  private readonly partitions = new Map<string, PartitionMetadata[]>();
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+  private readonly rawTopic: string;
+  private consumer?: Consumer;
+  private timer?: NodeJS.Timeout;
+  private closed = false;
+  private closing = false;
+
+  constructor(
+    private readonly t: KafkaTransport,
+    private readonly kafka: Kafka,
+    private readonly o: GroupIngestOptions,
+    private readonly log: Logger,
+    private readonly maxWaitTimeInMs: number,
+    private readonly onClosed: (c: Closable) => void,
+    private readonly txnIntervalMs = 20,
+  ) {
+    this.rawTopic = t.topics.kafkaTopic('raw');
+  }
+
+  async start(): Promise<void> {
+    const topics = this.t.topics;
+    for (const f of ['raw', 'book', 'snapshot', 'stats', 'ctl']) {
+      const topic = topics.kafkaTopic(f);
+      const parts = await this.t.partitions(topic);
+      this.partitions.set(
+        topic,
+        [...parts.keys()].map((partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [], isr: [] })),
+      );
+    }
+    await this.startConsumer();
+    this.timer = setInterval(() => this.flushIdle(), this.txnIntervalMs);
+  }
+
+  private async startConsumer(): Promise<void> {
+    const consumer = (this.consumer = this.kafka.consumer({
+      groupId: this.o.group,
+      maxWaitTimeInMs: this.maxWaitTimeInMs,
+      metadataMaxAge: 2000,
+      // A dead instance's partitions move after this long (Kafka's group.min.session.timeout.ms is 6 s).
+      sessionTimeout: 6000,
+      heartbeatInterval: 1000,
+      allowAutoTopicCreation: false,
+      partitionAssigners: [followersFirstRoundRobin],
+      // A consumer that gives up leaves its partitions unprocessed: always restart (rejoin) instead.
+      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 8, restartOnFailure: async () => true },
+    }));
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const mine = new Set(e.payload.memberAssignment[this.rawTopic] ?? []);
+      this.log.info({ group: this.o.group, partitions: [...mine] }, 'arbiter group: partitions assigned');
+      for (const [p, ow] of this.owners) {
+        if (!mine.has(p)) this.disown(ow, 'revoked');
+        else ow.seeked = false; // the consumer may restart p elsewhere: check its first batch again
+      }
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (this.closing) return;
+      this.log.warn({ err: errorMessageOf(e.payload.error), restart: e.payload.restart }, 'Kafka group consumer crashed');
+      // kafkajs does not restart after a non-retriable error (the test broker answers some SyncGroup
+      // races with one): give the partitions up and join again with a new consumer.
+      if (!e.payload.restart && consumer === this.consumer) {
+        for (const ow of [...this.owners.values()]) this.disown(ow, 'group consumer restarted');
+        setTimeout(() => {
+          if (!this.closing)
+            this.startConsumer().catch((err: unknown) => this.log.error({ err: errorMessageOf(err) }, 'Kafka group consumer restart failed'));
+        }, 1000);
+      }
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.rawTopic], fromBeginning: false });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+  }
+
+  private partitionOf(topic: string, key: string): number {
+    const partitionMetadata = this.partitions.get(topic);
+    if (!partitionMetadata) return -1;
+    return this.partitioner({ topic, partitionMetadata, message: { key, value: null } });
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (this.closing || !isRunning() || isStale()) return;
+    const p = batch.partition;
+    let ow: Owner;
+    try {
+      ow = await this.own(p);
+    } catch (e) {
+      this.log.warn({ partition: p, err: errorMessageOf(e) }, 'taking over a raw partition failed; retrying');
+      await sleep(500);
+      this.consumer?.seek({ topic: batch.topic, partition: p, offset: batch.firstOffset() ?? batch.lastOffset() });
+      return;
+    }
+    if (batch.messages.length === 0) return;
+    const first = BigInt(batch.messages[0].offset);
+    if (ow.expect !== undefined && first > ow.expect && !ow.seeked) {
+      // The consumer starts elsewhere (no committed offset, or an older one): go back to the resume point.
+      ow.seeked = true;
+      this.log.info({ partition: p, from: String(ow.expect), fetched: String(first) }, 'raw partition: resuming at the committed output');
+      this.consumer?.seek({ topic: batch.topic, partition: p, offset: String(ow.expect) });
+      return;
+    }
+    const h = this.o.handler;
+    for (const m of batch.messages) {
+      const offset = BigInt(m.offset);
+      if (ow.expect !== undefined && offset < ow.expect) continue; // processed before (its output is committed)
+      const busTopic = this.t.topics.toBus(batch.topic, m.key ? m.key.toString('utf8') : '');
+      if (busTopic === undefined) continue;
+      h.onMessage({ topic: busTopic, payload: m.value ?? Buffer.alloc(0), partition: p, offset });
+    }
+    const next = BigInt(batch.lastOffset()) + 1n;
+    ow.processed = next;
+    ow.expect = next;
+    ow.seeked = false;
+    resolveOffset(batch.lastOffset());
+    // Group commit: one transaction at a time per partition, taking everything processed meanwhile,
+    // so the transaction cost (5 round trips) bounds latency, not throughput.
+    this.kick(ow);
+    if (ow.queue.length > 50_000) await ow.chain; // transactions fall behind: slow the fetching down
+    await heartbeat();
+  }
+
+  /** Queue a transaction of everything processed so far, unless one is queued already. */
+  private kick(ow: Owner): void {
+    if (ow.kicked || ow.dead) return;
+    ow.kicked = true;
+    ow.chain = ow.chain
+      .then(() => {
+        ow.kicked = false;
+        if (ow.dead) return;
+        const held = ow.processed === undefined ? undefined : this.o.handler.retainFrom?.(ow.partition);
+        const resume = held !== undefined && ow.processed !== undefined && held < ow.processed ? held : ow.processed;
+        return this.transactionNow(ow, resume);
+      })
+      .catch((e: unknown) => {
+        // Its output is not committed: drop the state; the next batch rebuilds it from the committed output.
+        this.disown(ow, `transaction failed: ${errorMessageOf(e)}`);
+        if (ow.processed !== undefined)
+          this.consumer?.seek({ topic: this.rawTopic, partition: ow.partition, offset: String(ow.processed) });
+      });
+  }
+
+  /** Take partition p over: fence its previous owner, rebuild the state of its keys, find the resume offset. */
+  private own(p: number): Promise<Owner> {
+    const have = this.owners.get(p);
+    if (have) return Promise.resolve(have);
+    let pending = this.owning.get(p);
+    if (pending) return pending;
+    pending = (async () => {
+      const t0 = Date.now();
+      const txid = `${this.o.group}.${this.rawTopic}.${p}`;
+      const producer = this.kafka.producer({
+        transactionalId: txid,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        transactionTimeout: 30_000,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 },
+      });
+      // InitProducerId: from here on the previous owner's producer is fenced.
+      await producer.connect();
+      const ow: Owner = { partition: p, txid, producer, queue: [], chain: Promise.resolve(), seeked: false, kicked: false, dead: false };
+      try {
+        // A record of ours (same transactional.id) in every partition the previous owner may have written:
+        // readers then know its unfinished transaction is aborted (see ReadCommitted).
+        for (const f of ['book', 'snapshot', 'stats', 'ctl']) {
+          const topic = this.t.topics.kafkaTopic(f);
+          for (const { partitionId } of this.partitions.get(topic) ?? [])
+            ow.queue.push({ topic, key: '', value: Buffer.alloc(0), partition: partitionId });
+        }
+        await this.transactionNow(ow, undefined, { [FENCE_HEADER]: txid });
+        const { history, resume } = await this.history(p);
+        ow.expect = resume;
+        ow.resume = resume;
+        this.o.handler.onAssigned(p, history);
+      } catch (e) {
+        await producer.disconnect().catch(() => undefined);
+        throw e;
+      }
+      this.owners.set(p, ow);
+      this.counters.rebuilt++;
+      this.log.info(
+        { partition: p, txid, resumeAt: resume(ow), ms: Date.now() - t0 },
+        'arbiter group: raw partition taken over, state rebuilt from the committed output',
+      );
+      return ow;
+    })().finally(() => this.owning.delete(p));
+    this.owning.set(p, pending);
+    return pending;
+  }
+
+  /** Committed output of raw partition p's keys since their latest snapshot, and the input offset to resume at. */
+  private async history(p: number): Promise<{ history: Map<string, Buffer[]>; resume?: bigint }> {
+    const history = new Map<string, Buffer[]>();
+    const table = await this.t.snapshotTable();
+    await table.caughtUp(Date.now() + 10_000);
+    const bookTopic = this.t.topics.kafkaTopic('book');
+    const keyStart = new Map<string, bigint>();
+    const from = new Map<number, bigint>();
+    for (const [key, e] of table.latest) {
+      if (e.bookPartition === undefined || e.bookOffset === undefined) continue;
+      if (this.partitionOf(this.rawTopic, key) !== p) continue;
+      keyStart.set(key, e.bookOffset);
+      history.set(key, []);
+      const f = from.get(e.bookPartition);
+      if (f === undefined || e.bookOffset < f) from.set(e.bookPartition, e.bookOffset);
+    }
+    if (from.size === 0) return { history };
+    const ends = await this.t.offsets(bookTopic);
+    const start = new Map<number, bigint>();
+    for (const [bp, o] of ends) start.set(bp, from.get(bp) ?? o.high);
+    let resume: bigint | undefined;
+    const pc = this.t.newPositionedConsumer(true);
+    try {
+      await pc.start([bookTopic], new Map([[bookTopic, start]]), (_topic, _bp, messages) => {
+        for (const m of messages) {
+          const key = m.key?.toString('utf8') ?? '';
+          const ks = keyStart.get(key);
+          if (ks === undefined || BigInt(m.offset) < ks || !m.value) continue;
+          history.get(key)!.push(m.value);
+          const r = m.headers?.[RESUME_HEADER]?.toString();
+          const i = r ? r.indexOf(':') : -1;
+          if (r && i > 0 && Number(r.slice(0, i)) === p) {
+            const o = BigInt(r.slice(i + 1));
+            if (resume === undefined || o > resume) resume = o;
+          }
+        }
+      });
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const pos = pc.positions.get(bookTopic);
+        if ([...from.keys()].every((bp) => (pos?.get(bp) ?? -1n) >= ends.get(bp)!.high)) break;
+        if (Date.now() > deadline) throw new Error(`reading ${bookTopic} to its end did not finish in 20 s`);
+        await sleep(10);
+      }
+    } finally {
+      await pc.stop();
+    }
+    return { history, resume };
+  }
+
+  /** One transaction: the queued records (then the snapshot copies), and the input offset if given. */
+  private async transactionNow(ow: Owner, resume: bigint | undefined, extra?: Record<string, string>): Promise<void> {
+    if (ow.dead) throw new Error(`raw partition ${ow.partition} is no longer owned here`);
+    const items = ow.queue.splice(0);
+    if (resume !== undefined && resume === ow.resume && items.length === 0) return;
+    if (items.length === 0 && resume === undefined) return;
+    const r = resume ?? ow.resume;
+    const headers: Record<string, string> = { [TXN_HEADER]: ow.txid, ...extra };
+    if (r !== undefined) headers[RESUME_HEADER] = `${ow.partition}:${r}`;
+    const tx = await ow.producer.transaction();
+    try {
+      if (items.length > 0) {
+        const meta = await tx.sendBatch({ acks: -1, compression: PRODUCER_COMPRESSION, topicMessages: byTopic(items, headers) });
+        // Snapshot copies, in the same transaction: a reader sees both or neither.
+        const copies: TxnRecord[] = [];
+        const bookTopic = this.t.topics.kafkaTopic('book');
+        const snapTopic = this.t.topics.snapshotTopic;
+        for (const m of meta) {
+          if (m.topicName !== bookTopic || m.baseOffset === undefined) continue;
+          let i = 0;
+          for (const it of items) {
+            if (it.topic !== bookTopic || it.partition !== m.partition) continue;
+            if (isSnapshotPayload(it.value))
+              copies.push({
+                topic: snapTopic,
+                key: it.key,
+                value: it.value,
+                partition: this.partitionOf(snapTopic, it.key),
+                headers: { [BOOK_OFFSET_HEADER]: `${m.partition}:${BigInt(m.baseOffset) + BigInt(i)}` },
+              });
+            i++;
+          }
+        }
+        if (copies.length > 0)
+          await tx.sendBatch({ acks: -1, compression: PRODUCER_COMPRESSION, topicMessages: byTopic(copies, headers) });
+      }
+      if (resume !== undefined)
+        await tx.sendOffsets({
+          consumerGroupId: this.o.group,
+          topics: [{ topic: this.rawTopic, partitions: [{ partition: ow.partition, offset: String(resume) }] }],
+        });
+      await tx.commit();
+      if (r !== undefined) ow.resume = r;
+      this.counters.transactions++;
+    } catch (e) {
+      this.counters.failed++;
+      await tx.abort().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Timer-driven sends (snapshots, stats, snapshot requests) of partitions with no batch in progress. */
+  private flushIdle(): void {
+    for (const ow of this.owners.values()) {
+      if (ow.queue.length > 0) this.kick(ow);
+    }
+  }
+
+  private disown(ow: Owner, why: string): void {
+    if (ow.dead) return;
+    ow.dead = true;
+    ow.queue = [];
+    if (this.owners.get(ow.partition) === ow) this.owners.delete(ow.partition);
+    this.log.warn({ partition: ow.partition, why }, 'arbiter group: raw partition given up');
+    this.o.handler.onRevoked(ow.partition);
+    void ow.chain.then(() => ow.producer.disconnect()).catch(() => undefined);
+  }
+
+  send(topic: string, payload: Buffer | string): void {
+    if (this.closed) return;
+    const k = this.t.topics.toKafka(topic);
+    // The book a record belongs to decides its raw partition: `stats.v.S`, `book.v.S`, `ctl.snapshot.v.S`.
+    const bookKey = k.key.split('.').slice(-2).join('.');
+    const ow = this.owners.get(this.partitionOf(this.rawTopic, bookKey));
+    if (!ow) {
+      if (this.counters.notOwned++ % 1000 === 0)
+        this.log.debug({ topic, notOwned: this.counters.notOwned }, 'send for a book not owned here; dropped');
+      return;
+    }
+    const value = typeof payload === 'string' ? Buffer.from(payload) : payload;
+    ow.queue.push({ topic: k.topic, key: k.key, value, partition: this.partitionOf(k.topic, k.key) });
+  }
+
+  /** Resolves when everything sent so far is committed (or its transaction failed). */
+  async flush(): Promise<void> {
+    await Promise.all(
+      [...this.owners.values()].map((ow) => {
+        this.kick(ow);
+        return ow.chain;
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    clearInterval(this.timer);
+    await this.flush();
+    this.closed = true;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.consumer?.disconnect().catch(() => undefined),
+      new Promise<void>((r) => (timer = setTimeout(r, 3000))),
+    ]);
+    clearTimeout(timer);
+    for (const ow of this.owners.values()) await ow.producer.disconnect().catch(() => undefined);
+    this.owners.clear();
+    this.onClosed(this);
+  }
+}
+
+/**
+ * Round robin, with the leader's SyncGroup sent a little after the followers': the test broker fails a
+ * follower's SyncGroup that arrives after the leader's (INVALID_REQUEST), which cost a rebalance each time.
+ */
+const followersFirstRoundRobin: PartitionAssigner = (config) => {
+  const rr = PartitionAssigners.roundRobin(config);
+  return {
+    ...rr,
+    assign: async (group) => {
+      const out = await rr.assign(group);
+      if (group.members.length > 1) await sleep(250);
+      return out;
+    },
+  };
+};
+
+function resume(ow: Owner): string | undefined {
+  return ow.resume === undefined ? undefined : String(ow.resume);
+}
+
+function byTopic(
+  items: TxnRecord[],
+  headers: Record<string, string>,
+): { topic: string; messages: { key: string; value: Buffer; partition: number; headers: Record<string, string> }[] }[] {
+  const m = new Map<string, { key: string; value: Buffer; partition: number; headers: Record<string, string> }[]>();
+  for (const r of items) {
+    let l = m.get(r.topic);
+    if (!l) m.set(r.topic, (l = []));
+    l.push({ key: r.key, value: r.value, partition: r.partition, headers: r.headers ? { ...headers, ...r.headers } : headers });
+  }
+  return [...m].map(([topic, messages]) => ({ topic, messages }));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -787,6 +1358,18 @@ export class KafkaTransport implements Transport {
       throw e;
     }
     return this.track(sub);
+  }
+
+  /** Consumer-group processing with transactions (KafkaGroupIngest): arbiters sharing the books. */
+  async groupIngest(o: GroupIngestOptions): Promise<KafkaGroupIngest> {
+    const g = new KafkaGroupIngest(this, this.kafka, o, this.log, this.opts.maxWaitTimeInMs ?? 100, this.forget);
+    try {
+      await g.start();
+    } catch (e) {
+      await g.close().catch(() => undefined);
+      throw e;
+    }
+    return this.track(g);
   }
 
   /** Nothing to serve on Kafka: book snapshots reach the snapshot topic through the publisher. */

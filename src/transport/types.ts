@@ -45,8 +45,46 @@ export interface SubscribeOptions {
   receiveBufferSize?: number;
 }
 
+/** An input message of a consumer-group processor, with its place in the input log. */
+export interface GroupMessage extends BusMessage {
+  partition: number;
+  offset: bigint;
+}
+
+/** What a consumer-group processor (Transport.groupIngest) calls; every call is synchronous. */
+export interface GroupIngestHandler {
+  /**
+   * This instance now owns the input partition `partition`. `history` holds, per key (`venue.symbol`)
+   * of that partition, the committed output since its latest snapshot (that snapshot first): the state
+   * to continue from. Called before any message of the partition.
+   */
+  onAssigned(partition: number, history: Map<string, Buffer[]>): void;
+  /** The partition moved elsewhere (or its transaction failed): forget its state. */
+  onRevoked(partition: number): void;
+  /** Process one message; everything sent through the group's publisher meanwhile commits with it. */
+  onMessage(m: GroupMessage): void;
+  /** The oldest input offset of `partition` still needed (events held, not yet output); default: none. */
+  retainFrom?(partition: number): bigint | undefined;
+}
+
+export interface GroupIngestOptions {
+  /** Consumer group shared by the instances. */
+  group: string;
+  /** Bus topic prefixes to consume through the group (e.g. `raw.`). */
+  prefixes: string[];
+  handler: GroupIngestHandler;
+}
+
+export interface GroupIngest {
+  /** Publishes into the transaction of the key's input partition (sends for keys not owned are dropped). */
+  readonly publisher: BusPublisher;
+  close(): Promise<void>;
+}
+
 export interface Transport {
   readonly kind: string;
+  /** Consume through a consumer group, exactly once with the output (Kafka only; docs/kafka.md). */
+  groupIngest?(o: GroupIngestOptions): Promise<GroupIngest>;
   publisher(channel: Channel): Promise<BusPublisher>;
   subscriber(channel: Channel, topicPrefixes: string[], opts?: SubscribeOptions): Promise<BusSubscriber>;
   /** Serve snapshot requests: handler gets (topic, request payload) and returns the reply payload. */

@@ -1,0 +1,565 @@
+/**
+ * Kafka vs ZeroMQ, same workload: simulator -> 2 collectors -> arbiter -> client SDK, every part its own
+ * process (as `bookwire ...` runs them), the client in this process. Plus the Kafka producer on its own
+ * (the batching bookwire's publisher uses) and a compression comparison (none vs gzip) that chose the
+ * producer's default.
+ *
+ * The Kafka side is the test broker (librdkafka's mock cluster, 3 brokers, rf 3, in memory): NOT Apache
+ * Kafka. It answers a waiting fetch only at its deadline (maxWaitTimeInMs, 100 ms), so every Kafka hop
+ * pays up to 100 ms that real Kafka would not; its figures are lower bounds on throughput and upper
+ * bounds on latency, fit for comparing settings, not for sizing a cluster.
+ *
+ * `node dist/bench/kafka.js [--quick]`  (also part of `npm run bench`)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync } from 'node:fs';
+import os from 'node:os';
+import { gzipSync } from 'node:zlib';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'hdr-histogram-js';
+// The codec comparison needs a knob the transport does not expose: it drives the kafkajs producer
+// directly, with the transport's producer settings (src/transport/kafka.ts), nothing else here does.
+import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
+import { subscribe } from '../src/client/subscribe.js';
+import { nowMicros } from '../src/core/clock.js';
+import { silentLogger } from '../src/log.js';
+import { KafkaTransport } from '../src/transport/kafka.js';
+import { BROKER_BINARY, startTestBroker, type TestBroker } from '../test/kafka-helpers.js';
+import { benchLatency } from './e2e.js';
+import { generateStream } from './gen.js';
+import { freePort } from './pipeline.js';
+
+const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const SYMBOL = 'BTCUSDT';
+
+export const kafkaBenchSkip: string | false = existsSync(BROKER_BINARY)
+  ? false
+  : `Kafka rows skipped: test broker not built (${BROKER_BINARY}); build it once with test/kafka-broker/ensure.sh`;
+
+interface Pct {
+  count: number;
+  p50: number;
+  p99: number;
+}
+
+function pct(values: number[]): Pct {
+  const h = build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  for (const v of values) h.recordValue(Math.max(1, Math.round(v)));
+  const r = { count: values.length, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99) };
+  h.destroy();
+  return r;
+}
+
+/** A broker for one run, stopped by `stop()` (test-style hooks without a test). */
+async function broker(): Promise<{ b: TestBroker; stop: () => Promise<void> }> {
+  const hooks: (() => Promise<void> | void)[] = [];
+  const b = await startTestBroker({ after: (fn) => void hooks.push(fn) }, { brokers: 3 });
+  // An interrupted benchmark (Ctrl-C, a closed pipe) must not leave the broker running.
+  const kill = () => {
+    try {
+      process.kill(b.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  };
+  process.once('exit', kill);
+  return {
+    b,
+    stop: async () => {
+      await Promise.all(hooks.map((h) => h()));
+      process.removeListener('exit', kill);
+    },
+  };
+}
+
+export interface BusRow {
+  bus: 'zeromq' | 'kafka';
+  rate: number;
+  seconds: number;
+  generated: number;
+  delivered: number;
+  gaps: number;
+  chainBreaks: number;
+  consolidated: Pct;
+  /** Consolidated deltas the client got per second of the window (ZeroMQ: window events delivered / s). */
+  throughput: number;
+  /** How far behind the simulator the client was when the window closed (µs); NaN if not measured. */
+  lagAtEnd: number;
+  /** Inside the arbiter, arrival -> publish (µs, its own stats): is it the bottleneck? */
+  arbiterInternal: { p50: number; p99: number };
+  /** Arbiter publish -> client SDK (pubTime -> receive), µs. */
+  lastHop: Pct;
+}
+
+/** The ZeroMQ row, from bench/e2e.ts (the same measurement `npm run bench` prints in full). */
+async function zeromqRow(rate: number, seconds: number): Promise<BusRow> {
+  const r = await benchLatency(rate, seconds);
+  return {
+    bus: 'zeromq',
+    rate,
+    seconds,
+    generated: r.generated,
+    delivered: r.delivered,
+    gaps: r.gaps,
+    chainBreaks: r.chainBreaks,
+    consolidated: r.consolidated,
+    throughput: r.delivered / Math.max(0.001, seconds - 0.1),
+    lagAtEnd: NaN,
+    arbiterInternal: r.arbiterInternal,
+    lastHop: { count: r.hops.arbiterToClient.count, p50: r.hops.arbiterToClient.p50, p99: r.hops.arbiterToClient.p99 },
+  };
+}
+
+/** The same pipeline as bench/pipeline.ts, on Kafka. */
+async function kafkaRow(rate: number, seconds: number, warmupS = 1.5): Promise<BusRow> {
+  const { b, stop: stopBroker } = await broker();
+  const brokers = b.bootstrap.join(',');
+  const logDir = mkdtempSync(path.join(os.tmpdir(), 'bookwire-bench-kafka-'));
+  if (process.env.BOOKWIRE_BENCH_LOG) console.log(`logs: ${logDir}`);
+  const procs: ChildProcess[] = [];
+  const killAll = () => procs.forEach((p) => p.exitCode === null && p.kill('SIGKILL'));
+  process.once('exit', killAll);
+  const start = (name: string, args: string[]) => {
+    const fd = openSync(path.join(logDir, `${name}.log`), 'a');
+    procs.push(
+      spawn(process.execPath, [MAIN, ...args, '--log-level', process.env.BOOKWIRE_BENCH_LOG ?? 'warn'], {
+        stdio: ['ignore', fd, fd],
+      }),
+    );
+    closeSync(fd);
+  };
+  const simPort = await freePort();
+  const rest = `http://127.0.0.1:${simPort}`;
+  start('sim', ['sim', '--port', String(simPort), '--symbols', SYMBOL, '--rate', String(rate), '--record-send-times']);
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${rest}/api/v3/ping`)).ok) break;
+    } catch {
+      /* not up yet */
+    }
+    if (i > 100) throw new Error(`simulator did not start; see ${logDir}/sim.log`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const bus = ['--bus', 'kafka', '--brokers', brokers];
+  start('arbiter', ['arbitrate', '--symbols', SYMBOL, ...bus]);
+  for (const id of ['a', 'b'])
+    start(`collector-${id}`, [
+      'collect',
+      '--id',
+      id,
+      '--symbols',
+      SYMBOL,
+      '--ws-url',
+      `ws://127.0.0.1:${simPort}`,
+      '--rest-url',
+      rest,
+      ...bus,
+    ]);
+
+  const clientT = new KafkaTransport({ brokers: b.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
+  const arrivals = new Map<number, number>();
+  const lastHop: number[] = [];
+  let measuring = false;
+  let inWindow = 0;
+  let windowClosed = false;
+  let lagUs = NaN;
+  let gaps = 0;
+  let chainBreaks = 0;
+  let prevSeq = -1;
+  let arbiterInternal = { p50: 0, p99: 0 };
+  const statsSub = await clientT.subscriber('book', [`stats.binance.${SYMBOL}`]);
+  const statsDone = (async () => {
+    for await (const m of statsSub) {
+      const st = JSON.parse(m.payload.toString()) as { processingP50: number; processingP99: number };
+      if (measuring) arbiterInternal = { p50: st.processingP50, p99: st.processingP99 };
+    }
+  })();
+  // BOOKWIRE_BENCH_LOG=info: where records pile up (records written per topic, once a second).
+  const watch = process.env.BOOKWIRE_BENCH_LOG
+    ? setInterval(() => {
+        void (async () => {
+          const sum = async (t: string) =>
+            [...(await clientT.offsets(t)).values()].reduce((a, o) => a + Number(o.high), 0);
+          console.log(
+            `offsets: raw ${await sum('bookwire.raw')} book ${await sum('bookwire.book')} client seq ${prevSeq}`,
+          );
+        })().catch(() => undefined);
+      }, 1000)
+    : undefined;
+  const ac = new AbortController();
+  const clientDone = (async () => {
+    for await (const u of subscribe({ transport: clientT, symbol: SYMBOL, signal: ac.signal })) {
+      if (u.message.type === 'delta') {
+        lagUs = u.receivedAt - u.message.recvTime;
+        if (measuring) {
+          if (!windowClosed) inWindow++;
+          arrivals.set(u.message.seq, u.receivedAt);
+          lastHop.push(u.receivedAt - u.message.pubTime);
+          if (prevSeq >= 0 && u.message.prev !== prevSeq) chainBreaks++;
+        }
+        prevSeq = u.message.seq;
+      } else prevSeq = u.seq;
+      gaps = u.gaps;
+    }
+  })();
+  // The arbiter's first exchange snapshot goes through Kafka twice (ctl request, raw reply): wait for the
+  // client to be synced, then warm up, so the window measures the steady state.
+  // It then catches up on what queued meanwhile: wait (up to 20 s) until the client is less than 1 s behind
+  // the collectors (collector receive -> client), so the window measures the steady state if there is one.
+  for (let i = 0; prevSeq < 0 && i < 300; i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; !(lagUs < 1_000_000) && i < 200; i++) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, warmupS * 1000));
+  const gapsBefore = gaps;
+  measuring = true;
+  const tStart = nowMicros();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const tEnd = nowMicros();
+  windowClosed = true;
+  const seqAtEnd = prevSeq;
+  await fetch(`${rest}/sim/pause`, { method: 'POST' });
+  await new Promise((r) => setTimeout(r, 2500)); // the tail: two Kafka hops of up to 100 ms each, plus any backlog
+  measuring = false;
+  const sent = (await (await fetch(`${rest}/sim/send-times?symbol=${SYMBOL}`)).json()) as { u: number[]; t: number[] };
+  clearInterval(watch);
+  ac.abort();
+  await statsSub.close();
+  await Promise.allSettled([clientDone, statsDone]);
+  await clientT.close();
+  const exits = procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : null));
+  for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');
+  const force = setTimeout(killAll, 6000);
+  await Promise.all(exits);
+  clearTimeout(force);
+  process.removeListener('exit', killAll);
+  await stopBroker();
+
+  const endIdx = sent.u.indexOf(seqAtEnd);
+  const lagAtEnd = endIdx >= 0 ? tEnd - sent.t[endIdx] : NaN;
+  const lat: number[] = [];
+  let generated = 0;
+  for (let i = 0; i < sent.u.length; i++) {
+    if (sent.t[i] < tStart + 100_000 || sent.t[i] > tEnd) continue;
+    generated++;
+    const a = arrivals.get(sent.u[i]);
+    if (a !== undefined) lat.push(a - sent.t[i]);
+  }
+  return {
+    bus: 'kafka',
+    rate,
+    seconds,
+    generated,
+    delivered: lat.length,
+    gaps: gaps - gapsBefore,
+    chainBreaks,
+    consolidated: pct(lat),
+    throughput: inWindow / seconds,
+    lagAtEnd,
+    arbiterInternal,
+    lastHop: pct(lastHop),
+  };
+}
+
+const us = (v: number) => (v >= 10_000 ? `${(v / 1000).toFixed(1)}ms` : `${v}µs`);
+
+export function formatBusRows(rows: BusRow[]): string {
+  const out = [
+    'bus     rate/s  generated delivered  lossless | consolidated p50 / p99 | arbiter->client p50 / p99 | throughput/s | lag at end | arbiter inside p99',
+  ];
+  for (const r of rows) {
+    const lossless = r.delivered === r.generated && r.gaps === 0 && r.chainBreaks === 0;
+    out.push(
+      `${r.bus.padEnd(6)} ${String(r.rate).padStart(7)} ${String(r.generated).padStart(10)} ${String(r.delivered).padStart(9)}  ${(lossless ? 'yes' : `NO (gaps ${r.gaps})`).padEnd(8)} | ${`${us(r.consolidated.p50)} / ${us(r.consolidated.p99)}`.padEnd(22)} | ${`${us(r.lastHop.p50)} / ${us(r.lastHop.p99)}`.padEnd(25)} | ${String(Math.round(r.throughput)).padStart(12)} | ${(Number.isNaN(r.lagAtEnd) ? '-' : us(Math.round(r.lagAtEnd))).padStart(10)} | ${r.arbiterInternal.p99.toFixed(0)}µs`,
+    );
+  }
+  const rates = [...new Set(rows.map((r) => r.rate))];
+  for (const rate of rates) {
+    const z = rows.find((r) => r.rate === rate && r.bus === 'zeromq');
+    const k = rows.find((r) => r.rate === rate && r.bus === 'kafka');
+    if (!z || !k) continue;
+    if (k.consolidated.count === 0 || z.consolidated.count === 0) {
+      out.push(`ratio kafka/zeromq at ${rate}/s: n/a (a bus delivered none of the window's events before the end)`);
+      continue;
+    }
+    out.push(
+      `ratio kafka/zeromq at ${rate}/s: p50 x${(k.consolidated.p50 / z.consolidated.p50).toFixed(0)}, p99 x${(k.consolidated.p99 / z.consolidated.p99).toFixed(0)}, throughput x${(k.throughput / z.throughput).toFixed(2)}`,
+    );
+  }
+  out.push(
+    'NOTE: the Kafka rows run on the test broker (librdkafka mock cluster, 3 brokers in one process, in memory), NOT Apache',
+    '      Kafka: a waiting fetch is answered only at its 100 ms deadline (each of the two Kafka hops waits up to 100 ms), a',
+    '      fetch returns at most ONE produced batch per partition (consumer throughput = batch size x fetch round trips),',
+    '      and a partition keeps only its last 5 MB (a consumer further behind is reset and the arbiter resyncs).',
+    '      Real Kafka has none of these limits: read the Kafka rows as an upper bound on latency, a lower bound on throughput.',
+  );
+  return out.join('\n');
+}
+
+export async function benchBuses(
+  rates: number[],
+  seconds: number,
+  buses: BusRow['bus'][] = ['zeromq', 'kafka'],
+): Promise<BusRow[]> {
+  const rows: BusRow[] = [];
+  for (const rate of rates) {
+    if (buses.includes('zeromq')) rows.push(await zeromqRow(rate, seconds));
+    if (buses.includes('kafka')) rows.push(await kafkaRow(rate, seconds));
+  }
+  return rows;
+}
+
+// ---- the producer alone -------------------------------------------------------------------------
+
+/** The consolidated stream as the arbiter writes it: deltas, and a full snapshot every `snapshotEvery`. */
+function consolidatedRecords(n: number, snapshotEvery: number): Buffer[] {
+  const s = generateStream(n, 3, SYMBOL);
+  const out: Buffer[] = [];
+  const bids = new Map<number, number>();
+  const asks = new Map<number, number>();
+  for (const [p, q] of s.snapshot.bids) bids.set(Number(p), Number(q));
+  for (const [p, q] of s.snapshot.asks) asks.set(Number(p), Number(q));
+  let prev = s.snapshot.lastUpdateId;
+  const t0 = nowMicros();
+  s.events.forEach((text, i) => {
+    const e = JSON.parse(text) as { E: number; U: number; u: number; b: [string, string][]; a: [string, string][] };
+    const b = e.b.map(([p, q]) => [Number(p), Number(q)] as [number, number]);
+    const a = e.a.map(([p, q]) => [Number(p), Number(q)] as [number, number]);
+    for (const [p, q] of b)
+      if (q === 0) bids.delete(p);
+      else bids.set(p, q);
+    for (const [p, q] of a)
+      if (q === 0) asks.delete(p);
+      else asks.set(p, q);
+    const t = t0 + i * 100;
+    out.push(
+      Buffer.from(
+        `{"v":1,"type":"delta","venue":"binance","symbol":"${SYMBOL}","seq":${e.u},"prev":${prev},"first":${e.U},"bids":${JSON.stringify(b)},"asks":${JSON.stringify(a)},"exchTime":${e.E},"recvTime":${t},"pubTime":${t + 40},"feed":"a"}`,
+      ),
+    );
+    prev = e.u;
+    if ((i + 1) % snapshotEvery === 0)
+      out.push(
+        Buffer.from(
+          JSON.stringify({
+            v: 1,
+            type: 'snapshot',
+            venue: 'binance',
+            symbol: SYMBOL,
+            seq: e.u,
+            bids: [...bids].sort((x, y) => y[0] - x[0]),
+            asks: [...asks].sort((x, y) => x[0] - y[0]),
+            exchTime: 0,
+            pubTime: t + 50,
+            reason: 'periodic',
+          }),
+        ),
+      );
+  });
+  return out;
+}
+
+export interface ProducerRow {
+  what: string;
+  records: number;
+  seconds: number;
+  recordsPerSec: number;
+  /** Payload bytes handed to the producer. */
+  payloadBytes: number;
+  /** Record batch bytes sent (keys + values, compressed if so); NaN where not measured. */
+  wireBytes: number;
+}
+
+/** bookwire's publisher (src/transport/kafka.ts) as it is: everything queued at once, then flush(). */
+async function transportProducer(brokers: string[], records: Buffer[]): Promise<ProducerRow> {
+  const t = new KafkaTransport({ brokers, logger: silentLogger, closeTimeoutMs: 5000 });
+  const pub = await t.publisher('book');
+  pub.send(`book.binance.${SYMBOL}`, records[0]); // connect + metadata outside the timing
+  await pub.flush();
+  const t0 = performance.now();
+  for (const r of records) pub.send(`book.binance.${SYMBOL}`, r);
+  await pub.flush();
+  const s = (performance.now() - t0) / 1000;
+  await t.close();
+  const bytes = records.reduce((a, r) => a + r.length, 0);
+  return {
+    what: 'bookwire publisher (as shipped: gzip)',
+    records: records.length,
+    seconds: s,
+    recordsPerSec: records.length / s,
+    payloadBytes: bytes,
+    wireBytes: NaN,
+  };
+}
+
+/** kafkajs with the transport's producer settings and batches of 2000, one request in flight, per codec. */
+async function codecProducer(brokers: string[], records: Buffer[], codec: 'none' | 'gzip'): Promise<ProducerRow> {
+  const kafka = new Kafka({ clientId: 'bookwire-bench', brokers, logLevel: logLevel.NOTHING });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+  const topic = 'bookwire.book';
+  const compression = codec === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+  await producer.sendBatch({
+    acks: -1,
+    compression,
+    topicMessages: [{ topic, messages: [{ key: `binance.${SYMBOL}`, value: records[0] }] }],
+  });
+  const t0 = performance.now();
+  for (let i = 0; i < records.length; i += 2000) {
+    const messages = records.slice(i, i + 2000).map((value) => ({ key: `binance.${SYMBOL}`, value }));
+    await producer.sendBatch({ acks: -1, compression, topicMessages: [{ topic, messages }] });
+  }
+  const s = (performance.now() - t0) / 1000;
+  await producer.disconnect();
+  const bytes = records.reduce((a, r) => a + r.length, 0);
+  // Batch bytes as kafkajs builds them: the records of one batch, gzipped at zlib's default level when
+  // compressed (record framing, a few bytes each, left out on both sides). Outside the timing.
+  let batchBytes = 0;
+  for (let i = 0; i < records.length; i += 2000) {
+    const body = Buffer.concat(records.slice(i, i + 2000).flatMap((v) => [Buffer.from(`binance.${SYMBOL}`), v]));
+    batchBytes += codec === 'gzip' ? gzipSync(body).length : body.length;
+  }
+  return {
+    what: `kafkajs, compression ${codec}`,
+    records: records.length,
+    seconds: s,
+    recordsPerSec: records.length / s,
+    payloadBytes: bytes,
+    wireBytes: batchBytes,
+  };
+}
+
+export async function benchProducer(n: number): Promise<ProducerRow[]> {
+  // One snapshot per 1000 deltas: 1 s of a 1k events/s book at the default snapshotIntervalMs.
+  const records = consolidatedRecords(n, 1000);
+  const { b, stop } = await broker();
+  try {
+    const rows = [await transportProducer(b.bootstrap, records)];
+    for (const codec of ['none', 'gzip', 'none', 'gzip'] as const)
+      rows.push(await codecProducer(b.bootstrap, records, codec));
+    return rows;
+  } finally {
+    await stop();
+  }
+}
+
+export function formatProducerRows(rows: ProducerRow[]): string {
+  const out = [
+    'producer                               records   seconds   records/s    MB/s payload   batch bytes/record  batch/payload',
+  ];
+  for (const r of rows)
+    out.push(
+      `${r.what.padEnd(37)} ${String(r.records).padStart(8)} ${r.seconds.toFixed(2).padStart(9)} ${String(Math.round(r.recordsPerSec)).padStart(11)} ${(r.payloadBytes / r.seconds / 1e6).toFixed(1).padStart(12)} ${(Number.isNaN(r.wireBytes) ? '-' : (r.wireBytes / r.records).toFixed(0)).padStart(19)} ${(Number.isNaN(r.wireBytes) ? '-' : (r.wireBytes / r.payloadBytes).toFixed(2)).padStart(14)}`,
+    );
+  out.push(
+    'workload: consolidated deltas (bench/gen.ts order flow) + one full snapshot (~1000 levels/side) per 1000 deltas; 3 brokers, acks=all, idempotent',
+  );
+  return out.join('\n');
+}
+
+/** gzip's batch/payload ratio and CPU per record by batch size (no broker): what one request in flight sends. */
+export function gzipByBatchSize(sizes = [1, 5, 20, 100, 2000]): string {
+  const recs = consolidatedRecords(20_000, Number.MAX_SAFE_INTEGER); // deltas only
+  const parts = sizes.map((n) => {
+    let raw = 0;
+    let z = 0;
+    const t0 = performance.now();
+    for (let i = 0; i + n <= recs.length; i += n) {
+      const body = Buffer.concat(recs.slice(i, i + n));
+      raw += body.length;
+      z += gzipSync(body).length;
+    }
+    const us = ((performance.now() - t0) * 1000) / recs.length;
+    return `${n}: ${(z / raw).toFixed(2)} (${us.toFixed(1)} µs/record)`;
+  });
+  return `gzip batch/payload by records per batch (zlib default level): ${parts.join(', ')}`;
+}
+
+export interface ConsumerRow {
+  feeds: number;
+  rate: number;
+  seconds: number;
+  produced: number;
+  /** Records the subscriber got while the producers ran. */
+  consumedInWindow: number;
+  /** ...and in all, once they stopped (every record arrives, late). */
+  consumedTotal: number;
+}
+
+/**
+ * One Kafka hop as the arbiter sees it: `feeds` publishers (collectors) each at `rate` records/s of
+ * raw-sized records (700 bytes) into the raw topic, one subscriber (the arbiter's) counting.
+ */
+export async function benchConsumer(rate: number, feeds: number, seconds: number): Promise<ConsumerRow> {
+  const { b, stop } = await broker();
+  const ts: KafkaTransport[] = [];
+  const mk = () => {
+    const t = new KafkaTransport({ brokers: b.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
+    ts.push(t);
+    return t;
+  };
+  try {
+    const sub = await mk().subscriber('ingest', ['raw.']);
+    let got = 0;
+    const done = (async () => {
+      for await (const _m of sub) got++;
+    })();
+    const pubs = [];
+    for (let i = 0; i < feeds; i++) pubs.push(await mk().publisher('ingest'));
+    const payload = Buffer.from(JSON.stringify({ v: 1, type: 'delta', pad: 'x'.repeat(660) }));
+    const t0 = performance.now();
+    let sent = 0;
+    while (performance.now() - t0 < seconds * 1000) {
+      const due = Math.floor(((performance.now() - t0) * rate) / 1000);
+      for (; sent < due; sent++) for (const p of pubs) p.send('raw.binance.BTCUSDT', payload);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const inWindow = got;
+    for (let i = 0; got < sent * feeds && i < 100; i++) await new Promise((r) => setTimeout(r, 100));
+    await sub.close();
+    await done;
+    return { feeds, rate, seconds, produced: sent * feeds, consumedInWindow: inWindow, consumedTotal: got };
+  } finally {
+    for (const t of ts) await t.close();
+    await stop();
+  }
+}
+
+export function formatConsumerRows(rows: ConsumerRow[]): string {
+  return rows
+    .map(
+      (r) =>
+        `${r.feeds} publisher(s) x ${r.rate}/s -> 1 subscriber: produced ${r.produced}, consumed ${Math.round(r.consumedInWindow / r.seconds)}/s while producing (${r.consumedTotal} in all after they stopped)`,
+    )
+    .join('\n');
+}
+
+/** Both Kafka sections of `npm run bench` (bench/run.ts), or the skip message. */
+export async function runKafkaBench(quick: boolean, section: (title: string) => void): Promise<void> {
+  section(
+    'Kafka vs ZeroMQ end to end: simulator -> 2 collectors -> arbiter -> client, same workload (separate processes)',
+  );
+  if (kafkaBenchSkip) {
+    console.log(kafkaBenchSkip);
+    return;
+  }
+  console.log(
+    `load average before: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} (2 cores; other work on the host skews both buses)`,
+  );
+  console.log(formatBusRows(await benchBuses([1000, 10_000], quick ? 3 : 5)));
+  section('Kafka producer: batching as shipped, and compression none vs gzip (chooses the default)');
+  console.log(formatProducerRows(await benchProducer(quick ? 50_000 : 200_000)));
+  console.log(gzipByBatchSize());
+  console.log('consumer (the arbiter reads every feed, so on Kafka it consumes feeds x the event rate):');
+  console.log(
+    formatConsumerRows([await benchConsumer(10_000, 1, quick ? 3 : 5), await benchConsumer(10_000, 2, quick ? 3 : 5)]),
+  );
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  // Ctrl-C: exit through 'exit', whose handlers kill the pipeline and the broker.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
+  await runKafkaBench(process.argv.includes('--quick'), (t) => console.log(`\n=== ${t} ===`));
+}

@@ -1,0 +1,427 @@
+/**
+ * `bookwire bridge`: the bridging rules on in-process buses (a gap in the source is healed by a snapshot
+ * from the source's snapshot service, never forwarded), then the real command between a ZeroMQ pipeline
+ * and the Kafka test cluster in both directions, and its bad-input errors.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { Bridge } from '../../src/cli/bridge.js';
+import { subscribe, type BookUpdate } from '../../src/client/subscribe.js';
+import { OrderBook } from '../../src/core/book.js';
+import { silentLogger } from '../../src/log.js';
+import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
+import { KafkaTransport } from '../../src/transport/kafka.js';
+import { ZmqTransport } from '../../src/transport/zeromq.js';
+import type { BusMessage, Transport } from '../../src/transport/types.js';
+import {
+  decodeConsolidated,
+  encode,
+  type ConsolidatedDelta,
+  type ConsolidatedMessage,
+  type ConsolidatedSnapshot,
+} from '../../src/wire/messages.js';
+import { freeEndpoints, freePort, sleep, waitFor } from '../helpers.js';
+import { kafkaSkip, startTestBroker } from '../kafka-helpers.js';
+import { startParts } from './harness.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const TOPIC = 'book.binance.BTCUSDT';
+
+/** Collect every message of a subscription in the background. */
+function collect(it: AsyncIterable<BusMessage>) {
+  const got: { topic: string; payload: Buffer; m?: ConsolidatedMessage }[] = [];
+  const done = (async () => {
+    for await (const x of it)
+      got.push({ ...x, m: x.topic.startsWith('book.') ? decodeConsolidated(x.payload) : undefined });
+  })();
+  return { got, done };
+}
+
+/** Follows a subscription and checks every update against the previous one: nothing lost, nothing twice. */
+function track(it: AsyncGenerator<BookUpdate>) {
+  const s = { last: undefined as BookUpdate | undefined, deltas: 0, snapshots: 0, broken: [] as string[], seq: -1 };
+  const done = (async () => {
+    for await (const u of it) {
+      const m = u.message;
+      if (m.type === 'delta') {
+        if (s.seq >= 0 && m.prev !== s.seq) s.broken.push(`delta ${m.first}..${m.seq} prev ${m.prev} after ${s.seq}`);
+        s.deltas++;
+      } else {
+        if (m.seq < s.seq) s.broken.push(`snapshot ${m.seq} after ${s.seq}`);
+        s.snapshots++;
+      }
+      s.seq = u.seq;
+      s.last = u;
+    }
+  })();
+  return { s, done };
+}
+
+/** A source stream whose deltas chain by prev; in the consolidated stream seq steps are not 1. */
+function fakeArbiter() {
+  const book = new OrderBook();
+  let seq = 1000;
+  const snapshot = (reason: ConsolidatedSnapshot['reason']): ConsolidatedSnapshot => {
+    const { bids, asks } = book.snapshot();
+    return {
+      v: 1,
+      type: 'snapshot',
+      venue: 'binance',
+      symbol: 'BTCUSDT',
+      seq,
+      bids,
+      asks,
+      exchTime: 0,
+      pubTime: 1,
+      reason,
+    };
+  };
+  book.applySnapshot(
+    [
+      [100, 1],
+      [99, 2],
+    ],
+    [
+      [101, 1],
+      [102, 2],
+    ],
+  );
+  return {
+    book,
+    get seq() {
+      return seq;
+    },
+    snapshot,
+    delta(i: number): ConsolidatedDelta {
+      const prev = seq;
+      seq += 3;
+      const d: ConsolidatedDelta = {
+        v: 1,
+        type: 'delta',
+        venue: 'binance',
+        symbol: 'BTCUSDT',
+        seq,
+        prev,
+        first: prev + 1,
+        bids: [[99 - (i % 7), 1 + i]],
+        asks: [[102 + (i % 5), (i % 3) * 0.5]],
+        exchTime: 0,
+        recvTime: 1,
+        pubTime: 2,
+        feed: 'a',
+      };
+      book.apply(d.bids, d.asks);
+      return d;
+    },
+  };
+}
+
+/**
+ * The bridging rules, on any transport: `arbiterSide` publishes and serves snapshots on the source bus,
+ * the bridge reads it through `source` and writes `destination`, `observer` reads the destination bus.
+ */
+async function bridgeRules(buses: {
+  arbiterSide: Transport;
+  source: Transport;
+  destination: Transport;
+  observer: Transport;
+  settleMs: number;
+}) {
+  const { arbiterSide: src, observer: dst } = buses;
+  const arb = fakeArbiter();
+  let requests = 0;
+  await src.snapshotServer(() => {
+    requests++;
+    return encode(arb.snapshot('reply'));
+  });
+  const pub = await src.publisher('book');
+  const out = collect(await dst.subscriber('book', ['book.', 'stats.']));
+  const bridge = new Bridge({
+    source: buses.source,
+    destination: buses.destination,
+    serveSnapshots: true,
+    snapshotRetryMs: 20,
+    logger: silentLogger,
+  });
+  await bridge.start();
+  await sleep(buses.settleMs); // ZeroMQ: let the subscriptions reach the publishers
+
+  // 1. Joined mid-stream: the first delta makes it ask the source for a snapshot.
+  const sentDeltas = new Map<number, Buffer>();
+  const send = (d: ConsolidatedDelta) => {
+    const b = encode(d);
+    sentDeltas.set(d.seq, b);
+    pub.send(TOPIC, b);
+  };
+  for (let i = 0; i < 5; i++) send(arb.delta(i));
+  pub.send('stats.binance.BTCUSDT', encode({ v: 1, type: 'arbiter-stats', seq: arb.seq }));
+  await waitFor(() => bridge.replicaOf(TOPIC)?.seq === arb.seq, 5000, 'the bridge to sync');
+  // 2. A delta lost on the source side, then more: a gap the bridge must heal, not forward.
+  arb.delta(99);
+  for (let i = 5; i < 10; i++) send(arb.delta(i));
+  await waitFor(
+    () => bridge.replicaOf(TOPIC)?.seq === arb.seq && bridge.counters.resyncs >= 2,
+    5000,
+    'the bridge to resync',
+  );
+  // 3. A duplicate (second arbiter) is dropped; a periodic snapshot at our seq is forwarded.
+  pub.send(TOPIC, sentDeltas.get(arb.seq)!);
+  pub.send(TOPIC, encode(arb.snapshot('periodic')));
+  for (let i = 10; i < 15; i++) send(arb.delta(i));
+  await waitFor(() => bridge.replicaOf(TOPIC)?.seq === arb.seq, 5000, 'the last deltas');
+
+  // A client of the destination (Clone pattern: the bridge's snapshot service) ends on the same book.
+  const client = track(subscribe({ symbol: 'BTCUSDT', transport: dst }));
+  await waitFor(() => client.s.last?.seq === arb.seq, 5000, 'a destination client to sync');
+  assert.deepEqual(client.s.last!.book.snapshot(), arb.book.snapshot());
+  assert.ok(bridge.counters.snapshotsServed >= 1, 'the destination snapshot service answered');
+  await waitFor(() => out.got.filter((g) => g.m).at(-1)?.m?.seq === arb.seq, 5000, 'the destination stream');
+
+  const book = out.got.filter((g) => g.m).map((g) => g.m!);
+  assert.equal(book[0].type, 'snapshot', 'the destination stream begins with a snapshot');
+  let seq = -1;
+  for (const m of book) {
+    if (m.type === 'delta') assert.equal(m.prev, seq, `delta ${m.seq} chains onto ${seq}`);
+    else assert.ok(m.seq >= seq, `snapshot ${m.seq} not older than ${seq}`);
+    seq = m.seq;
+  }
+  const resyncs = book.filter((m) => m.type === 'snapshot' && m.reason === 'resync');
+  assert.equal(resyncs.length, 2, 'one resync for joining, one for the gap');
+  assert.equal(book.filter((m) => m.type === 'snapshot' && m.reason === 'periodic').length, 1);
+  assert.ok(!book.some((m) => m.type === 'snapshot' && m.reason === 'reply'), 'a reply is never published as such');
+  // Forwarded deltas are the source's bytes, unchanged.
+  for (const g of out.got) if (g.m?.type === 'delta') assert.ok(g.payload.equals(sentDeltas.get(g.m.seq)!));
+  assert.equal(out.got.filter((g) => g.topic.startsWith('stats.')).length, 1, 'stats forwarded');
+  assert.equal(bridge.counters.gaps, 1);
+  assert.equal(bridge.counters.duplicates >= 1, true);
+  assert.equal(requests, 2);
+  assert.equal(client.s.last!.gaps, 0);
+  assert.deepEqual(client.s.broken, []);
+  await bridge.stop();
+  await pub.close();
+}
+
+test('bridge: forwards a chained stream, heals a source gap from the source snapshot service, drops duplicates, serves snapshots', async (t) => {
+  const src = new InprocTransport(new InprocBus());
+  const dst = new InprocTransport(new InprocBus());
+  t.after(() => Promise.all([src.close(), dst.close()]).then(() => undefined));
+  await bridgeRules({ arbiterSide: src, source: src, destination: dst, observer: dst, settleMs: 0 });
+});
+
+test(
+  'bridge: the same rules over real ZeroMQ sockets on both sides (ROUTER snapshot service upstream and served downstream)',
+  { timeout: 30_000 },
+  async (t) => {
+    const [up, down] = [await freeEndpoints(), await freeEndpoints()];
+    const all = [up, up, down, down].map((ep) => new ZmqTransport(ep, { logger: silentLogger }));
+    t.after(async () => {
+      for (const tr of all) await tr.close();
+    });
+    await bridgeRules({ arbiterSide: all[0], source: all[1], destination: all[2], observer: all[3], settleMs: 400 });
+  },
+);
+
+function run(args: string[]) {
+  const proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  return { proc, exited, output: () => out };
+}
+
+async function stopProc(p: ReturnType<typeof run>): Promise<void> {
+  if (p.proc.exitCode !== null || p.proc.signalCode !== null) return;
+  p.proc.kill('SIGTERM');
+  const k = setTimeout(() => p.proc.kill('SIGKILL'), 6000);
+  await p.exited;
+  clearTimeout(k);
+}
+
+/** Pause the simulator and check the clients' books against its truth. */
+async function checkTruth(
+  sim: { pause(): void; truth(s: string, d: number): { lastUpdateId: number; bids: unknown[]; asks: unknown[] } },
+  clients: ReturnType<typeof track>[],
+) {
+  sim.pause();
+  const truth = sim.truth('BTCUSDT', 20);
+  await waitFor(
+    () => clients.every((c) => c.s.last?.seq === truth.lastUpdateId),
+    15_000,
+    `clients to reach the truth seq ${truth.lastUpdateId}`,
+  );
+  for (const c of clients) {
+    const top = c.s.last!.book.top(20);
+    assert.deepEqual(top.bids, truth.bids.slice(0, 20));
+    assert.deepEqual(top.asks, truth.asks.slice(0, 20));
+    assert.deepEqual(c.s.broken, [], 'every delta chains onto the previous update');
+    assert.equal(c.s.last!.gaps, 0, 'the client never saw a gap');
+  }
+}
+
+test(
+  'bookwire bridge --from zeromq --to kafka: Kafka clients get the ZeroMQ pipeline book, gap-free',
+  { skip: kafkaSkip, timeout: 90_000 },
+  async (t: TestContext) => {
+    const broker = await startTestBroker(t);
+    const ep = await freeEndpoints();
+    const zmq: Transport[] = [];
+    const mk = () => {
+      const tr = new ZmqTransport(ep, { logger: silentLogger });
+      zmq.push(tr);
+      return tr;
+    };
+    const parts = await startParts({
+      symbols: ['BTCUSDT'],
+      seed: 5,
+      rate: 100,
+      faulty: true,
+      gapTimeoutMs: 50,
+      snapshotTimeoutMs: 1000,
+      arbiterTransport: mk(),
+      mk,
+    });
+    const kafka: KafkaTransport[] = [];
+    const mkK = () => {
+      const tr = new KafkaTransport({ brokers: broker.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
+      kafka.push(tr);
+      return tr;
+    };
+    const bridge = run([
+      'bridge',
+      '--from',
+      'zeromq',
+      '--to',
+      'kafka',
+      '--brokers',
+      broker.bootstrap.join(','),
+      '--publish',
+      ep.publish[0],
+      '--snapshot',
+      ep.snapshot[0],
+      '--log-level',
+      'info',
+    ]);
+    const ac = new AbortController();
+    broker.beforeStop(async () => {
+      ac.abort();
+      await stopProc(bridge);
+      await parts.stop();
+      for (const tr of [...zmq, ...kafka]) await tr.close();
+    });
+    await waitFor(() => /bridge running/.test(bridge.output()), 20_000, 'the bridge to start');
+    const early = track(subscribe({ symbol: 'BTCUSDT', transport: mkK(), signal: ac.signal }));
+    await sleep(3000);
+    // A late joiner starts at the latest snapshot the bridge wrote to the compacted topic.
+    const late = track(subscribe({ symbol: 'BTCUSDT', transport: mkK(), signal: ac.signal }));
+    await sleep(3000);
+    await checkTruth(parts.sim, [early, late]);
+    assert.ok(early.s.deltas > 100, `too few deltas: ${early.s.deltas}`);
+    assert.ok(late.s.deltas > 50, `late joiner: too few deltas ${late.s.deltas}`);
+    assert.ok(
+      parts.arbiter.bookOf('binance', 'BTCUSDT')!.feedStats().get('b')!.gapsFilled > 0,
+      'the faulty feed had gaps filled',
+    );
+    await stopProc(bridge);
+    assert.match(bridge.output(), /bridge stopped/);
+    assert.doesNotMatch(bridge.output(), /internal error|"level":50/);
+  },
+);
+
+test(
+  'bookwire bridge --from kafka --to zeromq: ZeroMQ clients (and late joiners via the bridge snapshot service) get the Kafka pipeline book',
+  { skip: kafkaSkip, timeout: 90_000 },
+  async (t: TestContext) => {
+    const broker = await startTestBroker(t);
+    const kafka: KafkaTransport[] = [];
+    const mkK = () => {
+      const tr = new KafkaTransport({ brokers: broker.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
+      kafka.push(tr);
+      return tr;
+    };
+    const parts = await startParts({
+      symbols: ['BTCUSDT'],
+      seed: 9,
+      rate: 50,
+      faulty: true,
+      gapTimeoutMs: 300,
+      snapshotTimeoutMs: 1500,
+      arbiterTransport: mkK(),
+      mk: mkK,
+    });
+    const [publish, snapshot] = [`tcp://127.0.0.1:${await freePort()}`, `tcp://127.0.0.1:${await freePort()}`];
+    const bridge = run([
+      'bridge',
+      '--from',
+      'kafka',
+      '--to',
+      'zeromq',
+      '--brokers',
+      broker.bootstrap.join(','),
+      '--publish',
+      publish,
+      '--snapshot',
+      snapshot,
+      '--log-level',
+      'info',
+    ]);
+    const zt = new ZmqTransport({ publish: [publish], snapshot: [snapshot] }, { logger: silentLogger });
+    const ac = new AbortController();
+    broker.beforeStop(async () => {
+      ac.abort();
+      await zt.close();
+      await stopProc(bridge);
+      await parts.stop();
+      for (const tr of kafka) await tr.close();
+    });
+    await waitFor(() => /bridge running/.test(bridge.output()), 20_000, 'the bridge to start');
+    const early = track(subscribe({ symbol: 'BTCUSDT', transport: zt, signal: ac.signal }));
+    await sleep(3000);
+    const late = track(subscribe({ symbol: 'BTCUSDT', transport: zt, signal: ac.signal }));
+    // The late joiner's first update comes from the bridge's snapshot service well before the next periodic snapshot.
+    await waitFor(() => late.s.last !== undefined, 5000, 'the late joiner to sync');
+    const sc = await zt.snapshotClient();
+    const reply = decodeConsolidated(
+      await sc.request(TOPIC, encode({ v: 1, type: 'snapshot-query', venue: 'binance', symbol: 'BTCUSDT' })),
+    );
+    assert.equal(reply.type === 'snapshot' && reply.reason, 'reply');
+    await sc.close();
+    await sleep(2000);
+    await checkTruth(parts.sim, [early, late]);
+    assert.ok(early.s.deltas > 50, `too few deltas: ${early.s.deltas}`);
+    await stopProc(bridge);
+    assert.doesNotMatch(bridge.output(), /internal error|"level":50/);
+  },
+);
+
+test('bookwire bridge: bad input is one clear line and exit code 2', { timeout: 30_000 }, async () => {
+  const cases: [string[], RegExp][] = [
+    [['--from', 'zeromq', '--to', 'zeromq'], /same bus on both sides with the same endpoints/],
+    [
+      ['--from', 'kafka', '--to', 'kafka', '--brokers', '127.0.0.1:9'],
+      /same bus on both sides with the same endpoints/,
+    ],
+    [['--from', 'zeromq', '--to', 'kafka'], /--brokers is required for the Kafka side/],
+    [['--from', 'kafka', '--to', 'zeromq', '--publish', 'tcp://127.0.0.1:1'], /--brokers is required/],
+    [['--from', 'mqtt', '--to', 'kafka'], /--from: expected zeromq or kafka, got "mqtt"/],
+    [['--from', 'zeromq'], /--to is required/],
+    [
+      ['--from', 'zeromq', '--to', 'kafka', '--brokers', 'nope'],
+      /expected a Kafka broker like 127.0.0.1:9092, got "nope"/,
+    ],
+    [
+      ['--from', 'zeromq', '--to', 'kafka', '--brokers', '127.0.0.1:9', '--topics', 'raw.'],
+      /--topics: "raw\." is not on the consolidated stream/,
+    ],
+  ];
+  for (const [args, re] of cases) {
+    const p = run(['bridge', ...args]);
+    const code = await p.exited;
+    assert.equal(code, 2, `${args.join(' ')}: ${p.output()}`);
+    assert.match(p.output(), re);
+    assert.doesNotMatch(p.output(), /internal error|\n\s+at /);
+    assert.equal(p.output().trim().split('\n').length, 1, `one line: ${p.output()}`);
+  }
+});
