@@ -5,6 +5,9 @@
  * receive time to the client's (same host clock), over the measuring window, plus the arbiters' transactions.
  *
  *   node dist/bench/kafka-group.js [rate events/s per symbol, default 5000] [seconds, default 10] [arbiters, default 1; 0 = one without --group]
+ *   node dist/bench/kafka-group.js --ingest [rate records/s, default 10000] [seconds, default 5]
+ *     the transport alone, in one process: records on 4 keys -> KafkaGroupIngest (one output record per
+ *     input, transactions as the arbiter's) -> a read-committed subscriber; latency from send to receipt.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync } from 'node:fs';
@@ -91,4 +94,47 @@ async function main(): Promise<void> {
   );
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await main();
+async function ingestOnly(): Promise<void> {
+  const rate = Number(process.argv[3] ?? 10_000);
+  const seconds = Number(process.argv[4] ?? 5);
+  const hooks: (() => Promise<void> | void)[] = [];
+  const b = await startTestBroker({ after: (fn) => void hooks.push(fn) });
+  const tr = new KafkaTransport({ brokers: b.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
+  const g = await tr.groupIngest({
+    group: 'bench',
+    prefixes: ['raw.'],
+    handler: {
+      onAssigned: () => undefined,
+      onRevoked: () => undefined,
+      onMessage: (m) => g.publisher.send(`book.${m.topic.slice('raw.'.length)}`, m.payload),
+    },
+  });
+  const sub = await tr.subscriber('book', ['book.binance.']);
+  const pub = await tr.publisher('ingest');
+  await new Promise((r) => setTimeout(r, 6000)); // the group join
+  const lat: number[] = [];
+  void (async () => {
+    for await (const m of sub) lat.push(Date.now() - (JSON.parse(m.payload.toString()) as { t: number }).t);
+  })();
+  const keys = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT'];
+  const t0 = Date.now();
+  let sent = 0;
+  while (Date.now() - t0 < seconds * 1000) {
+    const due = Math.floor(((Date.now() - t0) / 1000) * rate);
+    for (; sent < due; sent++) pub.send(`raw.binance.${keys[sent % keys.length]}`, JSON.stringify({ t: Date.now(), i: sent }));
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const tEnd = Date.now();
+  while (lat.length < sent && Date.now() - tEnd < 20_000) await new Promise((r) => setTimeout(r, 20));
+  const all = (Date.now() - t0) / 1000;
+  lat.sort((x, y) => x - y);
+  const pct = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))];
+  console.log(
+    `group ingest ${rate} records/s x ${seconds} s: sent ${sent}, received ${lat.length} (${Math.round(lat.length / all)}/s incl. drain); ` +
+      `latency ms p50 ${pct(0.5)} p99 ${pct(0.99)} max ${pct(1)}; transactions ${g.counters.transactions}`,
+  );
+  await tr.close();
+  for (const h of hooks.reverse()) await h();
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await (process.argv[2] === '--ingest' ? ingestOnly() : main());

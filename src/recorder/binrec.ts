@@ -27,6 +27,8 @@ import type { ConsolidatedDelta, ConsolidatedMessage, ConsolidatedSnapshot } fro
 
 export const KIND_BIN_DELTA = 3;
 export const KIND_BIN_SNAPSHOT = 4;
+/** format.ts KIND_CHECKPOINT: a checkpoint has the snapshot's body. */
+const KIND_CHECKPOINT_ = 5;
 
 const POW10: number[] = Array.from({ length: 23 }, (_, i) => 10 ** i);
 const MAX = Number.MAX_SAFE_INTEGER;
@@ -473,7 +475,7 @@ export function decodeBinary(
       if (ip !== end) throw new RangeError('binary delta length mismatch');
       return { v: 1, type: 'delta', venue, symbol, seq, prev, first, bids, asks, exchTime, recvTime, pubTime, feed };
     }
-    if (kind !== KIND_BIN_SNAPSHOT) throw new RangeError(`unknown record kind ${kind}`);
+    if (kind !== KIND_BIN_SNAPSHOT && kind !== KIND_CHECKPOINT_) throw new RangeError(`unknown record kind ${kind}`);
     const bids = rLevels();
     const asks = rLevels();
     const pubTime = rz() + recTime;
@@ -486,6 +488,13 @@ export function decodeBinary(
   } finally {
     ib = EMPTY;
   }
+}
+
+/** Apply the levels of the last parse (a delta) to a book: the values Number(text) gives, no allocation. */
+export function applyParsedLevels(book: OrderBook): void {
+  const nb = parsed.nBids;
+  const n = nb + parsed.nAsks;
+  for (let i = 0; i < n; i++) book.setLevel(i < nb ? 'bid' : 'ask', pM[i] / POW10[pF[i]], sM[i] / POW10[sF[i]]);
 }
 
 /** Header of a binary delta without its levels: seq, prev, first (for the replica's chaining rule). */

@@ -35,6 +35,8 @@ export const BLOCK_MAGIC_2 = 0x32424742; // 'BWB2': format 02 record framing (se
 export const BLOCK_HEADER_BYTES = 40;
 export const RECORD_HEADER_BYTES = 17;
 export const FLAG_SNAPSHOT = 1;
+/** bit 1: the block's first record is a checkpoint (KIND_CHECKPOINT): book-at and replay `from` may start there. */
+export const FLAG_CHECKPOINT = 2;
 
 export type Codec = 'none' | 'gzip' | 'brotli';
 const CODEC_IDS: Record<Codec, number> = { none: 0, gzip: 1, brotli: 2 };
@@ -47,6 +49,13 @@ export const KIND_MESSAGE = 1;
 export const KIND_GAP = 2;
 /** Consolidated delta / snapshot in binary form (format 02, binrec.ts): read back as KIND_MESSAGE with the exact JSON. */
 export { KIND_BIN_DELTA, KIND_BIN_SNAPSHOT };
+
+/**
+ * The book as the stream's replica had it (binary snapshot form, reason "checkpoint"), written by the
+ * recorder every `checkpointEvents` records: not a received message, skipped by every reader except the
+ * ones that rebuild a book from it (book-at, replay `from`, replayBook).
+ */
+export const KIND_CHECKPOINT = 5;
 
 export const isBinaryKind = (k: number): boolean => k === KIND_BIN_DELTA || k === KIND_BIN_SNAPSHOT;
 
@@ -363,6 +372,7 @@ export function decodeBlock(block: Buffer, verifyRecords = true): Rec[] {
   const out: Rec[] = [];
   while (w.next()) {
     const { kind, time, start, end } = w;
+    if (kind === KIND_CHECKPOINT) continue; // not a received message
     if (version === 1 && verifyRecords && crc32(body.subarray(start - 9, end)) !== body.readUInt32LE(start - 13))
       throw new FormatError('record checksum mismatch');
     if (isBinaryKind(kind)) {

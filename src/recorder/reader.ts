@@ -14,7 +14,9 @@ import { decodeConsolidated, type ConsolidatedMessage } from '../wire/messages.j
 import { applyDeltaLevels, decodeBinary, deltaHead, readDeltaHead, regenerateJson } from './binrec.js';
 import { fastDecodeDelta } from './fastdecode.js';
 import {
+  FLAG_CHECKPOINT,
   FLAG_SNAPSHOT,
+  KIND_CHECKPOINT,
   KIND_BIN_DELTA,
   KIND_BIN_SNAPSHOT,
   KIND_GAP,
@@ -150,7 +152,8 @@ export function* readRecords(o: ReadOptions): Generator<StoredRecord, void, unde
     while (w.next()) {
       const time = w.time;
       if (time > to) return;
-      if (time >= from) yield new StoredRecord(o.stream, w.kind, time, w.body, w.start, w.end);
+      if (time >= from && w.kind !== KIND_CHECKPOINT)
+        yield new StoredRecord(o.stream, w.kind, time, w.body, w.start, w.end);
     }
 }
 
@@ -178,13 +181,13 @@ function firstBlockFor(blocks: readonly BlockMeta[], t: number): number {
   return lo;
 }
 
-/** Position of the last block starting with a consolidated snapshot at or before t, if any. */
+/** Position of the last block starting with a consolidated snapshot or a checkpoint at or before t, if any. */
 export function snapshotBefore(
   dir: string,
   venue: string,
   symbol: string,
   t: number,
-): (Position & { time: number }) | undefined {
+): (Position & { time: number; checkpoint: boolean }) | undefined {
   const segs = listSegments(dir, venue, symbol, 'book');
   for (let si = segs.length - 1; si >= 0; si--) {
     if (segs[si].start > t) continue;
@@ -199,7 +202,8 @@ export function snapshotBefore(
     }
     for (let bi = lo - 1; bi >= 0; bi--) {
       const b = blocks[bi];
-      if (b.flags & FLAG_SNAPSHOT && b.firstTime <= t) return { segment: si, block: bi, time: b.firstTime };
+      if (b.flags & (FLAG_SNAPSHOT | FLAG_CHECKPOINT) && b.firstTime <= t)
+        return { segment: si, block: bi, time: b.firstTime, checkpoint: (b.flags & FLAG_SNAPSHOT) === 0 };
     }
   }
   return undefined;
@@ -271,6 +275,11 @@ export function* applyRange(
     while (w.next()) {
       const time = w.time;
       if (time > to) return;
+      if (w.kind === KIND_CHECKPOINT) {
+        // a starting point only: a replica already running has this book (and skipping it costs nothing)
+        if (replica.seq < 0) replica.onMessage(decodeBinary(KIND_CHECKPOINT, w.body, w.start, w.end, time));
+        continue;
+      }
       const v = applyStored(replica, w.kind, w.body, w.start, w.end, time);
       if (time >= yieldFrom) {
         step.time = time;
@@ -290,7 +299,7 @@ export interface BookAt {
   /** False if a gap since the snapshot could not be healed before `at` (the book is then as of `seq`). */
   synced: boolean;
   book: OrderBook;
-  /** Receive time of the snapshot started from, and of the last message applied. */
+  /** Receive time of the snapshot (or recorder checkpoint) started from, and of the last message applied. */
   snapshotTime: number;
   lastTime: number;
   messagesApplied: number;
@@ -312,7 +321,7 @@ export function bookAt(o: {
   if (!start) return undefined;
   const replica = new BookReplica();
   let lastTime = start.time;
-  let applied = 0;
+  let applied = start.checkpoint ? 1 : 0; // the checkpoint loaded, as a snapshot counts itself
   for (const s of applyRange(replica, {
     dir: o.dir,
     venue: o.venue,

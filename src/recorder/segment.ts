@@ -8,10 +8,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { decodeConsolidated } from '../wire/messages.js';
-import { decodeBinary, encodeParsed, maxBodyBytes, parsed, parseConsolidated, regenerateJson } from './binrec.js';
+import { BookReplica } from '../core/replica.js';
+import {
+  applyParsedLevels,
+  decodeBinary,
+  encodeParsed,
+  maxBodyBytes,
+  parsed,
+  parseConsolidated,
+  regenerateJson,
+} from './binrec.js';
 import {
   BLOCK_HEADER_BYTES,
+  FLAG_CHECKPOINT,
   FLAG_SNAPSHOT,
+  KIND_CHECKPOINT,
   blockBytes,
   blockCrcOk,
   compressAsync,
@@ -51,6 +62,12 @@ export interface StorageOptions {
    * 'json' (the payload as received, as format 01 did).
    */
   encoding?: 'binary' | 'json';
+  /**
+   * Book stream, binary encoding: every this many records after a snapshot or checkpoint, also write a
+   * checkpoint -- the book as a replica of the stream has it -- starting a new block, so book-at and a
+   * replay `from` an instant apply at most this many messages (0: none).
+   */
+  checkpointEvents?: number;
 }
 
 export const DEFAULT_STORAGE: StorageOptions = {
@@ -63,6 +80,7 @@ export const DEFAULT_STORAGE: StorageOptions = {
   segmentBytes: 64 * 1024 * 1024,
   segmentMs: 3600_000,
   encoding: 'binary',
+  checkpointEvents: 2500,
 };
 
 export function streamDir(dir: string, venue: string, symbol: string, stream: Stream): string {
@@ -223,7 +241,8 @@ export interface RecoveryResult {
  */
 export function recoverSegment(file: string): RecoveryResult {
   const s = scanSegment(file, true);
-  const records = s.blocks.reduce((a, b) => a + b.count, 0);
+  // a checkpoint block starts with one checkpoint record (not a received message)
+  const records = s.blocks.reduce((a, b) => a + b.count - (b.flags & FLAG_CHECKPOINT ? 1 : 0), 0);
   if (s.blocks.length === 0) {
     fs.rmSync(file, { force: true });
     return { file, blocks: 0, records: 0, cutBytes: s.size, problem: s.problem, removed: true };
@@ -283,11 +302,14 @@ interface OpenBlock {
   lastTime: number;
   flags: number;
   openedAt: number;
+  /** Checkpoint records in the block (not received messages: not counted as records). */
+  checkpoints: number;
 }
 
 interface QueuedBlock {
   body: Buffer;
   count: number;
+  checkpoints: number;
   firstTime: number;
   lastTime: number;
   flags: number;
@@ -336,13 +358,15 @@ export class StreamWriter {
     private readonly onWritten?: (w: StreamWriter, b: { count: number; lastTime: number }) => void,
     /** After every block, written or dropped, once pendingBytes is updated. */
     private readonly onProgress?: () => void,
-  ) {}
+  ) {
+    if (stream === 'book' && (opts.checkpointEvents ?? 0) > 0 && opts.encoding !== 'json') this.ck = new BookReplica();
+  }
 
   /** Buffer one record. A consolidated snapshot starts a new block, so the index can point at it. */
   append(kind: number, time: number, bytes: Buffer, isSnapshot = false): void {
     if (this.closed) return;
     const width = lenWidth(bytes.length);
-    const b = this.open(time, recordHeader2Max(width) + bytes.length, isSnapshot);
+    const b = this.open(time, recordHeader2Max(width) + bytes.length, isSnapshot ? FLAG_SNAPSHOT : 0);
     const p0 = b.bytes;
     const p = writeRecordHeader2(b.buf, p0, kind, bytes.length, width, time, b.count === 0 ? b.firstTime : b.lastTime);
     bytes.copy(b.buf, p);
@@ -363,12 +387,12 @@ export class StreamWriter {
     if (this.closed) return;
     const t = parsed.type;
     if (t === 0 || this.opts.encoding === 'json') {
-      this.append(KIND_MESSAGE, time, payload, isSnapshot ?? t === 2);
+      this.appendJson(time, payload, isSnapshot ?? t === 2);
       return;
     }
     const max = maxBodyBytes(payload.length);
     const width = lenWidth(max);
-    const b = this.open(time, recordHeader2Max(width) + max, t === 2);
+    const b = this.open(time, recordHeader2Max(width) + max, t === 2 ? FLAG_SNAPSHOT : 0);
     const p = b.bytes;
     const buf = b.buf;
     const kind = t === 1 ? KIND_BIN_DELTA : KIND_BIN_SNAPSHOT;
@@ -376,16 +400,71 @@ export class StreamWriter {
     const start = writeRecordHeader2(buf, p, kind, 0, width, time, prevTime);
     const end = encodeParsed(payload, buf, start, time);
     if (end < 0) {
-      this.append(KIND_MESSAGE, time, payload, t === 2);
+      this.appendJson(time, payload, t === 2);
       return;
     }
     writeRecordHeader2(buf, p, kind, end - start, width, time, prevTime); // the length, now known (same width)
     // A sampled self-check of the codec against the payload: a mismatch (a bug) must never cost data.
     if ((++this.binCount & 1023) === 1 && !this.selfCheck(kind, buf, start, end, time, payload)) {
-      this.append(KIND_MESSAGE, time, payload, t === 2);
+      this.appendJson(time, payload, t === 2);
       return;
     }
     this.added(b, end - p, time, payload.length);
+    const r = this.ck;
+    if (!r || (kind === KIND_BIN_DELTA && !r.synced)) return; // out of sync: wait for a snapshot (book-at does too)
+    if (kind === KIND_BIN_DELTA && parsed.seq > r.seq && (parsed.prev === r.seq || parsed.first <= r.seq + 1)) {
+      applyParsedLevels(r.book); // BookReplica's rule for a delta that chains, without building the message
+      r.seq = parsed.seq;
+    } else r.onMessage(decodeBinary(kind, buf, start, end, time));
+    this.afterTracked(time, t === 2);
+  }
+
+  /** A consolidated message stored as received (the codec declined it). */
+  private appendJson(time: number, payload: Buffer, isSnapshot: boolean): void {
+    this.append(KIND_MESSAGE, time, payload, isSnapshot);
+    const r = this.ck;
+    if (!r || (!isSnapshot && !r.synced)) return;
+    try {
+      r.onMessage(decodeConsolidated(payload));
+    } catch {
+      return;
+    }
+    this.afterTracked(time, isSnapshot);
+  }
+
+  /** Checkpoint state of the book stream: the book as a replica of the stream has it. */
+  private readonly ck: BookReplica | undefined;
+  private sinceCheckpoint = 0;
+
+  private afterTracked(time: number, isSnapshot: boolean): void {
+    if (isSnapshot) {
+      this.sinceCheckpoint = 0;
+      return;
+    }
+    if (++this.sinceCheckpoint < (this.opts.checkpointEvents ?? 0) || !this.ck!.synced) return;
+    this.sinceCheckpoint = 0;
+    this.writeCheckpoint(time);
+  }
+
+  private writeCheckpoint(time: number): void {
+    const r = this.ck!;
+    const { bids, asks } = r.book.snapshot();
+    // through the snapshot codec: exact for every level JavaScript prints without an exponent (else skipped)
+    const text = Buffer.from(
+      `{"v":1,"type":"snapshot","venue":${JSON.stringify(this.venue)},"symbol":${JSON.stringify(this.symbol)},"seq":${r.seq},"bids":${JSON.stringify(bids)},"asks":${JSON.stringify(asks)},"exchTime":0,"pubTime":${time},"reason":"checkpoint"}`,
+      'latin1',
+    );
+    if (parseConsolidated(text) !== 2) return;
+    const max = maxBodyBytes(text.length);
+    const width = lenWidth(max);
+    const b = this.open(time, recordHeader2Max(width) + max, FLAG_CHECKPOINT);
+    const p = b.bytes;
+    const start = writeRecordHeader2(b.buf, p, KIND_CHECKPOINT, 0, width, time, b.count === 0 ? b.firstTime : b.lastTime);
+    const end = encodeParsed(text, b.buf, start, time);
+    if (end < 0) return;
+    writeRecordHeader2(b.buf, p, KIND_CHECKPOINT, end - start, width, time, b.count === 0 ? b.firstTime : b.lastTime);
+    b.checkpoints++;
+    this.added(b, end - p, time, 0, true);
   }
 
   private binCount = 0;
@@ -408,12 +487,12 @@ export class StreamWriter {
   }
 
   /** The open block, with room for `need` more bytes (a snapshot seals the current one first). */
-  private open(time: number, need: number, isSnapshot: boolean): OpenBlock {
-    if (isSnapshot && this.block && this.block.count > 0) this.seal();
+  private open(time: number, need: number, flags: number): OpenBlock {
+    if (flags !== 0 && this.block && this.block.count > 0) this.seal();
     let b = this.block;
     if (b && b.count === 0) {
       // opened for a record that then went in another form (binary -> JSON fallback): start it afresh
-      b.flags = isSnapshot ? FLAG_SNAPSHOT : 0;
+      b.flags = flags;
       b.firstTime = b.lastTime = time;
     }
     if (!b)
@@ -423,8 +502,9 @@ export class StreamWriter {
         count: 0,
         firstTime: time,
         lastTime: time,
-        flags: isSnapshot ? FLAG_SNAPSHOT : 0,
+        flags,
         openedAt: Date.now(),
+        checkpoints: 0,
       };
     if (b.bytes + need > b.buf.length) {
       const bigger = Buffer.allocUnsafe(Math.max(b.buf.length * 2, b.bytes + need));
@@ -434,12 +514,12 @@ export class StreamWriter {
     return b;
   }
 
-  private added(b: OpenBlock, bytes: number, time: number, payloadBytes: number): void {
+  private added(b: OpenBlock, bytes: number, time: number, payloadBytes: number, checkpoint = false): void {
     b.bytes += bytes;
     b.count++;
     b.lastTime = time;
     this.pendingBytes += bytes;
-    this.counters.records++;
+    if (!checkpoint) this.counters.records++;
     this.counters.bytesIn += payloadBytes;
     if (b.bytes >= this.opts.blockBytes) this.seal();
   }
@@ -457,6 +537,7 @@ export class StreamWriter {
     this.queue.push({
       body: b.buf.subarray(0, b.bytes),
       count: b.count,
+      checkpoints: b.checkpoints,
       firstTime: b.firstTime,
       lastTime: b.lastTime,
       flags: b.flags,
@@ -523,7 +604,7 @@ export class StreamWriter {
     });
     this.counters.blocks++;
     this.counters.bytesOut += blk.length;
-    this.writtenRecords += q.count;
+    this.writtenRecords += q.count - q.checkpoints;
     this.dirty = true;
     if (
       this.opts.fsync === 'every-block' ||

@@ -753,9 +753,10 @@ interface Owner {
  *    broker, which does not);
  *  - state rebuilt from the committed output: each key's latest snapshot (snapshot topic) and the book
  *    topic after it, read committed, to its end; input resumes at the RESUME_HEADER of that output;
- *  - each fetched batch is processed synchronously by the handler, and what it published, the snapshot
- *    copies and the input offsets (sendOffsets) commit in one transaction. Sends made outside a batch
- *    (timers) go out in a transaction of their own within `txnIntervalMs`.
+ *  - each fetched batch is processed synchronously by the handler; what it published, the snapshot copies
+ *    and the input position (sendOffsets, and RESUME_HEADER on every record) commit in one transaction.
+ *    One transaction per partition runs at a time and takes everything processed meanwhile (group
+ *    commit). Sends made outside a batch (timers) go out within `txnIntervalMs`.
  */
 export class KafkaGroupIngest implements GroupIngest, BusPublisher {
   readonly publisher: BusPublisher = this;
@@ -780,6 +781,9 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
     private readonly txnIntervalMs = 20,
   ) {
     this.rawTopic = t.topics.kafkaTopic('raw');
+    const wanted = t.topics.topicsFor('ingest', o.prefixes);
+    if (wanted.length !== 1 || wanted[0] !== this.rawTopic)
+      throw new Error(`consumer-group processing reads the raw family only (prefixes ${o.prefixes.join(',')})`);
   }
 
   async start(): Promise<void> {

@@ -249,7 +249,7 @@ async function checkTruth(
   const truth = sim.truth('BTCUSDT', 20);
   await waitFor(
     () => clients.every((c) => c.s.last?.seq === truth.lastUpdateId),
-    15_000,
+    30_000,
     `clients to reach the truth seq ${truth.lastUpdateId}`,
   );
   for (const c of clients) {

@@ -102,14 +102,6 @@ test('Kafka arbiter group: kill -9 the arbiter owning a book mid-run; the other 
     arbs
       .map((a) => `--- arbiter ${a.id}:\n${a.output().split('\n').filter((l) => !l.includes('"logger":"kafkajs"')).slice(-30).join('\n')}`)
       .join('\n');
-  if (process.env.DBG)
-    broker.beforeStop(async () => {
-      const { writeFileSync } = await import('node:fs');
-      const { execFileSync } = await import('node:child_process');
-      for (const a of arbs) writeFileSync(`/tmp/failover-${a.id}.log`, a.output());
-      writeFileSync('/tmp/failover-table.txt', execFileSync('node', ['/tmp/exp/snap.mjs', brokers]));
-      for (const tp of ['snapshot', 'book']) writeFileSync(`/tmp/failover-${tp}.txt`, execFileSync('node', ['/tmp/exp/dump.mjs', brokers, `bookwire.${tp}`, 'BTC']));
-    });
 
   await waitFor(() => SYMBOLS.every((s) => owner.has(s)), 30_000, 'both books published').catch((e: Error) => {
     throw new Error(`${e.message}\n${dump()}`);

@@ -11,7 +11,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../src/log.js';
 import { KafkaTransport } from '../../src/transport/kafka.js';
-import { sleep } from '../helpers.js';
+import { sleep, waitFor } from '../helpers.js';
 import { kafkaSkip, startTestBroker } from '../kafka-helpers.js';
 import { startParts } from './harness.js';
 
@@ -87,7 +87,13 @@ test(
     await sleep(4000);
     parts.sim.pause();
     const truth = parts.sim.truth('BTCUSDT', 20);
-    await sleep(1500); // the last deltas and a periodic snapshot reach Kafka
+    // The arbiter reads Kafka too: on a loaded host it may lag the simulator by seconds.
+    await waitFor(
+      () => parts.arbiter.bookOf('binance', 'BTCUSDT')?.seq === truth.lastUpdateId,
+      30_000,
+      'the arbiter to reach the truth seq',
+    );
+    await sleep(1500); // its last deltas and a periodic snapshot reach Kafka
 
     const bootstrap = broker.bootstrap.join(',');
     // The compacted snapshot topic, read with -J for headers, before the book topic: each snapshot copy is

@@ -196,7 +196,7 @@ test('replayBook equals replaySync + BookReplica at every step, across a recorde
     'book',
     'binance',
     'BTCUSDT',
-    { ...DEFAULT_STORAGE, blockBytes: 8 * 1024 },
+    { ...DEFAULT_STORAGE, blockBytes: 8 * 1024, checkpointEvents: 97 },
     silentLogger,
   );
   msgs.forEach((m, i) => {
@@ -309,4 +309,30 @@ test('a segment of an unknown format version is refused by name, and recovery le
     () => [...readRecords({ dir, venue: 'binance', symbol: 'BTCUSDT', stream: 'book' })],
     /recording format version 07 is not supported by this bookwire \(it reads versions 01 and 02\)/,
   );
+});
+
+test('checkpoints: book-at at any instant equals the book built from the whole stream, applying few messages', async (t) => {
+  const dir = tmpDir(t);
+  const msgs = synthStream(4000, { snapEvery: 1500 });
+  const w = new StreamWriter(
+    dir,
+    'book',
+    'binance',
+    'BTCUSDT',
+    { ...DEFAULT_STORAGE, blockBytes: 64 * 1024, checkpointEvents: 200 },
+    silentLogger,
+  );
+  for (const m of msgs) w.appendConsolidated(m.time, m.payload);
+  await w.close();
+  assert.equal(w.writtenRecords, 4000, 'checkpoints are not counted as records');
+  assert.equal([...readRecords({ dir, venue: 'binance', symbol: 'BTCUSDT', stream: 'book' })].length, 4000);
+  const ref = new BookReplica();
+  for (let i = 0; i < msgs.length; i++) {
+    ref.onMessage(decodeConsolidated(msgs[i].payload));
+    if (i % 37 !== 5) continue;
+    const b = bookAt({ dir, venue: 'binance', symbol: 'BTCUSDT', at: msgs[i].time })!;
+    assert.equal(b.seq, ref.seq, `seq at #${i}`);
+    assert.deepEqual(b.book.snapshot(), ref.book.snapshot(), `book at #${i}`);
+    assert.ok(b.messagesApplied <= 201, `#${i}: ${b.messagesApplied} messages applied`);
+  }
 });

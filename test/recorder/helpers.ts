@@ -33,8 +33,8 @@ export function synthStream(
   const bids = new Map<number, number>();
   const asks = new Map<number, number>();
   for (let i = 1; i <= 50; i++) {
-    bids.set(50000 - i, 1 + i / 100);
-    asks.set(50000 + i, 1 + i / 100);
+    bids.set(50000 - i, (100 + i) / 100); // sizes as a venue spells them (1.14, not 1.1400000000000001)
+    asks.set(50000 + i, (100 + i) / 100);
   }
   let seq = 1000;
   const out: SynthMsg[] = [];
