@@ -40,16 +40,35 @@ async function main(): Promise<void> {
   const simPort = await freePort();
   const rest = `http://127.0.0.1:${simPort}`;
   start('sim', ['sim', '--port', String(simPort), '--symbols', SYMBOLS.join(','), '--rate', String(rate)]);
-  for (let i = 0; !(await fetch(`${rest}/api/v3/ping`).then((r) => r.ok, () => false)); i++) {
+  for (
+    let i = 0;
+    !(await fetch(`${rest}/api/v3/ping`).then(
+      (r) => r.ok,
+      () => false,
+    ));
+    i++
+  ) {
     if (i > 100) throw new Error(`simulator did not start; see ${logDir}/sim.log`);
     await new Promise((r) => setTimeout(r, 100));
   }
   const bus = ['--bus', 'kafka', '--brokers', brokers];
   // arbiters = 0: one arbiter without a group (the non-transactional publisher), for comparison.
   if (arbiters === 0) start('arbiter', ['arbitrate', '--symbols', SYMBOLS.join(','), ...bus]);
-  for (let i = 0; i < arbiters; i++) start(`arbiter-${i}`, ['arbitrate', '--symbols', SYMBOLS.join(','), '--group', 'bench', '--id', `a${i}`, ...bus]);
+  for (let i = 0; i < arbiters; i++)
+    start(`arbiter-${i}`, ['arbitrate', '--symbols', SYMBOLS.join(','), '--group', 'bench', '--id', `a${i}`, ...bus]);
   for (const id of ['a', 'b'])
-    start(`collector-${id}`, ['collect', '--id', id, '--symbols', SYMBOLS.join(','), '--ws-url', `ws://127.0.0.1:${simPort}`, '--rest-url', rest, ...bus]);
+    start(`collector-${id}`, [
+      'collect',
+      '--id',
+      id,
+      '--symbols',
+      SYMBOLS.join(','),
+      '--ws-url',
+      `ws://127.0.0.1:${simPort}`,
+      '--rest-url',
+      rest,
+      ...bus,
+    ]);
 
   const tr = new KafkaTransport({ brokers: b.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
   const ac = new AbortController();
@@ -87,7 +106,8 @@ async function main(): Promise<void> {
   await tr.close();
   for (const h of hooks.reverse()) await h();
   lat.sort((x, y) => x - y);
-  const pct = (q: number) => (lat.length ? (lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] / 1000).toFixed(1) : 'n/a');
+  const pct = (q: number) =>
+    lat.length ? (lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] / 1000).toFixed(1) : 'n/a';
   console.log(
     `group arbiters=${arbiters} sim ${rate} events/s x ${SYMBOLS.length} symbols: client received ${Math.round(delivered / elapsed)} deltas/s over ${elapsed.toFixed(1)} s; ` +
       `collector->client latency ms p50 ${pct(0.5)} p99 ${pct(0.99)} max ${pct(1)}; chain breaks ${chainBreaks}; logs ${logDir}`,
@@ -121,7 +141,8 @@ async function ingestOnly(): Promise<void> {
   let sent = 0;
   while (Date.now() - t0 < seconds * 1000) {
     const due = Math.floor(((Date.now() - t0) / 1000) * rate);
-    for (; sent < due; sent++) pub.send(`raw.binance.${keys[sent % keys.length]}`, JSON.stringify({ t: Date.now(), i: sent }));
+    for (; sent < due; sent++)
+      pub.send(`raw.binance.${keys[sent % keys.length]}`, JSON.stringify({ t: Date.now(), i: sent }));
     await new Promise((r) => setTimeout(r, 2));
   }
   const tEnd = Date.now();

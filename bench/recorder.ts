@@ -106,7 +106,7 @@ const pct = (xs: number[], p: number) => {
 
 export async function benchRecorder(
   n = 300_000,
-  o: { codec?: Codec; level?: number; blockBytes?: number; lookups?: number; encoding?: 'binary' | 'json' } = {},
+  o: { codec?: Codec; level?: number; blockBytes?: number; lookups?: number; encoding?: 'binary' | 'json'; checkpointEvents?: number } = {},
 ): Promise<RecorderBenchResult> {
   const codec = o.codec ?? DEFAULT_STORAGE.codec;
   const level = o.level ?? DEFAULT_STORAGE.level;
@@ -133,21 +133,20 @@ export async function benchRecorder(
   const deltaCount = count - isSnap.reduce((a, b) => a + b, 0);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bookwire-bench-rec-'));
   try {
-    const w = new StreamWriter(
-      dir,
-      'book',
-      'binance',
-      'BTCUSDT',
-      {
-        ...DEFAULT_STORAGE,
-        codec,
-        level,
-        blockBytes: o.blockBytes ?? DEFAULT_STORAGE.blockBytes,
-        fsync: 'none',
-        encoding: o.encoding ?? 'binary',
-      },
-      silentLogger,
-    );
+    const storage = {
+      ...DEFAULT_STORAGE,
+      codec,
+      level,
+      blockBytes: o.blockBytes ?? DEFAULT_STORAGE.blockBytes,
+      fsync: 'none' as const,
+      encoding: o.encoding ?? 'binary',
+      checkpointEvents: o.checkpointEvents ?? DEFAULT_STORAGE.checkpointEvents,
+    };
+    // warm-up (JIT) on the first 30 000 events into a throwaway directory: the figure is a sustained rate
+    const warm = new StreamWriter(path.join(dir, 'warm-up'), 'book', 'binance', 'BTCUSDT', storage, silentLogger);
+    for (let i = 0; i < Math.min(count, 30_000); i++) warm.appendConsolidated(times[i], packed.subarray(offsets[i], offsets[i + 1]));
+    await warm.close();
+    const w = new StreamWriter(dir, 'book', 'binance', 'BTCUSDT', storage, silentLogger);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < count; i++) {
@@ -164,17 +163,24 @@ export async function benchRecorder(
 
     // replay into a book, as fast as possible: the generic API (decoded messages) and replayBook (binary
     // deltas applied straight into the book); wall and per CPU second (single-threaded: sync decompression)
+    // best of two runs (the first one also warms up the JIT)
     const timed = (f: () => number): { n: number; perSec: number; perCpuSec: number } => {
-      const c0 = process.cpuUsage();
-      const t = performance.now();
-      const n = f();
-      const secs = (performance.now() - t) / 1000;
-      const c = process.cpuUsage(c0);
-      return { n, perSec: n / secs, perCpuSec: n / ((c.user + c.system) / 1e6) };
+      let best = { n: 0, perSec: 0, perCpuSec: 0 };
+      for (let run = 0; run < 2; run++) {
+        const c0 = process.cpuUsage();
+        const t = performance.now();
+        const n = f();
+        const secs = (performance.now() - t) / 1000;
+        const c = process.cpuUsage(c0);
+        const r = { n, perSec: n / secs, perCpuSec: n / ((c.user + c.system) / 1e6) };
+        if (r.perCpuSec > best.perCpuSec) best = r;
+      }
+      return best;
     };
-    const replica = new BookReplica();
+    let replica = new BookReplica();
     const rep = timed(() => {
       let k = 0;
+      replica = new BookReplica();
       for (const it of replaySync({ dir, symbol: 'BTCUSDT' })) {
         replica.onMessage(it.message!);
         k++;
@@ -480,6 +486,7 @@ async function main(): Promise<void> {
       level: opt('--level') ? Number(opt('--level')) : codec === 'gzip' ? 1 : undefined,
       blockBytes: opt('--block-bytes') ? Number(opt('--block-bytes')) : undefined,
       encoding: opt('--encoding') as 'binary' | 'json' | undefined,
+      checkpointEvents: opt('--checkpoint-events') ? Number(opt('--checkpoint-events')) : undefined,
     });
     console.log(formatRecorderResult(r));
     if (!r.ok) process.exitCode = 1;

@@ -244,7 +244,8 @@ export class ArbiterService {
     const t = this.opts.transport;
     const group = this.opts.group;
     if (group) {
-      if (!t.groupIngest) throw new Error(`arbiter group "${group}": the ${t.kind} bus has no consumer groups; use --bus kafka`);
+      if (!t.groupIngest)
+        throw new Error(`arbiter group "${group}": the ${t.kind} bus has no consumer groups; use --bus kafka`);
       this.group = await t.groupIngest({ group, prefixes: ['raw.'], handler: this.groupHandler() });
       this.pub = this.group.publisher;
       this.sub = await t.subscriber('ingest', ['status.']);

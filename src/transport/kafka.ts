@@ -742,6 +742,8 @@ interface Owner {
   processed?: bigint;
   /** A transaction is queued on `chain` and has not started yet. */
   kicked: boolean;
+  /** When the group's offset was last committed (sendOffsets: 3 more round trips, so at most once a second). */
+  offsetsAt: number;
   dead: boolean;
 }
 
@@ -793,7 +795,13 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
       const parts = await this.t.partitions(topic);
       this.partitions.set(
         topic,
-        [...parts.keys()].map((partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [], isr: [] })),
+        [...parts.keys()].map((partitionId) => ({
+          partitionId,
+          leader: 0,
+          partitionErrorCode: 0,
+          replicas: [],
+          isr: [],
+        })),
       );
     }
     await this.startConsumer();
@@ -823,14 +831,19 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
     });
     consumer.on(consumer.events.CRASH, (e) => {
       if (this.closing) return;
-      this.log.warn({ err: errorMessageOf(e.payload.error), restart: e.payload.restart }, 'Kafka group consumer crashed');
+      this.log.warn(
+        { err: errorMessageOf(e.payload.error), restart: e.payload.restart },
+        'Kafka group consumer crashed',
+      );
       // kafkajs does not restart after a non-retriable error (the test broker answers some SyncGroup
       // races with one): give the partitions up and join again with a new consumer.
       if (!e.payload.restart && consumer === this.consumer) {
         for (const ow of [...this.owners.values()]) this.disown(ow, 'group consumer restarted');
         setTimeout(() => {
           if (!this.closing)
-            this.startConsumer().catch((err: unknown) => this.log.error({ err: errorMessageOf(err) }, 'Kafka group consumer restart failed'));
+            this.startConsumer().catch((err: unknown) =>
+              this.log.error({ err: errorMessageOf(err) }, 'Kafka group consumer restart failed'),
+            );
         }, 1000);
       }
     });
@@ -866,7 +879,10 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
     if (ow.expect !== undefined && first > ow.expect && !ow.seeked) {
       // The consumer starts elsewhere (no committed offset, or an older one): go back to the resume point.
       ow.seeked = true;
-      this.log.info({ partition: p, from: String(ow.expect), fetched: String(first) }, 'raw partition: resuming at the committed output');
+      this.log.info(
+        { partition: p, from: String(ow.expect), fetched: String(first) },
+        'raw partition: resuming at the committed output',
+      );
       this.consumer?.seek({ topic: batch.topic, partition: p, offset: String(ow.expect) });
       return;
     }
@@ -930,7 +946,17 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
       });
       // InitProducerId: from here on the previous owner's producer is fenced.
       await producer.connect();
-      const ow: Owner = { partition: p, txid, producer, queue: [], chain: Promise.resolve(), seeked: false, kicked: false, dead: false };
+      const ow: Owner = {
+        partition: p,
+        txid,
+        producer,
+        queue: [],
+        chain: Promise.resolve(),
+        seeked: false,
+        kicked: false,
+        offsetsAt: 0,
+        dead: false,
+      };
       try {
         // A record of ours (same transactional.id) in every partition the previous owner may have written:
         // readers then know its unfinished transaction is aborted (see ReadCommitted).
@@ -1022,7 +1048,11 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
     const tx = await ow.producer.transaction();
     try {
       if (items.length > 0) {
-        const meta = await tx.sendBatch({ acks: -1, compression: PRODUCER_COMPRESSION, topicMessages: byTopic(items, headers) });
+        const meta = await tx.sendBatch({
+          acks: -1,
+          compression: PRODUCER_COMPRESSION,
+          topicMessages: byTopic(items, headers),
+        });
         // Snapshot copies, in the same transaction: a reader sees both or neither.
         const copies: TxnRecord[] = [];
         const bookTopic = this.t.topics.kafkaTopic('book');
@@ -1046,11 +1076,15 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
         if (copies.length > 0)
           await tx.sendBatch({ acks: -1, compression: PRODUCER_COMPRESSION, topicMessages: byTopic(copies, headers) });
       }
-      if (resume !== undefined)
+      // The group's offset is informative (lag monitoring, tools); what a new owner resumes from is the
+      // header, so the offset need not cost its round trips on every transaction.
+      if (resume !== undefined && (this.closing || Date.now() - ow.offsetsAt >= 1000)) {
+        ow.offsetsAt = Date.now();
         await tx.sendOffsets({
           consumerGroupId: this.o.group,
           topics: [{ topic: this.rawTopic, partitions: [{ partition: ow.partition, offset: String(resume) }] }],
         });
+      }
       await tx.commit();
       if (r !== undefined) ow.resume = r;
       this.counters.transactions++;
@@ -1149,7 +1183,12 @@ function byTopic(
   for (const r of items) {
     let l = m.get(r.topic);
     if (!l) m.set(r.topic, (l = []));
-    l.push({ key: r.key, value: r.value, partition: r.partition, headers: r.headers ? { ...headers, ...r.headers } : headers });
+    l.push({
+      key: r.key,
+      value: r.value,
+      partition: r.partition,
+      headers: r.headers ? { ...headers, ...r.headers } : headers,
+    });
   }
   return [...m].map(([topic, messages]) => ({ topic, messages }));
 }

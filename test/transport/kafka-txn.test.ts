@@ -11,7 +11,10 @@ import { KafkaTransport, ReadCommitted, TXN_HEADER, FENCE_HEADER } from '../../s
 import { kafkaSkip, startTestBroker } from '../kafka-helpers.js';
 import { MessageReader } from './helpers.js';
 
-type Rec = KafkaMessage & { isControlRecord?: boolean; batchContext?: { producerId?: string; inTransaction?: boolean } };
+type Rec = KafkaMessage & {
+  isControlRecord?: boolean;
+  batchContext?: { producerId?: string; inTransaction?: boolean };
+};
 let offset = 0;
 const rec = (pid: string | undefined, value: string, headers: Record<string, string> = {}): Rec => ({
   key: Buffer.from('k'),
@@ -52,7 +55,15 @@ describe('ReadCommitted', () => {
     assert.deepEqual(values(out), []);
     rc.push([rec('2', '', { [TXN_HEADER]: 't', [FENCE_HEADER]: 't' }), marker('2', true)], out);
     assert.deepEqual(values(out), ['other'], 'old aborted, the fence record never handed out');
-    rc.push([rec('1', 'zombie', { [TXN_HEADER]: 't' }), marker('1', true), rec('2', 'new', { [TXN_HEADER]: 't' }), marker('2', true)], out);
+    rc.push(
+      [
+        rec('1', 'zombie', { [TXN_HEADER]: 't' }),
+        marker('1', true),
+        rec('2', 'new', { [TXN_HEADER]: 't' }),
+        marker('2', true),
+      ],
+      out,
+    );
     assert.deepEqual(values(out), ['other', 'new'], 'the superseded producer is ignored from then on');
   });
 });
@@ -77,7 +88,10 @@ describe('kafka transactions, end to end', { skip: kafkaSkip, timeout: 60_000 },
     const reader = new MessageReader(sub);
     const send = async (p: Producer, value: string, end: 'commit' | 'abort' | 'open', txid: string) => {
       const tx = await p.transaction();
-      await tx.send({ topic: 'bookwire.book', messages: [{ key: 'binance.BTCUSDT', value, headers: { [TXN_HEADER]: txid } }] });
+      await tx.send({
+        topic: 'bookwire.book',
+        messages: [{ key: 'binance.BTCUSDT', value, headers: { [TXN_HEADER]: txid } }],
+      });
       if (end === 'commit') await tx.commit();
       else if (end === 'abort') await tx.abort();
     };
@@ -85,7 +99,10 @@ describe('kafka transactions, end to end', { skip: kafkaSkip, timeout: 60_000 },
     await send(p1, 'committed-1', 'commit', 't1');
     await send(p1, 'aborted-2', 'abort', 't1');
     await send(p1, 'committed-3', 'commit', 't1');
-    assert.deepEqual((await reader.take(2, 5000)).map((m) => m.payload.toString()), ['committed-1', 'committed-3']);
+    assert.deepEqual(
+      (await reader.take(2, 5000)).map((m) => m.payload.toString()),
+      ['committed-1', 'committed-3'],
+    );
 
     // An unfinished transaction: nothing of it, nor anything after it, until it ends.
     await send(p1, 'committed-4', 'open', 't1');
@@ -96,6 +113,9 @@ describe('kafka transactions, end to end', { skip: kafkaSkip, timeout: 60_000 },
     // Its producer "dies"; a new producer takes transactional.id t1 over: the open one counts as aborted.
     const p3 = await producer('t1');
     await send(p3, 'takeover-6', 'commit', 't1');
-    assert.deepEqual((await reader.take(2, 5000)).map((m) => m.payload.toString()), ['other-5', 'takeover-6']);
+    assert.deepEqual(
+      (await reader.take(2, 5000)).map((m) => m.payload.toString()),
+      ['other-5', 'takeover-6'],
+    );
   });
 });
