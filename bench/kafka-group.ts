@@ -8,6 +8,8 @@
  *   node dist/bench/kafka-group.js --ingest [rate records/s, default 10000] [seconds, default 5]
  *     the transport alone, in one process: records on 4 keys -> KafkaGroupIngest (one output record per
  *     input, transactions as the arbiter's) -> a read-committed subscriber; latency from send to receipt.
+ * BOOKWIRE_KAFKA_LINGER_MS / BOOKWIRE_KAFKA_TXN_LINGER_MS set the producer and transaction lingers
+ * (src/transport/kafka.ts) for every process. `npm run bench` prints both rows (bench/kafka.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync } from 'node:fs';
@@ -23,10 +25,27 @@ import { freePort } from '../src/util/freePort.js';
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
 
-async function main(): Promise<void> {
-  const rate = Number(process.argv[2] ?? 5000);
-  const seconds = Number(process.argv[3] ?? 10);
-  const arbiters = Number(process.argv[4] ?? 1);
+export interface GroupPipelineRow {
+  rate: number;
+  symbols: number;
+  arbiters: number;
+  seconds: number;
+  /** Consolidated deltas the client received per second of the window (the input is rate x symbols). */
+  deliveredPerSec: number;
+  /** Collector receive -> client, ms. */
+  p50: number;
+  p99: number;
+  chainBreaks: number;
+  env: NodeJS.ProcessEnv;
+}
+
+export async function benchGroupPipeline(
+  rate: number,
+  seconds: number,
+  arbiters: number,
+  env: NodeJS.ProcessEnv = {},
+  joinMs = 12_000,
+): Promise<GroupPipelineRow> {
   const hooks: (() => Promise<void> | void)[] = [];
   const b = await startTestBroker({ after: (fn) => void hooks.push(fn) });
   const brokers = b.bootstrap.join(',');
@@ -34,7 +53,12 @@ async function main(): Promise<void> {
   const procs: ChildProcess[] = [];
   const start = (name: string, args: string[]) => {
     const fd = openSync(path.join(logDir, `${name}.log`), 'a');
-    procs.push(spawn(process.execPath, [MAIN, ...args, '--log-level', 'warn'], { stdio: ['ignore', fd, fd] }));
+    procs.push(
+      spawn(process.execPath, [MAIN, ...args, '--log-level', 'warn'], {
+        stdio: ['ignore', fd, fd],
+        env: { ...process.env, ...env },
+      }),
+    );
     closeSync(fd);
   };
   const simPort = await freePort();
@@ -94,7 +118,7 @@ async function main(): Promise<void> {
     })(),
   );
   // Group join (the test broker's rebalances take seconds) and first snapshots.
-  await new Promise((r) => setTimeout(r, 12_000));
+  await new Promise((r) => setTimeout(r, joinMs));
   measuring = true;
   const t0 = Date.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -106,20 +130,55 @@ async function main(): Promise<void> {
   await tr.close();
   for (const h of hooks.reverse()) await h();
   lat.sort((x, y) => x - y);
-  const pct = (q: number) =>
-    lat.length ? (lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] / 1000).toFixed(1) : 'n/a';
-  console.log(
-    `group arbiters=${arbiters} sim ${rate} events/s x ${SYMBOLS.length} symbols: client received ${Math.round(delivered / elapsed)} deltas/s over ${elapsed.toFixed(1)} s; ` +
-      `collector->client latency ms p50 ${pct(0.5)} p99 ${pct(0.99)} max ${pct(1)}; chain breaks ${chainBreaks}; logs ${logDir}`,
+  const pct = (q: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] / 1000 : NaN);
+  return {
+    rate,
+    symbols: SYMBOLS.length,
+    arbiters,
+    seconds: elapsed,
+    deliveredPerSec: delivered / elapsed,
+    p50: pct(0.5),
+    p99: pct(0.99),
+    chainBreaks,
+    env,
+  };
+}
+
+const envNote = (env: NodeJS.ProcessEnv) =>
+  Object.entries(env)
+    .map(([k, v]) => `${k.replace('BOOKWIRE_KAFKA_', '').toLowerCase()}=${v}`)
+    .join(' ');
+
+export function formatGroupPipeline(r: GroupPipelineRow): string {
+  const who = r.arbiters === 0 ? '1 arbiter, no group (plain publisher)' : `${r.arbiters} group arbiter(s), transactional`;
+  return (
+    `${who.padEnd(38)} sim ${r.rate}/s x ${r.symbols} symbols: client ${Math.round(r.deliveredPerSec)} deltas/s; ` +
+    `collector->client ms p50 ${r.p50.toFixed(0)} p99 ${r.p99.toFixed(0)}; chain breaks ${r.chainBreaks}${r.env && Object.keys(r.env).length ? `; ${envNote(r.env)}` : ''}`
   );
 }
 
-async function ingestOnly(): Promise<void> {
-  const rate = Number(process.argv[3] ?? 10_000);
-  const seconds = Number(process.argv[4] ?? 5);
+export interface GroupIngestRow {
+  rate: number;
+  seconds: number;
+  sent: number;
+  received: number;
+  /** Received per second from the first send to the last receipt (the drain included). */
+  perSec: number;
+  p50: number;
+  p99: number;
+  transactions: number;
+  lingerMs: number;
+  txnLingerMs: number;
+}
+
+export async function benchGroupIngest(
+  rate: number,
+  seconds: number,
+  o: { lingerMs?: number; txnLingerMs?: number } = {},
+): Promise<GroupIngestRow> {
   const hooks: (() => Promise<void> | void)[] = [];
   const b = await startTestBroker({ after: (fn) => void hooks.push(fn) });
-  const tr = new KafkaTransport({ brokers: b.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
+  const tr = new KafkaTransport({ brokers: b.bootstrap, logger: silentLogger, closeTimeoutMs: 2000, ...o });
   const g = await tr.groupIngest({
     group: 'bench',
     prefixes: ['raw.'],
@@ -149,13 +208,44 @@ async function ingestOnly(): Promise<void> {
   while (lat.length < sent && Date.now() - tEnd < 20_000) await new Promise((r) => setTimeout(r, 20));
   const all = (Date.now() - t0) / 1000;
   lat.sort((x, y) => x - y);
-  const pct = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))];
-  console.log(
-    `group ingest ${rate} records/s x ${seconds} s: sent ${sent}, received ${lat.length} (${Math.round(lat.length / all)}/s incl. drain); ` +
-      `latency ms p50 ${pct(0.5)} p99 ${pct(0.99)} max ${pct(1)}; transactions ${g.counters.transactions}`,
-  );
+  const pct = (q: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] : NaN);
+  const row: GroupIngestRow = {
+    rate,
+    seconds,
+    sent,
+    received: lat.length,
+    perSec: lat.length / all,
+    p50: pct(0.5),
+    p99: pct(0.99),
+    transactions: g.counters.transactions,
+    lingerMs: tr.lingerMs,
+    txnLingerMs: tr.txnLingerMs,
+  };
   await tr.close();
   for (const h of hooks.reverse()) await h();
+  return row;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await (process.argv[2] === '--ingest' ? ingestOnly() : main());
+export function formatGroupIngest(r: GroupIngestRow): string {
+  return (
+    `group ingest ${r.rate} records/s x ${r.seconds} s (linger ${r.lingerMs} ms, txn linger ${r.txnLingerMs} ms): sent ${r.sent}, received ${r.received} ` +
+    `(${Math.round(r.perSec)}/s incl. drain); send->receive ms p50 ${r.p50} p99 ${r.p99}; transactions ${r.transactions} (~${Math.round(r.received / Math.max(1, r.transactions))} records each)`
+  );
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  if (process.argv[2] === '--ingest')
+    console.log(
+      formatGroupIngest(await benchGroupIngest(Number(process.argv[3] ?? 10_000), Number(process.argv[4] ?? 5))),
+    );
+  else
+    console.log(
+      formatGroupPipeline(
+        await benchGroupPipeline(
+          Number(process.argv[2] ?? 5000),
+          Number(process.argv[3] ?? 10),
+          Number(process.argv[4] ?? 1),
+        ),
+      ),
+    );
+}

@@ -112,7 +112,7 @@ async function zeromqRow(rate: number, seconds: number): Promise<BusRow> {
 }
 
 /** The same pipeline as bench/pipeline.ts, on Kafka. */
-async function kafkaRow(rate: number, seconds: number, warmupS = 1.5): Promise<BusRow> {
+async function kafkaRow(rate: number, seconds: number, warmupS = 1.5, env: NodeJS.ProcessEnv = {}): Promise<BusRow> {
   const { b, stop: stopBroker } = await broker();
   const brokers = b.bootstrap.join(',');
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'bookwire-bench-kafka-'));
@@ -125,6 +125,7 @@ async function kafkaRow(rate: number, seconds: number, warmupS = 1.5): Promise<B
     procs.push(
       spawn(process.execPath, [MAIN, ...args, '--log-level', process.env.BOOKWIRE_BENCH_LOG ?? 'warn'], {
         stdio: ['ignore', fd, fd],
+        env: { ...process.env, ...env },
       }),
     );
     closeSync(fd);
@@ -478,6 +479,7 @@ export interface ConsumerRow {
   feeds: number;
   rate: number;
   seconds: number;
+  lingerMs: number;
   produced: number;
   /** Records the subscriber got while the producers ran. */
   consumedInWindow: number;
@@ -489,11 +491,16 @@ export interface ConsumerRow {
  * One Kafka hop as the arbiter sees it: `feeds` publishers (collectors) each at `rate` records/s of
  * raw-sized records (700 bytes) into the raw topic, one subscriber (the arbiter's) counting.
  */
-export async function benchConsumer(rate: number, feeds: number, seconds: number): Promise<ConsumerRow> {
+export async function benchConsumer(
+  rate: number,
+  feeds: number,
+  seconds: number,
+  lingerMs?: number,
+): Promise<ConsumerRow> {
   const { b, stop } = await broker();
   const ts: KafkaTransport[] = [];
   const mk = () => {
-    const t = new KafkaTransport({ brokers: b.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
+    const t = new KafkaTransport({ brokers: b.bootstrap, logger: silentLogger, closeTimeoutMs: 2000, lingerMs });
     ts.push(t);
     return t;
   };
@@ -517,7 +524,15 @@ export async function benchConsumer(rate: number, feeds: number, seconds: number
     for (let i = 0; got < sent * feeds && i < 100; i++) await new Promise((r) => setTimeout(r, 100));
     await sub.close();
     await done;
-    return { feeds, rate, seconds, produced: sent * feeds, consumedInWindow: inWindow, consumedTotal: got };
+    return {
+      feeds,
+      rate,
+      seconds,
+      lingerMs: lingerMs ?? ts[0].lingerMs,
+      produced: sent * feeds,
+      consumedInWindow: inWindow,
+      consumedTotal: got,
+    };
   } finally {
     for (const t of ts) await t.close();
     await stop();
@@ -528,9 +543,31 @@ export function formatConsumerRows(rows: ConsumerRow[]): string {
   return rows
     .map(
       (r) =>
-        `${r.feeds} publisher(s) x ${r.rate}/s -> 1 subscriber: produced ${r.produced}, consumed ${Math.round(r.consumedInWindow / r.seconds)}/s while producing (${r.consumedTotal} in all after they stopped)`,
+        `${r.feeds} publisher(s) x ${r.rate}/s, linger ${r.lingerMs} ms -> 1 subscriber: produced ${r.produced}, consumed ${Math.round(r.consumedInWindow / r.seconds)}/s while producing (${r.consumedTotal} in all after they stopped)`,
     )
     .join('\n');
+}
+
+/**
+ * Producer linger variants back to back (the host is shared: compare within one run): per linger, the
+ * consumer hop alone (2 publishers x 10k/s -> 1 subscriber) and the whole pipeline at 10k events/s on Kafka
+ * (collectors and arbiter get the linger through BOOKWIRE_KAFKA_LINGER_MS).
+ */
+export async function lingerSweep(lingers: number[], seconds: number, e2e = true): Promise<string> {
+  const out: string[] = [];
+  for (const l of lingers) out.push(formatConsumerRows([await benchConsumer(10_000, 2, seconds, l)]));
+  if (e2e) {
+    const rows: BusRow[] = [];
+    for (const l of lingers) rows.push(await kafkaRow(10_000, seconds, 1.5, { BOOKWIRE_KAFKA_LINGER_MS: String(l) }));
+    out.push(
+      formatBusRows(rows)
+        .split('\n')
+        .filter((line) => !line.startsWith('NOTE') && !line.startsWith('      '))
+        .map((line, i) => (i === 0 ? `linger ${line}` : `${String(lingers[i - 1]).padStart(4)}ms ${line}`))
+        .join('\n'),
+    );
+  }
+  return out.join('\n');
 }
 
 /** Both Kafka sections of `npm run bench` (bench/run.ts), or the skip message. */
@@ -561,5 +598,14 @@ export async function runKafkaBench(quick: boolean, section: (title: string) => 
 if (import.meta.url === `file://${process.argv[1]}`) {
   // Ctrl-C: exit through 'exit', whose handlers kill the pipeline and the broker.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
-  await runKafkaBench(process.argv.includes('--quick'), (t) => console.log(`\n=== ${t} ===`));
+  const at = process.argv.indexOf('--linger');
+  if (at >= 0)
+    console.log(
+      await lingerSweep(
+        (process.argv[at + 1] ?? '0,5,25').split(',').map(Number),
+        Number(process.argv[at + 2] ?? 3),
+        !process.argv.includes('--no-e2e'),
+      ),
+    );
+  else await runKafkaBench(process.argv.includes('--quick'), (t) => console.log(`\n=== ${t} ===`));
 }

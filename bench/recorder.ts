@@ -106,7 +106,14 @@ const pct = (xs: number[], p: number) => {
 
 export async function benchRecorder(
   n = 300_000,
-  o: { codec?: Codec; level?: number; blockBytes?: number; lookups?: number; encoding?: 'binary' | 'json'; checkpointEvents?: number } = {},
+  o: {
+    codec?: Codec;
+    level?: number;
+    blockBytes?: number;
+    lookups?: number;
+    encoding?: 'binary' | 'json';
+    checkpointEvents?: number;
+  } = {},
 ): Promise<RecorderBenchResult> {
   const codec = o.codec ?? DEFAULT_STORAGE.codec;
   const level = o.level ?? DEFAULT_STORAGE.level;
@@ -144,7 +151,8 @@ export async function benchRecorder(
     };
     // warm-up (JIT) on the first 30 000 events into a throwaway directory: the figure is a sustained rate
     const warm = new StreamWriter(path.join(dir, 'warm-up'), 'book', 'binance', 'BTCUSDT', storage, silentLogger);
-    for (let i = 0; i < Math.min(count, 30_000); i++) warm.appendConsolidated(times[i], packed.subarray(offsets[i], offsets[i + 1]));
+    for (let i = 0; i < Math.min(count, 30_000); i++)
+      warm.appendConsolidated(times[i], packed.subarray(offsets[i], offsets[i + 1]));
     await warm.close();
     const w = new StreamWriter(dir, 'book', 'binance', 'BTCUSDT', storage, silentLogger);
     const cpu0 = process.cpuUsage();

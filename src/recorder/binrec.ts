@@ -17,6 +17,8 @@
  *                     zz pubTime-recvTime | zz exchTime-floor(pubTime/1000) | str venue | str symbol | str feed
  *   kind 4, snapshot: varint seq | bids | asks | zz pubTime-recordTime | zz exchTime | str venue | str symbol |
  *                     str reason
+ *   kind 5, the recorder's checkpoint of the book (format.ts KIND_CHECKPOINT): the snapshot layout, reason
+ *                     "checkpoint", encoded straight from the book's numbers (encodeCheckpoint)
  *   levels:           varint n | (n > 0: u8 E price | u8 E size | n x (zz price delta | varint size))
  *   str:              u8 length | ASCII bytes
  * varint: LEB128 (7 bits a byte, up to 2^53); zz: zigzag varint (values within +-2^52).
@@ -381,6 +383,84 @@ export function encodeParsed(json: Buffer, buf: Buffer, at: number, recTime: num
   o = ws(buf, o, json, p.s0, p.e0);
   o = ws(buf, o, json, p.s1, p.e1);
   return ws(buf, o, json, p.s2, p.e2);
+}
+
+/** Smallest E (<= 22) with round(v * 10^E) / 10^E === v for every value of one field; -1 if none. */
+function scaleOf(l: readonly Level[], field: 0 | 1): number {
+  let e = 0;
+  for (let i = 0; i < l.length; i++) {
+    const v = l[i][field];
+    while (Math.round(v * POW10[e]) / POW10[e] !== v) if (++e > 22) return -1;
+  }
+  return e;
+}
+
+const CK_LIMIT = 2 ** 51;
+
+function wBookSide(buf: Buffer, o: number, l: readonly Level[]): number {
+  const n = l.length;
+  o = wv(buf, o, n);
+  if (n === 0) return o;
+  const ep = scaleOf(l, 0);
+  const es = scaleOf(l, 1);
+  if (ep < 0 || es < 0) return -1;
+  buf[o++] = ep;
+  buf[o++] = es;
+  const dp = POW10[ep];
+  const ds = POW10[es];
+  let prev = 0;
+  for (let i = 0; i < n; i++) {
+    const pm = Math.round(l[i][0] * dp);
+    const sm = Math.round(l[i][1] * ds);
+    // every value checked to decode (m / 10^E) to exactly itself
+    if (pm / dp !== l[i][0] || sm / ds !== l[i][1] || !(pm < CK_LIMIT && pm > -CK_LIMIT && sm >= 0 && sm < CK_LIMIT))
+      return -1;
+    o = wv(buf, o, zz(pm - prev));
+    prev = pm;
+    o = wv(buf, o, sm);
+  }
+  return o;
+}
+
+function wAscii(buf: Buffer, o: number, s: string): number {
+  if (s.length > 255) return -1;
+  buf[o++] = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return -1;
+    buf[o++] = c;
+  }
+  return o;
+}
+
+/** Upper bound of a checkpoint body for a book of `levels` levels. */
+export const maxCheckpointBytes = (levels: number): number => 16 + 2 * 4 + levels * 16 + 3 * 256;
+
+/**
+ * A checkpoint (the snapshot layout, reason "checkpoint", pubTime = the record's time) straight from a
+ * book's levels: no text on the way, every value verified to decode to exactly itself. -1 if a value
+ * does not fit (then no checkpoint is written).
+ */
+export function encodeCheckpoint(
+  bids: readonly Level[],
+  asks: readonly Level[],
+  seq: number,
+  venue: string,
+  symbol: string,
+  buf: Buffer,
+  at: number,
+): number {
+  if (!(seq >= 0 && seq <= MAX && seq === Math.floor(seq))) return -1;
+  let o = wv(buf, at, seq);
+  o = wBookSide(buf, o, bids);
+  if (o >= 0) o = wBookSide(buf, o, asks);
+  if (o < 0) return -1;
+  buf[o++] = 0; // pubTime - record time
+  buf[o++] = 0; // exchTime
+  o = wAscii(buf, o, venue);
+  if (o >= 0) o = wAscii(buf, o, symbol);
+  if (o >= 0) o = wAscii(buf, o, 'checkpoint');
+  return o;
 }
 
 // ------------------------------------------------------------------------------------------------

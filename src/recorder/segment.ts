@@ -12,7 +12,9 @@ import { BookReplica } from '../core/replica.js';
 import {
   applyParsedLevels,
   decodeBinary,
+  encodeCheckpoint,
   encodeParsed,
+  maxCheckpointBytes,
   maxBodyBytes,
   parsed,
   parseConsolidated,
@@ -375,7 +377,7 @@ export class StreamWriter {
 
   /**
    * Buffer one consolidated message (book stream): in binary form when it parses exactly (binrec.ts),
-   * else as received. Returns the parse (parsed.type: 1 delta, 2 snapshot, 0 kept as JSON).
+   * else as received (a snapshot, binary or not, starts a new block).
    */
   appendConsolidated(time: number, payload: Buffer, isSnapshot?: boolean): void {
     const t = parseConsolidated(payload);
@@ -449,20 +451,15 @@ export class StreamWriter {
   private writeCheckpoint(time: number): void {
     const r = this.ck!;
     const { bids, asks } = r.book.snapshot();
-    // through the snapshot codec: exact for every level JavaScript prints without an exponent (else skipped)
-    const text = Buffer.from(
-      `{"v":1,"type":"snapshot","venue":${JSON.stringify(this.venue)},"symbol":${JSON.stringify(this.symbol)},"seq":${r.seq},"bids":${JSON.stringify(bids)},"asks":${JSON.stringify(asks)},"exchTime":0,"pubTime":${time},"reason":"checkpoint"}`,
-      'latin1',
-    );
-    if (parseConsolidated(text) !== 2) return;
-    const max = maxBodyBytes(text.length);
+    const max = maxCheckpointBytes(bids.length + asks.length);
     const width = lenWidth(max);
     const b = this.open(time, recordHeader2Max(width) + max, FLAG_CHECKPOINT);
     const p = b.bytes;
-    const start = writeRecordHeader2(b.buf, p, KIND_CHECKPOINT, 0, width, time, b.count === 0 ? b.firstTime : b.lastTime);
-    const end = encodeParsed(text, b.buf, start, time);
-    if (end < 0) return;
-    writeRecordHeader2(b.buf, p, KIND_CHECKPOINT, end - start, width, time, b.count === 0 ? b.firstTime : b.lastTime);
+    const prevTime = b.count === 0 ? b.firstTime : b.lastTime;
+    const start = writeRecordHeader2(b.buf, p, KIND_CHECKPOINT, 0, width, time, prevTime);
+    const end = encodeCheckpoint(bids, asks, r.seq, this.venue, this.symbol, b.buf, start);
+    if (end < 0) return; // a value outside the codec's range: no checkpoint this time
+    writeRecordHeader2(b.buf, p, KIND_CHECKPOINT, end - start, width, time, prevTime);
     b.checkpoints++;
     this.added(b, end - p, time, 0, true);
   }

@@ -80,6 +80,16 @@ export interface KafkaTransportOptions {
   closeTimeoutMs?: number;
   /** Subscribers of an exact book key start at its latest snapshot (default true). */
   startFromSnapshot?: boolean;
+  /**
+   * Producer linger (ms): a record waits up to this long for others before its request goes out (unless
+   * `maxBatch` are queued or flush() is called). Default DEFAULT_LINGER_MS; env BOOKWIRE_KAFKA_LINGER_MS.
+   */
+  lingerMs?: number;
+  /**
+   * Arbiter groups: least time (ms) between the starts of two transactions of one raw partition, so each
+   * takes more records. Default DEFAULT_TXN_LINGER_MS; env BOOKWIRE_KAFKA_TXN_LINGER_MS.
+   */
+  txnLingerMs?: number;
   logger?: Logger;
 }
 
@@ -132,6 +142,20 @@ function isRejectedRecord(e: unknown): boolean {
  */
 export const PRODUCER_COMPRESSION = CompressionTypes.GZIP;
 
+/** Producer linger default (ms), chosen by measurement (bench/kafka.ts, docs/kafka.md "Producer linger"). */
+export const DEFAULT_LINGER_MS = 5;
+/** Group arbiters: least ms between two transactions of a raw partition (docs/kafka.md). */
+export const DEFAULT_TXN_LINGER_MS = 0;
+
+function msOption(given: number | undefined, env: string, dflt: number): number {
+  if (given !== undefined) return given;
+  const e = process.env[env];
+  if (e === undefined || e === '') return dflt;
+  const v = Number(e);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`${env} must be a number of milliseconds >= 0, got ${e}`);
+  return v;
+}
+
 export class KafkaTopicMissingError extends Error {
   override name = 'KafkaTopicMissingError';
 }
@@ -145,6 +169,8 @@ interface Outgoing {
   headers?: Record<string, string>;
   /** Also copy into the snapshot topic once acknowledged. */
   snapshot: boolean;
+  /** When it was queued (performance.now()), for the linger. */
+  at: number;
 }
 
 /**
@@ -174,7 +200,11 @@ export class KafkaPublisher implements BusPublisher {
     private readonly onClosed: (c: Closable) => void,
     private readonly maxQueued = 1_000_000,
     private readonly maxBatch = 2000,
+    private readonly lingerMs = 0,
   ) {}
+
+  /** Ends the current linger early (a full batch, flush(), close()). */
+  private lingerEnd?: () => void;
 
   send(topic: string, payload: Buffer | string): void {
     if (this.closed) {
@@ -188,6 +218,7 @@ export class KafkaPublisher implements BusPublisher {
       key: k.key,
       value,
       snapshot: topic.startsWith('book.') && isSnapshotPayload(value),
+      at: performance.now(),
     });
   }
 
@@ -199,6 +230,7 @@ export class KafkaPublisher implements BusPublisher {
     }
     this.queue.push(o);
     this.sent++;
+    if (this.lingerEnd && this.queue.length >= this.maxBatch) this.lingerEnd();
     if (!this.pumping) {
       this.pumping = true;
       setImmediate(() => void this.pump());
@@ -225,6 +257,23 @@ export class KafkaPublisher implements BusPublisher {
     let backoff = 100;
     let limit = this.maxBatch;
     while (this.queue.length > 0) {
+      // Linger: let a batch grow for up to lingerMs from its oldest record (records queued while a
+      // request was in flight have waited already). Larger batches cost fewer requests and, on the test
+      // broker, are what a consumer's fetch returns at once (one produced batch per partition per fetch).
+      const wait = this.lingerMs > 0 && this.queue.length < this.maxBatch && this.waiters.length === 0
+        ? this.queue[0].at + this.lingerMs - performance.now()
+        : 0;
+      if (wait >= 0.5) {
+        await new Promise<void>((r) => {
+          const timer = setTimeout(() => this.lingerEnd?.(), wait);
+          this.lingerEnd = () => {
+            clearTimeout(timer);
+            this.lingerEnd = undefined;
+            r();
+          };
+        });
+        if (this.closed) break;
+      }
       const batch = this.queue.slice(0, limit);
       try {
         await this.sendOnce(batch);
@@ -313,6 +362,7 @@ export class KafkaPublisher implements BusPublisher {
           value: o.value,
           headers: { [BOOK_OFFSET_HEADER]: `${m.partition}:${base + BigInt(i)}` },
           snapshot: false,
+          at: 0, // no linger: it waited for the ack already
         });
         this.sent++;
       });
@@ -345,6 +395,7 @@ export class KafkaPublisher implements BusPublisher {
     if (this.queue.length === 0 && !this.pumping) return Promise.resolve();
     return new Promise((resolve) => {
       this.waiters.push({ upTo: this.sent, copies: false, resolve });
+      this.lingerEnd?.(); // flush() sends at once, as linger.ms does in Kafka's clients
     });
   }
 
@@ -357,6 +408,7 @@ export class KafkaPublisher implements BusPublisher {
     ]);
     clearTimeout(timer);
     this.closed = true;
+    this.lingerEnd?.();
     if (!flushed)
       this.log.warn(
         { unacknowledged: this.queue.length },
@@ -744,6 +796,8 @@ interface Owner {
   kicked: boolean;
   /** When the group's offset was last committed (sendOffsets: 3 more round trips, so at most once a second). */
   offsetsAt: number;
+  /** When the last transaction started (performance.now()), for txnLingerMs. */
+  txnAt: number;
   dead: boolean;
 }
 
@@ -781,6 +835,7 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
     private readonly maxWaitTimeInMs: number,
     private readonly onClosed: (c: Closable) => void,
     private readonly txnIntervalMs = 20,
+    private readonly txnLingerMs = 0,
   ) {
     this.rawTopic = t.topics.kafkaTopic('raw');
     const wanted = t.topics.topicsFor('ingest', o.prefixes);
@@ -911,9 +966,13 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
     if (ow.kicked || ow.dead) return;
     ow.kicked = true;
     ow.chain = ow.chain
-      .then(() => {
+      .then(async () => {
+        // Fewer, larger transactions: each costs ~5 round trips and, for readers, a commit marker.
+        const wait = ow.txnAt + this.txnLingerMs - performance.now();
+        if (wait >= 1 && !this.closing) await sleep(wait);
         ow.kicked = false;
         if (ow.dead) return;
+        ow.txnAt = performance.now();
         const held = ow.processed === undefined ? undefined : this.o.handler.retainFrom?.(ow.partition);
         const resume = held !== undefined && ow.processed !== undefined && held < ow.processed ? held : ow.processed;
         return this.transactionNow(ow, resume);
@@ -955,6 +1014,7 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
         seeked: false,
         kicked: false,
         offsetsAt: 0,
+        txnAt: 0,
         dead: false,
       };
       try {
@@ -1200,6 +1260,8 @@ export class KafkaTransport implements Transport {
   readonly topics: KafkaTopics;
   readonly brokers: string[];
   readonly closeTimeoutMs: number;
+  readonly lingerMs: number;
+  readonly txnLingerMs: number;
   private readonly kafka: Kafka;
   private readonly log: Logger;
   private readonly opts: KafkaTransportOptions;
@@ -1219,6 +1281,8 @@ export class KafkaTransport implements Transport {
     this.brokers = [...opts.brokers];
     this.topics = new KafkaTopics(opts.topicPrefix);
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
+    this.lingerMs = msOption(opts.lingerMs, 'BOOKWIRE_KAFKA_LINGER_MS', DEFAULT_LINGER_MS);
+    this.txnLingerMs = msOption(opts.txnLingerMs, 'BOOKWIRE_KAFKA_TXN_LINGER_MS', DEFAULT_TXN_LINGER_MS);
     this.log = opts.logger ?? (defaultLogger ??= createLogger('transport'));
     this.kafka = new Kafka({
       clientId: opts.clientId ?? 'bookwire',
@@ -1359,7 +1423,9 @@ export class KafkaTransport implements Transport {
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 1000 },
     });
     await this.withReachability('producer connect', () => producer.connect());
-    return this.track(new KafkaPublisher(this, producer, this.log, this.forget));
+    return this.track(
+      new KafkaPublisher(this, producer, this.log, this.forget, undefined, undefined, this.lingerMs),
+    );
   }
 
   async subscriber(channel: Channel, topicPrefixes: string[], opts: SubscribeOptions = {}): Promise<KafkaSubscriber> {
@@ -1405,7 +1471,16 @@ export class KafkaTransport implements Transport {
 
   /** Consumer-group processing with transactions (KafkaGroupIngest): arbiters sharing the books. */
   async groupIngest(o: GroupIngestOptions): Promise<KafkaGroupIngest> {
-    const g = new KafkaGroupIngest(this, this.kafka, o, this.log, this.opts.maxWaitTimeInMs ?? 100, this.forget);
+    const g = new KafkaGroupIngest(
+      this,
+      this.kafka,
+      o,
+      this.log,
+      this.opts.maxWaitTimeInMs ?? 100,
+      this.forget,
+      undefined,
+      this.txnLingerMs,
+    );
     try {
       await g.start();
     } catch (e) {

@@ -15,11 +15,14 @@ import {
   KIND_BIN_DELTA,
   KIND_BIN_SNAPSHOT,
   decodeBinary,
+  encodeCheckpoint,
   encodeConsolidated,
+  maxCheckpointBytes,
   regenerateJson,
 } from '../../src/recorder/binrec.js';
 import {
   FLAG_SNAPSHOT,
+  KIND_CHECKPOINT,
   KIND_MESSAGE,
   blockBytes,
   compressSync,
@@ -335,4 +338,31 @@ test('checkpoints: book-at at any instant equals the book built from the whole s
     assert.deepEqual(b.book.snapshot(), ref.book.snapshot(), `book at #${i}`);
     assert.ok(b.messagesApplied <= 201, `#${i}: ${b.messagesApplied} messages applied`);
   }
+});
+
+test('property: a checkpoint decodes to exactly the book it was encoded from, or is not written', () => {
+  const value = fc.oneof(
+    fc.integer({ min: 1, max: 2e9 }).map((x) => x / 100),
+    fc.integer({ min: 1, max: 1e12 }).map((x) => x / 1e8),
+    fc.double({ min: 1e-9, max: 1e12, noNaN: true }),
+  );
+  let written = 0;
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(value, value), { maxLength: 40 }),
+      fc.array(fc.tuple(value, value), { maxLength: 40 }),
+      (bids, asks) => {
+        const buf = Buffer.alloc(maxCheckpointBytes(bids.length + asks.length));
+        const end = encodeCheckpoint(bids, asks, 4242, 'binance', 'BTCUSDT', buf, 0);
+        if (end < 0) return;
+        written++;
+        const m = decodeBinary(KIND_CHECKPOINT, buf, 0, end, T);
+        assert.equal(m.seq, 4242);
+        assert.deepEqual(m.bids, bids);
+        assert.deepEqual(m.asks, asks);
+      },
+    ),
+    { numRuns: 2000 },
+  );
+  assert.ok(written > 500, `written ${written} of 2000`);
 });
