@@ -10,7 +10,7 @@ import { rssMiB, startPipeline } from './pipeline.js';
 export interface SoakResult {
   minutes: number;
   rate: number;
-  samples: { t: number; rss: Record<string, number> }[];
+  samples: { t: number; rss: Record<string, number>; arbiterHeap?: number; arbiterExternal?: number }[];
   updates: number;
   gaps: number;
 }
@@ -27,12 +27,22 @@ export async function soak(minutes: number, rate: number, log: (s: string) => vo
       gaps = u.gaps;
     }
   })();
+  // the arbiter's own heap figures (its stats): RSS growing with a flat heap is queues/buffers, not a leak
+  let arbMem: { heapUsedMiB: number; externalMiB: number } | undefined;
+  const statsSub = await t.subscriber('book', ['stats.binance.BTCUSDT']);
+  const statsDone = (async () => {
+    for await (const m of statsSub) arbMem = (JSON.parse(m.payload.toString()) as { memory?: typeof arbMem }).memory ?? arbMem;
+  })();
   const samples: SoakResult['samples'] = [];
   const sample = (tMin: number) => {
     const rss: Record<string, number> = { client: process.memoryUsage().rss / 2 ** 20 };
     for (const [name, proc] of Object.entries(p.procs)) rss[name] = rssMiB(proc.pid);
-    samples.push({ t: tMin, rss });
-    log(`t=${tMin.toFixed(1)} min  ` + Object.entries(rss).map(([k, v]) => `${k}=${v.toFixed(1)}MiB`).join(' ') + `  updates=${updates} gaps=${gaps}`);
+    samples.push({ t: tMin, rss, arbiterHeap: arbMem?.heapUsedMiB, arbiterExternal: arbMem?.externalMiB });
+    log(
+      `t=${tMin.toFixed(1)} min  ` +
+        Object.entries(rss).map(([k, v]) => `${k}=${v.toFixed(1)}MiB`).join(' ') +
+        `  arbiter heap=${arbMem?.heapUsedMiB ?? '?'}MiB external=${arbMem?.externalMiB ?? '?'}MiB  updates=${updates} gaps=${gaps}`,
+    );
   };
   await new Promise((r) => setTimeout(r, 30_000)); // warm-up: JIT, buffers, the first snapshots
   sample(0.5);
@@ -44,6 +54,8 @@ export async function soak(minutes: number, rate: number, log: (s: string) => vo
   }
   ac.abort();
   await done.catch(() => {});
+  await statsSub.close();
+  await statsDone.catch(() => {});
   await t.close();
   await p.stop();
   return { minutes, rate, samples, updates, gaps };
@@ -55,7 +67,8 @@ export function formatSoak(r: SoakResult): string {
   const rows = Object.keys(first.rss).map(
     (k) => `  ${k.padEnd(12)} start ${first.rss[k].toFixed(1).padStart(7)} MiB   end ${last.rss[k].toFixed(1).padStart(7)} MiB   change ${(last.rss[k] - first.rss[k]).toFixed(1).padStart(6)} MiB`,
   );
-  return [`memory soak: ${r.minutes} min at ${r.rate} events/s (start = after 30 s warm-up); client updates ${r.updates}, gaps ${r.gaps}`, ...rows].join('\n');
+  const heap = `  arbiter heap used ${first.arbiterHeap ?? '?'} -> ${last.arbiterHeap ?? '?'} MiB, external+buffers ${first.arbiterExternal ?? '?'} -> ${last.arbiterExternal ?? '?'} MiB (from its stats)`;
+  return [`memory soak: ${r.minutes} min at ${r.rate} events/s (start = after 30 s warm-up); client updates ${r.updates}, gaps ${r.gaps}`, ...rows, heap].join('\n');
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

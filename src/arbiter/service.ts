@@ -178,7 +178,7 @@ class BookHandler implements ArbiterSink {
     return { processingP50: a[Math.floor(n * 0.5)], processingP99: a[Math.min(n - 1, Math.floor(n * 0.99))] };
   }
 
-  stats(now: number): ArbiterStats {
+  stats(now: number, memory?: ArbiterStats['memory']): ArbiterStats {
     const dt = (now - this.lastStatsAt) / 1000;
     if (dt > 0.2) {
       this.updatesPerSec = (this.lastPublished - this.publishedAtLastStats) / dt;
@@ -210,6 +210,7 @@ class BookHandler implements ArbiterSink {
       ...this.processingPercentiles(),
       resyncs: this.core.counters.resyncs,
       feeds,
+      memory,
     };
   }
 }
@@ -413,7 +414,10 @@ export class ArbiterService {
 
   private publishStats(): void {
     const now = performance.now();
-    for (const b of this.books.values()) this.pub!.send(b.statsTopic, encode(b.stats(now)));
+    const m = process.memoryUsage();
+    const mib = (v: number) => Math.round((v / 2 ** 20) * 10) / 10;
+    const memory = { rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), externalMiB: mib(m.external + m.arrayBuffers) };
+    for (const b of this.books.values()) this.pub!.send(b.statsTopic, encode(b.stats(now, memory)));
   }
 
   private answerSnapshot(_topic: string, payload: Buffer): Buffer {

@@ -129,6 +129,8 @@ export interface ArbiterStats {
   processingP99: number;
   resyncs: number;
   feeds: ArbiterFeedStats[];
+  /** The arbiter process's memory, MiB (whole process, all books): tells a growing heap from growing queues. */
+  memory?: { rssMiB: number; heapUsedMiB: number; externalMiB: number };
 }
 
 export interface SnapshotQuery {
