@@ -150,7 +150,8 @@ const envNote = (env: NodeJS.ProcessEnv) =>
     .join(' ');
 
 export function formatGroupPipeline(r: GroupPipelineRow): string {
-  const who = r.arbiters === 0 ? '1 arbiter, no group (plain publisher)' : `${r.arbiters} group arbiter(s), transactional`;
+  const who =
+    r.arbiters === 0 ? '1 arbiter, no group (plain publisher)' : `${r.arbiters} group arbiter(s), transactional`;
   return (
     `${who.padEnd(38)} sim ${r.rate}/s x ${r.symbols} symbols: client ${Math.round(r.deliveredPerSec)} deltas/s; ` +
     `collector->client ms p50 ${r.p50.toFixed(0)} p99 ${r.p99.toFixed(0)}; chain breaks ${r.chainBreaks}${r.env && Object.keys(r.env).length ? `; ${envNote(r.env)}` : ''}`

@@ -9,7 +9,10 @@
  * pays up to 100 ms that real Kafka would not; its figures are lower bounds on throughput and upper
  * bounds on latency, fit for comparing settings, not for sizing a cluster.
  *
- * `node dist/bench/kafka.js [--quick]`  (also part of `npm run bench`)
+ * `node dist/bench/kafka.js [--quick]`  (also part of `npm run bench`; ends with the arbiter-group rows of
+ * bench/kafka-group.ts)
+ * `node dist/bench/kafka.js --linger 0,10,25 [seconds] [--no-e2e]`  producer linger variants back to back:
+ * the consumer hop, then the pipeline at 10k events/s on Kafka (docs/kafka.md, "Producer linger").
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync } from 'node:fs';
@@ -27,6 +30,7 @@ import { silentLogger } from '../src/log.js';
 import { KafkaTransport } from '../src/transport/kafka.js';
 import { BROKER_BINARY, startTestBroker, type TestBroker } from '../test/kafka-helpers.js';
 import { benchLatency } from './e2e.js';
+import { benchGroupIngest, benchGroupPipeline, formatGroupIngest, formatGroupPipeline } from './kafka-group.js';
 import { generateStream } from './gen.js';
 import { freePort } from './pipeline.js';
 
@@ -592,6 +596,16 @@ export async function runKafkaBench(quick: boolean, section: (title: string) => 
   console.log('consumer (the arbiter reads every feed, so on Kafka it consumes feeds x the event rate):');
   console.log(
     formatConsumerRows([await benchConsumer(10_000, 1, quick ? 3 : 5), await benchConsumer(10_000, 2, quick ? 3 : 5)]),
+  );
+  section(
+    'Kafka arbiter groups (transactional, exactly-once) vs one plain arbiter, 10k events/s (bench/kafka-group.ts)',
+  );
+  // The transport alone (one process), then the pipeline: sim 2 symbols x 5000/s -> 2 collectors -> arbiter -> client.
+  console.log(formatGroupIngest(await benchGroupIngest(10_000, quick ? 3 : 5)));
+  for (const arbiters of [1, 0])
+    console.log(formatGroupPipeline(await benchGroupPipeline(5000, quick ? 5 : 10, arbiters)));
+  console.log(
+    'latency: collector receive -> client (group rows), send -> receive (ingest row); test broker, not Kafka: compare rows, not absolutes',
   );
 }
 

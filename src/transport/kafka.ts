@@ -2,7 +2,7 @@
  * The bus over Kafka (kafkajs). The only module, with kafka-topics.ts, that knows about Kafka.
  *
  *   publisher(channel)   one idempotent producer (acks=all); one request in flight, everything sent
- *                        meanwhile goes out in the next request (batching without a fixed linger), so
+ *                        meanwhile goes out in the next request, plus a linger (lingerMs) when idle, so
  *                        per-partition order is the send order and each record's offset is known.
  *   subscriber(ch, pfx)  a consumer of the families' Kafka topics, filtering keys by the prefixes. It
  *                        starts at the end of each partition (offsets fixed before subscriber() resolves),
@@ -143,7 +143,7 @@ function isRejectedRecord(e: unknown): boolean {
 export const PRODUCER_COMPRESSION = CompressionTypes.GZIP;
 
 /** Producer linger default (ms), chosen by measurement (bench/kafka.ts, docs/kafka.md "Producer linger"). */
-export const DEFAULT_LINGER_MS = 5;
+export const DEFAULT_LINGER_MS = 20;
 /** Group arbiters: least ms between two transactions of a raw partition (docs/kafka.md). */
 export const DEFAULT_TXN_LINGER_MS = 0;
 
@@ -174,9 +174,10 @@ interface Outgoing {
 }
 
 /**
- * Queue + one in-flight sendBatch. The idempotent producer retries retriable errors itself (brokers
- * down, leader moves) without reordering; anything else is logged and the same batch is retried after
- * a backoff, so a send is only dropped at close() or past maxQueued.
+ * Queue + one in-flight sendBatch, after up to `lingerMs` for more records. The idempotent producer
+ * retries retriable errors itself (brokers down, leader moves) without reordering; anything else is
+ * logged and the same batch is retried after a backoff, so a send is only dropped at close() or past
+ * maxQueued.
  */
 export class KafkaPublisher implements BusPublisher {
   sent = 0;
@@ -260,9 +261,10 @@ export class KafkaPublisher implements BusPublisher {
       // Linger: let a batch grow for up to lingerMs from its oldest record (records queued while a
       // request was in flight have waited already). Larger batches cost fewer requests and, on the test
       // broker, are what a consumer's fetch returns at once (one produced batch per partition per fetch).
-      const wait = this.lingerMs > 0 && this.queue.length < this.maxBatch && this.waiters.length === 0
-        ? this.queue[0].at + this.lingerMs - performance.now()
-        : 0;
+      const wait =
+        this.lingerMs > 0 && this.queue.length < this.maxBatch && this.waiters.length === 0
+          ? this.queue[0].at + this.lingerMs - performance.now()
+          : 0;
       if (wait >= 0.5) {
         await new Promise<void>((r) => {
           const timer = setTimeout(() => this.lingerEnd?.(), wait);
@@ -1423,9 +1425,7 @@ export class KafkaTransport implements Transport {
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 1000 },
     });
     await this.withReachability('producer connect', () => producer.connect());
-    return this.track(
-      new KafkaPublisher(this, producer, this.log, this.forget, undefined, undefined, this.lingerMs),
-    );
+    return this.track(new KafkaPublisher(this, producer, this.log, this.forget, undefined, undefined, this.lingerMs));
   }
 
   async subscriber(channel: Channel, topicPrefixes: string[], opts: SubscribeOptions = {}): Promise<KafkaSubscriber> {
