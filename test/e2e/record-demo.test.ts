@@ -25,7 +25,7 @@ test('bookwire demo records the consolidated and raw streams; the recording repl
         MAIN,
         'demo',
         '--duration',
-        '6',
+        '10', // long enough for the children to start and sync on a loaded machine
         '--symbols',
         'BTCUSDT',
         '--sim-port',
