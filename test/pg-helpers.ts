@@ -15,6 +15,7 @@ import { BookReplica } from '../src/core/replica.js';
 import { KIND_GAP, KIND_MESSAGE } from '../src/recorder/format.js';
 import { readRecords } from '../src/recorder/reader.js';
 import { decodeConsolidated } from '../src/wire/messages.js';
+import { isAlive } from '../src/util/process.js';
 import { freePort, sleep } from './helpers.js';
 
 /** Newest /usr/lib/postgresql/<ver>/bin that has initdb and postgres (BOOKWIRE_PG_BIN overrides). */
@@ -71,18 +72,10 @@ function asPg(cmd: string, args: string[]): [string, string[]] {
   return isRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   const t0 = Date.now();
-  while (alive(pid)) {
+  while (isAlive(pid)) {
     if (Date.now() - t0 > ms) return false;
     await sleep(20);
   }

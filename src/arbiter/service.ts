@@ -275,9 +275,25 @@ export class ArbiterService {
     return b;
   }
 
+  /** The last book looked up: a bus carries few books, so most messages skip building the map key. */
+  private lastBook: BookHandler | undefined;
+
+  private findBook(venue: string, symbol: string): BookHandler | undefined {
+    const c = this.lastBook;
+    if (c !== undefined && c.venue === venue && c.symbol === symbol) return c;
+    const b = this.books.get(`${venue}.${symbol}`);
+    if (b !== undefined) this.lastBook = b;
+    return b;
+  }
+
+  private forgetBook(key: string): void {
+    this.books.delete(key);
+    this.lastBook = undefined;
+  }
+
   /** A copy the book will drop as already seen needs no level decoding (half the copies with 2 feeds). */
   private readonly levelsWanted: LevelsWanted = (venue, symbol, first, last) => {
-    const b = this.books.get(`${venue}.${symbol}`);
+    const b = this.findBook(venue, symbol);
     return b === undefined || b.core.needsLevels(first, last);
   };
 
@@ -310,12 +326,16 @@ export class ArbiterService {
         );
       return undefined;
     }
-    const key = `${ev.venue}.${ev.symbol}`;
-    if (this.allowed && !this.allowed.has(key)) {
-      if (this.counters.unknownSymbol++ === 0) this.log.warn({ key }, 'event for a book not configured here; ignoring');
-      return undefined;
+    let b = this.findBook(ev.venue, ev.symbol);
+    if (b === undefined) {
+      // a book is created only once its key passed this check
+      const key = `${ev.venue}.${ev.symbol}`;
+      if (this.allowed && !this.allowed.has(key)) {
+        if (this.counters.unknownSymbol++ === 0) this.log.warn({ key }, 'event for a book not configured here; ignoring');
+        return undefined;
+      }
+      b = this.book(ev.venue, ev.symbol);
     }
-    const b = this.book(ev.venue, ev.symbol);
     b.seen(ev.collector, nowMs);
     if (ev.type === 'delta') {
       b.core.onDelta(ev, nowMs);
@@ -332,7 +352,7 @@ export class ArbiterService {
         for (const [key, msgs] of history) {
           if (this.allowed && !this.allowed.has(key)) continue;
           const [venue, symbol] = splitKey(key);
-          this.books.delete(key);
+          this.forgetBook(key);
           const b = this.book(venue, symbol);
           b.partition = partition;
           const r = new BookReplica();
@@ -358,7 +378,7 @@ export class ArbiterService {
         }
       },
       onRevoked: (partition) => {
-        for (const [key, b] of this.books) if (b.partition === partition) this.books.delete(key);
+        for (const [key, b] of this.books) if (b.partition === partition) this.forgetBook(key);
       },
       onMessage: (m) => {
         const r = this.onIngest(m);

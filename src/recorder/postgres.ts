@@ -20,6 +20,7 @@ import { BookReplica } from '../core/replica.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { ConsolidatedMessage } from '../wire/messages.js';
+import { intAfterKey } from '../wire/scan.js';
 import type { GapMarker, Stream } from './format.js';
 
 export interface PostgresSinkOptions {
@@ -703,15 +704,15 @@ const RAW_DELTA_PREFIX = '{"v":1,"type":"delta",';
 /** The head fields of a raw.* payload: read in place for the collectors' own delta encoding, JSON.parse otherwise. */
 function rawHead(head: string): RawHead {
   if (head.startsWith(RAW_DELTA_PREFIX)) {
-    const first = numAfter(head, '"first":');
-    const last = numAfter(head, '"last":');
-    const recvTime = numAfter(head, '"recvTime":');
+    const first = intAfterKey(head, '"first":');
+    const last = intAfterKey(head, '"last":');
+    const recvTime = intAfterKey(head, '"recvTime":');
     const c = head.indexOf('"collector":"');
     const ce = c < 0 ? -1 : head.indexOf('"', c + 13);
     const collector = ce < 0 ? '' : head.slice(c + 13, ce);
     // ids are plain ([A-Za-z0-9_-]); anything else (an escape) takes the parser
-    const prev = numAfter(head, '"prev":');
-    const exchTime = numAfter(head, '"exchTime":');
+    const prev = intAfterKey(head, '"prev":');
+    const exchTime = intAfterKey(head, '"exchTime":');
     const plain =
       first !== undefined &&
       last !== undefined &&
@@ -739,21 +740,6 @@ function rawHead(head: string): RawHead {
   };
 }
 
-/** The integer right after `key`, if it is a plain integer (followed by , or }). */
-function numAfter(s: string, key: string): number | undefined {
-  const i = s.indexOf(key);
-  if (i < 0) return undefined;
-  let j = i + key.length;
-  const start = j;
-  while (j < s.length) {
-    const ch = s.charCodeAt(j);
-    if ((ch < 48 || ch > 57) && ch !== 45) break;
-    j++;
-  }
-  const ch = s.charCodeAt(j);
-  if (j === start || (ch !== 44 && ch !== 125)) return undefined; // not followed by , or }: not a plain integer
-  return Number(s.slice(start, j));
-}
 
 function rawRow(it: Item, p: Buffer): string[] {
   const s = p.toString('utf8');

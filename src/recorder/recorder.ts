@@ -12,6 +12,8 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { BusSubscriber, Transport } from '../transport/types.js';
 import { decodeConsolidated } from '../wire/messages.js';
+import { intAfterKey } from '../wire/scan.js';
+import { isAlive } from '../util/process.js';
 import { parseConsolidated, parsed } from './binrec.js';
 import { KIND_GAP, KIND_MESSAGE, type GapMarker, type Stream } from './format.js';
 import { DEFAULT_STORAGE, StreamWriter, recoverDir, type StorageOptions } from './segment.js';
@@ -131,7 +133,7 @@ export class Recorder {
     const f = path.join(dir, 'recorder.lock');
     try {
       const pid = Number(fs.readFileSync(f, 'utf8'));
-      if (pid && pid !== process.pid && alive(pid))
+      if (pid && pid !== process.pid && isAlive(pid))
         throw new RecorderError(`another recorder (pid ${pid}) is writing to ${dir}`);
     } catch (e) {
       if (e instanceof RecorderError) throw e;
@@ -327,10 +329,10 @@ export function peekConsolidated(p: Buffer): PeekedHeader | undefined {
     !isDelta && p.length > SNAPSHOT_PREFIX.length && SNAPSHOT_PREFIX.compare(p, 0, SNAPSHOT_PREFIX.length) === 0;
   if (isDelta || isSnap) {
     const head = p.toString('latin1', 0, Math.min(p.length, 256));
-    const seq = numAfter(head, '"seq":');
+    const seq = intAfterKey(head, '"seq":');
     if (isSnap && seq !== undefined) return { type: 'snapshot', seq, prev: -1, first: -1 };
-    const prev = numAfter(head, '"prev":');
-    const first = numAfter(head, '"first":');
+    const prev = intAfterKey(head, '"prev":');
+    const first = intAfterKey(head, '"first":');
     if (seq !== undefined && prev !== undefined && first !== undefined) return { type: 'delta', seq, prev, first };
   }
   try {
@@ -343,28 +345,7 @@ export function peekConsolidated(p: Buffer): PeekedHeader | undefined {
   }
 }
 
-function numAfter(s: string, key: string): number | undefined {
-  const i = s.indexOf(key);
-  if (i < 0) return undefined;
-  let j = i + key.length;
-  const start = j;
-  while (j < s.length) {
-    const c = s.charCodeAt(j);
-    if ((c < 48 || c > 57) && c !== 45) break;
-    j++;
-  }
-  if (j === start || j === s.length) return undefined;
-  return Number(s.slice(start, j));
-}
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

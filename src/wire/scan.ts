@@ -187,3 +187,18 @@ export function scanCollectorDelta(text: string, wanted?: LevelsWanted): (BookDe
   ev.asksJson = text.slice(asksStart, pos);
   return ev;
 }
+
+/**
+ * The integer right after the first `key` (e.g. '"seq":') in a JSON text, if it is a plain integer
+ * followed by , or }. A cheap peek for readers (recorder, database sink) that need one or two fields.
+ */
+export function intAfterKey(text: string, key: string): number | undefined {
+  const i = text.indexOf(key);
+  if (i < 0) return undefined;
+  const start = i + key.length;
+  let j = start;
+  for (let c = text.charCodeAt(j); (c >= 48 && c <= 57) || c === 45; c = text.charCodeAt(++j));
+  const end = text.charCodeAt(j);
+  if (j === start || (end !== 44 && end !== 125)) return undefined;
+  return Number(text.slice(start, j));
+}

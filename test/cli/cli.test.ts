@@ -7,33 +7,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitFor } from '../helpers.js';
+import { freePort, waitFor, runCli } from '../helpers.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], timeoutMs = 30_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => {
-      p.kill('SIGKILL');
-      reject(new Error(`bookwire ${args.join(' ')} did not exit within ${timeoutMs} ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    p.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 function tmpdir(t: { after(fn: () => void): void }): string {
   const d = mkdtempSync(path.join(os.tmpdir(), 'bookwire-cli-'));
@@ -47,19 +23,19 @@ test('a bad config file: exit 2 with the file, the key and the problem, no stack
   const dir = tmpdir(t);
   const file = path.join(dir, 'bad.yaml');
   writeFileSync(file, 'symbols: [BTCUSDT]\narbiter:\n  gapTimeoutMs: abc\n');
-  const r = await run(['arbitrate', '--config', file]);
+  const r = await runCli(['arbitrate', '--config', file]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /bad\.yaml/);
   assert.match(r.stderr, /arbiter\.gapTimeoutMs/);
   noStack(r.stderr);
-  const missing = await run(['sim', '--config', path.join(dir, 'nope.yaml')]);
+  const missing = await runCli(['sim', '--config', path.join(dir, 'nope.yaml')]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /nope\.yaml.*not found/);
   noStack(missing.stderr);
 });
 
 test('a bad flag value: clear message, no stack trace', async () => {
-  const r = await run(['sim', '--port', 'abc']);
+  const r = await runCli(['sim', '--port', 'abc']);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /--port: expected a number, got "abc"/);
   noStack(r.stderr);
@@ -71,11 +47,19 @@ test('a port already in use: the arbiter and the simulator exit with a message n
   t.after(() => server.close());
   const port = (server.address() as net.AddressInfo).port;
   const [p2, p3] = [await freePort(), await freePort()];
-  const r = await run(['arbitrate', '--ingest', `tcp://127.0.0.1:${port}`, '--publish', `tcp://127.0.0.1:${p2}`, '--snapshot', `tcp://127.0.0.1:${p3}`]);
+  const r = await runCli([
+    'arbitrate',
+    '--ingest',
+    `tcp://127.0.0.1:${port}`,
+    '--publish',
+    `tcp://127.0.0.1:${p2}`,
+    '--snapshot',
+    `tcp://127.0.0.1:${p3}`,
+  ]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${port}.*in use`));
   noStack(r.stderr);
-  const s = await run(['sim', '--port', String(port)]);
+  const s = await runCli(['sim', '--port', String(port)]);
   assert.equal(s.code, 2);
   assert.match(s.stderr, /in use/);
   assert.match(s.stderr, new RegExp(String(port)));
@@ -85,8 +69,23 @@ test('a port already in use: the arbiter and the simulator exit with a message n
 test('bookwire demo runs the whole pipeline as processes and its book matches the simulator truth', async (t) => {
   const dir = tmpdir(t);
   const [sim, a, b, c] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const r = await run(
-    ['demo', '--duration', '8', '--strict', '--sim-port', String(sim), '--ingest', `tcp://127.0.0.1:${a}`, '--publish', `tcp://127.0.0.1:${b}`, '--snapshot', `tcp://127.0.0.1:${c}`, '--log-dir', dir],
+  const r = await runCli(
+    [
+      'demo',
+      '--duration',
+      '8',
+      '--strict',
+      '--sim-port',
+      String(sim),
+      '--ingest',
+      `tcp://127.0.0.1:${a}`,
+      '--publish',
+      `tcp://127.0.0.1:${b}`,
+      '--snapshot',
+      `tcp://127.0.0.1:${c}`,
+      '--log-dir',
+      dir,
+    ],
     40_000,
   );
   assert.equal(r.code, 0, `demo failed:\n${r.stdout}\n${r.stderr}`);
@@ -102,10 +101,19 @@ test('bookwire demo runs the whole pipeline as processes and its book matches th
 test('kill -9 of one collector process mid-run loses nothing', async (t) => {
   const { subscribe } = await import('../../src/client/subscribe.js');
   const [simPort, a, b, c] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const bus = ['--ingest', `tcp://127.0.0.1:${a}`, '--publish', `tcp://127.0.0.1:${b}`, '--snapshot', `tcp://127.0.0.1:${c}`];
+  const bus = [
+    '--ingest',
+    `tcp://127.0.0.1:${a}`,
+    '--publish',
+    `tcp://127.0.0.1:${b}`,
+    '--snapshot',
+    `tcp://127.0.0.1:${c}`,
+  ];
   const procs: ChildProcess[] = [];
   const start = (args: string[]) => {
-    const p = spawn(process.execPath, [MAIN, ...args, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const p = spawn(process.execPath, [MAIN, ...args, '--log-level', 'warn'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     procs.push(p);
     return p;
   };
@@ -124,7 +132,11 @@ test('kill -9 of one collector process mid-run loses nothing', async (t) => {
   let last: { seq: number; book: { top(n: number): { bids: number[][]; asks: number[][] } } } | undefined;
   let resets = 0;
   const done = (async () => {
-    for await (const u of subscribe({ symbol: 'BTCUSDT', endpoints: { publish: [`tcp://127.0.0.1:${b}`], snapshot: [`tcp://127.0.0.1:${c}`] }, signal: ac.signal })) {
+    for await (const u of subscribe({
+      symbol: 'BTCUSDT',
+      endpoints: { publish: [`tcp://127.0.0.1:${b}`], snapshot: [`tcp://127.0.0.1:${c}`] },
+      signal: ac.signal,
+    })) {
       last = u;
       if (u.message.type === 'delta') deltas.push({ seq: u.message.seq, prev: u.message.prev });
       else resets++;
@@ -135,9 +147,14 @@ test('kill -9 of one collector process mid-run loses nothing', async (t) => {
   const atKill = deltas.length;
   await waitFor(() => deltas.length > atKill + 200, 10_000, '200 more deltas after the kill');
   await fetch(`${rest}/sim/pause`, { method: 'POST' });
-  const truth = (await (await fetch(`${rest}/sim/truth?symbol=BTCUSDT&depth=20`)).json()) as { lastUpdateId: number; bids: number[][]; asks: number[][] };
+  const truth = (await (await fetch(`${rest}/sim/truth?symbol=BTCUSDT&depth=20`)).json()) as {
+    lastUpdateId: number;
+    bids: number[][];
+    asks: number[][];
+  };
   await waitFor(() => last?.seq === truth.lastUpdateId, 5000, 'client to reach the truth seq');
-  for (let i = 1; i < deltas.length; i++) assert.equal(deltas[i].prev, deltas[i - 1].seq, `gap or duplicate at delta ${i}`);
+  for (let i = 1; i < deltas.length; i++)
+    assert.equal(deltas[i].prev, deltas[i - 1].seq, `gap or duplicate at delta ${i}`);
   assert.equal(resets, 1, 'only the initial snapshot: no resync was needed');
   assert.deepEqual(last!.book.top(20), { bids: truth.bids.slice(0, 20), asks: truth.asks.slice(0, 20) });
   ac.abort();

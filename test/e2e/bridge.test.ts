@@ -3,12 +3,11 @@
  * from the source's snapshot service, never forwarded), then the real command between a ZeroMQ pipeline
  * and the Kafka test cluster in both directions, and its bad-input errors.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Bridge } from '../../src/cli/bridge.js';
-import { subscribe, type BookUpdate } from '../../src/client/subscribe.js';
+import { subscribe } from '../../src/client/subscribe.js';
 import { OrderBook } from '../../src/core/book.js';
 import { silentLogger } from '../../src/log.js';
 import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
@@ -22,11 +21,10 @@ import {
   type ConsolidatedMessage,
   type ConsolidatedSnapshot,
 } from '../../src/wire/messages.js';
-import { freeEndpoints, freePort, sleep, waitFor } from '../helpers.js';
+import { freeEndpoints, freePort, sleep, waitFor, startCli } from '../helpers.js';
 import { kafkaSkip, startTestBroker } from '../kafka-helpers.js';
-import { startParts } from './harness.js';
+import { startParts, track } from './harness.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const TOPIC = 'book.binance.BTCUSDT';
 
 /** Collect every message of a subscription in the background. */
@@ -37,26 +35,6 @@ function collect(it: AsyncIterable<BusMessage>) {
       got.push({ ...x, m: x.topic.startsWith('book.') ? decodeConsolidated(x.payload) : undefined });
   })();
   return { got, done };
-}
-
-/** Follows a subscription and checks every update against the previous one: nothing lost, nothing twice. */
-function track(it: AsyncGenerator<BookUpdate>) {
-  const s = { last: undefined as BookUpdate | undefined, deltas: 0, snapshots: 0, broken: [] as string[], seq: -1 };
-  const done = (async () => {
-    for await (const u of it) {
-      const m = u.message;
-      if (m.type === 'delta') {
-        if (s.seq >= 0 && m.prev !== s.seq) s.broken.push(`delta ${m.first}..${m.seq} prev ${m.prev} after ${s.seq}`);
-        s.deltas++;
-      } else {
-        if (m.seq < s.seq) s.broken.push(`snapshot ${m.seq} after ${s.seq}`);
-        s.snapshots++;
-      }
-      s.seq = u.seq;
-      s.last = u;
-    }
-  })();
-  return { s, done };
 }
 
 /** A source stream whose deltas chain by prev; in the consolidated stream seq steps are not 1. */
@@ -223,16 +201,7 @@ test(
   },
 );
 
-function run(args: string[]) {
-  const proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  return { proc, exited, output: () => out };
-}
-
-async function stopProc(p: ReturnType<typeof run>): Promise<void> {
+async function stopProc(p: ReturnType<typeof startCli>): Promise<void> {
   if (p.proc.exitCode !== null || p.proc.signalCode !== null) return;
   p.proc.kill('SIGTERM');
   const k = setTimeout(() => p.proc.kill('SIGKILL'), 6000);
@@ -289,7 +258,7 @@ test(
       kafka.push(tr);
       return tr;
     };
-    const bridge = run([
+    const bridge = startCli([
       'bridge',
       '--from',
       'zeromq',
@@ -352,7 +321,7 @@ test(
       mk: mkK,
     });
     const [publish, snapshot] = [`tcp://127.0.0.1:${await freePort()}`, `tcp://127.0.0.1:${await freePort()}`];
-    const bridge = run([
+    const bridge = startCli([
       'bridge',
       '--from',
       'kafka',
@@ -417,7 +386,7 @@ test('bookwire bridge: bad input is one clear line and exit code 2', { timeout: 
     ],
   ];
   for (const [args, re] of cases) {
-    const p = run(['bridge', ...args]);
+    const p = startCli(['bridge', ...args]);
     const code = await p.exited;
     assert.equal(code, 2, `${args.join(' ')}: ${p.output()}`);
     assert.match(p.output(), re);

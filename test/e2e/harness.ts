@@ -96,3 +96,22 @@ export function follow(it: AsyncGenerator<BookUpdate>, onUpdate?: (u: BookUpdate
   return { state, done };
 }
 
+/** Follows a subscription and checks every update against the previous one: nothing lost, nothing twice. */
+export function track(it: AsyncGenerator<BookUpdate>) {
+  const s = { last: undefined as BookUpdate | undefined, deltas: 0, snapshots: 0, broken: [] as string[], seq: -1 };
+  const done = (async () => {
+    for await (const u of it) {
+      const m = u.message;
+      if (m.type === 'delta') {
+        if (s.seq >= 0 && m.prev !== s.seq) s.broken.push(`delta ${m.first}..${m.seq} prev ${m.prev} after ${s.seq}`);
+        s.deltas++;
+      } else {
+        if (m.seq < s.seq) s.broken.push(`snapshot ${m.seq} after ${s.seq}`);
+        s.snapshots++;
+      }
+      s.seq = u.seq;
+      s.last = u;
+    }
+  })();
+  return { s, done };
+}

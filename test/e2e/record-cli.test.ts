@@ -1,33 +1,15 @@
 /** `bookwire replay` feeds an unchanged subscribe() client over ZeroMQ; `bookwire book-at` prints the book. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+
 import { subscribe } from '../../src/client/subscribe.js';
 import { BookReplica } from '../../src/core/replica.js';
 import { silentLogger } from '../../src/log.js';
 import { decodeConsolidated } from '../../src/wire/messages.js';
 import { KIND_MESSAGE } from '../../src/recorder/format.js';
 import { DEFAULT_STORAGE, StreamWriter } from '../../src/recorder/segment.js';
-import { freeEndpoints } from '../helpers.js';
+import { freeEndpoints, runCli } from '../helpers.js';
 import { synthStream, tmpDir } from '../recorder/helpers.js';
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => p.kill('SIGKILL'), 30_000);
-    p.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 async function recording(dir: string, n: number) {
   const msgs = synthStream(n, { stepUs: 1000, snapEvery: 100 });
@@ -48,7 +30,7 @@ test('bookwire replay: an unchanged subscribe() client gets the recorded book, s
     for await (const u of subscribe({ symbol: 'BTCUSDT', endpoints: ep, signal: ac.signal }))
       seen.set(u.seq, JSON.stringify(u.book.top(5)));
   })();
-  const r = await run([
+  const r = await runCli([
     'replay',
     '--dir',
     dir,
@@ -93,20 +75,20 @@ test('bookwire book-at: table and --json; clear errors for a bad time or an empt
   const atMs = Math.floor(at / 1000) * 1000;
   const ref2 = new BookReplica();
   for (const m of msgs) if (m.time <= atMs) ref2.onMessage(decodeConsolidated(m.payload));
-  const j = await run(['book-at', '--dir', dir, '--symbol', 'BTCUSDT', '--at', iso, '--depth', '3', '--json']);
+  const j = await runCli(['book-at', '--dir', dir, '--symbol', 'BTCUSDT', '--at', iso, '--depth', '3', '--json']);
   assert.equal(j.code, 0, j.stderr);
   const o = JSON.parse(j.stdout) as { seq: number; bids: number[][]; asks: number[][]; synced: boolean };
   assert.equal(o.seq, ref2.seq);
   assert.deepEqual({ bids: o.bids, asks: o.asks }, ref2.book.top(3));
   assert.ok(o.synced);
-  const table = await run(['book-at', '--dir', dir, '--symbol', 'BTCUSDT', '--at', iso, '--depth', '3']);
+  const table = await runCli(['book-at', '--dir', dir, '--symbol', 'BTCUSDT', '--at', iso, '--depth', '3']);
   assert.equal(table.code, 0);
   assert.match(table.stdout, new RegExp(`seq ${ref2.seq}`));
   assert.equal(table.stdout.trim().split('\n').length, 2 + 1 + 3);
-  const early = await run(['book-at', '--dir', dir, '--symbol', 'BTCUSDT', '--at', '2001-01-01T00:00:00Z']);
+  const early = await runCli(['book-at', '--dir', dir, '--symbol', 'BTCUSDT', '--at', '2001-01-01T00:00:00Z']);
   assert.equal(early.code, 2);
   assert.match(early.stderr, /no recorded snapshot of binance BTCUSDT/);
-  const bad = await run(['book-at', '--dir', dir, '--symbol', 'BTCUSDT', '--at', 'yesterday-ish']);
+  const bad = await runCli(['book-at', '--dir', dir, '--symbol', 'BTCUSDT', '--at', 'yesterday-ish']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--at: expected an ISO 8601 time/);
 });
@@ -132,7 +114,7 @@ test('bookwire replay --raw: the raw messages go back onto the ingest endpoint b
   void (async () => {
     for await (const m of sub) got.push(Buffer.from(m.payload));
   })();
-  const r = await run([
+  const r = await runCli([
     'replay',
     '--dir',
     dir,

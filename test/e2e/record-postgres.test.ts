@@ -5,35 +5,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Recorder } from '../../src/recorder/recorder.js';
 import { PostgresSink } from '../../src/recorder/postgres.js';
 import { ZmqTransport } from '../../src/transport/zeromq.js';
 import type { Transport } from '../../src/transport/types.js';
-import { freeEndpoints, freePort, sleep, waitFor } from '../helpers.js';
+import { freeEndpoints, freePort, sleep, waitFor, runCli } from '../helpers.js';
 import { assertTablesEqualFiles, pgSkip, startTestPostgres } from '../pg-helpers.js';
 import { tmpDir } from '../recorder/helpers.js';
 import { startParts } from './harness.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => p.kill('SIGKILL'), 30_000);
-    p.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 test(
   'PostgreSQL sink round trip over the live pipeline: tables equal the recorded files',
@@ -106,7 +89,7 @@ test(
       [one.rows[0].last_seq],
     );
     const vm = venue.rows[0].venue_msg as { e?: string; data?: { e?: string } }; // raw or combined stream
-  assert.equal(vm.data?.e ?? vm.e, 'depthUpdate');
+    assert.equal(vm.data?.e ?? vm.e, 'depthUpdate');
     const feeds = await c.query(
       `SELECT date_trunc('minute', rec_time), feed, count(*) FROM bookwire_book WHERE kind = 'delta' GROUP BY 1, 2 ORDER BY 1, 2`,
     );
@@ -135,14 +118,14 @@ test(
       ['mysql://x@127.0.0.1/db', /postgres.*expected a postgres:\/\/ or postgresql:\/\/ URL/],
       [db.url.replace(/\/postgres$/, '/nope'), /database "nope" does not exist/],
     ] as const) {
-      const r = await run(['record', '--dir', path.join(dir, 'd'), '--duration', '1', '--postgres', url, ...bus]);
+      const r = await runCli(['record', '--dir', path.join(dir, 'd'), '--duration', '1', '--postgres', url, ...bus]);
       assert.equal(r.code, 2, `${url}: ${r.stderr}`);
       const lines = r.stderr.trim().split('\n');
       assert.equal(lines.length, 1, r.stderr);
       assert.match(lines[0], /^bookwire: /);
       assert.match(lines[0], msg);
     }
-    const ok = await run(['record', '--dir', path.join(dir, 'd'), '--duration', '1', '--postgres', db.url, ...bus]);
+    const ok = await runCli(['record', '--dir', path.join(dir, 'd'), '--duration', '1', '--postgres', db.url, ...bus]);
     assert.equal(ok.code, 0, ok.stderr);
     const c = await db.client();
     const tables = await c.query(`SELECT tablename FROM pg_tables WHERE tablename LIKE 'bookwire_%' ORDER BY 1`);
