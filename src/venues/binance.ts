@@ -7,6 +7,7 @@
  * Local book recipe (U/u rule): same page, "How to manage a local order book correctly".
  */
 import type { BookDelta, BookSnapshot, Level } from '../core/types.js';
+import { isPlainBody, POW10, TextScanner } from '../wire/textscan.js';
 
 /** Binance spot's U/u rule (see rangeRule). */
 export { rangeRule as sequenceRule } from '../core/sequence.js';
@@ -71,8 +72,6 @@ export function snapshotWeight(limit: number): number {
 function trimSlash(s: string): string {
   return s.endsWith('/') ? s.slice(0, -1) : s;
 }
-
-const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
 /**
  * Binance sends plain decimal strings ("0.35210000"): digits with at most one '.', starting with a digit.
@@ -151,127 +150,40 @@ function venueError(o: JsonObject): string | undefined {
 // per event. Anything it does not recognise returns undefined and goes through JSON.parse (parseMessageJson),
 // so results are identical either way; only the speed differs (tests check the two agree).
 
-/** Scanner cursor; module state keeps the helpers allocation-free. */
-let pos = 0;
+const sc = new TextScanner();
 /** The last symbol seen, as spelled in the text and upper-cased. */
 let lastSymbolText = '';
 let lastSymbol = '';
 
-/** Non-negative JSON integer at pos (digits only), or -1. Leaves pos after the digits. */
-function scanInt(text: string): number {
-  let i = pos;
-  let v = 0;
-  let c = text.charCodeAt(i);
-  if (!(c >= 48 && c <= 57)) return -1;
-  if (c === 48) {
-    // JSON has no leading zeros: "0" alone is the only number starting with 0
-    const next = text.charCodeAt(i + 1);
-    if (next >= 48 && next <= 57) return -1;
-  }
-  do {
-    v = v * 10 + (c - 48);
-    c = text.charCodeAt(++i);
-  } while (c >= 48 && c <= 57);
-  pos = i;
-  return v <= Number.MAX_SAFE_INTEGER ? v : -1;
-}
-
-/** Quoted decimal at pos (pos at the opening quote), same rules and value as decimal(); -1 if not one. */
-function scanDecimal(text: string): number {
-  if (text.charCodeAt(pos) !== 34) return -1; // opening quote
-  let i = pos + 1;
-  const start = i;
-  let c = text.charCodeAt(i);
-  if (!(c >= 48 && c <= 57)) return -1;
-  let m = 0;
-  let k = 0;
-  let dot = false;
-  for (;;) {
-    if (c >= 48 && c <= 57) {
-      m = m * 10 + (c - 48);
-      if (dot) k++;
-    } else if (c === 46 && !dot) dot = true;
-    else break;
-    c = text.charCodeAt(++i);
-  }
-  if (c !== 34) return -1; // closing quote, anything else (e, x, escapes) is for the slow path
-  pos = i + 1;
-  return m <= Number.MAX_SAFE_INTEGER && k <= 22 ? m / POW10[k] : +text.slice(start, i);
-}
-
-/** A level array at pos ('['), or undefined. Leaves pos after the closing ']'. */
-function scanLevels(text: string): Level[] | undefined {
-  const out: Level[] = [];
-  if (text.charCodeAt(pos) !== 91) return undefined; // [
-  pos++;
-  if (text.charCodeAt(pos) === 93) {
-    pos++;
-    return out;
-  }
-  for (;;) {
-    if (text.charCodeAt(pos) !== 91) return undefined;
-    pos++;
-    const p = scanDecimal(text);
-    if (!(p > 0) || text.charCodeAt(pos) !== 44) return undefined; // ,
-    pos++;
-    const s = scanDecimal(text);
-    if (s < 0 || text.charCodeAt(pos) !== 93) return undefined; // ]
-    out.push([p, s]);
-    const c = text.charCodeAt(++pos);
-    pos++;
-    if (c === 93) return out;
-    if (c !== 44) return undefined;
-  }
-}
-
-/** True if text[start, end) is a JSON string body that needs no decoding: no escapes, no control characters. */
-function plainString(text: string, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 92 || c < 32) return false;
-  }
-  return true;
-}
-
-function expect(text: string, lit: string): boolean {
-  if (!text.startsWith(lit, pos)) return false;
-  pos += lit.length;
-  return true;
-}
-
 /** The fast path of parseMessage: a BookDelta, or undefined when the frame is not in Binance's exact shape. */
 export function scanDepthUpdate(text: string, collector: string, recvTime: number): BookDelta | undefined {
-  pos = 0;
+  sc.at(text);
   let envelope = false;
   if (text.startsWith('{"stream":"')) {
     const end = text.indexOf('"', 11);
-    if (end < 0 || !plainString(text, 11, end)) return undefined;
-    pos = end + 1;
-    if (!expect(text, ',"data":')) return undefined;
+    if (end < 0 || !isPlainBody(text, 11, end)) return undefined;
+    sc.pos = end + 1;
+    if (!sc.expect(',"data":')) return undefined;
     envelope = true;
   }
-  if (!expect(text, '{"e":"depthUpdate","E":')) return undefined;
-  const exchTime = scanInt(text);
-  if (exchTime < 0 || !expect(text, ',"s":"')) return undefined;
-  const symStart = pos;
-  const symEnd = text.indexOf('"', pos);
-  if (symEnd <= symStart || !plainString(text, symStart, symEnd)) return undefined;
-  pos = symEnd;
-  if (!expect(text, '","U":')) return undefined;
-  const first = scanInt(text);
-  if (first < 0 || !expect(text, ',"u":')) return undefined;
-  const last = scanInt(text);
-  if (last < first || !expect(text, ',"b":')) return undefined;
-  const bids = scanLevels(text);
-  if (bids === undefined || !expect(text, ',"a":')) return undefined;
-  const asks = scanLevels(text);
-  if (asks === undefined || text.charCodeAt(pos) !== 125) return undefined; // }
-  pos++;
-  if (envelope) {
-    if (text.charCodeAt(pos) !== 125) return undefined;
-    pos++;
-  }
-  if (pos !== text.length) return undefined;
+  if (!sc.expect('{"e":"depthUpdate","E":')) return undefined;
+  const exchTime = sc.int();
+  if (exchTime < 0 || !sc.expect(',"s":"')) return undefined;
+  const symStart = sc.pos;
+  const symEnd = text.indexOf('"', symStart);
+  if (symEnd <= symStart || !isPlainBody(text, symStart, symEnd)) return undefined;
+  sc.pos = symEnd;
+  if (!sc.expect('","U":')) return undefined;
+  const first = sc.int();
+  if (first < 0 || !sc.expect(',"u":')) return undefined;
+  const last = sc.int();
+  if (last < first || !sc.expect(',"b":')) return undefined;
+  const bids: Level[] = [];
+  if (!sc.levels(bids, true) || !sc.expect(',"a":')) return undefined;
+  const asks: Level[] = [];
+  if (!sc.levels(asks, true) || !sc.expect('}')) return undefined;
+  if (envelope && !sc.expect('}')) return undefined;
+  if (sc.pos !== text.length) return undefined;
   // a connection carries few symbols: reuse the last one's string instead of allocating two per event
   if (symEnd - symStart !== lastSymbolText.length || !text.startsWith(lastSymbolText, symStart)) {
     lastSymbolText = text.slice(symStart, symEnd);

@@ -7,114 +7,14 @@
  * (test/wire/scan.test.ts checks the two agree).
  */
 import type { BookDelta, Level } from '../core/types.js';
+import { TextScanner } from './textscan.js';
 
-const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
-
-/** Cursor; module state keeps the helpers allocation-free. */
-let pos = 0;
-
-function expect(text: string, lit: string): boolean {
-  if (!text.startsWith(lit, pos)) return false;
-  pos += lit.length;
-  return true;
-}
-
-/** Non-negative JSON integer at pos, or -1. */
-function scanInt(text: string): number {
-  let i = pos;
-  let c = text.charCodeAt(i);
-  if (!(c >= 48 && c <= 57)) return -1;
-  if (c === 48 && (c = text.charCodeAt(i + 1)) >= 48 && c <= 57) return -1; // no leading zeros in JSON
-  let v = 0;
-  c = text.charCodeAt(i);
-  do {
-    v = v * 10 + (c - 48);
-    c = text.charCodeAt(++i);
-  } while (c >= 48 && c <= 57);
-  pos = i;
-  return v <= Number.MAX_SAFE_INTEGER ? v : -1;
-}
-
-/**
- * Non-negative JSON number without exponent at pos, or -1. m / 10^k with m < 2^53 and k <= 22 is one
- * correctly rounded division of two exact doubles: the same value JSON.parse gives.
- */
-function scanDecimal(text: string): number {
-  let i = pos;
-  let c = text.charCodeAt(i);
-  if (!(c >= 48 && c <= 57)) return -1;
-  if (c === 48 && (c = text.charCodeAt(i + 1)) >= 48 && c <= 57) return -1;
-  c = text.charCodeAt(i);
-  let m = 0;
-  do {
-    m = m * 10 + (c - 48);
-    c = text.charCodeAt(++i);
-  } while (c >= 48 && c <= 57);
-  let k = 0;
-  if (c === 46) {
-    c = text.charCodeAt(++i);
-    if (!(c >= 48 && c <= 57)) return -1;
-    do {
-      m = m * 10 + (c - 48);
-      k++;
-      c = text.charCodeAt(++i);
-    } while (c >= 48 && c <= 57);
-  }
-  if (c === 101 || c === 69 || m > Number.MAX_SAFE_INTEGER || k > 22) return -1; // exponent etc.: slow path
-  pos = i;
-  return m / POW10[k];
-}
-
-/** A JSON string at pos with no escapes or control characters; its body, or undefined. */
-function scanPlainString(text: string): string | undefined {
-  if (text.charCodeAt(pos) !== 34) return undefined;
-  const start = pos + 1;
-  const end = text.indexOf('"', start);
-  if (end < 0) return undefined;
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 92 || c < 32) return undefined;
-  }
-  pos = end + 1;
-  return text.slice(start, end);
-}
-
-/** [[price,size],...] at pos; prices > 0, sizes >= 0 (what the slow path's validation accepts, narrowed). */
-function scanLevels(text: string, out: Level[]): boolean {
-  if (text.charCodeAt(pos) !== 91) return false;
-  pos++;
-  if (text.charCodeAt(pos) === 93) {
-    pos++;
-    return true;
-  }
-  for (;;) {
-    if (text.charCodeAt(pos) !== 91) return false;
-    pos++;
-    const p = scanDecimal(text);
-    if (!(p > 0) || text.charCodeAt(pos) !== 44) return false;
-    pos++;
-    const s = scanDecimal(text);
-    if (s < 0 || text.charCodeAt(pos) !== 93) return false;
-    out.push([p, s]);
-    const c = text.charCodeAt(++pos);
-    pos++;
-    if (c === 93) return true;
-    if (c !== 44) return false;
-  }
-}
+const sc = new TextScanner();
 
 // The last venue/symbol/collector strings seen: a bus carries few of them, so reuse instead of allocating.
 let lastVenue = '';
 let lastSymbol = '';
 let lastCollector = '';
-
-function scanCached(text: string, prev: string): string | undefined {
-  if (text.charCodeAt(pos) === 34 && text.startsWith(prev, pos + 1) && text.charCodeAt(pos + 1 + prev.length) === 34 && prev.length > 0) {
-    pos += prev.length + 2;
-    return prev;
-  }
-  return scanPlainString(text);
-}
 
 /**
  * Decide, once venue, symbol and the sequence range are known, whether the levels are needed at all.
@@ -130,29 +30,29 @@ const NO_LEVELS: Level[] = Object.freeze([]) as unknown as Level[];
  * frozen bids/asks and `levelsSkipped: true`: it carries the range, the times and the collector only.
  */
 export function scanCollectorDelta(text: string, wanted?: LevelsWanted): (BookDelta & { levelsSkipped?: true }) | undefined {
-  pos = 0;
-  if (!expect(text, '{"v":1,"type":"delta","venue":')) return undefined;
-  const venue = scanCached(text, lastVenue);
-  if (venue === undefined || !expect(text, ',"symbol":')) return undefined;
+  sc.at(text);
+  if (!sc.expect('{"v":1,"type":"delta","venue":')) return undefined;
+  const venue = sc.cachedString(lastVenue);
+  if (venue === undefined || !sc.expect(',"symbol":')) return undefined;
   lastVenue = venue;
-  const symbol = scanCached(text, lastSymbol);
-  if (symbol === undefined || !expect(text, ',"first":')) return undefined;
+  const symbol = sc.cachedString(lastSymbol);
+  if (symbol === undefined || !sc.expect(',"first":')) return undefined;
   lastSymbol = symbol;
-  const first = scanInt(text);
-  if (first < 0 || !expect(text, ',"last":')) return undefined;
-  const last = scanInt(text);
+  const first = sc.int();
+  if (first < 0 || !sc.expect(',"last":')) return undefined;
+  const last = sc.int();
   if (last < first) return undefined;
   let prev: number | undefined;
-  if (expect(text, ',"prev":')) {
-    prev = scanInt(text);
+  if (sc.expect(',"prev":')) {
+    prev = sc.int();
     if (prev < 0) return undefined;
   }
-  if (!expect(text, ',"exchTime":')) return undefined;
-  const exchTime = scanInt(text);
-  if (exchTime < 0 || !expect(text, ',"recvTime":')) return undefined;
-  const recvTime = scanInt(text);
-  if (recvTime < 0 || !expect(text, ',"collector":')) return undefined;
-  const collector = scanCached(text, lastCollector);
+  if (!sc.expect(',"exchTime":')) return undefined;
+  const exchTime = sc.int();
+  if (exchTime < 0 || !sc.expect(',"recvTime":')) return undefined;
+  const recvTime = sc.int();
+  if (recvTime < 0 || !sc.expect(',"collector":')) return undefined;
+  const collector = sc.cachedString(lastCollector);
   if (collector === undefined) return undefined;
   lastCollector = collector;
   const ev: BookDelta & { levelsSkipped?: true } = {
@@ -172,19 +72,19 @@ export function scanCollectorDelta(text: string, wanted?: LevelsWanted): (BookDe
     ev.levelsSkipped = true;
     return ev;
   }
-  if (!expect(text, ',"bids":')) return undefined;
-  const bidsStart = pos;
+  if (!sc.expect(',"bids":')) return undefined;
+  const bidsStart = sc.pos;
   const bids: Level[] = [];
-  if (!scanLevels(text, bids)) return undefined;
-  const bidsEnd = pos;
-  if (!expect(text, ',"asks":')) return undefined;
-  const asksStart = pos;
+  if (!sc.levels(bids, false)) return undefined;
+  const bidsEnd = sc.pos;
+  if (!sc.expect(',"asks":')) return undefined;
+  const asksStart = sc.pos;
   const asks: Level[] = [];
-  if (!scanLevels(text, asks) || text.charCodeAt(pos) !== 125 || pos + 1 !== text.length) return undefined;
+  if (!sc.levels(asks, false) || sc.charCode() !== 125 || sc.pos + 1 !== text.length) return undefined;
   ev.bids = bids;
   ev.asks = asks;
   ev.bidsJson = text.slice(bidsStart, bidsEnd);
-  ev.asksJson = text.slice(asksStart, pos);
+  ev.asksJson = text.slice(asksStart, sc.pos);
   return ev;
 }
 

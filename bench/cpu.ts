@@ -1,0 +1,42 @@
+/**
+ * CPU per pipeline process at a given rate (sim, collectors, arbiter, a client in this process):
+ * where the cores go, which is what sets the tail latency on a small host.
+ *   node dist/bench/cpu.js [rate] [seconds]
+ */
+import { subscribe } from '../src/client/subscribe.js';
+import { ZmqTransport } from '../src/transport/zeromq.js';
+import { startPipeline } from './pipeline.js';
+import { readFileSync } from 'node:fs';
+
+function cpuTicks(pid: number | undefined): number {
+  if (!pid) return NaN;
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (100/s)
+}
+
+const rate = Number(process.argv[2] ?? 10000);
+const seconds = Number(process.argv[3] ?? 10);
+const p = await startPipeline({ rate, symbol: 'BTCUSDT' });
+const t = new ZmqTransport({ publish: [p.publish], snapshot: [p.snapshot] });
+const ac = new AbortController();
+let n = 0;
+const done = (async () => {
+  for await (const _ of subscribe({ transport: t, symbol: 'BTCUSDT', signal: ac.signal })) n++;
+})().catch(() => undefined);
+await new Promise((r) => setTimeout(r, 3000));
+const pids = Object.fromEntries(Object.entries(p.procs).map(([k, c]) => [k, c.pid]));
+const t0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuTicks(pid)]));
+const c0 = process.cpuUsage();
+const n0 = n;
+await new Promise((r) => setTimeout(r, seconds * 1000));
+const rows: Record<string, string> = {};
+for (const [k, pid] of Object.entries(pids)) rows[k] = `${(cpuTicks(pid) - t0[k]) / seconds}%`;
+const c = process.cpuUsage(c0);
+rows.client = `${((c.user + c.system) / 1e4 / seconds).toFixed(0)}%`;
+console.log(`rate ${rate}/s, ${seconds} s, client updates/s ${((n - n0) / seconds).toFixed(0)}`);
+console.table(rows);
+ac.abort();
+await p.stop();
+await t.close();
+await done;
+process.exit(0);
