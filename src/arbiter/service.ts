@@ -18,7 +18,6 @@ import type { BookDelta, BookSnapshot } from '../core/types.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type {
-  BusMessage,
   BusPublisher,
   BusSubscriber,
   GroupIngest,
@@ -231,7 +230,7 @@ export class ArbiterService {
   private loopDone?: Promise<void>;
   /** Arrival time (epoch µs) of the message being processed. */
   arrival = 0;
-  readonly counters = { received: 0, decodeErrors: 0, unknownSymbol: 0 };
+  readonly counters = { received: 0, decodeErrors: 0, unknownSymbol: 0, processErrors: 0 };
 
   constructor(o: ArbiterServiceOptions) {
     this.opts = o;
@@ -299,29 +298,40 @@ export class ArbiterService {
 
   private async ingestLoop(sub: BusSubscriber): Promise<void> {
     try {
-      for await (const m of sub) this.onIngest(m);
+      if (sub.consume) await sub.consume(this.onIngestMessage);
+      else for await (const m of sub) this.onIngestMessage(m.topic, m.payload);
     } catch (e) {
       if (!this.stopped) this.log.error({ err: (e as Error).message }, 'ingest loop failed');
     }
   }
 
+  /** One ingest message. A bug hit by one message is logged and counted; it never stops the ingest loop. */
+  private readonly onIngestMessage = (topic: string, payload: Buffer): void => {
+    try {
+      this.onIngest(topic, payload);
+    } catch (e) {
+      if (this.counters.processErrors++ < 10 || this.counters.processErrors % 1000 === 0)
+        this.log.error({ topic, err: (e as Error).stack ?? String(e), count: this.counters.processErrors }, 'message processing failed');
+    }
+  };
+
   /** One ingest message; returns the book it concerned and, for a delta, its `last`. */
-  private onIngest(m: BusMessage): { b: BookHandler; last?: number } | undefined {
+  private onIngest(topic: string, payload: Buffer): { b: BookHandler; last?: number } | undefined {
     this.counters.received++;
     this.arrival = nowMicros();
     const nowMs = performance.now();
-    if (m.topic.startsWith('status.')) {
-      this.onStatus(m.payload, nowMs);
+    if (topic.startsWith('status.')) {
+      this.onStatus(payload, nowMs);
       return undefined;
     }
     let ev;
     try {
-      ev = decodeCollectorEvent(m.payload, false, this.levelsWanted);
+      ev = decodeCollectorEvent(payload, false, this.levelsWanted);
     } catch (e) {
       this.counters.decodeErrors++;
       if (this.counters.decodeErrors <= 10 || this.counters.decodeErrors % 1000 === 0)
         this.log.warn(
-          { topic: m.topic, err: (e as Error).message, count: this.counters.decodeErrors },
+          { topic, err: (e as Error).message, count: this.counters.decodeErrors },
           'undecodable message dropped',
         );
       return undefined;
@@ -381,7 +391,7 @@ export class ArbiterService {
         for (const [key, b] of this.books) if (b.partition === partition) this.forgetBook(key);
       },
       onMessage: (m) => {
-        const r = this.onIngest(m);
+        const r = this.onIngest(m.topic, m.payload);
         if (!r) return;
         r.b.partition = m.partition;
         // Neither applied nor stale: the core may hold it, so a new owner must read it again.

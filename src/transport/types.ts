@@ -26,6 +26,12 @@ export interface BusPublisher {
 
 export interface BusSubscriber extends AsyncIterable<BusMessage> {
   close(): Promise<void>;
+  /**
+   * Optional push-style fast path for hot consumers: calls `handler` for every message until close(),
+   * then resolves. Same messages, same order as iterating, without a promise and an iterator result per
+   * message. Use one style per subscriber, not both.
+   */
+  consume?(handler: (topic: string, payload: Buffer) => void): Promise<void>;
 }
 
 export interface SnapshotServer {

@@ -229,27 +229,24 @@ const NL = 10;
  */
 export function decodeCollectorEvent(buf: Buffer | Uint8Array | string, withRaw = false, wanted?: LevelsWanted): CollectorEvent {
   let raw: string | undefined;
+  let text: string;
   if (typeof buf === 'string') {
     const i = buf.indexOf('\n');
-    if (i >= 0) {
-      if (withRaw) raw = buf.slice(i + 1);
-      buf = buf.slice(0, i);
-    }
+    if (i >= 0 && withRaw) raw = buf.slice(i + 1);
+    text = i >= 0 ? buf.slice(0, i) : buf;
   } else {
+    // decode the head straight from the bytes: no intermediate Buffer views (two objects per message)
     const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
     const i = b.indexOf(NL);
-    if (i >= 0) {
-      if (withRaw) raw = b.toString('utf8', i + 1);
-      buf = b.subarray(0, i);
-    }
+    if (i >= 0 && withRaw) raw = b.toString('utf8', i + 1);
+    text = b.toString('utf8', 0, i >= 0 ? i : b.length);
   }
-  const ev = decodeCollectorEventHead(buf, wanted);
+  const ev = decodeCollectorEventHead(text, wanted);
   if (raw !== undefined) ev.raw = raw;
   return ev;
 }
 
-function decodeCollectorEventHead(buf: Buffer | Uint8Array | string, wanted?: LevelsWanted): CollectorEvent {
-  const text = typeof buf === 'string' ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8');
+function decodeCollectorEventHead(text: string, wanted?: LevelsWanted): CollectorEvent {
   const fast = scanCollectorDelta(text, wanted);
   if (fast !== undefined) return fast;
   const r = parse(text);

@@ -131,4 +131,48 @@ describe('ZmqTransport', { timeout: 20_000 }, () => {
     await z.close();
     await i.close();
   });
+
+  test('consume(): every payload of batched multiparts once, in per-topic order; ends on close', async (t) => {
+    const arb = zmq(t, WILDCARD);
+    const sub = await arb.subscriber('ingest', ['raw.']);
+    const col = zmq(t, { ingest: [sub.endpoint!] });
+    const pub = await col.publisher('ingest'); // collectors batch per turn: multipart [topic, p1, p2, ...]
+    const got: string[] = [];
+    let probes = 0;
+    const done = sub.consume!((topic, payload) => {
+      if (topic === 'raw.probe') probes++;
+      else got.push(`${topic}:${payload.toString()}`);
+    });
+    const deadline = Date.now() + 5000;
+    while (probes === 0) {
+      assert.ok(Date.now() < deadline, 'slow joiner: no probe arrived');
+      pub.send('raw.probe', '');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const want: string[] = [];
+    for (let turn = 0; turn < 20; turn++) {
+      for (let i = 0; i < 50; i++) {
+        const topic = i % 2 ? 'raw.binance.A' : 'raw.binance.B';
+        pub.send(topic, String(turn * 50 + i));
+        want.push(`${topic}:${turn * 50 + i}`);
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    while (got.length < want.length && Date.now() < deadline + 5000) await new Promise((r) => setTimeout(r, 20));
+    // per-topic order is the bus's promise (a batch groups payloads by topic)
+    const byTopic = (xs: string[], topic: string) => xs.filter((x) => x.startsWith(`${topic}:`));
+    assert.equal(got.length, want.length);
+    for (const topic of ['raw.binance.A', 'raw.binance.B']) assert.deepEqual(byTopic(got, topic), byTopic(want, topic));
+    await sub.close();
+    await done; // resolves, does not reject, once closed
+  });
+
+  test('consume() on a subscriber that is being iterated is refused', async (t) => {
+    const arb = zmq(t, WILDCARD);
+    const sub = await arb.subscriber('ingest', ['raw.']);
+    const pending = sub[Symbol.asyncIterator]().next();
+    await assert.rejects(sub.consume!(() => undefined), /already being iterated/);
+    await sub.close();
+    assert.deepEqual(await pending, { done: true, value: undefined });
+  });
 });
