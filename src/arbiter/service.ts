@@ -94,6 +94,8 @@ class BookHandler implements ArbiterSink {
   pending: { last: number; offset: bigint }[] = [];
   /** Set while the state is rebuilt from the committed output: nothing to publish. */
   restoring = false;
+  /** The stats last published for this book. */
+  lastStats?: ArbiterStats;
 
   constructor(
     readonly svc: ArbiterService,
@@ -447,7 +449,17 @@ export class ArbiterService {
     const m = process.memoryUsage();
     const mib = (v: number) => Math.round((v / 2 ** 20) * 10) / 10;
     const memory = { rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), externalMiB: mib(m.external + m.arrayBuffers) };
-    for (const b of this.books.values()) this.pub!.send(b.statsTopic, encode(b.stats(now, memory)));
+    for (const b of this.books.values()) {
+      b.lastStats = b.stats(now, memory);
+      this.pub!.send(b.statsTopic, encode(b.lastStats));
+    }
+  }
+
+  /** Per book, the stats last published (every statsIntervalMs), with the live sequence: for metrics. */
+  latestStats(): ArbiterStats[] {
+    const out: ArbiterStats[] = [];
+    for (const b of this.books.values()) if (b.lastStats) out.push({ ...b.lastStats, seq: b.core.seq, synced: b.core.state !== 'unsynced' });
+    return out;
   }
 
   private answerSnapshot(_topic: string, payload: Buffer): Buffer {

@@ -8,6 +8,10 @@ import { Collector } from '../collector/collector.js';
 import { ArbiterService } from '../arbiter/service.js';
 import { runSimulator } from '../sim/index.js';
 import { UserError } from './errors.js';
+import { newRegistry, serveMetrics, type MetricsServer } from '../metrics/exporter.js';
+import { registerArbiterMetrics } from '../metrics/arbiter.js';
+import { registerCollectorMetrics } from '../metrics/collector.js';
+import type client from 'prom-client';
 
 export function busTransport(cfg: Config, log: Logger): Transport {
   if (cfg.bus.kind === 'kafka')
@@ -15,6 +19,7 @@ export function busTransport(cfg: Config, log: Logger): Transport {
       kind: 'kafka',
       brokers: cfg.bus.brokers,
       topicPrefix: cfg.bus.topicPrefix,
+      lingerMs: cfg.bus.lingerMs,
       clientId: `bookwire-${log.bindings().name ?? 'cli'}`,
       ssl: cfg.bus.ssl as KafkaTransportOptions['ssl'],
       sasl: cfg.bus.sasl as KafkaTransportOptions['sasl'],
@@ -44,6 +49,26 @@ async function starting(start: () => Promise<void>, transport: Transport): Promi
     await transport.close().catch(() => undefined); // open client connections would keep the process alive
     if (e instanceof KafkaTopicMissingError) throw new UserError(e.message);
     throw e;
+  }
+}
+
+/**
+ * Serve Prometheus metrics when `listen` is set. Called before the service starts, so a taken port fails
+ * fast with a clear message instead of after the process joined the bus.
+ */
+export async function serveMetricsFor(
+  listen: string | undefined,
+  labels: Record<string, string>,
+  register: (reg: client.Registry) => void,
+  log: Logger,
+): Promise<MetricsServer | undefined> {
+  if (!listen) return undefined;
+  const reg = newRegistry(labels);
+  register(reg);
+  try {
+    return await serveMetrics(listen, reg, log);
+  } catch (e) {
+    throw new UserError((e as Error).message);
   }
 }
 
@@ -107,13 +132,21 @@ export async function runCollectCommand(cfg: Config, id: string, durationS?: num
     transport,
     logger: log,
   });
-  await starting(() => c.start(), transport);
-  log.info({ symbols: cc.symbols, ws: cc.wsUrl, ...busWhere(cfg) }, 'collector running');
+  let metrics: MetricsServer | undefined;
+  await starting(async () => {
+    metrics = await serveMetricsFor(cc.metrics, { process: 'collector', id: cc.id }, (reg) => registerCollectorMetrics(reg, c), log);
+    await c.start().catch(async (e: unknown) => {
+      await metrics?.close();
+      throw e;
+    });
+  }, transport);
+  log.info({ symbols: cc.symbols, ws: cc.wsUrl, ...busWhere(cfg), metrics: metrics?.url }, 'collector running');
   await untilSignal(
     log,
     async () => {
       await c.stop();
       await transport.close();
+      await metrics?.close();
     },
     durationS,
   );
@@ -135,11 +168,21 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
     statsIntervalMs: cfg.arbiter.statsIntervalMs,
     logger: log,
   });
-  await starting(() => a.start(), transport);
+  let metrics: MetricsServer | undefined;
+  await starting(async () => {
+    metrics = await serveMetricsFor(cfg.arbiter.metrics, { process: 'arbiter', id: cfg.arbiter.id }, (reg) => registerArbiterMetrics(reg, a), log);
+    await a.start().catch(async (e: unknown) => {
+      await metrics?.close();
+      throw e;
+    });
+  }, transport);
   log.info(
-    cfg.bus.kind === 'kafka'
-      ? { ...busWhere(cfg), group: cfg.arbiter.group }
-      : { ingest: cfg.bus.ingest[0], publish: cfg.bus.publish[0], snapshot: cfg.bus.snapshot[0] },
+    {
+      ...(cfg.bus.kind === 'kafka'
+        ? { ...busWhere(cfg), group: cfg.arbiter.group }
+        : { ingest: cfg.bus.ingest[0], publish: cfg.bus.publish[0], snapshot: cfg.bus.snapshot[0] }),
+      metrics: metrics?.url,
+    },
     'arbiter running',
   );
   await untilSignal(
@@ -147,6 +190,7 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
     async () => {
       await a.stop();
       await transport.close();
+      await metrics?.close();
     },
     durationS,
   );

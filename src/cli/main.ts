@@ -126,6 +126,7 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('collect
   .option('--reconnect-max-ms <ms>', 'longest reconnect backoff', num('--reconnect-max-ms'))
   .option('--rest-weight-per-minute <n>', 'REST request-weight budget', num('--rest-weight-per-minute'))
   .option('--reconnect-every-s <s>', 'proactive make-before-break reconnect period (0 = never)', num('--reconnect-every-s'))
+  .option('--metrics <[host:]port>', 'serve Prometheus metrics (/metrics, /healthz) here; default off (config collectors[].metrics)')
   .action(async (o: Opts) => {
     const id = o.id as string;
     let cfg = config(o, {
@@ -140,6 +141,7 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('collect
       restWeightPerMinute: o.restWeightPerMinute,
       reconnectEveryS: o.reconnectEveryS,
       symbols: o.symbols,
+      metrics: o.metrics,
     };
     // This process runs one collector: keep its entry from the file (or a new one), flags on top.
     const existing = cfg.collectors.find((c) => c.id === id);
@@ -157,10 +159,12 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('arbitra
   .option('--snapshot-timeout-ms <ms>', 'retry a REST snapshot request (on another collector) after this long', num('--snapshot-timeout-ms'))
   .option('--stats-interval-ms <ms>', 'stats publish interval', num('--stats-interval-ms'))
   .option('--group <name>', 'Kafka consumer group: arbiters of one group share the books, exactly once, with failover')
+  .option('--metrics <[host:]port>', 'serve Prometheus metrics (/metrics, /healthz) here; default off (config arbiter.metrics)')
   .action(async (o: Opts) => {
     const cfg = config(o, {
       arbiter: {
         id: o.id as string | undefined,
+        metrics: o.metrics as string | undefined,
         group: o.group as string | undefined,
         gapTimeoutMs: o.gapTimeoutMs as number | undefined,
         snapshotIntervalMs: o.snapshotIntervalMs as number | undefined,

@@ -40,6 +40,8 @@ export interface BusConfig {
   /** Kafka bus (kind: kafka): bootstrap brokers, topic prefix, TLS/SASL passed to the client as given. */
   brokers: string[];
   topicPrefix: string;
+  /** Kafka producer linger (ms, docs/kafka.md "Producer linger"); unset: env BOOKWIRE_KAFKA_LINGER_MS, else 20. */
+  lingerMs?: number;
   ssl?: boolean | Record<string, unknown>;
   sasl?: { mechanism: string; [key: string]: unknown };
 }
@@ -64,6 +66,8 @@ export interface CollectorConfig {
   reconnectMaxMs: number;
   restWeightPerMinute: number;
   reconnectEveryS: number;
+  /** Prometheus metrics listen address ("127.0.0.1:9465"); absent = off. */
+  metrics?: string;
 }
 
 export interface ArbiterConfig {
@@ -74,6 +78,8 @@ export interface ArbiterConfig {
   statsIntervalMs: number;
   /** Kafka consumer group shared by arbiters that split the books between them (exactly once); absent: one arbiter. */
   group?: string;
+  /** Prometheus metrics listen address ("127.0.0.1:9464"); absent = off. */
+  metrics?: string;
 }
 
 export interface SimConfig {
@@ -103,6 +109,12 @@ export interface RecorderConfig {
   segmentBytes: number;
   segmentMinutes: number;
   maxPendingBytes: number;
+  /** Book stream: a checkpoint of the book every this many records (0: none); book-at applies at most this many. */
+  checkpointEvents: number;
+  /** Where blocks are compressed: the recorder's main thread (less CPU) or libuv's thread pool. */
+  compressIn: 'main-thread' | 'thread-pool';
+  /** Consolidated messages as binary records (format 02) or as the JSON received. */
+  encoding: 'binary' | 'json';
   /** Optional PostgreSQL sink (src/recorder/postgres.ts); absent = off. */
   postgres?: RecorderPostgresConfig;
 }
@@ -207,6 +219,18 @@ const symbolList = listOf(symbol, 'symbols').refine((l) => new Set(l).size === l
   error: 'symbols must not repeat',
 });
 
+/** A metrics listen address: a port (loopback) or host:port, normalized to host:port. */
+const metricsListen = z
+  .union([z.number(), z.string()], { error: 'expected a metrics listen address like 9464 or 127.0.0.1:9464' })
+  .transform((v, ctx) => {
+    const m = /^(?:(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):)?(\d{1,5})$/.exec(String(v).trim());
+    if (!m || Number(m[2]) > 65535) {
+      ctx.issues.push({ code: 'custom', input: v, message: 'expected a metrics listen address like 9464 or 127.0.0.1:9464' });
+      return z.NEVER;
+    }
+    return `${m[1] ?? '127.0.0.1'}:${m[2]}`;
+  });
+
 /** A mapping whose keys are all optional: an absent or empty (`key:` with nothing below) section gets every default. */
 function section<S extends z.core.$ZodLooseShape>(shape: S) {
   const obj = z.strictObject(shape, {
@@ -236,6 +260,7 @@ const busSchema = section({
     .string({ error: 'expected a Kafka topic prefix like bookwire' })
     .regex(/^[A-Za-z0-9._-]{1,200}$/, { error: 'expected a Kafka topic prefix like bookwire (letters, digits, ., _, -)' })
     .default('bookwire'),
+  lingerMs: intIn(0, 10_000).optional(),
   // Passed to kafkajs unchanged (true, or tls.connect options; { mechanism, username, password }).
   ssl: z.union([z.boolean(), z.record(z.string(), z.unknown())], { error: 'expected true/false or TLS options' }).optional(),
   sasl: z
@@ -264,6 +289,7 @@ const collectorSchema = z
       reconnectMaxMs: intIn(1).default(30_000),
       restWeightPerMinute: intIn(1).default(1200),
       reconnectEveryS: nonNegNumber().default(82_800),
+      metrics: metricsListen.optional(),
     },
     { error: (iss) => (iss.code === 'invalid_type' ? 'expected a mapping with at least an id' : undefined) },
   )
@@ -337,6 +363,7 @@ const rawSchema = z.strictObject({
     snapshotTimeoutMs: intIn(1).default(3000),
     statsIntervalMs: intIn(1).default(1000),
     group: anId('a consumer group name').optional(),
+    metrics: metricsListen.optional(),
   }),
   sim: simSchema,
   demo: section({
@@ -357,6 +384,9 @@ const rawSchema = z.strictObject({
     segmentBytes: intIn(65536).default(64 * 1024 * 1024),
     segmentMinutes: posNumber().default(60),
     maxPendingBytes: intIn(1024 * 1024).default(64 * 1024 * 1024),
+    checkpointEvents: intIn(0, 10_000_000).default(2500),
+    compressIn: oneOf(['main-thread', 'thread-pool']).default('main-thread'),
+    encoding: oneOf(['binary', 'json']).default('binary'),
     postgres: z
       .strictObject(
         {

@@ -1,0 +1,25 @@
+/** Prometheus metrics of a collector: its venue connection per symbol and its publish counters. */
+import type client from 'prom-client';
+import type { Collector } from '../collector/collector.js';
+import { liveCounter, liveGauge } from './exporter.js';
+
+export function registerCollectorMetrics(reg: client.Registry, c: Collector): void {
+  const perSymbol = (f: (x: ReturnType<Collector['status']>['feeds'][number]) => number) => () =>
+    c.status().feeds.map((x): [Record<string, string>, number] => [{ symbol: x.symbol }, f(x)]);
+  const L = ['symbol'];
+  liveGauge(reg, 'collector_connected', '1 while the websocket to the venue is open.', L, perSymbol((x) => (x.connected ? 1 : 0)));
+  liveGauge(reg, 'collector_idle_seconds', 'Time since the last message from the venue (absent while disconnected).', L, () =>
+    c
+      .status()
+      .feeds.filter((x) => x.idleMs >= 0)
+      .map((x): [Record<string, string>, number] => [{ symbol: x.symbol }, x.idleMs / 1000]),
+  );
+  liveCounter(reg, 'collector_venue_messages_total', 'Depth messages received from the venue.', L, perSymbol((x) => x.messages));
+  liveCounter(reg, 'collector_reconnects_total', 'Websocket reconnects.', L, perSymbol((x) => x.reconnects));
+  liveCounter(reg, 'collector_gaps_total', "Gaps in this connection's own sequence.", L, perSymbol((x) => x.gaps));
+  liveCounter(reg, 'collector_snapshots_total', 'REST snapshots fetched.', L, perSymbol((x) => x.snapshots));
+  const k = c.counters;
+  liveCounter(reg, 'collector_published_total', 'Events published onto the bus.', [], () => [[{}, k.published]]);
+  liveCounter(reg, 'collector_parse_errors_total', 'Venue frames that could not be parsed (logged, dropped).', [], () => [[{}, k.parseErrors]]);
+  liveCounter(reg, 'collector_snapshot_errors_total', 'Failed REST snapshot fetches.', [], () => [[{}, k.snapshotErrors]]);
+}
