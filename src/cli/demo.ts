@@ -24,6 +24,8 @@ export interface DemoOptions {
   logDir: string;
   /** Exit non-zero if the consolidated book ever differed from the truth (used by tests/CI). */
   strict?: boolean;
+  /** Prometheus metrics on 127.0.0.1: the arbiter at this port, collector i at port + 1 + i. */
+  metricsPort?: number;
 }
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -46,9 +48,11 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
     ...cfg,
     bus: o.record ? { ...cfg.bus, ingest: [...new Set([...cfg.bus.ingest, cfg.recorder.ingest])] } : cfg.bus,
     recorder: { ...cfg.recorder, dir: path.resolve(cfg.recorder.dir) },
-    collectors: cfg.collectors.map((c) => {
+    arbiter: o.metricsPort ? { ...cfg.arbiter, metrics: `127.0.0.1:${o.metricsPort}` } : cfg.arbiter,
+    collectors: cfg.collectors.map((c, i) => {
       const prefix = c.id === faulty ? '/p/flaky' : '';
-      return { ...c, wsUrl: wsBase + prefix, restUrl: simBase + prefix };
+      const metrics = o.metricsPort ? `127.0.0.1:${o.metricsPort + 1 + i}` : c.metrics;
+      return { ...c, wsUrl: wsBase + prefix, restUrl: simBase + prefix, metrics };
     }),
   };
   const cfgFile = path.join(o.logDir, 'demo-config.yaml');
