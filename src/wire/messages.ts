@@ -12,7 +12,7 @@
  *   ctl.snapshot.<venue>.<symbol>   SnapshotRequest (arbiter -> collectors, book channel)
  */
 import type { BookDelta, BookSnapshot, CollectorEvent, Level } from '../core/types.js';
-import { scanCollectorDelta, type LevelsWanted } from './scan.js';
+import { scanCollectorDelta, scanConsolidatedDelta, type LevelsWanted } from './scan.js';
 
 export type { LevelsWanted } from './scan.js';
 
@@ -270,7 +270,10 @@ function decodeCollectorEventHead(text: string, wanted?: LevelsWanted): Collecto
 
 /** Decode a book.* payload (or a snapshot reply). */
 export function decodeConsolidated(buf: Buffer | Uint8Array | string): ConsolidatedMessage {
-  const r = parse(buf);
+  const text = typeof buf === 'string' ? buf : Buffer.isBuffer(buf) ? buf.toString('utf8') : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8');
+  const fast = scanConsolidatedDelta(text);
+  if (fast !== undefined) return fast;
+  const r = parse(text);
   if (r.type === 'error') throw new DecodeError(`error reply: ${String(r.message)}`);
   need(r, 'venue', 'string');
   need(r, 'symbol', 'string');

@@ -7,6 +7,7 @@
  * (test/wire/scan.test.ts checks the two agree).
  */
 import type { BookDelta, Level } from '../core/types.js';
+import type { ConsolidatedDelta } from './messages.js';
 import { TextScanner } from './textscan.js';
 
 const sc = new TextScanner();
@@ -86,6 +87,41 @@ export function scanCollectorDelta(text: string, wanted?: LevelsWanted): (BookDe
   ev.bidsJson = text.slice(bidsStart, bidsEnd);
   ev.asksJson = text.slice(asksStart, sc.pos);
   return ev;
+}
+
+/**
+ * Scan a consolidated delta (book.*) exactly as encodeConsolidatedDelta writes it: the clients' fast path.
+ * Undefined for any other shape (snapshots, error replies, other encoders): the caller uses JSON.parse.
+ */
+export function scanConsolidatedDelta(text: string): ConsolidatedDelta | undefined {
+  sc.at(text);
+  if (!sc.expect('{"v":1,"type":"delta","venue":')) return undefined;
+  const venue = sc.cachedString(lastVenue);
+  if (venue === undefined || !sc.expect(',"symbol":')) return undefined;
+  lastVenue = venue;
+  const symbol = sc.cachedString(lastSymbol);
+  if (symbol === undefined || !sc.expect(',"seq":')) return undefined;
+  lastSymbol = symbol;
+  const seq = sc.int();
+  if (seq < 0 || !sc.expect(',"prev":')) return undefined;
+  const prev = sc.int();
+  if (prev < 0 || !sc.expect(',"first":')) return undefined;
+  const first = sc.int();
+  if (first < 0 || !sc.expect(',"bids":')) return undefined;
+  const bids: Level[] = [];
+  if (!sc.levels(bids, false) || !sc.expect(',"asks":')) return undefined;
+  const asks: Level[] = [];
+  if (!sc.levels(asks, false) || !sc.expect(',"exchTime":')) return undefined;
+  const exchTime = sc.int();
+  if (exchTime < 0 || !sc.expect(',"recvTime":')) return undefined;
+  const recvTime = sc.int();
+  if (recvTime < 0 || !sc.expect(',"pubTime":')) return undefined;
+  const pubTime = sc.int();
+  if (pubTime < 0 || !sc.expect(',"feed":')) return undefined;
+  const feed = sc.cachedString(lastCollector);
+  if (feed === undefined || !sc.expect('}') || sc.pos !== text.length) return undefined;
+  lastCollector = feed;
+  return { v: 1, type: 'delta', venue, symbol, seq, prev, first, bids, asks, exchTime, recvTime, pubTime, feed };
 }
 
 /**

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { scanCollectorDelta } from '../../src/wire/scan.js';
-import { decodeCollectorEvent, encodeCollectorEvent, encodeConsolidatedDelta } from '../../src/wire/messages.js';
+import { scanCollectorDelta, scanConsolidatedDelta } from '../../src/wire/scan.js';
+import { decodeCollectorEvent, decodeConsolidated, encode, encodeCollectorEvent, encodeConsolidatedDelta } from '../../src/wire/messages.js';
 import type { BookDelta, Level } from '../../src/core/types.js';
 
 const base: BookDelta = {
@@ -110,4 +110,50 @@ test('the consolidated delta reuses the kept level texts byte for byte', () => {
   const ev = { ...base, bids: [[1e-7, 3]] as Level[], asks: [[2.5, 0.1]] as Level[] };
   const d = decodeCollectorEvent(head(ev)) as BookDelta;
   assert.equal(encodeConsolidatedDelta(d, 9, 5), encodeConsolidatedDelta(ev, 9, 5));
+});
+
+test('property: clients decode every consolidated delta the same way as JSON.parse, mostly on the fast path', () => {
+  let scanned = 0;
+  fc.assert(
+    fc.property(
+      fc.record({
+        venue: plainOr(['binance', 'okx', 'ü'], ['bin"ance']),
+        symbol: plainOr(['BTCUSDT', 'ETH-USD'], ['A\\B', 'X\nY']),
+        collector: plainOr(['a', 'b', 'collector-eu-1'], ['', 'x"y', '\u0000']),
+        first: fc.integer({ min: 0, max: 2 ** 50 }),
+        span: fc.integer({ min: 0, max: 100 }),
+        prev: fc.integer({ min: 0, max: 2 ** 50 }),
+        exchTime: fc.integer({ min: 0, max: 2 ** 45 }),
+        recvTime: fc.integer({ min: 0, max: 2 ** 52 }),
+        pubTime: fc.integer({ min: 0, max: 2 ** 52 }),
+        bids: levels,
+        asks: levels,
+      }),
+      (r) => {
+        const ev: BookDelta = { ...base, ...r, last: r.first + r.span };
+        const text = encodeConsolidatedDelta(ev, r.prev, r.pubTime);
+        const want = JSON.parse(text) as object;
+        if (scanConsolidatedDelta(text) !== undefined) scanned++;
+        assert.deepEqual(decodeConsolidated(text), want);
+        assert.deepEqual(decodeConsolidated(Buffer.from(text)), want);
+      },
+    ),
+    { numRuns: 500 },
+  );
+  assert.ok(scanned > 100, `the fast path took only ${scanned} of 500 deltas`);
+});
+
+test('consolidated shapes the scanner does not know go to JSON.parse', () => {
+  const text = encodeConsolidatedDelta(base, 9, 5);
+  assert.ok(scanConsolidatedDelta(text) !== undefined);
+  for (const v of [
+    text.replace('"seq":12', '"seq": 12'),
+    text.replace('"prev":9', '"prev":-1'),
+    text.replace('"feed":"a"', '"feed":"\\u0061"'),
+    text + ' ',
+    text.slice(0, -1),
+    encode({ v: 1, type: 'snapshot', venue: 'binance', symbol: 'BTCUSDT', seq: 1, bids: [], asks: [], exchTime: 0, pubTime: 0, reason: 'reply' }).toString(),
+  ])
+    assert.equal(scanConsolidatedDelta(v), undefined, v);
+  assert.throws(() => decodeConsolidated(text.slice(0, -1)), /not JSON/);
 });
