@@ -16,7 +16,7 @@ function norm(ev: object): object {
 }
 
 test('collector events round-trip; the raw text travels after the JSON head, untouched', () => {
-  const buf = encodeCollectorEvent(delta);
+  const buf = Buffer.from(encodeCollectorEvent(delta)); // as it arrives off the bus
   assert.deepEqual(norm(decodeCollectorEvent(buf, true)), delta);
   const { raw: _r, ...noRaw } = delta;
   assert.deepEqual(norm(decodeCollectorEvent(buf)), noRaw, 'without withRaw the raw text is not decoded');
