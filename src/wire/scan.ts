@@ -17,6 +17,19 @@ let lastVenue = '';
 let lastSymbol = '';
 let lastCollector = '';
 
+/** `{"v":1,"type":"delta","venue":V,"symbol":S` at the start of `text`, then `next`; sets lastVenue/lastSymbol. */
+function deltaHead(text: string, next: string): boolean {
+  sc.at(text);
+  if (!sc.expect('{"v":1,"type":"delta","venue":')) return false;
+  const venue = sc.cachedString(lastVenue);
+  if (venue === undefined || !sc.expect(',"symbol":')) return false;
+  lastVenue = venue;
+  const symbol = sc.cachedString(lastSymbol);
+  if (symbol === undefined || !sc.expect(next)) return false;
+  lastSymbol = symbol;
+  return true;
+}
+
 /**
  * Decide, once venue, symbol and the sequence range are known, whether the levels are needed at all.
  * The arbiter answers false for a copy it will drop as already seen: the rest of the head is not read.
@@ -31,14 +44,9 @@ const NO_LEVELS: Level[] = Object.freeze([]) as unknown as Level[];
  * frozen bids/asks and `levelsSkipped: true`: it carries the range, the times and the collector only.
  */
 export function scanCollectorDelta(text: string, wanted?: LevelsWanted): (BookDelta & { levelsSkipped?: true }) | undefined {
-  sc.at(text);
-  if (!sc.expect('{"v":1,"type":"delta","venue":')) return undefined;
-  const venue = sc.cachedString(lastVenue);
-  if (venue === undefined || !sc.expect(',"symbol":')) return undefined;
-  lastVenue = venue;
-  const symbol = sc.cachedString(lastSymbol);
-  if (symbol === undefined || !sc.expect(',"first":')) return undefined;
-  lastSymbol = symbol;
+  if (!deltaHead(text, ',"first":')) return undefined;
+  const venue = lastVenue;
+  const symbol = lastSymbol;
   const first = sc.int();
   if (first < 0 || !sc.expect(',"last":')) return undefined;
   const last = sc.int();
@@ -94,14 +102,9 @@ export function scanCollectorDelta(text: string, wanted?: LevelsWanted): (BookDe
  * Undefined for any other shape (snapshots, error replies, other encoders): the caller uses JSON.parse.
  */
 export function scanConsolidatedDelta(text: string): ConsolidatedDelta | undefined {
-  sc.at(text);
-  if (!sc.expect('{"v":1,"type":"delta","venue":')) return undefined;
-  const venue = sc.cachedString(lastVenue);
-  if (venue === undefined || !sc.expect(',"symbol":')) return undefined;
-  lastVenue = venue;
-  const symbol = sc.cachedString(lastSymbol);
-  if (symbol === undefined || !sc.expect(',"seq":')) return undefined;
-  lastSymbol = symbol;
+  if (!deltaHead(text, ',"seq":')) return undefined;
+  const venue = lastVenue;
+  const symbol = lastSymbol;
   const seq = sc.int();
   if (seq < 0 || !sc.expect(',"prev":')) return undefined;
   const prev = sc.int();

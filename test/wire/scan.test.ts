@@ -41,16 +41,21 @@ const levels = fc.array(fc.tuple(price, size) as fc.Arbitrary<Level>, { maxLengt
 const plainOr = (plain: string[], odd: string[]) =>
   fc.oneof({ weight: 10, arbitrary: fc.constantFrom(...plain) }, { weight: 1, arbitrary: fc.constantFrom(...odd) });
 
+/** Names (sometimes needing escapes) and a sequence range, shared by the raw.* and book.* properties. */
+const deltaFields = {
+  venue: plainOr(['binance', 'okx', 'ü'], ['bin"ance']),
+  symbol: plainOr(['BTCUSDT', 'ETH-USD'], ['A\\B', 'X\nY']),
+  collector: plainOr(['a', 'b', 'collector-eu-1'], ['', 'x"y', '\u0000']),
+  first: fc.integer({ min: 0, max: 2 ** 50 }),
+  span: fc.integer({ min: 0, max: 100 }),
+};
+
 test('property: the scanner and JSON.parse decode every encoded head to the same event', () => {
   let scanned = 0;
   fc.assert(
     fc.property(
       fc.record({
-        venue: plainOr(['binance', 'okx', 'ü'], ['bin"ance']),
-        symbol: plainOr(['BTCUSDT', 'ETH-USD'], ['A\\B', 'X\nY']),
-        collector: plainOr(['a', 'b', 'collector-eu-1'], ['', 'x"y', '\u0000']),
-        first: fc.integer({ min: 0, max: 2 ** 50 }),
-        span: fc.integer({ min: 0, max: 100 }),
+        ...deltaFields,
         prev: fc.option(fc.integer({ min: 0, max: 2 ** 50 }), { nil: undefined }),
         exchTime: fc.integer({ min: 0, max: 2 ** 45 }),
         recvTime: fc.integer({ min: 0, max: 2 ** 52 }),
@@ -117,11 +122,7 @@ test('property: clients decode every consolidated delta the same way as JSON.par
   fc.assert(
     fc.property(
       fc.record({
-        venue: plainOr(['binance', 'okx', 'ü'], ['bin"ance']),
-        symbol: plainOr(['BTCUSDT', 'ETH-USD'], ['A\\B', 'X\nY']),
-        collector: plainOr(['a', 'b', 'collector-eu-1'], ['', 'x"y', '\u0000']),
-        first: fc.integer({ min: 0, max: 2 ** 50 }),
-        span: fc.integer({ min: 0, max: 100 }),
+        ...deltaFields,
         prev: fc.integer({ min: 0, max: 2 ** 50 }),
         exchTime: fc.integer({ min: 0, max: 2 ** 45 }),
         recvTime: fc.integer({ min: 0, max: 2 ** 52 }),
