@@ -24,7 +24,7 @@ export interface DemoOptions {
   logDir: string;
   /** Exit non-zero if the consolidated book ever differed from the truth (used by tests/CI). */
   strict?: boolean;
-  /** Prometheus metrics on 127.0.0.1: the arbiter at this port, collector i at port + 1 + i. */
+  /** Prometheus metrics on 127.0.0.1: the arbiter at this port, collector i at port + 1 + i, then the recorder. */
   metricsPort?: number;
 }
 
@@ -47,7 +47,11 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   const childCfg: Config = {
     ...cfg,
     bus: o.record ? { ...cfg.bus, ingest: [...new Set([...cfg.bus.ingest, cfg.recorder.ingest])] } : cfg.bus,
-    recorder: { ...cfg.recorder, dir: path.resolve(cfg.recorder.dir) },
+    recorder: {
+      ...cfg.recorder,
+      dir: path.resolve(cfg.recorder.dir),
+      metrics: o.metricsPort ? `127.0.0.1:${o.metricsPort + 1 + cfg.collectors.length}` : cfg.recorder.metrics,
+    },
     arbiter: o.metricsPort ? { ...cfg.arbiter, metrics: `127.0.0.1:${o.metricsPort}` } : cfg.arbiter,
     collectors: cfg.collectors.map((c, i) => {
       const prefix = c.id === faulty ? '/p/flaky' : '';

@@ -52,7 +52,7 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo'))
   .option('--sim-port <port>', 'simulator port', num('--sim-port'))
   .option('--log-dir <dir>', 'where the parts write their logs', 'data/logs')
   .option('--strict', 'exit 1 unless every truth check matched (for tests)')
-  .option('--metrics-port <port>', 'Prometheus metrics on 127.0.0.1: the arbiter at this port, the collectors at the next ones', num('--metrics-port'))
+  .option('--metrics-port <port>', 'Prometheus metrics on 127.0.0.1: the arbiter at this port, the collectors and the recorder at the next ones', num('--metrics-port'))
   .action(async (o: Opts) => {
     const cfg = config(o, {
       sim: { port: o.simPort as number | undefined },

@@ -15,7 +15,9 @@ import { UnsupportedVersionError } from '../recorder/format.js';
 import { exportParquet } from '../recorder/export.js';
 import { listSegments, segmentBlocks } from '../recorder/segment.js';
 import { addBusOptions, addCommonOptions, addSymbolOption, num } from './options.js';
-import { busTransport, untilSignal } from './commands.js';
+import { busTransport, serveMetricsFor, untilSignal } from './commands.js';
+import { registerRecorderMetrics } from '../metrics/recorder.js';
+import type { MetricsServer } from '../metrics/exporter.js';
 import { UserError } from './errors.js';
 
 type Opts = Record<string, unknown>;
@@ -63,25 +65,32 @@ export async function runRecordCommand(cfg: Config, durationS?: number): Promise
       fsyncIntervalMs: r.fsyncIntervalMs,
       segmentBytes: r.segmentBytes,
       segmentMs: r.segmentMinutes * 60_000,
+      checkpointEvents: r.checkpointEvents,
+      compressIn: r.compressIn,
+      encoding: r.encoding,
     },
     logger: log,
     sink,
   });
+  let metrics: MetricsServer | undefined;
   try {
+    metrics = await serveMetricsFor(r.metrics, { process: 'recorder', id: 'recorder' }, (reg) => registerRecorderMetrics(reg, rec, sink), log);
     await rec.start();
   } catch (e) {
+    await metrics?.close();
     await sink?.stop(0);
     await transport.close();
     if (e instanceof RecorderError) throw new UserError(e.message);
     throw e;
   }
-  log.info({ dir: path.resolve(r.dir), ingest: r.ingest, publish: cfg.bus.publish }, 'recorder running');
+  log.info({ dir: path.resolve(r.dir), ingest: r.ingest, publish: cfg.bus.publish, metrics: metrics?.url }, 'recorder running');
   await untilSignal(
     log,
     async () => {
       await rec.stop();
       await sink?.stop();
       await transport.close();
+      await metrics?.close();
     },
     durationS,
   );
@@ -282,6 +291,14 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
       num('--max-pending-bytes'),
     )
     .option(
+      '--checkpoint-events <n>',
+      'book stream: a checkpoint of the book every n records, 0 for none (book-at applies at most n)',
+      num('--checkpoint-events'),
+    )
+    .option('--compress-in <where>', 'main-thread (less CPU) | thread-pool (off the receive loop)')
+    .option('--encoding <form>', 'consolidated messages stored as binary (format 02) | json')
+    .option('--metrics <[host:]port>', 'serve Prometheus metrics (/metrics, /healthz) here; default off (config recorder.metrics)')
+    .option(
       '--postgres <url>',
       'also write to PostgreSQL (postgresql://user:password@host:port/db), config recorder.postgres',
     );
@@ -302,7 +319,11 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
         segmentBytes: o.segmentBytes as number | undefined,
         segmentMinutes: o.segmentMinutes as number | undefined,
         maxPendingBytes: o.maxPendingBytes as number | undefined,
+        checkpointEvents: o.checkpointEvents as number | undefined,
+        compressIn: o.compressIn as Config['recorder']['compressIn'] | undefined,
+        encoding: o.encoding as Config['recorder']['encoding'] | undefined,
         postgres: o.postgres !== undefined ? { url: o.postgres as string } : undefined,
+        metrics: o.metrics as string | undefined,
       },
     });
     await runRecordCommand(cfg, o.duration as number | undefined);

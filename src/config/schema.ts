@@ -117,6 +117,8 @@ export interface RecorderConfig {
   encoding: 'binary' | 'json';
   /** Optional PostgreSQL sink (src/recorder/postgres.ts); absent = off. */
   postgres?: RecorderPostgresConfig;
+  /** Prometheus metrics listen address ("127.0.0.1:9467"); absent = off. */
+  metrics?: string;
 }
 
 export interface RecorderPostgresConfig {
@@ -387,6 +389,7 @@ const rawSchema = z.strictObject({
     checkpointEvents: intIn(0, 10_000_000).default(2500),
     compressIn: oneOf(['main-thread', 'thread-pool']).default('main-thread'),
     encoding: oneOf(['binary', 'json']).default('binary'),
+    metrics: metricsListen.optional(),
     postgres: z
       .strictObject(
         {

@@ -2,6 +2,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import client from 'prom-client';
 import { liveCounter, liveGauge, parseListen, serveMetrics } from '../../src/metrics/exporter.js';
 import { freeEndpoints, freePort, runCli, sleep, startCli, waitFor } from '../helpers.js';
@@ -59,7 +62,9 @@ describe('metrics of running processes', { timeout: 60_000 }, () => {
   test('arbiter and collector expose book, feed and connection metrics that move with the stream', async (t) => {
     const ep = await freeEndpoints();
     const simPort = await freePort();
-    const [arbM, colM] = [await freePort(), await freePort()];
+    const [arbM, colM, recM] = [await freePort(), await freePort(), await freePort()];
+    const recIngest = `tcp://127.0.0.1:${await freePort()}`;
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bookwire-metrics-'));
     const bus = ['--ingest', ep.ingest[0], '--publish', ep.publish[0], '--snapshot', ep.snapshot[0]];
     const sim = startCli(['sim', '--port', String(simPort), '--symbols', 'BTCUSDT', '--rate', '200']);
     const started = [sim];
@@ -69,8 +74,11 @@ describe('metrics of running processes', { timeout: 60_000 }, () => {
     });
     await waitFor(async () => (await fetch(`http://127.0.0.1:${simPort}/api/v3/ping`).catch(() => undefined))?.ok === true, 10_000, 'simulator');
     const arb = startCli(['arbitrate', '--symbols', 'BTCUSDT', ...bus, '--metrics', String(arbM), '--stats-interval-ms', '200']);
-    const col = startCli(['collect', '--id', 'a', '--symbols', 'BTCUSDT', '--ws-url', `ws://127.0.0.1:${simPort}`, '--rest-url', `http://127.0.0.1:${simPort}`, ...bus, '--metrics', `127.0.0.1:${colM}`]);
-    started.push(arb, col);
+    const rec = startCli(['record', ...bus, '--recorder-ingest', recIngest, '--dir', dir, '--metrics', String(recM)]);
+    const colBus = ['--ingest', `${ep.ingest[0]},${recIngest}`, '--publish', ep.publish[0], '--snapshot', ep.snapshot[0]];
+    const col = startCli(['collect', '--id', 'a', '--symbols', 'BTCUSDT', '--ws-url', `ws://127.0.0.1:${simPort}`, '--rest-url', `http://127.0.0.1:${simPort}`, ...colBus, '--metrics', `127.0.0.1:${colM}`]);
+    started.push(arb, rec, col);
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const arbUrl = `http://127.0.0.1:${arbM}/metrics`;
     const colUrl = `http://127.0.0.1:${colM}/metrics`;
     const book = { venue: 'binance', symbol: 'BTCUSDT' };
@@ -91,6 +99,9 @@ describe('metrics of running processes', { timeout: 60_000 }, () => {
     assert.equal(value(c, 'bookwire_collector_connected', { symbol: 'BTCUSDT', process: 'collector', id: 'a' }), 1);
     assert.ok(value(c, 'bookwire_collector_venue_messages_total', { symbol: 'BTCUSDT' })! > 0);
     assert.ok(value(c, 'bookwire_collector_published_total')! > 0);
+    const r = await scrape(`http://127.0.0.1:${recM}/metrics`);
+    assert.ok(value(r, 'bookwire_recorder_recorded_total', { process: 'recorder' })! > 0, 'the recorder counts what it writes');
+    assert.equal(value(r, 'bookwire_recorder_write_errors_total'), 0);
   });
 
   test('a metrics port already taken: the arbiter exits 2 with a message naming it', async (t) => {
