@@ -11,26 +11,35 @@
  *
  * `node dist/bench/kafka.js [--quick]`  (also part of `npm run bench`; ends with the arbiter-group rows of
  * bench/kafka-group.ts)
+ * `node dist/bench/kafka.js --producer [records]`  the producer rows alone (BOOKWIRE_KAFKAJS_PATCH=0: without
+ * the kafkajs patch of src/transport/kafkajs-patches.ts, for comparison).
  * `node dist/bench/kafka.js --linger 0,10,25 [seconds] [--no-e2e]`  producer linger variants back to back:
  * the consumer hop, then the pipeline at 10k events/s on Kafka (docs/kafka.md, "Producer linger").
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'hdr-histogram-js';
+// Before kafkajs: the transport patches kafkajs as it loads (src/transport/kafkajs-patches.ts).
+import { KafkaTransport, kafkajsPatched } from '../src/transport/kafka.js';
 // The codec comparison needs a knob the transport does not expose: it drives the kafkajs producer
 // directly, with the transport's producer settings (src/transport/kafka.ts), nothing else here does.
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { subscribe } from '../src/client/subscribe.js';
 import { nowMicros } from '../src/core/clock.js';
 import { silentLogger } from '../src/log.js';
-import { KafkaTransport } from '../src/transport/kafka.js';
 import { BROKER_BINARY, startTestBroker, type TestBroker } from '../test/kafka-helpers.js';
 import { benchLatency } from './e2e.js';
-import { benchGroupIngest, benchGroupPipeline, formatGroupIngest, formatGroupPipeline } from './kafka-group.js';
+import {
+  benchGroupIngest,
+  benchGroupPipeline,
+  formatGroupIngest,
+  formatGroupPipeline,
+  type GroupPipelineRow,
+} from './kafka-group.js';
 import { generateStream } from './gen.js';
 import { freePort } from './pipeline.js';
 
@@ -94,6 +103,31 @@ export interface BusRow {
   arbiterInternal: { p50: number; p99: number };
   /** Arbiter publish -> client SDK (pubTime -> receive), µs. */
   lastHop: Pct;
+  /** Kafka: per-stage rates and CPU over the window (where throughput is lost). */
+  stages?: Stages;
+  /** What differs from the default build (e.g. kafkajs unpatched). */
+  note?: string;
+}
+
+/** Per-stage figures of a Kafka row over the measuring window. */
+export interface Stages {
+  /** Records/s appended to the raw topic (both collectors) and to the book topic (the arbiter). */
+  rawPerSec: number;
+  bookPerSec: number;
+  /** CPU per delta the client got (µs), per process, and in all (cores busy = all x throughput). */
+  cpuPerDelta: Record<string, number>;
+  cores: number;
+}
+
+/** CPU time (µs) of a process so far, from /proc (Linux); NaN elsewhere. */
+function cpuMicros(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100; // clock ticks, 100 per second on Linux
+  } catch {
+    return NaN;
+  }
 }
 
 /** The ZeroMQ row, from bench/e2e.ts (the same measurement `npm run bench` prints in full). */
@@ -116,22 +150,29 @@ async function zeromqRow(rate: number, seconds: number): Promise<BusRow> {
 }
 
 /** The same pipeline as bench/pipeline.ts, on Kafka. */
-async function kafkaRow(rate: number, seconds: number, warmupS = 1.5, env: NodeJS.ProcessEnv = {}): Promise<BusRow> {
+async function kafkaRow(
+  rate: number,
+  seconds: number,
+  warmupS = 1.5,
+  env: NodeJS.ProcessEnv = {},
+  note?: string,
+): Promise<BusRow> {
   const { b, stop: stopBroker } = await broker();
   const brokers = b.bootstrap.join(',');
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'bookwire-bench-kafka-'));
   if (process.env.BOOKWIRE_BENCH_LOG) console.log(`logs: ${logDir}`);
   const procs: ChildProcess[] = [];
+  const pids: Record<string, number | undefined> = { broker: b.pid, client: process.pid };
   const killAll = () => procs.forEach((p) => p.exitCode === null && p.kill('SIGKILL'));
   process.once('exit', killAll);
   const start = (name: string, args: string[]) => {
     const fd = openSync(path.join(logDir, `${name}.log`), 'a');
-    procs.push(
-      spawn(process.execPath, [MAIN, ...args, '--log-level', process.env.BOOKWIRE_BENCH_LOG ?? 'warn'], {
-        stdio: ['ignore', fd, fd],
-        env: { ...process.env, ...env },
-      }),
-    );
+    const p = spawn(process.execPath, [MAIN, ...args, '--log-level', process.env.BOOKWIRE_BENCH_LOG ?? 'warn'], {
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, ...env },
+    });
+    procs.push(p);
+    pids[name] = p.pid;
     closeSync(fd);
   };
   const simPort = await freePort();
@@ -216,11 +257,35 @@ async function kafkaRow(rate: number, seconds: number, warmupS = 1.5, env: NodeJ
   for (let i = 0; !(lagUs < 1_000_000) && i < 200; i++) await new Promise((r) => setTimeout(r, 100));
   await new Promise((r) => setTimeout(r, warmupS * 1000));
   const gapsBefore = gaps;
+  // Stage meter: records appended per topic and CPU per process over the window.
+  const written = async (t: string) =>
+    [...(await clientT.offsets(t)).values()].reduce((a, o) => a + Number(o.high), 0);
+  const rawTopic = clientT.topics.kafkaTopic('raw');
+  const bookTopic = clientT.topics.kafkaTopic('book');
+  const cpu = () => Object.fromEntries(Object.entries(pids).map(([n, pid]) => [n, cpuMicros(pid)]));
+  const at0 = { raw: await written(rawTopic), book: await written(bookTopic), cpu: cpu() };
   measuring = true;
   const tStart = nowMicros();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const tEnd = nowMicros();
   windowClosed = true;
+  const cpuEnd = cpu();
+  const at1 = { raw: await written(rawTopic), book: await written(bookTopic) };
+  const windowS = (tEnd - tStart) / 1e6;
+  const cpuPerDelta: Record<string, number> = {};
+  let cpuAll = 0;
+  for (const n of Object.keys(pids)) {
+    const used = cpuEnd[n] - at0.cpu[n];
+    cpuPerDelta[n] = used / Math.max(1, inWindow);
+    if (Number.isFinite(used)) cpuAll += used;
+  }
+  cpuPerDelta.all = cpuAll / Math.max(1, inWindow);
+  const stages: Stages = {
+    rawPerSec: (at1.raw - at0.raw) / windowS,
+    bookPerSec: (at1.book - at0.book) / windowS,
+    cpuPerDelta,
+    cores: cpuAll / 1e6 / windowS,
+  };
   const seqAtEnd = prevSeq;
   await fetch(`${rest}/sim/pause`, { method: 'POST' });
   await new Promise((r) => setTimeout(r, 2500)); // the tail: two Kafka hops of up to 100 ms each, plus any backlog
@@ -262,6 +327,8 @@ async function kafkaRow(rate: number, seconds: number, warmupS = 1.5, env: NodeJ
     lagAtEnd,
     arbiterInternal,
     lastHop: pct(lastHop),
+    stages,
+    note,
   };
 }
 
@@ -274,13 +341,24 @@ export function formatBusRows(rows: BusRow[]): string {
   for (const r of rows) {
     const lossless = r.delivered === r.generated && r.gaps === 0 && r.chainBreaks === 0;
     out.push(
-      `${r.bus.padEnd(6)} ${String(r.rate).padStart(7)} ${String(r.generated).padStart(10)} ${String(r.delivered).padStart(9)}  ${(lossless ? 'yes' : `NO (gaps ${r.gaps})`).padEnd(8)} | ${`${us(r.consolidated.p50)} / ${us(r.consolidated.p99)}`.padEnd(22)} | ${`${us(r.lastHop.p50)} / ${us(r.lastHop.p99)}`.padEnd(25)} | ${String(Math.round(r.throughput)).padStart(12)} | ${(Number.isNaN(r.lagAtEnd) ? '-' : us(Math.round(r.lagAtEnd))).padStart(10)} | ${r.arbiterInternal.p99.toFixed(0)}µs`,
+      `${(r.note ? `${r.bus}*` : r.bus).padEnd(6)} ${String(r.rate).padStart(7)} ${String(r.generated).padStart(10)} ${String(r.delivered).padStart(9)}  ${(lossless ? 'yes' : `NO (gaps ${r.gaps})`).padEnd(8)} | ${`${us(r.consolidated.p50)} / ${us(r.consolidated.p99)}`.padEnd(22)} | ${`${us(r.lastHop.p50)} / ${us(r.lastHop.p99)}`.padEnd(25)} | ${String(Math.round(r.throughput)).padStart(12)} | ${(Number.isNaN(r.lagAtEnd) ? '-' : us(Math.round(r.lagAtEnd))).padStart(10)} | ${r.arbiterInternal.p99.toFixed(0)}µs`,
     );
   }
+  for (const r of rows) {
+    if (!r.stages) continue;
+    const st = r.stages;
+    const c = Object.entries(st.cpuPerDelta)
+      .map(([n, v]) => `${n} ${Number.isFinite(v) ? v.toFixed(0) : '-'}`)
+      .join(', ');
+    out.push(
+      `  stages ${r.bus}${r.note ? '*' : ''} ${r.rate}/s: raw topic +${Math.round(st.rawPerSec)}/s (2 collectors), book topic +${Math.round(st.bookPerSec)}/s, client ${Math.round(r.throughput)} deltas/s; CPU µs per delta: ${c} (${st.cores.toFixed(2)} cores)`,
+    );
+  }
+  for (const r of rows) if (r.note) out.push(`  * ${r.bus} ${r.rate}/s: ${r.note}`);
   const rates = [...new Set(rows.map((r) => r.rate))];
   for (const rate of rates) {
     const z = rows.find((r) => r.rate === rate && r.bus === 'zeromq');
-    const k = rows.find((r) => r.rate === rate && r.bus === 'kafka');
+    const k = rows.find((r) => r.rate === rate && r.bus === 'kafka' && !r.note);
     if (!z || !k) continue;
     if (k.consolidated.count === 0 || z.consolidated.count === 0) {
       out.push(`ratio kafka/zeromq at ${rate}/s: n/a (a bus delivered none of the window's events before the end)`);
@@ -304,11 +382,23 @@ export async function benchBuses(
   rates: number[],
   seconds: number,
   buses: BusRow['bus'][] = ['zeromq', 'kafka'],
+  unpatchedAt?: number,
 ): Promise<BusRow[]> {
   const rows: BusRow[] = [];
   for (const rate of rates) {
     if (buses.includes('zeromq')) rows.push(await zeromqRow(rate, seconds));
     if (buses.includes('kafka')) rows.push(await kafkaRow(rate, seconds));
+    // The same row without the kafkajs patch in the collectors and the arbiter (how it was before).
+    if (buses.includes('kafka') && rate === unpatchedAt)
+      rows.push(
+        await kafkaRow(
+          rate,
+          seconds,
+          1.5,
+          { BOOKWIRE_KAFKAJS_PATCH: '0' },
+          'collectors and arbiter with kafkajs unpatched (BOOKWIRE_KAFKAJS_PATCH=0): how it ran before',
+        ),
+      );
   }
   return rows;
 }
@@ -566,7 +656,7 @@ export async function lingerSweep(lingers: number[], seconds: number, e2e = true
     out.push(
       formatBusRows(rows)
         .split('\n')
-        .filter((line) => !line.startsWith('NOTE') && !line.startsWith('      '))
+        .filter((line) => !line.startsWith('NOTE') && !line.startsWith(' '))
         .map((line, i) => (i === 0 ? `linger ${line}` : `${String(lingers[i - 1]).padStart(4)}ms ${line}`))
         .join('\n'),
     );
@@ -589,7 +679,8 @@ export async function runKafkaBench(quick: boolean, section: (title: string) => 
       .map((l) => l.toFixed(1))
       .join(' ')} (2 cores; other work on the host skews both buses)`,
   );
-  console.log(formatBusRows(await benchBuses([1000, 10_000], quick ? 3 : 5)));
+  console.log(`kafkajs patched in this process: ${kafkajsPatched} (src/transport/kafkajs-patches.ts)`);
+  console.log(formatBusRows(await benchBuses([1000, 10_000], quick ? 3 : 5, undefined, 10_000)));
   section('Kafka producer: batching as shipped, and compression none vs gzip (chooses the default)');
   console.log(formatProducerRows(await benchProducer(quick ? 50_000 : 200_000)));
   console.log(gzipByBatchSize());
@@ -602,8 +693,14 @@ export async function runKafkaBench(quick: boolean, section: (title: string) => 
   );
   // The transport alone (one process), then the pipeline: sim 2 symbols x 5000/s -> 2 collectors -> arbiter -> client.
   console.log(formatGroupIngest(await benchGroupIngest(10_000, quick ? 3 : 5)));
-  for (const arbiters of [1, 0])
-    console.log(formatGroupPipeline(await benchGroupPipeline(5000, quick ? 5 : 10, arbiters)));
+  const group: GroupPipelineRow[] = [];
+  for (const arbiters of [1, 0]) {
+    group.push(await benchGroupPipeline(5000, quick ? 5 : 10, arbiters));
+    console.log(formatGroupPipeline(group[group.length - 1]));
+  }
+  console.log(
+    `ratio transactional group / plain arbiter: ${(group[0].deliveredPerSec / Math.max(1, group[1].deliveredPerSec)).toFixed(2)} (input 10,000 events/s)`,
+  );
   console.log(
     'latency: collector receive -> client (group rows), send -> receive (ingest row); test broker, not Kafka: compare rows, not absolutes',
   );
@@ -613,7 +710,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   // Ctrl-C: exit through 'exit', whose handlers kill the pipeline and the broker.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
   const at = process.argv.indexOf('--linger');
-  if (at >= 0)
+  const prod = process.argv.indexOf('--producer');
+  if (prod >= 0) {
+    console.log(`kafkajs patched: ${kafkajsPatched} (BOOKWIRE_KAFKAJS_PATCH=0 turns it off)`);
+    console.log(formatProducerRows(await benchProducer(Number(process.argv[prod + 1] ?? 50_000))));
+  } else if (at >= 0)
     console.log(
       await lingerSweep(
         (process.argv[at + 1] ?? '0,5,25').split(',').map(Number),

@@ -411,6 +411,7 @@ function sideTransport(s: BridgeSide, cfg: Config, log: Logger, role: 'source' |
       kind: 'kafka',
       brokers: s.brokers,
       topicPrefix: s.topicPrefix,
+      lingerMs: cfg.bus.lingerMs,
       clientId: `bookwire-bridge-${role}`,
       ssl: cfg.bus.ssl as KafkaTransportOptions['ssl'],
       sasl: cfg.bus.sasl as KafkaTransportOptions['sasl'],

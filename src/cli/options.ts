@@ -28,6 +28,7 @@ export function addBusOptions(cmd: Command): Command {
     .option('--bus <kind>', 'message bus: zeromq (default) or kafka')
     .option('--brokers <list>', 'Kafka bootstrap brokers host:port, comma separated (with --bus kafka)', list)
     .option('--topic-prefix <prefix>', 'Kafka topic prefix (default bookwire: topics bookwire.raw, bookwire.book, ...)')
+    .option('--kafka-linger-ms <ms>', 'Kafka producer linger in ms: batch records this long when idle (default 20)', num('--kafka-linger-ms'))
     .option('--ingest <endpoints>', 'ingest endpoint(s), comma separated (collectors -> arbiter)', list)
     .option('--publish <endpoints>', 'consolidated publish endpoint(s), comma separated', list)
     .option('--snapshot <endpoints>', 'snapshot service endpoint(s), comma separated', list)
@@ -46,8 +47,18 @@ export function overridesFrom(o: Opts): DeepPartial<Config> {
   if (o.logLevel !== undefined) ov.log = { level: o.logLevel as Config['log']['level'] };
   // commander defaults a --no-x flag to true: only an explicit --no-coalesce overrides the file
   const coalesceBook = o.coalesce === false ? false : undefined;
-  if (o.bus !== undefined || o.ingest || o.publish || o.snapshot || o.brokers || o.topicPrefix !== undefined || coalesceBook === false)
+  if (
+    o.bus !== undefined ||
+    o.ingest ||
+    o.publish ||
+    o.snapshot ||
+    o.brokers ||
+    o.topicPrefix !== undefined ||
+    o.kafkaLingerMs !== undefined ||
+    coalesceBook === false
+  )
     ov.bus = {
+      lingerMs: o.kafkaLingerMs as number,
       coalesceBook,
       kind: o.bus as Config['bus']['kind'],
       ingest: o.ingest as string[],
