@@ -70,19 +70,23 @@ let sM = new Float64Array(1024);
 let sF = new Uint8Array(1024);
 let nLv = 0;
 
+/** The level scratch of the last parse, for readers outside this module (ckbook.ts); same arrays. */
+export const parsedLevels = { pM, pF, sM, sF };
+
 function lit(s: Uint8Array): void {
-  if (bad) return;
+  const b = src;
+  const p = pos;
   const n = s.length;
-  if (src.length - pos < n) {
+  if (bad || b.length - p < n) {
     bad = true;
     return;
   }
   for (let i = 0; i < n; i++)
-    if (src[pos + i] !== s[i]) {
+    if (b[p + i] !== s[i]) {
       bad = true;
       return;
     }
-  pos += n;
+  pos = p + n;
 }
 
 /** A string body up to the closing quote: printable ASCII, no escapes. Returns its start; pos after the quote. */
@@ -185,6 +189,10 @@ function growLevels(): void {
   const f2 = new Uint8Array(cap);
   f2.set(sF);
   sF = f2;
+  parsedLevels.pM = pM;
+  parsedLevels.pF = pF;
+  parsedLevels.sM = sM;
+  parsedLevels.sF = sF;
 }
 
 /** [[p,s],...] into the level scratch; returns the count. */
@@ -200,22 +208,25 @@ function levels(): number {
     return 0;
   }
   const n0 = nLv;
+  let k = nLv;
   for (;;) {
     if (b[pos++] !== 91) break;
     num();
     if (bad) return 0;
-    if (nLv === pM.length) growLevels();
-    pM[nLv] = nMant;
-    pF[nLv] = nFrac;
+    if (k === pM.length) growLevels();
+    const price = nMant;
+    const pf = nFrac;
     if (b[pos++] !== 44) break;
     num();
     if (bad || nMant < 0) break;
-    sM[nLv] = nMant;
-    sF[nLv] = nFrac;
-    nLv++;
+    pM[k] = price;
+    pF[k] = pf;
+    sM[k] = nMant;
+    sF[k] = nFrac;
+    nLv = ++k;
     if (b[pos++] !== 93) break;
     const c = b[pos++];
-    if (c === 93) return nLv - n0;
+    if (c === 93) return k - n0;
     if (c !== 44) break;
   }
   bad = true;
@@ -286,6 +297,53 @@ export function parseConsolidated(b: Buffer): 0 | 1 | 2 {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Last string built per slot (venue, symbol, feed repeat from message to message). */
+const slotBytes: Buffer[] = [EMPTY, EMPTY, EMPTY];
+const slotStr: string[] = ['', '', ''];
+
+function slotString(slot: number, b: Buffer, s: number, e: number): string {
+  const prev = slotBytes[slot];
+  const n = e - s;
+  if (prev.length === n) {
+    let i = 0;
+    while (i < n && prev[i] === b[s + i]) i++;
+    if (i === n) return slotStr[slot];
+  }
+  const v = b.toString('latin1', s, e); // printable ASCII only (str() checked)
+  slotBytes[slot] = Buffer.from(b.subarray(s, e));
+  slotStr[slot] = v;
+  return v;
+}
+
+function parsedSide(from: number, n: number): Level[] {
+  const out: Level[] = new Array<Level>(n);
+  for (let i = 0; i < n; i++) out[i] = [pM[from + i] / POW10[pF[from + i]], sM[from + i] / POW10[sF[from + i]]];
+  return out;
+}
+
+/**
+ * The delta of the last parseConsolidated (which returned 1) of `b`, as JSON.parse would give it: the
+ * numbers are m / 10^E of the exact digits, which IEEE 754 rounds as Number(text) does.
+ */
+export function parsedDelta(b: Buffer): ConsolidatedDelta {
+  const p = parsed;
+  return {
+    v: 1,
+    type: 'delta',
+    venue: slotString(0, b, p.s0, p.e0),
+    symbol: slotString(1, b, p.s1, p.e1),
+    seq: p.seq,
+    prev: p.prev,
+    first: p.first,
+    bids: parsedSide(0, p.nBids),
+    asks: parsedSide(p.nBids, p.nAsks),
+    exchTime: p.exchTime,
+    recvTime: p.recvTime,
+    pubTime: p.pubTime,
+    feed: slotString(2, b, p.s2, p.e2),
+  };
+}
 
 // ------------------------------------------------------------------------------------------------
 // Encoding (scratch -> binary body)

@@ -8,9 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { decodeConsolidated } from '../wire/messages.js';
-import { BookReplica } from '../core/replica.js';
+import { CheckpointBook } from './ckbook.js';
 import {
-  applyParsedLevels,
   decodeBinary,
   encodeCheckpoint,
   encodeParsed,
@@ -28,6 +27,7 @@ import {
   blockBytes,
   blockCrcOk,
   compressAsync,
+  compressSync,
   lenWidth,
   recordHeader2Max,
   writeRecordHeader2,
@@ -65,6 +65,13 @@ export interface StorageOptions {
    */
   encoding?: 'binary' | 'json';
   /**
+   * Where a sealed block is compressed: 'main-thread' (default; synchronously, as it is sealed, then
+   * written asynchronously) or 'thread-pool' (libuv's threads, off the receive loop). The thread pool
+   * costs more CPU per block (the block crosses threads, the encoder's memory is faulted in afresh: ~60 %
+   * more CPU for compression, docs/recording.md) but keeps the ~1 ms a block takes off the receive loop.
+   */
+  compressIn?: 'main-thread' | 'thread-pool';
+  /**
    * Book stream, binary encoding: every this many records after a snapshot or checkpoint, also write a
    * checkpoint -- the book as a replica of the stream has it -- starting a new block, so book-at and a
    * replay `from` an instant apply at most this many messages (0: none).
@@ -83,6 +90,7 @@ export const DEFAULT_STORAGE: StorageOptions = {
   segmentMs: 3600_000,
   encoding: 'binary',
   checkpointEvents: 2500,
+  compressIn: 'main-thread',
 };
 
 export function streamDir(dir: string, venue: string, symbol: string, stream: Stream): string {
@@ -309,7 +317,11 @@ interface OpenBlock {
 }
 
 interface QueuedBlock {
-  body: Buffer;
+  /** The records, uncompressed: set until compressed (compressIn 'thread-pool'), else undefined. */
+  body: Buffer | undefined;
+  /** The compressed payload, when the block was compressed as it was sealed (compressIn 'main-thread'). */
+  compressed: Buffer | undefined;
+  ulen: number;
   count: number;
   checkpoints: number;
   firstTime: number;
@@ -339,6 +351,8 @@ export class StreamWriter {
   /** Records durably handed to the OS (written), in order; for tests and progress reports. */
   writtenRecords = 0;
   private block: OpenBlock | undefined;
+  /** The last block's buffer, once its records are compressed: reused (no fresh 256 KiB per block). */
+  private spare: Buffer | undefined;
   private readonly queue: QueuedBlock[] = [];
   private pumping: Promise<void> | undefined;
   private fd: number | undefined;
@@ -361,7 +375,8 @@ export class StreamWriter {
     /** After every block, written or dropped, once pendingBytes is updated. */
     private readonly onProgress?: () => void,
   ) {
-    if (stream === 'book' && (opts.checkpointEvents ?? 0) > 0 && opts.encoding !== 'json') this.ck = new BookReplica();
+    if (stream === 'book' && (opts.checkpointEvents ?? 0) > 0 && opts.encoding !== 'json')
+      this.ck = new CheckpointBook();
   }
 
   /** Buffer one record. A consolidated snapshot starts a new block, so the index can point at it. */
@@ -414,10 +429,10 @@ export class StreamWriter {
     this.added(b, end - p, time, payload.length);
     const r = this.ck;
     if (!r || (kind === KIND_BIN_DELTA && !r.synced)) return; // out of sync: wait for a snapshot (book-at does too)
-    if (kind === KIND_BIN_DELTA && parsed.seq > r.seq && (parsed.prev === r.seq || parsed.first <= r.seq + 1)) {
-      applyParsedLevels(r.book); // BookReplica's rule for a delta that chains, without building the message
-      r.seq = parsed.seq;
-    } else r.onMessage(decodeBinary(kind, buf, start, end, time));
+    const seq = r.seq;
+    if (kind === KIND_BIN_DELTA && parsed.seq > seq && (parsed.prev === seq || parsed.first <= seq + 1))
+      r.applyParsedDelta(); // BookReplica's rule for a delta that chains, without building the message
+    else r.onMessage(decodeBinary(kind, buf, start, end, time));
     this.afterTracked(time, t === 2);
   }
 
@@ -434,8 +449,8 @@ export class StreamWriter {
     this.afterTracked(time, isSnapshot);
   }
 
-  /** Checkpoint state of the book stream: the book as a replica of the stream has it. */
-  private readonly ck: BookReplica | undefined;
+  /** Checkpoint state of the book stream: the book as a replica of the stream has it (ckbook.ts). */
+  private readonly ck: CheckpointBook | undefined;
   private sinceCheckpoint = 0;
 
   private afterTracked(time: number, isSnapshot: boolean): void {
@@ -450,7 +465,7 @@ export class StreamWriter {
 
   private writeCheckpoint(time: number): void {
     const r = this.ck!;
-    const { bids, asks } = r.book.snapshot();
+    const { bids, asks } = r.snapshot();
     const max = maxCheckpointBytes(bids.length + asks.length);
     const width = lenWidth(max);
     const b = this.open(time, recordHeader2Max(width) + max, FLAG_CHECKPOINT);
@@ -492,9 +507,11 @@ export class StreamWriter {
       b.flags = flags;
       b.firstTime = b.lastTime = time;
     }
-    if (!b)
+    if (!b) {
+      const spare = this.spare;
+      this.spare = undefined;
       b = this.block = {
-        buf: Buffer.allocUnsafe(Math.max(this.opts.blockBytes + 4096, need)),
+        buf: spare && spare.length >= need ? spare : Buffer.allocUnsafe(Math.max(this.opts.blockBytes + 4096, need)),
         bytes: 0,
         count: 0,
         firstTime: time,
@@ -503,6 +520,7 @@ export class StreamWriter {
         openedAt: Date.now(),
         checkpoints: 0,
       };
+    }
     if (b.bytes + need > b.buf.length) {
       const bigger = Buffer.allocUnsafe(Math.max(b.buf.length * 2, b.bytes + need));
       b.buf.copy(bigger, 0, 0, b.bytes);
@@ -531,8 +549,20 @@ export class StreamWriter {
     const b = this.block;
     if (!b || b.count === 0) return;
     this.block = undefined;
+    const body = b.buf.subarray(0, b.bytes);
+    let compressed: Buffer | undefined;
+    if (this.opts.compressIn !== 'thread-pool' && this.opts.codec !== 'none') {
+      try {
+        compressed = compressSync(body, this.opts);
+        this.spare = b.buf; // compressed into a new buffer: the block's buffer is free for the next block
+      } catch {
+        compressed = undefined; // (never seen) the pump compresses it, and reports a failure
+      }
+    }
     this.queue.push({
-      body: b.buf.subarray(0, b.bytes),
+      body: compressed ? undefined : body,
+      compressed,
+      ulen: b.bytes,
       count: b.count,
       checkpoints: b.checkpoints,
       firstTime: b.firstTime,
@@ -552,8 +582,8 @@ export class StreamWriter {
       while (this.queue.length > 0) {
         const q = this.queue.shift()!;
         try {
-          const c = await compressAsync(q.body, this.opts);
-          const blk = blockBytes(this.opts.codec, q.flags, c, q.body.length, q.count, q.firstTime, q.lastTime);
+          const c = q.compressed ?? (await compressAsync(q.body!, this.opts));
+          const blk = blockBytes(this.opts.codec, q.flags, c, q.ulen, q.count, q.firstTime, q.lastTime);
           await this.writeBlock(blk, q);
           this.onWritten?.(this, q);
         } catch (e) {
@@ -570,7 +600,7 @@ export class StreamWriter {
             );
           this.closeSegment(false);
         } finally {
-          this.pendingBytes -= q.body.length;
+          this.pendingBytes -= q.ulen;
           this.onProgress?.();
         }
       }
