@@ -4,7 +4,7 @@
  * live view of the consolidated book checked against the simulator's true book.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, writeFileSync, closeSync } from 'node:fs';
+import { openSync, writeFileSync, closeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -15,6 +15,7 @@ import { busTransport } from './commands.js';
 import { LiveBookView } from './watch.js';
 import { UserError } from './errors.js';
 import { freePort } from '../util/freePort.js';
+import { makeDir } from '../util/fs.js';
 
 export interface DemoOptions {
   durationS?: number;
@@ -38,7 +39,7 @@ interface Child {
 
 export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   const log = createLogger('demo', cfg.log.level === 'info' ? 'warn' : cfg.log.level);
-  mkdirSync(o.logDir, { recursive: true });
+  makeDir(o.logDir);
   if (cfg.sim.port === 0) cfg = { ...cfg, sim: { ...cfg.sim, port: await freePort(cfg.sim.host) } };
   const simBase = `http://${cfg.sim.host}:${cfg.sim.port}`;
   const wsBase = `ws://${cfg.sim.host}:${cfg.sim.port}`;

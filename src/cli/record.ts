@@ -12,7 +12,7 @@ import { PostgresSink, PostgresSinkError } from '../recorder/postgres.js';
 import { replay, toMicros, type ReplaySpeed } from '../recorder/replay.js';
 import { bookAt } from '../recorder/reader.js';
 import { UnsupportedVersionError } from '../recorder/format.js';
-import { exportParquet } from '../recorder/export.js';
+import { ExportError, exportParquet } from '../recorder/export.js';
 import { listSegments, segmentBlocks } from '../recorder/segment.js';
 import { addBusOptions, addCommonOptions, addSymbolOption, num } from './options.js';
 import { busTransport, serveMetricsFor, untilSignal } from './commands.js';
@@ -380,6 +380,9 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
         out: path.resolve(o.out as string),
         onWarning: (msg, d) => log.warn(d, msg),
         onProgress: (n, t) => bar.update(n, end > start ? (t - start) / (end - start) : 1),
+      }).catch((e: unknown) => {
+        bar.end();
+        throw e instanceof ExportError ? new UserError(e.message) : e;
       });
       bar.end();
       process.stdout.write(

@@ -5,10 +5,10 @@
  *   levels.parquet  one row per price level a consolidated delta changed (size 0 = level deleted)
  * Times are the recorder's receive times (TIMESTAMP, µs); `seq` is the consolidated (exchange) sequence.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { BookReplica } from '../core/replica.js';
 import { replaySync, type Instant } from './replay.js';
+import { makeDir } from '../util/fs.js';
 
 export interface ExportOptions {
   dir: string;
@@ -30,9 +30,18 @@ export interface ExportResult {
   gaps: number;
 }
 
+/** A problem with the export's inputs or output location (reported to the user, not a bug). */
+export class ExportError extends Error {
+  override name = 'ExportError';
+}
+
 export async function exportParquet(o: ExportOptions): Promise<ExportResult> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
-  fs.mkdirSync(o.out, { recursive: true });
+  try {
+    makeDir(o.out);
+  } catch (e) {
+    throw new ExportError(`cannot create the output directory ${o.out}: ${(e as Error).message}`);
+  }
   const files = { top: path.join(o.out, 'top.parquet'), levels: path.join(o.out, 'levels.parquet') };
   const db = await DuckDBInstance.create(':memory:');
   const con = await db.connect();

@@ -17,6 +17,7 @@ import { isAlive } from '../util/process.js';
 import { parseConsolidated, parsed } from './binrec.js';
 import { KIND_GAP, KIND_MESSAGE, type GapMarker, type Stream } from './format.js';
 import { DEFAULT_STORAGE, StreamWriter, recoverDir, type StorageOptions } from './segment.js';
+import { makeDir } from '../util/fs.js';
 
 export interface RecorderOptions {
   /** Subscribes 'book' (connects to the arbiters' publish endpoints) and 'ingest' (binds the recorder's own ingest endpoint). */
@@ -65,7 +66,7 @@ export class RecorderError extends Error {
 /** Check (and create) a recording directory; a clear error if it cannot be written. */
 export function checkRecordingDir(dir: string): void {
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    makeDir(dir);
     const probe = path.join(dir, `.write-test-${process.pid}`);
     fs.writeFileSync(probe, '');
     fs.rmSync(probe);

@@ -44,6 +44,7 @@ import {
   type Codec,
   type Stream,
 } from './format.js';
+import { makeDir } from '../util/fs.js';
 
 export type FsyncPolicy = 'none' | 'interval' | 'every-block';
 
@@ -651,7 +652,7 @@ export class StreamWriter {
 
   private openSegment(firstTime: number): void {
     const d = streamDir(this.dir, this.venue, this.symbol, this.stream);
-    fs.mkdirSync(d, { recursive: true });
+    makeDir(d);
     let name = `${pad16(firstTime)}.seg`;
     for (let i = 1; fs.existsSync(path.join(d, name)); i++) name = `${pad16(firstTime)}-${i}.seg`;
     this.segPath = path.join(d, name);

@@ -2,13 +2,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { BookReplica } from '../../src/core/replica.js';
 import { silentLogger } from '../../src/log.js';
 import { decodeConsolidated } from '../../src/wire/messages.js';
 import { KIND_MESSAGE } from '../../src/recorder/format.js';
 import { DEFAULT_STORAGE, StreamWriter } from '../../src/recorder/segment.js';
-import { exportParquet } from '../../src/recorder/export.js';
+import { ExportError, exportParquet } from '../../src/recorder/export.js';
 import { synthStream, tmpDir } from './helpers.js';
 
 test('export to Parquet: DuckDB reads every row back with the book the replica had', async (t) => {
@@ -71,4 +72,15 @@ test('export to Parquet: DuckDB reads every row back with the book the replica h
   assert.ok(
     perSecond.every((x) => (x.spread as number) > 0 && (x.mid as number) > 49_000 && (x.mid as number) < 51_000),
   );
+});
+
+test('an output directory that cannot be created is an ExportError naming it (the CLI exits 2)', async (t) => {
+  const dir = tmpDir(t);
+  const file = path.join(dir, 'a-file');
+  writeFileSync(file, '');
+  await assert.rejects(exportParquet({ dir, symbols: ['BTCUSDT'], out: path.join(file, 'out') }), (e: Error) => {
+    assert.ok(e instanceof ExportError, String(e));
+    assert.match(e.message, /cannot create the output directory .*a-file\/out: ENOTDIR/);
+    return true;
+  });
 });
