@@ -4,7 +4,7 @@ import { Command, CommanderError } from 'commander';
 import path from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { Config, DeepPartial } from '../config/schema.js';
-import { addBusOptions, addCommonOptions, addSymbolOption, num, overridesFrom } from './options.js';
+import { addBusOptions, addCommonOptions, addSymbolOption, num, overridesFrom, upperSymbol } from './options.js';
 import { runArbitrateCommand, runCollectCommand, runSimCommand, busTransport, untilSignal } from './commands.js';
 import { runDemo } from './demo.js';
 import { registerRecordCommands } from './record.js';
@@ -180,7 +180,7 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('arbitra
 // watch
 duration(addBusOptions(addCommonOptions(program.command('watch'))))
   .description('live terminal view of one consolidated book')
-  .option('--symbol <symbol>', 'symbol (default: the first configured)')
+  .option('--symbol <symbol>', 'symbol (default: the first configured)', upperSymbol)
   .option('--venue <venue>', 'venue', 'binance')
   .action(async (o: Opts) => {
     const cfg = config(o);

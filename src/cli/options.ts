@@ -36,7 +36,7 @@ export function addBusOptions(cmd: Command): Command {
 }
 
 export function addSymbolOption(cmd: Command): Command {
-  return cmd.option('--symbols <list>', 'symbols, comma separated (e.g. BTCUSDT,ETHUSDT)', (v) => list(v).map((s) => s.toUpperCase()));
+  return cmd.option('--symbols <list>', 'symbols, comma separated (e.g. BTCUSDT,ETHUSDT)', (v) => list(v).map(upperSymbol));
 }
 
 type Opts = Record<string, unknown>;
@@ -69,4 +69,9 @@ export function overridesFrom(o: Opts): DeepPartial<Config> {
     };
   if (o.symbols) ov.symbols = o.symbols as string[];
   return ov;
+}
+
+/** Symbols are upper case on the bus and on disk (BTCUSDT), whatever case the user typed. */
+export function upperSymbol(v: string): string {
+  return v.trim().toUpperCase();
 }

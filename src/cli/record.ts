@@ -14,7 +14,7 @@ import { bookAt } from '../recorder/reader.js';
 import { UnsupportedVersionError } from '../recorder/format.js';
 import { ExportError, exportParquet } from '../recorder/export.js';
 import { listSegments, segmentBlocks } from '../recorder/segment.js';
-import { addBusOptions, addCommonOptions, addSymbolOption, num } from './options.js';
+import { addBusOptions, addCommonOptions, addSymbolOption, num, upperSymbol } from './options.js';
 import { busTransport, serveMetricsFor, untilSignal } from './commands.js';
 import { registerRecorderMetrics } from '../metrics/recorder.js';
 import type { MetricsServer } from '../metrics/exporter.js';
@@ -332,7 +332,7 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
   dirOpt(addSymbolOption(addBusOptions(addCommonOptions(program.command('replay')))))
     .description('publish a recorded time range onto the bus (book channel) at recorded speed, N x, or max')
     .option('--venue <venue>', 'venue', 'binance')
-    .option('--symbol <symbol>', 'one symbol (default: --symbols, or every configured symbol)')
+    .option('--symbol <symbol>', 'one symbol (default: --symbols, or every configured symbol)', upperSymbol)
     .option('--from <time>', 'start (ISO 8601, e.g. 2026-11-23T10:00:00Z)', instant('--from'))
     .option('--to <time>', 'end (ISO 8601)', instant('--to'))
     .option('--speed <speed>', 'recorded | max | a factor like 10', 'recorded')
@@ -393,7 +393,7 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
   dirOpt(addCommonOptions(program.command('book-at')))
     .description('print the recorded consolidated book at an instant (nearest snapshot before it + deltas)')
     .option('--venue <venue>', 'venue', 'binance')
-    .requiredOption('--symbol <symbol>', 'symbol, e.g. BTCUSDT')
+    .requiredOption('--symbol <symbol>', 'symbol, e.g. BTCUSDT', upperSymbol)
     .requiredOption('--at <time>', 'the instant (ISO 8601, e.g. 2026-11-23T10:00:00Z)', instant('--at'))
     .option('--depth <n>', 'levels per side', num('--depth'), 10)
     .option('--json', 'print JSON instead of a table')
