@@ -2,6 +2,7 @@
 /** bookwire command line. Every config option is also a flag; flags override the config file. */
 import { Command, CommanderError } from 'commander';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
 import type { Config, DeepPartial } from '../config/schema.js';
 import { addBusOptions, addCommonOptions, addSymbolOption, num, overridesFrom, upperSymbol } from './options.js';
@@ -32,9 +33,19 @@ function deepAssign(a: Record<string, unknown>, b: Record<string, unknown>): Dee
   return a as DeepPartial<Config>;
 }
 
+/** The package version (dist/src/cli/main.js -> package.json). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 const program = new Command();
 program
   .name('bookwire')
+  .version(packageVersion(), '-V, --version', 'print the bookwire version')
   .description('Redundant, gap-free exchange order-book feeds: simulator -> collectors -> bus -> arbiter -> strategies')
   .showHelpAfterError()
   .exitOverride();

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -159,4 +159,11 @@ test('kill -9 of one collector process mid-run loses nothing', async (t) => {
   assert.deepEqual(last!.book.top(20), { bids: truth.bids.slice(0, 20), asks: truth.asks.slice(0, 20) });
   ac.abort();
   await done;
+});
+
+test('--version prints the package version', async () => {
+  const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const r = await runCli(['--version']);
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout.trim(), version);
 });
