@@ -13,18 +13,32 @@
  * bench/kafka-group.ts)
  * `node dist/bench/kafka.js --producer [records]`  the producer rows alone (BOOKWIRE_KAFKAJS_PATCH=0: without
  * the kafkajs patch of src/transport/kafkajs-patches.ts, for comparison).
+ * `node dist/bench/kafka.js --codec`  kafkajs' per-record encoding, decoding and gzip costs, as kafkajs does them
+ * and as patched (src/transport/kafkajs-patches.ts).
+ * `node dist/bench/kafka.js --ab NAME=v1,v2 [seconds] [rounds]`  the 10k events/s pipeline with an environment
+ * variable of the collectors and arbiter alternating (e.g. BOOKWIRE_KAFKA_RAW_COMPRESSION=gzip,none), CPU per delta.
  * `node dist/bench/kafka.js --linger 0,10,25 [seconds] [--no-e2e]`  producer linger variants back to back:
  * the consumer hop, then the pipeline at 10k events/s on Kafka (docs/kafka.md, "Producer linger").
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import { gzipSync } from 'node:zlib';
+import { gzipSync, unzipSync, gzip as gzipCb, unzip as unzipCb } from 'node:zlib';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'hdr-histogram-js';
 // Before kafkajs: the transport patches kafkajs as it loads (src/transport/kafkajs-patches.ts).
-import { KafkaTransport, kafkajsPatched } from '../src/transport/kafka.js';
+import { KafkaTransport, kafkajsPatched, kafkajsProducePatched } from '../src/transport/kafka.js';
+import {
+  kafkajsDecodePatched,
+  kafkajsGzipPatched,
+  originalProduceV3,
+  originalRecordDecoder,
+  patchedProduceV3,
+  patchedRecordDecoder,
+} from '../src/transport/kafkajs-patches.js';
 // The codec comparison needs a knob the transport does not expose: it drives the kafkajs producer
 // directly, with the transport's producer settings (src/transport/kafka.ts), nothing else here does.
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
@@ -116,6 +130,11 @@ export interface Stages {
   bookPerSec: number;
   /** CPU per delta the client got (µs), per process, and in all (cores busy = all x throughput). */
   cpuPerDelta: Record<string, number>;
+  /**
+   * CPU per event the simulator generated in the window (µs), per process: what a stage costs per input
+   * event even when the client is behind (then cpuPerDelta overstates the stages before the lag).
+   */
+  cpuPerEvent?: Record<string, number>;
   cores: number;
 }
 
@@ -258,8 +277,7 @@ async function kafkaRow(
   await new Promise((r) => setTimeout(r, warmupS * 1000));
   const gapsBefore = gaps;
   // Stage meter: records appended per topic and CPU per process over the window.
-  const written = async (t: string) =>
-    [...(await clientT.offsets(t)).values()].reduce((a, o) => a + Number(o.high), 0);
+  const written = async (t: string) => [...(await clientT.offsets(t)).values()].reduce((a, o) => a + Number(o.high), 0);
   const rawTopic = clientT.topics.kafkaTopic('raw');
   const bookTopic = clientT.topics.kafkaTopic('book');
   const cpu = () => Object.fromEntries(Object.entries(pids).map(([n, pid]) => [n, cpuMicros(pid)]));
@@ -280,6 +298,8 @@ async function kafkaRow(
     if (Number.isFinite(used)) cpuAll += used;
   }
   cpuPerDelta.all = cpuAll / Math.max(1, inWindow);
+  const cpuUsed: Record<string, number> = {};
+  for (const n of Object.keys(pids)) cpuUsed[n] = cpuEnd[n] - at0.cpu[n];
   const stages: Stages = {
     rawPerSec: (at1.raw - at0.raw) / windowS,
     bookPerSec: (at1.book - at0.book) / windowS,
@@ -314,6 +334,15 @@ async function kafkaRow(
     const a = arrivals.get(sent.u[i]);
     if (a !== undefined) lat.push(a - sent.t[i]);
   }
+  // Events generated over the whole window (the count above leaves out its first 100 ms).
+  const events = (generated * windowS) / Math.max(0.001, windowS - 0.1);
+  stages.cpuPerEvent = {};
+  let all = 0;
+  for (const [n, used] of Object.entries(cpuUsed)) {
+    stages.cpuPerEvent[n] = used / Math.max(1, events);
+    if (Number.isFinite(used)) all += used;
+  }
+  stages.cpuPerEvent.all = all / Math.max(1, events);
   return {
     bus: 'kafka',
     rate,
@@ -353,6 +382,12 @@ export function formatBusRows(rows: BusRow[]): string {
     out.push(
       `  stages ${r.bus}${r.note ? '*' : ''} ${r.rate}/s: raw topic +${Math.round(st.rawPerSec)}/s (2 collectors), book topic +${Math.round(st.bookPerSec)}/s, client ${Math.round(r.throughput)} deltas/s; CPU µs per delta: ${c} (${st.cores.toFixed(2)} cores)`,
     );
+    if (st.cpuPerEvent)
+      out.push(
+        `    CPU µs per generated event: ${Object.entries(st.cpuPerEvent)
+          .map(([n, v]) => `${n} ${Number.isFinite(v) ? v.toFixed(0) : '-'}`)
+          .join(', ')}`,
+      );
   }
   for (const r of rows) if (r.note) out.push(`  * ${r.bus} ${r.rate}/s: ${r.note}`);
   const rates = [...new Set(rows.map((r) => r.rate))];
@@ -664,6 +699,141 @@ export async function lingerSweep(lingers: number[], seconds: number, e2e = true
   return out.join('\n');
 }
 
+/**
+ * A/B of one environment variable of the collectors and the arbiter (e.g. BOOKWIRE_KAFKAJS_PATCH=0,1):
+ * the pipeline at `rate` events/s on Kafka, the values alternating for `rounds` rounds, back to back (the
+ * host is shared: compare CPU per delta within one run). Prints each row's `stages` line.
+ */
+export async function envAB(
+  variable: string,
+  values: string[],
+  seconds: number,
+  rounds: number,
+  rate = 10_000,
+): Promise<string> {
+  const out: string[] = [];
+  for (let i = 0; i < rounds; i++)
+    for (const v of values) {
+      const row = await kafkaRow(rate, seconds, 1.5, { [variable]: v });
+      const line = formatBusRows([row])
+        .split('\n')
+        .filter((l) => !l.startsWith('NOTE') && !l.startsWith('      ') && !l.startsWith('bus '));
+      const msg = `${variable}=${v} (load ${os.loadavg()[0].toFixed(1)}): ${line.join('\n')}`;
+      console.log(msg);
+      out.push(msg);
+    }
+  return out.join('\n');
+}
+
+/**
+ * kafkajs' per-record costs, its own code vs the patches of src/transport/kafkajs-patches.ts, in this
+ * process (CPU from process.cpuUsage(), zlib's threads included): encoding a Produce request of 200 raw
+ * records (~300 bytes, as a collector's batch at 10k/s with the 20 ms linger), none and gzip (the patched
+ * gzip in both), with and without the two transaction headers; decoding a record; gzip and unzip of a
+ * 200-record batch.
+ */
+export async function codecCosts(rounds = 2): Promise<string> {
+  const out: string[] = [];
+  // Collector events of a made-up order flow (~400 bytes, gzip ~6x on a 200-record batch, like the real ones).
+  const values = Array.from({ length: 200 }, (_, i) =>
+    Buffer.from(
+      JSON.stringify({
+        v: 1,
+        type: 'delta',
+        venue: 'binance',
+        symbol: SYMBOL,
+        U: 1_000_000 + 3 * i,
+        u: 1_000_002 + 3 * i,
+        b: Array.from({ length: 5 }, (_, j) => [
+          String(50000 + ((i * j * 7919) % 1000) / 100),
+          String(((i * 31 + j) % 997) / 1000),
+        ]),
+        a: [[String(50010.5 + (i % 7)), String((i % 13) / 7)]],
+        E: 1_700_000_000_000 + i,
+        recvTime: 1_700_000_000_000_000 + i * 97,
+        feed: 'a',
+      }),
+    ),
+  );
+  const value = values[0];
+  const headers = { 'bookwire-txn': 'bookwire-arbiter-0', 'bookwire-raw-resume': '0:12345' };
+  const cpu = async (n: number, fn: () => unknown): Promise<number> => {
+    for (let i = 0; i < 20; i++) await fn();
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < n; i++) await fn();
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / n;
+  };
+  type Req = (o: object) => { encode(): Promise<unknown> };
+  const reqs: [string, Req][] = [
+    ['kafkajs', originalProduceV3() as Req],
+    ['patched', patchedProduceV3() as Req],
+  ];
+  for (let r = 0; r < rounds; r++)
+    for (const compression of [CompressionTypes.None, CompressionTypes.GZIP])
+      for (const h of [false, true])
+        for (const [name, req] of reqs) {
+          const messages = values.map((v) => ({ key: `binance.${SYMBOL}`, value: v, ...(h ? { headers } : {}) }));
+          const o = {
+            acks: -1,
+            timeout: 30000,
+            compression,
+            topicData: [{ topic: 'bookwire.raw', partitions: [{ partition: 0, firstSequence: 0, messages }] }],
+          };
+          const us = (await cpu(300, () => req(o).encode())) / 200;
+          out.push(
+            `encode ${compression ? 'gzip' : 'none'}${h ? ' +headers' : ''}, ${name}: ${us.toFixed(2)} µs CPU per record`,
+          );
+        }
+  const req = createRequire(import.meta.url);
+  const Record = req('kafkajs/src/protocol/recordBatch/record/v0/index.js') as (r: object) => { buffer: Buffer };
+  const Decoder = req('kafkajs/src/protocol/decoder.js') as new (b: Buffer) => { readVarIntBytes(): Buffer };
+  type Dec = (d: unknown, c: object) => unknown;
+  for (let r = 0; r < rounds; r++)
+    for (const h of [false, true])
+      for (const [name, dec] of [
+        ['kafkajs', originalRecordDecoder() as Dec],
+        ['patched', patchedRecordDecoder() as Dec],
+      ] as const) {
+        const inner = new Decoder(
+          Record({ key: `binance.${SYMBOL}`, value, offsetDelta: 17, timestampDelta: 3, headers: h ? headers : {} })
+            .buffer,
+        ).readVarIntBytes();
+        let ctx = {};
+        let i = 0;
+        const us = await cpu(100_000, () => {
+          if (i++ % 200 === 0)
+            ctx = {
+              firstOffset: String(1_000_000 + i),
+              firstTimestamp: '1700000000000',
+              magicByte: 2,
+              timestampType: 0,
+            };
+          return dec(new Decoder(inner), ctx);
+        });
+        out.push(`decode${h ? ' +headers' : ''}, ${name}: ${us.toFixed(2)} µs CPU per record`);
+      }
+  const batch = Buffer.concat(values);
+  const z = gzipSync(batch);
+  const gz = promisify(gzipCb);
+  const uz = promisify(unzipCb);
+  for (let r = 0; r < rounds; r++) {
+    out.push(
+      `gzip ${batch.length} B, async (kafkajs): ${((await cpu(300, () => gz(batch))) / 200).toFixed(2)} µs CPU per record`,
+    );
+    out.push(
+      `gzip ${batch.length} B, sync (patched): ${((await cpu(300, () => gzipSync(batch))) / 200).toFixed(2)} µs CPU per record`,
+    );
+    out.push(
+      `unzip ${z.length} B, async (kafkajs): ${((await cpu(300, () => uz(z))) / 200).toFixed(2)} µs CPU per record`,
+    );
+    out.push(
+      `unzip ${z.length} B, sync (patched): ${((await cpu(300, () => unzipSync(z))) / 200).toFixed(2)} µs CPU per record`,
+    );
+  }
+  return out.join('\n');
+}
+
 /** Both Kafka sections of `npm run bench` (bench/run.ts), or the skip message. */
 export async function runKafkaBench(quick: boolean, section: (title: string) => void): Promise<void> {
   section(
@@ -679,7 +849,9 @@ export async function runKafkaBench(quick: boolean, section: (title: string) => 
       .map((l) => l.toFixed(1))
       .join(' ')} (2 cores; other work on the host skews both buses)`,
   );
-  console.log(`kafkajs patched in this process: ${kafkajsPatched} (src/transport/kafkajs-patches.ts)`);
+  console.log(
+    `kafkajs patched in this process: grouping ${kafkajsPatched}, produce encoding ${kafkajsProducePatched}, decoding ${kafkajsDecodePatched}, gzip ${kafkajsGzipPatched} (src/transport/kafkajs-patches.ts)`,
+  );
   console.log(formatBusRows(await benchBuses([1000, 10_000], quick ? 3 : 5, undefined, 10_000)));
   section('Kafka producer: batching as shipped, and compression none vs gzip (chooses the default)');
   console.log(formatProducerRows(await benchProducer(quick ? 50_000 : 200_000)));
@@ -711,7 +883,19 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
   const at = process.argv.indexOf('--linger');
   const prod = process.argv.indexOf('--producer');
-  if (prod >= 0) {
+  const ab = process.argv.indexOf('--ab');
+  if (process.argv.includes('--codec')) console.log(await codecCosts());
+  else if (ab >= 0) {
+    // --ab NAME=v1,v2 [seconds] [rounds]
+    const spec = process.argv[ab + 1] ?? 'BOOKWIRE_KAFKAJS_PATCH=0,1';
+    const eq = spec.indexOf('=');
+    await envAB(
+      spec.slice(0, eq),
+      spec.slice(eq + 1).split(','),
+      Number(process.argv[ab + 2] ?? 10),
+      Number(process.argv[ab + 3] ?? 2),
+    );
+  } else if (prod >= 0) {
     console.log(`kafkajs patched: ${kafkajsPatched} (BOOKWIRE_KAFKAJS_PATCH=0 turns it off)`);
     console.log(formatProducerRows(await benchProducer(Number(process.argv[prod + 1] ?? 50_000))));
   } else if (at >= 0)

@@ -20,7 +20,7 @@
  * `connectTimeoutMs` (default: forever); a missing topic is an error naming it and how to create it.
  */
 // First: patches kafkajs before it loads (see the module).
-import { kafkajsPatched } from './kafkajs-patches.js';
+import { kafkajsPatched, kafkajsProducePatched } from './kafkajs-patches.js';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { MessageQueue, prefixMatcher } from './queue.js';
@@ -92,6 +92,11 @@ export interface KafkaTransportOptions {
    * takes more records. Default DEFAULT_TXN_LINGER_MS; env BOOKWIRE_KAFKA_TXN_LINGER_MS.
    */
   txnLingerMs?: number;
+  /**
+   * Compression of what collectors write (`raw`, `status`): 'gzip' or 'none'. Default
+   * DEFAULT_RAW_COMPRESSION; env BOOKWIRE_KAFKA_RAW_COMPRESSION. Everything else is gzip.
+   */
+  rawCompression?: RawCompression;
   logger?: Logger;
 }
 
@@ -144,6 +149,16 @@ function isRejectedRecord(e: unknown): boolean {
  */
 export const PRODUCER_COMPRESSION = CompressionTypes.GZIP;
 
+export type RawCompression = 'gzip' | 'none';
+/** Compression of the collectors' records (docs/kafka.md, "Where the 10k/s pipeline lost throughput"). */
+export const DEFAULT_RAW_COMPRESSION: RawCompression = 'gzip';
+
+function rawCompressionOption(given: RawCompression | undefined): RawCompression {
+  const v = given ?? (process.env.BOOKWIRE_KAFKA_RAW_COMPRESSION || DEFAULT_RAW_COMPRESSION);
+  if (v !== 'gzip' && v !== 'none') throw new Error(`BOOKWIRE_KAFKA_RAW_COMPRESSION must be gzip or none, got ${v}`);
+  return v;
+}
+
 /** Producer linger default (ms), chosen by measurement (bench/kafka.ts, docs/kafka.md "Producer linger"). */
 export const DEFAULT_LINGER_MS = 20;
 /**
@@ -162,7 +177,7 @@ function msOption(given: number | undefined, env: string, dflt: number): number 
   return v;
 }
 
-export { kafkajsPatched };
+export { kafkajsPatched, kafkajsProducePatched };
 
 export class KafkaTopicMissingError extends Error {
   override name = 'KafkaTopicMissingError';
@@ -210,6 +225,7 @@ export class KafkaPublisher implements BusPublisher {
     private readonly maxQueued = 1_000_000,
     private readonly maxBatch = 2000,
     private readonly lingerMs = 0,
+    private readonly compression: CompressionTypes = PRODUCER_COMPRESSION,
   ) {}
 
   /** Ends the current linger early (a full batch, flush(), close()). */
@@ -369,7 +385,7 @@ export class KafkaPublisher implements BusPublisher {
     }
     const meta = await this.producer.sendBatch({
       acks: -1,
-      compression: PRODUCER_COMPRESSION,
+      compression: this.compression,
       topicMessages: [...topicMessages].map(([topic, messages]) => ({ topic, messages })),
     });
     const snapTopic = this.t.topics.snapshotTopic;
@@ -1293,6 +1309,7 @@ export class KafkaTransport implements Transport {
   readonly closeTimeoutMs: number;
   readonly lingerMs: number;
   readonly txnLingerMs: number;
+  readonly rawCompression: RawCompression;
   private readonly kafka: Kafka;
   private readonly log: Logger;
   private readonly opts: KafkaTransportOptions;
@@ -1314,6 +1331,7 @@ export class KafkaTransport implements Transport {
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
     this.lingerMs = msOption(opts.lingerMs, 'BOOKWIRE_KAFKA_LINGER_MS', DEFAULT_LINGER_MS);
     this.txnLingerMs = msOption(opts.txnLingerMs, 'BOOKWIRE_KAFKA_TXN_LINGER_MS', DEFAULT_TXN_LINGER_MS);
+    this.rawCompression = rawCompressionOption(opts.rawCompression);
     this.log = opts.logger ?? (defaultLogger ??= createLogger('transport'));
     this.kafka = new Kafka({
       clientId: opts.clientId ?? 'bookwire',
@@ -1454,7 +1472,11 @@ export class KafkaTransport implements Transport {
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 1000 },
     });
     await this.withReachability('producer connect', () => producer.connect());
-    return this.track(new KafkaPublisher(this, producer, this.log, this.forget, undefined, undefined, this.lingerMs));
+    const compression =
+      channel === 'ingest' && this.rawCompression === 'none' ? CompressionTypes.None : PRODUCER_COMPRESSION;
+    return this.track(
+      new KafkaPublisher(this, producer, this.log, this.forget, undefined, undefined, this.lingerMs, compression),
+    );
   }
 
   async subscriber(channel: Channel, topicPrefixes: string[], opts: SubscribeOptions = {}): Promise<KafkaSubscriber> {

@@ -4,6 +4,7 @@
  */
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { silentLogger } from '../../src/log.js';
 import { KafkaTransport, type KafkaTransportOptions } from '../../src/transport/kafka.js';
 import type { BusSubscriber } from '../../src/transport/types.js';
@@ -18,10 +19,31 @@ function transport(t: TestContext, broker: TestBroker, o: Partial<KafkaTransport
 }
 
 const snap = (seq: number): ConsolidatedSnapshot => ({
-  v: 1, type: 'snapshot', venue: 'binance', symbol: 'BTCUSDT', seq, bids: [[100, seq]], asks: [[101, 1]], exchTime: 0, pubTime: 1, reason: 'periodic',
+  v: 1,
+  type: 'snapshot',
+  venue: 'binance',
+  symbol: 'BTCUSDT',
+  seq,
+  bids: [[100, seq]],
+  asks: [[101, 1]],
+  exchTime: 0,
+  pubTime: 1,
+  reason: 'periodic',
 });
 const delta = (seq: number): ConsolidatedDelta => ({
-  v: 1, type: 'delta', venue: 'binance', symbol: 'BTCUSDT', seq, prev: seq - 1, first: seq, bids: [[100, seq]], asks: [], exchTime: 0, recvTime: 1, pubTime: 1, feed: 'a',
+  v: 1,
+  type: 'delta',
+  venue: 'binance',
+  symbol: 'BTCUSDT',
+  seq,
+  prev: seq - 1,
+  first: seq,
+  bids: [[100, seq]],
+  asks: [],
+  exchTime: 0,
+  recvTime: 1,
+  pubTime: 1,
+  feed: 'a',
 });
 const seqOf = (b: Buffer) => (JSON.parse(b.toString()) as { seq: number }).seq;
 
@@ -35,7 +57,13 @@ describe('kafka transport', { skip: kafkaSkip, timeout: 60_000 }, () => {
       all: await tr.subscriber('book', []),
       two: await tr.subscriber('book', ['stats.', 'book.kraken.']),
     };
-    const sent = ['book.binance.BTCUSDT=1', 'stats.binance.BTCUSDT=2', 'book.kraken.XBTUSD=3', 'ctl.snapshot.binance.BTCUSDT=4', 'book.binance.BTCUSDT=5'];
+    const sent = [
+      'book.binance.BTCUSDT=1',
+      'stats.binance.BTCUSDT=2',
+      'book.kraken.XBTUSD=3',
+      'ctl.snapshot.binance.BTCUSDT=4',
+      'book.binance.BTCUSDT=5',
+    ];
     for (const s of sent) pub.send(s.split('=')[0], s.split('=')[1]);
     await pub.flush();
     const got = async (s: BusSubscriber, n: number) =>
@@ -65,6 +93,34 @@ describe('kafka transport', { skip: kafkaSkip, timeout: 60_000 }, () => {
     assert.equal(new Set(msgs.map((m) => m.payload.toString())).size, n);
   });
 
+  test('rawCompression none: collectors publish uncompressed, the records arrive the same, book stays gzip', async (t) => {
+    const gzip = createRequire(import.meta.url)('kafkajs/src/protocol/message/compression/gzip.js') as {
+      compress: (e: unknown) => Promise<Buffer>;
+    };
+    const compress = gzip.compress;
+    let compressed = 0;
+    gzip.compress = (e) => (compressed++, compress(e));
+    t.after(() => (gzip.compress = compress));
+    const broker = await startTestBroker(t);
+    assert.throws(() => transport(t, broker, { rawCompression: 'lz4' as 'none' }), /must be gzip or none, got lz4/);
+    const tr = transport(t, broker, { rawCompression: 'none' });
+    assert.equal(tr.rawCompression, 'none');
+    const sub = await tr.subscriber('ingest', ['raw.']);
+    const pub = await tr.publisher('ingest');
+    for (let i = 0; i < 500; i++) pub.send('raw.binance.BTCUSDT', `{"i":${i}}`);
+    await pub.flush();
+    const msgs = await new MessageReader(sub).take(500, 10_000);
+    assert.deepEqual(
+      msgs.map((m) => m.payload.toString()),
+      Array.from({ length: 500 }, (_, i) => `{"i":${i}}`),
+    );
+    assert.equal(compressed, 0);
+    const book = await tr.publisher('book');
+    book.send('book.binance.BTCUSDT', encode(delta(1)));
+    await book.flush();
+    assert.ok(compressed > 0, 'the book publisher compresses');
+  });
+
   test('snapshots: the client reads the latest from the compacted topic; a late subscriber starts at it', async (t) => {
     const broker = await startTestBroker(t);
     const tr = transport(t, broker);
@@ -82,8 +138,13 @@ describe('kafka transport', { skip: kafkaSkip, timeout: 60_000 }, () => {
     const late = transport(t, broker);
     const sub = await late.subscriber('book', [topic]);
     pub.send(topic, encode(delta(21)));
-    const got = (await new MessageReader(sub).take(7, 8000)).map((m) => JSON.parse(m.payload.toString()) as { type: string; seq: number });
-    assert.deepEqual(got.map((m) => `${m.type[0]}${m.seq}`), ['s15', 'd16', 'd17', 'd18', 'd19', 'd20', 'd21']);
+    const got = (await new MessageReader(sub).take(7, 8000)).map(
+      (m) => JSON.parse(m.payload.toString()) as { type: string; seq: number },
+    );
+    assert.deepEqual(
+      got.map((m) => `${m.type[0]}${m.seq}`),
+      ['s15', 'd16', 'd17', 'd18', 'd19', 'd20', 'd21'],
+    );
   });
 
   test('a broker down and up while producing loses no acknowledged message', async (t) => {
@@ -131,7 +192,11 @@ describe('kafka transport', { skip: kafkaSkip, timeout: 60_000 }, () => {
     for (let i = 0; i < 50; i++) pub.send(`raw.binance.K${i % 5}`, String(i));
     await pub.flush();
     const firstGot: number[] = [];
-    for (let m = await r1.next(8000); m !== undefined && firstGot.length < 50; m = firstGot.length < 50 ? await r1.next(8000) : undefined)
+    for (
+      let m = await r1.next(8000);
+      m !== undefined && firstGot.length < 50;
+      m = firstGot.length < 50 ? await r1.next(8000) : undefined
+    )
       if (m.payload.toString() !== 'ready') firstGot.push(Number(m.payload.toString()));
     assert.equal(firstGot.length, 50);
     await first.close(); // commits what it consumed and leaves the group
@@ -140,14 +205,20 @@ describe('kafka transport', { skip: kafkaSkip, timeout: 60_000 }, () => {
     const second = transport(t, broker, { groupId: 'resume-test' });
     const sub2 = await second.subscriber('ingest', ['raw.']);
     const got = (await new MessageReader(sub2).take(30, 10_000)).map((m) => Number(m.payload.toString()));
-    assert.deepEqual([...got].sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => 50 + i));
+    assert.deepEqual(
+      [...got].sort((a, b) => a - b),
+      Array.from({ length: 30 }, (_, i) => 50 + i),
+    );
     assert.equal(await new MessageReader(sub2).next(500), undefined, 'nothing consumed twice');
   });
 
   test('bad input: a missing topic names it and how to create it; unreachable brokers give a clear error', async (t) => {
     const broker = await startTestBroker(t, { topics: ['bookwire.raw:1:1'] });
     const tr = transport(t, broker);
-    await assert.rejects(tr.publisher('ingest'), /Kafka topic "bookwire\.status" does not exist.*--create --topic bookwire\.status/);
+    await assert.rejects(
+      tr.publisher('ingest'),
+      /Kafka topic "bookwire\.status" does not exist.*--create --topic bookwire\.status/,
+    );
     await assert.rejects(tr.subscriber('book', ['book.']), /Kafka topic "bookwire\.book" does not exist/);
     const t0 = Date.now();
     const dead = new KafkaTransport({ brokers: ['127.0.0.1:1'], logger: silentLogger, connectTimeoutMs: 1500 });
