@@ -34,35 +34,35 @@ export function newRegistry(labels: Record<string, string>): client.Registry {
 type Labels = Record<string, string | number>;
 type Sample = [labels: Labels, value: number];
 
-/**
- * A gauge whose samples are computed at scrape time. Series that are gone (a book dropped, a feed lost)
- * disappear instead of keeping their last value.
- */
-export function liveGauge(reg: client.Registry, name: string, help: string, labelNames: string[], read: () => Sample[]): void {
-  new client.Gauge({
+/** Options of a metric whose samples are computed at scrape time, from `read`. */
+function liveOptions<M extends { reset(): void }>(
+  reg: client.Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => Sample[],
+  put: (m: M, labels: Labels, v: number) => void,
+) {
+  return {
     name: METRICS_PREFIX + name,
     help,
     labelNames,
     registers: [reg],
-    collect() {
-      this.reset();
-      for (const [l, v] of read()) if (Number.isFinite(v)) this.set(l, v);
+    collect(this: M) {
+      this.reset(); // series that are gone (a book dropped, a feed lost) disappear instead of keeping their last value
+      for (const [l, v] of read()) if (Number.isFinite(v)) put(this, l, v);
     },
-  });
+  };
+}
+
+/** A gauge whose samples are computed at scrape time. */
+export function liveGauge(reg: client.Registry, name: string, help: string, labelNames: string[], read: () => Sample[]): void {
+  new client.Gauge(liveOptions<client.Gauge>(reg, name, help, labelNames, read, (m, l, v) => m.set(l, v)));
 }
 
 /** A counter (monotonic total, name ends in _total) whose value is read from the process at scrape time. */
 export function liveCounter(reg: client.Registry, name: string, help: string, labelNames: string[], read: () => Sample[]): void {
-  new client.Counter({
-    name: METRICS_PREFIX + name,
-    help,
-    labelNames,
-    registers: [reg],
-    collect() {
-      this.reset();
-      for (const [l, v] of read()) if (Number.isFinite(v) && v >= 0) this.inc(l, v);
-    },
-  });
+  new client.Counter(liveOptions<client.Counter>(reg, name, help, labelNames, read, (m, l, v) => v >= 0 && m.inc(l, v)));
 }
 
 export interface MetricsServer {
