@@ -32,11 +32,17 @@ export class KafkaTopics {
   }
 
   /** Bus topic -> Kafka topic and key. A topic without a dot is a family with an empty key. */
-  toKafka(busTopic: string): { topic: string; key: string } {
+  toKafka(busTopic: string): Readonly<{ topic: string; key: string }> {
+    // called per published message: a bus carries few topics, so each is split once
+    let r = this.byBusTopic.get(busTopic);
+    if (r !== undefined) return r;
     const i = busTopic.indexOf('.');
-    if (i < 0) return { topic: this.kafkaTopic(busTopic), key: '' };
-    return { topic: this.kafkaTopic(busTopic.slice(0, i)), key: busTopic.slice(i + 1) };
+    r = i < 0 ? { topic: this.kafkaTopic(busTopic), key: '' } : { topic: this.kafkaTopic(busTopic.slice(0, i)), key: busTopic.slice(i + 1) };
+    if (this.byBusTopic.size < 100_000) this.byBusTopic.set(busTopic, r);
+    return r;
   }
+
+  private readonly byBusTopic = new Map<string, { topic: string; key: string }>();
 
   /** Kafka topic and key -> bus topic, or undefined for a Kafka topic outside our prefix. */
   toBus(kafkaTopic: string, key: string): string | undefined {

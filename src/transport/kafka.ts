@@ -1219,19 +1219,32 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
     void ow.chain.then(() => ow.producer.disconnect()).catch(() => undefined);
   }
 
-  send(topic: string, payload: Buffer | string): void {
-    if (this.closed) return;
+  /** Bus topic -> Kafka topic, key, raw partition of its book and output partition: few topics, one lookup each. */
+  private readonly routes = new Map<string, { topic: string; key: string; rawPartition: number; partition: number }>();
+
+  private route(topic: string): { topic: string; key: string; rawPartition: number; partition: number } {
+    let r = this.routes.get(topic);
+    if (r !== undefined) return r;
     const k = this.t.topics.toKafka(topic);
     // The book a record belongs to decides its raw partition: `stats.v.S`, `book.v.S`, `ctl.snapshot.v.S`.
     const bookKey = k.key.split('.').slice(-2).join('.');
-    const ow = this.owners.get(this.partitionOf(this.rawTopic, bookKey));
+    r = { topic: k.topic, key: k.key, rawPartition: this.partitionOf(this.rawTopic, bookKey), partition: this.partitionOf(k.topic, k.key) };
+    // -1: partition metadata not known yet; look again next time
+    if (r.rawPartition >= 0 && r.partition >= 0 && this.routes.size < 100_000) this.routes.set(topic, r);
+    return r;
+  }
+
+  send(topic: string, payload: Buffer | string): void {
+    if (this.closed) return;
+    const r = this.route(topic);
+    const ow = this.owners.get(r.rawPartition);
     if (!ow) {
       if (this.counters.notOwned++ % 1000 === 0)
         this.log.debug({ topic, notOwned: this.counters.notOwned }, 'send for a book not owned here; dropped');
       return;
     }
     const value = typeof payload === 'string' ? Buffer.from(payload) : payload;
-    ow.queue.push({ topic: k.topic, key: k.key, value, partition: this.partitionOf(k.topic, k.key) });
+    ow.queue.push({ topic: r.topic, key: r.key, value, partition: r.partition });
   }
 
   /** Resolves when everything sent so far is committed (or its transaction failed). */
