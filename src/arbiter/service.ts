@@ -27,6 +27,7 @@ import type {
 } from '../transport/types.js';
 import {
   DecodeError,
+  answerSnapshotQuery,
   decodeAny,
   decodeCollectorEvent,
   decodeConsolidated,
@@ -37,7 +38,6 @@ import {
   type ArbiterStats,
   type CollectorStatus,
   type ConsolidatedSnapshot,
-  type SnapshotQuery,
 } from '../wire/messages.js';
 
 export interface ArbiterServiceOptions {
@@ -463,18 +463,16 @@ export class ArbiterService {
   }
 
   private answerSnapshot(_topic: string, payload: Buffer): Buffer {
-    let q: SnapshotQuery;
-    try {
-      q = decodeAny(payload) as SnapshotQuery;
-    } catch (e) {
-      return encode({ v: 1, type: 'error', message: (e as Error).message });
-    }
-    const b = this.books.get(`${q.venue}.${q.symbol}`);
-    if (!b) return encode({ v: 1, type: 'error', message: `unknown book ${q.venue}.${q.symbol}` });
-    if (b.core.state === 'unsynced')
-      return encode({ v: 1, type: 'error', message: `book ${q.venue}.${q.symbol} is resyncing` });
-    return encode(b.snapshotMessage('reply'));
+    return answerSnapshotQuery(
+      payload,
+      (q) => `${q.venue}.${q.symbol}`,
+      (name) => {
+        const b = this.books.get(name);
+        return b && { synced: b.core.state !== 'unsynced', snapshot: () => b.snapshotMessage('reply') };
+      },
+    );
   }
+
 
   /** For tests and the demo: the consolidated book of one symbol. */
   bookOf(venue: string, symbol: string): BookArbiter | undefined {

@@ -24,7 +24,7 @@ import { createTransport } from '../transport/index.js';
 import type { KafkaTransportOptions } from '../transport/kafka.js';
 import type { BusPublisher, BusSubscriber, SnapshotClient, SnapshotServer, Transport } from '../transport/types.js';
 import {
-  decodeAny,
+  answerSnapshotQuery,
   decodeConsolidated,
   encode,
   type ConsolidatedDelta,
@@ -290,33 +290,26 @@ export class Bridge {
   }
 
   private answer(topic: string, payload: Buffer): Buffer {
-    let q: SnapshotQuery;
-    try {
-      q = decodeAny(payload) as SnapshotQuery;
-    } catch (e) {
-      return encode({ v: 1, type: 'error', message: (e as Error).message });
-    }
-    const key = topic.startsWith('book.') ? topic : `book.${q.venue}.${q.symbol}`;
-    const st = this.books.get(key);
-    if (!st) return encode({ v: 1, type: 'error', message: `unknown book ${key.slice('book.'.length)}` });
-    if (!st.synced) return encode({ v: 1, type: 'error', message: `book ${key.slice('book.'.length)} is resyncing` });
-    const { bids, asks } = st.replica.book.snapshot();
-    const [venue, symbol] = splitBook(key);
-    this.counters.snapshotsServed++;
-    const s: ConsolidatedSnapshot = {
-      v: 1,
-      type: 'snapshot',
-      venue,
-      symbol,
-      seq: st.replica.seq,
-      bids,
-      asks,
-      exchTime: 0,
-      pubTime: nowMicros(),
-      reason: 'reply',
-    };
-    return encode(s);
+    return answerSnapshotQuery(
+      payload,
+      (q) => (topic.startsWith('book.') ? topic.slice('book.'.length) : `${q.venue}.${q.symbol}`),
+      (name) => {
+        const st = this.books.get(`book.${name}`);
+        return (
+          st && {
+            synced: st.synced,
+            snapshot: (): ConsolidatedSnapshot => {
+              const { bids, asks } = st.replica.book.snapshot();
+              const [venue, symbol] = splitBook(`book.${name}`);
+              this.counters.snapshotsServed++;
+              return { v: 1, type: 'snapshot', venue, symbol, seq: st.replica.seq, bids, asks, exchTime: 0, pubTime: nowMicros(), reason: 'reply' };
+            },
+          }
+        );
+      },
+    );
   }
+
 }
 
 function splitBook(topic: string): [string, string] {

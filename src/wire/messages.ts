@@ -295,3 +295,25 @@ export function decodeAny(buf: Buffer | Uint8Array | string): BusPayload {
   if (typeof r.type !== 'string') throw new DecodeError('field "type" must be a string');
   return r as unknown as BusPayload;
 }
+
+/**
+ * The snapshot service's reply to a SnapshotQuery: the named book's snapshot, or an error reply saying
+ * why not (undecodable query, unknown book, book resyncing). `name` picks the book a query asks for.
+ */
+export function answerSnapshotQuery(
+  payload: Buffer,
+  name: (q: SnapshotQuery) => string,
+  find: (name: string) => { synced: boolean; snapshot(): ConsolidatedSnapshot } | undefined,
+): Buffer {
+  let q: SnapshotQuery;
+  try {
+    q = decodeAny(payload) as SnapshotQuery;
+  } catch (e) {
+    return encode({ v: 1, type: 'error', message: (e as Error).message });
+  }
+  const n = name(q);
+  const b = find(n);
+  if (!b) return encode({ v: 1, type: 'error', message: `unknown book ${n}` });
+  if (!b.synced) return encode({ v: 1, type: 'error', message: `book ${n} is resyncing` });
+  return encode(b.snapshot());
+}

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DecodeError, decodeCollectorEvent, decodeConsolidated, encodeCollectorEvent, encodeConsolidatedDelta } from '../../src/wire/messages.js';
+import { answerSnapshotQuery, DecodeError, decodeAny, decodeCollectorEvent, decodeConsolidated, encode, encodeCollectorEvent, encodeConsolidatedDelta, type ConsolidatedSnapshot } from '../../src/wire/messages.js';
 import type { BookDelta, BookSnapshot } from '../../src/core/types.js';
 
 const delta: BookDelta = {
@@ -56,4 +56,18 @@ test('a consolidated delta encodes to what decodeConsolidated reads back', () =>
     v: 1, type: 'delta', venue: 'binance', symbol: 'BTCUSDT', seq: 12, prev: 9, first: 10, bids: delta.bids, asks: delta.asks,
     exchTime: delta.exchTime, recvTime: delta.recvTime, pubTime: 1700000000000999, feed: 'a',
   });
+});
+
+test('snapshot service replies: the book, or an error naming why not', () => {
+  const snap: ConsolidatedSnapshot = { v: 1, type: 'snapshot', venue: 'binance', symbol: 'BTCUSDT', seq: 7, bids: [[1, 2]], asks: [[3, 4]], exchTime: 0, pubTime: 1, reason: 'reply' };
+  const books = new Map([
+    ['binance.BTCUSDT', { synced: true, snapshot: () => snap }],
+    ['binance.ETHUSDT', { synced: false, snapshot: () => snap }],
+  ]);
+  const ask = (payload: Buffer) => decodeAny(answerSnapshotQuery(payload, (q) => `${q.venue}.${q.symbol}`, (n) => books.get(n)));
+  const query = (symbol: string) => encode({ v: 1, type: 'snapshot-query', venue: 'binance', symbol });
+  assert.deepEqual(ask(query('BTCUSDT')), snap);
+  assert.deepEqual(ask(query('XRPUSDT')), { v: 1, type: 'error', message: 'unknown book binance.XRPUSDT' });
+  assert.deepEqual(ask(query('ETHUSDT')), { v: 1, type: 'error', message: 'book binance.ETHUSDT is resyncing' });
+  assert.match((ask(Buffer.from('{oops')) as unknown as { message: string }).message, /not JSON/);
 });
