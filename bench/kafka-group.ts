@@ -21,6 +21,7 @@ import { silentLogger } from '../src/log.js';
 import { KafkaTransport } from '../src/transport/kafka.js';
 import { startTestBroker } from '../test/kafka-helpers.js';
 import { freePort } from '../src/util/freePort.js';
+import { collectArgs, waitForSim } from './pipeline.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
@@ -64,35 +65,14 @@ export async function benchGroupPipeline(
   const simPort = await freePort();
   const rest = `http://127.0.0.1:${simPort}`;
   start('sim', ['sim', '--port', String(simPort), '--symbols', SYMBOLS.join(','), '--rate', String(rate)]);
-  for (
-    let i = 0;
-    !(await fetch(`${rest}/api/v3/ping`).then(
-      (r) => r.ok,
-      () => false,
-    ));
-    i++
-  ) {
-    if (i > 100) throw new Error(`simulator did not start; see ${logDir}/sim.log`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForSim(rest, logDir);
   const bus = ['--bus', 'kafka', '--brokers', brokers];
   // arbiters = 0: one arbiter without a group (the non-transactional publisher), for comparison.
   if (arbiters === 0) start('arbiter', ['arbitrate', '--symbols', SYMBOLS.join(','), ...bus]);
   for (let i = 0; i < arbiters; i++)
     start(`arbiter-${i}`, ['arbitrate', '--symbols', SYMBOLS.join(','), '--group', 'bench', '--id', `a${i}`, ...bus]);
   for (const id of ['a', 'b'])
-    start(`collector-${id}`, [
-      'collect',
-      '--id',
-      id,
-      '--symbols',
-      SYMBOLS.join(','),
-      '--ws-url',
-      `ws://127.0.0.1:${simPort}`,
-      '--rest-url',
-      rest,
-      ...bus,
-    ]);
+    start(`collector-${id}`, [...collectArgs(id, SYMBOLS.join(','), simPort), ...bus]);
 
   const tr = new KafkaTransport({ brokers: b.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
   const ac = new AbortController();

@@ -55,7 +55,7 @@ import {
   type GroupPipelineRow,
 } from './kafka-group.js';
 import { generateStream } from './gen.js';
-import { freePort } from './pipeline.js';
+import { collectArgs, freePort, waitForSim } from './pipeline.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SYMBOL = 'BTCUSDT';
@@ -197,30 +197,11 @@ async function kafkaRow(
   const simPort = await freePort();
   const rest = `http://127.0.0.1:${simPort}`;
   start('sim', ['sim', '--port', String(simPort), '--symbols', SYMBOL, '--rate', String(rate), '--record-send-times']);
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${rest}/api/v3/ping`)).ok) break;
-    } catch {
-      /* not up yet */
-    }
-    if (i > 100) throw new Error(`simulator did not start; see ${logDir}/sim.log`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForSim(rest, logDir);
   const bus = ['--bus', 'kafka', '--brokers', brokers];
   start('arbiter', ['arbitrate', '--symbols', SYMBOL, ...bus]);
   for (const id of ['a', 'b'])
-    start(`collector-${id}`, [
-      'collect',
-      '--id',
-      id,
-      '--symbols',
-      SYMBOL,
-      '--ws-url',
-      `ws://127.0.0.1:${simPort}`,
-      '--rest-url',
-      rest,
-      ...bus,
-    ]);
+    start(`collector-${id}`, [...collectArgs(id, SYMBOL, simPort), ...bus]);
 
   const clientT = new KafkaTransport({ brokers: b.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
   const arrivals = new Map<number, number>();

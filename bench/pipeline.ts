@@ -60,32 +60,11 @@ export async function startPipeline(o: {
     String(o.rate),
     ...(o.recordSendTimes ? ['--record-send-times'] : []),
   ]);
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${rest}/api/v3/ping`)).ok) break;
-    } catch {
-      /* not up yet */
-    }
-    if (i > 100) throw new Error(`simulator did not start; see ${logDir}/sim.log`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForSim(rest, logDir);
   const bus = ['--publish', publish, '--snapshot', snapshot];
   start('arbiter', ['arbitrate', '--symbols', o.symbol, '--ingest', ingest, ...bus]);
   for (const id of o.collectors ?? ['a', 'b'])
-    start(`collector-${id}`, [
-      'collect',
-      '--id',
-      id,
-      '--symbols',
-      o.symbol,
-      '--ws-url',
-      `ws://127.0.0.1:${simPort}`,
-      '--rest-url',
-      rest,
-      '--ingest',
-      `${ingest},${probe}`,
-      ...bus,
-    ]);
+    start(`collector-${id}`, [...collectArgs(id, o.symbol, simPort), '--ingest', `${ingest},${probe}`, ...bus]);
   return {
     rest,
     ingest,
@@ -104,6 +83,24 @@ export async function startPipeline(o: {
       clearTimeout(t);
     },
   };
+}
+
+/** Wait until the simulator at `rest` answers its ping (10 s at most). */
+export async function waitForSim(rest: string, logDir: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${rest}/api/v3/ping`)).ok) return;
+    } catch {
+      /* not up yet */
+    }
+    if (i > 100) throw new Error(`simulator did not start; see ${logDir}/sim.log`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** `bookwire collect` arguments for collector `id` on the local simulator's port (bus flags not included). */
+export function collectArgs(id: string, symbols: string, simPort: number): string[] {
+  return ['collect', '--id', id, '--symbols', symbols, '--ws-url', `ws://127.0.0.1:${simPort}`, '--rest-url', `http://127.0.0.1:${simPort}`];
 }
 
 /** Resident set size of a process in MiB, from /proc (Linux). */
