@@ -14,6 +14,11 @@ export async function freeEndpoints(): Promise<{ ingest: string[]; publish: stri
   };
 }
 
+/** The `--ingest/--publish/--snapshot` flags of a `bookwire` command for these endpoints. */
+export function busFlags(ep: { ingest: string[]; publish: string[]; snapshot: string[] }): string[] {
+  return ['--ingest', ep.ingest.join(','), '--publish', ep.publish.join(','), '--snapshot', ep.snapshot.join(',')];
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Poll until cond() is true; throws with `what` after timeoutMs. */

@@ -7,7 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitFor, runCli } from '../helpers.js';
+import { busFlags, freeEndpoints, freePort, waitFor, runCli } from '../helpers.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -68,26 +68,8 @@ test('a port already in use: the arbiter and the simulator exit with a message n
 
 test('bookwire demo runs the whole pipeline as processes and its book matches the simulator truth', async (t) => {
   const dir = tmpdir(t);
-  const [sim, a, b, c] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const r = await runCli(
-    [
-      'demo',
-      '--duration',
-      '8',
-      '--strict',
-      '--sim-port',
-      String(sim),
-      '--ingest',
-      `tcp://127.0.0.1:${a}`,
-      '--publish',
-      `tcp://127.0.0.1:${b}`,
-      '--snapshot',
-      `tcp://127.0.0.1:${c}`,
-      '--log-dir',
-      dir,
-    ],
-    40_000,
-  );
+  const sim = await freePort();
+  const r = await runCli(['demo', '--duration', '8', '--strict', '--sim-port', String(sim), ...busFlags(await freeEndpoints()), '--log-dir', dir], 40_000);
   assert.equal(r.code, 0, `demo failed:\n${r.stdout}\n${r.stderr}`);
   // not a terminal: one-line status, not a redrawn screen
   assert.doesNotMatch(r.stdout, /\x1b\[2J/);
@@ -100,15 +82,9 @@ test('bookwire demo runs the whole pipeline as processes and its book matches th
 
 test('kill -9 of one collector process mid-run loses nothing', async (t) => {
   const { subscribe } = await import('../../src/client/subscribe.js');
-  const [simPort, a, b, c] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const bus = [
-    '--ingest',
-    `tcp://127.0.0.1:${a}`,
-    '--publish',
-    `tcp://127.0.0.1:${b}`,
-    '--snapshot',
-    `tcp://127.0.0.1:${c}`,
-  ];
+  const simPort = await freePort();
+  const ep = await freeEndpoints();
+  const bus = busFlags(ep);
   const procs: ChildProcess[] = [];
   const start = (args: string[]) => {
     const p = spawn(process.execPath, [MAIN, ...args, '--log-level', 'warn'], {
@@ -134,7 +110,7 @@ test('kill -9 of one collector process mid-run loses nothing', async (t) => {
   const done = (async () => {
     for await (const u of subscribe({
       symbol: 'BTCUSDT',
-      endpoints: { publish: [`tcp://127.0.0.1:${b}`], snapshot: [`tcp://127.0.0.1:${c}`] },
+      endpoints: { publish: ep.publish, snapshot: ep.snapshot },
       signal: ac.signal,
     })) {
       last = u;

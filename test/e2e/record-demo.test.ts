@@ -9,7 +9,7 @@ import { BookReplica } from '../../src/core/replica.js';
 import { decodeCollectorEvent } from '../../src/wire/messages.js';
 import { listSegments } from '../../src/recorder/segment.js';
 import { replaySync } from '../../src/recorder/replay.js';
-import { freePort } from '../helpers.js';
+import { busFlags, freeEndpoints, freePort } from '../helpers.js';
 import { tmpDir } from '../recorder/helpers.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -17,7 +17,8 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 test('bookwire demo records the consolidated and raw streams; the recording replays without a gap', async (t) => {
   const dir = tmpDir(t);
   const data = path.join(dir, 'data');
-  const [sim, a, b, c, r] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [sim, r] = [await freePort(), await freePort()];
+  const ep = await freeEndpoints();
   const code = await new Promise<number | null>((resolve) => {
     const p = spawn(
       process.execPath,
@@ -30,12 +31,7 @@ test('bookwire demo records the consolidated and raw streams; the recording repl
         'BTCUSDT',
         '--sim-port',
         String(sim),
-        '--ingest',
-        `tcp://127.0.0.1:${a}`,
-        '--publish',
-        `tcp://127.0.0.1:${b}`,
-        '--snapshot',
-        `tcp://127.0.0.1:${c}`,
+        ...busFlags(ep),
         '--recorder-ingest',
         `tcp://127.0.0.1:${r}`,
         '--record-dir',

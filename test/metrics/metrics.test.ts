@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import client from 'prom-client';
 import { liveCounter, liveGauge, parseListen, serveMetrics } from '../../src/metrics/exporter.js';
-import { freeEndpoints, freePort, runCli, sleep, startCli, waitFor } from '../helpers.js';
+import { busFlags, freeEndpoints, freePort, runCli, sleep, startCli, waitFor } from '../helpers.js';
 
 async function get(url: string): Promise<{ status: number; body: string; type: string }> {
   const r = await fetch(url);
@@ -65,7 +65,7 @@ describe('metrics of running processes', { timeout: 60_000 }, () => {
     const [arbM, colM, recM] = [await freePort(), await freePort(), await freePort()];
     const recIngest = `tcp://127.0.0.1:${await freePort()}`;
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bookwire-metrics-'));
-    const bus = ['--ingest', ep.ingest[0], '--publish', ep.publish[0], '--snapshot', ep.snapshot[0]];
+    const bus = busFlags(ep);
     const sim = startCli(['sim', '--port', String(simPort), '--symbols', 'BTCUSDT', '--rate', '200']);
     const started = [sim];
     t.after(async () => {
@@ -75,7 +75,7 @@ describe('metrics of running processes', { timeout: 60_000 }, () => {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${simPort}/api/v3/ping`).catch(() => undefined))?.ok === true, 10_000, 'simulator');
     const arb = startCli(['arbitrate', '--symbols', 'BTCUSDT', ...bus, '--metrics', String(arbM), '--stats-interval-ms', '200']);
     const rec = startCli(['record', ...bus, '--recorder-ingest', recIngest, '--dir', dir, '--metrics', String(recM)]);
-    const colBus = ['--ingest', `${ep.ingest[0]},${recIngest}`, '--publish', ep.publish[0], '--snapshot', ep.snapshot[0]];
+    const colBus = busFlags({ ...ep, ingest: [...ep.ingest, recIngest] });
     const col = startCli(['collect', '--id', 'a', '--symbols', 'BTCUSDT', '--ws-url', `ws://127.0.0.1:${simPort}`, '--rest-url', `http://127.0.0.1:${simPort}`, ...colBus, '--metrics', `127.0.0.1:${colM}`]);
     started.push(arb, rec, col);
     t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -110,7 +110,7 @@ describe('metrics of running processes', { timeout: 60_000 }, () => {
     t.after(() => srv.close());
     const port = (srv.address() as { port: number }).port;
     const ep = await freeEndpoints();
-    const r = await runCli(['arbitrate', '--ingest', ep.ingest[0], '--publish', ep.publish[0], '--snapshot', ep.snapshot[0], '--metrics', String(port)]);
+    const r = await runCli(['arbitrate', ...busFlags(ep), '--metrics', String(port)]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, new RegExp(`cannot serve metrics on 127\\.0\\.0\\.1:${port}: address already in use`));
     assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
