@@ -4,55 +4,127 @@ import type { ArbiterService } from '../arbiter/service.js';
 import { liveCounter, liveGauge } from './exporter.js';
 
 export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService): void {
+  type Book = ReturnType<ArbiterService['latestStats']>[number];
+  type Feed = Book['feeds'][number];
+  type Sample = [Record<string, string>, number];
   const books = () => arb.latestStats();
   const bookL = ['venue', 'symbol'];
   const feedL = ['venue', 'symbol', 'collector'];
-  const perBook = (f: (s: ReturnType<typeof books>[number]) => number) => () =>
-    books().map((s): [Record<string, string>, number] => [{ venue: s.venue, symbol: s.symbol }, f(s)]);
-  const perFeed = (f: (x: ReturnType<typeof books>[number]['feeds'][number]) => number) => () =>
-    books().flatMap((s) =>
-      s.feeds.map((x): [Record<string, string>, number] => [{ venue: s.venue, symbol: s.symbol, collector: x.collector }, f(x)]),
-    );
-  const quantiles = (p50: (s: ReturnType<typeof books>[number]) => number, p99: typeof p50) => () =>
-    books().flatMap((s): [Record<string, string>, number][] => [
-      [{ venue: s.venue, symbol: s.symbol, quantile: '0.5' }, p50(s) / 1e6],
-      [{ venue: s.venue, symbol: s.symbol, quantile: '0.99' }, p99(s) / 1e6],
-    ]);
+  const bookLabels = (s: Book) => ({ venue: s.venue, symbol: s.symbol });
+  const feedLabels = (s: Book, x: Feed) => ({ venue: s.venue, symbol: s.symbol, collector: x.collector });
+  // stats carry p50/p99 in µs; Prometheus wants seconds and a quantile label
+  const twoQuantiles = (labels: Record<string, string>, p50us: number, p99us: number): Sample[] => [
+    [{ ...labels, quantile: '0.5' }, p50us / 1e6],
+    [{ ...labels, quantile: '0.99' }, p99us / 1e6],
+  ];
+  const perBook = (f: (s: Book) => number) => () => books().map((s): Sample => [bookLabels(s), f(s)]);
+  const perFeed = (f: (x: Feed) => number) => () =>
+    books().flatMap((s) => s.feeds.map((x): Sample => [feedLabels(s, x), f(x)]));
 
-  liveCounter(reg, 'arbiter_messages_received_total', 'Ingest messages received (every copy of every collector).', [], () => [[{}, arb.counters.received]]);
-  liveCounter(reg, 'arbiter_decode_errors_total', 'Ingest messages dropped as undecodable.', [], () => [[{}, arb.counters.decodeErrors]]);
-  liveCounter(reg, 'arbiter_processing_errors_total', 'Ingest messages whose processing failed (a bug; logged).', [], () => [[{}, arb.counters.processErrors]]);
-  liveCounter(reg, 'arbiter_unknown_symbol_total', 'Ingest messages for a book not configured here.', [], () => [[{}, arb.counters.unknownSymbol]]);
+  liveCounter(
+    reg,
+    'arbiter_messages_received_total',
+    'Ingest messages received (every copy of every collector).',
+    [],
+    () => [[{}, arb.counters.received]],
+  );
+  liveCounter(reg, 'arbiter_decode_errors_total', 'Ingest messages dropped as undecodable.', [], () => [
+    [{}, arb.counters.decodeErrors],
+  ]);
+  liveCounter(
+    reg,
+    'arbiter_processing_errors_total',
+    'Ingest messages whose processing failed (a bug; logged).',
+    [],
+    () => [[{}, arb.counters.processErrors]],
+  );
+  liveCounter(reg, 'arbiter_unknown_symbol_total', 'Ingest messages for a book not configured here.', [], () => [
+    [{}, arb.counters.unknownSymbol],
+  ]);
 
-  liveGauge(reg, 'book_seq', 'Last consolidated exchange sequence of the book.', bookL, perBook((s) => s.seq));
-  liveGauge(reg, 'book_synced', '1 when the book is in sync (not waiting for a snapshot).', bookL, perBook((s) => (s.synced ? 1 : 0)));
-  liveGauge(reg, 'book_updates_per_second', 'Consolidated updates per second (last stats interval).', bookL, perBook((s) => s.updatesPerSec));
-  liveCounter(reg, 'book_resyncs_total', 'Book rebuilds from a snapshot after a gap no feed filled.', bookL, perBook((s) => s.resyncs));
+  liveGauge(
+    reg,
+    'book_seq',
+    'Last consolidated exchange sequence of the book.',
+    bookL,
+    perBook((s) => s.seq),
+  );
+  liveGauge(
+    reg,
+    'book_synced',
+    '1 when the book is in sync (not waiting for a snapshot).',
+    bookL,
+    perBook((s) => (s.synced ? 1 : 0)),
+  );
+  liveGauge(
+    reg,
+    'book_updates_per_second',
+    'Consolidated updates per second (last stats interval).',
+    bookL,
+    perBook((s) => s.updatesPerSec),
+  );
+  liveCounter(
+    reg,
+    'book_resyncs_total',
+    'Book rebuilds from a snapshot after a gap no feed filled.',
+    bookL,
+    perBook((s) => s.resyncs),
+  );
   liveGauge(
     reg,
     'arbiter_processing_seconds',
     'Time inside the arbiter from a message arrival to its consolidated publish (recent window).',
     [...bookL, 'quantile'],
-    quantiles((s) => s.processingP50, (s) => s.processingP99),
+    () => books().flatMap((s) => twoQuantiles(bookLabels(s), s.processingP50, s.processingP99)),
   );
 
-  liveGauge(reg, 'feed_connected', '1 when the collector is connected and was heard from recently.', feedL, perFeed((f) => (f.connected ? 1 : 0)));
-  liveCounter(reg, 'feed_messages_total', 'Messages from this feed for this book.', feedL, perFeed((f) => f.messages));
-  liveCounter(reg, 'feed_duplicates_total', "This feed's copies that arrived after another feed's (dropped).", feedL, perFeed((f) => f.duplicates));
-  liveCounter(reg, 'feed_won_total', "This feed's copies that arrived first (published).", feedL, perFeed((f) => f.won));
-  liveCounter(reg, 'feed_gaps_filled_total', 'Gaps in this feed that another feed had already filled.', feedL, perFeed((f) => f.gapsFilled));
-  liveCounter(reg, 'feed_snapshots_requested_total', 'REST snapshots this arbiter asked this collector for.', feedL, perFeed((f) => f.resyncs));
+  liveGauge(
+    reg,
+    'feed_connected',
+    '1 when the collector is connected and was heard from recently.',
+    feedL,
+    perFeed((f) => (f.connected ? 1 : 0)),
+  );
+  liveCounter(
+    reg,
+    'feed_messages_total',
+    'Messages from this feed for this book.',
+    feedL,
+    perFeed((f) => f.messages),
+  );
+  liveCounter(
+    reg,
+    'feed_duplicates_total',
+    "This feed's copies that arrived after another feed's (dropped).",
+    feedL,
+    perFeed((f) => f.duplicates),
+  );
+  liveCounter(
+    reg,
+    'feed_won_total',
+    "This feed's copies that arrived first (published).",
+    feedL,
+    perFeed((f) => f.won),
+  );
+  liveCounter(
+    reg,
+    'feed_gaps_filled_total',
+    'Gaps in this feed that another feed had already filled.',
+    feedL,
+    perFeed((f) => f.gapsFilled),
+  );
+  liveCounter(
+    reg,
+    'feed_snapshots_requested_total',
+    'REST snapshots this arbiter asked this collector for.',
+    feedL,
+    perFeed((f) => f.resyncs),
+  );
   liveGauge(
     reg,
     'feed_lag_seconds',
     "This feed's lag behind the first copy of the same event (last stats interval).",
     [...feedL, 'quantile'],
-    () =>
-      books().flatMap((s) =>
-        s.feeds.flatMap((f): [Record<string, string>, number][] => [
-          [{ venue: s.venue, symbol: s.symbol, collector: f.collector, quantile: '0.5' }, f.lagP50 / 1e6],
-          [{ venue: s.venue, symbol: s.symbol, collector: f.collector, quantile: '0.99' }, f.lagP99 / 1e6],
-        ]),
-      ),
+    () => books().flatMap((s) => s.feeds.flatMap((f) => twoQuantiles(feedLabels(s, f), f.lagP50, f.lagP99))),
   );
 }
