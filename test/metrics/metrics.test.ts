@@ -93,6 +93,11 @@ describe('metrics of running processes', { timeout: 60_000 }, () => {
     const feed = { ...book, collector: 'a' };
     assert.ok(value(s2, 'bookwire_feed_messages_total', feed)! > value(s1, 'bookwire_feed_messages_total', feed)!);
     assert.equal(value(s2, 'bookwire_feed_connected', feed), 1);
+    for (const q of ['0.5', '0.99']) {
+      const proc = value(s2, 'bookwire_arbiter_processing_seconds', { ...book, quantile: q });
+      assert.ok(proc !== undefined && proc > 0 && proc < 1, `processing time p${q} in seconds: ${proc}`);
+      assert.ok(value(s2, 'bookwire_feed_lag_seconds', { ...feed, quantile: q })! >= 0, `feed lag p${q}`);
+    }
     assert.ok(value(s2, 'bookwire_arbiter_messages_received_total')! > 0);
     assert.ok(value(s2, 'bookwire_process_resident_memory_bytes', { process: 'arbiter', id: 'arb-1' })! > 0, 'process metrics, labelled');
     const c = await scrape(colUrl);
