@@ -5,14 +5,9 @@
  */
 import { subscribe } from '../src/client/subscribe.js';
 import { ZmqTransport } from '../src/transport/zeromq.js';
-import { startPipeline } from './pipeline.js';
-import { readFileSync } from 'node:fs';
+import { cpuMicros, startPipeline } from './pipeline.js';
 
-function cpuTicks(pid: number | undefined): number {
-  if (!pid) return NaN;
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (100/s)
-}
+const cpuTicks = (pid: number | undefined) => cpuMicros(pid) / 1e4; // % of a core per second
 
 const rate = Number(process.argv[2] ?? 10000);
 const seconds = Number(process.argv[3] ?? 10);

@@ -10,7 +10,7 @@
  * bounds on latency, fit for comparing settings, not for sizing a cluster.
  *
  * `node dist/bench/kafka.js [--quick]`  (also part of `npm run bench`; ends with the arbiter-group rows of
- * bench/kafka-group.ts)
+ * bench/kafka-group.ts and the arbiter-capacity rows of bench/kafka-catchup.ts)
  * `node dist/bench/kafka.js --producer [records]`  the producer rows alone (BOOKWIRE_KAFKAJS_PATCH=0: without
  * the kafkajs patch of src/transport/kafkajs-patches.ts, for comparison).
  * `node dist/bench/kafka.js --codec`  kafkajs' per-record encoding, decoding and gzip costs, as kafkajs does them
@@ -22,7 +22,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync } from 'node:fs';
 import os from 'node:os';
 import { gzipSync, unzipSync, gzip as gzipCb, unzip as unzipCb } from 'node:zlib';
 import { promisify } from 'node:util';
@@ -45,7 +45,7 @@ import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { subscribe } from '../src/client/subscribe.js';
 import { nowMicros } from '../src/core/clock.js';
 import { silentLogger } from '../src/log.js';
-import { BROKER_BINARY, startTestBroker, type TestBroker } from '../test/kafka-helpers.js';
+import { BROKER_BINARY } from '../test/kafka-helpers.js';
 import { benchLatency } from './e2e.js';
 import {
   benchGroupIngest,
@@ -55,7 +55,8 @@ import {
   type GroupPipelineRow,
 } from './kafka-group.js';
 import { generateStream } from './gen.js';
-import { collectArgs, freePort, waitForSim } from './pipeline.js';
+import { benchCatchup, formatCatchup } from './kafka-catchup.js';
+import { benchBroker, collectArgs, cpuMicros, freePort, waitForSim } from './pipeline.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SYMBOL = 'BTCUSDT';
@@ -76,28 +77,6 @@ function pct(values: number[]): Pct {
   const r = { count: values.length, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99) };
   h.destroy();
   return r;
-}
-
-/** A broker for one run, stopped by `stop()` (test-style hooks without a test). */
-async function broker(): Promise<{ b: TestBroker; stop: () => Promise<void> }> {
-  const hooks: (() => Promise<void> | void)[] = [];
-  const b = await startTestBroker({ after: (fn) => void hooks.push(fn) }, { brokers: 3 });
-  // An interrupted benchmark (Ctrl-C, a closed pipe) must not leave the broker running.
-  const kill = () => {
-    try {
-      process.kill(b.pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  };
-  process.once('exit', kill);
-  return {
-    b,
-    stop: async () => {
-      await Promise.all(hooks.map((h) => h()));
-      process.removeListener('exit', kill);
-    },
-  };
 }
 
 export interface BusRow {
@@ -138,17 +117,6 @@ export interface Stages {
   cores: number;
 }
 
-/** CPU time (µs) of a process so far, from /proc (Linux); NaN elsewhere. */
-function cpuMicros(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100; // clock ticks, 100 per second on Linux
-  } catch {
-    return NaN;
-  }
-}
-
 /** The ZeroMQ row, from bench/e2e.ts (the same measurement `npm run bench` prints in full). */
 async function zeromqRow(rate: number, seconds: number): Promise<BusRow> {
   const r = await benchLatency(rate, seconds);
@@ -176,7 +144,7 @@ async function kafkaRow(
   env: NodeJS.ProcessEnv = {},
   note?: string,
 ): Promise<BusRow> {
-  const { b, stop: stopBroker } = await broker();
+  const { b, stop: stopBroker } = await benchBroker();
   const brokers = b.bootstrap.join(',');
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'bookwire-bench-kafka-'));
   if (process.env.BOOKWIRE_BENCH_LOG) console.log(`logs: ${logDir}`);
@@ -542,7 +510,7 @@ async function codecProducer(brokers: string[], records: Buffer[], codec: 'none'
 export async function benchProducer(n: number): Promise<ProducerRow[]> {
   // One snapshot per 1000 deltas: 1 s of a 1k events/s book at the default snapshotIntervalMs.
   const records = consolidatedRecords(n, 1000);
-  const { b, stop } = await broker();
+  const { b, stop } = await benchBroker();
   try {
     const rows = [await transportProducer(b.bootstrap, records)];
     for (const codec of ['none', 'gzip', 'none', 'gzip'] as const)
@@ -607,7 +575,7 @@ export async function benchConsumer(
   seconds: number,
   lingerMs?: number,
 ): Promise<ConsumerRow> {
-  const { b, stop } = await broker();
+  const { b, stop } = await benchBroker();
   const ts: KafkaTransport[] = [];
   const mk = () => {
     const t = new KafkaTransport({ brokers: b.bootstrap, logger: silentLogger, closeTimeoutMs: 2000, lingerMs });
@@ -857,6 +825,8 @@ export async function runKafkaBench(quick: boolean, section: (title: string) => 
   console.log(
     'latency: collector receive -> client (group rows), send -> receive (ingest row); test broker, not Kafka: compare rows, not absolutes',
   );
+  section('Kafka arbiter capacity: frozen 4 s at 10k events/s, then the backlog drained with the input paused (bench/kafka-catchup.ts)');
+  for (const group of [false, true]) console.log(formatCatchup(await benchCatchup(10_000, 4, group)));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

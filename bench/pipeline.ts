@@ -115,8 +115,42 @@ export function rssMiB(pid: number | undefined): number {
   }
 }
 
+/** CPU time (µs) of a process so far, from /proc (Linux); NaN elsewhere. */
+export function cpuMicros(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100; // utime + stime, clock ticks (100 per second on Linux)
+  } catch {
+    return NaN;
+  }
+}
+
+/** A 3-broker Kafka test cluster for one benchmark run, stopped by `stop()` (test-style hooks without a test). */
+export async function benchBroker(): Promise<{ b: TestBroker; stop: () => Promise<void> }> {
+  const hooks: (() => Promise<void> | void)[] = [];
+  const b = await startTestBroker({ after: (fn) => void hooks.push(fn) }, { brokers: 3 });
+  // An interrupted benchmark (Ctrl-C, a closed pipe) must not leave the broker running.
+  const kill = () => {
+    try {
+      process.kill(b.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  };
+  process.once('exit', kill);
+  return {
+    b,
+    stop: async () => {
+      await Promise.all(hooks.map((h) => h()));
+      process.removeListener('exit', kill);
+    },
+  };
+}
+
 import * as fs from 'node:fs';
 import { freePort } from '../src/util/freePort.js';
+import { startTestBroker, type TestBroker } from '../test/kafka-helpers.js';
 
 export { freePort };
 function require_fs() {
