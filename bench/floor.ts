@@ -1,10 +1,13 @@
 /**
- * The floor under the end-to-end figures: one bare ZeroMQ hop (zeromq.js PUB -> SUB, two processes,
- * loopback) at the same message rate, with no bookwire code on the path. Whatever this shows at p99 is
- * the host's scheduling jitter that every hop of the pipeline pays too.
+ * The floor under the end-to-end figures: one bare hop between two processes on loopback at the same
+ * message rate, with no bookwire code on the path -- over zeromq.js (PUB -> SUB, as the pipeline's hops),
+ * and over a plain Node TCP socket for comparison. A zeromq.js hop crosses two extra threads (libzmq's
+ * I/O thread on each side), so it pays the host's thread wake-up latency three times where a TCP
+ * socket pays it once; on a VM that is where most of a ZeroMQ hop's tail comes from.
  * `node dist/bench/floor.js [rate]`
  */
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { build } from 'hdr-histogram-js';
 import { nowMicros } from '../src/core/clock.js';
@@ -12,48 +15,103 @@ import { ZmqTransport } from '../src/transport/zeromq.js';
 import { freePort } from './pipeline.js';
 
 const PAD = 'x'.repeat(300);
+export type FloorKind = 'zeromq' | 'tcp';
 
-async function publish(endpoint: string, rate: number, seconds: number): Promise<void> {
-  const t = new ZmqTransport({ publish: [endpoint] });
-  const pub = await t.publisher('book');
-  await new Promise((r) => setTimeout(r, 700)); // slow joiner
+/** Sends `rate` messages/s (each "<send time µs> <300 bytes>") for `seconds`, in 1 ms timer ticks, then "end". */
+async function publish(kind: FloorKind, endpoint: string, rate: number, seconds: number): Promise<void> {
+  let send: (s: string) => void;
+  let close: () => Promise<void>;
+  if (kind === 'zeromq') {
+    const t = new ZmqTransport({ publish: [endpoint] });
+    const pub = await t.publisher('book');
+    await new Promise((r) => setTimeout(r, 700)); // slow joiner
+    send = (s) => pub.send('floor', s);
+    close = () => t.close();
+  } else {
+    const sock = net.connect(Number(endpoint), '127.0.0.1').setNoDelay(true);
+    await new Promise((r) => sock.once('connect', r));
+    send = (s) => sock.write(`${s}\n`);
+    close = () => new Promise((r) => sock.end(r));
+  }
   const t0 = performance.now();
   let sent = 0;
   while (performance.now() - t0 < seconds * 1000) {
     const due = Math.floor(((performance.now() - t0) * rate) / 1000);
-    while (sent < due) {
-      pub.send('floor', `${nowMicros()} ${PAD}`);
-      sent++;
-    }
+    for (; sent < due; sent++) send(`${nowMicros()} ${PAD}`);
     await new Promise((r) => setTimeout(r, 1));
   }
-  pub.send('floor', 'end');
+  send('end');
   await new Promise((r) => setTimeout(r, 200));
-  await t.close();
+  await close();
 }
 
-export async function benchFloor(rate: number, seconds = 4): Promise<{ rate: number; p50: number; p99: number; p999: number }> {
-  const endpoint = `tcp://127.0.0.1:${await freePort()}`;
-  const t = new ZmqTransport({ publish: [endpoint] });
-  const sub = await t.subscriber('book', ['floor']);
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'publish', endpoint, String(rate), String(seconds)], { stdio: 'inherit' });
-  const h = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
-  let n = 0;
-  for await (const m of sub) {
-    const now = nowMicros();
-    const s = m.payload.toString('latin1', 0, 20);
-    if (s === 'end') break;
-    if (n++ > rate / 2) h.recordValue(Math.max(1, now - parseInt(s, 10))); // skip the first half second
+/** The receiving side: yields each message's text as it arrives, until "end". */
+async function* receive(kind: FloorKind): AsyncGenerator<string | { endpoint: string }> {
+  if (kind === 'zeromq') {
+    const endpoint = `tcp://127.0.0.1:${await freePort()}`;
+    const t = new ZmqTransport({ publish: [endpoint] });
+    const sub = await t.subscriber('book', ['floor']);
+    yield { endpoint };
+    for await (const m of sub) yield m.payload.toString('latin1', 0, 20);
+    return;
   }
-  await new Promise((r) => child.once('exit', r));
-  await sub.close();
-  await t.close();
-  const r = { rate, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), p999: h.getValueAtPercentile(99.9) };
+  const lines: string[] = [];
+  let wake: (() => void) | undefined;
+  const server = net.createServer((sock) => {
+    let buf = '';
+    sock.setEncoding('latin1').on('data', (d: string) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        lines.push(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+      wake?.();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    yield { endpoint: String((server.address() as net.AddressInfo).port) };
+    for (;;) {
+      while (lines.length) yield lines.shift()!;
+      await new Promise<void>((r) => (wake = r));
+    }
+  } finally {
+    server.close();
+  }
+}
+
+export async function benchFloor(
+  rate: number,
+  seconds = 4,
+  kind: FloorKind = 'zeromq',
+): Promise<{ kind: FloorKind; rate: number; p50: number; p99: number; p999: number }> {
+  const h = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  let child: ReturnType<typeof spawn> | undefined;
+  let n = 0;
+  for await (const m of receive(kind)) {
+    const now = nowMicros();
+    if (typeof m !== 'string') {
+      const args = [fileURLToPath(import.meta.url), 'publish', kind, m.endpoint, String(rate), String(seconds)];
+      child = spawn(process.execPath, args, { stdio: 'inherit' });
+      continue;
+    }
+    if (m.startsWith('end')) break;
+    if (n++ > rate / 2) h.recordValue(Math.max(1, now - parseInt(m, 10))); // skip the first half second
+  }
+  if (child && child.exitCode === null) await new Promise((r) => child!.once('exit', r));
+  const r = { kind, rate, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), p999: h.getValueAtPercentile(99.9) };
   h.destroy();
   return r;
 }
 
+export const formatFloor = (f: Awaited<ReturnType<typeof benchFloor>>) =>
+  `  ${f.kind.padEnd(7)} ${String(f.rate).padStart(6)}/s  p50 ${f.p50}µs  p99 ${f.p99}µs  p99.9 ${f.p999}µs`;
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  if (process.argv[2] === 'publish') await publish(process.argv[3], Number(process.argv[4]), Number(process.argv[5]));
-  else for (const rate of [1000, 10_000]) console.log(await benchFloor(Number(process.argv[2] ?? rate)));
+  if (process.argv[2] === 'publish')
+    await publish(process.argv[3] as FloorKind, process.argv[4], Number(process.argv[5]), Number(process.argv[6]));
+  else
+    for (const rate of process.argv[2] ? [Number(process.argv[2])] : [1000, 10_000])
+      for (const kind of ['zeromq', 'tcp'] as const) console.log(formatFloor(await benchFloor(rate, 4, kind)));
 }

@@ -7,7 +7,7 @@ import { benchBook, formatRows } from './book.js';
 import { benchArbiter, formatArbiterResult } from './arbiter.js';
 import { benchLatency, formatLatency, KEPT_UP_P99_US, peakSustained, type LatencyRow } from './e2e.js';
 import { formatSoak, soak } from './soak.js';
-import { benchFloor } from './floor.js';
+import { benchFloor, formatFloor } from './floor.js';
 import { benchLongRecording, benchRecorder, formatLongResult, formatRecorderResult } from './recorder.js';
 import { benchPostgres, formatPostgresResult, postgresBenchSkip } from './postgres.js';
 import { runKafkaBench } from './kafka.js';
@@ -34,11 +34,8 @@ const rows: LatencyRow[] = [];
 for (const rate of [1000, 10_000, 50_000]) rows.push(await benchLatency(rate, quick ? 3 : 5));
 console.log(formatLatency(rows));
 console.log('targets: redundancy cost (consolidated p99 at the arbiter - fastest feed p99, same hops) <= 100 µs; client p99 < 1 ms at 10k events/s');
-console.log('floor: one bare zeromq.js hop between two processes, no bookwire code (the host jitter each hop pays):');
-for (const rate of [1000, 10_000]) {
-  const f = await benchFloor(rate);
-  console.log(`  ${String(rate).padStart(6)}/s  p50 ${f.p50}µs  p99 ${f.p99}µs  p99.9 ${f.p999}µs`);
-}
+console.log('floor: one bare hop between two processes, no bookwire code: zeromq.js (each pipeline hop pays it) and a plain TCP socket:');
+for (const rate of [1000, 10_000]) for (const kind of ['zeromq', 'tcp'] as const) console.log(formatFloor(await benchFloor(rate, 4, kind)));
 
 section('Peak sustained rate with no loss (consolidated stream)');
 const peak = await peakSustained(quick ? [10_000, 20_000, 40_000] : [10_000, 15_000, 20_000, 30_000, 40_000, 60_000], 4);
