@@ -100,7 +100,13 @@ export async function benchFloor(
     if (n++ > rate / 2) h.recordValue(Math.max(1, now - parseInt(m, 10))); // skip the first half second
   }
   if (child && child.exitCode === null) await new Promise((r) => child!.once('exit', r));
-  const r = { kind, rate, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), p999: h.getValueAtPercentile(99.9) };
+  const r = {
+    kind,
+    rate,
+    p50: h.getValueAtPercentile(50),
+    p99: h.getValueAtPercentile(99),
+    p999: h.getValueAtPercentile(99.9),
+  };
   h.destroy();
   return r;
 }
