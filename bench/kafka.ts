@@ -13,6 +13,7 @@
  * bench/kafka-group.ts and the arbiter-capacity rows of bench/kafka-catchup.ts)
  * `node dist/bench/kafka.js --producer [records]`  the producer rows alone (BOOKWIRE_KAFKAJS_PATCH=0: without
  * the kafkajs patch of src/transport/kafkajs-patches.ts, for comparison).
+ * `node dist/bench/kafka.js --peak [r1,r2,...]`  the peak sustained rate on Kafka (default 10k,15k,20k,30k).
  * `node dist/bench/kafka.js --codec`  kafkajs' per-record encoding, decoding and gzip costs, as kafkajs does them
  * and as patched (src/transport/kafkajs-patches.ts).
  * `node dist/bench/kafka.js --ab NAME=v1,v2 [seconds] [rounds]`  the 10k events/s pipeline with an environment
@@ -385,6 +386,29 @@ export async function benchBuses(
       );
   }
   return rows;
+}
+
+/** Past this the client is falling behind, not just paying the test broker's fetch waits (~100 ms a hop). */
+export const KAFKA_KEPT_UP_LAG_US = 1_000_000;
+
+/** A Kafka row sustains its rate: lossless, the simulator produced >= 95 % of it, the client kept up. */
+export function kafkaSustained(r: BusRow): boolean {
+  const lossless = r.delivered === r.generated && r.gaps === 0 && r.chainBreaks === 0;
+  const rateKept = r.generated >= 0.95 * r.rate * (r.seconds - 0.1);
+  return lossless && rateKept && r.throughput >= 0.95 * r.rate && r.lagAtEnd < KAFKA_KEPT_UP_LAG_US;
+}
+
+/** The highest of `rates` the Kafka pipeline sustains (stops at the first it does not). */
+export async function kafkaPeak(rates: number[], seconds: number): Promise<{ peak: number; rows: BusRow[] }> {
+  let peak = 0;
+  const rows: BusRow[] = [];
+  for (const rate of rates) {
+    const row = await kafkaRow(rate, seconds);
+    rows.push(row);
+    if (!kafkaSustained(row)) break;
+    peak = rate;
+  }
+  return { peak, rows };
 }
 
 // ---- the producer alone -------------------------------------------------------------------------
@@ -784,7 +808,12 @@ export async function codecCosts(rounds = 2): Promise<string> {
 }
 
 /** Both Kafka sections of `npm run bench` (bench/run.ts), or the skip message. */
-export async function runKafkaBench(quick: boolean, section: (title: string) => void): Promise<void> {
+/** `zeromqPeak`: the ZeroMQ peak sustained rate measured earlier in the same run (bench/run.ts), for the ratio. */
+export async function runKafkaBench(
+  quick: boolean,
+  section: (title: string) => void,
+  zeromqPeak?: number,
+): Promise<void> {
   section(
     'Kafka vs ZeroMQ end to end: simulator -> 2 collectors -> arbiter -> client, same workload (separate processes)',
   );
@@ -802,6 +831,8 @@ export async function runKafkaBench(quick: boolean, section: (title: string) => 
     `kafkajs patched in this process: grouping ${kafkajsPatched}, produce encoding ${kafkajsProducePatched}, decoding ${kafkajsDecodePatched}, gzip ${kafkajsGzipPatched} (src/transport/kafkajs-patches.ts)`,
   );
   console.log(formatBusRows(await benchBuses([1000, 10_000], quick ? 3 : 5, undefined, 10_000)));
+  section('Peak sustained rate on Kafka (same pipeline; the ZeroMQ peak is in its own section above)');
+  console.log(formatPeak(await kafkaPeak(quick ? [10_000, 20_000] : [10_000, 15_000, 20_000, 30_000], 4), zeromqPeak));
   section('Kafka producer: batching as shipped, and compression none vs gzip (chooses the default)');
   console.log(formatProducerRows(await benchProducer(quick ? 50_000 : 200_000)));
   console.log(gzipByBatchSize());
@@ -829,13 +860,26 @@ export async function runKafkaBench(quick: boolean, section: (title: string) => 
   for (const group of [false, true]) console.log(formatCatchup(await benchCatchup(10_000, 4, group)));
 }
 
+function formatPeak(k: { peak: number; rows: BusRow[] }, zeromqPeak?: number): string {
+  const rows = formatBusRows(k.rows).split('\nNOTE:')[0];
+  return [
+    rows,
+    `peak sustained rate on Kafka: ${k.peak} events/s (lossless, the simulator kept the rate, the client got >= 95 % of it and was < ${KAFKA_KEPT_UP_LAG_US / 1e6} s behind at the end)` +
+      (zeromqPeak ? `; ZeroMQ: ${zeromqPeak} events/s; ratio kafka/zeromq x${(k.peak / zeromqPeak).toFixed(2)}` : ''),
+    'On this 2-core host the whole pipeline (simulator, 2 collectors, arbiter, client, broker) shares the cores: this is the host\'s limit, not the arbiter\'s (its own capacity: node dist/bench/kafka-catchup.js).',
+  ].join('\n');
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   // Ctrl-C: exit through 'exit', whose handlers kill the pipeline and the broker.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
   const at = process.argv.indexOf('--linger');
   const prod = process.argv.indexOf('--producer');
   const ab = process.argv.indexOf('--ab');
+  const pk = process.argv.indexOf('--peak');
   if (process.argv.includes('--codec')) console.log(await codecCosts());
+  else if (pk >= 0)
+    console.log(formatPeak(await kafkaPeak((process.argv[pk + 1] ?? '10000,15000,20000,30000').split(',').map(Number), 4)));
   else if (ab >= 0) {
     // --ab NAME=v1,v2 [seconds] [rounds]
     const spec = process.argv[ab + 1] ?? 'BOOKWIRE_KAFKAJS_PATCH=0,1';

@@ -45,7 +45,7 @@ console.log(
 );
 
 // Kafka vs ZeroMQ rows, producer batching and compression (bench/kafka.ts); skipped without the test broker.
-await runKafkaBench(quick, section);
+await runKafkaBench(quick, section, peak.peak);
 
 section('Recorder: write with compression, replay into a book, book-at (issue 5)');
 console.log(formatRecorderResult(await benchRecorder(quick ? 100_000 : 300_000)));
