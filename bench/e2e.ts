@@ -1,7 +1,9 @@
 /**
  * End-to-end latency over ZeroMQ on loopback, every part its own process:
  * simulator -> 2 collectors -> arbiter -> client (this process).
- * Per feed: simulator send -> the collector's raw message arriving at a probe SUB (one bus hop).
+ * Per feed: simulator send -> the collector's copy arriving at the arbiter (websocket + one bus hop), from
+ * the arbiter's arrival log (src/arbiter/arrivals.ts). At arbiter: send -> the consolidated publish, in the
+ * same process over the same hops, so the difference is what merging the copies costs.
  * Consolidated: simulator send -> the client SDK yielding the updated book (collector, arbiter, two bus hops).
  * Send times come from the simulator (--record-send-times); all processes share the host clock.
  */
@@ -10,10 +12,9 @@ import { subscribe } from '../src/client/subscribe.js';
 import { nowMicros } from '../src/core/clock.js';
 import { ZmqTransport } from '../src/transport/zeromq.js';
 import { startPipeline } from './pipeline.js';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 const SYMBOL = 'BTCUSDT';
 
@@ -57,11 +58,9 @@ function pct(values: number[]) {
 }
 
 export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Promise<LatencyRow> {
-  const p = await startPipeline({ rate, symbol: SYMBOL, recordSendTimes: true });
+  const arrivalLog = path.join(mkdtempSync(path.join(os.tmpdir(), 'bookwire-bench-arrivals-')), 'arrivals.json');
+  const p = await startPipeline({ rate, symbol: SYMBOL, recordSendTimes: true, arrivalLog });
   const clientT = new ZmqTransport({ publish: [p.publish], snapshot: [p.snapshot] });
-  const probeOut = path.join(p.logDir, 'probe.json');
-  const probe = spawn(process.execPath, [fileURLToPath(new URL('./probe.js', import.meta.url)), p.probe, probeOut], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  await new Promise((r) => probe.once('message', r));
   const consArrivals = new Map<number, number>();
   // hop breakdown of the consolidated path: winning collector receive -> arbiter publish -> client
   const hopArb: number[] = [];
@@ -113,16 +112,14 @@ export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Prom
   await statsSub.close();
   await Promise.allSettled([clientDone, statsDone]);
   await clientT.close();
-  const probeExit = new Promise((r) => probe.once('exit', r));
-  probe.kill('SIGTERM');
-  await probeExit;
+  await p.stop(); // the arbiter writes its arrival log as it stops
   const feedArrivals = new Map<string, Map<number, number>>();
-  for (const [coll, flat] of Object.entries(JSON.parse(readFileSync(probeOut, 'utf8')) as Record<string, number[]>)) {
+  for (const [coll, flat] of Object.entries(JSON.parse(readFileSync(arrivalLog, 'utf8')) as Record<string, number[]>)) {
     const m = new Map<number, number>();
     for (let i = 0; i < flat.length; i += 2) if (!m.has(flat[i])) m.set(flat[i], flat[i + 1]);
     feedArrivals.set(coll, m);
   }
-  await p.stop();
+  rmSync(path.dirname(arrivalLog), { recursive: true, force: true });
 
   // events sent inside the window (skip the first 100 ms so every part saw the window open)
   const window: [number, number][] = [];
@@ -182,7 +179,7 @@ export function formatLatency(rows: LatencyRow[]): string {
   const us = (v: number) => (Math.abs(v) >= 10_000 ? `${(v / 1000).toFixed(1)}ms` : `${v}µs`);
   const signed = (v: number) => (v > 0 ? `+${us(v)}` : us(v));
   const out = [
-    'feed x: simulator send -> collector x\'s event arriving over the bus (websocket + 1 bus hop); at arbiter: send -> consolidated publish (same hops);',
+    'feed x: simulator send -> collector x\'s copy arriving at the arbiter (websocket + 1 bus hop); at arbiter: send -> consolidated publish (same process, same hops);',
     'client: send -> client SDK (1 bus hop more). "redundancy cost" = at-arbiter p99 - fastest feed p99 (what merging copies adds).',
     'rate/s  window  generated delivered lossless | feed a p50/p99/p99.9        | feed b p50/p99/p99.9        | at arbiter p50/p99/p99.9    | redundancy cost | client p50/p99/p99.9        | client p99 - fastest feed p99',
   ];

@@ -13,8 +13,6 @@ const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 export interface Pipeline {
   rest: string;
   ingest: string;
-  /** Extra ingest endpoint every collector also publishes to (a probe binds it to see each feed). */
-  probe: string;
   publish: string;
   snapshot: string;
   procs: Record<string, ChildProcess>;
@@ -28,16 +26,19 @@ export async function startPipeline(o: {
   collectors?: string[];
   nodeArgs?: string[];
   recordSendTimes?: boolean;
+  /** The arbiter logs every delta copy's arrival to this file when it stops (src/arbiter/arrivals.ts). */
+  arrivalLog?: string;
 }): Promise<Pipeline> {
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'bookwire-bench-'));
   const simPort = await freePort();
   const ep = async () => `tcp://127.0.0.1:${await freePort()}`;
-  const [ingest, probe, publish, snapshot] = [await ep(), await ep(), await ep(), await ep()];
+  const [ingest, publish, snapshot] = [await ep(), await ep(), await ep()];
   const procs: Record<string, ChildProcess> = {};
-  const start = (name: string, args: string[]) => {
+  const start = (name: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
     const fd = openSync(path.join(logDir, `${name}.log`), 'a');
     procs[name] = spawn(process.execPath, [...(o.nodeArgs ?? (process.env.BOOKWIRE_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)), MAIN, ...args, '--log-level', 'warn'], {
       stdio: ['ignore', fd, fd],
+      env: { ...process.env, ...env },
     });
     closeSync(fd);
   };
@@ -62,13 +63,16 @@ export async function startPipeline(o: {
   ]);
   await waitForSim(rest, logDir);
   const bus = ['--publish', publish, '--snapshot', snapshot];
-  start('arbiter', ['arbitrate', '--symbols', o.symbol, '--ingest', ingest, ...bus]);
+  start(
+    'arbiter',
+    ['arbitrate', '--symbols', o.symbol, '--ingest', ingest, ...bus],
+    o.arrivalLog ? { BOOKWIRE_ARRIVAL_LOG: o.arrivalLog } : {},
+  );
   for (const id of o.collectors ?? ['a', 'b'])
-    start(`collector-${id}`, [...collectArgs(id, o.symbol, simPort), '--ingest', `${ingest},${probe}`, ...bus]);
+    start(`collector-${id}`, [...collectArgs(id, o.symbol, simPort), '--ingest', ingest, ...bus]);
   return {
     rest,
     ingest,
-    probe,
     publish,
     snapshot,
     procs,

@@ -12,6 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { BookArbiter, type ArbiterSink, type FeedStats } from '../core/arbiter.js';
+import { ArrivalLog } from './arrivals.js';
 import { BookReplica } from '../core/replica.js';
 import { nowMicros } from '../core/clock.js';
 import type { BookDelta, BookSnapshot } from '../core/types.js';
@@ -54,6 +55,8 @@ export interface ArbiterServiceOptions {
   feedTimeoutMs?: number;
   /** Share the books with the other instances of this consumer group, exactly once (Kafka bus only). */
   group?: string;
+  /** Benchmark instrumentation: log every delta copy's arrival to this file on stop (src/arbiter/arrivals.ts). */
+  arrivalLog?: string;
   logger?: Logger;
 }
 
@@ -232,6 +235,7 @@ export class ArbiterService {
   private loopDone?: Promise<void>;
   /** Arrival time (epoch µs) of the message being processed. */
   arrival = 0;
+  private readonly arrivals?: ArrivalLog;
   readonly counters = { received: 0, decodeErrors: 0, unknownSymbol: 0, processErrors: 0 };
 
   constructor(o: ArbiterServiceOptions) {
@@ -240,6 +244,7 @@ export class ArbiterService {
     this.log = (o.logger ?? silentLogger).child({ arbiter: this.id });
     this.feedTimeout = o.feedTimeoutMs ?? 3000;
     if (o.symbols && o.symbols.length > 0) this.allowed = new Set(o.symbols.map((s) => `${o.venue ?? 'binance'}.${s}`));
+    if (o.arrivalLog) this.arrivals = new ArrivalLog(o.arrivalLog);
   }
 
   async start(): Promise<void> {
@@ -350,6 +355,7 @@ export class ArbiterService {
     }
     b.seen(ev.collector, nowMs);
     if (ev.type === 'delta') {
+      this.arrivals?.add(ev.collector, ev.last, this.arrival);
       b.core.onDelta(ev, nowMs);
       return { b, last: ev.last };
     }
@@ -488,6 +494,11 @@ export class ArbiterService {
     await this.snapServer?.close();
     await this.pub?.close();
     await this.loopDone;
+    try {
+      this.arrivals?.write();
+    } catch (e) {
+      this.log.error({ file: this.arrivals?.file, err: (e as Error).message }, 'cannot write the arrival log');
+    }
   }
 }
 
