@@ -166,6 +166,8 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
     snapshotIntervalMs: cfg.arbiter.snapshotIntervalMs,
     snapshotTimeoutMs: cfg.arbiter.snapshotTimeoutMs,
     statsIntervalMs: cfg.arbiter.statsIntervalMs,
+    // benchmark instrumentation (bench/e2e.ts), not a user setting
+    arrivalLog: process.env.BOOKWIRE_ARRIVAL_LOG || undefined,
     logger: log,
   });
   let metrics: MetricsServer | undefined;
