@@ -16,26 +16,29 @@ import { freeEndpoints, sleep, waitFor } from '../helpers.js';
 
 test('hot-hot arbiters: identical numbering, the client merges them and survives losing one', async (t) => {
   const sim = new BinanceSimulator({ port: 0, symbols: ['BTCUSDT'], seed: 5, eventsPerSec: 200 });
-  await sim.start();
-  const [e1, e2] = [await freeEndpoints(), await freeEndpoints()];
   const transports: Transport[] = [];
-  const mk = (ep: ConstructorParameters<typeof ZmqTransport>[0]) => {
-    const tr = new ZmqTransport(ep);
-    transports.push(tr);
-    return tr;
-  };
-  const arbs = [new ArbiterService({ id: 'arb-1', transport: mk(e1), symbols: ['BTCUSDT'] }), new ArbiterService({ id: 'arb-2', transport: mk(e2), symbols: ['BTCUSDT'] })];
-  for (const a of arbs) await a.start();
-  // each collector publishes to both arbiters and listens to both for snapshot requests
-  const both = { ingest: [...e1.ingest, ...e2.ingest], publish: [...e1.publish, ...e2.publish] };
-  const collectors = ['a', 'b'].map((id) => new Collector({ id, symbols: ['BTCUSDT'], wsUrl: sim.wsBase, restUrl: sim.restBase, transport: mk(both) }));
-  for (const c of collectors) await c.start();
+  const arbs: ArbiterService[] = [];
+  const collectors: Collector[] = [];
+  // registered before anything starts: a start that throws must not leave the rest running
   t.after(async () => {
     for (const c of collectors) await c.stop();
     for (const a of arbs) await a.stop();
     for (const tr of transports) await tr.close();
     await sim.stop();
   });
+  await sim.start();
+  const [e1, e2] = [await freeEndpoints(), await freeEndpoints()];
+  const mk = (ep: ConstructorParameters<typeof ZmqTransport>[0]) => {
+    const tr = new ZmqTransport(ep);
+    transports.push(tr);
+    return tr;
+  };
+  arbs.push(new ArbiterService({ id: 'arb-1', transport: mk(e1), symbols: ['BTCUSDT'] }), new ArbiterService({ id: 'arb-2', transport: mk(e2), symbols: ['BTCUSDT'] }));
+  for (const a of arbs) await a.start();
+  // each collector publishes to both arbiters and listens to both for snapshot requests
+  const both = { ingest: [...e1.ingest, ...e2.ingest], publish: [...e1.publish, ...e2.publish] };
+  collectors.push(...['a', 'b'].map((id) => new Collector({ id, symbols: ['BTCUSDT'], wsUrl: sim.wsBase, restUrl: sim.restBase, transport: mk(both) })));
+  for (const c of collectors) await c.start();
 
   // record each arbiter's own stream to compare numbering
   const streams: Map<number, number>[] = [new Map(), new Map()];
