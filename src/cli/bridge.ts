@@ -32,7 +32,7 @@ import {
   type ConsolidatedSnapshot,
   type SnapshotQuery,
 } from '../wire/messages.js';
-import { addCommonOptions, num } from './options.js';
+import { addCommonOptions, positive } from './options.js';
 import { untilSignal } from './commands.js';
 import { UserError } from './errors.js';
 
@@ -446,8 +446,8 @@ export function registerBridgeCommand(program: Command, config: ConfigFn): void 
     .option('--to-snapshot <endpoints>', 'destination ZeroMQ snapshot endpoint (bound)', list)
     .option('--to-brokers <list>', 'destination Kafka brokers', list)
     .option('--to-topic-prefix <prefix>', 'destination Kafka topic prefix')
-    .option('--snapshot-timeout-ms <ms>', 'timeout of a snapshot request to the source', num('--snapshot-timeout-ms'))
-    .option('--duration <seconds>', 'stop after this many seconds', num('--duration'))
+    .option('--snapshot-timeout-ms <ms>', 'timeout of a snapshot request to the source', positive('--snapshot-timeout-ms'))
+    .option('--duration <seconds>', 'stop after this many seconds', positive('--duration'))
     .action(async (o: Opts) => {
       const cfg = config(o, {
         bus: {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
 import type { Config, DeepPartial } from '../config/schema.js';
-import { addBusOptions, addCommonOptions, addSymbolOption, num, overridesFrom, upperSymbol } from './options.js';
+import { addBusOptions, addCommonOptions, addSymbolOption, num, overridesFrom, positive, upperSymbol } from './options.js';
 import { runArbitrateCommand, runCollectCommand, runSimCommand, busTransport, untilSignal } from './commands.js';
 import { runDemo } from './demo.js';
 import { registerRecordCommands } from './record.js';
@@ -50,7 +50,7 @@ program
   .showHelpAfterError()
   .exitOverride();
 
-const duration = (c: Command) => c.option('--duration <seconds>', 'stop after this many seconds', num('--duration'));
+const duration = (c: Command) => c.option('--duration <seconds>', 'stop after this many seconds', positive('--duration'));
 
 // demo
 duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo')))))

@@ -17,6 +17,20 @@ export function num(flag: string) {
   };
 }
 
+/**
+ * A number > 0 (or >= 0 with `zero`), optionally an integer, for flags that no config schema checks later
+ * (--duration, --depth, ...): a negative duration must not quietly mean "run forever".
+ */
+export function positive(flag: string, o: { zero?: boolean; integer?: boolean } = {}) {
+  const parse = num(flag);
+  return (v: string): number => {
+    const n = parse(v);
+    if ((o.zero ? n < 0 : n <= 0) || (o.integer && !Number.isInteger(n)))
+      throw new UserError(`${flag}: expected ${o.integer ? 'an integer' : 'a number'} ${o.zero ? '>= 0' : '> 0'}, got "${v}"`);
+    return n;
+  };
+}
+
 export function addCommonOptions(cmd: Command): Command {
   return cmd
     .option('-c, --config <file>', 'YAML config file (see docs/config.md)')

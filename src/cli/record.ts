@@ -14,7 +14,7 @@ import { bookAt } from '../recorder/reader.js';
 import { UnsupportedVersionError } from '../recorder/format.js';
 import { ExportError, exportParquet } from '../recorder/export.js';
 import { listSegments, segmentBlocks } from '../recorder/segment.js';
-import { addBusOptions, addCommonOptions, addSymbolOption, num, upperSymbol } from './options.js';
+import { addBusOptions, addCommonOptions, addSymbolOption, num, positive, upperSymbol } from './options.js';
 import { busTransport, serveMetricsFor, untilSignal } from './commands.js';
 import { registerRecorderMetrics } from '../metrics/recorder.js';
 import type { MetricsServer } from '../metrics/exporter.js';
@@ -262,7 +262,7 @@ export function formatBookTable(b: { bids: [number, number][]; asks: [number, nu
 
 /** Register record, replay and book-at on the program (main.ts). */
 export function registerRecordCommands(program: Command, config: ConfigFn): void {
-  const duration = (c: Command) => c.option('--duration <seconds>', 'stop after this many seconds', num('--duration'));
+  const duration = (c: Command) => c.option('--duration <seconds>', 'stop after this many seconds', positive('--duration'));
   const dirOpt = (c: Command) => c.option('--dir <dir>', 'recording directory (default ./data, config recorder.dir)');
 
   const rec = duration(dirOpt(addBusOptions(addCommonOptions(program.command('record')))))
@@ -337,7 +337,7 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
     .option('--to <time>', 'end (ISO 8601)', instant('--to'))
     .option('--speed <speed>', 'recorded | max | a factor like 10', 'recorded')
     .option('--raw', 'also publish the raw per-collector messages onto the ingest endpoints')
-    .option('--wait-ms <ms>', 'wait for subscribers before the first message', num('--wait-ms'), 500)
+    .option('--wait-ms <ms>', 'wait for subscribers before the first message', positive('--wait-ms', { zero: true }), 500)
     .action(async (o: Opts) => {
       const cfg = config(o, { recorder: { dir: o.dir as string | undefined } });
       const symbols = o.symbol ? [(o.symbol as string).toUpperCase()] : cfg.symbols;
@@ -395,7 +395,7 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
     .option('--venue <venue>', 'venue', 'binance')
     .requiredOption('--symbol <symbol>', 'symbol, e.g. BTCUSDT', upperSymbol)
     .requiredOption('--at <time>', 'the instant (ISO 8601, e.g. 2026-11-23T10:00:00Z)', instant('--at'))
-    .option('--depth <n>', 'levels per side', num('--depth'), 10)
+    .option('--depth <n>', 'levels per side', positive('--depth', { integer: true }), 10)
     .option('--json', 'print JSON instead of a table')
     .action(async (o: Opts) => {
       const cfg = config(o, { recorder: { dir: o.dir as string | undefined } });

@@ -39,6 +39,17 @@ test('a bad flag value: clear message, no stack trace', async () => {
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /--port: expected a number, got "abc"/);
   noStack(r.stderr);
+  // a duration of 0 or less would otherwise mean "run forever"
+  for (const [cmd, flag, v] of [
+    ['sim', '--duration', '-5'],
+    ['record', '--duration', '0'],
+    ['book-at', '--depth', '2.5'],
+  ]) {
+    const bad = await runCli([cmd, flag, v]);
+    assert.equal(bad.code, 2, `${cmd} ${flag} ${v}`);
+    assert.match(bad.stderr, new RegExp(`${flag}: expected an? (number|integer) > 0, got "${v}"`));
+    noStack(bad.stderr);
+  }
 });
 
 test('a port already in use: the arbiter and the simulator exit with a message naming it', async (t) => {
