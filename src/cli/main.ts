@@ -198,7 +198,8 @@ duration(addBusOptions(addCommonOptions(program.command('watch'))))
     const log = createLogger('watch', cfg.log.level === 'info' ? 'warn' : cfg.log.level);
     const transport = busTransport(cfg, log);
     const symbol = ((o.symbol as string | undefined) ?? cfg.symbols[0]).toUpperCase();
-    const view = new LiveBookView({ transport, venue: o.venue as string, symbol, title: `bookwire watch ${cfg.bus.kind === 'kafka' ? `kafka ${cfg.bus.brokers.join(',')}` : cfg.bus.publish.join(',')}`, logger: log });
+    const where = cfg.bus.kind === 'kafka' ? `kafka ${cfg.bus.brokers.join(',')}` : cfg.bus.publish.join(',');
+    const view = new LiveBookView({ transport, venue: o.venue as string, symbol, title: `bookwire watch ${where}`, where, logger: log });
     view.start();
     const screen = startView(() => view.state(), { out: process.stdout });
     await untilSignal(

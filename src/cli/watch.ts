@@ -17,6 +17,8 @@ export interface WatchOptions {
   /** Simulator REST base: enables the truth check (demo only). */
   simRestBase?: string;
   faultyFeed?: string;
+  /** Where the book is read from (endpoints or brokers), named while nothing has arrived from there. */
+  where?: string;
   logger?: Logger;
 }
 
@@ -114,6 +116,8 @@ export class LiveBookView {
     const notes: string[] = [];
     if (this.o.simRestBase) notes.push(`truth checks vs simulator: ${this.truthChecks.ok} OK, ${this.truthChecks.diff} DIFF`);
     if (this.gaps > 0) notes.push(`client gaps healed by snapshot: ${this.gaps}`);
+    if (!this.synced && !s)
+      notes.push(`waiting: nothing from an arbiter yet${this.o.where ? ` on ${this.o.where}` : ''} (is one running?)`);
     return {
       title: this.o.title,
       venue: this.o.venue,

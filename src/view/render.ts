@@ -214,6 +214,8 @@ export function renderStatusLine(state: ViewState, now: Date = new Date()): stri
   const time = now.toISOString().replace(/\.\d+Z$/, 'Z');
   let line = `${time} ${state.venue}.${state.symbol} seq=${state.seq}${state.synced ? '' : ' NOT-SYNCED'} bid=${px(t.bid)} ask=${px(t.ask)} spread=${spr} upd/s=${state.updatesPerSec.toFixed(1)} resyncs=${state.resyncs}`;
   if (state.truthMatches !== undefined) line += ` truth=${state.truthMatches ? 'OK' : 'DIFF'}`;
+  const waiting = state.notes?.find((n) => n.startsWith('waiting:'));
+  if (waiting) line += ` | ${waiting}`;
   for (const f of state.feeds) {
     line +=
       ` | ${f.id}: ${f.connected ? 'up' : 'DOWN'} lag=${formatMicros(f.lagP50Us)} p99=${formatMicros(f.lagP99Us)}` +

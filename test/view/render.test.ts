@@ -139,6 +139,12 @@ test('status line: one line with book top and every feed', () => {
   assert.match(line, /\| b: DOWN .* gaps=240 resyncs=2 faulty$/);
 });
 
+test('status line: while nothing has arrived it says where it is waiting', () => {
+  const s = { ...emptyViewState('bookwire watch', 'binance', 'BTCUSDT'), notes: ['waiting: nothing from an arbiter yet on tcp://127.0.0.1:5556 (is one running?)'] };
+  assert.match(renderStatusLine(s), / NOT-SYNCED .* \| waiting: nothing from an arbiter yet on tcp:\/\/127\.0\.0\.1:5556 \(is one running\?\)$/);
+  assert.doesNotMatch(renderStatusLine(sampleState()), /waiting/);
+});
+
 test('formatMicros picks a readable unit', () => {
   assert.equal(formatMicros(35.4), '35µs');
   assert.equal(formatMicros(1234), '1.23ms');
