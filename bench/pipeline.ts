@@ -44,12 +44,12 @@ export async function startPipeline(o: {
   };
   // an interrupted benchmark must not leave its pipeline running
   const killAll = () => Object.values(procs).forEach((p) => p.exitCode === null && p.kill('SIGKILL'));
+  const interrupted = () => {
+    killAll();
+    process.exit(130);
+  };
   process.once('exit', killAll);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const)
-    process.once(sig, () => {
-      killAll();
-      process.exit(130);
-    });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, interrupted);
   const rest = `http://127.0.0.1:${simPort}`;
   start('sim', [
     'sim',
@@ -85,6 +85,9 @@ export async function startPipeline(o: {
       const t = setTimeout(() => Object.values(procs).forEach((p) => p.exitCode === null && p.kill('SIGKILL')), 5000);
       await Promise.all(exits);
       clearTimeout(t);
+      // one pipeline after another in a run: do not pile up handlers (MaxListenersExceededWarning)
+      process.removeListener('exit', killAll);
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.removeListener(sig, interrupted);
     },
   };
 }
