@@ -44,22 +44,32 @@ const grouper = require.resolve('kafkajs/src/producer/groupMessagesPerPartition.
 const user = require.resolve('kafkajs/src/producer/sendMessages.js');
 const mode = process.env.BOOKWIRE_KAFKAJS_PATCH;
 /** Unset or 1: every patch; 0: none; else those listed (`,` or `+` between) of group, produce, decode, gzip. */
-const enabled = (name: 'group' | 'produce' | 'decode' | 'gzip'): boolean =>
+type PatchName = 'group' | 'produce' | 'decode' | 'gzip';
+const enabled = (name: PatchName): boolean =>
   mode === undefined || mode === '' || mode === '1' ? true : mode === '0' ? false : mode.split(/[,+]/).includes(name);
 
 /**
  * True when the grouping patch is in effect: false if kafkajs was loaded before this module, or when
  * BOOKWIRE_KAFKAJS_PATCH leaves it out (to measure without it, bench/kafka.ts).
  */
-export const kafkajsPatched: boolean = (() => {
-  if (!enabled('group')) return false;
-  if (require.cache[user]) return false; // too late: sendMessages.js holds the original already
-  require(grouper);
-  const m = require.cache[grouper];
-  if (!m) return false;
-  m.exports = linearGroupMessagesPerPartition;
-  return true;
-})();
+export const kafkajsPatched: boolean =
+  // too late once sendMessages.js is loaded: it holds the original
+  patchModule('group', grouper, [user], () => linearGroupMessagesPerPartition) !== undefined;
+
+/**
+ * Replaces the exports of the kafkajs module at `path` with `make(its exports)`, unless patch `name` is
+ * switched off or a module in `tooLateIf` is loaded already (it would keep the original). Returns the
+ * original exports, or undefined when nothing was patched.
+ */
+function patchModule(name: PatchName, path: string, tooLateIf: string[], make: (original: unknown) => unknown): unknown {
+  if (!enabled(name) || tooLateIf.some((p) => require.cache[p])) return undefined;
+  require(path);
+  const m = require.cache[path];
+  if (!m) return undefined;
+  const original: unknown = m.exports;
+  m.exports = make(original);
+  return original;
+}
 
 // ---- 2. produce request encoding --------------------------------------------------------------------
 
@@ -330,24 +340,16 @@ function fastProduceV3(): unknown {
 
 /** kafkajs' own Produce v3 request module (for tests comparing the bytes). */
 export function originalProduceV3(): unknown {
-  return original ?? require(produceV3);
+  return originalProduce ?? require(produceV3);
 }
-let original: unknown;
+// too late once loaded: maybe held by v4-v7 already
+const originalProduce = patchModule('produce', produceV3, [produceV3], () => fastProduceV3());
 
 /**
  * True when the produce encoding patch is in effect: false if kafkajs sent a produce request before this
  * module loaded, or when BOOKWIRE_KAFKAJS_PATCH leaves it out.
  */
-export const kafkajsProducePatched: boolean = (() => {
-  if (!enabled('produce')) return false;
-  if (require.cache[produceV3]) return false; // too late: loaded already, maybe held by v4-v7
-  require(produceV3);
-  const m = require.cache[produceV3] as NodeJS.Module | undefined;
-  if (!m) return false;
-  original = m.exports;
-  m.exports = fastProduceV3();
-  return true;
-})();
+export const kafkajsProducePatched: boolean = originalProduce !== undefined;
 
 /** The patched encoder, whatever the environment says (for tests). */
 export const patchedProduceV3 = fastProduceV3;
@@ -454,29 +456,26 @@ function fastRecordDecoder(original: RecordDecoderFn, logAppendTime: number): Re
 export function originalRecordDecoder(): unknown {
   return originalDecoder ?? require(recordDecoderPath);
 }
-let originalDecoder: unknown;
 
 /** The patched record decoder, whatever the environment says (for tests). */
 export function patchedRecordDecoder(): unknown {
-  const ts = kjs('timestampTypes') as { LOG_APPEND_TIME: number };
-  return fastRecordDecoder(originalRecordDecoder() as RecordDecoderFn, ts.LOG_APPEND_TIME);
+  return decoderOver(originalRecordDecoder());
 }
+
+function decoderOver(original: unknown): unknown {
+  const ts = kjs('timestampTypes') as { LOG_APPEND_TIME: number };
+  return fastRecordDecoder(original as RecordDecoderFn, ts.LOG_APPEND_TIME);
+}
+
+// too late once a fetch was decoded: the batch decoder holds the original
+const originalDecoder = patchModule('decode', recordDecoderPath, [recordDecoderPath, batchDecoderPath], decoderOver);
 
 /**
  * True when the record decoding patch is in effect (the consumer's per-record Long arithmetic: offset
  * and timestamp as numbers when exact, headers without an object copy per header); false if kafkajs
  * decoded a fetch before this module loaded, or when BOOKWIRE_KAFKAJS_PATCH leaves it out.
  */
-export const kafkajsDecodePatched: boolean = (() => {
-  if (!enabled('decode')) return false;
-  if (require.cache[recordDecoderPath] || require.cache[batchDecoderPath]) return false;
-  require(recordDecoderPath);
-  const m = require.cache[recordDecoderPath] as NodeJS.Module | undefined;
-  if (!m) return false;
-  originalDecoder = m.exports;
-  m.exports = patchedRecordDecoder();
-  return true;
-})();
+export const kafkajsDecodePatched: boolean = originalDecoder !== undefined;
 
 // ---- 4. gzip ------------------------------------------------------------------------------------------
 
@@ -508,11 +507,6 @@ function syncGzip(original: Codec): Codec {
 }
 
 /** True when small gzip batches are (de)compressed synchronously; false when BOOKWIRE_KAFKAJS_PATCH leaves it out. */
-export const kafkajsGzipPatched: boolean = (() => {
-  if (!enabled('gzip')) return false;
-  require(gzipPath); // kafkajs requires it on every use: replacing the exports takes effect at any time
-  const m = require.cache[gzipPath] as NodeJS.Module | undefined;
-  if (!m) return false;
-  m.exports = syncGzip(m.exports as Codec);
-  return true;
-})();
+export const kafkajsGzipPatched: boolean =
+  // kafkajs requires it on every use: replacing the exports takes effect at any time
+  patchModule('gzip', gzipPath, [], (original) => syncGzip(original as Codec)) !== undefined;
