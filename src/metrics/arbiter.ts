@@ -1,7 +1,7 @@
 /** Prometheus metrics of an arbiter: per book, per feed of a book, and the ingest counters. */
 import type client from 'prom-client';
 import type { ArbiterService } from '../arbiter/service.js';
-import { liveCounter, liveGauge } from './exporter.js';
+import { liveCounter, liveGauge, liveTotal } from './exporter.js';
 
 export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService): void {
   type Book = ReturnType<ArbiterService['latestStats']>[number];
@@ -21,26 +21,11 @@ export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService
   const perFeed = (f: (x: Feed) => number) => () =>
     books().flatMap((s) => s.feeds.map((x): Sample => [feedLabels(s, x), f(x)]));
 
-  liveCounter(
-    reg,
-    'arbiter_messages_received_total',
-    'Ingest messages received (every copy of every collector).',
-    [],
-    () => [[{}, arb.counters.received]],
-  );
-  liveCounter(reg, 'arbiter_decode_errors_total', 'Ingest messages dropped as undecodable.', [], () => [
-    [{}, arb.counters.decodeErrors],
-  ]);
-  liveCounter(
-    reg,
-    'arbiter_processing_errors_total',
-    'Ingest messages whose processing failed (a bug; logged).',
-    [],
-    () => [[{}, arb.counters.processErrors]],
-  );
-  liveCounter(reg, 'arbiter_unknown_symbol_total', 'Ingest messages for a book not configured here.', [], () => [
-    [{}, arb.counters.unknownSymbol],
-  ]);
+  const k = arb.counters;
+  liveTotal(reg, 'arbiter_messages_received_total', 'Ingest messages received (every copy of every collector).', () => k.received);
+  liveTotal(reg, 'arbiter_decode_errors_total', 'Ingest messages dropped as undecodable.', () => k.decodeErrors);
+  liveTotal(reg, 'arbiter_processing_errors_total', 'Ingest messages whose processing failed (a bug; logged).', () => k.processErrors);
+  liveTotal(reg, 'arbiter_unknown_symbol_total', 'Ingest messages for a book not configured here.', () => k.unknownSymbol);
 
   liveGauge(
     reg,

@@ -1,7 +1,7 @@
 /** Prometheus metrics of a collector: its venue connection per symbol and its publish counters. */
 import type client from 'prom-client';
 import type { Collector } from '../collector/collector.js';
-import { liveCounter, liveGauge } from './exporter.js';
+import { liveCounter, liveGauge, liveTotal } from './exporter.js';
 
 export function registerCollectorMetrics(reg: client.Registry, c: Collector): void {
   const perSymbol = (f: (x: ReturnType<Collector['status']>['feeds'][number]) => number) => () =>
@@ -19,7 +19,7 @@ export function registerCollectorMetrics(reg: client.Registry, c: Collector): vo
   liveCounter(reg, 'collector_gaps_total', "Gaps in this connection's own sequence.", L, perSymbol((x) => x.gaps));
   liveCounter(reg, 'collector_snapshots_total', 'REST snapshots fetched.', L, perSymbol((x) => x.snapshots));
   const k = c.counters;
-  liveCounter(reg, 'collector_published_total', 'Events published onto the bus.', [], () => [[{}, k.published]]);
-  liveCounter(reg, 'collector_parse_errors_total', 'Venue frames that could not be parsed (logged, dropped).', [], () => [[{}, k.parseErrors]]);
-  liveCounter(reg, 'collector_snapshot_errors_total', 'Failed REST snapshot fetches.', [], () => [[{}, k.snapshotErrors]]);
+  liveTotal(reg, 'collector_published_total', 'Events published onto the bus.', () => k.published);
+  liveTotal(reg, 'collector_parse_errors_total', 'Venue frames that could not be parsed (logged, dropped).', () => k.parseErrors);
+  liveTotal(reg, 'collector_snapshot_errors_total', 'Failed REST snapshot fetches.', () => k.snapshotErrors);
 }

@@ -65,6 +65,11 @@ export function liveCounter(reg: client.Registry, name: string, help: string, la
   new client.Counter(liveOptions<client.Counter>(reg, name, help, labelNames, read, (m, l, v) => v >= 0 && m.inc(l, v)));
 }
 
+/** A process-wide counter without labels, read at scrape time. */
+export function liveTotal(reg: client.Registry, name: string, help: string, read: () => number): void {
+  liveCounter(reg, name, help, [], () => [[{}, read()]]);
+}
+
 export interface MetricsServer {
   /** e.g. http://127.0.0.1:9464/metrics */
   readonly url: string;

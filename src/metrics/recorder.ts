@@ -2,11 +2,11 @@
 import type client from 'prom-client';
 import type { Recorder } from '../recorder/recorder.js';
 import type { PostgresSink } from '../recorder/postgres.js';
-import { liveCounter, liveGauge } from './exporter.js';
+import { liveGauge, liveTotal } from './exporter.js';
 
 export function registerRecorderMetrics(reg: client.Registry, rec: Recorder, sink?: PostgresSink): void {
   const k = rec.counters;
-  const total = (name: string, help: string, read: () => number) => liveCounter(reg, name, help, [], () => [[{}, read()]]);
+  const total = (name: string, help: string, read: () => number) => liveTotal(reg, name, help, read);
   total('recorder_received_total', 'Messages received from the bus.', () => k.received);
   total('recorder_recorded_total', 'Records written to segment files.', () => k.recorded);
   total('recorder_gaps_total', 'Sequence gaps seen in consolidated streams (each written as a gap marker).', () => k.gaps);
