@@ -479,7 +479,6 @@ export class ArbiterService {
     );
   }
 
-
   /** For tests and the demo: the consolidated book of one symbol. */
   bookOf(venue: string, symbol: string): BookArbiter | undefined {
     return this.books.get(`${venue}.${symbol}`)?.core;

@@ -309,7 +309,6 @@ export class Bridge {
       },
     );
   }
-
 }
 
 function splitBook(topic: string): [string, string] {

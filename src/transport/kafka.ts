@@ -179,6 +179,24 @@ function msOption(given: number | undefined, env: string, dflt: number): number 
 
 export { kafkajsPatched, kafkajsProducePatched };
 
+/**
+ * Partition of each key, per topic: murmur2 and kafkajs' partitioner once per key rather than once per
+ * record (a bus carries few books). A negative answer (partitions not known yet) is not kept.
+ */
+class PartitionCache<T> {
+  private readonly byTopic = new Map<T, Map<string, number>>();
+
+  get(topic: T, key: string, compute: () => number): number {
+    let byKey = this.byTopic.get(topic);
+    if (!byKey) this.byTopic.set(topic, (byKey = new Map()));
+    let p = byKey.get(key);
+    if (p !== undefined) return p;
+    p = compute();
+    if (p >= 0 && byKey.size < 100_000) byKey.set(key, p);
+    return p;
+  }
+}
+
 export class KafkaTopicMissingError extends Error {
   override name = 'KafkaTopicMissingError';
 }
@@ -263,13 +281,13 @@ export class KafkaPublisher implements BusPublisher {
   }
 
   private readonly partitionMetadata = new Map<Map<number, string>, PartitionMetadata[]>();
-  /** Partition per topic and key: murmur2 and kafkajs' partitioner once per key, not once per record. */
-  private readonly partitionByKey = new Map<Map<number, string>, Map<string, number>>();
+  /** By the topic's partition map: new metadata is a new map, so its keys are placed afresh. */
+  private readonly partitionCache = new PartitionCache<Map<number, string>>();
   private partitionOf(topic: string, key: string, parts: Map<number, string>): number {
-    let byKey = this.partitionByKey.get(parts);
-    if (!byKey) this.partitionByKey.set(parts, (byKey = new Map()));
-    let p = byKey.get(key);
-    if (p !== undefined) return p;
+    return this.partitionCache.get(parts, key, () => this.partitionOfUncached(topic, key, parts));
+  }
+
+  private partitionOfUncached(topic: string, key: string, parts: Map<number, string>): number {
     let partitionMetadata = this.partitionMetadata.get(parts);
     if (!partitionMetadata) {
       partitionMetadata = [...parts.keys()].map((partitionId) => ({
@@ -281,9 +299,7 @@ export class KafkaPublisher implements BusPublisher {
       }));
       this.partitionMetadata.set(parts, partitionMetadata);
     }
-    p = this.partitioner({ topic, partitionMetadata, message: { key, value: null } });
-    if (byKey.size < 100_000) byKey.set(key, p);
-    return p;
+    return this.partitioner({ topic, partitionMetadata, message: { key, value: null } });
   }
 
   private async pump(): Promise<void> {
@@ -951,17 +967,13 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
     });
   }
 
-  private readonly partitionByKey = new Map<string, Map<string, number>>();
+  private readonly partitionCache = new PartitionCache<string>();
+  /** -1 while the topic's partitions are not known yet. */
   private partitionOf(topic: string, key: string): number {
-    let byKey = this.partitionByKey.get(topic);
-    if (!byKey) this.partitionByKey.set(topic, (byKey = new Map()));
-    let p = byKey.get(key);
-    if (p !== undefined) return p;
-    const partitionMetadata = this.partitions.get(topic);
-    if (!partitionMetadata) return -1;
-    p = this.partitioner({ topic, partitionMetadata, message: { key, value: null } });
-    if (byKey.size < 100_000) byKey.set(key, p);
-    return p;
+    return this.partitionCache.get(topic, key, () => {
+      const partitionMetadata = this.partitions.get(topic);
+      return partitionMetadata ? this.partitioner({ topic, partitionMetadata, message: { key, value: null } }) : -1;
+    });
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
