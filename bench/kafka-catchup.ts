@@ -11,18 +11,16 @@
  *   node dist/bench/kafka-catchup.js [rate, default 10000] [stop seconds, default 4] [--group]
  * (The test broker keeps ~5 MB per partition: much longer stops outrun it and the arbiter must resync.)
  */
-import { closeSync, mkdtempSync, openSync } from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { subscribe } from '../src/client/subscribe.js';
 import { nowMicros } from '../src/core/clock.js';
 import { silentLogger } from '../src/log.js';
 import { KafkaTransport } from '../src/transport/kafka.js';
-import { benchBroker, collectArgs, cpuMicros, freePort, waitForSim } from './pipeline.js';
+import { benchBroker, collectArgs, cpuMicros, freePort, spawnPart, waitForSim } from './pipeline.js';
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SYMBOL = 'BTCUSDT';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -49,11 +47,7 @@ export async function benchCatchup(rate: number, stopS: number, group: boolean):
   const procs: Record<string, ChildProcess> = {};
   const killAll = () => Object.values(procs).forEach((p) => p.exitCode === null && p.kill('SIGKILL'));
   process.once('exit', killAll);
-  const start = (name: string, args: string[]) => {
-    const fd = openSync(path.join(logDir, `${name}.log`), 'a');
-    procs[name] = spawn(process.execPath, [MAIN, ...args, '--log-level', 'warn'], { stdio: ['ignore', fd, fd] });
-    closeSync(fd);
-  };
+  const start = (name: string, args: string[]) => (procs[name] = spawnPart(logDir, name, args));
   const simPort = await freePort();
   const rest = `http://127.0.0.1:${simPort}`;
   start('sim', ['sim', '--port', String(simPort), '--symbols', SYMBOL, '--rate', String(rate)]);

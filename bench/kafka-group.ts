@@ -11,19 +11,17 @@
  * BOOKWIRE_KAFKA_LINGER_MS / BOOKWIRE_KAFKA_TXN_LINGER_MS set the producer and transaction lingers
  * (src/transport/kafka.ts) for every process. `npm run bench` prints both rows (bench/kafka.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { subscribe } from '../src/client/subscribe.js';
 import { silentLogger } from '../src/log.js';
 import { KafkaTransport } from '../src/transport/kafka.js';
 import { startTestBroker } from '../test/kafka-helpers.js';
 import { freePort } from '../src/util/freePort.js';
-import { collectArgs, waitForSim } from './pipeline.js';
+import { collectArgs, spawnPart, waitForSim } from './pipeline.js';
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
 
 export interface GroupPipelineRow {
@@ -52,16 +50,7 @@ export async function benchGroupPipeline(
   const brokers = b.bootstrap.join(',');
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'bookwire-bench-group-'));
   const procs: ChildProcess[] = [];
-  const start = (name: string, args: string[]) => {
-    const fd = openSync(path.join(logDir, `${name}.log`), 'a');
-    procs.push(
-      spawn(process.execPath, [MAIN, ...args, '--log-level', 'warn'], {
-        stdio: ['ignore', fd, fd],
-        env: { ...process.env, ...env },
-      }),
-    );
-    closeSync(fd);
-  };
+  const start = (name: string, args: string[]) => procs.push(spawnPart(logDir, name, args, { env }));
   const simPort = await freePort();
   const rest = `http://127.0.0.1:${simPort}`;
   start('sim', ['sim', '--port', String(simPort), '--symbols', SYMBOLS.join(','), '--rate', String(rate)]);

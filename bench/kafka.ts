@@ -21,14 +21,13 @@
  * `node dist/bench/kafka.js --linger 0,10,25 [seconds] [--no-e2e]`  producer linger variants back to back:
  * the consumer hop, then the pipeline at 10k events/s on Kafka (docs/kafka.md, "Producer linger").
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { closeSync, existsSync, mkdtempSync, openSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import { gzipSync, unzipSync, gzip as gzipCb, unzip as unzipCb } from 'node:zlib';
 import { promisify } from 'node:util';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { build } from 'hdr-histogram-js';
 // Before kafkajs: the transport patches kafkajs as it loads (src/transport/kafkajs-patches.ts).
 import { KafkaTransport, kafkajsPatched, kafkajsProducePatched } from '../src/transport/kafka.js';
@@ -57,9 +56,8 @@ import {
 } from './kafka-group.js';
 import { generateStream } from './gen.js';
 import { benchCatchup, formatCatchup } from './kafka-catchup.js';
-import { benchBroker, collectArgs, cpuMicros, freePort, waitForSim } from './pipeline.js';
+import { benchBroker, collectArgs, cpuMicros, freePort, spawnPart, waitForSim } from './pipeline.js';
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SYMBOL = 'BTCUSDT';
 
 export const kafkaBenchSkip: string | false = existsSync(BROKER_BINARY)
@@ -156,14 +154,9 @@ async function kafkaRow(
   const killAll = () => procs.forEach((p) => p.exitCode === null && p.kill('SIGKILL'));
   process.once('exit', killAll);
   const start = (name: string, args: string[]) => {
-    const fd = openSync(path.join(logDir, `${name}.log`), 'a');
-    const p = spawn(process.execPath, [MAIN, ...args, '--log-level', process.env.BOOKWIRE_BENCH_LOG ?? 'warn'], {
-      stdio: ['ignore', fd, fd],
-      env: { ...process.env, ...env },
-    });
+    const p = spawnPart(logDir, name, args, { env });
     procs.push(p);
     pids[name] = p.pid;
-    closeSync(fd);
   };
   const simPort = await freePort();
   const rest = `http://127.0.0.1:${simPort}`;

@@ -34,14 +34,9 @@ export async function startPipeline(o: {
   const ep = async () => `tcp://127.0.0.1:${await freePort()}`;
   const [ingest, publish, snapshot] = [await ep(), await ep(), await ep()];
   const procs: Record<string, ChildProcess> = {};
-  const start = (name: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const fd = openSync(path.join(logDir, `${name}.log`), 'a');
-    procs[name] = spawn(process.execPath, [...(o.nodeArgs ?? (process.env.BOOKWIRE_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)), MAIN, ...args, '--log-level', 'warn'], {
-      stdio: ['ignore', fd, fd],
-      env: { ...process.env, ...env },
-    });
-    closeSync(fd);
-  };
+  const nodeArgs = o.nodeArgs ?? (process.env.BOOKWIRE_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const start = (name: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+    (procs[name] = spawnPart(logDir, name, args, { env, nodeArgs }));
   // an interrupted benchmark must not leave its pipeline running
   const killAll = () => Object.values(procs).forEach((p) => p.exitCode === null && p.kill('SIGKILL'));
   const interrupted = () => {
@@ -90,6 +85,27 @@ export async function startPipeline(o: {
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.removeListener(sig, interrupted);
     },
   };
+}
+
+/**
+ * One `bookwire <args>` process of a benchmark, its output in `<logDir>/<name>.log`. Log level warn, or
+ * BOOKWIRE_BENCH_LOG.
+ */
+export function spawnPart(
+  logDir: string,
+  name: string,
+  args: string[],
+  o: { env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {},
+): ChildProcess {
+  const fd = openSync(path.join(logDir, `${name}.log`), 'a');
+  try {
+    return spawn(process.execPath, [...(o.nodeArgs ?? []), MAIN, ...args, '--log-level', process.env.BOOKWIRE_BENCH_LOG ?? 'warn'], {
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, ...o.env },
+    });
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Wait until the simulator at `rest` answers its ping (10 s at most). */
