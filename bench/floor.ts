@@ -1,9 +1,8 @@
 /**
  * The floor under the end-to-end figures: one bare hop between two processes on loopback at the same
  * message rate, with no bookwire code on the path -- over zeromq.js (PUB -> SUB, as the pipeline's hops),
- * and over a plain Node TCP socket for comparison. A zeromq.js hop crosses two extra threads (libzmq's
- * I/O thread on each side), so it pays the host's thread wake-up latency three times where a TCP
- * socket pays it once; on a VM that is where most of a ZeroMQ hop's tail comes from.
+ * and over a plain Node TCP socket for comparison (what the zeromq.js hop adds: docs/performance.md,
+ * "Why a ZeroMQ hop has a 1 ms tail here").
  * `node dist/bench/floor.js [rate]`
  */
 import { spawn } from 'node:child_process';
