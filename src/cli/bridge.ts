@@ -19,6 +19,7 @@ import type { Command } from 'commander';
 import type { Config, DeepPartial } from '../config/schema.js';
 import { BookReplica } from '../core/replica.js';
 import { nowMicros } from '../core/clock.js';
+import { consolidatedVerdict } from '../core/sequence.js';
 import { createLogger, silentLogger, type Logger } from '../log.js';
 import { createTransport } from '../transport/index.js';
 import type { KafkaTransportOptions } from '../transport/kafka.js';
@@ -196,11 +197,12 @@ export class Bridge {
       return;
     }
     const seq = st.replica.seq;
-    if (d.seq <= seq) {
+    const verdict = consolidatedVerdict(seq, d);
+    if (verdict === 'stale') {
       this.counters.duplicates++;
       return;
     }
-    if (d.prev === seq || d.first <= seq + 1) {
+    if (verdict === 'apply') {
       st.replica.book.apply(d.bids, d.asks);
       st.replica.seq = d.seq;
       this.forward(st.topic, payload);

@@ -8,6 +8,7 @@
  * else is a gap: the replica stops applying until a snapshot arrives, never guessing.
  */
 import { OrderBook } from './book.js';
+import { consolidatedVerdict } from './sequence.js';
 import type { Level } from './types.js';
 import type { ConsolidatedDelta, ConsolidatedMessage, ConsolidatedSnapshot } from '../wire/messages.js';
 
@@ -53,8 +54,9 @@ export class BookReplica {
       this.held.push(d);
       return 'buffered';
     }
-    if (d.seq <= this.seq) return 'stale';
-    if (d.prev === this.seq || d.first <= this.seq + 1) {
+    const verdict = consolidatedVerdict(this.seq, d);
+    if (verdict === 'stale') return 'stale';
+    if (verdict === 'apply') {
       this.book.apply(d.bids, d.asks);
       this.seq = d.seq;
       return 'applied';

@@ -13,6 +13,7 @@
  * than MAX_SPAN ticks -- converts this copy to a BookReplica once, and it carries on there.
  */
 import { BookReplica } from '../core/replica.js';
+import { consolidatedVerdict } from '../core/sequence.js';
 import type { Level } from '../core/types.js';
 import type { ConsolidatedDelta, ConsolidatedMessage, ConsolidatedSnapshot } from '../wire/messages.js';
 import { applyParsedLevels, parsed, parsedLevels } from './binrec.js';
@@ -141,8 +142,8 @@ export class CheckpointBook {
   }
 
   /**
-   * The delta of the last parseConsolidated (binrec.ts), known to chain (seq > this.seq and prev === seq
-   * or first <= seq + 1) on a synced book: its levels applied without building the message.
+   * The delta of the last parseConsolidated (binrec.ts), known to chain (chainsOnto, core/sequence.ts)
+   * on a synced book: its levels applied without building the message.
    */
   applyParsedDelta(): void {
     const r = this.replica;
@@ -223,8 +224,9 @@ export class CheckpointBook {
       this.held = m; // BookReplica keeps more, but the writer only hands it deltas while in sync
       return;
     }
-    if (m.seq <= this.at) return;
-    if (m.prev === this.at || m.first <= this.at + 1) {
+    const verdict = consolidatedVerdict(this.at, m);
+    if (verdict === 'stale') return;
+    if (verdict === 'apply') {
       const e = this.scale;
       const d = POW10[e];
       const fits = (l: Level[]) => l.every(([p]) => !Number.isNaN(tick(p, d)));

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import { BookReplica, type ReplicaVerdict } from '../core/replica.js';
 import type { OrderBook } from '../core/book.js';
+import { chainsOnto } from '../core/sequence.js';
 import { decodeConsolidated, type ConsolidatedMessage } from '../wire/messages.js';
 import { applyDeltaLevels, decodeBinary, deltaHead, readDeltaHead, regenerateJson } from './binrec.js';
 import { fastDecodeDelta } from './fastdecode.js';
@@ -229,7 +230,7 @@ export function applyStored(
     readDeltaHead(body, start);
     const h = deltaHead;
     const seq = replica.seq;
-    if (replica.synced && h.seq > seq && (h.prev === seq || h.first <= seq + 1)) {
+    if (replica.synced && chainsOnto(seq, h)) {
       applyDeltaLevels(replica.book);
       replica.seq = h.seq;
       return 'applied';

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { nowMicros } from '../core/clock.js';
+import { consolidatedVerdict } from '../core/sequence.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { BusSubscriber, Transport } from '../transport/types.js';
@@ -229,11 +230,12 @@ export class Recorder {
       s.seq = h.seq; // joined mid-stream: the first delta starts our chain
       return;
     }
-    if (h.seq <= s.seq) {
+    const verdict = consolidatedVerdict(s.seq, h);
+    if (verdict === 'stale') {
       this.counters.duplicates++; // a second arbiter's copy
       return;
     }
-    if (h.prev !== s.seq && h.first > s.seq + 1) {
+    if (verdict === 'gap') {
       this.counters.gaps++;
       const gap: GapMarker = { type: 'gap', fromSeq: s.seq, toSeq: h.prev, reason: 'sequence' };
       w.append(KIND_GAP, time, Buffer.from(JSON.stringify(gap)));

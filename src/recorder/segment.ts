@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { chainsOnto } from '../core/sequence.js';
 import type { Logger } from '../log.js';
 import { decodeConsolidated } from '../wire/messages.js';
 import { CheckpointBook } from './ckbook.js';
@@ -431,7 +432,7 @@ export class StreamWriter {
     const r = this.ck;
     if (!r || (kind === KIND_BIN_DELTA && !r.synced)) return; // out of sync: wait for a snapshot (book-at does too)
     const seq = r.seq;
-    if (kind === KIND_BIN_DELTA && parsed.seq > seq && (parsed.prev === seq || parsed.first <= seq + 1))
+    if (kind === KIND_BIN_DELTA && chainsOnto(seq, parsed))
       r.applyParsedDelta(); // BookReplica's rule for a delta that chains, without building the message
     else r.onMessage(decodeBinary(kind, buf, start, end, time));
     this.afterTracked(time, t === 2);
