@@ -6,11 +6,14 @@
  * Diff stream: https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams#diff-depth-stream
  * Local book recipe (U/u rule): same page, "How to manage a local order book correctly".
  */
-import type { BookDelta, BookSnapshot, Level } from '../core/types.js';
+import { intervalRule } from '../core/sequence.js';
+import type { BookDelta, Level } from '../core/types.js';
 import { isPlainBody, POW10, TextScanner } from '../wire/textscan.js';
+import { concatenatedSymbols } from './symbols.js';
+import type { ParsedSnapshot, VenueAdapter } from './types.js';
 
-/** Binance spot's U/u rule (see rangeRule). */
-export { rangeRule as sequenceRule } from '../core/sequence.js';
+/** Binance spot's U/u rule: interval cover with lo = U-1 (core/sequence.ts). */
+export { intervalRule as sequenceRule } from '../core/sequence.js';
 
 export const BINANCE_VENUE = 'binance';
 export const BINANCE_WS_BASE = 'wss://stream.binance.com:9443';
@@ -27,10 +30,7 @@ export interface ParsedMessage {
   error?: string;
 }
 
-export interface ParsedSnapshot {
-  snapshot?: BookSnapshot;
-  error?: string;
-}
+export type { ParsedSnapshot } from './types.js';
 
 /** Diff-depth stream name. 1000ms is Binance's default speed and has no suffix. */
 export function streamName(symbol: string, speed: DepthSpeed = '100ms'): string {
@@ -156,7 +156,7 @@ let lastSymbolText = '';
 let lastSymbol = '';
 
 /** The fast path of parseMessage: a BookDelta, or undefined when the frame is not in Binance's exact shape. */
-export function scanDepthUpdate(text: string, collector: string, recvTime: number): BookDelta | undefined {
+export function scanDepthUpdate(text: string, collector: string, recvTime: number, venue = BINANCE_VENUE): BookDelta | undefined {
   sc.at(text);
   let envelope = false;
   if (text.startsWith('{"stream":"')) {
@@ -168,7 +168,10 @@ export function scanDepthUpdate(text: string, collector: string, recvTime: numbe
   }
   if (!sc.expect('{"e":"depthUpdate","E":')) return undefined;
   const exchTime = sc.int();
-  if (exchTime < 0 || !sc.expect(',"s":"')) return undefined;
+  if (exchTime < 0) return undefined;
+  // USD-M futures add the transaction time T after E (and pu after u, below)
+  if (sc.expect(',"T":') && sc.int() < 0) return undefined;
+  if (!sc.expect(',"s":"')) return undefined;
   const symStart = sc.pos;
   const symEnd = text.indexOf('"', symStart);
   if (symEnd <= symStart || !isPlainBody(text, symStart, symEnd)) return undefined;
@@ -177,7 +180,10 @@ export function scanDepthUpdate(text: string, collector: string, recvTime: numbe
   const first = sc.int();
   if (first < 0 || !sc.expect(',"u":')) return undefined;
   const last = sc.int();
-  if (last < first || !sc.expect(',"b":')) return undefined;
+  if (last < first) return undefined;
+  let prev = -1;
+  if (sc.expect(',"pu":') && ((prev = sc.int()) < 0 || prev >= first)) return undefined;
+  if (!sc.expect(',"b":')) return undefined;
   const bids: Level[] = [];
   if (!sc.levels(bids, true) || !sc.expect(',"a":')) return undefined;
   const asks: Level[] = [];
@@ -189,9 +195,9 @@ export function scanDepthUpdate(text: string, collector: string, recvTime: numbe
     lastSymbolText = text.slice(symStart, symEnd);
     lastSymbol = lastSymbolText.toUpperCase();
   }
-  return {
+  const delta: BookDelta = {
     type: 'delta',
-    venue: BINANCE_VENUE,
+    venue,
     symbol: lastSymbol,
     first,
     last,
@@ -202,19 +208,21 @@ export function scanDepthUpdate(text: string, collector: string, recvTime: numbe
     asks,
     raw: text,
   };
+  if (prev >= 0) delta.prev = prev;
+  return delta;
 }
 
 /**
  * Parse one websocket text frame (combined envelope or raw payload) into a BookDelta.
  * Keeps the original text in delta.raw. Never throws.
  */
-export function parseMessage(text: string, collector: string, recvTime: number): ParsedMessage {
-  const delta = scanDepthUpdate(text, collector, recvTime);
-  return delta !== undefined ? { delta } : parseMessageJson(text, collector, recvTime);
+export function parseMessage(text: string, collector: string, recvTime: number, venue = BINANCE_VENUE): ParsedMessage {
+  const delta = scanDepthUpdate(text, collector, recvTime, venue);
+  return delta !== undefined ? { delta } : parseMessageJson(text, collector, recvTime, venue);
 }
 
 /** parseMessage through JSON.parse: handles any key order, whitespace, escapes and non-depth messages. */
-export function parseMessageJson(text: string, collector: string, recvTime: number): ParsedMessage {
+export function parseMessageJson(text: string, collector: string, recvTime: number, venue = BINANCE_VENUE): ParsedMessage {
   const msg = parseJsonObject(text);
   if (typeof msg === 'string') return { error: msg };
   let data = msg;
@@ -242,6 +250,9 @@ export function parseMessageJson(text: string, collector: string, recvTime: numb
   const last = data.u;
   if (!Number.isSafeInteger(first) || !Number.isSafeInteger(last)) return { error: '"U" and "u" must be integers' };
   if (first > last) return { error: `"U" (${first}) > "u" (${last})` };
+  const prev = data.pu;
+  if (prev !== undefined && (!Number.isSafeInteger(prev) || prev < 0 || prev >= first))
+    return { error: `"pu" must be an integer below "U" (${first})` };
   const symbol = data.s;
   if (typeof symbol !== 'string' || symbol.length === 0) return { error: '"s" must be a non-empty string' };
   const exchTime = data.E;
@@ -251,25 +262,25 @@ export function parseMessageJson(text: string, collector: string, recvTime: numb
   const asks = toLevels(data.a, 'a');
   if (asks === undefined) return { error: levelsError };
 
-  return {
-    delta: {
-      type: 'delta',
-      venue: BINANCE_VENUE,
-      symbol: symbol.toUpperCase(),
-      first,
-      last,
-      exchTime,
-      recvTime,
-      collector,
-      bids,
-      asks,
-      raw: text,
-    },
+  const delta: BookDelta = {
+    type: 'delta',
+    venue,
+    symbol: symbol.toUpperCase(),
+    first,
+    last,
+    exchTime,
+    recvTime,
+    collector,
+    bids,
+    asks,
+    raw: text,
   };
+  if (prev !== undefined) delta.prev = prev;
+  return { delta };
 }
 
 /** Parse a GET /api/v3/depth body. Rejects missing/mistyped fields and crossed books. Never throws. */
-export function parseSnapshot(text: string, symbol: string, collector: string, recvTime: number): ParsedSnapshot {
+export function parseSnapshot(text: string, symbol: string, collector: string, recvTime: number, venue = BINANCE_VENUE): ParsedSnapshot {
   const o = parseJsonObject(text);
   if (typeof o === 'string') return { error: o };
   const err = venueError(o);
@@ -290,7 +301,7 @@ export function parseSnapshot(text: string, symbol: string, collector: string, r
   return {
     snapshot: {
       type: 'snapshot',
-      venue: BINANCE_VENUE,
+      venue,
       symbol: symbol.toUpperCase(),
       seq,
       recvTime,
@@ -301,3 +312,24 @@ export function parseSnapshot(text: string, symbol: string, collector: string, r
     },
   };
 }
+
+/** Binance spot as a venue adapter (src/venues/types.ts). */
+export const binanceSpot: VenueAdapter = {
+  id: BINANCE_VENUE,
+  name: 'Binance spot',
+  markets: ['spot'],
+  rule: intervalRule,
+  snapshotSource: 'rest',
+  defaultWsUrl: BINANCE_WS_BASE,
+  defaultRestUrl: BINANCE_REST_BASE,
+  // 1024 streams per connection; the URL carries the stream names, so keep it well below URL length limits
+  maxBooksPerConnection: 200,
+  defaultSnapshotLimit: 1000,
+  ...concatenatedSymbols('spot'),
+  wsUrl: (base, symbols) => wsUrl(base, symbols),
+  subscribeMessages: () => [],
+  parse: (text, collector, recvTime) => parseMessage(text, collector, recvTime),
+  snapshotRequest: (base, symbol, limit) => ({ url: snapshotUrl(base, symbol, limit), weight: snapshotWeight(limit) }),
+  parseSnapshot: (text, symbol, collector, recvTime) => parseSnapshot(text, symbol, collector, recvTime),
+  symbolCheckUrl: exchangeInfoUrl,
+};

@@ -1,0 +1,27 @@
+/**
+ * The venue registry: every adapter bookwire ships, by id. Adding a venue = one adapter file + one line
+ * here (+ a simulator protocol module); see docs/adding-a-venue.md.
+ */
+import { binanceSpot } from './binance.js';
+import { binanceUsdm } from './binance-usdm.js';
+import type { VenueAdapter } from './types.js';
+
+export type { Market, ParsedFrame, ParsedSnapshot, SnapshotRequestSpec, VenueAdapter } from './types.js';
+
+const ADAPTERS: readonly VenueAdapter[] = [binanceSpot, binanceUsdm];
+
+export const VENUE_IDS: readonly string[] = ADAPTERS.map((a) => a.id);
+
+const byId = new Map(ADAPTERS.map((a) => [a.id, a]));
+
+/** The adapter for a venue id, or undefined. */
+export function findVenue(id: string): VenueAdapter | undefined {
+  return byId.get(id);
+}
+
+/** The adapter for a venue id; throws a RangeError naming the known venues otherwise (callers turn it into a user error). */
+export function venue(id: string): VenueAdapter {
+  const a = byId.get(id);
+  if (!a) throw new RangeError(`unknown venue "${id}" (known: ${VENUE_IDS.join(', ')})`);
+  return a;
+}

@@ -1,0 +1,75 @@
+/**
+ * What a venue adapter says (pure, no I/O): how to connect, how to parse a frame, how a book is
+ * (re)synchronised, its integrity rule, and its symbols. The collector, the arbiter, the simulator and the
+ * CLI are written against this interface; nothing outside src/venues/ knows a venue's wire format.
+ * docs/adding-a-venue.md walks through writing one.
+ */
+import type { SequenceRule } from '../core/sequence.js';
+import type { BookDelta, BookSnapshot } from '../core/types.js';
+
+/** spot, or a perpetual/dated future settled in `settle` (the unified symbol then has `:SETTLE`). */
+export type Market = 'spot' | 'perp' | 'future';
+
+/** One frame from the venue, parsed. Never thrown: exchange input is hostile until checked. */
+export interface ParsedFrame {
+  delta?: BookDelta;
+  /** A full book the venue sent on the websocket (OKX, Bybit: on subscribe, or after a reset). */
+  snapshot?: BookSnapshot;
+  /** Why a well-formed frame was skipped (subscribe ack, pong, trade...). */
+  ignored?: string;
+  error?: string;
+}
+
+export interface ParsedSnapshot {
+  snapshot?: BookSnapshot;
+  error?: string;
+}
+
+/** A REST snapshot request: where, and what it costs against the venue's request-weight budget. */
+export interface SnapshotRequestSpec {
+  url: string;
+  weight: number;
+}
+
+export interface VenueAdapter {
+  /** Lower-case id used in topics and config: binance, binance-usdm, okx, bybit, bybit-linear. */
+  readonly id: string;
+  /** Human name for logs and docs. */
+  readonly name: string;
+  readonly markets: readonly Market[];
+  /** How book events chain (interval cover for every sequenced venue). */
+  readonly rule: SequenceRule;
+  /** Where a (re)sync snapshot comes from: a REST call the collector makes, or the venue's websocket. */
+  readonly snapshotSource: 'rest' | 'websocket';
+  /** Public production endpoints (a simulator or testnet replaces them by config). */
+  readonly defaultWsUrl: string;
+  readonly defaultRestUrl: string;
+  /** Books one connection may carry before the collector opens another. */
+  readonly maxBooksPerConnection: number;
+  /** An application-level heartbeat the client must send (text frame) and how often, if the venue wants one. */
+  readonly ping?: { intervalMs: number; text: string };
+  /** Default REST snapshot depth (levels per side), where snapshotSource is 'rest'. */
+  readonly defaultSnapshotLimit: number;
+
+  /** The venue's spelling of a symbol given either spelling (BTCUSDT or BTC/USDT); undefined if not understood. */
+  venueSymbol(input: string): string | undefined;
+  /** The unified spelling BASE/QUOTE or BASE/QUOTE:SETTLE of a venue symbol; undefined if not understood. */
+  unifiedSymbol(venueSymbol: string): string | undefined;
+
+  /** The websocket URL of one connection carrying `symbols` (venue spelling), from a base such as defaultWsUrl. */
+  wsUrl(base: string, symbols: readonly string[]): string;
+  /** Text frames to send once the connection is open (empty when the URL already names the streams). */
+  subscribeMessages(symbols: readonly string[]): string[];
+  /** Text frames that make the venue send a fresh snapshot of one book (websocket-snapshot venues). */
+  resyncMessages?(symbol: string): string[];
+
+  /** Parse one text frame. Keeps the original text in delta.raw / snapshot.raw. Never throws. */
+  parse(text: string, collector: string, recvTime: number): ParsedFrame;
+
+  /** REST snapshot request for one book (snapshotSource 'rest', or venues offering both). */
+  snapshotRequest?(restBase: string, symbol: string, limit: number): SnapshotRequestSpec;
+  /** Parse a REST snapshot body. Rejects crossed books and malformed fields. Never throws. */
+  parseSnapshot?(text: string, symbol: string, collector: string, recvTime: number): ParsedSnapshot;
+  /** A REST URL whose answer says whether the venue lists `symbol` (404/400 or no mention: it does not). */
+  symbolCheckUrl?(restBase: string, symbol: string): string;
+}
