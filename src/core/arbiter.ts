@@ -21,15 +21,15 @@
  *   duplicates  copies dropped because they were stale against the consolidated seq, or because a copy with
  *               the same `last` was already buffered.
  *   won         copies from this feed that were published.
- *   gapsFilled  times the feed's own stream skipped sequence numbers (an event with first > the feed's
- *               previous last + 1) and the consolidated stream covered the skipped range without a resync:
- *               either already when the skip showed up, or later while the gap was held (another feed's
+ *   gapsFilled  times the feed's own stream skipped sequence numbers (an event whose cover (lo, last]
+ *               starts past the feed's previous last) and the consolidated stream covered the skipped range
+ *               without a resync: either already when the skip showed up, or later while the gap was held (another feed's
  *               copies filled it). Skips still open at a resync are not counted.
  *   lag         for a duplicate whose `last` matches a recently first-arrived copy: its recvTime minus the
  *               first copy's recvTime, µs (may be negative when collector clocks disagree).
  */
 import { OrderBook } from './book.js';
-import { rangeRule, type SequenceRule } from './sequence.js';
+import { coverStart, intervalRule, type SequenceRule } from './sequence.js';
 import type { BookDelta, BookSnapshot, Level } from './types.js';
 
 export type ArbiterState = 'unsynced' | 'synced' | 'gap';
@@ -52,7 +52,7 @@ export interface ArbiterOptions {
   snapshotTimeoutMs?: number;
   /** Max buffered events; on overflow the oldest is dropped and the book resyncs. Default 10000. */
   maxBuffer?: number;
-  /** Sequence rule of the venue. Default rangeRule (Binance spot U/u). */
+  /** Sequence rule of the venue. Default intervalRule (every sequenced venue: interval cover). */
   rule?: SequenceRule;
 }
 
@@ -180,7 +180,7 @@ export class BookArbiter {
     this.gapTimeoutMs = opts.gapTimeoutMs ?? 50;
     this.snapshotTimeoutMs = opts.snapshotTimeoutMs ?? 3000;
     this.maxBuffer = Math.max(1, opts.maxBuffer ?? 10000);
-    this.rule = opts.rule ?? rangeRule;
+    this.rule = opts.rule ?? intervalRule;
   }
 
   /** Last applied exchange sequence (the snapshot's seq right after a reset). */
@@ -216,7 +216,8 @@ export class BookArbiter {
       this.holdWhileUnsynced(ev, f, nowMs);
       return;
     }
-    if (feedLast !== NONE && ev.first > feedLast + 1) this.noteSkip(f, ev.first - 1);
+    const lo = coverStart(ev);
+    if (feedLast !== NONE && lo > feedLast) this.noteSkip(f, lo);
 
     const verdict = this.rule.check(this._seq, ev);
     if (verdict === 'apply') {
@@ -224,7 +225,7 @@ export class BookArbiter {
       if (this.applyAndPublish(ev, f, nowMs) && this._state === 'gap') this.drain(nowMs);
     } else if (verdict === 'stale') {
       this.duplicate(ev, f);
-    } else if (this.bufLasts.has(ev.last)) {
+    } else if (this.bufLasts.has(ev.last) && !this.widerThanHeld(ev)) {
       this.duplicate(ev, f);
     } else {
       this.rememberFirst(ev);
@@ -242,8 +243,8 @@ export class BookArbiter {
    */
   needsLevels(first: number, last: number): boolean {
     if (this._state === 'unsynced') return true;
-    const verdict = this.rule.check(this._seq, { first, last });
-    return verdict === 'apply' || (verdict === 'gap' && !this.bufLasts.has(last));
+    // Only 'stale' is certain without `prev`: a held copy with the same `last` may be replaced by a wider one.
+    return this.rule.check(this._seq, { first, last }) !== 'stale';
   }
 
   onSnapshot(snap: BookSnapshot, nowMs: number): void {
@@ -311,7 +312,7 @@ export class BookArbiter {
   }
 
   private holdWhileUnsynced(ev: BookDelta, f: Feed, nowMs: number): void {
-    if (this.bufLasts.has(ev.last)) this.duplicate(ev, f);
+    if (this.bufLasts.has(ev.last) && !this.widerThanHeld(ev)) this.duplicate(ev, f);
     else {
       this.rememberFirst(ev);
       this.hold(ev, nowMs);
@@ -425,6 +426,25 @@ export class BookArbiter {
     this.requestedAt = nowMs;
     this.counters.snapshotRequests++;
     this.sink.requestSnapshot(reason, this.attempt);
+  }
+
+  /**
+   * Whether ev covers more than the held event with the same `last` (connections that group updates
+   * differently send (4,8] and (6,8]): it then replaces that one, which is dropped as the duplicate.
+   */
+  private widerThanHeld(ev: BookDelta): boolean {
+    const buf = this.buf;
+    const lo = coverStart(ev);
+    for (let i = this.head; i < buf.length; i++) {
+      const e = buf[i];
+      if (e.last !== ev.last) continue;
+      if (coverStart(e) <= lo) return false;
+      buf.splice(i, 1);
+      this.bufLasts.delete(e.last);
+      this.feed(e.collector).duplicates++;
+      return true;
+    }
+    return false;
   }
 
   /** Insert into the buffer (caller checked `last` is not held); on overflow drop the oldest and resync. */

@@ -11,6 +11,7 @@
  *   stats.<venue>.<symbol>          ArbiterStats (arbiter -> anyone, book channel)
  *   ctl.snapshot.<venue>.<symbol>   SnapshotRequest (arbiter -> collectors, book channel)
  */
+import { coverStart } from '../core/sequence.js';
 import type { BookDelta, BookSnapshot, CollectorEvent, Level } from '../core/types.js';
 import { scanCollectorDelta, scanConsolidatedDelta, type LevelsWanted } from './scan.js';
 
@@ -26,8 +27,11 @@ export const topics = {
   ctlSnapshot: (venue: string, symbol: string) => `ctl.snapshot.${venue}.${symbol}`,
 };
 
-/** Consolidated delta. seq is the exchange's own last sequence of the event (Binance u), prev the seq
- * of the previous consolidated message for this book: a client applies it iff prev === its seq. */
+/** Consolidated delta: it covers the venue's update ids (first-1, seq] with absolute sizes (interval
+ * cover, core/sequence.ts). seq is the venue's last id (Binance u, OKX seqId, Bybit u), first one past the
+ * venue's previous id (Binance spot U, USD-M pu+1, OKX prevSeqId+1, Bybit u), prev the consolidated seq it
+ * was published on (one arbiter: the previous message's seq). A client at seq s applies it iff
+ * first-1 <= s < seq or prev === s (consolidatedVerdict). */
 export interface ConsolidatedDelta {
   v: 1;
   type: 'delta';
@@ -35,7 +39,7 @@ export interface ConsolidatedDelta {
   symbol: string;
   seq: number;
   prev: number;
-  /** First exchange sequence covered (Binance U). */
+  /** One past the venue's previous update id: the delta covers (first-1, seq]. */
   first: number;
   bids: Level[];
   asks: Level[];
@@ -217,7 +221,7 @@ export function encodeCollectorEvent(ev: CollectorEvent): string {
 export function encodeConsolidatedDelta(ev: BookDelta, prev: number, pubTime: number): string {
   return (
     `{"v":1,"type":"delta","venue":${JSON.stringify(ev.venue)},"symbol":${JSON.stringify(ev.symbol)},` +
-    `"seq":${ev.last},"prev":${prev},"first":${ev.first},"bids":${ev.bidsJson ?? JSON.stringify(ev.bids)},"asks":${ev.asksJson ?? JSON.stringify(ev.asks)},` +
+    `"seq":${ev.last},"prev":${prev},"first":${coverStart(ev) + 1},"bids":${ev.bidsJson ?? JSON.stringify(ev.bids)},"asks":${ev.asksJson ?? JSON.stringify(ev.asks)},` +
     `"exchTime":${ev.exchTime},"recvTime":${ev.recvTime},"pubTime":${pubTime},"feed":${JSON.stringify(ev.collector)}}`
   );
 }
@@ -229,7 +233,11 @@ const NL = 10;
  * `withRaw` also returns the venue's original text (recorders); the arbiter skips it. `wanted` (arbiter) may
  * say a copy's levels are not needed (it will be dropped as already seen): they are then not read.
  */
-export function decodeCollectorEvent(buf: Buffer | Uint8Array | string, withRaw = false, wanted?: LevelsWanted): CollectorEvent {
+export function decodeCollectorEvent(
+  buf: Buffer | Uint8Array | string,
+  withRaw = false,
+  wanted?: LevelsWanted,
+): CollectorEvent {
   let raw: string | undefined;
   let text: string;
   if (typeof buf === 'string') {
@@ -272,7 +280,12 @@ function decodeCollectorEventHead(text: string, wanted?: LevelsWanted): Collecto
 
 /** Decode a book.* payload (or a snapshot reply). */
 export function decodeConsolidated(buf: Buffer | Uint8Array | string): ConsolidatedMessage {
-  const text = typeof buf === 'string' ? buf : Buffer.isBuffer(buf) ? buf.toString('utf8') : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8');
+  const text =
+    typeof buf === 'string'
+      ? buf
+      : Buffer.isBuffer(buf)
+        ? buf.toString('utf8')
+        : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('utf8');
   const fast = scanConsolidatedDelta(text);
   if (fast !== undefined) return fast;
   const r = parse(text);
