@@ -13,6 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import { BookArbiter, type ArbiterSink, type FeedStats } from '../core/arbiter.js';
 import { ArrivalLog } from './arrivals.js';
+import { DEFAULT_VENUE, bookKeyOf, findVenue, venue as venueAdapter } from '../venues/index.js';
 import { BookReplica } from '../core/replica.js';
 import { nowMicros } from '../core/clock.js';
 import type { BookDelta, BookSnapshot } from '../core/types.js';
@@ -44,8 +45,12 @@ import {
 export interface ArbiterServiceOptions {
   id?: string;
   transport: Transport;
-  /** Books to serve ("venue.SYMBOL" keys come from these); events for other symbols are counted and ignored. Empty = any. */
+  /**
+   * Books to serve: "venue.SYMBOL" keys, or bare symbols of `venue`; events for other books are counted and
+   * ignored. Empty = any book of a known venue.
+   */
   symbols?: string[];
+  /** Venue of the bare symbols in `symbols` (default binance). */
   venue?: string;
   gapTimeoutMs?: number;
   snapshotIntervalMs?: number;
@@ -111,6 +116,7 @@ class BookHandler implements ArbiterSink {
     this.core = new BookArbiter(venue, symbol, this, {
       gapTimeoutMs: svc.opts.gapTimeoutMs,
       snapshotTimeoutMs: svc.opts.snapshotTimeoutMs,
+      rule: venueAdapter(venue).rule, // the service creates books only for known venues
     });
   }
 
@@ -236,14 +242,14 @@ export class ArbiterService {
   /** Arrival time (epoch µs) of the message being processed. */
   arrival = 0;
   private readonly arrivals?: ArrivalLog;
-  readonly counters = { received: 0, decodeErrors: 0, unknownSymbol: 0, processErrors: 0 };
+  readonly counters = { received: 0, decodeErrors: 0, unknownSymbol: 0, unknownVenue: 0, processErrors: 0 };
 
   constructor(o: ArbiterServiceOptions) {
     this.opts = o;
     this.id = o.id ?? 'arb-1';
     this.log = (o.logger ?? silentLogger).child({ arbiter: this.id });
     this.feedTimeout = o.feedTimeoutMs ?? 3000;
-    if (o.symbols && o.symbols.length > 0) this.allowed = new Set(o.symbols.map((s) => `${o.venue ?? 'binance'}.${s}`));
+    if (o.symbols && o.symbols.length > 0) this.allowed = new Set(o.symbols.map((s) => bookKeyOf(s, o.venue ?? DEFAULT_VENUE)));
     if (o.arrivalLog) this.arrivals = new ArrivalLog(o.arrivalLog);
   }
 
@@ -347,6 +353,10 @@ export class ArbiterService {
     if (b === undefined) {
       // a book is created only once its key passed this check
       const key = `${ev.venue}.${ev.symbol}`;
+      if (findVenue(ev.venue) === undefined) {
+        if (this.counters.unknownVenue++ === 0) this.log.warn({ key }, 'event for a venue bookwire does not know; ignoring');
+        return undefined;
+      }
       if (this.allowed && !this.allowed.has(key)) {
         if (this.counters.unknownSymbol++ === 0) this.log.warn({ key }, 'event for a book not configured here; ignoring');
         return undefined;

@@ -12,6 +12,15 @@ const ADAPTERS: readonly VenueAdapter[] = [binanceSpot, binanceUsdm];
 
 export const VENUE_IDS: readonly string[] = ADAPTERS.map((a) => a.id);
 
+/** The venue of a bare symbol where none is named (CLI flags, old configs): Binance spot, bookwire's first. */
+export const DEFAULT_VENUE = 'binance';
+
+/** "venue.SYMBOL" for a book named either way ("okx.BTC-USDT", or "BTCUSDT" of defaultVenue). */
+export function bookKeyOf(entry: string, defaultVenue: string = DEFAULT_VENUE): string {
+  const dot = entry.indexOf('.');
+  return dot > 0 && byId.has(entry.slice(0, dot)) ? entry : `${defaultVenue}.${entry}`;
+}
+
 const byId = new Map(ADAPTERS.map((a) => [a.id, a]));
 
 /** The adapter for a venue id, or undefined. */
