@@ -1,5 +1,7 @@
 /** Shared test helpers: free loopback ports, polling, and a sim+collectors+arbiter pipeline on real ZeroMQ. */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../src/util/freePort.js';
 
@@ -67,4 +69,15 @@ export function startCli(args: string[]) {
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   return { proc, exited, output: () => out };
+}
+
+/** The project root (nearest folder with package.json), so tests run the same from src or dist. */
+export function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('package.json not found above the test file');
+    dir = up;
+  }
+  return dir;
 }

@@ -181,6 +181,12 @@ export function scanDepthUpdate(
   const symEnd = text.indexOf('"', symStart);
   if (symEnd <= symStart || !isPlainBody(text, symStart, symEnd)) return undefined;
   sc.pos = symEnd;
+  if (sc.expect('","ps":"')) {
+    // USD-M: the pair ("ps") after the symbol
+    const psEnd = text.indexOf('"', sc.pos);
+    if (psEnd < 0 || !isPlainBody(text, sc.pos, psEnd)) return undefined;
+    sc.pos = psEnd;
+  }
   if (!sc.expect('","U":')) return undefined;
   const first = sc.int();
   if (first < 0 || !sc.expect(',"u":')) return undefined;
