@@ -46,8 +46,9 @@ export interface ArbiterServiceOptions {
   id?: string;
   transport: Transport;
   /**
-   * Books to serve: "venue.SYMBOL" keys, or bare symbols of `venue`; events for other books are counted and
-   * ignored. Empty = any book of a known venue.
+   * Books to serve: "venue.SYMBOL" keys, or bare symbols of `venue`; events for other books of the venues
+   * named here are counted and ignored. Venues not named here are open: any of their books is served (so an
+   * arbiter started for Binance also serves an OKX collector started later). Empty = any book of a known venue.
    */
   symbols?: string[];
   /** Venue of the bare symbols in `symbols` (default binance). */
@@ -236,6 +237,7 @@ export class ArbiterService {
   private snapServer?: SnapshotServer;
   private readonly books = new Map<string, BookHandler>();
   private readonly allowed?: Set<string>;
+  private readonly allowedVenues?: Set<string>;
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
   private loopDone?: Promise<void>;
@@ -249,7 +251,10 @@ export class ArbiterService {
     this.id = o.id ?? 'arb-1';
     this.log = (o.logger ?? silentLogger).child({ arbiter: this.id });
     this.feedTimeout = o.feedTimeoutMs ?? 3000;
-    if (o.symbols && o.symbols.length > 0) this.allowed = new Set(o.symbols.map((s) => bookKeyOf(s, o.venue ?? DEFAULT_VENUE)));
+    if (o.symbols && o.symbols.length > 0) {
+      this.allowed = new Set(o.symbols.map((s) => bookKeyOf(s, o.venue ?? DEFAULT_VENUE)));
+      this.allowedVenues = new Set([...this.allowed].map((k) => k.slice(0, k.indexOf('.'))));
+    }
     if (o.arrivalLog) this.arrivals = new ArrivalLog(o.arrivalLog);
   }
 
@@ -324,7 +329,10 @@ export class ArbiterService {
       this.onIngest(topic, payload);
     } catch (e) {
       if (this.counters.processErrors++ < 10 || this.counters.processErrors % 1000 === 0)
-        this.log.error({ topic, err: (e as Error).stack ?? String(e), count: this.counters.processErrors }, 'message processing failed');
+        this.log.error(
+          { topic, err: (e as Error).stack ?? String(e), count: this.counters.processErrors },
+          'message processing failed',
+        );
     }
   };
 
@@ -354,11 +362,13 @@ export class ArbiterService {
       // a book is created only once its key passed this check
       const key = `${ev.venue}.${ev.symbol}`;
       if (findVenue(ev.venue) === undefined) {
-        if (this.counters.unknownVenue++ === 0) this.log.warn({ key }, 'event for a venue bookwire does not know; ignoring');
+        if (this.counters.unknownVenue++ === 0)
+          this.log.warn({ key }, 'event for a venue bookwire does not know; ignoring');
         return undefined;
       }
-      if (this.allowed && !this.allowed.has(key)) {
-        if (this.counters.unknownSymbol++ === 0) this.log.warn({ key }, 'event for a book not configured here; ignoring');
+      if (this.allowed && this.allowedVenues!.has(ev.venue) && !this.allowed.has(key)) {
+        if (this.counters.unknownSymbol++ === 0)
+          this.log.warn({ key }, 'event for a book not configured here; ignoring');
         return undefined;
       }
       b = this.book(ev.venue, ev.symbol);
@@ -474,7 +484,8 @@ export class ArbiterService {
   /** Per book, the stats last published (every statsIntervalMs), with the live sequence: for metrics. */
   latestStats(): ArbiterStats[] {
     const out: ArbiterStats[] = [];
-    for (const b of this.books.values()) if (b.lastStats) out.push({ ...b.lastStats, seq: b.core.seq, synced: b.core.state !== 'unsynced' });
+    for (const b of this.books.values())
+      if (b.lastStats) out.push({ ...b.lastStats, seq: b.core.seq, synced: b.core.state !== 'unsynced' });
     return out;
   }
 

@@ -304,7 +304,18 @@ export class Bridge {
               const { bids, asks } = st.replica.book.snapshot();
               const [venue, symbol] = splitBook(`book.${name}`);
               this.counters.snapshotsServed++;
-              return { v: 1, type: 'snapshot', venue, symbol, seq: st.replica.seq, bids, asks, exchTime: 0, pubTime: nowMicros(), reason: 'reply' };
+              return {
+                v: 1,
+                type: 'snapshot',
+                venue,
+                symbol,
+                seq: st.replica.seq,
+                bids,
+                asks,
+                exchTime: 0,
+                pubTime: nowMicros(),
+                reason: 'reply',
+              };
             },
           }
         );
@@ -447,7 +458,11 @@ export function registerBridgeCommand(program: Command, config: ConfigFn): void 
     .option('--to-snapshot <endpoints>', 'destination ZeroMQ snapshot endpoint (bound)', list)
     .option('--to-brokers <list>', 'destination Kafka brokers', list)
     .option('--to-topic-prefix <prefix>', 'destination Kafka topic prefix')
-    .option('--snapshot-timeout-ms <ms>', 'timeout of a snapshot request to the source', positive('--snapshot-timeout-ms'))
+    .option(
+      '--snapshot-timeout-ms <ms>',
+      'timeout of a snapshot request to the source',
+      positive('--snapshot-timeout-ms'),
+    )
     .option('--duration <seconds>', 'stop after this many seconds', positive('--duration'))
     .action(async (o: Opts) => {
       const cfg = config(o, {

@@ -7,6 +7,7 @@ import { KafkaTopicMissingError, type KafkaTransportOptions } from '../transport
 import { Collector } from '../collector/collector.js';
 import { ArbiterService } from '../arbiter/service.js';
 import { runSimulator } from '../sim/index.js';
+import { DEFAULT_VENUE, findVenue } from '../venues/index.js';
 import { UserError } from './errors.js';
 import { newRegistry, serveMetrics, type MetricsServer } from '../metrics/exporter.js';
 import { registerArbiterMetrics } from '../metrics/arbiter.js';
@@ -25,7 +26,8 @@ export function busTransport(cfg: Config, log: Logger): Transport {
       sasl: cfg.bus.sasl as KafkaTransportOptions['sasl'],
       logger: log,
     });
-  if (cfg.bus.kind !== 'zeromq') throw new UserError(`bus "${cfg.bus.kind}" cannot be used across processes; use --bus zeromq or kafka`);
+  if (cfg.bus.kind !== 'zeromq')
+    throw new UserError(`bus "${cfg.bus.kind}" cannot be used across processes; use --bus zeromq or kafka`);
   return createTransport({
     kind: 'zeromq',
     endpoints: { ingest: cfg.bus.ingest, publish: cfg.bus.publish, snapshot: cfg.bus.snapshot },
@@ -38,7 +40,9 @@ export function busTransport(cfg: Config, log: Logger): Transport {
 
 /** Where this process talks to the bus, for its startup log line. */
 function busWhere(cfg: Config): Record<string, unknown> {
-  return cfg.bus.kind === 'kafka' ? { bus: 'kafka', brokers: cfg.bus.brokers, topicPrefix: cfg.bus.topicPrefix } : { ingest: cfg.bus.ingest };
+  return cfg.bus.kind === 'kafka'
+    ? { bus: 'kafka', brokers: cfg.bus.brokers, topicPrefix: cfg.bus.topicPrefix }
+    : { ingest: cfg.bus.ingest };
 }
 
 /** Start a part; a missing Kafka topic is the user's to fix: one clear line, not an internal error. */
@@ -92,7 +96,22 @@ export async function untilSignal(log: Logger, stop: () => Promise<void>, durati
   clearTimeout(force);
 }
 
-export async function runSimCommand(cfg: Config, durationS?: number, extra: { recordSendTimes?: boolean } = {}): Promise<void> {
+/** Every book the config names, as venue.SYMBOL keys: the default venue's symbols and each venues.<id>.symbols. */
+export function configuredBooks(cfg: Config): string[] {
+  const keys = new Set(cfg.symbols.map((s) => `${DEFAULT_VENUE}.${s}`));
+  for (const [id, v] of Object.entries(cfg.venues)) {
+    const a = findVenue(id);
+    for (const s of v.symbols ?? []) keys.add(`${id}.${a?.venueSymbol(s) ?? s}`);
+  }
+  for (const c of cfg.collectors) for (const s of c.symbols) keys.add(`${c.venue}.${s}`);
+  return [...keys];
+}
+
+export async function runSimCommand(
+  cfg: Config,
+  durationS?: number,
+  extra: { recordSendTimes?: boolean } = {},
+): Promise<void> {
   const log = createLogger('sim', cfg.log.level);
   const sim = await runSimulator({
     host: cfg.sim.host,
@@ -112,12 +131,14 @@ export async function runSimCommand(cfg: Config, durationS?: number, extra: { re
 
 export async function runCollectCommand(cfg: Config, id: string, durationS?: number): Promise<void> {
   const cc = cfg.collectors.find((c) => c.id === id);
-  if (!cc) throw new UserError(`no collector "${id}" in the config (known: ${cfg.collectors.map((c) => c.id).join(', ')})`);
+  if (!cc)
+    throw new UserError(`no collector "${id}" in the config (known: ${cfg.collectors.map((c) => c.id).join(', ')})`);
   const log = createLogger('collector', cfg.log.level);
   const transport = busTransport(cfg, log);
-  const v = cfg.venues.binance;
+  const v = cfg.venues[cc.venue];
   const c = new Collector({
     id: cc.id,
+    venue: cc.venue,
     symbols: cc.symbols,
     wsUrl: cc.wsUrl,
     restUrl: cc.restUrl,
@@ -134,7 +155,12 @@ export async function runCollectCommand(cfg: Config, id: string, durationS?: num
   });
   let metrics: MetricsServer | undefined;
   await starting(async () => {
-    metrics = await serveMetricsFor(cc.metrics, { process: 'collector', id: cc.id }, (reg) => registerCollectorMetrics(reg, c), log);
+    metrics = await serveMetricsFor(
+      cc.metrics,
+      { process: 'collector', id: cc.id },
+      (reg) => registerCollectorMetrics(reg, c),
+      log,
+    );
     await c.start().catch(async (e: unknown) => {
       await metrics?.close();
       throw e;
@@ -161,7 +187,7 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
     id: cfg.arbiter.id,
     group: cfg.arbiter.group,
     transport,
-    symbols: cfg.symbols,
+    symbols: configuredBooks(cfg),
     gapTimeoutMs: cfg.arbiter.gapTimeoutMs,
     snapshotIntervalMs: cfg.arbiter.snapshotIntervalMs,
     snapshotTimeoutMs: cfg.arbiter.snapshotTimeoutMs,
@@ -172,7 +198,12 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
   });
   let metrics: MetricsServer | undefined;
   await starting(async () => {
-    metrics = await serveMetricsFor(cfg.arbiter.metrics, { process: 'arbiter', id: cfg.arbiter.id }, (reg) => registerArbiterMetrics(reg, a), log);
+    metrics = await serveMetricsFor(
+      cfg.arbiter.metrics,
+      { process: 'arbiter', id: cfg.arbiter.id },
+      (reg) => registerArbiterMetrics(reg, a),
+      log,
+    );
     await a.start().catch(async (e: unknown) => {
       await metrics?.close();
       throw e;

@@ -4,5 +4,9 @@ export class UserError extends Error {}
 /** Known user-facing error shapes from the parts we call. */
 export function isUserFacing(e: unknown): e is Error {
   if (!(e instanceof Error)) return false;
-  return e instanceof UserError || e.name === 'ConfigError' || /in use|EADDRINUSE|cannot bind|invalid endpoint/i.test(e.message);
+  return (
+    e instanceof UserError ||
+    e.name === 'ConfigError' ||
+    /in use|EADDRINUSE|cannot bind|invalid endpoint/i.test(e.message)
+  );
 }

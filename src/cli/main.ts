@@ -5,13 +5,23 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
 import type { Config, DeepPartial } from '../config/schema.js';
-import { addBusOptions, addCommonOptions, addSymbolOption, num, overridesFrom, positive, upperSymbol } from './options.js';
+import {
+  addBusOptions,
+  addCommonOptions,
+  addSymbolOption,
+  num,
+  overridesFrom,
+  positive,
+  upperSymbol,
+} from './options.js';
 import { runArbitrateCommand, runCollectCommand, runSimCommand, busTransport, untilSignal } from './commands.js';
 import { runDemo } from './demo.js';
 import { registerRecordCommands } from './record.js';
 import { registerBridgeCommand } from './bridge.js';
 import { isUserFacing } from './errors.js';
 import { createLogger } from '../log.js';
+import { DEFAULT_VENUE, VENUE_IDS, findVenue } from '../venues/index.js';
+import { UserError } from './errors.js';
 import { LiveBookView } from './watch.js';
 import { startView } from '../view/index.js';
 import { startProxy } from '../transport/proxy.js';
@@ -36,7 +46,8 @@ function deepAssign(a: Record<string, unknown>, b: Record<string, unknown>): Dee
 /** The package version (dist/src/cli/main.js -> package.json). */
 function packageVersion(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string })
+      .version;
   } catch {
     return 'unknown';
   }
@@ -50,7 +61,8 @@ program
   .showHelpAfterError()
   .exitOverride();
 
-const duration = (c: Command) => c.option('--duration <seconds>', 'stop after this many seconds', positive('--duration'));
+const duration = (c: Command) =>
+  c.option('--duration <seconds>', 'stop after this many seconds', positive('--duration'));
 
 // demo
 duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo')))))
@@ -63,7 +75,11 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo'))
   .option('--sim-port <port>', 'simulator port', num('--sim-port'))
   .option('--log-dir <dir>', 'where the parts write their logs', 'data/logs')
   .option('--strict', 'exit 1 unless every truth check matched (for tests)')
-  .option('--metrics-port <port>', 'Prometheus metrics on 127.0.0.1: the arbiter at this port, the collectors and the recorder at the next ones', num('--metrics-port'))
+  .option(
+    '--metrics-port <port>',
+    'Prometheus metrics on 127.0.0.1: the arbiter at this port, the collectors and the recorder at the next ones',
+    num('--metrics-port'),
+  )
   .action(async (o: Opts) => {
     const cfg = config(o, {
       sim: { port: o.simPort as number | undefined },
@@ -105,8 +121,12 @@ const simCmd = duration(addSymbolOption(addCommonOptions(program.command('sim'))
   .option('--rate <n>', 'depth events per second per symbol', num('--rate'))
   .option('--levels <n>', 'initial levels per side', num('--levels'))
   .option('--capture <file>', 'replay an NDJSON capture (REST snapshot line, then depthUpdate lines)')
-  .option('--record-send-times', 'remember each event\'s send time for latency benchmarks (GET /sim/send-times)')
-  .option('--fault-profile <name>', 'profile the fault flags set ("default" = connections without /p/<name>/)', 'default');
+  .option('--record-send-times', "remember each event's send time for latency benchmarks (GET /sim/send-times)")
+  .option(
+    '--fault-profile <name>',
+    'profile the fault flags set ("default" = connections without /p/<name>/)',
+    'default',
+  );
 for (const [flag, , help] of faultFlags) simCmd.option(flag, help, num(flag.split(' ')[0]));
 simCmd.action(async (o: Opts) => {
   const profile: Record<string, number> = {};
@@ -122,13 +142,16 @@ simCmd.action(async (o: Opts) => {
       faults: Object.keys(profile).length ? { [o.faultProfile as string]: profile } : undefined,
     },
   });
-  await runSimCommand(cfg, o.duration as number | undefined, { recordSendTimes: o.recordSendTimes as boolean | undefined });
+  await runSimCommand(cfg, o.duration as number | undefined, {
+    recordSendTimes: o.recordSendTimes as boolean | undefined,
+  });
 });
 
 // collect
 duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('collect')))))
   .description('run one collector: venue websocket -> normalized events on the bus')
   .option('--id <id>', 'collector id (must be unique; default a)', 'a')
+  .option('--venue <venue>', `venue: ${VENUE_IDS.join(', ')} (default: the config's, else binance)`)
   .option('--ws-url <url>', 'venue websocket base URL')
   .option('--rest-url <url>', 'venue REST base URL')
   .option('--stream-mode <mode>', 'combined | raw')
@@ -138,14 +161,36 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('collect
   .option('--reconnect-min-ms <ms>', 'first reconnect backoff', num('--reconnect-min-ms'))
   .option('--reconnect-max-ms <ms>', 'longest reconnect backoff', num('--reconnect-max-ms'))
   .option('--rest-weight-per-minute <n>', 'REST request-weight budget', num('--rest-weight-per-minute'))
-  .option('--reconnect-every-s <s>', 'proactive make-before-break reconnect period (0 = never)', num('--reconnect-every-s'))
-  .option('--metrics <[host:]port>', 'serve Prometheus metrics (/metrics, /healthz) here; default off (config collectors[].metrics)')
+  .option(
+    '--reconnect-every-s <s>',
+    'proactive make-before-break reconnect period (0 = never)',
+    num('--reconnect-every-s'),
+  )
+  .option(
+    '--metrics <[host:]port>',
+    'serve Prometheus metrics (/metrics, /healthz) here; default off (config collectors[].metrics)',
+  )
   .action(async (o: Opts) => {
     const id = o.id as string;
-    let cfg = config(o, {
-      venues: { binance: { streamMode: o.streamMode as 'raw' | undefined, speed: o.speed as '100ms' | undefined, snapshotLimit: o.snapshotLimit as number | undefined } },
+    const venueFlag = o.venue as string | undefined;
+    if (venueFlag !== undefined && findVenue(venueFlag) === undefined)
+      throw new UserError(`--venue ${venueFlag}: unknown venue (known: ${VENUE_IDS.join(', ')})`);
+    const venue = venueFlag ?? config(o).collectors.find((c) => c.id === id)?.venue ?? DEFAULT_VENUE;
+    // --symbols name the default venue's books at the top level; another venue's go under venues.<id>
+    const own = venue === DEFAULT_VENUE ? o : { ...o, symbols: undefined };
+    const venueSymbols = venue === DEFAULT_VENUE ? undefined : (o.symbols as string[] | undefined);
+    let cfg = config(own, {
+      venues: {
+        [venue]: {
+          streamMode: o.streamMode as 'raw' | undefined,
+          speed: o.speed as '100ms' | undefined,
+          snapshotLimit: o.snapshotLimit as number | undefined,
+          symbols: venueSymbols,
+        },
+      },
     });
     const fields = {
+      venue,
       wsUrl: o.wsUrl,
       restUrl: o.restUrl,
       staleAfterMs: o.staleAfterMs,
@@ -159,7 +204,11 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('collect
     // This process runs one collector: keep its entry from the file (or a new one), flags on top.
     const existing = cfg.collectors.find((c) => c.id === id);
     const mine = { ...(existing ?? { id }), ...stripUndef(fields) };
-    cfg = config(o, { collectors: [mine] as never, demo: { faultyCollector: null } });
+    cfg = config(own, {
+      venues: { [venue]: { symbols: venueSymbols } },
+      collectors: [mine] as never,
+      demo: { faultyCollector: null },
+    });
     await runCollectCommand(cfg, id, o.duration as number | undefined);
   });
 
@@ -169,10 +218,17 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('arbitra
   .option('--id <id>', 'arbiter id')
   .option('--gap-timeout-ms <ms>', 'how long a gap is held open for another feed to fill it', num('--gap-timeout-ms'))
   .option('--snapshot-interval-ms <ms>', 'periodic consolidated snapshot interval', num('--snapshot-interval-ms'))
-  .option('--snapshot-timeout-ms <ms>', 'retry a REST snapshot request (on another collector) after this long', num('--snapshot-timeout-ms'))
+  .option(
+    '--snapshot-timeout-ms <ms>',
+    'retry a REST snapshot request (on another collector) after this long',
+    num('--snapshot-timeout-ms'),
+  )
   .option('--stats-interval-ms <ms>', 'stats publish interval', num('--stats-interval-ms'))
   .option('--group <name>', 'Kafka consumer group: arbiters of one group share the books, exactly once, with failover')
-  .option('--metrics <[host:]port>', 'serve Prometheus metrics (/metrics, /healthz) here; default off (config arbiter.metrics)')
+  .option(
+    '--metrics <[host:]port>',
+    'serve Prometheus metrics (/metrics, /healthz) here; default off (config arbiter.metrics)',
+  )
   .action(async (o: Opts) => {
     const cfg = config(o, {
       arbiter: {
@@ -191,15 +247,35 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('arbitra
 // watch
 duration(addBusOptions(addCommonOptions(program.command('watch'))))
   .description('live terminal view of one consolidated book')
-  .option('--symbol <symbol>', 'symbol (default: the first configured)', upperSymbol)
-  .option('--venue <venue>', 'venue', 'binance')
+  .option(
+    '--symbol <symbol>',
+    "symbol, the venue's spelling or the unified one (BTC/USDT); default: the first configured",
+    upperSymbol,
+  )
+  .option('--venue <venue>', `venue: ${VENUE_IDS.join(', ')}`, DEFAULT_VENUE)
   .action(async (o: Opts) => {
     const cfg = config(o);
+    const venueId = o.venue as string;
+    const adapter = findVenue(venueId);
+    if (adapter === undefined)
+      throw new UserError(`--venue ${venueId}: unknown venue (known: ${VENUE_IDS.join(', ')})`);
+    const input =
+      (o.symbol as string | undefined) ??
+      (venueId === DEFAULT_VENUE ? cfg.symbols[0] : cfg.venues[venueId]?.symbols?.[0]);
+    if (input === undefined) throw new UserError(`--symbol is needed: no ${venueId} symbols in the config`);
+    const symbol = adapter.venueSymbol(input);
+    if (symbol === undefined) throw new UserError(`--symbol ${input}: not a ${adapter.name} symbol`);
     const log = createLogger('watch', cfg.log.level === 'info' ? 'warn' : cfg.log.level);
     const transport = busTransport(cfg, log);
-    const symbol = ((o.symbol as string | undefined) ?? cfg.symbols[0]).toUpperCase();
     const where = cfg.bus.kind === 'kafka' ? `kafka ${cfg.bus.brokers.join(',')}` : cfg.bus.publish.join(',');
-    const view = new LiveBookView({ transport, venue: o.venue as string, symbol, title: `bookwire watch ${where}`, where, logger: log });
+    const view = new LiveBookView({
+      transport,
+      venue: venueId,
+      symbol,
+      title: `bookwire watch ${where}`,
+      where,
+      logger: log,
+    });
     view.start();
     const screen = startView(() => view.state(), { out: process.stdout });
     await untilSignal(

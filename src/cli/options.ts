@@ -26,7 +26,9 @@ export function positive(flag: string, o: { zero?: boolean; integer?: boolean } 
   return (v: string): number => {
     const n = parse(v);
     if ((o.zero ? n < 0 : n <= 0) || (o.integer && !Number.isInteger(n)))
-      throw new UserError(`${flag}: expected ${o.integer ? 'an integer' : 'a number'} ${o.zero ? '>= 0' : '> 0'}, got "${v}"`);
+      throw new UserError(
+        `${flag}: expected ${o.integer ? 'an integer' : 'a number'} ${o.zero ? '>= 0' : '> 0'}, got "${v}"`,
+      );
     return n;
   };
 }
@@ -42,15 +44,24 @@ export function addBusOptions(cmd: Command): Command {
     .option('--bus <kind>', 'message bus: zeromq (default) or kafka')
     .option('--brokers <list>', 'Kafka bootstrap brokers host:port, comma separated (with --bus kafka)', list)
     .option('--topic-prefix <prefix>', 'Kafka topic prefix (default bookwire: topics bookwire.raw, bookwire.book, ...)')
-    .option('--kafka-linger-ms <ms>', 'Kafka producer linger in ms: batch records this long when idle (default 20)', num('--kafka-linger-ms'))
+    .option(
+      '--kafka-linger-ms <ms>',
+      'Kafka producer linger in ms: batch records this long when idle (default 20)',
+      num('--kafka-linger-ms'),
+    )
     .option('--ingest <endpoints>', 'ingest endpoint(s), comma separated (collectors -> arbiter)', list)
     .option('--publish <endpoints>', 'consolidated publish endpoint(s), comma separated', list)
     .option('--snapshot <endpoints>', 'snapshot service endpoint(s), comma separated', list)
-    .option('--no-coalesce', 'ZeroMQ: one payload per message on book.* (default: batch while busy; docs/wire-format.md)');
+    .option(
+      '--no-coalesce',
+      'ZeroMQ: one payload per message on book.* (default: batch while busy; docs/wire-format.md)',
+    );
 }
 
 export function addSymbolOption(cmd: Command): Command {
-  return cmd.option('--symbols <list>', 'symbols, comma separated (e.g. BTCUSDT,ETHUSDT)', (v) => list(v).map(upperSymbol));
+  return cmd.option('--symbols <list>', 'symbols, comma separated (e.g. BTCUSDT,ETHUSDT)', (v) =>
+    list(v).map(upperSymbol),
+  );
 }
 
 type Opts = Record<string, unknown>;

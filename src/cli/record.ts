@@ -74,7 +74,12 @@ export async function runRecordCommand(cfg: Config, durationS?: number): Promise
   });
   let metrics: MetricsServer | undefined;
   try {
-    metrics = await serveMetricsFor(r.metrics, { process: 'recorder', id: 'recorder' }, (reg) => registerRecorderMetrics(reg, rec, sink), log);
+    metrics = await serveMetricsFor(
+      r.metrics,
+      { process: 'recorder', id: 'recorder' },
+      (reg) => registerRecorderMetrics(reg, rec, sink),
+      log,
+    );
     await rec.start();
   } catch (e) {
     await metrics?.close();
@@ -83,7 +88,10 @@ export async function runRecordCommand(cfg: Config, durationS?: number): Promise
     if (e instanceof RecorderError) throw new UserError(e.message);
     throw e;
   }
-  log.info({ dir: path.resolve(r.dir), ingest: r.ingest, publish: cfg.bus.publish, metrics: metrics?.url }, 'recorder running');
+  log.info(
+    { dir: path.resolve(r.dir), ingest: r.ingest, publish: cfg.bus.publish, metrics: metrics?.url },
+    'recorder running',
+  );
   await untilSignal(
     log,
     async () => {
@@ -262,7 +270,8 @@ export function formatBookTable(b: { bids: [number, number][]; asks: [number, nu
 
 /** Register record, replay and book-at on the program (main.ts). */
 export function registerRecordCommands(program: Command, config: ConfigFn): void {
-  const duration = (c: Command) => c.option('--duration <seconds>', 'stop after this many seconds', positive('--duration'));
+  const duration = (c: Command) =>
+    c.option('--duration <seconds>', 'stop after this many seconds', positive('--duration'));
   const dirOpt = (c: Command) => c.option('--dir <dir>', 'recording directory (default ./data, config recorder.dir)');
 
   const rec = duration(dirOpt(addBusOptions(addCommonOptions(program.command('record')))))
@@ -297,7 +306,10 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
     )
     .option('--compress-in <where>', 'main-thread (less CPU) | thread-pool (off the receive loop)')
     .option('--encoding <form>', 'consolidated messages stored as binary (format 02) | json')
-    .option('--metrics <[host:]port>', 'serve Prometheus metrics (/metrics, /healthz) here; default off (config recorder.metrics)')
+    .option(
+      '--metrics <[host:]port>',
+      'serve Prometheus metrics (/metrics, /healthz) here; default off (config recorder.metrics)',
+    )
     .option(
       '--postgres <url>',
       'also write to PostgreSQL (postgresql://user:password@host:port/db), config recorder.postgres',
@@ -337,7 +349,12 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
     .option('--to <time>', 'end (ISO 8601)', instant('--to'))
     .option('--speed <speed>', 'recorded | max | a factor like 10', 'recorded')
     .option('--raw', 'also publish the raw per-collector messages onto the ingest endpoints')
-    .option('--wait-ms <ms>', 'wait for subscribers before the first message', positive('--wait-ms', { zero: true }), 500)
+    .option(
+      '--wait-ms <ms>',
+      'wait for subscribers before the first message',
+      positive('--wait-ms', { zero: true }),
+      500,
+    )
     .action(async (o: Opts) => {
       const cfg = config(o, { recorder: { dir: o.dir as string | undefined } });
       const symbols = o.symbol ? [(o.symbol as string).toUpperCase()] : cfg.symbols;

@@ -49,7 +49,13 @@ export class LiveBookView {
 
   private async followBook(): Promise<void> {
     try {
-      for await (const u of subscribe({ transport: this.o.transport, venue: this.o.venue, symbol: this.o.symbol, signal: this.ac.signal, logger: this.o.logger })) {
+      for await (const u of subscribe({
+        transport: this.o.transport,
+        venue: this.o.venue,
+        symbol: this.o.symbol,
+        signal: this.ac.signal,
+        logger: this.o.logger,
+      })) {
         this.seq = u.seq;
         this.synced = true;
         this.gaps = u.gaps;
@@ -87,10 +93,15 @@ export class LiveBookView {
 
   private async sampleTruth(): Promise<void> {
     try {
-      const res = await fetch(`${this.o.simRestBase}/sim/truth?symbol=${this.o.symbol}&depth=${DEPTH}`, { signal: AbortSignal.timeout(900) });
+      const res = await fetch(`${this.o.simRestBase}/sim/truth?symbol=${this.o.symbol}&depth=${DEPTH}`, {
+        signal: AbortSignal.timeout(900),
+      });
       if (!res.ok) return;
       const t = (await res.json()) as { lastUpdateId: number; bids: Level[]; asks: Level[] };
-      this.pendingTruth.push({ seq: t.lastUpdateId, top: JSON.stringify({ bids: t.bids.slice(0, DEPTH), asks: t.asks.slice(0, DEPTH) }) });
+      this.pendingTruth.push({
+        seq: t.lastUpdateId,
+        top: JSON.stringify({ bids: t.bids.slice(0, DEPTH), asks: t.asks.slice(0, DEPTH) }),
+      });
       if (this.pendingTruth.length > 20) this.pendingTruth.shift();
       this.compareTruth();
     } catch {
@@ -114,7 +125,8 @@ export class LiveBookView {
   state(): ViewState {
     const s = this.stats;
     const notes: string[] = [];
-    if (this.o.simRestBase) notes.push(`truth checks vs simulator: ${this.truthChecks.ok} OK, ${this.truthChecks.diff} DIFF`);
+    if (this.o.simRestBase)
+      notes.push(`truth checks vs simulator: ${this.truthChecks.ok} OK, ${this.truthChecks.diff} DIFF`);
     if (this.gaps > 0) notes.push(`client gaps healed by snapshot: ${this.gaps}`);
     if (!this.synced && !s)
       notes.push(`waiting: nothing from an arbiter yet${this.o.where ? ` on ${this.o.where}` : ''} (is one running?)`);

@@ -1,22 +1,36 @@
 /**
- * Collector: holds a websocket to one venue for a set of symbols, normalizes every depth event and
- * publishes it at once on raw.<venue>.<symbol> (no local buffering: latency matters more than a local
- * book here -- the arbiter owns sequencing). REST snapshots are fetched only when an arbiter asks
- * (ctl.snapshot.*), rate-limited by request weight, so a gap another feed fills costs no REST call.
+ * Collector: holds a websocket to one venue for a set of symbols, normalizes every depth event through
+ * the venue's adapter (src/venues/) and publishes it at once on raw.<venue>.<symbol> (no local buffering:
+ * latency matters more than a local book here -- the arbiter owns sequencing). Snapshots are fetched only
+ * when an arbiter asks (ctl.snapshot.*): by REST, rate-limited by request weight, where the venue
+ * snapshots by REST (Binance); by resubscribing, throttled, where the venue sends snapshots on the
+ * websocket (OKX, Bybit). A gap another feed fills costs neither. Snapshots a venue sends on its own
+ * (on subscribe, after a reconnect) are published as they come; the arbiter uses them when it needs one.
  */
 import { WebSocket } from 'ws';
 import { performance } from 'node:perf_hooks';
 import { nowMicros } from '../core/clock.js';
+import { coverStart } from '../core/sequence.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { BusPublisher, BusSubscriber, Transport } from '../transport/types.js';
-import { decodeAny, encode, encodeCollectorEvent, topics, type CollectorStatus, type FeedStatus, type SnapshotRequest } from '../wire/messages.js';
-import * as binance from '../venues/binance.js';
+import {
+  decodeAny,
+  encode,
+  encodeCollectorEvent,
+  topics,
+  type CollectorStatus,
+  type FeedStatus,
+  type SnapshotRequest,
+} from '../wire/messages.js';
+import { DEFAULT_VENUE, venue as venueAdapter, type VenueAdapter } from '../venues/index.js';
 import { WeightLimiter, backoffDelay, stableFraction } from './rateLimiter.js';
 
 export interface CollectorOptions {
   id: string;
-  venue?: 'binance';
+  /** Venue id (src/venues/index.ts), default binance. */
+  venue?: string;
+  /** Symbols in the venue's spelling or the unified one (BTC/USDT); published under the venue's spelling. */
   symbols: string[];
   wsUrl: string;
   restUrl: string;
@@ -43,6 +57,9 @@ interface SymbolState {
 
 const now = () => performance.now();
 
+/** Minimum time between two websocket resubscriptions of one symbol (see resubscribe). */
+const RESUBSCRIBE_MS = 2000;
+
 export class Collector {
   readonly id: string;
   private readonly opts: Required<Omit<CollectorOptions, 'logger' | 'transport'>>;
@@ -63,13 +80,24 @@ export class Collector {
   private readonly symbols = new Map<string, SymbolState>();
   private readonly limiter: WeightLimiter;
   private readonly inflight = new Set<string>();
-  readonly counters = { messages: 0, published: 0, parseErrors: 0, ignored: 0, snapshotErrors: 0, snapshotsPublished: 0 };
+  /** When each symbol's last websocket resync was asked for (performance.now ms). */
+  private readonly resyncAt = new Map<string, number>();
+  readonly venue: VenueAdapter;
+  readonly counters = {
+    messages: 0,
+    published: 0,
+    parseErrors: 0,
+    ignored: 0,
+    snapshotErrors: 0,
+    snapshotsPublished: 0,
+  };
 
   constructor(o: CollectorOptions) {
     this.id = o.id;
+    this.venue = venueAdapter(o.venue ?? DEFAULT_VENUE);
     this.log = (o.logger ?? silentLogger).child({ collector: o.id });
     this.opts = {
-      venue: 'binance',
+      venue: this.venue.id,
       streamMode: 'combined',
       speed: '100ms',
       snapshotLimit: 1000,
@@ -82,7 +110,15 @@ export class Collector {
       ...stripUndefined(o),
     } as Required<Omit<CollectorOptions, 'logger' | 'transport'>>;
     this.transport = o.transport;
-    for (const s of o.symbols) this.symbols.set(s, { last: 0, messages: 0, gaps: 0, snapshots: 0 });
+    for (const s of o.symbols) {
+      const sym = this.venue.venueSymbol(s);
+      if (sym === undefined) throw new RangeError(`symbol "${s}" is not a ${this.venue.name} symbol`);
+      this.symbols.set(sym, { last: 0, messages: 0, gaps: 0, snapshots: 0 });
+    }
+    if (this.symbols.size > this.venue.maxBooksPerConnection)
+      throw new RangeError(
+        `${this.symbols.size} symbols on one ${this.venue.name} connection; at most ${this.venue.maxBooksPerConnection} (run several collectors)`,
+      );
     this.limiter = new WeightLimiter(this.opts.restWeightPerMinute, now());
   }
 
@@ -96,6 +132,10 @@ export class Collector {
     void this.checkSymbols();
     this.timers.push(setInterval(() => this.checkStale(), Math.min(1000, this.opts.staleAfterMs / 2)));
     this.timers.push(setInterval(() => this.publishStatus(), this.opts.statusIntervalMs));
+    const ping = this.venue.ping;
+    if (ping !== undefined)
+      // the venue's application-level heartbeat (OKX closes a connection after 30 s without one)
+      this.timers.push(setInterval(() => this.connected && this.ws?.send(ping.text), ping.intervalMs));
     if (this.opts.reconnectEveryS > 0) {
       // Stagger: collectors with different ids roll their connections at different moments, so a
       // venue's forced disconnect schedule (Binance: 24 h) never drops every feed at once.
@@ -105,7 +145,10 @@ export class Collector {
   }
 
   private url(): string {
-    return binance.wsUrl(this.opts.wsUrl, [...this.symbols.keys()], this.opts.streamMode, this.opts.speed);
+    return this.venue.wsUrl(this.opts.wsUrl, [...this.symbols.keys()], {
+      mode: this.opts.streamMode,
+      speed: this.opts.speed,
+    });
   }
 
   private connect(): void {
@@ -118,6 +161,7 @@ export class Collector {
       this.connected = true;
       this.connectedAt = now();
       this.lastMsgAt = now();
+      for (const m of this.venue.subscribeMessages([...this.symbols.keys()])) ws.send(m);
       if (this.retiring) {
         // make-before-break: the new socket is up, the old one can go; the arbiter drops the overlap.
         const old = this.retiring;
@@ -155,7 +199,7 @@ export class Collector {
     this.lastMsgAt = now();
     this.counters.messages++;
     if (this.attempt > 0 && this.lastMsgAt - this.connectedAt > 5000) this.attempt = 0;
-    const r = binance.parseMessage(text, this.id, recvTime);
+    const r = this.venue.parse(text, this.id, recvTime);
     if (r.delta) {
       const d = r.delta;
       const st = this.symbols.get(d.symbol);
@@ -164,14 +208,28 @@ export class Collector {
         return;
       }
       st.messages++;
-      if (st.last > 0 && d.first > st.last + 1) st.gaps++;
+      if (st.last > 0 && coverStart(d) > st.last) st.gaps++;
       if (d.last > st.last) st.last = d.last;
       this.pub!.send(topics.raw(d.venue, d.symbol), encodeCollectorEvent(d));
       this.counters.published++;
+    } else if (r.snapshot) {
+      const sn = r.snapshot;
+      const st = this.symbols.get(sn.symbol);
+      if (!st) {
+        this.counters.ignored++;
+        return;
+      }
+      st.snapshots++;
+      st.last = sn.seq;
+      this.pub!.send(topics.raw(sn.venue, sn.symbol), encodeCollectorEvent(sn));
+      this.counters.snapshotsPublished++;
     } else if (r.error) {
       this.counters.parseErrors++;
       if (this.counters.parseErrors <= 10 || this.counters.parseErrors % 1000 === 0)
-        this.log.warn({ error: r.error, sample: text.slice(0, 200), count: this.counters.parseErrors }, 'bad message from venue');
+        this.log.warn(
+          { error: r.error, sample: text.slice(0, 200), count: this.counters.parseErrors },
+          'bad message from venue',
+        );
     } else this.counters.ignored++;
   }
 
@@ -183,12 +241,17 @@ export class Collector {
     const unknown: string[] = [];
     for (const symbol of this.symbols.keys()) {
       try {
-        const res = await fetch(binance.exchangeInfoUrl(this.opts.restUrl, symbol), { signal: AbortSignal.timeout(5000) });
+        const url = this.venue.symbolCheckUrl?.(this.opts.restUrl, symbol);
+        if (url === undefined) continue;
+        const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
         const body = await res.text();
         if (res.ok && body.includes(`"${symbol}"`)) continue;
-        if (res.status === 400) {
+        if (res.ok || res.status === 400 || res.status === 404) {
           unknown.push(symbol);
-          this.log.error({ symbol, venue: this.opts.venue, answer: body.slice(0, 200) }, `unknown symbol ${symbol}: the venue does not list it; no data will come for it`);
+          this.log.error(
+            { symbol, venue: this.opts.venue, answer: body.slice(0, 200) },
+            `unknown symbol ${symbol}: the venue does not list it; no data will come for it`,
+          );
         } else this.log.warn({ symbol, status: res.status }, 'could not check symbol (exchangeInfo)');
       } catch (e) {
         this.log.warn({ symbol, err: (e as Error).message }, 'could not check symbol (exchangeInfo)');
@@ -221,19 +284,39 @@ export class Collector {
         }
         if (req.type !== 'snapshot-request' || req.collector !== this.id) continue;
         if (!this.symbols.has(req.symbol)) continue;
-        void this.fetchSnapshot(req.symbol, req.reason);
+        if (this.venue.snapshotSource === 'websocket') this.resubscribe(req.symbol, req.reason);
+        else void this.fetchSnapshot(req.symbol, req.reason);
       }
     } catch (e) {
       if (!this.stopped) this.log.error({ err: (e as Error).message }, 'control loop failed');
     }
   }
 
+  /**
+   * Ask the venue for a fresh websocket snapshot of one book (unsubscribe + subscribe). At most one per
+   * symbol every RESUBSCRIBE_MS: venues cap subscriptions per connection (OKX: 480 an hour), and the
+   * arbiter retries a request that brought nothing.
+   */
+  resubscribe(symbol: string, reason = 'request'): void {
+    const msgs = this.venue.resyncMessages?.(symbol);
+    const ws = this.ws;
+    if (msgs === undefined || ws === undefined || !this.connected || this.stopped) return;
+    const t = now();
+    if (t - (this.resyncAt.get(symbol) ?? -Infinity) < RESUBSCRIBE_MS) return;
+    this.resyncAt.set(symbol, t);
+    for (const m of msgs) ws.send(m);
+    this.log.info({ symbol, reason }, 'resubscribed for a fresh snapshot');
+  }
+
   /** One REST snapshot, rate-limited; concurrent requests for one symbol share a fetch. */
   async fetchSnapshot(symbol: string, reason = 'request'): Promise<void> {
+    const venue = this.venue;
+    if (venue.snapshotRequest === undefined || venue.parseSnapshot === undefined) return;
     if (this.inflight.has(symbol) || this.stopped) return;
     this.inflight.add(symbol);
     try {
-      const weight = binance.snapshotWeight(this.opts.snapshotLimit);
+      const req = venue.snapshotRequest(this.opts.restUrl, symbol, this.opts.snapshotLimit);
+      const weight = req.weight;
       let wait = this.limiter.delayFor(weight, now());
       while (wait > 0 && !this.stopped) {
         this.log.info({ symbol, waitMs: wait }, 'snapshot delayed by rate limit');
@@ -242,8 +325,7 @@ export class Collector {
       }
       if (this.stopped) return;
       this.limiter.take(weight, now());
-      const url = binance.snapshotUrl(this.opts.restUrl, symbol, this.opts.snapshotLimit);
-      const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+      const res = await fetch(req.url, { signal: AbortSignal.timeout(10_000) });
       const body = await res.text();
       if (!res.ok) {
         this.counters.snapshotErrors++;
@@ -254,7 +336,7 @@ export class Collector {
         this.log.warn({ symbol, status: res.status, body: body.slice(0, 200), reason }, 'snapshot request failed');
         return;
       }
-      const r = binance.parseSnapshot(body, symbol, this.id, nowMicros());
+      const r = venue.parseSnapshot(body, symbol, this.id, nowMicros());
       if (!r.snapshot) {
         this.counters.snapshotErrors++;
         this.log.warn({ symbol, error: r.error }, 'bad snapshot from venue');

@@ -44,7 +44,12 @@ export class WeightLimiter {
 }
 
 /** Exponential backoff with full jitter (AWS architecture blog): uniform in [0, min(max, base*2^attempt)]. */
-export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  minMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
   const cap = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
   return Math.max(minMs, Math.floor(random() * cap));
 }

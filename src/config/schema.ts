@@ -5,12 +5,14 @@
  * them with the file and dotted key path. Documented key by key in docs/config.md -- keep the two in step.
  */
 import { z } from 'zod';
+import { ADAPTERS, DEFAULT_VENUE, VENUE_IDS, venue as venueAdapter, type VenueAdapter } from '../venues/index.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export const VENUES = ['binance'] as const;
-export type VenueName = (typeof VENUES)[number];
+/** Venue ids bookwire knows (src/venues/index.ts). */
+export const VENUES = VENUE_IDS as readonly [string, ...string[]];
+export type VenueName = string;
 
 /** Fault injection settings of one simulator profile. Rates are per message probabilities. */
 export interface FaultProfile {
@@ -46,13 +48,21 @@ export interface BusConfig {
   sasl?: { mechanism: string; [key: string]: unknown };
 }
 
-export interface BinanceVenueConfig {
+/** One venue's endpoints and defaults (config key venues.<id>). */
+export interface VenueConfig {
   wsUrl: string;
   restUrl: string;
+  /** Binance spot only: combined or raw streams, 100ms or 1000ms updates. */
   streamMode: 'combined' | 'raw';
   speed: '100ms' | '1000ms';
+  /** REST snapshot depth, where the venue snapshots by REST. */
   snapshotLimit: number;
+  /** This venue's symbols (venue spelling); the default venue's are the top-level `symbols`. */
+  symbols?: string[];
 }
+
+/** @deprecated the binance entry of Config.venues; kept for code written against one venue. */
+export type BinanceVenueConfig = VenueConfig;
 
 /** One collector, with the venue's URLs and the top-level symbols already filled in. */
 export interface CollectorConfig {
@@ -131,7 +141,7 @@ export interface RecorderPostgresConfig {
 
 export interface Config {
   bus: BusConfig;
-  venues: { binance: BinanceVenueConfig };
+  venues: Record<string, VenueConfig>;
   symbols: string[];
   collectors: CollectorConfig[];
   arbiter: ArbiterConfig;
@@ -214,9 +224,11 @@ const endpoint = z
   });
 const endpoints = (dflt: string) => listOf(endpoint, 'endpoints').default([dflt]);
 
-const symbol = z
-  .string({ error: 'expected a symbol like BTCUSDT' })
-  .regex(/^[A-Z0-9]{2,20}$/, { error: 'expected an upper-case symbol like BTCUSDT (2-20 letters or digits)' });
+// Any venue's spelling (BTCUSDT, BTC-USDT-SWAP) or the unified one (BTC/USDT:USDT); the venue's adapter
+// checks it further (crossCheck). Never a '.': topics are <kind>.<venue>.<symbol>.
+const symbol = z.string({ error: 'expected a symbol like BTCUSDT' }).regex(/^[A-Z0-9][A-Z0-9/:_-]{1,39}$/, {
+  error: 'expected an upper-case symbol like BTCUSDT, BTC-USDT-SWAP or BTC/USDT (2-40 letters, digits, / : _ -)',
+});
 const symbolList = listOf(symbol, 'symbols').refine((l) => new Set(l).size === l.length, {
   error: 'symbols must not repeat',
 });
@@ -227,7 +239,11 @@ const metricsListen = z
   .transform((v, ctx) => {
     const m = /^(?:(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):)?(\d{1,5})$/.exec(String(v).trim());
     if (!m || Number(m[2]) > 65535) {
-      ctx.issues.push({ code: 'custom', input: v, message: 'expected a metrics listen address like 9464 or 127.0.0.1:9464' });
+      ctx.issues.push({
+        code: 'custom',
+        input: v,
+        message: 'expected a metrics listen address like 9464 or 127.0.0.1:9464',
+      });
       return z.NEVER;
     }
     return `${m[1] ?? '127.0.0.1'}:${m[2]}`;
@@ -260,29 +276,38 @@ const busSchema = section({
   ).default(['127.0.0.1:9092']),
   topicPrefix: z
     .string({ error: 'expected a Kafka topic prefix like bookwire' })
-    .regex(/^[A-Za-z0-9._-]{1,200}$/, { error: 'expected a Kafka topic prefix like bookwire (letters, digits, ., _, -)' })
+    .regex(/^[A-Za-z0-9._-]{1,200}$/, {
+      error: 'expected a Kafka topic prefix like bookwire (letters, digits, ., _, -)',
+    })
     .default('bookwire'),
   lingerMs: intIn(0, 10_000).optional(),
   // Passed to kafkajs unchanged (true, or tls.connect options; { mechanism, username, password }).
-  ssl: z.union([z.boolean(), z.record(z.string(), z.unknown())], { error: 'expected true/false or TLS options' }).optional(),
+  ssl: z
+    .union([z.boolean(), z.record(z.string(), z.unknown())], { error: 'expected true/false or TLS options' })
+    .optional(),
   sasl: z
-    .looseObject({ mechanism: z.string({ error: 'expected a SASL mechanism like plain, scram-sha-256' }) }, { error: 'expected a mapping with a mechanism' })
+    .looseObject(
+      { mechanism: z.string({ error: 'expected a SASL mechanism like plain, scram-sha-256' }) },
+      { error: 'expected a mapping with a mechanism' },
+    )
     .optional(),
 });
 
-const binanceSchema = section({
-  wsUrl: urlWith(['ws:', 'wss:'], 'wss://stream.binance.com:9443').default('wss://stream.binance.com:9443'),
-  restUrl: urlWith(['http:', 'https:'], 'https://api.binance.com').default('https://api.binance.com'),
-  streamMode: oneOf(['combined', 'raw']).default('combined'),
-  speed: oneOf(['100ms', '1000ms']).default('100ms'),
-  snapshotLimit: intIn(1, 5000).default(1000),
-});
+const venueSchema = (a: VenueAdapter) =>
+  section({
+    wsUrl: urlWith(['ws:', 'wss:'], a.defaultWsUrl).default(a.defaultWsUrl),
+    restUrl: urlWith(['http:', 'https:'], a.defaultRestUrl).default(a.defaultRestUrl),
+    streamMode: oneOf(['combined', 'raw']).default('combined'),
+    speed: oneOf(['100ms', '1000ms']).default('100ms'),
+    snapshotLimit: intIn(1, 5000).default(a.defaultSnapshotLimit),
+    symbols: symbolList.optional(),
+  });
 
 const collectorSchema = z
   .strictObject(
     {
       id: anId('a collector id'),
-      venue: oneOf(VENUES).default('binance'),
+      venue: oneOf(VENUES).default(DEFAULT_VENUE),
       symbols: symbolList.optional(),
       wsUrl: urlWith(['ws:', 'wss:'], 'ws://127.0.0.1:9443').optional(),
       restUrl: urlWith(['http:', 'https:'], 'http://127.0.0.1:9443').optional(),
@@ -352,7 +377,7 @@ const simSchema = section({
 
 const rawSchema = z.strictObject({
   bus: busSchema,
-  venues: section({ binance: binanceSchema }),
+  venues: section(Object.fromEntries(ADAPTERS.map((a) => [a.id, venueSchema(a)]))),
   symbols: symbolList.default(['BTCUSDT', 'ETHUSDT']),
   collectors: z
     .array(collectorSchema, { error: 'expected a list of collectors' })
@@ -424,9 +449,23 @@ function crossCheck(c: RawConfig, ctx: z.core.$RefinementCtx<RawConfig>): void {
     if (first !== undefined)
       problem(['collectors', i, 'id'], `duplicate collector id "${col.id}" (also collectors[${first}])`, col.id);
     else seen.set(col.id, i);
+    const a = venueAdapter(col.venue);
+    const listed = venueSymbols(c, col.venue);
     col.symbols?.forEach((s, j) => {
-      if (!c.symbols.includes(s))
-        problem(['collectors', i, 'symbols', j], `"${s}" is not in the top-level symbols (${c.symbols.join(', ')})`, s);
+      const v = a.venueSymbol(s);
+      if (v === undefined) problem(['collectors', i, 'symbols', j], `"${s}" is not a ${a.name} symbol`, s);
+      else if (listed !== undefined && !listed.map((x) => a.venueSymbol(x)).includes(v))
+        problem(['collectors', i, 'symbols', j], `"${s}" is not in the ${col.venue} symbols (${listed.join(', ')})`, s);
+    });
+    if (col.symbols === undefined && listed === undefined)
+      problem(
+        ['collectors', i, 'symbols'],
+        `no symbols for ${col.venue}: set venues.${col.venue}.symbols or collectors[${i}].symbols`,
+        undefined,
+      );
+    (col.symbols === undefined ? (listed ?? []) : []).forEach((s, j) => {
+      if (a.venueSymbol(s) === undefined)
+        problem(['venues', col.venue, 'symbols', j], `"${s}" is not a ${a.name} symbol`, s);
     });
   });
   const fc = c.demo.faultyCollector;
@@ -434,11 +473,18 @@ function crossCheck(c: RawConfig, ctx: z.core.$RefinementCtx<RawConfig>): void {
     problem(['demo', 'faultyCollector'], `"${fc}" is not a collector id (${[...seen.keys()].join(', ')})`, fc);
 }
 
+/** A venue's symbol list: venues.<id>.symbols, or the top-level symbols for the default venue. */
+function venueSymbols(c: RawConfig, venue: string): string[] | undefined {
+  const own = (c.venues as Record<string, { symbols?: string[] }>)[venue]?.symbols;
+  return own ?? (venue === DEFAULT_VENUE ? c.symbols : undefined);
+}
+
 function resolve(c: RawConfig): Config {
-  const venueOf = (v: VenueName) => c.venues[v];
+  const venueOf = (v: VenueName) => (c.venues as Record<string, VenueConfig>)[v];
   const collectors: CollectorConfig[] = c.collectors.map((col) => ({
     ...col,
-    symbols: col.symbols ?? [...c.symbols],
+    // in the venue's spelling (crossCheck made sure each one is understood)
+    symbols: (col.symbols ?? venueSymbols(c, col.venue) ?? []).map((s) => venueAdapter(col.venue).venueSymbol(s) ?? s),
     wsUrl: col.wsUrl ?? venueOf(col.venue).wsUrl,
     restUrl: col.restUrl ?? venueOf(col.venue).restUrl,
   }));

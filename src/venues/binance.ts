@@ -350,7 +350,7 @@ export const binanceSpot: VenueAdapter = {
   maxBooksPerConnection: 200,
   defaultSnapshotLimit: 1000,
   ...concatenatedSymbols('spot'),
-  wsUrl: (base, symbols) => wsUrl(base, symbols),
+  wsUrl: (base, symbols, o) => wsUrl(base, symbols, o?.mode, o?.speed === '1000ms' ? '1000ms' : '100ms'),
   subscribeMessages: () => [],
   parse: (text, collector, recvTime) => parseMessage(text, collector, recvTime),
   snapshotRequest: (base, symbol, limit) => ({ url: snapshotUrl(base, symbol, limit), weight: snapshotWeight(limit) }),

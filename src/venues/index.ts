@@ -6,9 +6,10 @@ import { binanceSpot } from './binance.js';
 import { binanceUsdm } from './binance-usdm.js';
 import type { VenueAdapter } from './types.js';
 
-export type { Market, ParsedFrame, ParsedSnapshot, SnapshotRequestSpec, VenueAdapter } from './types.js';
+export type { Market, ParsedFrame, ParsedSnapshot, SnapshotRequestSpec, StreamOptions, VenueAdapter } from './types.js';
 
-const ADAPTERS: readonly VenueAdapter[] = [binanceSpot, binanceUsdm];
+/** Every adapter, in the order docs and help list them. */
+export const ADAPTERS: readonly VenueAdapter[] = [binanceSpot, binanceUsdm];
 
 export const VENUE_IDS: readonly string[] = ADAPTERS.map((a) => a.id);
 

@@ -31,6 +31,12 @@ export interface SnapshotRequestSpec {
   weight: number;
 }
 
+/** Per-connection stream options a venue may honour (Binance spot: raw vs combined streams, 100ms vs 1000ms). */
+export interface StreamOptions {
+  mode?: 'combined' | 'raw';
+  speed?: string;
+}
+
 export interface VenueAdapter {
   /** Lower-case id used in topics and config: binance, binance-usdm, okx, bybit, bybit-linear. */
   readonly id: string;
@@ -57,7 +63,7 @@ export interface VenueAdapter {
   unifiedSymbol(venueSymbol: string): string | undefined;
 
   /** The websocket URL of one connection carrying `symbols` (venue spelling), from a base such as defaultWsUrl. */
-  wsUrl(base: string, symbols: readonly string[]): string;
+  wsUrl(base: string, symbols: readonly string[], options?: StreamOptions): string;
   /** Text frames to send once the connection is open (empty when the URL already names the streams). */
   subscribeMessages(symbols: readonly string[]): string[];
   /** Text frames that make the venue send a fresh snapshot of one book (websocket-snapshot venues). */

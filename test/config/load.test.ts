@@ -213,7 +213,7 @@ test('every problem is reported at once', () => {
     'log.level: expected one of trace, debug, info, warn, error, fatal, silent, got "loud" (line 8)',
     'sim.faults.flaky.dropRate: expected a probability from 0 to 1, got 1.2 (line 7)',
     'sim.port: expected an integer from 0 to 65535, got 70000 (line 7)',
-    'symbols[1]: expected an upper-case symbol like BTCUSDT (2-20 letters or digits), got "btcusdt" (line 4)',
+    'symbols[1]: expected an upper-case symbol like BTCUSDT, BTC-USDT-SWAP or BTC/USDT (2-40 letters, digits, / : _ -), got "btcusdt" (line 4)',
     'venues.binance.snapshotLimit: expected an integer from 1 to 5000, got 5001 (line 5)',
     'venues.binance.speed: expected one of 100ms, 1000ms, got "10ms" (line 5)',
     'venues.binance.wsUrl: expected a ws:// or wss:// URL like wss://stream.binance.com:9443, got "https://x" (line 5)',
@@ -238,7 +238,7 @@ test('collectors: duplicate id, missing id, symbol not in the top-level list, ba
     problems(() => loadConfig(p)),
     [
       `config ${p}: collectors[1].id: duplicate collector id "a" (also collectors[0]) (line 3)`,
-      `config ${p}: collectors[1].symbols[0]: "XRPUSDT" is not in the top-level symbols (BTCUSDT, ETHUSDT) (line 4)`,
+      `config ${p}: collectors[1].symbols[0]: "XRPUSDT" is not in the binance symbols (BTCUSDT, ETHUSDT) (line 4)`,
     ],
   );
   assert.deepEqual(
@@ -337,4 +337,65 @@ test('deepMerge: objects merge, arrays and scalars replace, inputs untouched', (
 test('configSchema output is the resolved Config', () => {
   const c = configSchema.parse({ symbols: ['BTCUSDT'] });
   assert.deepEqual(c.collectors[1].symbols, ['BTCUSDT']);
+});
+
+test('several venues: each collector takes its venue symbols in either spelling, resolved to the venue spelling', () => {
+  const p = file(
+    [
+      'venues:',
+      '  binance-usdm: { symbols: [BTC/USDT:USDT, ETHUSDT], wsUrl: ws://127.0.0.1:9443/binance-usdm/public }',
+      'collectors:',
+      '  - id: a',
+      '  - { id: f, venue: binance-usdm }',
+      '  - { id: g, venue: binance-usdm, symbols: [BTC/USDT:USDT] }',
+    ].join('\n'),
+  );
+  const cfg = loadConfig(p);
+  assert.deepEqual(
+    cfg.collectors.map((c) => [c.id, c.venue, c.symbols, c.wsUrl]),
+    [
+      ['a', 'binance', ['BTCUSDT', 'ETHUSDT'], 'wss://stream.binance.com:9443'],
+      ['f', 'binance-usdm', ['BTCUSDT', 'ETHUSDT'], 'ws://127.0.0.1:9443/binance-usdm/public'],
+      ['g', 'binance-usdm', ['BTCUSDT'], 'ws://127.0.0.1:9443/binance-usdm/public'],
+    ],
+  );
+  assert.equal(cfg.venues['binance-usdm'].restUrl, 'https://fapi.binance.com', "the venue's default");
+});
+
+test('several venues: a symbol of another market, a venue without symbols, an unknown venue', () => {
+  const p = file(
+    [
+      'venues:',
+      '  binance-usdm: { symbols: [BTC/USDT] }',
+      '  kraken: {}',
+      'collectors:',
+      '  - { id: f, venue: binance-usdm }',
+      '  - { id: g, venue: binance-usdm, symbols: [SOLUSDT] }',
+      '  - { id: h, venue: nope }',
+    ].join('\n'),
+  );
+  const got = problems(() => loadConfig(p)).map((l) => l.slice(`config ${p}: `.length).replace(/ \(line \d+\)$/, ''));
+  assert.ok(
+    got.some((l) => /^venues\.kraken: unknown key/.test(l)),
+    got.join('\n'),
+  );
+  assert.ok(
+    got.some((l) => /^collectors\[2\]\.venue: expected one of binance, binance-usdm/.test(l)),
+    got.join('\n'),
+  );
+  // cross-section checks run only once every value has the right type: fix the two above and look again
+  const q = file(
+    [
+      'venues:',
+      '  binance-usdm: { symbols: [BTC/USDT] }',
+      'collectors:',
+      '  - { id: f, venue: binance-usdm }',
+      '  - { id: g, venue: binance-usdm, symbols: [SOLUSDT] }',
+    ].join('\n'),
+  );
+  const got2 = problems(() => loadConfig(q)).map((l) => l.slice(`config ${q}: `.length).replace(/ \(line \d+\)$/, ''));
+  assert.deepEqual(got2.sort(), [
+    'collectors[1].symbols[0]: "SOLUSDT" is not in the binance-usdm symbols (BTC/USDT)',
+    'venues.binance-usdm.symbols[0]: "BTC/USDT" is not a Binance USD-M futures symbol',
+  ]);
 });
