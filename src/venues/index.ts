@@ -4,11 +4,13 @@
  */
 import { binanceSpot } from './binance.js';
 import { binanceUsdm } from './binance-usdm.js';
+import { bybitLinear, bybitSpot } from './bybit.js';
+import { okx } from './okx.js';
 import type { VenueAdapter } from './types.js';
 
 export type { Market, ParsedFrame, ParsedSnapshot, SnapshotRequestSpec, VenueAdapter } from './types.js';
 
-const ADAPTERS: readonly VenueAdapter[] = [binanceSpot, binanceUsdm];
+const ADAPTERS: readonly VenueAdapter[] = [binanceSpot, binanceUsdm, okx, bybitSpot, bybitLinear];
 
 export const VENUE_IDS: readonly string[] = ADAPTERS.map((a) => a.id);
 
