@@ -193,8 +193,12 @@ function venueError(o: JsonObject): string {
  * First stage of parse: recognise a `books` frame and check every field except that the sequence pair is
  * present. Events (subscribe acks; `error` -> error; `notice` keeps its code and text), `pong` and other
  * channels are ignored. Also reads recordings older than seqId (2022) -- parse then refuses them.
+ * `channel`: the incremental channel to read (books; books-l2-tbt and books50-l2-tbt share its format).
  */
-export function decodeOkxBooks(text: string): { message?: OkxBooksMessage; ignored?: string; error?: string } {
+export function decodeOkxBooks(
+  text: string,
+  channel: string = OKX_CHANNEL,
+): { message?: OkxBooksMessage; ignored?: string; error?: string } {
   if (text === 'pong') return { ignored: 'pong' };
   const o = parseJsonObject(text);
   if (typeof o === 'string') return { error: o };
@@ -209,7 +213,7 @@ export function decodeOkxBooks(text: string): { message?: OkxBooksMessage; ignor
   if (typeof arg !== 'object' || arg === null || typeof arg.channel !== 'string') {
     return { error: 'unrecognised message: no "event" and no "arg.channel"' };
   }
-  if (arg.channel !== OKX_CHANNEL) return { ignored: arg.channel.slice(0, 40) };
+  if (arg.channel !== channel) return { ignored: arg.channel.slice(0, 40) };
   const instId = arg.instId;
   if (typeof instId !== 'string' || !/^[A-Z0-9-]{1,60}$/.test(instId))
     return { error: '"arg.instId" must be an instId' };
