@@ -58,13 +58,15 @@ export const binanceUsdm: VenueAdapter = {
   parse(text, collector, recvTime) {
     const r = parseMessage(text, collector, recvTime, BINANCE_USDM_VENUE);
     // Without pu the event cannot be placed in the shared id space: never guess from U.
-    if (r.delta !== undefined && r.delta.prev === undefined) return { error: 'depthUpdate without "pu" on a USD-M stream' };
+    if (r.delta !== undefined && r.delta.prev === undefined)
+      return { error: 'depthUpdate without "pu" on a USD-M stream' };
     return r;
   },
   snapshotRequest: (base, symbol, limit) => ({
     url: `${trimSlash(base)}/fapi/v1/depth?symbol=${symbol.toUpperCase()}&limit=${limit}`,
     weight: usdmSnapshotWeight(limit),
   }),
-  parseSnapshot: (text, symbol, collector, recvTime) => parseSnapshot(text, symbol, collector, recvTime, BINANCE_USDM_VENUE),
+  parseSnapshot: (text, symbol, collector, recvTime) =>
+    parseSnapshot(text, symbol, collector, recvTime, BINANCE_USDM_VENUE),
   symbolCheckUrl: (base) => `${trimSlash(base)}/fapi/v1/exchangeInfo`,
 };

@@ -120,7 +120,12 @@ let lastSymbolText = '';
 let lastSymbol = '';
 
 /** The fast path of parseMessage: a BookDelta, or undefined when the frame is not in Binance's exact shape. */
-export function scanDepthUpdate(text: string, collector: string, recvTime: number, venue = BINANCE_VENUE): BookDelta | undefined {
+export function scanDepthUpdate(
+  text: string,
+  collector: string,
+  recvTime: number,
+  venue = BINANCE_VENUE,
+): BookDelta | undefined {
   sc.at(text);
   let envelope = false;
   if (text.startsWith('{"stream":"')) {
@@ -186,7 +191,12 @@ export function parseMessage(text: string, collector: string, recvTime: number, 
 }
 
 /** parseMessage through JSON.parse: handles any key order, whitespace, escapes and non-depth messages. */
-export function parseMessageJson(text: string, collector: string, recvTime: number, venue = BINANCE_VENUE): ParsedMessage {
+export function parseMessageJson(
+  text: string,
+  collector: string,
+  recvTime: number,
+  venue = BINANCE_VENUE,
+): ParsedMessage {
   const msg = parseJsonObject(text);
   if (typeof msg === 'string') return { error: msg };
   let data = msg;
@@ -204,9 +214,11 @@ export function parseMessageJson(text: string, collector: string, recvTime: numb
     const err = venueError(msg);
     if (err !== undefined) return { error: err };
     if (stream === undefined && 'id' in msg && 'result' in msg) return { ignored: 'response' };
-    if (typeof stream === 'string' && !stream.includes('@depth')) return { ignored: stream.slice(stream.indexOf('@') + 1) };
+    if (typeof stream === 'string' && !stream.includes('@depth'))
+      return { ignored: stream.slice(stream.indexOf('@') + 1) };
     // bookTicker payloads carry no "e"; they are recognisable by string best bid/ask
-    if (stream === undefined && typeof data.b === 'string' && typeof data.a === 'string') return { ignored: 'bookTicker' };
+    if (stream === undefined && typeof data.b === 'string' && typeof data.a === 'string')
+      return { ignored: 'bookTicker' };
     return { error: 'unrecognised message: no "e" event type' };
   }
 
@@ -244,7 +256,13 @@ export function parseMessageJson(text: string, collector: string, recvTime: numb
 }
 
 /** Parse a GET /api/v3/depth body. Rejects missing/mistyped fields and crossed books. Never throws. */
-export function parseSnapshot(text: string, symbol: string, collector: string, recvTime: number, venue = BINANCE_VENUE): ParsedSnapshot {
+export function parseSnapshot(
+  text: string,
+  symbol: string,
+  collector: string,
+  recvTime: number,
+  venue = BINANCE_VENUE,
+): ParsedSnapshot {
   const o = parseJsonObject(text);
   if (typeof o === 'string') return { error: o };
   const err = venueError(o);

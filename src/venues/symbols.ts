@@ -5,7 +5,24 @@
  */
 
 /** Quote assets of concatenated symbols, longest first so FDUSD wins over USD and USDT over USD. */
-const QUOTES = ['FDUSD', 'USDT', 'USDC', 'BUSD', 'TUSD', 'USDE', 'EUR', 'TRY', 'BRL', 'BTC', 'ETH', 'BNB', 'USD', 'DAI', 'JPY', 'GBP']
+const QUOTES = [
+  'FDUSD',
+  'USDT',
+  'USDC',
+  'BUSD',
+  'TUSD',
+  'USDE',
+  'EUR',
+  'TRY',
+  'BRL',
+  'BTC',
+  'ETH',
+  'BNB',
+  'USD',
+  'DAI',
+  'JPY',
+  'GBP',
+]
   .slice()
   .sort((a, b) => b.length - a.length);
 

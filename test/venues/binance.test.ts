@@ -49,15 +49,30 @@ test('stream names and websocket URLs', () => {
     wsUrl(BINANCE_WS_BASE, ['BTCUSDT', 'ETHUSDT'], 'combined', '100ms'),
     'wss://stream.binance.com:9443/stream?streams=btcusdt@depth@100ms/ethusdt@depth@100ms',
   );
-  assert.equal(wsUrl(BINANCE_WS_BASE, ['BTCUSDT'], 'raw', '100ms'), 'wss://stream.binance.com:9443/ws/btcusdt@depth@100ms');
-  assert.equal(wsUrl('ws://127.0.0.1:9000/', ['a', 'b'], 'raw', '100ms'), 'ws://127.0.0.1:9000/ws/a@depth@100ms/b@depth@100ms');
+  assert.equal(
+    wsUrl(BINANCE_WS_BASE, ['BTCUSDT'], 'raw', '100ms'),
+    'wss://stream.binance.com:9443/ws/btcusdt@depth@100ms',
+  );
+  assert.equal(
+    wsUrl('ws://127.0.0.1:9000/', ['a', 'b'], 'raw', '100ms'),
+    'ws://127.0.0.1:9000/ws/a@depth@100ms/b@depth@100ms',
+  );
   assert.throws(() => wsUrl(BINANCE_WS_BASE, [], 'raw', '100ms'), RangeError);
 });
 
 test('snapshot and exchangeInfo URLs, request weight', () => {
-  assert.equal(exchangeInfoUrl(BINANCE_REST_BASE, 'btcusdt'), 'https://api.binance.com/api/v3/exchangeInfo?symbol=BTCUSDT');
-  assert.equal(snapshotUrl(BINANCE_REST_BASE, 'btcusdt', 1000), 'https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000');
-  assert.equal(snapshotUrl('http://127.0.0.1:8080/', 'ETHUSDT', 100), 'http://127.0.0.1:8080/api/v3/depth?symbol=ETHUSDT&limit=100');
+  assert.equal(
+    exchangeInfoUrl(BINANCE_REST_BASE, 'btcusdt'),
+    'https://api.binance.com/api/v3/exchangeInfo?symbol=BTCUSDT',
+  );
+  assert.equal(
+    snapshotUrl(BINANCE_REST_BASE, 'btcusdt', 1000),
+    'https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000',
+  );
+  assert.equal(
+    snapshotUrl('http://127.0.0.1:8080/', 'ETHUSDT', 100),
+    'http://127.0.0.1:8080/api/v3/depth?symbol=ETHUSDT&limit=100',
+  );
   const weights: [number, number][] = [
     [1, 5],
     [100, 5],
@@ -144,7 +159,10 @@ test('returns a clear error for malformed input, never throws', () => {
     [RAW.replace('"s":"NKNUSDT"', '"s":""'), /"s" must be a non-empty string/],
     [RAW.replace('"E":1633998512568', '"E":"now"'), /"E" must be a number/],
     [RAW.replace('"b":[["0.35170000","4265.00000000"]]', '"b":{}'), /"b" must be an array/],
-    [RAW.replace('"b":[["0.35170000","4265.00000000"]]', '"b":[["0.35170000"]]'), /"b"\[0\] must be a \[price, size\] pair/],
+    [
+      RAW.replace('"b":[["0.35170000","4265.00000000"]]', '"b":[["0.35170000"]]'),
+      /"b"\[0\] must be a \[price, size\] pair/,
+    ],
     [RAW.replace('"0.35170000"', '"abc"'), /"b"\[0\] has a non-numeric/],
     [RAW.replace('"0.35170000"', '0.3517'), /"b"\[0\] has a non-numeric/],
     [RAW.replace('"0.35170000"', '""'), /non-numeric/],
@@ -166,10 +184,17 @@ test('returns a clear error for malformed input, never throws', () => {
 
 test('never throws and always returns exactly one outcome, on arbitrary input', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.string(), fc.json(), fc.jsonValue().map((v) => JSON.stringify({ stream: 'x@depth', data: v }))), (text) => {
-      const r = parseMessage(text, 'c', 0);
-      assert.equal([r.delta, r.ignored, r.error].filter((x) => x !== undefined).length, 1);
-    }),
+    fc.property(
+      fc.oneof(
+        fc.string(),
+        fc.json(),
+        fc.jsonValue().map((v) => JSON.stringify({ stream: 'x@depth', data: v })),
+      ),
+      (text) => {
+        const r = parseMessage(text, 'c', 0);
+        assert.equal([r.delta, r.ignored, r.error].filter((x) => x !== undefined).length, 1);
+      },
+    ),
     { numRuns: 500 },
   );
 });
@@ -186,13 +211,21 @@ const decimalString = fc
   });
 
 test('decimal() equals Number() for every plain decimal string, rejects the rest', () => {
-  fc.assert(fc.property(decimalString, (s) => assert.equal(decimal(s), Number(s), s)), { numRuns: 2000 });
-  for (const s of ['50000.12000000', '0.00000001', '123456789012345678.12345678', '1.', '007']) assert.equal(decimal(s), Number(s), s);
-  for (const s of ['', '.5', '-1', '+1', '1e5', '0x10', ' 1', '1 ', '1.2.3', 'NaN', 'Infinity']) assert.ok(Number.isNaN(decimal(s)), s);
+  fc.assert(
+    fc.property(decimalString, (s) => assert.equal(decimal(s), Number(s), s)),
+    { numRuns: 2000 },
+  );
+  for (const s of ['50000.12000000', '0.00000001', '123456789012345678.12345678', '1.', '007'])
+    assert.equal(decimal(s), Number(s), s);
+  for (const s of ['', '.5', '-1', '+1', '1e5', '0x10', ' 1', '1 ', '1.2.3', 'NaN', 'Infinity'])
+    assert.ok(Number.isNaN(decimal(s)), s);
   assert.ok(Number.isNaN(decimal(5)));
 });
 
-const levelArb = fc.tuple(decimalString.filter((s) => Number(s) > 0), decimalString);
+const levelArb = fc.tuple(
+  decimalString.filter((s) => Number(s) > 0),
+  decimalString,
+);
 const depthUpdateArb = fc.record({
   E: fc.integer({ min: 0, max: 2 ** 45 }),
   s: fc.constantFrom('BTCUSDT', 'nknusdt', 'ETHBTC'),
@@ -218,7 +251,11 @@ test('the scanner handles every canonical depthUpdate and agrees with JSON.parse
 });
 
 test('parseMessage and the JSON path agree on mutated and re-formatted messages', () => {
-  const edit = fc.tuple(fc.nat(), fc.constantFrom('del', 'ins', 'rep'), fc.constantFrom(...'0123456789.,:"[]{}eE-+ \\xu'.split('')));
+  const edit = fc.tuple(
+    fc.nat(),
+    fc.constantFrom('del', 'ins', 'rep'),
+    fc.constantFrom(...'0123456789.,:"[]{}eE-+ \\xu'.split('')),
+  );
   fc.assert(
     fc.property(depthUpdateArb, fc.array(edit, { minLength: 1, maxLength: 3 }), fc.boolean(), (m, edits, pretty) => {
       let text = canonical(m);
@@ -294,7 +331,9 @@ test('rejects crossed, mistyped and incomplete snapshots', () => {
     assert.match(r.error ?? '', re, text);
   }
   // a zero-size level does not count towards crossing
-  assert.ok(parseSnapshot('{"lastUpdateId":1,"bids":[["12","0"],["10","1"]],"asks":[["11","1"]]}', 'X', 'c', 0).snapshot);
+  assert.ok(
+    parseSnapshot('{"lastUpdateId":1,"bids":[["12","0"],["10","1"]],"asks":[["11","1"]]}', 'X', 'c', 0).snapshot,
+  );
 });
 
 // ------------------------------------------------------------------------------------------ sync rule
@@ -328,13 +367,19 @@ function recordLines(file: string): { prefix: string; json: string }[] {
 }
 
 test('real Binance recording: snapshot + diff sync, no gaps, never crossed, matches a reference book', () => {
-  const snapshots = new Map<string, { seq: number; bids: Level[]; asks: Level[]; strings: { bids: [string, string][]; asks: [string, string][] } }>();
+  const snapshots = new Map<
+    string,
+    { seq: number; bids: Level[]; asks: Level[]; strings: { bids: [string, string][]; asks: [string, string][] } }
+  >();
   for (const { prefix, json } of recordLines('cryptofeed_BINANCE.http.0.0')) {
     const symbol = /[?&]symbol=([A-Z0-9]+)/.exec(prefix)?.[1];
     assert.ok(symbol, prefix);
     const r = parseSnapshot(json, symbol, 'fixture', 0);
     assert.ok(r.snapshot, r.error);
-    snapshots.set(symbol, { ...r.snapshot, strings: JSON.parse(json) as { bids: [string, string][]; asks: [string, string][] } });
+    snapshots.set(symbol, {
+      ...r.snapshot,
+      strings: JSON.parse(json) as { bids: [string, string][]; asks: [string, string][] },
+    });
   }
   assert.deepEqual([...snapshots.keys()].sort(), ['BLZETH', 'LRCBTC', 'NKNUSDT', 'RUNEEUR']);
   assert.equal(snapshots.get('NKNUSDT')!.seq, 499869752);
@@ -353,10 +398,12 @@ test('real Binance recording: snapshot + diff sync, no gaps, never crossed, matc
     deltas.set(r.delta.symbol, list);
   }
   assert.deepEqual(Object.fromEntries(ignored), { bookTicker: 84, kline: 2, aggTrade: 2 });
-  assert.deepEqual(
-    Object.fromEntries([...deltas].map(([s, l]) => [s, l.length])),
-    { NKNUSDT: 150, BLZETH: 10, LRCBTC: 15, RUNEEUR: 2 },
-  );
+  assert.deepEqual(Object.fromEntries([...deltas].map(([s, l]) => [s, l.length])), {
+    NKNUSDT: 150,
+    BLZETH: 10,
+    LRCBTC: 15,
+    RUNEEUR: 2,
+  });
 
   const nkn = deltas.get('NKNUSDT')!;
   assert.deepEqual([nkn[0].first, nkn[0].last], [499869750, 499869752]);
@@ -392,7 +439,11 @@ test('real Binance recording: snapshot + diff sync, no gaps, never crossed, matc
         stale++;
         continue;
       }
-      if (applied === 0) assert.ok(d.first <= snap.seq + 1 && snap.seq + 1 <= d.last, `${symbol}: first applied event must cover lastUpdateId+1`);
+      if (applied === 0)
+        assert.ok(
+          d.first <= snap.seq + 1 && snap.seq + 1 <= d.last,
+          `${symbol}: first applied event must cover lastUpdateId+1`,
+        );
       else assert.equal(d.first, seq + 1, `${symbol}: chain U == prev u + 1`);
       book.apply(d.bids, d.asks);
       const msg = JSON.parse(d.raw!) as { data: { b: [string, string][]; a: [string, string][] } };
