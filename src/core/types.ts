@@ -17,6 +17,15 @@ export interface BookDelta {
   last: number;
   /** Exchange's "previous last" if the venue sends it (Binance futures pu); undefined for Binance spot. */
   prev?: number;
+  /**
+   * The venue restarted its sequence with this event: its ids go down (OKX maintenance: seqId < prevSeqId,
+   * e.g. prevSeqId 15, seqId 3; the next event then has prevSeqId 3). Such an event has first = last = the
+   * new id and prev = the old one (prev > last), so the interval rule alone would call it stale; it is
+   * neither stale nor a gap. A book at exactly `prev` applies its levels and is then at `last`; any other book
+   * resyncs. Absent (not false) on ordinary events. Venues that send a full book on restart (Bybit u = 1)
+   * emit a snapshot instead.
+   */
+  reset?: true;
   /** Exchange event time (ms since epoch, as the venue sends it). */
   exchTime: number;
   /** Local receive time at the collector, epoch microseconds. */

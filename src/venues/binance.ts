@@ -8,7 +8,8 @@
  */
 import { intervalRule } from '../core/sequence.js';
 import type { BookDelta, Level } from '../core/types.js';
-import { isPlainBody, POW10, TextScanner } from '../wire/textscan.js';
+import { isPlainBody, TextScanner } from '../wire/textscan.js';
+import { decimal, type JsonObject, parseJsonObject } from './decimal.js';
 import { concatenatedSymbols } from './symbols.js';
 import type { ParsedSnapshot, VenueAdapter } from './types.js';
 
@@ -31,6 +32,8 @@ export interface ParsedMessage {
 }
 
 export type { ParsedSnapshot } from './types.js';
+/** Plain decimal strings to numbers (shared by every adapter; re-exported here for existing importers). */
+export { decimal } from './decimal.js';
 
 /** Diff-depth stream name. 1000ms is Binance's default speed and has no suffix. */
 export function streamName(symbol: string, speed: DepthSpeed = '100ms'): string {
@@ -73,30 +76,6 @@ function trimSlash(s: string): string {
   return s.endsWith('/') ? s.slice(0, -1) : s;
 }
 
-/**
- * Binance sends plain decimal strings ("0.35210000"): digits with at most one '.', starting with a digit.
- * Anything else ("", "-1", "1e5", "0x1f", " 1", "Infinity") is NaN. With at most 15 significant digits
- * (mantissa below 2^53) and at most 22 decimals, mantissa / 10^decimals is one correctly rounded division
- * of two exact doubles, i.e. exactly Number(s), and several times faster than Number(s).
- */
-export function decimal(s: unknown): number {
-  if (typeof s !== 'string') return NaN;
-  const n = s.length;
-  if (n === 0) return NaN;
-  let m = 0;
-  let k = 0;
-  let dot = false;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      m = m * 10 + (c - 48);
-      if (dot) k++;
-    } else if (c === 46 && !dot && i > 0) dot = true;
-    else return NaN;
-  }
-  return m <= Number.MAX_SAFE_INTEGER && k <= 22 ? m / POW10[k] : +s;
-}
-
 /** Set by toLevels when it returns undefined; avoids allocating a result object per call on the hot path. */
 let levelsError = '';
 
@@ -121,21 +100,6 @@ function toLevels(x: unknown, field: string): Level[] | undefined {
     out.push([p, s]);
   }
   return out;
-}
-
-/** A parsed venue message: untyped JSON whose fields are checked one by one where they are read. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type JsonObject = Record<string, any>;
-
-function parseJsonObject(text: string): JsonObject | string {
-  let o: unknown;
-  try {
-    o = JSON.parse(text);
-  } catch (e) {
-    return `malformed JSON: ${(e as Error).message}`;
-  }
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) return 'message is not a JSON object';
-  return o as JsonObject;
 }
 
 function venueError(o: JsonObject): string | undefined {

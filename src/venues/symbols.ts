@@ -69,3 +69,17 @@ export function concatenatedSymbols(settle: 'spot' | 'quote'): {
     },
   };
 }
+
+/**
+ * Parse a unified symbol that may name a dated future: BASE/QUOTE, BASE/QUOTE:SETTLE or
+ * BASE/QUOTE:SETTLE-YYMMDD (ccxt's spelling, e.g. BTC/USD:BTC-220527); undefined if it is none of them.
+ */
+export function parseUnifiedDated(
+  s: string,
+): { base: string; quote: string; settle?: string; expiry?: string } | undefined {
+  const m = /^([A-Z0-9]{1,20}\/[A-Z0-9]{1,20}(?::[A-Z0-9]{1,20})?)(?:-([0-9]{6}))?$/.exec(s.toUpperCase());
+  if (!m) return undefined;
+  const u = parseUnified(m[1]);
+  if (!u || (m[2] !== undefined && u.settle === undefined)) return undefined;
+  return m[2] === undefined ? u : { ...u, expiry: m[2] };
+}
