@@ -33,7 +33,8 @@ import { coverStart, intervalRule, type SequenceRule } from './sequence.js';
 import type { BookDelta, BookSnapshot, Level } from './types.js';
 
 export type ArbiterState = 'unsynced' | 'synced' | 'gap';
-export type SnapshotRequestReason = 'initial' | 'gap' | 'crossed' | 'overflow' | 'retry' | 'stale-snapshot';
+export type SnapshotRequestReason =
+  'initial' | 'gap' | 'crossed' | 'overflow' | 'retry' | 'stale-snapshot' | 'venue-reset';
 export type ResetReason = 'initial' | 'resync';
 
 export interface ArbiterSink {
@@ -86,6 +87,8 @@ export interface ArbiterCounters {
   overflowDrops: number;
   /** Malformed deltas dropped (first > last, NaN). */
   invalid: number;
+  /** Reset events from the venue (ids restarted); each one forces a resync. */
+  venueResets: number;
 }
 
 const NONE = Number.NEGATIVE_INFINITY;
@@ -143,6 +146,7 @@ export class BookArbiter {
     snapshotRequests: 0,
     overflowDrops: 0,
     invalid: 0,
+    venueResets: 0,
   };
 
   private readonly gapTimeoutMs: number;
@@ -207,6 +211,14 @@ export class BookArbiter {
     f.messages++;
     if (!(ev.first <= ev.last)) {
       this.counters.invalid++;
+      return;
+    }
+    if (ev.reset === true) {
+      // The venue restarted its ids (OKX maintenance: seqId < prevSeqId). The interval rule would call every
+      // later event stale and freeze the book; until consolidated numbering spans a venue reset, start over
+      // from a fresh snapshot, loudly (counters.venueResets).
+      this.counters.venueResets++;
+      if (this._state !== 'unsynced') this.resync('venue-reset', nowMs);
       return;
     }
     const feedLast = f.last;

@@ -203,6 +203,7 @@ export function encodeCollectorEvent(ev: CollectorEvent): string {
     head =
       `{"v":1,"type":"delta","venue":${JSON.stringify(ev.venue)},"symbol":${JSON.stringify(ev.symbol)},"first":${ev.first},"last":${ev.last},` +
       (ev.prev !== undefined ? `"prev":${ev.prev},` : '') +
+      (ev.reset === true ? '"reset":true,' : '') +
       `"exchTime":${ev.exchTime},"recvTime":${ev.recvTime},"collector":${JSON.stringify(ev.collector)},` +
       `"bids":${ev.bidsJson ?? JSON.stringify(ev.bids)},"asks":${ev.asksJson ?? JSON.stringify(ev.asks)}}`;
   } else {

@@ -240,7 +240,11 @@ function runScenario(p: Params, mode: 'a' | 'b'): RunResult {
       // book-equals-truth checks above prove empty levels never reach it.
       const before = core.feedStats().get(copy.collector)?.duplicates ?? 0;
       core.onDelta({ ...copy, bids: [], asks: [] }, now);
-      assert.equal(core.feedStats().get(copy.collector)?.duplicates, before + 1, 'a copy whose levels were skipped is a duplicate');
+      assert.equal(
+        core.feedStats().get(copy.collector)?.duplicates,
+        before + 1,
+        'a copy whose levels were skipped is a duplicate',
+      );
     } else core.onDelta(copy, now);
     core.onTimer(now);
   }

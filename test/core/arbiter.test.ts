@@ -413,3 +413,15 @@ test('lag window: bounded sample, percentiles, reset', () => {
   assert.equal(b.lagSamples, 1024);
   assert.equal(b.lagP99, 7);
 });
+
+test('a venue reset (ids restarted, e.g. OKX maintenance) is never taken as stale: the book resyncs, counted', () => {
+  const { sink, core } = setup();
+  core.onSnapshot(snapshot(100), 0);
+  core.onDelta({ ...delta(101, 101), prev: 100 }, 0);
+  sink.take();
+  // OKX: prevSeqId 101 -> seqId 3; by the interval rule alone it would be stale (3 <= 101) and so would 3 -> 5
+  core.onDelta({ ...delta(3, 3), prev: 101, reset: true }, 0);
+  assert.equal(core.counters.venueResets, 1);
+  assert.equal(core.state, 'unsynced');
+  assert.deepEqual(sink.take(), [{ kind: 'request', reason: 'venue-reset', attempt: 1 }]);
+});

@@ -27,11 +27,17 @@ class ModelBook {
     return [...m.entries()].sort((a, b) => (side === 'bid' ? b[0] - a[0] : a[0] - b[0]));
   }
   top(n: number): { bids: Level[]; asks: Level[] } {
-    const lv = (side: 'bid' | 'ask') => this.sorted(side).slice(0, n).map(([p, v]) => [p, v.size] as Level);
+    const lv = (side: 'bid' | 'ask') =>
+      this.sorted(side)
+        .slice(0, n)
+        .map(([p, v]) => [p, v.size] as Level);
     return { bids: lv('bid'), asks: lv('ask') };
   }
   topStrings(n: number): { bids: StringLevel[]; asks: StringLevel[] } {
-    const lv = (side: 'bid' | 'ask') => this.sorted(side).slice(0, n).map(([, v]) => [v.ps, v.ss] as StringLevel);
+    const lv = (side: 'bid' | 'ask') =>
+      this.sorted(side)
+        .slice(0, n)
+        .map(([, v]) => [v.ps, v.ss] as StringLevel);
     return { bids: lv('bid'), asks: lv('ask') };
   }
   crossed(): boolean {
@@ -55,7 +61,10 @@ function assertSame(book: OrderBook, model: ModelBook, where: string): void {
 
 // Prices on a small grid so sets, updates and deletes collide often; bids and asks overlap so crossed books occur.
 const price = fc.integer({ min: 1, max: 120 }).map((k) => k / 100);
-const size = fc.oneof({ arbitrary: fc.constant(0), weight: 1 }, { arbitrary: fc.integer({ min: 1, max: 999 }).map((x) => x / 10), weight: 3 });
+const size = fc.oneof(
+  { arbitrary: fc.constant(0), weight: 1 },
+  { arbitrary: fc.integer({ min: 1, max: 999 }).map((x) => x / 10), weight: 3 },
+);
 const level = fc.tuple(price, size) as fc.Arbitrary<Level>;
 const sortedSide = (desc: boolean) =>
   fc
@@ -69,11 +78,36 @@ type Cmd =
   | { kind: 'clear' };
 
 const cmd: fc.Arbitrary<Cmd> = fc.oneof(
-  { arbitrary: fc.record({ kind: fc.constant('set' as const), side: fc.constantFrom('bid' as const, 'ask' as const), price, size }), weight: 6 },
-  { arbitrary: fc.record({ kind: fc.constant('apply' as const), bids: fc.array(level, { maxLength: 12 }), asks: fc.array(level, { maxLength: 12 }) }), weight: 6 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('set' as const),
+      side: fc.constantFrom('bid' as const, 'ask' as const),
+      price,
+      size,
+    }),
+    weight: 6,
+  },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('apply' as const),
+      bids: fc.array(level, { maxLength: 12 }),
+      asks: fc.array(level, { maxLength: 12 }),
+    }),
+    weight: 6,
+  },
   // unsorted snapshots (level by level, duplicates possible) and best-first sorted ones (the bulk-load path)
-  { arbitrary: fc.record({ kind: fc.constant('snapshot' as const), bids: fc.array(level, { maxLength: 60 }), asks: fc.array(level, { maxLength: 60 }) }), weight: 1 },
-  { arbitrary: fc.record({ kind: fc.constant('snapshot' as const), bids: sortedSide(true), asks: sortedSide(false) }), weight: 1 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('snapshot' as const),
+      bids: fc.array(level, { maxLength: 60 }),
+      asks: fc.array(level, { maxLength: 60 }),
+    }),
+    weight: 1,
+  },
+  {
+    arbitrary: fc.record({ kind: fc.constant('snapshot' as const), bids: sortedSide(true), asks: sortedSide(false) }),
+    weight: 1,
+  },
   { arbitrary: fc.constant({ kind: 'clear' as const }), weight: 1 },
 );
 
@@ -183,7 +217,13 @@ test('zero-size snapshot levels are ignored, on both the sorted and the unsorted
       [12, 3],
     ],
   );
-  assert.deepEqual(book.snapshot(), { bids: [[10, 1], [8, 2]], asks: [[12, 3]] });
+  assert.deepEqual(book.snapshot(), {
+    bids: [
+      [10, 1],
+      [8, 2],
+    ],
+    asks: [[12, 3]],
+  });
   // unsorted
   book.applySnapshot(
     [
@@ -196,7 +236,13 @@ test('zero-size snapshot levels are ignored, on both the sorted and the unsorted
       [11, 0],
     ],
   );
-  assert.deepEqual(book.snapshot(), { bids: [[10, 1], [8, 2]], asks: [[12, 3]] });
+  assert.deepEqual(book.snapshot(), {
+    bids: [
+      [10, 1],
+      [8, 2],
+    ],
+    asks: [[12, 3]],
+  });
 });
 
 test('duplicate prices in one delta or snapshot: the later entry wins', () => {
@@ -287,7 +333,7 @@ test('non-positive or NaN sizes delete instead of leaving a phantom level', () =
 test('large books: growth past the initial capacity and long moves match the model', () => {
   // deterministic LCG: thousands of levels, deep inserts/deletes (copyWithin paths) and top churn (short moves)
   let seed = 12345;
-  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+  const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
   const book = new OrderBook();
   const model = new ModelBook();
   const bids: Level[] = [];

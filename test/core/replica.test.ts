@@ -6,10 +6,37 @@ import type { ConsolidatedDelta, ConsolidatedSnapshot } from '../../src/wire/mes
 import type { Level } from '../../src/core/types.js';
 
 const snap = (seq: number, bids: Level[] = [[10, 1]], asks: Level[] = [[11, 1]]): ConsolidatedSnapshot => ({
-  v: 1, type: 'snapshot', venue: 'binance', symbol: 'X', seq, bids, asks, exchTime: 0, pubTime: 0, reason: 'reply',
+  v: 1,
+  type: 'snapshot',
+  venue: 'binance',
+  symbol: 'X',
+  seq,
+  bids,
+  asks,
+  exchTime: 0,
+  pubTime: 0,
+  reason: 'reply',
 });
-const delta = (first: number, seq: number, prev: number, bids: Level[] = [], asks: Level[] = []): ConsolidatedDelta => ({
-  v: 1, type: 'delta', venue: 'binance', symbol: 'X', seq, prev, first, bids, asks, exchTime: 0, recvTime: 0, pubTime: 0, feed: 'a',
+const delta = (
+  first: number,
+  seq: number,
+  prev: number,
+  bids: Level[] = [],
+  asks: Level[] = [],
+): ConsolidatedDelta => ({
+  v: 1,
+  type: 'delta',
+  venue: 'binance',
+  symbol: 'X',
+  seq,
+  prev,
+  first,
+  bids,
+  asks,
+  exchTime: 0,
+  recvTime: 0,
+  pubTime: 0,
+  feed: 'a',
 });
 
 test('deltas before the first snapshot are held and replayed on top of it', () => {
@@ -18,7 +45,10 @@ test('deltas before the first snapshot are held and replayed on top of it', () =
   assert.equal(r.onMessage(delta(7, 7, 6, [[9, 1]])), 'buffered');
   assert.equal(r.onMessage(snap(5)), 'reset');
   assert.equal(r.seq, 7);
-  assert.deepEqual(r.book.top(5).bids, [[10, 2], [9, 1]]);
+  assert.deepEqual(r.book.top(5).bids, [
+    [10, 2],
+    [9, 1],
+  ]);
 });
 
 test('stale copies are dropped; a gap stops updates until a snapshot', () => {
@@ -46,26 +76,32 @@ test('an older snapshot (a lagging hot-hot arbiter) does not roll the book back'
 
 test('property: any loss pattern never yields a book that differs from the source at the same seq', () => {
   fc.assert(
-    fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 0, max: 5 }), fc.boolean()), { minLength: 1, maxLength: 200 }), (steps) => {
-      // source: a chain of deltas on price levels 1..20; `lost` ones never reach the replica
-      const truth = new Map<number, number>();
-      const r = new BookReplica();
-      r.onMessage(snap(0, [], []));
-      let seq = 0;
-      for (const [price, size, lost] of steps) {
-        const d = delta(seq + 1, seq + 1, seq, [[price, size]]);
-        seq++;
-        if (size === 0) truth.delete(price);
-        else truth.set(price, size);
-        if (lost) continue;
-        r.onMessage(d);
-        if (r.synced) {
-          assert.equal(r.seq, seq);
-          const expect = [...truth.entries()].sort((a, b) => b[0] - a[0]);
-          assert.deepEqual(r.book.snapshot().bids, expect);
+    fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 0, max: 5 }), fc.boolean()), {
+        minLength: 1,
+        maxLength: 200,
+      }),
+      (steps) => {
+        // source: a chain of deltas on price levels 1..20; `lost` ones never reach the replica
+        const truth = new Map<number, number>();
+        const r = new BookReplica();
+        r.onMessage(snap(0, [], []));
+        let seq = 0;
+        for (const [price, size, lost] of steps) {
+          const d = delta(seq + 1, seq + 1, seq, [[price, size]]);
+          seq++;
+          if (size === 0) truth.delete(price);
+          else truth.set(price, size);
+          if (lost) continue;
+          r.onMessage(d);
+          if (r.synced) {
+            assert.equal(r.seq, seq);
+            const expect = [...truth.entries()].sort((a, b) => b[0] - a[0]);
+            assert.deepEqual(r.book.snapshot().bids, expect);
+          }
         }
-      }
-    }),
+      },
+    ),
     { numRuns: 300 },
   );
 });

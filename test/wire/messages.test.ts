@@ -1,12 +1,31 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { answerSnapshotQuery, DecodeError, decodeAny, decodeCollectorEvent, decodeConsolidated, encode, encodeCollectorEvent, encodeConsolidatedDelta, type ConsolidatedSnapshot } from '../../src/wire/messages.js';
+import {
+  answerSnapshotQuery,
+  DecodeError,
+  decodeAny,
+  decodeCollectorEvent,
+  decodeConsolidated,
+  encode,
+  encodeCollectorEvent,
+  encodeConsolidatedDelta,
+  type ConsolidatedSnapshot,
+} from '../../src/wire/messages.js';
 import type { BookDelta, BookSnapshot } from '../../src/core/types.js';
 
 const delta: BookDelta = {
-  type: 'delta', venue: 'binance', symbol: 'BTCUSDT', first: 10, last: 12, exchTime: 1700000000000, recvTime: 1700000000000123,
-  collector: 'a', bids: [[100.5, 1.25]], asks: [[101, 0]], raw: '{"e":"depthUpdate","note":"line1\nline2 \\" quoted"}',
+  type: 'delta',
+  venue: 'binance',
+  symbol: 'BTCUSDT',
+  first: 10,
+  last: 12,
+  exchTime: 1700000000000,
+  recvTime: 1700000000000123,
+  collector: 'a',
+  bids: [[100.5, 1.25]],
+  asks: [[101, 0]],
+  raw: '{"e":"depthUpdate","note":"line1\nline2 \\" quoted"}',
 };
 
 /** The decoded event without what only one of the two decoders adds (the JSON path's `v`, the scanner's level texts). */
@@ -21,16 +40,35 @@ test('collector events round-trip; the raw text travels after the JSON head, unt
   const { raw: _r, ...noRaw } = delta;
   assert.deepEqual(norm(decodeCollectorEvent(buf)), noRaw, 'without withRaw the raw text is not decoded');
   assert.deepEqual(norm(decodeCollectorEvent(buf.toString(), true)), delta);
-  const snap: BookSnapshot = { type: 'snapshot', venue: 'binance', symbol: 'BTCUSDT', seq: 9, recvTime: 1, collector: 'b', bids: [[1, 2]], asks: [[3, 4]], raw: '{}' };
+  const snap: BookSnapshot = {
+    type: 'snapshot',
+    venue: 'binance',
+    symbol: 'BTCUSDT',
+    seq: 9,
+    recvTime: 1,
+    collector: 'b',
+    bids: [[1, 2]],
+    asks: [[3, 4]],
+    raw: '{}',
+  };
   assert.deepEqual(decodeCollectorEvent(encodeCollectorEvent(snap), true), { v: 1, ...snap });
 });
 
 test('property: any raw text and any levels survive the round trip', () => {
   fc.assert(
-    fc.property(fc.string({ unit: 'binary' }), fc.array(fc.tuple(fc.double({ min: 0.01, max: 1e9, noNaN: true }), fc.double({ min: 0, max: 1e9, noNaN: true, noDefaultInfinity: true }).map((x) => x + 0))), (raw, lv) => {
-      const ev = { ...delta, raw, bids: lv, asks: [] };
-      assert.deepEqual(norm(decodeCollectorEvent(encodeCollectorEvent(ev), true)), ev);
-    }),
+    fc.property(
+      fc.string({ unit: 'binary' }),
+      fc.array(
+        fc.tuple(
+          fc.double({ min: 0.01, max: 1e9, noNaN: true }),
+          fc.double({ min: 0, max: 1e9, noNaN: true, noDefaultInfinity: true }).map((x) => x + 0),
+        ),
+      ),
+      (raw, lv) => {
+        const ev = { ...delta, raw, bids: lv, asks: [] };
+        assert.deepEqual(norm(decodeCollectorEvent(encodeCollectorEvent(ev), true)), ev);
+      },
+    ),
     { numRuns: 200 },
   );
 });
@@ -40,34 +78,94 @@ test('malformed payloads are DecodeErrors with a reason, never anything else', (
     ['nope', /not JSON/],
     ['[1,2]', /version|object/],
     ['{"v":2}', /version 2/],
-    ['{"v":1,"type":"delta","venue":"binance","symbol":"X","collector":"a","recvTime":1,"first":1,"last":2,"bids":[["1","2"]],"asks":[]}', /bids/],
-    ['{"v":1,"type":"delta","venue":"binance","symbol":"X","collector":"a","recvTime":1,"first":3,"last":2,"bids":[],"asks":[]}', /first > last/],
-    ['{"v":1,"type":"delta","venue":"binance","symbol":"X","collector":"a","recvTime":1,"first":"1","last":2,"bids":[],"asks":[]}', /first/],
-    ['{"v":1,"type":"hello","venue":"binance","symbol":"X","collector":"a","recvTime":1,"bids":[],"asks":[]}', /unexpected type/],
+    [
+      '{"v":1,"type":"delta","venue":"binance","symbol":"X","collector":"a","recvTime":1,"first":1,"last":2,"bids":[["1","2"]],"asks":[]}',
+      /bids/,
+    ],
+    [
+      '{"v":1,"type":"delta","venue":"binance","symbol":"X","collector":"a","recvTime":1,"first":3,"last":2,"bids":[],"asks":[]}',
+      /first > last/,
+    ],
+    [
+      '{"v":1,"type":"delta","venue":"binance","symbol":"X","collector":"a","recvTime":1,"first":"1","last":2,"bids":[],"asks":[]}',
+      /first/,
+    ],
+    [
+      '{"v":1,"type":"hello","venue":"binance","symbol":"X","collector":"a","recvTime":1,"bids":[],"asks":[]}',
+      /unexpected type/,
+    ],
   ];
-  for (const [text, why] of bad) assert.throws(() => decodeCollectorEvent(text), (e: unknown) => e instanceof DecodeError && why.test((e as Error).message), text);
+  for (const [text, why] of bad)
+    assert.throws(
+      () => decodeCollectorEvent(text),
+      (e: unknown) => e instanceof DecodeError && why.test((e as Error).message),
+      text,
+    );
   assert.throws(() => decodeConsolidated('{"v":1,"type":"error","message":"resyncing"}'), /resyncing/);
-  assert.throws(() => decodeConsolidated('{"v":1,"type":"delta","venue":"b","symbol":"X","seq":2,"bids":[],"asks":[]}'), /prev/);
+  assert.throws(
+    () => decodeConsolidated('{"v":1,"type":"delta","venue":"b","symbol":"X","seq":2,"bids":[],"asks":[]}'),
+    /prev/,
+  );
 });
 
 test('a consolidated delta encodes to what decodeConsolidated reads back', () => {
   const m = decodeConsolidated(encodeConsolidatedDelta(delta, 9, 1700000000000999));
   assert.deepEqual(m, {
-    v: 1, type: 'delta', venue: 'binance', symbol: 'BTCUSDT', seq: 12, prev: 9, first: 10, bids: delta.bids, asks: delta.asks,
-    exchTime: delta.exchTime, recvTime: delta.recvTime, pubTime: 1700000000000999, feed: 'a',
+    v: 1,
+    type: 'delta',
+    venue: 'binance',
+    symbol: 'BTCUSDT',
+    seq: 12,
+    prev: 9,
+    first: 10,
+    bids: delta.bids,
+    asks: delta.asks,
+    exchTime: delta.exchTime,
+    recvTime: delta.recvTime,
+    pubTime: 1700000000000999,
+    feed: 'a',
   });
 });
 
 test('snapshot service replies: the book, or an error naming why not', () => {
-  const snap: ConsolidatedSnapshot = { v: 1, type: 'snapshot', venue: 'binance', symbol: 'BTCUSDT', seq: 7, bids: [[1, 2]], asks: [[3, 4]], exchTime: 0, pubTime: 1, reason: 'reply' };
+  const snap: ConsolidatedSnapshot = {
+    v: 1,
+    type: 'snapshot',
+    venue: 'binance',
+    symbol: 'BTCUSDT',
+    seq: 7,
+    bids: [[1, 2]],
+    asks: [[3, 4]],
+    exchTime: 0,
+    pubTime: 1,
+    reason: 'reply',
+  };
   const books = new Map([
     ['binance.BTCUSDT', { synced: true, snapshot: () => snap }],
     ['binance.ETHUSDT', { synced: false, snapshot: () => snap }],
   ]);
-  const ask = (payload: Buffer) => decodeAny(answerSnapshotQuery(payload, (q) => `${q.venue}.${q.symbol}`, (n) => books.get(n)));
+  const ask = (payload: Buffer) =>
+    decodeAny(
+      answerSnapshotQuery(
+        payload,
+        (q) => `${q.venue}.${q.symbol}`,
+        (n) => books.get(n),
+      ),
+    );
   const query = (symbol: string) => encode({ v: 1, type: 'snapshot-query', venue: 'binance', symbol });
   assert.deepEqual(ask(query('BTCUSDT')), snap);
   assert.deepEqual(ask(query('XRPUSDT')), { v: 1, type: 'error', message: 'unknown book binance.XRPUSDT' });
   assert.deepEqual(ask(query('ETHUSDT')), { v: 1, type: 'error', message: 'book binance.ETHUSDT is resyncing' });
   assert.match((ask(Buffer.from('{oops')) as unknown as { message: string }).message, /not JSON/);
+});
+
+test('a venue reset flag survives the raw.* wire (encode -> decode)', () => {
+  const ev = {
+    type: 'delta' as const, venue: 'okx', symbol: 'BTC-USDT', first: 3, last: 3, prev: 15, reset: true as const,
+    exchTime: 1, recvTime: 2, collector: 'a', bids: [], asks: [],
+  }; // prettier-ignore
+  const back = decodeCollectorEvent(encodeCollectorEvent(ev));
+  assert.equal(back.type === 'delta' && back.reset, true);
+  const plain = decodeCollectorEvent(encodeCollectorEvent({ ...ev, reset: undefined }));
+  assert.equal(plain.type === 'delta' && plain.reset, undefined);
 });

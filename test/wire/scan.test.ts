@@ -2,12 +2,26 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { scanCollectorDelta, scanConsolidatedDelta } from '../../src/wire/scan.js';
-import { decodeCollectorEvent, decodeConsolidated, encode, encodeCollectorEvent, encodeConsolidatedDelta } from '../../src/wire/messages.js';
+import {
+  decodeCollectorEvent,
+  decodeConsolidated,
+  encode,
+  encodeCollectorEvent,
+  encodeConsolidatedDelta,
+} from '../../src/wire/messages.js';
 import type { BookDelta, Level } from '../../src/core/types.js';
 
 const base: BookDelta = {
-  type: 'delta', venue: 'binance', symbol: 'BTCUSDT', first: 10, last: 12, exchTime: 1700000000000, recvTime: 1700000000000123,
-  collector: 'a', bids: [[100.5, 1.25]], asks: [[101, 0]],
+  type: 'delta',
+  venue: 'binance',
+  symbol: 'BTCUSDT',
+  first: 10,
+  last: 12,
+  exchTime: 1700000000000,
+  recvTime: 1700000000000123,
+  collector: 'a',
+  bids: [[100.5, 1.25]],
+  asks: [[101, 0]],
 };
 
 const head = (ev: BookDelta) => encodeCollectorEvent(ev);
@@ -108,7 +122,10 @@ test('a copy whose levels are not wanted carries its range, times and collector,
   });
   assert.deepEqual(seen, [['binance', 'BTCUSDT', 10, 12]]);
   assert.equal(d?.levelsSkipped, true);
-  assert.deepEqual([d?.first, d?.last, d?.collector, d?.recvTime, d?.bids, d?.asks], [10, 12, 'a', base.recvTime, [], []]);
+  assert.deepEqual(
+    [d?.first, d?.last, d?.collector, d?.recvTime, d?.bids, d?.asks],
+    [10, 12, 'a', base.recvTime, [], []],
+  );
 });
 
 test('the consolidated delta reuses the kept level texts byte for byte', () => {
@@ -153,7 +170,18 @@ test('consolidated shapes the scanner does not know go to JSON.parse', () => {
     text.replace('"feed":"a"', '"feed":"\\u0061"'),
     text + ' ',
     text.slice(0, -1),
-    encode({ v: 1, type: 'snapshot', venue: 'binance', symbol: 'BTCUSDT', seq: 1, bids: [], asks: [], exchTime: 0, pubTime: 0, reason: 'reply' }).toString(),
+    encode({
+      v: 1,
+      type: 'snapshot',
+      venue: 'binance',
+      symbol: 'BTCUSDT',
+      seq: 1,
+      bids: [],
+      asks: [],
+      exchTime: 0,
+      pubTime: 0,
+      reason: 'reply',
+    }).toString(),
   ])
     assert.equal(scanConsolidatedDelta(v), undefined, v);
   assert.throws(() => decodeConsolidated(text.slice(0, -1)), /not JSON/);

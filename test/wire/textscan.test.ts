@@ -33,7 +33,10 @@ test('decimal and quotedDecimal give exactly the value JSON.parse / Number gives
 test('levels: plain and quoted arrays; a bad element refuses the whole array', () => {
   const out: Level[] = [];
   assert.ok(sc.at('[[1.5,2],[3,0]]').levels(out, false));
-  assert.deepEqual(out, [[1.5, 2], [3, 0]]);
+  assert.deepEqual(out, [
+    [1.5, 2],
+    [3, 0],
+  ]);
   const q: Level[] = [];
   assert.ok(sc.at('[["65000.01","0.5"]]').levels(q, true));
   assert.deepEqual(q, [[65000.01, 0.5]]);
