@@ -126,7 +126,7 @@ class BookHandler implements ArbiterSink {
     const pubTime = nowMicros();
     // time inside the arbiter: from the triggering message's arrival to this publish
     this.processing[this.processingN++ & (PROC_SAMPLES - 1)] = pubTime - this.svc.arrival;
-    this.svc.pub!.send(this.topic, encodeConsolidatedDelta(ev, prev, pubTime));
+    this.svc.pub!.send(this.topic, encodeConsolidatedDelta(ev, prev, pubTime, this.core.offset));
   }
 
   requestSnapshot(reason: string, attempt: number): void {
@@ -162,12 +162,13 @@ class BookHandler implements ArbiterSink {
       type: 'snapshot',
       venue: this.venue,
       symbol: this.symbol,
-      seq: this.core.seq,
+      seq: this.core.consolidatedSeq,
       bids,
       asks,
       exchTime: 0,
       pubTime: nowMicros(),
       reason,
+      ...(this.core.offset === 0 ? {} : { offset: this.core.offset }),
     };
   }
 
@@ -215,7 +216,7 @@ class BookHandler implements ArbiterSink {
       symbol: this.symbol,
       arbiter: this.svc.id,
       time: nowMicros(),
-      seq: this.core.seq,
+      seq: this.core.consolidatedSeq,
       synced: this.core.state !== 'unsynced',
       updatesPerSec: Math.round(this.updatesPerSec * 10) / 10,
       ...this.processingPercentiles(),
@@ -485,7 +486,7 @@ export class ArbiterService {
   latestStats(): ArbiterStats[] {
     const out: ArbiterStats[] = [];
     for (const b of this.books.values())
-      if (b.lastStats) out.push({ ...b.lastStats, seq: b.core.seq, synced: b.core.state !== 'unsynced' });
+      if (b.lastStats) out.push({ ...b.lastStats, seq: b.core.consolidatedSeq, synced: b.core.state !== 'unsynced' });
     return out;
   }
 

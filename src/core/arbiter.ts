@@ -16,6 +16,15 @@
  *
  * First arrival wins: a copy that applies is published at once, later copies are dropped as duplicates.
  *
+ * Venue resets (OKX maintenance: seqId < prevSeqId; Bybit: a snapshot with u = 1) restart the venue's ids.
+ * The consolidated stream must still only go up, so the core keeps `offset` (consolidated seq = venue seq +
+ * offset) and moves it at a reset to the reset message's exchange time in ms x 1000 (above every earlier
+ * number unless the venue spent over 1000 ids per ms since the last reset; then just above the last one).
+ * Arbiters that see the same reset message therefore number the new id space the same way; consolidated
+ * messages carry the offset, so a reader never mixes two numberings (BookReplica). After a reset every other
+ * feed is in the old id space until it delivers its own copy of the reset (or a snapshot): until then its
+ * events are old and dropped as duplicates, never compared with new ids.
+ *
  * Feed stats definitions:
  *   messages    deltas received from the feed.
  *   duplicates  copies dropped because they were stale against the consolidated seq, or because a copy with
@@ -38,11 +47,14 @@ export type SnapshotRequestReason =
 export type ResetReason = 'initial' | 'resync';
 
 export interface ArbiterSink {
-  /** A delta to publish: the winning copy, prev = the consolidated seq before it. */
+  /**
+   * A delta to publish: the winning copy, prev = the consolidated seq before it. Its consolidated seq is
+   * ev.last + core.offset (see consolidatedDelta in wire/messages.ts).
+   */
   publish(ev: BookDelta, prev: number): void;
   /** The core needs a REST snapshot (attempt counts up for retries; the shell picks the collector). */
   requestSnapshot(reason: SnapshotRequestReason, attempt: number): void;
-  /** The book was (re)built from a snapshot; publish a consolidated snapshot of core.book now. */
+  /** The book was (re)built from a snapshot; publish a consolidated snapshot of core.book now (at consolidatedSeq). */
   reset(reason: ResetReason, snap: BookSnapshot): void;
 }
 
@@ -100,6 +112,8 @@ const RECENT = 4096;
 const COMPACT_AT = 1024;
 
 class Feed {
+  /** The id space (BookArbiter.epoch) this feed's messages are in. */
+  epoch = 0;
   messages = 0;
   duplicates = 0;
   won = 0;
@@ -156,6 +170,13 @@ export class BookArbiter {
 
   private _state: ArbiterState = 'unsynced';
   private _seq = 0;
+  /** Consolidated seq = venue seq + offset; moved by venue resets only. */
+  private _offset = 0;
+  /** Venue id spaces seen: 0 until the first venue reset. */
+  private epoch = 0;
+  /** The reset message that started this id space, to know its repeats ('' before any). */
+  private resetKey = '';
+
   private gapSince = 0;
   /** When the last snapshot request was made; NaN before the first one. */
   private requestedAt = NaN;
@@ -192,6 +213,16 @@ export class BookArbiter {
     return this._seq;
   }
 
+  /** consolidated seq - venue seq: 0 until the venue resets its ids. */
+  get offset(): number {
+    return this._offset;
+  }
+
+  /** The consolidated seq of the book now. */
+  get consolidatedSeq(): number {
+    return this._seq + this._offset;
+  }
+
   get state(): ArbiterState {
     return this._state;
   }
@@ -214,11 +245,11 @@ export class BookArbiter {
       return;
     }
     if (ev.reset === true) {
-      // The venue restarted its ids (OKX maintenance: seqId < prevSeqId). The interval rule would call every
-      // later event stale and freeze the book; until consolidated numbering spans a venue reset, start over
-      // from a fresh snapshot, loudly (counters.venueResets).
-      this.counters.venueResets++;
-      if (this._state !== 'unsynced') this.resync('venue-reset', nowMs);
+      this.onResetDelta(ev, f, nowMs);
+      return;
+    }
+    if (f.epoch < this.epoch) {
+      this.duplicate(ev, f); // sent before the venue reset this feed has not delivered yet: old ids
       return;
     }
     const feedLast = f.last;
@@ -263,6 +294,16 @@ export class BookArbiter {
     if (snap.venue !== this.venue || snap.symbol !== this.symbol || !Number.isFinite(snap.seq)) {
       this.counters.snapshotsRejected++;
       return;
+    }
+    const f = this.feed(snap.collector);
+    const key = snap.reset === true ? `snapshot ${snap.seq} at ${snap.exchTime}` : '';
+    if (f.epoch < this.epoch)
+      f.epoch = this.epoch; // a snapshot (a copy of the reset's, or after a reconnect) is current
+    else if (snap.reset === true && key !== this.resetKey && !snapshotCrossed(snap.bids, snap.asks)) {
+      // A new id space starts with this snapshot (Bybit u = 1): adopt it whatever the state.
+      this.newEpoch(f, snap.seq, snap.exchTime, key);
+      this.dropHeld();
+      this._state = 'unsynced';
     }
     if (this._state !== 'unsynced') {
       this.counters.snapshotsIgnored++;
@@ -317,6 +358,8 @@ export class BookArbiter {
   private feed(id: string): Feed {
     let f = this.feeds.get(id);
     if (f === undefined) {
+      // epoch 0: a feed first heard after a venue reset may still be sending old ids; it is current once it
+      // delivers the reset or a snapshot (venues that reset send one on every (re)subscribe)
       f = new Feed();
       this.feeds.set(id, f);
     }
@@ -375,7 +418,7 @@ export class BookArbiter {
     this.appliedSinceReset = true;
     f.won++;
     this.counters.published++;
-    this.sink.publish(ev, prev);
+    this.sink.publish(ev, prev + this._offset);
     return true;
   }
 
@@ -395,6 +438,55 @@ export class BookArbiter {
       if (this._seq !== startSeq) this.gapSince = nowMs; // progress restarts the clock for the next hole
     }
     this.settleSkips();
+  }
+
+  /** Another feed's copy of a reset this core took, or a new reset (OKX maintenance: seqId < prevSeqId). */
+  private onResetDelta(ev: BookDelta, f: Feed, nowMs: number): void {
+    const key = `delta ${ev.prev} -> ${ev.last}`;
+    if (f.epoch < this.epoch || key === this.resetKey) {
+      f.epoch = this.epoch;
+      this.duplicate(ev, f); // another feed's copy, or a repeat, of the reset that started this id space
+      return;
+    }
+    const inPlace = this._state !== 'unsynced' && ev.prev === this._seq;
+    const prev = this.consolidatedSeq;
+    this.newEpoch(f, ev.last, ev.exchTime, key);
+    this.dropHeld(); // held events are of the old id space
+    if (inPlace) {
+      // The reset continues the book at prev.
+      this.book.apply(ev.bids, ev.asks);
+      this._seq = ev.last;
+      if (this.book.isCrossed()) {
+        this.resync('crossed', nowMs);
+        return;
+      }
+      this._state = 'synced';
+      f.won++;
+      f.last = ev.last;
+      this.counters.published++;
+      this.sink.publish(ev, prev);
+      return;
+    }
+    // Not at prev (a gap just before the reset): the new id space starts from a snapshot.
+    if (this._state !== 'unsynced') this.resync('venue-reset', nowMs);
+  }
+
+  /** A new venue id space starting at `firstId`, announced at exchange time `exchTimeMs`. */
+  private newEpoch(f: Feed, firstId: number, exchTimeMs: number | undefined, key: string): void {
+    this.resetKey = key;
+    const base = exchTimeMs !== undefined && Number.isSafeInteger(exchTimeMs * 1000) ? exchTimeMs * 1000 : 0;
+    this._offset = Math.max(base, this.consolidatedSeq + 1 - firstId);
+    this.counters.venueResets++;
+    this.epoch++;
+    f.epoch = this.epoch;
+    f.last = NONE;
+    for (const g of this.feeds.values()) g.pendingSkipEnd = NONE;
+  }
+
+  private dropHeld(): void {
+    this.buf = [];
+    this.head = 0;
+    this.bufLasts.clear();
   }
 
   private adopt(snap: BookSnapshot, nowMs: number): void {

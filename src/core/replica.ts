@@ -19,6 +19,8 @@ export type ReplicaVerdict = 'applied' | 'reset' | 'stale' | 'gap' | 'buffered';
 export class BookReplica {
   readonly book = new OrderBook();
   seq = -1;
+  /** The numbering followed (ConsolidatedDelta.offset): 0 until the venue resets its ids. */
+  offset = 0;
   synced = false;
   gaps = 0;
   /** In-stream snapshots at our own seq whose top levels differed from our book (should stay 0). */
@@ -34,6 +36,7 @@ export class BookReplica {
 
   onSnapshot(s: ConsolidatedSnapshot): ReplicaVerdict {
     if (this.synced && s.seq < this.seq) return 'stale';
+    this.offset = s.offset ?? 0;
     // Same seq as ours (the periodic snapshot after the delta we applied): a free consistency check.
     if (this.synced && s.seq === this.seq) {
       if (sameLevels(this.book.top(CHECK_DEPTH), s)) return 'stale';
@@ -54,7 +57,18 @@ export class BookReplica {
       this.held.push(d);
       return 'buffered';
     }
-    const verdict = consolidatedVerdict(this.seq, d);
+    // Another numbering: the venue reset its ids. The reset itself chains on our seq (prev); past it, an arbiter
+    // numbering differently (it saw another reset) can only be compared by seq.
+    const offset = d.offset ?? 0;
+    const verdict =
+      offset === this.offset
+        ? consolidatedVerdict(this.seq, d)
+        : d.prev === this.seq
+          ? 'apply'
+          : d.seq <= this.seq
+            ? 'stale'
+            : 'gap';
+    if (verdict === 'apply') this.offset = offset;
     if (verdict === 'stale') return 'stale';
     if (verdict === 'apply') {
       this.book.apply(d.bids, d.asks);

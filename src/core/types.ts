@@ -23,7 +23,7 @@ export interface BookDelta {
    * new id and prev = the old one (prev > last), so the interval rule alone would call it stale; it is
    * neither stale nor a gap. A book at exactly `prev` applies its levels and is then at `last`; any other book
    * resyncs. Absent (not false) on ordinary events. Venues that send a full book on restart (Bybit u = 1)
-   * emit a snapshot instead.
+   * emit a snapshot with `reset` instead.
    */
   reset?: true;
   /** Exchange event time (ms since epoch, as the venue sends it). */
@@ -52,6 +52,11 @@ export interface BookSnapshot {
   collector: string;
   bids: Level[];
   asks: Level[];
+  /**
+   * The venue restarted its ids and this snapshot starts the new id space (Bybit: u = 1). A book adopts it
+   * whatever its state; without the flag a synced book ignores snapshots. Absent on ordinary snapshots.
+   */
+  reset?: true;
   raw?: string;
 }
 

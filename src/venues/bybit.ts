@@ -133,6 +133,7 @@ export function parseBybitMessage(text: string, collector: string, recvTime: num
       bids: f.bids,
       asks: f.asks,
       raw: text,
+      ...(f.u === 1 ? { reset: true as const } : {}),
     };
     return { snapshot };
   }

@@ -50,6 +50,11 @@ export interface ConsolidatedDelta {
   pubTime: number;
   /** Collector id whose copy won. */
   feed: string;
+  /**
+   * seq minus the venue's own id, where it is not 0: the venue restarted its ids (docs/wire-format.md,
+   * "Venue resets"). Messages with different offsets are numbered differently: never chain one onto the other.
+   */
+  offset?: number;
 }
 
 /** Full consolidated book at seq. Authoritative: a client replaces its book with it. */
@@ -65,6 +70,8 @@ export interface ConsolidatedSnapshot {
   pubTime: number;
   /** Why it was published: periodic, resync (book rebuilt after a gap no feed filled), reply (to a request). */
   reason: 'periodic' | 'resync' | 'reply';
+  /** As ConsolidatedDelta.offset. */
+  offset?: number;
 }
 
 export type ConsolidatedMessage = ConsolidatedDelta | ConsolidatedSnapshot;
@@ -219,10 +226,13 @@ export function encodeCollectorEvent(ev: CollectorEvent): string {
  * Encode a consolidated delta for book.* from the winning collector event. Built by hand: it runs once
  * per consolidated event, and the level arrays are serialized as they arrived.
  */
-export function encodeConsolidatedDelta(ev: BookDelta, prev: number, pubTime: number): string {
+export function encodeConsolidatedDelta(ev: BookDelta, prev: number, pubTime: number, offset = 0): string {
+  const seq = ev.last + offset;
+  // a venue reset covers only itself: its prev is in the old id space
+  const first = ev.reset === true ? seq : coverStart(ev) + 1 + offset;
   return (
     `{"v":1,"type":"delta","venue":${JSON.stringify(ev.venue)},"symbol":${JSON.stringify(ev.symbol)},` +
-    `"seq":${ev.last},"prev":${prev},"first":${coverStart(ev) + 1},"bids":${ev.bidsJson ?? JSON.stringify(ev.bids)},"asks":${ev.asksJson ?? JSON.stringify(ev.asks)},` +
+    `"seq":${seq},"prev":${prev},"first":${first},${offset === 0 ? '' : `"offset":${offset},`}"bids":${ev.bidsJson ?? JSON.stringify(ev.bids)},"asks":${ev.asksJson ?? JSON.stringify(ev.asks)},` +
     `"exchTime":${ev.exchTime},"recvTime":${ev.recvTime},"pubTime":${pubTime},"feed":${JSON.stringify(ev.collector)}}`
   );
 }

@@ -414,14 +414,78 @@ test('lag window: bounded sample, percentiles, reset', () => {
   assert.equal(b.lagP99, 7);
 });
 
-test('a venue reset (ids restarted, e.g. OKX maintenance) is never taken as stale: the book resyncs, counted', () => {
+test('OKX maintenance reset (seqId < prevSeqId) in place: published right after the last seq, later ids continue above', () => {
+  const { sink, core } = setup();
+  core.onSnapshot(snapshot(100), 0);
+  core.onDelta({ ...delta(101, 101, 'a', 0, [[100, 2]]), prev: 100 }, 0);
+  core.onDelta({ ...delta(101, 101, 'b'), prev: 100 }, 0); // b's copy
+  sink.take();
+  // prevSeqId 101 -> seqId 3: by the interval rule alone it is stale (3 <= 101), and so would 3 -> 5 be
+  core.onDelta({ ...delta(3, 3, 'a', 0, [[100, 3]]), prev: 101, reset: true }, 0);
+  assert.equal(core.counters.venueResets, 1);
+  assert.equal(core.state, 'synced');
+  assert.equal(core.seq, 3);
+  assert.equal(core.consolidatedSeq, 102, 'numbered right after the last consolidated seq');
+  assert.deepEqual(sink.take(), [{ kind: 'publish', first: 3, last: 3, prev: 101, collector: 'a' }]);
+  // b is still in the old id space: its late old events are dropped, never compared with new ids
+  core.onDelta({ ...delta(102, 104, 'b'), prev: 101 }, 0);
+  assert.deepEqual(sink.take(), []);
+  // a continues in the new space; b's copy of the reset brings b over
+  core.onDelta({ ...delta(4, 5, 'a', 0, [[99, 1]]), prev: 3 }, 0);
+  core.onDelta({ ...delta(3, 3, 'b'), prev: 101, reset: true }, 0);
+  assert.equal(core.counters.venueResets, 1, "b's copy is not a second reset");
+  core.onDelta({ ...delta(6, 6, 'b', 0, [[98, 1]]), prev: 5 }, 0);
+  assert.deepEqual(sink.take(), [
+    { kind: 'publish', first: 4, last: 5, prev: 102, collector: 'a' },
+    { kind: 'publish', first: 6, last: 6, prev: 104, collector: 'b' },
+  ]);
+  assert.equal(core.consolidatedSeq, 105);
+  assert.deepEqual(core.book.top(5).bids, [
+    [100, 3],
+    [99, 1],
+    [98, 1],
+  ]);
+});
+
+test('a venue reset that does not continue the book (a gap before it) resyncs; numbering goes on above the last publish', () => {
   const { sink, core } = setup();
   core.onSnapshot(snapshot(100), 0);
   core.onDelta({ ...delta(101, 101), prev: 100 }, 0);
   sink.take();
-  // OKX: prevSeqId 101 -> seqId 3; by the interval rule alone it would be stale (3 <= 101) and so would 3 -> 5
-  core.onDelta({ ...delta(3, 3), prev: 101, reset: true }, 0);
-  assert.equal(core.counters.venueResets, 1);
+  core.onDelta({ ...delta(3, 3), prev: 150, reset: true }, 0); // we are at 101, the reset continues 150
   assert.equal(core.state, 'unsynced');
   assert.deepEqual(sink.take(), [{ kind: 'request', reason: 'venue-reset', attempt: 1 }]);
+  core.onSnapshot(snapshot(7), 0);
+  assert.equal(core.state, 'synced');
+  // the reset's own id (3) was numbered right after the last publish (101): 7 is 4 ids later
+  assert.equal(core.consolidatedSeq, 106);
+  core.onDelta({ ...delta(8, 9), prev: 7 }, 0);
+  assert.equal(core.consolidatedSeq, 108);
+});
+
+test('Bybit restart (a snapshot with u = 1): adopted while synced, numbered on; copies and old events of other feeds are dropped', () => {
+  const { sink, core } = setup();
+  core.onSnapshot(snapshot(500), 0);
+  core.onDelta({ ...delta(501, 501, 'b'), prev: 500 }, 0);
+  sink.take();
+  core.onSnapshot({ ...snapshot(1, [[90, 1]], [[91, 1]], 'a'), reset: true }, 0);
+  assert.equal(core.counters.venueResets, 1);
+  assert.equal(core.consolidatedSeq, 502);
+  assert.deepEqual(core.book.top(1).bids, [[90, 1]]);
+  core.onDelta({ ...delta(502, 502, 'b'), prev: 501 }, 0); // b before it saw the restart: old ids
+  core.onDelta({ ...delta(2, 2, 'a', 0, [[89, 1]]), prev: 1 }, 0);
+  core.onSnapshot({ ...snapshot(1, [[90, 1]], [[91, 1]], 'b'), reset: true }, 0); // b's copy
+  core.onDelta({ ...delta(2, 2, 'b'), prev: 1 }, 0);
+  core.onDelta({ ...delta(3, 3, 'b', 0, [[88, 1]]), prev: 2 }, 0);
+  assert.equal(core.counters.venueResets, 1);
+  assert.deepEqual(
+    sink.take().map((l) => l.kind),
+    ['reset', 'publish', 'publish'],
+  );
+  assert.equal(core.consolidatedSeq, 504);
+  assert.deepEqual(core.book.top(5).bids, [
+    [90, 1],
+    [89, 1],
+    [88, 1],
+  ]);
 });

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { BookArbiter, type ArbiterSink } from '../../src/core/arbiter.js';
 import { BookReplica } from '../../src/core/replica.js';
 import type { BookDelta, BookSnapshot, Level } from '../../src/core/types.js';
-import type { ConsolidatedDelta } from '../../src/wire/messages.js';
+import { decodeConsolidated, encodeConsolidatedDelta, type ConsolidatedMessage } from '../../src/wire/messages.js';
 import { coverStart } from '../../src/core/sequence.js';
 import { mulberry32 } from '../../src/sim/prng.js';
 
@@ -30,9 +30,14 @@ interface Exchange {
   /** Book after update k, as JSON and as levels. */
   json: string[];
   levels: { bids: Level[]; asks: Level[] }[];
+  /** Index of the update that restarts the ids (a venue reset, as OKX maintenance), or 0 for none. */
+  resetAt: number;
 }
 
-function makeExchange(rng: Rng, n: number, interleaved: boolean): Exchange {
+/** Exchange time of the reset message, ms: arbiters derive the new numbering from it. */
+const RESET_TIME = 1_790_000_000_000;
+
+function makeExchange(rng: Rng, n: number, interleaved: boolean, withReset: boolean): Exchange {
   const bids = new Map<number, number>();
   const asks = new Map<number, number>();
   const size = () => Math.round(rng() * 1000) / 100 + 0.01;
@@ -42,7 +47,8 @@ function makeExchange(rng: Rng, n: number, interleaved: boolean): Exchange {
   }
   const sorted = (m: Map<number, number>, desc: boolean): Level[] =>
     [...m.entries()].sort((x, y) => (desc ? y[0] - x[0] : x[0] - y[0]));
-  const ex: Exchange = { ids: [1000], change: [{ bid: true, price: 0, size: 0 }], json: [], levels: [] };
+  const ex: Exchange = { ids: [1000], change: [{ bid: true, price: 0, size: 0 }], json: [], levels: [], resetAt: 0 };
+  // ids after a reset start again below 10 and stay below 1000: an id names one update
   const record = () => {
     const l = { bids: sorted(bids, true), asks: sorted(asks, false) };
     ex.levels.push(l);
@@ -51,7 +57,10 @@ function makeExchange(rng: Rng, n: number, interleaved: boolean): Exchange {
   record();
   for (let k = 1; k <= n; k++) {
     // interleaved: other books' updates take ids in between (USD-M's one id space for all symbols)
-    ex.ids.push(ex.ids[k - 1] + 1 + (interleaved ? Math.floor(rng() * 4) : 0));
+    if (withReset && ex.resetAt === 0 && n >= 2 && k === 1 + Math.floor(n / 2)) {
+      ex.resetAt = k;
+      ex.ids.push(1 + Math.floor(rng() * 5));
+    } else ex.ids.push(ex.ids[k - 1] + 1 + (interleaved ? Math.floor(rng() * 4) : 0));
     const bid = rng() < 0.5;
     const price = (bid ? 990 : 1001) + Math.floor(rng() * 10); // never crossed
     const s = rng() < 0.3 ? 0 : size();
@@ -72,7 +81,10 @@ function groupings(
   const out: { ev: BookDelta; from: number; to: number }[] = [];
   const n = ex.ids.length - 1;
   for (let a = 1; a <= n;) {
-    const b = Math.min(n, a + Math.floor(rng() * 4));
+    let b = Math.min(n, a + Math.floor(rng() * 4));
+    const r = ex.resetAt;
+    if (r > 0 && a < r && b >= r) b = r - 1; // a reset message carries the restarting update alone
+    if (a === r) b = a;
     const bm = new Map<number, number>();
     const am = new Map<number, number>();
     for (let k = a; k <= b; k++) (ex.change[k].bid ? bm : am).set(ex.change[k].price, ex.change[k].size);
@@ -82,13 +94,14 @@ function groupings(
       symbol: SYMBOL,
       first: ex.ids[a],
       last: ex.ids[b],
-      exchTime: 0,
+      exchTime: a === r ? RESET_TIME : 0,
       recvTime: 0,
       collector,
       bids: [...bm.entries()],
       asks: [...am.entries()],
     };
-    if (withPrev) ev.prev = ex.ids[a - 1];
+    if (withPrev || a === r) ev.prev = ex.ids[a - 1];
+    if (a === r) ev.reset = true;
     out.push({ ev, from: a, to: b });
     a = b + 1;
   }
@@ -101,12 +114,16 @@ interface Scenario {
   order: BookDelta[];
 }
 
-function scenario(seed: number, nFeeds: number, n: number, interleaved: boolean): Scenario {
-  const rng = mulberry32(seed);
-  const ex = makeExchange(rng, n, interleaved);
+/** One exchange (from `p.seed`) and its feeds' groupings, losses and interleaving (from `feedSeed`). */
+function scenario(p: Params, feedSeed = p.seed): Scenario {
+  const { nFeeds, n } = p;
+  const ex = makeExchange(mulberry32(p.seed), n, p.interleaved, p.reset);
+  const rng = mulberry32(feedSeed ^ 0x2545f491);
+  const interleaved = p.interleaved;
   const feeds = Array.from({ length: nFeeds }, (_, f) => groupings(rng, ex, `f${f}`, interleaved || rng() < 0.5));
   const loss = feeds.map(() => rng() * 0.5);
-  const kept = feeds.map((msgs, f) => msgs.map(() => rng() >= loss[f]));
+  // every feed gets the reset message (a feed that misses it is deaf to the new ids until it reconnects)
+  const kept = feeds.map((msgs, f) => msgs.map((m) => m.from === ex.resetAt || rng() >= loss[f]));
   // every update reaches some feed: restore a message covering each update no kept message covers
   for (let k = 1; k <= n; k++) {
     const covered = feeds.some((msgs, f) => msgs.some((m, i) => kept[f][i] && m.from <= k && k <= m.to));
@@ -131,8 +148,12 @@ function scenario(seed: number, nFeeds: number, n: number, interleaved: boolean)
   return { ex, order };
 }
 
-/** Run one arbiter over the deliveries; snapshot requests are answered at once with the book at ids[0]. */
-function arbitrate(s: Scenario, onPublish: (d: ConsolidatedDelta) => void): BookArbiter {
+/**
+ * Run one arbiter over the deliveries, through the real consolidated encoder and decoder. A snapshot request
+ * is answered at once: with the book at ids[0], or after a venue reset with the book at the reset (sent on
+ * its own connection, as a venue does on resubscribe).
+ */
+function arbitrate(s: Scenario, out: ConsolidatedMessage[] = []): BookArbiter {
   const { ex } = s;
   const index = new Map(ex.ids.map((id, k) => [id, k]));
   let chain = NaN;
@@ -142,35 +163,46 @@ function arbitrate(s: Scenario, onPublish: (d: ConsolidatedDelta) => void): Book
       const k = index.get(ev.last);
       assert.ok(k !== undefined, 'published seq is an update id of this book');
       assert.equal(JSON.stringify(core.book.snapshot()), ex.json[k], `book equals truth at ${ev.last}`);
-      chain = ev.last;
-      onPublish({
-        v: 1, type: 'delta', venue: VENUE, symbol: SYMBOL, seq: ev.last, prev, first: coverStart(ev) + 1,
-        bids: ev.bids, asks: ev.asks, exchTime: 0, recvTime: 0, pubTime: 0, feed: ev.collector,
-      }); // prettier-ignore
+      const d = decodeConsolidated(encodeConsolidatedDelta(ev, prev, 0, core.offset));
+      assert.ok(d.seq > chain, 'consolidated seq only goes up');
+      chain = d.seq;
+      out.push(d);
     },
     requestSnapshot() {
       pendingSnapshot = true;
     },
     reset(_r, snap) {
-      chain = snap.seq;
+      const seq = snap.seq + core.offset;
+      assert.ok(!(seq < chain), 'consolidated seq never goes down');
+      chain = seq;
+      const { bids, asks } = core.book.snapshot();
+      out.push({ v: 1, type: 'snapshot', venue: VENUE, symbol: SYMBOL, seq, bids, asks, exchTime: 0, pubTime: 0, reason: 'resync', ...(core.offset === 0 ? {} : { offset: core.offset }) }); // prettier-ignore
     },
   };
   let pendingSnapshot = false;
   const core = new BookArbiter(VENUE, SYMBOL, sink);
-  const snap: BookSnapshot = {
-    type: 'snapshot', venue: VENUE, symbol: SYMBOL, seq: ex.ids[0], recvTime: 0, collector: 'f0',
-    bids: ex.levels[0].bids, asks: ex.levels[0].asks,
-  }; // prettier-ignore
+  const answer = () => {
+    const k = core.counters.venueResets > 0 ? ex.resetAt : 0;
+    core.onSnapshot({ type: 'snapshot', venue: VENUE, symbol: SYMBOL, seq: ex.ids[k], recvTime: 0, collector: k === 0 ? 'f0' : 'resubscribed', ...ex.levels[k] }, 0); // prettier-ignore
+  };
   core.start(0);
   for (const ev of s.order) {
     if (pendingSnapshot) {
       pendingSnapshot = false;
-      core.onSnapshot(snap, 0);
+      answer();
     }
     core.onDelta(ev, 0); // time stands still: no gap may time out
   }
-  if (pendingSnapshot) core.onSnapshot(snap, 0);
+  if (pendingSnapshot) answer();
   return core;
+}
+
+interface Params {
+  seed: number;
+  nFeeds: number;
+  n: number;
+  interleaved: boolean;
+  reset: boolean;
 }
 
 const params = fc.record({
@@ -178,15 +210,17 @@ const params = fc.record({
   nFeeds: fc.integer({ min: 1, max: 4 }),
   n: fc.integer({ min: 1, max: 80 }),
   interleaved: fc.boolean(),
+  reset: fc.constant(false),
 });
+const withReset = params.map((p) => ({ ...p, reset: true }));
 const fcSeed = process.env.FC_SEED === undefined ? {} : { seed: Number(process.env.FC_SEED) };
 
 test('regrouped copies across feeds: the arbiter never resyncs and ends on the exchange book', () => {
   let regroupedRuns = 0;
   fc.assert(
     fc.property(params, (p) => {
-      const s = scenario(p.seed, p.nFeeds, p.n, p.interleaved);
-      const core = arbitrate(s, () => {});
+      const s = scenario(p);
+      const core = arbitrate(s);
       const last = s.ex.ids.length - 1;
       assert.equal(core.counters.resyncs, 0, 'no resync: every update reached a feed');
       assert.equal(core.state, 'synced');
@@ -201,41 +235,80 @@ test('regrouped copies across feeds: the arbiter never resyncs and ends on the e
   assert.ok(regroupedRuns > 50, `runs where two feeds sent different covers ending at one id: ${regroupedRuns}`);
 });
 
+function hotHot(
+  p: Params,
+  feedSeed: number,
+  mixSeed: number,
+): { replica: BookReplica; ex: Exchange; cores: BookArbiter[] } {
+  // two arbiters: one exchange, each with its own feeds' groupings, losses and interleaving
+  const a = scenario(p);
+  const b = scenario(p, feedSeed);
+  assert.deepEqual(a.ex.ids, b.ex.ids);
+  const outA: ConsolidatedMessage[] = [];
+  const outB: ConsolidatedMessage[] = [];
+  const cores = [arbitrate(a, outA), arbitrate(b, outB)];
+  const rng = mulberry32(mixSeed);
+  const r = new BookReplica();
+  const ex = a.ex;
+  r.onSnapshot({ v: 1, type: 'snapshot', venue: VENUE, symbol: SYMBOL, seq: ex.ids[0], ...ex.levels[0], exchTime: 0, pubTime: 0, reason: 'reply' }); // prettier-ignore
+  const index = new Map(ex.ids.map((id, k) => [id, k]));
+  let i = 0;
+  let j = 0;
+  while (i < outA.length || j < outB.length) {
+    const m = j >= outB.length || (i < outA.length && rng() < 0.5) ? outA[i++] : outB[j++];
+    const v = r.onMessage(m);
+    const what = m.type === 'delta' ? `(${m.first - 1}, ${m.seq}] from ${m.feed}` : `snapshot at ${m.seq}`;
+    assert.notEqual(v, 'gap', `replica at ${r.seq} got ${what}`);
+    if (v === 'applied' || v === 'reset') {
+      const k = index.get(r.seq - r.offset);
+      assert.ok(k !== undefined);
+      assert.equal(JSON.stringify(r.book.snapshot()), ex.json[k], `replica equals truth after ${what}`);
+    }
+  }
+  return { replica: r, ex, cores };
+}
+
 test('hot-hot: a replica merging two arbiters that saw different groupings never has a gap', () => {
   fc.assert(
-    fc.property(params, fc.integer(), (p, mixSeed) => {
-      const a = scenario(p.seed, p.nFeeds, p.n, p.interleaved);
-      // the second arbiter: same exchange, its own feeds' groupings and interleaving
-      const b = scenario(p.seed, p.nFeeds, p.n, p.interleaved);
-      const b2 = scenario(p.seed ^ 0x5bd1e995, p.nFeeds, p.n, p.interleaved);
-      assert.deepEqual(a.ex.ids, b.ex.ids);
-      const outA: ConsolidatedDelta[] = [];
-      const outB: ConsolidatedDelta[] = [];
-      arbitrate(a, (d) => outA.push(d));
-      // b2's exchange differs (other seed): use its groupings only if its ids match, else b's
-      arbitrate(b2.ex.json[0] === a.ex.json[0] && b2.ex.ids.join() === a.ex.ids.join() ? b2 : b, (d) => outB.push(d));
-      const rng = mulberry32(mixSeed);
-      const r = new BookReplica();
-      r.onSnapshot({
-        v: 1,
-        type: 'snapshot',
-        venue: VENUE,
-        symbol: SYMBOL,
-        seq: a.ex.ids[0],
-        ...a.ex.levels[0],
-        exchTime: 0,
-        pubTime: 0,
-        reason: 'reply',
-      });
-      let i = 0;
-      let j = 0;
-      while (i < outA.length || j < outB.length) {
-        const d = j >= outB.length || (i < outA.length && rng() < 0.5) ? outA[i++] : outB[j++];
-        assert.notEqual(r.onDelta(d), 'gap', `replica at ${r.seq} got (${d.first - 1}, ${d.seq}] from ${d.feed}`);
+    fc.property(params, fc.integer(), fc.integer(), (p, feedSeed, mixSeed) => {
+      const { replica: r, ex } = hotHot(p, feedSeed, mixSeed);
+      const last = ex.ids.length - 1;
+      assert.equal(r.seq, ex.ids[last]);
+      assert.equal(JSON.stringify(r.book.snapshot()), ex.json[last]);
+    }),
+    { numRuns: 300, includeErrorInReport: true, ...fcSeed },
+  );
+});
+
+test('venue reset (ids restart, e.g. OKX maintenance): the arbiter ends on the truth, the consolidated seq only goes up', () => {
+  let inPlace = 0;
+  fc.assert(
+    fc.property(withReset, (p) => {
+      const s = scenario(p);
+      const core = arbitrate(s);
+      const last = s.ex.ids.length - 1;
+      assert.equal(core.state, 'synced');
+      assert.equal(core.seq, s.ex.ids[last]);
+      assert.equal(JSON.stringify(core.book.snapshot()), s.ex.json[last], 'final book equals truth');
+      if (s.ex.resetAt > 0) {
+        assert.equal(core.counters.venueResets, 1, 'one reset, however many feeds carry it');
+        assert.equal(core.offset, RESET_TIME * 1000, 'the new numbering comes from the reset message');
+        if (core.counters.resyncs === 0) inPlace++;
       }
-      const last = a.ex.ids.length - 1;
-      assert.equal(r.seq, a.ex.ids[last]);
-      assert.equal(JSON.stringify(r.book.snapshot()), a.ex.json[last]);
+    }),
+    { numRuns: 300, includeErrorInReport: true, ...fcSeed },
+  );
+  assert.ok(inPlace > 30, `runs where the reset applied in place: ${inPlace}`);
+});
+
+test('venue reset, hot-hot: two arbiters number the new ids alike; a replica merging them never gaps and equals truth', () => {
+  fc.assert(
+    fc.property(withReset, fc.integer(), fc.integer(), (p, feedSeed, mixSeed) => {
+      const { replica: r, ex, cores } = hotHot(p, feedSeed, mixSeed);
+      const last = ex.ids.length - 1;
+      assert.equal(cores[0].offset, cores[1].offset);
+      assert.equal(r.seq - r.offset, ex.ids[last]);
+      assert.equal(JSON.stringify(r.book.snapshot()), ex.json[last]);
     }),
     { numRuns: 300, includeErrorInReport: true, ...fcSeed },
   );
