@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BookArbiter, type ArbiterSink } from '../../src/core/arbiter.js';
 import { BookReplica } from '../../src/core/replica.js';
-import type { BookDelta, BookSnapshot, Level } from '../../src/core/types.js';
+import type { BookDelta, Level } from '../../src/core/types.js';
 import { decodeConsolidated, encodeConsolidatedDelta, type ConsolidatedMessage } from '../../src/wire/messages.js';
 import { coverStart } from '../../src/core/sequence.js';
 import { mulberry32 } from '../../src/sim/prng.js';
