@@ -1,9 +1,9 @@
 /** The long-running commands: each builds its part from the validated config and runs until a signal. */
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log.js';
-import { createTransport } from '../transport/index.js';
+import { createTransport, KafkaTopicMissingError } from '../transport/index.js';
 import type { Transport } from '../transport/types.js';
-import { KafkaTopicMissingError, type KafkaTransportOptions } from '../transport/kafka.js';
+import type { KafkaTransportOptions } from '../transport/kafka.js';
 import { Collector } from '../collector/collector.js';
 import { ArbiterService } from '../arbiter/service.js';
 import { runSimulator } from '../sim/index.js';
