@@ -183,6 +183,9 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
   if (cfg.arbiter.group && cfg.bus.kind !== 'kafka')
     throw new UserError(`--group ${cfg.arbiter.group}: arbiter groups need the Kafka bus (--bus kafka --brokers ...)`);
   const transport = busTransport(cfg, log);
+  // benchmark instrumentation (bench/e2e.ts), not a user setting: loaded only when asked for
+  const arrivalLog = process.env.BOOKWIRE_ARRIVAL_LOG;
+  const probe = arrivalLog ? new (await import('../bench-hooks/arrivals.js')).ArrivalLog(arrivalLog) : undefined;
   const a = new ArbiterService({
     id: cfg.arbiter.id,
     group: cfg.arbiter.group,
@@ -192,8 +195,7 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
     snapshotIntervalMs: cfg.arbiter.snapshotIntervalMs,
     snapshotTimeoutMs: cfg.arbiter.snapshotTimeoutMs,
     statsIntervalMs: cfg.arbiter.statsIntervalMs,
-    // benchmark instrumentation (bench/e2e.ts), not a user setting
-    arrivalLog: process.env.BOOKWIRE_ARRIVAL_LOG || undefined,
+    probe,
     logger: log,
   });
   let metrics: MetricsServer | undefined;
