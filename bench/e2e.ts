@@ -2,8 +2,8 @@
  * End-to-end latency over ZeroMQ on loopback, every part its own process:
  * simulator -> 2 collectors -> arbiter -> client (this process).
  * Per feed: simulator send -> the collector's copy arriving at the arbiter (websocket + one bus hop), from
- * the arbiter's arrival log (src/arbiter/arrivals.ts). At arbiter: send -> the consolidated publish, in the
- * same process over the same hops, so the difference is what merging the copies costs.
+ * the arbiter's arrival log (src/bench-hooks/arrivals.ts). At arbiter: send -> the consolidated publish, in
+ * the same process over the same hops, so the difference is what merging the copies costs.
  * Consolidated: simulator send -> the client SDK yielding the updated book (collector, arbiter, two bus hops).
  * Send times come from the simulator (--record-send-times); all processes share the host clock.
  */

@@ -26,7 +26,7 @@ export async function startPipeline(o: {
   collectors?: string[];
   nodeArgs?: string[];
   recordSendTimes?: boolean;
-  /** The arbiter logs every delta copy's arrival to this file when it stops (src/arbiter/arrivals.ts). */
+  /** The arbiter logs every delta copy's arrival to this file when it stops (src/bench-hooks/arrivals.ts). */
   arrivalLog?: string;
 }): Promise<Pipeline> {
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'bookwire-bench-'));

@@ -7,7 +7,15 @@ export { rangeRule, type SequenceRule, type SeqVerdict } from './core/sequence.j
 export type { BookDelta, BookSnapshot, CollectorEvent, Level } from './core/types.js';
 export { nowMicros } from './core/clock.js';
 export * as wire from './wire/messages.js';
-export { createTransport, ZmqTransport, InprocTransport, InprocBus, startProxy, type Transport, type TransportConfig } from './transport/index.js';
+// The bus implementations load on first use; their classes: 'bookwire/zeromq' and 'bookwire/kafka'.
+export {
+  createTransport,
+  InprocTransport,
+  InprocBus,
+  startProxy,
+  type Transport,
+  type TransportConfig,
+} from './transport/index.js';
 export { Collector, type CollectorOptions } from './collector/collector.js';
 export { ArbiterService, type ArbiterServiceOptions } from './arbiter/service.js';
 export { BinanceSimulator, type SimOptions } from './sim/index.js';

@@ -12,7 +12,6 @@
  */
 import { performance } from 'node:perf_hooks';
 import { BookArbiter, type ArbiterSink, type FeedStats } from '../core/arbiter.js';
-import { ArrivalLog } from './arrivals.js';
 import { DEFAULT_VENUE, bookKeyOf, findVenue, venue as venueAdapter } from '../venues/index.js';
 import { BookReplica } from '../core/replica.js';
 import { nowMicros } from '../core/clock.js';
@@ -61,9 +60,17 @@ export interface ArbiterServiceOptions {
   feedTimeoutMs?: number;
   /** Share the books with the other instances of this consumer group, exactly once (Kafka bus only). */
   group?: string;
-  /** Benchmark instrumentation: log every delta copy's arrival to this file on stop (src/arbiter/arrivals.ts). */
-  arrivalLog?: string;
+  /** Sees every delta copy's arrival (benchmark instrumentation installs one: src/bench-hooks/). */
+  probe?: ArbiterProbe;
   logger?: Logger;
+}
+
+/** An observer of the ingest path, for instrumentation; called synchronously, so it must be cheap. */
+export interface ArbiterProbe {
+  /** A delta copy from `collector`, ending at exchange sequence `last`, arrived at `at` (epoch µs). */
+  onDelta(collector: string, last: number, at: number): void;
+  /** The service stopped: no call follows. */
+  onStop(): void;
 }
 
 interface FeedInfo {
@@ -244,7 +251,7 @@ export class ArbiterService {
   private loopDone?: Promise<void>;
   /** Arrival time (epoch µs) of the message being processed. */
   arrival = 0;
-  private readonly arrivals?: ArrivalLog;
+  private readonly probe?: ArbiterProbe;
   readonly counters = { received: 0, decodeErrors: 0, unknownSymbol: 0, unknownVenue: 0, processErrors: 0 };
 
   constructor(o: ArbiterServiceOptions) {
@@ -256,7 +263,7 @@ export class ArbiterService {
       this.allowed = new Set(o.symbols.map((s) => bookKeyOf(s, o.venue ?? DEFAULT_VENUE)));
       this.allowedVenues = new Set([...this.allowed].map((k) => k.slice(0, k.indexOf('.'))));
     }
-    if (o.arrivalLog) this.arrivals = new ArrivalLog(o.arrivalLog);
+    this.probe = o.probe;
   }
 
   async start(): Promise<void> {
@@ -376,7 +383,7 @@ export class ArbiterService {
     }
     b.seen(ev.collector, nowMs);
     if (ev.type === 'delta') {
-      this.arrivals?.add(ev.collector, ev.last, this.arrival);
+      this.probe?.onDelta(ev.collector, ev.last, this.arrival);
       b.core.onDelta(ev, nowMs);
       return { b, last: ev.last };
     }
@@ -516,9 +523,9 @@ export class ArbiterService {
     await this.pub?.close();
     await this.loopDone;
     try {
-      this.arrivals?.write();
+      this.probe?.onStop();
     } catch (e) {
-      this.log.error({ file: this.arrivals?.file, err: (e as Error).message }, 'cannot write the arrival log');
+      this.log.error({ err: (e as Error).message }, 'the arbiter probe failed at stop');
     }
   }
 }

@@ -1,9 +1,9 @@
 /** The long-running commands: each builds its part from the validated config and runs until a signal. */
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log.js';
-import { createTransport } from '../transport/index.js';
+import { createTransport, KafkaTopicMissingError } from '../transport/index.js';
 import type { Transport } from '../transport/types.js';
-import { KafkaTopicMissingError, type KafkaTransportOptions } from '../transport/kafka.js';
+import type { KafkaTransportOptions } from '../transport/kafka.js';
 import { Collector } from '../collector/collector.js';
 import { ArbiterService } from '../arbiter/service.js';
 import { runSimulator } from '../sim/index.js';
@@ -183,6 +183,9 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
   if (cfg.arbiter.group && cfg.bus.kind !== 'kafka')
     throw new UserError(`--group ${cfg.arbiter.group}: arbiter groups need the Kafka bus (--bus kafka --brokers ...)`);
   const transport = busTransport(cfg, log);
+  // benchmark instrumentation (bench/e2e.ts), not a user setting: loaded only when asked for
+  const arrivalLog = process.env.BOOKWIRE_ARRIVAL_LOG;
+  const probe = arrivalLog ? new (await import('../bench-hooks/arrivals.js')).ArrivalLog(arrivalLog) : undefined;
   const a = new ArbiterService({
     id: cfg.arbiter.id,
     group: cfg.arbiter.group,
@@ -192,8 +195,7 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
     snapshotIntervalMs: cfg.arbiter.snapshotIntervalMs,
     snapshotTimeoutMs: cfg.arbiter.snapshotTimeoutMs,
     statsIntervalMs: cfg.arbiter.statsIntervalMs,
-    // benchmark instrumentation (bench/e2e.ts), not a user setting
-    arrivalLog: process.env.BOOKWIRE_ARRIVAL_LOG || undefined,
+    probe,
     logger: log,
   });
   let metrics: MetricsServer | undefined;

@@ -24,7 +24,7 @@ import { DEFAULT_VENUE, VENUE_IDS, findVenue } from '../venues/index.js';
 import { UserError } from './errors.js';
 import { LiveBookView } from './watch.js';
 import { startView } from '../view/index.js';
-import { startProxy } from '../transport/proxy.js';
+import { startProxy } from '../transport/index.js';
 
 type Opts = Record<string, unknown>;
 

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ADAPTERS, DEFAULT_VENUE, VENUE_IDS, venue as venueAdapter, type VenueAdapter } from '../venues/index.js';
+import type { FaultProfile } from '../sim/faults.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -13,22 +14,6 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** Venue ids bookwire knows (src/venues/index.ts). */
 export const VENUES = VENUE_IDS as readonly [string, ...string[]];
 export type VenueName = string;
-
-/** Fault injection settings of one simulator profile. Rates are per message probabilities. */
-export interface FaultProfile {
-  dropRate: number;
-  dupRate: number;
-  delayMs: number;
-  jitterMs: number;
-  reorderRate: number;
-  disconnectEveryS: number;
-  stallEveryS: number;
-  stallForS: number;
-  malformedRate: number;
-  snapshotErrorRate: number;
-  snapshotErrorStatus: number;
-  snapshotDelayMs: number;
-}
 
 export interface BusConfig {
   kind: 'zeromq' | 'inproc' | 'kafka';
@@ -99,8 +84,9 @@ export interface SimConfig {
   eventsPerSec: number;
   levels: number;
   capture?: string;
-  /** Always holds the built-in `flaky` profile unless the file redefines it. */
-  faults: Record<string, FaultProfile>;
+  /** Fault profiles (the simulator's FaultProfile, every setting filled in). Always holds the built-in
+   * `flaky` profile unless the file redefines it. */
+  faults: Record<string, Required<FaultProfile>>;
 }
 
 /** The recorder (`bookwire record`, and inside the demo): docs/recording.md. */
@@ -340,8 +326,13 @@ const faultProfileSchema = section({
   snapshotDelayMs: nonNegNumber().default(0),
 });
 
+/** A and B have the same keys, each of the same type. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// src/sim/faults.ts declares the settings; a key this schema lacks, or has beyond them, fails the build here.
+const _faultSchemaInStep: Same<z.output<typeof faultProfileSchema>, Required<FaultProfile>> = true;
+
 /** Built-in `flaky` profile: what the demo's faulty collector goes through. */
-export const FLAKY_PROFILE: FaultProfile = {
+export const FLAKY_PROFILE: Required<FaultProfile> = {
   dropRate: 0.02,
   dupRate: 0.02,
   delayMs: 0,
@@ -372,7 +363,7 @@ const simSchema = section({
         .record(profileName, faultProfileSchema, { error: 'expected a mapping of profile name to fault settings' })
         .default({}),
     )
-    .transform((f): Record<string, FaultProfile> => ({ flaky: { ...FLAKY_PROFILE }, ...f })),
+    .transform((f): Record<string, Required<FaultProfile>> => ({ flaky: { ...FLAKY_PROFILE }, ...f })),
 });
 
 const rawSchema = z.strictObject({

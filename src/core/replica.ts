@@ -10,7 +10,7 @@
 import { OrderBook } from './book.js';
 import { consolidatedVerdict } from './sequence.js';
 import type { Level } from './types.js';
-import type { ConsolidatedDelta, ConsolidatedMessage, ConsolidatedSnapshot } from '../wire/messages.js';
+import type { ConsolidatedDelta, ConsolidatedMessage, ConsolidatedSnapshot } from './consolidated.js';
 
 const CHECK_DEPTH = 20;
 

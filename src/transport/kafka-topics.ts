@@ -79,6 +79,11 @@ export function exactBookKeys(prefixes: readonly string[]): string[] {
   return prefixes.filter((p) => /^book\.[^.]+\.[^.]+$/.test(p)).map((p) => p.slice('book.'.length));
 }
 
+/** A bookwire topic is not on the brokers (they do not create topics): the message says what to create. */
+export class KafkaTopicMissingError extends Error {
+  override name = 'KafkaTopicMissingError';
+}
+
 /** Explains how to create a missing topic, for the test broker and for Apache Kafka. */
 export function missingTopicMessage(topic: string, brokers: readonly string[]): string {
   const family = topic.slice(topic.lastIndexOf('.') + 1);

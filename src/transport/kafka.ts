@@ -57,11 +57,14 @@ import type {
 import { DEFAULT_HIGH_WATER_MARK, SnapshotServerError, SnapshotTimeoutError, errorMessageOf } from './common.js';
 import {
   BOOK_OFFSET_HEADER,
+  KafkaTopicMissingError,
   KafkaTopics,
   exactBookKeys,
   isSnapshotPayload,
   missingTopicMessage,
 } from './kafka-topics.js';
+
+export { KafkaTopicMissingError };
 
 export interface KafkaTransportOptions {
   /** Bootstrap brokers, host:port. */
@@ -195,10 +198,6 @@ class PartitionCache<T> {
     if (p >= 0 && byKey.size < 100_000) byKey.set(key, p);
     return p;
   }
-}
-
-export class KafkaTopicMissingError extends Error {
-  override name = 'KafkaTopicMissingError';
 }
 
 // ---------------------------------------------------------------------------------------------------

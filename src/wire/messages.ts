@@ -13,9 +13,11 @@
  */
 import { coverStart } from '../core/sequence.js';
 import type { BookDelta, BookSnapshot, CollectorEvent, Level } from '../core/types.js';
+import type { ConsolidatedDelta, ConsolidatedMessage, ConsolidatedSnapshot } from '../core/consolidated.js';
 import { scanCollectorDelta, scanConsolidatedDelta, type LevelsWanted } from './scan.js';
 
 export type { LevelsWanted } from './scan.js';
+export type { ConsolidatedDelta, ConsolidatedMessage, ConsolidatedSnapshot } from '../core/consolidated.js';
 
 export const WIRE_VERSION = 1;
 
@@ -26,55 +28,6 @@ export const topics = {
   stats: (venue: string, symbol: string) => `stats.${venue}.${symbol}`,
   ctlSnapshot: (venue: string, symbol: string) => `ctl.snapshot.${venue}.${symbol}`,
 };
-
-/** Consolidated delta: it covers the venue's update ids (first-1, seq] with absolute sizes (interval
- * cover, core/sequence.ts). seq is the venue's last id (Binance u, OKX seqId, Bybit u), first one past the
- * venue's previous id (Binance spot U, USD-M pu+1, OKX prevSeqId+1, Bybit u), prev the consolidated seq it
- * was published on (one arbiter: the previous message's seq). A client at seq s applies it iff
- * first-1 <= s < seq or prev === s (consolidatedVerdict). */
-export interface ConsolidatedDelta {
-  v: 1;
-  type: 'delta';
-  venue: string;
-  symbol: string;
-  seq: number;
-  prev: number;
-  /** One past the venue's previous update id: the delta covers (first-1, seq]. */
-  first: number;
-  bids: Level[];
-  asks: Level[];
-  exchTime: number;
-  /** Receive time (epoch µs) at the collector whose copy won. */
-  recvTime: number;
-  /** Arbiter publish time (epoch µs). */
-  pubTime: number;
-  /** Collector id whose copy won. */
-  feed: string;
-  /**
-   * seq minus the venue's own id, where it is not 0: the venue restarted its ids (docs/wire-format.md,
-   * "Venue resets"). Messages with different offsets are numbered differently: never chain one onto the other.
-   */
-  offset?: number;
-}
-
-/** Full consolidated book at seq. Authoritative: a client replaces its book with it. */
-export interface ConsolidatedSnapshot {
-  v: 1;
-  type: 'snapshot';
-  venue: string;
-  symbol: string;
-  seq: number;
-  bids: Level[];
-  asks: Level[];
-  exchTime: number;
-  pubTime: number;
-  /** Why it was published: periodic, resync (book rebuilt after a gap no feed filled), reply (to a request). */
-  reason: 'periodic' | 'resync' | 'reply';
-  /** As ConsolidatedDelta.offset. */
-  offset?: number;
-}
-
-export type ConsolidatedMessage = ConsolidatedDelta | ConsolidatedSnapshot;
 
 export interface SnapshotRequest {
   v: 1;

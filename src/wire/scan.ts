@@ -7,7 +7,7 @@
  * (test/wire/scan.test.ts checks the two agree).
  */
 import type { BookDelta, Level } from '../core/types.js';
-import type { ConsolidatedDelta } from './messages.js';
+import type { ConsolidatedDelta } from '../core/consolidated.js';
 import { TextScanner } from './textscan.js';
 
 const sc = new TextScanner();

@@ -11,17 +11,19 @@ import { busTransport } from '../../src/cli/commands.js';
 import { addBusOptions, overridesFrom } from '../../src/cli/options.js';
 import { validateConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
+import type { LazyTransport } from '../../src/transport/lazy.js';
 import { DEFAULT_LINGER_MS, KafkaTransport, kafkajsPatched } from '../../src/transport/kafka.js';
 
-function lingerOf(input: unknown, flags: string[] = []): number {
+async function lingerOf(input: unknown, flags: string[] = []): Promise<number> {
   const cmd = addBusOptions(new Command('x')).exitOverride();
   cmd.parse(flags, { from: 'user' });
   const cfg = validateConfig(input, overridesFrom(cmd.opts()));
-  const t = busTransport(cfg, silentLogger) as KafkaTransport;
+  // the Kafka transport is built when first used
+  const t = (await (busTransport(cfg, silentLogger) as LazyTransport).transport()) as KafkaTransport;
   return t.lingerMs;
 }
 
-test('bus.lingerMs and --kafka-linger-ms set the producer linger; the env var is the fallback', (t) => {
+test('bus.lingerMs and --kafka-linger-ms set the producer linger; the env var is the fallback', async (t) => {
   const env = process.env.BOOKWIRE_KAFKA_LINGER_MS;
   t.after(() => {
     if (env === undefined) delete process.env.BOOKWIRE_KAFKA_LINGER_MS;
@@ -29,14 +31,17 @@ test('bus.lingerMs and --kafka-linger-ms set the producer linger; the env var is
   });
   delete process.env.BOOKWIRE_KAFKA_LINGER_MS;
   const bus = { kind: 'kafka', brokers: ['127.0.0.1:9092'] };
-  assert.equal(lingerOf({ bus }), DEFAULT_LINGER_MS);
-  assert.equal(lingerOf({ bus: { ...bus, lingerMs: 5 } }), 5);
-  assert.equal(lingerOf({ bus: { ...bus, lingerMs: 5 } }, ['--kafka-linger-ms', '0']), 0);
+  assert.equal(await lingerOf({ bus }), DEFAULT_LINGER_MS);
+  assert.equal(await lingerOf({ bus: { ...bus, lingerMs: 5 } }), 5);
+  assert.equal(await lingerOf({ bus: { ...bus, lingerMs: 5 } }, ['--kafka-linger-ms', '0']), 0);
   process.env.BOOKWIRE_KAFKA_LINGER_MS = '7';
-  assert.equal(lingerOf({ bus }), 7);
-  assert.equal(lingerOf({ bus: { ...bus, lingerMs: 3 } }), 3);
-  assert.throws(() => lingerOf({ bus: { ...bus, lingerMs: -1 } }), /bus\.lingerMs: expected an integer from 0 to 10000/);
-  assert.throws(() => lingerOf({ bus }, ['--kafka-linger-ms', 'soon']), /--kafka-linger-ms: expected a number/);
+  assert.equal(await lingerOf({ bus }), 7);
+  assert.equal(await lingerOf({ bus: { ...bus, lingerMs: 3 } }), 3);
+  await assert.rejects(
+    () => lingerOf({ bus: { ...bus, lingerMs: -1 } }),
+    /bus\.lingerMs: expected an integer from 0 to 10000/,
+  );
+  await assert.rejects(() => lingerOf({ bus }, ['--kafka-linger-ms', 'soon']), /--kafka-linger-ms: expected a number/);
 });
 
 // The original copies the array per message: 50k records in one partition would take minutes (test timeout).

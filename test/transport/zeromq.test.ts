@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { silentLogger } from '../../src/log.js';
 import { ZmqTransport } from '../../src/transport/zeromq.js';
 import { startProxy, type RunningProxy } from '../../src/transport/proxy.js';
-import { createTransport, InprocTransport } from '../../src/transport/index.js';
+import { createTransport, InprocTransport, type LazyTransport } from '../../src/transport/index.js';
 import type { BusPublisher } from '../../src/transport/types.js';
 import { MessageReader, warmUp } from './helpers.js';
 
@@ -125,7 +125,9 @@ describe('ZmqTransport', { timeout: 20_000 }, () => {
   test('createTransport builds either kind', async () => {
     const z = createTransport({ kind: 'zeromq', endpoints: { publish: [ANY] }, logger: silentLogger });
     assert.equal(z.kind, 'zeromq');
-    assert.deepEqual((z as ZmqTransport).endpoints.ingest, ['tcp://127.0.0.1:5555'], 'defaults fill missing channels');
+    const impl = await (z as LazyTransport).transport(); // loaded on first use
+    assert.ok(impl instanceof ZmqTransport);
+    assert.deepEqual(impl.endpoints.ingest, ['tcp://127.0.0.1:5555'], 'defaults fill missing channels');
     const i = createTransport({ kind: 'inproc' });
     assert.ok(i instanceof InprocTransport);
     await z.close();

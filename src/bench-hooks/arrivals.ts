@@ -1,12 +1,14 @@
 /**
  * Benchmark instrumentation: when every delta copy reached the arbiter, per collector. With it a benchmark
  * compares each feed with the consolidated stream inside the same process, over the same hops
- * (bench/e2e.ts), instead of at a separate probe that is less loaded than the arbiter. Off unless the
- * arbiter is given a file (BOOKWIRE_ARRIVAL_LOG); bounded; written once, when the arbiter stops.
+ * (bench/e2e.ts), instead of at a separate probe that is less loaded than the arbiter. An ArbiterProbe:
+ * `bookwire arbitrate` installs one only when BOOKWIRE_ARRIVAL_LOG names a file; bounded; written once,
+ * when the arbiter stops.
  */
 import { writeFileSync } from 'node:fs';
+import type { ArbiterProbe } from '../arbiter/service.js';
 
-export class ArrivalLog {
+export class ArrivalLog implements ArbiterProbe {
   private readonly last: Float64Array;
   private readonly at: Float64Array;
   private readonly feed: Uint16Array;
@@ -24,7 +26,7 @@ export class ArrivalLog {
   }
 
   /** A delta copy from `collector`, ending at exchange sequence `last`, arrived at `at` (epoch µs). */
-  add(collector: string, last: number, at: number): void {
+  onDelta(collector: string, last: number, at: number): void {
     if (this.n >= this.capacity) return;
     let f = this.feedIndex.get(collector);
     if (f === undefined) {
@@ -37,7 +39,7 @@ export class ArrivalLog {
   }
 
   /** Writes {collector: [last, at, last, at, ...]} in arrival order. */
-  write(): void {
+  onStop(): void {
     const out: Record<string, number[]> = {};
     for (const c of this.feeds) out[c] = [];
     for (let i = 0; i < this.n; i++) out[this.feeds[this.feed[i]]].push(this.last[i], this.at[i]);

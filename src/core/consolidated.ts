@@ -1,0 +1,54 @@
+/**
+ * The consolidated stream's messages (book.<venue>.<symbol>, arbiter -> clients): what a replica follows.
+ * Pure data, no I/O. Their encoding is the wire's (src/wire/messages.ts, docs/wire-format.md).
+ */
+import type { Level } from './types.js';
+
+/** Consolidated delta: it covers the venue's update ids (first-1, seq] with absolute sizes (interval
+ * cover, core/sequence.ts). seq is the venue's last id (Binance u, OKX seqId, Bybit u), first one past the
+ * venue's previous id (Binance spot U, USD-M pu+1, OKX prevSeqId+1, Bybit u), prev the consolidated seq it
+ * was published on (one arbiter: the previous message's seq). A client at seq s applies it iff
+ * first-1 <= s < seq or prev === s (consolidatedVerdict). */
+export interface ConsolidatedDelta {
+  v: 1;
+  type: 'delta';
+  venue: string;
+  symbol: string;
+  seq: number;
+  prev: number;
+  /** One past the venue's previous update id: the delta covers (first-1, seq]. */
+  first: number;
+  bids: Level[];
+  asks: Level[];
+  exchTime: number;
+  /** Receive time (epoch µs) at the collector whose copy won. */
+  recvTime: number;
+  /** Arbiter publish time (epoch µs). */
+  pubTime: number;
+  /** Collector id whose copy won. */
+  feed: string;
+  /**
+   * seq minus the venue's own id, where it is not 0: the venue restarted its ids (docs/wire-format.md,
+   * "Venue resets"). Messages with different offsets are numbered differently: never chain one onto the other.
+   */
+  offset?: number;
+}
+
+/** Full consolidated book at seq. Authoritative: a client replaces its book with it. */
+export interface ConsolidatedSnapshot {
+  v: 1;
+  type: 'snapshot';
+  venue: string;
+  symbol: string;
+  seq: number;
+  bids: Level[];
+  asks: Level[];
+  exchTime: number;
+  pubTime: number;
+  /** Why it was published: periodic, resync (book rebuilt after a gap no feed filled), reply (to a request). */
+  reason: 'periodic' | 'resync' | 'reply';
+  /** As ConsolidatedDelta.offset. */
+  offset?: number;
+}
+
+export type ConsolidatedMessage = ConsolidatedDelta | ConsolidatedSnapshot;
