@@ -10,7 +10,7 @@ export * as wire from './wire/messages.js';
 export { createTransport, ZmqTransport, InprocTransport, InprocBus, startProxy, type Transport, type TransportConfig } from './transport/index.js';
 export { Collector, type CollectorOptions } from './collector/collector.js';
 export { ArbiterService, type ArbiterServiceOptions } from './arbiter/service.js';
-export { BinanceSimulator, type SimOptions } from './sim/index.js';
+export { BinanceSimulator, ExchangeSimulator, type SimOptions } from './sim/index.js';
 export { loadConfig } from './config/load.js';
 export type { Config } from './config/schema.js';
 export { replay, replaySync, replayBook, bookAt, exportParquet, Recorder, type ReplayOptions, type ReplayItem, type ReplaySpeed, type BookAt, type RecorderOptions } from './recorder/index.js';

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { OrderBook } from '../../src/core/book.js';
 import { parseCapture } from '../../src/sim/capture.js';
 import { corrupt } from '../../src/sim/faults.js';
+import { spotJson } from '../../src/sim/protocols/binance.js';
 import { mulberry32 } from '../../src/sim/prng.js';
 import { SyntheticFeed } from '../../src/sim/synthetic.js';
 import { formatUnits, parseUnits, unitsToNumber } from '../../src/sim/units.js';
@@ -30,7 +31,7 @@ test('units: exact parse/format round trip in Binance format', () => {
 function run(seed: number, n: number, levels = 300): { feed: SyntheticFeed; events: DepthUpdate[] } {
   const feed = new SyntheticFeed('BTCUSDT', mulberry32(seed), levels);
   const events: DepthUpdate[] = [];
-  for (let i = 0; i < n; i++) events.push(JSON.parse(feed.next(1_700_000_000_000 + i).json));
+  for (let i = 0; i < n; i++) events.push(JSON.parse(spotJson(feed.next(1_700_000_000_000 + i))));
   return { feed, events };
 }
 
@@ -45,7 +46,7 @@ test('synthetic book: never crossed, depth kept near `levels`, events replay the
   const distances: number[] = [];
   for (let i = 0; i < 20_000; i++) {
     const bestBid = feed.book.bids.best();
-    const ev: DepthUpdate = JSON.parse(feed.next(1).json);
+    const ev: DepthUpdate = JSON.parse(spotJson(feed.next(1)));
     assert.equal(ev.U, prevU + 1);
     prevU = ev.u;
     for (const [p] of ev.b) distances.push(Math.round((bestBid - parseUnits(p)) / 1_000_000));
