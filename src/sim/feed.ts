@@ -24,7 +24,12 @@ export interface Feed {
 export type Frame = Buffer | string;
 
 export class BookEvent {
-  /** Encoded frames by variant (stream name, envelope...): built once, sent to every connection. */
+  /** Encoded frames by variant (stream name, envelope...): built once, sent to every connection. The first
+   * two variants in fields (most events are sent in one or two), more in a map. */
+  private k1: string | undefined;
+  private f1: Frame | undefined;
+  private k2: string | undefined;
+  private f2: Frame | undefined;
   private frames: Map<string, Frame> | undefined;
   /** The protocol's base payload text (e.g. Binance's depthUpdate JSON, wrapped per stream). */
   text: string | undefined;
@@ -53,13 +58,28 @@ export class BookEvent {
     readonly changes: BookChanges,
   ) {}
 
+  /** The frame stored for `key`, if any. */
+  cached(key: string): Frame | undefined {
+    if (key === this.k1) return this.f1;
+    if (key === this.k2) return this.f2;
+    return this.frames?.get(key);
+  }
+
+  /** Store the frame for `key`; returns it. */
+  store(key: string, f: Frame): Frame {
+    if (this.k1 === undefined) {
+      this.k1 = key;
+      this.f1 = f;
+    } else if (this.k2 === undefined) {
+      this.k2 = key;
+      this.f2 = f;
+    } else (this.frames ??= new Map()).set(key, f);
+    return f;
+  }
+
   /** The frame for `key`, built once by `build`. */
   frame(key: string, build: () => Frame): Frame {
-    let m = this.frames;
-    if (m === undefined) this.frames = m = new Map();
-    let f = m.get(key);
-    if (f === undefined) m.set(key, (f = build()));
-    return f;
+    return this.cached(key) ?? this.store(key, build());
   }
 }
 

@@ -130,7 +130,7 @@ export class TruthBook {
   readonly asks = new TruthSide(true);
   /** The venue's id of the last update applied (Binance lastUpdateId, OKX seqId, Bybit u). */
   lastUpdateId = 0;
-  /** Old size of every level touched since begin(), per side. */
+  /** Every level touched since begin(), per side, with its old size when views are recorded. */
   private readonly oldBids = new Map<number, number>();
   private readonly oldAsks = new Map<number, number>();
   private depths: readonly number[] = [];
@@ -157,7 +157,8 @@ export class TruthBook {
     const side = isBid ? this.bids : this.asks;
     if (this.recording) {
       const old = isBid ? this.oldBids : this.oldAsks;
-      if (!old.has(price)) old.set(price, side.get(price));
+      // the old size is only needed for views; without them a cheaper record of the level being touched
+      if (!old.has(price)) old.set(price, this.depths.length > 0 ? side.get(price) : 0);
     }
     side.set(price, size);
   }

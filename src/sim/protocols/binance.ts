@@ -20,7 +20,7 @@
  * Weight is counted, not enforced.
  */
 import { emptyDerivativesInfo, exchangeInfo, usdmExchangeInfo } from '../exchangeInfo.js';
-import type { BookEvent, Feed } from '../feed.js';
+import type { BookEvent, Feed, Frame } from '../feed.js';
 import type { IdScheme } from '../ids.js';
 import { RateWindow } from '../rest.js';
 import type { Session } from '../session.js';
@@ -173,10 +173,12 @@ class BinanceProtocol implements VenueProtocol {
     this.subscribe(s, r.streams);
   }
 
-  encode(ev: BookEvent, sub: { key: string }, s: Session): Buffer {
+  encode(ev: BookEvent, sub: { key: string }, s: Session): Frame {
+    const key = s.combined ? sub.key : '';
+    const hit = ev.cached(key);
+    if (hit !== undefined) return hit;
     const json = (ev.text ??= this.flavor.json(ev));
-    if (!s.combined) return ev.frame('', () => Buffer.from(json)) as Buffer;
-    return ev.frame(sub.key, () => Buffer.from(`{"stream":"${sub.key}","data":${json}}`)) as Buffer;
+    return ev.store(key, Buffer.from(s.combined ? `{"stream":"${key}","data":${json}}` : json));
   }
 
   private subscribe(s: Session, streams: readonly string[]): void {
