@@ -42,14 +42,17 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
-/** CRC-32 (IEEE) of a string's UTF-8 bytes, unsigned: zlib.crc32 where Node has it (>= 20.15 / 22.2). */
-export function crc32(s: string): number {
-  const native = (zlib as { crc32?: (d: string) => number }).crc32;
-  if (typeof native === 'function') return native(s);
+/** CRC-32 (IEEE) of a string's UTF-8 bytes, unsigned, in JavaScript. */
+export function crc32Js(s: string): number {
   let c = -1;
   for (const byte of Buffer.from(s, 'utf8')) c = CRC_TABLE[(c ^ byte) & 0xff] ^ (c >>> 8);
   return (c ^ -1) >>> 0;
 }
+
+const nativeCrc32 = (zlib as { crc32?: (d: string) => number }).crc32;
+
+/** CRC-32 (IEEE), unsigned: zlib.crc32 where Node has it (>= 20.15 / 22.2), else crc32Js. */
+export const crc32: (s: string) => number = typeof nativeCrc32 === 'function' ? nativeCrc32 : crc32Js;
 
 /** Number of orders at a level: made up, but the same for the same level everywhere. */
 const numOrders = (size: number) => (size === 0 ? '0' : String(1 + (Math.floor(size / 7919) % 12)));
