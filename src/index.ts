@@ -18,7 +18,7 @@ export {
 } from './transport/index.js';
 export { Collector, type CollectorOptions } from './collector/collector.js';
 export { ArbiterService, type ArbiterServiceOptions } from './arbiter/service.js';
-export { BinanceSimulator, type SimOptions } from './sim/index.js';
+export { BinanceSimulator, ExchangeSimulator, type SimOptions } from './sim/index.js';
 export { loadConfig } from './config/load.js';
 export type { Config } from './config/schema.js';
 export { replay, replaySync, replayBook, bookAt, exportParquet, Recorder, type ReplayOptions, type ReplayItem, type ReplaySpeed, type BookAt, type RecorderOptions } from './recorder/index.js';

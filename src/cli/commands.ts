@@ -120,12 +120,16 @@ export async function runSimCommand(
     seed: cfg.sim.seed,
     eventsPerSec: cfg.sim.eventsPerSec,
     levels: cfg.sim.levels,
+    venues: cfg.sim.venues,
+    okx: { checksum: cfg.sim.okxChecksum },
     capture: cfg.sim.capture,
     faults: cfg.sim.faults,
     logger: log,
     recordSendTimes: extra.recordSendTimes,
   });
   process.stdout.write(`simulator listening: ${sim.wsBase} (websocket) ${sim.restBase} (REST)\n`);
+  if (sim.venues.length > 1 || sim.venues[0] !== 'binance')
+    process.stdout.write(`venues: ${sim.venues.map((v) => `${sim.venueWsBase(v)}`).join(' ')}\n`);
   await untilSignal(log, () => sim.stop(), durationS);
 }
 

@@ -4,16 +4,8 @@ import { Command, CommanderError } from 'commander';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
-import type { Config, DeepPartial } from '../config/schema.js';
-import {
-  addBusOptions,
-  addCommonOptions,
-  addSymbolOption,
-  num,
-  overridesFrom,
-  positive,
-  upperSymbol,
-} from './options.js';
+import { SIM_VENUE_IDS, type Config, type DeepPartial, type SimVenue } from '../config/schema.js';
+import { addBusOptions, addCommonOptions, addSymbolOption, num, overridesFrom, positive, upperSymbol } from './options.js';
 import { runArbitrateCommand, runCollectCommand, runSimCommand, busTransport, untilSignal } from './commands.js';
 import { runDemo } from './demo.js';
 import { registerRecordCommands } from './record.js';
@@ -112,9 +104,13 @@ const faultFlags: [string, string, string][] = [
   ['--snapshot-error-rate <p>', 'snapshotErrorRate', 'probability a REST snapshot fails'],
   ['--snapshot-error-status <code>', 'snapshotErrorStatus', 'HTTP status of failed snapshots (429, 500, 503)'],
   ['--snapshot-delay-ms <ms>', 'snapshotDelayMs', 'delay before a REST snapshot is answered'],
+  ['--regroup-rate <p>', 'regroupRate', 'probability an event is merged with the next into one message (not Bybit)'],
 ];
 const simCmd = duration(addSymbolOption(addCommonOptions(program.command('sim'))))
-  .description('run the Binance exchange simulator (websocket + REST on one port)')
+  .description('run the exchange simulator: Binance spot, USD-M, OKX, Bybit (websocket + REST on one port)')
+  .option('--venue <id>', `venue to serve: ${SIM_VENUE_IDS.join(' | ')} (default binance)`)
+  .option('--venues <list>', 'several venues, comma-separated, each under /<venue>/ (unprefixed paths: binance, else the first)')
+  .option('--okx-checksum', 'OKX: send the legacy CRC32 checksum instead of 0')
   .option('--host <host>', 'bind address (default 127.0.0.1)')
   .option('--port <port>', 'port (0 = any free port)', num('--port'))
   .option('--seed <n>', 'order-flow model seed', num('--seed'))
@@ -131,8 +127,15 @@ for (const [flag, , help] of faultFlags) simCmd.option(flag, help, num(flag.spli
 simCmd.action(async (o: Opts) => {
   const profile: Record<string, number> = {};
   for (const [, key] of faultFlags) if (o[key] !== undefined) profile[key] = o[key] as number;
+  const listed = [o.venue, o.venues]
+    .filter((v): v is string => typeof v === 'string')
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
   const cfg = config(o, {
     sim: {
+      venues: listed.length ? (listed as SimVenue[]) : undefined,
+      okxChecksum: o.okxChecksum as boolean | undefined,
       host: o.host as string | undefined,
       port: o.port as number | undefined,
       seed: o.seed as number | undefined,

@@ -15,6 +15,10 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const VENUES = VENUE_IDS as readonly [string, ...string[]];
 export type VenueName = string;
 
+/** Venues the simulator can serve (src/sim/protocols). */
+export const SIM_VENUE_IDS = ['binance', 'binance-usdm', 'okx', 'bybit', 'bybit-linear'] as const;
+export type SimVenue = (typeof SIM_VENUE_IDS)[number];
+
 export interface BusConfig {
   kind: 'zeromq' | 'inproc' | 'kafka';
   ingest: string[];
@@ -83,6 +87,10 @@ export interface SimConfig {
   seed: number;
   eventsPerSec: number;
   levels: number;
+  /** Venues served on the one port (src/sim/index.ts); the first path segment /<venue> picks one. */
+  venues: SimVenue[];
+  /** OKX: send the legacy CRC32 checksum instead of 0. */
+  okxChecksum: boolean;
   capture?: string;
   /** Fault profiles (the simulator's FaultProfile, every setting filled in). Always holds the built-in
    * `flaky` profile unless the file redefines it. */
@@ -324,6 +332,7 @@ const faultProfileSchema = section({
   snapshotErrorRate: probability().default(0),
   snapshotErrorStatus: intIn(400, 599).default(500),
   snapshotDelayMs: nonNegNumber().default(0),
+  regroupRate: probability().default(0),
 });
 
 /** A and B have the same keys, each of the same type. */
@@ -345,6 +354,7 @@ export const FLAKY_PROFILE: Required<FaultProfile> = {
   snapshotErrorRate: 0,
   snapshotErrorStatus: 500,
   snapshotDelayMs: 0,
+  regroupRate: 0,
 };
 
 const profileName = z.string().regex(idPattern, { error: 'fault profile names are letters, digits, _ or -' });
@@ -355,6 +365,10 @@ const simSchema = section({
   seed: intIn(0).default(42),
   eventsPerSec: posNumber().default(10),
   levels: intIn(1).default(1000),
+  venues: listOf(oneOf(SIM_VENUE_IDS), 'venues')
+    .refine((l) => new Set(l).size === l.length, { error: 'venues must not repeat' })
+    .default(['binance']),
+  okxChecksum: z.boolean({ error: 'expected true or false' }).default(false),
   capture: nonEmptyString('a file path').optional(),
   faults: z
     .preprocess(

@@ -6,10 +6,10 @@
  * first event's. Events that end at or before the snapshot (u <= lastUpdateId) are dropped, as a
  * Binance client would. Replay sends the events in file order at the simulator's eventsPerSec with E
  * re-stamped to the send time (so latency figures stay meaningful); U, u, s, b and a are sent as
- * captured. Truth = snapshot + replayed events.
+ * captured. Truth = snapshot + replayed events. Binance spot only (the `binance` venue).
  */
 import { readFile } from 'node:fs/promises';
-import { depthUpdateJson, DepthEvent, type Feed } from './feed.js';
+import { BookEvent, type Feed } from './feed.js';
 import { TruthBook } from './truthBook.js';
 import { parseUnits } from './units.js';
 
@@ -137,6 +137,7 @@ export class CaptureFeed implements Feed {
   readonly symbol: string;
   readonly tickUnits: number;
   readonly stepUnits: number;
+  seq = 0;
   private nextIndex = 0;
 
   constructor(private readonly data: CaptureData) {
@@ -153,18 +154,19 @@ export class CaptureFeed implements Feed {
     return this.data.events.length - this.nextIndex;
   }
 
-  next(eventTimeMs: number): DepthEvent | undefined {
+  next(eventTimeMs: number): BookEvent | undefined {
     const ev = this.data.events[this.nextIndex];
     if (ev === undefined) return undefined;
     this.nextIndex++;
-    for (const [p, q] of ev.bids) this.book.bids.set(p, q);
-    for (const [p, q] of ev.asks) this.book.asks.set(p, q);
+    const prev = this.book.lastUpdateId;
+    this.book.begin([]);
+    for (const [p, q] of ev.bids) this.book.set(true, p, q);
+    for (const [p, q] of ev.asks) this.book.set(false, p, q);
+    const changes = this.book.end();
     this.book.lastUpdateId = ev.u;
-    return new DepthEvent(
-      this.symbol,
-      ev.U,
-      ev.u,
-      depthUpdateJson(this.symbol, eventTimeMs, ev.U, ev.u, ev.bidsJson, ev.asksJson),
-    );
+    this.seq++;
+    const out = new BookEvent(this.symbol, eventTimeMs, prev, ev.U, ev.u, this.seq, changes);
+    out.raw = { b: ev.bidsJson, a: ev.asksJson };
+    return out;
   }
 }

@@ -1,4 +1,4 @@
-/** GET /api/v3/exchangeInfo bodies, in Binance's shape (enough for ccxt's binance fetchMarkets). */
+/** GET /api/v3/exchangeInfo and /fapi/v1/exchangeInfo bodies, in Binance's shapes (enough for ccxt's fetchMarkets). */
 import type { Feed } from './feed.js';
 import { formatUnits } from './units.js';
 
@@ -109,5 +109,74 @@ export function emptyDerivativesInfo(): Record<string, unknown> {
     exchangeFilters: [],
     assets: [],
     symbols: [],
+  };
+}
+
+export const USDM_RATE_LIMITS = [
+  { rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: 2400 },
+  { rateLimitType: 'ORDERS', interval: 'MINUTE', intervalNum: 1, limit: 1200 },
+  { rateLimitType: 'ORDERS', interval: 'SECOND', intervalNum: 10, limit: 300 },
+];
+
+/** Decimal places of an increment given in 1e-8 units (1000000 -> 2). */
+function precision(units: number): number {
+  let p = 8;
+  while (p > 0 && units % 10 === 0) {
+    units /= 10;
+    p--;
+  }
+  return p;
+}
+
+/** One USD-M perpetual, as /fapi/v1/exchangeInfo lists it. */
+export function usdmSymbolInfo(feed: Feed): Record<string, unknown> {
+  const [baseAsset, quoteAsset] = splitSymbol(feed.symbol);
+  const tick = formatUnits(feed.tickUnits);
+  const step = formatUnits(feed.stepUnits);
+  return {
+    symbol: feed.symbol,
+    pair: feed.symbol,
+    contractType: 'PERPETUAL',
+    deliveryDate: 4133404800000,
+    onboardDate: 1569398400000,
+    status: 'TRADING',
+    maintMarginPercent: '2.5000',
+    requiredMarginPercent: '5.0000',
+    baseAsset,
+    quoteAsset,
+    marginAsset: quoteAsset,
+    pricePrecision: precision(feed.tickUnits),
+    quantityPrecision: precision(feed.stepUnits),
+    baseAssetPrecision: 8,
+    quotePrecision: 8,
+    underlyingType: 'COIN',
+    underlyingSubType: [],
+    settlePlan: 0,
+    triggerProtect: '0.0500',
+    liquidationFee: '0.012500',
+    marketTakeBound: '0.05',
+    filters: [
+      { filterType: 'PRICE_FILTER', minPrice: tick, maxPrice: '4529764.00000000', tickSize: tick },
+      { filterType: 'LOT_SIZE', minQty: step, maxQty: '1000.00000000', stepSize: step },
+      { filterType: 'MARKET_LOT_SIZE', minQty: step, maxQty: '120.00000000', stepSize: step },
+      { filterType: 'MAX_NUM_ORDERS', limit: 200 },
+      { filterType: 'MAX_NUM_ALGO_ORDERS', limit: 10 },
+      { filterType: 'MIN_NOTIONAL', notional: '100' },
+      { filterType: 'PERCENT_PRICE', multiplierUp: '1.0500', multiplierDown: '0.9500', multiplierDecimal: '4' },
+    ],
+    orderTypes: ['LIMIT', 'MARKET', 'STOP', 'STOP_MARKET', 'TAKE_PROFIT', 'TAKE_PROFIT_MARKET', 'TRAILING_STOP_MARKET'],
+    timeInForce: ['GTC', 'IOC', 'FOK', 'GTX', 'GTD'],
+  };
+}
+
+export function usdmExchangeInfo(feeds: Iterable<Feed>): Record<string, unknown> {
+  return {
+    timezone: 'UTC',
+    serverTime: Date.now(),
+    futuresType: 'U_MARGINED',
+    rateLimits: USDM_RATE_LIMITS,
+    exchangeFilters: [],
+    assets: [],
+    symbols: [...feeds].map(usdmSymbolInfo),
   };
 }

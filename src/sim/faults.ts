@@ -3,6 +3,7 @@
  * message by message, whether the client gets it (drop), twice (dup), late (delay/jitter), out of order
  * (reorder), corrupted (malformed), nothing for a while (stall), or loses the connection (disconnect).
  * It never touches the event or the truth: the same pre-serialized string goes to every connection.
+ * The regrouping fault (regroupRate) works on events, before encoding: see session.ts.
  */
 import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
@@ -33,6 +34,12 @@ export interface FaultProfile {
   snapshotErrorStatus?: 429 | 500 | 503 | number;
   /** Extra latency of a REST depth snapshot, ms (the snapshot is taken when the request arrives). */
   snapshotDelayMs?: number;
+  /**
+   * Probability an event is merged with the next event of its book into one message covering both (as real
+   * Binance USD-M connections do): Binance U of the first, u of the last, pu of the first; OKX prevSeqId of
+   * the first, seqId of the last; levels merged, later sizes winning. Not on Bybit (u counts messages).
+   */
+  regroupRate?: number;
 }
 
 export interface FaultCounters {
@@ -50,12 +57,23 @@ export interface FaultCounters {
 /** How long a message held for reordering waits for a successor before it goes out anyway. */
 const HOLD_MAX_MS = 50;
 
-/** A corrupted copy of a frame: truncated JSON, "U" as a string, or "u" as null. */
+const FIRST_ID = /"(U|seqId|seq)":(-?\d+)/;
+const LAST_ID = /"(u|prevSeqId)":-?\d+/;
+
+function truncate(data: string, rng: Rng): string {
+  return data.slice(0, 1 + Math.floor(rng() * Math.max(1, data.length - 2)));
+}
+
+/**
+ * A corrupted copy of a frame: truncated JSON, or an id field of the wrong type: Binance "U" (OKX "seqId",
+ * Bybit "seq") as a string, or Binance "u" (Bybit "u", OKX "prevSeqId") as null.
+ */
 export function corrupt(data: string, rng: Rng): string {
   const kind = Math.floor(rng() * 3);
-  if (kind === 0 || data.length < 3) return data.slice(0, 1 + Math.floor(rng() * Math.max(1, data.length - 2)));
-  if (kind === 1) return data.replace(/"U":(\d+)/, '"U":"$1"');
-  return data.replace(/"u":\d+/, '"u":null');
+  if (kind === 0 || data.length < 3) return truncate(data, rng);
+  const re = kind === 1 ? FIRST_ID : LAST_ID;
+  if (!re.test(data)) return truncate(data, rng);
+  return kind === 1 ? data.replace(FIRST_ID, '"$1":"$2"') : data.replace(LAST_ID, '"$1":null');
 }
 
 /** A frame: stream payloads come pre-encoded (shared by all connections), replies as strings. */
@@ -85,7 +103,8 @@ export class FaultyOutput {
 
   constructor(
     private readonly ws: WebSocket,
-    private readonly profile: () => FaultProfile,
+    /** The connection's fault profile, as it is now. */
+    readonly profile: () => FaultProfile,
     private readonly rng: Rng,
     private readonly counters: FaultCounters,
     private readonly maxBufferedBytes: number,
@@ -138,7 +157,7 @@ export class FaultyOutput {
   }
 
   /** A reply to a client request: never dropped or corrupted, but it waits behind queued data and stalls. */
-  sendControl(data: string): void {
+  sendControl(data: Frame): void {
     if (this.closed) return;
     this.enqueue(data, {});
   }

@@ -1,10 +1,10 @@
 /**
- * BinanceSimulator: a local exchange that speaks Binance spot's wire protocol (REST market data and
- * diff-depth websocket streams) on one port, driven by a seeded order-flow model or a capture replay,
- * with per-connection fault injection. See docs in index.ts.
+ * ExchangeSimulator: local exchanges on one port. One engine (seeded order flow or capture replay, a truth
+ * book per (venue, symbol), fan-out, per-connection faults) and one protocol module per venue
+ * (protocols/<venue>.ts) speaking that venue's websocket and REST formats. Paths and rules: index.ts.
  */
 import { nowMicros } from '../core/clock.js';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -12,11 +12,13 @@ import type { Level } from '../core/types.js';
 import { createLogger, type Logger } from '../log.js';
 import { CaptureFeed, loadCapture } from './capture.js';
 import { FaultyOutput, type FaultCounters, type FaultProfile } from './faults.js';
-import type { DepthEvent, Feed } from './feed.js';
+import type { BookEvent } from './feed.js';
 import { hash32, mulberry32, type Rng } from './prng.js';
-import { createRestHandler, splitProfile, type RestCounters, type RestHandler } from './rest.js';
+import { isVenueId, SIM_VENUES, type OkxSimOptions, type VenueId } from './protocols/types.js';
+import { HttpTools, readBody, splitProfile, type RestCounters } from './rest.js';
+import { Session } from './session.js';
 import { SyntheticFeed } from './synthetic.js';
-import { WsSession, type StreamIndex } from './wsSession.js';
+import { Venue, type VenueCounters } from './venue.js';
 
 /** The profile of a connection whose named profile does not exist (shared: no allocation per message). */
 const NO_FAULTS: FaultProfile = Object.freeze({});
@@ -26,22 +28,26 @@ export interface SimOptions {
   host?: string;
   /** 0 (default) = ephemeral. One port serves HTTP REST and websockets. */
   port?: number;
-  /** Symbols to simulate (upper or lower case). */
+  /** Symbols to simulate on every venue, Binance spelling (BTCUSDT; upper or lower case). */
   symbols: string[];
+  /** Venues to serve, default ['binance']. The first path segment /<venue> selects one (index.ts). */
+  venues?: VenueId[];
   /** PRNG seed for the order flow and fault dice, default 42. */
   seed?: number;
-  /** depthUpdate events per second per symbol, default 10 (Binance's @100ms). */
+  /** Book events per second per symbol and venue, default 10 (Binance's @100ms). */
   eventsPerSec?: number;
   /** Initial depth per side, default 1000 (kept within +-5%). */
   levels?: number;
-  /** NDJSON capture file to replay (see capture.ts); its symbol replaces a synthetic one. */
+  /** NDJSON capture file to replay on the binance venue (see capture.ts); its symbol replaces a synthetic one. */
   capture?: string;
   /** Named fault profiles; 'default' applies to connections that name none. */
   faults?: Record<string, FaultProfile>;
+  /** OKX: legacy checksum, keep-alive period. */
+  okx?: OkxSimOptions;
   logger?: Logger;
-  /** Websocket ping period, default 20000 ms (Binance). */
+  /** Websocket ping period for every venue that pings (Binance), default the venue's (spot 20 s, USD-M 3 min). */
   pingIntervalMs?: number;
-  /** Close a connection that has not answered a ping for this long, default 60000 ms (Binance). */
+  /** Close a connection that has not answered a ping for this long, default the venue's (spot 60 s, USD-M 10 min). */
   pongTimeoutMs?: number;
   /** Close a connection whose unsent data exceeds this (a client that cannot keep up), default 64 MiB. */
   maxBufferedBytes?: number;
@@ -49,45 +55,48 @@ export interface SimOptions {
   recordSendTimes?: boolean;
 }
 
-export interface SimStats extends FaultCounters, RestCounters {
+export interface SimStats extends FaultCounters, RestCounters, VenueCounters {
   /** Websocket connections open now. */
   connections: number;
   connectionsTotal: number;
-  eventsGenerated: number;
-  pongTimeouts: number;
   paused: boolean;
   /** Capture lines that were not a usable event, events before the snapshot, non-chaining events. */
   captureIgnored: number;
   captureStale: number;
   captureGaps: number;
+  /** POST /sim/reset calls served. */
+  resets: number;
 }
 
 export interface TruthBookView {
+  /** The venue's last id: Binance lastUpdateId (u), OKX seqId, Bybit u. */
   lastUpdateId: number;
   bids: Level[];
   asks: Level[];
 }
 
-export class BinanceSimulator {
+type Counters = Omit<SimStats, 'connections' | 'paused'>;
+
+const ERR_SYMBOL = { code: -1121, msg: 'Invalid symbol.' };
+
+export class ExchangeSimulator {
   private readonly logger: Logger;
   private readonly rate: number;
   private readonly seed: number;
-  private readonly feeds = new Map<string, Feed>();
-  private readonly feedList: Feed[] = [];
-  private readonly subs = new Map<string, Set<WsSession>>();
-  private readonly sockets = new Map<WsSession, WebSocket>();
+  private readonly venueMap = new Map<VenueId, Venue>();
+  private readonly venueList: Venue[] = [];
+  /** Unprefixed paths: binance when served, else the first venue. */
+  private readonly defaultVenue: Venue;
   private readonly faults: Record<string, FaultProfile>;
   private readonly rng: Rng;
-  private readonly counters: Omit<SimStats, 'connections' | 'paused'>;
-  private readonly index: StreamIndex;
+  private readonly counters: Counters;
+  private readonly http: HttpTools;
   private server: Server | undefined;
-  private rest: RestHandler | undefined;
   private wss: WebSocketServer | undefined;
   private boundPort = 0;
   private running = false;
   private paused = false;
   private genTimer: NodeJS.Timeout | undefined;
-  private pingTimer: NodeJS.Timeout | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private t0 = 0;
   private produced = 0;
@@ -101,12 +110,6 @@ export class BinanceSimulator {
     this.seed = opts.seed ?? 42;
     this.rng = mulberry32(this.seed ^ 0x5eed);
     this.faults = { ...(opts.faults ?? {}) };
-    const levels = Math.max(1, Math.floor(opts.levels ?? 1000));
-    for (const raw of opts.symbols) {
-      const symbol = raw.toUpperCase();
-      if (this.feeds.has(symbol)) continue;
-      this.addFeed(new SyntheticFeed(symbol, mulberry32(this.seed ^ hash32(symbol)), levels));
-    }
     this.counters = {
       connectionsTotal: 0,
       eventsGenerated: 0,
@@ -116,6 +119,9 @@ export class BinanceSimulator {
       duplicated: 0,
       malformed: 0,
       reordered: 0,
+      regrouped: 0,
+      keepAlives: 0,
+      resets: 0,
       stalls: 0,
       disconnects: 0,
       slowConsumerDisconnects: 0,
@@ -126,51 +132,51 @@ export class BinanceSimulator {
       captureStale: 0,
       captureGaps: 0,
     };
-    this.index = {
-      add: (symbol, s) => {
-        let set = this.subs.get(symbol);
-        if (!set) this.subs.set(symbol, (set = new Set()));
-        set.add(s);
-      },
-      remove: (symbol, s) => this.subs.get(symbol)?.delete(s),
-    };
-  }
-
-  private addFeed(feed: Feed): void {
-    const i = this.feedList.findIndex((f) => f.symbol === feed.symbol);
-    if (i >= 0) this.feedList[i] = feed;
-    else this.feedList.push(feed);
-    this.feeds.set(feed.symbol, feed);
+    this.http = new HttpTools(this.counters, this.rng, (name) => this.profile(name), this.logger);
+    const ids = opts.venues && opts.venues.length > 0 ? opts.venues : ['binance'];
+    const levels = Math.max(1, Math.floor(opts.levels ?? 1000));
+    for (const id of ids) {
+      if (!isVenueId(id)) throw new Error(`unknown venue "${String(id)}" (known: ${SIM_VENUES.join(', ')})`);
+      if (this.venueMap.has(id)) continue;
+      const venue = new Venue(
+        id,
+        opts.okx ?? {},
+        this.http,
+        {
+          counters: this.counters,
+          profile: (name) => this.profile(name),
+          onEvent: opts.recordSendTimes ? (v, ev) => this.recordSend(v, ev) : undefined,
+        },
+        this.seed,
+      );
+      this.venueMap.set(id, venue);
+      this.venueList.push(venue);
+      for (const raw of opts.symbols) {
+        const symbol = raw.replace(/[-/_]/g, '').toUpperCase();
+        if (venue.feed(symbol)) continue;
+        // binance keeps the seed derivation it always had: the same seed gives the same flow as before venues
+        const rng = mulberry32(this.seed ^ hash32(id === 'binance' ? symbol : `${id}:${symbol}`));
+        venue.addFeed(new SyntheticFeed(symbol, rng, levels, venue.idSpace, venue.protocol.depths));
+      }
+    }
+    this.defaultVenue = this.venueMap.get('binance') ?? this.venueList[0];
   }
 
   async start(): Promise<void> {
     if (this.server) throw new Error('simulator already started');
     if (this.opts.capture) {
+      const binance = this.venueMap.get('binance');
+      if (!binance) throw new Error('capture replay is Binance spot only: add binance to the venues');
       const data = await loadCapture(this.opts.capture);
       this.counters.captureIgnored = data.ignored;
       this.counters.captureStale = data.stale;
       this.counters.captureGaps = data.gaps;
       if (data.gaps > 0) this.logger.warn({ gaps: data.gaps }, 'capture has sequence gaps: clients will see them too');
-      this.addFeed(new CaptureFeed(data));
+      binance.addFeed(new CaptureFeed(data));
       this.logger.info({ symbol: data.symbol, events: data.events.length, ignored: data.ignored }, 'capture loaded');
     }
-    if (this.feedList.length === 0) throw new Error('no symbols to simulate');
-    const rest = createRestHandler({
-      feeds: this.feeds,
-      profile: (name) => this.profile(name),
-      counters: this.counters,
-      rng: this.rng,
-      logger: this.logger,
-      truth: (s, d) => this.truth(s, d),
-      stats: () => this.stats(),
-      pause: () => this.pause(),
-      resume: () => this.resume(),
-      setFaults: (p, f) => this.setFaults(p, f),
-      faultProfiles: () => ({ ...this.faults }),
-      sendTimes: (sym) => this.sendTimes(sym),
-    });
-    this.rest = rest;
-    const server = createServer(rest.handle);
+    if (this.venueList.every((v) => v.feeds().length === 0)) throw new Error('no symbols to simulate');
+    const server = createServer((req, res) => this.onHttp(req, res));
     this.server = server;
     // requests are small JSON objects; refuse anything huge instead of buffering it
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 1 << 20 });
@@ -189,9 +195,7 @@ export class BinanceSimulator {
     this.t0 = performance.now();
     this.produced = 0;
     this.scheduleTick();
-    const pingMs = this.opts.pingIntervalMs ?? 20_000;
-    this.pingTimer = setInterval(() => this.pingAll(), pingMs);
-    this.pingTimer.unref();
+    for (const v of this.venueList) v.start(this.opts.pingIntervalMs, this.opts.pongTimeoutMs);
   }
 
   get port(): number {
@@ -202,6 +206,7 @@ export class BinanceSimulator {
     return this.opts.host ?? '127.0.0.1';
   }
 
+  /** Websocket base of the unprefixed paths (the default venue: binance when served). */
   get wsBase(): string {
     return `ws://${this.host}:${this.boundPort}`;
   }
@@ -210,17 +215,55 @@ export class BinanceSimulator {
     return `http://${this.host}:${this.boundPort}`;
   }
 
-  /** Symbols served, upper case. */
+  /** Venues served, in the order given. */
+  get venues(): VenueId[] {
+    return this.venueList.map((v) => v.id);
+  }
+
+  /** Websocket base of one venue: ws://host:port/<venue>. */
+  venueWsBase(venue: VenueId): string {
+    return `${this.wsBase}/${venue}`;
+  }
+
+  venueRestBase(venue: VenueId): string {
+    return `${this.restBase}/${venue}`;
+  }
+
+  /** Symbols served by the default venue, canonical spelling (upper case). */
   get symbols(): string[] {
-    return this.feedList.map((f) => f.symbol);
+    return this.defaultVenue.feeds().map((f) => f.symbol);
+  }
+
+  /** Symbols served by one venue, canonical spelling. */
+  symbolsOf(venue: VenueId): string[] {
+    return this.venue(venue)
+      .feeds()
+      .map((f) => f.symbol);
+  }
+
+  private venue(id: string | undefined): Venue {
+    if (id === undefined) return this.defaultVenue;
+    const v = isVenueId(id) ? this.venueMap.get(id) : undefined;
+    if (!v) throw new Error(`venue ${id} is not served (venues: ${this.venues.join(', ')})`);
+    return v;
   }
 
   /** The true book (best first), as numbers; depth levels per side (default: all). */
-  truth(symbol: string, depth: number = Infinity): TruthBookView {
-    const feed = this.feeds.get(symbol.toUpperCase());
+  truth(symbol: string, depth: number = Infinity, venue?: VenueId): TruthBookView {
+    const feed = this.venue(venue).resolve(symbol);
     if (!feed) throw new Error(`unknown symbol ${symbol}`);
     const n = Number.isFinite(depth) && depth >= 0 ? depth : Infinity;
     return { lastUpdateId: feed.book.lastUpdateId, bids: feed.book.bids.top(n), asks: feed.book.asks.top(n) };
+  }
+
+  /** The venue's book reset (OKX maintenance reset, Bybit service restart): what was sent. */
+  reset(venue: VenueId, symbol: string): Record<string, unknown> {
+    const v = this.venue(venue);
+    const feed = v.resolve(symbol);
+    if (!feed) throw new Error(`unknown symbol ${symbol}`);
+    if (!v.protocol.reset) throw new Error(`venue ${venue} has no reset`);
+    this.counters.resets++;
+    return v.protocol.reset(feed.symbol);
   }
 
   /** Stop generating events: the truth freezes (connections stay open; delayed messages still drain). */
@@ -241,11 +284,13 @@ export class BinanceSimulator {
   /** Create or replace a fault profile; open connections using it pick it up at once. */
   setFaults(profile: string, f: FaultProfile): void {
     this.faults[profile] = { ...f };
-    for (const s of this.sockets.keys()) if (s.profileName === profile) s.out.refresh();
+    for (const v of this.venueList) for (const s of v.sockets.keys()) if (s.profileName === profile) s.out.refresh();
   }
 
   stats(): SimStats {
-    return { ...this.counters, connections: this.sockets.size, paused: this.paused };
+    let connections = 0;
+    for (const v of this.venueList) connections += v.sockets.size;
+    return { ...this.counters, connections, paused: this.paused };
   }
 
   /** Log stats every `seconds` until stop (for the CLI). */
@@ -274,15 +319,9 @@ export class BinanceSimulator {
   async stop(): Promise<void> {
     this.running = false;
     this.pause();
-    if (this.pingTimer) clearInterval(this.pingTimer);
     if (this.statsTimer) clearInterval(this.statsTimer);
-    for (const [s, ws] of this.sockets) {
-      s.detach();
-      ws.terminate();
-    }
-    this.sockets.clear();
-    this.subs.clear();
-    this.rest?.close();
+    for (const v of this.venueList) v.stop();
+    this.http.close();
     const server = this.server;
     if (!server) return;
     this.wss?.close();
@@ -314,47 +353,132 @@ export class BinanceSimulator {
     }
     const E = Date.now();
     const batch = due > 1;
-    if (batch) for (const session of this.sockets.keys()) session.out.cork();
+    if (batch) for (const v of this.venueList) for (const s of v.sockets.keys()) s.out.cork();
     for (let i = 0; i < due; i++) {
-      for (let j = 0; j < this.feedList.length; j++) {
-        const ev = this.feedList[j].next(E);
-        if (ev) this.publish(ev);
-        else if (!this.captureDone) {
-          this.captureDone = true;
-          this.logger.info({ symbol: this.feedList[j].symbol }, 'capture replay finished');
+      for (const v of this.venueList) {
+        const feeds = v.feeds();
+        for (let j = 0; j < feeds.length; j++) {
+          if (v.emit(feeds[j], E) === undefined && !this.captureDone) {
+            this.captureDone = true;
+            this.logger.info({ symbol: feeds[j].symbol }, 'capture replay finished');
+          }
         }
       }
     }
-    if (batch) for (const session of this.sockets.keys()) session.out.uncork();
+    if (batch) for (const v of this.venueList) for (const s of v.sockets.keys()) s.out.uncork();
     this.produced += due;
     this.scheduleTick();
   };
 
-  /** Per symbol: the event's last update id and its send time (epoch µs), when recordSendTimes is on. */
+  /** Per venue and symbol: the event's last update id and its send time (epoch µs), when recordSendTimes is on. */
   private readonly sent = new Map<string, { u: number[]; t: number[] }>();
 
-  sendTimes(symbol: string): { u: number[]; t: number[] } {
-    return this.sent.get(symbol) ?? { u: [], t: [] };
+  private recordSend(venue: VenueId, ev: BookEvent): void {
+    const key = `${venue}:${ev.symbol}`;
+    let rec = this.sent.get(key);
+    if (!rec) this.sent.set(key, (rec = { u: [], t: [] }));
+    rec.u.push(ev.last);
+    rec.t.push(nowMicros());
   }
 
-  private publish(ev: DepthEvent): void {
-    this.counters.eventsGenerated++;
-    if (this.opts.recordSendTimes) {
-      let rec = this.sent.get(ev.symbol);
-      if (!rec) this.sent.set(ev.symbol, (rec = { u: [], t: [] }));
-      rec.u.push(ev.last);
-      rec.t.push(nowMicros());
+  sendTimes(symbol: string, venue?: VenueId): { u: number[]; t: number[] } {
+    const v = this.venue(venue);
+    const c = v.protocol.canonicalSymbol(symbol) ?? symbol;
+    return this.sent.get(`${v.id}:${c}`) ?? { u: [], t: [] };
+  }
+
+  /**
+   * Route a path: an optional first segment /<venue-id> (else the default venue), then an optional
+   * /p/<profile>, then the venue's own path. undefined: a venue id that is not served.
+   */
+  private route(pathname: string): { venue: Venue; profile: string | undefined; path: string } | undefined {
+    let venue = this.defaultVenue;
+    let rest = pathname;
+    const m = /^\/([a-z-]+)(\/.*)?$/.exec(pathname);
+    if (m !== null && isVenueId(m[1])) {
+      const v = this.venueMap.get(m[1]);
+      if (!v) return undefined;
+      venue = v;
+      rest = m[2] ?? '/';
     }
-    const set = this.subs.get(ev.symbol);
-    if (set === undefined) return;
-    for (const s of set) {
-      const names = s.bySymbol.get(ev.symbol);
-      if (names === undefined) continue;
-      for (let i = 0; i < names.length; i++) s.out.send(ev.payload(s.combined, names[i]));
+    const { profile, path } = splitProfile(rest);
+    return { venue, profile, path };
+  }
+
+  private onHttp(req: IncomingMessage, res: ServerResponse): void {
+    this.counters.restRequests++;
+    try {
+      const url = new URL(req.url ?? '/', 'http://sim');
+      const r = this.route(url.pathname);
+      if (r === undefined) return this.http.send(res, 404, { error: `venue not served: ${url.pathname}` });
+      if (r.path.startsWith('/sim/')) {
+        this.simEndpoint(req, res, r.venue, r.path, url.searchParams).catch((e: unknown) => {
+          this.logger.warn({ err: e }, 'sim endpoint failed');
+          if (!res.headersSent) this.http.send(res, 500, { error: String(e) });
+        });
+        return;
+      }
+      r.venue.protocol.http({ req, res, path: r.path, query: url.searchParams, profile: r.profile });
+    } catch (e) {
+      this.logger.warn({ err: e, url: req.url }, 'REST request failed');
+      if (!res.headersSent) this.http.send(res, 500, { error: 'internal error' });
     }
   }
 
-  private onUpgrade(rawUrl: string, req: import('node:http').IncomingMessage, socket: Duplex, head: Buffer): void {
+  /** Test-only endpoints; ?venue= (or the /<venue> prefix) picks the venue, default the default venue. */
+  private async simEndpoint(
+    req: IncomingMessage,
+    res: ServerResponse,
+    prefixVenue: Venue,
+    path: string,
+    q: URLSearchParams,
+  ): Promise<void> {
+    const send = (status: number, body: unknown) => this.http.send(res, status, body);
+    const post = req.method === 'POST';
+    const vq = q.get('venue');
+    const venue = vq === null ? prefixVenue : isVenueId(vq) ? this.venueMap.get(vq) : undefined;
+    if (venue === undefined) return send(400, { error: `venue not served: ${vq} (venues: ${this.venues.join(', ')})` });
+    if (path === '/sim/truth') {
+      const feed = venue.resolve(q.get('symbol') ?? '');
+      if (!feed) return send(400, ERR_SYMBOL);
+      const depthParam = q.get('depth');
+      return send(200, this.truth(feed.symbol, depthParam === null ? undefined : Number(depthParam), venue.id));
+    }
+    if (path === '/sim/reset' && post) {
+      const feed = venue.resolve(q.get('symbol') ?? '');
+      if (!feed) return send(400, ERR_SYMBOL);
+      if (!venue.protocol.reset) return send(400, { error: `venue ${venue.id} has no reset` });
+      return send(200, this.reset(venue.id, feed.symbol));
+    }
+    if (path === '/sim/stats') return send(200, this.stats());
+    if (path === '/sim/send-times') return send(200, this.sendTimes(q.get('symbol') ?? '', venue.id));
+    if (path === '/sim/pause' && post) {
+      this.pause();
+      return send(200, { paused: true });
+    }
+    if (path === '/sim/resume' && post) {
+      this.resume();
+      return send(200, { paused: false });
+    }
+    if (path === '/sim/faults' && !post) return send(200, { ...this.faults });
+    if (path === '/sim/faults' && post) {
+      const name = q.get('profile');
+      if (!name) return send(400, { error: 'profile query parameter required' });
+      let f: unknown;
+      try {
+        f = JSON.parse(await readBody(req));
+      } catch {
+        return send(400, { error: 'body must be a JSON fault profile' });
+      }
+      if (typeof f !== 'object' || f === null || Array.isArray(f))
+        return send(400, { error: 'body must be a JSON fault profile' });
+      this.setFaults(name, f as FaultProfile);
+      return send(200, { profile: name, faults: f });
+    }
+    send(404, { error: `no such endpoint ${req.method ?? ''} ${path}` });
+  }
+
+  private onUpgrade(rawUrl: string, req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     let url: URL;
     try {
@@ -363,30 +487,18 @@ export class BinanceSimulator {
       socket.destroy();
       return;
     }
-    const { profile, path } = splitProfile(url.pathname);
-    let combined: boolean;
-    let streams: string[];
-    const decode = (s: string): string => {
-      try {
-        return decodeURIComponent(s);
-      } catch {
-        return s;
-      }
-    };
-    if (path === '/ws' || path.startsWith('/ws/')) {
-      combined = false;
-      streams = path.slice(4).split('/').filter(Boolean).map(decode);
-    } else if (path === '/stream' || path === '/stream/') {
-      combined = true;
-      streams = (url.searchParams.get('streams') ?? '').split('/').filter(Boolean);
-    } else {
+    const r = this.route(url.pathname);
+    const accepted = r === undefined ? undefined : r.venue.protocol.upgrade(r.path, url.searchParams);
+    if (r === undefined || accepted === undefined) {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
     }
-    this.wss!.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, profile ?? 'default', combined, streams));
+    this.wss!.handleUpgrade(req, socket, head, (ws) =>
+      this.onConnection(ws, r.venue, r.profile ?? 'default', accepted),
+    );
   }
 
-  private onConnection(ws: WebSocket, profileName: string, combined: boolean, streams: string[]): void {
+  private onConnection(ws: WebSocket, venue: Venue, profileName: string, route: object): void {
     if (!this.running) {
       ws.terminate();
       return;
@@ -399,13 +511,21 @@ export class BinanceSimulator {
       this.counters,
       this.opts.maxBufferedBytes ?? 64 * 1024 * 1024,
     );
-    const session = new WsSession(id, profileName, combined, out, this.index);
-    this.sockets.set(session, ws);
+    const session = new Session(
+      id,
+      profileName,
+      out,
+      venue.protocol,
+      venue,
+      mulberry32(this.seed ^ hash32(`regroup${id}`)),
+    );
+    venue.sockets.set(session, ws);
     this.counters.connectionsTotal++;
-    session.subscribe(streams);
+    venue.protocol.open(session, route);
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;
-      session.onRequest(
+      venue.protocol.message(
+        session,
         Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'),
       );
     });
@@ -414,22 +534,13 @@ export class BinanceSimulator {
     });
     ws.on('close', () => {
       session.detach();
-      this.sockets.delete(session);
+      venue.sockets.delete(session);
     });
     ws.on('error', (e) => this.logger.debug({ err: e, conn: id }, 'websocket error'));
-    this.logger.debug({ conn: id, profile: profileName, combined, streams }, 'websocket connected');
-  }
-
-  /** Binance pings every 20 s and drops connections that have not ponged within a minute. */
-  private pingAll(): void {
-    const now = Date.now();
-    const timeout = this.opts.pongTimeoutMs ?? 60_000;
-    for (const [s, ws] of this.sockets) {
-      if (now - s.lastPongMs > timeout) {
-        this.counters.pongTimeouts++;
-        s.detach();
-        ws.terminate();
-      } else if (!s.out.stalled && ws.readyState === WebSocket.OPEN) ws.ping();
-    }
+    this.logger.debug({ conn: id, venue: venue.id, profile: profileName }, 'websocket connected');
   }
 }
+
+/** The simulator's name from when it spoke Binance spot only. */
+export const BinanceSimulator = ExchangeSimulator;
+export type BinanceSimulator = ExchangeSimulator;

@@ -1,13 +1,15 @@
 /**
- * Synthetic order flow for one symbol: a true L2 book with ~`levels` price levels per side, a random-walk
- * mid, activity concentrated near the top (inserts, deletes, size changes), never crossed.
+ * Synthetic order flow for one symbol of one venue: a true L2 book with ~`levels` price levels per side, a
+ * random-walk mid, activity concentrated near the top (inserts, deletes, size changes), never crossed.
  * Each event applies 1-4 book updates (several update ids per event, like Binance's 100 ms aggregation)
- * and reports the final size of every level it touched.
+ * and reports the final size of every level it touched (and the limited-depth views: truthBook.ts).
+ * Ids come from the venue's IdSpace. The Binance spot flow for a seed is the same as before venues existed.
  */
-import { depthUpdateJson, DepthEvent, type Feed } from './feed.js';
-import { expo, hash32, type Rng } from './prng.js';
+import { BookEvent, type Feed } from './feed.js';
+import { IdSpace } from './ids.js';
+import { expo, hash32, mulberry32, type Rng } from './prng.js';
 import { TruthBook, type TruthSide } from './truthBook.js';
-import { formatUnits, SCALE } from './units.js';
+import { SCALE } from './units.js';
 
 interface SymbolSpec {
   price: number;
@@ -36,22 +38,26 @@ export class SyntheticFeed implements Feed {
   readonly book = new TruthBook();
   readonly tickUnits: number;
   readonly stepUnits: number;
-  private readonly bidChanges = new Map<number, number>();
-  private readonly askChanges = new Map<number, number>();
+  seq: number;
   private readonly minDepth: number;
   private readonly maxDepth: number;
+  private resetTo: number | undefined;
 
   constructor(
     readonly symbol: string,
     private readonly rng: Rng,
     private readonly levels: number,
+    private readonly ids: IdSpace = new IdSpace('per-symbol', mulberry32(hash32(`ids:${symbol}`))),
+    /** Limited depths whose views each event carries (the venue's channels). */
+    private readonly depths: readonly number[] = [],
   ) {
     const spec = symbolSpec(symbol);
     this.tickUnits = Math.round(spec.tick * SCALE);
     this.stepUnits = Math.round(spec.step * SCALE);
     this.minDepth = Math.max(5, Math.floor(levels * 0.95));
     this.maxDepth = Math.max(10, Math.ceil(levels * 1.05));
-    this.book.lastUpdateId = 10_000_000_000 + Math.floor(rng() * 10_000_000_000);
+    this.book.lastUpdateId = ids.initial(rng);
+    this.seq = ids.initialSeq();
     const midTicks = Math.round((spec.price * SCALE) / this.tickUnits);
     let bid = midTicks;
     let ask = midTicks + 1;
@@ -64,23 +70,26 @@ export class SyntheticFeed implements Feed {
     }
   }
 
-  next(eventTimeMs: number): DepthEvent {
-    const U = this.book.lastUpdateId + 1;
+  next(eventTimeMs: number): BookEvent {
+    const prev = this.book.lastUpdateId;
     const n = 1 + Math.floor(this.rng() * 4);
+    this.book.begin(this.depths);
     for (let i = 0; i < n; i++) this.step();
-    const u = U + n - 1;
-    this.book.lastUpdateId = u;
-    const json = depthUpdateJson(
-      this.symbol,
-      eventTimeMs,
-      U,
-      u,
-      levelsJson(this.bidChanges, true),
-      levelsJson(this.askChanges, false),
-    );
-    this.bidChanges.clear();
-    this.askChanges.clear();
-    return new DepthEvent(this.symbol, U, u, json);
+    const changes = this.book.end();
+    const ids = this.ids.next(prev, n);
+    let { first, last } = ids;
+    if (this.resetTo !== undefined) {
+      last = this.resetTo;
+      first = Math.max(1, last - n + 1);
+      this.resetTo = undefined;
+    }
+    this.book.lastUpdateId = last;
+    this.seq = ids.seq;
+    return new BookEvent(this.symbol, eventTimeMs, prev, first, last, ids.seq, changes);
+  }
+
+  restartIdsAt(low: number): void {
+    this.resetTo = low;
   }
 
   private newSize(): number {
@@ -88,8 +97,7 @@ export class SyntheticFeed implements Feed {
   }
 
   private set(isBid: boolean, price: number, size: number): void {
-    this.book.side(isBid).set(price, size);
-    (isBid ? this.bidChanges : this.askChanges).set(price, size);
+    this.book.set(isBid, price, size);
   }
 
   /** One book update: improve inside the spread, sweep the top, or touch a level near the top. */
@@ -131,16 +139,4 @@ export class SyntheticFeed implements Feed {
     const f = 0.3 + this.rng() * 1.7;
     return Math.max(1, Math.round((size * f) / this.stepUnits)) * this.stepUnits;
   }
-}
-
-/** Changed levels as a Binance JSON array: bids best (highest) first, asks best (lowest) first. */
-function levelsJson(changes: Map<number, number>, isBid: boolean): string {
-  if (changes.size === 0) return '[]';
-  const prices = [...changes.keys()].sort(isBid ? (a, b) => b - a : (a, b) => a - b);
-  let s = '[';
-  for (let i = 0; i < prices.length; i++) {
-    if (i > 0) s += ',';
-    s += `["${formatUnits(prices[i])}","${formatUnits(changes.get(prices[i])!)}"]`;
-  }
-  return s + ']';
 }

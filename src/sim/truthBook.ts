@@ -2,6 +2,11 @@
  * The simulator's true L2 book, in integer units (see units.ts). Same layout as core/book.ts: each side
  * sorted so its best price is at the END of the array (updates cluster at the top, splices stay cheap).
  *   bids ascending (best bid last), asks descending (best ask last); index 0 is the worst level.
+ *
+ * Between begin() and end() the book records what an event changed, venue-neutrally: every level touched
+ * (Binance's full-depth diff) and, per limited depth N (OKX books 400, Bybit orderbook.50...), what a client
+ * holding exactly the top N must apply to hold the new top N: changed levels inside it, a delete for every
+ * level that left it (removed, or pushed out by a better one) and every level that entered it.
  */
 import type { Level } from '../core/types.js';
 import { formatUnits, unitsToNumber } from './units.js';
@@ -70,6 +75,17 @@ export class TruthSide {
     return this.prices.length === 0 ? NaN : this.prices[0];
   }
 
+  /** Price of the n-th best level (n >= 1); the worst price when the side has fewer; NaN when empty. */
+  nth(n: number): number {
+    const c = this.prices.length;
+    return c === 0 ? NaN : this.prices[Math.max(0, c - n)];
+  }
+
+  /** price is at or better than `bound` (false when bound is NaN). */
+  atOrBetter(price: number, bound: number): boolean {
+    return this.descending ? price <= bound : price >= bound;
+  }
+
   /** Top n levels, best first, as numbers. */
   top(n: number): Level[] {
     const out: Level[] = [];
@@ -89,14 +105,119 @@ export class TruthSide {
   }
 }
 
+/** A level in units: [price, size]; size 0 deletes. */
+export type UnitLevel = [price: number, size: number];
+
+export interface LevelDiff {
+  /** Best first (bids high to low, asks low to high). */
+  bids: UnitLevel[];
+  asks: UnitLevel[];
+}
+
+/** What one event did to the book. */
+export interface BookChanges extends LevelDiff {
+  /** Per limited depth, in the order given to begin(): the diff a client holding the top N applies. */
+  views: LevelDiff[];
+}
+
+export const NO_CHANGES: BookChanges = Object.freeze({ bids: [], asks: [], views: [] }) as unknown as BookChanges;
+
+const bestFirst = (isBid: boolean) =>
+  isBid ? (a: UnitLevel, b: UnitLevel) => b[0] - a[0] : (a: UnitLevel, b: UnitLevel) => a[0] - b[0];
+
 export class TruthBook {
   readonly bids = new TruthSide(false);
   readonly asks = new TruthSide(true);
-  /** Binance lastUpdateId: the last update id applied to this book. */
+  /** The venue's id of the last update applied (Binance lastUpdateId, OKX seqId, Bybit u). */
   lastUpdateId = 0;
+  /** Every level touched since begin(), per side, with its old size when views are recorded. */
+  private readonly oldBids = new Map<number, number>();
+  private readonly oldAsks = new Map<number, number>();
+  private depths: readonly number[] = [];
+  /** Per depth: [bid bound, ask bound] before the event (the N-th best price). */
+  private bounds: number[] = [];
+  private recording = false;
 
   side(isBid: boolean): TruthSide {
     return isBid ? this.bids : this.asks;
+  }
+
+  /** Start recording an event's changes (views for each of `depths`). */
+  begin(depths: readonly number[]): void {
+    this.oldBids.clear();
+    this.oldAsks.clear();
+    this.depths = depths;
+    this.bounds.length = 0;
+    for (const d of depths) this.bounds.push(this.bids.nth(d), this.asks.nth(d));
+    this.recording = true;
+  }
+
+  /** Set a level's absolute size (0 deletes), recording it when between begin() and end(). */
+  set(isBid: boolean, price: number, size: number): void {
+    const side = isBid ? this.bids : this.asks;
+    if (this.recording) {
+      const old = isBid ? this.oldBids : this.oldAsks;
+      // the old size is only needed for views; without them a cheaper record of the level being touched
+      if (!old.has(price)) old.set(price, this.depths.length > 0 ? side.get(price) : 0);
+    }
+    side.set(price, size);
+  }
+
+  /** Stop recording: what the event changed. */
+  end(): BookChanges {
+    this.recording = false;
+    const views: LevelDiff[] = [];
+    for (let k = 0; k < this.depths.length; k++) {
+      const d = this.depths[k];
+      views.push({
+        bids: this.viewDiff(true, d, this.bounds[2 * k]),
+        asks: this.viewDiff(false, d, this.bounds[2 * k + 1]),
+      });
+    }
+    return { bids: this.fullDiff(true), asks: this.fullDiff(false), views };
+  }
+
+  private fullDiff(isBid: boolean): UnitLevel[] {
+    const old = isBid ? this.oldBids : this.oldAsks;
+    if (old.size === 0) return [];
+    const side = this.side(isBid);
+    const out: UnitLevel[] = [];
+    for (const p of old.keys()) out.push([p, side.get(p)]);
+    return out.sort(bestFirst(isBid));
+  }
+
+  private viewDiff(isBid: boolean, depth: number, oldBound: number): UnitLevel[] {
+    const side = this.side(isBid);
+    const old = isBid ? this.oldBids : this.oldAsks;
+    const newBound = side.nth(depth);
+    const out: UnitLevel[] = [];
+    for (const [p, s0] of old) {
+      const s1 = side.get(p);
+      const inOld = s0 > 0 && side.atOrBetter(p, oldBound);
+      const inNew = s1 > 0 && side.atOrBetter(p, newBound);
+      if (inNew) {
+        if (!inOld || s0 !== s1) out.push([p, s1]);
+      } else if (inOld) out.push([p, 0]);
+    }
+    // untouched levels between the two bounds entered or left the top N
+    if (!Number.isNaN(oldBound) && !Number.isNaN(newBound) && oldBound !== newBound) {
+      const oldIsWorse = side.atOrBetter(newBound, oldBound);
+      const worse = oldIsWorse ? oldBound : newBound;
+      const better = oldIsWorse ? newBound : oldBound;
+      const iw = side.find(worse);
+      const ib = side.find(better);
+      const from = iw >= 0 ? iw : -iw - 1;
+      const to = ib >= 0 ? ib : -ib - 2;
+      for (let i = from; i <= to; i++) {
+        const p = side.prices[i];
+        if (old.has(p)) continue;
+        const inOld = side.atOrBetter(p, oldBound);
+        const inNew = side.atOrBetter(p, newBound);
+        if (inNew && !inOld) out.push([p, side.sizes[i]]);
+        else if (inOld && !inNew) out.push([p, 0]);
+      }
+    }
+    return out.length > 1 ? out.sort(bestFirst(isBid)) : out;
   }
 
   /** Body of GET /api/v3/depth. */

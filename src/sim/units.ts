@@ -30,3 +30,12 @@ export function formatUnits(u: number): string {
 export function unitsToNumber(u: number): number {
   return u / SCALE;
 }
+
+/** Format units as the shortest plain decimal ("65000.1", "0.00123", "0"), as OKX and Bybit send numbers. */
+export function formatUnitsShort(u: number): string {
+  const int = Math.floor(u / SCALE);
+  const frac = u - int * SCALE;
+  if (frac === 0) return String(int);
+  const digits = String(frac).padStart(8, '0').replace(/0+$/, '');
+  return `${int}.${digits}`;
+}

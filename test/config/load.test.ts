@@ -78,6 +78,8 @@ test('defaults: every key filled in, two collectors a and b with the venue URLs 
     seed: 42,
     eventsPerSec: 10,
     levels: 1000,
+    venues: ['binance'],
+    okxChecksum: false,
     faults: { flaky: FLAKY_PROFILE },
   });
   assert.equal('capture' in c.sim, false);
@@ -226,7 +228,7 @@ test('unknown keys are named, with the keys allowed there', () => {
     problems(() => loadConfig(p)),
     [
       `config ${p}: bus.hwm: unknown key (allowed: kind, ingest, publish, snapshot, sendHighWaterMark, receiveHighWaterMark, coalesceBook, brokers, topicPrefix, lingerMs, ssl, sasl) (line 3)`,
-      `config ${p}: sim.faults.slow.delay: unknown key (allowed: dropRate, dupRate, delayMs, jitterMs, reorderRate, disconnectEveryS, stallEveryS, stallForS, malformedRate, snapshotErrorRate, snapshotErrorStatus, snapshotDelayMs) (line 7)`,
+      `config ${p}: sim.faults.slow.delay: unknown key (allowed: dropRate, dupRate, delayMs, jitterMs, reorderRate, disconnectEveryS, stallEveryS, stallForS, malformedRate, snapshotErrorRate, snapshotErrorStatus, snapshotDelayMs, regroupRate) (line 7)`,
       `config ${p}: colector: unknown key (allowed: bus, venues, symbols, collectors, arbiter, sim, demo, log, recorder) (line 4)`,
     ],
   );

@@ -128,3 +128,41 @@ export async function getJson(url: string): Promise<{ status: number; body: any;
   }
   return { status: res.status, body, headers: res.headers, ms: Date.now() - t0 };
 }
+
+/**
+ * A client-side book for the venue tests, keyed by the price strings the venue sent (test-local on
+ * purpose: the simulator's wire formats are checked without src/venues' parsers). A size that parses to 0
+ * deletes.
+ */
+export class LocalBook {
+  readonly bids = new Map<string, string>();
+  readonly asks = new Map<string, string>();
+
+  reset(bids: string[][], asks: string[][]): void {
+    this.bids.clear();
+    this.asks.clear();
+    this.apply(bids, asks);
+  }
+
+  apply(bids: string[][], asks: string[][]): void {
+    for (const [p, q] of bids) this.set(this.bids, p, q);
+    for (const [p, q] of asks) this.set(this.asks, p, q);
+  }
+
+  private set(side: Map<string, string>, p: string, q: string): void {
+    if (Number(q) === 0) side.delete(p);
+    else side.set(p, q);
+  }
+
+  /** One side best first, as strings. */
+  sorted(isBid: boolean): [string, string][] {
+    const side = isBid ? this.bids : this.asks;
+    return [...side].sort((a, b) => (isBid ? Number(b[0]) - Number(a[0]) : Number(a[0]) - Number(b[0])));
+  }
+
+  /** Both sides best first, as numbers (compare with /sim/truth). */
+  levels(): { bids: Level[]; asks: Level[] } {
+    const num = (l: [string, string][]): Level[] => l.map(([p, q]) => [Number(p), Number(q)]);
+    return { bids: num(this.sorted(true)), asks: num(this.sorted(false)) };
+  }
+}

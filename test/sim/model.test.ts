@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import { OrderBook } from '../../src/core/book.js';
 import { parseCapture } from '../../src/sim/capture.js';
 import { corrupt } from '../../src/sim/faults.js';
+import { spotJson } from '../../src/sim/protocols/binance.js';
+import { crc32, crc32Js } from '../../src/sim/protocols/okx.js';
 import { mulberry32 } from '../../src/sim/prng.js';
 import { SyntheticFeed } from '../../src/sim/synthetic.js';
 import { formatUnits, parseUnits, unitsToNumber } from '../../src/sim/units.js';
@@ -30,7 +32,7 @@ test('units: exact parse/format round trip in Binance format', () => {
 function run(seed: number, n: number, levels = 300): { feed: SyntheticFeed; events: DepthUpdate[] } {
   const feed = new SyntheticFeed('BTCUSDT', mulberry32(seed), levels);
   const events: DepthUpdate[] = [];
-  for (let i = 0; i < n; i++) events.push(JSON.parse(feed.next(1_700_000_000_000 + i).json));
+  for (let i = 0; i < n; i++) events.push(JSON.parse(spotJson(feed.next(1_700_000_000_000 + i))));
   return { feed, events };
 }
 
@@ -45,7 +47,7 @@ test('synthetic book: never crossed, depth kept near `levels`, events replay the
   const distances: number[] = [];
   for (let i = 0; i < 20_000; i++) {
     const bestBid = feed.book.bids.best();
-    const ev: DepthUpdate = JSON.parse(feed.next(1).json);
+    const ev: DepthUpdate = JSON.parse(spotJson(feed.next(1)));
     assert.equal(ev.U, prevU + 1);
     prevU = ev.u;
     for (const [p] of ev.b) distances.push(Math.round((bestBid - parseUnits(p)) / 1_000_000));
@@ -116,4 +118,36 @@ test('parseCapture: raw and combined lines, ignores junk, other symbols and stal
   assert.equal(c.stale, 1);
   assert.equal(c.gaps, 1);
   assert.throws(() => parseCapture('{"nope":1}\n'), /snapshot/);
+});
+
+test('truth book views: a client holding the top N and applying each event view holds the top N', () => {
+  const depths = [1, 5, 50];
+  const feed = new SyntheticFeed('BTCUSDT', mulberry32(7), 80, undefined, depths);
+  const clients = depths.map((d) => {
+    const b = new OrderBook();
+    b.applySnapshot(feed.book.bids.top(d), feed.book.asks.top(d));
+    return b;
+  });
+  const units = (l: [number, number][]): [number, number][] => l.map(([p, q]) => [unitsToNumber(p), unitsToNumber(q)]);
+  let entered = 0;
+  for (let i = 0; i < 3000; i++) {
+    const ev = feed.next(1);
+    depths.forEach((d, k) => {
+      const v = ev.changes.views[k];
+      clients[k].apply(units(v.bids), units(v.asks));
+      assert.deepEqual(
+        clients[k].snapshot(),
+        { bids: feed.book.bids.top(d), asks: feed.book.asks.top(d) },
+        `depth ${d} after event ${i}`,
+      );
+    });
+    const touched = new Set(ev.changes.bids.map((l) => l[0]));
+    entered += ev.changes.views[2].bids.filter((l) => !touched.has(l[0])).length;
+  }
+  assert.ok(entered > 50, `untouched levels entered or left the top 50 ${entered} times`);
+});
+
+test('crc32: the JavaScript fallback, the one in use, and the check value agree', () => {
+  assert.equal(crc32Js('123456789'), 0xcbf43926);
+  for (const s of ['', '3366.1:7.0306:3366.8:9.9', 'é', 'a'.repeat(1000)]) assert.equal(crc32(s), crc32Js(s));
 });

@@ -1,0 +1,262 @@
+/**
+ * Bybit v5 public order books: `bybit` (spot, /v5/public/spot) and `bybit-linear` (USDT perpetuals,
+ * /v5/public/linear). Symbols as Binance spells them (BTCUSDT).
+ *
+ * WS   {"req_id"?,"op":"subscribe","args":["orderbook.50.BTCUSDT"]} (depths 1, 50, 200, 1000; spot: at most
+ *      10 args) -> {"success":true,"ret_msg":"subscribe" (spot) | "" (linear),"conn_id","req_id"?,"op":"subscribe"},
+ *      failures in ret_msg with success false; then per new topic a snapshot, then deltas:
+ *      spot   {"topic","ts","type":"snapshot"|"delta","data":{"s","b","a","u","seq"},"cts"}
+ *      linear {"topic","type","ts","data":{"s","b","a","u","seq"},"cts"}
+ *      Levels ["px","sz"], shortest decimals, "0" deletes; each depth's view is kept exact. `u` is +1 per
+ *      message: one counter per symbol shared by its depths (every depth gets a message per event, empty
+ *      or not), so the REST u matches every depth; `seq` is a venue-wide cross sequence.
+ *      Service restart (POST /sim/reset): every subscriber gets a snapshot with u = 1, deltas go on from 2.
+ *      {"op":"ping"} -> {"success":true,"ret_msg":"pong","conn_id","req_id"?,"op":"ping"}.
+ *      Cannot regroup: u counts messages, a message covering two events would leave a hole.
+ * REST GET /v5/market/orderbook?category=spot|linear&symbol=&limit= (spot 1-200, default 1; linear 1-1000,
+ *      default 25) -> {"retCode":0,"retMsg":"OK","result":{"s","a","b","ts","u","seq","cts"},"retExtInfo":{},
+ *      "time"}; 600 requests per 5 s, then 403 "access too frequent". /v5/market/instruments-info, /v5/market/time.
+ *      The category must be this venue's (spot under /bybit, linear under /bybit-linear).
+ */
+import { splitSymbol } from '../exchangeInfo.js';
+import type { BookEvent, Feed } from '../feed.js';
+import { hash32 } from '../prng.js';
+import { RateWindow } from '../rest.js';
+import type { Session, Sub } from '../session.js';
+import type { TruthSide, UnitLevel } from '../truthBook.js';
+import { formatUnitsShort } from '../units.js';
+import type { HttpCall, VenueContext, VenueProtocol } from './types.js';
+
+const DEPTHS = [1, 50, 200, 1000];
+const TOPIC = /^orderbook\.(\d+)\.([A-Z0-9]+)$/;
+
+function levelsJson(levels: readonly UnitLevel[]): string {
+  let s = '[';
+  for (let i = 0; i < levels.length; i++) {
+    if (i > 0) s += ',';
+    s += `["${formatUnitsShort(levels[i][0])}","${formatUnitsShort(levels[i][1])}"]`;
+  }
+  return s + ']';
+}
+
+function topLevels(side: TruthSide, n: number): UnitLevel[] {
+  const out: UnitLevel[] = [];
+  for (let i = side.prices.length - 1; i >= 0 && out.length < n; i--) out.push([side.prices[i], side.sizes[i]]);
+  return out;
+}
+
+/** Matching-engine time: a little before the push. */
+const ctsOf = (ts: number) => ts - 2;
+
+class BybitProtocol implements VenueProtocol {
+  readonly ids = 'per-message' as const;
+  readonly depths = DEPTHS;
+  readonly regroup = false;
+  private readonly rate = new RateWindow(5000);
+  private readonly category: 'spot' | 'linear';
+
+  constructor(
+    private readonly ctx: VenueContext,
+    readonly id: 'bybit' | 'bybit-linear',
+  ) {
+    this.category = id === 'bybit' ? 'spot' : 'linear';
+  }
+
+  venueSymbol(symbol: string): string {
+    return symbol;
+  }
+
+  canonicalSymbol(name: string): string | undefined {
+    const s = name.replace(/[-/_]/g, '').toUpperCase();
+    return /^[A-Z0-9]{2,30}$/.test(s) ? s : undefined;
+  }
+
+  upgrade(path: string): object | undefined {
+    return path === `/v5/public/${this.category}` ? {} : undefined;
+  }
+
+  open(s: Session): void {
+    const h = (n: number) => (hash32(`bybit-conn-${s.id}-${n}-${Date.now()}`) >>> 0).toString(16).padStart(8, '0');
+    const x = h(1) + h(2) + h(3) + h(4);
+    s.connId = `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+  }
+
+  private frame(topic: string, type: 'snapshot' | 'delta', ts: number, data: string): string {
+    return this.category === 'spot'
+      ? `{"topic":"${topic}","ts":${ts},"type":"${type}","data":${data},"cts":${ctsOf(ts)}}`
+      : `{"topic":"${topic}","type":"${type}","ts":${ts},"data":${data},"cts":${ctsOf(ts)}}`;
+  }
+
+  encode(ev: BookEvent, sub: Sub): Buffer {
+    return ev.frame(sub.key, () => {
+      const v = ev.changes.views[sub.view] ?? { bids: [], asks: [] };
+      const data = `{"s":"${ev.symbol}","b":${levelsJson(v.bids)},"a":${levelsJson(v.asks)},"u":${ev.last},"seq":${ev.seq}}`;
+      return Buffer.from(this.frame(sub.key, 'delta', ev.E, data));
+    }) as Buffer;
+  }
+
+  private snapshotFrame(feed: Feed, sub: Sub): string {
+    const b = feed.book;
+    const d = DEPTHS[sub.view];
+    const data = `{"s":"${feed.symbol}","b":${levelsJson(topLevels(b.bids, d))},"a":${levelsJson(topLevels(b.asks, d))},"u":${b.lastUpdateId},"seq":${feed.seq}}`;
+    return this.frame(sub.key, 'snapshot', Date.now(), data);
+  }
+
+  message(s: Session, text: string): void {
+    const reply = (op: string, success: boolean, retMsg: string, reqId: string | undefined) =>
+      s.control(
+        JSON.stringify({
+          success,
+          ret_msg: retMsg,
+          conn_id: s.connId,
+          ...(reqId !== undefined ? { req_id: reqId } : {}),
+          op,
+        }),
+      );
+    let req: unknown;
+    try {
+      req = JSON.parse(text);
+    } catch {
+      return reply('', false, 'error:invalid op', undefined);
+    }
+    if (typeof req !== 'object' || req === null || Array.isArray(req))
+      return reply('', false, 'error:invalid op', undefined);
+    const r = req as Record<string, unknown>;
+    const reqId = typeof r.req_id === 'string' ? r.req_id : undefined;
+    const op = typeof r.op === 'string' ? r.op : '';
+    if (op === 'ping') return reply('ping', true, 'pong', reqId);
+    if (op !== 'subscribe' && op !== 'unsubscribe') return reply(op, false, `error:invalid op ${op}`, reqId);
+    if (!Array.isArray(r.args) || !r.args.every((a) => typeof a === 'string'))
+      return reply(op, false, 'error:args must be a list of topics', reqId);
+    const args = r.args as string[];
+    if (this.category === 'spot' && args.length > 10) return reply(op, false, 'args size >10', reqId);
+    const errors: string[] = [];
+    const fresh: Sub[] = [];
+    for (const topic of args) {
+      const m = TOPIC.exec(topic);
+      const view = m === null ? -1 : DEPTHS.indexOf(Number(m[1]));
+      const feed = m === null ? undefined : this.ctx.feed(m[2]);
+      if (view < 0 || feed === undefined) {
+        errors.push(`error:handler not found,topic:${topic}`);
+        continue;
+      }
+      if (op === 'subscribe') {
+        const sub: Sub = { key: topic, symbol: feed.symbol, view };
+        if (s.subscribe(sub)) fresh.push(sub);
+        else errors.push(`error:already subscribed,topic:${topic}`);
+      } else if (s.unsubscribe(topic) === undefined) errors.push(`error:not subscribed,topic:${topic}`);
+    }
+    const ok = this.category === 'spot' ? op : '';
+    reply(op, errors.length === 0, errors.length === 0 ? ok : errors.join(';'), reqId);
+    for (const sub of fresh) s.snapshot(sub, this.snapshotFrame(this.ctx.feed(sub.symbol)!, sub));
+  }
+
+  /** Service restart: u starts again at 1 with a snapshot to every subscriber. */
+  reset(symbol: string): Record<string, unknown> {
+    const feed = this.ctx.feed(symbol);
+    if (feed === undefined) throw new Error(`cannot reset ${symbol}`);
+    feed.book.lastUpdateId = 1;
+    for (const s of this.ctx.subscribers(feed.symbol))
+      for (const sub of s.bySymbol.get(feed.symbol) ?? []) s.snapshot(sub, this.snapshotFrame(feed, sub));
+    return { symbol: feed.symbol, u: 1 };
+  }
+
+  // ---- REST ----
+
+  http(call: HttpCall): void {
+    const { res, path, query: q } = call;
+    const time = Date.now();
+    const send = (status: number, body: unknown) => this.ctx.http.send(res, status, body);
+    const error = (retCode: number, retMsg: string) => send(200, { retCode, retMsg, result: {}, retExtInfo: {}, time });
+    if (this.rate.add(1) > 600)
+      return this.ctx.http.send(res, 403, 'access too frequent', { 'Content-Type': 'text/plain' });
+    if (path === '/v5/market/time')
+      return send(200, {
+        retCode: 0,
+        retMsg: 'OK',
+        result: { timeSecond: String(Math.floor(time / 1000)), timeNano: `${time}000000` },
+        retExtInfo: {},
+        time,
+      });
+    if (path !== '/v5/market/orderbook' && path !== '/v5/market/instruments-info')
+      return send(404, { retCode: 404, retMsg: 'Not Found', result: {}, retExtInfo: {}, time });
+    const category = q.get('category');
+    if (category === null || !['spot', 'linear', 'inverse', 'option'].includes(category))
+      return error(10001, 'Illegal category');
+    if (category !== this.category)
+      return error(
+        10001,
+        `params error: category ${category} is served under /${category === 'spot' ? 'bybit' : 'bybit-linear'}`,
+      );
+    if (path === '/v5/market/instruments-info') {
+      const sym = q.get('symbol');
+      const list = this.ctx
+        .feeds()
+        .filter((f) => sym === null || f.symbol === sym)
+        .map((f) => this.instrument(f));
+      return send(200, {
+        retCode: 0,
+        retMsg: 'OK',
+        result: { category, list, nextPageCursor: '' },
+        retExtInfo: {},
+        time,
+      });
+    }
+    const sym = q.get('symbol');
+    if (!sym) return error(10001, 'params error: symbol is empty');
+    const feed = this.ctx.feed(sym);
+    if (feed === undefined || feed.symbol !== sym) return error(10001, 'params error: symbol invalid');
+    const max = this.category === 'spot' ? 200 : 1000;
+    let limit = this.category === 'spot' ? 1 : 25;
+    const lp = q.get('limit');
+    if (lp !== null) {
+      limit = Number(lp);
+      if (!Number.isInteger(limit) || limit < 1) return error(10001, 'params error: limit invalid');
+      limit = Math.min(limit, max);
+    }
+    const b = feed.book;
+    const body = `{"retCode":0,"retMsg":"OK","result":{"s":"${feed.symbol}","a":${levelsJson(topLevels(b.asks, limit))},"b":${levelsJson(topLevels(b.bids, limit))},"ts":${time},"u":${b.lastUpdateId},"seq":${feed.seq},"cts":${ctsOf(time)}},"retExtInfo":{},"time":${time}}`;
+    this.ctx.http.snapshot(
+      res,
+      call.profile,
+      () => body,
+      (status) => ({
+        body:
+          status === 429
+            ? { retCode: 10006, retMsg: 'Too many visits!', result: {}, retExtInfo: {}, time }
+            : { retCode: 10016, retMsg: 'Internal server error.', result: {}, retExtInfo: {}, time },
+      }),
+    );
+  }
+
+  private instrument(f: Feed): Record<string, unknown> {
+    const [baseCoin, quoteCoin] = splitSymbol(f.symbol);
+    const tick = formatUnitsShort(f.tickUnits);
+    const step = formatUnitsShort(f.stepUnits);
+    if (this.category === 'spot')
+      return {
+        symbol: f.symbol,
+        baseCoin,
+        quoteCoin,
+        innovation: '0',
+        status: 'Trading',
+        marginTrading: 'both',
+        lotSizeFilter: { basePrecision: step, quotePrecision: '0.00000001', minOrderQty: step, maxOrderQty: '1000000' },
+        priceFilter: { tickSize: tick },
+      };
+    return {
+      symbol: f.symbol,
+      contractType: 'LinearPerpetual',
+      status: 'Trading',
+      baseCoin,
+      quoteCoin,
+      settleCoin: quoteCoin,
+      priceScale: String(tick.includes('.') ? tick.split('.')[1].length : 0),
+      priceFilter: { minPrice: tick, maxPrice: '1999999.8', tickSize: tick },
+      lotSizeFilter: { maxOrderQty: '1190', minOrderQty: step, qtyStep: step },
+    };
+  }
+}
+
+export const bybitSpot = (ctx: VenueContext): VenueProtocol => new BybitProtocol(ctx, 'bybit');
+export const bybitLinear = (ctx: VenueContext): VenueProtocol => new BybitProtocol(ctx, 'bybit-linear');

@@ -1,0 +1,15 @@
+/** The venue protocol modules by venue id. */
+import { binanceSpot, binanceUsdm } from './binance.js';
+import { bybitLinear, bybitSpot } from './bybit.js';
+import { okx } from './okx.js';
+import type { ProtocolFactory, VenueId } from './types.js';
+
+export const PROTOCOLS: Record<VenueId, ProtocolFactory> = {
+  binance: binanceSpot,
+  'binance-usdm': binanceUsdm,
+  okx,
+  bybit: bybitSpot,
+  'bybit-linear': bybitLinear,
+};
+
+export { SIM_VENUES, isVenueId, type VenueId, type VenueProtocol, type OkxSimOptions } from './types.js';
