@@ -10,11 +10,14 @@ import { nowMicros } from '../core/clock.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { createTransport } from '../transport/index.js';
+import { DEFAULT_VENUE, findVenue } from '../venues/index.js';
 import type { SnapshotClient, Transport, ZmqEndpoints } from '../transport/types.js';
 import { decodeConsolidated, encode, topics, type ConsolidatedMessage } from '../wire/messages.js';
 
 export interface SubscribeOptions {
+  /** Venue id (src/venues/index.ts), default binance. */
   venue?: string;
+  /** The venue's spelling (BTCUSDT, BTC-USDT-SWAP) or the unified one (BTC/USDT, BTC/USDT:USDT). */
   symbol: string;
   /** A transport to use (shared, not closed by us); default: ZeroMQ on `endpoints`. */
   transport?: Transport;
@@ -47,13 +50,17 @@ export interface BookUpdate {
 type Next = { msg: IteratorResult<{ topic: string; payload: Buffer }> } | { snap: ConsolidatedMessage | Error };
 
 export async function* subscribe(opts: SubscribeOptions): AsyncGenerator<BookUpdate, void, undefined> {
-  const venue = opts.venue ?? 'binance';
-  const symbol = opts.symbol;
+  const venue = opts.venue ?? DEFAULT_VENUE;
+  // either spelling (BTC-USDT-SWAP or BTC/USDT:USDT); topics carry the venue's
+  const symbol = findVenue(venue)?.venueSymbol(opts.symbol) ?? opts.symbol;
   const topic = topics.book(venue, symbol);
   const log = opts.logger ?? silentLogger;
   const owned = !opts.transport;
   const transport = opts.transport ?? createTransport({ kind: 'zeromq', endpoints: opts.endpoints });
-  const sub = await transport.subscriber('book', [topic], { highWaterMark: opts.highWaterMark, receiveBufferSize: opts.receiveBufferSize });
+  const sub = await transport.subscriber('book', [topic], {
+    highWaterMark: opts.highWaterMark,
+    receiveBufferSize: opts.receiveBufferSize,
+  });
   let snapClient: SnapshotClient | undefined;
   const replica = new BookReplica();
   const timeout = opts.snapshotTimeoutMs ?? 2000;

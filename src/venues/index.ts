@@ -37,3 +37,17 @@ export function venue(id: string): VenueAdapter {
   if (!a) throw new RangeError(`unknown venue "${id}" (known: ${VENUE_IDS.join(', ')})`);
   return a;
 }
+
+/**
+ * A venue's websocket and REST base URLs moved under another origin and path prefix, keeping the venue's
+ * own paths: the simulator serves each venue under /<venue>[/p/<profile>] (src/sim/index.ts), so
+ * `underPrefix(okx, 'ws://127.0.0.1:9443/okx', 'http://127.0.0.1:9443/okx')` gives ws://127.0.0.1:9443/okx/ws/v5/public.
+ */
+export function underPrefix(a: VenueAdapter, wsPrefix: string, restPrefix: string): { wsUrl: string; restUrl: string } {
+  const path = (u: string) => {
+    const p = new URL(u).pathname;
+    return p === '/' ? '' : p.replace(/\/$/, '');
+  };
+  const trim = (s: string) => s.replace(/\/$/, '');
+  return { wsUrl: trim(wsPrefix) + path(a.defaultWsUrl), restUrl: trim(restPrefix) + path(a.defaultRestUrl) };
+}

@@ -1,5 +1,6 @@
 /** A whole pipeline in one process over real sockets: simulator -> 2 collectors -> arbiter (ZeroMQ). */
-import { BinanceSimulator } from '../../src/sim/index.js';
+import { ExchangeSimulator, type FaultProfile, type VenueId } from '../../src/sim/index.js';
+import { underPrefix, venue } from '../../src/venues/index.js';
 import { Collector } from '../../src/collector/collector.js';
 import { ArbiterService } from '../../src/arbiter/service.js';
 import type { BookUpdate } from '../../src/client/subscribe.js';
@@ -16,6 +17,12 @@ export const FLAKY = { dropRate: 0.05, dupRate: 0.05, malformedRate: 0.01, disco
  * `arbiterTransport` and `mk()` (one new transport per collector) decide which. `stop()` ends them all.
  */
 export async function startParts(o: {
+  /** Venue served and collected (default binance); symbols in any spelling the venue's adapter takes. */
+  venue?: VenueId;
+  /** Fault profile per collector (a, b); default: b through `flaky` when `faulty`. */
+  profiles?: [string | undefined, string | undefined];
+  /** Extra fault profiles for the simulator. */
+  faults?: Record<string, FaultProfile>;
   symbols: string[];
   seed: number;
   rate: number;
@@ -25,18 +32,40 @@ export async function startParts(o: {
   arbiterTransport: Transport;
   mk: () => Transport;
 }) {
-  const sim = new BinanceSimulator({ port: 0, symbols: o.symbols, seed: o.seed, eventsPerSec: o.rate, faults: { flaky: FLAKY } });
+  const venueId = o.venue ?? 'binance';
+  const adapter = venue(venueId);
+  const symbols = o.symbols.map((s) => adapter.venueSymbol(s) ?? s);
+  const sim = new ExchangeSimulator({
+    venues: [venueId],
+    port: 0,
+    symbols,
+    seed: o.seed,
+    eventsPerSec: o.rate,
+    faults: { flaky: FLAKY, ...o.faults },
+  });
   await sim.start();
-  const arbiter = new ArbiterService({ transport: o.arbiterTransport, symbols: o.symbols, gapTimeoutMs: o.gapTimeoutMs, snapshotTimeoutMs: o.snapshotTimeoutMs });
+  const arbiter = new ArbiterService({
+    transport: o.arbiterTransport,
+    venue: venueId,
+    symbols,
+    gapTimeoutMs: o.gapTimeoutMs,
+    snapshotTimeoutMs: o.snapshotTimeoutMs,
+  });
   await arbiter.start();
   const collectors: Collector[] = [];
-  for (const id of ['a', 'b']) {
-    const prefix = id === 'b' && o.faulty ? '/p/flaky' : '';
+  const profiles = o.profiles ?? [undefined, o.faulty ? 'flaky' : undefined];
+  for (const [i, id] of ['a', 'b'].entries()) {
+    const p = profiles[i] === undefined ? '' : `/p/${profiles[i]}`;
+    // Binance spot keeps the unprefixed paths it always had
+    const urls =
+      venueId === 'binance'
+        ? { wsUrl: sim.wsBase + p, restUrl: sim.restBase + p }
+        : underPrefix(adapter, sim.venueWsBase(venueId) + p, sim.venueRestBase(venueId) + p);
     const c = new Collector({
       id,
-      symbols: o.symbols,
-      wsUrl: sim.wsBase + prefix,
-      restUrl: sim.restBase + prefix,
+      venue: venueId,
+      symbols,
+      ...urls,
       transport: o.mk(),
       reconnectMinMs: 50,
       reconnectMaxMs: 500,
@@ -60,7 +89,10 @@ export async function pipeline(
   const ep = await freeEndpoints();
   const transports: Transport[] = [];
   const mk = (sendHighWaterMark?: number) => {
-    const tr = new ZmqTransport(ep, sendHighWaterMark ? { sendHighWaterMark, sendBufferSize: 32 * 1024, coalesceBook: opts.coalesceBook } : {});
+    const tr = new ZmqTransport(
+      ep,
+      sendHighWaterMark ? { sendHighWaterMark, sendBufferSize: 32 * 1024, coalesceBook: opts.coalesceBook } : {},
+    );
     transports.push(tr);
     return tr;
   };
@@ -83,12 +115,18 @@ export async function pipeline(
 
 /** Consume a subscription in the background, keeping every update's seq and the last update. */
 export function follow(it: AsyncGenerator<BookUpdate>, onUpdate?: (u: BookUpdate) => Promise<void> | void) {
-  const state = { last: undefined as BookUpdate | undefined, updates: 0, deltas: [] as { first: number; seq: number; prev: number }[], resets: 0 };
+  const state = {
+    last: undefined as BookUpdate | undefined,
+    updates: 0,
+    deltas: [] as { first: number; seq: number; prev: number }[],
+    resets: 0,
+  };
   const done = (async () => {
     for await (const u of it) {
       state.last = u;
       state.updates++;
-      if (u.message.type === 'delta') state.deltas.push({ first: u.message.first, seq: u.message.seq, prev: u.message.prev });
+      if (u.message.type === 'delta')
+        state.deltas.push({ first: u.message.first, seq: u.message.seq, prev: u.message.prev });
       else state.resets++;
       if (onUpdate) await onUpdate(u);
     }
