@@ -1,4 +1,5 @@
 /** `bookwire record`, `bookwire replay`, `bookwire book-at`: the recorder's commands (docs/recording.md). */
+import { DEFAULT_VENUE, VENUE_IDS } from '../venues/index.js';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Config, DeepPartial } from '../config/schema.js';
@@ -343,7 +344,7 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
 
   dirOpt(addSymbolOption(addBusOptions(addCommonOptions(program.command('replay')))))
     .description('publish a recorded time range onto the bus (book channel) at recorded speed, N x, or max')
-    .option('--venue <venue>', 'venue', 'binance')
+    .option('--venue <venue>', `venue: ${VENUE_IDS.join(', ')}`, DEFAULT_VENUE)
     .option('--symbol <symbol>', 'one symbol (default: --symbols, or every configured symbol)', upperSymbol)
     .option('--from <time>', 'start (ISO 8601, e.g. 2026-11-23T10:00:00Z)', instant('--from'))
     .option('--to <time>', 'end (ISO 8601)', instant('--to'))
@@ -374,7 +375,7 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
     .description('export a recorded range to Parquet (top.parquet, levels.parquet) for DuckDB, pandas, polars')
     .option('--format <format>', 'parquet (the only one so far)', 'parquet')
     .requiredOption('--out <dir>', 'output directory')
-    .option('--venue <venue>', 'venue', 'binance')
+    .option('--venue <venue>', `venue: ${VENUE_IDS.join(', ')}`, DEFAULT_VENUE)
     .option('--from <time>', 'start (ISO 8601)', instant('--from'))
     .option('--to <time>', 'end (ISO 8601)', instant('--to'))
     .action(async (o: Opts) => {
@@ -409,7 +410,7 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
 
   dirOpt(addCommonOptions(program.command('book-at')))
     .description('print the recorded consolidated book at an instant (nearest snapshot before it + deltas)')
-    .option('--venue <venue>', 'venue', 'binance')
+    .option('--venue <venue>', `venue: ${VENUE_IDS.join(', ')}`, DEFAULT_VENUE)
     .requiredOption('--symbol <symbol>', 'symbol, e.g. BTCUSDT', upperSymbol)
     .requiredOption('--at <time>', 'the instant (ISO 8601, e.g. 2026-11-23T10:00:00Z)', instant('--at'))
     .option('--depth <n>', 'levels per side', positive('--depth', { integer: true }), 10)

@@ -367,7 +367,7 @@ const simSchema = section({
   levels: intIn(1).default(1000),
   venues: listOf(oneOf(SIM_VENUE_IDS), 'venues')
     .refine((l) => new Set(l).size === l.length, { error: 'venues must not repeat' })
-    .default(['binance']),
+    .default([DEFAULT_VENUE]),
   okxChecksum: z.boolean({ error: 'expected true or false' }).default(false),
   capture: nonEmptyString('a file path').optional(),
   faults: z

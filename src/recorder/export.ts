@@ -5,6 +5,7 @@
  *   levels.parquet  one row per price level a consolidated delta changed (size 0 = level deleted)
  * Times are the recorder's receive times (TIMESTAMP, µs); `seq` is the consolidated (exchange) sequence.
  */
+import { DEFAULT_VENUE } from '../venues/index.js';
 import path from 'node:path';
 import { BookReplica } from '../core/replica.js';
 import { replaySync, type Instant } from './replay.js';
@@ -58,7 +59,7 @@ export async function exportParquet(o: ExportOptions): Promise<ExportResult> {
     let topRows = 0;
     let levelRows = 0;
     let gaps = 0;
-    const venue = o.venue ?? 'binance';
+    const venue = o.venue ?? DEFAULT_VENUE;
     for (const it of replaySync({
       dir: o.dir,
       venue,

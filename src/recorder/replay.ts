@@ -7,6 +7,7 @@
  * as a snapshot marked `synthetic`, so a consumer starts with a correct book exactly as a live client
  * does; every later item is a recorded message, byte for byte.
  */
+import { DEFAULT_VENUE } from '../venues/index.js';
 import { performance } from 'node:perf_hooks';
 import { BookReplica } from '../core/replica.js';
 import { encode, topics, type ConsolidatedMessage, type ConsolidatedSnapshot } from '../wire/messages.js';
@@ -115,7 +116,7 @@ class Item implements ReplayItem {
 
 /** The replay sequence without pacing (synchronous). */
 export function* replaySync(o: ReplayOptions): Generator<ReplayItem, void, undefined> {
-  const venue = o.venue ?? 'binance';
+  const venue = o.venue ?? DEFAULT_VENUE;
   const symbols = Array.isArray(o.symbol) ? o.symbol : [o.symbol];
   const dir = o.dir;
   const from = o.from === undefined ? undefined : toMicros(o.from);
@@ -226,7 +227,7 @@ export type ReplayBookStep = BookStep;
  * step is then the first record at `from` or later.
  */
 export function replayBook(o: ReplayBookOptions): Generator<ReplayBookStep, void, undefined> {
-  const venue = o.venue ?? 'binance';
+  const venue = o.venue ?? DEFAULT_VENUE;
   const from = o.from === undefined ? undefined : toMicros(o.from);
   const to = o.to === undefined ? undefined : toMicros(o.to);
   const replica = new BookReplica();
