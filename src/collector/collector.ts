@@ -7,7 +7,6 @@
  * websocket (OKX, Bybit). A gap another feed fills costs neither. Snapshots a venue sends on its own
  * (on subscribe, after a reconnect) are published as they come; the arbiter uses them when it needs one.
  */
-import { WebSocket } from 'ws';
 import { performance } from 'node:perf_hooks';
 import { nowMicros } from '../core/clock.js';
 import { coverStart } from '../core/sequence.js';
@@ -24,7 +23,8 @@ import {
   type SnapshotRequest,
 } from '../wire/messages.js';
 import { DEFAULT_VENUE, venue as venueAdapter, type VenueAdapter } from '../venues/index.js';
-import { WeightLimiter, backoffDelay, stableFraction } from './rateLimiter.js';
+import { VenueConnection } from './connection.js';
+import { WeightLimiter, stableFraction } from './rateLimiter.js';
 
 export interface CollectorOptions {
   id: string;
@@ -41,6 +41,10 @@ export interface CollectorOptions {
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
   restWeightPerMinute?: number;
+  /** Books per connection, at most the venue's maxBooksPerConnection (default: the venue's). */
+  maxBooksPerConnection?: number;
+  /** Largest websocket frame accepted from the venue, bytes (default 16 MiB; a frame above it closes the connection). */
+  maxFrameBytes?: number;
   /** Proactive reconnect period (make-before-break), staggered by collector id. 0 = never. */
   reconnectEveryS?: number;
   statusIntervalMs?: number;
@@ -60,24 +64,22 @@ const now = () => performance.now();
 /** Minimum time between two websocket resubscriptions of one symbol (see resubscribe). */
 const RESUBSCRIBE_MS = 2000;
 
+/** Delay between opening two connections of one collector (venues cap connection attempts per second). */
+const CONNECT_SPACING_MS = 400;
+
 export class Collector {
   readonly id: string;
   private readonly opts: Required<Omit<CollectorOptions, 'logger' | 'transport'>>;
   private readonly log: Logger;
   private pub?: BusPublisher;
   private ctl?: BusSubscriber;
-  private ws?: WebSocket;
-  /** The connection being replaced during a make-before-break reconnect. */
-  private retiring?: WebSocket;
-  private connected = false;
   private stopped = false;
-  private attempt = 0;
-  private reconnects = 0;
-  private lastMsgAt = 0;
-  private connectedAt = 0;
   private timers: NodeJS.Timeout[] = [];
-  private reconnectTimer?: NodeJS.Timeout;
   private readonly symbols = new Map<string, SymbolState>();
+  /** The venue connections, each carrying at most maxBooksPerConnection books. */
+  private readonly connections: VenueConnection[] = [];
+  /** Which connection carries a symbol. */
+  private readonly connectionOf = new Map<string, VenueConnection>();
   private readonly limiter: WeightLimiter;
   private readonly inflight = new Set<string>();
   /** When each symbol's last websocket resync was asked for (performance.now ms). */
@@ -107,6 +109,8 @@ export class Collector {
       restWeightPerMinute: 1200,
       reconnectEveryS: 0,
       statusIntervalMs: 1000,
+      maxBooksPerConnection: Infinity,
+      maxFrameBytes: 16 * 1024 * 1024,
       ...stripUndefined(o),
     } as Required<Omit<CollectorOptions, 'logger' | 'transport'>>;
     this.transport = o.transport;
@@ -115,10 +119,24 @@ export class Collector {
       if (sym === undefined) throw new RangeError(`symbol "${s}" is not a ${this.venue.name} symbol`);
       this.symbols.set(sym, { last: 0, messages: 0, gaps: 0, snapshots: 0 });
     }
-    if (this.symbols.size > this.venue.maxBooksPerConnection)
-      throw new RangeError(
-        `${this.symbols.size} symbols on one ${this.venue.name} connection; at most ${this.venue.maxBooksPerConnection} (run several collectors)`,
-      );
+    const perConnection = Math.max(1, Math.min(this.venue.maxBooksPerConnection, o.maxBooksPerConnection ?? Infinity));
+    const all = [...this.symbols.keys()];
+    for (let i = 0; i < all.length; i += perConnection) {
+      const symbols = all.slice(i, i + perConnection);
+      const c = new VenueConnection({
+        venue: this.venue,
+        symbols,
+        wsBase: this.opts.wsUrl,
+        stream: { mode: this.opts.streamMode, speed: this.opts.speed },
+        reconnectMinMs: this.opts.reconnectMinMs,
+        reconnectMaxMs: this.opts.reconnectMaxMs,
+        maxPayload: this.opts.maxFrameBytes,
+        log: this.log,
+        onText: (text) => this.onMessage(text),
+      });
+      this.connections.push(c);
+      for (const s of symbols) this.connectionOf.set(s, c);
+    }
     this.limiter = new WeightLimiter(this.opts.restWeightPerMinute, now());
   }
 
@@ -128,77 +146,33 @@ export class Collector {
     this.pub = await this.transport.publisher('ingest');
     this.ctl = await this.transport.subscriber('book', [`ctl.snapshot.${this.opts.venue}.`]);
     void this.ctlLoop(this.ctl);
-    this.connect();
+    // Connections open a little apart: venues limit new connections per second (OKX: 3/s per IP).
+    this.connections.forEach((c, i) =>
+      i === 0 ? c.connect() : this.timers.push(setTimeout(() => c.connect(), i * CONNECT_SPACING_MS)),
+    );
     void this.checkSymbols();
-    this.timers.push(setInterval(() => this.checkStale(), Math.min(1000, this.opts.staleAfterMs / 2)));
+    this.timers.push(
+      setInterval(
+        () => this.connections.forEach((c) => c.checkStale(this.opts.staleAfterMs)),
+        Math.min(1000, this.opts.staleAfterMs / 2),
+      ),
+    );
     this.timers.push(setInterval(() => this.publishStatus(), this.opts.statusIntervalMs));
     const ping = this.venue.ping;
     if (ping !== undefined)
       // the venue's application-level heartbeat (OKX closes a connection after 30 s without one)
-      this.timers.push(setInterval(() => this.connected && this.ws?.send(ping.text), ping.intervalMs));
+      this.timers.push(setInterval(() => this.connections.forEach((c) => c.send([ping.text])), ping.intervalMs));
     if (this.opts.reconnectEveryS > 0) {
       // Stagger: collectors with different ids roll their connections at different moments, so a
       // venue's forced disconnect schedule (Binance: 24 h) never drops every feed at once.
       const period = this.opts.reconnectEveryS * 1000 * (0.75 + 0.25 * stableFraction(this.id));
-      this.timers.push(setInterval(() => this.rollConnection(), period));
+      this.timers.push(setInterval(() => this.connections.forEach((c) => c.roll()), period));
     }
-  }
-
-  private url(): string {
-    return this.venue.wsUrl(this.opts.wsUrl, [...this.symbols.keys()], {
-      mode: this.opts.streamMode,
-      speed: this.opts.speed,
-    });
-  }
-
-  private connect(): void {
-    if (this.stopped) return;
-    const url = this.url();
-    const ws = new WebSocket(url, { perMessageDeflate: false });
-    this.ws = ws;
-    ws.on('open', () => {
-      this.log.info({ url }, 'connected');
-      this.connected = true;
-      this.connectedAt = now();
-      this.lastMsgAt = now();
-      for (const m of this.venue.subscribeMessages([...this.symbols.keys()])) ws.send(m);
-      if (this.retiring) {
-        // make-before-break: the new socket is up, the old one can go; the arbiter drops the overlap.
-        const old = this.retiring;
-        this.retiring = undefined;
-        setTimeout(() => old.terminate(), 1000);
-      }
-    });
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (ws !== this.ws && ws !== this.retiring) return;
-      this.onMessage(isBinary ? data.toString('utf8') : data.toString());
-    });
-    ws.on('error', (err) => this.log.warn({ err: err.message, url }, 'websocket error'));
-    ws.on('close', (code) => {
-      if (ws !== this.ws) return; // a retired socket closing is expected
-      this.connected = false;
-      if (this.stopped) return;
-      const delay = backoffDelay(this.attempt++, this.opts.reconnectMinMs, this.opts.reconnectMaxMs);
-      this.reconnects++;
-      this.log.warn({ code, delayMs: delay }, 'disconnected; reconnecting');
-      this.reconnectTimer = setTimeout(() => this.connect(), delay);
-    });
-  }
-
-  private rollConnection(): void {
-    if (this.stopped || !this.ws || !this.connected) return;
-    this.log.info('scheduled reconnect (make-before-break)');
-    this.retiring = this.ws;
-    this.ws = undefined;
-    this.reconnects++;
-    this.connect();
   }
 
   private onMessage(text: string): void {
     const recvTime = nowMicros();
-    this.lastMsgAt = now();
     this.counters.messages++;
-    if (this.attempt > 0 && this.lastMsgAt - this.connectedAt > 5000) this.attempt = 0;
     const r = this.venue.parse(text, this.id, recvTime);
     if (r.delta) {
       const d = r.delta;
@@ -263,15 +237,6 @@ export class Collector {
 
   unknownSymbols: string[] = [];
 
-  private checkStale(): void {
-    if (!this.ws || !this.connected) return;
-    const idle = now() - this.lastMsgAt;
-    if (idle > this.opts.staleAfterMs) {
-      this.log.warn({ idleMs: Math.round(idle) }, 'feed stale; reconnecting');
-      this.ws.terminate(); // 'close' schedules the reconnect
-    }
-  }
-
   private async ctlLoop(sub: BusSubscriber): Promise<void> {
     try {
       for await (const m of sub) {
@@ -299,12 +264,12 @@ export class Collector {
    */
   resubscribe(symbol: string, reason = 'request'): void {
     const msgs = this.venue.resyncMessages?.(symbol);
-    const ws = this.ws;
-    if (msgs === undefined || ws === undefined || !this.connected || this.stopped) return;
+    const c = this.connectionOf.get(symbol);
+    if (msgs === undefined || c === undefined || !c.connected || this.stopped) return;
     const t = now();
     if (t - (this.resyncAt.get(symbol) ?? -Infinity) < RESUBSCRIBE_MS) return;
     this.resyncAt.set(symbol, t);
-    for (const m of msgs) ws.send(m);
+    c.send(msgs);
     this.log.info({ symbol, reason }, 'resubscribed for a fresh snapshot');
   }
 
@@ -357,16 +322,18 @@ export class Collector {
   status(): CollectorStatus {
     const t = now();
     const feeds: FeedStatus[] = [];
-    for (const [symbol, s] of this.symbols)
+    for (const [symbol, s] of this.symbols) {
+      const c = this.connectionOf.get(symbol)!;
       feeds.push({
         symbol,
-        connected: this.connected,
+        connected: c.connected,
         messages: s.messages,
-        reconnects: this.reconnects,
+        reconnects: c.reconnects,
         gaps: s.gaps,
         snapshots: s.snapshots,
-        idleMs: this.connected ? Math.round(t - this.lastMsgAt) : -1,
+        idleMs: c.connected ? Math.round(t - c.lastMsgAt) : -1,
       });
+    }
     return { v: 1, type: 'collector-status', collector: this.id, venue: this.opts.venue, time: nowMicros(), feeds };
   }
 
@@ -378,10 +345,7 @@ export class Collector {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.ws?.terminate();
-    this.retiring?.terminate();
-    this.connected = false;
+    for (const c of this.connections) c.stop();
     this.publishStatus();
     await this.pub?.flush();
     await this.ctl?.close();

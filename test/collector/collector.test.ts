@@ -1,7 +1,8 @@
 /** Collector against the real simulator over real websockets; the bus is the in-process transport. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BinanceSimulator, type FaultProfile } from '../../src/sim/index.js';
+import { BinanceSimulator, ExchangeSimulator, type FaultProfile } from '../../src/sim/index.js';
+import { underPrefix, venue } from '../../src/venues/index.js';
 import { Collector, type CollectorOptions } from '../../src/collector/collector.js';
 import { ArbiterService } from '../../src/arbiter/service.js';
 import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
@@ -21,7 +22,15 @@ async function setup(t: { after(fn: () => Promise<void>): void }, faults: Record
   const collector = async (o: Partial<CollectorOptions> & { id: string }, profile = '') => {
     const tr = new InprocTransport(bus);
     const prefix = profile ? `/p/${profile}` : '';
-    const c = new Collector({ symbols: ['BTCUSDT'], wsUrl: sim.wsBase + prefix, restUrl: sim.restBase + prefix, transport: tr, reconnectMinMs: 20, reconnectMaxMs: 200, ...o });
+    const c = new Collector({
+      symbols: ['BTCUSDT'],
+      wsUrl: sim.wsBase + prefix,
+      restUrl: sim.restBase + prefix,
+      transport: tr,
+      reconnectMinMs: 20,
+      reconnectMaxMs: 200,
+      ...o,
+    });
     await c.start();
     stops.push(async () => {
       await c.stop();
@@ -60,10 +69,27 @@ test('no REST snapshot is taken unless an arbiter asks, and concurrent asks shar
   const pub = await tr.publisher('book');
   const raw = await tr.subscriber('ingest', ['raw.binance.BTCUSDT']);
   t.after(() => tr.close());
-  const req = encode({ v: 1, type: 'snapshot-request', venue: 'binance', symbol: 'BTCUSDT', collector: 'a', reason: 'test' });
+  const req = encode({
+    v: 1,
+    type: 'snapshot-request',
+    venue: 'binance',
+    symbol: 'BTCUSDT',
+    collector: 'a',
+    reason: 'test',
+  });
   pub.send(topics.ctlSnapshot('binance', 'BTCUSDT'), req);
   pub.send(topics.ctlSnapshot('binance', 'BTCUSDT'), req);
-  pub.send(topics.ctlSnapshot('binance', 'BTCUSDT'), encode({ v: 1, type: 'snapshot-request', venue: 'binance', symbol: 'BTCUSDT', collector: 'someone-else', reason: 'test' }));
+  pub.send(
+    topics.ctlSnapshot('binance', 'BTCUSDT'),
+    encode({
+      v: 1,
+      type: 'snapshot-request',
+      venue: 'binance',
+      symbol: 'BTCUSDT',
+      collector: 'someone-else',
+      reason: 'test',
+    }),
+  );
   for await (const m of raw) {
     const ev = decodeCollectorEvent(m.payload, true);
     if (ev.type !== 'snapshot') continue;
@@ -119,7 +145,14 @@ test('raw streams (/ws/...) work like combined streams, for several symbols on o
   const bus = new InprocBus();
   const tr = new InprocTransport(bus);
   const sub = await tr.subscriber('ingest', ['raw.binance.']);
-  const c = new Collector({ id: 'r', symbols: ['BTCUSDT', 'ETHUSDT'], wsUrl: sim.wsBase, restUrl: sim.restBase, streamMode: 'raw', transport: new InprocTransport(bus) });
+  const c = new Collector({
+    id: 'r',
+    symbols: ['BTCUSDT', 'ETHUSDT'],
+    wsUrl: sim.wsBase,
+    restUrl: sim.restBase,
+    streamMode: 'raw',
+    transport: new InprocTransport(bus),
+  });
   await c.start();
   t.after(async () => {
     await c.stop();
@@ -135,4 +168,69 @@ test('raw streams (/ws/...) work like combined streams, for several symbols on o
     if ((seen.get('BTCUSDT') ?? 0) > 20 && (seen.get('ETHUSDT') ?? 0) > 20) break;
   }
   assert.equal(c.counters.parseErrors, 0);
+});
+
+test('books beyond one connection go on more connections (maxBooksPerConnection); each carries its own', async (t) => {
+  const sim = new ExchangeSimulator({
+    venues: ['okx'],
+    port: 0,
+    symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'],
+    seed: 3,
+    eventsPerSec: 50,
+  });
+  await sim.start();
+  const bus = new InprocBus();
+  const tr = new InprocTransport(bus);
+  const seen = new Set<string>();
+  const sub = await new InprocTransport(bus).subscriber('ingest', ['raw.']);
+  void (async () => {
+    for await (const m of sub) seen.add(m.topic);
+  })();
+  const urls = underPrefix(venue('okx'), sim.venueWsBase('okx'), sim.venueRestBase('okx'));
+  const c = new Collector({
+    id: 'a',
+    venue: 'okx',
+    symbols: ['BTC/USDT', 'ETH-USDT', 'SOL/USDT'],
+    ...urls,
+    transport: tr,
+    maxBooksPerConnection: 2,
+  });
+  t.after(async () => {
+    await c.stop();
+    await sub.close();
+    await tr.close();
+    await sim.stop();
+  });
+  await c.start();
+  await waitFor(() => seen.size === 3, 5000, 'events of all three books');
+  assert.deepEqual([...seen].sort(), ['raw.okx.BTC-USDT', 'raw.okx.ETH-USDT', 'raw.okx.SOL-USDT']);
+  assert.equal(sim.stats().connections, 2, 'two connections: 2 books + 1 book');
+  assert.ok(c.status().feeds.every((f) => f.connected));
+});
+
+test('a websocket frame above maxFrameBytes is refused: the connection closes instead of buffering it', async (t) => {
+  // OKX's first message is a 400-level snapshot (~20 KB): above a 4 KB cap it must never be taken in
+  const sim = new ExchangeSimulator({ venues: ['okx'], port: 0, symbols: ['BTCUSDT'], seed: 3, eventsPerSec: 50 });
+  await sim.start();
+  const bus = new InprocBus();
+  const tr = new InprocTransport(bus);
+  const urls = underPrefix(venue('okx'), sim.venueWsBase('okx'), sim.venueRestBase('okx'));
+  const c = new Collector({
+    id: 'a',
+    venue: 'okx',
+    symbols: ['BTC-USDT'],
+    ...urls,
+    transport: tr,
+    maxFrameBytes: 4096,
+    reconnectMinMs: 20,
+    reconnectMaxMs: 100,
+  });
+  t.after(async () => {
+    await c.stop();
+    await tr.close();
+    await sim.stop();
+  });
+  await c.start();
+  await waitFor(() => c.status().feeds[0].reconnects >= 2, 5000, 'the connection closed on the big frame, twice');
+  assert.equal(c.counters.snapshotsPublished, 0, 'no oversized snapshot got through');
 });

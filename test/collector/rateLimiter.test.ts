@@ -15,10 +15,22 @@ test('weight budget: spends, refills per minute, and blocks after a 429', () => 
 });
 
 test('backoff grows exponentially, is capped and jittered', () => {
-  assert.equal(backoffDelay(0, 100, 10_000, () => 0.999), 100);
-  assert.equal(backoffDelay(3, 100, 10_000, () => 0.999), 799);
-  assert.equal(backoffDelay(20, 100, 10_000, () => 0.999), 9990);
-  assert.equal(backoffDelay(20, 100, 10_000, () => 0), 100);
+  assert.equal(
+    backoffDelay(0, 100, 10_000, () => 0.999),
+    100,
+  );
+  assert.equal(
+    backoffDelay(3, 100, 10_000, () => 0.999),
+    799,
+  );
+  assert.equal(
+    backoffDelay(20, 100, 10_000, () => 0.999),
+    9990,
+  );
+  assert.equal(
+    backoffDelay(20, 100, 10_000, () => 0),
+    100,
+  );
 });
 
 test('stable fractions differ per collector id and stay put', () => {

@@ -1,0 +1,117 @@
+/**
+ * One websocket to a venue carrying some of a collector's books: connect, subscribe, the venue's
+ * application-level ping, reconnect with backoff and jitter, stale detection, make-before-break rolls.
+ * The collector opens as many as its venue allows books per connection (VenueAdapter.maxBooksPerConnection)
+ * and hands every frame to one parser; this class knows nothing of wire formats.
+ */
+import { WebSocket } from 'ws';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../log.js';
+import type { StreamOptions, VenueAdapter } from '../venues/index.js';
+import { backoffDelay } from './rateLimiter.js';
+
+const now = () => performance.now();
+
+export interface ConnectionOptions {
+  venue: VenueAdapter;
+  /** Books this connection carries (venue spelling). */
+  symbols: readonly string[];
+  wsBase: string;
+  stream: StreamOptions;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  /** Largest websocket frame accepted, bytes (ws's own default is 100 MiB). */
+  maxPayload: number;
+  log: Logger;
+  onText(text: string): void;
+}
+
+export class VenueConnection {
+  private ws?: WebSocket;
+  /** The socket being replaced during a make-before-break roll. */
+  private retiring?: WebSocket;
+  connected = false;
+  reconnects = 0;
+  lastMsgAt = 0;
+  private connectedAt = 0;
+  private attempt = 0;
+  private stopped = false;
+  private reconnectTimer?: NodeJS.Timeout;
+  readonly url: string;
+
+  constructor(private readonly o: ConnectionOptions) {
+    this.url = o.venue.wsUrl(o.wsBase, o.symbols, o.stream);
+  }
+
+  connect(): void {
+    if (this.stopped) return;
+    const { url } = this;
+    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: this.o.maxPayload });
+    this.ws = ws;
+    ws.on('open', () => {
+      this.o.log.info({ url, books: this.o.symbols.length }, 'connected');
+      this.connected = true;
+      this.connectedAt = now();
+      this.lastMsgAt = now();
+      for (const m of this.o.venue.subscribeMessages(this.o.symbols)) ws.send(m);
+      if (this.retiring) {
+        // make-before-break: the new socket is up, the old one can go; the arbiter drops the overlap.
+        const old = this.retiring;
+        this.retiring = undefined;
+        setTimeout(() => old.terminate(), 1000);
+      }
+    });
+    ws.on('message', (data: Buffer) => {
+      if (ws !== this.ws && ws !== this.retiring) return;
+      this.lastMsgAt = now();
+      if (this.attempt > 0 && this.lastMsgAt - this.connectedAt > 5000) this.attempt = 0;
+      this.o.onText(data.toString('utf8'));
+    });
+    ws.on('error', (err) => this.o.log.warn({ err: err.message, url }, 'websocket error'));
+    ws.on('close', (code) => {
+      if (ws !== this.ws) return; // a retired socket closing is expected
+      this.connected = false;
+      if (this.stopped) return;
+      const delay = backoffDelay(this.attempt++, this.o.reconnectMinMs, this.o.reconnectMaxMs);
+      this.reconnects++;
+      this.o.log.warn({ code, delayMs: delay, url }, 'disconnected; reconnecting');
+      this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    });
+  }
+
+  /** Send text frames (subscribe, resubscribe, ping) if the socket is up; false otherwise. */
+  send(frames: readonly string[]): boolean {
+    const ws = this.ws;
+    if (!ws || !this.connected) return false;
+    for (const f of frames) ws.send(f);
+    return true;
+  }
+
+  /** Make-before-break reconnect (a venue's scheduled disconnects never take the feed down). */
+  roll(): void {
+    if (this.stopped || !this.ws || !this.connected) return;
+    this.o.log.info({ url: this.url }, 'scheduled reconnect (make-before-break)');
+    this.retiring = this.ws;
+    this.ws = undefined;
+    this.reconnects++;
+    this.connect();
+  }
+
+  /** Reconnect when nothing arrived for staleAfterMs. */
+  checkStale(staleAfterMs: number): void {
+    if (!this.ws || !this.connected) return;
+    const idle = now() - this.lastMsgAt;
+    if (idle > staleAfterMs) {
+      this.o.log.warn({ idleMs: Math.round(idle), url: this.url }, 'feed stale; reconnecting');
+      this.ws.terminate(); // 'close' schedules the reconnect
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.ws?.terminate();
+    this.retiring?.terminate();
+    this.connected = false;
+  }
+}
