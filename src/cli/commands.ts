@@ -149,6 +149,7 @@ export async function runCollectCommand(cfg: Config, id: string, durationS?: num
     streamMode: v.streamMode,
     speed: v.speed,
     snapshotLimit: v.snapshotLimit,
+    snapshotSource: v.snapshotSource,
     staleAfterMs: cc.staleAfterMs,
     reconnectMinMs: cc.reconnectMinMs,
     reconnectMaxMs: cc.reconnectMaxMs,

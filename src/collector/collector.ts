@@ -41,6 +41,11 @@ export interface CollectorOptions {
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
   restWeightPerMinute?: number;
+  /**
+   * Where snapshots come from when an arbiter asks: the venue's own way by default (VenueAdapter.snapshotSource);
+   * 'rest' where the venue offers a REST snapshot with a sequence id too (OKX books?source=0).
+   */
+  snapshotSource?: 'rest' | 'websocket';
   /** Books per connection, at most the venue's maxBooksPerConnection (default: the venue's). */
   maxBooksPerConnection?: number;
   /** Largest websocket frame accepted from the venue, bytes (default 16 MiB; a frame above it closes the connection). */
@@ -189,7 +194,8 @@ export class Collector {
     } else if (r.snapshot) {
       const sn = r.snapshot;
       const st = this.symbols.get(sn.symbol);
-      if (!st) {
+      // snapshots by REST only: the venue's websocket ones are not used (a venue reset's still is)
+      if (!st || (this.opts.snapshotSource === 'rest' && sn.reset !== true)) {
         this.counters.ignored++;
         return;
       }
@@ -249,7 +255,8 @@ export class Collector {
         }
         if (req.type !== 'snapshot-request' || req.collector !== this.id) continue;
         if (!this.symbols.has(req.symbol)) continue;
-        if (this.venue.snapshotSource === 'websocket') this.resubscribe(req.symbol, req.reason);
+        if ((this.opts.snapshotSource ?? this.venue.snapshotSource) === 'websocket')
+          this.resubscribe(req.symbol, req.reason);
         else void this.fetchSnapshot(req.symbol, req.reason);
       }
     } catch (e) {

@@ -46,6 +46,8 @@ export interface VenueConfig {
   speed: '100ms' | '1000ms';
   /** REST snapshot depth, where the venue snapshots by REST. */
   snapshotLimit: number;
+  /** Where resync snapshots come from: the venue's own way (default), or REST where the venue offers both (OKX). */
+  snapshotSource?: 'rest' | 'websocket';
   /** This venue's symbols (venue spelling); the default venue's are the top-level `symbols`. */
   symbols?: string[];
 }
@@ -294,6 +296,7 @@ const venueSchema = (a: VenueAdapter) =>
     streamMode: oneOf(['combined', 'raw']).default('combined'),
     speed: oneOf(['100ms', '1000ms']).default('100ms'),
     snapshotLimit: intIn(1, 5000).default(a.defaultSnapshotLimit),
+    snapshotSource: oneOf(['rest', 'websocket']).optional(),
     symbols: symbolList.optional(),
   });
 

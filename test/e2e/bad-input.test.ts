@@ -13,7 +13,11 @@ import type { Transport } from '../../src/transport/types.js';
 import type { FaultProfile } from '../../src/sim/index.js';
 import { freeEndpoints, sleep, waitFor } from '../helpers.js';
 
-async function setup(t: { after(fn: () => Promise<void> | void): void }, faults: Record<string, FaultProfile>, symbols = ['BTCUSDT']) {
+async function setup(
+  t: { after(fn: () => Promise<void> | void): void },
+  faults: Record<string, FaultProfile>,
+  symbols = ['BTCUSDT'],
+) {
   const sim = new BinanceSimulator({ port: 0, symbols: ['BTCUSDT'], seed: 3, eventsPerSec: 100, faults });
   await sim.start();
   const ep = await freeEndpoints();
@@ -28,7 +32,14 @@ async function setup(t: { after(fn: () => Promise<void> | void): void }, faults:
   const collectors: Collector[] = [];
   const collector = async (id: string, profile?: string) => {
     const prefix = profile ? `/p/${profile}` : '';
-    const c = new Collector({ id, symbols, wsUrl: sim.wsBase + prefix, restUrl: sim.restBase + prefix, transport: mk(), reconnectMinMs: 50 });
+    const c = new Collector({
+      id,
+      symbols,
+      wsUrl: sim.wsBase + prefix,
+      restUrl: sim.restBase + prefix,
+      transport: mk(),
+      reconnectMinMs: 50,
+    });
     await c.start();
     collectors.push(c);
     return c;
@@ -42,11 +53,15 @@ async function setup(t: { after(fn: () => Promise<void> | void): void }, faults:
   return { sim, ep, arbiter, collector, mk };
 }
 
-async function clientReachesTruth(p: { sim: BinanceSimulator; ep: Awaited<ReturnType<typeof freeEndpoints>> }, ms: number) {
+async function clientReachesTruth(
+  p: { sim: BinanceSimulator; ep: Awaited<ReturnType<typeof freeEndpoints>> },
+  ms: number,
+) {
   const ac = new AbortController();
   let last: { seq: number; top: unknown } | undefined;
   const done = (async () => {
-    for await (const u of subscribe({ symbol: 'BTCUSDT', endpoints: p.ep, signal: ac.signal })) last = { seq: u.seq, top: u.book.top(20) };
+    for await (const u of subscribe({ symbol: 'BTCUSDT', endpoints: p.ep, signal: ac.signal }))
+      last = { seq: u.seq, top: u.book.top(20) };
   })();
   await sleep(ms);
   p.sim.pause();
@@ -70,7 +85,13 @@ test('undecodable messages on the bus are counted and dropped; the arbiter keeps
   await p.collector('a');
   const rogue = await p.mk().publisher('ingest');
   await sleep(300); // ZeroMQ slow joiner: let the rogue PUB connect
-  const junk = ['not json', '{"v":1,"type":"delta","venue":"binance","symbol":"BTCUSDT"}', '{"v":99}', '{"v":1,"type":"delta","venue":"binance","symbol":"BTCUSDT","collector":"x","recvTime":1,"first":"a","last":2,"bids":[],"asks":[]}', '{"v":1,"type":"delta","venue":"binance","symbol":"BTCUSDT","collector":"x","recvTime":1,"first":1,"last":2,"bids":[["1","2"]],"asks":[]}'];
+  const junk = [
+    'not json',
+    '{"v":1,"type":"delta","venue":"binance","symbol":"BTCUSDT"}',
+    '{"v":99}',
+    '{"v":1,"type":"delta","venue":"binance","symbol":"BTCUSDT","collector":"x","recvTime":1,"first":"a","last":2,"bids":[],"asks":[]}',
+    '{"v":1,"type":"delta","venue":"binance","symbol":"BTCUSDT","collector":"x","recvTime":1,"first":1,"last":2,"bids":[["1","2"]],"asks":[]}',
+  ];
   for (let i = 0; i < 20; i++) for (const j of junk) rogue.send('raw.binance.BTCUSDT', j);
   await rogue.flush();
   await clientReachesTruth(p, 1500);
@@ -92,7 +113,10 @@ test('HTTP 429 snapshots: the collector backs off for Retry-After instead of ham
   await sleep(2500);
   // The arbiter re-asks every 250-500 ms (about 6 times in 2.5 s), but after each 429 the collector holds
   // off for Retry-After (the simulator says 1 s), so at most 3 requests reach the venue.
-  assert.ok(b.counters.snapshotErrors >= 2 && b.counters.snapshotErrors <= 3, `snapshot requests sent: ${b.counters.snapshotErrors}`);
+  assert.ok(
+    b.counters.snapshotErrors >= 2 && b.counters.snapshotErrors <= 3,
+    `snapshot requests sent: ${b.counters.snapshotErrors}`,
+  );
   assert.ok(p.sim.stats().snapshotErrors >= 1);
 });
 
@@ -110,10 +134,24 @@ test('a crossed snapshot on the bus is rejected by the arbiter, which asks again
   await sleep(300); // ZeroMQ slow joiner
   rogue.send(
     'raw.binance.BTCUSDT',
-    JSON.stringify({ v: 1, type: 'snapshot', venue: 'binance', symbol: 'BTCUSDT', seq: 1, recvTime: 1, collector: 'rogue', bids: [[101, 1]], asks: [[100, 1]] }),
+    JSON.stringify({
+      v: 1,
+      type: 'snapshot',
+      venue: 'binance',
+      symbol: 'BTCUSDT',
+      seq: 1,
+      recvTime: 1,
+      collector: 'rogue',
+      bids: [[101, 1]],
+      asks: [[100, 1]],
+    }),
   );
   await rogue.flush();
-  await waitFor(() => (p.arbiter.bookOf('binance', 'BTCUSDT')?.counters.snapshotsRejected ?? 0) === 1, 3000, 'the crossed snapshot to be rejected');
+  await waitFor(
+    () => (p.arbiter.bookOf('binance', 'BTCUSDT')?.counters.snapshotsRejected ?? 0) === 1,
+    3000,
+    'the crossed snapshot to be rejected',
+  );
   await p.collector('a');
   await clientReachesTruth(p, 1500);
 });

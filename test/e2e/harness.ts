@@ -1,7 +1,7 @@
 /** A whole pipeline in one process over real sockets: simulator -> 2 collectors -> arbiter (ZeroMQ). */
 import { ExchangeSimulator, type FaultProfile, type VenueId } from '../../src/sim/index.js';
 import { underPrefix, venue } from '../../src/venues/index.js';
-import { Collector } from '../../src/collector/collector.js';
+import { Collector, type CollectorOptions } from '../../src/collector/collector.js';
 import { ArbiterService } from '../../src/arbiter/service.js';
 import type { BookUpdate } from '../../src/client/subscribe.js';
 import { ZmqTransport } from '../../src/transport/zeromq.js';
@@ -21,6 +21,8 @@ export async function startParts(o: {
   venue?: VenueId;
   /** Fault profile per collector (a, b); default: b through `flaky` when `faulty`. */
   profiles?: [string | undefined, string | undefined];
+  /** More collector options (both collectors). */
+  collector?: Partial<CollectorOptions>;
   /** Extra fault profiles for the simulator. */
   faults?: Record<string, FaultProfile>;
   symbols: string[];
@@ -66,6 +68,7 @@ export async function startParts(o: {
       venue: venueId,
       symbols,
       ...urls,
+      ...o.collector,
       transport: o.mk(),
       reconnectMinMs: 50,
       reconnectMaxMs: 500,

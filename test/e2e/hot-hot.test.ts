@@ -33,23 +33,32 @@ test('hot-hot arbiters: identical numbering, the client merges them and survives
     transports.push(tr);
     return tr;
   };
-  arbs.push(new ArbiterService({ id: 'arb-1', transport: mk(e1), symbols: ['BTCUSDT'] }), new ArbiterService({ id: 'arb-2', transport: mk(e2), symbols: ['BTCUSDT'] }));
+  arbs.push(
+    new ArbiterService({ id: 'arb-1', transport: mk(e1), symbols: ['BTCUSDT'] }),
+    new ArbiterService({ id: 'arb-2', transport: mk(e2), symbols: ['BTCUSDT'] }),
+  );
   for (const a of arbs) await a.start();
   // each collector publishes to both arbiters and listens to both for snapshot requests
   const both = { ingest: [...e1.ingest, ...e2.ingest], publish: [...e1.publish, ...e2.publish] };
-  collectors.push(...['a', 'b'].map((id) => new Collector({ id, symbols: ['BTCUSDT'], wsUrl: sim.wsBase, restUrl: sim.restBase, transport: mk(both) })));
+  collectors.push(
+    ...['a', 'b'].map(
+      (id) =>
+        new Collector({ id, symbols: ['BTCUSDT'], wsUrl: sim.wsBase, restUrl: sim.restBase, transport: mk(both) }),
+    ),
+  );
   for (const c of collectors) await c.start();
 
   // record each arbiter's own stream to compare numbering
   const streams: Map<number, number>[] = [new Map(), new Map()];
   const taps = await Promise.all([e1, e2].map((ep) => mk(ep).subscriber('book', ['book.binance.BTCUSDT'])));
-  taps.forEach((tap, i) =>
-    void (async () => {
-      for await (const m of tap) {
-        const msg = decodeConsolidated(m.payload);
-        if (msg.type === 'delta') streams[i].set(msg.seq, msg.prev);
-      }
-    })(),
+  taps.forEach(
+    (tap, i) =>
+      void (async () => {
+        for await (const m of tap) {
+          const msg = decodeConsolidated(m.payload);
+          if (msg.type === 'delta') streams[i].set(msg.seq, msg.prev);
+        }
+      })(),
   );
 
   const ac = new AbortController();

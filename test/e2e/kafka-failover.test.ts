@@ -85,147 +85,147 @@ function checkRecords(msgs: ConsolidatedMessage[]) {
  * fences it; the test broker does not, so bookwire's readers drop a superseded producer's transactions).
  */
 async function failover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
-    const broker = await startTestBroker(t);
-    const brokers = broker.bootstrap.join(',');
-    const transports: KafkaTransport[] = [];
-    const mk = () => {
-      const tr = new KafkaTransport({ brokers: broker.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
-      transports.push(tr);
-      return tr;
-    };
-    const sim = new BinanceSimulator({
-      port: 0,
+  const broker = await startTestBroker(t);
+  const brokers = broker.bootstrap.join(',');
+  const transports: KafkaTransport[] = [];
+  const mk = () => {
+    const tr = new KafkaTransport({ brokers: broker.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
+    transports.push(tr);
+    return tr;
+  };
+  const sim = new BinanceSimulator({
+    port: 0,
+    symbols: SYMBOLS,
+    seed: 23,
+    eventsPerSec: 100,
+    faults: { flaky: FLAKY },
+  });
+  await sim.start();
+  const arbs = [arbiter('x', brokers), arbiter('y', brokers)];
+  const collectors: Collector[] = [];
+  const ac = new AbortController();
+  broker.beforeStop(async () => {
+    ac.abort();
+    for (const a of arbs)
+      if (a.proc.exitCode === null && a.proc.signalCode === null) process.kill(a.proc.pid!, 'SIGKILL'); // also ends a stopped one
+    for (const c of collectors) await c.stop();
+    await sim.stop();
+    for (const tr of transports) await tr.close();
+  });
+
+  // What any Kafka reader sees on the book topic, and who publishes each book (stats.*), from the start.
+  const records = new Map<string, ConsolidatedMessage[]>(SYMBOLS.map((s) => [s, []]));
+  const owner = new Map<string, string>();
+  const lastStats = new Map<string, ArbiterStats>();
+  const reader = await mk().subscriber('book', ['book.binance.', 'stats.binance.']);
+  void (async () => {
+    for await (const m of reader) {
+      const msg = decodeAny(m.payload) as ConsolidatedMessage | ArbiterStats;
+      if (msg.type === 'arbiter-stats') {
+        lastStats.set(msg.symbol, msg);
+        if (msg.synced) owner.set(msg.symbol, msg.arbiter);
+      } else if (msg.type === 'delta' || msg.type === 'snapshot') records.get(msg.symbol)?.push(msg);
+    }
+  })();
+
+  for (const id of ['a', 'b']) {
+    const prefix = id === 'b' ? '/p/flaky' : '';
+    const c = new Collector({
+      id,
       symbols: SYMBOLS,
-      seed: 23,
-      eventsPerSec: 100,
-      faults: { flaky: FLAKY },
+      wsUrl: sim.wsBase + prefix,
+      restUrl: sim.restBase + prefix,
+      transport: mk(),
+      reconnectMinMs: 50,
+      reconnectMaxMs: 500,
+      staleAfterMs: 2000,
     });
-    await sim.start();
-    const arbs = [arbiter('x', brokers), arbiter('y', brokers)];
-    const collectors: Collector[] = [];
-    const ac = new AbortController();
-    broker.beforeStop(async () => {
-      ac.abort();
-      for (const a of arbs)
-        if (a.proc.exitCode === null && a.proc.signalCode === null) process.kill(a.proc.pid!, 'SIGKILL'); // also ends a stopped one
-      for (const c of collectors) await c.stop();
-      await sim.stop();
-      for (const tr of transports) await tr.close();
-    });
+    await c.start();
+    collectors.push(c);
+  }
+  // The arbiters' own lines (not kafkajs' rebalance chatter), for a failure message.
+  const dump = () =>
+    arbs
+      .map(
+        (a) =>
+          `--- arbiter ${a.id}:\n${a
+            .output()
+            .split('\n')
+            .filter((l) => !l.includes('"logger":"kafkajs"'))
+            .slice(-30)
+            .join('\n')}`,
+      )
+      .join('\n');
 
-    // What any Kafka reader sees on the book topic, and who publishes each book (stats.*), from the start.
-    const records = new Map<string, ConsolidatedMessage[]>(SYMBOLS.map((s) => [s, []]));
-    const owner = new Map<string, string>();
-    const lastStats = new Map<string, ArbiterStats>();
-    const reader = await mk().subscriber('book', ['book.binance.', 'stats.binance.']);
-    void (async () => {
-      for await (const m of reader) {
-        const msg = decodeAny(m.payload) as ConsolidatedMessage | ArbiterStats;
-        if (msg.type === 'arbiter-stats') {
-          lastStats.set(msg.symbol, msg);
-          if (msg.synced) owner.set(msg.symbol, msg.arbiter);
-        } else if (msg.type === 'delta' || msg.type === 'snapshot') records.get(msg.symbol)?.push(msg);
+  await waitFor(() => SYMBOLS.every((s) => owner.has(s)), 30_000, 'both books published').catch((e: Error) => {
+    throw new Error(`${e.message}\n${dump()}`);
+  });
+  // The client subscribes while the first owner publishes: a late joiner, from the snapshot topic.
+  const client = {
+    seq: -1,
+    deltas: 0,
+    broken: [] as string[],
+    last: undefined as BookUpdate | undefined,
+    seqs: new Set<number>(),
+  };
+  void (async () => {
+    for await (const u of subscribe({ symbol: 'BTCUSDT', transport: mk(), signal: ac.signal })) {
+      const m = u.message;
+      if (m.type === 'delta') {
+        if (client.seqs.has(m.seq)) client.broken.push(`delta seq ${m.seq} twice`);
+        if (client.seq >= 0 && m.prev !== client.seq) client.broken.push(`delta prev ${m.prev} after ${client.seq}`);
+        client.seqs.add(m.seq);
+        client.deltas++;
       }
-    })();
-
-    for (const id of ['a', 'b']) {
-      const prefix = id === 'b' ? '/p/flaky' : '';
-      const c = new Collector({
-        id,
-        symbols: SYMBOLS,
-        wsUrl: sim.wsBase + prefix,
-        restUrl: sim.restBase + prefix,
-        transport: mk(),
-        reconnectMinMs: 50,
-        reconnectMaxMs: 500,
-        staleAfterMs: 2000,
-      });
-      await c.start();
-      collectors.push(c);
+      client.seq = u.seq;
+      client.last = u;
     }
-    // The arbiters' own lines (not kafkajs' rebalance chatter), for a failure message.
-    const dump = () =>
-      arbs
-        .map(
-          (a) =>
-            `--- arbiter ${a.id}:\n${a
-              .output()
-              .split('\n')
-              .filter((l) => !l.includes('"logger":"kafkajs"'))
-              .slice(-30)
-              .join('\n')}`,
-        )
-        .join('\n');
+  })();
+  await sleep(3000);
+  const victim = arbs.find((a) => a.id === owner.get('BTCUSDT'))!;
+  const survivor = arbs.find((a) => a !== victim)!;
+  assert.ok(victim, `owner of BTCUSDT: ${owner.get('BTCUSDT')}`);
+  const before = records.get('BTCUSDT')!.length;
+  if (how === 'kill') {
+    process.kill(victim.proc.pid!, 'SIGKILL');
+    await victim.exited;
+  } else process.kill(victim.proc.pid!, 'SIGSTOP');
+  const killedAt = Date.now();
 
-    await waitFor(() => SYMBOLS.every((s) => owner.has(s)), 30_000, 'both books published').catch((e: Error) => {
+  await waitFor(() => owner.get('BTCUSDT') === survivor.id, 30_000, 'the other arbiter to take BTCUSDT over').catch(
+    (e: Error) => {
       throw new Error(`${e.message}\n${dump()}`);
-    });
-    // The client subscribes while the first owner publishes: a late joiner, from the snapshot topic.
-    const client = {
-      seq: -1,
-      deltas: 0,
-      broken: [] as string[],
-      last: undefined as BookUpdate | undefined,
-      seqs: new Set<number>(),
-    };
-    void (async () => {
-      for await (const u of subscribe({ symbol: 'BTCUSDT', transport: mk(), signal: ac.signal })) {
-        const m = u.message;
-        if (m.type === 'delta') {
-          if (client.seqs.has(m.seq)) client.broken.push(`delta seq ${m.seq} twice`);
-          if (client.seq >= 0 && m.prev !== client.seq) client.broken.push(`delta prev ${m.prev} after ${client.seq}`);
-          client.seqs.add(m.seq);
-          client.deltas++;
-        }
-        client.seq = u.seq;
-        client.last = u;
-      }
-    })();
-    await sleep(3000);
-    const victim = arbs.find((a) => a.id === owner.get('BTCUSDT'))!;
-    const survivor = arbs.find((a) => a !== victim)!;
-    assert.ok(victim, `owner of BTCUSDT: ${owner.get('BTCUSDT')}`);
-    const before = records.get('BTCUSDT')!.length;
-    if (how === 'kill') {
-      process.kill(victim.proc.pid!, 'SIGKILL');
-      await victim.exited;
-    } else process.kill(victim.proc.pid!, 'SIGSTOP');
-    const killedAt = Date.now();
-
-    await waitFor(() => owner.get('BTCUSDT') === survivor.id, 30_000, 'the other arbiter to take BTCUSDT over').catch(
-      (e: Error) => {
-        throw new Error(`${e.message}\n${dump()}`);
-      },
+    },
+  );
+  const tookOverMs = Date.now() - killedAt;
+  let zombieFrom = 0;
+  if (how === 'pause') {
+    // The zombie wakes up believing it still owns BTCUSDT; give it time to act on that and to rejoin.
+    zombieFrom = victim.output().length;
+    process.kill(victim.proc.pid!, 'SIGCONT');
+    await sleep(8000);
+  }
+  await sleep(3000);
+  sim.pause();
+  const truth = sim.truth('BTCUSDT', 20);
+  await waitFor(
+    () => client.last?.seq === truth.lastUpdateId,
+    20_000,
+    `the client to reach the truth seq ${truth.lastUpdateId}`,
+  ).catch((e: Error) => {
+    const st = lastStats.get('BTCUSDT');
+    const recs = records.get('BTCUSDT')!;
+    throw new Error(
+      `${e.message} (client at ${client.seq}; last stats ${st?.arbiter} seq ${st?.seq} synced ${st?.synced} ${JSON.stringify(st?.feeds)}; last record ${recs[recs.length - 1]?.seq})\n${dump()}`,
     );
-    const tookOverMs = Date.now() - killedAt;
-    let zombieFrom = 0;
-    if (how === 'pause') {
-      // The zombie wakes up believing it still owns BTCUSDT; give it time to act on that and to rejoin.
-      zombieFrom = victim.output().length;
-      process.kill(victim.proc.pid!, 'SIGCONT');
-      await sleep(8000);
-    }
-    await sleep(3000);
-    sim.pause();
-    const truth = sim.truth('BTCUSDT', 20);
-    await waitFor(
-      () => client.last?.seq === truth.lastUpdateId,
-      20_000,
-      `the client to reach the truth seq ${truth.lastUpdateId}`,
-    ).catch((e: Error) => {
-      const st = lastStats.get('BTCUSDT');
-      const recs = records.get('BTCUSDT')!;
-      throw new Error(
-        `${e.message} (client at ${client.seq}; last stats ${st?.arbiter} seq ${st?.seq} synced ${st?.synced} ${JSON.stringify(st?.feeds)}; last record ${recs[recs.length - 1]?.seq})\n${dump()}`,
-      );
-    });
+  });
 
-    for (const s of SYMBOLS) {
-      const r = checkRecords(records.get(s)!);
-      assert.deepEqual(r.problems, [], `${s}: consolidated records in Kafka\n${dump()}`);
-      assert.ok(r.deltas > 100, `${s}: too few deltas ${r.deltas}`);
-    }
-    assert.ok(records.get('BTCUSDT')!.length > before + 50, 'the survivor kept publishing BTCUSDT');
+  for (const s of SYMBOLS) {
+    const r = checkRecords(records.get(s)!);
+    assert.deepEqual(r.problems, [], `${s}: consolidated records in Kafka\n${dump()}`);
+    assert.ok(r.deltas > 100, `${s}: too few deltas ${r.deltas}`);
+  }
+  assert.ok(records.get('BTCUSDT')!.length > before + 50, 'the survivor kept publishing BTCUSDT');
   // The survivor continued from the committed output, not from a fresh exchange snapshot: after the kill
   // no snapshot jumps ahead (a resync would, and would hide lost or repeated events behind it).
   let seq = -1;
@@ -236,23 +236,25 @@ async function failover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
   });
   assert.deepEqual(jumps, [], 'BTCUSDT resynced after the takeover instead of continuing');
   assert.match(survivor.output(), /"key":"binance\.BTCUSDT".*book rebuilt from the committed output/);
-    assert.deepEqual(client.broken, [], 'the client stream chains, no seq twice');
-    assert.equal(client.last!.gaps, 0, 'the client never saw a gap');
-    const top = client.last!.book.top(20);
-    assert.deepEqual(top.bids, truth.bids.slice(0, 20));
-    assert.deepEqual(top.asks, truth.asks.slice(0, 20));
-    assert.match(survivor.output(), /raw partition taken over/);
-    t.diagnostic(`takeover after ${how === 'kill' ? 'kill -9' : 'SIGSTOP'}: ${tookOverMs} ms; client deltas ${client.deltas}`);
-    if (how === 'pause')
-      t.diagnostic(
-        `zombie after SIGCONT: ${victim
-          .output()
-          .slice(zombieFrom)
-          .split('\n')
-          .filter((l) => l && !l.includes('"logger":"kafkajs"'))
-          .slice(0, 20)
-          .join('\n')}`,
-      );
+  assert.deepEqual(client.broken, [], 'the client stream chains, no seq twice');
+  assert.equal(client.last!.gaps, 0, 'the client never saw a gap');
+  const top = client.last!.book.top(20);
+  assert.deepEqual(top.bids, truth.bids.slice(0, 20));
+  assert.deepEqual(top.asks, truth.asks.slice(0, 20));
+  assert.match(survivor.output(), /raw partition taken over/);
+  t.diagnostic(
+    `takeover after ${how === 'kill' ? 'kill -9' : 'SIGSTOP'}: ${tookOverMs} ms; client deltas ${client.deltas}`,
+  );
+  if (how === 'pause')
+    t.diagnostic(
+      `zombie after SIGCONT: ${victim
+        .output()
+        .slice(zombieFrom)
+        .split('\n')
+        .filter((l) => l && !l.includes('"logger":"kafkajs"'))
+        .slice(0, 20)
+        .join('\n')}`,
+    );
 }
 
 test(

@@ -13,7 +13,10 @@ import { follow, pipeline } from './harness.js';
 const PYTHON = '/usr/bin/python3';
 const script = fileURLToPath(new URL('../../../examples/python_subscriber.py', import.meta.url));
 const hasPyzmq = spawnSync(PYTHON, ['-c', 'import zmq']).status === 0;
-const skip = !hasPyzmq && process.env.BOOKWIRE_REQUIRE_PYZMQ !== '1' ? `${PYTHON} cannot import zmq (apt-get install python3-zmq)` : false;
+const skip =
+  !hasPyzmq && process.env.BOOKWIRE_REQUIRE_PYZMQ !== '1'
+    ? `${PYTHON} cannot import zmq (apt-get install python3-zmq)`
+    : false;
 
 test('the Python subscriber shows the same best bid/ask as the Node client at every seq', { skip }, async (t) => {
   const p = await pipeline(t, { faulty: true, rate: 100 });
@@ -26,7 +29,19 @@ test('the Python subscriber shows the same best bid/ask as the Node client at ev
     tops.set(u.seq, `bid=${b[0]} x ${b[1]} ask=${a[0]} x ${a[1]}`);
   });
   const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const args = [script, '--endpoint', p.ep.publish[0], '--snapshot-endpoint', p.ep.snapshot[0], '--topic', 'book.binance.BTCUSDT', '--count', '40', '--timeout', '20'];
+    const args = [
+      script,
+      '--endpoint',
+      p.ep.publish[0],
+      '--snapshot-endpoint',
+      p.ep.snapshot[0],
+      '--topic',
+      'book.binance.BTCUSDT',
+      '--count',
+      '40',
+      '--timeout',
+      '20',
+    ];
     const c = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { subscribe, type BookUpdate } from '../../src/client/subscribe.js';
 import type { VenueId } from '../../src/sim/index.js';
+import type { CollectorOptions } from '../../src/collector/collector.js';
 import { ZmqTransport } from '../../src/transport/zeromq.js';
 import type { Transport } from '../../src/transport/types.js';
 import { freeEndpoints, sleep, waitFor } from '../helpers.js';
@@ -24,7 +25,7 @@ const UNIFIED: Record<string, string> = {
 async function venuePipeline(
   t: { after(fn: () => Promise<void> | void): void },
   venue: VenueId,
-  o: { regroup: boolean; faultyB: boolean },
+  o: { regroup: boolean; faultyB: boolean; collector?: Partial<CollectorOptions> },
 ) {
   const ep = await freeEndpoints();
   const transports: Transport[] = [];
@@ -41,6 +42,7 @@ async function venuePipeline(
     faulty: false,
     profiles: [o.regroup ? 'regroup' : undefined, o.faultyB ? 'flaky' : undefined],
     faults: { regroup: { regroupRate: 0.4 } },
+    collector: o.collector,
     gapTimeoutMs: 50,
     snapshotTimeoutMs: 1000,
     arbiterTransport: mk(),
@@ -122,3 +124,22 @@ for (const venue of ['okx', 'bybit'] as VenueId[]) {
     ac.abort();
   });
 }
+
+test('okx with REST snapshots (books?source=0, as OKX announced): synced from REST by seqId, the client equals the truth', async (t) => {
+  const p = await venuePipeline(t, 'okx', { regroup: true, faultyB: true, collector: { snapshotSource: 'rest' } });
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const c = follow(subscribe({ venue: 'okx', symbol: 'BTC/USDT', endpoints: p.ep, signal: ac.signal }));
+  await waitFor(() => c.state.updates > 50, 10_000, 'first updates');
+  p.sim.pause();
+  const truth = p.sim.truth(p.symbol, 20, 'okx');
+  await waitFor(() => c.state.last?.seq === truth.lastUpdateId, 5000, 'client to reach the truth seq');
+  assertTruth(c.state.last, truth);
+  assert.ok(p.sim.stats().snapshotsServed >= 1, 'the book came from a REST snapshot');
+  assert.equal(
+    p.collectors[0].counters.snapshotsPublished + p.collectors[1].counters.snapshotsPublished,
+    p.sim.stats().snapshotsServed - p.sim.stats().snapshotErrors,
+    'only REST snapshots were published',
+  );
+  ac.abort();
+});
