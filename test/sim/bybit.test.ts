@@ -167,6 +167,15 @@ test('bybit errors and REST: too many args, unknown topics, already subscribed, 
       ['ETHUSDT', 'LinearPerpetual', '0.01'],
     ],
   );
+  // another category's instruments: an empty list (ccxt's fetchMarkets asks for every category); status filters
+  const none = await getJson(`${spot}/v5/market/instruments-info?category=linear&limit=1000`);
+  assert.equal(none.body.retCode, 0);
+  assert.deepEqual(none.body.result.list, []);
+  const spotList = async (q: string) =>
+    (await getJson(`${spot}/v5/market/instruments-info?category=spot${q}`)).body.result.list.map((i: any) => i.symbol);
+  assert.deepEqual(await spotList(''), ['BTCUSDT', 'ETHUSDT']);
+  assert.deepEqual(await spotList('&symbol=ETHUSDT&status=Trading'), ['ETHUSDT']);
+  assert.deepEqual(await spotList('&status=PreLaunch'), []);
   const tm = await getJson(`${spot}/v5/market/time`);
   assert.ok(Math.abs(Number(tm.body.result.timeSecond) * 1000 - Date.now()) < 5000);
 });

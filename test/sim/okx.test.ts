@@ -234,6 +234,19 @@ test('okx errors and REST: 60018 / 60012 frames, /api/v5/market/books with seqId
     inst.body.data.map((i: any) => [i.instId, i.baseCcy, i.quoteCcy, i.tickSz, i.state]),
     [['BTC-USDT', 'BTC', 'USDT', '0.01', 'live']],
   );
+  // spot only is listed: the other instTypes are valid and empty (ccxt's fetchMarkets asks for all of them)
+  assert.deepEqual((await getJson(`${rest}/api/v5/public/instruments?instType=SWAP`)).body, {
+    code: '0',
+    msg: '',
+    data: [],
+  });
+  assert.deepEqual((await getJson(`${rest}/api/v5/public/instruments?instType=OPTION&uly=BTC-USD`)).body.data, []);
+  assert.equal((await getJson(`${rest}/api/v5/public/instruments?instType=OPTION`)).body.code, '50014');
+  assert.equal(
+    (await getJson(`${rest}/api/v5/public/instruments?instType=SWAP&instId=BTC-USDT-SWAP`)).body.code,
+    '51001',
+  );
+  assert.equal((await getJson(`${rest}/api/v5/public/instruments?instType=NOPE`)).body.code, '51000');
   const statuses: number[] = [];
   for (let i = 0; i < 85; i++) statuses.push((await fetch(`${rest}/api/v5/market/books?instId=BTC-USDT`)).status);
   assert.ok(statuses.includes(429), 'rate limited');

@@ -15,8 +15,10 @@
  *      Cannot regroup: u counts messages, a message covering two events would leave a hole.
  * REST GET /v5/market/orderbook?category=spot|linear&symbol=&limit= (spot 1-200, default 1; linear 1-1000,
  *      default 25) -> {"retCode":0,"retMsg":"OK","result":{"s","a","b","ts","u","seq","cts"},"retExtInfo":{},
- *      "time"}; 600 requests per 5 s, then 403 "access too frequent". /v5/market/instruments-info, /v5/market/time.
- *      The category must be this venue's (spot under /bybit, linear under /bybit-linear).
+ *      "time"}; 600 requests per 5 s, then 403 "access too frequent". /v5/market/instruments-info[?symbol=&status=]
+ *      (another category, e.g. linear under /bybit: an empty list, so ccxt's fetchMarkets, which asks for every
+ *      category, works), /v5/market/time. The orderbook category must be this venue's (spot under /bybit,
+ *      linear under /bybit-linear).
  */
 import { splitSymbol } from '../exchangeInfo.js';
 import type { BookEvent, Feed } from '../feed.js';
@@ -183,17 +185,14 @@ class BybitProtocol implements VenueProtocol {
     const category = q.get('category');
     if (category === null || !['spot', 'linear', 'inverse', 'option'].includes(category))
       return error(10001, 'Illegal category');
-    if (category !== this.category)
-      return error(
-        10001,
-        `params error: category ${category} is served under /${category === 'spot' ? 'bybit' : 'bybit-linear'}`,
-      );
     if (path === '/v5/market/instruments-info') {
+      // another category's instruments: none listed on this venue (ccxt's fetchMarkets asks for every category)
       const sym = q.get('symbol');
-      const list = this.ctx
-        .feeds()
+      const status = q.get('status');
+      const list = (category === this.category ? this.ctx.feeds() : [])
         .filter((f) => sym === null || f.symbol === sym)
-        .map((f) => this.instrument(f));
+        .map((f) => this.instrument(f))
+        .filter((i) => status === null || i.status === status);
       return send(200, {
         retCode: 0,
         retMsg: 'OK',
@@ -202,6 +201,11 @@ class BybitProtocol implements VenueProtocol {
         time,
       });
     }
+    if (category !== this.category)
+      return error(
+        10001,
+        `params error: category ${category} is served under /${category === 'spot' ? 'bybit' : 'bybit-linear'}`,
+      );
     const sym = q.get('symbol');
     if (!sym) return error(10001, 'params error: symbol is empty');
     const feed = this.ctx.feed(sym);

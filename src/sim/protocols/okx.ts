@@ -17,7 +17,9 @@
  *      `books` channel is served (others: 60018).
  * REST GET /api/v5/market/books?instId=&sz= (sz default 1, max 400) -> {"code":"0","msg":"","data":[{"asks",
  *      "bids","ts","seqId"}]}; 40 requests per 2 s, then 429 {"code":"50011"}. /api/v5/public/instruments
- *      ?instType=SPOT[&instId=], /api/v5/public/time.
+ *      ?instType=SPOT|MARGIN|SWAP|FUTURES|OPTION[&instId=] (spot only is listed: the other types answer an
+ *      empty list, OPTION needing uly or instFamily as on OKX; what ccxt's fetchMarkets asks for),
+ *      /api/v5/public/time.
  */
 import * as zlib from 'node:zlib';
 import { splitSymbol } from '../exchangeInfo.js';
@@ -88,6 +90,9 @@ export function okxChecksum(book: TruthBook): number {
 }
 
 const ERR_TOO_MANY = { msg: 'Too Many Requests', code: '50011' };
+
+/** instType values of GET /api/v5/public/instruments. */
+const INST_TYPES = ['SPOT', 'MARGIN', 'SWAP', 'FUTURES', 'OPTION'];
 
 class OkxProtocol implements VenueProtocol {
   readonly id = 'okx' as const;
@@ -253,10 +258,14 @@ class OkxProtocol implements VenueProtocol {
       );
     }
     if (path === '/api/v5/public/instruments') {
-      if (q.get('instType') !== 'SPOT') return send(400, { code: '51000', msg: 'Parameter instType error', data: [] });
+      const instType = q.get('instType') ?? '';
+      if (!INST_TYPES.includes(instType))
+        return send(400, { code: '51000', msg: 'Parameter instType error', data: [] });
+      if (instType === 'OPTION' && !q.get('uly') && !q.get('instFamily'))
+        return send(400, { code: '50014', msg: 'Parameter instFamily can not be empty.', data: [] });
       const instId = q.get('instId');
-      const list = this.ctx
-        .feeds()
+      // spot instruments only: the other types are valid and list nothing
+      const list = (instType === 'SPOT' ? this.ctx.feeds() : [])
         .filter((f) => instId === null || this.venueSymbol(f.symbol) === instId)
         .map((f) => this.instrument(f));
       if (instId !== null && list.length === 0)
