@@ -32,7 +32,7 @@ import {
   type ConsolidatedSnapshot,
   type SnapshotQuery,
 } from '../wire/messages.js';
-import { addCommonOptions, positive } from './options.js';
+import { addCoalesceOptions, addCommonOptions, positive } from './options.js';
 import { untilSignal } from './commands.js';
 import { UserError } from './errors.js';
 
@@ -414,6 +414,7 @@ function sideTransport(s: BridgeSide, cfg: Config, log: Logger, role: 'source' |
     endpoints: { ingest: [], publish: s.publish, snapshot: s.snapshot },
     sendHighWaterMark: cfg.bus.sendHighWaterMark,
     receiveHighWaterMark: cfg.bus.receiveHighWaterMark,
+    coalesce: cfg.bus.coalesce,
     logger: log,
   });
 }
@@ -424,7 +425,7 @@ const where = (s: BridgeSide) =>
     : `zeromq publish ${s.publish.join(',')} snapshot ${s.snapshot.join(',')}`;
 
 export function registerBridgeCommand(program: Command, config: ConfigFn): void {
-  addCommonOptions(program.command('bridge'))
+  addCoalesceOptions(addCommonOptions(program.command('bridge')))
     .description('forward the consolidated stream between buses (ZeroMQ <-> Kafka), healing source gaps by snapshot')
     .option('--from <bus>', 'source bus: zeromq or kafka')
     .option('--to <bus>', 'destination bus: zeromq or kafka')

@@ -13,6 +13,7 @@ export {
   errorReplyMessage,
 } from './common.js';
 export {
+  BATCH_TOPIC_PREFIX,
   ZmqTransport,
   ZmqPublisher,
   ZmqSubscriber,

@@ -55,12 +55,15 @@ export async function startParts(o: {
 
 export async function pipeline(
   t: { after(fn: () => Promise<void> | void): void },
-  opts: { faulty: boolean; rate?: number; arbiterSendHwm?: number; coalesceBook?: boolean },
+  opts: { faulty: boolean; rate?: number; arbiterSendHwm?: number; coalesce?: boolean },
 ) {
   const ep = await freeEndpoints();
   const transports: Transport[] = [];
   const mk = (sendHighWaterMark?: number) => {
-    const tr = new ZmqTransport(ep, sendHighWaterMark ? { sendHighWaterMark, sendBufferSize: 32 * 1024, coalesceBook: opts.coalesceBook } : {});
+    const tr = new ZmqTransport(ep, {
+      coalesce: opts.coalesce,
+      ...(sendHighWaterMark ? { sendHighWaterMark, sendBufferSize: 32 * 1024 } : {}),
+    });
     transports.push(tr);
     return tr;
   };
