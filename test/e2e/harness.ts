@@ -55,9 +55,10 @@ export async function startParts(o: {
 
 export async function pipeline(
   t: { after(fn: () => Promise<void> | void): void },
-  opts: { faulty: boolean; rate?: number; arbiterSendHwm?: number; coalesce?: boolean },
+  opts: { faulty: boolean; rate?: number; arbiterSendHwm?: number; coalesce?: boolean; extraIngest?: string[] },
 ) {
   const ep = await freeEndpoints();
+  ep.ingest.push(...(opts.extraIngest ?? [])); // the arbiter binds the first; collectors publish to all
   const transports: Transport[] = [];
   const mk = (sendHighWaterMark?: number) => {
     const tr = new ZmqTransport(ep, {

@@ -6,11 +6,10 @@
  */
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import * as zmq from 'zeromq';
 import { silentLogger } from '../../src/log.js';
 import { BATCH_TOPIC_PREFIX, ZmqTransport } from '../../src/transport/zeromq.js';
 import type { BusPublisher, BusSubscriber } from '../../src/transport/types.js';
-import { MessageReader, sleep } from './helpers.js';
+import { MessageReader, rawSub, sleep, type RawSub } from './helpers.js';
 
 const ANY = 'tcp://127.0.0.1:*';
 
@@ -22,37 +21,6 @@ function zmqT(
   const tr = new ZmqTransport(endpoints, { logger: silentLogger, publisherLingerMs: 0, coalesce });
   t.after(() => tr.close());
   return tr;
-}
-
-/** A plain SUB that keeps every message's frames. Connects to `endpoint`, or binds it with `bind`. */
-interface RawSub {
-  endpoint: string;
-  messages: Buffer[][];
-}
-
-async function rawSub(t: TestContext, endpoint: string, prefixes: string[], bind = false): Promise<RawSub> {
-  const sock = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0 });
-  if (prefixes.length === 0) sock.subscribe();
-  else sock.subscribe(...prefixes);
-  if (bind) await sock.bind(endpoint);
-  else sock.connect(endpoint);
-  const messages: Buffer[][] = [];
-  let closed = false;
-  const loop = (async () => {
-    while (!closed) {
-      try {
-        messages.push(await sock.receive());
-      } catch {
-        return; // closed
-      }
-    }
-  })();
-  t.after(async () => {
-    closed = true;
-    sock.close();
-    await loop;
-  });
-  return { endpoint: sock.lastEndpoint ?? endpoint, messages };
 }
 
 /** Payloads per topic as a conventional reader would take them; throws on anything but two frames. */
