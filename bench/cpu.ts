@@ -1,17 +1,20 @@
 /**
  * CPU per pipeline process at a given rate (sim, collectors, arbiter, a client in this process):
  * where the cores go, which is what sets the tail latency on a small host.
- *   node dist/bench/cpu.js [rate] [seconds]
+ *   node dist/bench/cpu.js [rate] [seconds] [--coalesce]   --coalesce: collectors and arbiter batch
  */
 import { subscribe } from '../src/client/subscribe.js';
 import { ZmqTransport } from '../src/transport/zeromq.js';
 import { cpuMicros, startPipeline } from './pipeline.js';
+import { framingLine } from './e2e.js';
 
 const cpuTicks = (pid: number | undefined) => cpuMicros(pid) / 1e4; // % of a core per second
 
-const rate = Number(process.argv[2] ?? 10000);
-const seconds = Number(process.argv[3] ?? 10);
-const p = await startPipeline({ rate, symbol: 'BTCUSDT' });
+const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const coalesce = process.argv.includes('--coalesce');
+const rate = Number(args[0] ?? 10000);
+const seconds = Number(args[1] ?? 10);
+const p = await startPipeline({ rate, symbol: 'BTCUSDT', coalesce });
 const t = new ZmqTransport({ publish: [p.publish], snapshot: [p.snapshot] });
 const ac = new AbortController();
 let n = 0;
@@ -28,7 +31,9 @@ const rows: Record<string, string> = {};
 for (const [k, pid] of Object.entries(pids)) rows[k] = `${(cpuTicks(pid) - t0[k]) / seconds}%`;
 const c = process.cpuUsage(c0);
 rows.client = `${((c.user + c.system) / 1e4 / seconds).toFixed(0)}%`;
-console.log(`rate ${rate}/s, ${seconds} s, client updates/s ${((n - n0) / seconds).toFixed(0)}`);
+console.log(
+  `rate ${rate}/s, ${seconds} s, client updates/s ${((n - n0) / seconds).toFixed(0)}, ${framingLine(coalesce)}`,
+);
 console.table(rows);
 ac.abort();
 await p.stop();
