@@ -246,9 +246,12 @@ test('batching is opt-in: bus.coalesce (default false), --coalesce, --no-coalesc
   assert.equal(coalesce({ bus: { coalesce: true } }, ['--no-coalesce']), false);
   assert.equal(coalesce({ bus: { coalesce: false } }, ['--coalesce']), true);
   const p = file('bus:\n  coalesceBook: false\n');
-  assert.deepEqual(problems(() => loadConfig(p)), [
-    `config ${p}: bus.coalesceBook: renamed to bus.coalesce, now false by default (every message one payload); true batches (docs/wire-format.md, Framing) (line 2)`,
-  ]);
+  assert.deepEqual(
+    problems(() => loadConfig(p)),
+    [
+      `config ${p}: bus.coalesceBook: renamed to bus.coalesce, now false by default (every message one payload); true batches (docs/wire-format.md, Framing) (line 2)`,
+    ],
+  );
 });
 
 test('collectors: duplicate id, missing id, symbol not in the top-level list, backoff range', () => {

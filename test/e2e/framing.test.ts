@@ -68,7 +68,12 @@ for (const coalesce of [false, true])
         t.diagnostic(`${PYTHON} cannot import zmq: the pyzmq reader is left out`);
       }
       const ingestTap = await rawSub(t, 'tcp://127.0.0.1:*', [], true); // every collector message
-      const p = await pipeline(t, { faulty: false, rate: 2000, coalesce: coalesce || undefined, extraIngest: [ingestTap.endpoint] });
+      const p = await pipeline(t, {
+        faulty: false,
+        rate: 2000,
+        coalesce: coalesce || undefined,
+        extraIngest: [ingestTap.endpoint],
+      });
       const publishAll = await rawSub(t, p.ep.publish[0], []); // book., stats., ctl.
       const publishBook = await rawSub(t, p.ep.publish[0], ['book.']);
       const ac = new AbortController();
