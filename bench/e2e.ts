@@ -6,6 +6,7 @@
  * the same process over the same hops, so the difference is what merging the copies costs.
  * Consolidated: simulator send -> the client SDK yielding the updated book (collector, arbiter, two bus hops).
  * Send times come from the simulator (--record-send-times); all processes share the host clock.
+ *   node dist/bench/e2e.js [rate ...] [--coalesce]   --coalesce: collectors and arbiter batch
  */
 import { build } from 'hdr-histogram-js';
 import { subscribe } from '../src/client/subscribe.js';
@@ -74,9 +75,10 @@ function pct(values: number[]) {
   return r;
 }
 
-export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Promise<LatencyRow> {
+/** `coalesce`: the pipeline batches (`--coalesce`); default: one payload per message, as shipped. */
+export async function benchLatency(rate: number, seconds = 5, warmupS = 2, coalesce = false): Promise<LatencyRow> {
   const arrivalLog = path.join(mkdtempSync(path.join(os.tmpdir(), 'bookwire-bench-arrivals-')), 'arrivals.json');
-  const p = await startPipeline({ rate, symbol: SYMBOL, recordSendTimes: true, arrivalLog });
+  const p = await startPipeline({ rate, symbol: SYMBOL, recordSendTimes: true, arrivalLog, coalesce });
   const clientT = new ZmqTransport({ publish: [p.publish], snapshot: [p.snapshot] });
   const consArrivals = new Map<number, number>();
   // hop breakdown of the consolidated path: winning collector receive -> arbiter publish -> client
@@ -193,6 +195,13 @@ export async function benchLatency(rate: number, seconds = 5, warmupS = 2): Prom
   };
 }
 
+/** Which framing a benchmark ran with (node dist/bench/<x>.js ... --coalesce batches). */
+export function framingLine(coalesce: boolean): string {
+  return coalesce
+    ? 'framing: batched (--coalesce: [batch.<topic>, p1, p2, ...])'
+    : 'framing: one payload per message (the default; --coalesce to batch)';
+}
+
 export function formatLatency(rows: LatencyRow[]): string {
   const us = (v: number) => (Math.abs(v) >= 10_000 ? `${(v / 1000).toFixed(1)}ms` : `${v}µs`);
   const signed = (v: number) => (v > 0 ? `+${us(v)}` : us(v));
@@ -221,11 +230,15 @@ export function formatLatency(rows: LatencyRow[]): string {
  * Highest rate in `rates` the pipeline sustains: every event delivered with no gap, the simulator kept the
  * asked rate, and the client did not fall further behind (SUSTAINED_RULE).
  */
-export async function peakSustained(rates: number[], seconds = 4): Promise<{ peak: number; rows: LatencyRow[] }> {
+export async function peakSustained(
+  rates: number[],
+  seconds = 4,
+  coalesce = false,
+): Promise<{ peak: number; rows: LatencyRow[] }> {
   let peak = 0;
   const rows: LatencyRow[] = [];
   for (const r of rates) {
-    const row = await benchLatency(r, seconds, 1.5);
+    const row = await benchLatency(r, seconds, 1.5, coalesce);
     rows.push(row);
     if (!row.sustained) break;
     peak = r;
@@ -235,7 +248,9 @@ export async function peakSustained(rates: number[], seconds = 4): Promise<{ pea
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const rates = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const coalesce = process.argv.includes('--coalesce');
   const rows: LatencyRow[] = [];
-  for (const r of rates.length ? rates : [1000, 10000, 50000]) rows.push(await benchLatency(r));
+  for (const r of rates.length ? rates : [1000, 10000, 50000]) rows.push(await benchLatency(r, 5, 2, coalesce));
+  console.log(framingLine(coalesce));
   console.log(formatLatency(rows));
 }

@@ -28,6 +28,8 @@ export async function startPipeline(o: {
   recordSendTimes?: boolean;
   /** The arbiter logs every delta copy's arrival to this file when it stops (src/bench-hooks/arrivals.ts). */
   arrivalLog?: string;
+  /** Collectors and arbiter batch (`--coalesce`); default: one payload per message. */
+  coalesce?: boolean;
 }): Promise<Pipeline> {
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'bookwire-bench-'));
   const simPort = await freePort();
@@ -57,7 +59,7 @@ export async function startPipeline(o: {
     ...(o.recordSendTimes ? ['--record-send-times'] : []),
   ]);
   await waitForSim(rest, logDir);
-  const bus = ['--publish', publish, '--snapshot', snapshot];
+  const bus = ['--publish', publish, '--snapshot', snapshot, ...(o.coalesce ? ['--coalesce'] : [])];
   start(
     'arbiter',
     ['arbitrate', '--symbols', o.symbol, '--ingest', ingest, ...bus],

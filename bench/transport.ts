@@ -6,6 +6,8 @@
  * Rows:
  *   zeromq-tcp          PUB (main thread) -> SUB in a worker thread over tcp loopback (the worker stands in
  *                       for a separate process; both share one clock, so one-way latency is exact)
+ *   zeromq-tcp batched  the same with batching opted in (coalesce: [batch.<topic>, p1, p2, ...]); the rows
+ *                       above send exactly [topic, payload], the default (docs/wire-format.md, "Framing")
  *   zeromq-tcp+proxy    the same through an XSUB/XPUB proxy running in its own worker, native (libzmq
  *                       zmq_proxy thread) and loop (JavaScript forwarding) modes
  *   inproc              InprocBus, publisher and subscriber on one thread (they must share it)
@@ -165,6 +167,7 @@ async function zmqRun(
   phase: 'blast' | 'paced',
   n: number,
   proxyMode?: 'native' | 'loop',
+  coalesce = false,
 ): Promise<TransportBenchRow> {
   let proxyWorker: Worker | undefined;
   let pubEndpoints = { publish: [ANY] } as { publish: string[] };
@@ -177,8 +180,8 @@ async function zmqRun(
   }
   // Through a proxy the publisher connects (ingest-style); otherwise it binds (book-style).
   const pubT: Transport = proxyMode
-    ? new ZmqTransport({ ingest: pubEndpoints.publish }, { logger: silentLogger })
-    : new ZmqTransport(pubEndpoints, { logger: silentLogger });
+    ? new ZmqTransport({ ingest: pubEndpoints.publish }, { logger: silentLogger, coalesce })
+    : new ZmqTransport(pubEndpoints, { logger: silentLogger, coalesce });
   const pub = await pubT.publisher(proxyMode ? 'ingest' : 'book');
   subEndpoint ??= (pub as { endpoint?: string }).endpoint!;
   const sub = startWorker({ role: 'subscriber', endpoint: subEndpoint, expected: n });
@@ -225,6 +228,8 @@ export async function benchTransport(
   const rows: TransportBenchRow[] = [];
   rows.push(await zmqRun('zeromq-tcp', 'blast', n));
   rows.push(await zmqRun('zeromq-tcp', 'paced', paced));
+  rows.push(await zmqRun('zeromq-tcp batched', 'blast', n, undefined, true));
+  rows.push(await zmqRun('zeromq-tcp batched', 'paced', paced, undefined, true));
   rows.push(await zmqRun('zeromq-tcp+proxy(native)', 'blast', n, 'native'));
   rows.push(await zmqRun('zeromq-tcp+proxy(loop)', 'blast', n, 'loop'));
   rows.push(await inprocRun('blast', n));

@@ -9,6 +9,11 @@ the best bid and ask after every update:
 Needs only pyzmq (Debian/Ubuntu: apt-get install python3-zmq; elsewhere: pip install pyzmq).
 Start the pipeline first, e.g. `npx bookwire demo` in another terminal.
 
+Framing: every message is exactly [topic, payload], so `topic, payload = sock.recv_multipart()` is all it
+takes. A pipeline run with batching opted in (bus.coalesce: true, --coalesce) also sends batches
+[batch.<topic>, payload, payload, ...] under their own topic, which the plain subscription below never
+receives (it would see gaps instead); --batched reads them too.
+
 The rules, in full:
   * a snapshot replaces the book (unless it is older than the book we have: a second, lagging arbiter);
   * a delta applies iff its "prev" equals our seq; then our seq becomes its "seq";
@@ -25,6 +30,7 @@ import time
 import zmq
 
 WIRE_VERSION = 1
+BATCH_PREFIX = b"batch."  # topic frame of a batch, [batch.<topic>, payload, payload, ...] (bus.coalesce only)
 
 
 def parse_args():
@@ -33,6 +39,8 @@ def parse_args():
     ap.add_argument("--topic", default="book.binance.BTCUSDT", help="book topic, book.<venue>.<symbol> (default %(default)s)")
     ap.add_argument("--snapshot-endpoint", default=None,
                     help="arbiter snapshot endpoint (e.g. tcp://127.0.0.1:5557): ask for a snapshot at start")
+    ap.add_argument("--batched", action="store_true",
+                    help="also read batches [batch.<topic>, payload, ...] (only sent with bus.coalesce: true)")
     ap.add_argument("--count", type=int, default=0, help="exit 0 after this many book updates printed (0 = forever)")
     ap.add_argument("--timeout", type=float, default=0,
                     help="exit 1 if --count updates were not printed within this many seconds (0 = no limit)")
@@ -123,6 +131,8 @@ def main():
     # frame is compared exactly below.
     sub.setsockopt_string(zmq.SUBSCRIBE, args.topic)
     topic_bytes = args.topic.encode()
+    if args.batched:
+        sub.setsockopt(zmq.SUBSCRIBE, BATCH_PREFIX + topic_bytes)
 
     book = Book()
     printed = 0
@@ -145,8 +155,13 @@ def main():
                 break
             if not sub.poll(wait_ms):
                 continue
-            # [topic, payload, payload, ...]: the arbiter batches what it publishes while busy
-            topic, *payloads = sub.recv_multipart()
+            if args.batched:
+                topic, *payloads = sub.recv_multipart()  # [topic, payload] or [batch.<topic>, payload, ...]
+                if topic.startswith(BATCH_PREFIX):
+                    topic = topic[len(BATCH_PREFIX):]
+            else:
+                topic, payload = sub.recv_multipart()  # bookwire's framing: exactly [topic, payload]
+                payloads = [payload]
             if topic != topic_bytes:
                 continue
             for payload in payloads:

@@ -9,7 +9,7 @@ import { createLogger, type Logger } from '../log.js';
 import { createTransport } from '../transport/index.js';
 import type { KafkaTransportOptions } from '../transport/kafka.js';
 import type { Transport } from '../transport/types.js';
-import { addCommonOptions, positive } from './options.js';
+import { addCoalesceOptions, addCommonOptions, positive } from './options.js';
 import { untilSignal } from './commands.js';
 import { UserError } from './errors.js';
 
@@ -108,6 +108,7 @@ function sideTransport(s: BridgeSide, cfg: Config, log: Logger, role: 'source' |
     endpoints: { ingest: [], publish: s.publish, snapshot: s.snapshot },
     sendHighWaterMark: cfg.bus.sendHighWaterMark,
     receiveHighWaterMark: cfg.bus.receiveHighWaterMark,
+    coalesce: cfg.bus.coalesce,
     logger: log,
   });
 }
@@ -118,7 +119,7 @@ const where = (s: BridgeSide) =>
     : `zeromq publish ${s.publish.join(',')} snapshot ${s.snapshot.join(',')}`;
 
 export function registerBridgeCommand(program: Command, config: ConfigFn): void {
-  addCommonOptions(program.command('bridge'))
+  addCoalesceOptions(addCommonOptions(program.command('bridge')))
     .description('forward the consolidated stream between buses (ZeroMQ <-> Kafka), healing source gaps by snapshot')
     .option('--from <bus>', 'source bus: zeromq or kafka')
     .option('--to <bus>', 'destination bus: zeromq or kafka')

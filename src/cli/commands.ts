@@ -33,7 +33,7 @@ export function busTransport(cfg: Config, log: Logger): Transport {
     endpoints: { ingest: cfg.bus.ingest, publish: cfg.bus.publish, snapshot: cfg.bus.snapshot },
     sendHighWaterMark: cfg.bus.sendHighWaterMark,
     receiveHighWaterMark: cfg.bus.receiveHighWaterMark,
-    coalesceBook: cfg.bus.coalesceBook,
+    coalesce: cfg.bus.coalesce,
     logger: log,
   });
 }

@@ -40,7 +40,7 @@ export function addCommonOptions(cmd: Command): Command {
 }
 
 export function addBusOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .option('--bus <kind>', 'message bus: zeromq (default) or kafka')
     .option('--brokers <list>', 'Kafka bootstrap brokers host:port, comma separated (with --bus kafka)', list)
     .option('--topic-prefix <prefix>', 'Kafka topic prefix (default bookwire: topics bookwire.raw, bookwire.book, ...)')
@@ -51,11 +51,15 @@ export function addBusOptions(cmd: Command): Command {
     )
     .option('--ingest <endpoints>', 'ingest endpoint(s), comma separated (collectors -> arbiter)', list)
     .option('--publish <endpoints>', 'consolidated publish endpoint(s), comma separated', list)
-    .option('--snapshot <endpoints>', 'snapshot service endpoint(s), comma separated', list)
-    .option(
-      '--no-coalesce',
-      'ZeroMQ: one payload per message on book.* (default: batch while busy; docs/wire-format.md)',
-    );
+    .option('--snapshot <endpoints>', 'snapshot service endpoint(s), comma separated', list);
+  return addCoalesceOptions(cmd);
+}
+
+/** Opt-in batching (config bus.coalesce); --no-coalesce, the default, overrides a file that turns it on. */
+export function addCoalesceOptions(cmd: Command): Command {
+  return cmd
+    .option('--coalesce', 'ZeroMQ: batch what is published close together as [batch.<topic>, p1, p2, ...] (default off; docs/wire-format.md)')
+    .option('--no-coalesce', 'ZeroMQ: every message is exactly [topic, payload] (the default)');
 }
 
 export function addSymbolOption(cmd: Command): Command {
@@ -70,8 +74,8 @@ type Opts = Record<string, unknown>;
 export function overridesFrom(o: Opts): DeepPartial<Config> {
   const ov: DeepPartial<Config> = {};
   if (o.logLevel !== undefined) ov.log = { level: o.logLevel as Config['log']['level'] };
-  // commander defaults a --no-x flag to true: only an explicit --no-coalesce overrides the file
-  const coalesceBook = o.coalesce === false ? false : undefined;
+  // --coalesce and --no-coalesce are both defined, so commander leaves o.coalesce undefined unless one is given
+  const coalesce = typeof o.coalesce === 'boolean' ? o.coalesce : undefined;
   if (
     o.bus !== undefined ||
     o.ingest ||
@@ -80,11 +84,11 @@ export function overridesFrom(o: Opts): DeepPartial<Config> {
     o.brokers ||
     o.topicPrefix !== undefined ||
     o.kafkaLingerMs !== undefined ||
-    coalesceBook === false
+    coalesce !== undefined
   )
     ov.bus = {
       lingerMs: o.kafkaLingerMs as number,
-      coalesceBook,
+      coalesce,
       kind: o.bus as Config['bus']['kind'],
       ingest: o.ingest as string[],
       publish: o.publish as string[],

@@ -91,6 +91,12 @@ function show(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
+/** Keys that were renamed, by dotted path: what to say instead of "unknown key". */
+const RENAMED_KEYS: Record<string, string> = {
+  'bus.coalesceBook':
+    'renamed to bus.coalesce, now false by default (every message one payload); true batches (docs/wire-format.md, Framing)',
+};
+
 /** Keys allowed in the mapping the schema expects at path (for "unknown key" hints). */
 function allowedKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] | undefined {
   let s: any = schema; // eslint-disable-line @typescript-eslint/no-explicit-any -- walks zod's internal defs
@@ -138,7 +144,10 @@ function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown, src
     if (iss.code === 'unrecognized_keys') {
       const allowed = allowedKeys(configSchema, iss.path);
       const hint = allowed ? ` (allowed: ${allowed.join(', ')})` : '';
-      for (const key of iss.keys) out.push(problemLine(src, [...iss.path, key], `unknown key${hint}`));
+      for (const key of iss.keys) {
+        const renamed = RENAMED_KEYS[[...iss.path, key].join('.')];
+        out.push(problemLine(src, [...iss.path, key], renamed ?? `unknown key${hint}`));
+      }
       continue;
     }
     const got = valueAt(input, iss.path);

@@ -26,8 +26,11 @@ export interface BusConfig {
   snapshot: string[];
   sendHighWaterMark: number;
   receiveHighWaterMark: number;
-  /** Arbiters batch what they publish while busy into one ZeroMQ message (docs/wire-format.md, Framing). */
-  coalesceBook: boolean;
+  /**
+   * ZeroMQ publishers batch (collectors per turn, arbiters while busy) into [batch.<topic>, p1, p2, ...];
+   * off by default: every message is [topic, payload] (docs/wire-format.md, Framing).
+   */
+  coalesce: boolean;
   /** Kafka bus (kind: kafka): bootstrap brokers, topic prefix, TLS/SASL passed to the client as given. */
   brokers: string[];
   topicPrefix: string;
@@ -263,7 +266,7 @@ const busSchema = section({
   snapshot: endpoints('tcp://127.0.0.1:5557'),
   sendHighWaterMark: intIn(0).default(100_000),
   receiveHighWaterMark: intIn(0).default(100_000),
-  coalesceBook: z.boolean({ error: 'expected true or false' }).default(true),
+  coalesce: z.boolean({ error: 'expected true or false' }).default(false),
   brokers: listOf(
     z.string({ error: 'expected a Kafka broker like 127.0.0.1:9092' }).regex(/^[^\s:,]+:\d{1,5}$/, {
       error: 'expected a Kafka broker like 127.0.0.1:9092',

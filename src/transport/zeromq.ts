@@ -10,6 +10,10 @@
  *   snapshotServer       ROUTER binds snapshot[0]                       (arbiter)
  *   snapshotClient       DEALER connects to every snapshot endpoint     (clients)
  * Messages are two frames [topic, payload]; subscriptions are ZeroMQ's native topic-prefix filters.
+ * Batching is opt-in (`coalesce`): a batch of several payloads of one topic travels as
+ * [BATCH_TOPIC_PREFIX + topic, p1, p2, ...], a topic no conventional subscription (book., stats., ...)
+ * matches; subscribers made here subscribe to both forms and hand out one payload at a time
+ * (docs/wire-format.md, "Framing").
  *
  * TODO(curve): CURVE encryption/authentication of the TCP endpoints (later issue).
  */
@@ -52,11 +56,12 @@ export interface ZmqTransportOptions {
   /** How long (ms) a closed publisher may keep sending already-queued messages. */
   publisherLingerMs?: number;
   /**
-   * Book-channel publishers batch what they publish while the event loop is busy into one multipart
-   * [topic, p1, p2, ...] (default true; see docs/wire-format.md "Framing"). false = exactly one payload
-   * per ZeroMQ message, for subscribers that read only two frames.
+   * Opt-in batching (default false: every message is exactly [topic, payload]). true: ingest publishers
+   * (collectors) batch what they publish in one turn, book publishers (arbiters) what they publish while
+   * the event loop is busy; a batch of two or more goes out as [BATCH_TOPIC_PREFIX + topic, p1, p2, ...]
+   * (docs/wire-format.md, "Framing"). Subscribers read both forms whatever this says.
    */
-  coalesceBook?: boolean;
+  coalesce?: boolean;
   logger?: Logger;
 }
 
@@ -65,6 +70,19 @@ interface Closable {
 }
 
 let defaultLogger: Logger | undefined;
+
+/**
+ * Topic-frame prefix of a batched message [BATCH_TOPIC_PREFIX + topic, p1, p2, ...]. No bookwire topic
+ * family starts with it, so a conventional subscription (`book.`, `stats.`, `raw.`, `ctl.`, `status.`)
+ * never receives a batch.
+ */
+export const BATCH_TOPIC_PREFIX = 'batch.';
+
+/** The bus topic of a received topic frame: a batch's prefix removed. */
+function topicOf(frame: Buffer): string {
+  const t = frame.toString('utf8');
+  return t.startsWith(BATCH_TOPIC_PREFIX) ? t.slice(BATCH_TOPIC_PREFIX.length) : t;
+}
 
 function isErrno(e: unknown, code: string): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code;
@@ -156,7 +174,10 @@ export class ZmqPublisher implements BusPublisher {
       this.log.warn({ err: errorMessageOf(e), failed: this.failed }, 'publish failed');
   };
 
-  /** Coalescing: messages sent close together go out as one multipart [topic, p1, p2, ...] per topic. */
+  /**
+   * Coalescing (opt-in): messages sent close together go out as one multipart per topic,
+   * [BATCH_TOPIC_PREFIX + topic, p1, p2, ...]; a lone one as the conventional [topic, payload].
+   */
   private readonly pending = new Map<string, Array<Buffer | string>>();
   private pendingCount = 0;
   private flushQueued = false;
@@ -165,7 +186,7 @@ export class ZmqPublisher implements BusPublisher {
     this.flushQueued = false;
     this.pendingCount = 0;
     for (const [topic, payloads] of this.pending) {
-      payloads.unshift(topic);
+      payloads.unshift(payloads.length === 1 ? topic : BATCH_TOPIC_PREFIX + topic);
       try {
         this.sock.send(payloads).then(undefined, this.onSendError);
       } catch (e) {
@@ -193,8 +214,8 @@ export class ZmqPublisher implements BusPublisher {
     }
     if (this.coalesce !== false) {
       // One send() costs ~25-70 µs here whatever its size (it wakes ZeroMQ's I/O thread), a frame a few µs:
-      // sending what was published close together as one message [topic, p1, p2, ...] cuts the cost of every
-      // hop, and subscribers hand the payloads out one by one. No timer is involved, so nothing waits:
+      // sending what was published close together as one message [batch.topic, p1, p2, ...] cuts the cost of
+      // every hop, and subscribers hand the payloads out one by one. No timer is involved, so nothing waits:
       //  'turn' (collectors): flush at the end of the current turn (a microtask), i.e. after every frame the
       //         websocket delivered in one TCP read;
       //  'idle' (arbiters): flush when the event loop has nothing else ready (setImmediate), i.e. after every
@@ -257,14 +278,14 @@ export class ZmqSubscriber implements BusSubscriber {
   private last: Promise<IteratorResult<BusMessage, undefined>> = DONE_PROMISE;
   private readonly iterator: AsyncIterator<BusMessage, undefined> = { next: () => this.next() };
 
-  /** The rest of a coalesced multipart [topic, p1, p2, ...], handed out one payload at a time. */
+  /** The rest of a batch [batch.topic, p1, p2, ...], handed out one payload at a time. */
   private batch: Buffer[] = [];
   private batchHead = 0;
   private batchTopic = '';
 
   private readonly onParts = (parts: Buffer[]): IteratorResult<BusMessage, undefined> => {
     this.inFlight--;
-    const topic = parts[0].toString('utf8');
+    const topic = topicOf(parts[0]);
     if (parts.length > 2) {
       this.batch = parts;
       this.batchHead = 2;
@@ -326,7 +347,7 @@ export class ZmqSubscriber implements BusSubscriber {
         if (this.closed) return;
         throw e;
       }
-      const topic = parts[0].toString('utf8');
+      const topic = topicOf(parts[0]);
       if (parts.length < 2) handler(topic, EMPTY);
       for (let i = 1; i < parts.length; i++) handler(topic, parts[i]);
     }
@@ -562,7 +583,7 @@ export class ZmqTransport implements Transport {
   private readonly ingestMode: 'bind' | 'connect';
   private readonly lingerMs: number;
   private readonly sendBufferSize: number | undefined;
-  private readonly bookCoalesce: Coalesce;
+  private readonly coalesce: boolean;
   private readonly log: Logger;
   private readonly open = new Set<Closable>();
   private readonly bound: Partial<Record<keyof ZmqEndpoints, string>> = {};
@@ -581,7 +602,7 @@ export class ZmqTransport implements Transport {
     this.receiveHwm = opts.receiveHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     this.ingestMode = opts.ingestMode ?? 'bind';
     this.lingerMs = opts.publisherLingerMs ?? DEFAULT_PUBLISHER_LINGER_MS;
-    this.bookCoalesce = opts.coalesceBook === false ? false : 'idle';
+    this.coalesce = opts.coalesce === true;
     this.log = opts.logger ?? (defaultLogger ??= createLogger('transport'));
   }
 
@@ -616,15 +637,16 @@ export class ZmqTransport implements Transport {
       requireEndpoints(this.endpoints.publish, 'publish');
       endpoint = this.bound.publish = await bindEndpoint(sock, this.endpoints.publish[0]);
     }
-    const coalesce = channel === 'ingest' ? 'turn' : this.bookCoalesce;
+    const coalesce: Coalesce = !this.coalesce ? false : channel === 'ingest' ? 'turn' : 'idle';
     return this.track(new ZmqPublisher(sock, endpoint, this.lingerMs, this.log, this.forget, coalesce));
   }
 
   async subscriber(channel: Channel, topicPrefixes: string[], opts: SubscribeOptions = {}): Promise<ZmqSubscriber> {
     const sock = new zmq.Subscriber({ receiveHighWaterMark: opts.highWaterMark ?? this.receiveHwm, linger: 0 });
     if (opts.receiveBufferSize) sock.receiveBufferSize = opts.receiveBufferSize;
+    // Each prefix in both forms: the conventional [topic, payload] and a batch [batch.topic, p1, p2, ...].
     if (topicPrefixes.length === 0 || topicPrefixes.includes('')) sock.subscribe();
-    else sock.subscribe(...topicPrefixes);
+    else sock.subscribe(...topicPrefixes, ...topicPrefixes.map((p) => BATCH_TOPIC_PREFIX + p));
     let endpoint: string | undefined;
     if (channel === 'ingest') {
       requireEndpoints(this.endpoints.ingest, 'ingest');

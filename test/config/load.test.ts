@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, deepMerge, loadConfig, validateConfig } from '../../src/config/load.js';
 import { configSchema, defaultConfig, FLAKY_PROFILE } from '../../src/config/schema.js';
+import { Command } from 'commander';
+import { addBusOptions, overridesFrom } from '../../src/cli/options.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bookwire-config-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,7 +39,7 @@ test('defaults: every key filled in, two collectors a and b with the venue URLs 
     snapshot: ['tcp://127.0.0.1:5557'],
     sendHighWaterMark: 100000,
     receiveHighWaterMark: 100000,
-    coalesceBook: true,
+    coalesce: false,
     brokers: ['127.0.0.1:9092'],
     topicPrefix: 'bookwire',
   });
@@ -227,9 +229,29 @@ test('unknown keys are named, with the keys allowed there', () => {
   assert.deepEqual(
     problems(() => loadConfig(p)),
     [
-      `config ${p}: bus.hwm: unknown key (allowed: kind, ingest, publish, snapshot, sendHighWaterMark, receiveHighWaterMark, coalesceBook, brokers, topicPrefix, lingerMs, ssl, sasl) (line 3)`,
+      `config ${p}: bus.hwm: unknown key (allowed: kind, ingest, publish, snapshot, sendHighWaterMark, receiveHighWaterMark, coalesce, brokers, topicPrefix, lingerMs, ssl, sasl) (line 3)`,
       `config ${p}: sim.faults.slow.delay: unknown key (allowed: dropRate, dupRate, delayMs, jitterMs, reorderRate, disconnectEveryS, stallEveryS, stallForS, malformedRate, snapshotErrorRate, snapshotErrorStatus, snapshotDelayMs, regroupRate) (line 7)`,
       `config ${p}: colector: unknown key (allowed: bus, venues, symbols, collectors, arbiter, sim, demo, log, recorder) (line 4)`,
+    ],
+  );
+});
+
+test('batching is opt-in: bus.coalesce (default false), --coalesce, --no-coalesce; the old coalesceBook is named', () => {
+  const coalesce = (input: unknown, flags: string[] = []) => {
+    const cmd = addBusOptions(new Command('x')).exitOverride();
+    cmd.parse(flags, { from: 'user' });
+    return validateConfig(input, overridesFrom(cmd.opts())).bus.coalesce;
+  };
+  assert.equal(coalesce({}), false);
+  assert.equal(coalesce({}, ['--coalesce']), true);
+  assert.equal(coalesce({ bus: { coalesce: true } }), true);
+  assert.equal(coalesce({ bus: { coalesce: true } }, ['--no-coalesce']), false);
+  assert.equal(coalesce({ bus: { coalesce: false } }, ['--coalesce']), true);
+  const p = file('bus:\n  coalesceBook: false\n');
+  assert.deepEqual(
+    problems(() => loadConfig(p)),
+    [
+      `config ${p}: bus.coalesceBook: renamed to bus.coalesce, now false by default (every message one payload); true batches (docs/wire-format.md, Framing) (line 2)`,
     ],
   );
 });

@@ -87,15 +87,16 @@ export async function startParts(o: {
 
 export async function pipeline(
   t: { after(fn: () => Promise<void> | void): void },
-  opts: { faulty: boolean; rate?: number; arbiterSendHwm?: number; coalesceBook?: boolean },
+  opts: { faulty: boolean; rate?: number; arbiterSendHwm?: number; coalesce?: boolean; extraIngest?: string[] },
 ) {
   const ep = await freeEndpoints();
+  ep.ingest.push(...(opts.extraIngest ?? [])); // the arbiter binds the first; collectors publish to all
   const transports: Transport[] = [];
   const mk = (sendHighWaterMark?: number) => {
-    const tr = new ZmqTransport(
-      ep,
-      sendHighWaterMark ? { sendHighWaterMark, sendBufferSize: 32 * 1024, coalesceBook: opts.coalesceBook } : {},
-    );
+    const tr = new ZmqTransport(ep, {
+      coalesce: opts.coalesce,
+      ...(sendHighWaterMark ? { sendHighWaterMark, sendBufferSize: 32 * 1024 } : {}),
+    });
     transports.push(tr);
     return tr;
   };

@@ -62,20 +62,20 @@ test('killing one collector mid-run loses nothing: the consolidated stream stays
 });
 
 // High-water marks count ZeroMQ messages, and a batching arbiter packs up to 64 payloads into one: the
-// batching run uses smaller marks so that both fall behind within the test's time.
-for (const coalesceBook of [false, true])
-  test(`a deliberately slow client detects its gaps and recovers by snapshot (arbiter ${coalesceBook ? 'batching' : 'one payload per message'})`, async (t) => {
-    const p = await pipeline(t, { faulty: false, rate: 1000, arbiterSendHwm: coalesceBook ? 2 : 20, coalesceBook });
+// batching run (bus.coalesce, opt-in) uses smaller marks so that both fall behind within the test's time.
+for (const coalesce of [false, true])
+  test(`a deliberately slow client detects its gaps and recovers by snapshot (${coalesce ? 'batching opted in' : 'default: one payload per message'})`, async (t) => {
+    const p = await pipeline(t, { faulty: false, rate: 1000, arbiterSendHwm: coalesce ? 2 : 20, coalesce });
     const ac = new AbortController();
     t.after(() => ac.abort());
     let slow = true;
-    const hwm = coalesceBook ? 1 : 5;
+    const hwm = coalesce ? 1 : 5;
     const c = follow(
       subscribe({
         symbol: 'BTCUSDT',
         endpoints: p.ep,
         highWaterMark: hwm,
-        receiveBufferSize: coalesceBook ? 4096 : 32 * 1024,
+        receiveBufferSize: coalesce ? 4096 : 32 * 1024,
         signal: ac.signal,
       }),
       async () => {

@@ -9,7 +9,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { OrderBook } from '../../src/core/book.js';
 import type { Level } from '../../src/core/types.js';
-import { ZmqTransport } from '../../src/transport/zeromq.js';
+import { BATCH_TOPIC_PREFIX, ZmqTransport } from '../../src/transport/zeromq.js';
+import { rawSub } from '../transport/helpers.js';
 import { silentLogger } from '../../src/log.js';
 import { encode, topics, type ConsolidatedDelta, type ConsolidatedSnapshot } from '../../src/wire/messages.js';
 
@@ -76,7 +77,9 @@ class Stream {
     this.n++;
     const bestBid = this.book.bestBid()!;
     const bestAsk = this.book.bestAsk()!;
-    const bids: Level[] = [[bestBid[0], this.n % 7 === 0 ? 0 : 0.5 + (this.n % 5)]];
+    // every 7th delta deletes the best bid, as long as a few levels are left
+    const del = this.n % 7 === 0 && this.book.bidDepth > 5;
+    const bids: Level[] = [[bestBid[0], del ? 0 : 0.5 + (this.n % 5)]];
     const asks: Level[] = [[bestAsk[0], 0.25 + (this.n % 3)]];
     const prev = this.seq;
     const first = prev + 1;
@@ -138,10 +141,10 @@ function parseLines(stdout: string): { seq: number; top: string; kind: string }[
     });
 }
 
-async function startBus(t: { after(fn: () => Promise<void>): void }) {
+async function startBus(t: { after(fn: () => Promise<void>): void }, coalesce?: boolean) {
   const bus = new ZmqTransport(
     { publish: ['tcp://127.0.0.1:*'], snapshot: ['tcp://127.0.0.1:*'] },
-    { logger: silentLogger },
+    { logger: silentLogger, coalesce },
   );
   t.after(() => bus.close());
   const pub = await bus.publisher('book');
@@ -222,6 +225,35 @@ test(
     const lines = parseLines(r.stdout);
     assert.equal(lines[0].kind, 'snapshot reply');
     for (const l of lines) assert.equal(l.top, s.expected.get(l.seq), `book differs at seq ${l.seq}`);
+  },
+);
+
+test(
+  '--batched: follows a bus that batches (bus.coalesce), [batch.<topic>, p1, p2, ...], without a gap',
+  { skip },
+  async (t) => {
+    const { bus, pub } = await startBus(t, true);
+    const tap = await rawSub(t, bus.boundEndpoints().publish[0], []);
+    const s = new Stream();
+    let step = 0;
+    // four deltas per turn (and every tenth turn a snapshot first): one batch each
+    const timer = setInterval(() => {
+      if (++step % 10 === 0) pub.send(TOPIC, encode(s.snapshot('periodic')));
+      for (let i = 0; i < 4; i++) pub.send(TOPIC, encode(s.delta()));
+    }, 15);
+    t.after(() => clearInterval(timer));
+    const args = ['--endpoint', bus.boundEndpoints().publish[0], '--topic', TOPIC, '--batched'];
+    const r = await runScript([...args, '--count', '40', '--timeout', '10']);
+    clearInterval(timer);
+    assert.equal(r.code, 0, `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /gap/);
+    const lines = parseLines(r.stdout);
+    assert.equal(lines.length, 40);
+    assert.match(lines[0].kind, /^snapshot periodic$/);
+    for (const l of lines) assert.equal(l.top, s.expected.get(l.seq), `book differs at seq ${l.seq}`);
+    assert.ok(lines.filter((l) => l.kind === 'delta').length >= 30);
+    const batches = tap.messages.filter((m) => m[0].toString() === `${BATCH_TOPIC_PREFIX}${TOPIC}`);
+    assert.ok(batches.length > 0 && batches.every((m) => m.length > 2), 'the bus sent batches');
   },
 );
 

@@ -1,4 +1,8 @@
-/** Helpers for the transport tests: a subscriber reader with timeouts, and slow-joiner warm-up. */
+/**
+ * Helpers for the transport tests: a subscriber reader with timeouts, slow-joiner warm-up, and a plain
+ * zeromq.js SUB that plays a third-party reader (the one place outside src/transport that imports zeromq).
+ */
+import * as zmq from 'zeromq';
 import type { BusMessage, BusSubscriber } from '../../src/transport/types.js';
 
 /** Warm-up messages use topics ending in `.probe`; readers skip them afterwards. */
@@ -92,3 +96,39 @@ export async function warmUp(
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface RawSub {
+  endpoint: string;
+  messages: Buffer[][];
+}
+
+/** A plain zeromq.js SUB keeping every message's frames; connects to `endpoint`, or binds it with `bind`. */
+export async function rawSub(
+  t: { after(fn: () => Promise<void>): void },
+  endpoint: string,
+  prefixes: string[],
+  bind = false,
+): Promise<RawSub> {
+  const sock = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0 });
+  if (prefixes.length === 0) sock.subscribe();
+  else sock.subscribe(...prefixes);
+  if (bind) await sock.bind(endpoint);
+  else sock.connect(endpoint);
+  const messages: Buffer[][] = [];
+  let closed = false;
+  const loop = (async () => {
+    while (!closed) {
+      try {
+        messages.push(await sock.receive());
+      } catch {
+        return; // closed
+      }
+    }
+  })();
+  t.after(async () => {
+    closed = true;
+    sock.close();
+    await loop;
+  });
+  return { endpoint: sock.lastEndpoint ?? endpoint, messages };
+}

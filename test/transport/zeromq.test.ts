@@ -137,8 +137,8 @@ describe('ZmqTransport', { timeout: 20_000 }, () => {
   test('consume(): every payload of batched multiparts once, in per-topic order; ends on close', async (t) => {
     const arb = zmq(t, WILDCARD);
     const sub = await arb.subscriber('ingest', ['raw.']);
-    const col = zmq(t, { ingest: [sub.endpoint!] });
-    const pub = await col.publisher('ingest'); // collectors batch per turn: multipart [topic, p1, p2, ...]
+    const col = zmq(t, { ingest: [sub.endpoint!] }, { coalesce: true });
+    const pub = await col.publisher('ingest'); // opted in: batches per turn, [batch.<topic>, p1, p2, ...]
     const got: string[] = [];
     let probes = 0;
     const done = sub.consume!((topic, payload) => {
