@@ -4,8 +4,9 @@
  * live view of the consolidated book checked against the simulator's true book.
  *
  * With `venues` (--venues binance,okx,...): one simulator serving every venue listed, collectors
- * <venue>-a and <venue>-b (b through `flaky`) per venue, still one arbiter, and an overview of every book
- * (one line each, the detail of one), each checked against the simulator's truth for its venue.
+ * <venue>-a and <venue>-b (b through `flaky`, started once the a ones have every book synced) per venue,
+ * still one arbiter, and an overview of every book (one line each, the detail of one), each checked against
+ * the simulator's truth for its venue.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, writeFileSync, closeSync } from 'node:fs';
@@ -42,6 +43,8 @@ export interface DemoOptions {
 }
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+/** Several venues: the b collectors start at the latest this long after the a ones. */
+const LATE_START_MS = 10_000;
 
 interface Child {
   name: string;
@@ -208,7 +211,11 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   const arb = start('arbiter', ['arbitrate']);
   // Before the collectors, so it sees their first messages; a recorder that dies does not end the demo.
   if (o.record) start('recorder', ['record']);
-  for (const c of childCfg.collectors) start(`collector-${c.id}`, ['collect', '--id', c.id]);
+  // Several venues: the a collectors first, the b ones once every book is synced (at the latest
+  // LATE_START_MS on): on a busy machine the books come up sooner than with every process starting at
+  // once, and each b then joins a running book, as a restarted collector would.
+  const late = o.venues ? childCfg.collectors.filter((c) => !c.id.endsWith('-a')) : [];
+  for (const c of childCfg.collectors) if (!late.includes(c)) start(`collector-${c.id}`, ['collect', '--id', c.id]);
 
   const transport = busTransport(cfg, log);
   const n = childCfg.collectors.length;
@@ -240,6 +247,14 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   }
 
   let reason = '';
+  if (late.length > 0) {
+    const t0 = Date.now();
+    const timer = setInterval(() => {
+      if (reason === '' && Date.now() - t0 < LATE_START_MS && !views.every((v) => v.state().synced)) return;
+      clearInterval(timer);
+      if (reason === '') for (const c of late) start(`collector-${c.id}`, ['collect', '--id', c.id]);
+    }, 100);
+  }
   await new Promise<void>((resolve) => {
     const end = (why: string) => {
       reason ||= why;
