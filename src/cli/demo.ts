@@ -2,20 +2,28 @@
  * `bookwire demo`: the whole pipeline on this machine, each part its own process, as in production:
  * simulator, two collectors (one through the simulator's `flaky` fault profile), one arbiter, and a
  * live view of the consolidated book checked against the simulator's true book.
+ *
+ * With `venues` (--venues binance,okx,...): one simulator serving every venue listed, collectors
+ * <venue>-a and <venue>-b (b through `flaky`, started once the a ones have every book synced) per venue,
+ * still one arbiter, and an overview of every book (one line each, the detail of one), each checked against
+ * the simulator's truth for its venue.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, writeFileSync, closeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import type { Config } from '../config/schema.js';
+import type { Config, DeepPartial } from '../config/schema.js';
+import { validateConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
-import { startView } from '../view/index.js';
+import { startOverview, startView } from '../view/index.js';
 import { busTransport } from './commands.js';
-import { LiveBookView } from './watch.js';
+import { BookOverview, LiveBookView } from './watch.js';
 import { UserError } from './errors.js';
 import { freePort } from '../util/freePort.js';
 import { makeDir } from '../util/fs.js';
+import { DEFAULT_VENUE, underPrefix, venue as venueAdapter } from '../venues/index.js';
+import { parseUnified } from '../venues/symbols.js';
 
 export interface DemoOptions {
   durationS?: number;
@@ -27,9 +35,16 @@ export interface DemoOptions {
   strict?: boolean;
   /** Prometheus metrics on 127.0.0.1: the arbiter at this port, collector i at port + 1 + i, then the recorder. */
   metricsPort?: number;
+  /**
+   * Several venues (ids the simulator serves): one simulator for all, collectors <venue>-a and <venue>-b per
+   * venue, one arbiter, the overview. Undefined: Binance spot only, collectors from the config (`npm start`).
+   */
+  venues?: string[];
 }
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+/** Several venues: the b collectors start at the latest this long after the a ones. */
+const LATE_START_MS = 10_000;
 
 interface Child {
   name: string;
@@ -37,29 +52,138 @@ interface Child {
   exited: Promise<number | null>;
 }
 
-export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
-  const log = createLogger('demo', cfg.log.level === 'info' ? 'warn' : cfg.log.level);
-  makeDir(o.logDir);
-  if (cfg.sim.port === 0) cfg = { ...cfg, sim: { ...cfg.sim, port: await freePort(cfg.sim.host) } };
-  const simBase = `http://${cfg.sim.host}:${cfg.sim.port}`;
-  const wsBase = `ws://${cfg.sim.host}:${cfg.sim.port}`;
-  const faulty = o.faults ? cfg.demo.faultyCollector : null;
-  // Every child reads one resolved config: collectors pointed at the simulator, the faulty one via /p/flaky.
-  const childCfg: Config = {
-    ...cfg,
+/** What the children run with and what the view shows. */
+interface Plan {
+  childCfg: Config;
+  /** Collector ids routed through the simulator's flaky profile. */
+  faulty: string[];
+  /** Books to show, venue spelling, with the collector that is faulty for each (if any). */
+  books: { venue: string; symbol: string; faulty?: string }[];
+  /** A simulator URL that answers once it is up. */
+  readyUrl: string;
+}
+
+interface Bases {
+  rest: string;
+  ws: string;
+}
+
+/** Settings every child shares: the recorder's ingest on the bus, metrics ports, recorder dir. */
+function common(cfg: Config, o: DemoOptions, collectors: number): Pick<Config, 'bus' | 'recorder' | 'arbiter'> {
+  return {
     bus: o.record ? { ...cfg.bus, ingest: [...new Set([...cfg.bus.ingest, cfg.recorder.ingest])] } : cfg.bus,
     recorder: {
       ...cfg.recorder,
       dir: path.resolve(cfg.recorder.dir),
-      metrics: o.metricsPort ? `127.0.0.1:${o.metricsPort + 1 + cfg.collectors.length}` : cfg.recorder.metrics,
+      metrics: o.metricsPort ? `127.0.0.1:${o.metricsPort + 1 + collectors}` : cfg.recorder.metrics,
     },
     arbiter: o.metricsPort ? { ...cfg.arbiter, metrics: `127.0.0.1:${o.metricsPort}` } : cfg.arbiter,
+  };
+}
+
+/** Binance spot only: the collectors of the config, the faulty one via /p/flaky (what `npm start` runs). */
+function singleVenuePlan(cfg: Config, o: DemoOptions, base: Bases): Plan {
+  const faulty = o.faults ? cfg.demo.faultyCollector : null;
+  // Every child reads one resolved config: collectors pointed at the simulator, the faulty one via /p/flaky.
+  const childCfg: Config = {
+    ...cfg,
+    ...common(cfg, o, cfg.collectors.length),
     collectors: cfg.collectors.map((c, i) => {
       const prefix = c.id === faulty ? '/p/flaky' : '';
       const metrics = o.metricsPort ? `127.0.0.1:${o.metricsPort + 1 + i}` : c.metrics;
-      return { ...c, wsUrl: wsBase + prefix, restUrl: simBase + prefix, metrics };
+      return { ...c, wsUrl: base.ws + prefix, restUrl: base.rest + prefix, metrics };
     }),
   };
+  return {
+    childCfg,
+    faulty: faulty === null ? [] : [faulty],
+    books: [{ venue: DEFAULT_VENUE, symbol: cfg.symbols[0], faulty: faulty ?? undefined }],
+    readyUrl: `${base.rest}/api/v3/ping`,
+  };
+}
+
+/**
+ * A venue's books in the multi-venue demo, in its spelling: venues.<id>.symbols when the config names them,
+ * else each top-level symbol (BTCUSDT, ETHUSDT by default) on that venue -- spot where the venue has spot
+ * markets, else the linear perpetual settled in the quote asset (BTC/USDT:USDT).
+ */
+export function demoVenueSymbols(cfg: Config, venueId: string): string[] {
+  const a = venueAdapter(venueId);
+  const own = cfg.venues[venueId]?.symbols;
+  if (own) return own.map((s) => a.venueSymbol(s) ?? s);
+  const binance = venueAdapter(DEFAULT_VENUE);
+  return cfg.symbols.map((s) => {
+    const u = parseUnified(s.includes('/') ? s : (binance.unifiedSymbol(s) ?? ''));
+    const unified = a.markets.includes('spot')
+      ? u && `${u.base}/${u.quote}`
+      : u && `${u.base}/${u.quote}:${u.settle ?? u.quote}`;
+    const v = unified && a.venueSymbol(unified);
+    if (!v) throw new UserError(`symbol ${s}: cannot name it on ${a.name} (use BASE/QUOTE, e.g. BTC/USDT)`);
+    return v;
+  });
+}
+
+/** The simulator's name of a venue symbol: base and quote glued (BTC-USDT-SWAP -> BTCUSDT). */
+function simSymbol(venueId: string, s: string): string {
+  const u = parseUnified(venueAdapter(venueId).unifiedSymbol(s) ?? '');
+  return u ? u.base + u.quote : s.replace(/[-/_]/g, '');
+}
+
+/**
+ * Several venues on one simulator: per venue, collector <venue>-a direct and <venue>-b through /p/flaky,
+ * both under the venue's /<venue> prefix. Built through the config schema, so the children read a config
+ * that is checked like any other.
+ */
+function multiVenuePlan(cfg: Config, o: DemoOptions, venues: string[], base: Bases): Plan {
+  const faultsOn = o.faults && cfg.demo.faultyCollector !== null;
+  const symbolsOf = new Map(venues.map((v) => [v, demoVenueSymbols(cfg, v)]));
+  // the simulator serves its top-level symbols on every venue it serves
+  const simSymbols = [...new Set(venues.flatMap((v) => symbolsOf.get(v)!.map((s) => simSymbol(v, s))))];
+  // collector tuning (timeouts, backoff) from the config's first collector; ids, venues and URLs are the demo's
+  const { staleAfterMs, reconnectMinMs, reconnectMaxMs, restWeightPerMinute, reconnectEveryS } = cfg.collectors[0];
+  const tuning = { staleAfterMs, reconnectMinMs, reconnectMaxMs, restWeightPerMinute, reconnectEveryS };
+  const faulty: string[] = [];
+  const collectors = venues
+    .flatMap((v) =>
+      ['a', 'b'].map((suffix) => {
+        const id = `${v}-${suffix}`;
+        const prefix = `/${v}${suffix === 'b' && faultsOn ? '/p/flaky' : ''}`;
+        if (prefix.endsWith('/flaky')) faulty.push(id);
+        return { id, venue: v, ...tuning, ...underPrefix(venueAdapter(v), base.ws + prefix, base.rest + prefix) };
+      }),
+    )
+    .map((c, i) => (o.metricsPort ? { ...c, metrics: `127.0.0.1:${o.metricsPort + 1 + i}` } : c));
+  const raw: DeepPartial<Config> = {
+    ...cfg,
+    ...common(cfg, o, collectors.length),
+    venues: Object.fromEntries(
+      Object.entries(cfg.venues).map(([id, vc]) => [
+        id,
+        symbolsOf.has(id) ? { ...vc, symbols: symbolsOf.get(id) } : vc,
+      ]),
+    ),
+    symbols: simSymbols,
+    collectors,
+    sim: { ...cfg.sim, venues: venues as Config['sim']['venues'] },
+    demo: { faultyCollector: null },
+  };
+  return {
+    childCfg: validateConfig(raw),
+    faulty,
+    books: venues.flatMap((v) =>
+      symbolsOf.get(v)!.map((symbol) => ({ venue: v, symbol, faulty: faulty.find((id) => id === `${v}-b`) })),
+    ),
+    readyUrl: `${base.rest}/sim/stats`,
+  };
+}
+
+export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
+  const log = createLogger('demo', cfg.log.level === 'info' ? 'warn' : cfg.log.level);
+  makeDir(o.logDir);
+  if (cfg.sim.port === 0) cfg = { ...cfg, sim: { ...cfg.sim, port: await freePort(cfg.sim.host) } };
+  const base = { rest: `http://${cfg.sim.host}:${cfg.sim.port}`, ws: `ws://${cfg.sim.host}:${cfg.sim.port}` };
+  const plan = o.venues ? multiVenuePlan(cfg, o, o.venues, base) : singleVenuePlan(cfg, o, base);
+  const { childCfg } = plan;
   const cfgFile = path.join(o.logDir, 'demo-config.yaml');
   writeFileSync(cfgFile, stringify(childCfg));
 
@@ -83,26 +207,54 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   };
 
   const sim = start('sim', ['sim']);
-  await waitForHttp(`${simBase}/api/v3/ping`, sim, 10_000);
+  await waitForHttp(plan.readyUrl, sim, 10_000);
   const arb = start('arbiter', ['arbitrate']);
   // Before the collectors, so it sees their first messages; a recorder that dies does not end the demo.
   if (o.record) start('recorder', ['record']);
-  for (const c of childCfg.collectors) start(`collector-${c.id}`, ['collect', '--id', c.id]);
+  // Several venues: the a collectors first, the b ones once every book is synced (at the latest
+  // LATE_START_MS on): on a busy machine the books come up sooner than with every process starting at
+  // once, and each b then joins a running book, as a restarted collector would.
+  const late = o.venues ? childCfg.collectors.filter((c) => !c.id.endsWith('-a')) : [];
+  for (const c of childCfg.collectors) if (!late.includes(c)) start(`collector-${c.id}`, ['collect', '--id', c.id]);
 
   const transport = busTransport(cfg, log);
-  const view = new LiveBookView({
-    transport,
-    venue: 'binance',
-    symbol: cfg.symbols[0],
-    title: `bookwire demo — ${childCfg.collectors.length} collectors${faulty ? ` (${faulty} faulty)` : ''}, logs in ${o.logDir}`,
-    simRestBase: simBase,
-    faultyFeed: faulty ?? undefined,
-    logger: log,
-  });
-  view.start();
-  const screen = startView(() => view.state(), { out: process.stdout });
+  const n = childCfg.collectors.length;
+  const faultNote = plan.faulty.length === 0 ? '' : o.venues ? ' (each b faulty)' : ` (${plan.faulty[0]} faulty)`;
+  const where = o.venues ? `${o.venues.length} venues, ` : '';
+  const title = `bookwire demo — ${where}${n} collectors${faultNote}, logs in ${o.logDir}`;
+  const views = plan.books.map(
+    (b) =>
+      new LiveBookView({
+        transport,
+        venue: b.venue,
+        symbol: b.symbol,
+        title,
+        simRestBase: base.rest,
+        faultyFeed: b.faulty,
+        logger: log,
+      }),
+  );
+  let screen: { stop(): void };
+  let overview: BookOverview | undefined;
+  if (o.venues) {
+    const ov = new BookOverview(views, title);
+    overview = ov;
+    ov.start();
+    screen = startOverview(() => ov.state(), { out: process.stdout, keys: { onKey: (k) => ov.onKey(k) } });
+  } else {
+    views[0].start();
+    screen = startView(() => views[0].state(), { out: process.stdout });
+  }
 
   let reason = '';
+  if (late.length > 0) {
+    const t0 = Date.now();
+    const timer = setInterval(() => {
+      if (reason === '' && Date.now() - t0 < LATE_START_MS && !views.every((v) => v.state().synced)) return;
+      clearInterval(timer);
+      if (reason === '') for (const c of late) start(`collector-${c.id}`, ['collect', '--id', c.id]);
+    }, 100);
+  }
   await new Promise<void>((resolve) => {
     const end = (why: string) => {
       reason ||= why;
@@ -116,15 +268,25 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
     for (const c of [sim, arb]) void c.exited.then((code) => end(`${c.name} exited with code ${code}`));
   });
   screen.stop();
-  await view.stop();
+  await (overview ? overview.stop() : views[0].stop());
   await transport.close();
   await stopAll();
-  const t = view.truthSummary;
-  process.stdout.write(
-    `\nbookwire demo stopped (${reason}). Truth checks: ${t.ok} OK, ${t.diff} DIFF. Logs: ${o.logDir}\n`,
-  );
+  const sums = views.map((v) => ({ book: v.book, ...v.truthSummary }));
+  const ok = sums.reduce((s, x) => s + x.ok, 0);
+  const diff = sums.reduce((s, x) => s + x.diff, 0);
+  let out = `\nbookwire demo stopped (${reason}). Truth checks: ${ok} OK, ${diff} DIFF. Logs: ${o.logDir}\n`;
+  if (o.venues) for (const s of sums) out += `  ${s.book}: ${s.ok} OK, ${s.diff} DIFF\n`;
+  process.stdout.write(out);
   if (reason.includes('exited')) return 1;
-  if (o.strict && (t.diff > 0 || t.ok === 0)) return 1;
+  // strict: every book checked at least once, and never a difference
+  const failed = sums.filter((s) => s.diff > 0 || s.ok === 0);
+  if (o.strict && failed.length > 0) {
+    if (o.venues)
+      process.stderr.write(
+        `bookwire demo --strict: ${failed.map((s) => `${s.book} (${s.ok} OK, ${s.diff} DIFF)`).join(', ')}\n`,
+      );
+    return 1;
+  }
   return 0;
 }
 

@@ -5,7 +5,15 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
 import { SIM_VENUE_IDS, type Config, type DeepPartial, type SimVenue } from '../config/schema.js';
-import { addBusOptions, addCommonOptions, addSymbolOption, num, overridesFrom, positive, upperSymbol } from './options.js';
+import {
+  addBusOptions,
+  addCommonOptions,
+  addSymbolOption,
+  num,
+  overridesFrom,
+  positive,
+  upperSymbol,
+} from './options.js';
 import { runArbitrateCommand, runCollectCommand, runSimCommand, busTransport, untilSignal } from './commands.js';
 import { runDemo } from './demo.js';
 import { registerRecordCommands } from './record.js';
@@ -59,6 +67,10 @@ const duration = (c: Command) =>
 // demo
 duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo')))))
   .description('run the whole pipeline locally: simulator, 2 collectors (one faulty), arbiter, live view')
+  .option(
+    '--venues <list>',
+    `several venues, comma-separated (${SIM_VENUE_IDS.join(', ')}): one simulator, collectors <venue>-a and <venue>-b (faulty) each, one arbiter, every book in the view (default: binance only)`,
+  )
   .option('--no-faults', 'no fault injection on the second collector')
   .option('--no-record', 'do not run the recorder (default: records into recorder.dir, ./data)')
   .option('--record-dir <dir>', 'recording directory (config recorder.dir, default ./data)')
@@ -73,6 +85,7 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo'))
     num('--metrics-port'),
   )
   .action(async (o: Opts) => {
+    const venues = o.venues === undefined ? undefined : demoVenues(o.venues as string);
     const cfg = config(o, {
       sim: { port: o.simPort as number | undefined },
       recorder: {
@@ -88,8 +101,21 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo'))
       logDir: path.resolve(o.logDir as string),
       strict: o.strict as boolean | undefined,
       metricsPort: o.metricsPort as number | undefined,
+      venues,
     });
   });
+
+/** --venues of the demo: known venues the simulator serves, each once, in the order given. */
+function demoVenues(list: string): string[] {
+  const ids = [...new Set(list.split(',').map((v) => v.trim().toLowerCase()))].filter(Boolean);
+  const known: readonly string[] = SIM_VENUE_IDS;
+  const bad = ids.filter((v) => !known.includes(v));
+  if (bad.length > 0 || ids.length === 0)
+    throw new UserError(
+      `--venues ${bad.length > 0 ? bad.join(',') : `"${list}"`}: ${bad.length > 1 ? 'unknown venues' : 'unknown venue'} (known: ${known.join(', ')})`,
+    );
+  return ids;
+}
 
 // sim
 const faultFlags: [string, string, string][] = [
@@ -109,7 +135,10 @@ const faultFlags: [string, string, string][] = [
 const simCmd = duration(addSymbolOption(addCommonOptions(program.command('sim'))))
   .description('run the exchange simulator: Binance spot, USD-M, OKX, Bybit (websocket + REST on one port)')
   .option('--venue <id>', `venue to serve: ${SIM_VENUE_IDS.join(' | ')} (default binance)`)
-  .option('--venues <list>', 'several venues, comma-separated, each under /<venue>/ (unprefixed paths: binance, else the first)')
+  .option(
+    '--venues <list>',
+    'several venues, comma-separated, each under /<venue>/ (unprefixed paths: binance, else the first)',
+  )
   .option('--okx-checksum', 'OKX: send the legacy CRC32 checksum instead of 0')
   .option('--host <host>', 'bind address (default 127.0.0.1)')
   .option('--port <port>', 'port (0 = any free port)', num('--port'))

@@ -1,11 +1,12 @@
 /**
  * Live view model: a client subscription (the consolidated book) plus the arbiter's stats messages,
- * and, in the demo, a truth check against the simulator's own book.
+ * and, in the demo, a truth check against the simulator's own book. BookOverview holds several of them
+ * (the multi-venue demo).
  */
 import { subscribe } from '../client/subscribe.js';
 import type { Transport } from '../transport/types.js';
 import { decodeAny, topics, type ArbiterStats } from '../wire/messages.js';
-import type { ViewState } from '../view/state.js';
+import type { OverviewState, ViewState } from '../view/state.js';
 import type { Level } from '../core/types.js';
 import type { Logger } from '../log.js';
 
@@ -26,13 +27,16 @@ const DEPTH = 10;
 
 export class LiveBookView {
   private seq = 0;
+  /** The venue's own id of the last update: seq minus the reset offset (what the simulator's truth names). */
+  private venueSeq = 0;
+  private offset = 0;
   private synced = false;
   private bids: Level[] = [];
   private asks: Level[] = [];
   private gaps = 0;
   private stats?: ArbiterStats;
   private readonly ac = new AbortController();
-  /** Client top-of-book by seq, kept briefly so a truth sample can be compared at the same seq. */
+  /** Client top-of-book by the venue's id, kept briefly so a truth sample can be compared at the same id. */
   private readonly history = new Map<number, string>();
   private pendingTruth: { seq: number; top: string }[] = [];
   private truthMatches?: boolean;
@@ -56,7 +60,15 @@ export class LiveBookView {
         signal: this.ac.signal,
         logger: this.o.logger,
       })) {
+        const offset = u.message.offset ?? 0;
+        if (offset !== this.offset) {
+          // The venue reset its ids: what was kept (and truth samples taken before) is in the old numbering.
+          this.offset = offset;
+          this.history.clear();
+          this.pendingTruth = [];
+        }
         this.seq = u.seq;
+        this.venueSeq = u.seq - offset;
         this.synced = true;
         this.gaps = u.gaps;
         const top = u.book.top(DEPTH);
@@ -64,7 +76,7 @@ export class LiveBookView {
         this.asks = top.asks;
         if (this.o.simRestBase) {
           const key = JSON.stringify(top);
-          this.history.set(u.seq, key);
+          this.history.set(this.venueSeq, key);
           if (this.history.size > 5000) this.history.delete(this.history.keys().next().value!);
           this.compareTruth();
         }
@@ -93,9 +105,8 @@ export class LiveBookView {
 
   private async sampleTruth(): Promise<void> {
     try {
-      const res = await fetch(`${this.o.simRestBase}/sim/truth?symbol=${this.o.symbol}&depth=${DEPTH}`, {
-        signal: AbortSignal.timeout(900),
-      });
+      const q = new URLSearchParams({ venue: this.o.venue, symbol: this.o.symbol, depth: String(DEPTH) });
+      const res = await fetch(`${this.o.simRestBase}/sim/truth?${q}`, { signal: AbortSignal.timeout(900) });
       if (!res.ok) return;
       const t = (await res.json()) as { lastUpdateId: number; bids: Level[]; asks: Level[] };
       this.pendingTruth.push({
@@ -117,7 +128,7 @@ export class LiveBookView {
         this.truthMatches = mine === p.top;
         if (this.truthMatches) this.truthChecks.ok++;
         else this.truthChecks.diff++;
-      } else if (p.seq > this.seq) keep.push(p); // we have not reached it yet
+      } else if (p.seq > this.venueSeq) keep.push(p); // we have not reached it yet
     }
     this.pendingTruth = keep;
   }
@@ -152,6 +163,7 @@ export class LiveBookView {
         faulty: f.collector === this.o.faultyFeed,
       })),
       truthMatches: this.truthMatches,
+      truthChecks: this.o.simRestBase ? { ...this.truthChecks } : undefined,
       notes,
     };
   }
@@ -160,9 +172,52 @@ export class LiveBookView {
     return { ...this.truthChecks, last: this.truthMatches };
   }
 
+  /** venue.SYMBOL */
+  get book(): string {
+    return `${this.o.venue}.${this.o.symbol}`;
+  }
+
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.ac.abort();
     await Promise.allSettled(this.tasks);
+  }
+}
+
+/** Several books at once: one LiveBookView each, and which one is shown in detail (keys move the choice). */
+export class BookOverview {
+  private selected = 0;
+
+  constructor(
+    readonly views: readonly LiveBookView[],
+    private readonly title: string,
+    private readonly notes: () => string[] = () => [],
+  ) {}
+
+  start(): void {
+    for (const v of this.views) v.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.views.map((v) => v.stop()));
+  }
+
+  /** A keypress: down, j or Tab shows the next book; up, k or Shift-Tab the previous; 1-9 that book. */
+  onKey(key: string): void {
+    const n = this.views.length;
+    if (n === 0) return;
+    if (key === '\x1b[B' || key === 'j' || key === '\t') this.selected = (this.selected + 1) % n;
+    else if (key === '\x1b[A' || key === 'k' || key === '\x1b[Z') this.selected = (this.selected + n - 1) % n;
+    else if (/^[1-9]$/.test(key) && Number(key) <= n) this.selected = Number(key) - 1;
+  }
+
+  state(): OverviewState {
+    return {
+      title: this.title,
+      books: this.views.map((v) => v.state()),
+      selected: this.selected,
+      detailTitle: `book ${this.selected + 1}/${this.views.length} (↑/↓ to choose)`,
+      notes: this.notes(),
+    };
   }
 }

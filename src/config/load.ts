@@ -171,6 +171,13 @@ function validate(input: unknown, overrides: DeepPartial<Config> | undefined, sr
   throw new ConfigError(describeIssues(r.error.issues, merged, { ...src, overrides }));
 }
 
+/**
+ * The last file parsed, by path and text: a command that loads its config more than once (collect does,
+ * to find its own entry first) parses it once. The text is compared, so an edited file is parsed again.
+ * Nothing here mutates what was parsed (deepMerge copies, zod returns new objects).
+ */
+let lastParsed: { file: string; text: string; parsed: { data: unknown; doc: Document; lc: LineCounter } } | undefined;
+
 function readYaml(file: string): { data: unknown; doc: Document; lc: LineCounter } {
   let text: string;
   try {
@@ -181,6 +188,13 @@ function readYaml(file: string): { data: unknown; doc: Document; lc: LineCounter
       err.code === 'ENOENT' ? 'file not found' : err.code === 'EISDIR' ? 'is a directory, not a file' : err.message;
     throw new ConfigError([`config ${file}: cannot read: ${why}`]);
   }
+  if (lastParsed?.file === file && lastParsed.text === text) return lastParsed.parsed;
+  const parsed = parseYaml(file, text);
+  lastParsed = { file, text, parsed };
+  return parsed;
+}
+
+function parseYaml(file: string, text: string): { data: unknown; doc: Document; lc: LineCounter } {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
   if (doc.errors.length > 0) {

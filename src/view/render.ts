@@ -2,7 +2,7 @@
  * Pure renderers for the live view: a full-screen frame for a terminal (renderView) and a one-line
  * status for logs and pipes (renderStatusLine). No I/O, no clock except the `now` argument.
  */
-import type { FeedView, ViewState } from './state.js';
+import type { FeedView, OverviewState, ViewState } from './state.js';
 
 export const LADDER_DEPTH = 10;
 
@@ -11,6 +11,10 @@ export interface RenderOptions {
   width: number;
   /** ANSI colors; false gives plain text with no escape sequences at all. */
   color: boolean;
+  /** Ladder rows per side, default LADDER_DEPTH (the overview picks fewer to fit `height`). */
+  depth?: number;
+  /** Terminal rows, where known: the overview shortens the detail's ladder to fit. */
+  height?: number;
 }
 
 type Paint = (code: string, s: string) => string;
@@ -132,8 +136,9 @@ function header(s: ViewState, t: Top, o: RenderOptions, p: Paint): string[] {
 }
 
 function ladder(s: ViewState, t: Top, o: RenderOptions, p: Paint): string[] {
-  const bids = s.bids.slice(0, LADDER_DEPTH);
-  const asks = s.asks.slice(0, LADDER_DEPTH);
+  const depth = o.depth ?? LADDER_DEPTH;
+  const bids = s.bids.slice(0, depth);
+  const asks = s.asks.slice(0, depth);
   if (bids.length === 0 && asks.length === 0) return [p(DIM, '(book empty)')];
   const sizeDecimals = maxDecimals([...bids, ...asks].map((l) => l[1]));
   const price = (x: number) => x.toFixed(t.priceDecimals);
@@ -220,6 +225,81 @@ export function renderStatusLine(state: ViewState, now: Date = new Date()): stri
     line +=
       ` | ${f.id}: ${f.connected ? 'up' : 'DOWN'} lag=${formatMicros(f.lagP50Us)} p99=${formatMicros(f.lagP99Us)}` +
       ` msgs=${f.messages} dups=${f.duplicates} gaps=${f.gapsFilled} resyncs=${f.resyncs}${f.faulty ? ' faulty' : ''}`;
+  }
+  return line;
+}
+
+// ---- several books: the multi-venue demo ----
+
+function truthCounts(s: ViewState): string {
+  return s.truthChecks ? `ok=${s.truthChecks.ok} diff=${s.truthChecks.diff}` : 'unchecked';
+}
+
+/** Lines the detail of one book takes besides its ladder rows (header, blanks, ladder head, feeds, notes). */
+function detailOverhead(s: ViewState): number {
+  return 2 + 1 + 1 + 1 + 1 + Math.max(1, s.feeds.length) + (s.notes?.length ?? 0);
+}
+
+/**
+ * Several books: a title line, one row per book (venue, symbol, synced, spread, upd/s, feeds up, truth
+ * checks OK/DIFF), the overview's notes, then the selected book in detail (renderView, its ladder shortened
+ * to fit `height` when given). No trailing newline.
+ */
+export function renderOverview(state: OverviewState, opts: RenderOptions): string {
+  const p = painter(opts.color);
+  const books = state.books;
+  const synced = books.filter((b) => b.synced).length;
+  const right = `${books.length} books  ${synced === books.length ? p(GREEN, `${synced} synced`) : p(YELLOW, `${synced}/${books.length} synced`)}`;
+  const room = opts.width - visibleLength(right) - 2;
+  const title = state.title.length <= room ? state.title : room > 1 ? `${state.title.slice(0, room - 1)}…` : '';
+  const venueW = Math.max(5, ...books.map((b) => b.venue.length));
+  const symbolW = Math.max(6, ...books.map((b) => b.symbol.length));
+  const spreads = books.map((b) => spreadAndMid(bookSummary(b)).spread);
+  const spreadW = Math.max(6, ...spreads.map((x) => x.length));
+  const row = (mark: string, venue: string, symbol: string, sync: string, spr: string, upd: string, feeds: string) =>
+    `${mark} ${venue.padEnd(venueW)}  ${symbol.padEnd(symbolW)}  ${sync}  ${spr.padStart(spreadW)}  ${upd.padStart(7)}  ${feeds.padStart(5)}  `;
+  const lines = [spread(title, right, opts.width)];
+  lines.push(p(BOLD, `${row(' ', 'venue', 'symbol', 'synced', 'spread', 'upd/s', 'feeds')}truth`));
+  books.forEach((b, i) => {
+    const sync = b.synced ? p(GREEN, 'SYNCED') : p(RED + ';' + BOLD, 'NO    ');
+    const up = b.feeds.filter((f) => f.connected).length;
+    const feeds = `${up}/${b.feeds.length}`;
+    const t = b.truthChecks;
+    const truth =
+      t === undefined
+        ? '-'
+        : `${p(t.ok > 0 ? GREEN : DIM, `${t.ok} OK`)}  ${t.diff > 0 ? p(RED + ';' + BOLD, `${t.diff} DIFF`) : `${t.diff} DIFF`}`;
+    const line =
+      row(i === state.selected ? '>' : ' ', b.venue, b.symbol, sync, spreads[i], b.updatesPerSec.toFixed(1), feeds) +
+      truth;
+    lines.push(i === state.selected ? p(BOLD, line) : line);
+  });
+  for (const n of state.notes ?? []) lines.push(p(DIM, n));
+  const sel = books[state.selected];
+  if (sel) {
+    // feeds named <venue>-a, <venue>-b read a, b under the book's own venue
+    const feeds = sel.feeds.map((f) =>
+      f.id.startsWith(`${sel.venue}-`) ? { ...f, id: f.id.slice(sel.venue.length + 1) } : f,
+    );
+    const detail = { ...sel, feeds, title: state.detailTitle ?? '' };
+    let depth = opts.depth;
+    if (depth === undefined && opts.height !== undefined)
+      depth = Math.max(3, Math.min(LADDER_DEPTH, opts.height - lines.length - 1 - detailOverhead(detail)));
+    lines.push('', ...renderView(detail, { ...opts, depth }).split('\n'));
+  }
+  return lines.map((l) => fit(l, opts.width)).join('\n');
+}
+
+/** One plain line for a log or pipe covering every book: time, then per book its state, spread, rate, feeds, truth. */
+export function renderOverviewLine(state: OverviewState, now: Date = new Date()): string {
+  const time = now.toISOString().replace(/\.\d+Z$/, 'Z');
+  let line = `${time} ${state.books.length} books`;
+  for (const b of state.books) {
+    const { spread: spr } = spreadAndMid(bookSummary(b));
+    const up = b.feeds.filter((f) => f.connected).length;
+    line +=
+      ` | ${b.venue}.${b.symbol} seq=${b.seq}${b.synced ? '' : ' NOT-SYNCED'} spread=${spr}` +
+      ` upd/s=${b.updatesPerSec.toFixed(1)} feeds=${up}/${b.feeds.length} truth ${truthCounts(b)}`;
   }
   return line;
 }

@@ -32,7 +32,22 @@ export interface ViewState {
   feeds: FeedView[];
   /** The demo compares the consolidated book with the simulator's true book; undefined = not checked. */
   truthMatches?: boolean;
+  /** How many truth checks matched and differed so far (the demo); undefined = not checked. */
+  truthChecks?: { ok: number; diff: number };
   /** Free-form lines shown under the feeds (e.g. "fault injection on b: flaky"). */
+  notes?: string[];
+}
+
+/** Several books at once (the multi-venue demo): one line per book, and the detail of the selected one. */
+export interface OverviewState {
+  title: string;
+  /** Every book, in display order; each one's own title is ignored (the detail gets its own). */
+  books: ViewState[];
+  /** Index into books of the book shown in detail. */
+  selected: number;
+  /** Shown above the detail's header, e.g. "detail 2/8 (↑/↓ to choose)". */
+  detailTitle?: string;
+  /** Free-form lines shown under the table of books. */
   notes?: string[];
 }
 
