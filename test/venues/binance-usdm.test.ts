@@ -7,9 +7,8 @@ import type { BookDelta } from '../../src/core/types.js';
 import { parseMessageJson } from '../../src/venues/binance.js';
 import { binanceUsdm, usdmSnapshotWeight } from '../../src/venues/binance-usdm.js';
 import { findVenue, venue } from '../../src/venues/index.js';
-import { projectRoot } from '../helpers.js';
+import { FIXTURES } from './real-fixtures.js';
 
-const FIXTURES = join(projectRoot(), 'test', 'fixtures', 'real');
 const lines = (f: string) =>
   readFileSync(join(FIXTURES, f), 'utf8')
     .split('\n')

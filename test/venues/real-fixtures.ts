@@ -1,18 +1,7 @@
 /** Reading the real recordings in test/fixtures/real (see its README for where each comes from). */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** The project root (nearest folder with package.json), so tests run the same from src or dist. */
-function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test file');
-    dir = up;
-  }
-  return dir;
-}
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../helpers.js';
 
 export const FIXTURES = join(projectRoot(), 'test', 'fixtures', 'real');
 
