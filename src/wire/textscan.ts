@@ -130,6 +130,76 @@ export class TextScanner {
     }
   }
 
+  /** A JSON integer that may be negative (no leading zeros, no fraction or exponent), or NaN. */
+  signedInt(): number {
+    if (this.text.charCodeAt(this.pos) !== 45) {
+      const v = this.int();
+      return v < 0 ? NaN : v;
+    }
+    this.pos++;
+    const v = this.int();
+    if (v < 0) {
+      this.pos--;
+      return NaN;
+    }
+    return -v;
+  }
+
+  /**
+   * A quoted string of 1 to 15 digits (leading zeros allowed: what the adapters' plainInteger accepts, minus
+   * the 16-digit strings it may refuse), as a number; or -1.
+   */
+  quotedDigits(): number {
+    const text = this.text;
+    if (text.charCodeAt(this.pos) !== 34) return -1;
+    let i = this.pos + 1;
+    const start = i;
+    let v = 0;
+    let c = text.charCodeAt(i);
+    while (c >= 48 && c <= 57) {
+      v = v * 10 + (c - 48);
+      c = text.charCodeAt(++i);
+    }
+    if (c !== 34 || i === start || i - start > 15) return -1;
+    this.pos = i + 1;
+    return v;
+  }
+
+  /**
+   * Levels sent as strings, [["price","size"(,"int"...)],...], into `out`: what the adapters' textLevels
+   * accepts with `extra` further strings per level, each 1-15 digits (OKX: the deprecated "0" and the order
+   * count). Price finite > 0, size finite >= 0 (0 deletes), at most `max` levels. Anything else: false.
+   */
+  stringLevels(out: Level[], extra: number, max: number): boolean {
+    const text = this.text;
+    if (text.charCodeAt(this.pos) !== 91) return false; // [
+    this.pos++;
+    if (text.charCodeAt(this.pos) === 93) {
+      this.pos++;
+      return true;
+    }
+    for (;;) {
+      if (text.charCodeAt(this.pos) !== 91 || out.length === max) return false;
+      this.pos++;
+      const p = this.quotedDecimal();
+      if (!(p > 0 && p < Infinity) || text.charCodeAt(this.pos) !== 44) return false;
+      this.pos++;
+      const s = this.quotedDecimal();
+      if (!(s >= 0 && s < Infinity)) return false;
+      for (let j = 0; j < extra; j++) {
+        if (text.charCodeAt(this.pos) !== 44) return false;
+        this.pos++;
+        if (this.quotedDigits() < 0) return false;
+      }
+      if (text.charCodeAt(this.pos) !== 93) return false; // ]
+      out.push([p, s]);
+      const c = text.charCodeAt(++this.pos);
+      this.pos++;
+      if (c === 93) return true;
+      if (c !== 44) return false;
+    }
+  }
+
   /** A JSON string that needs no decoding (no escapes, no control characters): its body, or undefined. */
   plainString(): string | undefined {
     const text = this.text;
@@ -145,7 +215,12 @@ export class TextScanner {
   cachedString(prev: string): string | undefined {
     const text = this.text;
     const p = this.pos;
-    if (prev.length > 0 && text.charCodeAt(p) === 34 && text.startsWith(prev, p + 1) && text.charCodeAt(p + 1 + prev.length) === 34) {
+    if (
+      prev.length > 0 &&
+      text.charCodeAt(p) === 34 &&
+      text.startsWith(prev, p + 1) &&
+      text.charCodeAt(p + 1 + prev.length) === 34
+    ) {
       this.pos = p + prev.length + 2;
       return prev;
     }

@@ -55,3 +55,29 @@ test('plainString and cachedString: no escapes, and the cached string is returne
   assert.equal(sc.at('"BTCUSDTC"').cachedString(prev), 'BTCUSDTC');
   assert.equal(sc.at('"ETH"').cachedString(''), 'ETH');
 });
+
+test('signedInt, quotedDigits and stringLevels: what the venue scanners read, or a refusal', () => {
+  assert.equal(sc.at('-914047754,').signedInt(), -914047754);
+  assert.equal(sc.pos, 10);
+  assert.equal(sc.at('0}').signedInt(), 0);
+  assert.ok(Number.isNaN(sc.at('-x').signedInt()));
+  assert.equal(sc.pos, 0, 'cursor unmoved on refusal');
+  assert.ok(Number.isNaN(sc.at('-01').signedInt()));
+  assert.equal(sc.at('"1652459225464"').quotedDigits(), 1652459225464);
+  assert.equal(sc.at('"007"').quotedDigits(), 7, 'leading zeros, as plainInteger accepts');
+  for (const bad of ['""', '"1.5"', '"-1"', '"1234567890123456"', '7', '"12'])
+    assert.equal(sc.at(bad).quotedDigits(), -1, bad);
+  const out: Level[] = [];
+  assert.ok(sc.at('[["30261","4","0","1"],["30249.4","0","0","0"]]').stringLevels(out, 2, 10));
+  assert.deepEqual(out, [
+    [30261, 4],
+    [30249.4, 0],
+  ]);
+  assert.ok(sc.at('[]').stringLevels([], 0, 10));
+  assert.ok(!sc.at('[["1","2","0"]]').stringLevels([], 0, 10), 'one string too many');
+  assert.ok(!sc.at('[["1","2"]]').stringLevels([], 2, 10), 'extra strings missing');
+  assert.ok(!sc.at('[["0","2"]]').stringLevels([], 0, 10), 'price 0');
+  assert.ok(!sc.at(`[["${'9'.repeat(400)}","2"]]`).stringLevels([], 0, 10), 'price beyond the doubles');
+  assert.ok(!sc.at('[["1","2"],["2","2"]]').stringLevels([], 0, 1), 'more levels than allowed');
+  assert.ok(!sc.at('[["1","2","0","1.5"]]').stringLevels([], 2, 10), 'an extra string that is not an integer');
+});
