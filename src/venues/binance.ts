@@ -162,7 +162,10 @@ export function scanDepthUpdate(
   const bids: Level[] = [];
   if (!sc.levels(bids, true) || !sc.expect(',"a":')) return undefined;
   const asks: Level[] = [];
-  if (!sc.levels(asks, true) || !sc.expect('}')) return undefined;
+  if (!sc.levels(asks, true)) return undefined;
+  // USD-M frames end with "st" (2026: "st":1), which the JSON path ignores as well
+  if (sc.expect(',"st":') && sc.int() < 0) return undefined;
+  if (!sc.expect('}')) return undefined;
   if (envelope && !sc.expect('}')) return undefined;
   if (sc.pos !== text.length) return undefined;
   // a connection carries few symbols: reuse the last one's string instead of allocating two per event
