@@ -19,7 +19,7 @@
  */
 import { intervalRule } from '../core/sequence.js';
 import type { BookDelta, BookSnapshot, Level } from '../core/types.js';
-import { TextScanner } from '../wire/textscan.js';
+import { intAt, intEnd, literalAt, stringLevelsAt } from '../wire/textscan.js';
 import {
   chunks,
   crossedError,
@@ -104,7 +104,6 @@ function bookFields(
 // JSON.parse (parseBybitMessageJson), so results are identical either way; only the speed differs (tests
 // check the two agree).
 
-const sc = new TextScanner();
 /** The last symbol seen, as spelled in the text. */
 let lastSymbol = '';
 
@@ -115,45 +114,76 @@ export function scanBybitDelta(
   recvTime: number,
   venue: string,
 ): BookDelta | undefined {
-  sc.at(text);
-  if (!sc.expect('{"topic":"orderbook.')) return undefined;
-  let i = sc.pos;
-  while (i < text.length && i - sc.pos < 5 && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
-  if (i === sc.pos || i - sc.pos > 4 || text.charCodeAt(i) !== 46) return undefined; // depth: 1-4 digits, '.'
+  let i = literalAt(text, 0, '{"topic":"orderbook.');
+  if (i < 0) return undefined;
+  // depth: 1-4 digits, then '.'
+  const depthStart = i;
+  let c = text.charCodeAt(i);
+  while (c >= 48 && c <= 57) c = text.charCodeAt(++i);
+  if (i === depthStart || i - depthStart > 4 || c !== 46) return undefined;
   const symStart = i + 1;
   const symEnd = text.indexOf('"', symStart);
-  if (symEnd <= symStart || symEnd - symStart > 40) return undefined;
-  for (let j = symStart; j < symEnd; j++) {
-    const c = text.charCodeAt(j);
-    if (!((c >= 65 && c <= 90) || (c >= 48 && c <= 57))) return undefined; // [A-Z0-9]
-  }
-  sc.pos = symEnd + 1;
-  let ts: number;
-  if (sc.expect(',"type":"delta","ts":')) ts = sc.int();
-  else if (sc.expect(',"ts":')) {
-    ts = sc.int();
-    if (!sc.expect(',"type":"delta"')) return undefined;
-  } else return undefined;
-  if (ts < 0 || !sc.expect(',"data":{"s":"')) return undefined;
-  // data.s must be the topic's symbol
   const len = symEnd - symStart;
-  const s = sc.pos;
-  if (text.charCodeAt(s + len) !== 34) return undefined;
-  for (let j = 0; j < len; j++) if (text.charCodeAt(s + j) !== text.charCodeAt(symStart + j)) return undefined;
-  sc.pos = s + len + 1;
-  if (!sc.expect(',"b":')) return undefined;
+  if (len <= 0 || len > 40) return undefined;
+  // a connection carries few books: reuse the last symbol's string (checked when first seen)
+  const sameSymbol = len === lastSymbol.length && text.startsWith(lastSymbol, symStart);
+  if (!sameSymbol) {
+    for (let k = symStart; k < symEnd; k++) {
+      c = text.charCodeAt(k);
+      if (!((c >= 65 && c <= 90) || (c >= 48 && c <= 57))) return undefined; // [A-Z0-9]
+    }
+  }
+  let ts: number;
+  if (text.charCodeAt(symEnd + 4) === 121) {
+    // linear: type, then ts
+    i = literalAt(text, symEnd + 1, ',"type":"delta","ts":');
+    if (i < 0) return undefined;
+    ts = intAt(text, i);
+    if (ts < 0) return undefined;
+    i = intEnd;
+  } else {
+    // spot: ts, then type
+    i = literalAt(text, symEnd + 1, ',"ts":');
+    if (i < 0) return undefined;
+    ts = intAt(text, i);
+    if (ts < 0) return undefined;
+    i = literalAt(text, intEnd, ',"type":"delta"');
+    if (i < 0) return undefined;
+  }
+  i = literalAt(text, i, ',"data":{"s":"');
+  if (i < 0) return undefined;
+  // data.s must be the topic's symbol
+  if (text.charCodeAt(i + len) !== 34) return undefined;
+  for (let k = 0; k < len; k++) if (text.charCodeAt(i + k) !== text.charCodeAt(symStart + k)) return undefined;
+  i = literalAt(text, i + len + 1, ',"b":');
+  if (i < 0) return undefined;
   const bids: Level[] = [];
-  if (!sc.stringLevels(bids, 0, MAX_LEVELS_PER_SIDE) || !sc.expect(',"a":')) return undefined;
+  i = stringLevelsAt(text, i, bids, 0, MAX_LEVELS_PER_SIDE);
+  if (i < 0) return undefined;
+  i = literalAt(text, i, ',"a":');
+  if (i < 0) return undefined;
   const asks: Level[] = [];
-  if (!sc.stringLevels(asks, 0, MAX_LEVELS_PER_SIDE) || !sc.expect(',"u":')) return undefined;
-  const u = sc.int();
+  i = stringLevelsAt(text, i, asks, 0, MAX_LEVELS_PER_SIDE);
+  if (i < 0) return undefined;
+  i = literalAt(text, i, ',"u":');
+  if (i < 0) return undefined;
+  const u = intAt(text, i);
   if (u < 2) return undefined; // u = 1 is a snapshot (a restart): the JSON path
-  if (sc.expect(',"seq":') && sc.int() < 0) return undefined;
-  if (!sc.expect('}')) return undefined;
-  if (sc.expect(',"cts":') && sc.int() < 0) return undefined;
-  if (!sc.expect('}') || sc.pos !== text.length) return undefined;
-  // a connection carries few books: reuse the last symbol's string instead of allocating one per frame
-  if (len !== lastSymbol.length || !text.startsWith(lastSymbol, symStart)) lastSymbol = text.slice(symStart, symEnd);
+  i = intEnd;
+  if (text.charCodeAt(i + 2) === 115) {
+    i = literalAt(text, i, ',"seq":');
+    if (i < 0 || intAt(text, i) < 0) return undefined;
+    i = intEnd;
+  }
+  if (text.charCodeAt(i) !== 125) return undefined; // } of data
+  i++;
+  if (text.charCodeAt(i + 2) === 99) {
+    i = literalAt(text, i, ',"cts":');
+    if (i < 0 || intAt(text, i) < 0) return undefined;
+    i = intEnd;
+  }
+  if (text.charCodeAt(i) !== 125 || i + 1 !== text.length) return undefined;
+  if (!sameSymbol) lastSymbol = text.slice(symStart, symEnd);
   return {
     type: 'delta',
     venue,

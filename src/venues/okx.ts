@@ -22,7 +22,7 @@ import { crc32 } from 'node:zlib';
 import type { StringLevel } from '../core/book.js';
 import { intervalRule } from '../core/sequence.js';
 import type { BookDelta, BookSnapshot, Level } from '../core/types.js';
-import { TextScanner } from '../wire/textscan.js';
+import { intAt, intEnd, literalAt, stringLevelsAt } from '../wire/textscan.js';
 import {
   chunks,
   crossedError,
@@ -234,43 +234,63 @@ export function decodeOkxBooks(
 // unusual spellings, anything the JSON path would refuse -- returns undefined and goes through JSON.parse
 // (parseOkxMessageJson), so results are identical either way; only the speed differs (tests check the two agree).
 
-const sc = new TextScanner();
 /** The last instId seen, as spelled in the text. */
 let lastInstId = '';
 
 /** The fast path of parseOkxMessage: a BookDelta for an ordinary `books` update, else undefined. */
 export function scanOkxUpdate(text: string, collector: string, recvTime: number): BookDelta | undefined {
-  sc.at(text);
-  if (!sc.expect('{"arg":{"channel":"books","instId":"')) return undefined;
-  const idStart = sc.pos;
+  if (text.indexOf('{"arg":{"channel":"books","instId":"', 0) !== 0) return undefined;
+  const idStart = 36;
   const idEnd = text.indexOf('"', idStart);
   if (idEnd <= idStart || idEnd - idStart > 60) return undefined;
-  for (let i = idStart; i < idEnd; i++) {
-    const c = text.charCodeAt(i);
-    if (!((c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 45)) return undefined; // [A-Z0-9-]
+  // a connection carries few books: reuse the last instId's string (checked when first seen)
+  const sameId = idEnd - idStart === lastInstId.length && text.startsWith(lastInstId, idStart);
+  if (!sameId) {
+    for (let k = idStart; k < idEnd; k++) {
+      const c = text.charCodeAt(k);
+      if (!((c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 45)) return undefined; // [A-Z0-9-]
+    }
   }
-  sc.pos = idEnd;
-  if (!sc.expect('"},"action":"update","data":[{"asks":')) return undefined;
+  if (text.indexOf('"},"action":"update","data":[{"asks":', idEnd) !== idEnd) return undefined;
   const asks: Level[] = [];
-  if (!sc.stringLevels(asks, 2, MAX_LEVELS_PER_SIDE) || !sc.expect(',"bids":')) return undefined;
+  let i = stringLevelsAt(text, idEnd + 37, asks, 2, MAX_LEVELS_PER_SIDE);
+  if (i < 0) return undefined;
+  i = literalAt(text, i, ',"bids":');
+  if (i < 0) return undefined;
   const bids: Level[] = [];
-  if (!sc.stringLevels(bids, 2, MAX_LEVELS_PER_SIDE) || !sc.expect(',"ts":')) return undefined;
-  const ts = sc.quotedDigits();
-  if (ts < 0) return undefined;
-  if (sc.expect(',"checksum":')) {
-    const checksum = sc.signedInt();
-    if (!(checksum >= -0x80000000 && checksum <= 0x7fffffff)) return undefined;
+  i = stringLevelsAt(text, i, bids, 2, MAX_LEVELS_PER_SIDE);
+  if (i < 0) return undefined;
+  i = literalAt(text, i, ',"ts":"');
+  if (i < 0) return undefined;
+  // ts: 1-15 digits in quotes (plainInteger's strings, minus the 16-digit ones it may refuse)
+  const tsStart = i;
+  let ts = 0;
+  let c = text.charCodeAt(i);
+  while (c >= 48 && c <= 57) {
+    ts = ts * 10 + (c - 48);
+    c = text.charCodeAt(++i);
   }
-  if (!sc.expect(',"prevSeqId":')) return undefined;
-  const prevSeqId = sc.int();
+  if (c !== 34 || i === tsStart || i - tsStart > 15) return undefined;
+  i++;
+  if (text.charCodeAt(i + 2) === 99) {
+    // "checksum": a signed 32-bit integer (deprecated, 0 today)
+    i = literalAt(text, i, ',"checksum":');
+    if (i < 0) return undefined;
+    const negative = text.charCodeAt(i) === 45;
+    const v = intAt(text, negative ? i + 1 : i);
+    if (v < 0 || v > (negative ? 0x80000000 : 0x7fffffff)) return undefined;
+    i = intEnd;
+  }
+  i = literalAt(text, i, ',"prevSeqId":');
+  if (i < 0) return undefined;
+  const prevSeqId = intAt(text, i);
   // prevSeqId -1, keep-alives (seqId == prevSeqId) and resets (seqId < prevSeqId): the JSON path
-  if (prevSeqId < 0 || !sc.expect(',"seqId":')) return undefined;
-  const seqId = sc.int();
-  if (seqId <= prevSeqId || !sc.expect('}]}') || sc.pos !== text.length) return undefined;
-  // a connection carries few books: reuse the last instId's string instead of allocating one per frame
-  if (idEnd - idStart !== lastInstId.length || !text.startsWith(lastInstId, idStart)) {
-    lastInstId = text.slice(idStart, idEnd);
-  }
+  if (prevSeqId < 0) return undefined;
+  i = literalAt(text, intEnd, ',"seqId":');
+  if (i < 0) return undefined;
+  const seqId = intAt(text, i);
+  if (seqId <= prevSeqId || literalAt(text, intEnd, '}]}') !== text.length) return undefined;
+  if (!sameId) lastInstId = text.slice(idStart, idEnd);
   return {
     type: 'delta',
     venue: OKX_VENUE,
