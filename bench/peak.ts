@@ -4,7 +4,10 @@
  */
 import { formatLatency, peakSustained, SUSTAINED_RULE } from './e2e.js';
 
-const rates = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const rates = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const peak = await peakSustained(rates.length ? rates : [10_000, 15_000, 20_000, 30_000, 40_000], 4);
 console.log(formatLatency(peak.rows));
 console.log(`peak sustained rate: ${peak.peak} events/s (${SUSTAINED_RULE})`);
