@@ -1,36 +1,63 @@
 /**
- * Order book throughput: bookwire vs tardis-dev vs ccxt on the same generated Binance diff stream.
+ * Parse + apply per venue: bookwire vs tardis-dev vs ccxt on the same generated stream in each venue's wire
+ * format (Binance spot: bench/gen.ts; Binance USD-M, OKX, Bybit linear: bench/gen-venues.ts).
  *
- *   node dist/bench/book.js [n ...]        default: 200000 1000000
+ *   node dist/bench/book.js [n ...]                          Binance spot; default n: 200000 1000000
+ *   node dist/bench/book.js --venue okx [n ...]              one venue (binance, binance-usdm, okx, bybit-linear)
+ *   node dist/bench/book.js --venue all [--quick] [n ...]    every venue, each in its own process, one table
  *
- * incl = from the depthUpdate text, through each library's own Binance parse path:
- *   bookwire    parseMessage + U/u sequence check + OrderBook.apply
- *   tardis-dev  JSON.parse + normalizeBookChanges('binance') mapper + OrderBook.update
- *   ccxt        JSON.parse + pro.binance handleOrderBookMessage (parses the levels and stores them)
+ * incl = from the frame text, through each library's own parse path for that venue:
+ *   bookwire    the venue adapter's parse + its sequence rule's check + OrderBook.apply
+ *   tardis-dev  JSON.parse + normalizeBookChanges(<its exchange id>) mapper + its OrderBook.update
+ *               (binance, binance-futures, okex with channel books, bybit with orderbook.50)
+ *   ccxt        JSON.parse + its pro exchange's order book handler, fed without a network:
+ *               binance and binanceusdm handleOrderBookMessage (parses the levels and stores them; the
+ *               U/u/pu checks of handleOrderBook are not run), okx and bybit handleOrderBook (the whole
+ *               path: okx checks prevSeqId against its nonce)
  * excl = levels converted beforehand to each library's native input (untimed); only book updates are timed:
  *   bookwire    OrderBook.apply(Level[], Level[])
  *   tardis-dev  OrderBook.update(BookChange)
- *   ccxt        OrderBook asks/bids .store(price, size), as its Binance handler calls it
- * Each implementation's final top 10 levels per side and depth must equal the generator's truth.
+ *   ccxt        OrderBook asks/bids .store(price, size), as its handlers call it
+ * Each implementation's final top 10 levels per side and depth must equal the generator's truth; a row that
+ * does not is reported FAILED (and the process exits non-zero).
  *
  * Method: events are kept as latin1 bytes off the JS heap and decoded (and, for excl, converted) CHUNK at a
  * time, untimed, followed by a full GC; then each (repeat, implementation) pair applies the chunk to its own
  * book, round-robin. Every book sees the whole stream in order; the machine may be shared, so the best repeat
  * is reported, both by wall-clock time and by process CPU time (which also counts GC helper threads).
  * Warm-up: each implementation runs the first WARMUP_EVENTS events twice, both ways, before measuring.
+ * Several venues run one after the other, each in a child process of its own, so that one venue's code
+ * shapes never slow another's.
  */
-import { pathToFileURL } from 'node:url';
+import { execFile } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { OrderBook as TardisOrderBook, normalizeBookChanges, type BookChange, type BookPriceLevel } from 'tardis-dev';
 import { OrderBook } from '../src/core/book.js';
-import type { BookDelta, Level } from '../src/core/types.js';
-import { parseMessage, parseSnapshot, sequenceRule } from '../src/venues/binance.js';
-import { generateEvents, type GeneratedStream } from './gen.js';
+import type { BookDelta, BookSnapshot, Level } from '../src/core/types.js';
+import { venue as findAdapter } from '../src/venues/index.js';
+import type { VenueAdapter } from '../src/venues/types.js';
+import { generateEvents } from './gen.js';
+import { generateVenueEvents, type GeneratedVenue } from './gen-venues.js';
 
-type StreamHeader = Omit<GeneratedStream, 'events'>;
+export type BenchVenue = 'binance' | GeneratedVenue;
+export const BENCH_VENUES: readonly BenchVenue[] = ['binance', 'binance-usdm', 'okx', 'bybit-linear'];
+
+/** Events per venue: Binance spot as before this bench covered other venues; the others by frame size. */
+export const DEFAULT_SIZES: Record<BenchVenue, { full: number[]; quick: number[] }> = {
+  binance: { full: [200_000, 1_000_000], quick: [200_000] },
+  'binance-usdm': { full: [200_000], quick: [50_000] },
+  okx: { full: [200_000], quick: [50_000] },
+  'bybit-linear': { full: [1_000_000], quick: [200_000] },
+};
+
+export type ImplName = 'bookwire' | 'tardis-dev' | 'ccxt';
+const IMPLS: readonly ImplName[] = ['bookwire', 'tardis-dev', 'ccxt'];
 
 export interface Row {
+  venue: BenchVenue;
   n: number;
   impl: ImplName;
   parsing: 'incl' | 'excl';
@@ -45,13 +72,19 @@ export interface Row {
   detail?: string;
 }
 
-type ImplName = 'bookwire' | 'tardis-dev' | 'ccxt';
-
 interface FinalBook {
   bids: Level[];
   asks: Level[];
   bidDepth: number;
   askDepth: number;
+  /** The venue sequence id the book ended at, for implementations that track it here. */
+  seq?: number;
+}
+
+/** What a subscriber's book holds at the end of the stream. */
+interface Truth extends FinalBook {
+  /** The sequence id of the stream's last event. */
+  lastSeq: number;
 }
 
 /** One competitor. Loops that are timed live inside applyTexts/applyParsed, so each stays monomorphic. */
@@ -76,18 +109,6 @@ const gc: () => void = (() => {
   return runInNewContext('gc') as () => void;
 })();
 
-function parseEvent(text: string): BookDelta {
-  const r = parseMessage(text, 'bench', 0);
-  if (r.delta === undefined) throw new Error(`generator produced an unparsable event: ${r.error ?? r.ignored}`);
-  return r.delta;
-}
-
-function snapshotOf(s: StreamHeader): { bids: Level[]; asks: Level[]; seq: number } {
-  const r = parseSnapshot(JSON.stringify(s.snapshot), s.symbol, 'bench', 0);
-  if (r.snapshot === undefined) throw new Error(`bad generated snapshot: ${r.error}`);
-  return { bids: r.snapshot.bids, asks: r.snapshot.asks, seq: r.snapshot.seq };
-}
-
 /**
  * Accumulates wall time and process CPU time over start/stop pairs. On a shared machine wall time includes
  * time the thread was descheduled; CPU time does not (but counts GC helper threads), so both are reported.
@@ -108,159 +129,23 @@ class Clock {
   }
 }
 
-// ---------------------------------------------------------------- bookwire
-
-function bookwireImpl(s: StreamHeader): Impl<{ book: OrderBook; seq: number }, BookDelta> {
-  const snap = snapshotOf(s);
-  return {
-    name: 'bookwire',
-    newBook() {
-      const book = new OrderBook();
-      book.applySnapshot(snap.bids, snap.asks);
-      return { book, seq: snap.seq };
-    },
-    applyTexts(state, texts, count) {
-      const book = state.book;
-      let seq = state.seq;
-      for (let i = 0; i < count; i++) {
-        const r = parseMessage(texts[i], 'bench', 0);
-        const d = r.delta;
-        if (d === undefined) throw new Error(r.error ?? r.ignored);
-        const verdict = sequenceRule.check(seq, d);
-        if (verdict === 'apply') {
-          book.apply(d.bids, d.asks);
-          seq = d.last;
-        } else if (verdict === 'gap') throw new Error(`gap after ${seq}`);
-      }
-      state.seq = seq;
-    },
-    convert: parseEvent,
-    applyParsed(state, xs) {
-      const book = state.book;
-      for (let i = 0; i < xs.length; i++) book.apply(xs[i].bids, xs[i].asks);
-    },
-    final({ book }) {
-      return { ...book.top(10), bidDepth: book.bidDepth, askDepth: book.askDepth };
-    },
-  };
-}
-
-// ---------------------------------------------------------------- tardis-dev
-
-type TardisMapper = ReturnType<typeof normalizeBookChanges>;
-
-function tardisImpl(s: StreamHeader): Impl<{ book: TardisOrderBook; mapper: TardisMapper }, BookChange> {
-  const now = new Date();
-  const stream = `${s.symbol.toLowerCase()}@depth@100ms`;
-  const lv = (l: Level): BookPriceLevel => ({ price: l[0], amount: l[1] });
-  const change = (d: Pick<BookDelta, 'bids' | 'asks'>, isSnapshot: boolean): BookChange => ({
-    type: 'book_change',
-    symbol: s.symbol,
-    exchange: 'binance',
-    isSnapshot,
-    bids: d.bids.map(lv),
-    asks: d.asks.map(lv),
-    timestamp: now,
-    localTimestamp: now,
-  });
-  return {
-    name: 'tardis-dev',
-    newBook() {
-      const book = new TardisOrderBook();
-      const mapper = normalizeBookChanges('binance', now);
-      // tardis' Binance mapper takes the REST snapshot as a (tardis-generated) depthSnapshot message
-      const snapMsg = { stream: `${s.symbol.toLowerCase()}@depthSnapshot`, generated: true, data: structuredClone(s.snapshot) };
-      for (const bc of mapper.map(snapMsg, now) ?? []) book.update(bc);
-      return { book, mapper };
-    },
-    applyTexts({ book, mapper }, texts, count) {
-      for (let i = 0; i < count; i++) {
-        const changes = mapper.map({ stream, data: JSON.parse(texts[i]) }, now);
-        if (changes !== undefined) for (const bc of changes) book.update(bc);
-      }
-    },
-    convert: (text) => change(parseEvent(text), false),
-    applyParsed({ book }, xs) {
-      for (let i = 0; i < xs.length; i++) book.update(xs[i]);
-    },
-    final({ book }) {
-      const take = (it: IterableIterator<BookPriceLevel>) => {
-        const out: Level[] = [];
-        let depth = 0;
-        for (const l of it) {
-          if (out.length < 10) out.push([l.price, l.amount]);
-          depth++;
-        }
-        return { out, depth };
-      };
-      const b = take(book.bids());
-      const a = take(book.asks());
-      return { bids: b.out, asks: a.out, bidDepth: b.depth, askDepth: a.depth };
-    },
-  };
-}
-
-// ---------------------------------------------------------------- ccxt
-
-/** The slice of ccxt's (untyped, generated) order book classes used here. */
-interface CcxtSide extends Array<Level> {
-  store(price: number, size: number): void;
-}
-interface CcxtBook {
-  bids: CcxtSide;
-  asks: CcxtSide;
-  reset(snapshot: { bids: Level[]; asks: Level[] }): void;
-}
-interface CcxtBinance {
-  orderBook(snapshot?: object, depth?: number): CcxtBook;
-  handleOrderBookMessage(client: unknown, message: unknown, orderbook: CcxtBook): CcxtBook;
-}
-
-async function ccxtImpl(s: StreamHeader): Promise<Impl<CcxtBook, BookDelta>> {
-  const ccxt = (await import('ccxt')) as unknown as { pro: { binance: new () => CcxtBinance } };
-  const ex = new ccxt.pro.binance();
-  const snap = snapshotOf(s);
-  return {
-    name: 'ccxt',
-    newBook() {
-      const book = ex.orderBook({}, Number.MAX_SAFE_INTEGER);
-      // reset() keeps the level arrays it is given and mutates them later: give it copies
-      book.reset({ bids: snap.bids.map((l) => [l[0], l[1]]), asks: snap.asks.map((l) => [l[0], l[1]]) });
-      return book;
-    },
-    applyTexts(book, texts, count) {
-      for (let i = 0; i < count; i++) ex.handleOrderBookMessage(undefined, JSON.parse(texts[i]), book);
-    },
-    convert: parseEvent,
-    applyParsed(book, xs) {
-      const bookAsks = book.asks;
-      const bookBids = book.bids;
-      for (let e = 0; e < xs.length; e++) {
-        const asks = xs[e].asks;
-        const bids = xs[e].bids;
-        for (let i = 0; i < asks.length; i++) bookAsks.store(asks[i][0], asks[i][1]);
-        for (let i = 0; i < bids.length; i++) bookBids.store(bids[i][0], bids[i][1]);
-      }
-    },
-    final(book) {
-      const side = (x: CcxtSide) => x.slice(0, 10).map((l) => [l[0], l[1]] as Level);
-      return { bids: side(book.bids), asks: side(book.asks), bidDepth: book.bids.length, askDepth: book.asks.length };
-    },
-  };
-}
-
-// ---------------------------------------------------------------- harness
+// ---------------------------------------------------------------- the stream
 
 /**
  * The stream's event texts, CHUNK per Buffer (latin1 bytes + offsets). Off the JS heap, so 1M events cost
  * ~300 MB of plain memory and no GC work; each chunk is decoded to strings (untimed) just before use.
  */
-interface PackedStream extends Omit<GeneratedStream, 'events'> {
+interface PackedStream {
+  venue: BenchVenue;
+  symbol: string;
   n: number;
+  /** The initial book as the venue sends it: REST body (Binance) or the websocket snapshot frame. */
+  snapshotText: string;
+  truth: Truth;
   chunks: { buf: Buffer; offsets: Uint32Array }[];
 }
 
-function generatePacked(n: number, seed: number): PackedStream {
+function generatePacked(venue: BenchVenue, n: number, seed: number): PackedStream {
   const chunks: PackedStream['chunks'] = [];
   let pending: string[] = [];
   const flush = () => {
@@ -276,25 +161,299 @@ function generatePacked(n: number, seed: number): PackedStream {
     chunks.push({ buf, offsets });
     pending = [];
   };
-  const rest = generateEvents(n, seed, 'BTCUSDT', (text) => {
+  const emit = (text: string) => {
     pending.push(text);
     if (pending.length === CHUNK) flush();
-  });
+  };
+  let head: Omit<PackedStream, 'chunks' | 'n' | 'venue'>;
+  if (venue === 'binance') {
+    const s = generateEvents(n, seed, 'BTCUSDT', emit);
+    head = {
+      symbol: s.symbol,
+      snapshotText: JSON.stringify(s.snapshot),
+      truth: { ...s.truth, lastSeq: s.truth.lastUpdateId },
+    };
+  } else {
+    const s = generateVenueEvents(venue, n, seed, emit);
+    head = { symbol: s.symbol, snapshotText: s.snapshotText, truth: s.truth };
+  }
   if (pending.length > 0) flush();
-  return { ...rest, n, chunks };
+  return { ...head, venue, n, chunks };
 }
 
 function decode(chunk: PackedStream['chunks'][number]): string[] {
   const out: string[] = [];
-  for (let i = 0; i + 1 < chunk.offsets.length; i++) out.push(chunk.buf.toString('latin1', chunk.offsets[i], chunk.offsets[i + 1]));
+  for (let i = 0; i + 1 < chunk.offsets.length; i++)
+    out.push(chunk.buf.toString('latin1', chunk.offsets[i], chunk.offsets[i + 1]));
   return out;
 }
 
-function compare(final: FinalBook, s: PackedStream): string | undefined {
-  const t = s.truth;
-  const same = (a: Level[], b: Level[]) => a.length === b.length && a.every((l, i) => l[0] === b[i][0] && l[1] === b[i][1]);
-  if (!same(final.bids, t.bids)) return `bids ${JSON.stringify(final.bids.slice(0, 2))} != ${JSON.stringify(t.bids.slice(0, 2))}`;
-  if (!same(final.asks, t.asks)) return `asks ${JSON.stringify(final.asks.slice(0, 2))} != ${JSON.stringify(t.asks.slice(0, 2))}`;
+// ---------------------------------------------------------------- bookwire
+
+function adapterOf(venue: BenchVenue): VenueAdapter {
+  return findAdapter(venue);
+}
+
+/** The stream's snapshot through the bookwire adapter (untimed; also the ccxt books' starting point). */
+function bookwireSnapshot(s: PackedStream): BookSnapshot {
+  const a = adapterOf(s.venue);
+  if (a.snapshotSource === 'rest') {
+    const r = a.parseSnapshot!(s.snapshotText, s.symbol, 'bench', 0);
+    if (r.snapshot === undefined) throw new Error(`bad generated snapshot: ${r.error}`);
+    return r.snapshot;
+  }
+  const r = a.parse(s.snapshotText, 'bench', 0);
+  if (r.snapshot === undefined) throw new Error(`bad generated snapshot frame: ${r.error ?? r.ignored}`);
+  return r.snapshot;
+}
+
+function parseEvent(a: VenueAdapter, text: string): BookDelta {
+  const r = a.parse(text, 'bench', 0);
+  if (r.delta === undefined) throw new Error(`generator produced an unparsable event: ${r.error ?? r.ignored}`);
+  return r.delta;
+}
+
+function bookwireImpl(s: PackedStream): Impl<{ book: OrderBook; seq: number }, BookDelta> {
+  const a = adapterOf(s.venue);
+  const snap = bookwireSnapshot(s);
+  return {
+    name: 'bookwire',
+    newBook() {
+      const book = new OrderBook();
+      book.applySnapshot(snap.bids, snap.asks);
+      return { book, seq: snap.seq };
+    },
+    applyTexts(state, texts, count) {
+      const book = state.book;
+      const rule = a.rule;
+      let seq = state.seq;
+      for (let i = 0; i < count; i++) {
+        const r = a.parse(texts[i], 'bench', 0);
+        const d = r.delta;
+        if (d === undefined) throw new Error(r.error ?? r.ignored ?? 'a snapshot mid-stream');
+        const verdict = rule.check(seq, d);
+        if (verdict === 'apply') {
+          book.apply(d.bids, d.asks);
+          seq = d.last;
+        } else if (verdict === 'gap') throw new Error(`gap after ${seq}`);
+      }
+      state.seq = seq;
+    },
+    convert: (text) => parseEvent(a, text),
+    applyParsed(state, xs) {
+      const book = state.book;
+      for (let i = 0; i < xs.length; i++) book.apply(xs[i].bids, xs[i].asks);
+      if (xs.length > 0) state.seq = xs[xs.length - 1].last;
+    },
+    final({ book, seq }) {
+      return { ...book.top(10), bidDepth: book.bidDepth, askDepth: book.askDepth, seq };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- tardis-dev
+
+type TardisMapper = ReturnType<typeof normalizeBookChanges>;
+
+/** tardis-dev's exchange id for a venue, and how a frame becomes the message its mapper takes. */
+const TARDIS: Record<BenchVenue, { exchange: string; raw: boolean }> = {
+  // a raw /ws stream: tardis records (and its mapper reads) the combined {stream, data} shape
+  binance: { exchange: 'binance', raw: true },
+  'binance-usdm': { exchange: 'binance-futures', raw: false },
+  okx: { exchange: 'okex', raw: false },
+  'bybit-linear': { exchange: 'bybit', raw: false },
+};
+
+function tardisImpl(s: PackedStream): Impl<{ book: TardisOrderBook; mapper: TardisMapper }, BookChange> {
+  const a = adapterOf(s.venue);
+  const now = new Date();
+  const { exchange, raw } = TARDIS[s.venue];
+  const stream = `${s.symbol.toLowerCase()}@depth@100ms`;
+  const lv = (l: Level): BookPriceLevel => ({ price: l[0], amount: l[1] });
+  const change = (d: Pick<BookDelta, 'bids' | 'asks'>, isSnapshot: boolean): BookChange => ({
+    type: 'book_change',
+    symbol: s.symbol,
+    exchange: exchange as BookChange['exchange'],
+    isSnapshot,
+    bids: d.bids.map(lv),
+    asks: d.asks.map(lv),
+    timestamp: now,
+    localTimestamp: now,
+  });
+  // Binance: tardis' mapper takes the REST snapshot as a (tardis-generated) depthSnapshot message
+  const snapshotMessage = () =>
+    a.snapshotSource === 'rest'
+      ? {
+          stream: `${s.symbol.toLowerCase()}@depthSnapshot`,
+          generated: true,
+          data: JSON.parse(s.snapshotText) as unknown,
+        }
+      : (JSON.parse(s.snapshotText) as unknown);
+  return {
+    name: 'tardis-dev',
+    newBook() {
+      const book = new TardisOrderBook();
+      const mapper = normalizeBookChanges(exchange as Parameters<typeof normalizeBookChanges>[0], now);
+      for (const bc of mapper.map(snapshotMessage(), now) ?? []) book.update(bc);
+      return { book, mapper };
+    },
+    applyTexts: raw
+      ? ({ book, mapper }, texts, count) => {
+          for (let i = 0; i < count; i++) {
+            const changes = mapper.map({ stream, data: JSON.parse(texts[i]) }, now);
+            if (changes !== undefined) for (const bc of changes) book.update(bc);
+          }
+        }
+      : ({ book, mapper }, texts, count) => {
+          for (let i = 0; i < count; i++) {
+            const changes = mapper.map(JSON.parse(texts[i]), now);
+            if (changes !== undefined) for (const bc of changes) book.update(bc);
+          }
+        },
+    convert: (text) => change(parseEvent(a, text), false),
+    applyParsed({ book }, xs) {
+      for (let i = 0; i < xs.length; i++) book.update(xs[i]);
+    },
+    final({ book }) {
+      const take = (it: IterableIterator<BookPriceLevel>) => {
+        const out: Level[] = [];
+        let depth = 0;
+        for (const l of it) {
+          if (out.length < 10) out.push([l.price, l.amount]);
+          depth++;
+        }
+        return { out, depth };
+      };
+      const b = take(book.bids());
+      const as = take(book.asks());
+      return { bids: b.out, asks: as.out, bidDepth: b.depth, askDepth: as.depth };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- ccxt
+
+/** The slice of ccxt's (untyped, generated) order book classes used here. */
+interface CcxtSide extends Array<Level> {
+  store(price: number, size: number): void;
+}
+interface CcxtBook {
+  bids: CcxtSide;
+  asks: CcxtSide;
+  reset(snapshot: { bids: Level[]; asks: Level[] }): void;
+}
+interface CcxtClient {
+  url: string;
+  subscriptions: Record<string, unknown>;
+  resolve(result: unknown, messageHash: string): void;
+  reject(error: unknown, messageHash?: string): void;
+}
+interface CcxtExchange {
+  orderbooks: Record<string, CcxtBook>;
+  orderBook(snapshot?: object, depth?: number): CcxtBook;
+  safeMarket(id: string, market?: unknown, delimiter?: unknown, type?: string): { symbol: string };
+  handleOrderBookMessage(client: unknown, message: unknown, orderbook: CcxtBook): CcxtBook;
+  handleOrderBook(client: CcxtClient, message: unknown): void;
+}
+type CcxtPro = Record<'binance' | 'binanceusdm' | 'okx' | 'bybit', new () => CcxtExchange>;
+
+/** A websocket client as ccxt's handlers use it: they resolve futures by hash; nobody awaits them here. */
+function ccxtClient(url: string, subscribed: string): CcxtClient {
+  return {
+    url,
+    subscriptions: { [subscribed]: true },
+    resolve() {},
+    reject(e) {
+      throw e instanceof Error ? e : new Error(String(e));
+    },
+  };
+}
+
+interface CcxtState {
+  ex: CcxtExchange;
+  client: CcxtClient;
+  book: CcxtBook;
+}
+
+async function ccxtImpl(s: PackedStream): Promise<Impl<CcxtState, BookDelta>> {
+  const pro = ((await import('ccxt')) as unknown as { pro: CcxtPro }).pro;
+  const a = adapterOf(s.venue);
+  const snap = bookwireSnapshot(s);
+  const copy = (levels: Level[]) => levels.map((l): Level => [l[0], l[1]]);
+  let newBook: () => CcxtState;
+  let applyTexts: (st: CcxtState, texts: readonly string[], count: number) => void;
+  if (s.venue === 'binance' || s.venue === 'binance-usdm') {
+    const ex = new pro[s.venue === 'binance' ? 'binance' : 'binanceusdm']();
+    const client = ccxtClient('', '');
+    newBook = () => {
+      const book = ex.orderBook({}, Number.MAX_SAFE_INTEGER);
+      // reset() keeps the level arrays it is given and mutates them later: give it copies
+      book.reset({ bids: copy(snap.bids), asks: copy(snap.asks) });
+      return { ex, client, book };
+    };
+    applyTexts =
+      s.venue === 'binance'
+        ? ({ book }, texts, count) => {
+            for (let i = 0; i < count; i++) ex.handleOrderBookMessage(undefined, JSON.parse(texts[i]), book);
+          }
+        : ({ book }, texts, count) => {
+            // the combined stream's envelope, unwrapped as ccxt's handleMessage does
+            for (let i = 0; i < count; i++) {
+              ex.handleOrderBookMessage(undefined, (JSON.parse(texts[i]) as { data: unknown }).data, book);
+            }
+          };
+  } else {
+    // okx and bybit keep their books in exchange.orderbooks: one exchange instance per book
+    const okx = s.venue === 'okx';
+    const Ex = pro[okx ? 'okx' : 'bybit'];
+    const url = okx ? 'wss://ws.okx.com:8443/ws/v5/public' : 'wss://stream.bybit.com/v5/public/linear';
+    newBook = () => {
+      const ex = new Ex();
+      const symbol = ex.safeMarket(s.symbol, undefined, undefined, okx ? undefined : 'contract').symbol;
+      const client = ccxtClient(url, okx ? `books:${symbol}` : `orderbook:${symbol}`);
+      ex.handleOrderBook(client, JSON.parse(s.snapshotText));
+      const book = ex.orderbooks[symbol];
+      if (book === undefined) throw new Error(`ccxt ${s.venue}: the snapshot frame made no book for ${symbol}`);
+      return { ex, client, book };
+    };
+    applyTexts = ({ ex, client }, texts, count) => {
+      for (let i = 0; i < count; i++) ex.handleOrderBook(client, JSON.parse(texts[i]));
+    };
+  }
+  return {
+    name: 'ccxt',
+    newBook,
+    applyTexts,
+    convert: (text) => parseEvent(a, text),
+    applyParsed({ book }, xs) {
+      const bookAsks = book.asks;
+      const bookBids = book.bids;
+      for (let e = 0; e < xs.length; e++) {
+        const asks = xs[e].asks;
+        const bids = xs[e].bids;
+        for (let i = 0; i < asks.length; i++) bookAsks.store(asks[i][0], asks[i][1]);
+        for (let i = 0; i < bids.length; i++) bookBids.store(bids[i][0], bids[i][1]);
+      }
+    },
+    final({ ex, book }) {
+      // okx/bybit handlers may replace the book (a snapshot frame, or after an error): read the current one
+      const b = s.venue === 'okx' || s.venue === 'bybit-linear' ? (Object.values(ex.orderbooks)[0] ?? book) : book;
+      const side = (x: CcxtSide) => x.slice(0, 10).map((l) => [l[0], l[1]] as Level);
+      return { bids: side(b.bids), asks: side(b.asks), bidDepth: b.bids.length, askDepth: b.asks.length };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- harness
+
+function compare(final: FinalBook, t: Truth): string | undefined {
+  const same = (a: Level[], b: Level[]) =>
+    a.length === b.length && a.every((l, i) => l[0] === b[i][0] && l[1] === b[i][1]);
+  if (final.seq !== undefined && final.seq !== t.lastSeq) return `sequence ended at ${final.seq}, not ${t.lastSeq}`;
+  if (!same(final.bids, t.bids))
+    return `bids ${JSON.stringify(final.bids.slice(0, 2))} != ${JSON.stringify(t.bids.slice(0, 2))}`;
+  if (!same(final.asks, t.asks))
+    return `asks ${JSON.stringify(final.asks.slice(0, 2))} != ${JSON.stringify(t.asks.slice(0, 2))}`;
   if (final.bidDepth !== t.bidDepth || final.askDepth !== t.askDepth) {
     return `depth ${final.bidDepth}/${final.askDepth} != ${t.bidDepth}/${t.askDepth}`;
   }
@@ -309,28 +468,37 @@ interface Measured {
 /**
  * Chunk-major: each chunk is decoded once, then every (repeat, implementation) pair applies it to its own book,
  * round-robin, so a burst of load from other processes hits all implementations alike and best-of-repeats
- * filters it out. Every book still sees the whole stream in order.
+ * filters it out. Every book still sees the whole stream in order. An implementation that throws is FAILED
+ * with the error, and stops; the others carry on.
  */
 function measure(impls: Impl<unknown, unknown>[], s: PackedStream, parsing: boolean, repeats: number): Measured[] {
   const books = impls.map((impl) => Array.from({ length: repeats }, () => impl.newBook()));
   const clocks = impls.map(() => Array.from({ length: repeats }, () => new Clock()));
+  const errors: (string | undefined)[] = impls.map(() => undefined);
   for (const chunk of s.chunks) {
     const texts = decode(chunk);
-    const inputs = impls.map((impl) => (parsing ? texts : texts.map((t) => impl.convert(t))));
+    const inputs = impls.map((impl, i) =>
+      parsing || errors[i] !== undefined ? texts : texts.map((t) => impl.convert(t)),
+    );
     gc(); // collect what decoding/conversion left behind now, not inside a timed loop
     for (let r = 0; r < repeats; r++) {
       impls.forEach((impl, i) => {
+        if (errors[i] !== undefined) return;
         const clock = clocks[i][r];
-        clock.start();
-        if (parsing) impl.applyTexts(books[i][r], texts, texts.length);
-        else impl.applyParsed(books[i][r], inputs[i]);
-        clock.stop();
+        try {
+          clock.start();
+          if (parsing) impl.applyTexts(books[i][r], texts, texts.length);
+          else impl.applyParsed(books[i][r], inputs[i]);
+          clock.stop();
+        } catch (e) {
+          errors[i] = `threw: ${(e as Error).message}`.slice(0, 200);
+        }
       });
     }
   }
   return impls.map((impl, i) => {
-    let mismatch: string | undefined;
-    for (const b of books[i]) mismatch ??= compare(impl.final(b), s);
+    let mismatch = errors[i];
+    for (const b of books[i]) mismatch ??= compare(impl.final(b), s.truth);
     return { clocks: clocks[i], mismatch };
   });
 }
@@ -339,14 +507,26 @@ function warmUp(impls: Impl<unknown, unknown>[], s: PackedStream): void {
   const texts = decode(s.chunks[0]).slice(0, WARMUP_EVENTS);
   for (const impl of impls) {
     for (let w = 0; w < 2; w++) {
-      impl.applyTexts(impl.newBook(), texts, texts.length);
-      impl.applyParsed(impl.newBook(), texts.map((t) => impl.convert(t)));
+      try {
+        impl.applyTexts(impl.newBook(), texts, texts.length);
+        impl.applyParsed(
+          impl.newBook(),
+          texts.map((t) => impl.convert(t)),
+        );
+      } catch {
+        // measure() runs it again and reports the error
+      }
     }
   }
 }
 
-export async function benchBook(n: number, options: { seed?: number; repeats?: number } = {}): Promise<Row[]> {
-  const s = generatePacked(n, options.seed ?? 1);
+/** One venue, one size, in this process. */
+export async function benchBook(
+  n: number,
+  options: { venue?: BenchVenue; seed?: number; repeats?: number } = {},
+): Promise<Row[]> {
+  const venue = options.venue ?? 'binance';
+  const s = generatePacked(venue, n, options.seed ?? 1);
   const repeats = options.repeats ?? 3;
   const impls = [bookwireImpl(s), tardisImpl(s), await ccxtImpl(s)] as Impl<unknown, unknown>[];
   warmUp(impls, s);
@@ -356,6 +536,7 @@ export async function benchBook(n: number, options: { seed?: number; repeats?: n
       const wall = Math.min(...m.clocks.map((c) => c.wall));
       const cpu = Math.min(...m.clocks.map((c) => c.cpu));
       rows.push({
+        venue,
         n,
         impl: impls[i].name,
         parsing: parsing ? 'incl' : 'excl',
@@ -371,42 +552,162 @@ export async function benchBook(n: number, options: { seed?: number; repeats?: n
   return rows;
 }
 
-export function formatRows(rows: Row[]): string {
-  const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
-  const col = (x: string) => x.padStart(14);
+/**
+ * Every venue (and size) of `venues`, each in a child process of its own (same node and flags), one after
+ * the other. Sizes default to DEFAULT_SIZES (quick or full).
+ */
+export async function benchVenues(
+  venues: readonly BenchVenue[] = BENCH_VENUES,
+  options: { quick?: boolean; sizes?: number[]; onRows?: (rows: Row[]) => void } = {},
+): Promise<Row[]> {
+  const script = fileURLToPath(import.meta.url);
+  const rows: Row[] = [];
+  for (const venue of venues) {
+    const sizes = options.sizes ?? DEFAULT_SIZES[venue][options.quick ? 'quick' : 'full'];
+    for (const n of sizes) {
+      const out = await new Promise<string>((resolve, reject) => {
+        execFile(
+          process.execPath,
+          [...process.execArgv, script, '--venue', venue, '--json', String(n)],
+          { maxBuffer: 1 << 24 },
+          (err, stdout, stderr) =>
+            err && stdout.length === 0
+              ? reject(new Error(`${venue} n=${n}: ${stderr || err.message}`))
+              : resolve(stdout),
+        );
+      });
+      const got = JSON.parse(out.trim().split('\n').pop()!) as Row[];
+      rows.push(...got);
+      options.onRows?.(got);
+    }
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------- report
+
+const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
+const times = (x: number) => `${x.toFixed(2)}x`;
+
+/**
+ * One table for any number of venues and sizes: events/s including parsing (best wall-clock run | best
+ * CPU-time run), bookwire's events/s divided by each implementation's (same measure), the same for apply
+ * only, and whether the final book equals the truth. Then one line per venue and size: bookwire against
+ * the faster peer, and the targets.
+ */
+export function formatTable(rows: Row[]): string {
   const lines: string[] = [];
-  for (const n of [...new Set(rows.map((r) => r.n))]) {
-    const at = (impl: ImplName, parsing: Row['parsing']) => rows.find((r) => r.n === n && r.impl === impl && r.parsing === parsing)!;
-    const ratio = (parsing: Row['parsing'], key: 'eventsPerSec' | 'eventsPerCpuSec') => {
-      const peer = Math.max(at('tardis-dev', parsing)[key], at('ccxt', parsing)[key]);
-      return col(`${(at('bookwire', parsing)[key] / peer).toFixed(2)}x`);
-    };
-    lines.push(`n=${fmt(n)} events; events/s by best wall-clock run and by best process-CPU-time run`);
-    lines.push(`${'impl'.padEnd(14)}${col('incl wall')}${col('excl wall')}${col('incl cpu')}${col('excl cpu')}   final book`);
-    for (const impl of ['bookwire', 'tardis-dev', 'ccxt'] as const) {
+  const head = [
+    'venue',
+    'n',
+    'impl',
+    'incl ev/s wall',
+    'incl ev/s cpu',
+    'bookwire÷impl incl (wall / cpu)',
+    'excl ev/s wall',
+    'excl ev/s cpu',
+    'bookwire÷impl excl (wall / cpu)',
+    'final book',
+  ];
+  lines.push(`| ${head.join(' | ')} |`);
+  lines.push(`|${head.map((h, i) => (i === 1 || (i >= 3 && i <= 8) ? ' ---: |' : ' --- |')).join('')}`);
+  const groups = [...new Set(rows.map((r) => `${r.venue} ${r.n}`))];
+  const summary: string[] = [];
+  for (const g of groups) {
+    const [venue, nText] = g.split(' ');
+    const n = Number(nText);
+    const at = (impl: ImplName, parsing: Row['parsing']) =>
+      rows.find((r) => r.venue === venue && r.n === n && r.impl === impl && r.parsing === parsing)!;
+    for (const impl of IMPLS) {
       const i = at(impl, 'incl');
       const e = at(impl, 'excl');
-      const ok = i.ok && e.ok ? 'OK' : `MISMATCH ${i.detail ?? ''} ${e.detail ?? ''}`.trim();
+      const bi = at('bookwire', 'incl');
+      const be = at('bookwire', 'excl');
+      const ok = i.ok && e.ok ? 'OK' : `FAILED: ${[i.detail, e.detail].filter((x) => x !== undefined).join('; ')}`;
       lines.push(
-        `${impl.padEnd(14)}${col(fmt(i.eventsPerSec))}${col(fmt(e.eventsPerSec))}${col(fmt(i.eventsPerCpuSec))}${col(fmt(e.eventsPerCpuSec))}   ${ok}`,
+        `| ${[
+          venue,
+          fmt(n),
+          impl,
+          fmt(i.eventsPerSec),
+          fmt(i.eventsPerCpuSec),
+          `${times(bi.eventsPerSec / i.eventsPerSec)} / ${times(bi.eventsPerCpuSec / i.eventsPerCpuSec)}`,
+          fmt(e.eventsPerSec),
+          fmt(e.eventsPerCpuSec),
+          `${times(be.eventsPerSec / e.eventsPerSec)} / ${times(be.eventsPerCpuSec / e.eventsPerCpuSec)}`,
+          ok,
+        ].join(' | ')} |`,
       );
     }
-    lines.push(
-      `${'vs faster peer'.padEnd(14)}${ratio('incl', 'eventsPerSec')}${ratio('excl', 'eventsPerSec')}${ratio('incl', 'eventsPerCpuSec')}${ratio('excl', 'eventsPerCpuSec')}`,
-    );
-    lines.push('');
+    // against the faster peer whose book is right; a failed bookwire row meets nothing
+    const peer = (parsing: Row['parsing'], key: 'eventsPerSec' | 'eventsPerCpuSec') => {
+      const ok = (['tardis-dev', 'ccxt'] as const).map((p) => at(p, parsing)).filter((r) => r.ok);
+      return ok.length === 0 ? NaN : Math.max(...ok.map((r) => r[key]));
+    };
+    const bw = at('bookwire', 'incl');
+    const bwOk = bw.ok && at('bookwire', 'excl').ok;
+    const wall = bw.eventsPerSec / peer('incl', 'eventsPerSec');
+    const cpu = bw.eventsPerCpuSec / peer('incl', 'eventsPerCpuSec');
+    const met = bwOk && wall >= 2 && cpu >= 2;
+    let line = `${venue} n=${fmt(n)}: bookwire incl parsing is ${times(wall)} (wall) / ${times(cpu)} (cpu) the faster peer: 2x target ${met ? 'met' : 'NOT MET'}`;
+    if (venue === 'binance') {
+      const spot = bwOk && bw.eventsPerSec >= 1e6 && bw.eventsPerCpuSec >= 1e6;
+      const spotCpu = bwOk && bw.eventsPerCpuSec >= 1e6;
+      line += `; parse+apply >= 1.0 M events/s ${spot ? 'met' : spotCpu ? 'met by CPU time only' : 'NOT MET'}`;
+    }
+    summary.push(line);
   }
-  return lines.join('\n');
+  return [...lines, '', ...summary].join('\n');
+}
+
+// ---------------------------------------------------------------- command line
+
+function parseArgs(argv: string[]): { venues: BenchVenue[]; sizes: number[]; json: boolean; quick: boolean } {
+  let venues: BenchVenue[] = ['binance'];
+  const sizes: number[] = [];
+  let json = false;
+  let quick = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--json') json = true;
+    else if (a === '--quick') quick = true;
+    else if (a === '--venue') {
+      const v = argv[++i] ?? '';
+      venues = v === 'all' ? [...BENCH_VENUES] : (v.split(',') as BenchVenue[]);
+      for (const x of venues)
+        if (!BENCH_VENUES.includes(x)) throw new Error(`--venue ${x}: one of ${BENCH_VENUES.join(', ')} or all`);
+    } else if (Number(a) > 0) sizes.push(Number(a));
+    else throw new Error(`unknown argument ${a}`);
+  }
+  return { venues, sizes, json, quick };
+}
+
+/** The 1, 5 and 15 minute load averages, for printing next to figures measured on a shared machine. */
+export function loadLine(): string {
+  return `load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')} (${cpus().length} CPUs)`;
 }
 
 async function main(): Promise<void> {
-  const sizes = process.argv.slice(2).map(Number).filter((x) => x > 0);
+  const { venues, sizes, json, quick } = parseArgs(process.argv.slice(2));
+  const sizesOf = (v: BenchVenue) => (sizes.length > 0 ? sizes : DEFAULT_SIZES[v][quick ? 'quick' : 'full']);
   const rows: Row[] = [];
-  for (const n of sizes.length > 0 ? sizes : [200_000, 1_000_000]) {
-    const r = await benchBook(n);
-    rows.push(...r);
-    console.log(formatRows(r));
+  if (json) {
+    // one venue, in this process (a child of benchVenues)
+    for (const n of sizesOf(venues[0])) rows.push(...(await benchBook(n, { venue: venues[0] })));
+    console.log(JSON.stringify(rows));
+    return;
   }
+  console.log(`node ${process.version}, ${new Date().toISOString()}, ${loadLine()}`);
+  if (venues.length === 1) {
+    for (const n of sizesOf(venues[0])) rows.push(...(await benchBook(n, { venue: venues[0] })));
+  } else {
+    const onRows = (r: Row[]) => process.stderr.write(`${r[0].venue} n=${r[0].n} done, ${loadLine()}\n`);
+    rows.push(...(await benchVenues(venues, { quick, sizes: sizes.length > 0 ? sizes : undefined, onRows })));
+  }
+  console.log(formatTable(rows));
+  console.log(`${new Date().toISOString()}, ${loadLine()}`);
   if (rows.some((r) => !r.ok)) process.exitCode = 1;
 }
 

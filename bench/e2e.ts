@@ -55,7 +55,7 @@ export interface LatencyRow {
  */
 export const KEPT_UP_GROWTH_US = 100_000;
 export const SUSTAINED_RULE =
-  'no loss, no gap, the simulator produced >= 95 % of the rate, and the client did not fall further behind (median latency of the last tenth of the window < 100 ms above the first tenth\'s)';
+  "no loss, no gap, the simulator produced >= 95 % of the rate, and the client did not fall further behind (median latency of the last tenth of the window < 100 ms above the first tenth's)";
 
 /** Median latency of the last tenth of `latencies` (in send order) minus that of the first tenth, µs. */
 export function latencyGrowth(latencies: number[]): number {
@@ -70,7 +70,12 @@ export function latencyGrowth(latencies: number[]): number {
 function pct(values: number[]) {
   const h = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   for (const v of values) h.recordValue(Math.max(1, Math.round(v)));
-  const r = { count: values.length, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), p999: h.getValueAtPercentile(99.9) };
+  const r = {
+    count: values.length,
+    p50: h.getValueAtPercentile(50),
+    p99: h.getValueAtPercentile(99),
+    p999: h.getValueAtPercentile(99.9),
+  };
   h.destroy();
   return r;
 }
@@ -126,7 +131,10 @@ export async function benchLatency(rate: number, seconds = 5, warmupS = 2, coale
   await fetch(`${p.rest}/sim/pause`, { method: 'POST' });
   await new Promise((r) => setTimeout(r, 1000)); // let the tail arrive
   measuring = false;
-  const sent = (await (await fetch(`${p.rest}/sim/send-times?symbol=${SYMBOL}`)).json()) as { u: number[]; t: number[] };
+  const sent = (await (await fetch(`${p.rest}/sim/send-times?symbol=${SYMBOL}`)).json()) as {
+    u: number[];
+    t: number[];
+  };
   ac.abort();
   await statsSub.close();
   await Promise.allSettled([clientDone, statsDone]);
@@ -142,7 +150,8 @@ export async function benchLatency(rate: number, seconds = 5, warmupS = 2, coale
 
   // events sent inside the window (skip the first 100 ms so every part saw the window open)
   const window: [number, number][] = [];
-  for (let i = 0; i < sent.u.length; i++) if (sent.t[i] >= tStart + 100_000 && sent.t[i] <= tEnd) window.push([sent.u[i], sent.t[i]]);
+  for (let i = 0; i < sent.u.length; i++)
+    if (sent.t[i] >= tStart + 100_000 && sent.t[i] <= tEnd) window.push([sent.u[i], sent.t[i]]);
   const feeds: LatencyRow['feeds'] = {};
   for (const [id, arr] of [...feedArrivals.entries()].sort()) {
     const lat: number[] = [];
@@ -169,7 +178,11 @@ export async function benchLatency(rate: number, seconds = 5, warmupS = 2, coale
     const r = recvAt.get(u);
     if (r !== undefined) hopVenue.push(r - t);
   }
-  const hops = { simToCollector: pct(hopVenue), collectorToArbiterPublish: pct(hopArb), arbiterToClient: pct(hopClient) };
+  const hops = {
+    simToCollector: pct(hopVenue),
+    collectorToArbiterPublish: pct(hopArb),
+    arbiterToClient: pct(hopClient),
+  };
   const fastest = Math.min(...Object.values(feeds).map((f) => f.p99));
   const g = gaps - gapsBefore;
   const lossless = cons.length === window.length && g === 0 && chainBreaks === 0;
@@ -206,17 +219,20 @@ export function formatLatency(rows: LatencyRow[]): string {
   const us = (v: number) => (Math.abs(v) >= 10_000 ? `${(v / 1000).toFixed(1)}ms` : `${v}µs`);
   const signed = (v: number) => (v > 0 ? `+${us(v)}` : us(v));
   const out = [
-    'feed x: simulator send -> collector x\'s copy arriving at the arbiter (websocket + 1 bus hop); at arbiter: send -> consolidated publish (same process, same hops);',
+    "feed x: simulator send -> collector x's copy arriving at the arbiter (websocket + 1 bus hop); at arbiter: send -> consolidated publish (same process, same hops);",
     'client: send -> client SDK (1 bus hop more). "redundancy cost" = at-arbiter p99 - fastest feed p99 (what merging copies adds).',
     'rate/s  window  generated delivered lossless | feed a p50/p99/p99.9        | feed b p50/p99/p99.9        | at arbiter p50/p99/p99.9    | redundancy cost | client p50/p99/p99.9        | client p99 - fastest feed p99',
   ];
   for (const r of rows) {
-    const f = (x?: { p50: number; p99: number; p999: number }) => (x ? `${us(x.p50)}/${us(x.p99)}/${us(x.p999)}`.padEnd(27) : '-'.padEnd(27));
+    const f = (x?: { p50: number; p99: number; p999: number }) =>
+      x ? `${us(x.p50)}/${us(x.p99)}/${us(x.p999)}`.padEnd(27) : '-'.padEnd(27);
     out.push(
       `${String(r.rate).padStart(6)}  ${String(r.seconds).padStart(4)} s  ${String(r.generated).padStart(9)} ${String(r.delivered).padStart(9)} ${(r.lossless ? (r.sustained ? 'yes' : r.rateKept ? 'yes, behind' : 'yes, rate low') : `NO (gaps ${r.gaps}, breaks ${r.chainBreaks})`).padEnd(8)} | ${f(r.feeds.a)} | ${f(r.feeds.b)} | ${f(r.atArbiter)} | ${signed(r.redundancyCostP99).padEnd(15)} | ${f(r.consolidated)} | ${signed(r.p99OverFastestFeed)}`,
     );
   }
-  out.push('consolidated path by hop (p50/p99): simulator -> winning collector | collector -> arbiter publish | arbiter -> client SDK || inside the arbiter (arrival -> publish)');
+  out.push(
+    'consolidated path by hop (p50/p99): simulator -> winning collector | collector -> arbiter publish | arbiter -> client SDK || inside the arbiter (arrival -> publish)',
+  );
   for (const r of rows) {
     const h = r.hops;
     out.push(
@@ -247,7 +263,10 @@ export async function peakSustained(
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const rates = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const rates = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0);
   const coalesce = process.argv.includes('--coalesce');
   const rows: LatencyRow[] = [];
   for (const r of rates.length ? rates : [1000, 10000, 50000]) rows.push(await benchLatency(r, 5, 2, coalesce));

@@ -60,8 +60,7 @@ export async function benchGroupPipeline(
   if (arbiters === 0) start('arbiter', ['arbitrate', '--symbols', SYMBOLS.join(','), ...bus]);
   for (let i = 0; i < arbiters; i++)
     start(`arbiter-${i}`, ['arbitrate', '--symbols', SYMBOLS.join(','), '--group', 'bench', '--id', `a${i}`, ...bus]);
-  for (const id of ['a', 'b'])
-    start(`collector-${id}`, [...collectArgs(id, SYMBOLS.join(','), simPort), ...bus]);
+  for (const id of ['a', 'b']) start(`collector-${id}`, [...collectArgs(id, SYMBOLS.join(','), simPort), ...bus]);
 
   const tr = new KafkaTransport({ brokers: b.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
   const ac = new AbortController();

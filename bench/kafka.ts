@@ -164,8 +164,7 @@ async function kafkaRow(
   await waitForSim(rest, logDir);
   const bus = ['--bus', 'kafka', '--brokers', brokers];
   start('arbiter', ['arbitrate', '--symbols', SYMBOL, ...bus]);
-  for (const id of ['a', 'b'])
-    start(`collector-${id}`, [...collectArgs(id, SYMBOL, simPort), ...bus]);
+  for (const id of ['a', 'b']) start(`collector-${id}`, [...collectArgs(id, SYMBOL, simPort), ...bus]);
 
   const clientT = new KafkaTransport({ brokers: b.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
   const arrivals = new Map<number, number>();
@@ -849,7 +848,9 @@ export async function runKafkaBench(
   console.log(
     'latency: collector receive -> client (group rows), send -> receive (ingest row); test broker, not Kafka: compare rows, not absolutes',
   );
-  section('Kafka arbiter capacity: frozen 4 s at 10k events/s, then the backlog drained with the input paused (bench/kafka-catchup.ts)');
+  section(
+    'Kafka arbiter capacity: frozen 4 s at 10k events/s, then the backlog drained with the input paused (bench/kafka-catchup.ts)',
+  );
   for (const group of [false, true]) console.log(formatCatchup(await benchCatchup(10_000, 4, group)));
 }
 
@@ -859,7 +860,7 @@ function formatPeak(k: { peak: number; rows: BusRow[] }, zeromqPeak?: number): s
     rows,
     `peak sustained rate on Kafka: ${k.peak} events/s (${SUSTAINED_RULE}; growth per row: ${k.rows.map((r) => `${r.rate}/s ${us(Math.round(r.growth ?? NaN))}`).join(', ')})` +
       (zeromqPeak ? `; ZeroMQ: ${zeromqPeak} events/s; ratio kafka/zeromq x${(k.peak / zeromqPeak).toFixed(2)}` : ''),
-    'On this 2-core host the whole pipeline (simulator, 2 collectors, arbiter, client, broker) shares the cores: this is the host\'s limit, not the arbiter\'s (its own capacity: node dist/bench/kafka-catchup.js).',
+    "On this 2-core host the whole pipeline (simulator, 2 collectors, arbiter, client, broker) shares the cores: this is the host's limit, not the arbiter's (its own capacity: node dist/bench/kafka-catchup.js).",
   ].join('\n');
 }
 
@@ -872,7 +873,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const pk = process.argv.indexOf('--peak');
   if (process.argv.includes('--codec')) console.log(await codecCosts());
   else if (pk >= 0)
-    console.log(formatPeak(await kafkaPeak((process.argv[pk + 1] ?? '10000,15000,20000,30000').split(',').map(Number), 4)));
+    console.log(
+      formatPeak(await kafkaPeak((process.argv[pk + 1] ?? '10000,15000,20000,30000').split(',').map(Number), 4)),
+    );
   else if (ab >= 0) {
     // --ab NAME=v1,v2 [seconds] [rounds]
     const spec = process.argv[ab + 1] ?? 'BOOKWIRE_KAFKAJS_PATCH=0,1';

@@ -5,7 +5,10 @@
  */
 import { formatLatency, framingLine, peakSustained, SUSTAINED_RULE } from './e2e.js';
 
-const rates = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const rates = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const coalesce = process.argv.includes('--coalesce');
 const peak = await peakSustained(rates.length ? rates : [10_000, 15_000, 20_000, 30_000, 40_000], 4, coalesce);
 console.log(framingLine(coalesce));

@@ -101,10 +101,14 @@ export function spawnPart(
 ): ChildProcess {
   const fd = openSync(path.join(logDir, `${name}.log`), 'a');
   try {
-    return spawn(process.execPath, [...(o.nodeArgs ?? []), MAIN, ...args, '--log-level', process.env.BOOKWIRE_BENCH_LOG ?? 'warn'], {
-      stdio: ['ignore', fd, fd],
-      env: { ...process.env, ...o.env },
-    });
+    return spawn(
+      process.execPath,
+      [...(o.nodeArgs ?? []), MAIN, ...args, '--log-level', process.env.BOOKWIRE_BENCH_LOG ?? 'warn'],
+      {
+        stdio: ['ignore', fd, fd],
+        env: { ...process.env, ...o.env },
+      },
+    );
   } finally {
     closeSync(fd);
   }
@@ -125,7 +129,17 @@ export async function waitForSim(rest: string, logDir: string): Promise<void> {
 
 /** `bookwire collect` arguments for collector `id` on the local simulator's port (bus flags not included). */
 export function collectArgs(id: string, symbols: string, simPort: number): string[] {
-  return ['collect', '--id', id, '--symbols', symbols, '--ws-url', `ws://127.0.0.1:${simPort}`, '--rest-url', `http://127.0.0.1:${simPort}`];
+  return [
+    'collect',
+    '--id',
+    id,
+    '--symbols',
+    symbols,
+    '--ws-url',
+    `ws://127.0.0.1:${simPort}`,
+    '--rest-url',
+    `http://127.0.0.1:${simPort}`,
+  ];
 }
 
 /** Resident set size of a process in MiB, from /proc (Linux). */

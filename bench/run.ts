@@ -3,7 +3,7 @@
  *   --quick          smaller sizes (a minute or two)
  *   --soak MINUTES   also run the memory soak at 10k events/s (the issue asks for 10 minutes)
  */
-import { benchBook, formatRows } from './book.js';
+import { benchVenues, formatTable, loadLine } from './book.js';
 import { benchArbiter, formatArbiterResult } from './arbiter.js';
 import { benchLatency, formatLatency, peakSustained, SUSTAINED_RULE, type LatencyRow } from './e2e.js';
 import { formatSoak, soak } from './soak.js';
@@ -23,8 +23,12 @@ function section(title: string): void {
 
 console.log(`bookwire benchmarks — node ${process.version}, ${new Date().toISOString()}${quick ? ' (quick)' : ''}`);
 
-section('Book apply: Binance-shaped diff stream, bookwire vs tardis-dev vs ccxt');
-for (const n of quick ? [200_000] : [200_000, 1_000_000]) console.log(formatRows(await benchBook(n)));
+section(
+  'Parse + apply per venue: bookwire vs tardis-dev vs ccxt, each venue in its own process (target: 2x the faster peer)',
+);
+console.log(loadLine());
+console.log(formatTable(await benchVenues(undefined, { quick })));
+console.log(loadLine());
 
 section('Arbiter in process, 3 feeds (target >= 500k events/s)');
 console.log(formatArbiterResult(await benchArbiter(quick ? 100_000 : 500_000)));
@@ -33,12 +37,20 @@ section('End to end over ZeroMQ on loopback: simulator -> 2 collectors -> arbite
 const rows: LatencyRow[] = [];
 for (const rate of [1000, 10_000, 50_000]) rows.push(await benchLatency(rate, quick ? 3 : 5));
 console.log(formatLatency(rows));
-console.log('targets: redundancy cost (consolidated p99 at the arbiter - fastest feed p99, same hops) <= 100 µs; client p99 < 1 ms at 10k events/s');
-console.log('floor: one bare hop between two processes, no bookwire code: zeromq.js (each pipeline hop pays it) and a plain TCP socket:');
-for (const rate of [1000, 10_000]) for (const kind of ['zeromq', 'tcp'] as const) console.log(formatFloor(await benchFloor(rate, 4, kind)));
+console.log(
+  'targets: redundancy cost (consolidated p99 at the arbiter - fastest feed p99, same hops) <= 100 µs; client p99 < 1 ms at 10k events/s',
+);
+console.log(
+  'floor: one bare hop between two processes, no bookwire code: zeromq.js (each pipeline hop pays it) and a plain TCP socket:',
+);
+for (const rate of [1000, 10_000])
+  for (const kind of ['zeromq', 'tcp'] as const) console.log(formatFloor(await benchFloor(rate, 4, kind)));
 
 section('Peak sustained rate with no loss (consolidated stream)');
-const peak = await peakSustained(quick ? [10_000, 20_000, 40_000] : [10_000, 15_000, 20_000, 30_000, 40_000, 60_000], 4);
+const peak = await peakSustained(
+  quick ? [10_000, 20_000, 40_000] : [10_000, 15_000, 20_000, 30_000, 40_000, 60_000],
+  4,
+);
 console.log(formatLatency(peak.rows));
 console.log(
   `peak sustained rate: ${peak.peak} events/s (${SUSTAINED_RULE}; "yes, behind" = lossless but falling behind)`,

@@ -31,7 +31,8 @@ export async function soak(minutes: number, rate: number, log: (s: string) => vo
   let arbMem: { heapUsedMiB: number; externalMiB: number } | undefined;
   const statsSub = await t.subscriber('book', ['stats.binance.BTCUSDT']);
   const statsDone = (async () => {
-    for await (const m of statsSub) arbMem = (JSON.parse(m.payload.toString()) as { memory?: typeof arbMem }).memory ?? arbMem;
+    for await (const m of statsSub)
+      arbMem = (JSON.parse(m.payload.toString()) as { memory?: typeof arbMem }).memory ?? arbMem;
   })();
   const samples: SoakResult['samples'] = [];
   const sample = (tMin: number) => {
@@ -40,7 +41,9 @@ export async function soak(minutes: number, rate: number, log: (s: string) => vo
     samples.push({ t: tMin, rss, arbiterHeap: arbMem?.heapUsedMiB, arbiterExternal: arbMem?.externalMiB });
     log(
       `t=${tMin.toFixed(1)} min  ` +
-        Object.entries(rss).map(([k, v]) => `${k}=${v.toFixed(1)}MiB`).join(' ') +
+        Object.entries(rss)
+          .map(([k, v]) => `${k}=${v.toFixed(1)}MiB`)
+          .join(' ') +
         `  arbiter heap=${arbMem?.heapUsedMiB ?? '?'}MiB external=${arbMem?.externalMiB ?? '?'}MiB  updates=${updates} gaps=${gaps}`,
     );
   };
@@ -65,10 +68,15 @@ export function formatSoak(r: SoakResult): string {
   const first = r.samples[0];
   const last = r.samples[r.samples.length - 1];
   const rows = Object.keys(first.rss).map(
-    (k) => `  ${k.padEnd(12)} start ${first.rss[k].toFixed(1).padStart(7)} MiB   end ${last.rss[k].toFixed(1).padStart(7)} MiB   change ${(last.rss[k] - first.rss[k]).toFixed(1).padStart(6)} MiB`,
+    (k) =>
+      `  ${k.padEnd(12)} start ${first.rss[k].toFixed(1).padStart(7)} MiB   end ${last.rss[k].toFixed(1).padStart(7)} MiB   change ${(last.rss[k] - first.rss[k]).toFixed(1).padStart(6)} MiB`,
   );
   const heap = `  arbiter heap used ${first.arbiterHeap ?? '?'} -> ${last.arbiterHeap ?? '?'} MiB, external+buffers ${first.arbiterExternal ?? '?'} -> ${last.arbiterExternal ?? '?'} MiB (from its stats)`;
-  return [`memory soak: ${r.minutes} min at ${r.rate} events/s (start = after 30 s warm-up); client updates ${r.updates}, gaps ${r.gaps}`, ...rows, heap].join('\n');
+  return [
+    `memory soak: ${r.minutes} min at ${r.rate} events/s (start = after 30 s warm-up); client updates ${r.updates}, gaps ${r.gaps}`,
+    ...rows,
+    heap,
+  ].join('\n');
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -57,8 +57,8 @@ class BookSide {
     const stop = n > PROBE ? n - PROBE : 0;
     for (let i = n - 1; i >= stop; i--) {
       const v = k[i];
-      if (v === key) return i;
-      if (v < key) return -i - 2; // insertion point i + 1
+      // one test per step; which of the two it was only at the end
+      if (v <= key) return v === key ? i : -i - 2; // -i - 2: insertion point i + 1
     }
     let lo = 0;
     let hi = stop - 1;

@@ -1,9 +1,10 @@
 /**
- * A cursor over JSON text in a shape known in advance (fixed key order, no whitespace, no escapes): the
- * shared part of the fast decoders for Binance frames (venues/binance.ts) and our own raw.* heads
- * (wire/scan.ts). It reads numbers straight from the text instead of building a JSON tree. Every method
- * returns a "no" (-1, false, undefined) on anything outside that shape, and the caller then falls back
- * to JSON.parse, so results never depend on which path ran -- only the speed does.
+ * Reading JSON text in a shape known in advance (fixed key order, no whitespace, no escapes): the shared
+ * part of the fast decoders for venue frames (venues/binance.ts, okx.ts, bybit.ts: the free functions at the
+ * end of this file) and our own raw.* heads (wire/scan.ts: TextScanner, a cursor). Both read numbers straight
+ * from the text instead of building a JSON tree. Everything returns a "no" (-1, false, undefined) on anything
+ * outside that shape, and the caller then falls back to JSON.parse, so results never depend on which path
+ * ran -- only the speed does.
  */
 import type { Level } from '../core/types.js';
 
@@ -24,8 +25,13 @@ export class TextScanner {
 
   /** Consume `lit` if the text continues with it. */
   expect(lit: string): boolean {
-    if (!this.text.startsWith(lit, this.pos)) return false;
-    this.pos += lit.length;
+    // a loop over the characters: a little faster for these short literals than startsWith(lit, pos)
+    const text = this.text;
+    const p = this.pos;
+    const n = lit.length;
+    if (p + n > text.length) return false;
+    for (let i = 0; i < n; i++) if (text.charCodeAt(p + i) !== lit.charCodeAt(i)) return false;
+    this.pos = p + n;
     return true;
   }
 
@@ -81,24 +87,28 @@ export class TextScanner {
   /** A decimal in quotes, as exchanges send prices and sizes ("65000.01"), with Number()'s value; or -1. */
   quotedDecimal(): number {
     const text = this.text;
-    if (text.charCodeAt(this.pos) !== 34) return -1;
-    let i = this.pos + 1;
-    const start = i;
+    let i = this.pos;
+    if (text.charCodeAt(i) !== 34) return -1;
+    const start = ++i;
     let c = text.charCodeAt(i);
     if (!(c >= 48 && c <= 57)) return -1;
+    // the integer part, then the fraction: two tight loops (no "seen the dot" test per digit)
     let m = 0;
-    let k = 0;
-    let dot = false;
-    for (;;) {
-      if (c >= 48 && c <= 57) {
-        m = m * 10 + (c - 48);
-        if (dot) k++;
-      } else if (c === 46 && !dot) dot = true;
-      else break;
+    do {
+      m = m * 10 + (c - 48);
       c = text.charCodeAt(++i);
+    } while (c >= 48 && c <= 57);
+    const dot = i;
+    if (c === 46) {
+      c = text.charCodeAt(++i);
+      while (c >= 48 && c <= 57) {
+        m = m * 10 + (c - 48);
+        c = text.charCodeAt(++i);
+      }
     }
     if (c !== 34) return -1; // closing quote; anything else (e, x, escapes) is for the slow path
     this.pos = i + 1;
+    const k = i > dot ? i - dot - 1 : 0; // digits after the dot ("1." has none)
     return m <= Number.MAX_SAFE_INTEGER && k <= 22 ? m / POW10[k] : +text.slice(start, i);
   }
 
@@ -145,7 +155,12 @@ export class TextScanner {
   cachedString(prev: string): string | undefined {
     const text = this.text;
     const p = this.pos;
-    if (prev.length > 0 && text.charCodeAt(p) === 34 && text.startsWith(prev, p + 1) && text.charCodeAt(p + 1 + prev.length) === 34) {
+    if (
+      prev.length > 0 &&
+      text.charCodeAt(p) === 34 &&
+      text.startsWith(prev, p + 1) &&
+      text.charCodeAt(p + 1 + prev.length) === 34
+    ) {
       this.pos = p + prev.length + 2;
       return prev;
     }
@@ -160,4 +175,116 @@ export function isPlainBody(text: string, start: number, end: number): boolean {
     if (c === 92 || c < 32) return false;
   }
   return true;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The same reading as free functions over (text, index), for the venue frame scanners' hot paths: each
+// returns the index just past what it read, or -1. Called a dozen times per frame, a method call on a
+// scanner object does not always get inlined; these keep the cursor in a local and the level loop whole
+// (measured: Binance spot frames parse ~30 % faster than through TextScanner).
+
+/** The index just past `lit` if text continues with it at i, else -1. */
+export function literalAt(text: string, i: number, lit: string): number {
+  const n = lit.length;
+  if (i + n > text.length) return -1;
+  for (let j = 0; j < n; j++) if (text.charCodeAt(i + j) !== lit.charCodeAt(j)) return -1;
+  return i + n;
+}
+
+/** Where the last intAt (that did not return -1) stopped: the index after its digits. */
+export let intEnd = 0;
+
+/** A non-negative JSON integer at i (no leading zeros, at most 2^53 - 1), its end in intEnd; or -1. */
+export function intAt(text: string, i: number): number {
+  let c = text.charCodeAt(i);
+  if (!(c >= 48 && c <= 57)) return -1;
+  if (c === 48) {
+    const d = text.charCodeAt(i + 1);
+    if (d >= 48 && d <= 57) return -1; // JSON: "0" alone starts with 0
+  }
+  let v = 0;
+  do {
+    v = v * 10 + (c - 48);
+    c = text.charCodeAt(++i);
+  } while (c >= 48 && c <= 57);
+  if (v > Number.MAX_SAFE_INTEGER) return -1;
+  intEnd = i;
+  return v;
+}
+
+/**
+ * Levels sent as strings at i, [["price","size"(,"int"...)],...], into `out`: the index after the closing
+ * bracket, or -1. What the adapters' textLevels accepts with `extra` further strings per level, each 1-15
+ * digits (OKX: the deprecated "0" and the order count); price finite > 0, size finite >= 0 (0 deletes), at
+ * most `max` levels. Numbers get Number()'s value (see decimal() in venues/decimal.ts). One loop, no calls.
+ */
+export function stringLevelsAt(text: string, i: number, out: Level[], extra: number, max: number): number {
+  if (text.charCodeAt(i) !== 91) return -1; // [
+  let c = text.charCodeAt(++i);
+  if (c === 93) return i + 1;
+  for (;;) {
+    if (c !== 91 || text.charCodeAt(i + 1) !== 34 || out.length === max) return -1; // ["
+    i += 2;
+    // price: digits, optionally '.' and digits, then '"'
+    let start = i;
+    c = text.charCodeAt(i);
+    if (!(c >= 48 && c <= 57)) return -1;
+    let m = 0;
+    do {
+      m = m * 10 + (c - 48);
+      c = text.charCodeAt(++i);
+    } while (c >= 48 && c <= 57);
+    let dot = i;
+    if (c === 46) {
+      c = text.charCodeAt(++i);
+      while (c >= 48 && c <= 57) {
+        m = m * 10 + (c - 48);
+        c = text.charCodeAt(++i);
+      }
+    }
+    if (c !== 34) return -1;
+    let k = i > dot ? i - dot - 1 : 0;
+    const p = m <= Number.MAX_SAFE_INTEGER && k <= 22 ? m / POW10[k] : +text.slice(start, i);
+    if (!(p > 0 && p < Infinity) || text.charCodeAt(i + 1) !== 44 || text.charCodeAt(i + 2) !== 34) return -1; // ","
+    i += 3;
+    // size, the same way
+    start = i;
+    c = text.charCodeAt(i);
+    if (!(c >= 48 && c <= 57)) return -1;
+    m = 0;
+    do {
+      m = m * 10 + (c - 48);
+      c = text.charCodeAt(++i);
+    } while (c >= 48 && c <= 57);
+    dot = i;
+    if (c === 46) {
+      c = text.charCodeAt(++i);
+      while (c >= 48 && c <= 57) {
+        m = m * 10 + (c - 48);
+        c = text.charCodeAt(++i);
+      }
+    }
+    if (c !== 34) return -1;
+    k = i > dot ? i - dot - 1 : 0;
+    const s = m <= Number.MAX_SAFE_INTEGER && k <= 22 ? m / POW10[k] : +text.slice(start, i);
+    if (!(s < Infinity)) return -1; // s >= 0 by construction
+    i++;
+    // extra strings: ,"digits"
+    for (let e = 0; e < extra; e++) {
+      if (text.charCodeAt(i) !== 44 || text.charCodeAt(i + 1) !== 34) return -1;
+      i += 2;
+      start = i;
+      c = text.charCodeAt(i);
+      while (c >= 48 && c <= 57) c = text.charCodeAt(++i);
+      if (c !== 34 || i === start || i - start > 15) return -1;
+      i++;
+    }
+    if (text.charCodeAt(i) !== 93) return -1; // ]
+    out.push([p, s]);
+    c = text.charCodeAt(i + 1);
+    i += 2;
+    if (c === 93) return i;
+    if (c !== 44) return -1;
+    c = text.charCodeAt(i);
+  }
 }

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BookArbiter } from '../../src/core/arbiter.js';
 import type { BookDelta } from '../../src/core/types.js';
-import { parseMessageJson } from '../../src/venues/binance.js';
+import fc from 'fast-check';
+import { parseMessage, parseMessageJson, scanDepthUpdate } from '../../src/venues/binance.js';
 import { binanceUsdm, usdmSnapshotWeight } from '../../src/venues/binance-usdm.js';
 import { findVenue, venue } from '../../src/venues/index.js';
 import { FIXTURES } from './real-fixtures.js';
@@ -24,7 +25,8 @@ test('real USD-M depthUpdates (ccxt 2026 recording): parsed with pu, the pu chai
     const d = r.delta!;
     assert.equal(d.venue, 'binance-usdm');
     assert.equal(d.symbol, 'BTCUSDT');
-    // the fast scanner and JSON.parse agree on every real frame
+    // the fast scanner reads every real frame (they end with "st"), and agrees with JSON.parse
+    assert.notEqual(scanDepthUpdate(f, 'a', 1, 'binance-usdm'), undefined, f.slice(0, 80));
     assert.deepEqual(
       { ...d, raw: undefined },
       { ...parseMessageJson(f, 'a', 1, 'binance-usdm').delta!, raw: undefined },
@@ -90,4 +92,39 @@ test('USD-M endpoints, weights and symbols', () => {
   assert.equal(binanceUsdm.unifiedSymbol('BTCUSDT'), 'BTC/USDT:USDT');
   assert.equal(findVenue('binance-usdm'), binanceUsdm);
   assert.throws(() => venue('nope'), /unknown venue "nope" \(known: binance, binance-usdm/);
+});
+
+test('fast path: USD-M frames as the combined stream sends them (T, ps, pu, st) are scanned, with the JSON path result', () => {
+  const level = fc.tuple(
+    fc.integer({ min: 1, max: 10 ** 9 }).map((t) => (t / 100).toFixed(2)),
+    fc.integer({ min: 0, max: 10 ** 7 }).map((u) => (u / 1000).toFixed(3)),
+  );
+  const frame = fc.record({
+    E: fc.nat({ max: 2 ** 45 }),
+    T: fc.nat({ max: 2 ** 45 }),
+    pu: fc.nat({ max: 2 ** 50 }),
+    jump: fc.integer({ min: 1, max: 600 }),
+    n: fc.nat({ max: 20_000 }),
+    b: fc.array(level, { maxLength: 8 }),
+    a: fc.array(level, { maxLength: 8 }),
+    st: fc.option(fc.nat({ max: 9 }), { nil: undefined }),
+    wrap: fc.boolean(),
+  });
+  fc.assert(
+    fc.property(frame, (m) => {
+      const U = m.pu + m.jump;
+      const st = m.st === undefined ? '' : `,"st":${m.st}`;
+      const raw =
+        `{"e":"depthUpdate","E":${m.E},"T":${m.T},"s":"BTCUSDT","ps":"BTCUSDT","U":${U},"u":${U + m.n},"pu":${m.pu},` +
+        `"b":${JSON.stringify(m.b)},"a":${JSON.stringify(m.a)}${st}}`;
+      const text = m.wrap ? `{"stream":"btcusdt@depth@100ms","data":${raw}}` : raw;
+      const fast = scanDepthUpdate(text, 'c', 1, 'binance-usdm');
+      assert.notEqual(fast, undefined, text);
+      assert.deepEqual(fast, parseMessageJson(text, 'c', 1, 'binance-usdm').delta, text);
+      // "st" other than a plain integer: the JSON path, with the same result
+      const odd = text.replace(/"st":[0-9]+/, '"st":"x"');
+      assert.deepEqual(parseMessage(odd, 'c', 1, 'binance-usdm'), parseMessageJson(odd, 'c', 1, 'binance-usdm'));
+    }),
+    { numRuns: 1000 },
+  );
 });

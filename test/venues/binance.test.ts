@@ -269,6 +269,9 @@ test('parseMessage and the JSON path agree on mutated and re-formatted messages'
   ]) {
     assert.match(parseMessage(text, 'c', 1).error ?? '', /malformed JSON/, text);
   }
+  // an empty symbol right after a frame for another symbol: the JSON path's error, not the cached symbol
+  assert.ok(parseMessage(RAW, 'c', 1).delta);
+  assert.match(parseMessage(RAW.replace('"s":"NKNUSDT"', '"s":""'), 'c', 1).error ?? '', /"s" must be a non-empty/);
   // other key orders and escapes go through JSON.parse with the same result
   const reordered = '{"E":1,"e":"depthUpdate","u":5,"U":3,"s":"BTC\\u0055SDT","a":[],"b":[["1.5","2"]]}';
   assert.equal(scanDepthUpdate(reordered, 'c', 0), undefined);

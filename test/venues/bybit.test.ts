@@ -12,7 +12,9 @@ import {
   bybitSubscribeMessages,
   bybitTopic,
   parseBybitMessage,
+  parseBybitMessageJson,
   parseBybitSnapshot,
+  scanBybitDelta,
 } from '../../src/venues/bybit.js';
 import { findVenue, VENUE_IDS } from '../../src/venues/index.js';
 import type { ParsedFrame } from '../../src/venues/types.js';
@@ -355,4 +357,107 @@ test('REST snapshot: seq = result.u; venue errors, another symbol, crossed and m
   ];
   for (const [text, re] of cases)
     assert.match(parseBybitSnapshot(text, 'BTCUSDT', 'c', 0, 'bybit').error ?? '', re, text.slice(0, 80));
+});
+
+// ------------------------------------------------------------------------------------------ fast path
+
+/** Plain decimal strings as venues write them (and a few they might: leading zeros, a trailing dot). */
+const decimalString = fc
+  .tuple(fc.bigInt({ min: 0n, max: 10n ** 18n }), fc.integer({ min: 0, max: 10 }), fc.boolean())
+  .map(([int, decimals, trailingDot]) => {
+    const digits = int.toString();
+    if (decimals === 0) return trailingDot ? `${digits}.` : digits;
+    const padded = digits.padStart(decimals + 1, '0');
+    return `${padded.slice(0, -decimals)}.${padded.slice(-decimals)}`;
+  });
+const bybitLevel = fc.tuple(
+  decimalString.filter((s) => Number(s) > 0),
+  decimalString,
+);
+const bybitDeltaArb = fc.record({
+  depth: fc.constantFrom('1', '50', '200', '1000', '0050'),
+  symbol: fc.constantFrom('BTCUSDT', 'BTCPERP', '1000PEPEUSDT', 'X'),
+  spot: fc.boolean(),
+  ts: fc.nat({ max: 2 ** 45 }),
+  b: fc.array(bybitLevel, { maxLength: 6 }),
+  a: fc.array(bybitLevel, { maxLength: 6 }),
+  u: fc.integer({ min: 2, max: 2 ** 45 }),
+  seq: fc.option(fc.nat({ max: 2 ** 50 }), { nil: undefined }),
+  cts: fc.option(fc.nat({ max: 2 ** 45 }), { nil: undefined }),
+});
+/** A delta frame in Bybit's own key order and spelling (spot: ts before type; linear: type before ts). */
+function bybitCanonical(m: typeof bybitDeltaArb extends fc.Arbitrary<infer T> ? T : never): string {
+  const head = m.spot ? `"ts":${m.ts},"type":"delta"` : `"type":"delta","ts":${m.ts}`;
+  const seq = m.seq === undefined ? '' : `,"seq":${m.seq}`;
+  const cts = m.cts === undefined ? '' : `,"cts":${m.cts}`;
+  return (
+    `{"topic":"orderbook.${m.depth}.${m.symbol}",${head},"data":{"s":"${m.symbol}","b":${JSON.stringify(m.b)},` +
+    `"a":${JSON.stringify(m.a)},"u":${m.u}${seq}}${cts}}`
+  );
+}
+
+test('fast path: every canonical delta frame is scanned, with the JSON path result', () => {
+  fc.assert(
+    fc.property(bybitDeltaArb, fc.constantFrom('bybit', 'bybit-linear'), (m, venue) => {
+      const text = bybitCanonical(m);
+      const fast = scanBybitDelta(text, 'c', 1, venue);
+      assert.notEqual(fast, undefined, text);
+      assert.deepEqual(fast, parseBybitMessageJson(text, 'c', 1, venue).delta, text);
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+test('fast path: parseBybitMessage equals the JSON path on mutated and re-formatted frames', () => {
+  const edit = fc.tuple(
+    fc.nat(),
+    fc.constantFrom('del', 'ins', 'rep'),
+    fc.constantFrom(...'0123456789.,:"[]{}eE-+ \\xuA'.split('')),
+  );
+  fc.assert(
+    fc.property(bybitDeltaArb, fc.array(edit, { minLength: 1, maxLength: 3 }), fc.boolean(), (m, edits, pretty) => {
+      let text = bybitCanonical(m);
+      if (pretty) text = JSON.stringify(JSON.parse(text), null, 1);
+      for (const [at, op, ch] of edits) {
+        const i = at % (text.length + 1);
+        if (op === 'del') text = text.slice(0, i) + text.slice(i + 1);
+        else if (op === 'ins') text = text.slice(0, i) + ch + text.slice(i);
+        else text = text.slice(0, i) + ch + text.slice(i + 1);
+      }
+      assert.deepEqual(parseBybitMessage(text, 'c', 1, 'bybit'), parseBybitMessageJson(text, 'c', 1, 'bybit'), text);
+    }),
+    { numRuns: 3000 },
+  );
+  // left to JSON.parse: snapshots, u = 1, another data.s, a 3-string level, a price of "1e5"
+  for (const text of [
+    SNAP,
+    DELTA.replace('"u":53935310', '"u":1'),
+    DELTA.replace('"s":"BTCUSDT"', '"s":"ETHUSDT"'),
+    DELTA.replace('["63982.50","0.003"]', '["63982.50","0.003","1"]'),
+    DELTA.replace('"63982.50"', '"1e5"'),
+  ]) {
+    assert.equal(scanBybitDelta(text, 'c', 0, 'bybit'), undefined, text);
+    assert.deepEqual(parseBybitMessage(text, 'c', 0, 'bybit'), parseBybitMessageJson(text, 'c', 0, 'bybit'), text);
+  }
+});
+
+test('fast path on real frames: every delta of the recordings is scanned, with the JSON path result', () => {
+  let scanned = 0;
+  for (const [file, venue] of [
+    ['ccxt_bybit_linear_orderbook50.jsonl', 'bybit-linear'],
+    ['ccxt_bybit_spot_orderbook1_a.jsonl', 'bybit'],
+    ['ccxt_bybit_spot_orderbook1_b.jsonl', 'bybit'],
+    ['tardis_bybit_linear_orderbook.jsonl', 'bybit-linear'],
+    ['tardis_bybit_spot_orderbook.jsonl', 'bybit'],
+  ] as const) {
+    for (const text of jsonLines(file)) {
+      assert.deepEqual(parseBybitMessage(text, 'c', 1, venue), parseBybitMessageJson(text, 'c', 1, venue), text);
+      if (!text.includes('"type":"delta"')) continue;
+      const fast = scanBybitDelta(text, 'c', 1, venue);
+      assert.notEqual(fast, undefined, text);
+      assert.deepEqual(fast, parseBybitMessageJson(text, 'c', 1, venue).delta);
+      scanned++;
+    }
+  }
+  assert.equal(scanned, 6);
 });

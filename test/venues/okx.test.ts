@@ -17,7 +17,9 @@ import {
   okxSubscribeMessages,
   parseOkxBookData,
   parseOkxMessage,
+  parseOkxMessageJson,
   parseOkxSnapshot,
+  scanOkxUpdate,
 } from '../../src/venues/okx.js';
 import { TextBook } from '../../src/venues/textbook.js';
 import { cryptofeedReceived, jsonLines } from './real-fixtures.js';
@@ -493,4 +495,120 @@ test('REST snapshot: body with seqId -> snapshot; without seqId, venue errors, c
   ];
   for (const [text, re] of cases)
     assert.match(parseOkxSnapshot(text, 'BTC-USDT', 'c', 0).error ?? '', re, text.slice(0, 80));
+});
+
+// ------------------------------------------------------------------------------------------ fast path
+
+/** Plain decimal strings as venues write them (and a few they might: leading zeros, a trailing dot). */
+const decimalString = fc
+  .tuple(fc.bigInt({ min: 0n, max: 10n ** 18n }), fc.integer({ min: 0, max: 10 }), fc.boolean())
+  .map(([int, decimals, trailingDot]) => {
+    const digits = int.toString();
+    if (decimals === 0) return trailingDot ? `${digits}.` : digits;
+    const padded = digits.padStart(decimals + 1, '0');
+    return `${padded.slice(0, -decimals)}.${padded.slice(-decimals)}`;
+  });
+const okxLevel = fc.tuple(
+  decimalString.filter((s) => Number(s) > 0),
+  decimalString,
+  fc.constantFrom('0', '00', '1'),
+  fc.nat({ max: 10_000 }).map(String),
+);
+const okxUpdateArb = fc.record({
+  instId: fc.constantFrom('BTC-USDT', 'BTC-USDT-SWAP', 'ETH-USD-220527', 'X'),
+  asks: fc.array(okxLevel, { maxLength: 6 }),
+  bids: fc.array(okxLevel, { maxLength: 6 }),
+  ts: fc.nat({ max: 2 ** 45 }).map(String),
+  checksum: fc.option(fc.integer({ min: -0x80000000, max: 0x7fffffff }), { nil: undefined }),
+  prevSeqId: fc.nat({ max: 2 ** 45 }),
+  n: fc.integer({ min: 1, max: 1000 }),
+});
+/** An update frame in OKX's own key order and spelling. */
+function okxCanonical(m: typeof okxUpdateArb extends fc.Arbitrary<infer T> ? T : never): string {
+  const checksum = m.checksum === undefined ? '' : `,"checksum":${m.checksum}`;
+  return (
+    `{"arg":{"channel":"books","instId":"${m.instId}"},"action":"update","data":[{"asks":${JSON.stringify(m.asks)},` +
+    `"bids":${JSON.stringify(m.bids)},"ts":"${m.ts}"${checksum},"prevSeqId":${m.prevSeqId},"seqId":${m.prevSeqId + m.n}}]}`
+  );
+}
+
+test('fast path: every canonical update frame is scanned, with the JSON path result', () => {
+  fc.assert(
+    fc.property(okxUpdateArb, (m) => {
+      const text = okxCanonical(m);
+      const fast = scanOkxUpdate(text, 'c', 1);
+      assert.notEqual(fast, undefined, text);
+      assert.deepEqual(fast, parseOkxMessageJson(text, 'c', 1).delta, text);
+    }),
+    { numRuns: 1000 },
+  );
+  assert.deepEqual(scanOkxUpdate(UPD, 'c', 0), parseOkxMessageJson(UPD, 'c', 0).delta);
+});
+
+test('fast path: parseOkxMessage equals the JSON path on mutated and re-formatted frames', () => {
+  const edit = fc.tuple(
+    fc.nat(),
+    fc.constantFrom('del', 'ins', 'rep'),
+    fc.constantFrom(...'0123456789.,:"[]{}eE-+ \\xuA'.split('')),
+  );
+  fc.assert(
+    fc.property(okxUpdateArb, fc.array(edit, { minLength: 1, maxLength: 3 }), fc.boolean(), (m, edits, pretty) => {
+      let text = okxCanonical(m);
+      if (pretty) text = JSON.stringify(JSON.parse(text), null, 1);
+      for (const [at, op, ch] of edits) {
+        const i = at % (text.length + 1);
+        if (op === 'del') text = text.slice(0, i) + text.slice(i + 1);
+        else if (op === 'ins') text = text.slice(0, i) + ch + text.slice(i);
+        else text = text.slice(0, i) + ch + text.slice(i + 1);
+      }
+      assert.deepEqual(parseOkxMessage(text, 'c', 1), parseOkxMessageJson(text, 'c', 1), text);
+    }),
+    { numRuns: 3000 },
+  );
+  // what the scanner leaves to JSON.parse still parses there: snapshots, keep-alives, resets, other key orders
+  for (const text of [
+    SNAP,
+    KEEPALIVE,
+    RESET,
+    UPD.replace('"action":"update",', '') + '',
+    JSON.stringify(JSON.parse(UPD)),
+  ]) {
+    assert.deepEqual(parseOkxMessage(text, 'c', 1), parseOkxMessageJson(text, 'c', 1), text);
+  }
+  assert.equal(scanOkxUpdate(SNAP, 'c', 0), undefined);
+  assert.equal(scanOkxUpdate(KEEPALIVE, 'c', 0), undefined);
+  assert.equal(scanOkxUpdate(RESET, 'c', 0), undefined);
+  // a level price of "1e5", a 5-string level, a 16-digit order count: the JSON path decides
+  for (const [from, to] of [
+    ['"63708"', '"1e5"'],
+    ['"2.5","0","1"', '"2.5","0","1","7"'],
+    ['"2.5","0","1"', '"2.5","0","1234567890123456"'],
+    ['"2.5"', '"Infinity"'],
+  ]) {
+    const text = UPD.replace(from, to);
+    assert.equal(scanOkxUpdate(text, 'c', 0), undefined, text);
+    assert.deepEqual(parseOkxMessage(text, 'c', 0), parseOkxMessageJson(text, 'c', 0), text);
+  }
+});
+
+test('fast path on real frames: the recordings (no seqId: the JSON path) and their updates with seqId added (scanned)', () => {
+  const real = [
+    ...cryptofeedReceived('cryptofeed_OKX.ws.1.0'),
+    ...jsonLines('tardis_okx_books.jsonl'),
+    ...jsonLines('ccxt_okx_books5.jsonl'),
+  ];
+  let scanned = 0;
+  let seq = 1_000;
+  for (const text of real) {
+    assert.deepEqual(parseOkxMessage(text, 'c', 1), parseOkxMessageJson(text, 'c', 1), text.slice(0, 120));
+    if (!text.includes('"channel":"books"') || !text.includes('"action":"update"')) continue;
+    // today's frames end with prevSeqId and seqId after the checksum
+    const today = `${text.slice(0, -3)},"prevSeqId":${seq},"seqId":${seq + 7}}]}`;
+    seq += 7;
+    const fast = scanOkxUpdate(today, 'c', 1);
+    assert.notEqual(fast, undefined, today.slice(0, 120));
+    assert.deepEqual(fast, parseOkxMessageJson(today, 'c', 1).delta);
+    scanned++;
+  }
+  assert.equal(scanned, 287, 'every books update of the cryptofeed recording');
 });

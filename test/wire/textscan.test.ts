@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { TextScanner } from '../../src/wire/textscan.js';
+import { intAt, intEnd, literalAt, stringLevelsAt, TextScanner } from '../../src/wire/textscan.js';
 import type { Level } from '../../src/core/types.js';
 
 const sc = new TextScanner();
@@ -54,4 +54,58 @@ test('plainString and cachedString: no escapes, and the cached string is returne
   assert.equal(sc.at('"BTCUSDT"').cachedString(prev), prev);
   assert.equal(sc.at('"BTCUSDTC"').cachedString(prev), 'BTCUSDTC');
   assert.equal(sc.at('"ETH"').cachedString(''), 'ETH');
+});
+
+test('literalAt, intAt and stringLevelsAt: what the venue scanners read, or -1', () => {
+  assert.equal(literalAt('{"e":"x"}', 0, '{"e":'), 5);
+  assert.equal(literalAt('{"e":"x"}', 1, '"e"'), 4);
+  assert.equal(literalAt('{"e"', 0, '{"e":'), -1, 'past the end');
+  assert.equal(literalAt('{"E":', 0, '{"e":'), -1);
+  assert.equal(intAt('x1234,', 1), 1234);
+  assert.equal(intEnd, 5);
+  assert.equal(intAt('0}', 0), 0);
+  for (const bad of ['007', '-1', 'x', '9007199254740993']) assert.equal(intAt(bad, 0), -1, bad);
+  const out: Level[] = [];
+  assert.equal(stringLevelsAt('[["30261","4","0","1"],["30249.4","0","0","0"]],', 0, out, 2, 10), 47);
+  assert.deepEqual(out, [
+    [30261, 4],
+    [30249.4, 0],
+  ]);
+  const q: Level[] = [];
+  assert.equal(stringLevelsAt('[["65000.01000000","0.50000000"],["1.","007"]]', 0, q, 0, 10), 46);
+  assert.deepEqual(q, [
+    [65000.01, 0.5],
+    [1, 7],
+  ]);
+  assert.equal(stringLevelsAt('[]', 0, [], 0, 10), 2);
+  for (const [bad, extra, max, why] of [
+    ['[["1","2","0"]]', 0, 10, 'one string too many'],
+    ['[["1","2"]]', 2, 10, 'extra strings missing'],
+    ['[["0","2"]]', 0, 10, 'price 0'],
+    [`[["${'9'.repeat(400)}","2"]]`, 0, 10, 'price beyond the doubles'],
+    [`[["1","${'9'.repeat(400)}"]]`, 0, 10, 'size beyond the doubles'],
+    ['[["1","2"],["2","2"]]', 0, 1, 'more levels than allowed'],
+    ['[["1","2","0","1.5"]]', 2, 10, 'an extra string that is not an integer'],
+    ['[["1","2","0","1234567890123456"]]', 2, 10, 'an extra string of 16 digits'],
+    ['[["1","2","0",""]]', 2, 10, 'an empty extra string'],
+    ['[["1e5","2"]]', 0, 10, 'exponent'],
+    ['[["1.2.3","2"]]', 0, 10, 'two dots'],
+    ['[[1,2]]', 0, 10, 'numbers, not strings'],
+    ['[["1","2"],]', 0, 10, 'trailing comma'],
+    ['[["1","2"]', 0, 10, 'unterminated'],
+  ] as const) {
+    assert.equal(stringLevelsAt(bad, 0, [], extra, max), -1, why);
+  }
+});
+
+test('stringLevelsAt gives exactly Number() of each string', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 2 ** 53 - 1 }), fc.integer({ min: 0, max: 22 }), (m, k) => {
+      const digits = String(m).padStart(k + 1, '0');
+      const text = k === 0 ? digits : `${digits.slice(0, -k)}.${digits.slice(-k)}`;
+      const out: Level[] = [];
+      assert.notEqual(stringLevelsAt(`[["${text}","${text}"]]`, 0, out, 0, 1), -1, text);
+      assert.deepEqual(out, [[Number(text), Number(text)]], text);
+    }),
+  );
 });
