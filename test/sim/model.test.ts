@@ -6,7 +6,6 @@ import { OrderBook } from '../../src/core/book.js';
 import { parseCapture } from '../../src/sim/capture.js';
 import { corrupt } from '../../src/sim/faults.js';
 import { spotJson } from '../../src/sim/protocols/binance.js';
-import { crc32, crc32Js } from '../../src/sim/protocols/okx.js';
 import { mulberry32 } from '../../src/sim/prng.js';
 import { SyntheticFeed } from '../../src/sim/synthetic.js';
 import { formatUnits, parseUnits, unitsToNumber } from '../../src/sim/units.js';
@@ -145,9 +144,4 @@ test('truth book views: a client holding the top N and applying each event view 
     entered += ev.changes.views[2].bids.filter((l) => !touched.has(l[0])).length;
   }
   assert.ok(entered > 50, `untouched levels entered or left the top 50 ${entered} times`);
-});
-
-test('crc32: the JavaScript fallback, the one in use, and the check value agree', () => {
-  assert.equal(crc32Js('123456789'), 0xcbf43926);
-  for (const s of ['', '3366.1:7.0306:3366.8:9.9', 'é', 'a'.repeat(1000)]) assert.equal(crc32(s), crc32Js(s));
 });

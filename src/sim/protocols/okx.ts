@@ -21,7 +21,8 @@
  *      empty list, OPTION needing uly or instFamily as on OKX; what ccxt's fetchMarkets asks for),
  *      /api/v5/public/time.
  */
-import * as zlib from 'node:zlib';
+import type { StringLevel } from '../../core/book.js';
+import { OKX_CHECKSUM_DEPTH, okxChecksum as venueChecksum } from '../../venues/okx.js';
 import { splitSymbol } from '../exchangeInfo.js';
 import { BookEvent, type Feed } from '../feed.js';
 import { hash32 } from '../prng.js';
@@ -32,30 +33,6 @@ import { formatUnitsShort } from '../units.js';
 import type { HttpCall, VenueContext, VenueProtocol } from './types.js';
 
 const DEPTH = 400;
-const CHECKSUM_LEVELS = 25;
-
-const CRC_TABLE = (() => {
-  const t = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
-  }
-  return t;
-})();
-
-/** CRC-32 (IEEE) of a string's UTF-8 bytes, unsigned, in JavaScript. */
-export function crc32Js(s: string): number {
-  let c = -1;
-  for (const byte of Buffer.from(s, 'utf8')) c = CRC_TABLE[(c ^ byte) & 0xff] ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
-}
-
-const nativeCrc32 = (zlib as { crc32?: (d: string) => number }).crc32;
-
-/** CRC-32 (IEEE), unsigned: zlib.crc32 where Node has it (>= 20.15 / 22.2), else crc32Js. */
-export const crc32: (s: string) => number = typeof nativeCrc32 === 'function' ? nativeCrc32 : crc32Js;
-
 /** Number of orders at a level: made up, but the same for the same level everywhere. */
 const numOrders = (size: number) => (size === 0 ? '0' : String(1 + (Math.floor(size / 7919) % 12)));
 
@@ -75,18 +52,14 @@ function topLevels(side: TruthSide, n: number): UnitLevel[] {
   return out;
 }
 
-/** OKX's legacy book checksum of the top 25 levels, as a signed 32-bit integer. */
+/**
+ * OKX's legacy book checksum of the truth's top 25 levels, spelled as this simulator sends them: the
+ * algorithm is the adapter's (venues/okx.ts), so the simulator and the parser cannot drift apart.
+ */
 export function okxChecksum(book: TruthBook): number {
-  const parts: string[] = [];
-  const b = book.bids;
-  const a = book.asks;
-  for (let i = 0; i < CHECKSUM_LEVELS; i++) {
-    const bi = b.prices.length - 1 - i;
-    const ai = a.prices.length - 1 - i;
-    if (bi >= 0) parts.push(`${formatUnitsShort(b.prices[bi])}:${formatUnitsShort(b.sizes[bi])}`);
-    if (ai >= 0) parts.push(`${formatUnitsShort(a.prices[ai])}:${formatUnitsShort(a.sizes[ai])}`);
-  }
-  return crc32(parts.join(':')) | 0;
+  const text = (side: TruthSide): StringLevel[] =>
+    topLevels(side, OKX_CHECKSUM_DEPTH).map(([p, q]) => [formatUnitsShort(p), formatUnitsShort(q)]);
+  return venueChecksum(text(book.bids), text(book.asks));
 }
 
 const ERR_TOO_MANY = { msg: 'Too Many Requests', code: '50011' };
