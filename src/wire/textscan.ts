@@ -86,30 +86,9 @@ export class TextScanner {
 
   /** A decimal in quotes, as exchanges send prices and sizes ("65000.01"), with Number()'s value; or -1. */
   quotedDecimal(): number {
-    const text = this.text;
-    let i = this.pos;
-    if (text.charCodeAt(i) !== 34) return -1;
-    const start = ++i;
-    let c = text.charCodeAt(i);
-    if (!(c >= 48 && c <= 57)) return -1;
-    // the integer part, then the fraction: two tight loops (no "seen the dot" test per digit)
-    let m = 0;
-    do {
-      m = m * 10 + (c - 48);
-      c = text.charCodeAt(++i);
-    } while (c >= 48 && c <= 57);
-    const dot = i;
-    if (c === 46) {
-      c = text.charCodeAt(++i);
-      while (c >= 48 && c <= 57) {
-        m = m * 10 + (c - 48);
-        c = text.charCodeAt(++i);
-      }
-    }
-    if (c !== 34) return -1; // closing quote; anything else (e, x, escapes) is for the slow path
-    this.pos = i + 1;
-    const k = i > dot ? i - dot - 1 : 0; // digits after the dot ("1." has none)
-    return m <= Number.MAX_SAFE_INTEGER && k <= 22 ? m / POW10[k] : +text.slice(start, i);
+    const v = quotedDecimalAt(this.text, this.pos);
+    if (v >= 0) this.pos = decimalEnd;
+    return v;
   }
 
   /**
@@ -191,6 +170,38 @@ export function literalAt(text: string, i: number, lit: string): number {
   return i + n;
 }
 
+/** Where the last quotedDecimalAt (that did not return -1) stopped: the index after the closing quote. */
+export let decimalEnd = 0;
+
+/**
+ * A decimal in quotes at i, as exchanges send prices and sizes ("65000.01"), with Number()'s value, its end
+ * in decimalEnd; or -1 (exponents, signs, escapes: for the slow path).
+ */
+export function quotedDecimalAt(text: string, i: number): number {
+  if (text.charCodeAt(i) !== 34) return -1;
+  const start = ++i;
+  let c = text.charCodeAt(i);
+  if (!(c >= 48 && c <= 57)) return -1;
+  // the integer part, then the fraction: two tight loops (no "seen the dot" test per digit)
+  let m = 0;
+  do {
+    m = m * 10 + (c - 48);
+    c = text.charCodeAt(++i);
+  } while (c >= 48 && c <= 57);
+  const dot = i;
+  if (c === 46) {
+    c = text.charCodeAt(++i);
+    while (c >= 48 && c <= 57) {
+      m = m * 10 + (c - 48);
+      c = text.charCodeAt(++i);
+    }
+  }
+  if (c !== 34) return -1;
+  decimalEnd = i + 1;
+  const k = i > dot ? i - dot - 1 : 0; // digits after the dot ("1." has none)
+  return m <= Number.MAX_SAFE_INTEGER && k <= 22 ? m / POW10[k] : +text.slice(start, i);
+}
+
 /** Where the last intAt (that did not return -1) stopped: the index after its digits. */
 export let intEnd = 0;
 
@@ -216,64 +227,24 @@ export function intAt(text: string, i: number): number {
  * Levels sent as strings at i, [["price","size"(,"int"...)],...], into `out`: the index after the closing
  * bracket, or -1. What the adapters' textLevels accepts with `extra` further strings per level, each 1-15
  * digits (OKX: the deprecated "0" and the order count); price finite > 0, size finite >= 0 (0 deletes), at
- * most `max` levels. Numbers get Number()'s value (see decimal() in venues/decimal.ts). One loop, no calls.
+ * most `max` levels. Numbers get Number()'s value (quotedDecimalAt).
  */
 export function stringLevelsAt(text: string, i: number, out: Level[], extra: number, max: number): number {
   if (text.charCodeAt(i) !== 91) return -1; // [
   let c = text.charCodeAt(++i);
   if (c === 93) return i + 1;
   for (;;) {
-    if (c !== 91 || text.charCodeAt(i + 1) !== 34 || out.length === max) return -1; // ["
-    i += 2;
-    // price: digits, optionally '.' and digits, then '"'
-    let start = i;
-    c = text.charCodeAt(i);
-    if (!(c >= 48 && c <= 57)) return -1;
-    let m = 0;
-    do {
-      m = m * 10 + (c - 48);
-      c = text.charCodeAt(++i);
-    } while (c >= 48 && c <= 57);
-    let dot = i;
-    if (c === 46) {
-      c = text.charCodeAt(++i);
-      while (c >= 48 && c <= 57) {
-        m = m * 10 + (c - 48);
-        c = text.charCodeAt(++i);
-      }
-    }
-    if (c !== 34) return -1;
-    let k = i > dot ? i - dot - 1 : 0;
-    const p = m <= Number.MAX_SAFE_INTEGER && k <= 22 ? m / POW10[k] : +text.slice(start, i);
-    if (!(p > 0 && p < Infinity) || text.charCodeAt(i + 1) !== 44 || text.charCodeAt(i + 2) !== 34) return -1; // ","
-    i += 3;
-    // size, the same way
-    start = i;
-    c = text.charCodeAt(i);
-    if (!(c >= 48 && c <= 57)) return -1;
-    m = 0;
-    do {
-      m = m * 10 + (c - 48);
-      c = text.charCodeAt(++i);
-    } while (c >= 48 && c <= 57);
-    dot = i;
-    if (c === 46) {
-      c = text.charCodeAt(++i);
-      while (c >= 48 && c <= 57) {
-        m = m * 10 + (c - 48);
-        c = text.charCodeAt(++i);
-      }
-    }
-    if (c !== 34) return -1;
-    k = i > dot ? i - dot - 1 : 0;
-    const s = m <= Number.MAX_SAFE_INTEGER && k <= 22 ? m / POW10[k] : +text.slice(start, i);
-    if (!(s < Infinity)) return -1; // s >= 0 by construction
-    i++;
+    if (c !== 91 || out.length === max) return -1; // [
+    const p = quotedDecimalAt(text, i + 1);
+    if (!(p > 0 && p < Infinity) || text.charCodeAt(decimalEnd) !== 44) return -1; // ,
+    const s = quotedDecimalAt(text, decimalEnd + 1);
+    if (!(s >= 0 && s < Infinity)) return -1;
+    i = decimalEnd;
     // extra strings: ,"digits"
     for (let e = 0; e < extra; e++) {
       if (text.charCodeAt(i) !== 44 || text.charCodeAt(i + 1) !== 34) return -1;
       i += 2;
-      start = i;
+      const start = i;
       c = text.charCodeAt(i);
       while (c >= 48 && c <= 57) c = text.charCodeAt(++i);
       if (c !== 34 || i === start || i - start > 15) return -1;
