@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { mutatedFrames } from './mutate.js';
 import { OrderBook } from '../../src/core/book.js';
 import { projectRoot } from '../helpers.js';
 import type { BookDelta, Level } from '../../src/core/types.js';
@@ -241,21 +242,8 @@ test('the scanner handles every canonical depthUpdate and agrees with JSON.parse
 });
 
 test('parseMessage and the JSON path agree on mutated and re-formatted messages', () => {
-  const edit = fc.tuple(
-    fc.nat(),
-    fc.constantFrom('del', 'ins', 'rep'),
-    fc.constantFrom(...'0123456789.,:"[]{}eE-+ \\xu'.split('')),
-  );
   fc.assert(
-    fc.property(depthUpdateArb, fc.array(edit, { minLength: 1, maxLength: 3 }), fc.boolean(), (m, edits, pretty) => {
-      let text = canonical(m);
-      if (pretty) text = JSON.stringify(JSON.parse(text), null, 1); // whitespace: the scanner must defer
-      for (const [at, op, ch] of edits) {
-        const i = at % (text.length + 1);
-        if (op === 'del') text = text.slice(0, i) + text.slice(i + 1);
-        else if (op === 'ins') text = text.slice(0, i) + ch + text.slice(i);
-        else text = text.slice(0, i) + ch + text.slice(i + 1);
-      }
+    fc.property(mutatedFrames(depthUpdateArb.map(canonical), '0123456789.,:"[]{}eE-+ \\xu'), (text) => {
       assert.deepEqual(parseMessage(text, 'c', 1), parseMessageJson(text, 'c', 1), text);
     }),
     { numRuns: 2000 },
