@@ -454,6 +454,23 @@ type RawConfig = z.output<typeof rawSchema>;
 function crossCheck(c: RawConfig, ctx: z.core.$RefinementCtx<RawConfig>): void {
   const problem = (path: (string | number)[], message: string, input: unknown) =>
     ctx.issues.push({ code: 'custom', path, message, input });
+  // Each venue's symbol list once (of the venues a collector uses): understood by the adapter, in venue spelling.
+  const listedOf = new Map<string, Set<string> | undefined>();
+  const listed = (venue: string): Set<string> | undefined => {
+    if (listedOf.has(venue)) return listedOf.get(venue);
+    const a = venueAdapter(venue);
+    const own = (c.venues as Record<string, { symbols?: string[] }>)[venue]?.symbols;
+    const list = venueSymbols(c, venue);
+    const set = list === undefined ? undefined : new Set<string>();
+    list?.forEach((s, j) => {
+      const v = a.venueSymbol(s);
+      if (v === undefined)
+        problem(own ? ['venues', venue, 'symbols', j] : ['symbols', j], `"${s}" is not a ${a.name} symbol`, s);
+      else set!.add(v);
+    });
+    listedOf.set(venue, set);
+    return set;
+  };
   const seen = new Map<string, number>();
   c.collectors.forEach((col, i) => {
     const first = seen.get(col.id);
@@ -461,23 +478,23 @@ function crossCheck(c: RawConfig, ctx: z.core.$RefinementCtx<RawConfig>): void {
       problem(['collectors', i, 'id'], `duplicate collector id "${col.id}" (also collectors[${first}])`, col.id);
     else seen.set(col.id, i);
     const a = venueAdapter(col.venue);
-    const listed = venueSymbols(c, col.venue);
+    const set = listed(col.venue);
     col.symbols?.forEach((s, j) => {
       const v = a.venueSymbol(s);
       if (v === undefined) problem(['collectors', i, 'symbols', j], `"${s}" is not a ${a.name} symbol`, s);
-      else if (listed !== undefined && !listed.map((x) => a.venueSymbol(x)).includes(v))
-        problem(['collectors', i, 'symbols', j], `"${s}" is not in the ${col.venue} symbols (${listed.join(', ')})`, s);
+      else if (set !== undefined && !set.has(v))
+        problem(
+          ['collectors', i, 'symbols', j],
+          `"${s}" is not in the ${col.venue} symbols (${venueSymbols(c, col.venue)!.join(', ')})`,
+          s,
+        );
     });
-    if (col.symbols === undefined && listed === undefined)
+    if (col.symbols === undefined && set === undefined)
       problem(
         ['collectors', i, 'symbols'],
         `no symbols for ${col.venue}: set venues.${col.venue}.symbols or collectors[${i}].symbols`,
         undefined,
       );
-    (col.symbols === undefined ? (listed ?? []) : []).forEach((s, j) => {
-      if (a.venueSymbol(s) === undefined)
-        problem(['venues', col.venue, 'symbols', j], `"${s}" is not a ${a.name} symbol`, s);
-    });
   });
   const fc = c.demo.faultyCollector;
   if (fc != null && !seen.has(fc))
