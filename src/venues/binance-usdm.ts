@@ -12,6 +12,7 @@
  */
 import { intervalRule } from '../core/sequence.js';
 import { parseMessage, parseSnapshot } from './binance.js';
+import { trimSlash } from './decimal.js';
 import { concatenatedSymbols } from './symbols.js';
 import type { VenueAdapter } from './types.js';
 
@@ -27,9 +28,6 @@ export function usdmStreamName(symbol: string, speed: UsdmSpeed = '100ms'): stri
   return speed === '250ms' ? `${s}@depth` : `${s}@depth@${speed}`;
 }
 
-function trimSlash(s: string): string {
-  return s.endsWith('/') ? s.slice(0, -1) : s;
-}
 
 /** Request weight of GET /fapi/v1/depth: 2/5/10/20 for limits 5-50/100/500/1000. */
 export function usdmSnapshotWeight(limit: number): number {

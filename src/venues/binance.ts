@@ -9,7 +9,7 @@
 import { intervalRule } from '../core/sequence.js';
 import type { BookDelta, Level } from '../core/types.js';
 import { intAt, intEnd, isPlainBody, literalAt, stringLevelsAt } from '../wire/textscan.js';
-import { decimal, type JsonObject, MAX_LEVELS_PER_SIDE, parseJsonObject } from './decimal.js';
+import { decimal, type JsonObject, MAX_LEVELS_PER_SIDE, parseJsonObject, trimSlash } from './decimal.js';
 import { concatenatedSymbols } from './symbols.js';
 import type { ParsedSnapshot, VenueAdapter } from './types.js';
 
@@ -72,9 +72,6 @@ export function snapshotWeight(limit: number): number {
   return 250;
 }
 
-function trimSlash(s: string): string {
-  return s.endsWith('/') ? s.slice(0, -1) : s;
-}
 
 /** Set by toLevels when it returns undefined; avoids allocating a result object per call on the hot path. */
 let levelsError = '';
