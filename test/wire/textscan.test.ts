@@ -109,3 +109,22 @@ test('stringLevelsAt gives exactly Number() of each string', () => {
     }),
   );
 });
+
+test('stringLevelsAt refuses a bad price or size anywhere in the array, and more than max levels', () => {
+  const out: Level[] = [];
+  assert.equal(stringLevelsAt('[["1.5","2"],["3","0"]]', 0, out, 0, 10), 23);
+  assert.deepEqual(out, [
+    [1.5, 2],
+    [3, 0],
+  ]);
+  for (const bad of [
+    '[["1","-1"]]',
+    '[["-1","1"]]',
+    '[["0","1"]]',
+    '[["1",1]]',
+    '[["1","1e3"]]',
+    '[["1","2"],["x","1"]]',
+  ])
+    assert.equal(stringLevelsAt(bad, 0, [], 0, 10), -1, bad);
+  assert.equal(stringLevelsAt('[["1","1"],["2","1"]]', 0, [], 0, 1), -1, 'over max');
+});
