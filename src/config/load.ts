@@ -3,7 +3,7 @@
  * Every problem is reported at once, one line each, as `config <file>: <dotted.key.path>: <problem>`,
  * with the file's line number where the key is in the file.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config, type DeepPartial } from './schema.js';
@@ -179,19 +179,52 @@ function validate(input: unknown, overrides: DeepPartial<Config> | undefined, sr
 let lastParsed: { file: string; text: string; parsed: { data: unknown; doc: Document; lc: LineCounter } } | undefined;
 
 function readYaml(file: string): { data: unknown; doc: Document; lc: LineCounter } {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why =
-      err.code === 'ENOENT' ? 'file not found' : err.code === 'EISDIR' ? 'is a directory, not a file' : err.message;
-    throw new ConfigError([`config ${file}: cannot read: ${why}`]);
-  }
+  const text = readBounded(file);
   if (lastParsed?.file === file && lastParsed.text === text) return lastParsed.parsed;
   const parsed = parseYaml(file, text);
   lastParsed = { file, text, parsed };
   return parsed;
+}
+
+/**
+ * A config file is a few kilobytes (2,000 symbols are ~30 KB); anything past MAX_CONFIG_BYTES is refused
+ * before parsing, so a stray log file or a hostile 100 MB value costs neither minutes nor gigabytes.
+ */
+export const MAX_CONFIG_BYTES = 1 << 20;
+/** YAML aliases a file may expand: enough for shared fault profiles, not for a billion laughs. */
+const MAX_ALIASES = 100;
+
+/** Read the file, refusing what is not a regular file (a FIFO or /dev/zero would never end) or too big. */
+function readBounded(file: string): string {
+  let fd: number | undefined;
+  try {
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new ConfigError([`config ${file}: cannot read: is a directory, not a file`]);
+    if (!st.isFile()) throw new ConfigError([`config ${file}: cannot read: not a regular file`]);
+    if (st.size > MAX_CONFIG_BYTES) throw tooBig(file);
+    // Read at most one byte past the bound: the file may have grown since fstat.
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let len = 0;
+    for (let r; len < buf.length && (r = readSync(fd, buf, len, buf.length - len, null)) > 0;) len += r;
+    if (len > MAX_CONFIG_BYTES) throw tooBig(file);
+    return buf.toString('utf8', 0, len);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    const why =
+      err.code === 'ENOENT' ? 'file not found' : err.code === 'EISDIR' ? 'is a directory, not a file' : err.message;
+    throw new ConfigError([`config ${file}: cannot read: ${why}`]);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function tooBig(file: string): ConfigError {
+  return new ConfigError([
+    `config ${file}: more than ${MAX_CONFIG_BYTES} bytes, too big for a config file (is this the right file?)`,
+  ]);
 }
 
 function parseYaml(file: string, text: string): { data: unknown; doc: Document; lc: LineCounter } {
@@ -206,7 +239,13 @@ function parseYaml(file: string, text: string): { data: unknown; doc: Document; 
       }),
     );
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (e) {
+    // yaml throws a ReferenceError for an alias bomb (or an alias to nothing): the file's fault, not ours.
+    throw new ConfigError([`config ${file}: YAML aliases: ${(e as Error).message}`]);
+  }
   if (data !== null && data !== undefined && !isPlainObject(data))
     throw new ConfigError([
       `config ${file}: expected a mapping (key: value lines) at the top level, got ${Array.isArray(data) ? 'a list' : show(data)}`,

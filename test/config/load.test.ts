@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, deepMerge, loadConfig, validateConfig } from '../../src/config/load.js';
+import { ConfigError, deepMerge, loadConfig, MAX_CONFIG_BYTES, validateConfig } from '../../src/config/load.js';
+import { execFileSync } from 'node:child_process';
 import { configSchema, defaultConfig, FLAKY_PROFILE } from '../../src/config/schema.js';
 import { Command } from 'commander';
 import { addBusOptions, overridesFrom } from '../../src/cli/options.js';
@@ -422,4 +423,31 @@ test('several venues: a symbol of another market, a venue without symbols, an un
     'collectors[1].symbols[0]: "SOLUSDT" is not in the binance-usdm symbols (BTC/USDT)',
     'venues.binance-usdm.symbols[0]: "BTC/USDT" is not a Binance USD-M futures symbol',
   ]);
+});
+
+test('hostile files: an alias bomb, a file past the size bound, a FIFO are refused with one line each', (t) => {
+  // The billion laughs: nine levels of ten aliases each expand to 10^9 strings without the alias bound.
+  const lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+  for (let i = 1; i < 9; i++) {
+    const prev = String.fromCharCode(96 + i);
+    const cur = String.fromCharCode(97 + i);
+    lines.push(`${cur}: &${cur} [${Array(10).fill(`*${prev}`).join(',')}]`);
+  }
+  const bomb = problems(() => loadConfig(file(lines.join('\n') + '\n')));
+  assert.equal(bomb.length, 1);
+  assert.match(bomb[0], /c\d+\.yaml: YAML aliases: .*alias/i);
+
+  // A 2 MB value: refused before parsing (it used to take 35 s and 3.8 GB for 100 MB).
+  const big = problems(() => loadConfig(file(`symbols: ["${'A'.repeat(2 << 20)}"]\n`)));
+  assert.deepEqual(big.length, 1);
+  assert.match(big[0], /more than 1048576 bytes, too big for a config file/);
+  // Just under the bound is still parsed (and judged on its content).
+  const comment = '#' + 'x'.repeat(MAX_CONFIG_BYTES - 100) + '\n';
+  assert.equal(loadConfig(file(comment + 'symbols: [BTCUSDT]\n')).symbols[0], 'BTCUSDT');
+
+  if (process.platform === 'win32') return t.skip('no mkfifo');
+  const fifo = join(dir, 'fifo.yaml');
+  execFileSync('mkfifo', [fifo]);
+  const p = problems(() => loadConfig(fifo));
+  assert.deepEqual(p, [`config ${fifo}: cannot read: not a regular file`]);
 });
