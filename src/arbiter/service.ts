@@ -35,6 +35,7 @@ import {
   type LevelsWanted,
   encode,
   encodeConsolidatedDelta,
+  encodeHeartbeat,
   topics,
   type ArbiterStats,
   type CollectorStatus,
@@ -58,6 +59,11 @@ export interface ArbiterServiceOptions {
   statsIntervalMs?: number;
   /** Collector considered down when no status/message for this long. */
   feedTimeoutMs?: number;
+  /**
+   * A book topic that carried nothing for this long gets a heartbeat (and one at once when the book turns
+   * stale or fresh): clients tell a quiet book from a dead arbiter by it. Default 1000; 0 = never.
+   */
+  heartbeatMs?: number;
   /** Share the books with the other instances of this consumer group, exactly once (Kafka bus only). */
   group?: string;
   /** Sees every delta copy's arrival (benchmark instrumentation installs one: src/bench-hooks/). */
@@ -112,6 +118,15 @@ class BookHandler implements ArbiterSink {
   restoring = false;
   /** The stats last published for this book. */
   lastStats?: ArbiterStats;
+  /**
+   * performance.now() of the last delta or heartbeat on the book topic: heartbeats fill the silences
+   * (periodic snapshots do not count, so a client keeps hearing each arbiter's word on staleness).
+   */
+  lastSentMs = 0;
+  /** Epoch µs of the last consolidated delta: a book turning stale has been old since then. */
+  lastDeltaUs = 0;
+  /** Epoch µs since when the book is stale (no live feed, or resyncing); undefined while fresh. */
+  staleSince: number | undefined;
 
   constructor(
     readonly svc: ArbiterService,
@@ -133,7 +148,50 @@ class BookHandler implements ArbiterSink {
     const pubTime = nowMicros();
     // time inside the arbiter: from the triggering message's arrival to this publish
     this.processing[this.processingN++ & (PROC_SAMPLES - 1)] = pubTime - this.svc.arrival;
-    this.svc.pub!.send(this.topic, encodeConsolidatedDelta(ev, prev, pubTime, this.core.offset));
+    this.lastDeltaUs = pubTime;
+    this.send(encodeConsolidatedDelta(ev, prev, pubTime, this.core.offset));
+  }
+
+  /** Everything on the book topic goes through here (restoring a group's state sends nothing). */
+  send(payload: Buffer | string, counts = true): void {
+    if (this.restoring) return;
+    if (counts) this.lastSentMs = performance.now();
+    this.svc.pub!.send(this.topic, payload);
+  }
+
+  /** Collectors that delivered something within the feed timeout and say they are connected. */
+  liveFeeds(now: number): string[] {
+    const out: string[] = [];
+    for (const [id, f] of this.feeds) if (f.connected && now - f.lastSeenMs < this.svc.feedTimeout) out.push(id);
+    return out;
+  }
+
+  /**
+   * Heartbeat duty, every few hundred ms: work out whether the book is stale (no live feed, or resyncing),
+   * say so at once when that changes, and otherwise fill a silence of heartbeatMs with a heartbeat.
+   */
+  heartbeat(now: number, every: number): void {
+    const stale = this.core.state === 'unsynced' || this.liveFeeds(now).length === 0;
+    const changed = stale !== (this.staleSince !== undefined);
+    if (changed) {
+      this.staleSince = stale ? this.lastDeltaUs || nowMicros() : undefined;
+      const log = this.svc.log;
+      if (stale) log.warn({ book: this.topic, since: this.staleSince }, 'book stale: no live feed or resyncing');
+      else log.info({ book: this.topic }, 'book fresh again');
+    }
+    if (!changed && now - this.lastSentMs < every) return;
+    this.send(
+      encodeHeartbeat({
+        venue: this.venue,
+        symbol: this.symbol,
+        seq: this.core.consolidatedSeq,
+        ...(this.core.offset === 0 ? {} : { offset: this.core.offset }),
+        pubTime: nowMicros(),
+        arbiter: this.svc.id,
+        stale,
+        ...(this.staleSince === undefined ? {} : { staleSince: this.staleSince }),
+      }),
+    );
   }
 
   requestSnapshot(reason: string, attempt: number): void {
@@ -159,7 +217,7 @@ class BookHandler implements ArbiterSink {
       { symbol: this.symbol, seq: snap.seq, reason, from: snap.collector },
       'book (re)built from snapshot',
     );
-    if (!this.restoring) this.svc.pub!.send(this.topic, encode(this.snapshotMessage('resync')));
+    this.send(encode(this.snapshotMessage('resync')));
   }
 
   snapshotMessage(reason: ConsolidatedSnapshot['reason']): ConsolidatedSnapshot {
@@ -176,6 +234,7 @@ class BookHandler implements ArbiterSink {
       pubTime: nowMicros(),
       reason,
       ...(this.core.offset === 0 ? {} : { offset: this.core.offset }),
+      ...(this.staleSince === undefined ? {} : { stale: true, staleSince: this.staleSince }),
     };
   }
 
@@ -225,6 +284,8 @@ class BookHandler implements ArbiterSink {
       time: nowMicros(),
       seq: this.core.consolidatedSeq,
       synced: this.core.state !== 'unsynced',
+      stale: this.staleSince !== undefined,
+      ...(this.staleSince === undefined ? {} : { staleSince: this.staleSince }),
       updatesPerSec: Math.round(this.updatesPerSec * 10) / 10,
       ...this.processingPercentiles(),
       resyncs: this.core.counters.resyncs,
@@ -288,6 +349,21 @@ export class ArbiterService {
     const snapEvery = this.opts.snapshotIntervalMs ?? 1000;
     if (snapEvery > 0) this.timers.push(setInterval(() => this.periodicSnapshots(), snapEvery));
     this.timers.push(setInterval(() => this.publishStats(), this.opts.statsIntervalMs ?? 1000));
+    const hb = this.opts.heartbeatMs ?? 1000;
+    if (hb > 0) this.timers.push(setInterval(() => this.heartbeats(hb), Math.max(10, Math.min(250, hb / 4))));
+  }
+
+  private heartbeats(every: number): void {
+    const now = performance.now();
+    for (const b of this.books.values()) b.heartbeat(now, every);
+  }
+
+  /** Books with no live feed or resyncing, and since when (epoch µs): what /healthz reports. */
+  staleBooks(): { book: string; since: number }[] {
+    const out: { book: string; since: number }[] = [];
+    for (const b of this.books.values())
+      if (b.staleSince !== undefined) out.push({ book: b.topic, since: b.staleSince });
+    return out;
   }
 
   private book(venue: string, symbol: string): BookHandler {
@@ -475,7 +551,7 @@ export class ArbiterService {
 
   private periodicSnapshots(): void {
     for (const b of this.books.values())
-      if (b.core.state !== 'unsynced') this.pub!.send(b.topic, encode(b.snapshotMessage('periodic')));
+      if (b.core.state !== 'unsynced') b.send(encode(b.snapshotMessage('periodic')), false);
   }
 
   private publishStats(): void {
@@ -493,7 +569,13 @@ export class ArbiterService {
   latestStats(): ArbiterStats[] {
     const out: ArbiterStats[] = [];
     for (const b of this.books.values())
-      if (b.lastStats) out.push({ ...b.lastStats, seq: b.core.consolidatedSeq, synced: b.core.state !== 'unsynced' });
+      if (b.lastStats)
+        out.push({
+          ...b.lastStats,
+          seq: b.core.consolidatedSeq,
+          synced: b.core.state !== 'unsynced',
+          stale: b.staleSince !== undefined,
+        });
     return out;
   }
 

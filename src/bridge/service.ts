@@ -23,6 +23,7 @@ import type { BusPublisher, BusSubscriber, SnapshotClient, SnapshotServer, Trans
 import {
   answerSnapshotQuery,
   decodeConsolidated,
+  isHeartbeat,
   encode,
   type ConsolidatedDelta,
   type ConsolidatedMessage,
@@ -157,6 +158,8 @@ export class Bridge {
   }
 
   private onBook(topic: string, payload: Buffer): void {
+    // liveness of the source arbiters, passed on as it is: the destination's clients judge staleness by it
+    if (isHeartbeat(payload)) return this.forward(topic, payload);
     let m: ConsolidatedMessage;
     try {
       m = decodeConsolidated(payload);

@@ -65,12 +65,13 @@ export async function serveMetricsFor(
   labels: Record<string, string>,
   register: (reg: client.Registry) => void,
   log: Logger,
+  health?: () => string[],
 ): Promise<MetricsServer | undefined> {
   if (!listen) return undefined;
   const reg = newRegistry(labels);
   register(reg);
   try {
-    return await serveMetrics(listen, reg, log);
+    return await serveMetrics(listen, reg, log, health);
   } catch (e) {
     throw new UserError((e as Error).message);
   }
@@ -197,6 +198,8 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
     transport,
     symbols: configuredBooks(cfg),
     gapTimeoutMs: cfg.arbiter.gapTimeoutMs,
+    feedTimeoutMs: cfg.arbiter.feedTimeoutMs,
+    heartbeatMs: cfg.arbiter.heartbeatMs,
     snapshotIntervalMs: cfg.arbiter.snapshotIntervalMs,
     snapshotTimeoutMs: cfg.arbiter.snapshotTimeoutMs,
     statsIntervalMs: cfg.arbiter.statsIntervalMs,
@@ -210,6 +213,7 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
       { process: 'arbiter', id: cfg.arbiter.id },
       (reg) => registerArbiterMetrics(reg, a),
       log,
+      () => a.staleBooks().map((b) => `stale: ${b.book} since ${new Date(b.since / 1000).toISOString()}`),
     );
     await a.start().catch(async (e: unknown) => {
       await metrics?.close();

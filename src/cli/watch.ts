@@ -31,6 +31,7 @@ export class LiveBookView {
   private venueSeq = 0;
   private offset = 0;
   private synced = false;
+  private staleSince: number | undefined;
   private bids: Level[] = [];
   private asks: Level[] = [];
   private gaps = 0;
@@ -60,6 +61,8 @@ export class LiveBookView {
         signal: this.ac.signal,
         logger: this.o.logger,
       })) {
+        this.staleSince = u.staleSince;
+        if (u.kind === 'stale' || u.kind === 'fresh') continue; // the book itself did not change
         const offset = u.message.offset ?? 0;
         if (offset !== this.offset) {
           // The venue reset its ids: what was kept (and truth samples taken before) is in the old numbering.
@@ -147,6 +150,7 @@ export class LiveBookView {
       symbol: this.o.symbol,
       seq: this.seq,
       synced: this.synced && (s?.synced ?? true),
+      ...(this.staleSince === undefined ? {} : { staleSince: this.staleSince }),
       bids: this.bids,
       asks: this.asks,
       updatesPerSec: s?.updatesPerSec ?? 0,

@@ -12,7 +12,14 @@ import { silentLogger } from '../log.js';
 import { createTransport } from '../transport/index.js';
 import { DEFAULT_VENUE, findVenue } from '../venues/index.js';
 import type { SnapshotClient, Transport, ZmqEndpoints } from '../transport/types.js';
-import { decodeConsolidated, encode, topics, type ConsolidatedMessage } from '../wire/messages.js';
+import {
+  decodeBookMessage,
+  decodeConsolidated,
+  encode,
+  topics,
+  type ConsolidatedHeartbeat,
+  type ConsolidatedMessage,
+} from '../wire/messages.js';
 
 export interface SubscribeOptions {
   /** Venue id (src/venues/index.ts), default binance. */
@@ -27,7 +34,12 @@ export interface SubscribeOptions {
   /** Kernel receive buffer of the subscription, bytes (default: the OS's). */
   receiveBufferSize?: number;
   snapshotTimeoutMs?: number;
-  /** Yield only after the book is synced (default true); false also yields 'gap' notices. */
+  /**
+   * The book is reported stale (an update of kind 'stale') when nothing came on its topic for this long
+   * (arbiter dead or cut off: arbiters send a heartbeat every second), or when every arbiter heard from says
+   * it has no live feed. Default 3000 ms.
+   */
+  staleAfterMs?: number;
   signal?: AbortSignal;
   logger?: Logger;
 }
@@ -35,19 +47,37 @@ export interface SubscribeOptions {
 export interface BookUpdate {
   venue: string;
   symbol: string;
-  kind: 'snapshot' | 'delta';
+  /**
+   * snapshot/delta: the book changed. stale: the book stopped being current (see `staleSince`): do not act
+   * on it as if it were. fresh: it is current again without having changed (a quiet book whose feed returned).
+   */
+  kind: 'snapshot' | 'delta' | 'stale' | 'fresh';
+  /** True while the book may be old: no live feed at any arbiter, or no arbiter heard from. */
+  stale: boolean;
+  /** Epoch µs since when the book has been stale (while `stale`). */
+  staleSince?: number;
   /** Consolidated sequence (the exchange's last update id) the book is at. */
   seq: number;
   /** The live book (mutated by later updates: copy what you keep). */
   book: OrderBook;
-  message: ConsolidatedMessage;
+  /** What caused the update: the consolidated message, or for stale/fresh the heartbeat (a silence: one made up here, arbiter ''). */
+  message: ConsolidatedMessage | ConsolidatedHeartbeat;
   /** Local receive time, epoch µs. */
   receivedAt: number;
   /** Gaps detected (and healed by snapshot) so far. */
   gaps: number;
 }
 
-type Next = { msg: IteratorResult<{ topic: string; payload: Buffer }> } | { snap: ConsolidatedMessage | Error };
+type Next =
+  { msg: IteratorResult<{ topic: string; payload: Buffer }> } | { snap: ConsolidatedMessage | Error } | { wake: true };
+
+/** What one arbiter last said of the book in a heartbeat. */
+interface ArbiterWord {
+  stale: boolean;
+  since: number;
+  /** Local time (µs) it was heard. */
+  at: number;
+}
 
 export async function* subscribe(opts: SubscribeOptions): AsyncGenerator<BookUpdate, void, undefined> {
   const venue = opts.venue ?? DEFAULT_VENUE;
@@ -81,15 +111,73 @@ export async function* subscribe(opts: SubscribeOptions): AsyncGenerator<BookUpd
     }
   };
 
+  // Staleness: silence on the topic, or every arbiter heard from recently saying it has no live feed.
+  const staleAfter = (opts.staleAfterMs ?? 3000) * 1000;
+  let lastHeard = nowMicros();
+  let lastApplied = 0;
+  const words = new Map<string, ArbiterWord>();
+  let staleSince: number | undefined;
+  const judge = (now: number): number | undefined => {
+    if (now - lastHeard > staleAfter) return lastHeard;
+    let since: number | undefined;
+    for (const w of words.values()) {
+      if (now - w.at > staleAfter) continue;
+      if (!w.stale || w.at < lastApplied) return undefined; // one arbiter live, or data since it spoke
+      since = since === undefined ? w.since : Math.min(since, w.since);
+    }
+    return since;
+  };
+  let wake: (() => void) | undefined;
+  let wakeP = new Promise<Next>((r) => (wake = () => r({ wake: true })));
+  const timer = setInterval(
+    () => {
+      if (replica.synced && (judge(nowMicros()) === undefined) !== (staleSince === undefined)) wake?.();
+    },
+    Math.max(10, Math.min(250, staleAfter / 4000)),
+  );
+  timer.unref();
+  const update = (kind: BookUpdate['kind'], m: ConsolidatedMessage | ConsolidatedHeartbeat): BookUpdate => ({
+    venue,
+    symbol,
+    kind,
+    stale: staleSince !== undefined,
+    ...(staleSince === undefined ? {} : { staleSince }),
+    seq: replica.seq,
+    book: replica.book,
+    message: m,
+    receivedAt: nowMicros(),
+    gaps: replica.gaps,
+  });
+
   try {
     pendingSnap = askSnapshot();
     for (;;) {
       if (opts.signal?.aborted) return;
       if (!pendingSnap && !replica.synced && nowMicros() >= nextSnapAt) pendingSnap = askSnapshot();
-      const next: Next = pendingSnap
-        ? await Promise.race([pendingMsg.then((msg) => ({ msg })), pendingSnap])
-        : { msg: await pendingMsg };
-      let m: ConsolidatedMessage;
+      const wrapped = pendingMsg.then((msg) => ({ msg }));
+      const next: Next = await Promise.race(pendingSnap ? [wrapped, pendingSnap, wakeP] : [wrapped, wakeP]);
+      let m: ConsolidatedMessage | ConsolidatedHeartbeat;
+      if ('wake' in next) {
+        wakeP = new Promise<Next>((r) => (wake = () => r({ wake: true })));
+        const now = nowMicros();
+        const since = judge(now);
+        if (!replica.synced || (since === undefined) === (staleSince === undefined)) continue;
+        staleSince = since;
+        const silent: ConsolidatedHeartbeat = {
+          v: 1,
+          type: 'heartbeat',
+          venue,
+          symbol,
+          seq: replica.seq,
+          pubTime: 0,
+          arbiter: '',
+          stale: since !== undefined,
+          ...(since === undefined ? {} : { staleSince: since }),
+        };
+        log.info({ topic, stale: since !== undefined }, since === undefined ? 'book fresh again' : 'book stale');
+        yield update(since === undefined ? 'fresh' : 'stale', silent);
+        continue;
+      }
       if ('snap' in next) {
         pendingSnap = undefined;
         if (next.snap instanceof Error) {
@@ -104,11 +192,30 @@ export async function* subscribe(opts: SubscribeOptions): AsyncGenerator<BookUpd
         pendingMsg = it.next();
         if (next.msg.value.topic !== topic) continue; // prefix match of a longer symbol
         try {
-          m = decodeConsolidated(next.msg.value.payload);
+          m = decodeBookMessage(next.msg.value.payload);
         } catch (e) {
           log.warn({ err: (e as Error).message, topic }, 'undecodable consolidated message dropped');
           continue;
         }
+        lastHeard = nowMicros();
+      }
+      if (m.type === 'heartbeat') {
+        words.set(m.arbiter, { stale: m.stale, since: m.staleSince ?? lastHeard, at: lastHeard });
+        if (words.size > 16) words.delete(words.keys().next().value!); // bounded: a few arbiters at most
+        if (replica.onHeartbeat(m) === 'gap') {
+          log.info(
+            { topic, seq: replica.seq, arbiterSeq: m.seq },
+            'heartbeat ahead of our book: messages lost; resyncing',
+          );
+          if (!pendingSnap) pendingSnap = askSnapshot();
+          continue;
+        }
+        const since = replica.synced ? judge(lastHeard) : undefined;
+        if (replica.synced && (since === undefined) !== (staleSince === undefined)) {
+          staleSince = since;
+          yield update(since === undefined ? 'fresh' : 'stale', m);
+        }
+        continue;
       }
       const v = replica.onMessage(m);
       if (v === 'gap') {
@@ -116,19 +223,20 @@ export async function* subscribe(opts: SubscribeOptions): AsyncGenerator<BookUpd
         if (!pendingSnap) pendingSnap = askSnapshot();
         continue;
       }
-      if (v === 'applied' || v === 'reset')
-        yield {
-          venue,
-          symbol,
-          kind: m.type,
-          seq: replica.seq,
-          book: replica.book,
-          message: m,
-          receivedAt: nowMicros(),
-          gaps: replica.gaps,
-        };
+      if (v === 'applied' || v === 'reset') {
+        const now = nowMicros();
+        // a snapshot that says the arbiter has no live feed is the old book: still stale
+        if (m.type === 'snapshot' && m.stale) {
+          staleSince = m.staleSince ?? staleSince ?? now;
+        } else {
+          lastApplied = now;
+          staleSince = undefined;
+        }
+        yield update(m.type, m);
+      }
     }
   } finally {
+    clearInterval(timer);
     opts.signal?.removeEventListener('abort', onAbort);
     await sub.close();
     await snapClient?.close();

@@ -77,6 +77,10 @@ export interface CollectorConfig {
 export interface ArbiterConfig {
   id: string;
   gapTimeoutMs: number;
+  /** A collector not heard from for this long is down; a book with no collector up is stale. */
+  feedTimeoutMs: number;
+  /** Heartbeat on a book topic silent this long (0 = none): clients tell a quiet book from a dead arbiter. */
+  heartbeatMs: number;
   snapshotIntervalMs: number;
   snapshotTimeoutMs: number;
   statsIntervalMs: number;
@@ -397,6 +401,8 @@ const rawSchema = z.strictObject({
   arbiter: section({
     id: anId('an arbiter id').default('arb-1'),
     gapTimeoutMs: intIn(0).default(50),
+    feedTimeoutMs: intIn(100).default(3000),
+    heartbeatMs: intIn(0).default(1000),
     snapshotIntervalMs: intIn(1).default(1000),
     snapshotTimeoutMs: intIn(1).default(3000),
     statsIntervalMs: intIn(1).default(1000),

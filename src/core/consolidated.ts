@@ -49,6 +49,31 @@ export interface ConsolidatedSnapshot {
   reason: 'periodic' | 'resync' | 'reply';
   /** As ConsolidatedDelta.offset. */
   offset?: number;
+  /** Present and true when the arbiter has no live feed for this book: the book may be old (since staleSince). */
+  stale?: boolean;
+  /** Epoch µs since when the book has been stale. */
+  staleSince?: number;
+}
+
+/**
+ * Sent by an arbiter on a book topic that published nothing for a while (and at once when `stale`
+ * changes): the arbiter is alive, its book is at `seq`, and whether any feed still carries the book.
+ * Not a book update. A client synced below `seq` (same offset) has lost messages: a gap.
+ */
+export interface ConsolidatedHeartbeat {
+  v: 1;
+  type: 'heartbeat';
+  venue: string;
+  symbol: string;
+  /** The arbiter's consolidated seq; -1 while it has no book yet. */
+  seq: number;
+  offset?: number;
+  pubTime: number;
+  /** The arbiter that sent it (hot-hot clients weigh each arbiter's word separately). */
+  arbiter: string;
+  /** No feed of this arbiter carries the book (all down or silent), or it is resyncing. */
+  stale: boolean;
+  staleSince?: number;
 }
 
 export type ConsolidatedMessage = ConsolidatedDelta | ConsolidatedSnapshot;

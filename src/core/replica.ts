@@ -10,7 +10,12 @@
 import { OrderBook } from './book.js';
 import { consolidatedVerdict } from './sequence.js';
 import type { Level } from './types.js';
-import type { ConsolidatedDelta, ConsolidatedMessage, ConsolidatedSnapshot } from './consolidated.js';
+import type {
+  ConsolidatedDelta,
+  ConsolidatedHeartbeat,
+  ConsolidatedMessage,
+  ConsolidatedSnapshot,
+} from './consolidated.js';
 
 const CHECK_DEPTH = 20;
 
@@ -32,6 +37,18 @@ export class BookReplica {
 
   onMessage(m: ConsolidatedMessage): ReplicaVerdict {
     return m.type === 'delta' ? this.onDelta(m) : this.onSnapshot(m);
+  }
+
+  /**
+   * A heartbeat says where its arbiter's book is. Synced below it in the same numbering means the messages
+   * in between were lost (the last ones before a quiet spell: nothing else would reveal it): a gap.
+   */
+  onHeartbeat(h: ConsolidatedHeartbeat): ReplicaVerdict {
+    if (!this.synced || (h.offset ?? 0) !== this.offset || h.seq <= this.seq) return 'stale';
+    this.synced = false;
+    this.gaps++;
+    this.held = [];
+    return 'gap';
   }
 
   onSnapshot(s: ConsolidatedSnapshot): ReplicaVerdict {

@@ -56,13 +56,27 @@ function liveOptions<M extends { reset(): void }>(
 }
 
 /** A gauge whose samples are computed at scrape time. */
-export function liveGauge(reg: client.Registry, name: string, help: string, labelNames: string[], read: () => Sample[]): void {
+export function liveGauge(
+  reg: client.Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => Sample[],
+): void {
   new client.Gauge(liveOptions<client.Gauge>(reg, name, help, labelNames, read, (m, l, v) => m.set(l, v)));
 }
 
 /** A counter (monotonic total, name ends in _total) whose value is read from the process at scrape time. */
-export function liveCounter(reg: client.Registry, name: string, help: string, labelNames: string[], read: () => Sample[]): void {
-  new client.Counter(liveOptions<client.Counter>(reg, name, help, labelNames, read, (m, l, v) => v >= 0 && m.inc(l, v)));
+export function liveCounter(
+  reg: client.Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => Sample[],
+): void {
+  new client.Counter(
+    liveOptions<client.Counter>(reg, name, help, labelNames, read, (m, l, v) => v >= 0 && m.inc(l, v)),
+  );
 }
 
 /** A process-wide counter without labels, read at scrape time. */
@@ -76,8 +90,16 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serve `reg` on `listen`. Rejects with a readable message when the address is taken or invalid. */
-export async function serveMetrics(listen: string | number, reg: client.Registry, log?: Logger): Promise<MetricsServer> {
+/**
+ * Serve `reg` on `listen`; rejects with a readable message when the address is taken or invalid. `health` (optional) lists what is wrong right now: /healthz answers 503 with
+ * those lines while there are any, 200 "ok" otherwise.
+ */
+export async function serveMetrics(
+  listen: string | number,
+  reg: client.Registry,
+  log?: Logger,
+  health?: () => string[],
+): Promise<MetricsServer> {
   const { host, port } = parseListen(listen);
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -92,7 +114,9 @@ export async function serveMetrics(listen: string | number, reg: client.Registry
         },
       );
     } else if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      const problems = health?.() ?? [];
+      if (problems.length === 0) res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      else res.writeHead(503, { 'content-type': 'text/plain' }).end(problems.slice(0, 100).join('\n') + '\n');
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
     }

@@ -12,7 +12,7 @@ import { consolidatedVerdict } from '../core/sequence.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { BusSubscriber, Transport } from '../transport/types.js';
-import { decodeConsolidated } from '../wire/messages.js';
+import { decodeConsolidated, isHeartbeat } from '../wire/messages.js';
 import { intAfterKey } from '../wire/scan.js';
 import { isAlive } from '../util/process.js';
 import { parseConsolidated, parsed } from './binrec.js';
@@ -200,6 +200,8 @@ export class Recorder {
         const symbol = m.topic.slice(b + 1);
         const w = this.writer(stream, venue, symbol);
         if (stream === 'book') {
+          // a heartbeat carries no book data (liveness is for live clients): not recorded
+          if (isHeartbeat(m.payload)) continue;
           // one parse serves the sequence check and the binary record (binrec.ts); other layouts: peek, store JSON
           const h = parseConsolidated(m.payload) !== 0 ? parsedHeader() : peekConsolidated(m.payload);
           if (!h) {
@@ -347,8 +349,6 @@ export function peekConsolidated(p: Buffer): PeekedHeader | undefined {
     return undefined;
   }
 }
-
-
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -113,7 +113,12 @@ function spreadAndMid(t: Top): { spread: string; mid: string } {
 }
 
 function header(s: ViewState, t: Top, o: RenderOptions, p: Paint): string[] {
-  const sync = s.synced ? p(GREEN, 'SYNCED') : p(RED + ';' + BOLD, 'NOT SYNCED');
+  const sync =
+    s.staleSince !== undefined
+      ? p(RED + ';' + BOLD, `STALE ${staleFor(s.staleSince)}`)
+      : s.synced
+        ? p(GREEN, 'SYNCED')
+        : p(RED + ';' + BOLD, 'NOT SYNCED');
   // The book's identity and state always show; a long title is what gets shortened.
   const right = `${p(BOLD, `${s.venue} ${s.symbol}`)}  seq ${s.seq}  ${sync}`;
   const room = o.width - visibleLength(right) - 2;
@@ -217,7 +222,7 @@ export function renderStatusLine(state: ViewState, now: Date = new Date()): stri
   const { spread: spr } = spreadAndMid(t);
   const px = (l?: [number, number]) => (l ? l[0].toFixed(t.priceDecimals) : '-');
   const time = now.toISOString().replace(/\.\d+Z$/, 'Z');
-  let line = `${time} ${state.venue}.${state.symbol} seq=${state.seq}${state.synced ? '' : ' NOT-SYNCED'} bid=${px(t.bid)} ask=${px(t.ask)} spread=${spr} upd/s=${state.updatesPerSec.toFixed(1)} resyncs=${state.resyncs}`;
+  let line = `${time} ${state.venue}.${state.symbol} seq=${state.seq}${state.synced ? '' : ' NOT-SYNCED'}${staleMark(state)} bid=${px(t.bid)} ask=${px(t.ask)} spread=${spr} upd/s=${state.updatesPerSec.toFixed(1)} resyncs=${state.resyncs}`;
   if (state.truthMatches !== undefined) line += ` truth=${state.truthMatches ? 'OK' : 'DIFF'}`;
   const waiting = state.notes?.find((n) => n.startsWith('waiting:'));
   if (waiting) line += ` | ${waiting}`;
@@ -261,7 +266,12 @@ export function renderOverview(state: OverviewState, opts: RenderOptions): strin
   const lines = [spread(title, right, opts.width)];
   lines.push(p(BOLD, `${row(' ', 'venue', 'symbol', 'synced', 'spread', 'upd/s', 'feeds')}truth`));
   books.forEach((b, i) => {
-    const sync = b.synced ? p(GREEN, 'SYNCED') : p(RED + ';' + BOLD, 'NO    ');
+    const sync =
+      b.staleSince !== undefined
+        ? p(RED + ';' + BOLD, 'STALE ')
+        : b.synced
+          ? p(GREEN, 'SYNCED')
+          : p(RED + ';' + BOLD, 'NO    ');
     const up = b.feeds.filter((f) => f.connected).length;
     const feeds = `${up}/${b.feeds.length}`;
     const t = b.truthChecks;
@@ -298,8 +308,18 @@ export function renderOverviewLine(state: OverviewState, now: Date = new Date())
     const { spread: spr } = spreadAndMid(bookSummary(b));
     const up = b.feeds.filter((f) => f.connected).length;
     line +=
-      ` | ${b.venue}.${b.symbol} seq=${b.seq}${b.synced ? '' : ' NOT-SYNCED'} spread=${spr}` +
+      ` | ${b.venue}.${b.symbol} seq=${b.seq}${b.synced ? '' : ' NOT-SYNCED'}${staleMark(b)} spread=${spr}` +
       ` upd/s=${b.updatesPerSec.toFixed(1)} feeds=${up}/${b.feeds.length} truth ${truthCounts(b)}`;
   }
   return line;
+}
+
+/** How long a book has been stale, for people: "12s", "3m04s". */
+function staleFor(sinceUs: number, nowUs = Date.now() * 1000): string {
+  const s = Math.max(0, Math.floor((nowUs - sinceUs) / 1e6));
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+function staleMark(s: ViewState): string {
+  return s.staleSince === undefined ? '' : ` STALE=${staleFor(s.staleSince)}`;
 }

@@ -24,6 +24,8 @@ export interface ViewState {
   /** Consolidated sequence of the book shown. */
   seq: number;
   synced: boolean;
+  /** Epoch µs since when the book may be old (no live feed, arbiter silent); undefined while fresh. */
+  staleSince?: number;
   /** Top levels (10 are shown), best first. */
   bids: [number, number][];
   asks: [number, number][];

@@ -13,11 +13,21 @@
  */
 import { coverStart } from '../core/sequence.js';
 import type { BookDelta, BookSnapshot, CollectorEvent, Level } from '../core/types.js';
-import type { ConsolidatedDelta, ConsolidatedMessage, ConsolidatedSnapshot } from '../core/consolidated.js';
+import type {
+  ConsolidatedDelta,
+  ConsolidatedHeartbeat,
+  ConsolidatedMessage,
+  ConsolidatedSnapshot,
+} from '../core/consolidated.js';
 import { scanCollectorDelta, scanConsolidatedDelta, type LevelsWanted } from './scan.js';
 
 export type { LevelsWanted } from './scan.js';
-export type { ConsolidatedDelta, ConsolidatedMessage, ConsolidatedSnapshot } from '../core/consolidated.js';
+export type {
+  ConsolidatedDelta,
+  ConsolidatedHeartbeat,
+  ConsolidatedMessage,
+  ConsolidatedSnapshot,
+} from '../core/consolidated.js';
 
 export const WIRE_VERSION = 1;
 
@@ -86,6 +96,9 @@ export interface ArbiterStats {
   time: number;
   seq: number;
   synced: boolean;
+  /** No live feed or resyncing: the book may be old (since staleSince, epoch µs). */
+  stale?: boolean;
+  staleSince?: number;
   /** Consolidated updates per second over the last interval. */
   updatesPerSec: number;
   /** Time inside the arbiter from a message's arrival to its consolidated publish, µs (recent window). */
@@ -242,8 +255,19 @@ function decodeCollectorEventHead(text: string, wanted?: LevelsWanted): Collecto
   throw new DecodeError(`unexpected type ${String(r.type)} on a raw topic`);
 }
 
-/** Decode a book.* payload (or a snapshot reply). */
+/** Decode a book.* payload (or a snapshot reply); a heartbeat is refused (decodeBookMessage takes it). */
 export function decodeConsolidated(buf: Buffer | Uint8Array | string): ConsolidatedMessage {
+  const m = decodeBook(buf);
+  if (m.type === 'heartbeat') throw new DecodeError('unexpected type heartbeat here');
+  return m;
+}
+
+/** Decode a book.* payload that may also be a heartbeat (what a client of the book topic receives). */
+export function decodeBookMessage(buf: Buffer | Uint8Array | string): ConsolidatedMessage | ConsolidatedHeartbeat {
+  return decodeBook(buf);
+}
+
+function decodeBook(buf: Buffer | Uint8Array | string): ConsolidatedMessage | ConsolidatedHeartbeat {
   const text =
     typeof buf === 'string'
       ? buf
@@ -256,6 +280,12 @@ export function decodeConsolidated(buf: Buffer | Uint8Array | string): Consolida
   if (r.type === 'error') throw new DecodeError(`error reply: ${String(r.message)}`);
   need(r, 'venue', 'string');
   need(r, 'symbol', 'string');
+  if (r.type === 'heartbeat') {
+    need(r, 'arbiter', 'string');
+    if (!Number.isSafeInteger(r.seq) || (r.seq as number) < -1) throw new DecodeError('field "seq" must be an integer');
+    if (typeof r.stale !== 'boolean') throw new DecodeError('field "stale" must be a boolean');
+    return r as unknown as ConsolidatedHeartbeat;
+  }
   need(r, 'seq', 'number');
   if (!isLevels(r.bids) || !isLevels(r.asks)) throw new DecodeError('bids/asks must be arrays of [price,size] numbers');
   if (r.type === 'delta') {
@@ -264,6 +294,20 @@ export function decodeConsolidated(buf: Buffer | Uint8Array | string): Consolida
   }
   if (r.type === 'snapshot') return r as unknown as ConsolidatedSnapshot;
   throw new DecodeError(`unexpected type ${String(r.type)} on a book topic`);
+}
+
+const HEARTBEAT_PREFIX = '{"v":1,"type":"heartbeat"';
+
+/** True when a book.* payload is a heartbeat (the arbiter's encoding), without parsing it. */
+export function isHeartbeat(buf: Buffer): boolean {
+  return (
+    buf.length > HEARTBEAT_PREFIX.length && buf.toString('latin1', 0, HEARTBEAT_PREFIX.length) === HEARTBEAT_PREFIX
+  );
+}
+
+/** Encode a heartbeat (key order fixed: isHeartbeat relies on the prefix). */
+export function encodeHeartbeat(h: Omit<ConsolidatedHeartbeat, 'v' | 'type'>): Buffer {
+  return encode({ v: 1, type: 'heartbeat', ...h });
 }
 
 /** Decode any v1 payload by its type field, loosely (for status/stats/ctl messages). */

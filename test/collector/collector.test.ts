@@ -122,7 +122,7 @@ test('scheduled make-before-break reconnects lose nothing: the consolidated stre
   const done = (async () => {
     for await (const u of subscribe({ transport: clientT, symbol: 'BTCUSDT', signal: ac.signal })) {
       if (u.message.type === 'snapshot') resets++;
-      else {
+      else if (u.message.type === 'delta') {
         if (prev >= 0 && u.message.prev !== prev) breaks++;
         deltas++;
       }

@@ -71,6 +71,8 @@ test('defaults: every key filled in, two collectors a and b with the venue URLs 
   assert.deepEqual(c.arbiter, {
     id: 'arb-1',
     gapTimeoutMs: 50,
+    feedTimeoutMs: 3000,
+    heartbeatMs: 1000,
     snapshotIntervalMs: 1000,
     snapshotTimeoutMs: 3000,
     statsIntervalMs: 1000,
@@ -161,6 +163,8 @@ log:
   assert.deepEqual(c.arbiter, {
     id: 'arb-2',
     gapTimeoutMs: 0,
+    feedTimeoutMs: 3000,
+    heartbeatMs: 1000,
     snapshotIntervalMs: 200,
     snapshotTimeoutMs: 500,
     statsIntervalMs: 250,

@@ -115,3 +115,31 @@ test('a snapshot at our own seq is a consistency check: equal -> no-op, differen
   assert.equal(r.divergences, 1);
   assert.deepEqual(r.book.bestBid(), [10, 2]);
 });
+
+test('a heartbeat ahead of the book (same numbering) reveals lost messages: a gap; behind, equal or another numbering: nothing', () => {
+  const hb = (seq: number, offset?: number) => ({
+    v: 1 as const,
+    type: 'heartbeat' as const,
+    venue: 'binance',
+    symbol: 'X',
+    seq,
+    pubTime: 0,
+    arbiter: 'arb-1',
+    stale: false,
+    ...(offset === undefined ? {} : { offset }),
+  });
+  const r = new BookReplica();
+  assert.equal(r.onHeartbeat(hb(50)), 'stale', 'unsynced: nothing to compare');
+  r.onMessage(snap(100));
+  assert.equal(r.onHeartbeat(hb(99)), 'stale', 'a hot-hot arbiter behind us');
+  assert.equal(r.onHeartbeat(hb(100)), 'stale', 'where we are');
+  assert.equal(r.onHeartbeat(hb(105, 7_000_000)), 'stale', 'another numbering: not comparable');
+  assert.equal(r.synced, true);
+  // The last deltas before a quiet spell were lost: only the heartbeat tells.
+  assert.equal(r.onHeartbeat(hb(101)), 'gap');
+  assert.equal(r.synced, false);
+  assert.equal(r.gaps, 1);
+  // healed by the next snapshot as usual
+  assert.equal(r.onMessage(snap(101)), 'reset');
+  assert.equal(r.synced, true);
+});

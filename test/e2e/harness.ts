@@ -147,7 +147,7 @@ export function track(it: AsyncGenerator<BookUpdate>) {
       if (m.type === 'delta') {
         if (s.seq >= 0 && m.prev !== s.seq) s.broken.push(`delta ${m.first}..${m.seq} prev ${m.prev} after ${s.seq}`);
         s.deltas++;
-      } else {
+      } else if (m.type === 'snapshot') {
         if (m.seq < s.seq) s.broken.push(`snapshot ${m.seq} after ${s.seq}`);
         s.snapshots++;
       }

@@ -13,7 +13,7 @@ import { subscribe } from '../../src/client/subscribe.js';
 import { BookReplica } from '../../src/core/replica.js';
 import { ZmqTransport } from '../../src/transport/zeromq.js';
 import type { BusMessage, Transport } from '../../src/transport/types.js';
-import { decodeCollectorEvent } from '../../src/wire/messages.js';
+import { decodeCollectorEvent, isHeartbeat } from '../../src/wire/messages.js';
 import { Recorder } from '../../src/recorder/recorder.js';
 import { readRecords } from '../../src/recorder/reader.js';
 import { replaySync } from '../../src/recorder/replay.js';
@@ -25,7 +25,8 @@ const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
 function collect(sub: AsyncIterable<BusMessage>): BusMessage[] {
   const out: BusMessage[] = [];
   void (async () => {
-    for await (const m of sub) out.push({ topic: m.topic, payload: Buffer.from(m.payload) });
+    for await (const m of sub)
+      if (!isHeartbeat(m.payload)) out.push({ topic: m.topic, payload: Buffer.from(m.payload) }); // heartbeats are not recorded
   })();
   return out;
 }

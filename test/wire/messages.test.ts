@@ -6,8 +6,11 @@ import {
   DecodeError,
   decodeAny,
   decodeCollectorEvent,
+  decodeBookMessage,
   decodeConsolidated,
   encode,
+  encodeHeartbeat,
+  isHeartbeat,
   encodeCollectorEvent,
   encodeConsolidatedDelta,
   type ConsolidatedSnapshot,
@@ -168,4 +171,42 @@ test('a venue reset flag survives the raw.* wire (encode -> decode)', () => {
   assert.equal(back.type === 'delta' && back.reset, true);
   const plain = decodeCollectorEvent(encodeCollectorEvent({ ...ev, reset: undefined }));
   assert.equal(plain.type === 'delta' && plain.reset, undefined);
+});
+
+test('heartbeats: encoded with a fixed prefix, decoded by decodeBookMessage only, checked like any input', () => {
+  const h = encodeHeartbeat({
+    venue: 'okx',
+    symbol: 'BTC-USDT',
+    seq: 42,
+    pubTime: 7,
+    arbiter: 'arb-2',
+    stale: true,
+    staleSince: 5,
+  });
+  assert.ok(isHeartbeat(h));
+  assert.deepEqual(decodeBookMessage(h), {
+    v: 1,
+    type: 'heartbeat',
+    venue: 'okx',
+    symbol: 'BTC-USDT',
+    seq: 42,
+    pubTime: 7,
+    arbiter: 'arb-2',
+    stale: true,
+    staleSince: 5,
+  });
+  // code written for deltas and snapshots never gets one by surprise
+  assert.throws(() => decodeConsolidated(h), DecodeError);
+  const snapshot = encode({ v: 1, type: 'snapshot', venue: 'x', symbol: 'y', seq: 1, bids: [], asks: [] });
+  assert.equal(isHeartbeat(snapshot), false);
+  assert.equal(decodeBookMessage(snapshot).type, 'snapshot');
+  for (const bad of [{ seq: 1.5 }, { seq: -2 }, { seq: 1e300 }, { stale: 'no' }, { arbiter: 3 }])
+    assert.throws(
+      () =>
+        decodeBookMessage(
+          encode({ v: 1, type: 'heartbeat', venue: 'x', symbol: 'y', seq: 1, arbiter: 'a', stale: false, ...bad }),
+        ),
+      DecodeError,
+      JSON.stringify(bad),
+    );
 });
