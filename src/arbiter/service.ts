@@ -127,6 +127,10 @@ class BookHandler implements ArbiterSink {
   lastDeltaUs = 0;
   /** Epoch µs since when the book is stale (no live feed, or resyncing); undefined while fresh. */
   staleSince: number | undefined;
+  /** Prices past which the book is unknown: the last levels of the exchange snapshot it was built from. */
+  exactTo: { bid: number; ask: number } | undefined;
+  /** Levels per side of that snapshot, to tell a rebuild that came out shallower. */
+  private depth: { bids: number; asks: number } | undefined;
 
   constructor(
     readonly svc: ArbiterService,
@@ -213,6 +217,19 @@ class BookHandler implements ArbiterSink {
   }
 
   reset(reason: 'initial' | 'resync', snap: BookSnapshot): void {
+    // An exchange snapshot has a depth limit: past its last levels the book is not known (docs/wire-format.md).
+    let bid = Infinity;
+    let ask = -Infinity;
+    for (const l of snap.bids) if (l[0] < bid) bid = l[0];
+    for (const l of snap.asks) if (l[0] > ask) ask = l[0];
+    const before = this.depth;
+    this.exactTo = Number.isFinite(bid) && Number.isFinite(ask) ? { bid, ask } : undefined;
+    this.depth = { bids: snap.bids.length, asks: snap.asks.length };
+    if (before && (before.bids > snap.bids.length || before.asks > snap.asks.length))
+      this.svc.log.warn(
+        { symbol: this.symbol, before, after: this.depth, exactTo: this.exactTo },
+        'book rebuilt shallower than it was: levels beyond exactTo are unknown',
+      );
     this.svc.log.info(
       { symbol: this.symbol, seq: snap.seq, reason, from: snap.collector },
       'book (re)built from snapshot',
@@ -235,6 +252,7 @@ class BookHandler implements ArbiterSink {
       reason,
       ...(this.core.offset === 0 ? {} : { offset: this.core.offset }),
       ...(this.staleSince === undefined ? {} : { stale: true, staleSince: this.staleSince }),
+      ...(this.exactTo === undefined ? {} : { exactTo: this.exactTo }),
     };
   }
 

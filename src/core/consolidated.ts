@@ -53,6 +53,11 @@ export interface ConsolidatedSnapshot {
   stale?: boolean;
   /** Epoch µs since when the book has been stale. */
   staleSince?: number;
+  /**
+   * The book was built from an exchange snapshot of limited depth: bids below `bid` and asks above `ask`
+   * (that snapshot's last levels) may be missing. Levels within are exact.
+   */
+  exactTo?: { bid: number; ask: number };
 }
 
 /**

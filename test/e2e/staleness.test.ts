@@ -125,6 +125,10 @@ test('all feeds cut -> stale within the feed timeout; back -> fresh, no gap, tru
   await waitFor(() => last().seq === truth.lastUpdateId, 5000, 'the client to reach the truth seq');
   assert.deepEqual(last().book.top(20), { bids: truth.bids.slice(0, 20), asks: truth.asks.slice(0, 20) });
   assert.equal(last().gaps, 0, 'no gap reported to the client');
+  // Rebuilt from an exchange snapshot: the stream says down to which prices the book is exact.
+  const snapshot = updates.filter((u) => u.message.type === 'snapshot').pop()!.message;
+  assert.ok(snapshot.type === 'snapshot' && snapshot.exactTo, 'snapshots carry exactTo');
+  assert.ok(snapshot.exactTo.bid <= snapshot.bids[0][0] && snapshot.exactTo.ask >= snapshot.asks[0][0]);
   sim.resume();
 
   // 3. The arbiter dies: heartbeats stop and the client says stale by silence within staleAfterMs.
