@@ -40,7 +40,14 @@ export interface DemoOptions {
    * venue, one arbiter, the overview. Undefined: Binance spot only, collectors from the config (`npm start`).
    */
   venues?: string[];
+  /** Hot-hot arbiters (1-4, default 1): each binds its own endpoints; collectors feed all, clients merge all. */
+  arbiters?: number;
+  /** SIGKILL one part (a collector, an arbiter, the recorder) every this many seconds, and restart it. */
+  chaosS?: number;
 }
+
+/** How long a part killed by --chaos stays dead before it is restarted. */
+const CHAOS_DOWN_MS = 1000;
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 /** Several venues: the b collectors start at the latest this long after the a ones. */
@@ -177,10 +184,51 @@ function multiVenuePlan(cfg: Config, o: DemoOptions, venues: string[], base: Bas
   };
 }
 
+/**
+ * Hot-hot: every arbiter after the first gets ingest, publish and snapshot endpoints on free loopback ports,
+ * appended to the bus lists (collectors publish to every ingest, clients read every publish endpoint).
+ */
+async function withArbiters(cfg: Config, n: number): Promise<Config> {
+  if (n <= 1 || cfg.bus.kind !== 'zeromq') return cfg;
+  const more = async () => `tcp://127.0.0.1:${await freePort('127.0.0.1')}`;
+  const bus = {
+    ...cfg.bus,
+    ingest: [...cfg.bus.ingest],
+    publish: [...cfg.bus.publish],
+    snapshot: [...cfg.bus.snapshot],
+  };
+  for (let i = 1; i < n; i++) {
+    bus.ingest.splice(i, 0, await more());
+    bus.publish.splice(i, 0, await more());
+    bus.snapshot.splice(i, 0, await more());
+  }
+  return { ...cfg, bus };
+}
+
+/** Arbiter i's config: its own endpoints first (an arbiter binds the first of each list), its own id and metrics port. */
+function arbiterConfig(childCfg: Config, i: number, n: number, metricsPort?: number): Config {
+  if (n <= 1) return childCfg;
+  const own = (l: string[]) => [l[i], ...l.filter((_, j) => j !== i)];
+  const b = childCfg.bus;
+  return {
+    ...childCfg,
+    bus: { ...b, ingest: own(b.ingest), publish: own(b.publish), snapshot: own(b.snapshot) },
+    arbiter: {
+      ...childCfg.arbiter,
+      id: `arb-${i + 1}`,
+      metrics: metricsPort && i > 0 ? `127.0.0.1:${metricsPort + 50 + i}` : childCfg.arbiter.metrics,
+    },
+  };
+}
+
 export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   const log = createLogger('demo', cfg.log.level === 'info' ? 'warn' : cfg.log.level);
   makeDir(o.logDir);
   if (cfg.sim.port === 0) cfg = { ...cfg, sim: { ...cfg.sim, port: await freePort(cfg.sim.host) } };
+  const nArbiters = o.arbiters ?? 1;
+  if (nArbiters > 1 && cfg.bus.kind !== 'zeromq')
+    throw new UserError(`--arbiters ${nArbiters}: hot-hot arbiters in the demo need the ZeroMQ bus`);
+  cfg = await withArbiters(cfg, nArbiters);
   const base = { rest: `http://${cfg.sim.host}:${cfg.sim.port}`, ws: `ws://${cfg.sim.host}:${cfg.sim.port}` };
   const plan = o.venues ? multiVenuePlan(cfg, o, o.venues, base) : singleVenuePlan(cfg, o, base);
   const { childCfg } = plan;
@@ -188,13 +236,16 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   writeFileSync(cfgFile, stringify(childCfg));
 
   const children: Child[] = [];
-  const start = (name: string, args: string[]): Child => {
+  /** How to start each part again (--chaos): name -> args and config file. */
+  const recipes = new Map<string, { args: string[]; file: string }>();
+  const start = (name: string, args: string[], file = cfgFile): Child => {
     const fd = openSync(path.join(o.logDir, `${name}.log`), 'a');
-    const proc = spawn(process.execPath, [MAIN, ...args, '--config', cfgFile], { stdio: ['ignore', fd, fd] });
+    const proc = spawn(process.execPath, [MAIN, ...args, '--config', file], { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
     const c = { name, proc, exited };
     children.push(c);
+    recipes.set(name, { args, file });
     return c;
   };
   // if this process dies unexpectedly, its children must not outlive it
@@ -208,7 +259,15 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
 
   const sim = start('sim', ['sim']);
   await waitForHttp(plan.readyUrl, sim, 10_000);
-  const arb = start('arbiter', ['arbitrate']);
+  const arbs: Child[] = [];
+  for (let i = 0; i < nArbiters; i++) {
+    let file = cfgFile;
+    if (nArbiters > 1) {
+      file = path.join(o.logDir, `demo-config-arb-${i + 1}.yaml`);
+      writeFileSync(file, stringify(arbiterConfig(childCfg, i, nArbiters, o.metricsPort)));
+    }
+    arbs.push(start(nArbiters > 1 ? `arbiter-${i + 1}` : 'arbiter', ['arbitrate'], file));
+  }
   // Before the collectors, so it sees their first messages; a recorder that dies does not end the demo.
   if (o.record) start('recorder', ['record']);
   // Several venues: the a collectors first, the b ones once every book is synced (at the latest
@@ -217,11 +276,17 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   const late = o.venues ? childCfg.collectors.filter((c) => !c.id.endsWith('-a')) : [];
   for (const c of childCfg.collectors) if (!late.includes(c)) start(`collector-${c.id}`, ['collect', '--id', c.id]);
 
-  const transport = busTransport(cfg, log);
+  const transport = busTransport(childCfg, log);
+  const chaosLog: string[] = [];
+  const chaosNotes = () =>
+    o.chaosS
+      ? [`chaos: SIGKILL one part every ${o.chaosS}s, restarted after ${CHAOS_DOWN_MS / 1000}s`, ...chaosLog.slice(-4)]
+      : [];
   const n = childCfg.collectors.length;
   const faultNote = plan.faulty.length === 0 ? '' : o.venues ? ' (each b faulty)' : ` (${plan.faulty[0]} faulty)`;
   const where = o.venues ? `${o.venues.length} venues, ` : '';
-  const title = `bookwire demo — ${where}${n} collectors${faultNote}, logs in ${o.logDir}`;
+  const arbNote = nArbiters > 1 ? `, ${nArbiters} arbiters` : '';
+  const title = `bookwire demo — ${where}${n} collectors${faultNote}${arbNote}, logs in ${o.logDir}`;
   const views = plan.books.map(
     (b) =>
       new LiveBookView({
@@ -231,6 +296,7 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
         title,
         simRestBase: base.rest,
         faultyFeed: b.faulty,
+        notes: chaosNotes,
         logger: log,
       }),
   );
@@ -247,6 +313,31 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   }
 
   let reason = '';
+  const chaos = o.chaosS ? startChaos(o.chaosS) : undefined;
+  function startChaos(everyS: number): NodeJS.Timeout {
+    let turn = 0;
+    let armed = false;
+    return setInterval(() => {
+      if (reason !== '') return;
+      // the first kill once every book is up: chaos tests a running pipeline, not a cold start
+      if (!armed && !(armed = views.every((v) => v.state().synced))) return;
+      // round robin over the parts that may die: collectors, arbiters, the recorder
+      const parts = [...recipes.keys()].filter((name) => name !== 'sim');
+      const name = parts[turn++ % parts.length];
+      const victim = children.filter((c) => c.name === name).pop();
+      if (!victim || victim.proc.exitCode !== null) return;
+      victim.proc.kill('SIGKILL');
+      const at = new Date().toISOString().slice(11, 19);
+      chaosLog.push(`${at} killed ${name} (pid ${victim.proc.pid})`);
+      log.warn({ part: name, pid: victim.proc.pid }, 'chaos: killed');
+      setTimeout(() => {
+        if (reason !== '') return;
+        const r = recipes.get(name)!;
+        const c = start(name, r.args, r.file);
+        chaosLog.push(`${new Date().toISOString().slice(11, 19)} restarted ${name} (pid ${c.proc.pid})`);
+      }, CHAOS_DOWN_MS).unref();
+    }, everyS * 1000);
+  }
   if (late.length > 0) {
     const t0 = Date.now();
     const timer = setInterval(() => {
@@ -264,9 +355,11 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
     process.once('SIGTERM', () => end('SIGTERM'));
     if (o.durationS) setTimeout(() => end('duration elapsed'), o.durationS * 1000).unref();
     // A collector dying is what the pipeline is built to survive (the view shows it DOWN); the
-    // simulator or the arbiter dying ends the demo.
-    for (const c of [sim, arb]) void c.exited.then((code) => end(`${c.name} exited with code ${code}`));
+    // simulator dying ends the demo, and an arbiter dying does unless --chaos kills and restarts them.
+    for (const c of o.chaosS ? [sim] : [sim, ...arbs])
+      void c.exited.then((code) => end(`${c.name} exited with code ${code}`));
   });
+  if (chaos) clearInterval(chaos);
   screen.stop();
   await (overview ? overview.stop() : views[0].stop());
   await transport.close();
@@ -275,6 +368,10 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   const ok = sums.reduce((s, x) => s + x.ok, 0);
   const diff = sums.reduce((s, x) => s + x.diff, 0);
   let out = `\nbookwire demo stopped (${reason}). Truth checks: ${ok} OK, ${diff} DIFF. Logs: ${o.logDir}\n`;
+  if (o.chaosS) {
+    out += `  chaos: ${chaosLog.filter((l) => l.includes('killed')).length} parts killed and restarted\n`;
+    for (const l of chaosLog) out += `    ${l}\n`;
+  }
   if (o.venues) for (const s of sums) out += `  ${s.book}: ${s.ok} OK, ${s.diff} DIFF\n`;
   process.stdout.write(out);
   if (reason.includes('exited')) return 1;

@@ -80,6 +80,16 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo'))
   .option('--log-dir <dir>', 'where the parts write their logs', 'data/logs')
   .option('--strict', 'exit 1 unless every truth check matched (for tests)')
   .option(
+    '--arbiters <n>',
+    'hot-hot arbiters, 1-4 (default 1): the view and the recorder merge them',
+    num('--arbiters'),
+  )
+  .option(
+    '--chaos <seconds>',
+    'SIGKILL one part (collector, arbiter, recorder) every N seconds and restart it',
+    positive('--chaos'),
+  )
+  .option(
     '--metrics-port <port>',
     'Prometheus metrics on 127.0.0.1: the arbiter at this port, the collectors and the recorder at the next ones',
     num('--metrics-port'),
@@ -102,8 +112,17 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo'))
       strict: o.strict as boolean | undefined,
       metricsPort: o.metricsPort as number | undefined,
       venues,
+      arbiters: demoArbiters(o.arbiters as number | undefined),
+      chaosS: o.chaos as number | undefined,
     });
   });
+
+/** --arbiters of the demo: 1 to 4. */
+function demoArbiters(n: number | undefined): number | undefined {
+  if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 4))
+    throw new UserError(`--arbiters ${n}: expected an integer from 1 to 4`);
+  return n;
+}
 
 /** --venues of the demo: known venues the simulator serves, each once, in the order given. */
 function demoVenues(list: string): string[] {

@@ -20,6 +20,8 @@ export interface WatchOptions {
   faultyFeed?: string;
   /** Where the book is read from (endpoints or brokers), named while nothing has arrived from there. */
   where?: string;
+  /** Extra lines under the book (the demo's chaos log). */
+  notes?: () => string[];
   logger?: Logger;
 }
 
@@ -142,6 +144,7 @@ export class LiveBookView {
     if (this.o.simRestBase)
       notes.push(`truth checks vs simulator: ${this.truthChecks.ok} OK, ${this.truthChecks.diff} DIFF`);
     if (this.gaps > 0) notes.push(`client gaps healed by snapshot: ${this.gaps}`);
+    if (this.o.notes) notes.push(...this.o.notes());
     if (!this.synced && !s)
       notes.push(`waiting: nothing from an arbiter yet${this.o.where ? ` on ${this.o.where}` : ''} (is one running?)`);
     return {

@@ -58,6 +58,8 @@ export interface RecorderCounters {
 
 interface BookSeq {
   seq: number;
+  /** seq of the last snapshot stored (hot-hot arbiters each publish one). */
+  snapSeq: number;
 }
 
 export class RecorderError extends Error {
@@ -208,7 +210,8 @@ export class Recorder {
             this.counters.undecodable++;
             continue;
           }
-          this.checkSequence(m.topic, h, w, time);
+          // hot-hot arbiters: the second copy of what is stored already is not stored again
+          if (!this.checkSequence(m.topic, h, w, time)) continue;
           w.appendParsed(time, m.payload, h.type === 'snapshot');
         } else w.append(KIND_MESSAGE, time, m.payload);
         this.o.sink?.record(stream, venue, symbol, time, m.payload);
@@ -221,21 +224,28 @@ export class Recorder {
   }
 
   /** The sequence rule of docs/wire-format.md: a delta that does not chain is a gap we write down. */
-  private checkSequence(topic: string, h: PeekedHeader, w: StreamWriter, time: number): void {
+  /** Follow the stream's sequence (gap markers); false for a copy not worth storing (another arbiter's). */
+  private checkSequence(topic: string, h: PeekedHeader, w: StreamWriter, time: number): boolean {
     let s = this.seqs.get(topic);
-    if (!s) this.seqs.set(topic, (s = { seq: -1 }));
+    if (!s) this.seqs.set(topic, (s = { seq: -1, snapSeq: -1 }));
     if (h.type === 'snapshot') {
-      if (h.seq > s.seq) s.seq = h.seq;
-      return;
+      // a snapshot behind what we have, or a second one at the seq of the last one stored, adds nothing
+      if (h.seq < s.seq || h.seq === s.snapSeq) {
+        this.counters.duplicates++;
+        return false;
+      }
+      s.seq = h.seq;
+      s.snapSeq = h.seq;
+      return true;
     }
     if (s.seq < 0) {
       s.seq = h.seq; // joined mid-stream: the first delta starts our chain
-      return;
+      return true;
     }
     const verdict = consolidatedVerdict(s.seq, h);
     if (verdict === 'stale') {
       this.counters.duplicates++; // a second arbiter's copy
-      return;
+      return false;
     }
     if (verdict === 'gap') {
       this.counters.gaps++;
@@ -249,6 +259,7 @@ export class Recorder {
         );
     }
     s.seq = h.seq;
+    return true;
   }
 
   private async fellBehind(stream: Stream): Promise<void> {
