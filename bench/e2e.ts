@@ -13,6 +13,7 @@ import { subscribe } from '../src/client/subscribe.js';
 import { nowMicros } from '../src/core/clock.js';
 import { ZmqTransport } from '../src/transport/zeromq.js';
 import { startPipeline } from './pipeline.js';
+import type { FaultProfile } from '../src/sim/faults.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,9 +82,23 @@ function pct(values: number[]) {
 }
 
 /** `coalesce`: the pipeline batches (`--coalesce`); default: one payload per message, as shipped. */
-export async function benchLatency(rate: number, seconds = 5, warmupS = 2, coalesce = false): Promise<LatencyRow> {
+export async function benchLatency(
+  rate: number,
+  seconds = 5,
+  warmupS = 2,
+  coalesce = false,
+  paths?: Record<string, FaultProfile>,
+): Promise<LatencyRow> {
   const arrivalLog = path.join(mkdtempSync(path.join(os.tmpdir(), 'bookwire-bench-arrivals-')), 'arrivals.json');
-  const p = await startPipeline({ rate, symbol: SYMBOL, recordSendTimes: true, arrivalLog, coalesce });
+  const p = await startPipeline({
+    rate,
+    symbol: SYMBOL,
+    recordSendTimes: true,
+    arrivalLog,
+    coalesce,
+    paths,
+    collectors: paths ? Object.keys(paths) : undefined,
+  });
   const clientT = new ZmqTransport({ publish: [p.publish], snapshot: [p.snapshot] });
   const consArrivals = new Map<number, number>();
   // hop breakdown of the consolidated path: winning collector receive -> arbiter publish -> client

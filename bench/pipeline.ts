@@ -3,10 +3,12 @@
  * on free loopback ports. Used by the end-to-end latency and memory benchmarks.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, mkdtempSync } from 'node:fs';
+import { openSync, closeSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import type { FaultProfile } from '../src/sim/faults.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
@@ -30,8 +32,19 @@ export async function startPipeline(o: {
   arrivalLog?: string;
   /** Collectors and arbiter batch (`--coalesce`); default: one payload per message. */
   coalesce?: boolean;
+  /**
+   * Per collector id, the simulator's fault profile its connections go through (`/p/<id>`): delay, jitter,
+   * loss of its path to the exchange (bench/regions.ts).
+   */
+  paths?: Record<string, FaultProfile>;
 }): Promise<Pipeline> {
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'bookwire-bench-'));
+  let simConfig: string[] = [];
+  if (o.paths) {
+    const file = path.join(logDir, 'sim-paths.yaml');
+    writeFileSync(file, stringify({ sim: { faults: o.paths } }));
+    simConfig = ['--config', file];
+  }
   const simPort = await freePort();
   const ep = async () => `tcp://127.0.0.1:${await freePort()}`;
   const [ingest, publish, snapshot] = [await ep(), await ep(), await ep()];
@@ -57,6 +70,7 @@ export async function startPipeline(o: {
     '--rate',
     String(o.rate),
     ...(o.recordSendTimes ? ['--record-send-times'] : []),
+    ...simConfig,
   ]);
   await waitForSim(rest, logDir);
   const bus = ['--publish', publish, '--snapshot', snapshot, ...(o.coalesce ? ['--coalesce'] : [])];
@@ -66,7 +80,12 @@ export async function startPipeline(o: {
     o.arrivalLog ? { BOOKWIRE_ARRIVAL_LOG: o.arrivalLog } : {},
   );
   for (const id of o.collectors ?? ['a', 'b'])
-    start(`collector-${id}`, [...collectArgs(id, o.symbol, simPort), '--ingest', ingest, ...bus]);
+    start(`collector-${id}`, [
+      ...collectArgs(id, o.symbol, simPort, o.paths?.[id] ? `/p/${id}` : ''),
+      '--ingest',
+      ingest,
+      ...bus,
+    ]);
   return {
     rest,
     ingest,
@@ -128,7 +147,7 @@ export async function waitForSim(rest: string, logDir: string): Promise<void> {
 }
 
 /** `bookwire collect` arguments for collector `id` on the local simulator's port (bus flags not included). */
-export function collectArgs(id: string, symbols: string, simPort: number): string[] {
+export function collectArgs(id: string, symbols: string, simPort: number, pathPrefix = ''): string[] {
   return [
     'collect',
     '--id',
@@ -136,9 +155,9 @@ export function collectArgs(id: string, symbols: string, simPort: number): strin
     '--symbols',
     symbols,
     '--ws-url',
-    `ws://127.0.0.1:${simPort}`,
+    `ws://127.0.0.1:${simPort}${pathPrefix}`,
     '--rest-url',
-    `http://127.0.0.1:${simPort}`,
+    `http://127.0.0.1:${simPort}${pathPrefix}`,
   ];
 }
 
