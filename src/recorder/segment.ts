@@ -46,6 +46,7 @@ import {
   type Stream,
 } from './format.js';
 import { makeDir } from '../util/fs.js';
+import { salvageSegment, type Damage } from './salvage.js';
 
 export type FsyncPolicy = 'none' | 'interval' | 'every-block';
 
@@ -218,18 +219,60 @@ export function idxPath(seg: string): string {
   return seg.replace(/\.seg$/, '.idx');
 }
 
-/** Block list of a segment: from its index when sealed, else by scanning headers. */
-export function segmentBlocks(seg: SegmentFile): { blocks: BlockMeta[]; problem?: string } {
+export interface SegmentBlocks {
+  blocks: BlockMeta[];
+  /** Byte ranges that yield no block, in file order (salvage.ts); empty for a whole segment. */
+  damage: Damage[];
+  /** The first damage's reason, if any. */
+  problem?: string;
+  /** The block list is the segment's index (its counts and times are checked by the index CRC). */
+  indexed: boolean;
+}
+
+/**
+ * Block list of a segment: from its index when sealed and the index matches the file (a valid segment
+ * header, and the file ends where the last block does), else by walking the block headers past any
+ * damage (salvage.ts). Bytes between indexed blocks (left by recovery around a corrupt block) are damage.
+ */
+export function segmentBlocks(seg: SegmentFile): SegmentBlocks {
   if (seg.sealed) {
-    try {
-      const idx = decodeIndex(fs.readFileSync(idxPath(seg.path)));
-      if (idx) return { blocks: idx };
-    } catch {
-      /* fall back to a scan */
+    const idx = indexIfItMatches(seg.path);
+    if (idx) {
+      const damage: Damage[] = [];
+      let end = idx.headerLength;
+      for (const b of idx.blocks) {
+        if (b.offset > end) damage.push({ from: end, to: b.offset, reason: 'bytes between indexed blocks' });
+        end = b.offset + BLOCK_HEADER_BYTES + b.clen;
+      }
+      return { blocks: idx.blocks, damage, problem: damage[0]?.reason, indexed: true };
     }
   }
-  const s = scanSegment(seg.path, false);
-  return { blocks: s.blocks, problem: s.problem };
+  const s = salvageSegment(seg.path);
+  return { blocks: s.blocks, damage: s.damage, problem: s.damage[0]?.reason, indexed: false };
+}
+
+/** A sealed segment's index, if it decodes and matches the file (else undefined: the file is salvaged instead). */
+function indexIfItMatches(file: string): { blocks: BlockMeta[]; headerLength: number } | undefined {
+  let blocks: BlockMeta[] | undefined;
+  try {
+    blocks = decodeIndex(fs.readFileSync(idxPath(file)));
+  } catch {
+    return undefined;
+  }
+  if (!blocks) return undefined;
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const head = Buffer.alloc(Math.min(size, 4096));
+    fs.readSync(fd, head, 0, head.length, 0);
+    const sh = parseSegmentHeader(head);
+    if (!sh) return undefined;
+    const last = blocks[blocks.length - 1];
+    const end = last ? last.offset + BLOCK_HEADER_BYTES + last.clen : sh.length;
+    return end === size ? { blocks, headerLength: sh.length } : undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export function readBlock(fd: number, m: BlockMeta): Buffer {
