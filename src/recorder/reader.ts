@@ -438,7 +438,10 @@ export interface BookAt {
   at: number;
   /** Consolidated seq of the book. */
   seq: number;
-  /** False if a gap since the snapshot could not be healed before `at` (the book is then as of `seq`). */
+  /**
+   * False if a gap since the snapshot could not be healed before `at`, or records since it were unreadable
+   * (`skipped`): the book is then as of `seq`.
+   */
   synced: boolean;
   book: OrderBook;
   /** Receive time of the snapshot (or recorder checkpoint) started from, and of the last message applied. */
@@ -492,7 +495,8 @@ export function bookAt(o: {
     symbol: o.symbol,
     at: o.at,
     seq: replica.seq,
-    synced: replica.synced,
+    // exact only if every record between the snapshot and `at` was read (no later snapshot can heal it)
+    synced: replica.synced && skipped.length === 0,
     book: replica.book,
     snapshotTime: start.time,
     lastTime,

@@ -1,0 +1,227 @@
+/**
+ * Damaged recordings: every readable block is read, every unreadable stretch is reported once (file,
+ * bytes, times), and book-at after the damage is the book of the undamaged copy (or says why not).
+ * Recordings are real StreamWriter output; damage is done to the files, as a crash or a bad disk would.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { silentLogger } from '../../src/log.js';
+import { BLOCK_HEADER_BYTES, FLAG_CHECKPOINT, FLAG_SNAPSHOT } from '../../src/recorder/format.js';
+import { DEFAULT_STORAGE, StreamWriter, idxPath, listSegments, segmentBlocks } from '../../src/recorder/segment.js';
+import { salvageSegment } from '../../src/recorder/salvage.js';
+import { bookAt, readRecords, recordedRange } from '../../src/recorder/reader.js';
+import { replaySync } from '../../src/recorder/replay.js';
+import { SkipLog } from '../../src/recorder/skips.js';
+import { synthStream, tmpDir, type SynthMsg } from './helpers.js';
+
+const SYM = { venue: 'binance', symbol: 'BTCUSDT' } as const;
+
+/** A sealed recording of n messages in several segments, and an undamaged copy of it. */
+async function recording(t: { after(fn: () => void): void }, n = 6000) {
+  const dir = tmpDir(t);
+  const msgs = synthStream(n, { snapEvery: 700 });
+  const w = new StreamWriter(
+    dir,
+    'book',
+    SYM.venue,
+    SYM.symbol,
+    { ...DEFAULT_STORAGE, blockBytes: 8 * 1024, checkpointEvents: 97, segmentBytes: 40 * 1024 },
+    silentLogger,
+  );
+  for (const m of msgs) w.appendConsolidated(m.time, m.payload);
+  await w.close();
+  assert.equal(w.writtenRecords, n);
+  const pristine = tmpDir(t);
+  fs.cpSync(dir, pristine, { recursive: true });
+  const segs = listSegments(dir, SYM.venue, SYM.symbol, 'book');
+  assert.ok(segs.length >= 4, `several segments (${segs.length})`);
+  return { dir, pristine, msgs, segs };
+}
+
+function read(dir: string) {
+  const skips = new SkipLog();
+  const recs = [...readRecords({ dir, ...SYM, stream: 'book', onWarning: skips.add })];
+  return { recs, skips };
+}
+
+/** The records read equal the messages written, except those in the given time range (lost with the damage). */
+function assertAllBut(recs: { time: number; bytes: Buffer }[], msgs: SynthMsg[], lost: (t: number) => boolean) {
+  const want = msgs.filter((m) => !lost(m.time));
+  assert.equal(recs.length, want.length, `records read: ${recs.length}, readable: ${want.length}`);
+  recs.forEach((r, i) => {
+    assert.equal(r.time, want[i].time);
+    assert.ok(r.bytes.equals(want[i].payload), `record ${i} differs`);
+  });
+}
+
+const flip = (file: string, at: number, bytes: Buffer) => {
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, bytes, 0, bytes.length, at);
+  fs.closeSync(fd);
+};
+
+test('first segment with its header overwritten and no index (a crash before sealing): every block in it is still read', async (t) => {
+  const { dir, msgs, segs } = await recording(t);
+  fs.rmSync(idxPath(segs[0].path));
+  flip(segs[0].path, 0, Buffer.from('garbage!garbage!garbage!'));
+  const { recs, skips } = read(dir);
+  assertAllBut(recs, msgs, () => false);
+  assert.deepEqual(skips.lines().length, 1);
+  assert.match(skips.lines()[0], new RegExp(`skipped ${segs[0].path} bytes 0-\\d+: bad or torn segment header`));
+  assert.deepEqual(recordedRange(dir, SYM.venue, SYM.symbol, 'book'), {
+    first: msgs[0].time,
+    last: msgs[msgs.length - 1].time,
+  });
+});
+
+test('first segment truncated to garbage: the other segments are read, the lost stretch is named with its times', async (t) => {
+  const { dir, pristine, msgs, segs } = await recording(t);
+  const end0 = segmentBlocks(segs[0]).blocks.at(-1)!.lastTime;
+  fs.writeFileSync(segs[0].path, Buffer.alloc(3000, 0x5a)); // the index left as it was: it no longer matches
+  const { recs, skips } = read(dir);
+  assertAllBut(recs, msgs, (time) => time <= end0);
+  assert.deepEqual(skips.lines(), [
+    `skipped ${segs[0].path} bytes 0-3000: bad or torn segment header (records between ${iso(segs[0].start)} and ${iso(segs[1].start)} unreadable)`,
+  ]);
+  const range = recordedRange(dir, SYM.venue, SYM.symbol, 'book', skips.add);
+  assert.deepEqual(range, { first: segs[1].start, last: msgs[msgs.length - 1].time });
+  assert.equal(skips.size, 1, 'the same stretch is listed once');
+  // book-at in the lost stretch: no snapshot, and why; after it: the undamaged recording's book
+  const inLost = bookAt({ dir, ...SYM, at: segs[1].start - 1 });
+  assert.equal(inLost, undefined);
+  const after = msgs.find((m) => m.time > segs[1].start + 50_000)!.time;
+  assertSameBook(dir, pristine, after);
+});
+
+test('last segment empty (0 bytes, unsealed: the disk was full): every record before it is read, the file is named', async (t) => {
+  const { dir, msgs, segs } = await recording(t);
+  const last = segs[segs.length - 1];
+  const empty = path.join(path.dirname(last.path), `${String(msgs[msgs.length - 1].time + 1).padStart(16, '0')}.seg`);
+  fs.writeFileSync(empty, '');
+  const { recs, skips } = read(dir);
+  assertAllBut(recs, msgs, () => false);
+  assert.deepEqual(skips.lines(), [
+    `skipped ${empty} bytes 0-0: empty file (0 bytes) (records after ${iso(msgs[msgs.length - 1].time + 1)} unreadable)`,
+  ]);
+  assert.deepEqual(recordedRange(dir, SYM.venue, SYM.symbol, 'book'), {
+    first: msgs[0].time,
+    last: msgs[msgs.length - 1].time,
+  });
+  // up to the last record: exact; after the empty file's first time: its block was lost, and book-at says so
+  const b = bookAt({ dir, ...SYM, at: msgs[msgs.length - 1].time });
+  assert.ok(b && b.synced && b.skipped.length === 0);
+  const past = bookAt({ dir, ...SYM, at: msgs[msgs.length - 1].time + 10 });
+  assert.ok(past && !past.synced);
+  assert.deepEqual(
+    past.skipped.map((k) => k.file),
+    [empty],
+  );
+});
+
+for (const [what, damage] of [
+  ['a bad block header', (file: string, off: number) => flip(file, off, Buffer.from('XXXX'))],
+  [
+    'a block header whose length lies',
+    (file: string, off: number) => {
+      const h = Buffer.alloc(4);
+      const fd = fs.openSync(file, 'r');
+      fs.readSync(fd, h, 0, 4, off + 8);
+      fs.closeSync(fd);
+      h.writeUInt32LE(h.readUInt32LE(0) + 777);
+      flip(file, off + 8, h);
+    },
+  ],
+] as const)
+  test(`${what} in the middle of a segment without its index: the blocks after it are read; book-at after it is exact, inside it says why not`, async (t) => {
+    const { dir, pristine, msgs, segs } = await recording(t);
+    const seg = segs[1];
+    const blocks = segmentBlocks(seg).blocks;
+    const vi = Math.floor(blocks.length / 2);
+    const victim = blocks[vi];
+    assert.ok(vi + 2 < blocks.length);
+    fs.rmSync(idxPath(seg.path)); // the scan path, as for a segment a crash left unsealed
+    damage(seg.path, victim.offset);
+    const { recs, skips } = read(dir);
+    // a checkpoint's time is that of the record before it (in the block before)
+    const inVictim = (time: number) => time > blocks[vi - 1].lastTime && time <= victim.lastTime;
+    assertAllBut(recs, msgs, inVictim);
+    const lost = msgs.filter((m) => inVictim(m.time)).length;
+    assert.equal(lost, victim.count - (victim.flags & FLAG_CHECKPOINT ? 1 : 0));
+    assert.equal(skips.size, 1);
+    assert.match(
+      skips.lines()[0],
+      new RegExp(
+        `^skipped ${seg.path} bytes ${victim.offset}-${victim.offset + BLOCK_HEADER_BYTES + victim.clen}: .* \\(records between ${iso(blocks[vi - 1].lastTime)} and ${iso(blocks[vi + 1].firstTime)} unreadable\\)$`,
+      ),
+    );
+    // after the damage, past the next checkpoint: the undamaged copy's book
+    const after = msgs.find((m) => m.time > blocks[vi + 1].firstTime + 500)!.time;
+    assertSameBook(dir, pristine, after);
+    // inside the damaged block: the book as of the last readable record, not in sync, and the stretch named
+    const at = msgs.filter((m) => inVictim(m.time)).at(-2)!.time;
+    const inside = bookAt({ dir, ...SYM, at });
+    assert.ok(inside);
+    assert.equal(inside.synced, false);
+    assert.equal(inside.skipped.length, 1);
+    assert.equal(inside.skipped[0].afterTime, blocks[vi - 1].lastTime);
+    assert.equal(inside.lastTime, blocks[vi - 1].lastTime);
+    // export/replay path (replaySync): every readable record, once
+    const items = [...replaySync({ dir, symbol: SYM.symbol, onWarning: () => {} })];
+    assert.equal(items.length, msgs.length - lost);
+  });
+
+test('a corrupt snapshot block: book-at starts from an earlier readable one and says what it spans', async (t) => {
+  const { dir, pristine, segs } = await recording(t);
+  const seg = segs[2];
+  const blocks = segmentBlocks(seg).blocks;
+  const starts = blocks.map((b, i) => (b.flags & (FLAG_CHECKPOINT | FLAG_SNAPSHOT) ? i : -1)).filter((i) => i >= 0);
+  assert.ok(starts.length >= 2);
+  const [before, vi] = starts.slice(-2);
+  const victim = blocks[vi];
+  flip(seg.path, victim.offset + BLOCK_HEADER_BYTES + 5, Buffer.from([1, 2, 3])); // index kept: checked per block
+  const at = victim.lastTime - 1;
+  assert.ok(at > victim.firstTime);
+  const b = bookAt({ dir, ...SYM, at });
+  assert.ok(b);
+  assert.equal(b.snapshotTime, blocks[before].firstTime, 'started from the readable snapshot or checkpoint before');
+  assert.equal(b.synced, false);
+  assert.equal(b.skipped.at(-1)!.records, victim.count - (victim.flags & FLAG_CHECKPOINT ? 1 : 0));
+  // the first instant of the next segment is exact again
+  assertSameBook(dir, pristine, segs[3].start);
+});
+
+test('salvage cost is bounded: a file full of forged block headers is given up on quickly, not read n^2 times', (t) => {
+  const dir = tmpDir(t);
+  const file = path.join(dir, '0000000000000001.seg');
+  // 8 MiB of headers that parse (magic, codec, count, sizes), each claiming a payload to near the end of the file
+  const size = 8 * 1024 * 1024;
+  const buf = Buffer.alloc(size);
+  for (let off = 0; off + 40 <= size; off += 40) {
+    buf.writeUInt32LE(0x32424742, off);
+    buf.writeUInt32LE(Math.max(0, size - off - 64), off + 8);
+    buf.writeUInt32LE(100, off + 12);
+    buf.writeUInt32LE(1, off + 16);
+  }
+  fs.writeFileSync(file, buf);
+  const t0 = performance.now();
+  const s = salvageSegment(file);
+  const ms = performance.now() - t0;
+  assert.equal(s.blocks.length, 0);
+  assert.equal(s.damage.length, 1);
+  assert.match(s.damage[0].reason, /salvage stopped/);
+  assert.ok(ms < 5000, `took ${ms.toFixed(0)} ms`);
+});
+
+const iso = (t: number) => new Date(t / 1000).toISOString();
+
+function assertSameBook(dir: string, pristine: string, at: number) {
+  const got = bookAt({ dir, ...SYM, at });
+  const want = bookAt({ dir: pristine, ...SYM, at });
+  assert.ok(got && want, `a book at ${at}`);
+  assert.equal(got.seq, want.seq);
+  assert.equal(got.synced, true);
+  assert.deepEqual(got.skipped, []);
+  assert.deepEqual(got.book.snapshot(), want.book.snapshot());
+}
