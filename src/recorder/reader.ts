@@ -344,6 +344,9 @@ export function snapshotBefore(
         }
         return { segment: si, block: bi, time: b.firstTime, checkpoint: (b.flags & FLAG_SNAPSHOT) === 0 };
       }
+      // nothing to start from here: a damaged stretch before t may have held one
+      for (const k of segmentSkips(seg, sb, si === segs.length - 1, segs[si + 1]?.start))
+        if ((k.afterTime ?? -Infinity) <= t) warn('segment damaged: bytes skipped', k);
     } finally {
       fs.closeSync(fd);
     }

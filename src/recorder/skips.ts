@@ -67,7 +67,15 @@ export class SkipLog {
     return this.seen.size;
   }
 
+  /** One line per skip, by file (segment names sort by time) and offset. */
   lines(): string[] {
-    return [...this.seen.values()].map((s) => describeSkip(s.msg, s.detail));
+    const key = (d: Record<string, unknown>) => [String(d.file ?? ''), Number(d.from ?? d.time ?? 0)] as const;
+    return [...this.seen.values()]
+      .sort((a, b) => {
+        const [fa, oa] = key(a.detail);
+        const [fb, ob] = key(b.detail);
+        return fa < fb ? -1 : fa > fb ? 1 : oa - ob;
+      })
+      .map((s) => describeSkip(s.msg, s.detail));
   }
 }
