@@ -462,7 +462,7 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
         return;
       }
       process.stdout.write(
-        `${venue} ${symbol} at ${iso(at)}: seq ${b.seq}${b.synced ? '' : ' (NOT in sync: a gap was not healed before this instant)'}\n` +
+        `${venue} ${symbol} at ${iso(at)}: seq ${b.seq}${b.synced ? '' : b.skipped.length ? ' (NOT in sync: records since the snapshot were unreadable)' : ' (NOT in sync: a gap was not healed before this instant)'}\n` +
           `from the snapshot at ${iso(b.snapshotTime)} + ${b.messagesApplied - 1} messages, last at ${iso(b.lastTime)}\n` +
           spans.map((l) => `WARNING: since that snapshot, ${l}\n`).join('') +
           formatBookTable(top, depth) +
