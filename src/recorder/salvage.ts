@@ -53,11 +53,11 @@ const MAGIC_2 = magicBytes(BLOCK_MAGIC_2);
 const MAGIC_PREFIX = MAGIC_1.subarray(0, 3);
 
 /**
- * Blocks of a segment, read past damage. Block headers are not CRC-checked on the way (a reader checks
- * each block it reads); where the walk fails, the block that led there is checked, and dropped if its
- * header lied about its length.
+ * Blocks of a segment, read past damage. Without `verify` block headers are not CRC-checked on the way
+ * (a reader checks each block it reads); where the walk fails, the block that led there is checked, and
+ * dropped if its header lied about its length. With `verify` (recovery) every block is CRC-checked.
  */
-export function salvageSegment(file: string): Salvaged {
+export function salvageSegment(file: string, verify = false): Salvaged {
   const fd = fs.openSync(file, 'r');
   try {
     const size = fs.fstatSync(fd).size;
@@ -82,6 +82,7 @@ export function salvageSegment(file: string): Salvaged {
         const m = parseBlockHeader(hb, off);
         if (!m) problem = 'bad block header';
         else if (off + BLOCK_HEADER_BYTES + m.clen > size) problem = 'torn block';
+        else if (verify && !verifyAt(fd, m, { bytes: Infinity })) problem = 'block checksum mismatch';
         else {
           blocks.push(meta(m));
           off += BLOCK_HEADER_BYTES + m.clen;
@@ -91,7 +92,7 @@ export function salvageSegment(file: string): Salvaged {
       if (problem === undefined) break;
       // The block that led here may have lied about its length: if it does not verify, the damage starts there.
       const last = blocks[blocks.length - 1];
-      if (last && last.offset + BLOCK_HEADER_BYTES + last.clen === off && !verifyAt(fd, last, budget)) {
+      if (!verify && last && last.offset + BLOCK_HEADER_BYTES + last.clen === off && !verifyAt(fd, last, budget)) {
         blocks.pop();
         off = last.offset;
         searchFrom = off + 1;

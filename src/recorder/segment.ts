@@ -241,7 +241,7 @@ export function segmentBlocks(seg: SegmentFile): SegmentBlocks {
       const damage: Damage[] = [];
       let end = idx.headerLength;
       for (const b of idx.blocks) {
-        if (b.offset > end) damage.push({ from: end, to: b.offset, reason: 'bytes between indexed blocks' });
+        if (b.offset > end) damage.push({ from: end, to: b.offset, reason: 'damaged stretch left out of the index' });
         end = b.offset + BLOCK_HEADER_BYTES + b.clen;
       }
       return { blocks: idx.blocks, damage, problem: damage[0]?.reason, indexed: true };
@@ -285,26 +285,41 @@ export interface RecoveryResult {
   file: string;
   blocks: number;
   records: number;
+  /** Bytes cut off the end (a torn or corrupt tail). */
   cutBytes: number;
   problem?: string;
   removed: boolean;
+  /** Damaged stretches before the last good block: kept in the file, left out of the index (readers report them). */
+  holes: Damage[];
 }
 
 /**
  * Make an unsealed segment whole: verify every block, truncate after the last good one, write its index.
- * A segment with no complete block is removed.
+ * Good blocks after a damaged stretch are kept (salvage.ts): only the tail after the last one is cut. A
+ * segment with no complete block is removed.
  */
 export function recoverSegment(file: string): RecoveryResult {
-  const s = scanSegment(file, true);
+  const s = salvageSegment(file, true);
   // a checkpoint block starts with one checkpoint record (not a received message)
   const records = s.blocks.reduce((a, b) => a + b.count - (b.flags & FLAG_CHECKPOINT ? 1 : 0), 0);
-  if (s.blocks.length === 0) {
+  const last = s.blocks[s.blocks.length - 1];
+  if (!last) {
     fs.rmSync(file, { force: true });
-    return { file, blocks: 0, records: 0, cutBytes: s.size, problem: s.problem, removed: true };
+    return { file, blocks: 0, records: 0, cutBytes: s.size, problem: s.damage[0]?.reason, removed: true, holes: [] };
   }
-  if (s.validEnd < s.size) fs.truncateSync(file, s.validEnd);
+  const validEnd = last.offset + BLOCK_HEADER_BYTES + last.clen;
+  if (validEnd < s.size) fs.truncateSync(file, validEnd);
   writeIndex(file, s.blocks);
-  return { file, blocks: s.blocks.length, records, cutBytes: s.size - s.validEnd, problem: s.problem, removed: false };
+  const holes = s.damage.filter((d) => d.to <= validEnd);
+  return {
+    file,
+    blocks: s.blocks.length,
+    records,
+    cutBytes: s.size - validEnd,
+    problem: s.damage.find((d) => d.from >= validEnd)?.reason,
+    removed: false,
+    holes,
+  };
 }
 
 function writeIndex(seg: string, blocks: readonly BlockMeta[]): void {
@@ -342,6 +357,11 @@ export function recoverDir(dir: string, log: Logger): RecoveryResult[] {
             'torn or corrupt segment tail cut',
           );
         else log.info({ file: r.file, blocks: r.blocks, records: r.records }, 'unsealed segment verified and sealed');
+        for (const h of r.holes)
+          log.warn(
+            { file: r.file, from: h.from, to: h.to, problem: h.reason },
+            'damaged stretch kept out of the index (the blocks after it were kept)',
+          );
       }
   return out;
 }

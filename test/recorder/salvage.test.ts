@@ -9,7 +9,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { silentLogger } from '../../src/log.js';
 import { BLOCK_HEADER_BYTES, FLAG_CHECKPOINT, FLAG_SNAPSHOT } from '../../src/recorder/format.js';
-import { DEFAULT_STORAGE, StreamWriter, idxPath, listSegments, segmentBlocks } from '../../src/recorder/segment.js';
+import {
+  DEFAULT_STORAGE,
+  StreamWriter,
+  idxPath,
+  listSegments,
+  recoverDir,
+  segmentBlocks,
+} from '../../src/recorder/segment.js';
 import { salvageSegment } from '../../src/recorder/salvage.js';
 import { bookAt, readRecords, recordedRange } from '../../src/recorder/reader.js';
 import { replaySync } from '../../src/recorder/replay.js';
@@ -229,3 +236,41 @@ function assertSameBook(dir: string, pristine: string, at: number) {
   assert.deepEqual(got.skipped, []);
   assert.deepEqual(got.book.snapshot(), want.book.snapshot());
 }
+
+test('recovery after a crash keeps the good blocks after a corrupt one (only the torn tail is cut); readers name the stretch', async (t) => {
+  const dir = tmpDir(t);
+  const msgs = synthStream(3000, { snapEvery: 700 });
+  const w = new StreamWriter(
+    dir,
+    'book',
+    SYM.venue,
+    SYM.symbol,
+    { ...DEFAULT_STORAGE, blockBytes: 8 * 1024, checkpointEvents: 97 },
+    silentLogger,
+  );
+  for (const m of msgs) w.appendConsolidated(m.time, m.payload);
+  w.seal();
+  await w.drain(); // not closed: no index, as after kill -9
+  const [seg] = listSegments(dir, SYM.venue, SYM.symbol, 'book');
+  assert.equal(seg.sealed, false);
+  const blocks = salvageSegment(seg.path).blocks;
+  const vi = Math.floor(blocks.length / 2);
+  const victim = blocks[vi];
+  flip(seg.path, victim.offset + BLOCK_HEADER_BYTES + 7, Buffer.from([0, 0, 0, 0])); // page of zeros, as after power loss
+  fs.appendFileSync(seg.path, Buffer.from('BGB2 a torn block')); // and a torn tail
+  const warned: Record<string, unknown>[] = [];
+  const log = { ...silentLogger, warn: (o: Record<string, unknown>) => warned.push(o), info: () => {} };
+  const [r] = recoverDir(dir, log as unknown as typeof silentLogger);
+  assert.equal(r.cutBytes, 'BGB2 a torn block'.length);
+  assert.equal(r.blocks, blocks.length - 1);
+  assert.deepEqual(
+    r.holes.map((h) => [h.from, h.to]),
+    [[victim.offset, victim.offset + BLOCK_HEADER_BYTES + victim.clen]],
+  );
+  assert.equal(warned.length, 2, 'the cut and the hole are logged');
+  const inVictim = (time: number) => time > blocks[vi - 1].lastTime && time <= victim.lastTime;
+  const { recs, skips } = read(dir);
+  assertAllBut(recs, msgs, inVictim);
+  assert.equal(skips.size, 1);
+  assert.match(skips.lines()[0], /: damaged stretch left out of the index \(records between/);
+});
