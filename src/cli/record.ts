@@ -204,7 +204,9 @@ export async function runReplayCommand(cfg: Config, o: ReplayCommandOptions): Pr
       .filter((x) => x !== undefined);
     if (ranges.length === 0) {
       printSkips(skips);
-      throw new UserError(`nothing readable recorded for ${o.venue} ${o.symbols.join(',')} in ${o.dir}`);
+      throw new UserError(
+        `nothing ${skips.size ? 'readable ' : ''}recorded for ${o.venue} ${o.symbols.join(',')} in ${o.dir}`,
+      );
     }
     const start = o.from ?? Math.min(...ranges.map((r) => r.first));
     const end = o.to ?? Math.max(...ranges.map((r) => r.last));
@@ -382,7 +384,9 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
         .filter((x) => x !== undefined);
       if (ranges.length === 0) {
         printSkips(skips);
-        throw new UserError(`nothing readable recorded for ${venue} ${cfg.symbols.join(',')} in ${dir}`);
+        throw new UserError(
+          `nothing ${skips.size ? 'readable ' : ''}recorded for ${venue} ${cfg.symbols.join(',')} in ${dir}`,
+        );
       }
       const start = (o.from as number | undefined) ?? Math.min(...ranges.map((r) => r.first));
       const end = (o.to as number | undefined) ?? Math.max(...ranges.map((r) => r.last));

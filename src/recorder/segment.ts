@@ -267,8 +267,12 @@ function indexIfItMatches(file: string): { blocks: BlockMeta[]; headerLength: nu
     fs.readSync(fd, head, 0, head.length, 0);
     const sh = parseSegmentHeader(head);
     if (!sh) return undefined;
-    const last = blocks[blocks.length - 1];
-    const end = last ? last.offset + BLOCK_HEADER_BYTES + last.clen : sh.length;
+    // blocks in order, inside the file, and the file ends where the last one does (a sealed segment does)
+    let end = sh.length;
+    for (const b of blocks) {
+      if (!(b.offset >= end)) return undefined;
+      end = b.offset + BLOCK_HEADER_BYTES + b.clen;
+    }
     return end === size ? { blocks, headerLength: sh.length } : undefined;
   } finally {
     fs.closeSync(fd);

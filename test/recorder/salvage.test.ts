@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { silentLogger } from '../../src/log.js';
-import { BLOCK_HEADER_BYTES, FLAG_CHECKPOINT, FLAG_SNAPSHOT } from '../../src/recorder/format.js';
+import { BLOCK_HEADER_BYTES, FLAG_CHECKPOINT, FLAG_SNAPSHOT, encodeIndex } from '../../src/recorder/format.js';
 import {
   DEFAULT_STORAGE,
   StreamWriter,
@@ -273,4 +273,14 @@ test('recovery after a crash keeps the good blocks after a corrupt one (only the
   assertAllBut(recs, msgs, inVictim);
   assert.equal(skips.size, 1);
   assert.match(skips.lines()[0], /: damaged stretch left out of the index \(records between/);
+});
+
+test('an index that does not fit its file (a block claiming 4 GiB) is not used: the file is walked instead, every record read', async (t) => {
+  const { dir, msgs, segs } = await recording(t);
+  const blocks = segmentBlocks(segs[1]).blocks;
+  const forged = blocks.map((b, i) => (i === 1 ? { ...b, clen: 2 ** 32 - 1 } : b));
+  fs.writeFileSync(idxPath(segs[1].path), encodeIndex(forged)); // a valid index CRC over a lie
+  const { recs, skips } = read(dir);
+  assertAllBut(recs, msgs, () => false);
+  assert.equal(skips.size, 0);
 });
