@@ -40,13 +40,19 @@ export function lostTimes(s: Pick<Skipped, 'afterTime' | 'beforeTime'>): string 
 /** One line for one skipped stretch (no stack, no JSON). */
 export function describeSkip(msg: string, d: Record<string, unknown>): string {
   if (typeof d.file !== 'string') {
-    const at = typeof d.time === 'number' ? ` recorded at ${iso(d.time)}` : '';
-    return `skipped: ${msg}${at}${typeof d.err === 'string' ? `: ${d.err}` : ''}`;
+    const at = typeof d.time === 'number' ? ` at ${iso(d.time)}` : '';
+    return `skipped ${msg.replace(/ skipped$/, '')}${at}${typeof d.err === 'string' ? `: ${d.err}` : ''}`;
   }
   const s = d as Skipped;
   const bytes = s.from !== undefined && s.to !== undefined ? ` bytes ${s.from}-${s.to}` : '';
-  const what = [s.records !== undefined ? `${s.records} records lost` : '', lostTimes(s)].filter(Boolean);
-  return `skipped ${s.file}${bytes}: ${s.reason}${what.length ? ` (${what.join(', ')} unreadable)` : ''}`;
+  const times = lostTimes(s);
+  const what =
+    s.records === undefined
+      ? times
+      : times
+        ? times.replace(/^records/, `${s.records} records`)
+        : `${s.records} records`;
+  return `skipped ${s.file}${bytes}: ${s.reason}${what ? ` (${what} unreadable)` : ''}`;
 }
 
 /** Every distinct skip reported through `add` (usable as an onWarning), in the order first seen. */
