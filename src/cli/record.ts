@@ -11,10 +11,10 @@ import { decodeAny, encode, topics } from '../wire/messages.js';
 import { Recorder, RecorderError } from '../recorder/recorder.js';
 import { PostgresSink, PostgresSinkError } from '../recorder/postgres.js';
 import { replay, toMicros, type ReplaySpeed } from '../recorder/replay.js';
-import { bookAt } from '../recorder/reader.js';
+import { bookAt, recordedRange } from '../recorder/reader.js';
+import { lostTimes, SkipLog } from '../recorder/skips.js';
 import { UnsupportedVersionError } from '../recorder/format.js';
 import { ExportError, exportParquet } from '../recorder/export.js';
-import { listSegments, segmentBlocks } from '../recorder/segment.js';
 import { addBusOptions, addCommonOptions, addSymbolOption, num, positive, upperSymbol } from './options.js';
 import { busTransport, serveMetricsFor, untilSignal } from './commands.js';
 import { registerRecorderMetrics } from '../metrics/recorder.js';
@@ -147,19 +147,9 @@ function progress(total: number) {
   };
 }
 
-/** First and last receive time recorded for a book (consolidated stream), for progress and defaults. */
-function recordedRange(
-  dir: string,
-  venue: string,
-  symbol: string,
-  stream: 'book' | 'raw',
-): { first: number; last: number } | undefined {
-  const segs = listSegments(dir, venue, symbol, stream);
-  if (segs.length === 0) return undefined;
-  const firstBlocks = segmentBlocks(segs[0]).blocks;
-  const lastBlocks = segmentBlocks(segs[segs.length - 1]).blocks;
-  if (firstBlocks.length === 0 || lastBlocks.length === 0) return undefined;
-  return { first: firstBlocks[0].firstTime, last: lastBlocks[lastBlocks.length - 1].lastTime };
+/** What a read skipped, one line each on stderr (after the command's own output). */
+function printSkips(skips: SkipLog): void {
+  for (const l of skips.lines()) process.stderr.write(l + '\n');
 }
 
 export interface ReplayCommandOptions {
@@ -204,14 +194,20 @@ export async function runReplayCommand(cfg: Config, o: ReplayCommandOptions): Pr
   process.once('SIGINT', onSig);
   process.once('SIGTERM', onSig);
   let n = 0;
-  let warnings = 0;
+  // each skipped stretch logged once as it is met, and listed again at the end
+  const skips = new SkipLog((msg, detail) => log.warn(detail, msg));
   try {
     await new Promise((r) => setTimeout(r, o.waitMs)); // subscribers connect before the first message
     const streams = o.raw ? (['book', 'raw'] as const) : (['book'] as const);
     const ranges = o.symbols
-      .flatMap((s) => streams.map((st) => recordedRange(o.dir, o.venue, s, st)))
+      .flatMap((s) => streams.map((st) => recordedRange(o.dir, o.venue, s, st, skips.add)))
       .filter((x) => x !== undefined);
-    if (ranges.length === 0) throw new UserError(`nothing recorded for ${o.venue} ${o.symbols.join(',')} in ${o.dir}`);
+    if (ranges.length === 0) {
+      printSkips(skips);
+      throw new UserError(
+        `nothing ${skips.size ? 'readable ' : ''}recorded for ${o.venue} ${o.symbols.join(',')} in ${o.dir}`,
+      );
+    }
     const start = o.from ?? Math.min(...ranges.map((r) => r.first));
     const end = o.to ?? Math.max(...ranges.map((r) => r.last));
     const bar = progress(end - start);
@@ -224,10 +220,7 @@ export async function runReplayCommand(cfg: Config, o: ReplayCommandOptions): Pr
       speed: o.speed,
       raw: o.raw,
       signal: ac.signal,
-      onWarning: (msg, detail) => {
-        warnings++;
-        log.warn(detail, msg);
-      },
+      onWarning: skips.add,
     })) {
       if (it.kind !== 'message') continue;
       if (it.stream === 'raw') {
@@ -242,10 +235,11 @@ export async function runReplayCommand(cfg: Config, o: ReplayCommandOptions): Pr
       if ((n & 255) === 0) bar.update(n, end > start ? (it.time - start) / (end - start) : 1);
     }
     bar.end();
-    log.info({ messages: n, warnings }, 'replay finished');
+    log.info({ messages: n, skipped: skips.size }, 'replay finished');
     process.stdout.write(
-      `replayed ${n} messages${warnings ? ` (${warnings} damaged blocks skipped, see the log)` : ''}\n`,
+      `replayed ${n} messages${skips.size ? ` (${skips.size} damaged stretches skipped, listed on stderr)` : ''}\n`,
     );
+    printSkips(skips);
   } finally {
     process.off('SIGINT', onSig);
     process.off('SIGTERM', onSig);
@@ -384,8 +378,16 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
       const log = createLogger('export', cfg.log.level === 'info' ? 'warn' : cfg.log.level);
       const dir = path.resolve(cfg.recorder.dir);
       const venue = o.venue as string;
-      const ranges = cfg.symbols.map((s) => recordedRange(dir, venue, s, 'book')).filter((x) => x !== undefined);
-      if (ranges.length === 0) throw new UserError(`nothing recorded for ${venue} ${cfg.symbols.join(',')} in ${dir}`);
+      const skips = new SkipLog((msg, d) => log.debug(d, msg));
+      const ranges = cfg.symbols
+        .map((s) => recordedRange(dir, venue, s, 'book', skips.add))
+        .filter((x) => x !== undefined);
+      if (ranges.length === 0) {
+        printSkips(skips);
+        throw new UserError(
+          `nothing ${skips.size ? 'readable ' : ''}recorded for ${venue} ${cfg.symbols.join(',')} in ${dir}`,
+        );
+      }
       const start = (o.from as number | undefined) ?? Math.min(...ranges.map((r) => r.first));
       const end = (o.to as number | undefined) ?? Math.max(...ranges.map((r) => r.last));
       const bar = progress(end - start);
@@ -396,7 +398,7 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
         from: o.from as number | undefined,
         to: o.to as number | undefined,
         out: path.resolve(o.out as string),
-        onWarning: (msg, d) => log.warn(d, msg),
+        onWarning: skips.add,
         onProgress: (n, t) => bar.update(n, end > start ? (t - start) / (end - start) : 1),
       }).catch((e: unknown) => {
         bar.end();
@@ -404,8 +406,9 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
       });
       bar.end();
       process.stdout.write(
-        `exported ${r.topRows} book rows to ${r.files.top} and ${r.levelRows} level rows to ${r.files.levels}${r.gaps ? ` (${r.gaps} recorder gaps)` : ''}\n`,
+        `exported ${r.topRows} book rows to ${r.files.top} and ${r.levelRows} level rows to ${r.files.levels}${r.gaps ? ` (${r.gaps} recorder gaps)` : ''}${skips.size ? ` (${skips.size} damaged stretches skipped, listed on stderr)` : ''}\n`,
       );
+      printSkips(skips);
     });
 
   dirOpt(addCommonOptions(program.command('book-at')))
@@ -423,16 +426,20 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
       const symbol = (o.symbol as string).toUpperCase();
       const at = o.at as number;
       let b: ReturnType<typeof bookAt>;
+      const skips = new SkipLog((msg, d) => log.debug(d, msg));
       try {
-        b = bookAt({ dir, venue, symbol, at, onWarning: (msg, d) => log.warn(d, msg) });
+        b = bookAt({ dir, venue, symbol, at, onWarning: skips.add });
       } catch (e) {
         if (e instanceof UnsupportedVersionError) throw new UserError(e.message); // a newer recording: one line, exit 2
         throw e;
       }
+      printSkips(skips);
       if (!b)
         throw new UserError(
-          `no recorded snapshot of ${venue} ${symbol} at or before ${new Date(at / 1000).toISOString()} in ${dir}`,
+          `no ${skips.size ? 'readable ' : ''}recorded snapshot of ${venue} ${symbol} at or before ${new Date(at / 1000).toISOString()} in ${dir}`,
         );
+      // the book spans records that could not be read: say so with the book, on stdout too
+      const spans = b.skipped.map((k) => `${lostTimes(k) || 'records'} were unreadable (${k.file}: ${k.reason})`);
       const depth = Math.max(1, Math.floor(o.depth as number));
       const top = b.book.top(depth);
       const iso = (t: number) => new Date(t / 1000).toISOString();
@@ -447,6 +454,11 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
             snapshotTime: iso(b.snapshotTime),
             lastTime: iso(b.lastTime),
             messagesApplied: b.messagesApplied,
+            skipped: b.skipped.map((k) => ({
+              ...k,
+              afterTime: k.afterTime === undefined ? undefined : iso(k.afterTime),
+              beforeTime: k.beforeTime === undefined ? undefined : iso(k.beforeTime),
+            })),
             bids: top.bids,
             asks: top.asks,
           }) + '\n',
@@ -454,8 +466,9 @@ export function registerRecordCommands(program: Command, config: ConfigFn): void
         return;
       }
       process.stdout.write(
-        `${venue} ${symbol} at ${iso(at)}: seq ${b.seq}${b.synced ? '' : ' (NOT in sync: a gap was not healed before this instant)'}\n` +
+        `${venue} ${symbol} at ${iso(at)}: seq ${b.seq}${b.synced ? '' : b.skipped.length ? ' (NOT in sync: records since the snapshot were unreadable)' : ' (NOT in sync: a gap was not healed before this instant)'}\n` +
           `from the snapshot at ${iso(b.snapshotTime)} + ${b.messagesApplied - 1} messages, last at ${iso(b.lastTime)}\n` +
+          spans.map((l) => `WARNING: since that snapshot, ${l}\n`).join('') +
           formatBookTable(top, depth) +
           '\n',
       );

@@ -20,7 +20,16 @@ export {
   type ReplaySpeed,
   type Instant,
 } from './replay.js';
-export { bookAt, readRecords, snapshotBefore, StoredRecord, type BookAt, type ReadOptions } from './reader.js';
+export {
+  bookAt,
+  readRecords,
+  recordedRange,
+  snapshotBefore,
+  StoredRecord,
+  type BookAt,
+  type ReadOptions,
+} from './reader.js';
+export { SkipLog, describeSkip, type Skipped, type OnWarning } from './skips.js';
 export {
   DEFAULT_STORAGE,
   StreamWriter,

@@ -15,6 +15,7 @@ import { decodeConsolidated, type ConsolidatedMessage } from '../wire/messages.j
 import { applyDeltaLevels, decodeBinary, deltaHead, readDeltaHead, regenerateJson } from './binrec.js';
 import { fastDecodeDelta } from './fastdecode.js';
 import {
+  BLOCK_HEADER_BYTES,
   FLAG_CHECKPOINT,
   FLAG_SNAPSHOT,
   KIND_CHECKPOINT,
@@ -32,7 +33,8 @@ import {
   type Rec,
   type Stream,
 } from './format.js';
-import { listSegments, readBlock, segmentBlocks, type SegmentFile } from './segment.js';
+import { listSegments, readBlock, segmentBlocks, type SegmentBlocks, type SegmentFile } from './segment.js';
+import type { OnWarning, Skipped } from './skips.js';
 
 export interface ReadOptions {
   dir: string;
@@ -45,7 +47,8 @@ export interface ReadOptions {
   to?: number;
   /** Start at this block instead of searching for `from` (book-at / replay warm-up). */
   startAt?: { segment: number; block: number };
-  onWarning?: (msg: string, detail: Record<string, unknown>) => void;
+  /** Called for every stretch of the recording skipped as unreadable; `detail` is a Skipped (skips.ts). */
+  onWarning?: OnWarning;
 }
 
 export interface Position {
@@ -97,7 +100,35 @@ function checkVersion(fd: number, file: string): void {
   }
 }
 
-/** Record walkers over the blocks of one stream that may hold records in [from, to]. */
+/**
+ * The damage of one segment as Skipped details, with the times the lost records lie between: the last
+ * readable block before each stretch (or the segment's first time) and the first one after it (or the next
+ * segment's first time). The tail of the newest segment, if unsealed, is the block being written: not damage.
+ */
+export function segmentSkips(
+  seg: SegmentFile,
+  sb: Pick<SegmentBlocks, 'blocks' | 'damage'>,
+  newest: boolean,
+  nextStart: number | undefined,
+): Skipped[] {
+  const out: Skipped[] = [];
+  let bi = 0;
+  for (const d of sb.damage) {
+    if (d.tail && newest && !seg.sealed) continue;
+    while (bi < sb.blocks.length && sb.blocks[bi].offset < d.from) bi++;
+    out.push({
+      file: seg.path,
+      from: d.from,
+      to: d.to,
+      reason: d.reason,
+      afterTime: bi > 0 ? sb.blocks[bi - 1].lastTime : seg.start,
+      beforeTime: bi < sb.blocks.length ? sb.blocks[bi].firstTime : nextStart,
+    });
+  }
+  return out;
+}
+
+/** Record walkers over the blocks of one stream that may hold records in [from, to]; skips reported on the way. */
 function* bodies(o: ReadOptions): Generator<RecordWalker, void, undefined> {
   const segs = listSegments(o.dir, o.venue, o.symbol, o.stream);
   const from = o.from ?? -Infinity;
@@ -107,21 +138,34 @@ function* bodies(o: ReadOptions): Generator<RecordWalker, void, undefined> {
   for (; si < segs.length; si++) {
     const seg = segs[si];
     if (seg.start > to) return;
+    const nextStart = segs[si + 1]?.start;
     let fd: number;
     try {
       fd = fs.openSync(seg.path, 'r');
     } catch (e) {
-      warn('segment unreadable: skipped', { file: seg.path, err: (e as Error).message });
+      warn('segment unreadable: skipped', skipOfFile(seg, e, nextStart));
       continue;
     }
     try {
       checkVersion(fd, seg.path);
-      const { blocks, problem } = segmentBlocks(seg);
-      if (problem && (seg.sealed || si < segs.length - 1))
-        warn('segment damaged: rest of it skipped', { file: seg.path, problem });
+      const sb = segmentBlocks(seg);
+      const { blocks } = sb;
       let bi = o.startAt && si === o.startAt.segment ? o.startAt.block : firstBlockFor(blocks, from);
+      const startOffset = bi < blocks.length ? blocks[bi].offset : Infinity;
+      // the stretches that may hold records in the range, reported as the read passes them
+      const skips = segmentSkips(seg, sb, si === segs.length - 1, nextStart).filter(
+        (k) =>
+          (k.beforeTime ?? Infinity) >= from &&
+          (k.afterTime ?? -Infinity) <= to &&
+          (!(o.startAt && si === o.startAt.segment) || k.from! >= startOffset),
+      );
+      let ki = 0;
+      const passed = (offset: number) => {
+        while (ki < skips.length && skips[ki].from! < offset) warn('segment damaged: bytes skipped', skips[ki++]);
+      };
       for (; bi < blocks.length; bi++) {
         const m = blocks[bi];
+        passed(m.offset);
         if (m.firstTime > to) return;
         let body: RecordWalker;
         try {
@@ -129,20 +173,91 @@ function* bodies(o: ReadOptions): Generator<RecordWalker, void, undefined> {
           body = new RecordWalker(b.body, b.version, b.firstTime);
           body.check(b.count);
         } catch (e) {
-          warn('corrupt block skipped', {
-            file: seg.path,
-            offset: m.offset,
-            records: m.count,
-            err: (e as Error).message,
-          });
+          warn('corrupt block skipped', corruptBlock(seg, sb, bi, (e as Error).message, nextStart));
           continue;
         }
         yield body;
       }
+      passed(Infinity);
     } finally {
       fs.closeSync(fd);
     }
   }
+}
+
+/** A segment that cannot be opened, as a Skipped. */
+function skipOfFile(seg: SegmentFile, e: unknown, nextStart: number | undefined): Skipped {
+  return { file: seg.path, reason: (e as Error).message, afterTime: seg.start, beforeTime: nextStart };
+}
+
+/** Block `bi` of a segment failed its checks on read, as a Skipped. */
+function corruptBlock(
+  seg: SegmentFile,
+  sb: SegmentBlocks,
+  bi: number,
+  reason: string,
+  nextStart: number | undefined,
+): Skipped {
+  const m = sb.blocks[bi];
+  return {
+    file: seg.path,
+    from: m.offset,
+    to: m.offset + BLOCK_HEADER_BYTES + m.clen,
+    reason,
+    // a count from the index is checked by its CRC; one from a block header that failed its CRC is not
+    ...(sb.indexed ? { records: m.count - (m.flags & FLAG_CHECKPOINT ? 1 : 0) } : {}),
+    afterTime: bi > 0 ? sb.blocks[bi - 1].lastTime : seg.start,
+    beforeTime: bi + 1 < sb.blocks.length ? sb.blocks[bi + 1].firstTime : nextStart,
+  };
+}
+
+/** Can block `m` be read (CRC, decompression, framing)? The error message if not. */
+function blockProblem(fd: number, m: BlockMeta): string | undefined {
+  try {
+    const b = blockBody(readBlock(fd, m));
+    new RecordWalker(b.body, b.version, b.firstTime).check(b.count);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/**
+ * First and last receive time recorded in one stream (for progress and defaults), from the first and the
+ * last segments that have a readable block; segments skipped on the way are reported.
+ */
+export function recordedRange(
+  dir: string,
+  venue: string,
+  symbol: string,
+  stream: Stream,
+  onWarning?: OnWarning,
+): { first: number; last: number } | undefined {
+  const segs = listSegments(dir, venue, symbol, stream);
+  const warn = onWarning ?? (() => {});
+  const blocksOf = (si: number): BlockMeta[] => {
+    const seg = segs[si];
+    let sb: SegmentBlocks;
+    try {
+      sb = segmentBlocks(seg);
+    } catch (e) {
+      if (e instanceof UnsupportedVersionError) throw e;
+      warn('segment unreadable: skipped', skipOfFile(seg, e, segs[si + 1]?.start));
+      return [];
+    }
+    if (sb.blocks.length === 0)
+      for (const k of segmentSkips(seg, sb, si === segs.length - 1, segs[si + 1]?.start))
+        warn('segment damaged: bytes skipped', k);
+    return sb.blocks;
+  };
+  let fi = 0;
+  let first: BlockMeta[] = [];
+  for (; fi < segs.length && first.length === 0; fi++) first = blocksOf(fi);
+  if (first.length === 0) return undefined;
+  let last: BlockMeta[] = [];
+  for (let li = segs.length - 1; li >= fi && last.length === 0; li--) last = blocksOf(li);
+  if (last.length === 0) last = first;
+  return { first: first[0].firstTime, last: last[last.length - 1].lastTime };
 }
 
 /** Records of one stream with from <= time <= to, in file order (= receive order). */
@@ -182,29 +297,58 @@ function firstBlockFor(blocks: readonly BlockMeta[], t: number): number {
   return lo;
 }
 
-/** Position of the last block starting with a consolidated snapshot or a checkpoint at or before t, if any. */
+/**
+ * Position of the last readable block starting with a consolidated snapshot or a checkpoint at or before
+ * t, if any. A candidate block that does not verify is reported and passed over for an earlier one (in
+ * its segment or an earlier segment), as is a segment that cannot be opened.
+ */
 export function snapshotBefore(
   dir: string,
   venue: string,
   symbol: string,
   t: number,
+  onWarning?: OnWarning,
 ): (Position & { time: number; checkpoint: boolean }) | undefined {
   const segs = listSegments(dir, venue, symbol, 'book');
+  const warn = onWarning ?? (() => {});
   for (let si = segs.length - 1; si >= 0; si--) {
-    if (segs[si].start > t) continue;
-    const { blocks } = segmentBlocks(segs[si]);
-    // last block starting at or before t (binary search), then back to the nearest snapshot block
-    let lo = 0;
-    let hi = blocks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (blocks[mid].firstTime <= t) lo = mid + 1;
-      else hi = mid;
+    const seg = segs[si];
+    if (seg.start > t) continue;
+    let fd: number;
+    let sb: SegmentBlocks;
+    try {
+      fd = fs.openSync(seg.path, 'r');
+    } catch (e) {
+      warn('segment unreadable: skipped', skipOfFile(seg, e, segs[si + 1]?.start));
+      continue;
     }
-    for (let bi = lo - 1; bi >= 0; bi--) {
-      const b = blocks[bi];
-      if (b.flags & (FLAG_SNAPSHOT | FLAG_CHECKPOINT) && b.firstTime <= t)
+    try {
+      checkVersion(fd, seg.path);
+      sb = segmentBlocks(seg);
+      const { blocks } = sb;
+      // last block starting at or before t (binary search), then back to the nearest snapshot block
+      let lo = 0;
+      let hi = blocks.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (blocks[mid].firstTime <= t) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let bi = lo - 1; bi >= 0; bi--) {
+        const b = blocks[bi];
+        if (!(b.flags & (FLAG_SNAPSHOT | FLAG_CHECKPOINT) && b.firstTime <= t)) continue;
+        const problem = blockProblem(fd, b);
+        if (problem !== undefined) {
+          warn('corrupt block skipped', corruptBlock(seg, sb, bi, problem, segs[si + 1]?.start));
+          continue;
+        }
         return { segment: si, block: bi, time: b.firstTime, checkpoint: (b.flags & FLAG_SNAPSHOT) === 0 };
+      }
+      // nothing to start from here: a damaged stretch before t may have held one
+      for (const k of segmentSkips(seg, sb, si === segs.length - 1, segs[si + 1]?.start))
+        if ((k.afterTime ?? -Infinity) <= t) warn('segment damaged: bytes skipped', k);
+    } finally {
+      fs.closeSync(fd);
     }
   }
   return undefined;
@@ -297,13 +441,21 @@ export interface BookAt {
   at: number;
   /** Consolidated seq of the book. */
   seq: number;
-  /** False if a gap since the snapshot could not be healed before `at` (the book is then as of `seq`). */
+  /**
+   * False if a gap since the snapshot could not be healed before `at`, or records since it were unreadable
+   * (`skipped`): the book is then as of `seq`.
+   */
   synced: boolean;
   book: OrderBook;
   /** Receive time of the snapshot (or recorder checkpoint) started from, and of the last message applied. */
   snapshotTime: number;
   lastTime: number;
   messagesApplied: number;
+  /**
+   * Stretches of the recording between the snapshot and `at` that could not be read: the book spans
+   * them (records were lost there; `synced` is false unless the stream healed after them).
+   */
+  skipped: Skipped[];
 }
 
 /**
@@ -318,8 +470,13 @@ export function bookAt(o: {
   at: number;
   onWarning?: ReadOptions['onWarning'];
 }): BookAt | undefined {
-  const start = snapshotBefore(o.dir, o.venue, o.symbol, o.at);
+  const start = snapshotBefore(o.dir, o.venue, o.symbol, o.at, o.onWarning);
   if (!start) return undefined;
+  const skipped: Skipped[] = [];
+  const onWarning: OnWarning = (msg, d) => {
+    if (typeof d.file === 'string') skipped.push(d as Skipped);
+    o.onWarning?.(msg, d);
+  };
   const replica = new BookReplica();
   let lastTime = start.time;
   let applied = start.checkpoint ? 1 : 0; // the checkpoint loaded, as a snapshot counts itself
@@ -329,7 +486,7 @@ export function bookAt(o: {
     symbol: o.symbol,
     to: o.at,
     startAt: start,
-    onWarning: o.onWarning,
+    onWarning,
   }))
     if (s.verdict === 'applied' || s.verdict === 'reset') {
       applied++;
@@ -341,10 +498,12 @@ export function bookAt(o: {
     symbol: o.symbol,
     at: o.at,
     seq: replica.seq,
-    synced: replica.synced,
+    // exact only if every record between the snapshot and `at` was read (no later snapshot can heal it)
+    synced: replica.synced && skipped.length === 0,
     book: replica.book,
     snapshotTime: start.time,
     lastTime,
     messagesApplied: applied,
+    skipped,
   };
 }

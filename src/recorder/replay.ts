@@ -39,7 +39,11 @@ export interface ReplayOptions {
   book?: boolean;
   /** Also every collector's raw messages, merged in receive order (default false). */
   raw?: boolean;
-  /** Called for every damaged block or segment skipped (default: ignored). */
+  /**
+   * Called for every stretch of the recording skipped as unreadable (default: ignored); `detail` is a
+   * Skipped (skips.ts: file, byte range, reason, the times the lost records lie between). The same
+   * stretch may be reported twice (a replay `from` an instant reads the segment it starts in twice): SkipLog keeps each once.
+   */
   onWarning?: (msg: string, detail: Record<string, unknown>) => void;
   signal?: AbortSignal;
 }
@@ -185,7 +189,7 @@ export function* replaySync(o: ReplayOptions): Generator<ReplayItem, void, undef
 
 /** The book just before `from`, rebuilt from the nearest snapshot; undefined if none or not in sync. */
 function warmUp(o: ReadOptions, from: number): ConsolidatedSnapshot | undefined {
-  const start = snapshotBefore(o.dir, o.venue, o.symbol, from);
+  const start = snapshotBefore(o.dir, o.venue, o.symbol, from, o.onWarning);
   if (!start) return undefined;
   const replica = new BookReplica();
   for (const _ of applyRange(replica, { ...o, from: undefined, to: from - 1, startAt: start })) {
@@ -233,7 +237,7 @@ export function replayBook(o: ReplayBookOptions): Generator<ReplayBookStep, void
   const replica = new BookReplica();
   const base = { dir: o.dir, venue, symbol: o.symbol, to, onWarning: o.onWarning };
   if (from === undefined) return applyRange(replica, base);
-  const start = snapshotBefore(o.dir, venue, o.symbol, from);
+  const start = snapshotBefore(o.dir, venue, o.symbol, from, o.onWarning);
   return start
     ? applyRange(replica, { ...base, startAt: start, applyFrom: from })
     : applyRange(replica, { ...base, from, applyFrom: from });

@@ -46,6 +46,7 @@ import {
   type Stream,
 } from './format.js';
 import { makeDir } from '../util/fs.js';
+import { salvageSegment, type Damage } from './salvage.js';
 
 export type FsyncPolicy = 'none' | 'interval' | 'every-block';
 
@@ -218,18 +219,64 @@ export function idxPath(seg: string): string {
   return seg.replace(/\.seg$/, '.idx');
 }
 
-/** Block list of a segment: from its index when sealed, else by scanning headers. */
-export function segmentBlocks(seg: SegmentFile): { blocks: BlockMeta[]; problem?: string } {
+export interface SegmentBlocks {
+  blocks: BlockMeta[];
+  /** Byte ranges that yield no block, in file order (salvage.ts); empty for a whole segment. */
+  damage: Damage[];
+  /** The first damage's reason, if any. */
+  problem?: string;
+  /** The block list is the segment's index (its counts and times are checked by the index CRC). */
+  indexed: boolean;
+}
+
+/**
+ * Block list of a segment: from its index when sealed and the index matches the file (a valid segment
+ * header, and the file ends where the last block does), else by walking the block headers past any
+ * damage (salvage.ts). Bytes between indexed blocks (left by recovery around a corrupt block) are damage.
+ */
+export function segmentBlocks(seg: SegmentFile): SegmentBlocks {
   if (seg.sealed) {
-    try {
-      const idx = decodeIndex(fs.readFileSync(idxPath(seg.path)));
-      if (idx) return { blocks: idx };
-    } catch {
-      /* fall back to a scan */
+    const idx = indexIfItMatches(seg.path);
+    if (idx) {
+      const damage: Damage[] = [];
+      let end = idx.headerLength;
+      for (const b of idx.blocks) {
+        if (b.offset > end) damage.push({ from: end, to: b.offset, reason: 'damaged stretch left out of the index' });
+        end = b.offset + BLOCK_HEADER_BYTES + b.clen;
+      }
+      return { blocks: idx.blocks, damage, problem: damage[0]?.reason, indexed: true };
     }
   }
-  const s = scanSegment(seg.path, false);
-  return { blocks: s.blocks, problem: s.problem };
+  const s = salvageSegment(seg.path);
+  return { blocks: s.blocks, damage: s.damage, problem: s.damage[0]?.reason, indexed: false };
+}
+
+/** A sealed segment's index, if it decodes and matches the file (else undefined: the file is salvaged instead). */
+function indexIfItMatches(file: string): { blocks: BlockMeta[]; headerLength: number } | undefined {
+  let blocks: BlockMeta[] | undefined;
+  try {
+    blocks = decodeIndex(fs.readFileSync(idxPath(file)));
+  } catch {
+    return undefined;
+  }
+  if (!blocks) return undefined;
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const head = Buffer.alloc(Math.min(size, 4096));
+    fs.readSync(fd, head, 0, head.length, 0);
+    const sh = parseSegmentHeader(head);
+    if (!sh) return undefined;
+    // blocks in order, inside the file, and the file ends where the last one does (a sealed segment does)
+    let end = sh.length;
+    for (const b of blocks) {
+      if (!(b.offset >= end)) return undefined;
+      end = b.offset + BLOCK_HEADER_BYTES + b.clen;
+    }
+    return end === size ? { blocks, headerLength: sh.length } : undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export function readBlock(fd: number, m: BlockMeta): Buffer {
@@ -242,26 +289,41 @@ export interface RecoveryResult {
   file: string;
   blocks: number;
   records: number;
+  /** Bytes cut off the end (a torn or corrupt tail). */
   cutBytes: number;
   problem?: string;
   removed: boolean;
+  /** Damaged stretches before the last good block: kept in the file, left out of the index (readers report them). */
+  holes: Damage[];
 }
 
 /**
  * Make an unsealed segment whole: verify every block, truncate after the last good one, write its index.
- * A segment with no complete block is removed.
+ * Good blocks after a damaged stretch are kept (salvage.ts): only the tail after the last one is cut. A
+ * segment with no complete block is removed.
  */
 export function recoverSegment(file: string): RecoveryResult {
-  const s = scanSegment(file, true);
+  const s = salvageSegment(file, true);
   // a checkpoint block starts with one checkpoint record (not a received message)
   const records = s.blocks.reduce((a, b) => a + b.count - (b.flags & FLAG_CHECKPOINT ? 1 : 0), 0);
-  if (s.blocks.length === 0) {
+  const last = s.blocks[s.blocks.length - 1];
+  if (!last) {
     fs.rmSync(file, { force: true });
-    return { file, blocks: 0, records: 0, cutBytes: s.size, problem: s.problem, removed: true };
+    return { file, blocks: 0, records: 0, cutBytes: s.size, problem: s.damage[0]?.reason, removed: true, holes: [] };
   }
-  if (s.validEnd < s.size) fs.truncateSync(file, s.validEnd);
+  const validEnd = last.offset + BLOCK_HEADER_BYTES + last.clen;
+  if (validEnd < s.size) fs.truncateSync(file, validEnd);
   writeIndex(file, s.blocks);
-  return { file, blocks: s.blocks.length, records, cutBytes: s.size - s.validEnd, problem: s.problem, removed: false };
+  const holes = s.damage.filter((d) => d.to <= validEnd);
+  return {
+    file,
+    blocks: s.blocks.length,
+    records,
+    cutBytes: s.size - validEnd,
+    problem: s.damage.find((d) => d.from >= validEnd)?.reason,
+    removed: false,
+    holes,
+  };
 }
 
 function writeIndex(seg: string, blocks: readonly BlockMeta[]): void {
@@ -299,6 +361,11 @@ export function recoverDir(dir: string, log: Logger): RecoveryResult[] {
             'torn or corrupt segment tail cut',
           );
         else log.info({ file: r.file, blocks: r.blocks, records: r.records }, 'unsealed segment verified and sealed');
+        for (const h of r.holes)
+          log.warn(
+            { file: r.file, from: h.from, to: h.to, problem: h.reason },
+            'damaged stretch kept out of the index (the blocks after it were kept)',
+          );
       }
   return out;
 }
