@@ -68,6 +68,31 @@ export function latencyGrowth(latencies: number[]): number {
   return median(latencies.slice(-tenth)) - median(latencies.slice(0, tenth));
 }
 
+/**
+ * When the event with update id u was delivered, given message arrivals keyed by each message's last id:
+ * the earliest arrival of a message ending at or after u. A message may carry several events (the
+ * simulator sends what a late timer tick produced as one update, a venue groups updates, a regrouping
+ * fault merges them), so an event is delivered by the first message that covers it, not only by one that
+ * ends exactly at it. (For a feed that lost a message the next one is taken as covering: a feed's own
+ * figure errs late there, never early.)
+ */
+export function coveredAt(arrivals: Map<number, number>): (u: number) => number | undefined {
+  const keys = [...arrivals.keys()].sort((a, b) => a - b);
+  const minFrom = new Float64Array(keys.length); // earliest arrival among messages ending at keys[i] or later
+  let m = Infinity;
+  for (let i = keys.length - 1; i >= 0; i--) minFrom[i] = m = Math.min(m, arrivals.get(keys[i])!);
+  return (u) => {
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (keys[mid] < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < keys.length ? minFrom[lo] : undefined;
+  };
+}
+
 function pct(values: number[]) {
   const h = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   for (const v of values) h.recordValue(Math.max(1, Math.round(v)));
@@ -168,31 +193,20 @@ export async function benchLatency(
   for (let i = 0; i < sent.u.length; i++)
     if (sent.t[i] >= tStart + 100_000 && sent.t[i] <= tEnd) window.push([sent.u[i], sent.t[i]]);
   const feeds: LatencyRow['feeds'] = {};
-  for (const [id, arr] of [...feedArrivals.entries()].sort()) {
+  const latencies = (arrivals: Map<number, number>): number[] => {
+    const at = coveredAt(arrivals);
     const lat: number[] = [];
     for (const [u, t] of window) {
-      const a = arr.get(u);
+      const a = at(u);
       if (a !== undefined) lat.push(a - t);
     }
-    feeds[id] = pct(lat);
-  }
-  const cons: number[] = [];
-  for (const [u, t] of window) {
-    const a = consArrivals.get(u);
-    if (a !== undefined) cons.push(a - t);
-  }
+    return lat;
+  };
+  for (const [id, arr] of [...feedArrivals.entries()].sort()) feeds[id] = pct(latencies(arr));
+  const cons = latencies(consArrivals);
   const consolidated = pct(cons);
-  const atArb: number[] = [];
-  for (const [u, t] of window) {
-    const a = pubAt.get(u);
-    if (a !== undefined) atArb.push(a - t);
-  }
-  const atArbiter = pct(atArb);
-  const hopVenue: number[] = [];
-  for (const [u, t] of window) {
-    const r = recvAt.get(u);
-    if (r !== undefined) hopVenue.push(r - t);
-  }
+  const atArbiter = pct(latencies(pubAt));
+  const hopVenue = latencies(recvAt);
   const hops = {
     simToCollector: pct(hopVenue),
     collectorToArbiterPublish: pct(hopArb),
