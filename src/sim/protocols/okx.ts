@@ -5,7 +5,8 @@
  *      -> one ack per arg {"id"?,"event":"subscribe","arg":{...},"connId"}, then for a subscribe the
  *      snapshot {"arg","action":"snapshot","data":[{"asks","bids","ts","checksum","prevSeqId":-1,"seqId"}]}
  *      (400 levels per side), then updates {"arg","action":"update","data":[{... "prevSeqId","seqId"}]}.
- *      Levels ["px","sz","0","numOrders"], numbers as the shortest decimal, "0" deletes; the 400-level view is
+ *      Capture replay (a feed from capture.ts): each update is sent as recorded, "ts" re-stamped.
+      Levels ["px","sz","0","numOrders"], numbers as the shortest decimal, "0" deletes; the 400-level view is
  *      kept exact (levels leaving it are deleted, levels entering it sent). seqId grows strictly per instId
  *      (by the number of updates in the message); prevSeqId is the previous message's seqId.
  *      checksum: 0 (production since 2026-06), or with the okx.checksum option the legacy CRC32: top 25,
@@ -122,6 +123,8 @@ class OkxProtocol implements VenueProtocol {
 
   encode(ev: BookEvent): Buffer {
     return ev.frame('books', () => {
+      // capture replay: the message as recorded (its levels, ids and checksum), ts re-stamped to the send time
+      if (ev.captured !== undefined) return Buffer.from(ev.captured.replace(/"ts":"\d+"/, `"ts":"${ev.E}"`));
       const v = ev.changes.views[0] ?? { bids: [], asks: [] };
       const instId = this.venueSymbol(ev.symbol);
       return Buffer.from(
