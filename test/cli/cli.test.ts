@@ -52,7 +52,7 @@ test('a bad flag value: clear message, no stack trace', async () => {
   }
 });
 
-test("sim --capture: another venue's capture or a missing file is one clear line (exit 2); an OKX capture runs with --venue okx", async () => {
+test('sim --capture: another venue\'s capture or a missing file is one clear line (exit 2); an OKX capture runs with --venue okx', async () => {
   const okx = fileURLToPath(new URL('../../../test/fixtures/real/capture_okx_btc-usdt.ndjson', import.meta.url));
   const wrong = await runCli(['sim', '--venue', 'bybit', '--capture', okx, '--port', '0']);
   assert.equal(wrong.code, 2);
@@ -62,19 +62,8 @@ test("sim --capture: another venue's capture or a missing file is one clear line
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /capture: cannot read .*no-such-capture\.ndjson: ENOENT/);
   noStack(missing.stderr);
-  const ok = await runCli([
-    'sim',
-    '--venue',
-    'okx',
-    '--capture',
-    okx,
-    '--port',
-    '0',
-    '--duration',
-    '1',
-    '--rate',
-    '100',
-  ]);
+  const args = ['sim', '--venue', 'okx', '--capture', okx, '--port', '0', '--duration', '1', '--rate', '100'];
+  const ok = await runCli(args);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout + ok.stderr, /"venue":"okx","symbol":"BTC-USDT","events":40/);
 });
@@ -107,20 +96,7 @@ test('a port already in use: the arbiter and the simulator exit with a message n
 test('bookwire demo runs the whole pipeline as processes and its book matches the simulator truth', async (t) => {
   const dir = tmpdir(t);
   const sim = await freePort();
-  const r = await runCli(
-    [
-      'demo',
-      '--duration',
-      '8',
-      '--strict',
-      '--sim-port',
-      String(sim),
-      ...busFlags(await freeEndpoints()),
-      '--log-dir',
-      dir,
-    ],
-    40_000,
-  );
+  const r = await runCli(['demo', '--duration', '8', '--strict', '--sim-port', String(sim), ...busFlags(await freeEndpoints()), '--log-dir', dir], 40_000);
   assert.equal(r.code, 0, `demo failed:\n${r.stdout}\n${r.stderr}`);
   // not a terminal: one-line status, not a redrawn screen
   assert.doesNotMatch(r.stdout, /\x1b\[2J/);
@@ -189,9 +165,7 @@ test('kill -9 of one collector process mid-run loses nothing', async (t) => {
 });
 
 test('--version prints the package version', async () => {
-  const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
+  const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   const r = await runCli(['--version']);
   assert.equal(r.code, 0);
   assert.equal(r.stdout.trim(), version);
