@@ -25,9 +25,10 @@
  * feed is in the old id space until it delivers its own copy of the reset (or a snapshot): until then its
  * events are old and dropped as duplicates, never compared with new ids.
  *
- * Integrity (venue checksums, core/integrity.ts; OKX's legacy CRC32): with ArbiterOptions.integrity the book
- * keeps the venue's level strings, and an event or snapshot that carries a check value (ev.integrity, read
- * from the venue's text by the shell) is verified on the book it produced before anything is published. A
+ * Integrity (venue checksums, core/integrity.ts; OKX's legacy CRC32): with ArbiterOptions.integrity, an event
+ * or snapshot that carries a check value (ev.integrity, read from the venue's text by the shell) is applied in
+ * the venue's spelling (the book keeps level strings from the first one on) and verified on the book it
+ * produced before anything is published. A
  * mismatch is counted against the feed it came from and resyncs the book exactly as an unfilled gap does.
  *
  * Feed stats definitions:
@@ -164,8 +165,11 @@ class Feed {
 }
 
 export class BookArbiter {
-  /** Consolidated book; authoritative at `seq` unless state is 'unsynced'. Keeps level strings for a checksum. */
-  readonly book: OrderBook;
+  /** Consolidated book; authoritative at `seq` unless state is 'unsynced'. */
+  get book(): OrderBook {
+    return this._book;
+  }
+  private _book = new OrderBook();
   readonly counters: ArbiterCounters = {
     resyncs: 0,
     published: 0,
@@ -225,7 +229,6 @@ export class BookArbiter {
     this.maxBuffer = Math.max(1, opts.maxBuffer ?? 10000);
     this.rule = opts.rule ?? intervalRule;
     this.integrity = opts.integrity;
-    this.book = new OrderBook({ keepStrings: opts.integrity !== undefined });
   }
 
   /** Last applied exchange sequence (the snapshot's seq right after a reset). */
@@ -534,7 +537,7 @@ export class BookArbiter {
       this.head = 0;
     }
     const i = this.integrity === undefined ? undefined : snap.integrity;
-    if (i !== undefined) this.book.applySnapshotStrings(i.bids, i.asks);
+    if (i !== undefined) this.stringBook().applySnapshotStrings(i.bids, i.asks);
     else this.book.applySnapshot(snap.bids, snap.asks);
     this._seq = snap.seq;
     this._state = 'synced';
@@ -614,8 +617,24 @@ export class BookArbiter {
   /** Apply an event's levels, in the venue's spelling when it came with them (a book keeping strings). */
   private applyLevels(ev: BookDelta): void {
     const i = this.integrity === undefined ? undefined : ev.integrity;
-    if (i !== undefined) this.book.applyStrings(i.bids, i.asks);
+    if (i !== undefined) this.stringBook().applyStrings(i.bids, i.asks);
     else this.book.apply(ev.bids, ev.asks);
+  }
+
+  /**
+   * The book keeping the venue's level strings: converted from numbers the first time a checksum arrives, so
+   * a venue whose messages carry none (OKX since 2026-06: checksum 0) costs nothing. Levels held then get
+   * their default spelling; where the venue spelled one otherwise, the check fails once and the resync's
+   * snapshot brings the venue's strings.
+   */
+  private stringBook(): OrderBook {
+    if (!this._book.keepStrings) {
+      const b = new OrderBook({ keepStrings: true });
+      const { bids, asks } = this._book.snapshot();
+      b.applySnapshot(bids, asks);
+      this._book = b;
+    }
+    return this._book;
   }
 
   /** False when `info` carries a check value that `book` fails (counted against feed f). */

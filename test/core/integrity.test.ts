@@ -75,8 +75,8 @@ const ASKS: StringLevel[] = [['100.6', '3']];
 test('a delta whose checksum the book fails is not published, is counted against its feed, and resyncs the book', () => {
   const sink = new Sink();
   const core = new BookArbiter('okx', 'BTC-USDT', sink, { integrity: okxIntegrity });
-  assert.equal(core.book.keepStrings, true, 'a venue with a checksum keeps level strings');
   core.onSnapshot(snapshot(10, BIDS, ASKS, okxChecksum(BIDS, ASKS)), 0);
+  assert.equal(core.book.keepStrings, true, 'the book keeps level strings once a checksum arrives');
   assert.equal(core.state, 'synced');
   // a good copy: the book after it matches
   const good: StringLevel[] = [['100.4', '2.5']];
@@ -114,13 +114,14 @@ test('a delta whose checksum the book fails is not published, is counted against
   ]);
 });
 
-test('checksum 0 or none is not a check; a venue without one keeps numbers only', () => {
+test('checksum 0 or none is not a check, and the book keeps numbers only until a checksum arrives', () => {
   const sink = new Sink();
   const core = new BookArbiter('okx', 'BTC-USDT', sink, { integrity: okxIntegrity });
   core.onSnapshot(snapshot(10, BIDS, ASKS), 0);
   core.onDelta(delta(10, 11, [['100.5', '9']], undefined, 'a'), 1);
   assert.deepEqual(sink.published, [11]);
   assert.equal(core.counters.checksumsVerified, 0);
+  assert.equal(core.book.keepStrings, false, 'no checksum yet: numbers only');
   assert.equal(
     okxIntegrity.read(
       '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[["1","2","0","1"]],"ts":"1","checksum":0,"prevSeqId":1,"seqId":2}]}',
@@ -144,4 +145,22 @@ test('a websocket snapshot that fails its own checksum is refused and another re
   assert.equal(core.feedStats().get('b')!.checksumMismatches, 1);
   core.onSnapshot(snapshot(10, BIDS, ASKS, okxChecksum(BIDS, ASKS), 'a'), 1);
   assert.equal(core.state, 'synced');
+});
+
+test('the first checksum after numbers-only events: levels held get their default spelling, a venue spelling that differs fails once and the resync brings the strings', () => {
+  const sink = new Sink();
+  const core = new BookArbiter('okx', 'BTC-USDT', sink, { integrity: okxIntegrity });
+  const tiny: StringLevel[] = [['100.5', '0.00000051']]; // String(5.1e-7) is "5.1e-7"
+  core.onSnapshot(snapshot(10, tiny, ASKS), 0);
+  const next: StringLevel[] = [['100.4', '1']];
+  const book: StringLevel[] = [...tiny, ...next];
+  core.onDelta(delta(10, 11, next, okxChecksum(book, ASKS), 'a'), 1);
+  assert.equal(core.state, 'unsynced', 'the spelling differed: resync');
+  assert.deepEqual(sink.requests, ['checksum']);
+  core.onSnapshot(snapshot(11, book, ASKS, okxChecksum(book, ASKS)), 2);
+  const more: StringLevel[] = [['100.3', '2']];
+  core.onDelta(delta(11, 12, more, okxChecksum([...book, ...more], ASKS), 'a'), 3);
+  assert.equal(core.state, 'synced');
+  assert.deepEqual(sink.published, [12]);
+  assert.deepEqual(core.book.topStrings(1).bids, [['100.5', '0.00000051']]);
 });
