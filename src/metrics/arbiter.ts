@@ -22,25 +22,10 @@ export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService
     books().flatMap((s) => s.feeds.map((x): Sample => [feedLabels(s, x), f(x)]));
 
   const k = arb.counters;
-  liveTotal(
-    reg,
-    'arbiter_messages_received_total',
-    'Ingest messages received (every copy of every collector).',
-    () => k.received,
-  );
+  liveTotal(reg, 'arbiter_messages_received_total', 'Ingest messages received (every copy of every collector).', () => k.received);
   liveTotal(reg, 'arbiter_decode_errors_total', 'Ingest messages dropped as undecodable.', () => k.decodeErrors);
-  liveTotal(
-    reg,
-    'arbiter_processing_errors_total',
-    'Ingest messages whose processing failed (a bug; logged).',
-    () => k.processErrors,
-  );
-  liveTotal(
-    reg,
-    'arbiter_unknown_symbol_total',
-    'Ingest messages for a book not configured here.',
-    () => k.unknownSymbol,
-  );
+  liveTotal(reg, 'arbiter_processing_errors_total', 'Ingest messages whose processing failed (a bug; logged).', () => k.processErrors);
+  liveTotal(reg, 'arbiter_unknown_symbol_total', 'Ingest messages for a book not configured here.', () => k.unknownSymbol);
 
   liveGauge(
     reg,
