@@ -14,7 +14,7 @@
  * Truth = snapshot + replayed events. Replay sends the events in file order at the simulator's eventsPerSec,
  * each as captured (the protocol module re-stamps the event time, so latency figures stay meaningful).
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Level } from '../core/types.js';
 import { findVenue } from '../venues/index.js';
 import { BookEvent, type Feed } from './feed.js';
@@ -192,11 +192,24 @@ export function parseCapture(text: string, venue: VenueId = 'binance'): CaptureD
   return data;
 }
 
-export async function loadCapture(path: string, venue: VenueId = 'binance'): Promise<CaptureData> {
+/** Largest capture file read (the whole file is held in memory, parsed, as the replay's truth). */
+export const MAX_CAPTURE_BYTES = 512 * 1024 * 1024;
+
+export async function loadCapture(
+  path: string,
+  venue: VenueId = 'binance',
+  maxBytes = MAX_CAPTURE_BYTES,
+): Promise<CaptureData> {
   let text: string;
   try {
+    const size = (await stat(path)).size;
+    if (size > maxBytes)
+      throw new CaptureError(
+        `capture: ${path} is ${size} bytes, more than a replay holds in memory (${maxBytes} bytes); cut it (head -n) into shorter captures`,
+      );
     text = await readFile(path, 'utf8');
   } catch (e) {
+    if (e instanceof CaptureError) throw e;
     throw new CaptureError(
       `capture: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );

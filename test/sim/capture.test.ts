@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { OrderBook } from '../../src/core/book.js';
-import { parseCapture } from '../../src/sim/capture.js';
+import { loadCapture, parseCapture } from '../../src/sim/capture.js';
 import { okxChecksum } from '../../src/venues/okx.js';
 import { getJson, Probe, sleep, startSim, toLevels, waitFor } from './helpers.js';
 
@@ -185,4 +185,16 @@ test('capture levels finer than the truth holds (1e-8) are refused, not rounded'
   const snap =
     '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":[["10.123456789","1","0","1"]],"bids":[["9","1","0","1"]],"ts":"1","checksum":0,"prevSeqId":-1,"seqId":5}]}';
   assert.throws(() => parseCapture(snap, 'okx'), /finer than 1e-8/);
+});
+
+test('a capture file larger than the replay holds in memory is refused before it is read', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'bookwire-sim-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'big.ndjson');
+  await writeFile(file, readFileSync(fixture('capture_bybit_btcusdt.ndjson'), 'utf8'));
+  assert.equal((await loadCapture(file, 'bybit', 1000)).events.length, 1, 'within the bound: read');
+  await assert.rejects(
+    loadCapture(file, 'bybit', 100),
+    /capture: .*big\.ndjson is 372 bytes, more than a replay holds in memory \(100 bytes\)/,
+  );
 });
