@@ -12,6 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { BookArbiter, type ArbiterSink, type FeedStats } from '../core/arbiter.js';
+import type { BookIntegrity } from '../core/integrity.js';
 import { DEFAULT_VENUE, bookKeyOf, findVenue, venue as venueAdapter } from '../venues/index.js';
 import { BookReplica } from '../core/replica.js';
 import { nowMicros } from '../core/clock.js';
@@ -29,6 +30,7 @@ import type {
 import {
   DecodeError,
   answerSnapshotQuery,
+  collectorRawText,
   decodeAny,
   decodeCollectorEvent,
   decodeConsolidated,
@@ -91,6 +93,7 @@ const NO_FEED_STATS: FeedStats = {
   won: 0,
   gapsFilled: 0,
   resyncs: 0,
+  checksumMismatches: 0,
   lagP50: 0,
   lagP99: 0,
   lagSamples: 0,
@@ -131,6 +134,8 @@ class BookHandler implements ArbiterSink {
   exactTo: { bid: number; ask: number } | undefined;
   /** Levels per side of that snapshot, to tell a rebuild that came out shallower. */
   private depth: { bids: number; asks: number } | undefined;
+  /** The venue's checksum, if it has one: read from each event's text for the core to verify. */
+  readonly integrity: BookIntegrity | undefined;
 
   constructor(
     readonly svc: ArbiterService,
@@ -140,10 +145,13 @@ class BookHandler implements ArbiterSink {
     this.topic = topics.book(venue, symbol);
     this.statsTopic = topics.stats(venue, symbol);
     this.ctlTopic = topics.ctlSnapshot(venue, symbol);
+    const adapter = venueAdapter(venue); // the service creates books only for known venues
+    this.integrity = adapter.integrity;
     this.core = new BookArbiter(venue, symbol, this, {
       gapTimeoutMs: svc.opts.gapTimeoutMs,
       snapshotTimeoutMs: svc.opts.snapshotTimeoutMs,
-      rule: venueAdapter(venue).rule, // the service creates books only for known venues
+      rule: adapter.rule,
+      integrity: adapter.integrity,
     });
   }
 
@@ -209,6 +217,11 @@ class BookHandler implements ArbiterSink {
     // Round-robin so a retry goes to a different collector than the one that failed.
     const [collector, info] = pool[(this.nextFeed++ + attempt) % pool.length];
     info.snapshotsFetched++;
+    if (reason === 'checksum' && attempt === 1)
+      this.svc.log.warn(
+        { symbol: this.symbol, mismatches: this.core.counters.checksumMismatches },
+        "the book failed the venue's checksum: resyncing",
+      );
     this.svc.log.info({ symbol: this.symbol, reason, attempt, collector }, 'requesting snapshot');
     this.svc.pub!.send(
       this.ctlTopic,
@@ -476,6 +489,11 @@ export class ArbiterService {
       b = this.book(ev.venue, ev.symbol);
     }
     b.seen(ev.collector, nowMs);
+    // a venue checksum travels in the venue's text: read it for the copies the book may apply
+    if (b.integrity !== undefined && (ev.type === 'snapshot' || b.core.needsLevels(ev.first, ev.last))) {
+      const raw = collectorRawText(payload);
+      if (raw !== undefined) ev.integrity = b.integrity.read(raw);
+    }
     if (ev.type === 'delta') {
       this.probe?.onDelta(ev.collector, ev.last, this.arrival);
       b.core.onDelta(ev, nowMs);

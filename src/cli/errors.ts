@@ -7,6 +7,7 @@ export function isUserFacing(e: unknown): e is Error {
   return (
     e instanceof UserError ||
     e.name === 'ConfigError' ||
+    e.name === 'CaptureError' ||
     /in use|EADDRINUSE|cannot bind|invalid endpoint/i.test(e.message)
   );
 }

@@ -164,7 +164,10 @@ const simCmd = duration(addSymbolOption(addCommonOptions(program.command('sim'))
   .option('--seed <n>', 'order-flow model seed', num('--seed'))
   .option('--rate <n>', 'depth events per second per symbol', num('--rate'))
   .option('--levels <n>', 'initial levels per side', num('--levels'))
-  .option('--capture <file>', 'replay an NDJSON capture (REST snapshot line, then depthUpdate lines)')
+  .option(
+    '--capture <file>',
+    "replay a recording of the (first) venue's own messages, NDJSON (docs/venues.md, Captures)",
+  )
   .option('--record-send-times', "remember each event's send time for latency benchmarks (GET /sim/send-times)")
   .option(
     '--fault-profile <name>',

@@ -100,6 +100,7 @@ export interface SimConfig {
   venues: SimVenue[];
   /** OKX: send the legacy CRC32 checksum instead of 0. */
   okxChecksum: boolean;
+  /** A recording of the first venue's messages to replay (docs/venues.md, "Captures"). */
   capture?: string;
   /** Fault profiles (the simulator's FaultProfile, every setting filled in). Always holds the built-in
    * `flaky` profile unless the file redefines it. */

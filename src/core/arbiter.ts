@@ -25,6 +25,12 @@
  * feed is in the old id space until it delivers its own copy of the reset (or a snapshot): until then its
  * events are old and dropped as duplicates, never compared with new ids.
  *
+ * Integrity (venue checksums, core/integrity.ts; OKX's legacy CRC32): with ArbiterOptions.integrity, an event
+ * or snapshot that carries a check value (ev.integrity, read from the venue's text by the shell) is applied in
+ * the venue's spelling (the book keeps level strings from the first one on) and verified on the book it
+ * produced before anything is published. A
+ * mismatch is counted against the feed it came from and resyncs the book exactly as an unfilled gap does.
+ *
  * Feed stats definitions:
  *   messages    deltas received from the feed.
  *   duplicates  copies dropped because they were stale against the consolidated seq, or because a copy with
@@ -38,12 +44,13 @@
  *               first copy's recvTime, µs (may be negative when collector clocks disagree).
  */
 import { OrderBook } from './book.js';
+import type { BookIntegrity, IntegrityInfo } from './integrity.js';
 import { coverStart, intervalRule, type SequenceRule } from './sequence.js';
 import type { BookDelta, BookSnapshot, Level } from './types.js';
 
 export type ArbiterState = 'unsynced' | 'synced' | 'gap';
 export type SnapshotRequestReason =
-  'initial' | 'gap' | 'crossed' | 'overflow' | 'retry' | 'stale-snapshot' | 'venue-reset';
+  'initial' | 'gap' | 'crossed' | 'overflow' | 'retry' | 'stale-snapshot' | 'venue-reset' | 'checksum';
 export type ResetReason = 'initial' | 'resync';
 
 export interface ArbiterSink {
@@ -67,6 +74,8 @@ export interface ArbiterOptions {
   maxBuffer?: number;
   /** Sequence rule of the venue. Default intervalRule (every sequenced venue: interval cover). */
   rule?: SequenceRule;
+  /** The venue's checksum, if it has one: the book then keeps level strings and verifies events that carry one. */
+  integrity?: BookIntegrity;
 }
 
 export interface FeedStats {
@@ -76,6 +85,8 @@ export interface FeedStats {
   gapsFilled: number;
   /** Snapshots from this collector the core adopted (initial sync included). */
   resyncs: number;
+  /** Events or snapshots from this feed whose venue checksum the book failed (each one resynced the book). */
+  checksumMismatches: number;
   /** Lag percentiles (µs) over the current window; 0 when lagSamples is 0. */
   lagP50: number;
   lagP99: number;
@@ -101,6 +112,9 @@ export interface ArbiterCounters {
   invalid: number;
   /** Reset events from the venue (ids restarted); each one forces a resync. */
   venueResets: number;
+  /** Venue checksums verified on the book (non-zero OKX checksums), and how many failed. */
+  checksumsVerified: number;
+  checksumMismatches: number;
 }
 
 const NONE = Number.NEGATIVE_INFINITY;
@@ -119,6 +133,7 @@ class Feed {
   won = 0;
   gapsFilled = 0;
   resyncs = 0;
+  checksumMismatches = 0;
   /** Highest `last` this feed delivered. */
   last = NONE;
   /** End of a range this feed skipped that the consolidated stream has not covered yet. */
@@ -141,6 +156,7 @@ class Feed {
       won: this.won,
       gapsFilled: this.gapsFilled,
       resyncs: this.resyncs,
+      checksumMismatches: this.checksumMismatches,
       lagP50: pct(0.5),
       lagP99: pct(0.99),
       lagSamples: n,
@@ -150,7 +166,10 @@ class Feed {
 
 export class BookArbiter {
   /** Consolidated book; authoritative at `seq` unless state is 'unsynced'. */
-  readonly book = new OrderBook();
+  get book(): OrderBook {
+    return this._book;
+  }
+  private _book = new OrderBook();
   readonly counters: ArbiterCounters = {
     resyncs: 0,
     published: 0,
@@ -161,12 +180,15 @@ export class BookArbiter {
     overflowDrops: 0,
     invalid: 0,
     venueResets: 0,
+    checksumsVerified: 0,
+    checksumMismatches: 0,
   };
 
   private readonly gapTimeoutMs: number;
   private readonly snapshotTimeoutMs: number;
   private readonly maxBuffer: number;
   private readonly rule: SequenceRule;
+  private readonly integrity: BookIntegrity | undefined;
 
   private _state: ArbiterState = 'unsynced';
   private _seq = 0;
@@ -206,6 +228,7 @@ export class BookArbiter {
     this.snapshotTimeoutMs = opts.snapshotTimeoutMs ?? 3000;
     this.maxBuffer = Math.max(1, opts.maxBuffer ?? 10000);
     this.rule = opts.rule ?? intervalRule;
+    this.integrity = opts.integrity;
   }
 
   /** Last applied exchange sequence (the snapshot's seq right after a reset). */
@@ -326,6 +349,11 @@ export class BookArbiter {
       }
       break;
     }
+    if (!this.snapshotIntact(snap, f)) {
+      this.counters.snapshotsRejected++;
+      this.request('checksum', nowMs);
+      return;
+    }
     this.adopt(snap, nowMs);
   }
 
@@ -408,10 +436,14 @@ export class BookArbiter {
   /** Apply, check, publish. Returns false if the book crossed (the core is then resyncing). */
   private applyAndPublish(ev: BookDelta, f: Feed, nowMs: number): boolean {
     const prev = this._seq;
-    this.book.apply(ev.bids, ev.asks);
+    this.applyLevels(ev);
     if (this.book.isCrossed()) {
       // Keep the event: if the next snapshot is older than it, it is still needed.
       this.resync('crossed', nowMs, ev);
+      return false;
+    }
+    if (!this.intact(this.book, ev.integrity, f)) {
+      this.resync('checksum', nowMs); // the copy is wrong: another feed's, or the snapshot, brings the truth
       return false;
     }
     this._seq = ev.last;
@@ -454,10 +486,14 @@ export class BookArbiter {
     this.dropHeld(); // held events are of the old id space
     if (inPlace) {
       // The reset continues the book at prev.
-      this.book.apply(ev.bids, ev.asks);
+      this.applyLevels(ev);
       this._seq = ev.last;
       if (this.book.isCrossed()) {
         this.resync('crossed', nowMs);
+        return;
+      }
+      if (!this.intact(this.book, ev.integrity, f)) {
+        this.resync('checksum', nowMs);
         return;
       }
       this._state = 'synced';
@@ -500,7 +536,9 @@ export class BookArbiter {
       this.buf = keep;
       this.head = 0;
     }
-    this.book.applySnapshot(snap.bids, snap.asks);
+    const i = this.integrity === undefined ? undefined : snap.integrity;
+    if (i !== undefined) this.stringBook().applySnapshotStrings(i.bids, i.asks);
+    else this.book.applySnapshot(snap.bids, snap.asks);
     this._seq = snap.seq;
     this._state = 'synced';
     this.appliedSinceReset = false;
@@ -572,6 +610,50 @@ export class BookArbiter {
       this.counters.overflowDrops++;
       if (this._state !== 'unsynced') this.resync('overflow', nowMs);
     }
+  }
+
+  // --- venue checksums (see "Integrity" at the top) ---
+
+  /** Apply an event's levels, in the venue's spelling when it came with them (a book keeping strings). */
+  private applyLevels(ev: BookDelta): void {
+    const i = this.integrity === undefined ? undefined : ev.integrity;
+    if (i !== undefined) this.stringBook().applyStrings(i.bids, i.asks);
+    else this.book.apply(ev.bids, ev.asks);
+  }
+
+  /**
+   * The book keeping the venue's level strings: converted from numbers the first time a checksum arrives, so
+   * a venue whose messages carry none (OKX since 2026-06: checksum 0) costs nothing. Levels held then get
+   * their default spelling; where the venue spelled one otherwise, the check fails once and the resync's
+   * snapshot brings the venue's strings.
+   */
+  private stringBook(): OrderBook {
+    if (!this._book.keepStrings) {
+      const b = new OrderBook({ keepStrings: true });
+      const { bids, asks } = this._book.snapshot();
+      b.applySnapshot(bids, asks);
+      this._book = b;
+    }
+    return this._book;
+  }
+
+  /** False when `info` carries a check value that `book` fails (counted against feed f). */
+  private intact(book: OrderBook, info: IntegrityInfo | undefined, f: Feed): boolean {
+    const check = this.integrity;
+    if (check === undefined || info === undefined) return true;
+    this.counters.checksumsVerified++;
+    if (check.verify(book.topStrings(check.depth), info.checksum)) return true;
+    this.counters.checksumMismatches++;
+    f.checksumMismatches++;
+    return false;
+  }
+
+  /** A snapshot's own check, on its levels alone (a snapshot that fails it is refused like a crossed one). */
+  private snapshotIntact(snap: BookSnapshot, f: Feed): boolean {
+    if (this.integrity === undefined || snap.integrity === undefined) return true;
+    const b = new OrderBook({ keepStrings: true });
+    b.applySnapshotStrings(snap.integrity.bids, snap.integrity.asks);
+    return this.intact(b, snap.integrity, f);
   }
 
   private shift(): BookDelta {

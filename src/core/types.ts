@@ -2,6 +2,7 @@
  * Normalized book events: what collectors publish (raw.*) and the arbiter consumes.
  * Pure data, no I/O. Times are epoch microseconds (see clock.ts).
  */
+import type { IntegrityInfo } from './integrity.js';
 
 /** One price level: [price, size]. size 0 deletes the level. */
 export type Level = [price: number, size: number];
@@ -39,6 +40,8 @@ export interface BookDelta {
   /** The exact JSON text of bids/asks when a decoder had it at hand: encoders reuse it instead of formatting numbers again. */
   bidsJson?: string;
   asksJson?: string;
+  /** The venue's check value and level spelling (OKX checksum), read from `raw` by the arbiter; never on the bus. */
+  integrity?: IntegrityInfo;
 }
 
 /** A full book snapshot (REST) as fetched by one collector. seq is the venue's lastUpdateId. */
@@ -58,6 +61,8 @@ export interface BookSnapshot {
    */
   reset?: true;
   raw?: string;
+  /** As BookDelta.integrity. */
+  integrity?: IntegrityInfo;
 }
 
 export type CollectorEvent = BookDelta | BookSnapshot;

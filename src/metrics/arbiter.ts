@@ -122,6 +122,13 @@ export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService
   );
   liveCounter(
     reg,
+    'feed_checksum_mismatches_total',
+    "This feed's events whose venue checksum the consolidated book failed (each resynced the book; OKX).",
+    feedL,
+    perFeed((f) => f.checksumMismatches ?? 0),
+  );
+  liveCounter(
+    reg,
     'feed_snapshots_requested_total',
     'REST snapshots this arbiter asked this collector for.',
     feedL,

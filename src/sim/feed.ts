@@ -18,6 +18,8 @@ export interface Feed {
   next(eventTimeMs: number): BookEvent | undefined;
   /** OKX maintenance reset: the next event's last id is `low` (below the current one), then counting goes on from there. */
   restartIdsAt?(low: number): void;
+  /** A capture's one depth where the venue has several (Bybit orderbook.50): the only one served. */
+  readonly depth?: number;
 }
 
 /** A frame: shared payloads come pre-encoded as Buffers, replies as strings. */
@@ -35,8 +37,8 @@ export class BookEvent {
   text: string | undefined;
   /** OKX legacy checksum of the book after this event (0 unless enabled). */
   checksum = 0;
-  /** Binance JSON level arrays as captured (capture replay), sent instead of re-formatting the changes. */
-  raw: { b: string; a: string } | undefined;
+  /** Capture replay: the venue's message as recorded; protocol modules send it (re-stamped) instead of encoding. */
+  captured: string | undefined;
   /** Generated events this message stands for (> 1 after regrouping). */
   count = 1;
   /** An OKX keep-alive: no change, prev === last. */

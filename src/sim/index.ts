@@ -24,7 +24,7 @@
  * Faults (every venue): drop, dup, delay/jitter, reorder, disconnect, stall, malformed, REST snapshot errors
  * and latency, and regroupRate (merge consecutive events into one message: Binance spot and USD-M, OKX; not
  * Bybit, whose u counts messages). Snapshots sent on the websocket (OKX, Bybit) are never dropped or corrupted.
- * Capture replay (capture.ts) feeds the binance venue only.
+ * Capture replay (capture.ts): a recording of the first venue's own messages replaces one of its books.
  */
 import type { VenueId } from './protocols/types.js';
 import { ExchangeSimulator, type SimOptions } from './simulator.js';
@@ -32,7 +32,7 @@ import { ExchangeSimulator, type SimOptions } from './simulator.js';
 export { ExchangeSimulator, BinanceSimulator } from './simulator.js';
 export type { SimOptions, SimStats, TruthBookView } from './simulator.js';
 export type { FaultProfile } from './faults.js';
-export { parseCapture, loadCapture, type CaptureData } from './capture.js';
+export { parseCapture, loadCapture, CaptureError, type CaptureData } from './capture.js';
 export { depthStreamSymbol } from './protocols/binance.js';
 export { SIM_VENUES, isVenueId, type VenueId, type OkxSimOptions } from './protocols/types.js';
 

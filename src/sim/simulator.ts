@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Level } from '../core/types.js';
 import { createLogger, type Logger } from '../log.js';
-import { CaptureFeed, loadCapture } from './capture.js';
+import { CaptureError, CaptureFeed, loadCapture } from './capture.js';
 import { FaultyOutput, type FaultCounters, type FaultProfile } from './faults.js';
 import type { BookEvent } from './feed.js';
 import { hash32, mulberry32, type Rng } from './prng.js';
@@ -38,7 +38,7 @@ export interface SimOptions {
   eventsPerSec?: number;
   /** Initial depth per side, default 1000 (kept within +-5%). */
   levels?: number;
-  /** NDJSON capture file to replay on the binance venue (see capture.ts); its symbol replaces a synthetic one. */
+  /** NDJSON capture of the first venue's messages to replay (capture.ts); its book replaces a synthetic one. */
   capture?: string;
   /** Named fault profiles; 'default' applies to connections that name none. */
   faults?: Record<string, FaultProfile>;
@@ -164,17 +164,7 @@ export class ExchangeSimulator {
 
   async start(): Promise<void> {
     if (this.server) throw new Error('simulator already started');
-    if (this.opts.capture) {
-      const binance = this.venueMap.get('binance');
-      if (!binance) throw new Error('capture replay is Binance spot only: add binance to the venues');
-      const data = await loadCapture(this.opts.capture);
-      this.counters.captureIgnored = data.ignored;
-      this.counters.captureStale = data.stale;
-      this.counters.captureGaps = data.gaps;
-      if (data.gaps > 0) this.logger.warn({ gaps: data.gaps }, 'capture has sequence gaps: clients will see them too');
-      binance.addFeed(new CaptureFeed(data));
-      this.logger.info({ symbol: data.symbol, events: data.events.length, ignored: data.ignored }, 'capture loaded');
-    }
+    if (this.opts.capture) await this.loadCapture(this.opts.capture);
     if (this.venueList.every((v) => v.feeds().length === 0)) throw new Error('no symbols to simulate');
     const server = createServer((req, res) => this.onHttp(req, res));
     this.server = server;
@@ -196,6 +186,25 @@ export class ExchangeSimulator {
     this.produced = 0;
     this.scheduleTick();
     for (const v of this.venueList) v.start(this.opts.pingIntervalMs, this.opts.pongTimeoutMs);
+  }
+
+  /** Replace (or add) a book of the first venue by a capture's replay (capture.ts). */
+  private async loadCapture(path: string): Promise<void> {
+    const venue = this.venueList[0];
+    const data = await loadCapture(path, venue.id);
+    const symbol = venue.protocol.canonicalSymbol(data.symbol);
+    if (symbol === undefined || venue.protocol.venueSymbol(symbol) !== data.symbol)
+      throw new CaptureError(`capture: the simulator's ${venue.id} cannot serve the book ${data.symbol}`);
+    this.counters.captureIgnored = data.ignored;
+    this.counters.captureStale = data.stale;
+    this.counters.captureGaps = data.gaps;
+    if (data.gaps > 0) this.logger.warn({ gaps: data.gaps }, 'capture has sequence gaps: clients will see them too');
+    const depth = venue.protocol.captureDepth?.(data.snapshotFrame);
+    venue.addFeed(new CaptureFeed(data, symbol, venue.protocol.depths, depth));
+    this.logger.info(
+      { venue: venue.id, symbol: data.symbol, events: data.events.length, ignored: data.ignored },
+      'capture loaded',
+    );
   }
 
   get port(): number {

@@ -28,7 +28,11 @@ const KNOWN: Record<string, SymbolSpec> = {
 };
 
 export function symbolSpec(symbol: string): SymbolSpec {
-  return KNOWN[symbol] ?? { price: 100 + (hash32(symbol) % 900), tick: 0.01, step: 0.001 };
+  // an OKX swap (BTCUSDTSWAP) trades like its spot pair
+  return (
+    KNOWN[symbol] ??
+    KNOWN[symbol.replace(/SWAP$/, '')] ?? { price: 100 + (hash32(symbol) % 900), tick: 0.01, step: 0.001 }
+  );
 }
 
 /** Mean new level size, in lot steps. */

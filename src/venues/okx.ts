@@ -20,6 +20,7 @@
  */
 import { crc32 } from 'node:zlib';
 import type { StringLevel } from '../core/book.js';
+import type { BookIntegrity } from '../core/integrity.js';
 import { intervalRule } from '../core/sequence.js';
 import type { BookDelta, BookSnapshot, Level } from '../core/types.js';
 import { intAt, intEnd, literalAt, stringLevelsAt } from '../wire/textscan.js';
@@ -415,6 +416,28 @@ export function parseOkxSnapshot(text: string, symbol: string, collector: string
   };
 }
 
+// ------------------------------------------------------------------------------------------ integrity
+
+/**
+ * The legacy checksum as a book integrity check (core/integrity.ts) for the arbiter: read from a `books`
+ * frame (a message without one, or with 0 as production sends since 2026-06, is skipped before any parse),
+ * verified as okxChecksum of the book's top 25 in OKX's spelling.
+ */
+export const okxIntegrity: BookIntegrity = {
+  depth: OKX_CHECKSUM_DEPTH,
+  read(raw) {
+    const at = raw.indexOf('"checksum":');
+    if (at < 0) return undefined;
+    const c = raw.charCodeAt(at + 11);
+    if (c === 48 /* 0 */) return undefined;
+    const r = decodeOkxBooks(raw);
+    const d = r.message?.data;
+    if (d === undefined || d.checksum === undefined || d.checksum === 0) return undefined;
+    return { bids: d.bidText, asks: d.askText, checksum: d.checksum };
+  },
+  verify: (top, checksum) => okxChecksum(top.bids, top.asks) === checksum,
+};
+
 // ------------------------------------------------------------------------------------------ adapter
 
 /** OKX (spot, perpetual swaps, dated futures) as a venue adapter (src/venues/types.ts). */
@@ -423,6 +446,7 @@ export const okx: VenueAdapter = {
   name: 'OKX',
   markets: ['spot', 'perp', 'future'],
   rule: intervalRule,
+  integrity: okxIntegrity,
   // the snapshot arrives on the websocket after each subscribe; REST books (source=0) is the fallback
   snapshotSource: 'websocket',
   defaultWsUrl: OKX_WS_BASE,

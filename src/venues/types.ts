@@ -4,6 +4,7 @@
  * CLI are written against this interface; nothing outside src/venues/ knows a venue's wire format.
  * docs/adding-a-venue.md walks through writing one.
  */
+import type { BookIntegrity } from '../core/integrity.js';
 import type { SequenceRule } from '../core/sequence.js';
 import type { BookDelta, BookSnapshot } from '../core/types.js';
 
@@ -45,6 +46,12 @@ export interface VenueAdapter {
   readonly markets: readonly Market[];
   /** How book events chain (interval cover for every sequenced venue). */
   readonly rule: SequenceRule;
+  /**
+   * The venue's book checksum, if it has one (OKX's legacy CRC32): how to read it from a message's text and
+   * verify it on a book. The arbiter then keeps level strings for this venue's books and verifies every event
+   * that carries one; absent for venues without (the book keeps numbers only).
+   */
+  readonly integrity?: BookIntegrity;
   /** Where a (re)sync snapshot comes from: a REST call the collector makes, or the venue's websocket. */
   readonly snapshotSource: 'rest' | 'websocket';
   /** Public production endpoints (a simulator or testnet replaces them by config). */

@@ -82,6 +82,8 @@ export interface ArbiterFeedStats {
   gapsFilled: number;
   /** Snapshots (REST) this feed fetched for resyncs. */
   resyncs: number;
+  /** Events or snapshots of this feed whose venue checksum the consolidated book failed (OKX; absent before). */
+  checksumMismatches?: number;
   /** Median / p99 lag behind the first copy of the same event, µs, over the last interval. */
   lagP50: number;
   lagP99: number;
@@ -231,6 +233,17 @@ export function decodeCollectorEvent(
   const ev = decodeCollectorEventHead(text, wanted);
   if (raw !== undefined) ev.raw = raw;
   return ev;
+}
+
+/** The venue's original text in a raw.* payload (what follows its first "\n"), or undefined when it has none. */
+export function collectorRawText(buf: Buffer | Uint8Array | string): string | undefined {
+  if (typeof buf === 'string') {
+    const i = buf.indexOf('\n');
+    return i < 0 ? undefined : buf.slice(i + 1);
+  }
+  const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const i = b.indexOf(NL);
+  return i < 0 ? undefined : b.toString('utf8', i + 1);
 }
 
 function decodeCollectorEventHead(text: string, wanted?: LevelsWanted): CollectorEvent {

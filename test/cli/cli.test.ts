@@ -52,6 +52,22 @@ test('a bad flag value: clear message, no stack trace', async () => {
   }
 });
 
+test('sim --capture: another venue\'s capture or a missing file is one clear line (exit 2); an OKX capture runs with --venue okx', async () => {
+  const okx = fileURLToPath(new URL('../../../test/fixtures/real/capture_okx_btc-usdt.ndjson', import.meta.url));
+  const wrong = await runCli(['sim', '--venue', 'bybit', '--capture', okx, '--port', '0']);
+  assert.equal(wrong.code, 2);
+  assert.match(wrong.stderr, /^bookwire: capture: no Bybit spot book snapshot found/);
+  noStack(wrong.stderr);
+  const missing = await runCli(['sim', '--capture', path.join(os.tmpdir(), 'no-such-capture.ndjson'), '--port', '0']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /capture: cannot read .*no-such-capture\.ndjson: ENOENT/);
+  noStack(missing.stderr);
+  const args = ['sim', '--venue', 'okx', '--capture', okx, '--port', '0', '--duration', '1', '--rate', '100'];
+  const ok = await runCli(args);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout + ok.stderr, /"venue":"okx","symbol":"BTC-USDT","events":40/);
+});
+
 test('a port already in use: the arbiter and the simulator exit with a message naming it', async (t) => {
   const server = net.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

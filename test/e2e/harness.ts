@@ -1,11 +1,12 @@
 /** A whole pipeline in one process over real sockets: simulator -> 2 collectors -> arbiter (ZeroMQ). */
-import { ExchangeSimulator, type FaultProfile, type VenueId } from '../../src/sim/index.js';
+import { ExchangeSimulator, type FaultProfile, type OkxSimOptions, type VenueId } from '../../src/sim/index.js';
 import { underPrefix, venue } from '../../src/venues/index.js';
 import { Collector, type CollectorOptions } from '../../src/collector/collector.js';
 import { ArbiterService } from '../../src/arbiter/service.js';
 import type { BookUpdate } from '../../src/client/subscribe.js';
 import { ZmqTransport } from '../../src/transport/zeromq.js';
 import type { Transport } from '../../src/transport/types.js';
+import { silentLogger } from '../../src/log.js';
 import { freeEndpoints } from '../helpers.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
@@ -25,6 +26,11 @@ export async function startParts(o: {
   collector?: Partial<CollectorOptions>;
   /** Extra fault profiles for the simulator. */
   faults?: Record<string, FaultProfile>;
+  /** A capture of the venue's messages to replay (its book is `symbols[0]`); the replay waits for resume(). */
+  capture?: string;
+  okx?: OkxSimOptions;
+  /** Websocket URL of collector i (default the simulator's, through its profile). */
+  wsUrl?: (i: number, url: string) => string;
   symbols: string[];
   seed: number;
   rate: number;
@@ -40,12 +46,16 @@ export async function startParts(o: {
   const sim = new ExchangeSimulator({
     venues: [venueId],
     port: 0,
-    symbols,
+    symbols: o.capture === undefined ? symbols : [],
+    capture: o.capture,
+    okx: o.okx,
     seed: o.seed,
     eventsPerSec: o.rate,
     faults: { flaky: FLAKY, ...o.faults },
+    logger: silentLogger,
   });
   await sim.start();
+  if (o.capture !== undefined) sim.pause();
   const arbiter = new ArbiterService({
     transport: o.arbiterTransport,
     venue: venueId,
@@ -63,6 +73,7 @@ export async function startParts(o: {
       venueId === 'binance'
         ? { wsUrl: sim.wsBase + p, restUrl: sim.restBase + p }
         : underPrefix(adapter, sim.venueWsBase(venueId) + p, sim.venueRestBase(venueId) + p);
+    if (o.wsUrl) urls.wsUrl = o.wsUrl(i, urls.wsUrl);
     const c = new Collector({
       id,
       venue: venueId,

@@ -155,6 +155,29 @@ test(
   },
 );
 
+test(
+  'ccxt pro okx watchOrderBook on a swap (BTC/USDT:USDT, instId BTC-USDT-SWAP): books snapshot + updates equal the truth',
+  { timeout: TIMEOUT },
+  async (t) => {
+    const venue = 'okx';
+    const sim = await startSim(t, {
+      symbols: ['BTC-USDT-SWAP', 'BTCUSDT'],
+      venues: [venue],
+      eventsPerSec: 50,
+      levels: 500,
+      seed: SEED,
+    });
+    const ex = new ccxt.pro.okx();
+    ex.urls['api']['rest'] = sim.venueRestBase(venue);
+    ex.urls['api']['ws'] = `${sim.venueWsBase(venue)}/ws/v5`;
+    await watchAndCompare(t, sim, { venue, ex, symbol: 'BTC/USDT:USDT', canonical: 'BTCUSDTSWAP', nonce: true });
+    const m = ex.market('BTC/USDT:USDT');
+    assert.equal(m.id, 'BTC-USDT-SWAP');
+    assert.equal(m.type, 'swap');
+    assert.equal(ex.market('BTC/USDT').id, 'BTC-USDT', 'the spot pair is listed beside it');
+  },
+);
+
 for (const [venue, symbol, type] of [
   ['bybit', 'BTC/USDT', 'spot'],
   ['bybit-linear', 'BTC/USDT:USDT', 'swap'],

@@ -106,7 +106,7 @@ test('parseCapture: raw and combined lines, ignores junk, other symbols and stal
   const c = parseCapture(lines.join('\n'));
   assert.equal(c.symbol, 'ABCUSDT');
   assert.deepEqual(
-    c.events.map((e) => [e.U, e.u]),
+    c.events.map((e) => [e.first, e.last]),
     [
       [95, 101],
       [102, 103],

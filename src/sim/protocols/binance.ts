@@ -48,10 +48,31 @@ export function levelsJson(levels: readonly UnitLevel[]): string {
   return s + ']';
 }
 
+/**
+ * The level arrays of an event: as captured (capture replay: the diff message, raw or in a combined envelope,
+ * was checked by the venue's adapter), else formatted from the changes.
+ */
+function eventLevels(ev: BookEvent): { b: string; a: string } {
+  if (ev.captured !== undefined) {
+    try {
+      const o = JSON.parse(ev.captured) as {
+        stream?: string;
+        data?: { b: unknown; a: unknown };
+        b: unknown;
+        a: unknown;
+      };
+      const d = o.stream !== undefined && o.data !== undefined ? o.data : o;
+      return { b: JSON.stringify(d.b), a: JSON.stringify(d.a) };
+    } catch {
+      // not reached: the adapter parsed this line
+    }
+  }
+  return { b: levelsJson(ev.changes.bids), a: levelsJson(ev.changes.asks) };
+}
+
 /** Binance spot's diff-depth payload, field order as Binance sends it. */
 export function spotJson(ev: BookEvent): string {
-  const b = ev.raw?.b ?? levelsJson(ev.changes.bids);
-  const a = ev.raw?.a ?? levelsJson(ev.changes.asks);
+  const { b, a } = eventLevels(ev);
   return `{"e":"depthUpdate","E":${ev.E},"s":"${ev.symbol}","U":${ev.first},"u":${ev.last},"b":${b},"a":${a}}`;
 }
 
@@ -59,8 +80,7 @@ export function spotJson(ev: BookEvent): string {
 const txTime = (E: number, id: number) => E - 1 - (id % 3);
 
 function usdmJson(ev: BookEvent): string {
-  const b = levelsJson(ev.changes.bids);
-  const a = levelsJson(ev.changes.asks);
+  const { b, a } = eventLevels(ev);
   return `{"e":"depthUpdate","E":${ev.E},"T":${txTime(ev.E, ev.last)},"s":"${ev.symbol}","U":${ev.first},"u":${ev.last},"pu":${ev.prev},"b":${b},"a":${a}}`;
 }
 

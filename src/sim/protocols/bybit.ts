@@ -12,7 +12,9 @@
  *      or not), so the REST u matches every depth; `seq` is a venue-wide cross sequence.
  *      Service restart (POST /sim/reset): every subscriber gets a snapshot with u = 1, deltas go on from 2.
  *      {"op":"ping"} -> {"success":true,"ret_msg":"pong","conn_id","req_id"?,"op":"ping"}.
- *      Cannot regroup: u counts messages, a message covering two events would leave a hole.
+ *      Capture replay (a feed from capture.ts): only the captured depth is served (other depths: handler not
+      found); each message is sent as recorded, "ts" re-stamped. captureDepth reads the depth of a capture.
+      Cannot regroup: u counts messages, a message covering two events would leave a hole.
  * REST GET /v5/market/orderbook?category=spot|linear&symbol=&limit= (spot 1-200, default 1; linear 1-1000,
  *      default 25) -> {"retCode":0,"retMsg":"OK","result":{"s","a","b","ts","u","seq","cts"},"retExtInfo":{},
  *      "time"}; 600 requests per 5 s, then 403 "access too frequent". /v5/market/instruments-info[?symbol=&status=]
@@ -91,6 +93,8 @@ class BybitProtocol implements VenueProtocol {
 
   encode(ev: BookEvent, sub: Sub): Buffer {
     return ev.frame(sub.key, () => {
+      // capture replay (served at its one depth): the message as recorded, ts re-stamped to the send time
+      if (ev.captured !== undefined) return Buffer.from(ev.captured.replace(/"ts":\d+/, `"ts":${ev.E}`));
       const v = ev.changes.views[sub.view] ?? { bids: [], asks: [] };
       const data = `{"s":"${ev.symbol}","b":${levelsJson(v.bids)},"a":${levelsJson(v.asks)},"u":${ev.last},"seq":${ev.seq}}`;
       return Buffer.from(this.frame(sub.key, 'delta', ev.E, data));
@@ -138,7 +142,8 @@ class BybitProtocol implements VenueProtocol {
       const m = TOPIC.exec(topic);
       const view = m === null ? -1 : DEPTHS.indexOf(Number(m[1]));
       const feed = m === null ? undefined : this.ctx.feed(m[2]);
-      if (view < 0 || feed === undefined) {
+      // a capture is served at the depth it was recorded at only
+      if (view < 0 || feed === undefined || (feed.depth !== undefined && feed.depth !== DEPTHS[view])) {
         errors.push(`error:handler not found,topic:${topic}`);
         continue;
       }
@@ -151,6 +156,17 @@ class BybitProtocol implements VenueProtocol {
     const ok = this.category === 'spot' ? op : '';
     reply(op, errors.length === 0, errors.length === 0 ? ok : errors.join(';'), reqId);
     for (const sub of fresh) s.snapshot(sub, this.snapshotFrame(this.ctx.feed(sub.symbol)!, sub));
+  }
+
+  /** The depth of a captured Bybit message (orderbook.50.X -> 50). */
+  captureDepth(frame: string): number | undefined {
+    try {
+      const topic = (JSON.parse(frame) as { topic?: unknown }).topic;
+      const m = typeof topic === 'string' ? TOPIC.exec(topic) : null;
+      return m === null ? undefined : Number(m[1]);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Service restart: u starts again at 1 with a snapshot to every subscriber. */

@@ -1,11 +1,14 @@
 /**
- * OKX v5 public order books (`okx`), spot instruments BASE-QUOTE (BTCUSDT -> BTC-USDT).
+ * OKX v5 public order books (`okx`): spot instruments BASE-QUOTE (BTCUSDT -> BTC-USDT) and linear perpetual
+ * swaps BASE-QUOTE-SWAP (simulator symbol BTCUSDTSWAP, i.e. the instId without dashes; `--symbols
+ * BTC-USDT-SWAP`), served alike on `books`.
  *
  * WS   /ws/v5/public. {"id"?,"op":"subscribe"|"unsubscribe","args":[{"channel":"books","instId":"BTC-USDT"}]}
  *      -> one ack per arg {"id"?,"event":"subscribe","arg":{...},"connId"}, then for a subscribe the
  *      snapshot {"arg","action":"snapshot","data":[{"asks","bids","ts","checksum","prevSeqId":-1,"seqId"}]}
  *      (400 levels per side), then updates {"arg","action":"update","data":[{... "prevSeqId","seqId"}]}.
- *      Levels ["px","sz","0","numOrders"], numbers as the shortest decimal, "0" deletes; the 400-level view is
+ *      Capture replay (a feed from capture.ts): each update is sent as recorded, "ts" re-stamped.
+      Levels ["px","sz","0","numOrders"], numbers as the shortest decimal, "0" deletes; the 400-level view is
  *      kept exact (levels leaving it are deleted, levels entering it sent). seqId grows strictly per instId
  *      (by the number of updates in the message); prevSeqId is the previous message's seqId.
  *      checksum: 0 (production since 2026-06), or with the okx.checksum option the legacy CRC32: top 25,
@@ -17,8 +20,8 @@
  *      `books` channel is served (others: 60018).
  * REST GET /api/v5/market/books?instId=&sz= (sz default 1, max 400) -> {"code":"0","msg":"","data":[{"asks",
  *      "bids","ts","seqId"}]}; 40 requests per 2 s, then 429 {"code":"50011"}. /api/v5/public/instruments
- *      ?instType=SPOT|MARGIN|SWAP|FUTURES|OPTION[&instId=] (spot only is listed: the other types answer an
- *      empty list, OPTION needing uly or instFamily as on OKX; what ccxt's fetchMarkets asks for),
+ *      ?instType=SPOT|MARGIN|SWAP|FUTURES|OPTION[&instId=] (spot and swaps are listed: the other types answer
+ *      an empty list, OPTION needing uly or instFamily as on OKX; what ccxt's fetchMarkets asks for),
  *      /api/v5/public/time.
  */
 import type { StringLevel } from '../../core/book.js';
@@ -64,6 +67,9 @@ export function okxChecksum(book: TruthBook): number {
 
 const ERR_TOO_MANY = { msg: 'Too Many Requests', code: '50011' };
 
+/** A perpetual swap's canonical symbol: the instId without dashes (BTC-USDT-SWAP -> BTCUSDTSWAP). */
+const isSwap = (symbol: string) => symbol.length > 4 && symbol.endsWith('SWAP');
+
 /** instType values of GET /api/v5/public/instruments. */
 const INST_TYPES = ['SPOT', 'MARGIN', 'SWAP', 'FUTURES', 'OPTION'];
 
@@ -82,8 +88,9 @@ class OkxProtocol implements VenueProtocol {
   }
 
   venueSymbol(symbol: string): string {
-    const [base, quote] = splitSymbol(symbol);
-    return `${base}-${quote}`;
+    const swap = isSwap(symbol);
+    const [base, quote] = splitSymbol(swap ? symbol.slice(0, -4) : symbol);
+    return swap ? `${base}-${quote}-SWAP` : `${base}-${quote}`;
   }
 
   canonicalSymbol(name: string): string | undefined {
@@ -122,6 +129,8 @@ class OkxProtocol implements VenueProtocol {
 
   encode(ev: BookEvent): Buffer {
     return ev.frame('books', () => {
+      // capture replay: the message as recorded (its levels, ids and checksum), ts re-stamped to the send time
+      if (ev.captured !== undefined) return Buffer.from(ev.captured.replace(/"ts":"\d+"/, `"ts":"${ev.E}"`));
       const v = ev.changes.views[0] ?? { bids: [], asks: [] };
       const instId = this.venueSymbol(ev.symbol);
       return Buffer.from(
@@ -237,8 +246,10 @@ class OkxProtocol implements VenueProtocol {
       if (instType === 'OPTION' && !q.get('uly') && !q.get('instFamily'))
         return send(400, { code: '50014', msg: 'Parameter instFamily can not be empty.', data: [] });
       const instId = q.get('instId');
-      // spot instruments only: the other types are valid and list nothing
-      const list = (instType === 'SPOT' ? this.ctx.feeds() : [])
+      // spot and swap instruments: the other types are valid and list nothing
+      const list = this.ctx
+        .feeds()
+        .filter((f) => (isSwap(f.symbol) ? instType === 'SWAP' : instType === 'SPOT'))
         .filter((f) => instId === null || this.venueSymbol(f.symbol) === instId)
         .map((f) => this.instrument(f));
       if (instId !== null && list.length === 0)
@@ -250,6 +261,7 @@ class OkxProtocol implements VenueProtocol {
   }
 
   private instrument(f: Feed): Record<string, unknown> {
+    if (isSwap(f.symbol)) return this.swapInstrument(f);
     const [baseCcy, quoteCcy] = splitSymbol(f.symbol);
     return {
       instType: 'SPOT',
@@ -275,6 +287,38 @@ class OkxProtocol implements VenueProtocol {
       maxMktSz: '1000000',
     };
   }
+
+  private swapInstrument(f: Feed): Record<string, unknown> {
+    return swapInstrumentOf(this.venueSymbol(f.symbol), f);
+  }
+}
+
+/** A linear perpetual as OKX lists it (instType SWAP): settled in the quote, one contract = ctVal base. */
+function swapInstrumentOf(instId: string, f: Feed): Record<string, unknown> {
+  const [base, quote] = splitSymbol(f.symbol.slice(0, -4));
+  return {
+    instType: 'SWAP',
+    instId,
+    uly: `${base}-${quote}`,
+    instFamily: `${base}-${quote}`,
+    baseCcy: '',
+    quoteCcy: '',
+    settleCcy: quote,
+    ctVal: '0.01',
+    ctMult: '1',
+    ctValCcy: base,
+    listTime: '1611916828000',
+    expTime: '',
+    lever: '100',
+    tickSz: formatUnitsShort(f.tickUnits),
+    lotSz: formatUnitsShort(f.stepUnits),
+    minSz: formatUnitsShort(f.stepUnits),
+    ctType: 'linear',
+    state: 'live',
+    ruleType: 'normal',
+    maxLmtSz: '100000000',
+    maxMktSz: '10000',
+  };
 }
 
 export const okx = (ctx: VenueContext): VenueProtocol => new OkxProtocol(ctx);

@@ -84,6 +84,9 @@ export interface VenueProtocol {
   /** Answer a REST request (the venue's 404 included). */
   http(call: HttpCall): void;
 
+  /** Capture replay: the one depth a captured message was recorded at, where the venue serves several (Bybit). */
+  captureDepth?(frame: string): number | undefined;
+
   /** Test-only POST /sim/reset: the venue's book reset (OKX maintenance, Bybit service restart). */
   reset?(symbol: string): Record<string, unknown>;
 }
