@@ -8,6 +8,7 @@ import { benchArbiter, formatArbiterResult } from './arbiter.js';
 import { benchLatency, formatLatency, peakSustained, SUSTAINED_RULE, type LatencyRow } from './e2e.js';
 import { formatSoak, soak } from './soak.js';
 import { benchFloor, formatFloor } from './floor.js';
+import { benchRegions } from './regions.js';
 import { benchLongRecording, benchRecorder, formatLongResult, formatRecorderResult } from './recorder.js';
 import { benchPostgres, formatPostgresResult, postgresBenchSkip } from './postgres.js';
 import { runKafkaBench } from './kafka.js';
@@ -45,6 +46,9 @@ console.log(
 );
 for (const rate of [1000, 10_000])
   for (const kind of ['zeromq', 'tcp'] as const) console.log(formatFloor(await benchFloor(rate, 4, kind)));
+
+section('Regions: three collectors, each path to the exchange with its own delay, jitter and loss (bench/regions.ts)');
+console.log((await benchRegions(500, quick ? 5 : 10)).text);
 
 section('Peak sustained rate with no loss (consolidated stream)');
 const peak = await peakSustained(
