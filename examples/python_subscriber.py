@@ -149,6 +149,7 @@ def main():
             if snap is not None and snap.get("v") == WIRE_VERSION:
                 book.on_message(snap)
                 show("snapshot reply")
+        stale = {}  # arbiter id -> what its last heartbeat said
         while args.count == 0 or printed < args.count:
             wait_ms = 1000 if deadline is None else int((deadline - time.monotonic()) * 1000)
             if wait_ms <= 0:
@@ -170,6 +171,15 @@ def main():
                     if not warned_version:
                         print(f"ignoring wire version {msg.get('v')} (this script reads {WIRE_VERSION})", file=sys.stderr)
                         warned_version = True
+                    continue
+                if msg["type"] == "heartbeat":
+                    # the arbiter is alive; "stale": no collector carries the book there (docs/wire-format.md)
+                    if msg["stale"] != stale.get(msg["arbiter"], False):
+                        stale[msg["arbiter"]] = msg["stale"]
+                        print(f"arbiter {msg['arbiter']}: book {'STALE' if msg['stale'] else 'fresh again'}", file=sys.stderr)
+                    if book.synced and msg.get("offset", 0) == 0 and msg["seq"] > book.seq:
+                        print(f"heartbeat at {msg['seq']} ahead of our book at {book.seq}: messages lost", file=sys.stderr)
+                        book.synced = False
                     continue
                 if book.on_message(msg):
                     show(msg["type"] if msg["type"] == "delta" else f"snapshot {msg.get('reason', '')}".strip())
