@@ -85,6 +85,8 @@ const NO_FEED_STATS: FeedStats = {
   won: 0,
   gapsFilled: 0,
   resyncs: 0,
+  errors: 0,
+  lastValidMs: NaN,
   lagP50: 0,
   lagP99: 0,
   lagSamples: 0,

@@ -16,6 +16,25 @@
  *
  * First arrival wins: a copy that applies is published at once, later copies are dropped as duplicates.
  *
+ * Every feed is suspect, even an authenticated one (a bug, or a hostile collector): what one feed sends
+ * must not freeze or falsify the book while other feeds carry the truth.
+ *   - Plausibility window: an event whose `last` is more than seqWindow ids past the book's seq is an error
+ *     counted against its feed, never applied or held (one forged `last = seq + 10^12` would make every real
+ *     event after it stale). If that feed was delivering valid data and no other feed is, the venue itself
+ *     may have jumped: the book resyncs ('implausible') instead of freezing.
+ *   - Crossing events: when another feed is delivering, a copy that would cross the book is refused (the
+ *     book is restored) and counted against its feed; another feed's copy of the same ids decides. A second
+ *     feed's copy crossing too means the book is wrong: resync ('crossed'), as with a single feed.
+ *   - Snapshot consistency: while another feed is delivering, a snapshot is adopted only once that other
+ *     feed's stream covers its id (the feed's first lo <= id <= its last): a snapshot at an id no other feed
+ *     has reached is kept as a candidate until one does, and replaced by the next snapshot. With one feed
+ *     it is adopted as before. When every other feed is more than seqWindow away from the id, the side
+ *     that delivered more valid deltas is believed (confirmedByOtherFeed). Levels forged at a real id
+ *     cannot be told from the stream (limitation: only keys, CURVE, bind who may send a snapshot).
+ *   - Bounded feed map: at most maxFeeds feeds per book; a new id evicts the least recently active feed
+ *     that is not delivering, or is refused; feeds silent for feedEvictMs are evicted.
+ *   "Delivering": a valid (decoded, plausible) delta within feedLiveMs, and no error since.
+ *
  * Venue resets (OKX maintenance: seqId < prevSeqId; Bybit: a snapshot with u = 1) restart the venue's ids.
  * The consolidated stream must still only go up, so the core keeps `offset` (consolidated seq = venue seq +
  * offset) and moves it at a reset to the reset message's exchange time in ms x 1000 (above every earlier
@@ -43,8 +62,10 @@ import type { BookDelta, BookSnapshot, Level } from './types.js';
 
 export type ArbiterState = 'unsynced' | 'synced' | 'gap';
 export type SnapshotRequestReason =
-  'initial' | 'gap' | 'crossed' | 'overflow' | 'retry' | 'stale-snapshot' | 'venue-reset';
+  'initial' | 'gap' | 'crossed' | 'overflow' | 'retry' | 'stale-snapshot' | 'venue-reset' | 'implausible';
 export type ResetReason = 'initial' | 'resync';
+/** Why a feed's message was refused and counted against it (see the top of this file). */
+export type FeedErrorKind = 'implausible' | 'crossed' | 'refused';
 
 export interface ArbiterSink {
   /**
@@ -56,7 +77,15 @@ export interface ArbiterSink {
   requestSnapshot(reason: SnapshotRequestReason, attempt: number): void;
   /** The book was (re)built from a snapshot; publish a consolidated snapshot of core.book now (at consolidatedSeq). */
   reset(reason: ResetReason, snap: BookSnapshot): void;
+  /**
+   * A feed's message was refused as an error counted against it (never applied): for logging. Called for
+   * every such message; the shell decides how often to log.
+   */
+  feedError?(collector: string, kind: FeedErrorKind, detail: string): void;
 }
+
+/** Default plausibility window (ids past the book's seq); venues pass their own (VenueAdapter.seqWindow). */
+export const DEFAULT_SEQ_WINDOW = 1e9;
 
 export interface ArbiterOptions {
   /** How long a gap may stay open (no progress) before resyncing. Default 50. */
@@ -67,6 +96,14 @@ export interface ArbiterOptions {
   maxBuffer?: number;
   /** Sequence rule of the venue. Default intervalRule (every sequenced venue: interval cover). */
   rule?: SequenceRule;
+  /** Plausibility window: an event ending more than this many ids past the book's seq is refused. Default DEFAULT_SEQ_WINDOW. */
+  seqWindow?: number;
+  /** A feed is delivering while its last valid delta is at most this old. Default 3000. */
+  feedLiveMs?: number;
+  /** Most feeds tracked per book (a new id beyond it evicts an idle feed or is refused). Default 64. */
+  maxFeeds?: number;
+  /** Forget a feed silent for this long. Default 300000 (5 min). */
+  feedEvictMs?: number;
 }
 
 export interface FeedStats {
@@ -76,6 +113,10 @@ export interface FeedStats {
   gapsFilled: number;
   /** Snapshots from this collector the core adopted (initial sync included). */
   resyncs: number;
+  /** Messages refused as errors of this feed: implausible sequence jumps, crossing copies. */
+  errors: number;
+  /** When (shell's nowMs) this feed last delivered a valid delta; NaN if never. */
+  lastValidMs: number;
   /** Lag percentiles (µs) over the current window; 0 when lagSamples is 0. */
   lagP50: number;
   lagP99: number;
@@ -101,6 +142,16 @@ export interface ArbiterCounters {
   invalid: number;
   /** Reset events from the venue (ids restarted); each one forces a resync. */
   venueResets: number;
+  /** Events refused as beyond the plausibility window (or snapshots too far past every other feed). */
+  implausible: number;
+  /** Crossing copies refused while another feed was delivering (the book was kept). */
+  crossedRefused: number;
+  /** Snapshots held back because no other delivering feed had reached their id yet. */
+  snapshotsUnconfirmed: number;
+  /** Feeds forgotten (silent for feedEvictMs, or evicted for a new id at maxFeeds). */
+  feedsEvicted: number;
+  /** Messages from a new feed id refused because maxFeeds feeds were all delivering. */
+  feedsRefused: number;
 }
 
 const NONE = Number.NEGATIVE_INFINITY;
@@ -119,12 +170,41 @@ class Feed {
   won = 0;
   gapsFilled = 0;
   resyncs = 0;
-  /** Highest `last` this feed delivered. */
+  /** Highest `last` this feed delivered (current epoch). */
   last = NONE;
+  /** Lowest cover start (lo) this feed delivered in the current epoch: with `last`, the span its stream covers. */
+  low = Number.POSITIVE_INFINITY;
+  errors = 0;
+  /** Valid deltas (decoded and plausible). */
+  valid = 0;
+  /** Shell times (ms): last message of any kind, last valid delta, last error. NaN: never. */
+  lastMs = NaN;
+  lastValidMs = NaN;
+  lastBadMs = NaN;
   /** End of a range this feed skipped that the consolidated stream has not covered yet. */
   pendingSkipEnd = NONE;
   readonly lags = new Float64Array(LAG_SAMPLES);
   lagCount = 0;
+
+  /** Move into id space `epoch`: what the feed covered before is in another numbering. */
+  enter(epoch: number): void {
+    this.epoch = epoch;
+    this.last = NONE;
+    this.low = Number.POSITIVE_INFINITY;
+  }
+
+  /** Delivered a venue reset to `id`: the feed's stream is at the new id (a snapshot there is consistent with it). */
+  atReset(id: number, nowMs: number): void {
+    if (id < this.low) this.low = id;
+    if (id > this.last) this.last = id;
+    this.valid++;
+    this.lastValidMs = nowMs;
+  }
+
+  /** Delivered valid data within liveMs and no error since. */
+  delivering(nowMs: number, liveMs: number): boolean {
+    return nowMs - this.lastValidMs <= liveMs && !(this.lastBadMs > this.lastValidMs);
+  }
 
   addLag(us: number): void {
     this.lags[this.lagCount & (LAG_SAMPLES - 1)] = us;
@@ -141,6 +221,8 @@ class Feed {
       won: this.won,
       gapsFilled: this.gapsFilled,
       resyncs: this.resyncs,
+      errors: this.errors,
+      lastValidMs: this.lastValidMs,
       lagP50: pct(0.5),
       lagP99: pct(0.99),
       lagSamples: n,
@@ -161,12 +243,27 @@ export class BookArbiter {
     overflowDrops: 0,
     invalid: 0,
     venueResets: 0,
+    implausible: 0,
+    crossedRefused: 0,
+    snapshotsUnconfirmed: 0,
+    feedsEvicted: 0,
+    feedsRefused: 0,
   };
 
   private readonly gapTimeoutMs: number;
   private readonly snapshotTimeoutMs: number;
   private readonly maxBuffer: number;
   private readonly rule: SequenceRule;
+  private readonly seqWindow: number;
+  private readonly feedLiveMs: number;
+  private readonly maxFeeds: number;
+  private readonly feedEvictMs: number;
+  private lastEvictScan = NaN;
+  /** A snapshot waiting for another delivering feed's stream to reach its id (see the top of this file). */
+  private candidate: BookSnapshot | undefined;
+  /** The `last` of the last crossing copy refused, and its feed: a second feed's copy crossing too resyncs. */
+  private crossedLast = NONE;
+  private crossedFeed = '';
 
   private _state: ArbiterState = 'unsynced';
   private _seq = 0;
@@ -206,6 +303,10 @@ export class BookArbiter {
     this.snapshotTimeoutMs = opts.snapshotTimeoutMs ?? 3000;
     this.maxBuffer = Math.max(1, opts.maxBuffer ?? 10000);
     this.rule = opts.rule ?? intervalRule;
+    this.seqWindow = opts.seqWindow ?? DEFAULT_SEQ_WINDOW;
+    this.feedLiveMs = opts.feedLiveMs ?? 3000;
+    this.maxFeeds = Math.max(1, opts.maxFeeds ?? 64);
+    this.feedEvictMs = opts.feedEvictMs ?? 300_000;
   }
 
   /** Last applied exchange sequence (the snapshot's seq right after a reset). */
@@ -238,7 +339,8 @@ export class BookArbiter {
   }
 
   onDelta(ev: BookDelta, nowMs: number): void {
-    const f = this.feed(ev.collector);
+    const f = this.feed(ev.collector, nowMs);
+    if (f === undefined) return;
     f.messages++;
     if (!(ev.first <= ev.last)) {
       this.counters.invalid++;
@@ -252,20 +354,32 @@ export class BookArbiter {
       this.duplicate(ev, f); // sent before the venue reset this feed has not delivered yet: old ids
       return;
     }
+    if (this._state !== 'unsynced' && ev.last - this._seq > this.seqWindow) {
+      this.implausible(ev, f, nowMs);
+      return;
+    }
+    f.valid++;
+    f.lastValidMs = nowMs;
     const feedLast = f.last;
     if (ev.last > feedLast) f.last = ev.last;
+    const lo = coverStart(ev);
+    if (lo < f.low) f.low = lo;
 
     if (this._state === 'unsynced') {
       this.holdWhileUnsynced(ev, f, nowMs);
+      const c = this.candidate;
+      if (c !== undefined && c.collector !== ev.collector && f.low <= c.seq && c.seq <= f.last) {
+        this.candidate = undefined;
+        this.onSnapshot(c, nowMs); // another feed's stream reached the held snapshot's id
+      }
       return;
     }
-    const lo = coverStart(ev);
     if (feedLast !== NONE && lo > feedLast) this.noteSkip(f, lo);
 
     const verdict = this.rule.check(this._seq, ev);
     if (verdict === 'apply') {
       this.rememberFirst(ev);
-      if (this.applyAndPublish(ev, f, nowMs) && this._state === 'gap') this.drain(nowMs);
+      if (this.applyAndPublish(ev, f, nowMs) === 'applied' && this._state === 'gap') this.drain(nowMs);
     } else if (verdict === 'stale') {
       this.duplicate(ev, f);
     } else if (this.bufLasts.has(ev.last) && !this.widerThanHeld(ev)) {
@@ -295,10 +409,11 @@ export class BookArbiter {
       this.counters.snapshotsRejected++;
       return;
     }
-    const f = this.feed(snap.collector);
+    const f = this.feed(snap.collector, nowMs);
+    if (f === undefined) return;
     const key = snap.reset === true ? `snapshot ${snap.seq} at ${snap.exchTime}` : '';
     if (f.epoch < this.epoch)
-      f.epoch = this.epoch; // a snapshot (a copy of the reset's, or after a reconnect) is current
+      f.enter(this.epoch); // a snapshot (a copy of the reset's, or after a reconnect) is current
     else if (snap.reset === true && key !== this.resetKey && !snapshotCrossed(snap.bids, snap.asks)) {
       // A new id space starts with this snapshot (Bybit u = 1): adopt it whatever the state.
       this.newEpoch(f, snap.seq, snap.exchTime, key);
@@ -314,11 +429,12 @@ export class BookArbiter {
       this.request('crossed', nowMs);
       return;
     }
-    // The earliest held event that is not stale against the snapshot must chain onto it.
+    // The earliest held event that is not stale against the snapshot must chain onto it (events beyond the
+    // plausibility window past it do not count: they are dropped once it is adopted).
     const buf = this.buf;
     for (let i = this.head; i < buf.length; i++) {
       const v = this.rule.check(snap.seq, buf[i]);
-      if (v === 'stale') continue;
+      if (v === 'stale' || buf[i].last - snap.seq > this.seqWindow) continue;
       if (v === 'gap') {
         this.counters.snapshotsRejected++;
         this.request('stale-snapshot', nowMs);
@@ -326,10 +442,56 @@ export class BookArbiter {
       }
       break;
     }
+    const confirmed = this.confirmedByOtherFeed(snap, nowMs);
+    if (confirmed === 'implausible') {
+      this.counters.implausible++;
+      f.errors++;
+      f.lastBadMs = nowMs;
+      this.sink.feedError?.(
+        snap.collector,
+        'implausible',
+        `snapshot at ${snap.seq} is more than ${this.seqWindow} ids from every other feed`,
+      );
+      return;
+    }
+    if (confirmed === 'wait') {
+      this.counters.snapshotsUnconfirmed++;
+      this.candidate = snap;
+      return;
+    }
     this.adopt(snap, nowMs);
   }
 
+  /**
+   * Whether the delivering feeds' streams bear a snapshot's id out. 'yes': another feed's stream covers it
+   * (its first lo <= id <= its last), or no other feed is delivering. 'wait': another feed is within
+   * seqWindow of it but has not reached it yet. Otherwise every other feed is more than seqWindow away: the
+   * feeds near the id (the snapshot's own collector by its stream) and those far from it are weighed by the
+   * valid deltas they delivered; 'yes' if the near side carries more, else 'implausible'.
+   */
+  private confirmedByOtherFeed(snap: BookSnapshot, nowMs: number): 'yes' | 'wait' | 'implausible' {
+    const s = snap.seq;
+    let others = false;
+    let near = 0;
+    let far = 0;
+    for (const [id, g] of this.feeds) {
+      if (g.epoch !== this.epoch || !g.delivering(nowMs, this.feedLiveMs)) continue;
+      const isNear = !(s - g.last > this.seqWindow) && !(g.low - s > this.seqWindow);
+      if (id === snap.collector) {
+        if (isNear) near += g.valid;
+        continue;
+      }
+      others = true;
+      if (g.low <= s && s <= g.last) return 'yes';
+      if (isNear) return 'wait';
+      far += g.valid;
+    }
+    if (!others) return 'yes';
+    return near > far ? 'yes' : 'implausible';
+  }
+
   onTimer(nowMs: number): void {
+    if (!(nowMs - this.lastEvictScan < 1000)) this.evictSilent(nowMs);
     if (this._state === 'gap') {
       if (nowMs - this.gapSince >= this.gapTimeoutMs) {
         this.resync(this.appliedSinceReset ? 'gap' : 'stale-snapshot', nowMs);
@@ -340,6 +502,19 @@ export class BookArbiter {
       const wait = Math.min(this.snapshotTimeoutMs, 250 * 2 ** (this.attempt - 1));
       if (nowMs - this.requestedAt >= wait) this.request('retry', nowMs);
     }
+  }
+
+  /**
+   * Feeds a snapshot request may go to: delivering valid data now (see the top of this file), most valid
+   * deltas first, and not far behind the busiest one (at least a tenth of its valid deltas): an id that sent
+   * one plausible copy is not asked while feeds that carry the stream are.
+   */
+  snapshotSources(nowMs: number): string[] {
+    const live: [string, Feed][] = [];
+    for (const e of this.feeds) if (e[1].delivering(nowMs, this.feedLiveMs)) live.push(e);
+    live.sort((x, y) => y[1].valid - x[1].valid);
+    const floor = live.length === 0 ? 0 : live[0][1].valid / 10;
+    return live.filter(([, g]) => g.valid >= floor).map(([id]) => id);
   }
 
   feedStats(): Map<string, FeedStats> {
@@ -355,15 +530,90 @@ export class BookArbiter {
 
   // --- internals ---
 
-  private feed(id: string): Feed {
+  /** The feed of a message (created if new, within maxFeeds); undefined when refused. */
+  private feed(id: string, nowMs: number): Feed | undefined {
     let f = this.feeds.get(id);
     if (f === undefined) {
+      if (this.feeds.size >= this.maxFeeds && !this.evictOneIdle(nowMs)) {
+        this.counters.feedsRefused++;
+        this.sink.feedError?.(id, 'refused', `${this.maxFeeds} feeds are delivering; a new id is refused`);
+        return undefined;
+      }
       // epoch 0: a feed first heard after a venue reset may still be sending old ids; it is current once it
       // delivers the reset or a snapshot (venues that reset send one on every (re)subscribe)
       f = new Feed();
       this.feeds.set(id, f);
     }
+    f.lastMs = nowMs;
     return f;
+  }
+
+  /** The feed of a held event; a feed evicted meanwhile gets a detached one (counted nowhere, never stored). */
+  private feedOf(id: string): Feed {
+    return this.feeds.get(id) ?? new Feed();
+  }
+
+  /** Make room for a new id: forget the least recently heard feed that is not delivering. */
+  private evictOneIdle(nowMs: number): boolean {
+    let victim: string | undefined;
+    let oldest = Infinity;
+    for (const [id, g] of this.feeds) {
+      if (g.delivering(nowMs, this.feedLiveMs)) continue;
+      const t = Number.isNaN(g.lastMs) ? -Infinity : g.lastMs;
+      if (t < oldest || victim === undefined) {
+        oldest = t;
+        victim = id;
+      }
+    }
+    if (victim === undefined) return false;
+    this.feeds.delete(victim);
+    this.counters.feedsEvicted++;
+    return true;
+  }
+
+  private evictSilent(nowMs: number): void {
+    this.lastEvictScan = nowMs;
+    for (const [id, g] of this.feeds)
+      if (nowMs - g.lastMs > this.feedEvictMs) {
+        this.feeds.delete(id);
+        this.counters.feedsEvicted++;
+      }
+  }
+
+  /** An event too far past the book: counted against its feed, never applied; see the top of this file. */
+  private implausible(ev: BookDelta, f: Feed, nowMs: number): void {
+    this.counters.implausible++;
+    f.errors++;
+    const wasDelivering = f.delivering(nowMs, this.feedLiveMs);
+    f.lastBadMs = nowMs;
+    this.sink.feedError?.(
+      ev.collector,
+      'implausible',
+      `event ${ev.first}-${ev.last} ends more than ${this.seqWindow} ids past the book at ${this._seq}`,
+    );
+    // The only feed carrying data says the venue jumped: resync rather than refuse it forever.
+    if (wasDelivering && !this.anotherDelivering(f, nowMs)) this.resync('implausible', nowMs);
+  }
+
+  private anotherDelivering(f: Feed, nowMs: number): boolean {
+    for (const g of this.feeds.values())
+      if (g !== f && g.epoch === this.epoch && g.delivering(nowMs, this.feedLiveMs)) return true;
+    return false;
+  }
+
+  /** Whether applying ev could leave the book crossed (cheap bound: ev's best prices against the book's). */
+  private mayCross(ev: BookDelta): boolean {
+    let bid = this.book.bestBidPrice();
+    let ask = this.book.bestAskPrice();
+    for (let i = 0; i < ev.bids.length; i++) {
+      const l = ev.bids[i];
+      if (l[1] > 0 && !(l[0] <= bid)) bid = l[0];
+    }
+    for (let i = 0; i < ev.asks.length; i++) {
+      const l = ev.asks[i];
+      if (l[1] > 0 && !(l[0] >= ask)) ask = l[0];
+    }
+    return bid >= ask;
   }
 
   private holdWhileUnsynced(ev: BookDelta, f: Feed, nowMs: number): void {
@@ -405,21 +655,37 @@ export class BookArbiter {
     }
   }
 
-  /** Apply, check, publish. Returns false if the book crossed (the core is then resyncing). */
-  private applyAndPublish(ev: BookDelta, f: Feed, nowMs: number): boolean {
+  /**
+   * Apply, check, publish. 'refused': the copy would cross the book while another feed is delivering; the
+   * book is restored and the copy counted against its feed. 'resync': the book crossed and is resyncing.
+   */
+  private applyAndPublish(ev: BookDelta, f: Feed, nowMs: number): 'applied' | 'refused' | 'resync' {
     const prev = this._seq;
+    const secondOpinion = !(this.crossedLast === ev.last && this.crossedFeed !== ev.collector);
+    const saved =
+      secondOpinion && this.mayCross(ev) && this.anotherDelivering(f, nowMs) ? this.book.snapshot() : undefined;
     this.book.apply(ev.bids, ev.asks);
     if (this.book.isCrossed()) {
+      if (saved !== undefined) {
+        this.book.applySnapshot(saved.bids, saved.asks);
+        this.crossedLast = ev.last;
+        this.crossedFeed = ev.collector;
+        this.counters.crossedRefused++;
+        f.errors++;
+        f.lastBadMs = nowMs;
+        this.sink.feedError?.(ev.collector, 'crossed', `event ${ev.first}-${ev.last} would cross the book`);
+        return 'refused';
+      }
       // Keep the event: if the next snapshot is older than it, it is still needed.
       this.resync('crossed', nowMs, ev);
-      return false;
+      return 'resync';
     }
     this._seq = ev.last;
     this.appliedSinceReset = true;
     f.won++;
     this.counters.published++;
     this.sink.publish(ev, prev + this._offset);
-    return true;
+    return 'applied';
   }
 
   /** Apply held events that chain now; update state. */
@@ -427,10 +693,25 @@ export class BookArbiter {
     const startSeq = this._seq;
     while (this.head < this.buf.length) {
       const e = this.buf[this.head];
+      if (e.last - this._seq > this.seqWindow) {
+        // held while unsynced, before there was a book to judge it against
+        this.shift();
+        const f = this.feedOf(e.collector);
+        this.counters.implausible++;
+        f.errors++;
+        f.lastBadMs = nowMs;
+        this.sink.feedError?.(
+          e.collector,
+          'implausible',
+          `held event ${e.first}-${e.last} ends more than ${this.seqWindow} ids past the book at ${this._seq}`,
+        );
+        continue;
+      }
       const v = this.rule.check(this._seq, e);
       if (v === 'gap') break;
       this.shift();
-      if (v === 'apply' && !this.applyAndPublish(e, this.feed(e.collector), nowMs)) return;
+      if (v !== 'apply') continue;
+      if (this.applyAndPublish(e, this.feedOf(e.collector), nowMs) === 'resync') return;
     }
     if (this.head === this.buf.length) this._state = 'synced';
     else {
@@ -444,13 +725,15 @@ export class BookArbiter {
   private onResetDelta(ev: BookDelta, f: Feed, nowMs: number): void {
     const key = `delta ${ev.prev} -> ${ev.last}`;
     if (f.epoch < this.epoch || key === this.resetKey) {
-      f.epoch = this.epoch;
+      if (f.epoch < this.epoch) f.enter(this.epoch);
+      f.atReset(ev.last, nowMs);
       this.duplicate(ev, f); // another feed's copy, or a repeat, of the reset that started this id space
       return;
     }
     const inPlace = this._state !== 'unsynced' && ev.prev === this._seq;
     const prev = this.consolidatedSeq;
     this.newEpoch(f, ev.last, ev.exchTime, key);
+    f.atReset(ev.last, nowMs);
     this.dropHeld(); // held events are of the old id space
     if (inPlace) {
       // The reset continues the book at prev.
@@ -478,8 +761,8 @@ export class BookArbiter {
     this._offset = Math.max(base, this.consolidatedSeq + 1 - firstId);
     this.counters.venueResets++;
     this.epoch++;
-    f.epoch = this.epoch;
-    f.last = NONE;
+    f.enter(this.epoch);
+    this.candidate = undefined;
     for (const g of this.feeds.values()) g.pendingSkipEnd = NONE;
   }
 
@@ -503,11 +786,13 @@ export class BookArbiter {
     this.book.applySnapshot(snap.bids, snap.asks);
     this._seq = snap.seq;
     this._state = 'synced';
+    this.candidate = undefined;
+    this.crossedLast = NONE;
     this.appliedSinceReset = false;
     this.requestedAt = NaN;
     this.attempt = 0;
     this.counters.snapshotsAdopted++;
-    this.feed(snap.collector).resyncs++;
+    this.feedOf(snap.collector).resyncs++;
     const reason: ResetReason = this.everSynced ? 'resync' : 'initial';
     this.everSynced = true;
     this.sink.reset(reason, snap);
@@ -545,7 +830,7 @@ export class BookArbiter {
       if (coverStart(e) <= lo) return false;
       buf.splice(i, 1);
       this.bufLasts.delete(e.last);
-      this.feed(e.collector).duplicates++;
+      this.feedOf(e.collector).duplicates++;
       return true;
     }
     return false;

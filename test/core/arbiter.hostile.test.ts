@@ -1,0 +1,227 @@
+/**
+ * An authenticated but hostile (or buggy) feed among honest ones: what it sends is counted against it and
+ * never freezes or falsifies the book (issue 12, "Even an authenticated peer is bounded"). Pure core.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  BookArbiter,
+  type ArbiterOptions,
+  type ArbiterSink,
+  type FeedErrorKind,
+  type SnapshotRequestReason,
+} from '../../src/core/arbiter.js';
+import type { BookDelta, BookSnapshot, Level } from '../../src/core/types.js';
+
+class Sink implements ArbiterSink {
+  published: string[] = [];
+  requests: SnapshotRequestReason[] = [];
+  resets: number[] = [];
+  errors: [string, FeedErrorKind][] = [];
+  publish(ev: BookDelta): void {
+    this.published.push(`${ev.first}-${ev.last}:${ev.collector}`);
+  }
+  requestSnapshot(reason: SnapshotRequestReason): void {
+    this.requests.push(reason);
+  }
+  reset(_r: unknown, snap: BookSnapshot): void {
+    this.resets.push(snap.seq);
+  }
+  feedError(collector: string, kind: FeedErrorKind): void {
+    this.errors.push([collector, kind]);
+  }
+}
+
+const d = (first: number, last: number, collector: string, bids: Level[] = [], asks: Level[] = []): BookDelta => ({
+  type: 'delta',
+  venue: 'binance',
+  symbol: 'BTCUSDT',
+  first,
+  last,
+  exchTime: 0,
+  recvTime: 0,
+  collector,
+  bids,
+  asks,
+});
+const snap = (
+  seq: number,
+  collector: string,
+  bids: Level[] = [[100, 1]],
+  asks: Level[] = [[101, 1]],
+): BookSnapshot => ({
+  type: 'snapshot',
+  venue: 'binance',
+  symbol: 'BTCUSDT',
+  seq,
+  recvTime: 0,
+  collector,
+  bids,
+  asks,
+});
+
+/** Two feeds a and b delivering, synced at 100 with bid 100 / ask 101. */
+function twoFeeds(opts: ArbiterOptions = {}) {
+  const sink = new Sink();
+  const core = new BookArbiter('binance', 'BTCUSDT', sink, { seqWindow: 1000, ...opts });
+  core.start(0);
+  core.onDelta(d(99, 100, 'a'), 0);
+  core.onDelta(d(99, 100, 'b'), 0);
+  core.onSnapshot(snap(100, 'a'), 0);
+  assert.equal(core.state, 'synced');
+  sink.published = [];
+  sink.requests = [];
+  return { sink, core };
+}
+
+test('a forged jump of 10^12 ids is refused and counted against its feed; the real stream keeps flowing', () => {
+  const { sink, core } = twoFeeds();
+  core.onDelta(d(101, 100 + 1e12, 'a', [[100.5, 7]]), 1); // claims collector a
+  assert.equal(core.seq, 100, 'the book did not jump');
+  assert.deepEqual(core.book.bestBid(), [100, 1], 'the fake bid is not in the book');
+  assert.equal(core.counters.implausible, 1);
+  assert.equal(core.feedStats().get('a')?.errors, 1);
+  assert.deepEqual(sink.errors, [['a', 'implausible']]);
+  assert.deepEqual(sink.requests, [], 'b still delivers: no resync');
+  for (let i = 101; i <= 110; i++) core.onDelta(d(i, i, i % 2 ? 'a' : 'b', [[99, i]]), 2);
+  assert.equal(core.seq, 110);
+  assert.equal(core.state, 'synced');
+  assert.equal(sink.published.length, 10, 'every real event after the forgery is published');
+  assert.deepEqual(core.book.bestBid(), [100, 1]);
+});
+
+test('the only delivering feed jumping past the window resyncs (the venue may have jumped) instead of freezing', () => {
+  const sink = new Sink();
+  const core = new BookArbiter('binance', 'BTCUSDT', sink, { seqWindow: 1000 });
+  core.start(0);
+  core.onDelta(d(100, 101, 'a'), 0);
+  core.onSnapshot(snap(100, 'a'), 0);
+  assert.equal(core.seq, 101);
+  sink.requests = [];
+  core.onDelta(d(5000, 5001, 'a'), 1);
+  assert.equal(core.state, 'unsynced');
+  assert.deepEqual(sink.requests, ['implausible']);
+  core.onDelta(d(5002, 5002, 'a'), 2);
+  core.onSnapshot(snap(5001, 'a'), 3);
+  assert.equal(core.state, 'synced');
+  assert.equal(core.seq, 5002);
+});
+
+test('a forged event held while unsynced is dropped once a snapshot gives the book a position; it does not block the snapshot', () => {
+  const sink = new Sink();
+  const core = new BookArbiter('binance', 'BTCUSDT', sink, { seqWindow: 1000 });
+  core.start(0);
+  core.onDelta(d(99, 100, 'a'), 0);
+  core.onDelta(d(101, 102, 'a'), 0);
+  core.onDelta(d(5e6, 1e12, 'rogue', [[100.5, 9]]), 0); // a gap against any real snapshot, and absurd
+  // the rogue's stream is far from the snapshot, a's covers it and a carries more: a's side wins
+  core.onSnapshot(snap(100, 'a'), 1);
+  assert.equal(core.state, 'synced');
+  assert.equal(core.seq, 102);
+  assert.equal(core.buffered, 0);
+  assert.deepEqual(core.book.bestBid(), [100, 1]);
+  // and one that would chain (lo inside the book) is refused as implausible at drain
+  const s2 = new Sink();
+  const c2 = new BookArbiter('binance', 'BTCUSDT', s2, { seqWindow: 1000 });
+  c2.start(0);
+  c2.onDelta(d(101, 1e12, 'rogue', [[100.5, 9]]), 0);
+  c2.onSnapshot(snap(100, 'a'), 1);
+  assert.equal(c2.seq, 100);
+  assert.equal(c2.counters.implausible, 1);
+  assert.deepEqual(s2.errors, [['rogue', 'implausible']]);
+});
+
+test("a crossing copy from one feed is refused while another delivers; the other feed's copy of the same ids applies", () => {
+  const { sink, core } = twoFeeds();
+  core.onDelta(d(101, 101, 'a', [[101.5, 1]]), 1); // bid above the ask: forged
+  assert.equal(core.state, 'synced', 'no global resync');
+  assert.equal(core.seq, 100);
+  assert.deepEqual(core.book.snapshot(), { bids: [[100, 1]], asks: [[101, 1]] }, 'book restored');
+  assert.equal(core.counters.crossedRefused, 1);
+  assert.equal(core.feedStats().get('a')?.errors, 1);
+  assert.deepEqual(sink.errors, [['a', 'crossed']]);
+  core.onDelta(d(101, 101, 'b', [[100.5, 2]]), 2);
+  assert.equal(core.seq, 101);
+  assert.deepEqual(sink.published, ['101-101:b']);
+  assert.deepEqual(core.book.bestBid(), [100.5, 2]);
+  assert.deepEqual(sink.requests, []);
+});
+
+test('two feeds agreeing that the same ids cross the book: the book is wrong, and it resyncs', () => {
+  const { sink, core } = twoFeeds();
+  core.onDelta(d(101, 101, 'a', [[101.5, 1]]), 1);
+  assert.equal(core.state, 'synced');
+  core.onDelta(d(101, 101, 'b', [[101.5, 1]]), 2);
+  assert.equal(core.state, 'unsynced');
+  assert.deepEqual(sink.requests, ['crossed']);
+});
+
+test('a snapshot at an id no other delivering feed has reached waits; it is adopted once one does', () => {
+  const sink = new Sink();
+  const core = new BookArbiter('binance', 'BTCUSDT', sink, { seqWindow: 1000 });
+  core.start(0);
+  core.onDelta(d(100, 105, 'a'), 0);
+  core.onDelta(d(100, 105, 'b'), 0);
+  // rogue: far past every other feed -> refused outright, counted against it
+  core.onSnapshot(snap(1e9, 'rogue', [[1, 1]], [[2, 1]]), 1);
+  assert.equal(core.state, 'unsynced');
+  assert.equal(core.counters.implausible, 1);
+  assert.deepEqual(sink.errors, [['rogue', 'implausible']]);
+  // a snapshot ahead of the stream, within the window: not adopted yet (nobody else is there)
+  core.onSnapshot(snap(108, 'rogue', [[1, 1]], [[2, 1]]), 1);
+  assert.equal(core.state, 'unsynced');
+  assert.equal(core.counters.snapshotsUnconfirmed, 1);
+  assert.deepEqual(sink.resets, []);
+  // an honest snapshot covered by b's stream (b covers (99, 105]) is adopted at once
+  core.onSnapshot(snap(104, 'a'), 2);
+  assert.equal(core.state, 'synced');
+  assert.equal(core.seq, 105);
+  assert.deepEqual(sink.resets, [104]);
+});
+
+test("a waiting snapshot is adopted when another feed's stream reaches its id", () => {
+  const sink = new Sink();
+  const core = new BookArbiter('binance', 'BTCUSDT', sink, { seqWindow: 1000 });
+  core.start(0);
+  core.onDelta(d(100, 105, 'a'), 0);
+  core.onDelta(d(100, 103, 'b'), 0);
+  core.onSnapshot(snap(105, 'a'), 1); // b is at 103
+  assert.equal(core.state, 'unsynced');
+  core.onDelta(d(104, 105, 'b'), 2);
+  assert.equal(core.state, 'synced');
+  assert.deepEqual(sink.resets, [105]);
+  // a single feed: adopted as before
+  const s1 = new Sink();
+  const c1 = new BookArbiter('binance', 'BTCUSDT', s1);
+  c1.start(0);
+  c1.onDelta(d(100, 105, 'a'), 0);
+  c1.onSnapshot(snap(110, 'a'), 1);
+  assert.equal(c1.state, 'synced');
+});
+
+test('snapshot sources: only feeds delivering valid data now, not ids that sent one copy or only errors', () => {
+  const { core } = twoFeeds({ feedLiveMs: 1000 });
+  for (let i = 101; i <= 150; i++) {
+    core.onDelta(d(i, i, 'a'), 10);
+    core.onDelta(d(i, i, 'b'), 10);
+  }
+  for (let k = 0; k < 1000; k++) core.onDelta(d(150, 150, `phantom${k}`), 10); // one stale copy each
+  core.onDelta(d(151, 151 + 1e6, 'liar'), 10); // only errors
+  assert.deepEqual(core.snapshotSources(20).sort(), ['a', 'b']);
+  assert.deepEqual(core.snapshotSources(2000), [], 'nobody delivered within feedLiveMs');
+});
+
+test('the feed map is bounded: 10,000 forged ids never evict a delivering feed, and silent feeds are forgotten', () => {
+  const { core } = twoFeeds({ maxFeeds: 16, feedLiveMs: 1000, feedEvictMs: 5000 });
+  for (let k = 0; k < 10000; k++) {
+    core.onDelta(d(100, 100, `forged${k}`), k / 10); // one stale copy each
+    if (k % 50 === 0) for (const c of ['a', 'b']) core.onDelta(d(101 + k / 50, 101 + k / 50, c), k / 10);
+  }
+  const feeds = core.feedStats();
+  assert.ok(feeds.size <= 16, `feeds tracked: ${feeds.size}`);
+  assert.ok(feeds.has('a') && feeds.has('b'), 'delivering feeds kept');
+  assert.ok(core.counters.feedsEvicted + core.counters.feedsRefused > 9000);
+  core.onDelta(d(301, 301, 'a'), 6000);
+  core.onTimer(7000);
+  assert.deepEqual([...core.feedStats().keys()], ['a'], 'feeds silent for feedEvictMs are evicted');
+});
