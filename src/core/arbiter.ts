@@ -467,7 +467,8 @@ export class BookArbiter {
    * (its first lo <= id <= its last), or no other feed is delivering. 'wait': another feed is within
    * seqWindow of it but has not reached it yet. Otherwise every other feed is more than seqWindow away: the
    * feeds near the id (the snapshot's own collector by its stream) and those far from it are weighed by the
-   * valid deltas they delivered; 'yes' if the near side carries more, else 'implausible'.
+   * valid deltas they delivered less twice their errors; 'yes' if the near side carries more, else
+   * 'implausible'. Before any other feed delivers, the snapshot's collector is believed (as with one feed).
    */
   private confirmedByOtherFeed(snap: BookSnapshot, nowMs: number): 'yes' | 'wait' | 'implausible' {
     const s = snap.seq;
@@ -477,14 +478,16 @@ export class BookArbiter {
     for (const [id, g] of this.feeds) {
       if (g.epoch !== this.epoch || !g.delivering(nowMs, this.feedLiveMs)) continue;
       const isNear = !(s - g.last > this.seqWindow) && !(g.low - s > this.seqWindow);
+      // a feed's word is worth its valid deltas less twice its errors
+      const credit = Math.max(0, g.valid - 2 * g.errors);
       if (id === snap.collector) {
-        if (isNear) near += g.valid;
+        if (isNear) near += credit;
         continue;
       }
       others = true;
       if (g.low <= s && s <= g.last) return 'yes';
       if (isNear) return 'wait';
-      far += g.valid;
+      far += credit;
     }
     if (!others) return 'yes';
     return near > far ? 'yes' : 'implausible';
