@@ -11,7 +11,7 @@
  * every instance.
  */
 import { performance } from 'node:perf_hooks';
-import { BookArbiter, type ArbiterSink, type FeedStats } from '../core/arbiter.js';
+import { BookArbiter, type ArbiterSink, type FeedErrorKind } from '../core/arbiter.js';
 import { DEFAULT_VENUE, bookKeyOf, findVenue, venue as venueAdapter } from '../venues/index.js';
 import { BookReplica } from '../core/replica.js';
 import { nowMicros } from '../core/clock.js';
@@ -56,8 +56,17 @@ export interface ArbiterServiceOptions {
   snapshotIntervalMs?: number;
   snapshotTimeoutMs?: number;
   statsIntervalMs?: number;
-  /** Collector considered down when no status/message for this long. */
+  /**
+   * A collector is delivering (asked for snapshots, shown connected whatever its status says) while its last
+   * valid delta is at most this old; one heard only through status messages is down after this long. Default 3000.
+   */
   feedTimeoutMs?: number;
+  /** Plausibility window for every book (ids past its seq); default: each venue's VenueAdapter.seqWindow. */
+  seqWindow?: number;
+  /** Most collectors tracked per book (default 64); the stats message and /metrics stay bounded by it. */
+  maxFeeds?: number;
+  /** Forget a collector silent this long (default 300000). */
+  feedEvictMs?: number;
   /** Share the books with the other instances of this consumer group, exactly once (Kafka bus only). */
   group?: string;
   /** Sees every delta copy's arrival (benchmark instrumentation installs one: src/bench-hooks/). */
@@ -74,23 +83,18 @@ export interface ArbiterProbe {
 }
 
 interface FeedInfo {
+  /** Last status message naming this feed. */
   lastSeenMs: number;
+  /** What the collector's last status said (data delivered overrides it: see stats()). */
   connected: boolean;
   snapshotsFetched: number;
 }
 
-const NO_FEED_STATS: FeedStats = {
-  messages: 0,
-  duplicates: 0,
-  won: 0,
-  gapsFilled: 0,
-  resyncs: 0,
-  errors: 0,
-  lastValidMs: NaN,
-  lagP50: 0,
-  lagP99: 0,
-  lagSamples: 0,
-};
+/** A feed error is logged at the start of an episode: after this long without one, the next starts another. */
+const ERROR_EPISODE_MS = 10_000;
+/** Most (collector, kind) error episodes remembered; older ones are forgotten first. */
+const MAX_EPISODES = 256;
+
 const PROC_SAMPLES = 4096; // power of two: a ring indexed with & (PROC_SAMPLES - 1)
 
 class BookHandler implements ArbiterSink {
@@ -114,6 +118,10 @@ class BookHandler implements ArbiterSink {
   restoring = false;
   /** The stats last published for this book. */
   lastStats?: ArbiterStats;
+  /** Time of the last feed error per `collector kind`: to log once per episode. */
+  private readonly episodes = new Map<string, number>();
+  /** When "no collector delivering" was last logged. */
+  private noSourceLoggedAt = -Infinity;
 
   constructor(
     readonly svc: ArbiterService,
@@ -123,10 +131,15 @@ class BookHandler implements ArbiterSink {
     this.topic = topics.book(venue, symbol);
     this.statsTopic = topics.stats(venue, symbol);
     this.ctlTopic = topics.ctlSnapshot(venue, symbol);
+    const adapter = venueAdapter(venue); // the service creates books only for known venues
     this.core = new BookArbiter(venue, symbol, this, {
       gapTimeoutMs: svc.opts.gapTimeoutMs,
       snapshotTimeoutMs: svc.opts.snapshotTimeoutMs,
-      rule: venueAdapter(venue).rule, // the service creates books only for known venues
+      rule: adapter.rule,
+      seqWindow: svc.opts.seqWindow ?? adapter.seqWindow,
+      feedLiveMs: svc.feedTimeout,
+      maxFeeds: svc.opts.maxFeeds,
+      feedEvictMs: svc.opts.feedEvictMs,
     });
   }
 
@@ -140,15 +153,20 @@ class BookHandler implements ArbiterSink {
 
   requestSnapshot(reason: string, attempt: number): void {
     const now = performance.now();
-    const live = [...this.feeds.entries()].filter(([, f]) => f.connected && now - f.lastSeenMs < this.svc.feedTimeout);
-    const pool = live.length > 0 ? live : [...this.feeds.entries()];
+    // Only collectors delivering valid data now: an id heard only in status messages, or one that sent a
+    // stray copy, is never asked (1,000 such ids once kept a book unsynced for 20 s and more).
+    const pool = this.core.snapshotSources(now);
     if (pool.length === 0) {
-      this.svc.log.info({ symbol: this.symbol, reason }, 'snapshot needed; no collector seen yet');
+      if (now - this.noSourceLoggedAt >= ERROR_EPISODE_MS) {
+        this.noSourceLoggedAt = now;
+        this.svc.log.info({ symbol: this.symbol, reason }, 'snapshot needed; no collector is delivering data yet');
+      }
       return; // the core retries after snapshotTimeoutMs
     }
+    this.noSourceLoggedAt = -Infinity;
     // Round-robin so a retry goes to a different collector than the one that failed.
-    const [collector, info] = pool[(this.nextFeed++ + attempt) % pool.length];
-    info.snapshotsFetched++;
+    const collector = pool[(this.nextFeed++ + attempt) % pool.length];
+    this.info(collector).snapshotsFetched++;
     this.svc.log.info({ symbol: this.symbol, reason, attempt, collector }, 'requesting snapshot');
     this.svc.pub!.send(
       this.ctlTopic,
@@ -181,13 +199,28 @@ class BookHandler implements ArbiterSink {
     };
   }
 
-  seen(collector: string, now: number): FeedInfo {
+  /** A feed error from the core: counted there; logged here at the start of each episode. */
+  feedError(collector: string, kind: FeedErrorKind, detail: string): void {
+    const now = performance.now();
+    const key = `${collector} ${kind}`;
+    const last = this.episodes.get(key);
+    this.episodes.delete(key); // re-insert: the map's order is then least recently erring first
+    this.episodes.set(key, now);
+    if (this.episodes.size > MAX_EPISODES) this.episodes.delete(this.episodes.keys().next().value!);
+    if (last !== undefined && now - last < ERROR_EPISODE_MS) return;
+    this.svc.log.warn(
+      { symbol: this.symbol, venue: this.venue, collector, kind, detail },
+      'message refused as an error of its feed (logged once per episode)',
+    );
+  }
+
+  /** The shell's record of a feed the core tracks (created on first use, pruned with the core's feeds). */
+  info(collector: string): FeedInfo {
     let f = this.feeds.get(collector);
     if (!f) {
-      f = { lastSeenMs: now, connected: true, snapshotsFetched: 0 };
+      f = { lastSeenMs: -Infinity, connected: false, snapshotsFetched: 0 };
       this.feeds.set(collector, f);
     }
-    f.lastSeenMs = now;
     return f;
   }
 
@@ -207,15 +240,16 @@ class BookHandler implements ArbiterSink {
       this.lastStatsAt = now;
     }
     const fs = this.core.feedStats();
-    const feeds = [...this.feeds.entries()].map(([collector, f]) => {
+    // the core's feeds are bounded (maxFeeds) and evicted when silent: so are these
+    for (const id of this.feeds.keys()) if (!fs.has(id)) this.feeds.delete(id);
+    const feeds = [...fs.entries()].map(([collector, s]) => {
       // core counters as they are; `resyncs` here counts the snapshots this arbiter asked the collector for
-      const { lagSamples: _n, resyncs: _adopted, ...core } = fs.get(collector) ?? NO_FEED_STATS;
-      return {
-        collector,
-        connected: f.connected && now - f.lastSeenMs < this.svc.feedTimeout,
-        ...core,
-        resyncs: f.snapshotsFetched,
-      };
+      const { lagSamples: _n, resyncs: _adopted, lastValidMs, ...core } = s;
+      const f = this.feeds.get(collector);
+      // valid data says connected whatever a status message says; otherwise the last status, if recent
+      const delivering = now - lastValidMs <= this.svc.feedTimeout;
+      const statusUp = f !== undefined && f.connected && now - f.lastSeenMs < this.svc.feedTimeout;
+      return { collector, connected: delivering || statusUp, ...core, resyncs: f?.snapshotsFetched ?? 0 };
     });
     this.core.resetLagWindow();
     return {
@@ -230,6 +264,13 @@ class BookHandler implements ArbiterSink {
       updatesPerSec: Math.round(this.updatesPerSec * 10) / 10,
       ...this.processingPercentiles(),
       resyncs: this.core.counters.resyncs,
+      refused: {
+        implausible: this.core.counters.implausible,
+        crossed: this.core.counters.crossedRefused,
+        snapshotsUnconfirmed: this.core.counters.snapshotsUnconfirmed,
+        feedsEvicted: this.core.counters.feedsEvicted,
+        feedsRefused: this.core.counters.feedsRefused,
+      },
       feeds,
       memory,
     };
@@ -254,7 +295,17 @@ export class ArbiterService {
   /** Arrival time (epoch µs) of the message being processed. */
   arrival = 0;
   private readonly probe?: ArbiterProbe;
-  readonly counters = { received: 0, decodeErrors: 0, unknownSymbol: 0, unknownVenue: 0, processErrors: 0 };
+  readonly counters = {
+    received: 0,
+    decodeErrors: 0,
+    unknownSymbol: 0,
+    unknownVenue: 0,
+    processErrors: 0,
+    /** Messages whose collector field differs from the authenticated peer that sent them (refused). */
+    peerMismatch: 0,
+  };
+  /** Peers already logged for a collector-field mismatch (bounded). */
+  private readonly mismatchLogged = new Set<string>();
 
   constructor(o: ArbiterServiceOptions) {
     this.opts = o;
@@ -327,16 +378,16 @@ export class ArbiterService {
   private async ingestLoop(sub: BusSubscriber): Promise<void> {
     try {
       if (sub.consume) await sub.consume(this.onIngestMessage);
-      else for await (const m of sub) this.onIngestMessage(m.topic, m.payload);
+      else for await (const m of sub) this.onIngestMessage(m.topic, m.payload, (m as PeerTagged).peer);
     } catch (e) {
       if (!this.stopped) this.log.error({ err: (e as Error).message }, 'ingest loop failed');
     }
   }
 
   /** One ingest message. A bug hit by one message is logged and counted; it never stops the ingest loop. */
-  private readonly onIngestMessage = (topic: string, payload: Buffer): void => {
+  private readonly onIngestMessage = (topic: string, payload: Buffer, peer?: string): void => {
     try {
-      this.onIngest(topic, payload);
+      this.onIngest(topic, payload, peer);
     } catch (e) {
       if (this.counters.processErrors++ < 10 || this.counters.processErrors % 1000 === 0)
         this.log.error(
@@ -347,12 +398,12 @@ export class ArbiterService {
   };
 
   /** One ingest message; returns the book it concerned and, for a delta, its `last`. */
-  private onIngest(topic: string, payload: Buffer): { b: BookHandler; last?: number } | undefined {
+  private onIngest(topic: string, payload: Buffer, peer?: string): { b: BookHandler; last?: number } | undefined {
     this.counters.received++;
     this.arrival = nowMicros();
     const nowMs = performance.now();
     if (topic.startsWith('status.')) {
-      this.onStatus(payload, nowMs);
+      this.onStatus(payload, nowMs, peer);
       return undefined;
     }
     let ev;
@@ -383,7 +434,10 @@ export class ArbiterService {
       }
       b = this.book(ev.venue, ev.symbol);
     }
-    b.seen(ev.collector, nowMs);
+    if (peer !== undefined && ev.collector !== peer) {
+      this.peerMismatch(peer, ev.collector, topic);
+      return undefined;
+    }
     if (ev.type === 'delta') {
       this.probe?.onDelta(ev.collector, ev.last, this.arrival);
       b.core.onDelta(ev, nowMs);
@@ -451,21 +505,44 @@ export class ArbiterService {
     };
   }
 
-  private onStatus(payload: Buffer, nowMs: number): void {
+  /**
+   * A collector's status: it updates only feeds the book already tracks from their data (a status never
+   * creates one: forged ids in status messages once got snapshot requests), and it never overrides the
+   * data (stats(): a feed delivering valid events is connected whatever its status says).
+   */
+  private onStatus(payload: Buffer, nowMs: number, peer?: string): void {
     let st: CollectorStatus;
     try {
       st = decodeAny(payload) as CollectorStatus;
-      if (st.type !== 'collector-status' || !Array.isArray(st.feeds)) throw new DecodeError('not a collector status');
-    } catch (e) {
+      if (st.type !== 'collector-status' || !Array.isArray(st.feeds) || typeof st.collector !== 'string')
+        throw new DecodeError('not a collector status');
+    } catch {
       this.counters.decodeErrors++;
       return;
     }
-    for (const f of st.feeds) {
-      const b = this.books.get(`${st.venue}.${f.symbol}`);
-      if (!b) continue;
-      const info = b.seen(st.collector, nowMs);
-      info.connected = f.connected;
+    if (peer !== undefined && st.collector !== peer) {
+      this.peerMismatch(peer, st.collector, 'status');
+      return;
     }
+    for (const f of st.feeds) {
+      if (typeof f !== 'object' || f === null) continue;
+      const b = this.books.get(`${st.venue}.${f.symbol}`);
+      if (!b || !b.core.hasFeed(st.collector)) continue;
+      const info = b.info(st.collector);
+      info.lastSeenMs = nowMs;
+      info.connected = f.connected === true;
+    }
+  }
+
+  /** A message whose collector field is not the authenticated peer that sent it: refused, logged once per peer. */
+  private peerMismatch(peer: string, claimed: string, topic: string): void {
+    this.counters.peerMismatch++;
+    if (this.mismatchLogged.has(peer) || this.mismatchLogged.size >= MAX_EPISODES) return;
+    this.mismatchLogged.add(peer);
+    this.log.warn(
+      { peer, claimed, topic },
+      'message refused: its collector is not the authenticated peer that sent it',
+    );
   }
 
   private tick(): void {
@@ -531,6 +608,12 @@ export class ArbiterService {
     }
   }
 }
+
+/**
+ * A bus message that says which authenticated peer sent it (the transport sets `peer` when links are
+ * authenticated, e.g. ZeroMQ CURVE with ZAP): the arbiter then refuses one whose collector field differs.
+ */
+type PeerTagged = { peer?: string };
 
 function splitKey(key: string): [string, string] {
   const i = key.indexOf('.');

@@ -200,6 +200,10 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
     snapshotIntervalMs: cfg.arbiter.snapshotIntervalMs,
     snapshotTimeoutMs: cfg.arbiter.snapshotTimeoutMs,
     statsIntervalMs: cfg.arbiter.statsIntervalMs,
+    feedTimeoutMs: cfg.arbiter.feedTimeoutMs,
+    seqWindow: cfg.arbiter.seqWindow,
+    maxFeeds: cfg.arbiter.maxFeeds,
+    feedEvictMs: cfg.arbiter.feedEvictMs,
     probe,
     logger: log,
   });

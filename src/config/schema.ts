@@ -80,6 +80,14 @@ export interface ArbiterConfig {
   snapshotIntervalMs: number;
   snapshotTimeoutMs: number;
   statsIntervalMs: number;
+  /** A collector is live (snapshot requests, `connected`) while it delivered valid data this recently. */
+  feedTimeoutMs: number;
+  /** Plausibility window for every venue (ids past the book's seq); absent: each venue's default (VenueAdapter.seqWindow). */
+  seqWindow?: number;
+  /** Most collectors tracked per book. */
+  maxFeeds: number;
+  /** Forget a collector silent this long. */
+  feedEvictMs: number;
   /** Kafka consumer group shared by arbiters that split the books between them (exactly once); absent: one arbiter. */
   group?: string;
   /** Prometheus metrics listen address ("127.0.0.1:9464"); absent = off. */
@@ -400,6 +408,10 @@ const rawSchema = z.strictObject({
     snapshotIntervalMs: intIn(1).default(1000),
     snapshotTimeoutMs: intIn(1).default(3000),
     statsIntervalMs: intIn(1).default(1000),
+    feedTimeoutMs: intIn(1).default(3000),
+    seqWindow: intIn(1).optional(),
+    maxFeeds: intIn(1, 100_000).default(64),
+    feedEvictMs: intIn(1).default(300_000),
     group: anId('a consumer group name').optional(),
     metrics: metricsListen.optional(),
   }),

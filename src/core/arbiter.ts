@@ -20,8 +20,8 @@
  * must not freeze or falsify the book while other feeds carry the truth.
  *   - Plausibility window: an event whose `last` is more than seqWindow ids past the book's seq is an error
  *     counted against its feed, never applied or held (one forged `last = seq + 10^12` would make every real
- *     event after it stale). If that feed was delivering valid data and no other feed is, the venue itself
- *     may have jumped: the book resyncs ('implausible') instead of freezing.
+ *     event after it stale). If no other feed is delivering valid data, the venue itself may have jumped
+ *     (every feed back from an outage): the book resyncs ('implausible') instead of freezing.
  *   - Crossing events: when another feed is delivering, a copy that would cross the book is refused (the
  *     book is restored) and counted against its feed; another feed's copy of the same ids decides. A second
  *     feed's copy crossing too means the book is wrong: resync ('crossed'), as with a single feed.
@@ -520,6 +520,11 @@ export class BookArbiter {
     return live.filter(([, g]) => g.valid >= floor).map(([id]) => id);
   }
 
+  /** Whether the core tracks this feed (it delivered a message and was not evicted). */
+  hasFeed(id: string): boolean {
+    return this.feeds.has(id);
+  }
+
   feedStats(): Map<string, FeedStats> {
     const out = new Map<string, FeedStats>();
     for (const [id, f] of this.feeds) out.set(id, f.stats());
@@ -587,15 +592,15 @@ export class BookArbiter {
   private implausible(ev: BookDelta, f: Feed, nowMs: number): void {
     this.counters.implausible++;
     f.errors++;
-    const wasDelivering = f.delivering(nowMs, this.feedLiveMs);
     f.lastBadMs = nowMs;
     this.sink.feedError?.(
       ev.collector,
       'implausible',
       `event ${ev.first}-${ev.last} ends more than ${this.seqWindow} ids past the book at ${this._seq}`,
     );
-    // The only feed carrying data says the venue jumped: resync rather than refuse it forever.
-    if (wasDelivering && !this.anotherDelivering(f, nowMs)) this.resync('implausible', nowMs);
+    // No other feed is delivering (the only one, or all back from an outage): the venue may really have
+    // jumped; resync rather than refuse every event forever. While another feed delivers, its word stands.
+    if (!this.anotherDelivering(f, nowMs)) this.resync('implausible', nowMs);
   }
 
   private anotherDelivering(f: Feed, nowMs: number): boolean {

@@ -22,10 +22,31 @@ export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService
     books().flatMap((s) => s.feeds.map((x): Sample => [feedLabels(s, x), f(x)]));
 
   const k = arb.counters;
-  liveTotal(reg, 'arbiter_messages_received_total', 'Ingest messages received (every copy of every collector).', () => k.received);
+  liveTotal(
+    reg,
+    'arbiter_messages_received_total',
+    'Ingest messages received (every copy of every collector).',
+    () => k.received,
+  );
   liveTotal(reg, 'arbiter_decode_errors_total', 'Ingest messages dropped as undecodable.', () => k.decodeErrors);
-  liveTotal(reg, 'arbiter_processing_errors_total', 'Ingest messages whose processing failed (a bug; logged).', () => k.processErrors);
-  liveTotal(reg, 'arbiter_unknown_symbol_total', 'Ingest messages for a book not configured here.', () => k.unknownSymbol);
+  liveTotal(
+    reg,
+    'arbiter_processing_errors_total',
+    'Ingest messages whose processing failed (a bug; logged).',
+    () => k.processErrors,
+  );
+  liveTotal(
+    reg,
+    'arbiter_unknown_symbol_total',
+    'Ingest messages for a book not configured here.',
+    () => k.unknownSymbol,
+  );
+  liveTotal(
+    reg,
+    'arbiter_peer_mismatch_total',
+    'Ingest messages refused: collector field differs from the authenticated peer.',
+    () => k.peerMismatch,
+  );
 
   liveGauge(
     reg,
@@ -54,6 +75,25 @@ export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService
     'Book rebuilds from a snapshot after a gap no feed filled.',
     bookL,
     perBook((s) => s.resyncs),
+  );
+  liveCounter(
+    reg,
+    'book_refused_total',
+    'Messages of this book refused as errors of their feed (reason: implausible, crossed), snapshots held back (snapshot_unconfirmed), feeds forgotten (feed_evicted) or refused at the bound (feed_refused).',
+    [...bookL, 'reason'],
+    () =>
+      books().flatMap((s): Sample[] => {
+        const r = s.refused;
+        if (r === undefined) return [];
+        const l = bookLabels(s);
+        return [
+          [{ ...l, reason: 'implausible' }, r.implausible],
+          [{ ...l, reason: 'crossed' }, r.crossed],
+          [{ ...l, reason: 'snapshot_unconfirmed' }, r.snapshotsUnconfirmed],
+          [{ ...l, reason: 'feed_evicted' }, r.feedsEvicted],
+          [{ ...l, reason: 'feed_refused' }, r.feedsRefused],
+        ];
+      }),
   );
   liveGauge(
     reg,
@@ -90,6 +130,13 @@ export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService
     "This feed's copies that arrived first (published).",
     feedL,
     perFeed((f) => f.won),
+  );
+  liveCounter(
+    reg,
+    'feed_errors_total',
+    "This feed's messages refused as errors (sequence jumps past the plausibility window, copies crossing the book).",
+    feedL,
+    perFeed((f) => f.errors ?? 0),
   );
   liveCounter(
     reg,

@@ -72,6 +72,8 @@ export interface ArbiterFeedStats {
   gapsFilled: number;
   /** Snapshots (REST) this feed fetched for resyncs. */
   resyncs: number;
+  /** Messages of this feed refused as errors: implausible sequence jumps, copies crossing the book. */
+  errors?: number;
   /** Median / p99 lag behind the first copy of the same event, µs, over the last interval. */
   lagP50: number;
   lagP99: number;
@@ -92,6 +94,19 @@ export interface ArbiterStats {
   processingP50: number;
   processingP99: number;
   resyncs: number;
+  /** Messages of this book refused as errors of their feed, and feeds forgotten (see core/arbiter.ts). */
+  refused?: {
+    /** Events (or snapshots) beyond the plausibility window. */
+    implausible: number;
+    /** Copies that would cross the book, refused while another feed delivered. */
+    crossed: number;
+    /** Snapshots held back until another feed's stream reached their id. */
+    snapshotsUnconfirmed: number;
+    /** Feeds forgotten: silent for feedEvictMs, or evicted for a new id at maxFeeds. */
+    feedsEvicted: number;
+    /** Messages from new ids refused at maxFeeds. */
+    feedsRefused: number;
+  };
   feeds: ArbiterFeedStats[];
   /** The arbiter process's memory, MiB (whole process, all books): tells a growing heap from growing queues. */
   memory?: { rssMiB: number; heapUsedMiB: number; externalMiB: number };

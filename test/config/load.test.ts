@@ -73,6 +73,9 @@ test('defaults: every key filled in, two collectors a and b with the venue URLs 
     snapshotIntervalMs: 1000,
     snapshotTimeoutMs: 3000,
     statsIntervalMs: 1000,
+    feedTimeoutMs: 3000,
+    maxFeeds: 64,
+    feedEvictMs: 300000,
   });
   assert.deepEqual(c.sim, {
     host: '127.0.0.1',
@@ -163,6 +166,9 @@ log:
     snapshotIntervalMs: 200,
     snapshotTimeoutMs: 500,
     statsIntervalMs: 250,
+    feedTimeoutMs: 3000,
+    maxFeeds: 64,
+    feedEvictMs: 300000,
   });
   assert.equal(c.sim.capture, 'data/capture.ndjson');
   assert.equal(c.sim.eventsPerSec, 0.5);
