@@ -609,6 +609,18 @@ export class BookArbiter {
     return false;
   }
 
+  /**
+   * Whether applying ev would leave the book crossed, without applying it: on each side the best price after
+   * ev is the better of ev's best non-zero level and the book's best level ev does not touch (a touched
+   * level is either deleted or in ev). Reads only as many book levels as ev has, plus one.
+   */
+  private wouldCross(ev: BookDelta): boolean {
+    const top = this.book.top(Math.max(ev.bids.length, ev.asks.length) + 1);
+    const bid = bestAfter(top.bids, ev.bids, 1);
+    const ask = bestAfter(top.asks, ev.asks, -1);
+    return bid >= ask;
+  }
+
   /** Whether applying ev could leave the book crossed (cheap bound: ev's best prices against the book's). */
   private mayCross(ev: BookDelta): boolean {
     let bid = this.book.bestBidPrice();
@@ -670,20 +682,18 @@ export class BookArbiter {
   private applyAndPublish(ev: BookDelta, f: Feed, nowMs: number): 'applied' | 'refused' | 'resync' {
     const prev = this._seq;
     const secondOpinion = !(this.crossedLast === ev.last && this.crossedFeed !== ev.collector);
-    const saved =
-      secondOpinion && this.mayCross(ev) && this.anotherDelivering(f, nowMs) ? this.book.snapshot() : undefined;
+    if (secondOpinion && this.mayCross(ev) && this.anotherDelivering(f, nowMs) && this.wouldCross(ev)) {
+      // the book is left as it is; another feed's copy of these ids decides (see the top of this file)
+      this.crossedLast = ev.last;
+      this.crossedFeed = ev.collector;
+      this.counters.crossedRefused++;
+      f.errors++;
+      f.lastBadMs = nowMs;
+      this.sink.feedError?.(ev.collector, 'crossed', `event ${ev.first}-${ev.last} would cross the book`);
+      return 'refused';
+    }
     this.book.apply(ev.bids, ev.asks);
     if (this.book.isCrossed()) {
-      if (saved !== undefined) {
-        this.book.applySnapshot(saved.bids, saved.asks);
-        this.crossedLast = ev.last;
-        this.crossedFeed = ev.collector;
-        this.counters.crossedRefused++;
-        f.errors++;
-        f.lastBadMs = nowMs;
-        this.sink.feedError?.(ev.collector, 'crossed', `event ${ev.first}-${ev.last} would cross the book`);
-        return 'refused';
-      }
       // Keep the event: if the next snapshot is older than it, it is still needed.
       this.resync('crossed', nowMs, ev);
       return 'resync';
@@ -888,4 +898,23 @@ function snapshotCrossed(bids: readonly Level[], asks: readonly Level[]): boolea
   for (let i = 0; i < bids.length; i++) if (bids[i][1] > 0 && bids[i][0] > bestBid) bestBid = bids[i][0];
   for (let i = 0; i < asks.length; i++) if (asks[i][1] > 0 && asks[i][0] < bestAsk) bestAsk = asks[i][0];
   return bestBid >= bestAsk;
+}
+
+/**
+ * Best price of one side after applying `ev` levels to a book whose best levels (best first, at least
+ * ev.length + 1 of them when the side has that many) are `book`; NaN when the side ends empty. sign 1: bids
+ * (higher is better), -1: asks.
+ */
+function bestAfter(book: readonly Level[], ev: readonly Level[], sign: 1 | -1): number {
+  const set = new Map<number, number>();
+  for (let i = 0; i < ev.length; i++) set.set(ev[i][0], ev[i][1]); // a later duplicate price wins
+  let best = NaN;
+  for (const [p, size] of set) if (size > 0 && !(sign * p <= sign * best)) best = p;
+  for (let i = 0; i < book.length; i++) {
+    const p = book[i][0];
+    if (set.has(p)) continue;
+    if (!(sign * p <= sign * best)) best = p;
+    break;
+  }
+  return best;
 }

@@ -14,6 +14,7 @@ import {
 } from '../../src/core/arbiter.js';
 import type { BookDelta, BookSnapshot, Level } from '../../src/core/types.js';
 import { mulberry32 } from '../../src/sim/prng.js';
+import { OrderBook } from '../../src/core/book.js';
 
 class Sink implements ArbiterSink {
   published: string[] = [];
@@ -356,4 +357,43 @@ test('property: a hostile feed among honest ones never makes the book differ fro
   );
   // meaningful only if the hostile feed's messages reached the checks
   assert.ok(seen.implausible > seen.runs / 2 && seen.crossedRefused > seen.runs / 4, JSON.stringify(seen));
+});
+
+test('property: a copy is refused as crossing exactly when applying it would cross the book', () => {
+  const price = fc.integer({ min: 1, max: 40 }).map((t) => 100 + t / 2);
+  const level = fc.tuple(price, fc.constantFrom(0, 0, 1, 2.5));
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(price, fc.constantFrom(1, 2)), { maxLength: 12 }),
+      fc.array(level, { maxLength: 4 }),
+      fc.array(level, { maxLength: 4 }),
+      (book, evBids, evAsks) => {
+        // a non-crossed book: levels below 110 are bids, the rest asks
+        const bids = book.filter(([p]) => p < 110) as Level[];
+        const asks = book.filter(([p]) => p >= 110) as Level[];
+        const sink = new Sink();
+        const core = new BookArbiter('binance', 'BTCUSDT', sink);
+        core.start(0);
+        core.onDelta(d(99, 100, 'a'), 0);
+        core.onDelta(d(99, 100, 'b'), 0);
+        core.onSnapshot(snap(100, 'a', bids, asks), 0);
+        const ref = new OrderBook();
+        ref.applySnapshot(bids, asks);
+        const before = JSON.stringify(ref.snapshot());
+        ref.apply(evBids as Level[], evAsks as Level[]);
+        core.onDelta(d(101, 101, 'a', evBids as Level[], evAsks as Level[]), 1);
+        if (ref.isCrossed()) {
+          assert.equal(core.counters.crossedRefused, 1);
+          assert.equal(core.seq, 100);
+          assert.equal(JSON.stringify(core.book.snapshot()), before);
+        } else {
+          assert.equal(core.counters.crossedRefused, 0);
+          assert.equal(core.seq, 101);
+          assert.equal(JSON.stringify(core.book.snapshot()), JSON.stringify(ref.snapshot()));
+        }
+        assert.equal(core.state, 'synced');
+      },
+    ),
+    { numRuns: 2000 },
+  );
 });
