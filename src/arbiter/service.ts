@@ -67,6 +67,8 @@ export interface ArbiterServiceOptions {
   maxFeeds?: number;
   /** Forget a collector silent this long (default 300000). */
   feedEvictMs?: number;
+  /** A book position no other feed reached this long while they kept delivering below it was forged (default 10000). */
+  leadTimeoutMs?: number;
   /** Share the books with the other instances of this consumer group, exactly once (Kafka bus only). */
   group?: string;
   /** Sees every delta copy's arrival (benchmark instrumentation installs one: src/bench-hooks/). */
@@ -140,6 +142,7 @@ class BookHandler implements ArbiterSink {
       feedLiveMs: svc.feedTimeout,
       maxFeeds: svc.opts.maxFeeds,
       feedEvictMs: svc.opts.feedEvictMs,
+      leadTimeoutMs: svc.opts.leadTimeoutMs,
     });
   }
 

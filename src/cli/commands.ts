@@ -204,6 +204,7 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
     seqWindow: cfg.arbiter.seqWindow,
     maxFeeds: cfg.arbiter.maxFeeds,
     feedEvictMs: cfg.arbiter.feedEvictMs,
+    leadTimeoutMs: cfg.arbiter.leadTimeoutMs,
     probe,
     logger: log,
   });

@@ -88,6 +88,8 @@ export interface ArbiterConfig {
   maxFeeds: number;
   /** Forget a collector silent this long. */
   feedEvictMs: number;
+  /** A book position no other collector reached this long while they delivered below it was forged: resync. */
+  leadTimeoutMs: number;
   /** Kafka consumer group shared by arbiters that split the books between them (exactly once); absent: one arbiter. */
   group?: string;
   /** Prometheus metrics listen address ("127.0.0.1:9464"); absent = off. */
@@ -412,6 +414,7 @@ const rawSchema = z.strictObject({
     seqWindow: intIn(1).optional(),
     maxFeeds: intIn(1, 100_000).default(64),
     feedEvictMs: intIn(1).default(300_000),
+    leadTimeoutMs: intIn(1).default(10_000),
     group: anId('a consumer group name').optional(),
     metrics: metricsListen.optional(),
   }),

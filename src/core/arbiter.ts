@@ -22,8 +22,11 @@
  *     counted against its feed, never applied or held (one forged `last = seq + 10^12` would make every real
  *     event after it stale). If no other feed is delivering valid data, the venue itself may have jumped
  *     (every feed back from an outage): the book resyncs ('implausible') instead of freezing.
+ *   - Lead check: a jump within the window is applied at once (first arrival wins), but if another feed
+ *     still delivers events below the book's position leadTimeoutMs later, the event that put it there is
+ *     judged forged: an error of its feed, and a resync (a freeze is bounded by that time).
  *   - Crossing events: when another feed is delivering, a copy that would cross the book is refused (the
- *     book is restored) and counted against its feed; another feed's copy of the same ids decides. A second
+ *     book is left as it is) and counted against its feed; another feed's copy of the same ids decides. A second
  *     feed's copy crossing too means the book is wrong: resync ('crossed'), as with a single feed.
  *   - Snapshot consistency: while another feed is delivering, a snapshot is adopted only once that other
  *     feed's stream covers its id (the feed's first lo <= id <= its last): a snapshot at an id no other feed
@@ -104,6 +107,11 @@ export interface ArbiterOptions {
   maxFeeds?: number;
   /** Forget a feed silent for this long. Default 300000 (5 min). */
   feedEvictMs?: number;
+  /**
+   * How long the book may stay ahead of every other delivering feed while they deliver events below it,
+   * before the event that put it there is judged a forgery (resync 'implausible'). Default 10000.
+   */
+  leadTimeoutMs?: number;
 }
 
 export interface FeedStats {
@@ -259,6 +267,18 @@ export class BookArbiter {
   private readonly maxFeeds: number;
   private readonly feedEvictMs: number;
   private lastEvictScan = NaN;
+  private readonly leadTimeoutMs: number;
+  /**
+   * Lead check: a book position (`leadLast`, reached by `leadFeed`'s event at `leadSince`) that no other feed
+   * has reached yet. Another feed still delivering an event below it leadTimeoutMs later means the event
+   * was forged within the plausibility window: resync. One position at a time: when another feed reaches
+   * it, the book's position then is the next one checked.
+   */
+  private leadLast = NONE;
+  private leadFeed = '';
+  private leadSince = 0;
+  /** Feed of the last published event. */
+  private lastWinner = '';
   /** A snapshot waiting for another delivering feed's stream to reach its id (see the top of this file). */
   private candidate: BookSnapshot | undefined;
   /** The `last` of the last crossing copy refused, and its feed: a second feed's copy crossing too resyncs. */
@@ -307,6 +327,7 @@ export class BookArbiter {
     this.feedLiveMs = opts.feedLiveMs ?? 3000;
     this.maxFeeds = Math.max(1, opts.maxFeeds ?? 64);
     this.feedEvictMs = opts.feedEvictMs ?? 300_000;
+    this.leadTimeoutMs = opts.leadTimeoutMs ?? 10_000;
   }
 
   /** Last applied exchange sequence (the snapshot's seq right after a reset). */
@@ -375,6 +396,15 @@ export class BookArbiter {
       return;
     }
     if (feedLast !== NONE && lo > feedLast) this.noteSkip(f, lo);
+    if (this.leadLast !== NONE && ev.collector !== this.leadFeed) {
+      if (ev.last >= this.leadLast) this.nextLead(nowMs);
+      else if (nowMs - this.leadSince >= this.leadTimeoutMs) {
+        // still below a position it should long have reached: that position was forged
+        this.leadForged(nowMs);
+        this.holdWhileUnsynced(ev, f, nowMs);
+        return;
+      }
+    }
 
     const verdict = this.rule.check(this._seq, ev);
     if (verdict === 'apply') {
@@ -703,6 +733,8 @@ export class BookArbiter {
     f.won++;
     this.counters.published++;
     this.sink.publish(ev, prev + this._offset);
+    this.lastWinner = ev.collector;
+    if (this.leadLast === NONE) this.setLead(ev.last, ev.collector, nowMs);
     return 'applied';
   }
 
@@ -781,6 +813,7 @@ export class BookArbiter {
     this.epoch++;
     f.enter(this.epoch);
     this.candidate = undefined;
+    this.leadLast = NONE;
     for (const g of this.feeds.values()) g.pendingSkipEnd = NONE;
   }
 
@@ -806,6 +839,7 @@ export class BookArbiter {
     this._state = 'synced';
     this.candidate = undefined;
     this.crossedLast = NONE;
+    this.leadLast = NONE;
     this.appliedSinceReset = false;
     this.requestedAt = NaN;
     this.attempt = 0;
@@ -819,7 +853,38 @@ export class BookArbiter {
     this.drain(nowMs);
   }
 
+  /** The lead check failed (see leadLast): an error of the feed whose event put the book there; resync. */
+  private leadForged(nowMs: number): void {
+    const f = this.feeds.get(this.leadFeed);
+    this.counters.implausible++;
+    if (f !== undefined) {
+      f.errors++;
+      f.lastBadMs = nowMs;
+    }
+    this.sink.feedError?.(
+      this.leadFeed,
+      'implausible',
+      `its event put the book at ${this.leadLast}, which another feed still had not reached after ${this.leadTimeoutMs} ms`,
+    );
+    this.resync('implausible', nowMs);
+  }
+
+  private setLead(last: number, feed: string, nowMs: number): void {
+    this.leadLast = last;
+    this.leadFeed = feed;
+    this.leadSince = nowMs;
+  }
+
+  /** Another feed reached the lead: check the book's position now next (none if the book is there already). */
+  private nextLead(nowMs: number): void {
+    if (this._seq > this.leadLast) this.setLead(this._seq, this.lastWinner, nowMs);
+    else {
+      this.leadLast = NONE;
+    }
+  }
+
   private resync(reason: SnapshotRequestReason, nowMs: number, keep?: BookDelta): void {
+    this.leadLast = NONE;
     this._state = 'unsynced';
     this.counters.resyncs++;
     for (const f of this.feeds.values()) f.pendingSkipEnd = NONE;

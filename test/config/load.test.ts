@@ -76,6 +76,7 @@ test('defaults: every key filled in, two collectors a and b with the venue URLs 
     feedTimeoutMs: 3000,
     maxFeeds: 64,
     feedEvictMs: 300000,
+    leadTimeoutMs: 10000,
   });
   assert.deepEqual(c.sim, {
     host: '127.0.0.1',
@@ -169,6 +170,7 @@ log:
     feedTimeoutMs: 3000,
     maxFeeds: 64,
     feedEvictMs: 300000,
+    leadTimeoutMs: 10000,
   });
   assert.equal(c.sim.capture, 'data/capture.ndjson');
   assert.equal(c.sim.eventsPerSec, 0.5);

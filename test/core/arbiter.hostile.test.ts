@@ -397,3 +397,39 @@ test('property: a copy is refused as crossing exactly when applying it would cro
     { numRuns: 2000 },
   );
 });
+
+test('a forged jump within the window is undone: no other feed reaches it while they deliver below it -> resync', () => {
+  const { sink, core } = twoFeeds({ leadTimeoutMs: 1000 });
+  core.onDelta(d(101, 900, 'a', [[100.5, 7]]), 10); // claims a; within the window (1000)
+  assert.equal(core.seq, 900, 'applied: first arrival wins');
+  for (let t = 20, i = 101; t < 1000; t += 100, i++) {
+    core.onDelta(d(i, i, 'b'), t); // the real stream, below the forged position
+    core.onTimer(t);
+  }
+  assert.equal(core.state, 'synced', 'not yet: b may only lag');
+  core.onDelta(d(120, 120, 'b'), 1010);
+  core.onTimer(1010);
+  assert.equal(core.state, 'unsynced');
+  assert.deepEqual(sink.requests, ['implausible']);
+  assert.equal(core.feedStats().get('a')?.errors, 1);
+  assert.deepEqual(core.snapshotSources(1010), ['b'], 'the next snapshot is asked of b');
+});
+
+test('the lead check does not fire on an honest feed that merely lags, or when no other feed delivers', () => {
+  const { sink, core } = twoFeeds({ leadTimeoutMs: 1000 });
+  for (let i = 101; i < 400; i++) {
+    const t = i * 10;
+    core.onDelta(d(i, i, 'a'), t);
+    if (i > 150) core.onDelta(d(i - 50, i - 50, 'b'), t); // b is 500 ms behind a
+    core.onTimer(t);
+  }
+  assert.equal(core.state, 'synced');
+  assert.deepEqual(sink.requests, []);
+  // b stops: a alone leads for longer than the timeout
+  for (let i = 400; i < 700; i++) {
+    core.onDelta(d(i, i, 'a'), i * 10);
+    core.onTimer(i * 10);
+  }
+  assert.equal(core.state, 'synced');
+  assert.deepEqual(sink.requests, []);
+});

@@ -278,3 +278,23 @@ test('10,000 forged collector ids: the feed maps, the stats message and the metr
   );
   await clientReachesTruth(p, 300);
 });
+
+test('a forged jump inside the plausibility window is undone by a resync once the real feeds stay below it', async (t) => {
+  const p = await setup(t, {}, { leadTimeoutMs: 1000 });
+  await p.collector('a');
+  await p.collector('b');
+  const rogue = await p.rogue();
+  await synced(p);
+  await sleep(300);
+  const seq = p.core().seq;
+  rogue.send('raw.binance.BTCUSDT', rawDelta({ first: seq + 1, last: seq + 5000, collector: 'a', bids: [[1.5, 5]] })); // deep: does not cross
+  await rogue.flush();
+  await waitFor(() => p.core().seq >= seq + 5000, 2000, 'the forged jump to apply (first arrival wins)');
+  await waitFor(() => p.core().counters.resyncs >= 1, 5000, 'the forged position to be undone');
+  await synced(p);
+  assert.ok(
+    p.logs.some((l) => l.kind === 'implausible' && l.collector === 'a'),
+    'logged against a',
+  );
+  await clientReachesTruth(p, 500);
+});
