@@ -245,15 +245,18 @@ class BookHandler implements ArbiterSink {
     const fs = this.core.feedStats();
     // the core's feeds are bounded (maxFeeds) and evicted when silent: so are these
     for (const id of this.feeds.keys()) if (!fs.has(id)) this.feeds.delete(id);
-    const feeds = [...fs.entries()].map(([collector, s]) => {
-      // core counters as they are; `resyncs` here counts the snapshots this arbiter asked the collector for
-      const { lagSamples: _n, resyncs: _adopted, lastValidMs, ...core } = s;
-      const f = this.feeds.get(collector);
-      // valid data says connected whatever a status message says; otherwise the last status, if recent
-      const delivering = now - lastValidMs <= this.svc.feedTimeout;
-      const statusUp = f !== undefined && f.connected && now - f.lastSeenMs < this.svc.feedTimeout;
-      return { collector, connected: delivering || statusUp, ...core, resyncs: f?.snapshotsFetched ?? 0 };
-    });
+    // a source that only ever sent a snapshot (the Kafka group's restore, 'kafka') is not a collector feed
+    const feeds = [...fs.entries()]
+      .filter(([, s]) => s.messages > 0)
+      .map(([collector, s]) => {
+        // core counters as they are; `resyncs` here counts the snapshots this arbiter asked the collector for
+        const { lagSamples: _n, resyncs: _adopted, lastValidMs, ...core } = s;
+        const f = this.feeds.get(collector);
+        // valid data says connected whatever a status message says; otherwise the last status, if recent
+        const delivering = now - lastValidMs <= this.svc.feedTimeout;
+        const statusUp = f !== undefined && f.connected && now - f.lastSeenMs < this.svc.feedTimeout;
+        return { collector, connected: delivering || statusUp, ...core, resyncs: f?.snapshotsFetched ?? 0 };
+      });
     this.core.resetLagWindow();
     return {
       v: 1,
