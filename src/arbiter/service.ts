@@ -11,7 +11,7 @@
  * every instance.
  */
 import { performance } from 'node:perf_hooks';
-import { BookArbiter, type ArbiterSink, type FeedStats } from '../core/arbiter.js';
+import { BookArbiter, type ArbiterSink, type FeedErrorKind } from '../core/arbiter.js';
 import type { BookIntegrity } from '../core/integrity.js';
 import { DEFAULT_VENUE, bookKeyOf, findVenue, venue as venueAdapter } from '../venues/index.js';
 import { BookReplica } from '../core/replica.js';
@@ -59,13 +59,24 @@ export interface ArbiterServiceOptions {
   snapshotIntervalMs?: number;
   snapshotTimeoutMs?: number;
   statsIntervalMs?: number;
-  /** Collector considered down when no status/message for this long. */
+  /**
+   * A collector is delivering (asked for snapshots, shown connected whatever its status says) while its last
+   * valid delta is at most this old; one heard only through status messages is down after this long. Default 3000.
+   */
   feedTimeoutMs?: number;
   /**
    * A book topic that carried nothing for this long gets a heartbeat (and one at once when the book turns
    * stale or fresh): clients tell a quiet book from a dead arbiter by it. Default 1000; 0 = never.
    */
   heartbeatMs?: number;
+  /** Plausibility window for every book (ids past its seq); default: each venue's VenueAdapter.seqWindow. */
+  seqWindow?: number;
+  /** Most collectors tracked per book (default 64); the stats message and /metrics stay bounded by it. */
+  maxFeeds?: number;
+  /** Forget a collector silent this long (default 300000). */
+  feedEvictMs?: number;
+  /** A book position no other feed reached this long while they kept delivering below it was forged (default 10000). */
+  leadTimeoutMs?: number;
   /** Share the books with the other instances of this consumer group, exactly once (Kafka bus only). */
   group?: string;
   /** Sees every delta copy's arrival (benchmark instrumentation installs one: src/bench-hooks/). */
@@ -82,22 +93,18 @@ export interface ArbiterProbe {
 }
 
 interface FeedInfo {
+  /** Last status message naming this feed. */
   lastSeenMs: number;
+  /** What the collector's last status said (data delivered overrides it: see stats()). */
   connected: boolean;
   snapshotsFetched: number;
 }
 
-const NO_FEED_STATS: FeedStats = {
-  messages: 0,
-  duplicates: 0,
-  won: 0,
-  gapsFilled: 0,
-  resyncs: 0,
-  checksumMismatches: 0,
-  lagP50: 0,
-  lagP99: 0,
-  lagSamples: 0,
-};
+/** A feed error is logged at the start of an episode: after this long without one, the next starts another. */
+const ERROR_EPISODE_MS = 10_000;
+/** Most (collector, kind) error episodes remembered; older ones are forgotten first. */
+const MAX_EPISODES = 256;
+
 const PROC_SAMPLES = 4096; // power of two: a ring indexed with & (PROC_SAMPLES - 1)
 
 class BookHandler implements ArbiterSink {
@@ -136,6 +143,10 @@ class BookHandler implements ArbiterSink {
   private depth: { bids: number; asks: number } | undefined;
   /** The venue's checksum, if it has one: read from each event's text for the core to verify. */
   readonly integrity: BookIntegrity | undefined;
+  /** Time of the last feed error per `collector kind`: to log once per episode. */
+  private readonly episodes = new Map<string, number>();
+  /** When "no collector delivering" was last logged. */
+  private noSourceLoggedAt = -Infinity;
 
   constructor(
     readonly svc: ArbiterService,
@@ -152,6 +163,11 @@ class BookHandler implements ArbiterSink {
       snapshotTimeoutMs: svc.opts.snapshotTimeoutMs,
       rule: adapter.rule,
       integrity: adapter.integrity,
+      seqWindow: svc.opts.seqWindow ?? adapter.seqWindow,
+      feedLiveMs: svc.feedTimeout,
+      maxFeeds: svc.opts.maxFeeds,
+      feedEvictMs: svc.opts.feedEvictMs,
+      leadTimeoutMs: svc.opts.leadTimeoutMs,
     });
   }
 
@@ -171,11 +187,14 @@ class BookHandler implements ArbiterSink {
     this.svc.pub!.send(this.topic, payload);
   }
 
-  /** Collectors that delivered something within the feed timeout and say they are connected. */
-  liveFeeds(now: number): string[] {
-    const out: string[] = [];
-    for (const [id, f] of this.feeds) if (f.connected && now - f.lastSeenMs < this.svc.feedTimeout) out.push(id);
-    return out;
+  /**
+   * Whether any collector carries the book now: one delivering valid data, or (a quiet book) one whose
+   * recent status says it is connected.
+   */
+  hasLiveFeed(now: number): boolean {
+    if (this.core.snapshotSources(now).length > 0) return true;
+    for (const f of this.feeds.values()) if (f.connected && now - f.lastSeenMs < this.svc.feedTimeout) return true;
+    return false;
   }
 
   /**
@@ -183,7 +202,7 @@ class BookHandler implements ArbiterSink {
    * say so at once when that changes, and otherwise fill a silence of heartbeatMs with a heartbeat.
    */
   heartbeat(now: number, every: number): void {
-    const stale = this.core.state === 'unsynced' || this.liveFeeds(now).length === 0;
+    const stale = this.core.state === 'unsynced' || !this.hasLiveFeed(now);
     const changed = stale !== (this.staleSince !== undefined);
     if (changed) {
       this.staleSince = stale ? this.lastDeltaUs || nowMicros() : undefined;
@@ -208,15 +227,20 @@ class BookHandler implements ArbiterSink {
 
   requestSnapshot(reason: string, attempt: number): void {
     const now = performance.now();
-    const live = [...this.feeds.entries()].filter(([, f]) => f.connected && now - f.lastSeenMs < this.svc.feedTimeout);
-    const pool = live.length > 0 ? live : [...this.feeds.entries()];
+    // Only collectors delivering valid data now: an id heard only in status messages, or one that sent a
+    // stray copy, is never asked (1,000 such ids once kept a book unsynced for 20 s and more).
+    const pool = this.core.snapshotSources(now);
     if (pool.length === 0) {
-      this.svc.log.info({ symbol: this.symbol, reason }, 'snapshot needed; no collector seen yet');
+      if (now - this.noSourceLoggedAt >= ERROR_EPISODE_MS) {
+        this.noSourceLoggedAt = now;
+        this.svc.log.info({ symbol: this.symbol, reason }, 'snapshot needed; no collector is delivering data yet');
+      }
       return; // the core retries after snapshotTimeoutMs
     }
+    this.noSourceLoggedAt = -Infinity;
     // Round-robin so a retry goes to a different collector than the one that failed.
-    const [collector, info] = pool[(this.nextFeed++ + attempt) % pool.length];
-    info.snapshotsFetched++;
+    const collector = pool[(this.nextFeed++ + attempt) % pool.length];
+    this.info(collector).snapshotsFetched++;
     if (reason === 'checksum' && attempt === 1)
       this.svc.log.warn(
         { symbol: this.symbol, mismatches: this.core.counters.checksumMismatches },
@@ -269,13 +293,28 @@ class BookHandler implements ArbiterSink {
     };
   }
 
-  seen(collector: string, now: number): FeedInfo {
+  /** A feed error from the core: counted there; logged here at the start of each episode. */
+  feedError(collector: string, kind: FeedErrorKind, detail: string): void {
+    const now = performance.now();
+    const key = `${collector} ${kind}`;
+    const last = this.episodes.get(key);
+    this.episodes.delete(key); // re-insert: the map's order is then least recently erring first
+    this.episodes.set(key, now);
+    if (this.episodes.size > MAX_EPISODES) this.episodes.delete(this.episodes.keys().next().value!);
+    if (last !== undefined && now - last < ERROR_EPISODE_MS) return;
+    this.svc.log.warn(
+      { symbol: this.symbol, venue: this.venue, collector, kind, detail },
+      'message refused as an error of its feed (logged once per episode)',
+    );
+  }
+
+  /** The shell's record of a feed the core tracks (created on first use, pruned with the core's feeds). */
+  info(collector: string): FeedInfo {
     let f = this.feeds.get(collector);
     if (!f) {
-      f = { lastSeenMs: now, connected: true, snapshotsFetched: 0 };
+      f = { lastSeenMs: -Infinity, connected: false, snapshotsFetched: 0 };
       this.feeds.set(collector, f);
     }
-    f.lastSeenMs = now;
     return f;
   }
 
@@ -295,16 +334,20 @@ class BookHandler implements ArbiterSink {
       this.lastStatsAt = now;
     }
     const fs = this.core.feedStats();
-    const feeds = [...this.feeds.entries()].map(([collector, f]) => {
-      // core counters as they are; `resyncs` here counts the snapshots this arbiter asked the collector for
-      const { lagSamples: _n, resyncs: _adopted, ...core } = fs.get(collector) ?? NO_FEED_STATS;
-      return {
-        collector,
-        connected: f.connected && now - f.lastSeenMs < this.svc.feedTimeout,
-        ...core,
-        resyncs: f.snapshotsFetched,
-      };
-    });
+    // the core's feeds are bounded (maxFeeds) and evicted when silent: so are these
+    for (const id of this.feeds.keys()) if (!fs.has(id)) this.feeds.delete(id);
+    // a source that only ever sent a snapshot (the Kafka group's restore, 'kafka') is not a collector feed
+    const feeds = [...fs.entries()]
+      .filter(([, s]) => s.messages > 0)
+      .map(([collector, s]) => {
+        // core counters as they are; `resyncs` here counts the snapshots this arbiter asked the collector for
+        const { lagSamples: _n, resyncs: _adopted, lastValidMs, ...core } = s;
+        const f = this.feeds.get(collector);
+        // valid data says connected whatever a status message says; otherwise the last status, if recent
+        const delivering = now - lastValidMs <= this.svc.feedTimeout;
+        const statusUp = f !== undefined && f.connected && now - f.lastSeenMs < this.svc.feedTimeout;
+        return { collector, connected: delivering || statusUp, ...core, resyncs: f?.snapshotsFetched ?? 0 };
+      });
     this.core.resetLagWindow();
     return {
       v: 1,
@@ -320,6 +363,13 @@ class BookHandler implements ArbiterSink {
       updatesPerSec: Math.round(this.updatesPerSec * 10) / 10,
       ...this.processingPercentiles(),
       resyncs: this.core.counters.resyncs,
+      refused: {
+        implausible: this.core.counters.implausible,
+        crossed: this.core.counters.crossedRefused,
+        snapshotsUnconfirmed: this.core.counters.snapshotsUnconfirmed,
+        feedsEvicted: this.core.counters.feedsEvicted,
+        feedsRefused: this.core.counters.feedsRefused,
+      },
       feeds,
       memory,
     };
@@ -344,7 +394,17 @@ export class ArbiterService {
   /** Arrival time (epoch µs) of the message being processed. */
   arrival = 0;
   private readonly probe?: ArbiterProbe;
-  readonly counters = { received: 0, decodeErrors: 0, unknownSymbol: 0, unknownVenue: 0, processErrors: 0 };
+  readonly counters = {
+    received: 0,
+    decodeErrors: 0,
+    unknownSymbol: 0,
+    unknownVenue: 0,
+    processErrors: 0,
+    /** Messages whose collector field differs from the authenticated peer that sent them (refused). */
+    peerMismatch: 0,
+  };
+  /** Peers already logged for a collector-field mismatch (bounded). */
+  private readonly mismatchLogged = new Set<string>();
 
   constructor(o: ArbiterServiceOptions) {
     this.opts = o;
@@ -432,16 +492,16 @@ export class ArbiterService {
   private async ingestLoop(sub: BusSubscriber): Promise<void> {
     try {
       if (sub.consume) await sub.consume(this.onIngestMessage);
-      else for await (const m of sub) this.onIngestMessage(m.topic, m.payload);
+      else for await (const m of sub) this.onIngestMessage(m.topic, m.payload, (m as PeerTagged).peer);
     } catch (e) {
       if (!this.stopped) this.log.error({ err: (e as Error).message }, 'ingest loop failed');
     }
   }
 
   /** One ingest message. A bug hit by one message is logged and counted; it never stops the ingest loop. */
-  private readonly onIngestMessage = (topic: string, payload: Buffer): void => {
+  private readonly onIngestMessage = (topic: string, payload: Buffer, peer?: string): void => {
     try {
-      this.onIngest(topic, payload);
+      this.onIngest(topic, payload, peer);
     } catch (e) {
       if (this.counters.processErrors++ < 10 || this.counters.processErrors % 1000 === 0)
         this.log.error(
@@ -452,12 +512,12 @@ export class ArbiterService {
   };
 
   /** One ingest message; returns the book it concerned and, for a delta, its `last`. */
-  private onIngest(topic: string, payload: Buffer): { b: BookHandler; last?: number } | undefined {
+  private onIngest(topic: string, payload: Buffer, peer?: string): { b: BookHandler; last?: number } | undefined {
     this.counters.received++;
     this.arrival = nowMicros();
     const nowMs = performance.now();
     if (topic.startsWith('status.')) {
-      this.onStatus(payload, nowMs);
+      this.onStatus(payload, nowMs, peer);
       return undefined;
     }
     let ev;
@@ -488,7 +548,10 @@ export class ArbiterService {
       }
       b = this.book(ev.venue, ev.symbol);
     }
-    b.seen(ev.collector, nowMs);
+    if (peer !== undefined && ev.collector !== peer) {
+      this.peerMismatch(peer, ev.collector, topic);
+      return undefined;
+    }
     // a venue checksum travels in the venue's text: read it for the copies the book may apply
     if (b.integrity !== undefined && (ev.type === 'snapshot' || b.core.needsLevels(ev.first, ev.last))) {
       const raw = collectorRawText(payload);
@@ -561,21 +624,44 @@ export class ArbiterService {
     };
   }
 
-  private onStatus(payload: Buffer, nowMs: number): void {
+  /**
+   * A collector's status: it updates only feeds the book already tracks from their data (a status never
+   * creates one: forged ids in status messages once got snapshot requests), and it never overrides the
+   * data (stats(): a feed delivering valid events is connected whatever its status says).
+   */
+  private onStatus(payload: Buffer, nowMs: number, peer?: string): void {
     let st: CollectorStatus;
     try {
       st = decodeAny(payload) as CollectorStatus;
-      if (st.type !== 'collector-status' || !Array.isArray(st.feeds)) throw new DecodeError('not a collector status');
-    } catch (e) {
+      if (st.type !== 'collector-status' || !Array.isArray(st.feeds) || typeof st.collector !== 'string')
+        throw new DecodeError('not a collector status');
+    } catch {
       this.counters.decodeErrors++;
       return;
     }
-    for (const f of st.feeds) {
-      const b = this.books.get(`${st.venue}.${f.symbol}`);
-      if (!b) continue;
-      const info = b.seen(st.collector, nowMs);
-      info.connected = f.connected;
+    if (peer !== undefined && st.collector !== peer) {
+      this.peerMismatch(peer, st.collector, 'status');
+      return;
     }
+    for (const f of st.feeds) {
+      if (typeof f !== 'object' || f === null) continue;
+      const b = this.books.get(`${st.venue}.${f.symbol}`);
+      if (!b || !b.core.hasFeed(st.collector)) continue;
+      const info = b.info(st.collector);
+      info.lastSeenMs = nowMs;
+      info.connected = f.connected === true;
+    }
+  }
+
+  /** A message whose collector field is not the authenticated peer that sent it: refused, logged once per peer. */
+  private peerMismatch(peer: string, claimed: string, topic: string): void {
+    this.counters.peerMismatch++;
+    if (this.mismatchLogged.has(peer) || this.mismatchLogged.size >= MAX_EPISODES) return;
+    this.mismatchLogged.add(peer);
+    this.log.warn(
+      { peer, claimed, topic },
+      'message refused: its collector is not the authenticated peer that sent it',
+    );
   }
 
   private tick(): void {
@@ -647,6 +733,12 @@ export class ArbiterService {
     }
   }
 }
+
+/**
+ * A bus message that says which authenticated peer sent it (the transport sets `peer` when links are
+ * authenticated, e.g. ZeroMQ CURVE with ZAP): the arbiter then refuses one whose collector field differs.
+ */
+type PeerTagged = { peer?: string };
 
 function splitKey(key: string): [string, string] {
   const i = key.indexOf('.');

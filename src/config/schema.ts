@@ -77,13 +77,24 @@ export interface CollectorConfig {
 export interface ArbiterConfig {
   id: string;
   gapTimeoutMs: number;
-  /** A collector not heard from for this long is down; a book with no collector up is stale. */
-  feedTimeoutMs: number;
   /** Heartbeat on a book topic silent this long (0 = none): clients tell a quiet book from a dead arbiter. */
   heartbeatMs: number;
   snapshotIntervalMs: number;
   snapshotTimeoutMs: number;
   statsIntervalMs: number;
+  /**
+   * A collector is live (snapshot requests, `connected`) while it delivered valid data this recently; a book
+   * with no live collector is stale.
+   */
+  feedTimeoutMs: number;
+  /** Plausibility window for every venue (ids past the book's seq); absent: each venue's default (VenueAdapter.seqWindow). */
+  seqWindow?: number;
+  /** Most collectors tracked per book. */
+  maxFeeds: number;
+  /** Forget a collector silent this long. */
+  feedEvictMs: number;
+  /** A book position no other collector reached this long while they delivered below it was forged: resync. */
+  leadTimeoutMs: number;
   /** Kafka consumer group shared by arbiters that split the books between them (exactly once); absent: one arbiter. */
   group?: string;
   /** Prometheus metrics listen address ("127.0.0.1:9464"); absent = off. */
@@ -402,11 +413,15 @@ const rawSchema = z.strictObject({
   arbiter: section({
     id: anId('an arbiter id').default('arb-1'),
     gapTimeoutMs: intIn(0).default(50),
-    feedTimeoutMs: intIn(100).default(3000),
     heartbeatMs: intIn(0).default(1000),
     snapshotIntervalMs: intIn(1).default(1000),
     snapshotTimeoutMs: intIn(1).default(3000),
     statsIntervalMs: intIn(1).default(1000),
+    feedTimeoutMs: intIn(100).default(3000),
+    seqWindow: intIn(1).optional(),
+    maxFeeds: intIn(1, 100_000).default(64),
+    feedEvictMs: intIn(1).default(300_000),
+    leadTimeoutMs: intIn(1).default(10_000),
     group: anId('a consumer group name').optional(),
     metrics: metricsListen.optional(),
   }),

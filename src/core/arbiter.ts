@@ -16,6 +16,28 @@
  *
  * First arrival wins: a copy that applies is published at once, later copies are dropped as duplicates.
  *
+ * Every feed is suspect, even an authenticated one (a bug, or a hostile collector): what one feed sends
+ * must not freeze or falsify the book while other feeds carry the truth.
+ *   - Plausibility window: an event whose `last` is more than seqWindow ids past the book's seq is an error
+ *     counted against its feed, never applied or held (one forged `last = seq + 10^12` would make every real
+ *     event after it stale). If no other feed is delivering valid data, the venue itself may have jumped
+ *     (every feed back from an outage): the book resyncs ('implausible') instead of freezing.
+ *   - Lead check: a jump within the window is applied at once (first arrival wins), but if another feed
+ *     still delivers events below the book's position leadTimeoutMs later, the event that put it there is
+ *     judged forged: an error of its feed, and a resync (a freeze is bounded by that time).
+ *   - Crossing events: when another feed is delivering, a copy that would cross the book is refused (the
+ *     book is left as it is) and counted against its feed; another feed's copy of the same ids decides. A second
+ *     feed's copy crossing too means the book is wrong: resync ('crossed'), as with a single feed.
+ *   - Snapshot consistency: while another feed is delivering, a snapshot is adopted only once that other
+ *     feed's stream covers its id (the feed's first lo <= id <= its last): a snapshot at an id no other feed
+ *     has reached is kept as a candidate until one does, and replaced by the next snapshot. With one feed
+ *     it is adopted as before. When every other feed is more than seqWindow away from the id, the side
+ *     that delivered more valid deltas is believed (confirmedByOtherFeed). Levels forged at a real id
+ *     cannot be told from the stream (limitation: only keys, CURVE, bind who may send a snapshot).
+ *   - Bounded feed map: at most maxFeeds feeds per book; a new id evicts the least recently active feed
+ *     that is not delivering, or is refused; feeds silent for feedEvictMs are evicted.
+ *   "Delivering": a valid (decoded, plausible) delta within feedLiveMs, and no error since.
+ *
  * Venue resets (OKX maintenance: seqId < prevSeqId; Bybit: a snapshot with u = 1) restart the venue's ids.
  * The consolidated stream must still only go up, so the core keeps `offset` (consolidated seq = venue seq +
  * offset) and moves it at a reset to the reset message's exchange time in ms x 1000 (above every earlier
@@ -50,8 +72,10 @@ import type { BookDelta, BookSnapshot, Level } from './types.js';
 
 export type ArbiterState = 'unsynced' | 'synced' | 'gap';
 export type SnapshotRequestReason =
-  'initial' | 'gap' | 'crossed' | 'overflow' | 'retry' | 'stale-snapshot' | 'venue-reset' | 'checksum';
+  'initial' | 'gap' | 'crossed' | 'overflow' | 'retry' | 'stale-snapshot' | 'venue-reset' | 'checksum' | 'implausible';
 export type ResetReason = 'initial' | 'resync';
+/** Why a feed's message was refused and counted against it (see the top of this file). */
+export type FeedErrorKind = 'implausible' | 'crossed' | 'refused';
 
 export interface ArbiterSink {
   /**
@@ -63,7 +87,15 @@ export interface ArbiterSink {
   requestSnapshot(reason: SnapshotRequestReason, attempt: number): void;
   /** The book was (re)built from a snapshot; publish a consolidated snapshot of core.book now (at consolidatedSeq). */
   reset(reason: ResetReason, snap: BookSnapshot): void;
+  /**
+   * A feed's message was refused as an error counted against it (never applied): for logging. Called for
+   * every such message; the shell decides how often to log.
+   */
+  feedError?(collector: string, kind: FeedErrorKind, detail: string): void;
 }
+
+/** Default plausibility window (ids past the book's seq); venues pass their own (VenueAdapter.seqWindow). */
+export const DEFAULT_SEQ_WINDOW = 1e9;
 
 export interface ArbiterOptions {
   /** How long a gap may stay open (no progress) before resyncing. Default 50. */
@@ -76,6 +108,19 @@ export interface ArbiterOptions {
   rule?: SequenceRule;
   /** The venue's checksum, if it has one: the book then keeps level strings and verifies events that carry one. */
   integrity?: BookIntegrity;
+  /** Plausibility window: an event ending more than this many ids past the book's seq is refused. Default DEFAULT_SEQ_WINDOW. */
+  seqWindow?: number;
+  /** A feed is delivering while its last valid delta is at most this old. Default 3000. */
+  feedLiveMs?: number;
+  /** Most feeds tracked per book (a new id beyond it evicts an idle feed or is refused). Default 64. */
+  maxFeeds?: number;
+  /** Forget a feed silent for this long. Default 300000 (5 min). */
+  feedEvictMs?: number;
+  /**
+   * How long the book may stay ahead of every other delivering feed while they deliver events below it,
+   * before the event that put it there is judged a forgery (resync 'implausible'). Default 10000.
+   */
+  leadTimeoutMs?: number;
 }
 
 export interface FeedStats {
@@ -87,6 +132,10 @@ export interface FeedStats {
   resyncs: number;
   /** Events or snapshots from this feed whose venue checksum the book failed (each one resynced the book). */
   checksumMismatches: number;
+  /** Messages refused as errors of this feed: implausible sequence jumps, crossing copies. */
+  errors: number;
+  /** When (shell's nowMs) this feed last delivered a valid delta; NaN if never. */
+  lastValidMs: number;
   /** Lag percentiles (µs) over the current window; 0 when lagSamples is 0. */
   lagP50: number;
   lagP99: number;
@@ -115,6 +164,16 @@ export interface ArbiterCounters {
   /** Venue checksums verified on the book (non-zero OKX checksums), and how many failed. */
   checksumsVerified: number;
   checksumMismatches: number;
+  /** Events refused as beyond the plausibility window (or snapshots too far past every other feed). */
+  implausible: number;
+  /** Crossing copies refused while another feed was delivering (the book was kept). */
+  crossedRefused: number;
+  /** Snapshots held back because no other delivering feed had reached their id yet. */
+  snapshotsUnconfirmed: number;
+  /** Feeds forgotten (silent for feedEvictMs, or evicted for a new id at maxFeeds). */
+  feedsEvicted: number;
+  /** Messages from a new feed id refused because maxFeeds feeds were all delivering. */
+  feedsRefused: number;
 }
 
 const NONE = Number.NEGATIVE_INFINITY;
@@ -134,12 +193,41 @@ class Feed {
   gapsFilled = 0;
   resyncs = 0;
   checksumMismatches = 0;
-  /** Highest `last` this feed delivered. */
+  /** Highest `last` this feed delivered (current epoch). */
   last = NONE;
+  /** Lowest cover start (lo) this feed delivered in the current epoch: with `last`, the span its stream covers. */
+  low = Number.POSITIVE_INFINITY;
+  errors = 0;
+  /** Valid deltas (decoded and plausible). */
+  valid = 0;
+  /** Shell times (ms): last message of any kind, last valid delta, last error. NaN: never. */
+  lastMs = NaN;
+  lastValidMs = NaN;
+  lastBadMs = NaN;
   /** End of a range this feed skipped that the consolidated stream has not covered yet. */
   pendingSkipEnd = NONE;
   readonly lags = new Float64Array(LAG_SAMPLES);
   lagCount = 0;
+
+  /** Move into id space `epoch`: what the feed covered before is in another numbering. */
+  enter(epoch: number): void {
+    this.epoch = epoch;
+    this.last = NONE;
+    this.low = Number.POSITIVE_INFINITY;
+  }
+
+  /** Delivered a venue reset to `id`: the feed's stream is at the new id (a snapshot there is consistent with it). */
+  atReset(id: number, nowMs: number): void {
+    if (id < this.low) this.low = id;
+    if (id > this.last) this.last = id;
+    this.valid++;
+    this.lastValidMs = nowMs;
+  }
+
+  /** Delivered valid data within liveMs and no error since. */
+  delivering(nowMs: number, liveMs: number): boolean {
+    return nowMs - this.lastValidMs <= liveMs && !(this.lastBadMs > this.lastValidMs);
+  }
 
   addLag(us: number): void {
     this.lags[this.lagCount & (LAG_SAMPLES - 1)] = us;
@@ -157,6 +245,8 @@ class Feed {
       gapsFilled: this.gapsFilled,
       resyncs: this.resyncs,
       checksumMismatches: this.checksumMismatches,
+      errors: this.errors,
+      lastValidMs: this.lastValidMs,
       lagP50: pct(0.5),
       lagP99: pct(0.99),
       lagSamples: n,
@@ -182,6 +272,11 @@ export class BookArbiter {
     venueResets: 0,
     checksumsVerified: 0,
     checksumMismatches: 0,
+    implausible: 0,
+    crossedRefused: 0,
+    snapshotsUnconfirmed: 0,
+    feedsEvicted: 0,
+    feedsRefused: 0,
   };
 
   private readonly gapTimeoutMs: number;
@@ -189,6 +284,28 @@ export class BookArbiter {
   private readonly maxBuffer: number;
   private readonly rule: SequenceRule;
   private readonly integrity: BookIntegrity | undefined;
+  private readonly seqWindow: number;
+  private readonly feedLiveMs: number;
+  private readonly maxFeeds: number;
+  private readonly feedEvictMs: number;
+  private lastEvictScan = NaN;
+  private readonly leadTimeoutMs: number;
+  /**
+   * Lead check: a book position (`leadLast`, reached by `leadFeed`'s event at `leadSince`) that no other feed
+   * has reached yet. Another feed still delivering an event below it leadTimeoutMs later means the event
+   * was forged within the plausibility window: resync. One position at a time: when another feed reaches
+   * it, the book's position then is the next one checked.
+   */
+  private leadLast = NONE;
+  private leadFeed = '';
+  private leadSince = 0;
+  /** Feed of the last published event. */
+  private lastWinner = '';
+  /** A snapshot waiting for another delivering feed's stream to reach its id (see the top of this file). */
+  private candidate: BookSnapshot | undefined;
+  /** The `last` of the last crossing copy refused, and its feed: a second feed's copy crossing too resyncs. */
+  private crossedLast = NONE;
+  private crossedFeed = '';
 
   private _state: ArbiterState = 'unsynced';
   private _seq = 0;
@@ -229,6 +346,11 @@ export class BookArbiter {
     this.maxBuffer = Math.max(1, opts.maxBuffer ?? 10000);
     this.rule = opts.rule ?? intervalRule;
     this.integrity = opts.integrity;
+    this.seqWindow = opts.seqWindow ?? DEFAULT_SEQ_WINDOW;
+    this.feedLiveMs = opts.feedLiveMs ?? 3000;
+    this.maxFeeds = Math.max(1, opts.maxFeeds ?? 64);
+    this.feedEvictMs = opts.feedEvictMs ?? 300_000;
+    this.leadTimeoutMs = opts.leadTimeoutMs ?? 10_000;
   }
 
   /** Last applied exchange sequence (the snapshot's seq right after a reset). */
@@ -261,7 +383,8 @@ export class BookArbiter {
   }
 
   onDelta(ev: BookDelta, nowMs: number): void {
-    const f = this.feed(ev.collector);
+    const f = this.feed(ev.collector, nowMs);
+    if (f === undefined) return;
     f.messages++;
     if (!(ev.first <= ev.last)) {
       this.counters.invalid++;
@@ -275,20 +398,41 @@ export class BookArbiter {
       this.duplicate(ev, f); // sent before the venue reset this feed has not delivered yet: old ids
       return;
     }
+    if (this._state !== 'unsynced' && ev.last - this._seq > this.seqWindow) {
+      this.implausible(ev, f, nowMs);
+      return;
+    }
+    f.valid++;
+    f.lastValidMs = nowMs;
     const feedLast = f.last;
     if (ev.last > feedLast) f.last = ev.last;
+    const lo = coverStart(ev);
+    if (lo < f.low) f.low = lo;
 
     if (this._state === 'unsynced') {
       this.holdWhileUnsynced(ev, f, nowMs);
+      const c = this.candidate;
+      if (c !== undefined && c.collector !== ev.collector && f.low <= c.seq && c.seq <= f.last) {
+        this.candidate = undefined;
+        this.onSnapshot(c, nowMs); // another feed's stream reached the held snapshot's id
+      }
       return;
     }
-    const lo = coverStart(ev);
     if (feedLast !== NONE && lo > feedLast) this.noteSkip(f, lo);
+    if (this.leadLast !== NONE && ev.collector !== this.leadFeed) {
+      if (ev.last >= this.leadLast) this.nextLead(nowMs);
+      else if (nowMs - this.leadSince >= this.leadTimeoutMs) {
+        // still below a position it should long have reached: that position was forged
+        this.leadForged(nowMs);
+        this.holdWhileUnsynced(ev, f, nowMs);
+        return;
+      }
+    }
 
     const verdict = this.rule.check(this._seq, ev);
     if (verdict === 'apply') {
       this.rememberFirst(ev);
-      if (this.applyAndPublish(ev, f, nowMs) && this._state === 'gap') this.drain(nowMs);
+      if (this.applyAndPublish(ev, f, nowMs) === 'applied' && this._state === 'gap') this.drain(nowMs);
     } else if (verdict === 'stale') {
       this.duplicate(ev, f);
     } else if (this.bufLasts.has(ev.last) && !this.widerThanHeld(ev)) {
@@ -318,10 +462,11 @@ export class BookArbiter {
       this.counters.snapshotsRejected++;
       return;
     }
-    const f = this.feed(snap.collector);
+    const f = this.feed(snap.collector, nowMs);
+    if (f === undefined) return;
     const key = snap.reset === true ? `snapshot ${snap.seq} at ${snap.exchTime}` : '';
     if (f.epoch < this.epoch)
-      f.epoch = this.epoch; // a snapshot (a copy of the reset's, or after a reconnect) is current
+      f.enter(this.epoch); // a snapshot (a copy of the reset's, or after a reconnect) is current
     else if (snap.reset === true && key !== this.resetKey && !snapshotCrossed(snap.bids, snap.asks)) {
       // A new id space starts with this snapshot (Bybit u = 1): adopt it whatever the state.
       this.newEpoch(f, snap.seq, snap.exchTime, key);
@@ -337,11 +482,12 @@ export class BookArbiter {
       this.request('crossed', nowMs);
       return;
     }
-    // The earliest held event that is not stale against the snapshot must chain onto it.
+    // The earliest held event that is not stale against the snapshot must chain onto it (events beyond the
+    // plausibility window past it do not count: they are dropped once it is adopted).
     const buf = this.buf;
     for (let i = this.head; i < buf.length; i++) {
       const v = this.rule.check(snap.seq, buf[i]);
-      if (v === 'stale') continue;
+      if (v === 'stale' || buf[i].last - snap.seq > this.seqWindow) continue;
       if (v === 'gap') {
         this.counters.snapshotsRejected++;
         this.request('stale-snapshot', nowMs);
@@ -354,10 +500,59 @@ export class BookArbiter {
       this.request('checksum', nowMs);
       return;
     }
+    const confirmed = this.confirmedByOtherFeed(snap, nowMs);
+    if (confirmed === 'implausible') {
+      this.counters.implausible++;
+      f.errors++;
+      f.lastBadMs = nowMs;
+      this.sink.feedError?.(
+        snap.collector,
+        'implausible',
+        `snapshot at ${snap.seq} is more than ${this.seqWindow} ids from every other feed`,
+      );
+      return;
+    }
+    if (confirmed === 'wait') {
+      this.counters.snapshotsUnconfirmed++;
+      this.candidate = snap;
+      return;
+    }
     this.adopt(snap, nowMs);
   }
 
+  /**
+   * Whether the delivering feeds' streams bear a snapshot's id out. 'yes': another feed's stream covers it
+   * (its first lo <= id <= its last), or no other feed is delivering. 'wait': another feed is within
+   * seqWindow of it but has not reached it yet. Otherwise every other feed is more than seqWindow away: the
+   * feeds near the id (the snapshot's own collector by its stream) and those far from it are weighed by the
+   * valid deltas they delivered less twice their errors; 'yes' if the near side carries more, else
+   * 'implausible'. Before any other feed delivers, the snapshot's collector is believed (as with one feed).
+   */
+  private confirmedByOtherFeed(snap: BookSnapshot, nowMs: number): 'yes' | 'wait' | 'implausible' {
+    const s = snap.seq;
+    let others = false;
+    let near = 0;
+    let far = 0;
+    for (const [id, g] of this.feeds) {
+      if (g.epoch !== this.epoch || !g.delivering(nowMs, this.feedLiveMs)) continue;
+      const isNear = !(s - g.last > this.seqWindow) && !(g.low - s > this.seqWindow);
+      // a feed's word is worth its valid deltas less twice its errors
+      const credit = Math.max(0, g.valid - 2 * g.errors);
+      if (id === snap.collector) {
+        if (isNear) near += credit;
+        continue;
+      }
+      others = true;
+      if (g.low <= s && s <= g.last) return 'yes';
+      if (isNear) return 'wait';
+      far += credit;
+    }
+    if (!others) return 'yes';
+    return near > far ? 'yes' : 'implausible';
+  }
+
   onTimer(nowMs: number): void {
+    if (!(nowMs - this.lastEvictScan < 1000)) this.evictSilent(nowMs);
     if (this._state === 'gap') {
       if (nowMs - this.gapSince >= this.gapTimeoutMs) {
         this.resync(this.appliedSinceReset ? 'gap' : 'stale-snapshot', nowMs);
@@ -368,6 +563,24 @@ export class BookArbiter {
       const wait = Math.min(this.snapshotTimeoutMs, 250 * 2 ** (this.attempt - 1));
       if (nowMs - this.requestedAt >= wait) this.request('retry', nowMs);
     }
+  }
+
+  /**
+   * Feeds a snapshot request may go to: delivering valid data now (see the top of this file), most valid
+   * deltas first, and not far behind the busiest one (at least a tenth of its valid deltas): an id that sent
+   * one plausible copy is not asked while feeds that carry the stream are.
+   */
+  snapshotSources(nowMs: number): string[] {
+    const live: [string, Feed][] = [];
+    for (const e of this.feeds) if (e[1].delivering(nowMs, this.feedLiveMs)) live.push(e);
+    live.sort((x, y) => y[1].valid - x[1].valid);
+    const floor = live.length === 0 ? 0 : live[0][1].valid / 10;
+    return live.filter(([, g]) => g.valid >= floor).map(([id]) => id);
+  }
+
+  /** Whether the core tracks this feed (it delivered a message and was not evicted). */
+  hasFeed(id: string): boolean {
+    return this.feeds.has(id);
   }
 
   feedStats(): Map<string, FeedStats> {
@@ -383,15 +596,102 @@ export class BookArbiter {
 
   // --- internals ---
 
-  private feed(id: string): Feed {
+  /** The feed of a message (created if new, within maxFeeds); undefined when refused. */
+  private feed(id: string, nowMs: number): Feed | undefined {
     let f = this.feeds.get(id);
     if (f === undefined) {
+      if (this.feeds.size >= this.maxFeeds && !this.evictOneIdle(nowMs)) {
+        this.counters.feedsRefused++;
+        this.sink.feedError?.(id, 'refused', `${this.maxFeeds} feeds are delivering; a new id is refused`);
+        return undefined;
+      }
       // epoch 0: a feed first heard after a venue reset may still be sending old ids; it is current once it
       // delivers the reset or a snapshot (venues that reset send one on every (re)subscribe)
       f = new Feed();
       this.feeds.set(id, f);
     }
+    f.lastMs = nowMs;
     return f;
+  }
+
+  /** The feed of a held event; a feed evicted meanwhile gets a detached one (counted nowhere, never stored). */
+  private feedOf(id: string): Feed {
+    return this.feeds.get(id) ?? new Feed();
+  }
+
+  /** Make room for a new id: forget the least recently heard feed that is not delivering. */
+  private evictOneIdle(nowMs: number): boolean {
+    let victim: string | undefined;
+    let oldest = Infinity;
+    for (const [id, g] of this.feeds) {
+      if (g.delivering(nowMs, this.feedLiveMs)) continue;
+      const t = Number.isNaN(g.lastMs) ? -Infinity : g.lastMs;
+      if (t < oldest || victim === undefined) {
+        oldest = t;
+        victim = id;
+      }
+    }
+    if (victim === undefined) return false;
+    this.feeds.delete(victim);
+    this.counters.feedsEvicted++;
+    return true;
+  }
+
+  private evictSilent(nowMs: number): void {
+    this.lastEvictScan = nowMs;
+    for (const [id, g] of this.feeds)
+      if (nowMs - g.lastMs > this.feedEvictMs) {
+        this.feeds.delete(id);
+        this.counters.feedsEvicted++;
+      }
+  }
+
+  /** An event too far past the book: counted against its feed, never applied; see the top of this file. */
+  private implausible(ev: BookDelta, f: Feed, nowMs: number): void {
+    this.counters.implausible++;
+    f.errors++;
+    f.lastBadMs = nowMs;
+    this.sink.feedError?.(
+      ev.collector,
+      'implausible',
+      `event ${ev.first}-${ev.last} ends more than ${this.seqWindow} ids past the book at ${this._seq}`,
+    );
+    // No other feed is delivering (the only one, or all back from an outage): the venue may really have
+    // jumped; resync rather than refuse every event forever. While another feed delivers, its word stands.
+    if (!this.anotherDelivering(f, nowMs)) this.resync('implausible', nowMs);
+  }
+
+  private anotherDelivering(f: Feed, nowMs: number): boolean {
+    for (const g of this.feeds.values())
+      if (g !== f && g.epoch === this.epoch && g.delivering(nowMs, this.feedLiveMs)) return true;
+    return false;
+  }
+
+  /**
+   * Whether applying ev would leave the book crossed, without applying it: on each side the best price after
+   * ev is the better of ev's best non-zero level and the book's best level ev does not touch (a touched
+   * level is either deleted or in ev). Reads only as many book levels as ev has, plus one.
+   */
+  private wouldCross(ev: BookDelta): boolean {
+    const top = this.book.top(Math.max(ev.bids.length, ev.asks.length) + 1);
+    const bid = bestAfter(top.bids, ev.bids, 1);
+    const ask = bestAfter(top.asks, ev.asks, -1);
+    return bid >= ask;
+  }
+
+  /** Whether applying ev could leave the book crossed (cheap bound: ev's best prices against the book's). */
+  private mayCross(ev: BookDelta): boolean {
+    let bid = this.book.bestBidPrice();
+    let ask = this.book.bestAskPrice();
+    for (let i = 0; i < ev.bids.length; i++) {
+      const l = ev.bids[i];
+      if (l[1] > 0 && !(l[0] <= bid)) bid = l[0];
+    }
+    for (let i = 0; i < ev.asks.length; i++) {
+      const l = ev.asks[i];
+      if (l[1] > 0 && !(l[0] >= ask)) ask = l[0];
+    }
+    return bid >= ask;
   }
 
   private holdWhileUnsynced(ev: BookDelta, f: Feed, nowMs: number): void {
@@ -433,25 +733,41 @@ export class BookArbiter {
     }
   }
 
-  /** Apply, check, publish. Returns false if the book crossed (the core is then resyncing). */
-  private applyAndPublish(ev: BookDelta, f: Feed, nowMs: number): boolean {
+  /**
+   * Apply, check, publish. 'refused': the copy would cross the book while another feed is delivering; the
+   * book is restored and the copy counted against its feed. 'resync': the book crossed and is resyncing.
+   */
+  private applyAndPublish(ev: BookDelta, f: Feed, nowMs: number): 'applied' | 'refused' | 'resync' {
     const prev = this._seq;
+    const secondOpinion = !(this.crossedLast === ev.last && this.crossedFeed !== ev.collector);
+    if (secondOpinion && this.mayCross(ev) && this.anotherDelivering(f, nowMs) && this.wouldCross(ev)) {
+      // the book is left as it is; another feed's copy of these ids decides (see the top of this file)
+      this.crossedLast = ev.last;
+      this.crossedFeed = ev.collector;
+      this.counters.crossedRefused++;
+      f.errors++;
+      f.lastBadMs = nowMs;
+      this.sink.feedError?.(ev.collector, 'crossed', `event ${ev.first}-${ev.last} would cross the book`);
+      return 'refused';
+    }
     this.applyLevels(ev);
     if (this.book.isCrossed()) {
       // Keep the event: if the next snapshot is older than it, it is still needed.
       this.resync('crossed', nowMs, ev);
-      return false;
+      return 'resync';
     }
     if (!this.intact(this.book, ev.integrity, f)) {
       this.resync('checksum', nowMs); // the copy is wrong: another feed's, or the snapshot, brings the truth
-      return false;
+      return 'resync';
     }
     this._seq = ev.last;
     this.appliedSinceReset = true;
     f.won++;
     this.counters.published++;
     this.sink.publish(ev, prev + this._offset);
-    return true;
+    this.lastWinner = ev.collector;
+    if (this.leadLast === NONE) this.setLead(ev.last, ev.collector, nowMs);
+    return 'applied';
   }
 
   /** Apply held events that chain now; update state. */
@@ -459,10 +775,25 @@ export class BookArbiter {
     const startSeq = this._seq;
     while (this.head < this.buf.length) {
       const e = this.buf[this.head];
+      if (e.last - this._seq > this.seqWindow) {
+        // held while unsynced, before there was a book to judge it against
+        this.shift();
+        const f = this.feedOf(e.collector);
+        this.counters.implausible++;
+        f.errors++;
+        f.lastBadMs = nowMs;
+        this.sink.feedError?.(
+          e.collector,
+          'implausible',
+          `held event ${e.first}-${e.last} ends more than ${this.seqWindow} ids past the book at ${this._seq}`,
+        );
+        continue;
+      }
       const v = this.rule.check(this._seq, e);
       if (v === 'gap') break;
       this.shift();
-      if (v === 'apply' && !this.applyAndPublish(e, this.feed(e.collector), nowMs)) return;
+      if (v !== 'apply') continue;
+      if (this.applyAndPublish(e, this.feedOf(e.collector), nowMs) === 'resync') return;
     }
     if (this.head === this.buf.length) this._state = 'synced';
     else {
@@ -476,13 +807,15 @@ export class BookArbiter {
   private onResetDelta(ev: BookDelta, f: Feed, nowMs: number): void {
     const key = `delta ${ev.prev} -> ${ev.last}`;
     if (f.epoch < this.epoch || key === this.resetKey) {
-      f.epoch = this.epoch;
+      if (f.epoch < this.epoch) f.enter(this.epoch);
+      f.atReset(ev.last, nowMs);
       this.duplicate(ev, f); // another feed's copy, or a repeat, of the reset that started this id space
       return;
     }
     const inPlace = this._state !== 'unsynced' && ev.prev === this._seq;
     const prev = this.consolidatedSeq;
     this.newEpoch(f, ev.last, ev.exchTime, key);
+    f.atReset(ev.last, nowMs);
     this.dropHeld(); // held events are of the old id space
     if (inPlace) {
       // The reset continues the book at prev.
@@ -514,8 +847,9 @@ export class BookArbiter {
     this._offset = Math.max(base, this.consolidatedSeq + 1 - firstId);
     this.counters.venueResets++;
     this.epoch++;
-    f.epoch = this.epoch;
-    f.last = NONE;
+    f.enter(this.epoch);
+    this.candidate = undefined;
+    this.leadLast = NONE;
     for (const g of this.feeds.values()) g.pendingSkipEnd = NONE;
   }
 
@@ -541,11 +875,14 @@ export class BookArbiter {
     else this.book.applySnapshot(snap.bids, snap.asks);
     this._seq = snap.seq;
     this._state = 'synced';
+    this.candidate = undefined;
+    this.crossedLast = NONE;
+    this.leadLast = NONE;
     this.appliedSinceReset = false;
     this.requestedAt = NaN;
     this.attempt = 0;
     this.counters.snapshotsAdopted++;
-    this.feed(snap.collector).resyncs++;
+    this.feedOf(snap.collector).resyncs++;
     const reason: ResetReason = this.everSynced ? 'resync' : 'initial';
     this.everSynced = true;
     this.sink.reset(reason, snap);
@@ -554,7 +891,38 @@ export class BookArbiter {
     this.drain(nowMs);
   }
 
+  /** The lead check failed (see leadLast): an error of the feed whose event put the book there; resync. */
+  private leadForged(nowMs: number): void {
+    const f = this.feeds.get(this.leadFeed);
+    this.counters.implausible++;
+    if (f !== undefined) {
+      f.errors++;
+      f.lastBadMs = nowMs;
+    }
+    this.sink.feedError?.(
+      this.leadFeed,
+      'implausible',
+      `its event put the book at ${this.leadLast}, which another feed still had not reached after ${this.leadTimeoutMs} ms`,
+    );
+    this.resync('implausible', nowMs);
+  }
+
+  private setLead(last: number, feed: string, nowMs: number): void {
+    this.leadLast = last;
+    this.leadFeed = feed;
+    this.leadSince = nowMs;
+  }
+
+  /** Another feed reached the lead: check the book's position now next (none if the book is there already). */
+  private nextLead(nowMs: number): void {
+    if (this._seq > this.leadLast) this.setLead(this._seq, this.lastWinner, nowMs);
+    else {
+      this.leadLast = NONE;
+    }
+  }
+
   private resync(reason: SnapshotRequestReason, nowMs: number, keep?: BookDelta): void {
+    this.leadLast = NONE;
     this._state = 'unsynced';
     this.counters.resyncs++;
     for (const f of this.feeds.values()) f.pendingSkipEnd = NONE;
@@ -583,7 +951,7 @@ export class BookArbiter {
       if (coverStart(e) <= lo) return false;
       buf.splice(i, 1);
       this.bufLasts.delete(e.last);
-      this.feed(e.collector).duplicates++;
+      this.feedOf(e.collector).duplicates++;
       return true;
     }
     return false;
@@ -677,4 +1045,23 @@ function snapshotCrossed(bids: readonly Level[], asks: readonly Level[]): boolea
   for (let i = 0; i < bids.length; i++) if (bids[i][1] > 0 && bids[i][0] > bestBid) bestBid = bids[i][0];
   for (let i = 0; i < asks.length; i++) if (asks[i][1] > 0 && asks[i][0] < bestAsk) bestAsk = asks[i][0];
   return bestBid >= bestAsk;
+}
+
+/**
+ * Best price of one side after applying `ev` levels to a book whose best levels (best first, at least
+ * ev.length + 1 of them when the side has that many) are `book`; NaN when the side ends empty. sign 1: bids
+ * (higher is better), -1: asks.
+ */
+function bestAfter(book: readonly Level[], ev: readonly Level[], sign: 1 | -1): number {
+  const set = new Map<number, number>();
+  for (let i = 0; i < ev.length; i++) set.set(ev[i][0], ev[i][1]); // a later duplicate price wins
+  let best = NaN;
+  for (const [p, size] of set) if (size > 0 && !(sign * p <= sign * best)) best = p;
+  for (let i = 0; i < book.length; i++) {
+    const p = book[i][0];
+    if (set.has(p)) continue;
+    if (!(sign * p <= sign * best)) best = p;
+    break;
+  }
+  return best;
 }

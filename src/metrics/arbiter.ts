@@ -41,6 +41,12 @@ export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService
     'Ingest messages for a book not configured here.',
     () => k.unknownSymbol,
   );
+  liveTotal(
+    reg,
+    'arbiter_peer_mismatch_total',
+    'Ingest messages refused: collector field differs from the authenticated peer.',
+    () => k.peerMismatch,
+  );
 
   liveGauge(
     reg,
@@ -77,6 +83,25 @@ export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService
     bookL,
     perBook((s) => s.resyncs),
   );
+  liveCounter(
+    reg,
+    'book_refused_total',
+    'Messages of this book refused as errors of their feed (reason: implausible, crossed), snapshots held back (snapshot_unconfirmed), feeds forgotten (feed_evicted) or refused at the bound (feed_refused).',
+    [...bookL, 'reason'],
+    () =>
+      books().flatMap((s): Sample[] => {
+        const r = s.refused;
+        if (r === undefined) return [];
+        const l = bookLabels(s);
+        return [
+          [{ ...l, reason: 'implausible' }, r.implausible],
+          [{ ...l, reason: 'crossed' }, r.crossed],
+          [{ ...l, reason: 'snapshot_unconfirmed' }, r.snapshotsUnconfirmed],
+          [{ ...l, reason: 'feed_evicted' }, r.feedsEvicted],
+          [{ ...l, reason: 'feed_refused' }, r.feedsRefused],
+        ];
+      }),
+  );
   liveGauge(
     reg,
     'arbiter_processing_seconds',
@@ -112,6 +137,13 @@ export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService
     "This feed's copies that arrived first (published).",
     feedL,
     perFeed((f) => f.won),
+  );
+  liveCounter(
+    reg,
+    'feed_errors_total',
+    "This feed's messages refused as errors (sequence jumps past the plausibility window, copies crossing the book).",
+    feedL,
+    perFeed((f) => f.errors ?? 0),
   );
   liveCounter(
     reg,

@@ -72,7 +72,6 @@ export function snapshotWeight(limit: number): number {
   return 250;
 }
 
-
 /** Set by toLevels when it returns undefined; avoids allocating a result object per call on the hot path. */
 let levelsError = '';
 
@@ -346,6 +345,8 @@ export const binanceSpot: VenueAdapter = {
   name: 'Binance spot',
   markets: ['spot'],
   rule: intervalRule,
+  // ids per symbol (an estimate: over an hour at 1e3 ids/s)
+  seqWindow: 1e7,
   snapshotSource: 'rest',
   defaultWsUrl: BINANCE_WS_BASE,
   defaultRestUrl: BINANCE_REST_BASE,

@@ -325,6 +325,8 @@ export function bybitAdapter(category: BybitCategory, depth: BybitDepth = BYBIT_
     name: category === 'spot' ? 'Bybit spot' : 'Bybit linear perpetuals',
     markets,
     rule: intervalRule,
+    // u per symbol
+    seqWindow: 1e7,
     // a snapshot arrives on the websocket after each subscribe (REST u is in another depth's id space)
     snapshotSource: 'websocket',
     defaultWsUrl: category === 'spot' ? BYBIT_SPOT_WS_BASE : BYBIT_LINEAR_WS_BASE,

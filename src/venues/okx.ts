@@ -447,6 +447,8 @@ export const okx: VenueAdapter = {
   markets: ['spot', 'perp', 'future'],
   rule: intervalRule,
   integrity: okxIntegrity,
+  // seqId per instrument
+  seqWindow: 1e7,
   // the snapshot arrives on the websocket after each subscribe; REST books (source=0) is the fallback
   snapshotSource: 'websocket',
   defaultWsUrl: OKX_WS_BASE,

@@ -52,6 +52,12 @@ export interface VenueAdapter {
    * that carries one; absent for venues without (the book keeps numbers only).
    */
   readonly integrity?: BookIntegrity;
+  /**
+   * Plausibility window: how many ids past the book's seq an event may end before the arbiter refuses it as
+   * an error of its feed (docs/config.md, arbiter.seqWindow). Wide enough for the venue's id rate over a
+   * quiet spell: ids per book (spot) grow slowly; Binance USD-M's ids are shared by every symbol.
+   */
+  readonly seqWindow: number;
   /** Where a (re)sync snapshot comes from: a REST call the collector makes, or the venue's websocket. */
   readonly snapshotSource: 'rest' | 'websocket';
   /** Public production endpoints (a simulator or testnet replaces them by config). */

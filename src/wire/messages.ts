@@ -84,6 +84,8 @@ export interface ArbiterFeedStats {
   resyncs: number;
   /** Events or snapshots of this feed whose venue checksum the consolidated book failed (OKX; absent before). */
   checksumMismatches?: number;
+  /** Messages of this feed refused as errors: implausible sequence jumps, copies crossing the book. */
+  errors?: number;
   /** Median / p99 lag behind the first copy of the same event, µs, over the last interval. */
   lagP50: number;
   lagP99: number;
@@ -107,6 +109,19 @@ export interface ArbiterStats {
   processingP50: number;
   processingP99: number;
   resyncs: number;
+  /** Messages of this book refused as errors of their feed, and feeds forgotten (see core/arbiter.ts). */
+  refused?: {
+    /** Events (or snapshots) beyond the plausibility window. */
+    implausible: number;
+    /** Copies that would cross the book, refused while another feed delivered. */
+    crossed: number;
+    /** Snapshots held back until another feed's stream reached their id. */
+    snapshotsUnconfirmed: number;
+    /** Feeds forgotten: silent for feedEvictMs, or evicted for a new id at maxFeeds. */
+    feedsEvicted: number;
+    /** Messages from new ids refused at maxFeeds. */
+    feedsRefused: number;
+  };
   feeds: ArbiterFeedStats[];
   /** The arbiter process's memory, MiB (whole process, all books): tells a growing heap from growing queues. */
   memory?: { rssMiB: number; heapUsedMiB: number; externalMiB: number };
@@ -140,13 +155,39 @@ export function encode(msg: object): Buffer {
   return Buffer.from(JSON.stringify(msg));
 }
 
+/**
+ * Largest price or size a level may carry: the fast scanner's limit too (its mantissa is a safe integer).
+ * Anything above is not a market: a hostile or broken feed, refused at decode.
+ */
+export const MAX_LEVEL_NUMBER = Number.MAX_SAFE_INTEGER;
+
+/** Levels as a book may apply them: price finite, > 0 and <= MAX_LEVEL_NUMBER; size finite, >= 0, same bound. */
 function isLevels(x: unknown): x is Level[] {
   if (!Array.isArray(x)) return false;
   for (const l of x) {
     if (!Array.isArray(l) || l.length < 2 || typeof l[0] !== 'number' || typeof l[1] !== 'number') return false;
-    if (!Number.isFinite(l[0]) || !(l[1] >= 0)) return false;
+    if (!(l[0] > 0 && l[0] <= MAX_LEVEL_NUMBER) || !(l[1] >= 0 && l[1] <= MAX_LEVEL_NUMBER)) return false;
   }
   return true;
+}
+
+/**
+ * A venue sequence number (update id, snapshot id): a non-negative safe integer. `last = 1e300`, -1, 2.5 or
+ * NaN would poison the book's position (every real event after it looks stale), so they never pass decode.
+ */
+function needSeq(r: Record<string, unknown>, key: string, optional = false): void {
+  const v = r[key];
+  if (optional && v === undefined) return;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw new DecodeError(`field "${key}" must be a non-negative integer below 2^53`);
+}
+
+/** A time stamp (ms or µs since the epoch): finite and non-negative. */
+function needTime(r: Record<string, unknown>, key: string, optional = false): void {
+  const v = r[key];
+  if (optional && v === undefined) return;
+  if (typeof v !== 'number' || !(v >= 0 && v <= Number.MAX_SAFE_INTEGER))
+    throw new DecodeError(`field "${key}" must be a non-negative time`);
 }
 
 function parse(buf: Buffer | Uint8Array | string): Record<string, unknown> {
@@ -253,16 +294,21 @@ function decodeCollectorEventHead(text: string, wanted?: LevelsWanted): Collecto
   need(r, 'venue', 'string');
   need(r, 'symbol', 'string');
   need(r, 'collector', 'string');
-  need(r, 'recvTime', 'number');
-  if (!isLevels(r.bids) || !isLevels(r.asks)) throw new DecodeError('bids/asks must be arrays of [price,size] numbers');
+  needTime(r, 'recvTime');
+  needTime(r, 'exchTime', true);
+  if (!isLevels(r.bids) || !isLevels(r.asks))
+    throw new DecodeError(
+      'bids/asks must be arrays of [price,size] with price > 0, size >= 0, both finite and below 2^53',
+    );
   if (r.type === 'delta') {
-    need(r, 'first', 'number');
-    need(r, 'last', 'number');
+    needSeq(r, 'first');
+    needSeq(r, 'last');
+    needSeq(r, 'prev', true);
     if ((r.first as number) > (r.last as number)) throw new DecodeError('first > last');
     return r as unknown as BookDelta;
   }
   if (r.type === 'snapshot') {
-    need(r, 'seq', 'number');
+    needSeq(r, 'seq');
     return r as unknown as BookSnapshot;
   }
   throw new DecodeError(`unexpected type ${String(r.type)} on a raw topic`);

@@ -76,6 +76,9 @@ test('defaults: every key filled in, two collectors a and b with the venue URLs 
     snapshotIntervalMs: 1000,
     snapshotTimeoutMs: 3000,
     statsIntervalMs: 1000,
+    maxFeeds: 64,
+    feedEvictMs: 300000,
+    leadTimeoutMs: 10000,
   });
   assert.deepEqual(c.sim, {
     host: '127.0.0.1',
@@ -168,6 +171,9 @@ log:
     snapshotIntervalMs: 200,
     snapshotTimeoutMs: 500,
     statsIntervalMs: 250,
+    maxFeeds: 64,
+    feedEvictMs: 300000,
+    leadTimeoutMs: 10000,
   });
   assert.equal(c.sim.capture, 'data/capture.ndjson');
   assert.equal(c.sim.eventsPerSec, 0.5);

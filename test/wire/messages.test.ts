@@ -210,3 +210,44 @@ test('heartbeats: encoded with a fixed prefix, decoded by decodeBookMessage only
       JSON.stringify(bad),
     );
 });
+
+test('hostile numbers in a raw.* event are DecodeErrors on both the fast and the JSON path, never an event', () => {
+  // Each one, applied, would poison a book: `last = 1e300` makes every real event after it stale.
+  const base = { ...delta, raw: undefined };
+  const bad: [string, Record<string, unknown>][] = [
+    ['last 1e300', { last: 1e300 }],
+    ['last above 2^53', { last: 2 ** 60 }],
+    ['negative first', { first: -5 }],
+    ['fractional last', { last: 12.5 }],
+    ['negative prev', { prev: -1 }],
+    ['fractional prev', { prev: 10.5 }],
+    ['negative price', { bids: [[-100, 1]] }],
+    ['zero price', { asks: [[0, 1]] }],
+    ['absurd price', { bids: [[1e300, 1]] }],
+    ['negative size', { bids: [[100, -1]] }],
+    ['absurd size', { asks: [[101, 1e200]] }],
+    ['negative recvTime', { recvTime: -1 }],
+    ['negative exchTime', { exchTime: -1 }],
+  ];
+  for (const [what, patch] of bad) {
+    const ev = { ...base, ...patch };
+    // the hand-built encoder (fast-path shape) and JSON.stringify (JSON.parse path) must both be refused
+    for (const text of [encodeCollectorEvent(ev as BookDelta), JSON.stringify({ v: 1, ...ev })])
+      assert.throws(() => decodeCollectorEvent(text), DecodeError, `${what}: ${text}`);
+  }
+  const snap = {
+    v: 1,
+    type: 'snapshot',
+    venue: 'binance',
+    symbol: 'BTCUSDT',
+    recvTime: 1,
+    collector: 'a',
+    bids: [],
+    asks: [],
+  };
+  for (const seq of [1e300, -1, 2.5, 2 ** 60])
+    assert.throws(() => decodeCollectorEvent(JSON.stringify({ ...snap, seq })), DecodeError, `snapshot seq ${seq}`);
+  // the bounds are not tighter than real data: safe integers and small prices pass
+  const ok = { ...base, first: Number.MAX_SAFE_INTEGER - 1, last: Number.MAX_SAFE_INTEGER, bids: [[1e-8, 0]] };
+  assert.equal((decodeCollectorEvent(JSON.stringify({ v: 1, ...ok })) as BookDelta).last, Number.MAX_SAFE_INTEGER);
+});
