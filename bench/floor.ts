@@ -3,7 +3,7 @@
  * message rate, with no bookwire code on the path -- over zeromq.js (PUB -> SUB, as the pipeline's hops),
  * and over a plain Node TCP socket for comparison (what the zeromq.js hop adds: docs/performance.md,
  * "Why a ZeroMQ hop has a 1 ms tail here").
- * `node dist/bench/floor.js [rate]`
+ * `node dist/bench/floor.js [rate] [kinds: zeromq,ingest,tcp]`
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -14,15 +14,16 @@ import { ZmqTransport } from '../src/transport/zeromq.js';
 import { freePort } from './pipeline.js';
 
 const PAD = 'x'.repeat(300);
-export type FloorKind = 'zeromq' | 'tcp';
+/** zeromq: a book hop (PUB binds -> SUB connects); ingest: a collector's hop (connects -> the arbiter's bound ingest). */
+export type FloorKind = 'zeromq' | 'ingest' | 'tcp';
 
 /** Sends `rate` messages/s (each "<send time µs> <300 bytes>") for `seconds`, in 1 ms timer ticks, then "end". */
 async function publish(kind: FloorKind, endpoint: string, rate: number, seconds: number): Promise<void> {
   let send: (s: string) => void;
   let close: () => Promise<void>;
-  if (kind === 'zeromq') {
-    const t = new ZmqTransport({ publish: [endpoint] });
-    const pub = await t.publisher('book');
+  if (kind === 'zeromq' || kind === 'ingest') {
+    const t = new ZmqTransport(kind === 'ingest' ? { ingest: [endpoint] } : { publish: [endpoint] });
+    const pub = await t.publisher(kind === 'ingest' ? 'ingest' : 'book');
     await new Promise((r) => setTimeout(r, 700)); // slow joiner
     send = (s) => pub.send('floor', s);
     close = () => t.close();
@@ -46,10 +47,10 @@ async function publish(kind: FloorKind, endpoint: string, rate: number, seconds:
 
 /** The receiving side: yields each message's text as it arrives, until "end". */
 async function* receive(kind: FloorKind): AsyncGenerator<string | { endpoint: string }> {
-  if (kind === 'zeromq') {
+  if (kind === 'zeromq' || kind === 'ingest') {
     const endpoint = `tcp://127.0.0.1:${await freePort()}`;
-    const t = new ZmqTransport({ publish: [endpoint] });
-    const sub = await t.subscriber('book', ['floor']);
+    const t = new ZmqTransport(kind === 'ingest' ? { ingest: [endpoint] } : { publish: [endpoint] });
+    const sub = await t.subscriber(kind === 'ingest' ? 'ingest' : 'book', ['floor']);
     yield { endpoint };
     for await (const m of sub) yield m.payload.toString('latin1', 0, 20);
     return;
@@ -118,5 +119,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     await publish(process.argv[3] as FloorKind, process.argv[4], Number(process.argv[5]), Number(process.argv[6]));
   else
     for (const rate of process.argv[2] ? [Number(process.argv[2])] : [1000, 10_000])
-      for (const kind of ['zeromq', 'tcp'] as const) console.log(formatFloor(await benchFloor(rate, 4, kind)));
+      for (const kind of (process.argv[3] ? process.argv[3].split(',') : ['zeromq', 'tcp']) as FloorKind[])
+        console.log(formatFloor(await benchFloor(rate, 4, kind)));
 }
