@@ -187,3 +187,9 @@ export function z85Encode(data: Uint8Array): string {
   }
   return out;
 }
+
+/** A new key pair (libzmq's generator); zeromq is loaded only when this is called. */
+export async function generateKeyPair(): Promise<CurveKeyPair> {
+  const { curveKeyPair } = await import('zeromq');
+  return curveKeyPair();
+}
