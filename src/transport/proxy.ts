@@ -13,11 +13,11 @@
  * it keeps forwarding while the JS thread is busy).
  */
 import * as zmq from 'zeromq';
-import { DEFAULT_MAX_MESSAGE_SIZE, secureBind } from './zeromq.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, RECONNECT, secureBind } from './zeromq.js';
 import { DEFAULT_HIGH_WATER_MARK, errorMessageOf } from './common.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { CurveSettings } from './keys.js';
-import { newSecurityStats, type SecurityStats } from './zap.js';
+import { newSecurityStats, zapHandler, type SecurityStats } from './zap.js';
 
 export interface ProxyOptions {
   /** ROUTER bind endpoint; collectors (ingest publishers) connect here. `tcp://127.0.0.1:*` picks a free port. */
@@ -74,8 +74,10 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     throw e;
   }
   const release = () => releases.forEach((r) => r());
-  return opts.mode === 'loop'
-    ? loopProxy(router, xpub, frontend, backend, security, log, release)
+  // With CURVE the peer frame must be checked (only a routing id our ZAP handler set names someone, zap.ts)
+  // and forwarded as the plain name: the native proxy cannot, so CURVE runs the loop.
+  return opts.mode === 'loop' || opts.curve
+    ? loopProxy(router, xpub, frontend, backend, security, log, release, opts.curve !== undefined)
     : nativeProxy(router, xpub, frontend, backend, security, release);
 }
 
@@ -113,8 +115,10 @@ function loopProxy(
   security: SecurityStats,
   log: Logger,
   release: () => void,
+  checkPeers: boolean,
 ): RunningProxy {
   let closed = false;
+  const nudged = new Set<string>();
   const onSendError = (e: unknown): void => {
     if (!closed) log.warn({ err: errorMessageOf(e) }, 'proxy forward failed');
   };
@@ -134,6 +138,19 @@ function loopProxy(
   };
   // The XPUB has sendTimeout 0: a send never waits (it drops past its HWM), so sends never overlap.
   const data = receiving(router, (msg) => {
+    if (checkPeers) {
+      const name = zapHandler.boundName(msg[0]);
+      if (name === undefined) {
+        security.unbound++;
+        const k = msg[0].toString('latin1');
+        if (!nudged.has(k) && nudged.size < 1000) {
+          nudged.add(k);
+          router.send([msg[0], RECONNECT]).then(undefined, () => undefined);
+        }
+        return;
+      }
+      msg[0] = Buffer.from(name);
+    }
     try {
       xpub.send(msg).then(undefined, onSendError);
     } catch (e) {

@@ -6,12 +6,15 @@
  *
  * Identity binding: libzmq applies the metadata of a ZAP reply to the connection, and an "Identity"
  * property there sets the peer's routing id on a ROUTER, replacing the one the client claimed in its
- * handshake. So on the ingest ROUTER every message arrives prefixed by the name the client's key is
+ * handshake. So the ingest ROUTER receives every message prefixed by the name the client's key is
  * allowed under, whatever routing id the client chose: a key allowed as `a` can only speak as `a`.
- * (libzmq parses the client's own metadata right after sending the ZAP request, before it can read the
- * reply of a handler in another thread, so the reply's Identity is the one that stays; test/transport/
- * curve.test.ts checks it.)
+ * But libzmq applies the client's own metadata after sending the ZAP request, and a reply read before
+ * that (a handler that answers while libzmq's I/O thread is preempted: seen under load) loses to the
+ * client's claim. So the Identity we set carries a secret of this process, `name#token`: a routing id
+ * with the token was set here; one without it is the client's claim and names nobody (boundName ->
+ * undefined; the ingest drops its messages, counted, and asks that client to reconnect).
  */
+import { randomBytes } from 'node:crypto';
 import * as zmq from 'zeromq';
 import type { Logger } from '../log.js';
 import { z85Encode } from './keys.js';
@@ -27,9 +30,11 @@ export interface SecurityStats {
   refused: number;
   /** Distinct refused keys seen (each logged once), up to MAX_REMEMBERED_REFUSED. */
   refusedPeers: number;
+  /** Ingest messages dropped because their routing id was the sender's claim, not bound to its key. */
+  unbound: number;
 }
 
-export const newSecurityStats = (): SecurityStats => ({ allowed: 0, refused: 0, refusedPeers: 0 });
+export const newSecurityStats = (): SecurityStats => ({ allowed: 0, refused: 0, refusedPeers: 0, unbound: 0 });
 
 export interface ZapPolicy {
   /** Public key (Z85) -> peer name. */
@@ -67,7 +72,17 @@ function metadata(props: Record<string, string>): Buffer {
 }
 
 class ZapHandler {
+  /** Secret suffix of the routing ids this handler sets: a client cannot claim one. */
+  private readonly token = randomBytes(12).toString('base64url');
+  private readonly suffix = Buffer.from(`#${this.token}`);
   private sock: zmq.Router | undefined;
+
+  /** The name in a routing id this handler set (`name#token`), or undefined for any other routing id. */
+  boundName(routingId: Buffer): string | undefined {
+    const n = routingId.length - this.suffix.length;
+    if (n <= 0 || this.suffix.compare(routingId, n) !== 0) return undefined;
+    return routingId.toString('utf8', 0, n);
+  }
   private starting: Promise<void> | undefined;
   private readonly domains = new Map<string, Domain>();
   private nextDomain = 1;
@@ -123,11 +138,17 @@ class ZapHandler {
       }
       const reply = this.answer(frames);
       if (reply === undefined) continue;
-      try {
-        sock.send(reply).then(undefined, () => undefined); // a vanished connection needs no answer
-      } catch {
-        // closed meanwhile
-      }
+      const send = () => {
+        try {
+          sock.send(reply).then(undefined, () => undefined); // a vanished connection needs no answer
+        } catch {
+          // closed meanwhile
+        }
+      };
+      // An identity-binding reply waits a moment so that libzmq has applied the client's own metadata
+      // first (see above): without it the honest client loses the race now and then and is re-asked.
+      if (reply.length === 8 && reply[7].length > 0) setTimeout(send, IDENTITY_REPLY_DELAY_MS);
+      else send();
     }
   }
 
@@ -155,7 +176,7 @@ class ZapHandler {
     }
     d.stats.allowed++;
     d.log.debug({ socket: d.what, peer: name, address }, 'peer authenticated');
-    const meta = d.bindIdentity ? metadata({ Identity: name }) : EMPTY;
+    const meta = d.bindIdentity ? metadata({ Identity: `${name}#${this.token}` }) : EMPTY;
     return [rid, empty, toBuf('1.0'), requestId, toBuf('200'), toBuf('OK'), toBuf(name), meta];
   }
 
@@ -178,6 +199,7 @@ class ZapHandler {
 }
 
 const EMPTY = Buffer.alloc(0);
+const IDENTITY_REPLY_DELAY_MS = 2;
 const toBuf = (s: string | Buffer): Buffer => (typeof s === 'string' ? Buffer.from(s) : s);
 
 /** The process's one ZAP handler. */

@@ -206,19 +206,53 @@ export function isLocalEndpoint(endpoint: string): boolean {
   return /^127\.\d+\.\d+\.\d+$/.test(host) || host === 'localhost' || host === '::1' || host === 'lo';
 }
 
-/** Frames [peer, topic, ...] of the ingest: a peer id libzmq generated (first byte 0) names nobody. */
-let lastPeerFrame: Buffer = Buffer.alloc(0);
-let lastPeer: string | undefined;
-function peerOf(frame: Buffer): string | undefined {
-  if (frame.length === 0 || frame[0] === 0) return undefined;
-  if (!frame.equals(lastPeerFrame)) {
-    lastPeerFrame = Buffer.from(frame);
-    lastPeer = frame.toString('utf8');
-  }
-  return lastPeer;
+/**
+ * How an ingest subscriber reads the peer frame of [peer, topic, ...]:
+ *  'claimed'  plaintext: the routing id the sender announced; one libzmq generated (first byte 0) names nobody;
+ *  'bound'    CURVE: only a routing id the ZAP handler set (`name#token`, zap.ts) names someone; messages
+ *             under any other one are dropped (PeerReader returns null);
+ *  'relayed'  behind a proxy, which did the above and forwards the plain name.
+ */
+export type PeerFrame = 'claimed' | 'bound' | 'relayed';
+
+/** Frame -> peer name, undefined (nobody), or null (unauthenticated under CURVE: drop). Caches the last frame. */
+function peerReader(kind: PeerFrame): (frame: Buffer) => string | undefined | null {
+  let lastFrame = Buffer.alloc(0);
+  let last: string | undefined | null;
+  return (frame) => {
+    if (frame.equals(lastFrame)) return last;
+    lastFrame = Buffer.from(frame);
+    if (kind === 'bound') last = zapHandler.boundName(frame) ?? null;
+    else last = frame.length === 0 || frame[0] === 0 ? undefined : frame.toString('utf8');
+    return last;
+  };
 }
 
 const isEagain = (e: unknown): boolean => isErrno(e, 'EAGAIN');
+
+/** What an ingest ROUTER sends a sender whose routing id it cannot trust: reconnect (and be bound this time). */
+export const RECONNECT = Buffer.from('reconnect');
+
+/**
+ * An ingest DEALER listens for RECONNECT from its server and reconnects; nothing else ever comes back.
+ * Ends when the socket is closed.
+ */
+async function reconnectWhenAsked(sock: zmq.Dealer, endpoint: string, log: Logger): Promise<void> {
+  for (;;) {
+    try {
+      await sock.receive();
+    } catch {
+      return; // closed
+    }
+    log.warn({ endpoint }, 'ingest server asked this publisher to reconnect (its identity was not bound)');
+    try {
+      sock.disconnect(endpoint);
+      sock.connect(endpoint);
+    } catch {
+      return;
+    }
+  }
+}
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -371,6 +405,25 @@ export class ZmqSubscriber implements BusSubscriber {
   private batchPeer: string | undefined;
   /** 1 on the ingest: every message is [peer, topic, payload...]. */
   private readonly offset: number;
+  private readonly peerOf: (frame: Buffer) => string | undefined | null;
+  /** CURVE ingest: messages dropped because their routing id was not set by our ZAP handler. */
+  unbound = 0;
+  private readonly nudged = new Set<string>();
+
+  /** An unauthenticated routing id: drop its message, and ask that sender once to reconnect (the race in zap.ts). */
+  private refuse(frame: Buffer): void {
+    this.unbound++;
+    if (this.stats) this.stats.unbound++;
+    const key = frame.toString('latin1');
+    if (this.nudged.has(key) || this.nudged.size >= 1000) return;
+    this.nudged.add(key);
+    if (this.sock instanceof zmq.Router)
+      try {
+        this.sock.send([frame, RECONNECT]).then(undefined, () => undefined);
+      } catch {
+        // closed
+      }
+  }
 
   /** Ingest only: the prefixes, matched here (a ROUTER has no subscriptions); undefined = everything. */
   private wanted(topic: string): boolean {
@@ -398,7 +451,12 @@ export class ZmqSubscriber implements BusSubscriber {
       }
       return { done: false, value: { topic, payload: parts[1] ?? EMPTY } };
     }
-    const peer = peerOf(parts[0]);
+    const peer = this.peerOf(parts[0]);
+    if (peer === null) {
+      this.refuse(parts[0]);
+      if (this.closed) return this.onError(new Error('closed'));
+      return this.sock.receive().then(this.onParts, this.onError);
+    }
     if (parts.length > o + 2) {
       this.batch = parts;
       this.batchHead = o + 2;
@@ -438,11 +496,13 @@ export class ZmqSubscriber implements BusSubscriber {
     private readonly sock: zmq.Socket & zmq.Readable,
     endpoint: string | undefined,
     private readonly onClosed: (c: Closable) => void,
-    peerFrame = false,
+    peerFrame?: PeerFrame,
     private readonly filter?: readonly string[],
+    private readonly stats?: SecurityStats,
   ) {
     this.endpoint = endpoint;
     this.offset = peerFrame ? 1 : 0;
+    this.peerOf = peerReader(peerFrame ?? 'claimed');
   }
 
   [Symbol.asyncIterator](): AsyncIterator<BusMessage, undefined> {
@@ -474,7 +534,11 @@ export class ZmqSubscriber implements BusSubscriber {
         continue;
       }
       if (!this.wanted(topic)) continue;
-      const peer = peerOf(parts[0]);
+      const peer = this.peerOf(parts[0]);
+      if (peer === null) {
+        this.refuse(parts[0]);
+        continue;
+      }
       if (parts.length < o + 2) handler(topic, EMPTY, peer);
       for (let i = o + 1; i < parts.length; i++) handler(topic, parts[i], peer);
     }
@@ -922,6 +986,7 @@ export class ZmqTransport implements Transport {
           if (this.sendBufferSize) sock.sendBufferSize = this.sendBufferSize;
           socks.push(sock);
           this.connectClient(sock, [ep]);
+          if (this.curve) void reconnectWhenAsked(sock, ep, this.log);
         }
       } catch (e) {
         for (const s of socks) if (!s.closed) s.close();
@@ -961,14 +1026,15 @@ export class ZmqTransport implements Transport {
         if (opts.receiveBufferSize) sock.receiveBufferSize = opts.receiveBufferSize;
         const b = await this.bindServer(sock, this.endpoints.ingest[0], 'ingest', true);
         this.bound.ingest = b.endpoint;
-        return this.track(new ZmqSubscriber(sock, b.endpoint, b.forget, true, filter));
+        const peers: PeerFrame = this.curve ? 'bound' : 'claimed';
+        return this.track(new ZmqSubscriber(sock, b.endpoint, b.forget, peers, filter, this.security));
       }
       // Behind a proxy: its XPUB forwards [peer, topic, ...] as its ROUTER received them (proxy.ts).
       const sock = new zmq.Subscriber({ receiveHighWaterMark: hwm, linger: 0, maxMessageSize: this.maxMessageSize });
       if (opts.receiveBufferSize) sock.receiveBufferSize = opts.receiveBufferSize;
       sock.subscribe();
       this.connectClient(sock, this.endpoints.ingest);
-      return this.track(new ZmqSubscriber(sock, undefined, this.forget, true, filter));
+      return this.track(new ZmqSubscriber(sock, undefined, this.forget, 'relayed', filter));
     }
     const sock = new zmq.Subscriber({ receiveHighWaterMark: hwm, linger: 0, maxMessageSize: this.maxMessageSize });
     if (opts.receiveBufferSize) sock.receiveBufferSize = opts.receiveBufferSize;
