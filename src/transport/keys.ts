@@ -85,7 +85,8 @@ export function readKeyPair(file: string): CurveKeyPair {
 
 /** A public key given in config: the 40-character Z85 key itself, or a .pub (or .key) file holding it. */
 export function readPublicKey(keyOrFile: string): string {
-  if (isZ85Key(keyOrFile)) return keyOrFile;
+  // A file first: a 40-character path can look like a Z85 key (/, -, . and letters are Z85 characters).
+  if (isZ85Key(keyOrFile) && !fs.existsSync(keyOrFile)) return keyOrFile;
   const text = readText(keyOrFile, 'public key file');
   if (text.length > 4096) throw new KeyFileError(`public key file ${keyOrFile}: too large to be a key file`);
   const lines = contentLines(text);

@@ -4,8 +4,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli } from '../helpers.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { busFlags, freeEndpoints, runCli, sleep, waitFor } from '../helpers.js';
 import { readAllowList, readKeyPair, readPublicKey } from '../../src/transport/keys.js';
+import { ZmqTransport } from '../../src/transport/zeromq.js';
+import { silentLogger } from '../../src/log.js';
+
+const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 function tmpdir(t: { after(fn: () => void): void }): string {
   const d = mkdtempSync(path.join(os.tmpdir(), 'bookwire-keygen-'));
@@ -85,4 +91,67 @@ test('arbitrate: plaintext off loopback needs --insecure; a missing key file is 
   assert.equal(k.code, 2, k.stderr);
   assert.match(k.stderr, /cannot read key file .*nope\.key: no such file \(make one with bookwire keygen\)/);
   noStack(k.stderr);
+});
+
+test('arbitrate with CURVE from flags: an allowed client gets the stats stream, a stranger nothing, refused once in the log', async (t) => {
+  const dir = tmpdir(t);
+  const allowed = path.join(dir, 'allowed');
+  for (const [name, out] of [
+    ['arb', dir],
+    ['client', allowed],
+    ['stranger', dir],
+  ])
+    assert.equal((await runCli(['keygen', '--name', name, '--out', out])).code, 0);
+  // the client's key pair stays next to its public key in the allow directory: only *.pub counts there
+  const ep = await freeEndpoints();
+  const arb = spawn(
+    process.execPath,
+    [
+      CLI_MAIN,
+      'arbitrate',
+      ...busFlags(ep),
+      '--stats-interval-ms',
+      '50',
+      '--curve-key',
+      path.join(dir, 'arb.key'),
+      '--curve-allow',
+      allowed,
+      '--duration',
+      '20',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  arb.stderr.on('data', (d) => (log += d));
+  t.after(() => {
+    if (arb.exitCode === null) arb.kill('SIGKILL');
+  });
+  await waitFor(() => /arbiter running/.test(log), 15_000, 'the arbiter to start');
+  const curveOf = (name: string) => ({
+    keyPair: readKeyPair(path.join(name === 'client' ? allowed : dir, `${name}.key`)),
+    serverKey: readPublicKey(path.join(dir, 'arb.pub')),
+    allow: new Map<string, string>(),
+  });
+  const read = async (name: string): Promise<number> => {
+    const tr = new ZmqTransport(ep, { logger: silentLogger, curve: curveOf(name) });
+    try {
+      const sub = await tr.subscriber('book', ['stats.']);
+      let n = 0;
+      const done = sub.consume!(() => void n++);
+      await sleep(1500);
+      await sub.close();
+      await done;
+      return n;
+    } finally {
+      await tr.close();
+    }
+  };
+  const [good, bad] = await Promise.all([read('client'), read('stranger')]);
+  assert.ok(good > 3, `the allowed client got ${good} stats messages`);
+  assert.equal(bad, 0, 'the stranger got the feed');
+  arb.kill('SIGTERM');
+  await new Promise((r) => arb.once('exit', r));
+  const refusals = log.split('\n').filter((l) => /key is not allowed/.test(l));
+  assert.equal(refusals.length, 1, refusals.join('\n'));
+  assert.match(refusals[0], new RegExp(readPublicKey(path.join(dir, 'stranger.pub')).replace(/[^\w]/g, '\\$&')));
 });
