@@ -104,11 +104,11 @@ export function overridesFrom(o: Opts): DeepPartial<Config> {
   const coalesce = typeof o.coalesce === 'boolean' ? o.coalesce : undefined;
   const curve =
     o.curveKey !== undefined || o.curveServerKey !== undefined || o.curveAllow !== undefined
-      ? {
-          keyFile: o.curveKey as string,
-          serverKey: o.curveServerKey as string | undefined,
-          allowDir: o.curveAllow as string | undefined,
-        }
+      ? Object.fromEntries(
+          Object.entries({ keyFile: o.curveKey, serverKey: o.curveServerKey, allowDir: o.curveAllow }).filter(
+            ([, v]) => v !== undefined,
+          ),
+        )
       : undefined;
   if (
     curve !== undefined ||
