@@ -3,7 +3,7 @@
  * message rate, with no bookwire code on the path -- over zeromq.js (PUB -> SUB, as the pipeline's hops),
  * and over a plain Node TCP socket for comparison (what the zeromq.js hop adds: docs/performance.md,
  * "Why a ZeroMQ hop has a 1 ms tail here").
- * `node dist/bench/floor.js [rate]`
+ * `node dist/bench/floor.js [rate] [kinds: zeromq,ingest,curve,tcp]` (curve: the ingest hop with CURVE)
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -11,18 +11,30 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'hdr-histogram-js';
 import { nowMicros } from '../src/core/clock.js';
 import { ZmqTransport } from '../src/transport/zeromq.js';
+import { generateKeyPair, type CurveKeyPair } from '../src/transport/keys.js';
 import { freePort } from './pipeline.js';
 
 const PAD = 'x'.repeat(300);
-export type FloorKind = 'zeromq' | 'tcp';
+/** zeromq: a book hop (PUB binds -> SUB connects); ingest: a collector's hop (connects -> the arbiter's bound ingest). */
+export type FloorKind = 'zeromq' | 'ingest' | 'curve' | 'tcp';
+
+/** The `curve` kind: an ingest hop with CURVE on (keys made once here, handed to the publisher process). */
+const CURVE_KEYS = process.env.BOOKWIRE_FLOOR_KEYS
+  ? (JSON.parse(process.env.BOOKWIRE_FLOOR_KEYS) as { server: CurveKeyPair; client: CurveKeyPair })
+  : { server: await generateKeyPair(), client: await generateKeyPair() };
+const serverCurve = { keyPair: CURVE_KEYS.server, allow: new Map([[CURVE_KEYS.client.publicKey, 'floor']]) };
+const clientCurve = { keyPair: CURVE_KEYS.client, serverKey: CURVE_KEYS.server.publicKey, allow: new Map() };
+const isIngest = (k: FloorKind) => k === 'ingest' || k === 'curve';
 
 /** Sends `rate` messages/s (each "<send time µs> <300 bytes>") for `seconds`, in 1 ms timer ticks, then "end". */
 async function publish(kind: FloorKind, endpoint: string, rate: number, seconds: number): Promise<void> {
   let send: (s: string) => void;
   let close: () => Promise<void>;
-  if (kind === 'zeromq') {
-    const t = new ZmqTransport({ publish: [endpoint] });
-    const pub = await t.publisher('book');
+  if (kind !== 'tcp') {
+    const t = new ZmqTransport(isIngest(kind) ? { ingest: [endpoint] } : { publish: [endpoint] }, {
+      curve: kind === 'curve' ? clientCurve : undefined,
+    });
+    const pub = await t.publisher(isIngest(kind) ? 'ingest' : 'book');
     await new Promise((r) => setTimeout(r, 700)); // slow joiner
     send = (s) => pub.send('floor', s);
     close = () => t.close();
@@ -46,12 +58,18 @@ async function publish(kind: FloorKind, endpoint: string, rate: number, seconds:
 
 /** The receiving side: yields each message's text as it arrives, until "end". */
 async function* receive(kind: FloorKind): AsyncGenerator<string | { endpoint: string }> {
-  if (kind === 'zeromq') {
+  if (kind !== 'tcp') {
     const endpoint = `tcp://127.0.0.1:${await freePort()}`;
-    const t = new ZmqTransport({ publish: [endpoint] });
-    const sub = await t.subscriber('book', ['floor']);
-    yield { endpoint };
-    for await (const m of sub) yield m.payload.toString('latin1', 0, 20);
+    const t = new ZmqTransport(isIngest(kind) ? { ingest: [endpoint] } : { publish: [endpoint] }, {
+      curve: kind === 'curve' ? serverCurve : undefined,
+    });
+    const sub = await t.subscriber(isIngest(kind) ? 'ingest' : 'book', ['floor']);
+    try {
+      yield { endpoint };
+      for await (const m of sub) yield m.payload.toString('latin1', 0, 20);
+    } finally {
+      await t.close(); // open sockets (and the ZAP handler's) would keep the process alive
+    }
     return;
   }
   const lines: string[] = [];
@@ -92,7 +110,10 @@ export async function benchFloor(
     const now = nowMicros();
     if (typeof m !== 'string') {
       const args = [fileURLToPath(import.meta.url), 'publish', kind, m.endpoint, String(rate), String(seconds)];
-      child = spawn(process.execPath, args, { stdio: 'inherit' });
+      child = spawn(process.execPath, args, {
+        stdio: 'inherit',
+        env: { ...process.env, BOOKWIRE_FLOOR_KEYS: JSON.stringify(CURVE_KEYS) },
+      });
       continue;
     }
     if (m.startsWith('end')) break;
@@ -118,5 +139,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     await publish(process.argv[3] as FloorKind, process.argv[4], Number(process.argv[5]), Number(process.argv[6]));
   else
     for (const rate of process.argv[2] ? [Number(process.argv[2])] : [1000, 10_000])
-      for (const kind of ['zeromq', 'tcp'] as const) console.log(formatFloor(await benchFloor(rate, 4, kind)));
+      for (const kind of (process.argv[3] ? process.argv[3].split(',') : ['zeromq', 'tcp']) as FloorKind[])
+        console.log(formatFloor(await benchFloor(rate, 4, kind)));
 }

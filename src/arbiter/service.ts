@@ -492,7 +492,7 @@ export class ArbiterService {
   private async ingestLoop(sub: BusSubscriber): Promise<void> {
     try {
       if (sub.consume) await sub.consume(this.onIngestMessage);
-      else for await (const m of sub) this.onIngestMessage(m.topic, m.payload, (m as PeerTagged).peer);
+      else for await (const m of sub) this.onIngestMessage(m.topic, m.payload, m.peer);
     } catch (e) {
       if (!this.stopped) this.log.error({ err: (e as Error).message }, 'ingest loop failed');
     }
@@ -733,12 +733,6 @@ export class ArbiterService {
     }
   }
 }
-
-/**
- * A bus message that says which authenticated peer sent it (the transport sets `peer` when links are
- * authenticated, e.g. ZeroMQ CURVE with ZAP): the arbiter then refuses one whose collector field differs.
- */
-type PeerTagged = { peer?: string };
 
 function splitKey(key: string): [string, string] {
   const i = key.indexOf('.');

@@ -10,7 +10,7 @@ import { createTransport } from '../transport/index.js';
 import type { KafkaTransportOptions } from '../transport/kafka.js';
 import type { Transport } from '../transport/types.js';
 import { addCoalesceOptions, addCommonOptions, positive } from './options.js';
-import { untilSignal } from './commands.js';
+import { untilSignal, zmqSecurity } from './commands.js';
 import { UserError } from './errors.js';
 
 type Opts = Record<string, unknown>;
@@ -109,6 +109,7 @@ function sideTransport(s: BridgeSide, cfg: Config, log: Logger, role: 'source' |
     sendHighWaterMark: cfg.bus.sendHighWaterMark,
     receiveHighWaterMark: cfg.bus.receiveHighWaterMark,
     coalesce: cfg.bus.coalesce,
+    ...zmqSecurity(cfg),
     logger: log,
   });
 }

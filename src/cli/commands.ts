@@ -4,6 +4,8 @@ import { createLogger, type Logger } from '../log.js';
 import { createTransport, KafkaTopicMissingError } from '../transport/index.js';
 import type { Transport } from '../transport/types.js';
 import type { KafkaTransportOptions } from '../transport/kafka.js';
+import type { ZmqTransportOptions } from '../transport/zeromq.js';
+import { KeyFileError, loadCurveSettings, type CurveSettings } from '../transport/keys.js';
 import { Collector } from '../collector/collector.js';
 import { ArbiterService } from '../arbiter/service.js';
 import { runSimulator } from '../sim/index.js';
@@ -14,7 +16,24 @@ import { registerArbiterMetrics } from '../metrics/arbiter.js';
 import { registerCollectorMetrics } from '../metrics/collector.js';
 import type client from 'prom-client';
 
-export function busTransport(cfg: Config, log: Logger): Transport {
+/**
+ * The ZeroMQ security options of the config: CURVE keys read (a missing or bad key file is the user's
+ * to fix: one clear line), plaintext policy, message size bound.
+ */
+export function zmqSecurity(cfg: Config): Pick<ZmqTransportOptions, 'curve' | 'insecure' | 'maxMessageSize'> {
+  let curve: CurveSettings | undefined;
+  if (cfg.bus.curve)
+    try {
+      curve = loadCurveSettings(cfg.bus.curve);
+    } catch (e) {
+      if (e instanceof KeyFileError) throw new UserError(e.message);
+      throw e;
+    }
+  return { curve, insecure: cfg.bus.insecure, maxMessageSize: cfg.bus.maxMessageSize };
+}
+
+/** `identity`: the routing id a plaintext ingest publisher announces (a collector's id; BusMessage.peer). */
+export function busTransport(cfg: Config, log: Logger, identity?: string): Transport {
   if (cfg.bus.kind === 'kafka')
     return createTransport({
       kind: 'kafka',
@@ -34,6 +53,8 @@ export function busTransport(cfg: Config, log: Logger): Transport {
     sendHighWaterMark: cfg.bus.sendHighWaterMark,
     receiveHighWaterMark: cfg.bus.receiveHighWaterMark,
     coalesce: cfg.bus.coalesce,
+    ...zmqSecurity(cfg),
+    identity,
     logger: log,
   });
 }
@@ -139,7 +160,7 @@ export async function runCollectCommand(cfg: Config, id: string, durationS?: num
   if (!cc)
     throw new UserError(`no collector "${id}" in the config (known: ${cfg.collectors.map((c) => c.id).join(', ')})`);
   const log = createLogger('collector', cfg.log.level);
-  const transport = busTransport(cfg, log);
+  const transport = busTransport(cfg, log, cc.id);
   const v = cfg.venues[cc.venue];
   const c = new Collector({
     id: cc.id,

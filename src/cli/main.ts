@@ -8,16 +8,25 @@ import { SIM_VENUE_IDS, type Config, type DeepPartial, type SimVenue } from '../
 import {
   addBusOptions,
   addCommonOptions,
+  addSecurityOptions,
   addSymbolOption,
   num,
   overridesFrom,
   positive,
   upperSymbol,
 } from './options.js';
-import { runArbitrateCommand, runCollectCommand, runSimCommand, busTransport, untilSignal } from './commands.js';
+import {
+  runArbitrateCommand,
+  runCollectCommand,
+  runSimCommand,
+  busTransport,
+  untilSignal,
+  zmqSecurity,
+} from './commands.js';
 import { runDemo } from './demo.js';
 import { registerRecordCommands } from './record.js';
 import { registerBridgeCommand } from './bridge.js';
+import { registerKeygenCommand } from './keygen.js';
 import { isUserFacing } from './errors.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_VENUE, VENUE_IDS, findVenue } from '../venues/index.js';
@@ -344,14 +353,21 @@ duration(addBusOptions(addCommonOptions(program.command('watch'))))
   });
 
 // proxy
-addCommonOptions(program.command('proxy'))
-  .description('XSUB/XPUB proxy: many publishers connect to --frontend, subscribers to --backend')
-  .option('--frontend <endpoint>', 'XSUB bind endpoint (publishers connect here)', 'tcp://127.0.0.1:5565')
-  .option('--backend <endpoint>', 'XPUB bind endpoint (subscribers connect here)', 'tcp://127.0.0.1:5566')
+addSecurityOptions(addCommonOptions(program.command('proxy')))
+  .description(
+    'ingest proxy: collectors connect to --frontend, arbiters and recorders (ingest connect mode) to --backend',
+  )
+  .option('--frontend <endpoint>', 'ROUTER bind endpoint (collectors connect here)', 'tcp://127.0.0.1:5565')
+  .option('--backend <endpoint>', 'XPUB bind endpoint (arbiters connect here)', 'tcp://127.0.0.1:5566')
   .action(async (o: Opts) => {
     const cfg = config(o);
     const log = createLogger('proxy', cfg.log.level);
-    const p = await startProxy({ frontend: o.frontend as string, backend: o.backend as string });
+    const p = await startProxy({
+      frontend: o.frontend as string,
+      backend: o.backend as string,
+      ...zmqSecurity(cfg),
+      logger: log,
+    });
     log.info({ frontend: o.frontend, backend: o.backend }, 'proxy running');
     await untilSignal(log, () => p.close());
   });
@@ -361,6 +377,9 @@ registerRecordCommands(program, config);
 
 // bridge (src/cli/bridge.ts)
 registerBridgeCommand(program, config);
+
+// keygen (src/cli/keygen.ts)
+registerKeygenCommand(program);
 
 function stripUndef(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));

@@ -52,13 +52,39 @@ export function addBusOptions(cmd: Command): Command {
     .option('--ingest <endpoints>', 'ingest endpoint(s), comma separated (collectors -> arbiter)', list)
     .option('--publish <endpoints>', 'consolidated publish endpoint(s), comma separated', list)
     .option('--snapshot <endpoints>', 'snapshot service endpoint(s), comma separated', list);
-  return addCoalesceOptions(cmd);
+  return addSecurityOptions(addCoalesceOptions(cmd));
+}
+
+/** ZeroMQ CURVE and bounds (config bus.curve, bus.insecure, bus.maxMessageSize; docs/security.md). */
+export function addSecurityOptions(cmd: Command): Command {
+  return cmd
+    .option('--curve-key <file>', "ZeroMQ CURVE: this process's key pair (NAME.key from bookwire keygen)")
+    .option(
+      '--curve-server-key <file|key>',
+      'ZeroMQ CURVE: the key of the servers this process connects to (a .pub file or the Z85 key)',
+    )
+    .option(
+      '--curve-allow <dir>',
+      'ZeroMQ CURVE: who may connect to what this process binds: a directory of NAME.pub files',
+    )
+    .option(
+      '--insecure',
+      'allow plaintext ZeroMQ binds on addresses other than loopback (anyone reaching them can read and inject)',
+    )
+    .option(
+      '--max-message-size <bytes>',
+      'largest ZeroMQ message part accepted (default 8388608)',
+      num('--max-message-size'),
+    );
 }
 
 /** Opt-in batching (config bus.coalesce); --no-coalesce, the default, overrides a file that turns it on. */
 export function addCoalesceOptions(cmd: Command): Command {
   return cmd
-    .option('--coalesce', 'ZeroMQ: batch what is published close together as [batch.<topic>, p1, p2, ...] (default off; docs/wire-format.md)')
+    .option(
+      '--coalesce',
+      'ZeroMQ: batch what is published close together as [batch.<topic>, p1, p2, ...] (default off; docs/wire-format.md)',
+    )
     .option('--no-coalesce', 'ZeroMQ: every message is exactly [topic, payload] (the default)');
 }
 
@@ -76,7 +102,18 @@ export function overridesFrom(o: Opts): DeepPartial<Config> {
   if (o.logLevel !== undefined) ov.log = { level: o.logLevel as Config['log']['level'] };
   // --coalesce and --no-coalesce are both defined, so commander leaves o.coalesce undefined unless one is given
   const coalesce = typeof o.coalesce === 'boolean' ? o.coalesce : undefined;
+  const curve =
+    o.curveKey !== undefined || o.curveServerKey !== undefined || o.curveAllow !== undefined
+      ? Object.fromEntries(
+          Object.entries({ keyFile: o.curveKey, serverKey: o.curveServerKey, allowDir: o.curveAllow }).filter(
+            ([, v]) => v !== undefined,
+          ),
+        )
+      : undefined;
   if (
+    curve !== undefined ||
+    o.insecure !== undefined ||
+    o.maxMessageSize !== undefined ||
     o.bus !== undefined ||
     o.ingest ||
     o.publish ||
@@ -95,6 +132,9 @@ export function overridesFrom(o: Opts): DeepPartial<Config> {
       snapshot: o.snapshot as string[],
       brokers: o.brokers as string[],
       topicPrefix: o.topicPrefix as string,
+      curve,
+      insecure: o.insecure as boolean | undefined,
+      maxMessageSize: o.maxMessageSize as number | undefined,
     };
   if (o.symbols) ov.symbols = o.symbols as string[];
   return ov;

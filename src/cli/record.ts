@@ -16,7 +16,7 @@ import { lostTimes, SkipLog } from '../recorder/skips.js';
 import { UnsupportedVersionError } from '../recorder/format.js';
 import { ExportError, exportParquet } from '../recorder/export.js';
 import { addBusOptions, addCommonOptions, addSymbolOption, num, positive, upperSymbol } from './options.js';
-import { busTransport, serveMetricsFor, untilSignal } from './commands.js';
+import { busTransport, serveMetricsFor, untilSignal, zmqSecurity } from './commands.js';
 import { registerRecorderMetrics } from '../metrics/recorder.js';
 import type { MetricsServer } from '../metrics/exporter.js';
 import { UserError } from './errors.js';
@@ -31,6 +31,7 @@ export function recorderTransport(cfg: Config, log: Logger): Transport {
     kind: 'zeromq',
     endpoints: { ingest: [cfg.recorder.ingest], publish: cfg.bus.publish, snapshot: cfg.bus.snapshot },
     receiveHighWaterMark: cfg.bus.receiveHighWaterMark,
+    ...zmqSecurity(cfg),
     logger: log,
   });
 }

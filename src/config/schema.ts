@@ -38,6 +38,25 @@ export interface BusConfig {
   lingerMs?: number;
   ssl?: boolean | Record<string, unknown>;
   sasl?: { mechanism: string; [key: string]: unknown };
+  /** ZeroMQ CURVE (docs/security.md): this process's key pair, its servers' key, who may connect to it. */
+  curve?: BusCurveConfig;
+  /** Allow plaintext ZeroMQ binds off loopback (logged as INSECURE); refused otherwise. */
+  insecure: boolean;
+  /** Largest ZeroMQ message part any socket accepts, bytes; a peer sending more is disconnected. */
+  maxMessageSize: number;
+}
+
+/** bus.curve: file paths (or Z85 keys) as given; read when a process starts (transport/keys.ts). */
+export interface BusCurveConfig {
+  /** NAME.key written by `bookwire keygen`: this process's key pair. */
+  keyFile: string;
+  /** The server key (a .pub file or the Z85 key) this process connects with; serverKeys overrides it per endpoint. */
+  serverKey?: string;
+  serverKeys?: Record<string, string>;
+  /** Servers: every NAME.pub in this directory may connect, as NAME (for a collector: its id). */
+  allowDir?: string;
+  /** Servers: name -> .pub file or Z85 key, besides allowDir. */
+  allow?: Record<string, string>;
 }
 
 /** One venue's endpoints and defaults (config key venues.<id>). */
@@ -275,6 +294,22 @@ function section<S extends z.core.$ZodLooseShape>(shape: S) {
 
 // ---- the sections ----
 
+const keyOrFile = nonEmptyString('a .pub file or a 40-character Z85 key');
+const peerName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'peer names are 1-64 letters, digits, _ or -' });
+
+const curveSchema = z
+  .strictObject(
+    {
+      keyFile: nonEmptyString('a key file written by bookwire keygen (NAME.key)'),
+      serverKey: keyOrFile.optional(),
+      serverKeys: z.record(endpoint, keyOrFile, { error: 'expected a mapping of endpoint to server key' }).optional(),
+      allowDir: nonEmptyString('a directory of NAME.pub files').optional(),
+      allow: z.record(peerName, keyOrFile, { error: 'expected a mapping of peer name to public key' }).optional(),
+    },
+    { error: (iss) => (iss.code === 'invalid_type' ? 'expected a mapping with at least a keyFile' : undefined) },
+  )
+  .optional();
+
 const busSchema = section({
   kind: oneOf(['zeromq', 'inproc', 'kafka']).default('zeromq'),
   ingest: endpoints('tcp://127.0.0.1:5555'),
@@ -283,6 +318,10 @@ const busSchema = section({
   sendHighWaterMark: intIn(0).default(100_000),
   receiveHighWaterMark: intIn(0).default(100_000),
   coalesce: z.boolean({ error: 'expected true or false' }).default(false),
+  curve: curveSchema,
+  insecure: z.boolean({ error: 'expected true or false' }).default(false),
+  // 5000 levels a side is ~0.5 MB; at least 64 KiB so that no ordinary message can be refused
+  maxMessageSize: intIn(64 * 1024, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
   brokers: listOf(
     z.string({ error: 'expected a Kafka broker like 127.0.0.1:9092' }).regex(/^[^\s:,]+:\d{1,5}$/, {
       error: 'expected a Kafka broker like 127.0.0.1:9092',

@@ -54,7 +54,7 @@ export function createTransport(cfg: TransportConfig): Transport {
   });
 }
 
-/** Start a ZeroMQ XSUB/XPUB proxy for many publishers (./proxy.ts); loads zeromq when called. */
+/** Start the ZeroMQ ingest proxy (ROUTER -> XPUB) for many collectors (./proxy.ts); loads zeromq when called. */
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   return (await import('./proxy.js')).startProxy(opts);
 }

@@ -37,7 +37,10 @@ export class KafkaTopics {
     let r = this.byBusTopic.get(busTopic);
     if (r !== undefined) return r;
     const i = busTopic.indexOf('.');
-    r = i < 0 ? { topic: this.kafkaTopic(busTopic), key: '' } : { topic: this.kafkaTopic(busTopic.slice(0, i)), key: busTopic.slice(i + 1) };
+    r =
+      i < 0
+        ? { topic: this.kafkaTopic(busTopic), key: '' }
+        : { topic: this.kafkaTopic(busTopic.slice(0, i)), key: busTopic.slice(i + 1) };
     if (this.byBusTopic.size < 100_000) this.byBusTopic.set(busTopic, r);
     return r;
   }

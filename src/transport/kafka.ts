@@ -1239,7 +1239,12 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
     const k = this.t.topics.toKafka(topic);
     // The book a record belongs to decides its raw partition: `stats.v.S`, `book.v.S`, `ctl.snapshot.v.S`.
     const bookKey = k.key.split('.').slice(-2).join('.');
-    r = { topic: k.topic, key: k.key, rawPartition: this.partitionOf(this.rawTopic, bookKey), partition: this.partitionOf(k.topic, k.key) };
+    r = {
+      topic: k.topic,
+      key: k.key,
+      rawPartition: this.partitionOf(this.rawTopic, bookKey),
+      partition: this.partitionOf(k.topic, k.key),
+    };
     // -1: partition metadata not known yet; look again next time
     if (r.rawPartition >= 0 && r.partition >= 0 && this.routes.size < 100_000) this.routes.set(topic, r);
     return r;

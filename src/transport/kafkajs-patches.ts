@@ -61,7 +61,12 @@ export const kafkajsPatched: boolean =
  * switched off or a module in `tooLateIf` is loaded already (it would keep the original). Returns the
  * original exports, or undefined when nothing was patched.
  */
-function patchModule(name: PatchName, path: string, tooLateIf: string[], make: (original: unknown) => unknown): unknown {
+function patchModule(
+  name: PatchName,
+  path: string,
+  tooLateIf: string[],
+  make: (original: unknown) => unknown,
+): unknown {
   if (!enabled(name) || tooLateIf.some((p) => require.cache[p])) return undefined;
   require(path);
   const m = require.cache[path];

@@ -12,7 +12,17 @@
 export interface BusMessage {
   topic: string;
   payload: Buffer;
+  /**
+   * Ingest channel over ZeroMQ: who sent it. With CURVE, the name the sender's key is allowed under
+   * (authenticated: a collector's key allowed as `a` can only ever send as `a`); in plaintext, the routing
+   * id the sender claimed (its collector id; unauthenticated, loopback only). Undefined where the bus
+   * cannot tell (the book channel, in-process, Kafka, an anonymous sender). docs/security.md.
+   */
+  peer?: string;
 }
+
+/** What `consume` calls per message; `peer` as in BusMessage.peer. */
+export type MessageHandler = (topic: string, payload: Buffer, peer?: string) => void;
 
 export type Channel = 'ingest' | 'book';
 
@@ -31,7 +41,7 @@ export interface BusSubscriber extends AsyncIterable<BusMessage> {
    * then resolves. Same messages, same order as iterating, without a promise and an iterator result per
    * message. Use one style per subscriber, not both.
    */
-  consume?(handler: (topic: string, payload: Buffer) => void): Promise<void>;
+  consume?(handler: MessageHandler): Promise<void>;
 }
 
 export interface SnapshotServer {
@@ -102,7 +112,10 @@ export interface Transport {
 
 /** Endpoints of the ZeroMQ bus. Defaults bind on loopback. */
 export interface ZmqEndpoints {
-  /** Arbiter binds a SUB here; collectors' PUBs connect to every ingest endpoint listed (one per arbiter). */
+  /**
+   * Arbiter (and recorder) binds a ROUTER here; collectors connect one DEALER to every ingest endpoint
+   * listed (one per arbiter), each message tagged with the sender's identity (BusMessage.peer).
+   */
   ingest: string[];
   /** Arbiter binds a PUB on the first; clients connect a SUB to all of them (hot-hot arbiters). */
   publish: string[];

@@ -2,9 +2,12 @@
  * The bus over ZeroMQ (zeromq v6). The only module, with proxy.ts, that imports zeromq.
  *
  * Who binds and who connects:
- *   publisher('ingest')  PUB connects to every ingest endpoint        (collectors)
- *   subscriber('ingest') SUB binds ingest[0], or connects to all of them with ingestMode 'connect'
- *                        (arbiter; 'connect' is for an XSUB/XPUB proxy in between, see proxy.ts)
+ *   publisher('ingest')  one DEALER per ingest endpoint, connected     (collectors)
+ *   subscriber('ingest') ROUTER binds ingest[0] (arbiter, recorder), or, with ingestMode 'connect', a SUB
+ *                        connects to every ingest endpoint (the backend of a proxy, see proxy.ts)
+ *                        Either way a message arrives as [peer, topic, payload...]: the ROUTER prefixes the
+ *                        sender's routing id, which CURVE/ZAP binds to the sender's key (zap.ts), and the
+ *                        proxy forwards that frame. So BusMessage.peer says who sent it (docs/security.md).
  *   publisher('book')    PUB binds publish[0]                           (arbiter)
  *   subscriber('book')   SUB connects to every publish endpoint         (clients; hot-hot arbiters)
  *   snapshotServer       ROUTER binds snapshot[0]                       (arbiter)
@@ -15,12 +18,15 @@
  * matches; subscribers made here subscribe to both forms and hand out one payload at a time
  * (docs/wire-format.md, "Framing").
  *
- * TODO(curve): CURVE encryption/authentication of the TCP endpoints (later issue).
+ * Security (docs/security.md): with `curve` every socket runs CURVE; server sockets (the bound ones) admit
+ * only the allow-listed keys through the ZAP handler (zap.ts). Without it, binding anything but loopback
+ * needs `insecure`. Every receiving socket has a maximum message size; every socket a high-water mark.
  */
 import * as zmq from 'zeromq';
 import { createLogger, type Logger } from '../log.js';
 import {
   DEFAULT_ZMQ_ENDPOINTS,
+  type MessageHandler,
   type BusMessage,
   type BusPublisher,
   type BusSubscriber,
@@ -39,8 +45,38 @@ import {
   errorMessageOf,
   errorReplyMessage,
 } from './common.js';
+import type { CurveSettings } from './keys.js';
+import { newSecurityStats, zapHandler, type SecurityStats } from './zap.js';
 
 const DEFAULT_SNAPSHOT_TIMEOUT_MS = 2000;
+/**
+ * Largest message part a socket accepts (bytes); a peer sending a bigger one is disconnected by libzmq
+ * before it is buffered. A consolidated snapshot of 5000 levels a side is ~0.5 MB.
+ */
+export const DEFAULT_MAX_MESSAGE_SIZE = 8 * 1024 * 1024;
+/** ZMTP heartbeats on ingest links: a half-open connection (a region's link cut) is dropped within ~30 s. */
+const HEARTBEAT = { heartbeatInterval: 10_000, heartbeatTimeout: 30_000, heartbeatTimeToLive: 30_000 };
+
+/** Bounds of the snapshot service, per client (routing id) and in total. */
+export interface SnapshotLimits {
+  /** Requests of one client being handled at once; more are refused with an error reply. */
+  maxOutstandingPerClient: number;
+  /** Requests being handled at once, all clients. */
+  maxOutstanding: number;
+  /** Sustained requests per second per client (token bucket), and the burst above it. */
+  requestsPerSecond: number;
+  burst: number;
+  /** Replies queued for one client that does not read them; past it they are dropped (counted). */
+  replyHighWaterMark: number;
+}
+
+export const DEFAULT_SNAPSHOT_LIMITS: SnapshotLimits = {
+  maxOutstandingPerClient: 32,
+  maxOutstanding: 64,
+  requestsPerSecond: 50,
+  burst: 100,
+  replyHighWaterMark: 32,
+};
 /** A closed publisher keeps delivering what is already queued for this long, then the process may exit. */
 const DEFAULT_PUBLISHER_LINGER_MS = 200;
 
@@ -62,6 +98,15 @@ export interface ZmqTransportOptions {
    * (docs/wire-format.md, "Framing"). Subscribers read both forms whatever this says.
    */
   coalesce?: boolean;
+  /** CURVE keys and allow-list (keys.ts loadCurveSettings); absent: plaintext. */
+  curve?: CurveSettings;
+  /** Allow plaintext binds on addresses other than loopback (logged); refused otherwise. */
+  insecure?: boolean;
+  /** Largest message part any socket accepts (bytes); default DEFAULT_MAX_MESSAGE_SIZE. */
+  maxMessageSize?: number;
+  /** Plaintext only: the routing id ingest publishers announce (the collector id), seen as BusMessage.peer. */
+  identity?: string;
+  snapshotLimits?: Partial<SnapshotLimits>;
   logger?: Logger;
 }
 
@@ -147,6 +192,68 @@ function requireEndpoints(list: readonly string[], what: string): void {
   if (list.length === 0) throw new Error(`no ${what} endpoint configured`);
 }
 
+/** Loopback, a local IPC path or in-process: reachable only from this machine. */
+export function isLocalEndpoint(endpoint: string): boolean {
+  const m = /^([a-z]+):\/\/(.*)$/.exec(endpoint);
+  if (!m) return false;
+  if (m[1] === 'ipc' || m[1] === 'inproc') return true;
+  // tcp://host:port, tcp://[v6]:port, tcp://iface;host:port (source;destination for connects)
+  const host = m[2]
+    .replace(/:[^:\]]*$/, '')
+    .split(';')
+    .at(-1)!
+    .replace(/^\[|\]$/g, '');
+  return /^127\.\d+\.\d+\.\d+$/.test(host) || host === 'localhost' || host === '::1' || host === 'lo';
+}
+
+/**
+ * How an ingest subscriber reads the peer frame of [peer, topic, ...]:
+ *  'claimed'  plaintext: the routing id the sender announced; one libzmq generated (first byte 0) names nobody;
+ *  'bound'    CURVE: only a routing id the ZAP handler set (`name#token`, zap.ts) names someone; messages
+ *             under any other one are dropped (PeerReader returns null);
+ *  'relayed'  behind a proxy, which did the above and forwards the plain name.
+ */
+export type PeerFrame = 'claimed' | 'bound' | 'relayed';
+
+/** Frame -> peer name, undefined (nobody), or null (unauthenticated under CURVE: drop). Caches the last frame. */
+function peerReader(kind: PeerFrame): (frame: Buffer) => string | undefined | null {
+  let lastFrame = Buffer.alloc(0);
+  let last: string | undefined | null;
+  return (frame) => {
+    if (frame.equals(lastFrame)) return last;
+    lastFrame = Buffer.from(frame);
+    if (kind === 'bound') last = zapHandler.boundName(frame) ?? null;
+    else last = frame.length === 0 || frame[0] === 0 ? undefined : frame.toString('utf8');
+    return last;
+  };
+}
+
+const isEagain = (e: unknown): boolean => isErrno(e, 'EAGAIN');
+
+/** What an ingest ROUTER sends a sender whose routing id it cannot trust: reconnect (and be bound this time). */
+export const RECONNECT = Buffer.from('reconnect');
+
+/**
+ * An ingest DEALER listens for RECONNECT from its server and reconnects; nothing else ever comes back.
+ * Ends when the socket is closed.
+ */
+async function reconnectWhenAsked(sock: zmq.Dealer, endpoint: string, log: Logger): Promise<void> {
+  for (;;) {
+    try {
+      await sock.receive();
+    } catch {
+      return; // closed
+    }
+    log.warn({ endpoint }, 'ingest server asked this publisher to reconnect (its identity was not bound)');
+    try {
+      sock.disconnect(endpoint);
+      sock.connect(endpoint);
+    } catch {
+      return;
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 
 /**
@@ -164,12 +271,18 @@ export class ZmqPublisher implements BusPublisher {
   sent = 0;
   /** Send failures (should stay 0 for a PUB) and sends after close (ignored). */
   failed = 0;
+  /** Ingest: messages a DEALER refused (its peer's queue full, or no peer connected), like a PUB's HWM drops. */
+  dropped = 0;
   droppedAfterClose = 0;
   private closed = false;
   // Reused for every send: zeromq copies the frame list synchronously inside send().
   private readonly frame: Array<Buffer | string> = ['', ''];
   private readonly onSendError = (e: unknown): void => {
     if (this.closed) return;
+    if (isEagain(e)) {
+      this.dropped++;
+      return;
+    }
     if (this.failed++ < 10 || this.failed % 10_000 === 0)
       this.log.warn({ err: errorMessageOf(e), failed: this.failed }, 'publish failed');
   };
@@ -187,17 +300,16 @@ export class ZmqPublisher implements BusPublisher {
     this.pendingCount = 0;
     for (const [topic, payloads] of this.pending) {
       payloads.unshift(payloads.length === 1 ? topic : BATCH_TOPIC_PREFIX + topic);
-      try {
-        this.sock.send(payloads).then(undefined, this.onSendError);
-      } catch (e) {
-        this.onSendError(e);
-      }
+      this.sendAll(payloads);
     }
     this.pending.clear();
   };
 
+  /** A PUB (book channel) or one DEALER per ingest endpoint; every message goes to each. */
+  private readonly socks: Array<zmq.Socket & zmq.Writable>;
+
   constructor(
-    private readonly sock: zmq.Publisher,
+    sock: zmq.Publisher | Array<zmq.Socket & zmq.Writable>,
     endpoint: string | undefined,
     private readonly lingerMs: number,
     private readonly log: Logger,
@@ -205,6 +317,16 @@ export class ZmqPublisher implements BusPublisher {
     private readonly coalesce: Coalesce = false,
   ) {
     this.endpoint = endpoint;
+    this.socks = Array.isArray(sock) ? sock : [sock];
+  }
+
+  private sendAll(frames: Array<Buffer | string>): void {
+    for (const sock of this.socks)
+      try {
+        sock.send(frames).then(undefined, this.onSendError);
+      } catch (e) {
+        this.onSendError(e);
+      }
   }
 
   send(topic: string, payload: Buffer | string): void {
@@ -235,12 +357,8 @@ export class ZmqPublisher implements BusPublisher {
     const f = this.frame;
     f[0] = topic;
     f[1] = payload;
-    try {
-      this.sock.send(f).then(undefined, this.onSendError);
-      this.sent++;
-    } catch (e) {
-      this.onSendError(e);
-    }
+    this.sendAll(f);
+    this.sent++;
   }
 
   flush(): Promise<void> {
@@ -251,8 +369,10 @@ export class ZmqPublisher implements BusPublisher {
     if (this.closed) return;
     if (this.flushQueued) this.flushPending();
     this.closed = true;
-    this.sock.linger = this.lingerMs;
-    this.sock.close();
+    for (const sock of this.socks) {
+      sock.linger = this.lingerMs;
+      sock.close();
+    }
     this.onClosed(this);
   }
 }
@@ -282,21 +402,74 @@ export class ZmqSubscriber implements BusSubscriber {
   private batch: Buffer[] = [];
   private batchHead = 0;
   private batchTopic = '';
+  private batchPeer: string | undefined;
+  /** 1 on the ingest: every message is [peer, topic, payload...]. */
+  private readonly offset: number;
+  private readonly peerOf: (frame: Buffer) => string | undefined | null;
+  /** CURVE ingest: messages dropped because their routing id was not set by our ZAP handler. */
+  unbound = 0;
+  private readonly nudged = new Set<string>();
 
-  private readonly onParts = (parts: Buffer[]): IteratorResult<BusMessage, undefined> => {
-    this.inFlight--;
-    const topic = topicOf(parts[0]);
-    if (parts.length > 2) {
-      this.batch = parts;
-      this.batchHead = 2;
-      this.batchTopic = topic;
+  /** An unauthenticated routing id: drop its message, and ask that sender once to reconnect (the race in zap.ts). */
+  private refuse(frame: Buffer): void {
+    this.unbound++;
+    if (this.stats) this.stats.unbound++;
+    const key = frame.toString('latin1');
+    if (this.nudged.has(key) || this.nudged.size >= 1000) return;
+    this.nudged.add(key);
+    if (this.sock instanceof zmq.Router)
+      try {
+        this.sock.send([frame, RECONNECT]).then(undefined, () => undefined);
+      } catch {
+        // closed
+      }
+  }
+
+  /** Ingest only: the prefixes, matched here (a ROUTER has no subscriptions); undefined = everything. */
+  private wanted(topic: string): boolean {
+    const f = this.filter;
+    if (f === undefined) return true;
+    for (let i = 0; i < f.length; i++) if (topic.startsWith(f[i])) return true;
+    return false;
+  }
+
+  private readonly onParts = (
+    parts: Buffer[],
+  ): IteratorResult<BusMessage, undefined> | Promise<IteratorResult<BusMessage, undefined>> => {
+    const o = this.offset;
+    const topic = parts.length > o ? topicOf(parts[o]) : '';
+    if (parts.length <= o || !this.wanted(topic)) {
+      if (this.closed) return this.onError(new Error('closed'));
+      return this.sock.receive().then(this.onParts, this.onError); // not for us: the next one
     }
-    return { done: false, value: { topic, payload: parts[1] ?? EMPTY } };
+    this.inFlight--;
+    if (o === 0) {
+      if (parts.length > 2) {
+        this.batch = parts;
+        this.batchHead = 2;
+        this.batchTopic = topic;
+      }
+      return { done: false, value: { topic, payload: parts[1] ?? EMPTY } };
+    }
+    const peer = this.peerOf(parts[0]);
+    if (peer === null) {
+      this.refuse(parts[0]);
+      if (this.closed) return this.onError(new Error('closed'));
+      return this.sock.receive().then(this.onParts, this.onError);
+    }
+    if (parts.length > o + 2) {
+      this.batch = parts;
+      this.batchHead = o + 2;
+      this.batchTopic = topic;
+      this.batchPeer = peer;
+    }
+    return { done: false, value: { topic, payload: parts[o + 1] ?? EMPTY, peer } };
   };
   private fromBatch(): IteratorResult<BusMessage, undefined> {
     const payload = this.batch[this.batchHead++];
     if (this.batchHead >= this.batch.length) this.batch = [];
-    return { done: false, value: { topic: this.batchTopic, payload } };
+    if (this.offset === 0) return { done: false, value: { topic: this.batchTopic, payload } };
+    return { done: false, value: { topic: this.batchTopic, payload, peer: this.batchPeer } };
   }
   private readonly onError = (e: unknown): IteratorResult<BusMessage, undefined> => {
     this.inFlight--;
@@ -320,11 +493,16 @@ export class ZmqSubscriber implements BusSubscriber {
   };
 
   constructor(
-    private readonly sock: zmq.Subscriber,
+    private readonly sock: zmq.Socket & zmq.Readable,
     endpoint: string | undefined,
     private readonly onClosed: (c: Closable) => void,
+    peerFrame?: PeerFrame,
+    private readonly filter?: readonly string[],
+    private readonly stats?: SecurityStats,
   ) {
     this.endpoint = endpoint;
+    this.offset = peerFrame ? 1 : 0;
+    this.peerOf = peerReader(peerFrame ?? 'claimed');
   }
 
   [Symbol.asyncIterator](): AsyncIterator<BusMessage, undefined> {
@@ -336,9 +514,10 @@ export class ZmqSubscriber implements BusSubscriber {
    * promise and an iterator result per payload. Fewer allocations mean fewer young-generation GC pauses
    * (with the arbiter's head decoded from the bytes: -18 % allocated at 10k/s). Ends when closed.
    */
-  async consume(handler: (topic: string, payload: Buffer) => void): Promise<void> {
+  async consume(handler: MessageHandler): Promise<void> {
     if (this.inFlight > 0 || this.batchHead < this.batch.length)
       throw new Error('consume(): this subscriber is already being iterated');
+    const o = this.offset;
     while (!this.closed) {
       let parts: Buffer[];
       try {
@@ -347,9 +526,21 @@ export class ZmqSubscriber implements BusSubscriber {
         if (this.closed) return;
         throw e;
       }
-      const topic = topicOf(parts[0]);
-      if (parts.length < 2) handler(topic, EMPTY);
-      for (let i = 1; i < parts.length; i++) handler(topic, parts[i]);
+      if (parts.length <= o) continue;
+      const topic = topicOf(parts[o]);
+      if (o === 0) {
+        if (parts.length < 2) handler(topic, EMPTY);
+        for (let i = 1; i < parts.length; i++) handler(topic, parts[i]);
+        continue;
+      }
+      if (!this.wanted(topic)) continue;
+      const peer = this.peerOf(parts[0]);
+      if (peer === null) {
+        this.refuse(parts[0]);
+        continue;
+      }
+      if (parts.length < o + 2) handler(topic, EMPTY, peer);
+      for (let i = o + 1; i < parts.length; i++) handler(topic, parts[i], peer);
     }
   }
 
@@ -374,19 +565,57 @@ export class ZmqSubscriber implements BusSubscriber {
 
 type SnapshotHandler = (topic: string, payload: Buffer) => Promise<Buffer> | Buffer;
 
+/** One snapshot client's budget (keyed by routing id). */
+interface ClientBudget {
+  tokens: number;
+  refilledAt: number;
+  outstanding: number;
+}
+
+/** Counters of the snapshot service's bounds (ZmqSnapshotServer.limits). */
+export interface SnapshotServerCounters {
+  /** Requests refused: over the client's rate, its outstanding limit, or the server's. */
+  rateLimited: number;
+  overOutstanding: number;
+  busy: number;
+  /** Replies dropped: the client's reply queue was full (it does not read) or it was gone. */
+  repliesDropped: number;
+  /** Requests being handled now, and the most there ever were at once. */
+  outstanding: number;
+  maxOutstandingSeen: number;
+}
+
+/** Past this many tracked clients, budgets idle for a minute are forgotten. */
+const MAX_TRACKED_CLIENTS = 10_000;
+
 /**
  * ROUTER serving snapshot requests. Accepts [identity, reqId, topic, payload] (our DEALER client) and
  * [identity, topic, payload] (a plain DEALER); replies [identity, reqId, reply] or [identity, reply].
  * Requests run concurrently; a throwing handler yields an ErrorReply, never a dead loop.
+ * Bounded (SnapshotLimits): per client a request rate and a number of requests in progress, in total a
+ * number in progress; a client that never reads its replies fills only its own small reply queue
+ * (replyHighWaterMark), after which its replies are dropped and counted, so memory stays bounded.
  */
 export class ZmqSnapshotServer implements SnapshotServer {
   readonly endpoint: string;
   served = 0;
   failed = 0;
+  readonly limits: SnapshotServerCounters = {
+    rateLimited: 0,
+    overOutstanding: 0,
+    busy: 0,
+    repliesDropped: 0,
+    outstanding: 0,
+    maxOutstandingSeen: 0,
+  };
   private closed = false;
   private readonly loopDone: Promise<void>;
+  private readonly clients = new Map<string, ClientBudget>();
   private readonly onSendError = (e: unknown): void => {
-    if (!this.closed) this.log.warn({ err: errorMessageOf(e) }, 'snapshot reply send failed');
+    if (this.closed) return;
+    // EAGAIN: that client's reply queue is full; EHOSTUNREACH: it left. Either way its problem, counted.
+    if (isEagain(e) || isErrno(e, 'EHOSTUNREACH')) this.limits.repliesDropped++;
+    else this.log.warn({ err: errorMessageOf(e) }, 'snapshot reply send failed');
   };
 
   constructor(
@@ -395,6 +624,7 @@ export class ZmqSnapshotServer implements SnapshotServer {
     private readonly handler: SnapshotHandler,
     private readonly log: Logger,
     private readonly onClosed: (c: Closable) => void,
+    private readonly bounds: SnapshotLimits = DEFAULT_SNAPSHOT_LIMITS,
   ) {
     this.endpoint = endpoint;
     this.loopDone = this.loop();
@@ -410,6 +640,46 @@ export class ZmqSnapshotServer implements SnapshotServer {
     );
   }
 
+  /** The client's budget after refilling its tokens; undefined when too many clients are tracked. */
+  private budget(key: string, now: number): ClientBudget | undefined {
+    let b = this.clients.get(key);
+    if (b === undefined) {
+      if (this.clients.size >= MAX_TRACKED_CLIENTS) {
+        for (const [k, c] of this.clients)
+          if (c.outstanding === 0 && now - c.refilledAt > 60_000) this.clients.delete(k);
+        if (this.clients.size >= MAX_TRACKED_CLIENTS) return undefined;
+      }
+      b = { tokens: this.bounds.burst, refilledAt: now, outstanding: 0 };
+      this.clients.set(key, b);
+      return b;
+    }
+    b.tokens = Math.min(this.bounds.burst, b.tokens + ((now - b.refilledAt) * this.bounds.requestsPerSecond) / 1000);
+    b.refilledAt = now;
+    return b;
+  }
+
+  /** Why this request may not run now, or undefined (and it is counted as running). */
+  private admit(b: ClientBudget | undefined): string | undefined {
+    const l = this.limits;
+    if (b === undefined || l.outstanding >= this.bounds.maxOutstanding) {
+      l.busy++;
+      return 'snapshot service busy, retry later';
+    }
+    if (b.tokens < 1) {
+      l.rateLimited++;
+      return `rate limited: more than ${this.bounds.requestsPerSecond} snapshot requests/s`;
+    }
+    if (b.outstanding >= this.bounds.maxOutstandingPerClient) {
+      l.overOutstanding++;
+      return `too many snapshot requests in progress (at most ${this.bounds.maxOutstandingPerClient})`;
+    }
+    b.tokens -= 1;
+    b.outstanding++;
+    l.outstanding++;
+    if (l.outstanding > l.maxOutstandingSeen) l.maxOutstandingSeen = l.outstanding;
+    return undefined;
+  }
+
   private async handle(frames: Buffer[]): Promise<void> {
     const identity = frames[0];
     const reqId = frames.length >= 4 ? frames[1] : undefined;
@@ -417,23 +687,32 @@ export class ZmqSnapshotServer implements SnapshotServer {
     let reply: Buffer;
     if (body.length !== 2) {
       this.failed++;
-      this.log.warn({ frames: frames.length }, 'malformed snapshot request');
+      this.log.debug({ frames: frames.length }, 'malformed snapshot request');
       reply = encodeErrorReply(`malformed request: expected [topic, payload] frames, got ${body.length}`);
     } else {
-      const topic = body[0].toString('utf8');
-      try {
-        reply = await this.handler(topic, body[1]);
-        this.served++;
-      } catch (e) {
-        this.failed++;
-        this.log.warn({ topic, err: errorMessageOf(e) }, 'snapshot handler failed');
-        reply = encodeErrorReply(errorMessageOf(e));
+      const key = identity.toString('latin1');
+      const b = this.budget(key, Date.now());
+      const refused = this.admit(b);
+      if (refused !== undefined) reply = encodeErrorReply(refused);
+      else {
+        const topic = body[0].toString('utf8');
+        try {
+          reply = await this.handler(topic, body[1]);
+          this.served++;
+        } catch (e) {
+          this.failed++;
+          this.log.warn({ topic, err: errorMessageOf(e) }, 'snapshot handler failed');
+          reply = encodeErrorReply(errorMessageOf(e));
+        } finally {
+          b!.outstanding--;
+          this.limits.outstanding--;
+        }
       }
     }
     if (this.closed) return;
     const out = reqId ? [identity, reqId, reply] : [identity, reply];
     try {
-      // sendTimeout 0: a ROUTER drops replies to vanished peers instead of blocking.
+      // sendTimeout 0 and `mandatory`: a full or vanished peer is an immediate, counted drop, never a wait.
       this.sock.send(out).then(undefined, this.onSendError);
     } catch (e) {
       this.onSendError(e);
@@ -578,12 +857,19 @@ export class ZmqSnapshotClient implements SnapshotClient {
 export class ZmqTransport implements Transport {
   readonly kind = 'zeromq';
   readonly endpoints: ZmqEndpoints;
+  /** CURVE handshakes on this transport's server sockets, allowed and refused (zero without CURVE). */
+  readonly security: SecurityStats = newSecurityStats();
   private readonly sendHwm: number;
   private readonly receiveHwm: number;
   private readonly ingestMode: 'bind' | 'connect';
   private readonly lingerMs: number;
   private readonly sendBufferSize: number | undefined;
   private readonly coalesce: boolean;
+  private readonly curve: CurveSettings | undefined;
+  private readonly insecure: boolean;
+  private readonly maxMessageSize: number;
+  private readonly identity: string | undefined;
+  private readonly snapshotLimits: SnapshotLimits;
   private readonly log: Logger;
   private readonly open = new Set<Closable>();
   private readonly bound: Partial<Record<keyof ZmqEndpoints, string>> = {};
@@ -603,6 +889,11 @@ export class ZmqTransport implements Transport {
     this.ingestMode = opts.ingestMode ?? 'bind';
     this.lingerMs = opts.publisherLingerMs ?? DEFAULT_PUBLISHER_LINGER_MS;
     this.coalesce = opts.coalesce === true;
+    this.curve = opts.curve;
+    this.insecure = opts.insecure === true;
+    this.maxMessageSize = opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.identity = opts.identity;
+    this.snapshotLimits = { ...DEFAULT_SNAPSHOT_LIMITS, ...opts.snapshotLimits };
     this.log = opts.logger ?? (defaultLogger ??= createLogger('transport'));
   }
 
@@ -623,58 +914,245 @@ export class ZmqTransport implements Transport {
     return c;
   }
 
+  /**
+   * Bind a server socket: CURVE with this transport's allow-list (the ZAP domain registered first, so no
+   * client is ever admitted unchecked), or plaintext, which off loopback needs `insecure`. The returned
+   * forget() must be called when the socket's wrapper closes.
+   */
+  private async bindServer(
+    sock: zmq.Socket,
+    endpoint: string,
+    what: string,
+    bindIdentity = false,
+  ): Promise<{ endpoint: string; forget: (c: Closable) => void }> {
+    const b = await secureBind(sock, endpoint, what, {
+      curve: this.curve,
+      insecure: this.insecure,
+      log: this.log,
+      stats: this.security,
+      bindIdentity,
+    });
+    return {
+      endpoint: b.endpoint,
+      forget: (c) => {
+        this.open.delete(c);
+        b.release();
+      },
+    };
+  }
+
+  /** Connect a client socket to each endpoint, as a CURVE client of that endpoint's server key when CURVE is on. */
+  private connectClient(sock: zmq.Socket, endpoints: readonly string[]): void {
+    const c = this.curve;
+    if (c) {
+      sock.curvePublicKey = c.keyPair.publicKey;
+      sock.curveSecretKey = c.keyPair.secretKey;
+    }
+    for (const ep of endpoints) {
+      if (c) {
+        const key = c.serverKeys?.[ep] ?? c.serverKey;
+        if (key === undefined) {
+          sock.close();
+          throw new Error(
+            `cannot connect to ${ep}: no CURVE server key for it (set bus.curve.serverKey, docs/security.md)`,
+          );
+        }
+        sock.curveServerKey = key; // libzmq copies the options at connect(): one key per endpoint
+      }
+      connectAll(sock, [ep]);
+    }
+  }
+
   async publisher(channel: Channel): Promise<ZmqPublisher> {
-    const sock = new zmq.Publisher({ sendHighWaterMark: this.sendHwm, sendTimeout: 0, linger: this.lingerMs });
-    if (this.sendBufferSize) sock.sendBufferSize = this.sendBufferSize;
-    let endpoint: string | undefined;
+    const coalesce: Coalesce = !this.coalesce ? false : channel === 'ingest' ? 'turn' : 'idle';
     if (channel === 'ingest') {
       requireEndpoints(this.endpoints.ingest, 'ingest');
-      // Queue only for peers that are connected: an ingest endpoint whose arbiter or recorder is not
-      // running must not pile up sendHighWaterMark messages in every collector's memory.
-      sock.immediate = true;
-      connectAll(sock, this.endpoints.ingest);
-    } else {
-      requireEndpoints(this.endpoints.publish, 'publish');
-      endpoint = this.bound.publish = await bindEndpoint(sock, this.endpoints.publish[0]);
+      // One DEALER per endpoint (a DEALER connected to several would share messages out, not copy them).
+      // `immediate`: queue only for a connected peer, so an ingest endpoint whose arbiter or recorder is
+      // not running piles nothing up; with sendTimeout 0 a full or missing peer is a counted drop, as a PUB.
+      const socks: zmq.Dealer[] = [];
+      try {
+        for (const ep of this.endpoints.ingest) {
+          const sock = new zmq.Dealer({
+            sendHighWaterMark: this.sendHwm,
+            receiveHighWaterMark: 1,
+            sendTimeout: 0,
+            immediate: true,
+            linger: this.lingerMs,
+            maxMessageSize: this.maxMessageSize,
+            ...HEARTBEAT,
+            ...(this.identity && !this.curve ? { routingId: this.identity } : {}),
+          });
+          if (this.sendBufferSize) sock.sendBufferSize = this.sendBufferSize;
+          socks.push(sock);
+          this.connectClient(sock, [ep]);
+          if (this.curve) void reconnectWhenAsked(sock, ep, this.log);
+        }
+      } catch (e) {
+        for (const s of socks) if (!s.closed) s.close();
+        throw e;
+      }
+      return this.track(new ZmqPublisher(socks, undefined, this.lingerMs, this.log, this.forget, coalesce));
     }
-    const coalesce: Coalesce = !this.coalesce ? false : channel === 'ingest' ? 'turn' : 'idle';
-    return this.track(new ZmqPublisher(sock, endpoint, this.lingerMs, this.log, this.forget, coalesce));
+    requireEndpoints(this.endpoints.publish, 'publish');
+    const sock = new zmq.Publisher({
+      sendHighWaterMark: this.sendHwm,
+      sendTimeout: 0,
+      linger: this.lingerMs,
+      maxMessageSize: this.maxMessageSize, // a subscriber's subscription messages
+    });
+    if (this.sendBufferSize) sock.sendBufferSize = this.sendBufferSize;
+    const b = await this.bindServer(sock, this.endpoints.publish[0], 'publish');
+    this.bound.publish = b.endpoint;
+    return this.track(new ZmqPublisher(sock, b.endpoint, this.lingerMs, this.log, b.forget, coalesce));
   }
 
   async subscriber(channel: Channel, topicPrefixes: string[], opts: SubscribeOptions = {}): Promise<ZmqSubscriber> {
-    const sock = new zmq.Subscriber({ receiveHighWaterMark: opts.highWaterMark ?? this.receiveHwm, linger: 0 });
-    if (opts.receiveBufferSize) sock.receiveBufferSize = opts.receiveBufferSize;
-    // Each prefix in both forms: the conventional [topic, payload] and a batch [batch.topic, p1, p2, ...].
-    if (topicPrefixes.length === 0 || topicPrefixes.includes('')) sock.subscribe();
-    else sock.subscribe(...topicPrefixes, ...topicPrefixes.map((p) => BATCH_TOPIC_PREFIX + p));
-    let endpoint: string | undefined;
+    const hwm = opts.highWaterMark ?? this.receiveHwm;
+    const all = topicPrefixes.length === 0 || topicPrefixes.includes('');
     if (channel === 'ingest') {
       requireEndpoints(this.endpoints.ingest, 'ingest');
-      if (this.ingestMode === 'bind') endpoint = this.bound.ingest = await bindEndpoint(sock, this.endpoints.ingest[0]);
-      else connectAll(sock, this.endpoints.ingest);
-    } else {
-      requireEndpoints(this.endpoints.publish, 'publish');
-      connectAll(sock, this.endpoints.publish);
+      const filter = all ? undefined : [...topicPrefixes];
+      if (this.ingestMode === 'bind') {
+        // `handover`: a collector reconnecting under its name takes its place at once, even while the old,
+        // half-open connection is still there (heartbeats close those).
+        const sock = new zmq.Router({
+          receiveHighWaterMark: hwm,
+          linger: 0,
+          handover: true,
+          maxMessageSize: this.maxMessageSize,
+          ...HEARTBEAT,
+        });
+        if (opts.receiveBufferSize) sock.receiveBufferSize = opts.receiveBufferSize;
+        const b = await this.bindServer(sock, this.endpoints.ingest[0], 'ingest', true);
+        this.bound.ingest = b.endpoint;
+        const peers: PeerFrame = this.curve ? 'bound' : 'claimed';
+        return this.track(new ZmqSubscriber(sock, b.endpoint, b.forget, peers, filter, this.security));
+      }
+      // Behind a proxy: its XPUB forwards [peer, topic, ...] as its ROUTER received them (proxy.ts).
+      const sock = new zmq.Subscriber({ receiveHighWaterMark: hwm, linger: 0, maxMessageSize: this.maxMessageSize });
+      if (opts.receiveBufferSize) sock.receiveBufferSize = opts.receiveBufferSize;
+      sock.subscribe();
+      this.connectClient(sock, this.endpoints.ingest);
+      return this.track(new ZmqSubscriber(sock, undefined, this.forget, 'relayed', filter));
     }
-    return this.track(new ZmqSubscriber(sock, endpoint, this.forget));
+    const sock = new zmq.Subscriber({ receiveHighWaterMark: hwm, linger: 0, maxMessageSize: this.maxMessageSize });
+    if (opts.receiveBufferSize) sock.receiveBufferSize = opts.receiveBufferSize;
+    // Each prefix in both forms: the conventional [topic, payload] and a batch [batch.topic, p1, p2, ...].
+    if (all) sock.subscribe();
+    else sock.subscribe(...topicPrefixes, ...topicPrefixes.map((p) => BATCH_TOPIC_PREFIX + p));
+    requireEndpoints(this.endpoints.publish, 'publish');
+    this.connectClient(sock, this.endpoints.publish);
+    return this.track(new ZmqSubscriber(sock, undefined, this.forget));
   }
 
   async snapshotServer(handler: SnapshotHandler): Promise<ZmqSnapshotServer> {
     requireEndpoints(this.endpoints.snapshot, 'snapshot');
-    const sock = new zmq.Router({ sendTimeout: 0, linger: 0 });
-    const endpoint = (this.bound.snapshot = await bindEndpoint(sock, this.endpoints.snapshot[0]));
-    return this.track(new ZmqSnapshotServer(sock, endpoint, handler, this.log, this.forget));
+    const l = this.snapshotLimits;
+    const sock = new zmq.Router({
+      sendTimeout: 0,
+      linger: 0,
+      mandatory: true, // a full reply queue is reported (EAGAIN) and counted instead of silently dropped
+      sendHighWaterMark: l.replyHighWaterMark,
+      receiveHighWaterMark: Math.max(l.burst, 100),
+      maxMessageSize: this.maxMessageSize,
+    });
+    const b = await this.bindServer(sock, this.endpoints.snapshot[0], 'snapshot');
+    this.bound.snapshot = b.endpoint;
+    return this.track(new ZmqSnapshotServer(sock, b.endpoint, handler, this.log, b.forget, l));
   }
 
   async snapshotClient(): Promise<ZmqSnapshotClient> {
     requireEndpoints(this.endpoints.snapshot, 'snapshot');
-    const sock = new zmq.Dealer({ immediate: true, linger: 0 });
-    connectAll(sock, this.endpoints.snapshot);
+    const sock = new zmq.Dealer({
+      immediate: true,
+      linger: 0,
+      sendHighWaterMark: 1000,
+      receiveHighWaterMark: 1000,
+      maxMessageSize: this.maxMessageSize,
+    });
+    this.connectClient(sock, this.endpoints.snapshot);
     return this.track(new ZmqSnapshotClient(sock, this.endpoints.snapshot, this.log, this.forget));
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.open].map((c) => c.close()));
     this.open.clear();
+  }
+}
+
+/**
+ * Bind a server socket: with `curve`, a CURVE server admitting only the allow-listed keys (the ZAP domain is
+ * registered before the bind, so no client is ever admitted unchecked); without it plaintext, which off
+ * loopback needs `insecure`. Call release() once the socket is closed.
+ */
+export async function secureBind(
+  sock: zmq.Socket,
+  endpoint: string,
+  what: string,
+  o: { curve?: CurveSettings; insecure?: boolean; log: Logger; stats: SecurityStats; bindIdentity?: boolean },
+): Promise<{ endpoint: string; release: () => void }> {
+  let domain: string | undefined;
+  if (o.curve) {
+    sock.curveServer = true;
+    sock.curveSecretKey = o.curve.keyPair.secretKey;
+    try {
+      domain = await zapHandler.register({
+        allow: o.curve.allow,
+        bindIdentity: o.bindIdentity === true,
+        what: `${what} ${endpoint}`,
+        stats: o.stats,
+        log: o.log,
+      });
+    } catch (e) {
+      sock.close();
+      throw e;
+    }
+    sock.zapDomain = domain;
+  } else
+    try {
+      checkPlaintextBind(endpoint, o.insecure === true, o.log, what);
+    } catch (e) {
+      sock.close();
+      throw e;
+    }
+  let bound: string;
+  try {
+    bound = await bindEndpoint(sock, endpoint);
+  } catch (e) {
+    if (domain !== undefined) zapHandler.unregister(domain);
+    throw e;
+  }
+  let released = false;
+  return {
+    endpoint: bound,
+    release: () => {
+      if (released || domain === undefined) return;
+      released = true;
+      zapHandler.unregister(domain);
+    },
+  };
+}
+
+/** Warned once per endpoint: an insecure bind is a deliberate choice, not a surprise. */
+const warnedInsecure = new Set<string>();
+
+/**
+ * Plaintext binds stay on loopback unless `insecure`: anyone who can reach a plaintext port can inject
+ * data or read the feed (docs/security.md).
+ */
+export function checkPlaintextBind(endpoint: string, insecure: boolean, log: Logger, what: string): void {
+  if (isLocalEndpoint(endpoint)) return;
+  if (!insecure)
+    throw new Error(
+      `cannot bind ${endpoint} (${what}) in plaintext: only loopback is allowed without CURVE. ` +
+        'Configure bus.curve (docs/security.md), or pass --insecure (bus.insecure: true) to accept an unauthenticated, unencrypted link',
+    );
+  if (!warnedInsecure.has(endpoint)) {
+    warnedInsecure.add(endpoint);
+    log.warn(
+      { endpoint, socket: what },
+      'INSECURE: plaintext bind off loopback (--insecure): anyone who can reach it can read and inject messages',
+    );
   }
 }

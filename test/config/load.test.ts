@@ -41,6 +41,8 @@ test('defaults: every key filled in, two collectors a and b with the venue URLs 
     sendHighWaterMark: 100000,
     receiveHighWaterMark: 100000,
     coalesce: false,
+    insecure: false,
+    maxMessageSize: 8 * 1024 * 1024,
     brokers: ['127.0.0.1:9092'],
     topicPrefix: 'bookwire',
   });
@@ -240,7 +242,7 @@ test('unknown keys are named, with the keys allowed there', () => {
   assert.deepEqual(
     problems(() => loadConfig(p)),
     [
-      `config ${p}: bus.hwm: unknown key (allowed: kind, ingest, publish, snapshot, sendHighWaterMark, receiveHighWaterMark, coalesce, brokers, topicPrefix, lingerMs, ssl, sasl) (line 3)`,
+      `config ${p}: bus.hwm: unknown key (allowed: kind, ingest, publish, snapshot, sendHighWaterMark, receiveHighWaterMark, coalesce, curve, insecure, maxMessageSize, brokers, topicPrefix, lingerMs, ssl, sasl) (line 3)`,
       `config ${p}: sim.faults.slow.delay: unknown key (allowed: dropRate, dupRate, delayMs, jitterMs, reorderRate, disconnectEveryS, stallEveryS, stallForS, malformedRate, snapshotErrorRate, snapshotErrorStatus, snapshotDelayMs, regroupRate) (line 7)`,
       `config ${p}: colector: unknown key (allowed: bus, venues, symbols, collectors, arbiter, sim, demo, log, recorder) (line 4)`,
     ],
@@ -460,4 +462,27 @@ test('hostile files: an alias bomb, a file past the size bound, a FIFO are refus
   execFileSync('mkfifo', [fifo]);
   const p = problems(() => loadConfig(fifo));
   assert.deepEqual(p, [`config ${fifo}: cannot read: not a regular file`]);
+});
+
+test('bus.curve, bus.insecure, bus.maxMessageSize: checked, and the flags set them', () => {
+  const bad = file(
+    'bus:\n  curve:\n    allowDir: keys\n    allow: { "../x": k }\n  maxMessageSize: 10\n  insecure: yes please\n',
+  );
+  const got = problems(() => loadConfig(bad)).join('\n');
+  assert.match(got, /bus\.curve\.keyFile: missing: expected a key file written by bookwire keygen/);
+  assert.match(got, /bus\.curve\.allow\.\.\.\/x: expected a mapping of peer name to public key/);
+  assert.match(got, /bus\.maxMessageSize: expected an integer from 65536 to 1073741824/);
+  assert.match(got, /bus\.insecure: expected true or false/);
+  const good = loadConfig(file('bus:\n  curve:\n    keyFile: k/arb.key\n    allowDir: k/allowed\n  insecure: true\n'));
+  assert.deepEqual(good.bus.curve, { keyFile: 'k/arb.key', allowDir: 'k/allowed' });
+  assert.equal(good.bus.insecure, true);
+  const o = new Command();
+  addBusOptions(o).parse(
+    ['--curve-key', 'a.key', '--curve-server-key', 'arb.pub', '--insecure', '--max-message-size', '1048576'],
+    { from: 'user' },
+  );
+  const c = validateConfig(deepMerge({}, overridesFrom(o.opts())));
+  assert.deepEqual(c.bus.curve, { keyFile: 'a.key', serverKey: 'arb.pub' });
+  assert.equal(c.bus.insecure, true);
+  assert.equal(c.bus.maxMessageSize, 1048576);
 });

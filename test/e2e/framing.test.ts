@@ -1,6 +1,6 @@
 /**
  * Framing in a running pipeline (simulator -> 2 collectors -> arbiter, real ZeroMQ and websockets), seen by
- * third-party readers: plain zeromq.js SUBs on the ingest and publish endpoints, and a pyzmq reader written
+ * third-party readers: a plain zeromq.js ROUTER on an ingest endpoint, SUBs on the publish endpoint, and a pyzmq reader written
  * the way every tutorial does it, `topic, payload = sock.recv_multipart()` (it raises on any other frame
  * count). At this rate a batching pipeline packs most messages (the opted-in run proves it), so:
  *  - by default every message on every endpoint is exactly [topic, payload];
@@ -14,7 +14,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { subscribe } from '../../src/client/subscribe.js';
 import { BATCH_TOPIC_PREFIX } from '../../src/transport/zeromq.js';
 import { sleep, waitFor } from '../helpers.js';
-import { rawSub } from '../transport/helpers.js';
+import { rawRouter, rawSub } from '../transport/helpers.js';
 import { pipeline, track } from './harness.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -67,7 +67,7 @@ for (const coalesce of [false, true])
         assert.ok(!requirePyzmq, `${PYTHON} cannot import zmq`);
         t.diagnostic(`${PYTHON} cannot import zmq: the pyzmq reader is left out`);
       }
-      const ingestTap = await rawSub(t, 'tcp://127.0.0.1:*', [], true); // every collector message
+      const ingestTap = await rawRouter(t, 'tcp://127.0.0.1:*'); // every collector message, after its routing id
       const p = await pipeline(t, {
         faulty: false,
         rate: 2000,

@@ -1,6 +1,7 @@
 /**
- * Framing as a third party sees it (docs/wire-format.md, "Framing"): a plain zeromq.js SUB, not bookwire's
- * subscriber, reads what ZmqTransport publishers send. By default every message is exactly [topic, payload];
+ * Framing as a third party sees it (docs/wire-format.md, "Framing"): a plain zeromq.js SUB (book channel)
+ * or ROUTER (ingest, where each message comes after the sender's routing id), not bookwire's subscriber,
+ * reads what ZmqTransport publishers send. By default every message is exactly [topic, payload];
  * batching is opt-in (`coalesce`) and travels as [batch.<topic>, p1, p2, ...], which a conventional
  * subscription never receives. (This test imports zeromq itself on purpose: it plays the outside reader.)
  */
@@ -9,7 +10,7 @@ import assert from 'node:assert/strict';
 import { silentLogger } from '../../src/log.js';
 import { BATCH_TOPIC_PREFIX, ZmqTransport } from '../../src/transport/zeromq.js';
 import type { BusPublisher, BusSubscriber } from '../../src/transport/types.js';
-import { MessageReader, rawSub, sleep, type RawSub } from './helpers.js';
+import { MessageReader, rawRouter, rawSub, sleep, type RawSub } from './helpers.js';
 
 const ANY = 'tcp://127.0.0.1:*';
 
@@ -79,8 +80,8 @@ describe('framing over real ZeroMQ sockets', { timeout: 30_000 }, () => {
     assert.deepEqual(sorted(conventional(sub.messages.filter((m) => !isProbe(m)))), sorted(want));
   });
 
-  test('default: a burst on the ingest endpoint (raw., status.) reaches a plain SUB as [topic, payload] only', async (t) => {
-    const sub = await rawSub(t, ANY, [], true);
+  test('default: a burst on the ingest endpoint (raw., status.) reaches a plain ROUTER as [peer, topic, payload] only', async (t) => {
+    const sub = await rawRouter(t, ANY);
     const pub = await zmqT(t, { ingest: [sub.endpoint] }).publisher('ingest');
     await warmUp(pub, 'raw.probe', () => sub.messages.some(isProbe));
     const want = burst(pub, ['raw.binance.A', 'raw.binance.B', 'status.a'], 2000);
@@ -103,8 +104,8 @@ describe('framing over real ZeroMQ sockets', { timeout: 30_000 }, () => {
         plain = await rawSub(t, p.endpoint!, [prefix]);
         own = await zmqT(t, { publish: [p.endpoint!] }).subscriber('book', [prefix]);
       } else {
-        all = await rawSub(t, ANY, [], true);
-        plain = await rawSub(t, ANY, [prefix], true);
+        all = await rawRouter(t, ANY);
+        plain = await rawRouter(t, ANY, [prefix]); // a reader that takes only what starts with raw.
         own = await zmqT(t, { ingest: [ANY] }).subscriber('ingest', [prefix]);
         pub = await zmqT(
           t,

@@ -132,3 +132,38 @@ export async function rawSub(
   });
   return { endpoint: sock.lastEndpoint ?? endpoint, messages };
 }
+
+/**
+ * A plain zeromq.js ROUTER bound at `endpoint` (an ingest endpoint, as a third party would read it):
+ * `messages` holds each message's frames after the sender's routing id, `peers` that routing id.
+ * `prefixes` filter like a subscription would (a ROUTER has none).
+ */
+export async function rawRouter(
+  t: { after(fn: () => Promise<void>): void },
+  endpoint: string,
+  prefixes: string[] = [],
+): Promise<RawSub & { peers: string[] }> {
+  const sock = new zmq.Router({ linger: 0, receiveHighWaterMark: 0 });
+  await sock.bind(endpoint);
+  const messages: Buffer[][] = [];
+  const peers: string[] = [];
+  let closed = false;
+  const loop = (async () => {
+    while (!closed) {
+      try {
+        const [peer, ...frames] = await sock.receive();
+        if (prefixes.length > 0 && !prefixes.some((p) => frames[0]?.toString().startsWith(p))) continue;
+        peers.push(peer.toString());
+        messages.push(frames);
+      } catch {
+        return; // closed
+      }
+    }
+  })();
+  t.after(async () => {
+    closed = true;
+    sock.close();
+    await loop;
+  });
+  return { endpoint: sock.lastEndpoint ?? endpoint, messages, peers };
+}

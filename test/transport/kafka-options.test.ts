@@ -45,25 +45,32 @@ test('bus.lingerMs and --kafka-linger-ms set the producer linger; the env var is
 });
 
 // The original copies the array per message: 50k records in one partition would take minutes (test timeout).
-test('kafkajs is patched: per-partition grouping is linear and keeps order and explicit partitions', { timeout: 60_000 }, () => {
-  assert.equal(kafkajsPatched, true);
-  const group = createRequire(import.meta.url)('kafkajs/src/producer/groupMessagesPerPartition.js') as (o: {
-    topic: string;
-    partitionMetadata: unknown[];
-    messages: { key: string; partition?: number }[];
-    partitioner: (o: { message: { key: string } }) => number;
-  }) => Record<number, { key: string }[]>;
-  const messages = Array.from({ length: 50_000 }, (_, i) => ({ key: `k${i}`, partition: i % 3 === 0 ? 5 : undefined }));
-  const out = group({
-    topic: 't',
-    partitionMetadata: [{}, {}],
-    messages,
-    partitioner: ({ message }) => Number(message.key.slice(1)) % 2,
-  });
-  assert.deepEqual(Object.keys(out).sort(), ['0', '1', '5']);
-  assert.equal(out[5].length, Math.ceil(50_000 / 3));
-  assert.equal(out[5][1].key, 'k3');
-  assert.equal(out[0].length + out[1].length + out[5].length, 50_000);
-  assert.ok(out[1].every((m, i, a) => i === 0 || Number(m.key.slice(1)) > Number(a[i - 1].key.slice(1))));
-  assert.deepEqual(group({ topic: 't', partitionMetadata: [], messages, partitioner: () => 0 }), {});
-});
+test(
+  'kafkajs is patched: per-partition grouping is linear and keeps order and explicit partitions',
+  { timeout: 60_000 },
+  () => {
+    assert.equal(kafkajsPatched, true);
+    const group = createRequire(import.meta.url)('kafkajs/src/producer/groupMessagesPerPartition.js') as (o: {
+      topic: string;
+      partitionMetadata: unknown[];
+      messages: { key: string; partition?: number }[];
+      partitioner: (o: { message: { key: string } }) => number;
+    }) => Record<number, { key: string }[]>;
+    const messages = Array.from({ length: 50_000 }, (_, i) => ({
+      key: `k${i}`,
+      partition: i % 3 === 0 ? 5 : undefined,
+    }));
+    const out = group({
+      topic: 't',
+      partitionMetadata: [{}, {}],
+      messages,
+      partitioner: ({ message }) => Number(message.key.slice(1)) % 2,
+    });
+    assert.deepEqual(Object.keys(out).sort(), ['0', '1', '5']);
+    assert.equal(out[5].length, Math.ceil(50_000 / 3));
+    assert.equal(out[5][1].key, 'k3');
+    assert.equal(out[0].length + out[1].length + out[5].length, 50_000);
+    assert.ok(out[1].every((m, i, a) => i === 0 || Number(m.key.slice(1)) > Number(a[i - 1].key.slice(1))));
+    assert.deepEqual(group({ topic: 't', partitionMetadata: [], messages, partitioner: () => 0 }), {});
+  },
+);

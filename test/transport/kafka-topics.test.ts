@@ -1,7 +1,12 @@
 /** The bus-topic <-> Kafka topic/key mapping (pure; no broker needed). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KafkaTopics, exactBookKeys, isSnapshotPayload, missingTopicMessage } from '../../src/transport/kafka-topics.js';
+import {
+  KafkaTopics,
+  exactBookKeys,
+  isSnapshotPayload,
+  missingTopicMessage,
+} from '../../src/transport/kafka-topics.js';
 import { encode } from '../../src/wire/messages.js';
 
 test('family selects the Kafka topic, the rest is the key, and back', () => {
@@ -24,8 +29,21 @@ test('subscriptions read only the families their prefixes can match', () => {
 });
 
 test('exact book keys, snapshot payloads, and the missing-topic message', () => {
-  assert.deepEqual(exactBookKeys(['book.binance.BTCUSDT', 'book.binance.', 'stats.binance.BTCUSDT', 'book.']), ['binance.BTCUSDT']);
-  const snap = encode({ v: 1, type: 'snapshot', venue: 'binance', symbol: 'X', seq: 1, bids: [], asks: [], exchTime: 0, pubTime: 0, reason: 'periodic' });
+  assert.deepEqual(exactBookKeys(['book.binance.BTCUSDT', 'book.binance.', 'stats.binance.BTCUSDT', 'book.']), [
+    'binance.BTCUSDT',
+  ]);
+  const snap = encode({
+    v: 1,
+    type: 'snapshot',
+    venue: 'binance',
+    symbol: 'X',
+    seq: 1,
+    bids: [],
+    asks: [],
+    exchTime: 0,
+    pubTime: 0,
+    reason: 'periodic',
+  });
   assert.equal(isSnapshotPayload(snap), true);
   assert.equal(isSnapshotPayload(Buffer.from('{"v":1,"type":"delta"}')), false);
   const m = missingTopicMessage('bookwire.snapshot', ['h:9092']);

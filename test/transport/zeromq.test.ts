@@ -173,7 +173,10 @@ describe('ZmqTransport', { timeout: 20_000 }, () => {
     const arb = zmq(t, WILDCARD);
     const sub = await arb.subscriber('ingest', ['raw.']);
     const pending = sub[Symbol.asyncIterator]().next();
-    await assert.rejects(sub.consume!(() => undefined), /already being iterated/);
+    await assert.rejects(
+      sub.consume!(() => undefined),
+      /already being iterated/,
+    );
     await sub.close();
     assert.deepEqual(await pending, { done: true, value: undefined });
   });
