@@ -298,3 +298,26 @@ test('a forged jump inside the plausibility window is undone by a resync once th
   );
   await clientReachesTruth(p, 500);
 });
+
+test('a message whose collector is not the peer that sent it is refused (the transport names the peer: its CURVE key, or its announced id)', async (t) => {
+  const p = await setup(t);
+  await p.collector('a');
+  await synced(p);
+  const tr = new ZmqTransport(p.ep, { identity: 'mallory' });
+  t.after(() => tr.close());
+  const pub = await tr.publisher('ingest');
+  await sleep(300);
+  const seq = p.core().seq;
+  for (let i = 0; i < 5; i++)
+    pub.send('raw.binance.BTCUSDT', rawDelta({ first: seq + 1, last: seq + 2, collector: 'a', bids: [[99999, 5]] }));
+  pub.send(
+    'status.a',
+    JSON.stringify({ v: 1, type: 'collector-status', collector: 'a', venue: 'binance', time: 1, feeds: [] }),
+  );
+  await pub.flush();
+  await waitFor(() => p.arbiter.counters.peerMismatch >= 6, 3000, 'the forged messages to be refused');
+  const warned = p.logs.filter((l) => l.peer === 'mallory');
+  assert.equal(warned.length, 1, 'logged once per peer');
+  assert.equal(p.core().book.bestBid()?.[0] === 99999, false, 'the forged level never reached the book');
+  await clientReachesTruth(p, 300);
+});
