@@ -137,6 +137,8 @@ class BookHandler implements ArbiterSink {
   lastDeltaUs = 0;
   /** Epoch µs since when the book is stale (no live feed, or resyncing); undefined while fresh. */
   staleSince: number | undefined;
+  /** The book was built once (heartbeats start then). */
+  private hadBook = false;
   /** Prices past which the book is unknown: the last levels of the exchange snapshot it was built from. */
   exactTo: { bid: number; ask: number } | undefined;
   /** Levels per side of that snapshot, to tell a rebuild that came out shallower. */
@@ -202,6 +204,9 @@ class BookHandler implements ArbiterSink {
    * say so at once when that changes, and otherwise fill a silence of heartbeatMs with a heartbeat.
    */
   heartbeat(now: number, every: number): void {
+    // Before its first book the arbiter has nothing a client could hold: no word yet (a Kafka book topic
+    // then still starts with the first snapshot).
+    if (!this.hadBook) return;
     const stale = this.core.state === 'unsynced' || !this.hasLiveFeed(now);
     const changed = stale !== (this.staleSince !== undefined);
     if (changed) {
@@ -254,6 +259,7 @@ class BookHandler implements ArbiterSink {
   }
 
   reset(reason: 'initial' | 'resync', snap: BookSnapshot): void {
+    this.hadBook = true;
     // An exchange snapshot has a depth limit: past its last levels the book is not known (docs/wire-format.md).
     let bid = Infinity;
     let ask = -Infinity;

@@ -140,6 +140,18 @@ test(
       let deltas = 0;
       for (const r of recs) {
         const m = r.m;
+        if (m.type === 'heartbeat') {
+          // liveness, not a book update (docs/wire-format.md, "Heartbeat"): where the arbiter's book is
+          const where = `${key}@${r.offset}`;
+          assert.equal(m.v, 1, `${where}: v`);
+          assert.ok(
+            Number.isInteger(m.seq) && (m.seq as number) <= seq,
+            `${where}: heartbeat at ${String(m.seq)} after ${seq}`,
+          );
+          assert.equal(typeof m.arbiter, 'string', `${where}: arbiter`);
+          assert.equal(typeof m.stale, 'boolean', `${where}: stale`);
+          continue;
+        }
         checkFields(m, `${key}@${r.offset}`);
         assert.equal(`${m.venue}.${m.symbol}`, key, 'the key names the book');
         if (m.type === 'snapshot') {

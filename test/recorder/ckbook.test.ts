@@ -62,7 +62,7 @@ function stream(seed: number, n: number, mix: Mix): Buffer[] {
       if (r < mix.extraDecimal) {
         tick = tick * 10 + 5;
         scale = 1000;
-      } else if (r < mix.extraDecimal + mix.far) tick = bid ? tick - 10_000_000 + 5_000_000 : tick + 10_000_000;
+      } else if (r < mix.extraDecimal + mix.far) tick = bid ? tick - 4_990_000 : tick + 10_000_000; // far, still > 0
       const price = tick / scale;
       const s = size();
       (bid ? db : da).push([price, s]);
