@@ -451,8 +451,22 @@ export class OrderBook {
 
   /** Apply absolute-size deltas in order; size 0 deletes the level (deleting a missing level is a no-op). */
   apply(bids: readonly Level[], asks: readonly Level[]): void {
-    this.applySide(this.bidSide, bids);
-    this.applySide(this.askSide, asks);
+    if (this.keepStrings || bids.length >= BULK_LEVELS || asks.length >= BULK_LEVELS) {
+      this.applySide(this.bidSide, bids);
+      this.applySide(this.askSide, asks);
+      return;
+    }
+    // the common message: a few levels per side, set one by one (kept apart so that this stays small and inlined)
+    const b = this.bidSide;
+    const a = this.askSide;
+    for (let i = 0; i < bids.length; i++) {
+      const l = bids[i];
+      b.set(l[0], l[1]);
+    }
+    for (let i = 0; i < asks.length; i++) {
+      const l = asks[i];
+      a.set(l[0], l[1]);
+    }
   }
 
   private applySide(side: BookSide, levels: readonly Level[]): void {
