@@ -32,11 +32,18 @@ const INITIAL_CAPACITY = 1024;
 const PROBE = 16;
 /**
  * A side's levels in one message from this many on are sorted and merged into the side in one pass
- * (BookSide.merge: O(moved part + m log m)) instead of set one by one, where each insert or delete far from
- * the best end shifts everything above it (O(n) per level: a 400k-level message took 17.8 s). Below it the
- * per-level path is faster (no allocation; the common message touches a few levels near the top).
+ * (BookSide.merge: O(moved part + m log m)) when set one by one would move many elements: each insert or
+ * delete far from the best end shifts everything above it (O(n) per level: a 400k-level message took
+ * 17.8 s). Below it the per-level path is faster (no allocation; the common message touches a few levels
+ * near the top). 64, not 16: Binance USD-M's 20-50-level updates ran 2-5x slower through the batch path.
  */
-export const BULK_LEVELS = 16;
+export const BULK_LEVELS = 64;
+
+/** Tests only: take merge() (or the level-by-level path) for every batch, to check each against a model. */
+let forcedBatchPath: 'merge' | 'levels' | undefined;
+export function forceBatchPathForTests(path: 'merge' | 'levels' | undefined): void {
+  forcedBatchPath = path;
+}
 
 /** One side's levels of a message, in message order: keys (sign * price) and sizes, strings if kept. */
 interface Batch {
@@ -172,6 +179,48 @@ class BookSide {
     s.set(this.sizes.subarray(0, this.n));
     this.keys = k;
     this.sizes = s;
+  }
+
+  /**
+   * Apply a batch as if each level were set() in message order: level by level when that moves few
+   * elements (a large message of updates to existing levels moves none), else merge() in one pass.
+   * Which one only changes the speed.
+   */
+  applyBatch(b: Batch): void {
+    const m = b.m;
+    const keys = b.keys;
+    const sizes = b.sizes;
+    // level by level, inserting or deleting at index i moves n - i elements: estimate the total (with the
+    // side as it is now, plus c^2/4 for c inserts and deletes moving each other) and stop as soon as it
+    // exceeds what a merge costs: copying n and sorting m
+    const n = this.n;
+    const budget = 4 * n + 32 * m;
+    let moves = 0;
+    let c = 0;
+    for (let j = 0; j < m && moves <= budget && forcedBatchPath === undefined; j++) {
+      const i = this.find(keys[j]);
+      if (i >= 0) {
+        if (!(sizes[j] > 0)) {
+          moves += n - i + (c >> 1);
+          c++;
+        }
+      } else if (sizes[j] > 0) {
+        moves += n + i + 1 + (c >> 1); // n - insertion point
+        c++;
+      }
+    }
+    if (forcedBatchPath === 'merge' || (moves > budget && forcedBatchPath !== 'levels')) {
+      this.merge(b);
+      return;
+    }
+    const sign = this.sign;
+    if (this.priceStr !== undefined) {
+      const ps = b.priceStr!;
+      const ss = b.sizeStr!;
+      for (let j = 0; j < m; j++) this.setWithStrings(sign * keys[j], sizes[j], ps[j], ss[j]);
+    } else {
+      for (let j = 0; j < m; j++) this.set(sign * keys[j], sizes[j]);
+    }
   }
 
   /**
@@ -473,7 +522,7 @@ export class OrderBook {
     const keep = this.keepStrings;
     if (levels.length >= BULK_LEVELS) {
       // numbers only in keepStrings mode: store their default spelling so topStrings() still has something to show
-      side.merge(batchOfLevels(side.sign, levels, keep));
+      side.applyBatch(batchOfLevels(side.sign, levels, keep));
     } else if (keep) {
       for (let i = 0; i < levels.length; i++) this.setStringsSide(side, levels[i][0], levels[i][1]);
     } else {
@@ -502,7 +551,7 @@ export class OrderBook {
   private applyStringsSide(side: BookSide, levels: readonly StringLevel[]): void {
     const keep = this.keepStrings;
     if (levels.length >= BULK_LEVELS) {
-      side.merge(batchOfStrings(side.sign, levels, keep));
+      side.applyBatch(batchOfStrings(side.sign, levels, keep));
       return;
     }
     for (let i = 0; i < levels.length; i++) {

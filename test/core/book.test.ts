@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { BULK_LEVELS, OrderBook, type StringLevel } from '../../src/core/book.js';
+import { BULK_LEVELS, forceBatchPathForTests, OrderBook, type StringLevel } from '../../src/core/book.js';
 import type { Level } from '../../src/core/types.js';
 
 /** Naive reference book: one Map per side, sorted on demand. Keeps strings alongside for keepStrings checks. */
@@ -199,24 +199,39 @@ function run(book: OrderBook, model: ModelBook, cmds: Cmd[]): void {
   });
 }
 
-test('matches a naive Map-based book on random command sequences', () => {
-  fc.assert(
-    fc.property(fc.array(cmd, { maxLength: 80 }), (cmds) => run(new OrderBook(), new ModelBook(), cmds)),
-    { numRuns: 300 },
-  );
-});
+// Messages of BULK_LEVELS or more levels go level by level or through one merge, whichever moves less:
+// each path is checked on its own (forced), and the choice as made.
+for (const path of ['merge', 'levels', undefined] as const) {
+  const name = path === undefined ? '' : ` (large messages forced through ${path === 'merge' ? 'merge' : 'set()'})`;
+  test(`matches a naive Map-based book on random command sequences${name}`, () => {
+    forceBatchPathForTests(path);
+    try {
+      fc.assert(
+        fc.property(fc.array(cmd, { maxLength: 80 }), (cmds) => run(new OrderBook(), new ModelBook(), cmds)),
+        { numRuns: 200 },
+      );
+    } finally {
+      forceBatchPathForTests(undefined);
+    }
+  });
 
-test('keepStrings mode matches the model too, numbers and strings', () => {
-  fc.assert(
-    fc.property(fc.array(cmd, { maxLength: 60 }), (cmds) => {
-      const book = new OrderBook({ keepStrings: true });
-      const model = new ModelBook();
-      run(book, model, cmds);
-      assert.deepEqual(book.topStrings(Infinity), model.topStrings(Infinity));
-    }),
-    { numRuns: 150 },
-  );
-});
+  test(`keepStrings mode matches the model too, numbers and strings${name}`, () => {
+    forceBatchPathForTests(path);
+    try {
+      fc.assert(
+        fc.property(fc.array(cmd, { maxLength: 60 }), (cmds) => {
+          const book = new OrderBook({ keepStrings: true });
+          const model = new ModelBook();
+          run(book, model, cmds);
+          assert.deepEqual(book.topStrings(Infinity), model.topStrings(Infinity));
+        }),
+        { numRuns: 100 },
+      );
+    } finally {
+      forceBatchPathForTests(undefined);
+    }
+  });
+}
 
 test('keepStrings keeps the exchange spelling through inserts, updates and deletes', () => {
   // exchange strings with trailing zeros that String(number) would not reproduce
