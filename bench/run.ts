@@ -5,6 +5,7 @@
  */
 import { benchVenues, formatTable, loadLine } from './book.js';
 import { benchArbiter, formatArbiterResult } from './arbiter.js';
+import { benchBigBook, formatBigBook } from './bigbook.js';
 import { benchLatency, formatLatency, peakSustained, SUSTAINED_RULE, type LatencyRow } from './e2e.js';
 import { formatSoak, soak } from './soak.js';
 import { benchFloor, formatFloor } from './floor.js';
@@ -33,6 +34,11 @@ console.log(loadLine());
 
 section('Arbiter in process, 3 feeds (target >= 500k events/s)');
 console.log(formatArbiterResult(await benchArbiter(quick ? 100_000 : 500_000)));
+
+section('Huge messages: one update or snapshot of 400k levels, and the arbiter event-loop block it causes (issue 12)');
+benchBigBook(20_000); // warm-up (JIT)
+console.log(formatBigBook(benchBigBook(400_000)));
+console.log(loadLine());
 
 section('End to end over ZeroMQ on loopback: simulator -> 2 collectors -> arbiter -> client (separate processes)');
 const rows: LatencyRow[] = [];

@@ -30,6 +30,29 @@ export interface OrderBookOptions {
 const INITIAL_CAPACITY = 1024;
 /** Elements checked linearly from the best end before falling back to binary search. */
 const PROBE = 16;
+/**
+ * A side's levels in one message from this many on are sorted and merged into the side in one pass
+ * (BookSide.merge: O(moved part + m log m)) when set one by one would move many elements: each insert or
+ * delete far from the best end shifts everything above it (O(n) per level: a 400k-level message took
+ * 17.8 s). Below it the per-level path is faster (no allocation; the common message touches a few levels
+ * near the top). 64, not 16: Binance USD-M's 20-50-level updates ran 2-5x slower through the batch path.
+ */
+export const BULK_LEVELS = 64;
+
+/** Tests only: take merge() (or the level-by-level path) for every batch, to check each against a model. */
+let forcedBatchPath: 'merge' | 'levels' | undefined;
+export function forceBatchPathForTests(path: 'merge' | 'levels' | undefined): void {
+  forcedBatchPath = path;
+}
+
+/** One side's levels of a message, in message order: keys (sign * price) and sizes, strings if kept. */
+interface Batch {
+  keys: Float64Array;
+  sizes: Float64Array;
+  priceStr: string[] | undefined;
+  sizeStr: string[] | undefined;
+  m: number;
+}
 
 class BookSide {
   /** Ascending keys: price for bids, -price for asks. */
@@ -75,6 +98,7 @@ class BookSide {
   /** Set a level by price; size <= 0 (or NaN) deletes, so bad sizes can never leave a phantom level. */
   set(price: number, size: number): void {
     const key = this.sign * price;
+    if (key !== key) return; // a NaN price has no place in a sorted side
     const i = this.find(key);
     if (i >= 0) {
       if (size > 0) this.sizes[i] = size;
@@ -86,6 +110,7 @@ class BookSide {
 
   setWithStrings(price: number, size: number, ps: string, ss: string): void {
     const key = this.sign * price;
+    if (key !== key) return;
     const i = this.find(key);
     const pStr = this.priceStr!;
     const sStr = this.sizeStr!;
@@ -157,30 +182,181 @@ class BookSide {
   }
 
   /**
-   * Replace the side from a list of levels. Fast path for a strictly sorted best-first list (what REST
-   * snapshots send): fill from the end with no search. Anything else goes level by level.
+   * Apply a batch as if each level were set() in message order: level by level when that moves few
+   * elements (a large message of updates to existing levels moves none), else merge() in one pass.
+   * Which one only changes the speed.
    */
-  load(levels: readonly Level[]): void {
-    this.clear();
-    const m = levels.length;
-    let sortedBestFirst = true;
-    for (let i = 1; i < m && sortedBestFirst; i++) {
-      if (this.sign * levels[i][0] >= this.sign * levels[i - 1][0]) sortedBestFirst = false;
+  applyBatch(b: Batch): void {
+    const m = b.m;
+    const keys = b.keys;
+    const sizes = b.sizes;
+    // level by level, inserting or deleting at index i moves n - i elements: estimate the total (with the
+    // side as it is now, plus c^2/4 for c inserts and deletes moving each other) and stop as soon as it
+    // exceeds what a merge costs: copying n and sorting m
+    const n = this.n;
+    const budget = 4 * n + 32 * m;
+    let moves = 0;
+    let c = 0;
+    for (let j = 0; j < m && moves <= budget && forcedBatchPath === undefined; j++) {
+      const i = this.find(keys[j]);
+      if (i >= 0) {
+        if (!(sizes[j] > 0)) {
+          moves += n - i + (c >> 1);
+          c++;
+        }
+      } else if (sizes[j] > 0) {
+        moves += n + i + 1 + (c >> 1); // n - insertion point
+        c++;
+      }
     }
-    if (!sortedBestFirst || this.priceStr) {
-      for (let i = 0; i < m; i++) this.set(levels[i][0], levels[i][1]);
+    if (forcedBatchPath === 'merge' || (moves > budget && forcedBatchPath !== 'levels')) {
+      this.merge(b);
       return;
     }
-    while (this.keys.length < m) this.grow();
-    let n = 0;
-    for (let i = m - 1; i >= 0; i--) {
-      const size = levels[i][1];
-      if (!(size > 0)) continue;
-      this.keys[n] = this.sign * levels[i][0];
-      this.sizes[n] = size;
-      n++;
+    const sign = this.sign;
+    if (this.priceStr !== undefined) {
+      const ps = b.priceStr!;
+      const ss = b.sizeStr!;
+      for (let j = 0; j < m; j++) this.setWithStrings(sign * keys[j], sizes[j], ps[j], ss[j]);
+    } else {
+      for (let j = 0; j < m; j++) this.set(sign * keys[j], sizes[j]);
     }
-    this.n = n;
+  }
+
+  /**
+   * Apply a batch as if each level were set() in message order, in one pass: the batch's distinct prices are
+   * sorted and merged with the part of the side from the lowest of them up, which is all that can move.
+   * O((n - that index) + m log m), and no comparison callbacks: the sort is the typed array's own.
+   */
+  merge(b: Batch): void {
+    const m = b.m;
+    if (m === 0) return;
+    const { uniq, u, slot } = distinctKeys(b.keys, m);
+    const strings = this.priceStr !== undefined;
+    // per distinct price, the message's net effect: the last size wins; with strings, the size string of the
+    // last level and the price string of the level that (re)inserted it, unless it was never deleted in the
+    // message (then an existing level keeps its own spelling, as set() keeps it)
+    const lastSize = new Float64Array(u);
+    const runPs: string[] = strings ? new Array<string>(u) : [];
+    const lastSs: string[] = strings ? new Array<string>(u) : [];
+    const deleted = strings ? new Uint8Array(u) : undefined; // a delete seen for this price in the message
+    const inRun = strings ? new Uint8Array(u) : undefined; // present after the levels seen so far
+    const runFromStart = strings ? new Uint8Array(u) : undefined; // ...and never deleted before in the message
+    const bs = b.sizes;
+    if (strings) {
+      const bp = b.priceStr!;
+      const bz = b.sizeStr!;
+      for (let j = 0; j < m; j++) {
+        const x = slot[j];
+        const z = bs[j];
+        lastSize[x] = z;
+        if (z > 0) {
+          if (inRun![x] === 0) {
+            inRun![x] = 1;
+            runPs[x] = bp[j];
+            runFromStart![x] = deleted![x] === 0 ? 1 : 0;
+          }
+          lastSs[x] = bz[j];
+        } else {
+          inRun![x] = 0;
+          deleted![x] = 1;
+        }
+      }
+    } else {
+      for (let j = 0; j < m; j++) lastSize[slot[j]] = bs[j];
+    }
+
+    const lo = this.lowerBound(uniq[0]);
+    const n = this.n;
+    // the new part from lo up, built aside, then copied over the old one
+    const cap = n - lo + u;
+    const outK = new Float64Array(cap);
+    const outS = new Float64Array(cap);
+    const outP: string[] = [];
+    const outZ: string[] = [];
+    const k = this.keys;
+    const s = this.sizes;
+    const pStr = this.priceStr;
+    const sStr = this.sizeStr;
+    let i = lo;
+    let o = 0;
+    for (let x = 0; x < u; x++) {
+      const key = uniq[x];
+      while (i < n && k[i] < key) {
+        outK[o] = k[i];
+        outS[o] = s[i];
+        if (strings) {
+          outP[o] = pStr![i];
+          outZ[o] = sStr![i];
+        }
+        o++;
+        i++;
+      }
+      const existed = i < n && k[i] === key;
+      const size = lastSize[x];
+      if (size > 0) {
+        outK[o] = key;
+        outS[o] = size;
+        if (strings) {
+          outP[o] = existed && runFromStart![x] === 1 ? pStr![i] : runPs[x];
+          outZ[o] = lastSs[x];
+        }
+        o++;
+      }
+      if (existed) i++;
+    }
+    const rest = n - i;
+    const total = lo + o + rest;
+    if (rest > 0 || total > k.length) {
+      // the untouched top (i..n) moves to its new place first: the new part is written over the old
+      this.grownTo(total);
+      this.keys.copyWithin(lo + o, i, n);
+      this.sizes.copyWithin(lo + o, i, n);
+    }
+    this.keys.set(outK.subarray(0, o), lo);
+    this.sizes.set(outS.subarray(0, o), lo);
+    if (strings) {
+      const tailP = pStr!.slice(i, n);
+      const tailZ = sStr!.slice(i, n);
+      pStr!.length = lo;
+      sStr!.length = lo;
+      for (let x = 0; x < o; x++) {
+        pStr!.push(outP[x]);
+        sStr!.push(outZ[x]);
+      }
+      for (let x = 0; x < tailP.length; x++) {
+        pStr!.push(tailP[x]);
+        sStr!.push(tailZ[x]);
+      }
+    }
+    this.n = total;
+  }
+
+  /** Ensure capacity for `size` levels, contents kept. */
+  private grownTo(size: number): void {
+    if (size > this.keys.length) {
+      let cap = this.keys.length;
+      while (cap < size) cap *= 2;
+      const k = new Float64Array(cap);
+      const s = new Float64Array(cap);
+      k.set(this.keys.subarray(0, this.n));
+      s.set(this.sizes.subarray(0, this.n));
+      this.keys = k;
+      this.sizes = s;
+    }
+  }
+
+  /** First index whose key is >= key. */
+  private lowerBound(key: number): number {
+    const k = this.keys;
+    let lo = 0;
+    let hi = this.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (k[mid] < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   priceAt(i: number): number {
@@ -219,6 +395,92 @@ class BookSide {
   }
 }
 
+/**
+ * The distinct keys of keys[0, m) ascending (uniq[0, u)), and for each level the index of its key in uniq.
+ * Already sorted messages (snapshots are, best first) need no sort; others use Float64Array's own sort and a
+ * binary search per level, much faster than a comparison sort with a callback (400k levels: ~0.5 s).
+ */
+function distinctKeys(keys: Float64Array, m: number): { uniq: Float64Array; u: number; slot: Uint32Array } {
+  let up = true;
+  let down = true;
+  for (let i = 1; i < m && (up || down); i++) {
+    if (!(keys[i] > keys[i - 1])) up = false;
+    if (!(keys[i] < keys[i - 1])) down = false;
+  }
+  const slot = new Uint32Array(m);
+  if (up || down) {
+    const uniq = new Float64Array(m);
+    for (let i = 0; i < m; i++) {
+      const x = up ? i : m - 1 - i;
+      uniq[x] = keys[i];
+      slot[i] = x;
+    }
+    return { uniq, u: m, slot };
+  }
+  const uniq = keys.slice(0, m).sort();
+  let u = 1;
+  for (let i = 1; i < m; i++) if (uniq[i] !== uniq[u - 1]) uniq[u++] = uniq[i];
+  for (let i = 0; i < m; i++) {
+    const key = keys[i];
+    let lo = 0;
+    let hi = u - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (uniq[mid] < key) lo = mid + 1;
+      else hi = mid;
+    }
+    slot[i] = lo;
+  }
+  return { uniq, u, slot };
+}
+
+/** A side's levels as a batch for BookSide.merge; NaN prices are left out (set() ignores them too). */
+function batchOfLevels(sign: 1 | -1, levels: readonly Level[], withStrings: boolean): Batch {
+  const len = levels.length;
+  const keys = new Float64Array(len);
+  const sizes = new Float64Array(len);
+  const priceStr = withStrings ? new Array<string>() : undefined;
+  const sizeStr = withStrings ? new Array<string>() : undefined;
+  let m = 0;
+  for (let i = 0; i < len; i++) {
+    const l = levels[i];
+    const key = sign * l[0];
+    if (key !== key) continue;
+    keys[m] = key;
+    sizes[m] = l[1];
+    if (withStrings) {
+      priceStr!.push(String(l[0]));
+      sizeStr!.push(String(l[1]));
+    }
+    m++;
+  }
+  return { keys, sizes, priceStr, sizeStr, m };
+}
+
+/** The same from exchange strings; unparsable levels are left out, as applyStrings skips them. */
+function batchOfStrings(sign: 1 | -1, levels: readonly StringLevel[], withStrings: boolean): Batch {
+  const len = levels.length;
+  const keys = new Float64Array(len);
+  const sizes = new Float64Array(len);
+  const priceStr = withStrings ? new Array<string>() : undefined;
+  const sizeStr = withStrings ? new Array<string>() : undefined;
+  let m = 0;
+  for (let i = 0; i < len; i++) {
+    const l = levels[i];
+    const p = +l[0];
+    const z = +l[1];
+    if (p !== p || z !== z) continue;
+    keys[m] = sign * p;
+    sizes[m] = z;
+    if (withStrings) {
+      priceStr!.push(l[0]);
+      sizeStr!.push(l[1]);
+    }
+    m++;
+  }
+  return { keys, sizes, priceStr, sizeStr, m };
+}
+
 export class OrderBook {
   private readonly bidSide: BookSide;
   private readonly askSide: BookSide;
@@ -232,23 +494,18 @@ export class OrderBook {
 
   /** Replace the whole book. Levels with size 0 are ignored; a later duplicate price wins. */
   applySnapshot(bids: readonly Level[], asks: readonly Level[]): void {
-    if (this.keepStrings) {
-      this.clear();
-      this.apply(bids, asks);
-      return;
-    }
-    this.bidSide.load(bids);
-    this.askSide.load(asks);
+    this.clear();
+    this.apply(bids, asks);
   }
 
   /** Apply absolute-size deltas in order; size 0 deletes the level (deleting a missing level is a no-op). */
   apply(bids: readonly Level[], asks: readonly Level[]): void {
-    if (this.keepStrings) {
-      // numbers only: store their default spelling so topStrings() still has something to show
-      for (let i = 0; i < bids.length; i++) this.setStringsSide(this.bidSide, bids[i][0], bids[i][1]);
-      for (let i = 0; i < asks.length; i++) this.setStringsSide(this.askSide, asks[i][0], asks[i][1]);
+    if (this.keepStrings || bids.length >= BULK_LEVELS || asks.length >= BULK_LEVELS) {
+      this.applySide(this.bidSide, bids);
+      this.applySide(this.askSide, asks);
       return;
     }
+    // the common message: a few levels per side, set one by one (kept apart so that this stays small and inlined)
     const b = this.bidSide;
     const a = this.askSide;
     for (let i = 0; i < bids.length; i++) {
@@ -258,6 +515,21 @@ export class OrderBook {
     for (let i = 0; i < asks.length; i++) {
       const l = asks[i];
       a.set(l[0], l[1]);
+    }
+  }
+
+  private applySide(side: BookSide, levels: readonly Level[]): void {
+    const keep = this.keepStrings;
+    if (levels.length >= BULK_LEVELS) {
+      // numbers only in keepStrings mode: store their default spelling so topStrings() still has something to show
+      side.applyBatch(batchOfLevels(side.sign, levels, keep));
+    } else if (keep) {
+      for (let i = 0; i < levels.length; i++) this.setStringsSide(side, levels[i][0], levels[i][1]);
+    } else {
+      for (let i = 0; i < levels.length; i++) {
+        const l = levels[i];
+        side.set(l[0], l[1]);
+      }
     }
   }
 
@@ -278,6 +550,10 @@ export class OrderBook {
 
   private applyStringsSide(side: BookSide, levels: readonly StringLevel[]): void {
     const keep = this.keepStrings;
+    if (levels.length >= BULK_LEVELS) {
+      side.applyBatch(batchOfStrings(side.sign, levels, keep));
+      return;
+    }
     for (let i = 0; i < levels.length; i++) {
       const l = levels[i];
       const p = +l[0];

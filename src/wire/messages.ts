@@ -151,6 +151,13 @@ export type BusPayload =
 
 export class DecodeError extends Error {}
 
+/**
+ * Most levels per side a raw.* event or snapshot may carry. No collector publishes more (venue parsers stop
+ * at venues/decimal.ts MAX_LEVELS_PER_SIDE, the largest REST depth any venue serves), so more is a forged or
+ * broken peer: refused (a DecodeError, counted by the caller), never applied.
+ */
+export const MAX_RAW_LEVELS_PER_SIDE = 5000;
+
 export function encode(msg: object): Buffer {
   return Buffer.from(JSON.stringify(msg));
 }
@@ -288,6 +295,15 @@ export function collectorRawText(buf: Buffer | Uint8Array | string): string | un
 }
 
 function decodeCollectorEventHead(text: string, wanted?: LevelsWanted): CollectorEvent {
+  const ev = decodeCollectorEventBody(text, wanted);
+  if (ev.bids.length > MAX_RAW_LEVELS_PER_SIDE || ev.asks.length > MAX_RAW_LEVELS_PER_SIDE)
+    throw new DecodeError(
+      `${ev.bids.length} bids / ${ev.asks.length} asks: more than ${MAX_RAW_LEVELS_PER_SIDE} levels per side`,
+    );
+  return ev;
+}
+
+function decodeCollectorEventBody(text: string, wanted?: LevelsWanted): CollectorEvent {
   const fast = scanCollectorDelta(text, wanted);
   if (fast !== undefined) return fast;
   const r = parse(text);

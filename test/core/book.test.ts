@@ -1,21 +1,35 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { OrderBook, type StringLevel } from '../../src/core/book.js';
+import { BULK_LEVELS, forceBatchPathForTests, OrderBook, type StringLevel } from '../../src/core/book.js';
 import type { Level } from '../../src/core/types.js';
 
 /** Naive reference book: one Map per side, sorted on demand. Keeps strings alongside for keepStrings checks. */
 class ModelBook {
   bids = new Map<number, { size: number; ps: string; ss: string }>();
   asks = new Map<number, { size: number; ps: string; ss: string }>();
+  /** An update keeps the level's price string (the first spelling seen); the size string is the latest. */
   set(side: 'bid' | 'ask', price: number, size: number, ps = String(price), ss = String(size)): void {
     const m = side === 'bid' ? this.bids : this.asks;
-    if (size > 0) m.set(price, { size, ps, ss });
+    if (size > 0) m.set(price, { size, ps: m.get(price)?.ps ?? ps, ss });
     else m.delete(price);
   }
   apply(bids: readonly Level[], asks: readonly Level[]): void {
     for (const [p, s] of bids) this.set('bid', p, s);
     for (const [p, s] of asks) this.set('ask', p, s);
+  }
+  /** applyStrings: Number() of each string, unparsable levels skipped. */
+  applyStrings(bids: readonly StringLevel[], asks: readonly StringLevel[]): void {
+    for (const [side, levels] of [
+      ['bid', bids],
+      ['ask', asks],
+    ] as const) {
+      for (const [ps, ss] of levels) {
+        const p = Number(ps);
+        const s = Number(ss);
+        if (!Number.isNaN(p) && !Number.isNaN(s)) this.set(side, p, s, ps, ss);
+      }
+    }
   }
   snapshot(bids: readonly Level[], asks: readonly Level[]): void {
     this.bids.clear();
@@ -71,10 +85,25 @@ const sortedSide = (desc: boolean) =>
     .uniqueArray(price, { maxLength: 60 })
     .chain((ps) => fc.tuple(...ps.sort((a, b) => (desc ? b - a : a - b)).map((p) => size.map((s) => [p, s] as Level))));
 
+// The same grid spelled as exchanges might ("0.5", "0.50", "0.500"), plus strings Number() cannot read.
+const spelled = (x: number) =>
+  fc.constantFrom(String(x), x.toFixed(2), x.toFixed(3), x.toFixed(2) + '0000', ' ' + String(x));
+const stringLevel: fc.Arbitrary<StringLevel> = fc.oneof(
+  { arbitrary: fc.tuple(price, size).chain(([p, s]) => fc.tuple(spelled(p), spelled(s))), weight: 20 },
+  { arbitrary: fc.tuple(fc.constantFrom('x', '1e', 'NaN'), fc.constant('1')), weight: 1 },
+  { arbitrary: fc.tuple(price.map(String), fc.constantFrom('-', 'abc')), weight: 1 },
+);
+/** Many levels in one message: BookSide.merge (duplicates, deletes and inserts anywhere in one pass). */
+const bulk = <T>(arb: fc.Arbitrary<T>) => fc.array(arb, { minLength: BULK_LEVELS, maxLength: BULK_LEVELS + 80 });
+/** Either path: under BULK_LEVELS level by level, from it on merged. */
+const anySize = <T>(arb: fc.Arbitrary<T>) => fc.oneof(fc.array(arb, { maxLength: BULK_LEVELS - 1 }), bulk(arb));
+
 type Cmd =
   | { kind: 'set'; side: 'bid' | 'ask'; price: number; size: number }
   | { kind: 'apply'; bids: Level[]; asks: Level[] }
   | { kind: 'snapshot'; bids: Level[]; asks: Level[] }
+  | { kind: 'strings'; bids: StringLevel[]; asks: StringLevel[] }
+  | { kind: 'snapshotStrings'; bids: StringLevel[]; asks: StringLevel[] }
   | { kind: 'clear' };
 
 const cmd: fc.Arbitrary<Cmd> = fc.oneof(
@@ -108,6 +137,31 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
     arbitrary: fc.record({ kind: fc.constant('snapshot' as const), bids: sortedSide(true), asks: sortedSide(false) }),
     weight: 1,
   },
+  {
+    arbitrary: fc.record({ kind: fc.constant('apply' as const), bids: anySize(level), asks: anySize(level) }),
+    weight: 4,
+  },
+  // best-first sorted deltas and snapshots of many levels (the no-sort merge path), either direction
+  {
+    arbitrary: fc.record({ kind: fc.constant('apply' as const), bids: sortedSide(false), asks: sortedSide(true) }),
+    weight: 1,
+  },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('strings' as const),
+      bids: anySize(stringLevel),
+      asks: anySize(stringLevel),
+    }),
+    weight: 4,
+  },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('snapshotStrings' as const),
+      bids: anySize(stringLevel),
+      asks: anySize(stringLevel),
+    }),
+    weight: 1,
+  },
   { arbitrary: fc.constant({ kind: 'clear' as const }), weight: 1 },
 );
 
@@ -126,33 +180,58 @@ function run(book: OrderBook, model: ModelBook, cmds: Cmd[]): void {
         book.applySnapshot(c.bids, c.asks);
         model.snapshot(c.bids, c.asks);
         break;
+      case 'strings':
+        book.applyStrings(c.bids, c.asks);
+        model.applyStrings(c.bids, c.asks);
+        break;
+      case 'snapshotStrings':
+        book.applySnapshotStrings(c.bids, c.asks);
+        model.snapshot([], []);
+        model.applyStrings(c.bids, c.asks);
+        break;
       case 'clear':
         book.clear();
         model.snapshot([], []);
         break;
     }
     assertSame(book, model, `after command ${i} (${c.kind})`);
+    if (book.keepStrings) assert.deepEqual(book.topStrings(Infinity), model.topStrings(Infinity), `strings after ${i}`);
   });
 }
 
-test('matches a naive Map-based book on random command sequences', () => {
-  fc.assert(
-    fc.property(fc.array(cmd, { maxLength: 80 }), (cmds) => run(new OrderBook(), new ModelBook(), cmds)),
-    { numRuns: 300 },
-  );
-});
+// Messages of BULK_LEVELS or more levels go level by level or through one merge, whichever moves less:
+// each path is checked on its own (forced), and the choice as made.
+for (const path of ['merge', 'levels', undefined] as const) {
+  const name = path === undefined ? '' : ` (large messages forced through ${path === 'merge' ? 'merge' : 'set()'})`;
+  test(`matches a naive Map-based book on random command sequences${name}`, () => {
+    forceBatchPathForTests(path);
+    try {
+      fc.assert(
+        fc.property(fc.array(cmd, { maxLength: 80 }), (cmds) => run(new OrderBook(), new ModelBook(), cmds)),
+        { numRuns: 200 },
+      );
+    } finally {
+      forceBatchPathForTests(undefined);
+    }
+  });
 
-test('keepStrings mode matches the model too, numbers and strings', () => {
-  fc.assert(
-    fc.property(fc.array(cmd, { maxLength: 60 }), (cmds) => {
-      const book = new OrderBook({ keepStrings: true });
-      const model = new ModelBook();
-      run(book, model, cmds);
-      assert.deepEqual(book.topStrings(Infinity), model.topStrings(Infinity));
-    }),
-    { numRuns: 150 },
-  );
-});
+  test(`keepStrings mode matches the model too, numbers and strings${name}`, () => {
+    forceBatchPathForTests(path);
+    try {
+      fc.assert(
+        fc.property(fc.array(cmd, { maxLength: 60 }), (cmds) => {
+          const book = new OrderBook({ keepStrings: true });
+          const model = new ModelBook();
+          run(book, model, cmds);
+          assert.deepEqual(book.topStrings(Infinity), model.topStrings(Infinity));
+        }),
+        { numRuns: 100 },
+      );
+    } finally {
+      forceBatchPathForTests(undefined);
+    }
+  });
+}
 
 test('keepStrings keeps the exchange spelling through inserts, updates and deletes', () => {
   // exchange strings with trailing zeros that String(number) would not reproduce

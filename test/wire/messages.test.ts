@@ -13,6 +13,7 @@ import {
   isHeartbeat,
   encodeCollectorEvent,
   encodeConsolidatedDelta,
+  MAX_RAW_LEVELS_PER_SIDE,
   type ConsolidatedSnapshot,
 } from '../../src/wire/messages.js';
 import type { BookDelta, BookSnapshot } from '../../src/core/types.js';
@@ -250,4 +251,36 @@ test('hostile numbers in a raw.* event are DecodeErrors on both the fast and the
   // the bounds are not tighter than real data: safe integers and small prices pass
   const ok = { ...base, first: Number.MAX_SAFE_INTEGER - 1, last: Number.MAX_SAFE_INTEGER, bids: [[1e-8, 0]] };
   assert.equal((decodeCollectorEvent(JSON.stringify({ v: 1, ...ok })) as BookDelta).last, Number.MAX_SAFE_INTEGER);
+});
+
+test('a raw event or snapshot with more levels per side than the bound is a DecodeError, at the bound it decodes', () => {
+  const levels = (n: number, from: number): [number, number][] => Array.from({ length: n }, (_, i) => [from + i, 1]);
+  const snapshot: BookSnapshot = {
+    type: 'snapshot',
+    venue: 'binance',
+    symbol: 'BTCUSDT',
+    seq: 5,
+    recvTime: 1,
+    collector: 'a',
+    bids: [],
+    asks: [],
+  };
+  const max = MAX_RAW_LEVELS_PER_SIDE;
+  const cases: [string, BookDelta | BookSnapshot][] = [
+    ['delta bids', { ...delta, raw: undefined, bids: levels(max + 1, 1), asks: [] }],
+    ['delta asks', { ...delta, raw: undefined, bids: [], asks: levels(max + 1, 1e6) }],
+    ['snapshot bids', { ...snapshot, bids: levels(max + 1, 1) }],
+    ['snapshot asks', { ...snapshot, asks: levels(max + 1, 1e6) }],
+  ];
+  for (const [what, ev] of cases) {
+    const text = encodeCollectorEvent(ev);
+    // the fast scanner's exact shape, and the JSON.parse path (keys in another order)
+    const reordered = JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(text) as object).reverse()));
+    for (const payload of [text, Buffer.from(text), reordered]) {
+      assert.throws(() => decodeCollectorEvent(payload), DecodeError, what);
+    }
+    const trimmed = { ...ev, bids: ev.bids.slice(0, max), asks: ev.asks.slice(0, max) };
+    const ok = decodeCollectorEvent(encodeCollectorEvent(trimmed));
+    assert.equal(ok.bids.length + ok.asks.length, max, `${what} at the bound`);
+  }
 });
