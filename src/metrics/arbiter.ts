@@ -22,6 +22,15 @@ export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService
     books().flatMap((s) => s.feeds.map((x): Sample => [feedLabels(s, x), f(x)]));
 
   const k = arb.counters;
+  const bus = arb.opts.transport;
+  if (bus.counters)
+    liveCounter(
+      reg,
+      'bus_events_total',
+      'Security and bound events of the bus (event: curve_handshakes_refused, curve_keys_refused, ingest_unbound_dropped, snapshot_requests_rate_limited, snapshot_requests_over_outstanding, snapshot_requests_busy, snapshot_replies_dropped, sends_dropped).',
+      ['event'],
+      () => Object.entries(bus.counters?.() ?? {}).map(([event, v]): Sample => [{ event }, v]),
+    );
   liveTotal(
     reg,
     'arbiter_messages_received_total',

@@ -28,9 +28,16 @@ export class LazyTransport implements Transport {
     if (groups) this.groupIngest = async (o) => (await this.transport()).groupIngest!(o);
   }
 
+  /** The implementation once built (counters() reads it synchronously). */
+  private impl?: Transport;
+
   /** The implementation: imported and built at the first call. */
   transport(): Promise<Transport> {
-    return (this.loaded ??= this.load());
+    return (this.loaded ??= this.load().then((t) => (this.impl = t)));
+  }
+
+  counters(): Record<string, number> {
+    return this.impl?.counters?.() ?? {};
   }
 
   async publisher(channel: Channel): Promise<BusPublisher> {

@@ -106,6 +106,12 @@ export interface Transport {
   /** Serve snapshot requests: handler gets (topic, request payload) and returns the reply payload. */
   snapshotServer(handler: (topic: string, payload: Buffer) => Promise<Buffer> | Buffer): Promise<SnapshotServer>;
   snapshotClient(): Promise<SnapshotClient>;
+  /**
+   * Totals of the bus's security and bound events so far, for metrics (names in docs/metrics.md): CURVE
+   * handshakes refused, messages dropped as unbound, snapshot requests refused by a limit, sends dropped.
+   * Absent where the bus has none (in-process, Kafka).
+   */
+  counters?(): Record<string, number>;
   /** Close every socket this transport opened. */
   close(): Promise<void>;
 }

@@ -1062,6 +1062,28 @@ export class ZmqTransport implements Transport {
     return this.track(new ZmqSnapshotServer(sock, b.endpoint, handler, this.log, b.forget, l));
   }
 
+  counters(): Record<string, number> {
+    const c: Record<string, number> = {
+      curve_handshakes_refused: this.security.refused,
+      curve_keys_refused: this.security.refusedPeers,
+      ingest_unbound_dropped: this.security.unbound,
+      snapshot_requests_rate_limited: 0,
+      snapshot_requests_over_outstanding: 0,
+      snapshot_requests_busy: 0,
+      snapshot_replies_dropped: 0,
+      sends_dropped: 0,
+    };
+    for (const o of this.open) {
+      if (o instanceof ZmqSnapshotServer) {
+        c.snapshot_requests_rate_limited += o.limits.rateLimited;
+        c.snapshot_requests_over_outstanding += o.limits.overOutstanding;
+        c.snapshot_requests_busy += o.limits.busy;
+        c.snapshot_replies_dropped += o.limits.repliesDropped;
+      } else if (o instanceof ZmqPublisher) c.sends_dropped += o.dropped;
+    }
+    return c;
+  }
+
   async snapshotClient(): Promise<ZmqSnapshotClient> {
     requireEndpoints(this.endpoints.snapshot, 'snapshot');
     const sock = new zmq.Dealer({

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { busFlags, freeEndpoints, runCli, sleep, waitFor } from '../helpers.js';
+import { busFlags, freeEndpoints, freePort, runCli, sleep, waitFor } from '../helpers.js';
 import { readAllowList, readKeyPair, readPublicKey } from '../../src/transport/keys.js';
 import { ZmqTransport } from '../../src/transport/zeromq.js';
 import { silentLogger } from '../../src/log.js';
@@ -104,6 +104,7 @@ test('arbitrate with CURVE from flags: an allowed client gets the stats stream, 
     assert.equal((await runCli(['keygen', '--name', name, '--out', out])).code, 0);
   // the client's key pair stays next to its public key in the allow directory: only *.pub counts there
   const ep = await freeEndpoints();
+  const metricsPort = await freePort();
   const arb = spawn(
     process.execPath,
     [
@@ -116,6 +117,8 @@ test('arbitrate with CURVE from flags: an allowed client gets the stats stream, 
       path.join(dir, 'arb.key'),
       '--curve-allow',
       allowed,
+      '--metrics',
+      String(metricsPort),
       '--duration',
       '20',
     ],
@@ -149,6 +152,16 @@ test('arbitrate with CURVE from flags: an allowed client gets the stats stream, 
   const [good, bad] = await Promise.all([read('client'), read('stranger')]);
   assert.ok(good > 3, `the allowed client got ${good} stats messages`);
   assert.equal(bad, 0, 'the stranger got the feed');
+  // counted in the metrics, by kind
+  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const refused = /bookwire_bus_events_total\{[^}]*event="curve_handshakes_refused"[^}]*\} (\d+)/.exec(metrics);
+  assert.ok(
+    refused && Number(refused[1]) >= 1,
+    metrics
+      .split('\n')
+      .filter((l) => l.includes('bus_events'))
+      .join('\n'),
+  );
   arb.kill('SIGTERM');
   await new Promise((r) => arb.once('exit', r));
   const refusals = log.split('\n').filter((l) => /key is not allowed/.test(l));
