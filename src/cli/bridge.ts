@@ -7,11 +7,11 @@ import type { Config, DeepPartial } from '../config/schema.js';
 import { Bridge, DEFAULT_BRIDGE_TOPICS } from '../bridge/service.js';
 import { createLogger, type Logger } from '../log.js';
 import { createTransport } from '../transport/index.js';
-import type { KafkaTransportOptions } from '../transport/kafka.js';
 import type { Transport } from '../transport/types.js';
 import { addCoalesceOptions, addCommonOptions, positive } from './options.js';
 import { untilSignal, zmqSecurity } from './commands.js';
 import { UserError } from './errors.js';
+import { kafkaSecurity } from './kafka-security.js';
 
 type Opts = Record<string, unknown>;
 type ConfigFn = (o: Opts, extra?: DeepPartial<Config>) => Config;
@@ -99,8 +99,7 @@ function sideTransport(s: BridgeSide, cfg: Config, log: Logger, role: 'source' |
       topicPrefix: s.topicPrefix,
       lingerMs: cfg.bus.lingerMs,
       clientId: `bookwire-bridge-${role}`,
-      ssl: cfg.bus.ssl as KafkaTransportOptions['ssl'],
-      sasl: cfg.bus.sasl as KafkaTransportOptions['sasl'],
+      ...kafkaSecurity(cfg.bus),
       logger: log,
     });
   return createTransport({

@@ -3,7 +3,6 @@ import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log.js';
 import { createTransport, KafkaTopicMissingError } from '../transport/index.js';
 import type { Transport } from '../transport/types.js';
-import type { KafkaTransportOptions } from '../transport/kafka.js';
 import type { ZmqTransportOptions } from '../transport/zeromq.js';
 import { KeyFileError, loadCurveSettings, type CurveSettings } from '../transport/keys.js';
 import { Collector } from '../collector/collector.js';
@@ -15,6 +14,7 @@ import { newRegistry, serveMetrics, type MetricsServer } from '../metrics/export
 import { registerArbiterMetrics } from '../metrics/arbiter.js';
 import { registerCollectorMetrics } from '../metrics/collector.js';
 import type client from 'prom-client';
+import { kafkaSecurity } from './kafka-security.js';
 
 /**
  * The ZeroMQ security options of the config: CURVE keys read (a missing or bad key file is the user's
@@ -41,8 +41,7 @@ export function busTransport(cfg: Config, log: Logger, identity?: string): Trans
       topicPrefix: cfg.bus.topicPrefix,
       lingerMs: cfg.bus.lingerMs,
       clientId: `bookwire-${log.bindings().name ?? 'cli'}`,
-      ssl: cfg.bus.ssl as KafkaTransportOptions['ssl'],
-      sasl: cfg.bus.sasl as KafkaTransportOptions['sasl'],
+      ...kafkaSecurity(cfg.bus),
       logger: log,
     });
   if (cfg.bus.kind !== 'zeromq')

@@ -49,6 +49,11 @@ export function addBusOptions(cmd: Command): Command {
       'Kafka producer linger in ms: batch records this long when idle (default 20)',
       num('--kafka-linger-ms'),
     )
+    .option('--kafka-tls', 'Kafka: connect with TLS (config bus.ssl; the system CAs unless --kafka-ca)')
+    .option('--kafka-ca <file>', 'Kafka TLS: PEM file of the CA that signed the brokers (implies --kafka-tls)')
+    .option('--kafka-sasl <mechanism>', 'Kafka SASL: plain, scram-sha-256 or scram-sha-512 (config bus.sasl)')
+    .option('--kafka-user <name>', 'Kafka SASL user name')
+    .option('--kafka-password-env <var>', 'Kafka SASL: environment variable holding the password')
     .option('--ingest <endpoints>', 'ingest endpoint(s), comma separated (collectors -> arbiter)', list)
     .option('--publish <endpoints>', 'consolidated publish endpoint(s), comma separated', list)
     .option('--snapshot <endpoints>', 'snapshot service endpoint(s), comma separated', list);
@@ -121,9 +126,21 @@ export function overridesFrom(o: Opts): DeepPartial<Config> {
     o.brokers ||
     o.topicPrefix !== undefined ||
     o.kafkaLingerMs !== undefined ||
+    o.kafkaTls !== undefined ||
+    o.kafkaCa !== undefined ||
+    o.kafkaSasl !== undefined ||
     coalesce !== undefined
   )
     ov.bus = {
+      ssl: o.kafkaCa !== undefined ? { caFile: o.kafkaCa as string } : o.kafkaTls === true ? true : undefined,
+      sasl:
+        o.kafkaSasl !== undefined
+          ? ({
+              mechanism: o.kafkaSasl,
+              username: o.kafkaUser,
+              passwordEnv: o.kafkaPasswordEnv,
+            } as unknown as Config['bus']['sasl'])
+          : undefined,
       lingerMs: o.kafkaLingerMs as number,
       coalesce,
       kind: o.bus as Config['bus']['kind'],

@@ -36,8 +36,10 @@ export interface BusConfig {
   topicPrefix: string;
   /** Kafka producer linger (ms, docs/kafka.md "Producer linger"); unset: env BOOKWIRE_KAFKA_LINGER_MS, else 20. */
   lingerMs?: number;
-  ssl?: boolean | Record<string, unknown>;
-  sasl?: { mechanism: string; [key: string]: unknown };
+  /** Kafka TLS (docs/kafka.md, "TLS and SASL"): true, or PEM files read at start. */
+  ssl?: boolean | KafkaTlsConfig;
+  /** Kafka SASL: mechanism, user, and where the password is (an environment variable or a file). */
+  sasl?: KafkaSaslConfig;
   /** ZeroMQ CURVE (docs/security.md): this process's key pair, its servers' key, who may connect to it. */
   curve?: BusCurveConfig;
   /** Allow plaintext ZeroMQ binds off loopback (logged as INSECURE); refused otherwise. */
@@ -91,6 +93,21 @@ export interface CollectorConfig {
   reconnectEveryS: number;
   /** Prometheus metrics listen address ("127.0.0.1:9465"); absent = off. */
   metrics?: string;
+}
+
+export interface KafkaTlsConfig {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  rejectUnauthorized?: boolean;
+  servername?: string;
+}
+
+export interface KafkaSaslConfig {
+  mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  username: string;
+  passwordEnv?: string;
+  passwordFile?: string;
 }
 
 export interface ArbiterConfig {
@@ -335,15 +352,45 @@ const busSchema = section({
     })
     .default('bookwire'),
   lingerMs: intIn(0, 10_000).optional(),
-  // Passed to kafkajs unchanged (true, or tls.connect options; { mechanism, username, password }).
+  // Kafka TLS: true (the system's CAs), or files to read (docs/kafka.md, "TLS and SASL").
   ssl: z
-    .union([z.boolean(), z.record(z.string(), z.unknown())], { error: 'expected true/false or TLS options' })
-    .optional(),
-  sasl: z
-    .looseObject(
-      { mechanism: z.string({ error: 'expected a SASL mechanism like plain, scram-sha-256' }) },
-      { error: 'expected a mapping with a mechanism' },
+    .union(
+      [
+        z.boolean(),
+        z.strictObject(
+          {
+            caFile: nonEmptyString('a PEM file').optional(),
+            certFile: nonEmptyString('a PEM file').optional(),
+            keyFile: nonEmptyString('a PEM file').optional(),
+            rejectUnauthorized: z.boolean({ error: 'expected true or false' }).optional(),
+            servername: nonEmptyString('a host name').optional(),
+          },
+          { error: 'expected true, or { caFile, certFile, keyFile, rejectUnauthorized, servername }' },
+        ),
+      ],
+      { error: 'expected true, or { caFile, certFile, keyFile, rejectUnauthorized, servername }' },
     )
+    .refine((v) => typeof v === 'boolean' || (v.certFile === undefined) === (v.keyFile === undefined), {
+      error: 'certFile and keyFile go together (a client certificate and its key)',
+    })
+    .optional(),
+  // Kafka SASL: the password from an environment variable or a file, never written in the config itself.
+  sasl: z
+    .strictObject(
+      {
+        mechanism: oneOf(['plain', 'scram-sha-256', 'scram-sha-512']),
+        username: nonEmptyString('a user name'),
+        passwordEnv: z
+          .string({ error: 'expected an environment variable name' })
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected an environment variable name' })
+          .optional(),
+        passwordFile: nonEmptyString('a file path').optional(),
+      },
+      { error: 'expected { mechanism, username, passwordEnv | passwordFile }' },
+    )
+    .refine((v) => (v.passwordEnv === undefined) !== (v.passwordFile === undefined), {
+      error: 'expected exactly one of passwordEnv and passwordFile',
+    })
     .optional(),
 });
 
