@@ -84,6 +84,9 @@ describe('metrics of running processes', { timeout: 60_000 }, () => {
     const book = { venue: 'binance', symbol: 'BTCUSDT' };
     const scrape = async (url: string) => (await get(url).catch(() => ({ body: '' }))).body;
     await waitFor(async () => (value(await scrape(arbUrl), 'bookwire_book_synced', book) ?? 0) === 1, 20_000, 'the arbiter to sync');
+    // a feed is listed once its deltas are counted (a stats interval after the book synced)
+    const feedOf = { ...book, collector: 'a' };
+    await waitFor(async () => value(await scrape(arbUrl), 'bookwire_feed_messages_total', feedOf) !== undefined, 5000, 'the feed in the stats');
     const s1 = await scrape(arbUrl);
     await sleep(1000);
     const s2 = await scrape(arbUrl);
