@@ -71,6 +71,9 @@ export interface BookUpdate {
 type Next =
   { msg: IteratorResult<{ topic: string; payload: Buffer }> } | { snap: ConsolidatedMessage | Error } | { wake: true };
 
+/** What the staleness timer resolves its promise with. */
+const WAKE: unique symbol = Symbol('wake');
+
 /** What one arbiter last said of the book in a heartbeat. */
 interface ArbiterWord {
   stale: boolean;
@@ -128,7 +131,8 @@ export async function* subscribe(opts: SubscribeOptions): AsyncGenerator<BookUpd
     return since;
   };
   let wake: (() => void) | undefined;
-  let wakeP = new Promise<Next>((r) => (wake = () => r({ wake: true })));
+  const armWake = () => new Promise<typeof WAKE>((r) => (wake = () => r(WAKE)));
+  let wakeP = armWake();
   const timer = setInterval(
     () => {
       if (replica.synced && (judge(nowMicros()) === undefined) !== (staleSince === undefined)) wake?.();
@@ -154,11 +158,18 @@ export async function* subscribe(opts: SubscribeOptions): AsyncGenerator<BookUpd
     for (;;) {
       if (opts.signal?.aborted) return;
       if (!pendingSnap && !replica.synced && nowMicros() >= nextSnapAt) pendingSnap = askSnapshot();
-      const wrapped = pendingMsg.then((msg) => ({ msg }));
-      const next: Next = await Promise.race(pendingSnap ? [wrapped, pendingSnap, wakeP] : [wrapped, wakeP]);
+      let next: Next;
+      if (pendingSnap) {
+        const got = await Promise.race([pendingMsg.then((msg) => ({ msg })), pendingSnap, wakeP]);
+        next = got === WAKE ? { wake: true } : got;
+      } else {
+        // the hot path: one race per message, no wrapper promise
+        const got = await Promise.race([pendingMsg, wakeP]);
+        next = got === WAKE ? { wake: true } : { msg: got };
+      }
       let m: ConsolidatedMessage | ConsolidatedHeartbeat;
       if ('wake' in next) {
-        wakeP = new Promise<Next>((r) => (wake = () => r({ wake: true })));
+        wakeP = armWake();
         const now = nowMicros();
         const since = judge(now);
         if (!replica.synced || (since === undefined) === (staleSince === undefined)) continue;
