@@ -118,7 +118,8 @@ export function salvageSegment(file: string, verify = false): Salvaged {
   }
 }
 
-function meta(m: BlockMeta): BlockMeta {
+/** A block's index entry alone (a parsed header carries more fields than the index keeps). */
+export function meta(m: BlockMeta): BlockMeta {
   return {
     offset: m.offset,
     clen: m.clen,

@@ -46,7 +46,7 @@ import {
   type Stream,
 } from './format.js';
 import { makeDir } from '../util/fs.js';
-import { salvageSegment, type Damage } from './salvage.js';
+import { meta, salvageSegment, type Damage } from './salvage.js';
 
 export type FsyncPolicy = 'none' | 'interval' | 'every-block';
 
@@ -199,14 +199,7 @@ export function scanSegment(file: string, verify: boolean): ScanResult {
           break;
         }
       }
-      blocks.push({
-        offset: m.offset,
-        clen: m.clen,
-        count: m.count,
-        firstTime: m.firstTime,
-        lastTime: m.lastTime,
-        flags: m.flags,
-      });
+      blocks.push(meta(m));
       off = end;
     }
     return { blocks, validEnd: off, size, headerOk: true, problem };
