@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { BinanceSimulator } from '../../src/sim/index.js';
 import { Collector } from '../../src/collector/collector.js';
 import { ArbiterService } from '../../src/arbiter/service.js';
-import { subscribe } from '../../src/client/subscribe.js';
 import { ZmqTransport } from '../../src/transport/zeromq.js';
 import type { Transport } from '../../src/transport/types.js';
 import type { FaultProfile } from '../../src/sim/index.js';
+import { clientReachesTruth } from './harness.js';
 import { freeEndpoints, sleep, waitFor } from '../helpers.js';
 
 async function setup(
@@ -53,24 +53,6 @@ async function setup(
   return { sim, ep, arbiter, collector, mk };
 }
 
-async function clientReachesTruth(
-  p: { sim: BinanceSimulator; ep: Awaited<ReturnType<typeof freeEndpoints>> },
-  ms: number,
-) {
-  const ac = new AbortController();
-  let last: { seq: number; top: unknown } | undefined;
-  const done = (async () => {
-    for await (const u of subscribe({ symbol: 'BTCUSDT', endpoints: p.ep, signal: ac.signal }))
-      last = { seq: u.seq, top: u.book.top(20) };
-  })();
-  await sleep(ms);
-  p.sim.pause();
-  const truth = p.sim.truth('BTCUSDT', 20);
-  await waitFor(() => last?.seq === truth.lastUpdateId, 5000, 'client to reach the truth seq');
-  assert.deepEqual(last!.top, { bids: truth.bids.slice(0, 20), asks: truth.asks.slice(0, 20) });
-  ac.abort();
-  await done;
-}
 
 test('malformed frames and wrong-type fields from the venue are counted, never crash, and the book stays right', async (t) => {
   const p = await setup(t, { bad: { malformedRate: 0.2 } });

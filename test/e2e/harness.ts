@@ -3,11 +3,12 @@ import { ExchangeSimulator, type FaultProfile, type OkxSimOptions, type VenueId 
 import { underPrefix, venue } from '../../src/venues/index.js';
 import { Collector, type CollectorOptions } from '../../src/collector/collector.js';
 import { ArbiterService } from '../../src/arbiter/service.js';
-import type { BookUpdate } from '../../src/client/subscribe.js';
+import assert from 'node:assert/strict';
+import { subscribe, type BookUpdate } from '../../src/client/subscribe.js';
 import { ZmqTransport } from '../../src/transport/zeromq.js';
 import type { Transport } from '../../src/transport/types.js';
 import { silentLogger } from '../../src/log.js';
-import { freeEndpoints } from '../helpers.js';
+import { freeEndpoints, sleep, waitFor } from '../helpers.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
 
@@ -167,4 +168,27 @@ export function track(it: AsyncGenerator<BookUpdate>) {
     }
   })();
   return { s, done };
+}
+
+/**
+ * A client follows BTCUSDT for `ms`, the simulator pauses, and the client's top 20 levels must equal the
+ * simulator's truth at the truth's sequence.
+ */
+export async function clientReachesTruth(
+  p: { sim: Pick<ExchangeSimulator, 'pause' | 'truth'>; ep: Awaited<ReturnType<typeof freeEndpoints>> },
+  ms: number,
+): Promise<void> {
+  const ac = new AbortController();
+  let last: { seq: number; top: unknown } | undefined;
+  const done = (async () => {
+    for await (const u of subscribe({ symbol: 'BTCUSDT', endpoints: p.ep, signal: ac.signal }))
+      last = { seq: u.seq, top: u.book.top(20) };
+  })();
+  await sleep(ms);
+  p.sim.pause();
+  const truth = p.sim.truth('BTCUSDT', 20);
+  await waitFor(() => last?.seq === truth.lastUpdateId, 5000, 'client to reach the truth seq');
+  assert.deepEqual(last!.top, { bids: truth.bids.slice(0, 20), asks: truth.asks.slice(0, 20) });
+  ac.abort();
+  await done;
 }
