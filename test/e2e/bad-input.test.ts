@@ -53,7 +53,6 @@ async function setup(
   return { sim, ep, arbiter, collector, mk };
 }
 
-
 test('malformed frames and wrong-type fields from the venue are counted, never crash, and the book stays right', async (t) => {
   const p = await setup(t, { bad: { malformedRate: 0.2 } });
   const c = await p.collector('a', 'bad');

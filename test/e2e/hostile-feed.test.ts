@@ -89,7 +89,6 @@ async function setup(
 
 type Setup = Awaited<ReturnType<typeof setup>>;
 
-
 const rawDelta = (o: { first: number; last: number; collector: string; bids?: number[][]; asks?: number[][] }) =>
   JSON.stringify({
     v: 1,
