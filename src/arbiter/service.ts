@@ -15,6 +15,8 @@ import { BookArbiter, type ArbiterSink, type FeedErrorKind } from '../core/arbit
 import type { BookIntegrity } from '../core/integrity.js';
 import { DEFAULT_VENUE, bookKeyOf, findVenue, venue as venueAdapter } from '../venues/index.js';
 import { BookReplica } from '../core/replica.js';
+import { PEER_FEED, PeerSnapshots } from './peers.js';
+import { stableHash } from '../util/hash.js';
 import { nowMicros } from '../core/clock.js';
 import type { BookDelta, BookSnapshot } from '../core/types.js';
 import type { Logger } from '../log.js';
@@ -81,6 +83,12 @@ export interface ArbiterServiceOptions {
   group?: string;
   /** Sees every delta copy's arrival (benchmark instrumentation installs one: src/bench-hooks/). */
   probe?: ArbiterProbe;
+  /**
+   * Peer arbiters (a transport whose snapshot client reaches their snapshot services): a book that needs a
+   * snapshot asks a peer first, so a restart or a resync costs the venue no REST call while a peer is up
+   * (peers.ts). Collectors are asked when no peer can serve the book.
+   */
+  peers?: Transport;
   logger?: Logger;
 }
 
@@ -105,6 +113,9 @@ const ERROR_EPISODE_MS = 10_000;
 /** Most (collector, kind) error episodes remembered; older ones are forgotten first. */
 const MAX_EPISODES = 256;
 
+/** After a peer could not serve a book, collectors are asked for this long. */
+const PEER_BACKOFF_MS = 10_000;
+
 const PROC_SAMPLES = 4096; // power of two: a ring indexed with & (PROC_SAMPLES - 1)
 
 class BookHandler implements ArbiterSink {
@@ -113,7 +124,8 @@ class BookHandler implements ArbiterSink {
   readonly statsTopic: string;
   readonly ctlTopic: string;
   feeds = new Map<string, FeedInfo>();
-  private nextFeed = 0;
+  /** Spreads this book's snapshot requests over the collectors the same way in every arbiter. */
+  private readonly bookHash: number;
   private lastPublished = 0;
   private lastStatsAt = performance.now();
   private publishedAtLastStats = 0;
@@ -149,6 +161,12 @@ class BookHandler implements ArbiterSink {
   private readonly episodes = new Map<string, number>();
   /** When "no collector delivering" was last logged. */
   private noSourceLoggedAt = -Infinity;
+  /** A peer request is outstanding (never two at once for one book). */
+  private askingPeer = false;
+  /** When a peer last could not serve this book: collectors are asked for PEER_BACKOFF_MS after. */
+  private peerFailedAt = -Infinity;
+  /** exactTo of the peer's book being adopted (a peer's book is as deep as its own exchange snapshot was). */
+  private peerExactTo: { bid: number; ask: number } | undefined;
 
   constructor(
     readonly svc: ArbiterService,
@@ -158,6 +176,7 @@ class BookHandler implements ArbiterSink {
     this.topic = topics.book(venue, symbol);
     this.statsTopic = topics.stats(venue, symbol);
     this.ctlTopic = topics.ctlSnapshot(venue, symbol);
+    this.bookHash = stableHash(this.topic);
     const adapter = venueAdapter(venue); // the service creates books only for known venues
     this.integrity = adapter.integrity;
     this.core = new BookArbiter(venue, symbol, this, {
@@ -243,8 +262,43 @@ class BookHandler implements ArbiterSink {
       return; // the core retries after snapshotTimeoutMs
     }
     this.noSourceLoggedAt = -Infinity;
-    // Round-robin so a retry goes to a different collector than the one that failed.
-    const collector = pool[(this.nextFeed++ + attempt) % pool.length];
+    const peers = this.svc.peers;
+    if (peers !== undefined && attempt <= 2 && now - this.peerFailedAt >= PEER_BACKOFF_MS) {
+      if (!this.askingPeer) this.askPeer(peers, reason, attempt);
+      return;
+    }
+    this.askCollector(pool, reason, attempt);
+  }
+
+  /** The book from a peer arbiter (peers.ts); a collector is asked when the peer cannot serve it. */
+  private askPeer(peers: PeerSnapshots, reason: string, attempt: number): void {
+    this.askingPeer = true;
+    this.svc.log.info({ symbol: this.symbol, reason, attempt }, 'requesting snapshot from a peer arbiter');
+    void peers.ask(this.venue, this.symbol).then((a) => {
+      this.askingPeer = false;
+      if (this.svc.isStopped || this.core.state !== 'unsynced') return;
+      const now = performance.now();
+      if ('error' in a) {
+        this.peerFailedAt = now;
+        this.svc.counters.peerFailures++;
+        this.svc.log.info({ symbol: this.symbol, why: a.error }, 'no book from a peer arbiter; asking a collector');
+        const pool = this.core.snapshotSources(now);
+        if (pool.length > 0) this.askCollector(pool, reason, attempt);
+        return;
+      }
+      this.svc.counters.peerSnapshots++;
+      this.peerExactTo = a.exactTo;
+      this.core.onSnapshot(a.snap, now);
+      this.peerExactTo = undefined;
+    });
+  }
+
+  private askCollector(pool: string[], reason: string, attempt: number): void {
+    // The same collector for a book in every arbiter (hashed by book, in id order), so hot-hot arbiters'
+    // requests for one book meet at one collector, which makes one fetch for both; the books spread over
+    // the collectors; a retry goes to the next collector.
+    const ids = [...pool].sort();
+    const collector = ids[(this.bookHash + attempt - 1) % ids.length];
     this.info(collector).snapshotsFetched++;
     if (reason === 'checksum' && attempt === 1)
       this.svc.log.warn(
@@ -266,7 +320,12 @@ class BookHandler implements ArbiterSink {
     for (const l of snap.bids) if (l[0] < bid) bid = l[0];
     for (const l of snap.asks) if (l[0] > ask) ask = l[0];
     const before = this.depth;
-    this.exactTo = Number.isFinite(bid) && Number.isFinite(ask) ? { bid, ask } : undefined;
+    this.exactTo =
+      snap.collector === PEER_FEED
+        ? this.peerExactTo // the peer's book is exact as far as its own exchange snapshot was
+        : Number.isFinite(bid) && Number.isFinite(ask)
+          ? { bid, ask }
+          : undefined;
     this.depth = { bids: snap.bids.length, asks: snap.asks.length };
     if (before && (before.bids > snap.bids.length || before.asks > snap.asks.length))
       this.svc.log.warn(
@@ -408,7 +467,12 @@ export class ArbiterService {
     processErrors: 0,
     /** Messages whose collector field differs from the authenticated peer that sent them (refused). */
     peerMismatch: 0,
+    /** Books taken from a peer arbiter, and peer requests that could not be served. */
+    peerSnapshots: 0,
+    peerFailures: 0,
   };
+  /** Peer arbiters' snapshot services (ArbiterServiceOptions.peers). */
+  readonly peers?: PeerSnapshots;
   /** Peers already logged for a collector-field mismatch (bounded). */
   private readonly mismatchLogged = new Set<string>();
 
@@ -422,6 +486,11 @@ export class ArbiterService {
       this.allowedVenues = new Set([...this.allowed].map((k) => k.slice(0, k.indexOf('.'))));
     }
     this.probe = o.probe;
+    if (o.peers) this.peers = new PeerSnapshots(o.peers);
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
   }
 
   async start(): Promise<void> {
@@ -596,8 +665,19 @@ export class ArbiterService {
           }
           const { bids, asks } = r.book.snapshot();
           b.restoring = true;
+          const offset = r.offset; // the committed output's numbering (a venue reset moved it)
           b.core.onSnapshot(
-            { type: 'snapshot', venue, symbol, seq: r.seq, recvTime: nowMicros(), collector: 'kafka', bids, asks },
+            {
+              type: 'snapshot',
+              venue,
+              symbol,
+              seq: r.seq - offset,
+              ...(offset === 0 ? {} : { offset }),
+              recvTime: nowMicros(),
+              collector: 'kafka',
+              bids,
+              asks,
+            },
             performance.now(),
           );
           b.restoring = false;
@@ -730,6 +810,7 @@ export class ArbiterService {
     await this.pub?.flush();
     await this.sub?.close();
     await this.snapServer?.close();
+    await this.peers?.close();
     await this.pub?.close();
     await this.loopDone;
     try {

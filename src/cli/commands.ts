@@ -58,6 +58,19 @@ export function busTransport(cfg: Config, log: Logger, identity?: string): Trans
   });
 }
 
+/** The peer arbiters' snapshot services (arbiter.peers), reached over ZeroMQ with this process's keys. */
+function peerTransport(cfg: Config, log: Logger): Transport | undefined {
+  if (cfg.arbiter.peers.length === 0) return undefined;
+  if (cfg.arbiter.group)
+    throw new UserError('--peers: an arbiter group restores its books from the committed output; drop --peers');
+  return createTransport({
+    kind: 'zeromq',
+    endpoints: { snapshot: cfg.arbiter.peers },
+    ...zmqSecurity(cfg),
+    logger: log,
+  });
+}
+
 /** Where this process talks to the bus, for its startup log line. */
 function busWhere(cfg: Config): Record<string, unknown> {
   return cfg.bus.kind === 'kafka'
@@ -212,6 +225,7 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
   // benchmark instrumentation (bench/e2e.ts), not a user setting: loaded only when asked for
   const arrivalLog = process.env.BOOKWIRE_ARRIVAL_LOG;
   const probe = arrivalLog ? new (await import('../bench-hooks/arrivals.js')).ArrivalLog(arrivalLog) : undefined;
+  const peers = peerTransport(cfg, log);
   const a = new ArbiterService({
     id: cfg.arbiter.id,
     group: cfg.arbiter.group,
@@ -227,6 +241,7 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
     maxFeeds: cfg.arbiter.maxFeeds,
     feedEvictMs: cfg.arbiter.feedEvictMs,
     leadTimeoutMs: cfg.arbiter.leadTimeoutMs,
+    peers,
     probe,
     logger: log,
   });
@@ -258,6 +273,7 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
     async () => {
       await a.stop();
       await transport.close();
+      await peers?.close();
       await metrics?.close();
     },
     durationS,

@@ -205,7 +205,10 @@ async function withArbiters(cfg: Config, n: number): Promise<Config> {
   return { ...cfg, bus };
 }
 
-/** Arbiter i's config: its own endpoints first (an arbiter binds the first of each list), its own id and metrics port. */
+/**
+ * Arbiter i's config: its own endpoints first (an arbiter binds the first of each list), its own id and metrics
+ * port, the other arbiters' snapshot services as its peers.
+ */
 function arbiterConfig(childCfg: Config, i: number, n: number, metricsPort?: number): Config {
   if (n <= 1) return childCfg;
   const own = (l: string[]) => [l[i], ...l.filter((_, j) => j !== i)];
@@ -216,6 +219,8 @@ function arbiterConfig(childCfg: Config, i: number, n: number, metricsPort?: num
     arbiter: {
       ...childCfg.arbiter,
       id: `arb-${i + 1}`,
+      // the other arbiters are its peers: a restarted arbiter takes its books from them, no REST call
+      peers: b.snapshot.filter((_, j) => j !== i),
       metrics: metricsPort && i > 0 ? `127.0.0.1:${metricsPort + 50 + i}` : childCfg.arbiter.metrics,
     },
   };

@@ -10,6 +10,7 @@ import {
   addCommonOptions,
   addSecurityOptions,
   addSymbolOption,
+  list,
   num,
   overridesFrom,
   positive,
@@ -289,6 +290,11 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('arbitra
   .option('--stats-interval-ms <ms>', 'stats publish interval', num('--stats-interval-ms'))
   .option('--group <name>', 'Kafka consumer group: arbiters of one group share the books, exactly once, with failover')
   .option(
+    '--peers <endpoints>',
+    "peer arbiters' snapshot endpoints, comma separated: books are taken from a peer before any REST snapshot",
+    list,
+  )
+  .option(
     '--metrics <[host:]port>',
     'serve Prometheus metrics (/metrics, /healthz) here; default off (config arbiter.metrics)',
   )
@@ -296,6 +302,7 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('arbitra
     const cfg = config(o, {
       arbiter: {
         id: o.id as string | undefined,
+        peers: o.peers as string[] | undefined,
         metrics: o.metrics as string | undefined,
         group: o.group as string | undefined,
         gapTimeoutMs: o.gapTimeoutMs as number | undefined,

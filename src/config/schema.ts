@@ -133,6 +133,11 @@ export interface ArbiterConfig {
   leadTimeoutMs: number;
   /** Kafka consumer group shared by arbiters that split the books between them (exactly once); absent: one arbiter. */
   group?: string;
+  /**
+   * Snapshot endpoints of peer arbiters (hot-hot): a book that needs a snapshot is taken from a peer first, so a
+   * restart costs the venue no REST call while a peer is up. CURVE keys per endpoint in bus.curve.serverKeys.
+   */
+  peers: string[];
   /** Prometheus metrics listen address ("127.0.0.1:9464"); absent = off. */
   metrics?: string;
 }
@@ -509,6 +514,13 @@ const rawSchema = z.strictObject({
     feedEvictMs: intIn(1).default(300_000),
     leadTimeoutMs: intIn(1).default(10_000),
     group: anId('a consumer group name').optional(),
+    peers: z
+      .preprocess(
+        (v) => (typeof v === 'string' ? [v] : v),
+        z.array(endpoint, { error: 'expected a list of endpoints' }),
+      )
+      .refine((l) => l.length <= 16, { error: 'at most 16 peers' })
+      .default([]),
     metrics: metricsListen.optional(),
   }),
   sim: simSchema,

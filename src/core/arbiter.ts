@@ -477,6 +477,12 @@ export class BookArbiter {
       this.counters.snapshotsIgnored++;
       return;
     }
+    if (snap.offset !== undefined && snap.offset !== this._offset && (this.resetKey !== '' || this.everSynced)) {
+      // numbered by an arbiter that saw another venue reset than this one: its seq is not comparable
+      this.counters.snapshotsRejected++;
+      this.request('stale-snapshot', nowMs);
+      return;
+    }
     if (snapshotCrossed(snap.bids, snap.asks)) {
       this.counters.snapshotsRejected++;
       this.request('crossed', nowMs);
@@ -558,9 +564,11 @@ export class BookArbiter {
         this.resync(this.appliedSinceReset ? 'gap' : 'stale-snapshot', nowMs);
       }
     } else if (this._state === 'unsynced' && !Number.isNaN(this.requestedAt)) {
-      // Retry fast at first (a request sent before a collector's control subscription was up is simply
-      // lost -- ZeroMQ's slow joiner), then back off to snapshotTimeoutMs.
-      const wait = Math.min(this.snapshotTimeoutMs, 250 * 2 ** (this.attempt - 1));
+      // Retry soon at first (a request sent before a collector's control subscription was up is simply
+      // lost -- ZeroMQ's slow joiner), then back off to snapshotTimeoutMs. Not sooner than a second: a
+      // cold start of many books queues their requests at the collectors, and a retry while the first is
+      // still queued spends the venue's weight twice.
+      const wait = Math.min(this.snapshotTimeoutMs, 1000 * 2 ** (this.attempt - 1));
       if (nowMs - this.requestedAt >= wait) this.request('retry', nowMs);
     }
   }
@@ -874,6 +882,7 @@ export class BookArbiter {
     if (i !== undefined) this.stringBook().applySnapshotStrings(i.bids, i.asks);
     else this.book.applySnapshot(snap.bids, snap.asks);
     this._seq = snap.seq;
+    if (snap.offset !== undefined) this._offset = snap.offset; // checked in onSnapshot
     this._state = 'synced';
     this.candidate = undefined;
     this.crossedLast = NONE;

@@ -60,6 +60,12 @@ export interface BookSnapshot {
    * whatever its state; without the flag a synced book ignores snapshots. Absent on ordinary snapshots.
    */
   reset?: true;
+  /**
+   * A consolidated book's numbering (a peer arbiter's snapshot, or a Kafka group's committed output): its
+   * consolidated seq is seq + offset. A core that has not numbered a venue reset of its own takes it; one
+   * that numbers differently refuses the snapshot. Absent on exchange snapshots.
+   */
+  offset?: number;
   raw?: string;
   /** As BookDelta.integrity. */
   integrity?: IntegrityInfo;

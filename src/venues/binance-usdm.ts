@@ -67,5 +67,5 @@ export const binanceUsdm: VenueAdapter = {
   }),
   parseSnapshot: (text, symbol, collector, recvTime) =>
     parseSnapshot(text, symbol, collector, recvTime, BINANCE_USDM_VENUE),
-  symbolCheckUrl: (base) => `${trimSlash(base)}/fapi/v1/exchangeInfo`,
+  symbolCheckUrls: (base) => [`${trimSlash(base)}/fapi/v1/exchangeInfo`],
 };

@@ -64,6 +64,14 @@ export function exchangeInfoUrl(base: string, symbol: string): string {
   return `${trimSlash(base)}/api/v3/exchangeInfo?symbol=${symbol.toUpperCase()}`;
 }
 
+/** One exchangeInfo call (weight 20) for a collector's symbols: named up to 100, else the whole list. */
+export function exchangeInfoUrls(base: string, symbols: readonly string[]): string[] {
+  if (symbols.length === 1) return [exchangeInfoUrl(base, symbols[0])];
+  const all = `${trimSlash(base)}/api/v3/exchangeInfo`;
+  if (symbols.length > 100) return [all];
+  return [`${all}?symbols=${encodeURIComponent(JSON.stringify(symbols.map((s) => s.toUpperCase())))}`];
+}
+
 /** Request weight of GET /api/v3/depth for a limit (Binance caps limit at 5000). */
 export function snapshotWeight(limit: number): number {
   if (limit <= 100) return 5;
@@ -359,5 +367,5 @@ export const binanceSpot: VenueAdapter = {
   parse: (text, collector, recvTime) => parseMessage(text, collector, recvTime),
   snapshotRequest: (base, symbol, limit) => ({ url: snapshotUrl(base, symbol, limit), weight: snapshotWeight(limit) }),
   parseSnapshot: (text, symbol, collector, recvTime) => parseSnapshot(text, symbol, collector, recvTime),
-  symbolCheckUrl: exchangeInfoUrl,
+  symbolCheckUrls: exchangeInfoUrls,
 };

@@ -89,6 +89,10 @@ export interface VenueAdapter {
   snapshotRequest?(restBase: string, symbol: string, limit: number): SnapshotRequestSpec;
   /** Parse a REST snapshot body. Rejects crossed books and malformed fields. Never throws. */
   parseSnapshot?(text: string, symbol: string, collector: string, recvTime: number): ParsedSnapshot;
-  /** A REST URL whose answer says whether the venue lists `symbol` (404/400 or no mention: it does not). */
-  symbolCheckUrl?(restBase: string, symbol: string): string;
+  /**
+   * REST URLs whose answers together say whether the venue lists each of `symbols` (a symbol no answer
+   * mentions is not listed; a 404/400 answer lists none). Few calls for many symbols: a collector checks its
+   * symbols once at start, and a whole market must not spend the venue's weight on it (issue 13).
+   */
+  symbolCheckUrls?(restBase: string, symbols: readonly string[]): string[];
 }

@@ -81,6 +81,7 @@ test('defaults: every key filled in, two collectors a and b with the venue URLs 
     maxFeeds: 64,
     feedEvictMs: 300000,
     leadTimeoutMs: 10000,
+    peers: [],
   });
   assert.deepEqual(c.sim, {
     host: '127.0.0.1',
@@ -176,6 +177,7 @@ log:
     maxFeeds: 64,
     feedEvictMs: 300000,
     leadTimeoutMs: 10000,
+    peers: [],
   });
   assert.equal(c.sim.capture, 'data/capture.ndjson');
   assert.equal(c.sim.eventsPerSec, 0.5);

@@ -1,0 +1,128 @@
+/**
+ * Books from a peer arbiter (the ZeroMQ Guide's Clone pattern): a restarted or resyncing arbiter asks a
+ * running peer's snapshot service for the consolidated book instead of asking a collector for an exchange
+ * snapshot, so a restart costs the venue no REST weight (issue 13). The peer's book is one more snapshot
+ * source for the core: it is adopted by the same rules as an exchange snapshot (it must chain onto what the
+ * collectors deliver, and another delivering feed must bear its id out), so a wrong peer cannot do more than
+ * a wrong collector could. Peers are configured endpoints, authenticated by CURVE off loopback.
+ */
+import type { BookSnapshot } from '../core/types.js';
+import type { ConsolidatedSnapshot } from '../core/consolidated.js';
+import { nowMicros } from '../core/clock.js';
+import type { SnapshotClient, Transport } from '../transport/types.js';
+import { decodeConsolidated, encode, topics } from '../wire/messages.js';
+
+/** The feed id a peer's snapshot carries in the core (never a collector id: ids have no ':'). */
+export const PEER_FEED = 'peer:arbiter';
+
+export type PeerAnswer =
+  { snap: BookSnapshot; exactTo?: ConsolidatedSnapshot['exactTo']; from: number } | { error: string };
+
+/**
+ * Paced below the snapshot service's per-client bounds (transport DEFAULT_SNAPSHOT_LIMITS: 50 requests/s,
+ * 32 in progress), so a restart of thousands of books is served in order instead of refused.
+ */
+const PER_SECOND = 40;
+const IN_FLIGHT = 16;
+
+export class PeerSnapshots {
+  private client?: Promise<SnapshotClient>;
+  private readonly queue: (() => void)[] = [];
+  private inFlight = 0;
+  private readonly sentAt: number[] = [];
+  private timer?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly timeoutMs = 1000,
+  ) {}
+
+  /** The peer's current book, as a snapshot for the core; `error` says why there is none. Never rejects. */
+  async ask(venue: string, symbol: string): Promise<PeerAnswer> {
+    await new Promise<void>((go) => {
+      this.queue.push(go);
+      this.pump();
+    });
+    if (this.closed) return { error: 'stopping' };
+    let reply: ConsolidatedSnapshot;
+    try {
+      const client = await (this.client ??= this.transport.snapshotClient());
+      const q = encode({ v: 1, type: 'snapshot-query', venue, symbol });
+      const m = decodeConsolidated(await client.request(topics.book(venue, symbol), q, this.timeoutMs));
+      if (m.type !== 'snapshot') return { error: `answered with a ${m.type}` };
+      reply = m;
+    } catch (e) {
+      return { error: (e as Error).message };
+    } finally {
+      this.inFlight--;
+      this.pump();
+    }
+    return peerSnapshot(reply, venue, symbol);
+  }
+
+  /** Let queued requests go while within IN_FLIGHT and PER_SECOND (a sliding second). */
+  private pump(): void {
+    const now = Date.now();
+    while (this.sentAt.length > 0 && now - this.sentAt[0] >= 1000) this.sentAt.shift();
+    while (this.queue.length > 0 && (this.closed || (this.inFlight < IN_FLIGHT && this.sentAt.length < PER_SECOND))) {
+      this.inFlight++;
+      this.sentAt.push(now);
+      this.queue.shift()!();
+    }
+    if (this.queue.length > 0 && this.timer === undefined && this.sentAt.length >= PER_SECOND) {
+      this.timer = setTimeout(
+        () => {
+          this.timer = undefined;
+          this.pump();
+        },
+        1000 - (now - this.sentAt[0]),
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pump();
+    const c = this.client;
+    this.client = undefined;
+    if (c) await (await c.catch(() => undefined))?.close();
+  }
+}
+
+/** A peer's reply as a core snapshot, or why it cannot be one (another book, a stale book, bad numbers). */
+export function peerSnapshot(m: ConsolidatedSnapshot, venue: string, symbol: string): PeerAnswer {
+  if (m.venue !== venue || m.symbol !== symbol) return { error: `answered for ${m.venue}.${m.symbol}` };
+  if (m.stale === true) return { error: 'its book is stale' };
+  const offset = m.offset ?? 0;
+  const seq = m.seq - offset;
+  if (!Number.isSafeInteger(m.seq) || !Number.isSafeInteger(offset) || offset < 0 || seq < 0)
+    return { error: `implausible numbering (seq ${m.seq}, offset ${offset})` };
+  if (!levelsOk(m.bids) || !levelsOk(m.asks)) return { error: 'a level is not [price > 0, size > 0]' };
+  const snap: BookSnapshot = {
+    type: 'snapshot',
+    venue,
+    symbol,
+    seq,
+    recvTime: nowMicros(),
+    collector: PEER_FEED,
+    bids: m.bids,
+    asks: m.asks,
+    ...(offset === 0 ? {} : { offset }),
+  };
+  return { snap, ...(m.exactTo === undefined ? {} : { exactTo: m.exactTo }), from: m.seq };
+}
+
+/** Every level a pair of finite positive numbers (the reply's size is bounded by the bus's maxMessageSize). */
+function levelsOk(side: unknown): boolean {
+  if (!Array.isArray(side)) return false;
+  for (const l of side as unknown[]) {
+    if (!Array.isArray(l) || l.length !== 2) return false;
+    const [p, q] = l as unknown[];
+    if (typeof p !== 'number' || typeof q !== 'number' || !(p > 0 && q > 0 && p < Infinity && q < Infinity))
+      return false;
+  }
+  return true;
+}
