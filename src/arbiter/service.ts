@@ -59,6 +59,11 @@ export interface ArbiterServiceOptions {
   venue?: string;
   gapTimeoutMs?: number;
   snapshotIntervalMs?: number;
+  /**
+   * Levels per second all periodic snapshots together may carry (default 500,000): with many books each
+   * book's snapshot period stretches past snapshotIntervalMs to stay within it.
+   */
+  periodicLevelsPerSec?: number;
   snapshotTimeoutMs?: number;
   statsIntervalMs?: number;
   /**
@@ -113,6 +118,9 @@ const ERROR_EPISODE_MS = 10_000;
 /** Most (collector, kind) error episodes remembered; older ones are forgotten first. */
 const MAX_EPISODES = 256;
 
+/** Periodic snapshot budget: about 10 MB/s of JSON levels, well within one core's encoding speed. */
+const DEFAULT_PERIODIC_LEVELS_PER_SEC = 500_000;
+
 /** After a peer could not serve a book, collectors are asked for this long. */
 const PEER_BACKOFF_MS = 10_000;
 
@@ -145,6 +153,8 @@ class BookHandler implements ArbiterSink {
    * (periodic snapshots do not count, so a client keeps hearing each arbiter's word on staleness).
    */
   lastSentMs = 0;
+  /** performance.now() of this book's last periodic snapshot. */
+  lastPeriodicMs = -Infinity;
   /** Epoch µs of the last consolidated delta: a book turning stale has been old since then. */
   lastDeltaUs = 0;
   /** Epoch µs since when the book is stale (no live feed, or resyncing); undefined while fresh. */
@@ -513,7 +523,7 @@ export class ArbiterService {
     this.loopDone = this.ingestLoop(this.sub);
     this.timers.push(setInterval(() => this.tick(), 5));
     const snapEvery = this.opts.snapshotIntervalMs ?? 1000;
-    if (snapEvery > 0) this.timers.push(setInterval(() => this.periodicSnapshots(), snapEvery));
+    if (snapEvery > 0) this.timers.push(setInterval(() => this.periodicSnapshots(snapEvery), Math.min(100, snapEvery)));
     this.timers.push(setInterval(() => this.publishStats(), this.opts.statsIntervalMs ?? 1000));
     const hb = this.opts.heartbeatMs ?? 1000;
     if (hb > 0) this.timers.push(setInterval(() => this.heartbeats(hb), Math.max(10, Math.min(250, hb / 4))));
@@ -757,10 +767,30 @@ export class ArbiterService {
     }
   }
 
-  private periodicSnapshots(): void {
-    for (const b of this.books.values())
-      if (b.core.state !== 'unsynced') b.send(encode(b.snapshotMessage('periodic')), false);
+  /**
+   * Each synced book's consolidated snapshot every `every` ms, within a budget of levels per second over all
+   * books (periodicLevelsPerSec): a whole market (2,000 books of 1,000+ levels) would otherwise serialize
+   * millions of levels a second and starve the deltas. Books take turns from a rotating start, so with many
+   * books each one's period stretches evenly instead of some never getting one.
+   */
+  private periodicSnapshots(every: number): void {
+    const now = performance.now();
+    const tick = Math.min(100, every);
+    let budget = ((this.opts.periodicLevelsPerSec ?? DEFAULT_PERIODIC_LEVELS_PER_SEC) * tick) / 1000;
+    const books = [...this.books.values()];
+    const n = books.length;
+    const start = this.periodicCursor;
+    for (let k = 0; k < n && budget > 0; k++) {
+      const i = (start + k) % n;
+      const b = books[i];
+      if (b.core.state === 'unsynced' || now - b.lastPeriodicMs < every) continue;
+      b.lastPeriodicMs = now;
+      budget -= b.core.book.bidDepth + b.core.book.askDepth;
+      b.send(encode(b.snapshotMessage('periodic')), false);
+      this.periodicCursor = (i + 1) % n;
+    }
   }
+  private periodicCursor = 0;
 
   private publishStats(): void {
     const now = performance.now();

@@ -234,6 +234,7 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
     gapTimeoutMs: cfg.arbiter.gapTimeoutMs,
     heartbeatMs: cfg.arbiter.heartbeatMs,
     snapshotIntervalMs: cfg.arbiter.snapshotIntervalMs,
+    periodicLevelsPerSec: cfg.arbiter.periodicLevelsPerSec,
     snapshotTimeoutMs: cfg.arbiter.snapshotTimeoutMs,
     statsIntervalMs: cfg.arbiter.statsIntervalMs,
     feedTimeoutMs: cfg.arbiter.feedTimeoutMs,

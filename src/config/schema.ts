@@ -116,6 +116,8 @@ export interface ArbiterConfig {
   /** Heartbeat on a book topic silent this long (0 = none): clients tell a quiet book from a dead arbiter. */
   heartbeatMs: number;
   snapshotIntervalMs: number;
+  /** Levels per second all periodic snapshots together may carry; many books stretch each one's period. */
+  periodicLevelsPerSec: number;
   snapshotTimeoutMs: number;
   statsIntervalMs: number;
   /**
@@ -506,6 +508,7 @@ const rawSchema = z.strictObject({
     gapTimeoutMs: intIn(0).default(50),
     heartbeatMs: intIn(0).default(1000),
     snapshotIntervalMs: intIn(1).default(1000),
+    periodicLevelsPerSec: intIn(1000).default(500_000),
     snapshotTimeoutMs: intIn(1).default(3000),
     statsIntervalMs: intIn(1).default(1000),
     feedTimeoutMs: intIn(100).default(3000),
