@@ -257,12 +257,18 @@ export class ExchangeSimulator {
     return v;
   }
 
-  /** The true book (best first), as numbers; depth levels per side (default: all). */
-  truth(symbol: string, depth: number = Infinity, venue?: VenueId): TruthBookView {
-    const feed = this.venue(venue).resolve(symbol);
+  /**
+   * The true book (best first), as numbers; depth levels per side (default: all). lastUpdateId is the venue's
+   * last id; where each depth is its own stream with its own ids (Bybit), that of the `stream`-level one
+   * (default: the depth collectors use, orderbook.50).
+   */
+  truth(symbol: string, depth: number = Infinity, venue?: VenueId, stream?: number): TruthBookView {
+    const v = this.venue(venue);
+    const feed = v.resolve(symbol);
     if (!feed) throw new Error(`unknown symbol ${symbol}`);
     const n = Number.isFinite(depth) && depth >= 0 ? depth : Infinity;
-    return { lastUpdateId: feed.book.lastUpdateId, bids: feed.book.bids.top(n), asks: feed.book.asks.top(n) };
+    const lastUpdateId = v.protocol.lastId?.(feed, stream) ?? feed.book.lastUpdateId;
+    return { lastUpdateId, bids: feed.book.bids.top(n), asks: feed.book.asks.top(n) };
   }
 
   /** The venue's book reset (OKX maintenance reset, Bybit service restart): what was sent. */
@@ -386,7 +392,7 @@ export class ExchangeSimulator {
     const key = `${venue}:${ev.symbol}`;
     let rec = this.sent.get(key);
     if (!rec) this.sent.set(key, (rec = { u: [], t: [] }));
-    rec.u.push(ev.last);
+    rec.u.push(ev.last); // Bybit: the book's own count, not a depth's u (benchmarks run on Binance)
     rec.t.push(nowMicros());
   }
 
@@ -451,7 +457,13 @@ export class ExchangeSimulator {
       const feed = venue.resolve(q.get('symbol') ?? '');
       if (!feed) return send(400, ERR_SYMBOL);
       const depthParam = q.get('depth');
-      return send(200, this.truth(feed.symbol, depthParam === null ? undefined : Number(depthParam), venue.id));
+      const stream = q.get('stream');
+      try {
+        const depth = depthParam === null ? undefined : Number(depthParam);
+        return send(200, this.truth(feed.symbol, depth, venue.id, stream === null ? undefined : Number(stream)));
+      } catch (e) {
+        return send(400, { error: (e as Error).message });
+      }
     }
     if (path === '/sim/reset' && post) {
       const feed = venue.resolve(q.get('symbol') ?? '');
