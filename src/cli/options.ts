@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Config, DeepPartial } from '../config/schema.js';
 import { UserError } from './errors.js';
 
-const list = (v: string): string[] =>
+export const list = (v: string): string[] =>
   v
     .split(',')
     .map((s) => s.trim())

@@ -65,6 +65,7 @@ export async function runSimulator(opts: SimOptions & { printEvery?: number }): 
     venues: sim.venues,
     examples: Object.fromEntries(sim.venues.map((v) => [v, example(sim, v)])),
     symbols: sim.symbols,
+    books: Object.fromEntries(sim.venues.map((v) => [v, sim.booksOf(v)])),
     eventsPerSec: opts.eventsPerSec ?? 10,
     faultProfiles: Object.keys(opts.faults ?? {}),
   };

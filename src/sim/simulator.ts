@@ -18,6 +18,7 @@ import { isVenueId, SIM_VENUES, type OkxSimOptions, type VenueId } from './proto
 import { HttpTools, readBody, splitProfile, type RestCounters } from './rest.js';
 import { Session } from './session.js';
 import { SyntheticFeed } from './synthetic.js';
+import { simSymbol, unservable } from './symbols.js';
 import { Venue, type VenueCounters } from './venue.js';
 
 /** The profile of a connection whose named profile does not exist (shared: no allocation per message). */
@@ -28,7 +29,11 @@ export interface SimOptions {
   host?: string;
   /** 0 (default) = ephemeral. One port serves HTTP REST and websockets. */
   port?: number;
-  /** Symbols to simulate on every venue, Binance spelling (BTCUSDT; upper or lower case). */
+  /**
+   * Books to simulate, each in any venue's spelling or the unified one (BTCUSDT, BTC-USDT-SWAP, BTC/USDT:USDT;
+   * any case). Each venue serves those it has a market for (symbols.ts): BTCUSDT is BTC-USDT on OKX, a
+   * perpetual is not served by a spot venue. A symbol no venue can serve is refused (SymbolError).
+   */
   symbols: string[];
   /** Venues to serve, default ['binance']. The first path segment /<venue> selects one (index.ts). */
   venues?: VenueId[];
@@ -152,14 +157,15 @@ export class ExchangeSimulator {
       this.venueMap.set(id, venue);
       this.venueList.push(venue);
       for (const raw of opts.symbols) {
-        const symbol = raw.replace(/[-/_]/g, '').toUpperCase();
-        if (venue.feed(symbol)) continue;
+        const symbol = simSymbol(venue.protocol, raw);
+        if (symbol === undefined || venue.feed(symbol)) continue;
         // binance keeps the seed derivation it always had: the same seed gives the same flow as before venues
         const rng = mulberry32(this.seed ^ hash32(id === 'binance' ? symbol : `${id}:${symbol}`));
         venue.addFeed(new SyntheticFeed(symbol, rng, levels, venue.idSpace, venue.protocol.depths));
       }
     }
     this.defaultVenue = this.venueMap.get('binance') ?? this.venueList[0];
+    for (const raw of opts.symbols) if (!this.venueList.some((v) => v.resolveName(raw))) throw unservable(raw, ids);
   }
 
   async start(): Promise<void> {
@@ -248,6 +254,12 @@ export class ExchangeSimulator {
     return this.venue(venue)
       .feeds()
       .map((f) => f.symbol);
+  }
+
+  /** Books served by one venue, in the venue's spelling (BTC-USDT-SWAP on OKX). */
+  booksOf(venue: VenueId): string[] {
+    const v = this.venue(venue);
+    return v.feeds().map((f) => v.protocol.venueSymbol(f.symbol));
   }
 
   private venue(id: string | undefined): Venue {
