@@ -28,6 +28,7 @@ import { runDemo } from './demo.js';
 import { registerRecordCommands } from './record.js';
 import { registerBridgeCommand } from './bridge.js';
 import { registerKeygenCommand } from './keygen.js';
+import { registerCaptureCommand } from './capture.js';
 import { isUserFacing } from './errors.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_VENUE, VENUE_IDS, findVenue } from '../venues/index.js';
@@ -391,6 +392,9 @@ registerBridgeCommand(program, config);
 
 // keygen (src/cli/keygen.ts)
 registerKeygenCommand(program);
+
+// capture (src/cli/capture.ts)
+registerCaptureCommand(program);
 
 function stripUndef(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));

@@ -25,6 +25,7 @@
  * and latency, and regroupRate (merge consecutive events into one message: Binance spot and USD-M, OKX; not
  * Bybit, whose u counts messages). Snapshots sent on the websocket (OKX, Bybit) are never dropped or corrupted.
  * Capture replay (capture.ts): a recording of the first venue's own messages replaces one of its books.
+ * Capture writing (captureWriter.ts, `bookwire capture`): one book of a live venue or a simulator, as a capture.
  */
 import type { VenueId } from './protocols/types.js';
 import { ExchangeSimulator, type SimOptions } from './simulator.js';
