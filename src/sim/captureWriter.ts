@@ -137,7 +137,7 @@ export async function writeCapture(o: CaptureWriterOptions): Promise<CaptureSumm
       write(text);
       return;
     }
-    heldBytes += text.length + 1;
+    heldBytes += Buffer.byteLength(text) + 1;
     if (heldBytes > maxBytes) return finish('max-bytes', 'frames held while the REST snapshot was awaited');
     held.push(text);
     if (held.length === 1) void snapshot();
