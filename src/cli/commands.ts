@@ -144,13 +144,13 @@ export function configuredBooks(cfg: Config): string[] {
 export async function runSimCommand(
   cfg: Config,
   durationS?: number,
-  extra: { recordSendTimes?: boolean } = {},
+  extra: { recordSendTimes?: boolean; symbols?: string[] } = {},
 ): Promise<void> {
   const log = createLogger('sim', cfg.log.level);
   const sim = await runSimulator({
     host: cfg.sim.host,
     port: cfg.sim.port,
-    symbols: cfg.symbols,
+    symbols: extra.symbols ?? cfg.symbols,
     seed: cfg.sim.seed,
     eventsPerSec: cfg.sim.eventsPerSec,
     levels: cfg.sim.levels,
@@ -163,7 +163,9 @@ export async function runSimCommand(
   });
   process.stdout.write(`simulator listening: ${sim.wsBase} (websocket) ${sim.restBase} (REST)\n`);
   if (sim.venues.length > 1 || sim.venues[0] !== 'binance')
-    process.stdout.write(`venues: ${sim.venues.map((v) => `${sim.venueWsBase(v)}`).join(' ')}\n`);
+    process.stdout.write(
+      `venues: ${sim.venues.map((v) => `${sim.venueWsBase(v)} (${sim.booksOf(v).join(', ')})`).join(' ')}\n`,
+    );
   await untilSignal(log, () => sim.stop(), durationS);
 }
 

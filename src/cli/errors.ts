@@ -8,6 +8,7 @@ export function isUserFacing(e: unknown): e is Error {
     e instanceof UserError ||
     e.name === 'ConfigError' ||
     e.name === 'CaptureError' ||
+    e.name === 'SymbolError' ||
     /in use|EADDRINUSE|cannot bind|invalid endpoint/i.test(e.message)
   );
 }

@@ -28,6 +28,7 @@ import { runDemo } from './demo.js';
 import { registerRecordCommands } from './record.js';
 import { registerBridgeCommand } from './bridge.js';
 import { registerKeygenCommand } from './keygen.js';
+import { registerCaptureCommand } from './capture.js';
 import { isUserFacing } from './errors.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_VENUE, VENUE_IDS, findVenue } from '../venues/index.js';
@@ -161,8 +162,13 @@ const faultFlags: [string, string, string][] = [
   ['--snapshot-delay-ms <ms>', 'snapshotDelayMs', 'delay before a REST snapshot is answered'],
   ['--regroup-rate <p>', 'regroupRate', 'probability an event is merged with the next into one message (not Bybit)'],
 ];
-const simCmd = duration(addSymbolOption(addCommonOptions(program.command('sim'))))
+const simCmd = duration(addCommonOptions(program.command('sim')))
   .description('run the exchange simulator: Binance spot, USD-M, OKX, Bybit (websocket + REST on one port)')
+  .option(
+    '--symbols <list>',
+    'books, comma separated, in any venue spelling or unified (BTCUSDT, BTC-USDT-SWAP, BTC/USDT:USDT); each venue serves those it has a market for',
+    (v) => list(v).map(upperSymbol),
+  )
   .option('--venue <id>', `venue to serve: ${SIM_VENUE_IDS.join(' | ')} (default binance)`)
   .option(
     '--venues <list>',
@@ -193,21 +199,26 @@ simCmd.action(async (o: Opts) => {
     .flatMap((v) => v.split(','))
     .map((v) => v.trim())
     .filter(Boolean);
-  const cfg = config(o, {
-    sim: {
-      venues: listed.length ? (listed as SimVenue[]) : undefined,
-      okxChecksum: o.okxChecksum as boolean | undefined,
-      host: o.host as string | undefined,
-      port: o.port as number | undefined,
-      seed: o.seed as number | undefined,
-      eventsPerSec: o.rate as number | undefined,
-      levels: o.levels as number | undefined,
-      capture: o.capture as string | undefined,
-      faults: Object.keys(profile).length ? { [o.faultProfile as string]: profile } : undefined,
+  // --symbols go to the simulator as given (any venue's spelling), not through the collectors' symbol checks
+  const cfg = config(
+    { ...o, symbols: undefined },
+    {
+      sim: {
+        venues: listed.length ? (listed as SimVenue[]) : undefined,
+        okxChecksum: o.okxChecksum as boolean | undefined,
+        host: o.host as string | undefined,
+        port: o.port as number | undefined,
+        seed: o.seed as number | undefined,
+        eventsPerSec: o.rate as number | undefined,
+        levels: o.levels as number | undefined,
+        capture: o.capture as string | undefined,
+        faults: Object.keys(profile).length ? { [o.faultProfile as string]: profile } : undefined,
+      },
     },
-  });
+  );
   await runSimCommand(cfg, o.duration as number | undefined, {
     recordSendTimes: o.recordSendTimes as boolean | undefined,
+    symbols: o.symbols as string[] | undefined,
   });
 });
 
@@ -387,6 +398,9 @@ registerBridgeCommand(program, config);
 
 // keygen (src/cli/keygen.ts)
 registerKeygenCommand(program);
+
+// capture (src/cli/capture.ts)
+registerCaptureCommand(program);
 
 function stripUndef(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));

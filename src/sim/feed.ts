@@ -43,6 +43,12 @@ export class BookEvent {
   count = 1;
   /** An OKX keep-alive: no change, prev === last. */
   keepAlive = false;
+  /**
+   * Per view (BookChanges.views), the last id of that depth's own stream, where the venue keeps one id space
+   * per depth (Bybit: orderbook.50 and orderbook.200 count their own u); 0 where the view did not change, and
+   * then no message goes out on that depth. undefined: every subscription carries `last`.
+   */
+  viewLast: number[] | undefined;
 
   constructor(
     /** Canonical symbol. */

@@ -4,7 +4,8 @@
  *                (Binance spot U/u; OKX seqId, whose prevSeqId is the previous seqId)
  *   shared       one counter for every book of the venue (Binance USD-M): U jumps over the ids other
  *                symbols (simulated or not) used meanwhile; only pu, the previous u of the same symbol, chains
- *   per-message  u + 1 per message (Bybit), whatever the number of updates in it
+ *   per-message  + 1 per event, whatever the number of updates in it (Bybit; its wire u is counted per depth
+ *                stream on top of this, protocols/bybit.ts)
  * Every event also gets `seq`, a venue-wide cross sequence (Bybit's data.seq).
  */
 import type { Rng } from './prng.js';

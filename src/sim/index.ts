@@ -8,7 +8,7 @@
  *   binance       Binance spot (the default; byte-compatible with the Binance-only simulator)
  *   binance-usdm  Binance USD-M futures: /public/ws, /public/stream, pu, one id space for all symbols, /fapi/v1
  *   okx           OKX v5 /ws/v5/public `books`, seqId/prevSeqId, keep-alives, reset, /api/v5/market/books
- *   bybit         Bybit v5 spot /v5/public/spot orderbook.{1,50,200,1000}.X, u +1 per message, restart
+ *   bybit         Bybit v5 spot /v5/public/spot orderbook.{1,50,200,1000}.X, a u per depth, +1 per message, restart
  *   bybit-linear  Bybit v5 linear /v5/public/linear, same
  *
  * Paths, one rule for websockets and REST:  [/<venue>][/p/<profile>]/<the venue's own path>
@@ -17,14 +17,15 @@
  *   /p/<profile>  then an optional fault profile (else 'default'), e.g. ws://127.0.0.1:9443/okx/p/flaky/ws/v5/public,
  *                 http://127.0.0.1:9443/binance-usdm/fapi/v1/depth?symbol=BTCUSDT, ws://127.0.0.1:9443/p/flaky/ws/btcusdt@depth.
  * Test-only (any venue prefix, or ?venue=<id>; default the default venue):
- *   GET /sim/truth?symbol=X&depth=N (symbol in the venue's or Binance's spelling; lastUpdateId is the venue's
- *   last id: u, seqId)   POST /sim/reset?symbol=X (okx: maintenance reset, bybit*: service restart)
+ *   GET /sim/truth?symbol=X&depth=N[&stream=D] (symbol in the venue's or Binance's spelling; lastUpdateId is
+ *   the venue's last id: u, seqId; Bybit: that of orderbook.D, default 50, each depth having its own u)   POST /sim/reset?symbol=X (okx: maintenance reset, bybit*: service restart)
  *   GET /sim/stats   POST /sim/pause   POST /sim/resume   GET /sim/faults   POST /sim/faults?profile=NAME (body:
  *   FaultProfile JSON)   GET /sim/send-times?symbol=X (recordSendTimes)
  * Faults (every venue): drop, dup, delay/jitter, reorder, disconnect, stall, malformed, REST snapshot errors
  * and latency, and regroupRate (merge consecutive events into one message: Binance spot and USD-M, OKX; not
  * Bybit, whose u counts messages). Snapshots sent on the websocket (OKX, Bybit) are never dropped or corrupted.
  * Capture replay (capture.ts): a recording of the first venue's own messages replaces one of its books.
+ * Capture writing (captureWriter.ts, `bookwire capture`): one book of a live venue or a simulator, as a capture.
  */
 import type { VenueId } from './protocols/types.js';
 import { ExchangeSimulator, type SimOptions } from './simulator.js';
@@ -65,6 +66,7 @@ export async function runSimulator(opts: SimOptions & { printEvery?: number }): 
     venues: sim.venues,
     examples: Object.fromEntries(sim.venues.map((v) => [v, example(sim, v)])),
     symbols: sim.symbols,
+    books: Object.fromEntries(sim.venues.map((v) => [v, sim.booksOf(v)])),
     eventsPerSec: opts.eventsPerSec ?? 10,
     faultProfiles: Object.keys(opts.faults ?? {}),
   };

@@ -97,6 +97,8 @@ export class Session {
 
   /** An event of a subscribed book: through the regrouping fault and the output's faults. */
   deliver(ev: BookEvent, sub: Sub): void {
+    // a depth with its own id space sends nothing when its view did not change (Bybit)
+    if (ev.viewLast !== undefined && sub.view >= 0 && ev.viewLast[sub.view] === 0) return;
     const rate = this.protocol.regroup ? (this.out.profile().regroupRate ?? 0) : 0;
     if (rate <= 0 && this.held.size === 0) {
       this.out.send(this.protocol.encode(ev, sub, this));

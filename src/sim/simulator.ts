@@ -18,6 +18,7 @@ import { isVenueId, SIM_VENUES, type OkxSimOptions, type VenueId } from './proto
 import { HttpTools, readBody, splitProfile, type RestCounters } from './rest.js';
 import { Session } from './session.js';
 import { SyntheticFeed } from './synthetic.js';
+import { simSymbol, unservable } from './symbols.js';
 import { Venue, type VenueCounters } from './venue.js';
 
 /** The profile of a connection whose named profile does not exist (shared: no allocation per message). */
@@ -28,7 +29,11 @@ export interface SimOptions {
   host?: string;
   /** 0 (default) = ephemeral. One port serves HTTP REST and websockets. */
   port?: number;
-  /** Symbols to simulate on every venue, Binance spelling (BTCUSDT; upper or lower case). */
+  /**
+   * Books to simulate, each in any venue's spelling or the unified one (BTCUSDT, BTC-USDT-SWAP, BTC/USDT:USDT;
+   * any case). Each venue serves those it has a market for (symbols.ts): BTCUSDT is BTC-USDT on OKX, a
+   * perpetual is not served by a spot venue. A symbol no venue can serve is refused (SymbolError).
+   */
   symbols: string[];
   /** Venues to serve, default ['binance']. The first path segment /<venue> selects one (index.ts). */
   venues?: VenueId[];
@@ -152,14 +157,15 @@ export class ExchangeSimulator {
       this.venueMap.set(id, venue);
       this.venueList.push(venue);
       for (const raw of opts.symbols) {
-        const symbol = raw.replace(/[-/_]/g, '').toUpperCase();
-        if (venue.feed(symbol)) continue;
+        const symbol = simSymbol(venue.protocol, raw);
+        if (symbol === undefined || venue.feed(symbol)) continue;
         // binance keeps the seed derivation it always had: the same seed gives the same flow as before venues
         const rng = mulberry32(this.seed ^ hash32(id === 'binance' ? symbol : `${id}:${symbol}`));
         venue.addFeed(new SyntheticFeed(symbol, rng, levels, venue.idSpace, venue.protocol.depths));
       }
     }
     this.defaultVenue = this.venueMap.get('binance') ?? this.venueList[0];
+    for (const raw of opts.symbols) if (!this.venueList.some((v) => v.resolveName(raw))) throw unservable(raw, ids);
   }
 
   async start(): Promise<void> {
@@ -250,6 +256,12 @@ export class ExchangeSimulator {
       .map((f) => f.symbol);
   }
 
+  /** Books served by one venue, in the venue's spelling (BTC-USDT-SWAP on OKX). */
+  booksOf(venue: VenueId): string[] {
+    const v = this.venue(venue);
+    return v.feeds().map((f) => v.protocol.venueSymbol(f.symbol));
+  }
+
   private venue(id: string | undefined): Venue {
     if (id === undefined) return this.defaultVenue;
     const v = isVenueId(id) ? this.venueMap.get(id) : undefined;
@@ -257,12 +269,18 @@ export class ExchangeSimulator {
     return v;
   }
 
-  /** The true book (best first), as numbers; depth levels per side (default: all). */
-  truth(symbol: string, depth: number = Infinity, venue?: VenueId): TruthBookView {
-    const feed = this.venue(venue).resolve(symbol);
+  /**
+   * The true book (best first), as numbers; depth levels per side (default: all). lastUpdateId is the venue's
+   * last id; where each depth is its own stream with its own ids (Bybit), that of the `stream`-level one
+   * (default: the depth collectors use, orderbook.50).
+   */
+  truth(symbol: string, depth: number = Infinity, venue?: VenueId, stream?: number): TruthBookView {
+    const v = this.venue(venue);
+    const feed = v.resolve(symbol);
     if (!feed) throw new Error(`unknown symbol ${symbol}`);
     const n = Number.isFinite(depth) && depth >= 0 ? depth : Infinity;
-    return { lastUpdateId: feed.book.lastUpdateId, bids: feed.book.bids.top(n), asks: feed.book.asks.top(n) };
+    const lastUpdateId = v.protocol.lastId?.(feed, stream) ?? feed.book.lastUpdateId;
+    return { lastUpdateId, bids: feed.book.bids.top(n), asks: feed.book.asks.top(n) };
   }
 
   /** The venue's book reset (OKX maintenance reset, Bybit service restart): what was sent. */
@@ -386,7 +404,7 @@ export class ExchangeSimulator {
     const key = `${venue}:${ev.symbol}`;
     let rec = this.sent.get(key);
     if (!rec) this.sent.set(key, (rec = { u: [], t: [] }));
-    rec.u.push(ev.last);
+    rec.u.push(ev.last); // Bybit: the book's own count, not a depth's u (benchmarks run on Binance)
     rec.t.push(nowMicros());
   }
 
@@ -451,7 +469,13 @@ export class ExchangeSimulator {
       const feed = venue.resolve(q.get('symbol') ?? '');
       if (!feed) return send(400, ERR_SYMBOL);
       const depthParam = q.get('depth');
-      return send(200, this.truth(feed.symbol, depthParam === null ? undefined : Number(depthParam), venue.id));
+      const stream = q.get('stream');
+      try {
+        const depth = depthParam === null ? undefined : Number(depthParam);
+        return send(200, this.truth(feed.symbol, depth, venue.id, stream === null ? undefined : Number(stream)));
+      } catch (e) {
+        return send(400, { error: (e as Error).message });
+      }
     }
     if (path === '/sim/reset' && post) {
       const feed = venue.resolve(q.get('symbol') ?? '');

@@ -11,6 +11,7 @@ import type { OkxSimOptions, VenueContext, VenueId, VenueProtocol } from './prot
 import { PROTOCOLS } from './protocols/index.js';
 import type { HttpTools } from './rest.js';
 import type { Session, SessionHost } from './session.js';
+import { simSymbol } from './symbols.js';
 
 export interface VenueCounters {
   eventsGenerated: number;
@@ -93,6 +94,12 @@ export class Venue implements VenueContext, SessionHost {
     if (i >= 0) this.feedList[i] = feed;
     else this.feedList.push(feed);
     this.feedMap.set(feed.symbol, feed);
+  }
+
+  /** Whether a name given to the simulator (any spelling, symbols.ts) is one of this venue's books. */
+  resolveName(name: string): boolean {
+    const c = simSymbol(this.protocol, name);
+    return c !== undefined && this.feedMap.has(c);
   }
 
   /** The canonical symbol of a name in the venue's or the canonical spelling, if simulated. */

@@ -51,3 +51,23 @@ export function underPrefix(a: VenueAdapter, wsPrefix: string, restPrefix: strin
   const trim = (s: string) => s.replace(/\/$/, '');
   return { wsUrl: trim(wsPrefix) + path(a.defaultWsUrl), restUrl: trim(restPrefix) + path(a.defaultRestUrl) };
 }
+
+/**
+ * A book's spelling on venue `id` from a name in any venue's spelling or the unified form: the venue's own
+ * reading first (BTCUSDT on Binance, BTC-USDT-SWAP or BTC/USDT:USDT on OKX), else another venue's spelling
+ * through its unified form (BTCUSDT, Binance spot's BTC/USDT, is BTC-USDT on OKX; OKX's BTC-USDT-SWAP,
+ * BTC/USDT:USDT, is BTCUSDT on Binance USD-M). undefined: the venue has no such market (a perpetual on a
+ * spot venue) or nobody reads the name.
+ */
+export function venueSymbolFrom(id: string, input: string): string | undefined {
+  const a = venue(id);
+  const own = a.venueSymbol(input);
+  if (own !== undefined) return own;
+  for (const other of ADAPTERS) {
+    if (other === a) continue;
+    const v = other.venueSymbol(input);
+    const unified = v === undefined ? undefined : other.unifiedSymbol(v);
+    if (unified !== undefined) return a.venueSymbol(unified);
+  }
+  return undefined;
+}

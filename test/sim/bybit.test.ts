@@ -53,13 +53,13 @@ test('bybit spot: subscribe ack, ping/pong, snapshot then deltas with u +1 per m
   });
   await waitFor(() => pushes(p, 'orderbook.50.BTCUSDT').length >= 200, 5000, '200 pushes');
   sim.pause();
-  const truth50 = sim.truth('BTCUSDT', 50, 'bybit');
-  const truth1 = sim.truth('BTCUSDT', 1, 'bybit');
-  await waitFor(
-    () => pushes(p, 'orderbook.1.BTCUSDT').at(-1)?.data.u === truth50.lastUpdateId,
-    3000,
-    'the last deltas',
-  );
+  const truth50 = sim.truth('BTCUSDT', 50, 'bybit', 50);
+  const truth1 = sim.truth('BTCUSDT', 1, 'bybit', 1);
+  for (const [topic, truth] of [
+    ['orderbook.50.BTCUSDT', truth50],
+    ['orderbook.1.BTCUSDT', truth1],
+  ] as const)
+    await waitFor(() => pushes(p, topic).at(-1)?.data.u === truth.lastUpdateId, 3000, `the last ${topic} delta`);
   const msgs = pushes(p, 'orderbook.50.BTCUSDT');
   assert.deepEqual(Object.keys(msgs[0]), ['topic', 'ts', 'type', 'data', 'cts'], 'spot field order');
   assert.deepEqual(Object.keys(msgs[0].data), ['s', 'b', 'a', 'u', 'seq']);
@@ -72,13 +72,30 @@ test('bybit spot: subscribe ack, ping/pong, snapshot then deltas with u +1 per m
   assert.equal(r50.u, truth50.lastUpdateId);
   assert.deepEqual(r50.book.levels(), { bids: truth50.bids, asks: truth50.asks }, 'the 50-level view is exact');
   assert.ok(sim.truth('BTCUSDT', Infinity, 'bybit').bids.length > 250);
-  const r1 = rebuild(pushes(p, 'orderbook.1.BTCUSDT'));
+  const ones = pushes(p, 'orderbook.1.BTCUSDT');
+  const r1 = rebuild(ones);
   assert.deepEqual(r1.book.levels(), { bids: truth1.bids, asks: truth1.asks });
+  // each depth is its own stream: its own u space, and a message only when its top N changed
+  assert.notEqual(truth1.lastUpdateId, truth50.lastUpdateId, 'orderbook.1 and orderbook.50 count their own u');
+  assert.equal(sim.truth('BTCUSDT', 1, 'bybit').lastUpdateId, truth50.lastUpdateId, 'default stream: orderbook.50');
+  assert.ok(
+    ones.length < msgs.length,
+    `orderbook.1 sent ${ones.length} < orderbook.50 ${msgs.length}: no empty deltas`,
+  );
+  assert.ok(
+    ones.every((m) => m.data.b.length + m.data.a.length > 0),
+    'no empty delta',
+  );
   assert.equal(sim.stats().regrouped, 0, 'Bybit cannot regroup: u counts messages');
   const rest = await getJson(`${sim.venueRestBase('bybit')}/v5/market/orderbook?category=spot&symbol=BTCUSDT&limit=50`);
   assert.equal(rest.body.retCode, 0);
   assert.deepEqual(Object.keys(rest.body.result), ['s', 'a', 'b', 'ts', 'u', 'seq', 'cts']);
-  assert.equal(rest.body.result.u, truth50.lastUpdateId, 'REST u = websocket u');
+  assert.equal(rest.body.result.u, sim.truth('BTCUSDT', 1, 'bybit', 200).lastUpdateId, 'REST u = orderbook.200 u');
+  const viaEndpoint = await getJson(`${sim.venueRestBase('bybit')}/sim/truth?symbol=BTCUSDT&depth=1&stream=1`);
+  assert.equal(viaEndpoint.body.lastUpdateId, truth1.lastUpdateId, '/sim/truth?stream=');
+  const noStream = await getJson(`${sim.venueRestBase('bybit')}/sim/truth?symbol=BTCUSDT&stream=7`);
+  assert.equal(noStream.status, 400);
+  assert.match(noStream.body.error, /no orderbook\.7 stream/);
   assert.deepEqual(
     rest.body.result.b.map((l: string[]) => [Number(l[0]), Number(l[1])]),
     truth50.bids,
@@ -107,7 +124,7 @@ test('bybit-linear: linear field order and ack; a service restart sends u = 1 sn
       `${tp} restart snapshot`,
     );
   const rest = await getJson(`${sim.venueRestBase(V)}/v5/market/orderbook?category=linear&symbol=BTCUSDT`);
-  assert.equal(rest.body.result.u, 1);
+  assert.equal(rest.body.result.u, 1, 'every depth restarts, orderbook.1000 (the REST u) too');
   assert.equal(rest.body.result.b.length, 25, 'linear default limit 25');
   sim.resume();
   const sinceRestart = () => {
@@ -116,7 +133,7 @@ test('bybit-linear: linear field order and ack; a service restart sends u = 1 sn
   };
   await waitFor(() => sinceRestart() >= 20, 3000, 'deltas after the restart');
   sim.pause();
-  const truth = sim.truth('BTCUSDT', 200, V);
+  const truth = sim.truth('BTCUSDT', 200, V, 200);
   await waitFor(() => pushes(p, topic).at(-1)?.data.u === truth.lastUpdateId, 3000, 'the last delta');
   const msgs = pushes(p, topic);
   const at = msgs.findIndex((m) => m.data.u === 1);

@@ -45,6 +45,8 @@ interface Case {
   canonical: string;
   /** Whether ccxt's book keeps the venue's last id (nonce). */
   nonce: boolean;
+  /** watchOrderBook's limit (Bybit: the orderbook.N stream), default ccxt's. */
+  limit?: number;
 }
 
 /** watchOrderBook ~20 updates, pause, catch up, compare with the truth. */
@@ -52,9 +54,9 @@ async function watchAndCompare(t: TestContext, sim: BinanceSimulator, c: Case): 
   const { ex, symbol } = c;
   t.after(() => ex.close());
   await ex.loadHttpProxyAgent();
-  const first = await ex.watchOrderBook(symbol);
+  const first = await ex.watchOrderBook(symbol, c.limit);
   assert.ok(first.bids.length > 0 && first.asks.length > 0, 'a book after the first update');
-  for (let i = 0; i < UPDATES; i++) await ex.watchOrderBook(symbol); // live updates keep coming
+  for (let i = 0; i < UPDATES; i++) await ex.watchOrderBook(symbol, c.limit); // live updates keep coming
   const book = () => ex.orderbooks[symbol] as any;
   const nonceBefore = book()?.nonce;
   sim.pause();
@@ -178,12 +180,13 @@ test(
   },
 );
 
-for (const [venue, symbol, type] of [
-  ['bybit', 'BTC/USDT', 'spot'],
-  ['bybit-linear', 'BTC/USDT:USDT', 'swap'],
+// orderbook.200 on linear: another depth, its own stream (own u, own snapshot) in the simulator
+for (const [venue, symbol, type, limit] of [
+  ['bybit', 'BTC/USDT', 'spot', 50],
+  ['bybit-linear', 'BTC/USDT:USDT', 'swap', 200],
 ] as const) {
   test(
-    `ccxt pro bybit watchOrderBook (${type}): orderbook.50 snapshot + deltas equal the truth`,
+    `ccxt pro bybit watchOrderBook (${type}): orderbook.${limit} snapshot + deltas equal the truth`,
     { timeout: TIMEOUT },
     async (t) => {
       const sim = await startSim(t, {
@@ -198,7 +201,7 @@ for (const [venue, symbol, type] of [
       const ws = ex.urls['api']['ws']['public'];
       ws['spot'] = `${sim.venueWsBase(venue)}/v5/public/spot`;
       ws['linear'] = `${sim.venueWsBase(venue)}/v5/public/linear`;
-      await watchAndCompare(t, sim, { venue, ex, symbol, canonical: 'BTCUSDT', nonce: false });
+      await watchAndCompare(t, sim, { venue, ex, symbol, canonical: 'BTCUSDT', nonce: false, limit });
       assert.equal(ex.market(symbol).type, type);
     },
   );

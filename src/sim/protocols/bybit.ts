@@ -7,17 +7,22 @@
  *      failures in ret_msg with success false; then per new topic a snapshot, then deltas:
  *      spot   {"topic","ts","type":"snapshot"|"delta","data":{"s","b","a","u","seq"},"cts"}
  *      linear {"topic","type","ts","data":{"s","b","a","u","seq"},"cts"}
- *      Levels ["px","sz"], shortest decimals, "0" deletes; each depth's view is kept exact. `u` is +1 per
- *      message: one counter per symbol shared by its depths (every depth gets a message per event, empty
- *      or not), so the REST u matches every depth; `seq` is a venue-wide cross sequence.
- *      Service restart (POST /sim/reset): every subscriber gets a snapshot with u = 1, deltas go on from 2.
+ *      Levels ["px","sz"], shortest decimals, "0" deletes; each depth's view is kept exact. Each depth is its
+ *      own stream, as on Bybit: its own `u` (+1 per message of that depth, starting from a different value
+ *      per depth), its own snapshot, and a message only when its top N changed, so orderbook.50 and
+ *      orderbook.200 of one symbol carry different u's; `seq` is a venue-wide cross sequence shared by all.
+ *      Not modelled: the slower push cadence of the deeper streams (each depth sends one message per event).
+ *      Service restart (POST /sim/reset): every depth restarts, each subscriber gets a snapshot with u = 1,
+ *      deltas go on from 2.
  *      {"op":"ping"} -> {"success":true,"ret_msg":"pong","conn_id","req_id"?,"op":"ping"}.
  *      Capture replay (a feed from capture.ts): only the captured depth is served (other depths: handler not
       found); each message is sent as recorded, "ts" re-stamped. captureDepth reads the depth of a capture.
       Cannot regroup: u counts messages, a message covering two events would leave a hole.
  * REST GET /v5/market/orderbook?category=spot|linear&symbol=&limit= (spot 1-200, default 1; linear 1-1000,
  *      default 25) -> {"retCode":0,"retMsg":"OK","result":{"s","a","b","ts","u","seq","cts"},"retExtInfo":{},
- *      "time"}; 600 requests per 5 s, then 403 "access too frequent". /v5/market/instruments-info[?symbol=&status=]
+ *      "time"}; its u is one stream's (here spot orderbook.200, linear orderbook.1000;
+ *      Bybit's docs have named several over time), not orderbook.50's.
+ *      600 requests per 5 s, then 403 "access too frequent". /v5/market/instruments-info[?symbol=&status=]
  *      (another category, e.g. linear under /bybit: an empty list, so ccxt's fetchMarkets, which asks for every
  *      category, works), /v5/market/time. The orderbook category must be this venue's (spot under /bybit,
  *      linear under /bybit-linear).
@@ -32,6 +37,8 @@ import { formatUnitsShort } from '../units.js';
 import type { HttpCall, VenueContext, VenueProtocol } from './types.js';
 
 const DEPTHS = [1, 50, 200, 1000];
+/** The depth bookwire's collectors and ccxt subscribe to by default: what /sim/truth reports without ?stream=. */
+const DEFAULT_STREAM = 50;
 const TOPIC = /^orderbook\.(\d+)\.([A-Z0-9]+)$/;
 
 function levelsJson(levels: readonly UnitLevel[]): string {
@@ -58,6 +65,8 @@ class BybitProtocol implements VenueProtocol {
   readonly regroup = false;
   private readonly rate = new RateWindow(5000);
   private readonly category: 'spot' | 'linear';
+  /** Per symbol, the u of each depth's stream (index as DEPTHS). */
+  private readonly streamIds = new Map<string, number[]>();
 
   constructor(
     private readonly ctx: VenueContext,
@@ -85,6 +94,36 @@ class BybitProtocol implements VenueProtocol {
     s.connId = `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
   }
 
+  /** The u of each depth's stream of a synthetic book; each depth starts somewhere else, as on Bybit. */
+  private depthIds(feed: Feed): number[] {
+    let ids = this.streamIds.get(feed.symbol);
+    if (ids === undefined) {
+      ids = DEPTHS.map((d) => 1_000_000 + ((hash32(`${this.id}:${feed.symbol}:${d}`) >>> 0) % 100_000_000));
+      this.streamIds.set(feed.symbol, ids);
+    }
+    return ids;
+  }
+
+  /** Each depth whose view changed counts one more message; the others send nothing this event. */
+  stamp(ev: BookEvent, feed: Feed): void {
+    if (feed.depth !== undefined) return; // a capture: sent as recorded, at its one depth
+    const ids = this.depthIds(feed);
+    const views = ev.changes.views;
+    const last: number[] = [];
+    for (let k = 0; k < DEPTHS.length; k++) {
+      const v = views[k];
+      last.push(v !== undefined && (v.bids.length > 0 || v.asks.length > 0) ? ++ids[k] : 0);
+    }
+    ev.viewLast = last;
+  }
+
+  lastId(feed: Feed, stream: number | undefined): number {
+    if (feed.depth !== undefined) return feed.book.lastUpdateId;
+    const k = DEPTHS.indexOf(stream ?? DEFAULT_STREAM);
+    if (k < 0) throw new Error(`bybit has no orderbook.${stream} stream (depths: ${DEPTHS.join(', ')})`);
+    return this.depthIds(feed)[k];
+  }
+
   private frame(topic: string, type: 'snapshot' | 'delta', ts: number, data: string): string {
     return this.category === 'spot'
       ? `{"topic":"${topic}","ts":${ts},"type":"${type}","data":${data},"cts":${ctsOf(ts)}}`
@@ -96,7 +135,8 @@ class BybitProtocol implements VenueProtocol {
       // capture replay (served at its one depth): the message as recorded, ts re-stamped to the send time
       if (ev.captured !== undefined) return Buffer.from(ev.captured.replace(/"ts":\d+/, `"ts":${ev.E}`));
       const v = ev.changes.views[sub.view] ?? { bids: [], asks: [] };
-      const data = `{"s":"${ev.symbol}","b":${levelsJson(v.bids)},"a":${levelsJson(v.asks)},"u":${ev.last},"seq":${ev.seq}}`;
+      const u = ev.viewLast?.[sub.view] ?? ev.last;
+      const data = `{"s":"${ev.symbol}","b":${levelsJson(v.bids)},"a":${levelsJson(v.asks)},"u":${u},"seq":${ev.seq}}`;
       return Buffer.from(this.frame(sub.key, 'delta', ev.E, data));
     }) as Buffer;
   }
@@ -104,7 +144,7 @@ class BybitProtocol implements VenueProtocol {
   private snapshotFrame(feed: Feed, sub: Sub): string {
     const b = feed.book;
     const d = DEPTHS[sub.view];
-    const data = `{"s":"${feed.symbol}","b":${levelsJson(topLevels(b.bids, d))},"a":${levelsJson(topLevels(b.asks, d))},"u":${b.lastUpdateId},"seq":${feed.seq}}`;
+    const data = `{"s":"${feed.symbol}","b":${levelsJson(topLevels(b.bids, d))},"a":${levelsJson(topLevels(b.asks, d))},"u":${this.lastId(feed, d)},"seq":${feed.seq}}`;
     return this.frame(sub.key, 'snapshot', Date.now(), data);
   }
 
@@ -169,11 +209,12 @@ class BybitProtocol implements VenueProtocol {
     }
   }
 
-  /** Service restart: u starts again at 1 with a snapshot to every subscriber. */
+  /** Service restart: every depth's u starts again at 1 with a snapshot to every subscriber. */
   reset(symbol: string): Record<string, unknown> {
     const feed = this.ctx.feed(symbol);
     if (feed === undefined) throw new Error(`cannot reset ${symbol}`);
-    feed.book.lastUpdateId = 1;
+    if (feed.depth !== undefined) feed.book.lastUpdateId = 1;
+    else this.depthIds(feed).fill(1);
     for (const s of this.ctx.subscribers(feed.symbol))
       for (const sub of s.bySymbol.get(feed.symbol) ?? []) s.snapshot(sub, this.snapshotFrame(feed, sub));
     return { symbol: feed.symbol, u: 1 };
@@ -235,7 +276,8 @@ class BybitProtocol implements VenueProtocol {
       limit = Math.min(limit, max);
     }
     const b = feed.book;
-    const body = `{"retCode":0,"retMsg":"OK","result":{"s":"${feed.symbol}","a":${levelsJson(topLevels(b.asks, limit))},"b":${levelsJson(topLevels(b.bids, limit))},"ts":${time},"u":${b.lastUpdateId},"seq":${feed.seq},"cts":${ctsOf(time)}},"retExtInfo":{},"time":${time}}`;
+    const u = this.lastId(feed, feed.depth ?? (this.category === 'spot' ? 200 : 1000));
+    const body = `{"retCode":0,"retMsg":"OK","result":{"s":"${feed.symbol}","a":${levelsJson(topLevels(b.asks, limit))},"b":${levelsJson(topLevels(b.bids, limit))},"ts":${time},"u":${u},"seq":${feed.seq},"cts":${ctsOf(time)}},"retExtInfo":{},"time":${time}}`;
     this.ctx.http.snapshot(
       res,
       call.profile,

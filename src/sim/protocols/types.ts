@@ -84,6 +84,12 @@ export interface VenueProtocol {
   /** Answer a REST request (the venue's 404 included). */
   http(call: HttpCall): void;
 
+  /**
+   * The book's last id as the venue's stream of depth `stream` sees it, where each depth keeps its own id
+   * space (Bybit); `stream` undefined: the depth collectors use by default. Without it: book.lastUpdateId.
+   */
+  lastId?(feed: Feed, stream: number | undefined): number;
+
   /** Capture replay: the one depth a captured message was recorded at, where the venue serves several (Bybit). */
   captureDepth?(frame: string): number | undefined;
 
