@@ -401,6 +401,21 @@ class BookHandler implements ArbiterSink {
     return { processingP50: a[Math.floor(n * 0.5)], processingP99: a[Math.min(n - 1, Math.floor(n * 0.99))] };
   }
 
+  /** ArbiterStats.waiting: why an unsynced book is not synced yet. */
+  private waitingStats(now: number): Pick<ArbiterStats, 'waiting'> {
+    if (this.core.state !== 'unsynced') return {};
+    const w = this.core.waiting;
+    const noCollector = this.core.snapshotSources(now).length === 0;
+    return {
+      waiting: {
+        reason: w?.reason ?? 'initial',
+        attempt: w?.attempt ?? 0,
+        forMs: w === undefined ? 0 : Math.round(now - w.sinceMs),
+        ...(noCollector ? { noCollector: true as const } : {}),
+      },
+    };
+  }
+
   stats(now: number, memory?: ArbiterStats['memory']): ArbiterStats {
     const dt = (now - this.lastStatsAt) / 1000;
     if (dt > 0.2) {
@@ -433,6 +448,7 @@ class BookHandler implements ArbiterSink {
       time: nowMicros(),
       seq: this.core.consolidatedSeq,
       synced: this.core.state !== 'unsynced',
+      ...this.waitingStats(now),
       stale: this.staleSince !== undefined,
       ...(this.staleSince === undefined ? {} : { staleSince: this.staleSince }),
       updatesPerSec: Math.round(this.updatesPerSec * 10) / 10,
@@ -532,6 +548,20 @@ export class ArbiterService {
   private heartbeats(every: number): void {
     const now = performance.now();
     for (const b of this.books.values()) b.heartbeat(now, every);
+  }
+
+  /** How many books are in each state now (metrics arbiter_books, the view's summary). */
+  bookStates(): { synced: number; gap: number; waiting_snapshot: number; no_collector: number } {
+    const now = performance.now();
+    const n = { synced: 0, gap: 0, waiting_snapshot: 0, no_collector: 0 };
+    for (const b of this.books.values()) {
+      const st = b.core.state;
+      if (st === 'synced') n.synced++;
+      else if (st === 'gap') n.gap++;
+      else if (b.core.snapshotSources(now).length === 0) n.no_collector++;
+      else n.waiting_snapshot++;
+    }
+    return n;
   }
 
   /** Books with no live feed or resyncing, and since when (epoch µs): what /healthz reports. */

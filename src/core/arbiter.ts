@@ -320,6 +320,9 @@ export class BookArbiter {
   /** When the last snapshot request was made; NaN before the first one. */
   private requestedAt = NaN;
   private attempt = 0;
+  /** The last snapshot request's reason, and when this episode's first request went out. */
+  private lastReason: SnapshotRequestReason = 'initial';
+  private waitingSince = NaN;
   private everSynced = false;
   /** Whether an event was applied since the last snapshot (a gap right after one means the snapshot was unusable). */
   private appliedSinceReset = false;
@@ -373,6 +376,15 @@ export class BookArbiter {
   }
 
   /** Events currently held (out of order, or waiting for a snapshot). */
+  /**
+   * While unsynced: why the book waits for a snapshot (the reason it was first requested for, the attempt,
+   * and since when, ms on the caller's clock); undefined while synced or before any request.
+   */
+  get waiting(): { reason: SnapshotRequestReason; attempt: number; sinceMs: number } | undefined {
+    if (this._state !== 'unsynced' || Number.isNaN(this.waitingSince)) return undefined;
+    return { reason: this.lastReason, attempt: this.attempt, sinceMs: this.waitingSince };
+  }
+
   get buffered(): number {
     return this.buf.length - this.head;
   }
@@ -890,6 +902,7 @@ export class BookArbiter {
     this.appliedSinceReset = false;
     this.requestedAt = NaN;
     this.attempt = 0;
+    this.waitingSince = NaN;
     this.counters.snapshotsAdopted++;
     this.feedOf(snap.collector).resyncs++;
     const reason: ResetReason = this.everSynced ? 'resync' : 'initial';
@@ -942,6 +955,8 @@ export class BookArbiter {
 
   private request(reason: SnapshotRequestReason, nowMs: number): void {
     this.attempt++;
+    if (this.attempt === 1 || Number.isNaN(this.waitingSince)) this.waitingSince = nowMs;
+    if (reason !== 'retry') this.lastReason = reason;
     this.requestedAt = nowMs;
     this.counters.snapshotRequests++;
     this.sink.requestSnapshot(reason, this.attempt);

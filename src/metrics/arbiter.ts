@@ -59,6 +59,25 @@ export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService
 
   liveGauge(
     reg,
+    'arbiter_books',
+    'Books of this arbiter by state: synced, gap (a hole held for another feed to fill), waiting_snapshot (a snapshot requested), no_collector (no collector delivers the book yet).',
+    ['state'],
+    () => Object.entries(arb.bookStates()).map(([state, v]): Sample => [{ state }, v]),
+  );
+  liveTotal(
+    reg,
+    'arbiter_peer_snapshots_total',
+    "Books taken from a peer arbiter's snapshot service instead of an exchange snapshot.",
+    () => k.peerSnapshots,
+  );
+  liveTotal(
+    reg,
+    'arbiter_peer_failures_total',
+    'Peer arbiter requests that could not be served (collectors were asked instead).',
+    () => k.peerFailures,
+  );
+  liveGauge(
+    reg,
     'book_seq',
     'Last consolidated exchange sequence of the book.',
     bookL,

@@ -100,6 +100,11 @@ export interface ArbiterStats {
   time: number;
   seq: number;
   synced: boolean;
+  /**
+   * While not synced, why: `reason` the snapshot was requested for (initial, gap, crossed, ...), the request
+   * `attempt`, waiting `forMs`; `noCollector` when no collector delivers the book (nobody to ask yet).
+   */
+  waiting?: { reason: string; attempt: number; forMs: number; noCollector?: true };
   /** No live feed or resyncing: the book may be old (since staleSince, epoch µs). */
   stale?: boolean;
   staleSince?: number;

@@ -72,21 +72,55 @@ describe('metrics of running processes', { timeout: 60_000 }, () => {
       for (const p of started) if (p.proc.exitCode === null) p.proc.kill('SIGTERM');
       await Promise.all(started.map((p) => p.exited));
     });
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${simPort}/api/v3/ping`).catch(() => undefined))?.ok === true, 10_000, 'simulator');
-    const arb = startCli(['arbitrate', '--symbols', 'BTCUSDT', ...bus, '--metrics', String(arbM), '--stats-interval-ms', '200']);
+    await waitFor(
+      async () => (await fetch(`http://127.0.0.1:${simPort}/api/v3/ping`).catch(() => undefined))?.ok === true,
+      10_000,
+      'simulator',
+    );
+    const arb = startCli([
+      'arbitrate',
+      '--symbols',
+      'BTCUSDT',
+      ...bus,
+      '--metrics',
+      String(arbM),
+      '--stats-interval-ms',
+      '200',
+    ]);
     const rec = startCli(['record', ...bus, '--recorder-ingest', recIngest, '--dir', dir, '--metrics', String(recM)]);
     const colBus = busFlags({ ...ep, ingest: [...ep.ingest, recIngest] });
-    const col = startCli(['collect', '--id', 'a', '--symbols', 'BTCUSDT', '--ws-url', `ws://127.0.0.1:${simPort}`, '--rest-url', `http://127.0.0.1:${simPort}`, ...colBus, '--metrics', `127.0.0.1:${colM}`]);
+    const col = startCli([
+      'collect',
+      '--id',
+      'a',
+      '--symbols',
+      'BTCUSDT',
+      '--ws-url',
+      `ws://127.0.0.1:${simPort}`,
+      '--rest-url',
+      `http://127.0.0.1:${simPort}`,
+      ...colBus,
+      '--metrics',
+      `127.0.0.1:${colM}`,
+    ]);
     started.push(arb, rec, col);
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const arbUrl = `http://127.0.0.1:${arbM}/metrics`;
     const colUrl = `http://127.0.0.1:${colM}/metrics`;
     const book = { venue: 'binance', symbol: 'BTCUSDT' };
     const scrape = async (url: string) => (await get(url).catch(() => ({ body: '' }))).body;
-    await waitFor(async () => (value(await scrape(arbUrl), 'bookwire_book_synced', book) ?? 0) === 1, 20_000, 'the arbiter to sync');
+    await waitFor(
+      async () => (value(await scrape(arbUrl), 'bookwire_book_synced', book) ?? 0) === 1,
+      20_000,
+      'the arbiter to sync',
+    );
     // a feed is listed once its deltas are counted (a stats interval after the book synced)
     const feedOf = { ...book, collector: 'a' };
-    await waitFor(async () => value(await scrape(arbUrl), 'bookwire_feed_messages_total', feedOf) !== undefined, 5000, 'the feed in the stats');
+    await waitFor(
+      async () => value(await scrape(arbUrl), 'bookwire_feed_messages_total', feedOf) !== undefined,
+      5000,
+      'the feed in the stats',
+    );
     const s1 = await scrape(arbUrl);
     await sleep(1000);
     const s2 = await scrape(arbUrl);
@@ -102,13 +136,21 @@ describe('metrics of running processes', { timeout: 60_000 }, () => {
       assert.ok(value(s2, 'bookwire_feed_lag_seconds', { ...feed, quantile: q })! >= 0, `feed lag p${q}`);
     }
     assert.ok(value(s2, 'bookwire_arbiter_messages_received_total')! > 0);
-    assert.ok(value(s2, 'bookwire_process_resident_memory_bytes', { process: 'arbiter', id: 'arb-1' })! > 0, 'process metrics, labelled');
+    assert.equal(value(s2, 'bookwire_arbiter_books', { state: 'synced' }), 1, 'books by state');
+    assert.equal(value(s2, 'bookwire_arbiter_books', { state: 'waiting_snapshot' }), 0);
+    assert.ok(
+      value(s2, 'bookwire_process_resident_memory_bytes', { process: 'arbiter', id: 'arb-1' })! > 0,
+      'process metrics, labelled',
+    );
     const c = await scrape(colUrl);
     assert.equal(value(c, 'bookwire_collector_connected', { symbol: 'BTCUSDT', process: 'collector', id: 'a' }), 1);
     assert.ok(value(c, 'bookwire_collector_venue_messages_total', { symbol: 'BTCUSDT' })! > 0);
     assert.ok(value(c, 'bookwire_collector_published_total')! > 0);
     const r = await scrape(`http://127.0.0.1:${recM}/metrics`);
-    assert.ok(value(r, 'bookwire_recorder_recorded_total', { process: 'recorder' })! > 0, 'the recorder counts what it writes');
+    assert.ok(
+      value(r, 'bookwire_recorder_recorded_total', { process: 'recorder' })! > 0,
+      'the recorder counts what it writes',
+    );
     assert.equal(value(r, 'bookwire_recorder_write_errors_total'), 0);
   });
 
