@@ -153,6 +153,7 @@ export class LiveBookView {
       symbol: this.o.symbol,
       seq: this.seq,
       synced: this.synced && (s?.synced ?? true),
+      ...(s?.waiting === undefined || s.synced ? {} : { waiting: s.waiting }),
       ...(this.staleSince === undefined ? {} : { staleSince: this.staleSince }),
       bids: this.bids,
       asks: this.asks,

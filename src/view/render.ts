@@ -118,7 +118,7 @@ function header(s: ViewState, t: Top, o: RenderOptions, p: Paint): string[] {
       ? p(RED + ';' + BOLD, `STALE ${staleFor(s.staleSince)}`)
       : s.synced
         ? p(GREEN, 'SYNCED')
-        : p(RED + ';' + BOLD, 'NOT SYNCED');
+        : p(RED + ';' + BOLD, `NOT SYNCED${s.waiting ? ` (${waitingText(s.waiting)})` : ''}`);
   // The book's identity and state always show; a long title is what gets shortened.
   const right = `${p(BOLD, `${s.venue} ${s.symbol}`)}  seq ${s.seq}  ${sync}`;
   const room = o.width - visibleLength(right) - 2;
@@ -222,7 +222,7 @@ export function renderStatusLine(state: ViewState, now: Date = new Date()): stri
   const { spread: spr } = spreadAndMid(t);
   const px = (l?: [number, number]) => (l ? l[0].toFixed(t.priceDecimals) : '-');
   const time = now.toISOString().replace(/\.\d+Z$/, 'Z');
-  let line = `${time} ${state.venue}.${state.symbol} seq=${state.seq}${state.synced ? '' : ' NOT-SYNCED'}${staleMark(state)} bid=${px(t.bid)} ask=${px(t.ask)} spread=${spr} upd/s=${state.updatesPerSec.toFixed(1)} resyncs=${state.resyncs}`;
+  let line = `${time} ${state.venue}.${state.symbol} seq=${state.seq}${notSynced(state)}${staleMark(state)} bid=${px(t.bid)} ask=${px(t.ask)} spread=${spr} upd/s=${state.updatesPerSec.toFixed(1)} resyncs=${state.resyncs}`;
   if (state.truthMatches !== undefined) line += ` truth=${state.truthMatches ? 'OK' : 'DIFF'}`;
   const waiting = state.notes?.find((n) => n.startsWith('waiting:'));
   if (waiting) line += ` | ${waiting}`;
@@ -308,10 +308,23 @@ export function renderOverviewLine(state: OverviewState, now: Date = new Date())
     const { spread: spr } = spreadAndMid(bookSummary(b));
     const up = b.feeds.filter((f) => f.connected).length;
     line +=
-      ` | ${b.venue}.${b.symbol} seq=${b.seq}${b.synced ? '' : ' NOT-SYNCED'}${staleMark(b)} spread=${spr}` +
+      ` | ${b.venue}.${b.symbol} seq=${b.seq}${notSynced(b)}${staleMark(b)} spread=${spr}` +
       ` upd/s=${b.updatesPerSec.toFixed(1)} feeds=${up}/${b.feeds.length} truth ${truthCounts(b)}`;
   }
   return line;
+}
+
+/** Why a book is not synced, for people: "no collector yet", "snapshot for gap, 3s, attempt 2". */
+function waitingText(w: NonNullable<ViewState['waiting']>): string {
+  if (w.noCollector) return 'no collector delivers it yet';
+  const t = w.forMs < 60_000 ? `${Math.floor(w.forMs / 1000)}s` : staleFor(Date.now() * 1000 - w.forMs * 1000);
+  return `snapshot for ${w.reason}, ${t}${w.attempt > 1 ? `, attempt ${w.attempt}` : ''}`;
+}
+
+/** " NOT-SYNCED" (with why, when the arbiter said) for a status line; "" when synced. */
+function notSynced(s: ViewState): string {
+  if (s.synced) return '';
+  return s.waiting ? ` NOT-SYNCED(${waitingText(s.waiting).replace(/ /g, '_')})` : ' NOT-SYNCED';
 }
 
 /** How long a book has been stale, for people: "12s", "3m04s". */

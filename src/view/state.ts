@@ -24,6 +24,8 @@ export interface ViewState {
   /** Consolidated sequence of the book shown. */
   seq: number;
   synced: boolean;
+  /** While not synced, why (the arbiter's stats: ArbiterStats.waiting). */
+  waiting?: { reason: string; attempt: number; forMs: number; noCollector?: true };
   /** Epoch µs since when the book may be old (no live feed, arbiter silent); undefined while fresh. */
   staleSince?: number;
   /** Top levels (10 are shown), best first. */

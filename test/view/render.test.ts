@@ -120,6 +120,15 @@ test('not synced, truth DIFF, empty book and no feeds render without throwing', 
   assert.match(out, /\(no feeds yet\)/);
 });
 
+test('a book that is not synced says why: the snapshot it waits for, or no collector', () => {
+  const base = emptyViewState('watch', 'binance', 'ETHUSDT');
+  const gap = { ...base, waiting: { reason: 'gap', attempt: 2, forMs: 3400 } };
+  assert.match(renderView(gap, { width: 100, color: false }), /NOT SYNCED \(snapshot for gap, 3s, attempt 2\)/);
+  assert.match(renderStatusLine(gap), / NOT-SYNCED\(snapshot_for_gap,_3s,_attempt_2\) /);
+  const none = { ...base, waiting: { reason: 'initial', attempt: 0, forMs: 0, noCollector: true as const } };
+  assert.match(renderView(none, { width: 100, color: false }), /NOT SYNCED \(no collector delivers it yet\)/);
+});
+
 test('one-sided book and float noise in prices', () => {
   const s: ViewState = { ...sampleState(), asks: [], bids: [[0.1 + 0.2, 1e-7]] };
   const out = renderView(s, { width: 80, color: false });
@@ -140,8 +149,14 @@ test('status line: one line with book top and every feed', () => {
 });
 
 test('status line: while nothing has arrived it says where it is waiting', () => {
-  const s = { ...emptyViewState('bookwire watch', 'binance', 'BTCUSDT'), notes: ['waiting: nothing from an arbiter yet on tcp://127.0.0.1:5556 (is one running?)'] };
-  assert.match(renderStatusLine(s), / NOT-SYNCED .* \| waiting: nothing from an arbiter yet on tcp:\/\/127\.0\.0\.1:5556 \(is one running\?\)$/);
+  const s = {
+    ...emptyViewState('bookwire watch', 'binance', 'BTCUSDT'),
+    notes: ['waiting: nothing from an arbiter yet on tcp://127.0.0.1:5556 (is one running?)'],
+  };
+  assert.match(
+    renderStatusLine(s),
+    / NOT-SYNCED .* \| waiting: nothing from an arbiter yet on tcp:\/\/127\.0\.0\.1:5556 \(is one running\?\)$/,
+  );
   assert.doesNotMatch(renderStatusLine(sampleState()), /waiting/);
 });
 
