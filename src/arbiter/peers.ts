@@ -11,6 +11,7 @@ import type { ConsolidatedSnapshot } from '../core/consolidated.js';
 import { nowMicros } from '../core/clock.js';
 import type { SnapshotClient, Transport } from '../transport/types.js';
 import { decodeConsolidated, encode, topics } from '../wire/messages.js';
+import { Pacer } from '../util/pacer.js';
 
 /** The feed id a peer's snapshot carries in the core (never a collector id: ids have no ':'). */
 export const PEER_FEED = 'peer:arbiter';
@@ -18,20 +19,10 @@ export const PEER_FEED = 'peer:arbiter';
 export type PeerAnswer =
   { snap: BookSnapshot; exactTo?: ConsolidatedSnapshot['exactTo']; from: number } | { error: string };
 
-/**
- * Paced below the snapshot service's per-client bounds (transport DEFAULT_SNAPSHOT_LIMITS: 50 requests/s,
- * 32 in progress), so a restart of thousands of books is served in order instead of refused.
- */
-const PER_SECOND = 40;
-const IN_FLIGHT = 16;
-
 export class PeerSnapshots {
   private client?: Promise<SnapshotClient>;
-  private readonly queue: (() => void)[] = [];
-  private inFlight = 0;
-  private readonly sentAt: number[] = [];
-  private timer?: NodeJS.Timeout;
-  private closed = false;
+  /** Below the snapshot service's per-client bounds: a restart of thousands of books is served in turn. */
+  private readonly pacer = new Pacer(40, 16);
 
   constructor(
     private readonly transport: Transport,
@@ -39,12 +30,11 @@ export class PeerSnapshots {
   ) {}
 
   /** The peer's current book, as a snapshot for the core; `error` says why there is none. Never rejects. */
-  async ask(venue: string, symbol: string): Promise<PeerAnswer> {
-    await new Promise<void>((go) => {
-      this.queue.push(go);
-      this.pump();
-    });
-    if (this.closed) return { error: 'stopping' };
+  ask(venue: string, symbol: string): Promise<PeerAnswer> {
+    return this.pacer.run(() => this.request(venue, symbol), { error: 'stopping' });
+  }
+
+  private async request(venue: string, symbol: string): Promise<PeerAnswer> {
     let reply: ConsolidatedSnapshot;
     try {
       const client = await (this.client ??= this.transport.snapshotClient());
@@ -54,38 +44,12 @@ export class PeerSnapshots {
       reply = m;
     } catch (e) {
       return { error: (e as Error).message };
-    } finally {
-      this.inFlight--;
-      this.pump();
     }
     return peerSnapshot(reply, venue, symbol);
   }
 
-  /** Let queued requests go while within IN_FLIGHT and PER_SECOND (a sliding second). */
-  private pump(): void {
-    const now = Date.now();
-    while (this.sentAt.length > 0 && now - this.sentAt[0] >= 1000) this.sentAt.shift();
-    while (this.queue.length > 0 && (this.closed || (this.inFlight < IN_FLIGHT && this.sentAt.length < PER_SECOND))) {
-      this.inFlight++;
-      this.sentAt.push(now);
-      this.queue.shift()!();
-    }
-    if (this.queue.length > 0 && this.timer === undefined && this.sentAt.length >= PER_SECOND) {
-      this.timer = setTimeout(
-        () => {
-          this.timer = undefined;
-          this.pump();
-        },
-        1000 - (now - this.sentAt[0]),
-      );
-    }
-  }
-
   async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.pump();
+    this.pacer.close();
     const c = this.client;
     this.client = undefined;
     if (c) await (await c.catch(() => undefined))?.close();

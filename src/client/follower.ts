@@ -1,0 +1,182 @@
+/**
+ * One book as a client follows it (the Clone pattern's client side): a BookReplica fed by the book topic
+ * and by snapshot replies, plus what makes a book stale to the strategy (silence on the topic, or every
+ * arbiter heard from saying it has no live feed). No I/O: subscribe() (one book) and subscribeVenue() (every
+ * book of a venue) drive it, so both follow one rule.
+ */
+import { BookReplica } from '../core/replica.js';
+import type { ConsolidatedHeartbeat, ConsolidatedMessage } from '../core/consolidated.js';
+import type { OrderBook } from '../core/book.js';
+import type { Logger } from '../log.js';
+
+export interface BookUpdate {
+  venue: string;
+  symbol: string;
+  /**
+   * snapshot/delta: the book changed. stale: the book stopped being current (see `staleSince`): do not act
+   * on it as if it were. fresh: it is current again without having changed (a quiet book whose feed returned).
+   */
+  kind: 'snapshot' | 'delta' | 'stale' | 'fresh';
+  /** True while the book may be old: no live feed at any arbiter, or no arbiter heard from. */
+  stale: boolean;
+  /** Epoch µs since when the book has been stale (while `stale`). */
+  staleSince?: number;
+  /** Consolidated sequence (the exchange's last update id) the book is at. */
+  seq: number;
+  /** The live book (mutated by later updates: copy what you keep). */
+  book: OrderBook;
+  /** What caused the update: the consolidated message, or for stale/fresh the heartbeat (a silence: one made up here, arbiter ''). */
+  message: ConsolidatedMessage | ConsolidatedHeartbeat;
+  /** Local receive time, epoch µs. */
+  receivedAt: number;
+  /** Gaps detected (and healed by snapshot) so far. */
+  gaps: number;
+}
+
+/** What one arbiter last said of the book in a heartbeat. */
+interface ArbiterWord {
+  stale: boolean;
+  since: number;
+  /** Local time (µs) it was heard. */
+  at: number;
+}
+
+/** What the driver must do after a message: yield an update, and/or ask the snapshot service. */
+export interface Step {
+  update?: BookUpdate;
+  /** The book needs a snapshot (a gap): ask now unless a request is outstanding. */
+  ask?: true;
+}
+
+const NOTHING: Step = {};
+
+export class BookFollower {
+  readonly replica = new BookReplica();
+  private readonly staleAfterUs: number;
+  private lastHeard: number;
+  private lastApplied = 0;
+  private readonly words = new Map<string, ArbiterWord>();
+  private staleSince: number | undefined;
+  /** A snapshot request is outstanding; when the next may go if the last failed (epoch µs). */
+  asking = false;
+  nextAskAt = 0;
+
+  constructor(
+    readonly venue: string,
+    readonly symbol: string,
+    staleAfterMs: number,
+    nowUs: number,
+    private readonly log: Logger,
+  ) {
+    this.staleAfterUs = staleAfterMs * 1000;
+    this.lastHeard = nowUs;
+  }
+
+  /** Whether the book is stale now (as the last update said). */
+  get stale(): boolean {
+    return this.staleSince !== undefined;
+  }
+
+  /** Whether a snapshot request should go now (unsynced, none outstanding, not backing off). */
+  wantsSnapshot(nowUs: number): boolean {
+    return !this.asking && !this.replica.synced && nowUs >= this.nextAskAt;
+  }
+
+  /** Staleness now: since when, or undefined while current. */
+  private judge(now: number): number | undefined {
+    if (now - this.lastHeard > this.staleAfterUs) return this.lastHeard;
+    let since: number | undefined;
+    for (const w of this.words.values()) {
+      if (now - w.at > this.staleAfterUs) continue;
+      if (!w.stale || w.at < this.lastApplied) return undefined; // one arbiter live, or data since it spoke
+      since = since === undefined ? w.since : Math.min(since, w.since);
+    }
+    return since;
+  }
+
+  /** The timer's question: did staleness change with time alone? Then the update saying so. */
+  tick(nowUs: number): BookUpdate | undefined {
+    if (!this.replica.synced) return undefined;
+    const since = this.judge(nowUs);
+    if ((since === undefined) === (this.staleSince === undefined)) return undefined;
+    this.staleSince = since;
+    const silent: ConsolidatedHeartbeat = {
+      v: 1,
+      type: 'heartbeat',
+      venue: this.venue,
+      symbol: this.symbol,
+      seq: this.replica.seq,
+      pubTime: 0,
+      arbiter: '',
+      stale: since !== undefined,
+      ...(since === undefined ? {} : { staleSince: since }),
+    };
+    this.log.info(
+      { book: `${this.venue}.${this.symbol}`, stale: since !== undefined },
+      since === undefined ? 'book fresh again' : 'book stale',
+    );
+    return this.update(since === undefined ? 'fresh' : 'stale', silent, nowUs);
+  }
+
+  /** A snapshot reply (or why there is none: then retry in 500 ms; the periodic snapshot may heal first). */
+  onReply(m: ConsolidatedMessage | Error, nowUs: number): Step {
+    this.asking = false;
+    if (m instanceof Error) {
+      this.log.debug({ err: m.message, book: `${this.venue}.${this.symbol}` }, 'snapshot request failed');
+      this.nextAskAt = nowUs + 500_000;
+      return NOTHING;
+    }
+    return this.onMessage(m, nowUs, false);
+  }
+
+  /** A message from the book topic (heard: it proves the arbiter alive), or a reply (not heard). */
+  onMessage(m: ConsolidatedMessage | ConsolidatedHeartbeat, nowUs: number, heard = true): Step {
+    if (heard) this.lastHeard = nowUs;
+    const book = `${this.venue}.${this.symbol}`;
+    if (m.type === 'heartbeat') {
+      this.words.set(m.arbiter, { stale: m.stale, since: m.staleSince ?? nowUs, at: nowUs });
+      if (this.words.size > 16) this.words.delete(this.words.keys().next().value!); // a few arbiters at most
+      if (this.replica.onHeartbeat(m) === 'gap') {
+        this.log.info(
+          { book, seq: this.replica.seq, arbiterSeq: m.seq },
+          'heartbeat ahead of our book: messages lost; resyncing',
+        );
+        return { ask: true };
+      }
+      const since = this.replica.synced ? this.judge(nowUs) : undefined;
+      if (this.replica.synced && (since === undefined) !== (this.staleSince === undefined)) {
+        this.staleSince = since;
+        return { update: this.update(since === undefined ? 'fresh' : 'stale', m, nowUs) };
+      }
+      return NOTHING;
+    }
+    const v = this.replica.onMessage(m);
+    if (v === 'gap') {
+      this.log.info({ book, seq: this.replica.seq, got: m.seq }, 'gap in consolidated stream; resyncing by snapshot');
+      return { ask: true };
+    }
+    if (v !== 'applied' && v !== 'reset') return NOTHING;
+    // a snapshot that says the arbiter has no live feed is the old book: still stale
+    if (m.type === 'snapshot' && m.stale) this.staleSince = m.staleSince ?? this.staleSince ?? nowUs;
+    else {
+      this.lastApplied = nowUs;
+      this.staleSince = undefined;
+    }
+    return { update: this.update(m.type, m, nowUs) };
+  }
+
+  private update(kind: BookUpdate['kind'], m: ConsolidatedMessage | ConsolidatedHeartbeat, nowUs: number): BookUpdate {
+    return {
+      venue: this.venue,
+      symbol: this.symbol,
+      kind,
+      stale: this.staleSince !== undefined,
+      ...(this.staleSince === undefined ? {} : { staleSince: this.staleSince }),
+      seq: this.replica.seq,
+      book: this.replica.book,
+      message: m,
+      receivedAt: nowUs,
+      gaps: this.replica.gaps,
+    };
+  }
+}
