@@ -8,7 +8,8 @@
  *   node dist/lab/client.js measure <label> <s>   latency per region, consolidated, client; CPU per process
  * Everything else comes from BW_LAB (JSON, written by lab/regions.sh; see LabConf).
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -87,6 +88,7 @@ class Follower {
 /** One arbiter's own stream, read directly: did it deliver, and did it say it was stale. */
 class Tap {
   deltas = 0;
+  seq = -1;
   staleBeats = 0;
   readonly pubAt = new Map<number, number>();
   constructor(
@@ -98,6 +100,7 @@ class Tap {
         const msg = decodeBookMessage(m.payload);
         if (msg.type === 'delta') {
           this.deltas++;
+          this.seq = msg.seq;
           this.pubAt.set(msg.seq, msg.pubTime);
         } else if (msg.type === 'heartbeat' && msg.stale) this.staleBeats++;
       }
@@ -115,9 +118,9 @@ const sim = async (p: string, post = false) => {
 };
 const setFaults = (profile: string, f: object) =>
   fetch(`${conf.sim}/sim/faults?profile=${profile}`, { method: 'POST', body: JSON.stringify(f) });
-/** `ip link set <dev> up|down` inside one of the lab's namespaces: a real cut. */
+/** `ip link set <dev> up|down` inside one of the lab's namespaces: a real cut (async: the client's loop runs on). */
 const link = (ns: string, dev: string, up: boolean) =>
-  execFileSync('ip', [
+  promisify(execFile)('ip', [
     'netns',
     'exec',
     `${conf.prefix}-${ns}`,
@@ -182,12 +185,30 @@ function delivery(sent: { u: number[]; t: number[] }, arrivals: Map<number, numb
   return { events, delivered: lat.length, ...pct(lat) };
 }
 
+/** The client's worst delay for an event sent in [t0, t1], and when it was sent (s after t0). */
+function worst(sent: { u: number[]; t: number[] }, arrivals: Map<number, number>, t0: number, t1: number) {
+  const at = coveredAt(arrivals);
+  let w = { max: 0, at: 0 };
+  for (let i = 0; i < sent.u.length; i++) {
+    const a = sent.t[i] >= t0 && sent.t[i] <= t1 ? at(sent.u[i]) : undefined;
+    if (a !== undefined && a - sent.t[i] > w.max) w = { max: a - sent.t[i], at: (sent.t[i] - t0) / 1e6 };
+  }
+  return w;
+}
+
 async function faults(): Promise<boolean> {
   const D = conf.faultS * 1000;
   await sim('/sim/resume', true);
   const { follower, taps, stop } = start();
   await synced(follower);
-  const scenarios: { name: string; on: () => unknown; off: () => unknown; settleMs: number; ms?: number }[] = [
+  const scenarios: {
+    name: string;
+    on: () => unknown;
+    off: () => unknown;
+    settleMs: number;
+    ms?: number;
+    waitBackMs?: number;
+  }[] = [
     {
       name: "(a) region-2's link to the exchange down 10 s",
       on: () => link('r2', 'e2', false),
@@ -209,9 +230,10 @@ async function faults(): Promise<boolean> {
     },
     {
       name: `(d) arbiter arb-2 partitioned from every collector ${conf.faultS} s`,
-      on: () => [1, 2, 3].forEach((i) => link(`r${i}`, `v${i}`, false)),
-      off: () => [1, 2, 3].forEach((i) => link(`r${i}`, `v${i}`, true)),
+      on: () => Promise.all([1, 2, 3].map((i) => link(`r${i}`, `v${i}`, false))),
+      off: () => Promise.all([1, 2, 3].map((i) => link(`r${i}`, `v${i}`, true))),
       settleMs: 2000,
+      waitBackMs: 30_000, // TCP's retransmission backoff decides when arb-2 hears the collectors again
     },
   ];
   let allOk = true;
@@ -225,11 +247,22 @@ async function faults(): Promise<boolean> {
     await sleep((s.ms ?? D) / 2);
     const faultTap = taps.map((t, i) => t.deltas - midTap[i]);
     await s.off();
-    await sleep(s.settleMs);
+    // how long each arbiter took to deliver again after the fault ended (up to settleMs, then on)
+    const tOff = performance.now();
+    const offTap = taps.map((t) => t.deltas);
+    const back: (number | undefined)[] = taps.map(() => undefined);
+    const waiting = () => performance.now() - tOff;
+    while (waiting() < s.settleMs || (back.includes(undefined) && waiting() < (s.waitBackMs ?? 0))) {
+      await sleep(20);
+      taps.forEach((t, i) => (back[i] ??= t.deltas > offTap[i] ? performance.now() - tOff : undefined));
+    }
     const t1 = nowMicros();
+    const waited = waiting();
     const r = await checkTruth(follower);
     const c1 = follower.counts();
     const d = delivery(r.sent, follower.arrivals, t0, t1);
+    const w = worst(r.sent, follower.arrivals, t0, t1);
+    const wArb = worst(r.sent, taps[0].pubAt, t0, t1);
     const ok = r.ok && c1.gaps === c0.gaps && c1.dups === 0 && d.delivered === d.events;
     allOk &&= ok;
     const diff = (k: keyof typeof c0) => c1[k] - c0[k];
@@ -238,11 +271,13 @@ async function faults(): Promise<boolean> {
         `events sent ${d.events}, delivered ${d.delivered}, duplicates ${c1.dups}; ` +
         `client saw ${diff('updates')} updates, ${diff('gaps')} gaps, ${diff('resyncs')} resyncs, ` +
         `${diff('staleNotices')} stale notices (stale for ${ms(diff('staleUs'))} ms in all); ` +
-        `client latency p50 ${ms(d.p50)} / p99 ${ms(d.p99)} / p99.9 ${ms(d.p999)} ms; ` +
+        `client latency p50 ${ms(d.p50)} / p99 ${ms(d.p99)} / p99.9 ${ms(d.p999)} ms, worst ${ms(w.max)} ms at +${w.at.toFixed(1)} s (worst at ${taps[0].id}'s publish ${ms(wArb.max)} ms at +${wArb.at.toFixed(1)} s); ` +
         taps
           .map(
             (t, i) =>
-              `${t.id}: ${t.deltas - tap0[i].deltas} deltas (${faultTap[i]} in the fault's 2nd half), ${t.staleBeats - tap0[i].staleBeats} stale heartbeats`,
+              `${t.id}: ${t.deltas - tap0[i].deltas} deltas (${faultTap[i]} in the fault's 2nd half), ${t.staleBeats - tap0[i].staleBeats} stale heartbeats, ` +
+              `${back[i] === undefined ? `not delivering ${(waited / 1000).toFixed(1)} s after the fault` : `delivering ${ms(back[i]! * 1000)} ms after the fault`}, ` +
+              `at ${t.seq === r.truthSeq ? 'the truth' : `seq ${t.seq}, not the truth,`} when checked`,
           )
           .join('; '),
     );
