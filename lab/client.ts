@@ -148,11 +148,11 @@ function start() {
   return { follower, taps, stop };
 }
 
-/** Until the client follows the book (every part up, collectors connected), then 1 s more. */
+/** Until the client follows the book (every part up, collectors connected), then 0.5 s more. */
 async function synced(f: Follower): Promise<void> {
   for (let i = 0; i < 300 && f.updates < 50; i++) await sleep(100);
   if (f.updates < 50) throw new Error('lab: the client got no book within 30 s (see the logs)');
-  await sleep(1000);
+  await sleep(500);
 }
 
 /** Pause the simulator, wait for the client to reach its last event, compare; resume. */

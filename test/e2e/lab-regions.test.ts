@@ -3,7 +3,7 @@
  * elsewhere): (a) a region's link to the exchange really cut for 10 s, (b) 200 ms added to one region,
  * (c) 5 % loss on one region, (d) one of two arbiters cut off from every collector. After each, the client
  * (listening to both arbiters) must hold the simulator's truth, with every event sent delivered, no gap and
- * no duplicate. Faults (b)-(d) last 5 s here (10 s in a full run) to keep the test under a minute.
+ * no duplicate. Faults (b)-(d) last 4 s here (10 s in a full run) to keep the test under a minute.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,7 +23,7 @@ test(
     const r = spawnSync('bash', [path.join(projectRoot(), 'lab/regions.sh'), 'faults'], {
       encoding: 'utf8',
       timeout: 90_000,
-      env: { ...process.env, BW_LAB_PREFIX: `bwt${process.pid % 10000}`, BW_LAB_FAULT_S: '5' },
+      env: { ...process.env, BW_LAB_PREFIX: `bwt${process.pid % 10000}`, BW_LAB_FAULT_S: '4' },
     });
     assert.equal(r.status, 0, `lab failed:\n${r.stdout}\n${r.stderr}`);
     const lines = r.stdout.split('\n').filter((l) => /^\([a-d]\) /.test(l));
