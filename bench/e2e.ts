@@ -93,7 +93,7 @@ export function coveredAt(arrivals: Map<number, number>): (u: number) => number 
   };
 }
 
-function pct(values: number[]) {
+export function pct(values: number[]) {
   const h = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   for (const v of values) h.recordValue(Math.max(1, Math.round(v)));
   const r = {

@@ -5,8 +5,10 @@
  * the simulator's send: each region's copy arriving at the arbiter, the consolidated publish (same hops),
  * and the client SDK (one bus hop more). The claim: consolidated p99 below every single region's p99.
  *
- * This is the user-space lab (every process on loopback, delay made by the simulator per connection, as
- * this kernel has no netem); link cuts in network namespaces are the next step (docs/performance.md).
+ * This is the loopback version (every process on loopback, delay made by the simulator per connection, as
+ * this kernel has no netem). The namespace lab (lab/regions.sh) uses the same profiles (REGIONS) on the
+ * exchange side, adds each region's own delayed link to two arbiters, real link cuts, the fault scenarios
+ * and CURVE (docs/performance.md, "Regions").
  *   node dist/bench/regions.js [rate] [seconds]
  */
 import type { FaultProfile } from '../src/sim/faults.js';
