@@ -50,6 +50,9 @@ export interface Step {
 
 const NOTHING: Step = {};
 
+/** Data applied this recently proves some arbiter live (arbiters' default heartbeat period). */
+const LIVE_DATA_US = 1_000_000;
+
 export class BookFollower {
   readonly replica = new BookReplica();
   private readonly staleAfterUs: number;
@@ -82,9 +85,16 @@ export class BookFollower {
     return !this.asking && !this.replica.synced && nowUs >= this.nextAskAt;
   }
 
-  /** Staleness now: since when, or undefined while current. */
+  /**
+   * Staleness now: since when, or undefined while current. An arbiter that says "stale" is believed only
+   * while no data came for a heartbeat period: a busy arbiter sends deltas, not heartbeats, so with hot-hot
+   * arbiters the word of one cut off from its collectors must not outvote the other's live stream (the
+   * region lab's partition once gave 7 false stale notices). One arbiter losing its feeds says so after
+   * feedTimeoutMs without data, long past that period.
+   */
   private judge(now: number): number | undefined {
     if (now - this.lastHeard > this.staleAfterUs) return this.lastHeard;
+    if (now - this.lastApplied < LIVE_DATA_US) return undefined;
     let since: number | undefined;
     for (const w of this.words.values()) {
       if (now - w.at > this.staleAfterUs) continue;
