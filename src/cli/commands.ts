@@ -145,6 +145,7 @@ export async function runSimCommand(
     okx: { checksum: cfg.sim.okxChecksum },
     capture: cfg.sim.capture,
     faults: cfg.sim.faults,
+    limits: { enabled: cfg.sim.limits },
     logger: log,
     recordSendTimes: extra.recordSendTimes,
   });
@@ -175,6 +176,7 @@ export async function runCollectCommand(cfg: Config, id: string, durationS?: num
     reconnectMinMs: cc.reconnectMinMs,
     reconnectMaxMs: cc.reconnectMaxMs,
     restWeightPerMinute: cc.restWeightPerMinute,
+    localAddress: cc.localAddress,
     reconnectEveryS: cc.reconnectEveryS,
     transport,
     logger: log,

@@ -23,6 +23,10 @@ export interface ConnectionOptions {
   /** Largest websocket frame accepted, bytes (ws's own default is 100 MiB). */
   maxPayload: number;
   log: Logger;
+  /** Local address the socket leaves from (the venue limits per IP); default the system's choice. */
+  localAddress?: string;
+  /** ms to wait before a new connection may be opened (the venue's connection-rate limit per IP), 0 = now. */
+  mayOpen?(): number;
   onText(text: string): void;
 }
 
@@ -45,8 +49,18 @@ export class VenueConnection {
 
   connect(): void {
     if (this.stopped) return;
+    const wait = this.o.mayOpen?.() ?? 0;
+    if (wait > 0) {
+      this.o.log.warn({ url: this.url, waitMs: wait }, 'connection delayed by the venue connection-rate limit');
+      this.reconnectTimer = setTimeout(() => this.connect(), wait);
+      return;
+    }
     const { url } = this;
-    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: this.o.maxPayload });
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      maxPayload: this.o.maxPayload,
+      localAddress: this.o.localAddress,
+    });
     this.ws = ws;
     ws.on('open', () => {
       this.o.log.info({ url, books: this.o.symbols.length }, 'connected');
