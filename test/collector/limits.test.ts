@@ -100,3 +100,62 @@ test(`two collectors, each its own IP, bring ${N} books up within the venue's li
       `snapshots served ${st.snapshotsServed}); limit ${LIMIT} per ${WINDOW_MS} ms per IP`,
   );
 });
+
+test('after a 429 the collector sends no REST until Retry-After, and never repeats a request the venue refused', async (t) => {
+  const symbols = Array.from({ length: 20 }, (_, i) => `S${i}USDT`);
+  const window = 4000;
+  const sim = new ExchangeSimulator({
+    port: 0,
+    symbols,
+    eventsPerSec: 2,
+    levels: 150,
+    logger: silentLogger,
+    limits: { venues: { binance: { restWeight: 50, restWindowMs: window, banAfter429s: 100 } } },
+  });
+  await sim.start();
+  const bus = new InprocBus();
+  const tr = new InprocTransport(bus);
+  // a budget set far above what this venue allows: only the venue's answers can hold it back
+  const c = new Collector({
+    id: 'a',
+    symbols,
+    wsUrl: sim.wsBase,
+    restUrl: sim.restBase,
+    transport: tr,
+    localAddress: '127.0.0.4',
+    restWeightPerMinute: 1000,
+    restWindowMs: window,
+    snapshotLimit: 100,
+  });
+  await c.start();
+  t.after(async () => {
+    await c.stop();
+    await tr.close();
+    await sim.stop();
+  });
+  const ip = () => sim.limitStats().binance!['127.0.0.4'];
+  // the symbol check (one exchangeInfo for all 20) runs first
+  await waitFor(() => ip() !== undefined && ip().requests >= 1, 5000, 'the symbol check');
+  // wait for a fresh window, then ask for every book at once
+  await new Promise((r) => setTimeout(r, window - (Date.now() % window) + 50));
+  await Promise.all(symbols.map((s) => c.fetchSnapshot(s)));
+  assert.ok(c.counters.rateLimited > 0, 'the overspend was answered with 429s');
+  const failed = symbols.length - c.counters.snapshotsPublished;
+  assert.ok(failed > 0);
+  // asked again at once: nothing leaves before the Retry-After, then every one succeeds
+  const before = ip().requests;
+  const again = Promise.all(symbols.map((s) => c.fetchSnapshot(s)));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(ip().requests, before, 'no request while blocked');
+  await again;
+  assert.equal(ip().status418, 0, 'never banned');
+  const sentBefore = ip().requests;
+  const n0 = () => sentBefore;
+  assert.ok(c.counters.snapshotsPublished >= symbols.length, `${c.counters.snapshotsPublished} snapshots`);
+  // a request the venue refused as wrong (400, unknown symbol) is not repeated
+  await c.fetchSnapshot('NOPEUSDT');
+  assert.ok(ip().requests > n0(), 'sent once');
+  const n = ip().requests;
+  await c.fetchSnapshot('NOPEUSDT');
+  assert.equal(ip().requests, n, 'the refused request was not sent again');
+});
