@@ -425,6 +425,12 @@ export class Collector {
     }
   }
 
+  /** The REST weight budget now: weight counted in the venue's current window, the limit, ms until REST may resume. */
+  restBudget(): { used: number; limit: number; blockedMs: number } {
+    const t = Date.now();
+    return { used: this.limiter.used(t), limit: this.limiter.limit, blockedMs: Math.max(0, this.limiter.blocked - t) };
+  }
+
   status(): CollectorStatus {
     const t = now();
     const feeds: FeedStatus[] = [];
