@@ -194,7 +194,10 @@ export async function runCollectCommand(cfg: Config, id: string, durationS?: num
       throw e;
     });
   }, transport);
-  log.info({ symbols: cc.symbols, ws: cc.wsUrl, ...busWhere(cfg), metrics: metrics?.url }, 'collector running');
+  log.info(
+    { symbols: cc.symbols, ws: cc.wsUrl, from: cc.localAddress, ...busWhere(cfg), metrics: metrics?.url },
+    'collector running',
+  );
   await untilSignal(
     log,
     async () => {

@@ -63,7 +63,7 @@ export class VenueConnection {
     });
     this.ws = ws;
     ws.on('open', () => {
-      this.o.log.info({ url, books: this.o.symbols.length }, 'connected');
+      this.o.log.info({ url, books: this.o.symbols.length, from: this.o.localAddress }, 'connected');
       this.connected = true;
       this.connectedAt = now();
       this.lastMsgAt = now();
