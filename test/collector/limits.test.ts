@@ -159,3 +159,39 @@ test('after a 429 the collector sends no REST until Retry-After, and never repea
   await c.fetchSnapshot('NOPEUSDT');
   assert.equal(ip().requests, n, 'the refused request was not sent again');
 });
+
+test('a connection the venue refuses for its connection rate waits the Retry-After instead of hammering', async (t) => {
+  const symbols = ['S1USDT', 'S2USDT', 'S3USDT', 'S4USDT'];
+  const sim = new ExchangeSimulator({
+    port: 0,
+    symbols,
+    eventsPerSec: 5,
+    levels: 50,
+    logger: silentLogger,
+    // 2 new connections per 3 s per IP; the collector opens 4 (one book each), 400 ms apart
+    limits: { venues: { binance: { connections: 2, connectionWindowMs: 3000 } } },
+  });
+  await sim.start();
+  const tr = new InprocTransport(new InprocBus());
+  const c = new Collector({
+    id: 'a',
+    symbols,
+    wsUrl: sim.wsBase,
+    restUrl: sim.restBase,
+    transport: tr,
+    localAddress: '127.0.0.5',
+    maxBooksPerConnection: 1,
+    reconnectMinMs: 20,
+    reconnectMaxMs: 200,
+  });
+  await c.start();
+  t.after(async () => {
+    await c.stop();
+    await tr.close();
+    await sim.stop();
+  });
+  await waitFor(() => c.status().feeds.every((f) => f.connected), 15_000, 'every connection up');
+  // with a 20-200 ms backoff alone, the two waiting connections would be refused dozens of times
+  const refused = sim.stats().wsRefusedConnections;
+  assert.ok(refused >= 1 && refused <= 3, `refused ${refused} times`);
+});
