@@ -158,6 +158,7 @@ export async function runSimCommand(
     okx: { checksum: cfg.sim.okxChecksum },
     capture: cfg.sim.capture,
     faults: cfg.sim.faults,
+    limits: { enabled: cfg.sim.limits },
     logger: log,
     recordSendTimes: extra.recordSendTimes,
   });
@@ -190,6 +191,7 @@ export async function runCollectCommand(cfg: Config, id: string, durationS?: num
     reconnectMinMs: cc.reconnectMinMs,
     reconnectMaxMs: cc.reconnectMaxMs,
     restWeightPerMinute: cc.restWeightPerMinute,
+    localAddress: cc.localAddress,
     reconnectEveryS: cc.reconnectEveryS,
     transport,
     logger: log,
@@ -207,7 +209,10 @@ export async function runCollectCommand(cfg: Config, id: string, durationS?: num
       throw e;
     });
   }, transport);
-  log.info({ symbols: cc.symbols, ws: cc.wsUrl, ...busWhere(cfg), metrics: metrics?.url }, 'collector running');
+  log.info(
+    { symbols: cc.symbols, ws: cc.wsUrl, from: cc.localAddress, ...busWhere(cfg), metrics: metrics?.url },
+    'collector running',
+  );
   await untilSignal(
     log,
     async () => {

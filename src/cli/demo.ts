@@ -98,7 +98,7 @@ function singleVenuePlan(cfg: Config, o: DemoOptions, base: Bases): Plan {
     collectors: cfg.collectors.map((c, i) => {
       const prefix = c.id === faulty ? '/p/flaky' : '';
       const metrics = o.metricsPort ? `127.0.0.1:${o.metricsPort + 1 + i}` : c.metrics;
-      return { ...c, wsUrl: base.ws + prefix, restUrl: base.rest + prefix, metrics };
+      return { ...c, wsUrl: base.ws + prefix, restUrl: base.rest + prefix, metrics, localAddress: ownIp(cfg, c, i) };
     }),
   };
   return {
@@ -107,6 +107,17 @@ function singleVenuePlan(cfg: Config, o: DemoOptions, base: Bases): Plan {
     books: [{ venue: DEFAULT_VENUE, symbol: cfg.symbols[0], faulty: faulty ?? undefined }],
     readyUrl: `${base.rest}/api/v3/ping`,
   };
+}
+
+/**
+ * Each demo collector leaves from its own loopback address (127.0.0.2, .3, ...): the simulator limits per
+ * client IP as the venue does, and each collector is its own IP with its own budget, as in production. Linux
+ * routes all of 127.0.0.0/8 to the loopback; elsewhere only 127.0.0.1 exists, so nothing changes there.
+ */
+function ownIp(cfg: Config, c: { localAddress?: string; id: string }, i: number): string | undefined {
+  if (c.localAddress !== undefined) return c.localAddress;
+  if (process.platform !== 'linux' || cfg.sim.host !== '127.0.0.1') return undefined;
+  return `127.0.0.${i + 2}`;
 }
 
 /**
@@ -159,6 +170,7 @@ function multiVenuePlan(cfg: Config, o: DemoOptions, venues: string[], base: Bas
         return { id, venue: v, ...tuning, ...underPrefix(venueAdapter(v), base.ws + prefix, base.rest + prefix) };
       }),
     )
+    .map((c, i) => ({ ...c, localAddress: ownIp(cfg, c, i) }))
     .map((c, i) => (o.metricsPort ? { ...c, metrics: `127.0.0.1:${o.metricsPort + 1 + i}` } : c));
   const raw: DeepPartial<Config> = {
     ...cfg,

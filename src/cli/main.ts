@@ -185,6 +185,7 @@ const simCmd = duration(addCommonOptions(program.command('sim')))
     "replay a recording of the (first) venue's own messages, NDJSON (docs/venues.md, Captures)",
   )
   .option('--record-send-times', "remember each event's send time for latency benchmarks (GET /sim/send-times)")
+  .option('--no-limits', "do not enforce the venues' limits per client IP (request weight, streams, connection rates)")
   .option(
     '--fault-profile <name>',
     'profile the fault flags set ("default" = connections without /p/<name>/)',
@@ -206,6 +207,7 @@ simCmd.action(async (o: Opts) => {
       sim: {
         venues: listed.length ? (listed as SimVenue[]) : undefined,
         okxChecksum: o.okxChecksum as boolean | undefined,
+        limits: o.limits === false ? false : undefined,
         host: o.host as string | undefined,
         port: o.port as number | undefined,
         seed: o.seed as number | undefined,
@@ -235,7 +237,15 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('collect
   .option('--stale-after-ms <ms>', 'reconnect after this long without a message', num('--stale-after-ms'))
   .option('--reconnect-min-ms <ms>', 'first reconnect backoff', num('--reconnect-min-ms'))
   .option('--reconnect-max-ms <ms>', 'longest reconnect backoff', num('--reconnect-max-ms'))
-  .option('--rest-weight-per-minute <n>', 'REST request-weight budget', num('--rest-weight-per-minute'))
+  .option(
+    '--rest-weight-per-minute <n>',
+    "REST request-weight budget per minute (default the venue's limit: Binance spot 6000)",
+    num('--rest-weight-per-minute'),
+  )
+  .option(
+    '--local-address <ip>',
+    'leave from this local address (the venue limits per IP; on Linux every 127.x address is the loopback)',
+  )
   .option(
     '--reconnect-every-s <s>',
     'proactive make-before-break reconnect period (0 = never)',
@@ -272,6 +282,7 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('collect
       reconnectMinMs: o.reconnectMinMs,
       reconnectMaxMs: o.reconnectMaxMs,
       restWeightPerMinute: o.restWeightPerMinute,
+      localAddress: o.localAddress,
       reconnectEveryS: o.reconnectEveryS,
       symbols: o.symbols,
       metrics: o.metrics,

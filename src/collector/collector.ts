@@ -24,7 +24,8 @@ import {
 } from '../wire/messages.js';
 import { DEFAULT_VENUE, venue as venueAdapter, type VenueAdapter } from '../venues/index.js';
 import { VenueConnection } from './connection.js';
-import { WeightLimiter, stableFraction } from './rateLimiter.js';
+import { RestClient, type HttpAnswer } from './http.js';
+import { OpenGate, WeightLimiter, stableFraction } from './rateLimiter.js';
 
 export interface CollectorOptions {
   id: string;
@@ -40,7 +41,18 @@ export interface CollectorOptions {
   staleAfterMs?: number;
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
+  /**
+   * REST weight this collector may spend per window of the venue's limit (Binance: per minute); default the
+   * venue's whole limit (restLimit: 6,000 spot, 2,400 USD-M), else 1,200. Never above the venue's limit.
+   */
   restWeightPerMinute?: number;
+  /** The venue's weight window, ms (default the venue's: 60,000); tests shorten it with the simulator's. */
+  restWindowMs?: number;
+  /**
+   * Local address every websocket and REST connection leaves from (a venue limits per IP: with several
+   * addresses, each collector is its own IP; on Linux every 127.x address is the loopback). Default: the system's.
+   */
+  localAddress?: string;
   /**
    * Where snapshots come from when an arbiter asks: the venue's own way by default (VenueAdapter.snapshotSource);
    * 'rest' where the venue offers a REST snapshot with a sequence id too (OKX books?source=0).
@@ -74,7 +86,7 @@ const CONNECT_SPACING_MS = 400;
 
 export class Collector {
   readonly id: string;
-  private readonly opts: Required<Omit<CollectorOptions, 'logger' | 'transport'>>;
+  private readonly opts: Required<Omit<CollectorOptions, 'logger' | 'transport' | 'localAddress'>>;
   private readonly log: Logger;
   private pub?: BusPublisher;
   private ctl?: BusSubscriber;
@@ -86,7 +98,10 @@ export class Collector {
   /** Which connection carries a symbol. */
   private readonly connectionOf = new Map<string, VenueConnection>();
   private readonly limiter: WeightLimiter;
+  private readonly rest: RestClient;
   private readonly inflight = new Set<string>();
+  /** Symbols whose snapshot request the venue refused as wrong (400/404): retrying cannot succeed. */
+  private readonly restRefused = new Set<string>();
   /** When each symbol's last websocket resync was asked for (performance.now ms). */
   private readonly resyncAt = new Map<string, number>();
   readonly venue: VenueAdapter;
@@ -97,6 +112,11 @@ export class Collector {
     ignored: 0,
     snapshotErrors: 0,
     snapshotsPublished: 0,
+    /** REST answers 429 (over the venue's limit) and 418 (IP banned): each one is a bug to fix. */
+    rateLimited: 0,
+    banned: 0,
+    /** REST weight spent (requests sent). */
+    restWeight: 0,
   };
 
   constructor(o: CollectorOptions) {
@@ -111,13 +131,14 @@ export class Collector {
       staleAfterMs: 10_000,
       reconnectMinMs: 250,
       reconnectMaxMs: 30_000,
-      restWeightPerMinute: 1200,
+      restWeightPerMinute: this.venue.restLimit?.weight ?? 1200,
+      restWindowMs: this.venue.restLimit?.windowMs ?? 60_000,
       reconnectEveryS: 0,
       statusIntervalMs: 1000,
       maxBooksPerConnection: Infinity,
       maxFrameBytes: 16 * 1024 * 1024,
       ...stripUndefined(o),
-    } as Required<Omit<CollectorOptions, 'logger' | 'transport'>>;
+    } as Required<Omit<CollectorOptions, 'logger' | 'transport' | 'localAddress'>>;
     this.transport = o.transport;
     for (const s of o.symbols) {
       const sym = this.venue.venueSymbol(s);
@@ -126,6 +147,8 @@ export class Collector {
     }
     const perConnection = Math.max(1, Math.min(this.venue.maxBooksPerConnection, o.maxBooksPerConnection ?? Infinity));
     const all = [...this.symbols.keys()];
+    const cl = this.venue.connectionLimit;
+    const gate = cl === undefined ? undefined : new OpenGate(cl.connections, cl.windowMs);
     for (let i = 0; i < all.length; i += perConnection) {
       const symbols = all.slice(i, i + perConnection);
       const c = new VenueConnection({
@@ -137,12 +160,16 @@ export class Collector {
         reconnectMaxMs: this.opts.reconnectMaxMs,
         maxPayload: this.opts.maxFrameBytes,
         log: this.log,
+        localAddress: o.localAddress,
+        mayOpen: () => gate?.tryOpen(Date.now()) ?? 0,
         onText: (text) => this.onMessage(text),
       });
       this.connections.push(c);
       for (const s of symbols) this.connectionOf.set(s, c);
     }
-    this.limiter = new WeightLimiter(this.opts.restWeightPerMinute, now());
+    const cap = Math.min(this.opts.restWeightPerMinute, this.venue.restLimit?.weight ?? Infinity);
+    this.limiter = new WeightLimiter(cap, this.opts.restWindowMs);
+    this.rest = new RestClient(o.localAddress);
   }
 
   private readonly transport: Transport;
@@ -215,39 +242,102 @@ export class Collector {
 
   /**
    * A symbol the venue does not list produces no data at all, which looks like a quiet market; ask the
-   * venue once at start (exchangeInfo) and say so loudly. Best effort: a failure here only warns.
+   * venue once at start (exchangeInfo) and say so loudly. Several symbols per request where the venue allows
+   * it (Binance: 20 weight per request, not per symbol), within the weight budget. Best effort: a failure
+   * here only warns.
    */
   async checkSymbols(): Promise<string[]> {
+    const v = this.venue;
+    const all = [...this.symbols.keys()];
     const unknown: string[] = [];
-    const symbols = [...this.symbols.keys()];
-    const urls = this.venue.symbolCheckUrls?.(this.opts.restUrl, symbols) ?? [];
-    // a few calls for every symbol (issue 13: 2,000 calls of weight 20 would spend a minute's budget 7 times)
-    const bodies: string[] = [];
-    for (const url of urls) {
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-        const body = await res.text();
-        if (res.ok) bodies.push(body);
-        else if (res.status !== 400 && res.status !== 404) {
-          this.log.warn({ status: res.status, url }, 'could not check symbols (exchangeInfo)');
-          return [];
-        }
-      } catch (e) {
-        this.log.warn({ err: (e as Error).message }, 'could not check symbols (exchangeInfo)');
-        return [];
+    const one = async (url: string, symbols: readonly string[]): Promise<'ok' | 'refused' | 'failed'> => {
+      const res = await this.restGet(url, v.symbolCheckWeight ?? 1, 5000);
+      if (res === undefined) return 'failed';
+      if (res.status === 400 || res.status === 404) return 'refused';
+      if (res.status !== 200) {
+        this.log.warn({ status: res.status }, 'could not check symbols (exchangeInfo)');
+        return 'failed';
       }
-    }
-    if (urls.length > 0)
+      for (const symbol of symbols)
+        if (!res.body.includes(`"${symbol}"`)) {
+          unknown.push(symbol);
+          this.log.error(
+            { symbol, venue: this.opts.venue, answer: res.body.slice(0, 200) },
+            `unknown symbol ${symbol}: the venue does not list it; no data will come for it`,
+          );
+        }
+      return 'ok';
+    };
+    const perSymbol = async (symbols: readonly string[]): Promise<void> => {
+      const seen = new Map<string, string[]>();
       for (const symbol of symbols) {
-        if (bodies.some((b) => b.includes(`"${symbol}"`))) continue;
-        unknown.push(symbol);
-        this.log.error(
-          { symbol, venue: this.opts.venue, answer: bodies.join(' ').slice(0, 200) },
-          `unknown symbol ${symbol}: the venue does not list it; no data will come for it`,
-        );
+        const url = v.symbolCheckUrl?.(this.opts.restUrl, symbol);
+        if (url === undefined) continue;
+        const list = seen.get(url);
+        if (list) list.push(symbol);
+        else seen.set(url, [symbol]);
+      }
+      for (const [url, list] of seen) {
+        if (this.stopped) return;
+        if ((await one(url, list)) !== 'refused') continue;
+        unknown.push(...list);
+        for (const symbol of list)
+          this.log.error(
+            { symbol, venue: this.opts.venue },
+            `unknown symbol ${symbol}: the venue does not list it; no data will come for it`,
+          );
+      }
+    };
+    if (v.symbolsCheckUrl === undefined) await perSymbol(all);
+    else
+      for (let i = 0; i < all.length && !this.stopped; i += 100) {
+        const chunk = all.slice(i, i + 100);
+        // the venue refuses the whole list when one is unknown: find which, one by one
+        if ((await one(v.symbolsCheckUrl(this.opts.restUrl, chunk), chunk)) === 'refused') await perSymbol(chunk);
       }
     this.unknownSymbols = unknown;
     return unknown;
+  }
+
+  /**
+   * One REST GET within the venue's weight budget: waits for the budget, reads the venue's used-weight
+   * header, and blocks all REST until Retry-After on a 429/418. undefined: no answer (logged).
+   */
+  private async restGet(url: string, weight: number, timeoutMs: number, what = ''): Promise<HttpAnswer | undefined> {
+    let wait = this.limiter.delayFor(weight, Date.now());
+    if (wait > 0)
+      this.log.debug({ what, waitMs: wait, blocked: this.limiter.blocked > Date.now() }, 'REST delayed by rate limit');
+    while (wait > 0 && !this.stopped) {
+      await sleep(wait);
+      wait = this.limiter.delayFor(weight, Date.now());
+    }
+    if (this.stopped) return undefined;
+    const done = this.limiter.take(weight, Date.now());
+    this.counters.restWeight += weight;
+    let res: HttpAnswer;
+    try {
+      res = await this.rest.get(url, timeoutMs);
+    } catch (e) {
+      this.log.warn({ what, err: (e as Error).message }, 'REST request failed');
+      return undefined;
+    } finally {
+      done(Date.now());
+    }
+    const header = this.venue.restLimit?.usedWeightHeader;
+    const used = header === undefined ? NaN : Number(res.header(header));
+    if (Number.isFinite(used)) this.limiter.observe(used, Date.now());
+    if (res.status === 429 || res.status === 418) {
+      if (res.status === 429) this.counters.rateLimited++;
+      else this.counters.banned++;
+      const retry = Number(res.header('retry-after') ?? '60');
+      const untilMs = Date.now() + (Number.isFinite(retry) && retry >= 0 ? retry : 60) * 1000;
+      this.limiter.block(untilMs);
+      this.log.error(
+        { status: res.status, retryAfterS: retry, used, what },
+        res.status === 418 ? 'IP banned by the venue: no REST until the ban ends' : 'venue rate limit hit: REST paused',
+      );
+    }
+    return res;
   }
 
   unknownSymbols: string[] = [];
@@ -289,35 +379,38 @@ export class Collector {
     this.log.info({ symbol, reason }, 'resubscribed for a fresh snapshot');
   }
 
-  /** One REST snapshot, rate-limited; concurrent requests for one symbol share a fetch. */
+  /**
+   * One REST snapshot within the weight budget; one request per symbol at a time (concurrent asks share it),
+   * none for a symbol whose request the venue refused as wrong (it cannot succeed).
+   */
   async fetchSnapshot(symbol: string, reason = 'request'): Promise<void> {
     const venue = this.venue;
     if (venue.snapshotRequest === undefined || venue.parseSnapshot === undefined) return;
-    if (this.inflight.has(symbol) || this.stopped) return;
+    if (this.inflight.has(symbol) || this.restRefused.has(symbol) || this.stopped) return;
     this.inflight.add(symbol);
     try {
       const req = venue.snapshotRequest(this.opts.restUrl, symbol, this.opts.snapshotLimit);
-      const weight = req.weight;
-      let wait = this.limiter.delayFor(weight, now());
-      while (wait > 0 && !this.stopped) {
-        this.log.info({ symbol, waitMs: wait }, 'snapshot delayed by rate limit');
-        await sleep(wait);
-        wait = this.limiter.delayFor(weight, now());
-      }
-      if (this.stopped) return;
-      this.limiter.take(weight, now());
-      const res = await fetch(req.url, { signal: AbortSignal.timeout(10_000) });
-      const body = await res.text();
-      if (!res.ok) {
-        this.counters.snapshotErrors++;
-        if (res.status === 429 || res.status === 418) {
-          const retry = Number(res.headers.get('retry-after') ?? '60');
-          this.limiter.block(now() + (Number.isFinite(retry) ? retry : 60) * 1000);
-        }
-        this.log.warn({ symbol, status: res.status, body: body.slice(0, 200), reason }, 'snapshot request failed');
+      const res = await this.restGet(req.url, req.weight, 10_000, symbol);
+      if (res === undefined) {
+        if (!this.stopped) this.counters.snapshotErrors++;
         return;
       }
-      const r = venue.parseSnapshot(body, symbol, this.id, nowMicros());
+      if (res.status !== 200) {
+        this.counters.snapshotErrors++;
+        if (res.status === 400 || res.status === 404) {
+          this.restRefused.add(symbol);
+          this.log.error(
+            { symbol, status: res.status, body: res.body.slice(0, 200) },
+            'the venue refused the snapshot request; it will not be retried',
+          );
+        } else
+          this.log.warn(
+            { symbol, status: res.status, body: res.body.slice(0, 200), reason },
+            'snapshot request failed',
+          );
+        return;
+      }
+      const r = venue.parseSnapshot(res.body, symbol, this.id, nowMicros());
       if (!r.snapshot) {
         this.counters.snapshotErrors++;
         this.log.warn({ symbol, error: r.error }, 'bad snapshot from venue');
@@ -327,12 +420,15 @@ export class Collector {
       this.pub!.send(topics.raw(this.opts.venue, symbol), encodeCollectorEvent(r.snapshot));
       this.counters.snapshotsPublished++;
       this.log.info({ symbol, seq: r.snapshot.seq, reason }, 'snapshot published');
-    } catch (e) {
-      this.counters.snapshotErrors++;
-      this.log.warn({ symbol, err: (e as Error).message }, 'snapshot fetch failed');
     } finally {
       this.inflight.delete(symbol);
     }
+  }
+
+  /** The REST weight budget now: weight counted in the venue's current window, the limit, ms until REST may resume. */
+  restBudget(): { used: number; limit: number; blockedMs: number } {
+    const t = Date.now();
+    return { used: this.limiter.used(t), limit: this.limiter.limit, blockedMs: Math.max(0, this.limiter.blocked - t) };
   }
 
   status(): CollectorStatus {
@@ -362,6 +458,7 @@ export class Collector {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     for (const c of this.connections) c.stop();
+    this.rest.close();
     this.publishStatus();
     await this.pub?.flush();
     await this.ctl?.close();

@@ -23,6 +23,10 @@ export interface ConnectionOptions {
   /** Largest websocket frame accepted, bytes (ws's own default is 100 MiB). */
   maxPayload: number;
   log: Logger;
+  /** Local address the socket leaves from (the venue limits per IP); default the system's choice. */
+  localAddress?: string;
+  /** ms to wait before a new connection may be opened (the venue's connection-rate limit per IP), 0 = now. */
+  mayOpen?(): number;
   onText(text: string): void;
 }
 
@@ -45,11 +49,37 @@ export class VenueConnection {
 
   connect(): void {
     if (this.stopped) return;
+    const wait = this.o.mayOpen?.() ?? 0;
+    if (wait > 0) {
+      this.o.log.warn({ url: this.url, waitMs: wait }, 'connection delayed by the venue connection-rate limit');
+      this.reconnectTimer = setTimeout(() => this.connect(), wait);
+      return;
+    }
     const { url } = this;
-    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: this.o.maxPayload });
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      maxPayload: this.o.maxPayload,
+      localAddress: this.o.localAddress,
+    });
     this.ws = ws;
+    /** A refused upgrade's Retry-After (the venue's connection-rate limit): no attempt before it. */
+    let retryAfterMs = 0;
+    ws.on('unexpected-response', (_req, res) => {
+      const retry = Number(res.headers['retry-after']);
+      if (Number.isFinite(retry) && retry > 0) retryAfterMs = retry * 1000;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body = (body + c).slice(0, 300)));
+      res.on('end', () => {
+        this.o.log.warn(
+          { status: res.statusCode, retryAfterS: retryAfterMs / 1000 || undefined, body, url },
+          'websocket upgrade refused by the venue',
+        );
+        ws.terminate(); // 'close' schedules the next attempt, not before the Retry-After
+      });
+    });
     ws.on('open', () => {
-      this.o.log.info({ url, books: this.o.symbols.length }, 'connected');
+      this.o.log.info({ url, books: this.o.symbols.length, from: this.o.localAddress }, 'connected');
       this.connected = true;
       this.connectedAt = now();
       this.lastMsgAt = now();
@@ -72,7 +102,7 @@ export class VenueConnection {
       if (ws !== this.ws) return; // a retired socket closing is expected
       this.connected = false;
       if (this.stopped) return;
-      const delay = backoffDelay(this.attempt++, this.o.reconnectMinMs, this.o.reconnectMaxMs);
+      const delay = Math.max(retryAfterMs, backoffDelay(this.attempt++, this.o.reconnectMinMs, this.o.reconnectMaxMs));
       this.reconnects++;
       this.o.log.warn({ code, delayMs: delay, url }, 'disconnected; reconnecting');
       this.reconnectTimer = setTimeout(() => this.connect(), delay);

@@ -1,45 +1,99 @@
 /**
- * Request-weight budget for REST snapshots (Binance limits request weight per IP per minute).
- * A token bucket refilled continuously; a 429/418 answer blocks everything until its Retry-After.
- * Time is passed in, so this is pure and unit-testable.
+ * Request-weight budget for REST calls, mirroring how the venue counts (Binance: weight per IP in fixed
+ * windows aligned to the clock, 6,000 a minute on spot). A request counts in every window the venue may have
+ * counted it in: from when it was taken (less `skewMs`, for clock skew) until its answer came (plus
+ * skewMs), so a burst at a window's end is never counted in neither window. The venue's own figure (its
+ * used-weight header) corrects the count upward: other clients on the same IP spend it too. A 429/418
+ * blocks everything until its Retry-After. Time is passed in (wall-clock ms): pure and unit-testable.
  */
 export class WeightLimiter {
-  private tokens: number;
-  private last: number;
+  /** Requests that may still count in the current window: taken at t0, answered at t1 (Infinity in flight). */
+  private readonly spent: { w: number; t0: number; t1: number }[] = [];
+  /** The venue's last figure: weight used in its window `window`, as of `at`. */
+  private seen = { window: -1, used: 0, at: 0 };
   private blockedUntil = 0;
 
   constructor(
-    private readonly weightPerMinute: number,
-    nowMs: number,
-  ) {
-    this.tokens = weightPerMinute;
-    this.last = nowMs;
+    /** Weight the collector may use per window (at most the venue's limit). */
+    readonly limit: number,
+    readonly windowMs = 60_000,
+    readonly skewMs = Math.min(1000, windowMs / 50),
+  ) {}
+
+  private windowOf(t: number): number {
+    return Math.floor(t / this.windowMs);
   }
 
-  private refill(nowMs: number): void {
-    const dt = nowMs - this.last;
-    if (dt > 0) {
-      this.tokens = Math.min(this.weightPerMinute, this.tokens + (dt * this.weightPerMinute) / 60_000);
-      this.last = nowMs;
+  /** Weight counted against the window `nowMs` is in. */
+  used(nowMs: number): number {
+    const start = this.windowOf(nowMs) * this.windowMs;
+    // answered long enough before this window began: the venue counted them in an earlier one
+    while (this.spent.length > 0 && this.spent[0].t1 + this.skewMs < start && this.spent[0].t1 !== Infinity)
+      this.spent.shift();
+    let mine = 0;
+    let since = 0;
+    for (const r of this.spent) {
+      if (r.t1 + this.skewMs < start) continue;
+      mine += r.w;
+      if (r.t0 > this.seen.at) since += r.w;
     }
+    const venue = this.seen.window === this.windowOf(nowMs) ? this.seen.used + since : 0;
+    return Math.max(mine, venue);
   }
 
   /** ms to wait before a request of this weight may be sent (0 = now). */
   delayFor(weight: number, nowMs: number): number {
-    this.refill(nowMs);
     if (nowMs < this.blockedUntil) return this.blockedUntil - nowMs;
-    if (this.tokens >= weight) return 0;
-    return Math.ceil(((weight - this.tokens) * 60_000) / this.weightPerMinute);
+    if (this.used(nowMs) + weight <= this.limit) return 0;
+    // the next window, once every clock agrees it has begun
+    return (this.windowOf(nowMs) + 1) * this.windowMs + this.skewMs - nowMs;
   }
 
-  take(weight: number, nowMs: number): void {
-    this.refill(nowMs);
-    this.tokens -= weight;
+  /** Spend `weight` now; call the result when the answer has come (or the request failed). */
+  take(weight: number, nowMs: number): (doneMs: number) => void {
+    const r = { w: weight, t0: nowMs, t1: Infinity };
+    this.spent.push(r);
+    return (doneMs) => {
+      r.t1 = doneMs;
+      // keep answered requests in answer order for the pruning in used()
+      this.spent.sort((a, b) => a.t1 - b.t1);
+    };
+  }
+
+  /** The venue said how much weight this IP has used in its current window (as of nowMs). */
+  observe(used: number, nowMs: number): void {
+    const window = this.windowOf(nowMs);
+    // answers overtake each other: an older, smaller figure of the same window says nothing new
+    if (window < this.seen.window || (window === this.seen.window && used <= this.seen.used)) return;
+    this.seen = { window, used, at: nowMs };
   }
 
   /** The venue said "too many requests": stop until then. */
   block(untilMs: number): void {
     this.blockedUntil = Math.max(this.blockedUntil, untilMs);
+  }
+
+  /** When REST is blocked until (0: not blocked). */
+  get blocked(): number {
+    return this.blockedUntil;
+  }
+}
+
+/** At most `count` events (connection opens) in any `windowMs` span: the times of the last `count`. */
+export class OpenGate {
+  private readonly times: number[] = [];
+
+  constructor(
+    readonly count: number,
+    readonly windowMs: number,
+  ) {}
+
+  /** ms until one more may happen; 0: it is counted as happening now. */
+  tryOpen(nowMs: number): number {
+    while (this.times.length > 0 && nowMs - this.times[0] >= this.windowMs) this.times.shift();
+    if (this.times.length >= this.count) return this.times[0] + this.windowMs - nowMs;
+    this.times.push(nowMs);
+    return 0;
   }
 }
 

@@ -4,6 +4,7 @@
  * typo never silently falls back to a default. Error messages are written for humans: load.ts prefixes
  * them with the file and dotted key path. Documented key by key in docs/config.md -- keep the two in step.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ADAPTERS, DEFAULT_VENUE, VENUE_IDS, venue as venueAdapter, type VenueAdapter } from '../venues/index.js';
 import type { FaultProfile } from '../sim/faults.js';
@@ -89,7 +90,10 @@ export interface CollectorConfig {
   staleAfterMs: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
-  restWeightPerMinute: number;
+  /** REST weight per window of the venue's limit; absent: the venue's whole limit (Binance spot 6,000/min). */
+  restWeightPerMinute?: number;
+  /** Local address the collector's connections leave from (each collector its own IP); absent: the system's. */
+  localAddress?: string;
   reconnectEveryS: number;
   /** Prometheus metrics listen address ("127.0.0.1:9465"); absent = off. */
   metrics?: string;
@@ -159,6 +163,8 @@ export interface SimConfig {
   /** Fault profiles (the simulator's FaultProfile, every setting filled in). Always holds the built-in
    * `flaky` profile unless the file redefines it. */
   faults: Record<string, Required<FaultProfile>>;
+  /** Enforce each venue's own limits per client IP (src/sim/limits.ts); default true, as the venue does. */
+  limits: boolean;
 }
 
 /** The recorder (`bookwire record`, and inside the demo): docs/recording.md. */
@@ -423,7 +429,11 @@ const collectorSchema = z
       staleAfterMs: intIn(1).default(10_000),
       reconnectMinMs: intIn(1).default(250),
       reconnectMaxMs: intIn(1).default(30_000),
-      restWeightPerMinute: intIn(1).default(1200),
+      restWeightPerMinute: intIn(1).optional(),
+      localAddress: z
+        .string({ error: 'expected an IP address' })
+        .refine((v) => isIP(v) !== 0, { error: 'expected an IP address such as 127.0.0.2' })
+        .optional(),
       reconnectEveryS: nonNegNumber().default(82_800),
       metrics: metricsListen.optional(),
     },
@@ -484,6 +494,7 @@ const simSchema = section({
     .refine((l) => new Set(l).size === l.length, { error: 'venues must not repeat' })
     .default([DEFAULT_VENUE]),
   okxChecksum: z.boolean({ error: 'expected true or false' }).default(false),
+  limits: z.boolean({ error: 'expected true or false' }).default(true),
   capture: nonEmptyString('a file path').optional(),
   faults: z
     .preprocess(

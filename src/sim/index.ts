@@ -19,11 +19,14 @@
  * Test-only (any venue prefix, or ?venue=<id>; default the default venue):
  *   GET /sim/truth?symbol=X&depth=N[&stream=D] (symbol in the venue's or Binance's spelling; lastUpdateId is
  *   the venue's last id: u, seqId; Bybit: that of orderbook.D, default 50, each depth having its own u)   POST /sim/reset?symbol=X (okx: maintenance reset, bybit*: service restart)
- *   GET /sim/stats   POST /sim/pause   POST /sim/resume   GET /sim/faults   POST /sim/faults?profile=NAME (body:
+ *   GET /sim/stats   GET /sim/limits (per venue, per client IP: weight, 429s, 418s, refused connections)
+ *   POST /sim/pause   POST /sim/resume   GET /sim/faults   POST /sim/faults?profile=NAME (body:
  *   FaultProfile JSON)   GET /sim/send-times?symbol=X (recordSendTimes)
  * Faults (every venue): drop, dup, delay/jitter, reorder, disconnect, stall, malformed, REST snapshot errors
  * and latency, and regroupRate (merge consecutive events into one message: Binance spot and USD-M, OKX; not
  * Bybit, whose u counts messages). Snapshots sent on the websocket (OKX, Bybit) are never dropped or corrupted.
+ * Limits (limits.ts, default on): each venue's own per-IP limits as the venue enforces them (Binance: request
+ * weight, 429/418, streams per connection, connection and message rates); SimOptions.limits configures them.
  * Capture replay (capture.ts): a recording of the first venue's own messages replaces one of its books.
  * Capture writing (captureWriter.ts, `bookwire capture`): one book of a live venue or a simulator, as a capture.
  */
@@ -33,6 +36,7 @@ import { ExchangeSimulator, type SimOptions } from './simulator.js';
 export { ExchangeSimulator, BinanceSimulator } from './simulator.js';
 export type { SimOptions, SimStats, TruthBookView } from './simulator.js';
 export type { FaultProfile } from './faults.js';
+export type { SimLimitOptions, VenueLimits, IpUsage } from './limits.js';
 export { parseCapture, loadCapture, CaptureError, type CaptureData } from './capture.js';
 export { depthStreamSymbol } from './protocols/binance.js';
 export { SIM_VENUES, isVenueId, type VenueId, type OkxSimOptions } from './protocols/types.js';

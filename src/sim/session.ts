@@ -46,6 +46,10 @@ export class Session {
   /** OKX connId, Bybit conn_id. */
   connId = '';
   lastPongMs = Date.now();
+  /** The client's IP (limits are per IP). */
+  ip = 'unknown';
+  /** Close the connection with a websocket close code and reason (a limit broken); set by the engine. */
+  kick: (code: number, reason: string) => void = () => {};
   private readonly held = new Map<string, Held>();
 
   constructor(

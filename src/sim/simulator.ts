@@ -16,6 +16,7 @@ import type { BookEvent } from './feed.js';
 import { hash32, mulberry32, type Rng } from './prng.js';
 import { isVenueId, SIM_VENUES, type OkxSimOptions, type VenueId } from './protocols/types.js';
 import { HttpTools, readBody, splitProfile, type RestCounters } from './rest.js';
+import { peerIp, type IpUsage, type LimitCounters, type SimLimitOptions } from './limits.js';
 import { Session } from './session.js';
 import { SyntheticFeed } from './synthetic.js';
 import { simSymbol, unservable } from './symbols.js';
@@ -56,11 +57,16 @@ export interface SimOptions {
   pongTimeoutMs?: number;
   /** Close a connection whose unsent data exceeds this (a client that cannot keep up), default 64 MiB. */
   maxBufferedBytes?: number;
+  /**
+   * The venues' own limits per client IP (limits.ts: Binance's request weight, 429/418, streams per
+   * connection, connection and message rates). Default on, as the venue does; { enabled: false } for none.
+   */
+  limits?: SimLimitOptions;
   /** Benchmarks: remember when each event was handed to the sockets (GET /sim/send-times?symbol=X). */
   recordSendTimes?: boolean;
 }
 
-export interface SimStats extends FaultCounters, RestCounters, VenueCounters {
+export interface SimStats extends FaultCounters, RestCounters, VenueCounters, LimitCounters {
   /** Websocket connections open now. */
   connections: number;
   connectionsTotal: number;
@@ -136,6 +142,12 @@ export class ExchangeSimulator {
       captureIgnored: 0,
       captureStale: 0,
       captureGaps: 0,
+      rest429: 0,
+      rest418: 0,
+      wsRefusedStreams: 0,
+      wsRefusedConnections: 0,
+      wsMessageRateDisconnects: 0,
+      wsStreamLimitDisconnects: 0,
     };
     this.http = new HttpTools(this.counters, this.rng, (name) => this.profile(name), this.logger);
     const ids = opts.venues && opts.venues.length > 0 ? opts.venues : ['binance'];
@@ -151,6 +163,8 @@ export class ExchangeSimulator {
           counters: this.counters,
           profile: (name) => this.profile(name),
           onEvent: opts.recordSendTimes ? (v, ev) => this.recordSend(v, ev) : undefined,
+          limitCounters: this.counters,
+          limits: opts.limits,
         },
         this.seed,
       );
@@ -172,7 +186,9 @@ export class ExchangeSimulator {
     if (this.server) throw new Error('simulator already started');
     if (this.opts.capture) await this.loadCapture(this.opts.capture);
     if (this.venueList.every((v) => v.feeds().length === 0)) throw new Error('no symbols to simulate');
-    const server = createServer((req, res) => this.onHttp(req, res));
+    // 64 KiB of request line: a /stream?streams= URL naming 1,024 streams is ~20 KB, past Node's 16 KiB
+    // default, and the stream limit (not the HTTP parser) is what must refuse it
+    const server = createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => this.onHttp(req, res));
     this.server = server;
     // requests are small JSON objects; refuse anything huge instead of buffering it
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 1 << 20 });
@@ -320,6 +336,13 @@ export class ExchangeSimulator {
     return { ...this.counters, connections, paused: this.paused };
   }
 
+  /** Per venue with limits, per client IP: REST requests and weight, 429s, 418s, connections refused. */
+  limitStats(): Partial<Record<VenueId, Record<string, IpUsage>>> {
+    const out: Partial<Record<VenueId, Record<string, IpUsage>>> = {};
+    for (const v of this.venueList) if (v.limits) out[v.id] = v.limits.usage();
+    return out;
+  }
+
   /** Log stats every `seconds` until stop (for the CLI). */
   logStatsEvery(seconds: number): void {
     if (this.statsTimer) clearInterval(this.statsTimer);
@@ -445,7 +468,8 @@ export class ExchangeSimulator {
         });
         return;
       }
-      r.venue.protocol.http({ req, res, path: r.path, query: url.searchParams, profile: r.profile });
+      const ip = peerIp(req.socket.remoteAddress);
+      r.venue.protocol.http({ req, res, path: r.path, query: url.searchParams, profile: r.profile, ip });
     } catch (e) {
       this.logger.warn({ err: e, url: req.url }, 'REST request failed');
       if (!res.headersSent) this.http.send(res, 500, { error: 'internal error' });
@@ -484,6 +508,7 @@ export class ExchangeSimulator {
       return send(200, this.reset(venue.id, feed.symbol));
     }
     if (path === '/sim/stats') return send(200, this.stats());
+    if (path === '/sim/limits') return send(200, this.limitStats());
     if (path === '/sim/send-times') return send(200, this.sendTimes(q.get('symbol') ?? '', venue.id));
     if (path === '/sim/pause' && post) {
       this.pause();
@@ -526,12 +551,25 @@ export class ExchangeSimulator {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
     }
+    const ip = peerIp(req.socket.remoteAddress);
+    const lim = r.venue.limits;
+    const v = lim?.upgrade(ip, r.venue.protocol.routeStreams?.(accepted) ?? 0);
+    if (v !== undefined && !v.ok) {
+      // refused before the handshake, saying why (the client sees an unexpected-response status)
+      const body = JSON.stringify({ code: -1003, msg: v.reason });
+      const retry = v.retryAfterS === undefined ? '' : `Retry-After: ${v.retryAfterS}\r\n`;
+      const status = v.status === 429 ? '429 Too Many Requests' : '400 Bad Request';
+      socket.end(
+        `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\n${retry}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
     this.wss!.handleUpgrade(req, socket, head, (ws) =>
-      this.onConnection(ws, r.venue, r.profile ?? 'default', accepted),
+      this.onConnection(ws, r.venue, r.profile ?? 'default', accepted, ip),
     );
   }
 
-  private onConnection(ws: WebSocket, venue: Venue, profileName: string, route: object): void {
+  private onConnection(ws: WebSocket, venue: Venue, profileName: string, route: object, ip: string): void {
     if (!this.running) {
       ws.terminate();
       return;
@@ -552,17 +590,32 @@ export class ExchangeSimulator {
       venue,
       mulberry32(this.seed ^ hash32(`regroup${id}`)),
     );
+    session.ip = ip;
+    session.kick = (code, reason) => {
+      session.detach();
+      ws.close(code, reason);
+    };
     venue.sockets.set(session, ws);
     this.counters.connectionsTotal++;
     venue.protocol.open(session, route);
+    // Binance counts a text message, a ping and a pong alike; past the rate, the connection goes
+    const meter = venue.limits?.messageMeter();
+    const overRate = (): boolean => {
+      if (meter === undefined || meter.hit() || ws.readyState !== WebSocket.OPEN) return false;
+      venue.limits!.messageRateDisconnect(ip);
+      session.kick(1008, 'Too many requests');
+      return true;
+    };
+    ws.on('ping', overRate);
     ws.on('message', (data, isBinary) => {
-      if (isBinary) return;
+      if (overRate() || isBinary || ws.readyState !== WebSocket.OPEN) return;
       venue.protocol.message(
         session,
         Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'),
       );
     });
     ws.on('pong', () => {
+      if (overRate()) return;
       session.lastPongMs = Date.now();
     });
     ws.on('close', () => {

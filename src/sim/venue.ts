@@ -10,6 +10,7 @@ import { hash32, mulberry32 } from './prng.js';
 import type { OkxSimOptions, VenueContext, VenueId, VenueProtocol } from './protocols/types.js';
 import { PROTOCOLS } from './protocols/index.js';
 import type { HttpTools } from './rest.js';
+import { IpLimits, venueLimits, type LimitCounters, type SimLimitOptions } from './limits.js';
 import type { Session, SessionHost } from './session.js';
 import { simSymbol } from './symbols.js';
 
@@ -25,12 +26,15 @@ export interface VenueHooks {
   profile(name: string | undefined): FaultProfile;
   /** Every event generated (not keep-alives), just before it is handed to the sockets. */
   onEvent?(venue: VenueId, ev: BookEvent): void;
+  limitCounters: LimitCounters;
+  limits?: SimLimitOptions;
 }
 
 export class Venue implements VenueContext, SessionHost {
   readonly protocol: VenueProtocol;
   readonly idSpace: IdSpace;
   readonly counters: VenueCounters;
+  readonly limits?: IpLimits;
   /** Open websocket connections. */
   readonly sockets = new Map<Session, WebSocket>();
   private readonly feedMap = new Map<string, Feed>();
@@ -49,6 +53,9 @@ export class Venue implements VenueContext, SessionHost {
   ) {
     this.counters = hooks.counters;
     this.protocol = PROTOCOLS[id](this);
+    const limits = venueLimits(id, this.protocol.limits, hooks.limits);
+    if (limits !== undefined)
+      this.limits = new IpLimits(id, limits, hooks.limits?.enabled !== false, hooks.limitCounters, http.logger);
     this.idSpace = new IdSpace(this.protocol.ids, mulberry32(seed ^ hash32(`ids:${id}`)));
   }
 

@@ -47,6 +47,8 @@ export const binanceUsdm: VenueAdapter = {
   defaultWsUrl: BINANCE_USDM_WS_BASE,
   defaultRestUrl: BINANCE_USDM_REST_BASE,
   maxBooksPerConnection: 200, // Binance: 200 streams per connection
+  // USD-M "General Info": 2,400 weight per minute per IP, X-MBX-USED-WEIGHT-1M on every answer
+  restLimit: { weight: 2400, windowMs: 60_000, usedWeightHeader: 'x-mbx-used-weight-1m' },
   defaultSnapshotLimit: 1000,
   ...concatenatedSymbols('quote'),
   wsUrl(base, symbols) {
@@ -67,5 +69,5 @@ export const binanceUsdm: VenueAdapter = {
   }),
   parseSnapshot: (text, symbol, collector, recvTime) =>
     parseSnapshot(text, symbol, collector, recvTime, BINANCE_USDM_VENUE),
-  symbolCheckUrls: (base) => [`${trimSlash(base)}/fapi/v1/exchangeInfo`],
+  symbolCheckUrl: (base) => `${trimSlash(base)}/fapi/v1/exchangeInfo`,
 };

@@ -348,12 +348,7 @@ export function bybitAdapter(category: BybitCategory, depth: BybitDepth = BYBIT_
     // 600 requests per 5 s per IP for market data; each call counts 1
     snapshotRequest: (base, symbol, limit) => ({ url: bybitSnapshotUrl(base, category, symbol, limit), weight: 1 }),
     parseSnapshot: (text, symbol, collector, recvTime) => parseBybitSnapshot(text, symbol, collector, recvTime, id),
-    // per symbol for a few; for more one page of the category (Bybit pages linear at 1,000 per answer:
-    // a symbol past it reads as unlisted, which only logs)
-    symbolCheckUrls: (base, symbols) =>
-      symbols.length <= 5
-        ? symbols.map((s) => bybitInstrumentsUrl(base, category, s))
-        : [`${trimSlash(base)}/v5/market/instruments-info?category=${category}&limit=1000`],
+    symbolCheckUrl: (base, symbol) => bybitInstrumentsUrl(base, category, symbol),
   };
 }
 

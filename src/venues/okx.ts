@@ -379,20 +379,10 @@ export function okxSnapshotUrl(base: string, instId: string, limit: number): str
 }
 
 /** GET /api/v5/public/instruments for the instId's type: code 51001 or an empty list when OKX does not list it. */
-function okxInstType(instId: string): string {
-  const m = okxMarket(instId);
-  return m === 'perp' ? 'SWAP' : m === 'future' ? 'FUTURES' : 'SPOT';
-}
-
 export function okxInstrumentsUrl(base: string, instId: string): string {
-  return `${trimSlash(base)}/api/v5/public/instruments?instType=${okxInstType(instId)}&instId=${instId.toUpperCase()}`;
-}
-
-/** One instruments call per instType for several instruments (OKX lists a whole type in one answer). */
-function okxInstrumentsUrls(base: string, instIds: readonly string[]): string[] {
-  if (instIds.length === 1) return [okxInstrumentsUrl(base, instIds[0])];
-  const types = [...new Set(instIds.map(okxInstType))];
-  return types.map((t) => `${trimSlash(base)}/api/v5/public/instruments?instType=${t}`);
+  const m = okxMarket(instId);
+  const type = m === 'perp' ? 'SWAP' : m === 'future' ? 'FUTURES' : 'SPOT';
+  return `${trimSlash(base)}/api/v5/public/instruments?instType=${type}&instId=${instId.toUpperCase()}`;
 }
 
 /**
@@ -482,5 +472,5 @@ export const okx: VenueAdapter = {
   // 40 requests per 2 s per IP; each call counts 1
   snapshotRequest: (base, symbol, limit) => ({ url: okxSnapshotUrl(base, symbol, limit), weight: 1 }),
   parseSnapshot: parseOkxSnapshot,
-  symbolCheckUrls: okxInstrumentsUrls,
+  symbolCheckUrl: okxInstrumentsUrl,
 };

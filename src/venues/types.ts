@@ -67,6 +67,16 @@ export interface VenueAdapter {
   readonly maxBooksPerConnection: number;
   /** An application-level heartbeat the client must send (text frame) and how often, if the venue wants one. */
   readonly ping?: { intervalMs: number; text: string };
+  /**
+   * The venue's REST request-weight limit per IP (Binance: fixed windows aligned to the clock) and the
+   * answer header that reports the weight used in the current window. Absent: the venue limits REST another
+   * way, and the collector's own budget (restWeightPerMinute) applies alone.
+   */
+  readonly restLimit?: { weight: number; windowMs: number; usedWeightHeader: string };
+  /** New websocket connections one IP may open per window (Binance spot: 300 per 5 minutes). */
+  readonly connectionLimit?: { connections: number; windowMs: number };
+  /** Weight of one symbol-check request (symbolCheckUrl, symbolsCheckUrl), default 1. */
+  readonly symbolCheckWeight?: number;
   /** Default REST snapshot depth (levels per side), where snapshotSource is 'rest'. */
   readonly defaultSnapshotLimit: number;
 
@@ -89,10 +99,8 @@ export interface VenueAdapter {
   snapshotRequest?(restBase: string, symbol: string, limit: number): SnapshotRequestSpec;
   /** Parse a REST snapshot body. Rejects crossed books and malformed fields. Never throws. */
   parseSnapshot?(text: string, symbol: string, collector: string, recvTime: number): ParsedSnapshot;
-  /**
-   * REST URLs whose answers together say whether the venue lists each of `symbols` (a symbol no answer
-   * mentions is not listed; a 404/400 answer lists none). Few calls for many symbols: a collector checks its
-   * symbols once at start, and a whole market must not spend the venue's weight on it (issue 13).
-   */
-  symbolCheckUrls?(restBase: string, symbols: readonly string[]): string[];
+  /** A REST URL whose answer says whether the venue lists `symbol` (404/400 or no mention: it does not). */
+  symbolCheckUrl?(restBase: string, symbol: string): string;
+  /** One URL checking several symbols at once (same reading as symbolCheckUrl; a 400 means one is unknown). */
+  symbolsCheckUrl?(restBase: string, symbols: readonly string[]): string;
 }

@@ -1,17 +1,53 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WeightLimiter, backoffDelay, stableFraction } from '../../src/collector/rateLimiter.js';
+import { OpenGate, WeightLimiter, backoffDelay, stableFraction } from '../../src/collector/rateLimiter.js';
 
-test('weight budget: spends, refills per minute, and blocks after a 429', () => {
-  const l = new WeightLimiter(100, 0);
+test('weight budget: fixed windows as the venue counts, the next window after the skew margin', () => {
+  const l = new WeightLimiter(100, 60_000, 1000);
   assert.equal(l.delayFor(50, 0), 0);
-  l.take(50, 0);
-  l.take(50, 0);
-  // empty: 50 weight takes 30 s to refill at 100/min
-  assert.equal(l.delayFor(50, 0), 30_000);
-  assert.equal(l.delayFor(50, 30_000), 0);
+  l.take(50, 0)(10);
+  l.take(50, 5)(20);
+  // the window is full until the next one has surely begun everywhere (60 s + 1 s of skew)
+  assert.equal(l.delayFor(5, 30_000), 31_000);
+  assert.equal(l.used(61_000), 0);
+  assert.equal(l.delayFor(5, 61_000), 0);
   l.block(90_000);
-  assert.equal(l.delayFor(1, 60_000), 30_000);
+  assert.equal(l.delayFor(1, 61_000), 29_000);
+});
+
+test('weight budget: a request in flight across a window boundary counts in both windows', () => {
+  const l = new WeightLimiter(100, 60_000, 1000);
+  const done = l.take(60, 59_900);
+  assert.equal(l.used(61_500), 60, 'still in flight: the venue may count it in the new window');
+  done(60_100);
+  assert.equal(l.used(61_500), 60, 'answered after the boundary: counted in the new window too');
+  assert.equal(l.used(121_500), 0);
+  const early = l.take(10, 130_000);
+  early(130_050);
+  assert.equal(l.used(181_100), 0, 'answered well before the next window: not counted in it');
+});
+
+test("weight budget: the venue's used-weight header corrects the count upward (others share the IP)", () => {
+  const l = new WeightLimiter(100, 60_000, 1000);
+  l.take(10, 1000)(1010);
+  l.observe(80, 1010);
+  assert.equal(l.used(2000), 80);
+  l.take(10, 2000);
+  assert.equal(l.used(2001), 90, 'own requests after the figure add to it');
+  assert.equal(l.delayFor(20, 2001), 60_000 + 1000 - 2001);
+  l.observe(50, 2002); // an older answer overtaken: ignored
+  assert.equal(l.used(2003), 90);
+  assert.equal(l.used(62_000), 10, 'a figure from an earlier window does not count (the in-flight one does)');
+});
+
+test('connection gate: at most n opens in any window span', () => {
+  const g = new OpenGate(3, 1000);
+  assert.equal(g.tryOpen(0), 0);
+  assert.equal(g.tryOpen(10), 0);
+  assert.equal(g.tryOpen(20), 0);
+  assert.equal(g.tryOpen(500), 500);
+  assert.equal(g.tryOpen(1000), 0);
+  assert.equal(g.tryOpen(1001), 9);
 });
 
 test('backoff grows exponentially, is capped and jittered', () => {

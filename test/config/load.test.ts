@@ -67,7 +67,6 @@ test('defaults: every key filled in, two collectors a and b with the venue URLs 
     staleAfterMs: 10000,
     reconnectMinMs: 250,
     reconnectMaxMs: 30000,
-    restWeightPerMinute: 1200,
     reconnectEveryS: 82_800,
   });
   assert.deepEqual(c.arbiter, {
@@ -92,6 +91,7 @@ test('defaults: every key filled in, two collectors a and b with the venue URLs 
     levels: 1000,
     venues: ['binance'],
     okxChecksum: false,
+    limits: true,
     faults: { flaky: FLAKY_PROFILE },
   });
   assert.equal('capture' in c.sim, false);

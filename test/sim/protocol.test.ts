@@ -125,7 +125,12 @@ test('combined stream wraps events as {"stream","data"} under the subscribed nam
 });
 
 test('SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS / SET_PROPERTY and error frames', async (t) => {
-  const sim = await startSim(t, { symbols: ['BTCUSDT', 'ETHUSDT'], eventsPerSec: 100 });
+  // requests back to back, faster than Binance's 5 a second (limits.test.ts covers that limit)
+  const sim = await startSim(t, {
+    symbols: ['BTCUSDT', 'ETHUSDT'],
+    eventsPerSec: 100,
+    limits: { venues: { binance: { messagesPerSecond: 0 } } },
+  });
   const p = await Probe.open(t, `${sim.wsBase}/ws`);
   await sleep(100);
   assert.equal(p.events().length, 0, 'no streams, no data');
@@ -172,7 +177,13 @@ test('an unknown websocket path is refused with 404', async (t) => {
 });
 
 test('the server pings, and drops a client that never pongs', async (t) => {
-  const sim = await startSim(t, { symbols: ['BTCUSDT'], pingIntervalMs: 50, pongTimeoutMs: 300 });
+  // pings every 50 ms: the pongs would break the 5 messages/s limit (limits.test.ts), which is not tested here
+  const sim = await startSim(t, {
+    symbols: ['BTCUSDT'],
+    pingIntervalMs: 50,
+    pongTimeoutMs: 300,
+    limits: { venues: { binance: { messagesPerSecond: 0 } } },
+  });
   const good = await Probe.open(t, `${sim.wsBase}/ws/btcusdt@depth`);
   const mute = await Probe.open(t, `${sim.wsBase}/ws/btcusdt@depth`, { autoPong: false });
   await waitFor(() => mute.closed, 3000, 'the silent client to be dropped');

@@ -92,6 +92,8 @@ test('binance-usdm: /public/ws with live SUBSCRIBE, paths without /public refuse
     venues: [V],
     eventsPerSec: 100,
     pingIntervalMs: 50,
+    // pongs to pings every 50 ms would break the 10 messages/s limit, which limits.test.ts covers
+    limits: { venues: { [V]: { messagesPerSecond: 0 } } },
   });
   const base = sim.venueWsBase(V);
   await assert.rejects(Probe.open(t, `${base}/ws/btcusdt@depth`), /404/);

@@ -11,7 +11,6 @@ import {
   BINANCE_REST_BASE,
   BINANCE_VENUE,
   BINANCE_WS_BASE,
-  binanceSpot,
   decimal,
   exchangeInfoUrl,
   parseMessage,
@@ -57,14 +56,6 @@ test('snapshot and exchangeInfo URLs, request weight', () => {
     exchangeInfoUrl(BINANCE_REST_BASE, 'btcusdt'),
     'https://api.binance.com/api/v3/exchangeInfo?symbol=BTCUSDT',
   );
-  // one call (weight 20) for a collector's symbols, however many
-  assert.deepEqual(binanceSpot.symbolCheckUrls!(BINANCE_REST_BASE, ['BTCUSDT', 'ETHUSDT']), [
-    'https://api.binance.com/api/v3/exchangeInfo?symbols=%5B%22BTCUSDT%22%2C%22ETHUSDT%22%5D',
-  ]);
-  const market = Array.from({ length: 2000 }, (_, i) => `S${i}USDT`);
-  assert.deepEqual(binanceSpot.symbolCheckUrls!(BINANCE_REST_BASE, market), [
-    'https://api.binance.com/api/v3/exchangeInfo',
-  ]);
   assert.equal(
     snapshotUrl(BINANCE_REST_BASE, 'btcusdt', 1000),
     'https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000',

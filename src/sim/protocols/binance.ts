@@ -17,12 +17,14 @@
  *      usdm: GET /fapi/v1/depth?symbol=X&limit=N (5|10|20|50|100|500|1000, default 500; weight 2/5/10/20)
  *            -> {lastUpdateId,E,T,bids,asks}, /fapi/v1/exchangeInfo, /fapi/v1/ping, /fapi/v1/time.
  *            Header X-MBX-USED-WEIGHT-1M.
- * Weight is counted, not enforced.
+ * Limits (limits.ts, per client IP): weight 6,000/min spot, 2,400/min USD-M -> 429 + Retry-After, then 418
+ * bans; 1,024 streams per connection (an upgrade naming more is refused; a SUBSCRIBE past it closes the
+ * connection, 1008); spot 300 new connections per 5 min per IP; 5 (spot) / 10 (USD-M) incoming messages/s.
  */
 import { emptyDerivativesInfo, exchangeInfo, usdmExchangeInfo } from '../exchangeInfo.js';
 import type { BookEvent, Feed, Frame } from '../feed.js';
 import type { IdScheme } from '../ids.js';
-import { RateWindow } from '../rest.js';
+import { BINANCE_SPOT_LIMITS, BINANCE_USDM_LIMITS, type VenueLimits } from '../limits.js';
 import type { Session } from '../session.js';
 import type { UnitLevel } from '../truthBook.js';
 import { formatUnits } from '../units.js';
@@ -90,6 +92,7 @@ interface Flavor {
   wsRoot: string;
   stream: RegExp;
   ping: { intervalMs: number; timeoutMs: number };
+  limits: VenueLimits;
   json(ev: BookEvent): string;
 }
 
@@ -102,10 +105,23 @@ function errorFrame(code: number, msg: string, id: RequestId): string {
 }
 
 const ERR_SYMBOL = { code: -1121, msg: 'Invalid symbol.' };
-const ERR_TOO_MANY = {
-  code: -1003,
-  msg: 'Too many requests; current limit of IP(127.0.0.1) is 6000 requests per minute. Please use WebSocket Streams for live updates to avoid polling the API.',
-};
+/** Binance's -1003 bodies: over the weight limit (429), and banned (418). */
+function tooMany(limit: number): { code: number; msg: string } {
+  return {
+    code: -1003,
+    msg: `Too much request weight used; current limit is ${limit} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.`,
+  };
+}
+
+function banned(untilMs: number): { code: number; msg: string } {
+  return {
+    code: -1003,
+    msg: `Way too much request weight used; IP banned until ${untilMs}. Please use WebSocket Streams for live updates to avoid bans.`,
+  };
+}
+
+/** The 429 fault's body (snapshotErrorRate): as if the limit was hit. */
+const ERR_TOO_MANY = tooMany(6000);
 const ERR_INTERNAL = { code: -1001, msg: 'Internal error; unable to process your request. Please try again.' };
 const ERR_BUSY = {
   code: -1008,
@@ -153,8 +169,8 @@ class BinanceProtocol implements VenueProtocol {
   readonly ping: { intervalMs: number; timeoutMs: number };
   /** Every stream name a session subscribed (data or silent), in order: LIST_SUBSCRIPTIONS. */
   private readonly names = new WeakMap<Session, string[]>();
-  private readonly weight = new RateWindow(60_000);
   private readonly usdm: boolean;
+  readonly limits: VenueLimits;
 
   constructor(
     private readonly ctx: VenueContext,
@@ -163,6 +179,7 @@ class BinanceProtocol implements VenueProtocol {
     this.id = flavor.id;
     this.ids = flavor.ids;
     this.ping = flavor.ping;
+    this.limits = flavor.limits;
     this.usdm = flavor.id === 'binance-usdm';
   }
 
@@ -186,6 +203,10 @@ class BinanceProtocol implements VenueProtocol {
     return undefined;
   }
 
+  routeStreams(route: object): number {
+    return (route as { streams: string[] }).streams.length;
+  }
+
   open(s: Session, route: object): void {
     const r = route as { combined: boolean; streams: string[] };
     s.combined = r.combined;
@@ -201,14 +222,23 @@ class BinanceProtocol implements VenueProtocol {
     return ev.store(key, Buffer.from(s.combined ? `{"stream":"${key}","data":${json}}` : json));
   }
 
-  private subscribe(s: Session, streams: readonly string[]): void {
+  /** false: past the stream limit (the connection is being closed). */
+  private subscribe(s: Session, streams: readonly string[]): boolean {
     const names = this.names.get(s)!;
-    for (const name of streams) {
-      if (names.includes(name)) continue;
+    const fresh = streams.filter((name, i) => !names.includes(name) && streams.indexOf(name) === i);
+    const lim = this.ctx.limits;
+    if (lim !== undefined && !lim.streamsAllowed(names.length + fresh.length)) {
+      // Binance documents the limit, not its answer: the connection goes, saying why
+      lim.streamLimitDisconnect(s.ip, names.length + fresh.length);
+      s.kick(1008, `Too many streams: ${names.length + fresh.length} (limit ${lim.limits.maxStreams} per connection)`);
+      return false;
+    }
+    for (const name of fresh) {
       names.push(name);
       const symbol = depthStreamSymbol(name, this.flavor.stream);
       if (symbol !== undefined) s.subscribe({ key: name, symbol, view: -1 });
     }
+    return true;
   }
 
   private unsubscribe(s: Session, streams: readonly string[]): void {
@@ -267,8 +297,9 @@ class BinanceProtocol implements VenueProtocol {
           s.control(errorFrame(2, 'Invalid request: params must be an array of stream names', reqId));
           return;
         }
-        if (r.method === 'SUBSCRIBE') this.subscribe(s, params as string[]);
-        else this.unsubscribe(s, params as string[]);
+        if (r.method === 'SUBSCRIBE') {
+          if (!this.subscribe(s, params as string[])) return;
+        } else this.unsubscribe(s, params as string[]);
         s.control(JSON.stringify({ result: null, id: reqId }));
         return;
       }
@@ -301,13 +332,28 @@ class BinanceProtocol implements VenueProtocol {
 
   // ---- REST ----
 
-  private headers(w: number): Record<string, string> {
-    const used = String(this.weight.add(w));
-    return this.usdm ? { 'X-MBX-USED-WEIGHT-1M': used } : { 'x-mbx-used-weight': used, 'x-mbx-used-weight-1m': used };
+  private weightHeaders(used: number): Record<string, string> {
+    const u = String(used);
+    return this.usdm ? { 'X-MBX-USED-WEIGHT-1M': u } : { 'x-mbx-used-weight': u, 'x-mbx-used-weight-1m': u };
+  }
+
+  /**
+   * Count a request's weight against the client's IP: its answer's headers, or undefined when the limit
+   * refused it (429 over the limit, 418 banned; answered here, with Retry-After).
+   */
+  private charge(call: HttpCall, w: number): Record<string, string> | undefined {
+    const lim = this.ctx.limits!;
+    const v = lim.rest(call.ip, w);
+    const headers = this.weightHeaders(v.used);
+    if (v.status === 200) return headers;
+    const body = v.status === 418 ? banned(v.bannedUntil ?? 0) : tooMany(lim.limits.restWeight);
+    this.ctx.http.send(call.res, v.status, body, { ...headers, 'Retry-After': String(v.retryAfterS) });
+    return undefined;
   }
 
   private send(call: HttpCall, status: number, body: unknown, w: number, headers: Record<string, string> = {}): void {
-    this.ctx.http.send(call.res, status, body, { ...this.headers(w), ...headers });
+    const h = this.charge(call, w);
+    if (h !== undefined) this.ctx.http.send(call.res, status, body, { ...h, ...headers });
   }
 
   http(call: HttpCall): void {
@@ -348,6 +394,8 @@ class BinanceProtocol implements VenueProtocol {
     const feed = this.ctx.feed(sym);
     if (feed === undefined) return this.send(call, 400, ERR_SYMBOL, w);
     // the book is read when the request arrives; a slow snapshot is one that is stale by the time it lands
+    const headers = this.charge(call, w);
+    if (headers === undefined) return;
     const body = this.usdm ? usdmSnapshotJson(feed, limit) : feed.book.snapshotJson(limit);
     this.ctx.http.snapshot(
       call.res,
@@ -357,7 +405,7 @@ class BinanceProtocol implements VenueProtocol {
         if (status === 429) return { body: ERR_TOO_MANY, headers: { 'Retry-After': '1' } };
         return { body: status === 503 ? ERR_BUSY : ERR_INTERNAL };
       },
-      this.headers(w),
+      headers,
     );
   }
 
@@ -406,6 +454,7 @@ export const binanceSpot = (ctx: VenueContext): VenueProtocol =>
     wsRoot: '',
     stream: SPOT_STREAM,
     ping: { intervalMs: 20_000, timeoutMs: 60_000 },
+    limits: BINANCE_SPOT_LIMITS,
     json: spotJson,
   });
 
@@ -416,5 +465,6 @@ export const binanceUsdm = (ctx: VenueContext): VenueProtocol =>
     wsRoot: '/public',
     stream: USDM_STREAM,
     ping: { intervalMs: 180_000, timeoutMs: 600_000 },
+    limits: BINANCE_USDM_LIMITS,
     json: usdmJson,
   });

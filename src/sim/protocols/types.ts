@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BookEvent, Feed, Frame } from '../feed.js';
 import type { FaultProfile } from '../faults.js';
 import type { IdScheme } from '../ids.js';
+import type { IpLimits, VenueLimits } from '../limits.js';
 import type { HttpTools } from '../rest.js';
 import type { Session, Sub } from '../session.js';
 
@@ -40,6 +41,8 @@ export interface VenueContext {
   publish(ev: BookEvent): void;
   profile(name: string | undefined): FaultProfile;
   http: HttpTools;
+  /** The venue's per-IP limits (limits.ts), where it declares some. */
+  readonly limits?: IpLimits;
 }
 
 /** A REST request, routed to the venue, its /<venue> and /p/<profile> prefixes removed. */
@@ -49,6 +52,8 @@ export interface HttpCall {
   path: string;
   query: URLSearchParams;
   profile: string | undefined;
+  /** The client's IP (the socket's peer address): limits are per IP. */
+  ip: string;
 }
 
 export interface VenueProtocol {
@@ -61,6 +66,10 @@ export interface VenueProtocol {
   readonly regroup: boolean;
   /** Websocket-level pings the server sends, and how long it waits for the pong. */
   readonly ping?: { intervalMs: number; timeoutMs: number };
+  /** The venue's documented limits, enforced per client IP (limits.ts); none: not enforced. */
+  readonly limits?: VenueLimits;
+  /** How many streams an accepted upgrade's route names (checked against limits.maxStreams). */
+  routeStreams?(route: object): number;
   /** Keep-alive period for unchanged books, ms (OKX), and the keep-alive message's event. */
   readonly keepAliveMs?: number;
   keepAlive?(feed: Feed): BookEvent;

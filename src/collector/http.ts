@@ -1,0 +1,67 @@
+/**
+ * The collector's REST GETs over node:http(s) rather than fetch: a request can leave from a given local
+ * address (collector option localAddress; a venue limits per IP, so each collector can be its own IP --
+ * every 127.x address is the loopback on Linux), over a bounded pool of keep-alive sockets.
+ */
+import http from 'node:http';
+import https from 'node:https';
+
+export interface HttpAnswer {
+  status: number;
+  /** Header lookup, lower-case name. */
+  header(name: string): string | undefined;
+  body: string;
+}
+
+export class RestClient {
+  private readonly agents: { http: http.Agent; https: https.Agent };
+
+  constructor(
+    private readonly localAddress: string | undefined,
+    /** Sockets per origin: requests past it queue here instead of opening more connections. */
+    maxSockets = 16,
+  ) {
+    const o = { keepAlive: true, maxSockets };
+    this.agents = { http: new http.Agent(o), https: new https.Agent(o) };
+  }
+
+  get(url: string, timeoutMs: number, maxBytes = 64 * 1024 * 1024): Promise<HttpAnswer> {
+    const u = new URL(url);
+    const secure = u.protocol === 'https:';
+    const mod = secure ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = mod.get(
+        u,
+        { agent: secure ? this.agents.https : this.agents.http, localAddress: this.localAddress, timeout: timeoutMs },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > maxBytes) req.destroy(new Error(`answer larger than ${maxBytes} bytes`));
+            else chunks.push(c);
+          });
+          res.on('end', () => {
+            const h = res.headers;
+            resolve({
+              status: res.statusCode ?? 0,
+              header: (name) => {
+                const v = h[name.toLowerCase()];
+                return Array.isArray(v) ? v[0] : v;
+              },
+              body: Buffer.concat(chunks).toString('utf8'),
+            });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', reject);
+    });
+  }
+
+  close(): void {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+}

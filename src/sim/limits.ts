@@ -1,0 +1,304 @@
+/**
+ * A venue's own limits, enforced per client IP (the peer address of the socket) as the venue enforces them,
+ * so a test fails if bookwire ever exceeds them. Binance spot and USD-M only: OKX and Bybit declare none here.
+ *
+ * Binance, as documented (developers.binance.com, spot "LIMITS" rest-api/limits, "WebSocket Streams"
+ * web-socket-streams, "WebSocket Limits"; USD-M "General Info" and "Websocket Market Streams"):
+ *  - REST: request weight per IP in fixed windows (a 1-minute window starts every minute: 6,000 spot,
+ *    2,400 USD-M). Every answer carries X-MBX-USED-WEIGHT-1M. Over the limit: HTTP 429 and a Retry-After
+ *    (seconds to wait "to prevent a ban"). Failing to back off after 429s: HTTP 418, an automated IP ban whose
+ *    Retry-After says when it ends; bans "scale in duration for repeat offenders, from 2 minutes to 3 days".
+ *  - WebSocket: at most 1,024 streams per connection; 300 connections per attempt every 5 minutes per IP
+ *    (spot); 5 incoming messages a second per connection on spot, 10 on USD-M (a ping, a pong or a JSON
+ *    request each count): "a connection that goes beyond the limit will be disconnected".
+ * The simulator's own choices where Binance publishes none: how many 429s an IP may collect in one window
+ * before it is banned (banAfter429s), how a refused upgrade looks (HTTP 400 / 429 before the handshake) and
+ * the close code of a disconnect (1008, with the reason).
+ */
+import type { Logger } from '../log.js';
+
+export interface VenueLimits {
+  /** REST request weight per IP per window; 0 = not enforced. */
+  restWeight: number;
+  /** The weight window, ms (Binance: 60,000; fixed windows aligned to the clock, as Binance counts). */
+  restWindowMs: number;
+  /** 429 answers an IP may collect in one window; the next request over the limit is banned (418). */
+  banAfter429s: number;
+  /** The first ban, ms; each later ban of the same IP lasts twice the one before, up to banMaxMs. */
+  banMs: number;
+  banMaxMs: number;
+  /** Streams one websocket connection may carry; 0 = not enforced. */
+  maxStreams: number;
+  /** New websocket connections per IP per connectionWindowMs (sliding); 0 = not enforced. */
+  connections: number;
+  connectionWindowMs: number;
+  /** Incoming messages (text, ping, pong) per connection in any 1-second span; 0 = not enforced. */
+  messagesPerSecond: number;
+}
+
+export const BINANCE_SPOT_LIMITS: VenueLimits = {
+  restWeight: 6000,
+  restWindowMs: 60_000,
+  banAfter429s: 10,
+  banMs: 120_000,
+  banMaxMs: 3 * 24 * 3600_000,
+  maxStreams: 1024,
+  connections: 300,
+  connectionWindowMs: 300_000,
+  messagesPerSecond: 5,
+};
+
+/** USD-M: 2,400 weight a minute, 10 messages a second; no per-IP connection rate is documented for it. */
+export const BINANCE_USDM_LIMITS: VenueLimits = {
+  ...BINANCE_SPOT_LIMITS,
+  restWeight: 2400,
+  connections: 0,
+  messagesPerSecond: 10,
+};
+
+/** Simulator option: limits on (default) or off, and per-venue overrides (tests shorten the windows). */
+export interface SimLimitOptions {
+  /** false: enforce nothing (counters still count). Default true, as the venue does. */
+  enabled?: boolean;
+  /** Overrides of a venue's documented limits, by venue id. */
+  venues?: Record<string, Partial<VenueLimits>>;
+}
+
+export interface LimitCounters {
+  /** REST answers 429 (over the weight limit) and 418 (banned IP). */
+  rest429: number;
+  rest418: number;
+  /** Websocket upgrades refused: too many streams, too many new connections from the IP. */
+  wsRefusedStreams: number;
+  wsRefusedConnections: number;
+  /** Connections closed for sending too many messages, or subscribing past the stream limit. */
+  wsMessageRateDisconnects: number;
+  wsStreamLimitDisconnects: number;
+}
+
+/** What one IP did against one venue. */
+export interface IpUsage {
+  requests: number;
+  weight: number;
+  /** Most weight used in one window. */
+  peakWindowWeight: number;
+  status429: number;
+  status418: number;
+  bans: number;
+  connections: number;
+  connectionsRefused: number;
+}
+
+interface IpState extends IpUsage {
+  window: number;
+  used: number;
+  strikes: number;
+  bannedUntil: number;
+  /** Accepted connection times, oldest first, at most `connections` of them. */
+  opened: number[];
+}
+
+export type RestVerdict =
+  { status: 200; used: number } | { status: 429 | 418; used: number; retryAfterS: number; bannedUntil?: number };
+
+export type UpgradeVerdict = { ok: true } | { ok: false; status: 400 | 429; reason: string; retryAfterS?: number };
+
+/** '::ffff:127.0.0.2' -> '127.0.0.2'. */
+export function peerIp(addr: string | undefined): string {
+  if (addr === undefined) return 'unknown';
+  return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+}
+
+export class IpLimits {
+  private readonly ips = new Map<string, IpState>();
+
+  constructor(
+    readonly venue: string,
+    readonly limits: VenueLimits,
+    /** false: count, never refuse. */
+    readonly enforced: boolean,
+    private readonly counters: LimitCounters,
+    private readonly logger: Logger,
+  ) {}
+
+  private state(ip: string): IpState {
+    let s = this.ips.get(ip);
+    if (s === undefined) {
+      s = {
+        requests: 0,
+        weight: 0,
+        peakWindowWeight: 0,
+        status429: 0,
+        status418: 0,
+        bans: 0,
+        connections: 0,
+        connectionsRefused: 0,
+        window: 0,
+        used: 0,
+        strikes: 0,
+        bannedUntil: 0,
+        opened: [],
+      };
+      this.ips.set(ip, s);
+    }
+    return s;
+  }
+
+  /** Roll the IP's weight window to now. */
+  private roll(s: IpState, now: number): void {
+    const w = Math.floor(now / this.limits.restWindowMs);
+    if (w !== s.window) {
+      s.window = w;
+      s.used = 0;
+      s.strikes = 0;
+    }
+  }
+
+  /** The weight the IP has used in the current window. */
+  used(ip: string, now = Date.now()): number {
+    const s = this.state(ip);
+    this.roll(s, now);
+    return s.used;
+  }
+
+  /**
+   * A REST request of `weight` from `ip`: counted, or refused (429 over the limit, 418 banned). Refused
+   * requests cost no weight; a 429 beyond banAfter429s in one window bans the IP.
+   */
+  rest(ip: string, weight: number, now = Date.now()): RestVerdict {
+    const L = this.limits;
+    const s = this.state(ip);
+    this.roll(s, now);
+    s.requests++;
+    if (this.enforced && now < s.bannedUntil) return this.refuse418(s, ip, now);
+    if (this.enforced && L.restWeight > 0 && s.used + weight > L.restWeight) {
+      if (s.strikes >= L.banAfter429s) {
+        s.bans++;
+        const ms = Math.min(L.banMaxMs, L.banMs * 2 ** Math.min(s.bans - 1, 40));
+        s.bannedUntil = now + ms;
+        this.logger.warn(
+          { venue: this.venue, ip, banMs: ms, bans: s.bans },
+          'IP banned (418): it kept sending after 429s',
+        );
+        return this.refuse418(s, ip, now);
+      }
+      s.strikes++;
+      s.status429++;
+      this.counters.rest429++;
+      const retryAfterS = Math.max(1, Math.ceil(((s.window + 1) * L.restWindowMs - now) / 1000));
+      if (s.strikes === 1)
+        this.logger.warn(
+          { venue: this.venue, ip, used: s.used, limit: L.restWeight, retryAfterS },
+          'REST weight limit exceeded (429)',
+        );
+      return { status: 429, used: s.used, retryAfterS };
+    }
+    s.used += weight;
+    s.weight += weight;
+    if (s.used > s.peakWindowWeight) s.peakWindowWeight = s.used;
+    return { status: 200, used: s.used };
+  }
+
+  private refuse418(s: IpState, ip: string, now: number): RestVerdict {
+    s.status418++;
+    this.counters.rest418++;
+    return {
+      status: 418,
+      used: s.used,
+      retryAfterS: Math.max(1, Math.ceil((s.bannedUntil - now) / 1000)),
+      bannedUntil: s.bannedUntil,
+    };
+  }
+
+  /** A websocket upgrade from `ip` naming `streams` streams: accepted (and counted) or refused. */
+  upgrade(ip: string, streams: number, now = Date.now()): UpgradeVerdict {
+    const L = this.limits;
+    const s = this.state(ip);
+    if (this.enforced && L.maxStreams > 0 && streams > L.maxStreams) {
+      s.connectionsRefused++;
+      this.counters.wsRefusedStreams++;
+      const reason = `too many streams: ${streams} in one connection (limit ${L.maxStreams})`;
+      this.logger.warn({ venue: this.venue, ip, streams }, `websocket refused: ${reason}`);
+      return { ok: false, status: 400, reason };
+    }
+    if (L.connections > 0) {
+      while (s.opened.length > 0 && now - s.opened[0] >= L.connectionWindowMs) s.opened.shift();
+      if (this.enforced && s.opened.length >= L.connections) {
+        s.connectionsRefused++;
+        this.counters.wsRefusedConnections++;
+        const retryAfterS = Math.max(1, Math.ceil((s.opened[0] + L.connectionWindowMs - now) / 1000));
+        const reason = `too many new connections: ${L.connections} per ${L.connectionWindowMs / 1000} s per IP`;
+        this.logger.warn({ venue: this.venue, ip, retryAfterS }, `websocket refused: ${reason}`);
+        return { ok: false, status: 429, reason, retryAfterS };
+      }
+      s.opened.push(now);
+      if (s.opened.length > L.connections) s.opened.shift();
+    }
+    s.connections++;
+    return { ok: true };
+  }
+
+  /** A per-connection meter of incoming messages; undefined when not enforced. */
+  messageMeter(): MessageMeter | undefined {
+    const n = this.limits.messagesPerSecond;
+    return this.enforced && n > 0 ? new MessageMeter(n) : undefined;
+  }
+
+  /** Whether a connection may carry `streams` streams (live SUBSCRIBE). */
+  streamsAllowed(streams: number): boolean {
+    return !this.enforced || this.limits.maxStreams <= 0 || streams <= this.limits.maxStreams;
+  }
+
+  /** A connection closed for subscribing past maxStreams. */
+  streamLimitDisconnect(ip: string, streams: number): void {
+    this.counters.wsStreamLimitDisconnects++;
+    this.logger.warn({ venue: this.venue, ip, streams }, 'websocket closed: too many streams');
+  }
+
+  /** A connection closed for sending more than messagesPerSecond. */
+  messageRateDisconnect(ip: string): void {
+    this.counters.wsMessageRateDisconnects++;
+    this.logger.warn(
+      { venue: this.venue, ip, limit: this.limits.messagesPerSecond },
+      'websocket closed: too many incoming messages',
+    );
+  }
+
+  /** Per IP: what it did. */
+  usage(): Record<string, IpUsage> {
+    const out: Record<string, IpUsage> = {};
+    for (const [ip, s] of this.ips) {
+      const { requests, weight, peakWindowWeight, status429, status418, bans, connections, connectionsRefused } = s;
+      out[ip] = { requests, weight, peakWindowWeight, status429, status418, bans, connections, connectionsRefused };
+    }
+    return out;
+  }
+}
+
+/** At most `n` messages in any 1-second span: the times of the last n, in a ring. */
+export class MessageMeter {
+  private readonly times: number[];
+  private i = 0;
+
+  constructor(private readonly n: number) {
+    this.times = new Array<number>(n).fill(-Infinity);
+  }
+
+  /** Count one message; false if it is the (n+1)th within a second. */
+  hit(now = Date.now()): boolean {
+    const oldest = this.times[this.i];
+    this.times[this.i] = now;
+    this.i = (this.i + 1) % this.n;
+    return now - oldest >= 1000;
+  }
+}
+
+/** A venue's effective limits: its documented ones with the simulator options' overrides. */
+export function venueLimits(
+  venue: string,
+  base: VenueLimits | undefined,
+  o: SimLimitOptions | undefined,
+): VenueLimits | undefined {
+  if (base === undefined) return undefined;
+  return { ...base, ...(o?.venues?.[venue] ?? {}) };
+}

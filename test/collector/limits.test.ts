@@ -1,0 +1,197 @@
+/**
+ * Collectors against the simulator's enforced Binance limits (src/sim/limits.ts), real sockets: each
+ * collector leaves from its own loopback address (its own IP to the venue), spends REST weight within the
+ * venue's window, and the books still come up equal to the truth. The simulator's counters prove it: no
+ * 429, no 418, and no IP ever used more weight in a window than the limit.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import { ExchangeSimulator } from '../../src/sim/index.js';
+import { Collector } from '../../src/collector/collector.js';
+import { ArbiterService } from '../../src/arbiter/service.js';
+import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
+import { silentLogger } from '../../src/log.js';
+import { waitFor } from '../helpers.js';
+
+const N = 300;
+/** The simulator's weight window and limit, shortened so the test takes seconds, not minutes. */
+const WINDOW_MS = 2000;
+const LIMIT = 150;
+
+test(`two collectors, each its own IP, bring ${N} books up within the venue's limits: no 429, no 418`, async (t) => {
+  const symbols = Array.from({ length: N }, (_, i) => `S${i}USDT`);
+  const sim = new ExchangeSimulator({
+    port: 0,
+    symbols,
+    seed: 5,
+    eventsPerSec: 2,
+    levels: 150,
+    logger: silentLogger,
+    // banAfter429s 0: the first request over the limit bans the IP, so any overspend shows as a 418
+    limits: { venues: { binance: { restWeight: LIMIT, restWindowMs: WINDOW_MS, banAfter429s: 0 } } },
+  });
+  await sim.start();
+  const bus = new InprocBus();
+  const stops: (() => Promise<void>)[] = [];
+  t.after(async () => {
+    for (const s of stops.reverse()) await s();
+    await sim.stop();
+  });
+  const arbT = new InprocTransport(bus);
+  const arb = new ArbiterService({ transport: arbT, symbols });
+  await arb.start();
+  stops.push(async () => {
+    await arb.stop();
+    await arbT.close();
+  });
+  const t0 = performance.now();
+  const collectors = await Promise.all(
+    ['a', 'b'].map(async (id, i) => {
+      const tr = new InprocTransport(bus);
+      const c = new Collector({
+        id,
+        symbols,
+        wsUrl: sim.wsBase,
+        restUrl: sim.restBase,
+        transport: tr,
+        localAddress: `127.0.0.${i + 2}`,
+        restWeightPerMinute: LIMIT,
+        restWindowMs: WINDOW_MS,
+        snapshotLimit: 100,
+        maxBooksPerConnection: 100,
+      });
+      await c.start();
+      stops.push(async () => {
+        await c.stop();
+        await tr.close();
+      });
+      return c;
+    }),
+  );
+  const synced = () => symbols.filter((s) => arb.bookOf('binance', s)?.state === 'synced').length;
+  await waitFor(() => synced() === N, 90_000, `all ${N} books synced (${synced()} so far)`);
+  const upMs = performance.now() - t0;
+
+  // the books equal the truth: freeze the venue, let every book reach its last id, compare the tops
+  sim.pause();
+  const truth = new Map(symbols.map((s) => [s, sim.truth(s, 20)]));
+  await waitFor(
+    () => symbols.every((s) => arb.bookOf('binance', s)!.seq === truth.get(s)!.lastUpdateId),
+    10_000,
+    'every book at the truth id',
+  );
+  for (const s of symbols) {
+    const top = arb.bookOf('binance', s)!.book.top(20);
+    assert.deepEqual({ bids: top.bids, asks: top.asks }, { bids: truth.get(s)!.bids, asks: truth.get(s)!.asks }, s);
+  }
+
+  const st = sim.stats();
+  const ips = sim.limitStats().binance!;
+  assert.equal(st.rest429, 0, 'no 429');
+  assert.equal(st.rest418, 0, 'no 418');
+  assert.equal(st.wsRefusedConnections + st.wsRefusedStreams + st.wsMessageRateDisconnects, 0);
+  assert.deepEqual(Object.keys(ips).sort(), ['127.0.0.2', '127.0.0.3'], 'each collector is its own IP');
+  for (const [ip, u] of Object.entries(ips)) assert.ok(u.peakWindowWeight <= LIMIT, `${ip}: ${u.peakWindowWeight}`);
+  for (const c of collectors) assert.equal(c.counters.rateLimited + c.counters.banned, 0);
+  const weight = Object.values(ips).reduce((n, u) => n + u.weight, 0);
+  console.log(
+    `# ${N} books up in ${Math.round(upMs)} ms; REST weight ${weight} (${(weight / N).toFixed(1)} per book, ` +
+      `snapshots served ${st.snapshotsServed}); limit ${LIMIT} per ${WINDOW_MS} ms per IP`,
+  );
+});
+
+test('after a 429 the collector sends no REST until Retry-After, and never repeats a request the venue refused', async (t) => {
+  const symbols = Array.from({ length: 20 }, (_, i) => `S${i}USDT`);
+  const window = 4000;
+  const sim = new ExchangeSimulator({
+    port: 0,
+    symbols,
+    eventsPerSec: 2,
+    levels: 150,
+    logger: silentLogger,
+    limits: { venues: { binance: { restWeight: 50, restWindowMs: window, banAfter429s: 100 } } },
+  });
+  await sim.start();
+  const bus = new InprocBus();
+  const tr = new InprocTransport(bus);
+  // a budget set far above what this venue allows: only the venue's answers can hold it back
+  const c = new Collector({
+    id: 'a',
+    symbols,
+    wsUrl: sim.wsBase,
+    restUrl: sim.restBase,
+    transport: tr,
+    localAddress: '127.0.0.4',
+    restWeightPerMinute: 1000,
+    restWindowMs: window,
+    snapshotLimit: 100,
+  });
+  await c.start();
+  t.after(async () => {
+    await c.stop();
+    await tr.close();
+    await sim.stop();
+  });
+  const ip = () => sim.limitStats().binance!['127.0.0.4'];
+  // the symbol check (one exchangeInfo for all 20) runs first
+  await waitFor(() => ip() !== undefined && ip().requests >= 1, 5000, 'the symbol check');
+  // wait for a fresh window, then ask for every book at once
+  await new Promise((r) => setTimeout(r, window - (Date.now() % window) + 50));
+  await Promise.all(symbols.map((s) => c.fetchSnapshot(s)));
+  assert.ok(c.counters.rateLimited > 0, 'the overspend was answered with 429s');
+  const failed = symbols.length - c.counters.snapshotsPublished;
+  assert.ok(failed > 0);
+  // asked again at once: nothing leaves before the Retry-After, then every one succeeds
+  const before = ip().requests;
+  const again = Promise.all(symbols.map((s) => c.fetchSnapshot(s)));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(ip().requests, before, 'no request while blocked');
+  await again;
+  assert.equal(ip().status418, 0, 'never banned');
+  const sentBefore = ip().requests;
+  const n0 = () => sentBefore;
+  assert.ok(c.counters.snapshotsPublished >= symbols.length, `${c.counters.snapshotsPublished} snapshots`);
+  // a request the venue refused as wrong (400, unknown symbol) is not repeated
+  await c.fetchSnapshot('NOPEUSDT');
+  assert.ok(ip().requests > n0(), 'sent once');
+  const n = ip().requests;
+  await c.fetchSnapshot('NOPEUSDT');
+  assert.equal(ip().requests, n, 'the refused request was not sent again');
+});
+
+test('a connection the venue refuses for its connection rate waits the Retry-After instead of hammering', async (t) => {
+  const symbols = ['S1USDT', 'S2USDT', 'S3USDT', 'S4USDT'];
+  const sim = new ExchangeSimulator({
+    port: 0,
+    symbols,
+    eventsPerSec: 5,
+    levels: 50,
+    logger: silentLogger,
+    // 2 new connections per 3 s per IP; the collector opens 4 (one book each), 400 ms apart
+    limits: { venues: { binance: { connections: 2, connectionWindowMs: 3000 } } },
+  });
+  await sim.start();
+  const tr = new InprocTransport(new InprocBus());
+  const c = new Collector({
+    id: 'a',
+    symbols,
+    wsUrl: sim.wsBase,
+    restUrl: sim.restBase,
+    transport: tr,
+    localAddress: '127.0.0.5',
+    maxBooksPerConnection: 1,
+    reconnectMinMs: 20,
+    reconnectMaxMs: 200,
+  });
+  await c.start();
+  t.after(async () => {
+    await c.stop();
+    await tr.close();
+    await sim.stop();
+  });
+  await waitFor(() => c.status().feeds.every((f) => f.connected), 15_000, 'every connection up');
+  // with a 20-200 ms backoff alone, the two waiting connections would be refused dozens of times
+  const refused = sim.stats().wsRefusedConnections;
+  assert.ok(refused >= 1 && refused <= 3, `refused ${refused} times`);
+});
