@@ -306,9 +306,10 @@ class BookHandler implements ArbiterSink {
   private askCollector(pool: string[], reason: string, attempt: number): void {
     // The same collector for a book in every arbiter (hashed by book, in id order), so hot-hot arbiters'
     // requests for one book meet at one collector, which makes one fetch for both; the books spread over
-    // the collectors; a retry goes to the next collector.
+    // the collectors. The core's first, fast retry goes to the same collector too (it merges a repeat of a
+    // request it has in hand); later retries each to the next one.
     const ids = [...pool].sort();
-    const collector = ids[(this.bookHash + attempt - 1) % ids.length];
+    const collector = ids[(this.bookHash + Math.max(0, attempt - 2)) % ids.length];
     this.info(collector).snapshotsFetched++;
     if (reason === 'checksum' && attempt === 1)
       this.svc.log.warn(

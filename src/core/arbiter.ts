@@ -576,11 +576,12 @@ export class BookArbiter {
         this.resync(this.appliedSinceReset ? 'gap' : 'stale-snapshot', nowMs);
       }
     } else if (this._state === 'unsynced' && !Number.isNaN(this.requestedAt)) {
-      // Retry soon at first (a request sent before a collector's control subscription was up is simply
-      // lost -- ZeroMQ's slow joiner), then back off to snapshotTimeoutMs. Not sooner than a second: a
-      // cold start of many books queues their requests at the collectors, and a retry while the first is
-      // still queued spends the venue's weight twice.
-      const wait = Math.min(this.snapshotTimeoutMs, 1000 * 2 ** (this.attempt - 1));
+      // One fast retry (a request sent before a collector's control subscription was up is simply lost --
+      // ZeroMQ's slow joiner): the shell sends it to the same collector, which merges it with the first if
+      // that one did arrive. Then a second, doubling up to snapshotTimeoutMs, each to another collector: a
+      // cold start of many books queues requests at the collectors, and a retry elsewhere while the first
+      // is still queued spends the venue's weight twice.
+      const wait = this.attempt === 1 ? 250 : Math.min(this.snapshotTimeoutMs, 1000 * 2 ** (this.attempt - 2));
       if (nowMs - this.requestedAt >= wait) this.request('retry', nowMs);
     }
   }

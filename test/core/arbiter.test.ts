@@ -333,20 +333,23 @@ test('buffer overflow drops the oldest held event and resyncs', () => {
   assert.deepEqual(sink.published(), ['104-104', '105-105', '106-106']);
 });
 
-test('an unanswered snapshot request is retried with backoff (1 s doubling, capped at snapshotTimeoutMs)', () => {
+test('an unanswered snapshot request is retried once fast, then with backoff (1 s doubling, capped at snapshotTimeoutMs)', () => {
   const { sink, core } = setup({ snapshotTimeoutMs: 3000 });
   core.start(1000);
-  core.onTimer(1999); // too early: a queued request must not be sent twice
-  core.onTimer(2000); // attempt 2 after 1 s
-  core.onTimer(3999); // 1999 ms < 2 s
-  core.onTimer(4000); // attempt 3 after 2 s
-  core.onTimer(6999); // capped at 3 s, not 4 s
-  core.onTimer(7000); // attempt 4
+  core.onTimer(1249); // too early
+  core.onTimer(1250); // attempt 2 after 250 ms (a request lost to ZeroMQ's slow joiner)
+  core.onTimer(2249); // 999 ms < 1 s: a queued request must not be sent twice
+  core.onTimer(2250); // attempt 3 after 1 s
+  core.onTimer(4249);
+  core.onTimer(4250); // attempt 4 after 2 s
+  core.onTimer(7249); // capped at 3 s, not 4 s
+  core.onTimer(7250); // attempt 5
   assert.deepEqual(sink.take(), [
     { kind: 'request', reason: 'initial', attempt: 1 },
     { kind: 'request', reason: 'retry', attempt: 2 },
     { kind: 'request', reason: 'retry', attempt: 3 },
     { kind: 'request', reason: 'retry', attempt: 4 },
+    { kind: 'request', reason: 'retry', attempt: 5 },
   ]);
   core.onSnapshot(snapshot(1), 7001);
   core.onTimer(20000);
