@@ -43,6 +43,7 @@ import {
   topics,
   type ArbiterStats,
   type CollectorStatus,
+  type SnapshotStatus,
   type ConsolidatedSnapshot,
 } from '../wire/messages.js';
 
@@ -171,6 +172,8 @@ class BookHandler implements ArbiterSink {
   private readonly episodes = new Map<string, number>();
   /** When "no collector delivering" was last logged. */
   private noSourceLoggedAt = -Infinity;
+  /** The collector the last snapshot request went to: only its word on it counts (onSnapshotStatus). */
+  askedCollector: string | undefined;
   /** A peer request is outstanding (never two at once for one book). */
   private askingPeer = false;
   /** When a peer last could not serve this book: collectors are asked for PEER_BACKOFF_MS after. */
@@ -310,6 +313,7 @@ class BookHandler implements ArbiterSink {
     // request it has in hand); later retries each to the next one.
     const ids = [...pool].sort();
     const collector = ids[(this.bookHash + Math.max(0, attempt - 2)) % ids.length];
+    this.askedCollector = collector;
     this.info(collector).snapshotsFetched++;
     if (reason === 'checksum' && attempt === 1)
       this.svc.log.warn(
@@ -759,7 +763,9 @@ export class ArbiterService {
   private onStatus(payload: Buffer, nowMs: number, peer?: string): void {
     let st: CollectorStatus;
     try {
-      st = decodeAny(payload) as CollectorStatus;
+      const m = decodeAny(payload) as CollectorStatus | SnapshotStatus;
+      if (m.type === 'snapshot-status') return this.onSnapshotStatus(m, nowMs, peer);
+      st = m;
       if (st.type !== 'collector-status' || !Array.isArray(st.feeds) || typeof st.collector !== 'string')
         throw new DecodeError('not a collector status');
     } catch {
@@ -778,6 +784,27 @@ export class ArbiterService {
       info.lastSeenMs = nowMs;
       info.connected = f.connected === true;
     }
+  }
+
+  /** A collector's word on a snapshot request: only the collector this book last asked is heard. */
+  private onSnapshotStatus(m: SnapshotStatus, nowMs: number, peer?: string): void {
+    if (typeof m.collector !== 'string' || typeof m.venue !== 'string' || typeof m.symbol !== 'string') {
+      this.counters.decodeErrors++;
+      return;
+    }
+    if (peer !== undefined && m.collector !== peer) {
+      this.peerMismatch(peer, m.collector, 'status');
+      return;
+    }
+    const b = this.books.get(`${m.venue}.${m.symbol}`);
+    if (b === undefined || b.askedCollector !== m.collector) return;
+    if (m.state !== 'queued' && m.state !== 'failed') return;
+    if (m.state === 'failed')
+      this.log.info(
+        { symbol: m.symbol, collector: m.collector, why: m.reason },
+        'snapshot will not come; asking another collector',
+      );
+    b.core.onSnapshotStatus(m.state, typeof m.etaMs === 'number' ? m.etaMs : 0, nowMs);
   }
 
   /** A message whose collector field is not the authenticated peer that sent it: refused, logged once per peer. */

@@ -21,6 +21,7 @@ import {
   type CollectorStatus,
   type FeedStatus,
   type SnapshotRequest,
+  type SnapshotStatus,
 } from '../wire/messages.js';
 import { DEFAULT_VENUE, venue as venueAdapter, type VenueAdapter } from '../venues/index.js';
 import { VenueConnection } from './connection.js';
@@ -303,6 +304,21 @@ export class Collector {
    * One REST GET within the venue's weight budget: waits for the budget, reads the venue's used-weight
    * header, and blocks all REST until Retry-After on a 429/418. undefined: no answer (logged).
    */
+  /** Tell the arbiters what became of a snapshot they asked for (SnapshotStatus). */
+  private snapshotStatus(symbol: string, state: SnapshotStatus['state'], reason: string, etaMs?: number): void {
+    const m: SnapshotStatus = {
+      v: 1,
+      type: 'snapshot-status',
+      venue: this.opts.venue,
+      symbol,
+      collector: this.id,
+      state,
+      reason,
+    };
+    if (etaMs !== undefined) m.etaMs = Math.ceil(etaMs);
+    this.pub?.send(topics.status(this.id), encode(m));
+  }
+
   private async restGet(url: string, weight: number, timeoutMs: number, what = ''): Promise<HttpAnswer | undefined> {
     let wait = this.limiter.delayFor(weight, Date.now());
     if (wait > 0)
@@ -386,17 +402,27 @@ export class Collector {
   async fetchSnapshot(symbol: string, reason = 'request'): Promise<void> {
     const venue = this.venue;
     if (venue.snapshotRequest === undefined || venue.parseSnapshot === undefined) return;
-    if (this.inflight.has(symbol) || this.restRefused.has(symbol) || this.stopped) return;
+    if (this.stopped) return;
+    // a repeat of a request in hand (the arbiter's fast retry): say it is coming rather than fetch twice
+    if (this.inflight.has(symbol)) return this.snapshotStatus(symbol, 'queued', 'in progress', 0);
+    if (this.restRefused.has(symbol)) return this.snapshotStatus(symbol, 'failed', 'refused by the venue');
     this.inflight.add(symbol);
     try {
       const req = venue.snapshotRequest(this.opts.restUrl, symbol, this.opts.snapshotLimit);
+      // the arbiter waits for a request this collector has in hand instead of asking another collector
+      const wait = this.limiter.delayFor(req.weight, Date.now());
+      if (wait > 0) this.snapshotStatus(symbol, 'queued', 'rate limit', wait);
       const res = await this.restGet(req.url, req.weight, 10_000, symbol);
       if (res === undefined) {
-        if (!this.stopped) this.counters.snapshotErrors++;
+        if (!this.stopped) {
+          this.counters.snapshotErrors++;
+          this.snapshotStatus(symbol, 'failed', 'request failed');
+        }
         return;
       }
       if (res.status !== 200) {
         this.counters.snapshotErrors++;
+        this.snapshotStatus(symbol, 'failed', `HTTP ${res.status}`);
         if (res.status === 400 || res.status === 404) {
           this.restRefused.add(symbol);
           this.log.error(
@@ -413,6 +439,7 @@ export class Collector {
       const r = venue.parseSnapshot(res.body, symbol, this.id, nowMicros());
       if (!r.snapshot) {
         this.counters.snapshotErrors++;
+        this.snapshotStatus(symbol, 'failed', 'bad snapshot');
         this.log.warn({ symbol, error: r.error }, 'bad snapshot from venue');
         return;
       }

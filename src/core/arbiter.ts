@@ -97,6 +97,9 @@ export interface ArbiterSink {
 /** Default plausibility window (ids past the book's seq); venues pass their own (VenueAdapter.seqWindow). */
 export const DEFAULT_SEQ_WINDOW = 1e9;
 
+/** Longest a collector's 'queued' word holds off a retry elsewhere: a rate-limit window (Binance: 1 min) and some. */
+const MAX_HOLD_MS = 70_000;
+
 export interface ArbiterOptions {
   /** How long a gap may stay open (no progress) before resyncing. Default 50. */
   gapTimeoutMs?: number;
@@ -320,6 +323,8 @@ export class BookArbiter {
   /** When the last snapshot request was made; NaN before the first one. */
   private requestedAt = NaN;
   private attempt = 0;
+  /** A collector holds the request until then (its word, SnapshotStatus 'queued'): no retry before. */
+  private heldUntil = NaN;
   /** The last snapshot request's reason, and when this episode's first request went out. */
   private lastReason: SnapshotRequestReason = 'initial';
   private waitingSince = NaN;
@@ -575,7 +580,7 @@ export class BookArbiter {
       if (nowMs - this.gapSince >= this.gapTimeoutMs) {
         this.resync(this.appliedSinceReset ? 'gap' : 'stale-snapshot', nowMs);
       }
-    } else if (this._state === 'unsynced' && !Number.isNaN(this.requestedAt)) {
+    } else if (this._state === 'unsynced' && !Number.isNaN(this.requestedAt) && !(nowMs < this.heldUntil)) {
       // One fast retry (a request sent before a collector's control subscription was up is simply lost --
       // ZeroMQ's slow joiner): the shell sends it to the same collector, which merges it with the first if
       // that one did arrive. Then a second, doubling up to snapshotTimeoutMs, each to another collector: a
@@ -584,6 +589,23 @@ export class BookArbiter {
       const wait = this.attempt === 1 ? 250 : Math.min(this.snapshotTimeoutMs, 1000 * 2 ** (this.attempt - 2));
       if (nowMs - this.requestedAt >= wait) this.request('retry', nowMs);
     }
+  }
+
+  /**
+   * What the collector asked last said of the request (the shell checks it is that collector's word):
+   * 'queued' for etaMs by the venue's rate limit -- no retry elsewhere until then plus snapshotTimeoutMs,
+   * and at most MAX_HOLD_MS from now, so a collector that holds requests cannot stall the book for good;
+   * 'failed' -- ask the next collector now instead of waiting out the timeout.
+   */
+  onSnapshotStatus(state: 'queued' | 'failed', etaMs: number, nowMs: number): void {
+    if (this._state !== 'unsynced' || Number.isNaN(this.requestedAt)) return;
+    if (state === 'failed') {
+      this.heldUntil = NaN;
+      this.request('retry', nowMs);
+      return;
+    }
+    const eta = Number.isFinite(etaMs) && etaMs > 0 ? etaMs : 0;
+    this.heldUntil = nowMs + Math.min(eta + this.snapshotTimeoutMs, MAX_HOLD_MS);
   }
 
   /**
@@ -956,6 +978,7 @@ export class BookArbiter {
 
   private request(reason: SnapshotRequestReason, nowMs: number): void {
     this.attempt++;
+    this.heldUntil = NaN;
     if (this.attempt === 1 || Number.isNaN(this.waitingSince)) this.waitingSince = nowMs;
     if (reason !== 'retry') this.lastReason = reason;
     this.requestedAt = nowMs;

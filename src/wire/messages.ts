@@ -61,6 +61,23 @@ export interface FeedStatus {
   idleMs: number;
 }
 
+/**
+ * A collector's word on a snapshot an arbiter asked it for (on status.<collector>): `queued` when the venue's
+ * rate limit makes it wait (`etaMs` until it can be sent), `failed` when it will not come (the venue refused
+ * or failed it). The arbiter then neither asks another collector while one has the request in hand (which
+ * would spend the venue's weight twice) nor waits out its timeout for one that will not come.
+ */
+export interface SnapshotStatus {
+  v: 1;
+  type: 'snapshot-status';
+  venue: string;
+  symbol: string;
+  collector: string;
+  state: 'queued' | 'failed';
+  etaMs?: number;
+  reason?: string;
+}
+
 export interface CollectorStatus {
   v: 1;
   type: 'collector-status';

@@ -490,3 +490,27 @@ test('Bybit restart (a snapshot with u = 1): adopted while synced, numbered on; 
     [88, 1],
   ]);
 });
+
+test("a collector's word on a request: 'queued' holds retries off (bounded), 'failed' asks the next at once", () => {
+  const { sink, core } = setup({ snapshotTimeoutMs: 3000 });
+  core.start(0);
+  core.onSnapshotStatus('queued', 20_000, 100); // rate-limited for 20 s
+  core.onTimer(250); // the fast retry waits too
+  core.onTimer(20_000);
+  assert.deepEqual(sink.take(), [{ kind: 'request', reason: 'initial', attempt: 1 }], 'no retry while it is queued');
+  core.onTimer(23_100); // eta + snapshotTimeoutMs passed: retry
+  assert.deepEqual(sink.take(), [{ kind: 'request', reason: 'retry', attempt: 2 }]);
+  core.onSnapshotStatus('failed', 0, 23_200); // will not come: the next one now, not after the timeout
+  assert.deepEqual(sink.take(), [{ kind: 'request', reason: 'retry', attempt: 3 }]);
+  // a collector that keeps saying "queued, for ever" holds the book at most 70 s
+  core.onSnapshotStatus('queued', 1e12, 24_000);
+  core.onTimer(93_999);
+  assert.deepEqual(sink.take(), []);
+  core.onTimer(94_000);
+  assert.deepEqual(sink.take(), [{ kind: 'request', reason: 'retry', attempt: 4 }]);
+  // once synced, a late word changes nothing
+  core.onSnapshot(snapshot(1), 94_001);
+  sink.take();
+  core.onSnapshotStatus('failed', 0, 95_000);
+  assert.deepEqual(sink.take(), []);
+});

@@ -1,0 +1,59 @@
+/** A collector's word on a snapshot request counts only from the collector asked (SnapshotStatus). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ArbiterService } from '../../src/arbiter/service.js';
+import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
+import { decodeAny, encode, encodeCollectorEvent, topics, type SnapshotRequest } from '../../src/wire/messages.js';
+import { sleep, waitFor } from '../helpers.js';
+
+test("'failed' from the collector asked brings the next request at once; a word from another is ignored", async (t) => {
+  const bus = new InprocBus();
+  const [arbT, colT, tapT] = [new InprocTransport(bus), new InprocTransport(bus), new InprocTransport(bus)];
+  // a long timeout: any request after the first two must come from a collector's word
+  const arb = new ArbiterService({ transport: arbT, symbols: ['BUSDT'], snapshotTimeoutMs: 60_000 });
+  t.after(async () => {
+    await arb.stop();
+    for (const tr of [arbT, colT, tapT]) await tr.close();
+  });
+  const requests: SnapshotRequest[] = [];
+  const ctl = await tapT.subscriber('book', ['ctl.snapshot.']);
+  void (async () => {
+    for await (const m of ctl) requests.push(decodeAny(m.payload) as SnapshotRequest);
+  })();
+  await arb.start();
+  const pub = await colT.publisher('ingest');
+  for (const id of ['a', 'b'])
+    for (let seq = 10; seq < 13; seq++)
+      pub.send(
+        topics.raw('binance', 'BUSDT'),
+        encodeCollectorEvent({
+          type: 'delta',
+          venue: 'binance',
+          symbol: 'BUSDT',
+          first: seq,
+          last: seq,
+          exchTime: 0,
+          recvTime: 0,
+          collector: id,
+          bids: [],
+          asks: [],
+        }),
+      );
+  await waitFor(() => requests.length >= 2, 3000, 'the first request and its fast retry');
+  await sleep(300);
+  assert.equal(requests.length, 2);
+  assert.equal(requests[0].collector, requests[1].collector, 'the fast retry goes to the same collector');
+  const asked = requests[0].collector;
+  const other = asked === 'a' ? 'b' : 'a';
+  const word = (collector: string, state: string) =>
+    pub.send(
+      topics.status(collector),
+      encode({ v: 1, type: 'snapshot-status', venue: 'binance', symbol: 'BUSDT', collector, state }),
+    );
+  word(other, 'failed'); // not asked: no effect
+  await sleep(300);
+  assert.equal(requests.length, 2, 'a word from a collector not asked changes nothing');
+  word(asked, 'failed');
+  await waitFor(() => requests.length === 3, 2000, 'the next request after failed');
+  assert.equal(requests[2].collector, other, 'the next collector');
+});
