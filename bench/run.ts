@@ -53,6 +53,19 @@ console.log(
 for (const rate of [1000, 10_000])
   for (const kind of ['zeromq', 'tcp'] as const) console.log(formatFloor(await benchFloor(rate, 4, kind)));
 
+section(
+  'Cold start: 2,000 Binance spot books, two collectors each its own IP, Binance limits enforced (bench/coldstart.ts)',
+);
+console.log(
+  'arithmetic: limit 100 = weight 5; two IPs x 6,000/min = 2,400 snapshots/min; target one snapshot per book',
+);
+console.log(loadLine());
+{
+  const { execFileSync } = await import('node:child_process');
+  const script = new URL('./coldstart.js', import.meta.url).pathname;
+  console.log(execFileSync(process.execPath, [script, quick ? '500' : '2000', '100'], { encoding: 'utf8' }).trim());
+}
+
 section('Regions: three collectors, each path to the exchange with its own delay, jitter and loss (bench/regions.ts)');
 console.log((await benchRegions(500, quick ? 5 : 10)).text);
 

@@ -3,7 +3,7 @@
  * loopback IP, against the simulator enforcing Binance's real limits (6,000 weight a minute per IP), one
  * arbiter, in one process (inproc bus). Prints the books synced over time, then the REST weight used per
  * book, the simulator's 429/418 counts and each IP's peak weight in one window.
- *   node dist/bench/coldstart-limits.js [books=2000] [snapshotLimit=100]
+ *   node dist/bench/coldstart.js [books=2000] [snapshotLimit=100]
  * Linux only (127.0.0.2 and .3 must be loopback addresses).
  */
 import { performance } from 'node:perf_hooks';
