@@ -1,5 +1,6 @@
 /** Public API of the bookwire package. */
 export { subscribe, type SubscribeOptions, type BookUpdate } from './client/subscribe.js';
+export { subscribeVenue, type VenueSubscribeOptions, type VenueUpdate } from './client/venue.js';
 export { OrderBook, type BookLevels } from './core/book.js';
 export { BookReplica } from './core/replica.js';
 export { BookArbiter, type ArbiterSink, type ArbiterOptions } from './core/arbiter.js';
@@ -21,4 +22,16 @@ export { ArbiterService, type ArbiterServiceOptions } from './arbiter/service.js
 export { BinanceSimulator, ExchangeSimulator, type SimOptions } from './sim/index.js';
 export { loadConfig } from './config/load.js';
 export type { Config } from './config/schema.js';
-export { replay, replaySync, replayBook, bookAt, exportParquet, Recorder, type ReplayOptions, type ReplayItem, type ReplaySpeed, type BookAt, type RecorderOptions } from './recorder/index.js';
+export {
+  replay,
+  replaySync,
+  replayBook,
+  bookAt,
+  exportParquet,
+  Recorder,
+  type ReplayOptions,
+  type ReplayItem,
+  type ReplaySpeed,
+  type BookAt,
+  type RecorderOptions,
+} from './recorder/index.js';
