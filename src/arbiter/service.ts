@@ -174,6 +174,8 @@ class BookHandler implements ArbiterSink {
   private noSourceLoggedAt = -Infinity;
   /** The collector the last snapshot request went to: only its word on it counts (onSnapshotStatus). */
   askedCollector: string | undefined;
+  /** Peer requests since the book was last synced (a peer's book that does not chain is asked again once). */
+  private peerTries = 0;
   /** A peer request is outstanding (never two at once for one book). */
   private askingPeer = false;
   /** When a peer last could not serve this book: collectors are asked for PEER_BACKOFF_MS after. */
@@ -276,9 +278,14 @@ class BookHandler implements ArbiterSink {
     }
     this.noSourceLoggedAt = -Infinity;
     const peers = this.svc.peers;
-    if (peers !== undefined && attempt <= 2 && now - this.peerFailedAt >= PEER_BACKOFF_MS) {
-      if (!this.askingPeer) this.askPeer(peers, reason, attempt);
-      return;
+    if (peers !== undefined && now - this.peerFailedAt >= PEER_BACKOFF_MS) {
+      // while a peer request waits its turn (peers.ts paces them) its answer decides; two per episode
+      if (this.askingPeer) return;
+      if (this.peerTries < 2) {
+        this.peerTries++;
+        this.askPeer(peers, reason, attempt);
+        return;
+      }
     }
     this.askCollector(pool, reason, attempt);
   }
@@ -329,6 +336,7 @@ class BookHandler implements ArbiterSink {
 
   reset(reason: 'initial' | 'resync', snap: BookSnapshot): void {
     this.hadBook = true;
+    this.peerTries = 0;
     // An exchange snapshot has a depth limit: past its last levels the book is not known (docs/wire-format.md).
     let bid = Infinity;
     let ask = -Infinity;
