@@ -19,7 +19,7 @@
  */
 import { intervalRule } from '../core/sequence.js';
 import type { BookDelta, BookSnapshot, Level } from '../core/types.js';
-import { intAt, intEnd, literalAt, stringLevelsAt } from '../wire/textscan.js';
+import { asciiBytes, intAt, intEnd, literalAt, stringLevelsAt } from '../wire/textscan.js';
 import {
   chunks,
   crossedError,
@@ -114,8 +114,10 @@ export function scanBybitDelta(
   recvTime: number,
   venue: string,
 ): BookDelta | undefined {
-  let i = literalAt(text, 0, '{"topic":"orderbook.');
-  if (i < 0) return undefined;
+  if (!text.startsWith('{"topic":"orderbook.')) return undefined;
+  const b = asciiBytes(text);
+  if (b === undefined) return undefined;
+  let i = 20;
   // depth: 1-4 digits, then '.'
   const depthStart = i;
   let c = text.charCodeAt(i);
@@ -136,50 +138,50 @@ export function scanBybitDelta(
   let ts: number;
   if (text.charCodeAt(symEnd + 4) === 121) {
     // linear: type, then ts
-    i = literalAt(text, symEnd + 1, ',"type":"delta","ts":');
+    i = literalAt(b, symEnd + 1, ',"type":"delta","ts":');
     if (i < 0) return undefined;
-    ts = intAt(text, i);
+    ts = intAt(b, i);
     if (ts < 0) return undefined;
     i = intEnd;
   } else {
     // spot: ts, then type
-    i = literalAt(text, symEnd + 1, ',"ts":');
+    i = literalAt(b, symEnd + 1, ',"ts":');
     if (i < 0) return undefined;
-    ts = intAt(text, i);
+    ts = intAt(b, i);
     if (ts < 0) return undefined;
-    i = literalAt(text, intEnd, ',"type":"delta"');
+    i = literalAt(b, intEnd, ',"type":"delta"');
     if (i < 0) return undefined;
   }
-  i = literalAt(text, i, ',"data":{"s":"');
+  i = literalAt(b, i, ',"data":{"s":"');
   if (i < 0) return undefined;
   // data.s must be the topic's symbol
   if (text.charCodeAt(i + len) !== 34) return undefined;
   for (let k = 0; k < len; k++) if (text.charCodeAt(i + k) !== text.charCodeAt(symStart + k)) return undefined;
-  i = literalAt(text, i + len + 1, ',"b":');
+  i = literalAt(b, i + len + 1, ',"b":');
   if (i < 0) return undefined;
   const bids: Level[] = [];
-  i = stringLevelsAt(text, i, bids, 0, MAX_LEVELS_PER_SIDE);
+  i = stringLevelsAt(b, i, bids, 0, MAX_LEVELS_PER_SIDE);
   if (i < 0) return undefined;
-  i = literalAt(text, i, ',"a":');
+  i = literalAt(b, i, ',"a":');
   if (i < 0) return undefined;
   const asks: Level[] = [];
-  i = stringLevelsAt(text, i, asks, 0, MAX_LEVELS_PER_SIDE);
+  i = stringLevelsAt(b, i, asks, 0, MAX_LEVELS_PER_SIDE);
   if (i < 0) return undefined;
-  i = literalAt(text, i, ',"u":');
+  i = literalAt(b, i, ',"u":');
   if (i < 0) return undefined;
-  const u = intAt(text, i);
+  const u = intAt(b, i);
   if (u < 2) return undefined; // u = 1 is a snapshot (a restart): the JSON path
   i = intEnd;
   if (text.charCodeAt(i + 2) === 115) {
-    i = literalAt(text, i, ',"seq":');
-    if (i < 0 || intAt(text, i) < 0) return undefined;
+    i = literalAt(b, i, ',"seq":');
+    if (i < 0 || intAt(b, i) < 0) return undefined;
     i = intEnd;
   }
   if (text.charCodeAt(i) !== 125) return undefined; // } of data
   i++;
   if (text.charCodeAt(i + 2) === 99) {
-    i = literalAt(text, i, ',"cts":');
-    if (i < 0 || intAt(text, i) < 0) return undefined;
+    i = literalAt(b, i, ',"cts":');
+    if (i < 0 || intAt(b, i) < 0) return undefined;
     i = intEnd;
   }
   if (text.charCodeAt(i) !== 125 || i + 1 !== text.length) return undefined;

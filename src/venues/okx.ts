@@ -23,7 +23,7 @@ import type { StringLevel } from '../core/book.js';
 import type { BookIntegrity } from '../core/integrity.js';
 import { intervalRule } from '../core/sequence.js';
 import type { BookDelta, BookSnapshot, Level } from '../core/types.js';
-import { intAt, intEnd, literalAt, stringLevelsAt } from '../wire/textscan.js';
+import { asciiBytes, intAt, intEnd, literalAt, stringLevelsAt } from '../wire/textscan.js';
 import {
   chunks,
   crossedError,
@@ -241,6 +241,8 @@ let lastInstId = '';
 /** The fast path of parseOkxMessage: a BookDelta for an ordinary `books` update, else undefined. */
 export function scanOkxUpdate(text: string, collector: string, recvTime: number): BookDelta | undefined {
   if (text.indexOf('{"arg":{"channel":"books","instId":"', 0) !== 0) return undefined;
+  const b = asciiBytes(text);
+  if (b === undefined) return undefined;
   const idStart = 36;
   const idEnd = text.indexOf('"', idStart);
   if (idEnd <= idStart || idEnd - idStart > 60) return undefined;
@@ -254,14 +256,14 @@ export function scanOkxUpdate(text: string, collector: string, recvTime: number)
   }
   if (text.indexOf('"},"action":"update","data":[{"asks":', idEnd) !== idEnd) return undefined;
   const asks: Level[] = [];
-  let i = stringLevelsAt(text, idEnd + 37, asks, 2, MAX_LEVELS_PER_SIDE);
+  let i = stringLevelsAt(b, idEnd + 37, asks, 2, MAX_LEVELS_PER_SIDE);
   if (i < 0) return undefined;
-  i = literalAt(text, i, ',"bids":');
+  i = literalAt(b, i, ',"bids":');
   if (i < 0) return undefined;
   const bids: Level[] = [];
-  i = stringLevelsAt(text, i, bids, 2, MAX_LEVELS_PER_SIDE);
+  i = stringLevelsAt(b, i, bids, 2, MAX_LEVELS_PER_SIDE);
   if (i < 0) return undefined;
-  i = literalAt(text, i, ',"ts":"');
+  i = literalAt(b, i, ',"ts":"');
   if (i < 0) return undefined;
   // ts: 1-15 digits in quotes (plainInteger's strings, minus the 16-digit ones it may refuse)
   const tsStart = i;
@@ -275,22 +277,22 @@ export function scanOkxUpdate(text: string, collector: string, recvTime: number)
   i++;
   if (text.charCodeAt(i + 2) === 99) {
     // "checksum": a signed 32-bit integer (deprecated, 0 today)
-    i = literalAt(text, i, ',"checksum":');
+    i = literalAt(b, i, ',"checksum":');
     if (i < 0) return undefined;
     const negative = text.charCodeAt(i) === 45;
-    const v = intAt(text, negative ? i + 1 : i);
+    const v = intAt(b, negative ? i + 1 : i);
     if (v < 0 || v > (negative ? 0x80000000 : 0x7fffffff)) return undefined;
     i = intEnd;
   }
-  i = literalAt(text, i, ',"prevSeqId":');
+  i = literalAt(b, i, ',"prevSeqId":');
   if (i < 0) return undefined;
-  const prevSeqId = intAt(text, i);
+  const prevSeqId = intAt(b, i);
   // prevSeqId -1, keep-alives (seqId == prevSeqId) and resets (seqId < prevSeqId): the JSON path
   if (prevSeqId < 0) return undefined;
-  i = literalAt(text, intEnd, ',"seqId":');
+  i = literalAt(b, intEnd, ',"seqId":');
   if (i < 0) return undefined;
-  const seqId = intAt(text, i);
-  if (seqId <= prevSeqId || literalAt(text, intEnd, '}]}') !== text.length) return undefined;
+  const seqId = intAt(b, i);
+  if (seqId <= prevSeqId || literalAt(b, intEnd, '}]}') !== text.length) return undefined;
   if (!sameId) lastInstId = text.slice(idStart, idEnd);
   return {
     type: 'delta',

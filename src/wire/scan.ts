@@ -43,7 +43,10 @@ const NO_LEVELS: Level[] = Object.freeze([]) as unknown as Level[];
  * that exact shape (the caller then uses JSON.parse). When `wanted` says no, the returned delta has empty,
  * frozen bids/asks and `levelsSkipped: true`: it carries the range, the times and the collector only.
  */
-export function scanCollectorDelta(text: string, wanted?: LevelsWanted): (BookDelta & { levelsSkipped?: true }) | undefined {
+export function scanCollectorDelta(
+  text: string,
+  wanted?: LevelsWanted,
+): (BookDelta & { levelsSkipped?: true }) | undefined {
   if (!deltaHead(text, ',"first":')) return undefined;
   const venue = lastVenue;
   const symbol = lastSymbol;
@@ -84,12 +87,12 @@ export function scanCollectorDelta(text: string, wanted?: LevelsWanted): (BookDe
   if (!sc.expect(',"bids":')) return undefined;
   const bidsStart = sc.pos;
   const bids: Level[] = [];
-  if (!sc.levels(bids, false)) return undefined;
+  if (!sc.levels(bids)) return undefined;
   const bidsEnd = sc.pos;
   if (!sc.expect(',"asks":')) return undefined;
   const asksStart = sc.pos;
   const asks: Level[] = [];
-  if (!sc.levels(asks, false) || sc.charCode() !== 125 || sc.pos + 1 !== text.length) return undefined;
+  if (!sc.levels(asks) || sc.charCode() !== 125 || sc.pos + 1 !== text.length) return undefined;
   ev.bids = bids;
   ev.asks = asks;
   ev.bidsJson = text.slice(bidsStart, bidsEnd);
@@ -112,9 +115,9 @@ export function scanConsolidatedDelta(text: string): ConsolidatedDelta | undefin
   const first = sc.int();
   if (first < 0 || !sc.expect(',"bids":')) return undefined;
   const bids: Level[] = [];
-  if (!sc.levels(bids, false) || !sc.expect(',"asks":')) return undefined;
+  if (!sc.levels(bids) || !sc.expect(',"asks":')) return undefined;
   const asks: Level[] = [];
-  if (!sc.levels(asks, false) || !sc.expect(',"exchTime":')) return undefined;
+  if (!sc.levels(asks) || !sc.expect(',"exchTime":')) return undefined;
   const exchTime = sc.int();
   if (exchTime < 0 || !sc.expect(',"recvTime":')) return undefined;
   const recvTime = sc.int();

@@ -84,18 +84,11 @@ export class TextScanner {
     return m / POW10[k];
   }
 
-  /** A decimal in quotes, as exchanges send prices and sizes ("65000.01"), with Number()'s value; or -1. */
-  quotedDecimal(): number {
-    const v = quotedDecimalAt(this.text, this.pos);
-    if (v >= 0) this.pos = decimalEnd;
-    return v;
-  }
-
   /**
-   * A level array [[price,size],...] into `out`, prices as plain (`quoted` false) or quoted decimals.
-   * Prices must be > 0 and sizes >= 0 (a zero size deletes the level).
+   * A level array [[price,size],...] of plain decimals into `out` (quoted ones, as venues send them:
+   * stringLevelsAt). Prices must be > 0 and sizes >= 0 (a zero size deletes the level).
    */
-  levels(out: Level[], quoted: boolean): boolean {
+  levels(out: Level[]): boolean {
     const text = this.text;
     if (text.charCodeAt(this.pos) !== 91) return false; // [
     this.pos++;
@@ -106,10 +99,10 @@ export class TextScanner {
     for (;;) {
       if (text.charCodeAt(this.pos) !== 91) return false;
       this.pos++;
-      const p = quoted ? this.quotedDecimal() : this.decimal();
+      const p = this.decimal();
       if (!(p > 0) || text.charCodeAt(this.pos) !== 44) return false; // ,
       this.pos++;
-      const s = quoted ? this.quotedDecimal() : this.decimal();
+      const s = this.decimal();
       if (s < 0 || text.charCodeAt(this.pos) !== 93) return false; // ]
       out.push([p, s]);
       const c = text.charCodeAt(++this.pos);
@@ -157,105 +150,155 @@ export function isPlainBody(text: string, start: number, end: number): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The same reading as free functions over (text, index), for the venue frame scanners' hot paths: each
-// returns the index just past what it read, or -1. Called a dozen times per frame, a method call on a
-// scanner object does not always get inlined; these keep the cursor in a local and the level loop whole
-// (measured: Binance spot frames parse ~30 % faster than through TextScanner).
+// The same reading as free functions over the frame's bytes, for the venue frame scanners' hot paths: each
+// takes (bytes, index) and returns the index just past what it read, or -1. Called a dozen times per frame,
+// a method call on a scanner object does not always get inlined; these keep the cursor in a local and the
+// level loop whole (measured: Binance spot frames parse ~30 % faster than through TextScanner). They read
+// bytes, not the string: String.prototype.charCodeAt costs several checks per character (the string's
+// representation and width), a Uint8Array load one; copying the frame first (TextEncoder.encodeInto, one
+// builtin call) and reading bytes is faster over a whole frame (measured, docs/performance.md).
 
-/** The index just past `lit` if text continues with it at i, else -1. */
-export function literalAt(text: string, i: number, lit: string): number {
-  const n = lit.length;
-  if (i + n > text.length) return -1;
-  for (let j = 0; j < n; j++) if (text.charCodeAt(i + j) !== lit.charCodeAt(j)) return -1;
-  return i + n;
-}
+/** The buffer asciiBytes reuses: grown on demand up to KEEP_BYTES; larger frames get one of their own. */
+let scanBuffer = new Uint8Array(1 << 16);
+const KEEP_BYTES = 1 << 20;
+const encoder = new TextEncoder();
 
-/** Where the last quotedDecimalAt (that did not return -1) stopped: the index after the closing quote. */
-export let decimalEnd = 0;
+/** Zero bytes written after the frame: the scanners look ahead at most 3 bytes past where they stand. */
+const PAD = 4;
 
 /**
- * A decimal in quotes at i, as exchanges send prices and sizes ("65000.01"), with Number()'s value, its end
- * in decimalEnd; or -1 (exponents, signs, escapes: for the slow path).
+ * The frame as bytes, followed by PAD zero bytes, or undefined when it has a character outside ASCII (then the
+ * scanner says no and the JSON path reads it). Byte i is then text.charCodeAt(i), so indices are shared with
+ * the text. The array is reused by the next call: read it before scanning another frame. The zeros end every
+ * read and every look-ahead (b[i + 2] === 115: is "st" next?): nothing a scanner accepts contains a 0, and
+ * without them a look-ahead past the end would see an earlier, longer frame's bytes and take a wrong turn.
  */
-export function quotedDecimalAt(text: string, i: number): number {
-  if (text.charCodeAt(i) !== 34) return -1;
-  const start = ++i;
-  let c = text.charCodeAt(i);
-  if (!(c >= 48 && c <= 57)) return -1;
-  // the integer part, then the fraction: two tight loops (no "seen the dot" test per digit)
-  let m = 0;
-  do {
-    m = m * 10 + (c - 48);
-    c = text.charCodeAt(++i);
-  } while (c >= 48 && c <= 57);
-  const dot = i;
-  if (c === 46) {
-    c = text.charCodeAt(++i);
-    while (c >= 48 && c <= 57) {
-      m = m * 10 + (c - 48);
-      c = text.charCodeAt(++i);
-    }
+export function asciiBytes(text: string): Uint8Array | undefined {
+  const n = text.length;
+  let b = scanBuffer;
+  if (n + PAD > b.length) {
+    let size = b.length;
+    while (size < n + PAD) size *= 2;
+    b = new Uint8Array(size);
+    if (size <= KEEP_BYTES) scanBuffer = b;
   }
-  if (c !== 34) return -1;
-  decimalEnd = i + 1;
-  const k = i > dot ? i - dot - 1 : 0; // digits after the dot ("1." has none)
-  return m <= Number.MAX_SAFE_INTEGER && k <= 22 ? m / POW10[k] : +text.slice(start, i);
+  const r = encoder.encodeInto(text, b);
+  if (r.read !== n || r.written !== n) return undefined; // non-ASCII: more bytes than characters
+  b[n] = 0;
+  b[n + 1] = 0;
+  b[n + 2] = 0;
+  b[n + 3] = 0;
+  return b;
+}
+
+/** The index just past `lit` if the bytes continue with it at i, else -1. */
+export function literalAt(b: Uint8Array, i: number, lit: string): number {
+  const n = lit.length;
+  for (let j = 0; j < n; j++) if (b[i + j] !== lit.charCodeAt(j)) return -1;
+  return i + n;
 }
 
 /** Where the last intAt (that did not return -1) stopped: the index after its digits. */
 export let intEnd = 0;
 
 /** A non-negative JSON integer at i (no leading zeros, at most 2^53 - 1), its end in intEnd; or -1. */
-export function intAt(text: string, i: number): number {
-  let c = text.charCodeAt(i);
+export function intAt(b: Uint8Array, i: number): number {
+  let c = b[i];
   if (!(c >= 48 && c <= 57)) return -1;
   if (c === 48) {
-    const d = text.charCodeAt(i + 1);
+    const d = b[i + 1];
     if (d >= 48 && d <= 57) return -1; // JSON: "0" alone starts with 0
   }
   let v = 0;
   do {
     v = v * 10 + (c - 48);
-    c = text.charCodeAt(++i);
+    c = b[++i];
   } while (c >= 48 && c <= 57);
   if (v > Number.MAX_SAFE_INTEGER) return -1;
   intEnd = i;
   return v;
 }
 
+/** Where the last bytesDecimalAt (that did not return -1) stopped: the index after the closing quote. */
+let bytesDecimalEnd = 0;
+
+/**
+ * A decimal in quotes at i ("65000.01"), with Number()'s value, its end in bytesDecimalEnd; or -1 (exponents,
+ * signs, escapes: for the JSON path).
+ */
+function bytesDecimalAt(b: Uint8Array, i: number): number {
+  if (b[i] !== 34) return -1;
+  const start = ++i;
+  let c = b[i];
+  if (!(c >= 48 && c <= 57)) return -1;
+  // the integer part, then the fraction: two tight loops (no "seen the dot" test per digit)
+  let m = 0;
+  do {
+    m = m * 10 + (c - 48);
+    c = b[++i];
+  } while (c >= 48 && c <= 57);
+  const dot = i;
+  if (c === 46) {
+    c = b[++i];
+    while (c >= 48 && c <= 57) {
+      m = m * 10 + (c - 48);
+      c = b[++i];
+    }
+  }
+  if (c !== 34) return -1;
+  bytesDecimalEnd = i + 1;
+  const k = i > dot ? i - dot - 1 : 0; // digits after the dot ("1." has none)
+  return m <= Number.MAX_SAFE_INTEGER && k <= 22 ? m / POW10[k] : Number(asciiText(b, start, i));
+}
+
+/** b[start, end) as a string (ASCII): for the rare number bytesDecimalAt leaves to Number(). */
+function asciiText(b: Uint8Array, start: number, end: number): string {
+  let s = '';
+  for (let j = start; j < end; j++) s += String.fromCharCode(b[j]);
+  return s;
+}
+
 /**
  * Levels sent as strings at i, [["price","size"(,"int"...)],...], into `out`: the index after the closing
  * bracket, or -1. What the adapters' textLevels accepts with `extra` further strings per level, each 1-15
- * digits (OKX: the deprecated "0" and the order count); price finite > 0, size finite >= 0 (0 deletes), at
- * most `max` levels. Numbers get Number()'s value (quotedDecimalAt).
+ * digits (OKX: the deprecated "0" and the order count); price > 0, size >= 0 (0 deletes), at most `max`
+ * levels. Numbers get Number()'s value (bytesDecimalAt).
  */
-export function stringLevelsAt(text: string, i: number, out: Level[], extra: number, max: number): number {
-  if (text.charCodeAt(i) !== 91) return -1; // [
-  let c = text.charCodeAt(++i);
+export function stringLevelsAt(b: Uint8Array, i: number, out: Level[], extra: number, max: number): number {
+  if (b[i] !== 91) return -1; // [
+  let c = b[++i];
   if (c === 93) return i + 1;
   for (;;) {
     if (c !== 91 || out.length === max) return -1; // [
-    const p = quotedDecimalAt(text, i + 1);
-    if (!(p > 0 && p < Infinity) || text.charCodeAt(decimalEnd) !== 44) return -1; // ,
-    const s = quotedDecimalAt(text, decimalEnd + 1);
+    const p = bytesDecimalAt(b, i + 1);
+    if (!(p > 0 && p < Infinity) || b[bytesDecimalEnd] !== 44) return -1; // ,
+    const s = bytesDecimalAt(b, bytesDecimalEnd + 1);
     if (!(s >= 0 && s < Infinity)) return -1;
-    i = decimalEnd;
-    // extra strings: ,"digits"
-    for (let e = 0; e < extra; e++) {
-      if (text.charCodeAt(i) !== 44 || text.charCodeAt(i + 1) !== 34) return -1;
-      i += 2;
-      const start = i;
-      c = text.charCodeAt(i);
-      while (c >= 48 && c <= 57) c = text.charCodeAt(++i);
-      if (c !== 34 || i === start || i - start > 15) return -1;
-      i++;
-    }
-    if (text.charCodeAt(i) !== 93) return -1; // ]
+    i = bytesDecimalEnd;
+    if (extra > 0 && (i = extraStringsAt(b, i, extra)) < 0) return -1;
+    if (b[i] !== 93) return -1; // ]
     out.push([p, s]);
-    c = text.charCodeAt(i + 1);
+    c = b[i + 1];
     i += 2;
     if (c === 93) return i;
     if (c !== 44) return -1;
-    c = text.charCodeAt(i);
+    c = b[i];
   }
+}
+
+/**
+ * `extra` strings of 1-15 digits at i, each after a comma (OKX's ,"0","3"): the index after them, or -1.
+ * Apart from stringLevelsAt so that its loop stays small enough for V8 to inline into the venue scanners.
+ */
+function extraStringsAt(b: Uint8Array, i: number, extra: number): number {
+  for (let e = 0; e < extra; e++) {
+    if (b[i] !== 44 || b[i + 1] !== 34) return -1;
+    i += 2;
+    const start = i;
+    let c = b[i];
+    while (c >= 48 && c <= 57) c = b[++i];
+    if (c !== 34 || i === start || i - start > 15) return -1;
+    i++;
+  }
+  return i;
 }

@@ -243,7 +243,7 @@ test('the scanner handles every canonical depthUpdate and agrees with JSON.parse
 
 test('parseMessage and the JSON path agree on mutated and re-formatted messages', () => {
   fc.assert(
-    fc.property(mutatedFrames(depthUpdateArb.map(canonical), '0123456789.,:"[]{}eE-+ \\xu'), (text) => {
+    fc.property(mutatedFrames(depthUpdateArb.map(canonical), '0123456789.,:"[]{}eE-+ \\xué\u0130\u0122'), (text) => {
       assert.deepEqual(parseMessage(text, 'c', 1), parseMessageJson(text, 'c', 1), text);
     }),
     { numRuns: 2000 },
@@ -447,4 +447,13 @@ test('real Binance recording: snapshot + diff sync, no gaps, never crossed, matc
     assert.match(top.bids[0][0], /^\d+\.\d{8}$/);
     assert.equal(Number(top.bids[0][0]), book.bestBid()![0]);
   }
+});
+
+test('a frame scanned right after a longer one is read on its own, not with the bytes the longer one left', () => {
+  // the scanner reads a copy of the frame in a reused buffer; at the end of RAW it looks two bytes ahead for
+  // USD-M's "st", which this longer frame left there
+  assert.notEqual(scanDepthUpdate(`${RAW.slice(0, -1)},"st":1}`, 'c', 1), undefined);
+  const fast = scanDepthUpdate(RAW, 'c', 1);
+  assert.notEqual(fast, undefined);
+  assert.deepEqual(fast, parseMessageJson(RAW, 'c', 1).delta);
 });

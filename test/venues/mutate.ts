@@ -1,8 +1,11 @@
 /** Frames a venue's fast scanner must defer on: canonical frames, maybe re-formatted, with 1-3 one-character edits. */
 import fc from 'fast-check';
 
-/** Edit characters: digits, JSON punctuation, exponent/sign letters, whitespace, escapes (A: a letter). */
-const EDIT_CHARS = '0123456789.,:"[]{}eE-+ \\xuA';
+/**
+ * Edit characters: digits, JSON punctuation, exponent/sign letters, whitespace, escapes (A: a letter), and
+ * non-ASCII ones the scanners must not read as ASCII (é; İ U+0130 and Ģ U+0122, whose low bytes are "0" and '"').
+ */
+export const EDIT_CHARS = '0123456789.,:"[]{}eE-+ \\xuAé\u0130\u0122';
 
 export function mutatedFrames(canonical: fc.Arbitrary<string>, chars = EDIT_CHARS): fc.Arbitrary<string> {
   const edit = fc.tuple(fc.nat(), fc.constantFrom('del', 'ins', 'rep'), fc.constantFrom(...chars.split('')));
