@@ -63,8 +63,15 @@ export interface ScaleRun {
   periodicLevelsPerSec: number;
   heartbeatsPerSec: number;
   statsPerSec: number;
+  /** Arbiter CPU with every book synced and no event (IDLE_S before the load starts), % of a core. */
+  idleCpuPct: number;
+  /** Heartbeats/s the client got meanwhile (silent books get one every second). */
+  idleHeartbeatsPerSec: number;
   lossless: boolean;
 }
+
+/** Seconds the arbiter is measured carrying its synced books with no events. */
+const IDLE_S = 5;
 
 // ------------------------------------------------------------------------------------------------------
 // Parent: orchestration
@@ -139,6 +146,17 @@ export async function benchScale(
     }
     const syncSeconds = (performance.now() - t0) / 1000;
     log(`  ${books} book(s) synced in ${syncSeconds.toFixed(1)} s; warm-up ${o.warmupS ?? 5} s`);
+    // the cost of carrying the books with no events: timers, stats, periodic snapshots, heartbeats
+    await sleep(1000);
+    const i0 = await arbiter.ask<ArbiterSample>('sample');
+    const c0i = await client.ask<ClientSample>('sample');
+    const i0t = performance.now();
+    await sleep(IDLE_S * 1000);
+    const i1 = await arbiter.ask<ArbiterSample>('sample');
+    const c1i = await client.ask<ClientSample>('sample');
+    const idleS = (performance.now() - i0t) / 1000;
+    const idleCpuPct = (i1.cpuUs - i0.cpuUs) / 1e4 / idleS;
+    const idleHeartbeatsPerSec = (c1i.heartbeats - c0i.heartbeats) / idleS;
     await load.ask('run');
     await sleep((o.warmupS ?? 5) * 1000);
 
@@ -216,6 +234,8 @@ export async function benchScale(
       periodicLevelsPerSec: (c1.periodicLevels - c0.periodicLevels) / el,
       heartbeatsPerSec: (c1.heartbeats - c0.heartbeats) / el,
       statsPerSec: (c1.stats - c0.stats) / el,
+      idleCpuPct,
+      idleHeartbeatsPerSec,
       lossless: badBooks === 0 && fin.dropped === 0 && aEnd.resyncs === 0,
     };
   } finally {
@@ -277,6 +297,8 @@ export function formatScale([one, many]: [ScaleRun, ScaleRun]): string {
     row('window s', (r) => f1(r.seconds)),
     row('cold sync of every book s', (r) => f1(r.syncSeconds)),
     row('arbiter CPU % of a core', (r) => f1(r.cpuPct)),
+    row('arbiter CPU % idle, books synced, no events', (r) => f1(r.idleCpuPct)),
+    row('  heartbeats/s meanwhile', (r) => f1(r.idleHeartbeatsPerSec)),
     row('arbiter CPU µs per event', (r) => r.cpuPerEventUs.toFixed(2)),
     row('arbiter RSS / heap MiB (end)', (r) => `${f1(r.rssMiB)} / ${f1(r.heapMiB)}`),
     row('RSS first -> last sample MiB', mem),
