@@ -39,6 +39,8 @@ export interface ArbiterSample {
   cpuUs: number;
   rss: number;
   heap: number;
+  /** Memory outside the JS heap: buffers and typed arrays (memoryUsage().external + arrayBuffers), MiB. */
+  external: number;
   synced: number;
   resyncs: number;
   /** Messages the arbiter took in (both copies of every event). */
@@ -93,6 +95,7 @@ async function runArbiter(cfg: ChildCfg): Promise<void> {
           cpuUs: c.user + c.system,
           rss: m.rss / 2 ** 20,
           heap: m.heapUsed / 2 ** 20,
+          external: (m.external + m.arrayBuffers) / 2 ** 20,
           synced,
           resyncs,
           received: svc.counters.received,

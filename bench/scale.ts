@@ -65,6 +65,8 @@ export interface ScaleRun {
   statsPerSec: number;
   /** Arbiter CPU with every book synced and no event (IDLE_S before the load starts), % of a core. */
   idleCpuPct: number;
+  /** Arbiter memory at the end of that idle spell (no queued messages yet): what the books themselves take, MiB. */
+  idle: { rssMiB: number; heapMiB: number; externalMiB: number };
   /** Heartbeats/s the client got meanwhile (silent books get one every second). */
   idleHeartbeatsPerSec: number;
   lossless: boolean;
@@ -235,6 +237,7 @@ export async function benchScale(
       heartbeatsPerSec: (c1.heartbeats - c0.heartbeats) / el,
       statsPerSec: (c1.stats - c0.stats) / el,
       idleCpuPct,
+      idle: { rssMiB: i1.rss, heapMiB: i1.heap, externalMiB: i1.external },
       idleHeartbeatsPerSec,
       lossless: badBooks === 0 && fin.dropped === 0 && aEnd.resyncs === 0,
     };
@@ -285,8 +288,7 @@ export function formatScale([one, many]: [ScaleRun, ScaleRun]): string {
   const row = (label: string, g: (r: ScaleRun) => string) =>
     `${label.padEnd(40)} ${g(one).padStart(16)} ${g(many).padStart(16)}`;
   const ratio = many.cpuPerEventUs / one.cpuPerEventUs;
-  const perBookKiB = ((many.rssMiB - one.rssMiB) * 1024) / (many.books - one.books);
-  const heapPerBookKiB = ((many.heapMiB - one.heapMiB) * 1024) / (many.books - one.books);
+  const perBook = (g: (r: ScaleRun) => number) => (((g(many) - g(one)) * 1024) / (many.books - one.books)).toFixed(1);
   const mem = (r: ScaleRun) => `${f1(r.samples[0].rssMiB)} -> ${f1(r.samples[r.samples.length - 1].rssMiB)}`;
   return [
     `events: Binance-shaped deltas, ${DEPTH}-level snapshots a side, 2 collectors sending every event (the arbiter drops one copy); arbiter defaults; ${one.coalesce ? 'batched (--coalesce)' : 'one payload per message'}`,
@@ -299,6 +301,10 @@ export function formatScale([one, many]: [ScaleRun, ScaleRun]): string {
     row('arbiter CPU % of a core', (r) => f1(r.cpuPct)),
     row('arbiter CPU % idle, books synced, no events', (r) => f1(r.idleCpuPct)),
     row('  heartbeats/s meanwhile', (r) => f1(r.idleHeartbeatsPerSec)),
+    row(
+      '  RSS / heap / buffers MiB meanwhile',
+      (r) => `${f1(r.idle.rssMiB)} / ${f1(r.idle.heapMiB)} / ${f1(r.idle.externalMiB)}`,
+    ),
     row('arbiter CPU µs per event', (r) => r.cpuPerEventUs.toFixed(2)),
     row('arbiter RSS / heap MiB (end)', (r) => `${f1(r.rssMiB)} / ${f1(r.heapMiB)}`),
     row('RSS first -> last sample MiB', mem),
@@ -310,7 +316,8 @@ export function formatScale([one, many]: [ScaleRun, ScaleRun]): string {
       (r) => `${r.lossless ? 'yes' : 'NO'} (${r.badBooks},${r.chainBreaks},${r.resyncs},${r.loadDropped})`,
     ),
     `CPU per event ${many.books} books / 1 book: ${ratio.toFixed(2)}x (target <= 1.5x); ` +
-      `memory per book: RSS ${perBookKiB.toFixed(1)} KiB, heap ${heapPerBookKiB.toFixed(1)} KiB ((${many.books}-book - 1-book) / ${many.books - 1})`,
+      `memory per book ((${many.books}-book - 1-book) / ${many.books - 1}), KiB: idle RSS ${perBook((r) => r.idle.rssMiB)}, ` +
+      `heap ${perBook((r) => r.idle.heapMiB)}, buffers ${perBook((r) => r.idle.externalMiB)}; end of window RSS ${perBook((r) => r.rssMiB)}`,
   ].join('\n');
 }
 
