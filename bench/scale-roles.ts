@@ -89,7 +89,7 @@ async function runArbiter(cfg: ChildCfg): Promise<void> {
         for (const s of symbols) {
           const b = svc.bookOf(VENUE, s);
           if (b && b.state !== 'unsynced') synced++;
-          if (b) resyncs += Math.max(0, b.counters.resyncs - 1); // the first build counts as one
+          if (b) resyncs += b.counters.resyncs; // turns to unsynced after the first build
         }
         return {
           cpuUs: c.user + c.system,
