@@ -60,6 +60,8 @@ export interface ArbiterServiceOptions {
   venue?: string;
   gapTimeoutMs?: number;
   snapshotIntervalMs?: number;
+  /** Most events held (waiting for a snapshot or a gap's filling) by all books together; default 1,000,000. */
+  maxHeldTotal?: number;
   /**
    * Levels per second all periodic snapshots together may carry (default 500,000): with many books each
    * book's snapshot period stretches past snapshotIntervalMs to stay within it.
@@ -521,10 +523,13 @@ export class ArbiterService {
     processErrors: 0,
     /** Messages whose collector field differs from the authenticated peer that sent them (refused). */
     peerMismatch: 0,
+    /** Held events dropped because all books together held more than maxHeldTotal. */
+    shed: 0,
     /** Books taken from a peer arbiter, and peer requests that could not be served. */
     peerSnapshots: 0,
     peerFailures: 0,
   };
+  private readonly maxHeldTotal: number;
   /** Peer arbiters' snapshot services (ArbiterServiceOptions.peers). */
   readonly peers?: PeerSnapshots;
   /** Peers already logged for a collector-field mismatch (bounded). */
@@ -541,6 +546,7 @@ export class ArbiterService {
     }
     this.probe = o.probe;
     if (o.peers) this.peers = new PeerSnapshots(o.peers);
+    this.maxHeldTotal = o.maxHeldTotal ?? 1_000_000;
   }
 
   get isStopped(): boolean {
@@ -843,10 +849,42 @@ export class ArbiterService {
 
   private tick(): void {
     const now = performance.now();
+    let held = 0;
     for (const b of this.books.values()) {
       b.core.onTimer(now);
+      held += b.core.buffered;
+    }
+    if (held > this.maxHeldTotal) this.shed(held, now);
+  }
+
+  /**
+   * Events held by all books together are bounded (maxHeldTotal): each book's own bound (10,000) times a
+   * whole market is gigabytes (a 2,000-book arbiter grew to 1.9 GB at a rate it could not keep up with).
+   * Over it, the books holding most drop what they hold and resync, until 90 % of the bound is left.
+   */
+  private shed(held: number, now: number): void {
+    const target = this.maxHeldTotal * 0.9;
+    const big = [...this.books.values()].filter((b) => b.core.buffered > 0);
+    big.sort((x, y) => y.core.buffered - x.core.buffered);
+    let dropped = 0;
+    let books = 0;
+    for (const b of big) {
+      if (held <= target) break;
+      const n = b.core.shed(now);
+      held -= n;
+      dropped += n;
+      books++;
+    }
+    this.counters.shed += dropped;
+    if (now - this.shedLoggedAt >= ERROR_EPISODE_MS) {
+      this.shedLoggedAt = now;
+      this.log.warn(
+        { dropped, books, maxHeldTotal: this.maxHeldTotal },
+        'too many events held across books: the largest holders dropped theirs and resync',
+      );
     }
   }
+  private shedLoggedAt = -Infinity;
 
   /**
    * Each synced book's consolidated snapshot every `every` ms, within a budget of levels per second over all

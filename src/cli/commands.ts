@@ -242,6 +242,7 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
     heartbeatMs: cfg.arbiter.heartbeatMs,
     snapshotIntervalMs: cfg.arbiter.snapshotIntervalMs,
     periodicLevelsPerSec: cfg.arbiter.periodicLevelsPerSec,
+    maxHeldTotal: cfg.arbiter.maxHeldTotal,
     snapshotTimeoutMs: cfg.arbiter.snapshotTimeoutMs,
     statsIntervalMs: cfg.arbiter.statsIntervalMs,
     feedTimeoutMs: cfg.arbiter.feedTimeoutMs,

@@ -122,6 +122,8 @@ export interface ArbiterConfig {
   snapshotIntervalMs: number;
   /** Levels per second all periodic snapshots together may carry; many books stretch each one's period. */
   periodicLevelsPerSec: number;
+  /** Most events held by all books together (waiting for a snapshot or a gap's filling). */
+  maxHeldTotal: number;
   snapshotTimeoutMs: number;
   statsIntervalMs: number;
   /**
@@ -520,6 +522,7 @@ const rawSchema = z.strictObject({
     heartbeatMs: intIn(0).default(1000),
     snapshotIntervalMs: intIn(1).default(1000),
     periodicLevelsPerSec: intIn(1000).default(500_000),
+    maxHeldTotal: intIn(1000).default(1_000_000),
     snapshotTimeoutMs: intIn(1).default(3000),
     statsIntervalMs: intIn(1).default(1000),
     feedTimeoutMs: intIn(100).default(3000),

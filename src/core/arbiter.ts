@@ -592,6 +592,19 @@ export class BookArbiter {
   }
 
   /**
+   * Drop every held event (the arbiter is over its total bound, ArbiterService maxHeldTotal): counted as
+   * overflow drops; a book that was synced resyncs, as when its own buffer overflows. Returns how many.
+   */
+  shed(nowMs: number): number {
+    const n = this.buffered;
+    if (n === 0) return 0;
+    this.dropHeld();
+    this.counters.overflowDrops += n;
+    if (this._state !== 'unsynced') this.resync('overflow', nowMs);
+    return n;
+  }
+
+  /**
    * What the collector asked last said of the request (the shell checks it is that collector's word):
    * 'queued' for etaMs by the venue's rate limit -- no retry elsewhere until then plus snapshotTimeoutMs,
    * and at most MAX_HOLD_MS from now, so a collector that holds requests cannot stall the book for good;

@@ -66,6 +66,12 @@ export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService
   );
   liveTotal(
     reg,
+    'arbiter_held_shed_total',
+    'Held events dropped because all books together held more than arbiter.maxHeldTotal (those books resync).',
+    () => k.shed,
+  );
+  liveTotal(
+    reg,
     'arbiter_peer_snapshots_total',
     "Books taken from a peer arbiter's snapshot service instead of an exchange snapshot.",
     () => k.peerSnapshots,
