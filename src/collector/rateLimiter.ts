@@ -6,6 +6,7 @@
  * used-weight header) corrects the count upward: other clients on the same IP spend it too. A 429/418
  * blocks everything until its Retry-After. Time is passed in (wall-clock ms): pure and unit-testable.
  */
+import { stableHash } from '../util/hash.js';
 export class WeightLimiter {
   /** Requests that may still count in the current window: taken at t0, answered at t1 (Infinity in flight). */
   private readonly spent: { w: number; t0: number; t1: number }[] = [];
@@ -110,10 +111,5 @@ export function backoffDelay(
 
 /** A stable fraction in [0,1) from a string, used to stagger collectors' scheduled reconnects. */
 export function stableFraction(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 16777619);
-  }
-  return (h >>> 0) / 2 ** 32;
+  return stableHash(s) / 2 ** 32;
 }
