@@ -10,7 +10,7 @@ import type { BookSnapshot } from '../core/types.js';
 import type { ConsolidatedSnapshot } from '../core/consolidated.js';
 import { nowMicros } from '../core/clock.js';
 import type { SnapshotClient, Transport } from '../transport/types.js';
-import { decodeConsolidated, encode, topics } from '../wire/messages.js';
+import { querySnapshot } from '../wire/messages.js';
 import { Pacer } from '../util/pacer.js';
 
 /** The feed id a peer's snapshot carries in the core (never a collector id: ids have no ':'). */
@@ -38,8 +38,7 @@ export class PeerSnapshots {
     let reply: ConsolidatedSnapshot;
     try {
       const client = await (this.client ??= this.transport.snapshotClient());
-      const q = encode({ v: 1, type: 'snapshot-query', venue, symbol });
-      const m = decodeConsolidated(await client.request(topics.book(venue, symbol), q, this.timeoutMs));
+      const m = await querySnapshot(client, venue, symbol, this.timeoutMs);
       if (m.type !== 'snapshot') return { error: `answered with a ${m.type}` };
       reply = m;
     } catch (e) {

@@ -13,8 +13,7 @@ import { DEFAULT_VENUE, findVenue } from '../venues/index.js';
 import type { SnapshotClient, Transport, ZmqEndpoints } from '../transport/types.js';
 import {
   decodeBookMessage,
-  decodeConsolidated,
-  encode,
+  querySnapshot,
   topics,
   type ConsolidatedHeartbeat,
   type ConsolidatedMessage,
@@ -76,8 +75,7 @@ export async function* subscribe(opts: SubscribeOptions): AsyncGenerator<BookUpd
     book.asking = true;
     try {
       const client = (snapClient ??= await transport.snapshotClient());
-      const reply = await client.request(topic, encode({ v: 1, type: 'snapshot-query', venue, symbol }), timeout);
-      return { snap: decodeConsolidated(reply) };
+      return { snap: await querySnapshot(client, venue, symbol, timeout) };
     } catch (e) {
       return { snap: e as Error };
     }

@@ -12,7 +12,7 @@ import { createTransport } from '../transport/index.js';
 import type { SnapshotClient, Transport, ZmqEndpoints } from '../transport/types.js';
 import { Pacer } from '../util/pacer.js';
 import { findVenue } from '../venues/index.js';
-import { decodeBookMessage, decodeConsolidated, encode, topics } from '../wire/messages.js';
+import { decodeBookMessage, querySnapshot, topics } from '../wire/messages.js';
 import { BookFollower, type BookUpdate, type Step } from './follower.js';
 
 export interface VenueSubscribeOptions {
@@ -44,7 +44,7 @@ export interface VenueUpdate extends BookUpdate {
 export async function* subscribeVenue(opts: VenueSubscribeOptions): AsyncGenerator<VenueUpdate, void, undefined> {
   const venue = opts.venue;
   const adapter = findVenue(venue);
-  const prefix = `${topics.book(venue, '')}`;
+  const prefix = topics.book(venue, '');
   const log = opts.logger ?? silentLogger;
   const staleAfterMs = opts.staleAfterMs ?? 3000;
   const maxBooks = opts.maxBooks ?? 10_000;
@@ -90,8 +90,7 @@ export async function* subscribeVenue(opts: VenueSubscribeOptions): AsyncGenerat
       .run(async (): Promise<ConsolidatedMessage | Error> => {
         try {
           const client = (snapClient ??= await transport.snapshotClient());
-          const q = encode({ v: 1, type: 'snapshot-query', venue, symbol: f.symbol });
-          return decodeConsolidated(await client.request(topics.book(venue, f.symbol), q, timeout));
+          return await querySnapshot(client, venue, f.symbol, timeout);
         } catch (e) {
           return e as Error;
         }

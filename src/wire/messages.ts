@@ -415,6 +415,21 @@ export function decodeAny(buf: Buffer | Uint8Array | string): BusPayload {
 }
 
 /**
+ * Ask a snapshot service for one book (the client side of answerSnapshotQuery): its consolidated message.
+ * Rejects on timeout, on an error reply and on an answer that does not decode. `client` is any snapshot
+ * client of the transport (typed by shape: the wire room does not import the transport).
+ */
+export async function querySnapshot(
+  client: { request(topic: string, payload: Buffer, timeoutMs?: number): Promise<Buffer> },
+  venue: string,
+  symbol: string,
+  timeoutMs: number,
+): Promise<ConsolidatedMessage> {
+  const q = encode({ v: 1, type: 'snapshot-query', venue, symbol });
+  return decodeConsolidated(await client.request(topics.book(venue, symbol), q, timeoutMs));
+}
+
+/**
  * The snapshot service's reply to a SnapshotQuery: the named book's snapshot, or an error reply saying
  * why not (undecodable query, unknown book, book resyncing). `name` picks the book a query asks for.
  */
