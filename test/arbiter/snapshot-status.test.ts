@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ArbiterService } from '../../src/arbiter/service.js';
 import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
-import { decodeAny, encode, encodeCollectorEvent, topics, type SnapshotRequest } from '../../src/wire/messages.js';
+import { decodeAny, encode, topics, type SnapshotRequest } from '../../src/wire/messages.js';
+import { rawDelta } from './raw.js';
 import { sleep, waitFor } from '../helpers.js';
 
 test("'failed' from the collector asked brings the next request at once; a word from another is ignored", async (t) => {
@@ -23,22 +24,7 @@ test("'failed' from the collector asked brings the next request at once; a word 
   await arb.start();
   const pub = await colT.publisher('ingest');
   for (const id of ['a', 'b'])
-    for (let seq = 10; seq < 13; seq++)
-      pub.send(
-        topics.raw('binance', 'BUSDT'),
-        encodeCollectorEvent({
-          type: 'delta',
-          venue: 'binance',
-          symbol: 'BUSDT',
-          first: seq,
-          last: seq,
-          exchTime: 0,
-          recvTime: 0,
-          collector: id,
-          bids: [],
-          asks: [],
-        }),
-      );
+    for (let seq = 10; seq < 13; seq++) pub.send(topics.raw('binance', 'BUSDT'), rawDelta('BUSDT', seq, id));
   await waitFor(() => requests.length >= 2, 3000, 'the first request and its fast retry');
   await sleep(300);
   assert.equal(requests.length, 2);

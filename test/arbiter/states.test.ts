@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ArbiterService } from '../../src/arbiter/service.js';
 import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
-import { decodeAny, encodeCollectorEvent, topics, type ArbiterStats } from '../../src/wire/messages.js';
+import { decodeAny, topics, type ArbiterStats } from '../../src/wire/messages.js';
+import { rawDelta, rawSnapshot } from './raw.js';
 import { waitFor } from '../helpers.js';
 
 test('book states: synced, waiting for a snapshot (with the reason), no collector yet', async (t) => {
@@ -25,25 +26,7 @@ test('book states: synced, waiting for a snapshot (with the reason), no collecto
   await arb.start();
   const pub = await colT.publisher('ingest');
   const ev = (symbol: string, type: 'delta' | 'snapshot', seq: number) =>
-    pub.send(
-      topics.raw('binance', symbol),
-      encodeCollectorEvent(
-        type === 'snapshot'
-          ? { type, venue: 'binance', symbol, seq, recvTime: 0, collector: 'a', bids: [[1, 1]], asks: [[2, 1]] }
-          : {
-              type,
-              venue: 'binance',
-              symbol,
-              first: seq,
-              last: seq,
-              exchTime: 0,
-              recvTime: 0,
-              collector: 'a',
-              bids: [],
-              asks: [],
-            },
-      ),
-    );
+    pub.send(topics.raw('binance', symbol), type === 'snapshot' ? rawSnapshot(symbol, seq) : rawDelta(symbol, seq));
   // A: synced from a snapshot; B: deltas from collector a but no snapshot comes; C: nothing at all
   ev('AUSDT', 'snapshot', 10);
   ev('BUSDT', 'delta', 10);
