@@ -13,11 +13,9 @@ import { subscribe } from '../../src/client/subscribe.js';
 import { silentLogger } from '../../src/log.js';
 import { ExchangeSimulator, loadCapture, type VenueId } from '../../src/sim/index.js';
 import { writeCapture } from '../../src/sim/captureWriter.js';
-import { ZmqTransport } from '../../src/transport/zeromq.js';
-import type { Transport } from '../../src/transport/types.js';
 import { underPrefix, venue } from '../../src/venues/index.js';
-import { freeEndpoints, runCli, sleep, startCli, waitFor } from '../helpers.js';
-import { follow, startParts } from './harness.js';
+import { runCli, sleep, startCli, waitFor } from '../helpers.js';
+import { follow, zmqParts } from './harness.js';
 
 const CASES: { venue: VenueId; symbol: string }[] = [
   { venue: 'binance', symbol: 'BTC/USDT' },
@@ -68,14 +66,7 @@ for (const c of CASES) {
     assert.equal(data.gaps, 0, 'nothing lost between the snapshot and the frames');
     assert.ok(data.events.length >= 50, `events: ${data.events.length}`);
 
-    const ep = await freeEndpoints();
-    const transports: Transport[] = [];
-    const mk = () => {
-      const tr = new ZmqTransport(ep, {});
-      transports.push(tr);
-      return tr;
-    };
-    const p = await startParts({
+    const p = await zmqParts(t, {
       venue: c.venue,
       symbols: [data.symbol],
       capture: out,
@@ -84,13 +75,8 @@ for (const c of CASES) {
       faulty: false,
       gapTimeoutMs: 50,
       snapshotTimeoutMs: 1000,
-      arbiterTransport: mk(),
-      mk,
     });
-    t.after(async () => {
-      await p.stop();
-      for (const tr of transports) await tr.close();
-    });
+    const ep = p.ep;
     const start = p.sim.truth(data.symbol, Infinity, c.venue);
     const cl = new AbortController();
     t.after(() => cl.abort());

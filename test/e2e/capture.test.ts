@@ -10,10 +10,8 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { subscribe } from '../../src/client/subscribe.js';
 import type { VenueId } from '../../src/sim/index.js';
-import { ZmqTransport } from '../../src/transport/zeromq.js';
-import type { Transport } from '../../src/transport/types.js';
-import { freeEndpoints, waitFor } from '../helpers.js';
-import { follow, startParts } from './harness.js';
+import { waitFor } from '../helpers.js';
+import { follow, zmqParts } from './harness.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../../test/fixtures/real/${name}`, import.meta.url));
 
@@ -26,14 +24,7 @@ const CASES: { venue: VenueId; file: string; symbol: string; events: number }[] 
 
 for (const c of CASES) {
   test(`${c.venue}: a real capture replayed by the simulator reaches the client equal to the truth`, async (t) => {
-    const ep = await freeEndpoints();
-    const transports: Transport[] = [];
-    const mk = () => {
-      const tr = new ZmqTransport(ep, {});
-      transports.push(tr);
-      return tr;
-    };
-    const p = await startParts({
+    const p = await zmqParts(t, {
       venue: c.venue,
       symbols: [c.symbol],
       capture: fixture(c.file),
@@ -45,13 +36,8 @@ for (const c of CASES) {
       faults: { regroup: { regroupRate: 0.4 } },
       gapTimeoutMs: 50,
       snapshotTimeoutMs: 1000,
-      arbiterTransport: mk(),
-      mk,
     });
-    t.after(async () => {
-      await p.stop();
-      for (const tr of transports) await tr.close();
-    });
+    const ep = p.ep;
     const stats = p.sim.stats();
     assert.equal(stats.captureGaps, 0, 'the recording chains');
     const start = p.sim.truth(c.symbol, Infinity, c.venue);

@@ -97,6 +97,39 @@ export async function startParts(o: {
   return { sim, arbiter, collectors, stop };
 }
 
+type PartsOptions = Parameters<typeof startParts>[0];
+
+/**
+ * startParts on loopback ZeroMQ endpoints of its own (`ep`), every part and transport closed after the test.
+ * Defaults: not faulty, gaps held 50 ms, snapshot requests retried after 1 s.
+ */
+export async function zmqParts(
+  t: { after(fn: () => Promise<void> | void): void },
+  o: Omit<PartsOptions, 'arbiterTransport' | 'mk' | 'faulty' | 'gapTimeoutMs' | 'snapshotTimeoutMs'> &
+    Partial<Pick<PartsOptions, 'faulty' | 'gapTimeoutMs' | 'snapshotTimeoutMs'>>,
+) {
+  const ep = await freeEndpoints();
+  const transports: Transport[] = [];
+  const mk = () => {
+    const tr = new ZmqTransport(ep, {});
+    transports.push(tr);
+    return tr;
+  };
+  const parts = await startParts({
+    faulty: false,
+    gapTimeoutMs: 50,
+    snapshotTimeoutMs: 1000,
+    ...o,
+    arbiterTransport: mk(),
+    mk,
+  });
+  t.after(async () => {
+    await parts.stop();
+    for (const tr of transports) await tr.close();
+  });
+  return { ...parts, ep };
+}
+
 export async function pipeline(
   t: { after(fn: () => Promise<void> | void): void },
   opts: { faulty: boolean; rate?: number; arbiterSendHwm?: number; coalesce?: boolean; extraIngest?: string[] },

@@ -13,10 +13,8 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { OrderBook } from '../../src/core/book.js';
 import type { Level } from '../../src/core/types.js';
 import { subscribe } from '../../src/client/subscribe.js';
-import { ZmqTransport } from '../../src/transport/zeromq.js';
-import type { Transport } from '../../src/transport/types.js';
-import { freeEndpoints, freePort, sleep, waitFor } from '../helpers.js';
-import { follow, startParts } from './harness.js';
+import { freePort, sleep, waitFor } from '../helpers.js';
+import { follow, zmqParts } from './harness.js';
 
 /** A websocket proxy to `target` that corrupts every `every`-th OKX update frame, `max` times. */
 class CorruptingProxy {
@@ -88,14 +86,7 @@ class CorruptingProxy {
 test('okx: a copy that fails the venue checksum is caught by the arbiter, counted against its feed and resynced; the client equals the truth', async (t) => {
   const proxy = await CorruptingProxy.start(150, 3);
   t.after(() => proxy.close());
-  const ep = await freeEndpoints();
-  const transports: Transport[] = [];
-  const mk = () => {
-    const tr = new ZmqTransport(ep, {});
-    transports.push(tr);
-    return tr;
-  };
-  const p = await startParts({
+  const p = await zmqParts(t, {
     venue: 'okx',
     symbols: ['BTC-USDT'],
     okx: { checksum: true },
@@ -112,13 +103,8 @@ test('okx: a copy that fails the venue checksum is caught by the arbiter, counte
     },
     gapTimeoutMs: 50,
     snapshotTimeoutMs: 1000,
-    arbiterTransport: mk(),
-    mk,
   });
-  t.after(async () => {
-    await p.stop();
-    for (const tr of transports) await tr.close();
-  });
+  const ep = p.ep;
   const ac = new AbortController();
   t.after(() => ac.abort());
   const client = follow(subscribe({ venue: 'okx', symbol: 'BTC-USDT', endpoints: ep, signal: ac.signal }));

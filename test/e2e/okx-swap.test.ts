@@ -5,20 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { subscribe } from '../../src/client/subscribe.js';
-import { ZmqTransport } from '../../src/transport/zeromq.js';
-import type { Transport } from '../../src/transport/types.js';
-import { freeEndpoints, sleep, waitFor } from '../helpers.js';
-import { follow, startParts } from './harness.js';
+import { sleep, waitFor } from '../helpers.js';
+import { follow, zmqParts } from './harness.js';
 
 test('okx swap BTC-USDT-SWAP: the client (BTC/USDT:USDT) equals the truth after faults and regrouping', async (t) => {
-  const ep = await freeEndpoints();
-  const transports: Transport[] = [];
-  const mk = () => {
-    const tr = new ZmqTransport(ep, {});
-    transports.push(tr);
-    return tr;
-  };
-  const p = await startParts({
+  const p = await zmqParts(t, {
     venue: 'okx',
     symbols: ['BTC/USDT:USDT'],
     seed: 3,
@@ -28,13 +19,8 @@ test('okx swap BTC-USDT-SWAP: the client (BTC/USDT:USDT) equals the truth after 
     faults: { regroup: { regroupRate: 0.4 } },
     gapTimeoutMs: 50,
     snapshotTimeoutMs: 1000,
-    arbiterTransport: mk(),
-    mk,
   });
-  t.after(async () => {
-    await p.stop();
-    for (const tr of transports) await tr.close();
-  });
+  const ep = p.ep;
   assert.deepEqual(p.sim.symbolsOf('okx'), ['BTCUSDTSWAP']);
   const ac = new AbortController();
   t.after(() => ac.abort());

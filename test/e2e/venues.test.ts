@@ -10,10 +10,8 @@ import assert from 'node:assert/strict';
 import { subscribe, type BookUpdate } from '../../src/client/subscribe.js';
 import type { VenueId } from '../../src/sim/index.js';
 import type { CollectorOptions } from '../../src/collector/collector.js';
-import { ZmqTransport } from '../../src/transport/zeromq.js';
-import type { Transport } from '../../src/transport/types.js';
-import { freeEndpoints, sleep, waitFor } from '../helpers.js';
-import { follow, startParts } from './harness.js';
+import { sleep, waitFor } from '../helpers.js';
+import { follow, zmqParts } from './harness.js';
 
 const UNIFIED: Record<string, string> = {
   'binance-usdm': 'BTC/USDT:USDT',
@@ -27,14 +25,7 @@ async function venuePipeline(
   venue: VenueId,
   o: { regroup: boolean; faultyB: boolean; collector?: Partial<CollectorOptions> },
 ) {
-  const ep = await freeEndpoints();
-  const transports: Transport[] = [];
-  const mk = () => {
-    const tr = new ZmqTransport(ep, {});
-    transports.push(tr);
-    return tr;
-  };
-  const parts = await startParts({
+  const parts = await zmqParts(t, {
     venue,
     symbols: [UNIFIED[venue]],
     seed: 11,
@@ -45,13 +36,8 @@ async function venuePipeline(
     collector: o.collector,
     gapTimeoutMs: 50,
     snapshotTimeoutMs: 1000,
-    arbiterTransport: mk(),
-    mk,
   });
-  t.after(async () => {
-    await parts.stop();
-    for (const tr of transports) await tr.close();
-  });
+  const ep = parts.ep;
   const symbol = parts.collectors[0].venue.venueSymbol(UNIFIED[venue])!;
   return { ...parts, ep, symbol };
 }
