@@ -1,4 +1,5 @@
 /** Seeded PRNG (mulberry32): fast, 32-bit state, good enough for order-flow simulation and fault dice. */
+import { stableHash } from '../util/hash.js';
 export type Rng = () => number;
 
 export function mulberry32(seed: number): Rng {
@@ -13,14 +14,7 @@ export function mulberry32(seed: number): Rng {
 }
 
 /** Stable 32-bit hash of a string (FNV-1a), to derive per-symbol / per-connection seeds. */
-export function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
+export const hash32 = stableHash;
 
 /** Exponentially distributed value with the given mean. */
 export function expo(rng: Rng, mean: number): number {
