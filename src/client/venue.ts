@@ -6,31 +6,22 @@
  */
 import { nowMicros } from '../core/clock.js';
 import type { ConsolidatedHeartbeat, ConsolidatedMessage } from '../core/consolidated.js';
-import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { createTransport } from '../transport/index.js';
-import type { SnapshotClient, Transport, ZmqEndpoints } from '../transport/types.js';
+import type { SnapshotClient } from '../transport/types.js';
+import type { SubscribeOptions } from './subscribe.js';
 import { Pacer } from '../util/pacer.js';
 import { findVenue } from '../venues/index.js';
 import { decodeBookMessage, querySnapshot, topics } from '../wire/messages.js';
 import { BookFollower, type BookUpdate, type Step } from './follower.js';
 
-export interface VenueSubscribeOptions {
+/** As SubscribeOptions, for every book of `venue` (or those in `symbols`). */
+export interface VenueSubscribeOptions extends Omit<SubscribeOptions, 'venue' | 'symbol'> {
   venue: string;
   /** Only these books (either spelling); default every book the arbiters publish for the venue. */
   symbols?: string[];
-  /** A transport to use (shared, not closed by us); default: ZeroMQ on `endpoints`. */
-  transport?: Transport;
-  endpoints?: Partial<ZmqEndpoints>;
-  highWaterMark?: number;
-  receiveBufferSize?: number;
-  snapshotTimeoutMs?: number;
-  /** As SubscribeOptions.staleAfterMs, per book. */
-  staleAfterMs?: number;
   /** Most books followed (default 10,000): topics beyond it are ignored and counted (a flood of made-up books). */
   maxBooks?: number;
-  signal?: AbortSignal;
-  logger?: Logger;
 }
 
 export interface VenueUpdate extends BookUpdate {
