@@ -127,40 +127,19 @@ test('bookwire capture: Ctrl-C leaves a replayable file; --max-bytes and --max-f
   assert.match(cli.output(), /replay: bookwire sim --venue okx --capture .* \(\d+ events, 0 gaps\)/);
   assert.equal((await loadCapture(out, 'okx')).gaps, 0);
 
-  const again = await runCli(['capture', '--venue', 'okx', '--symbol', 'BTC-USDT', '--out', out, '--sim', base]);
+  // `bookwire capture` of the simulator's okx BTC-USDT into `file`, with more flags
+  const okxCapture = (file: string, ...more: string[]) =>
+    runCli(['capture', '--venue', 'okx', '--symbol', 'BTC-USDT', '--out', file, '--sim', base, ...more]);
+  const again = await okxCapture(out);
   assert.equal(again.code, 2);
   assert.match(again.stderr, /exists \(not overwritten\)/);
 
   const small = join(dir, 'small.ndjson');
-  const r = await runCli([
-    'capture',
-    '--venue',
-    'okx',
-    '--symbol',
-    'BTC-USDT',
-    '--out',
-    small,
-    '--sim',
-    base,
-    '--max-bytes',
-    '30000',
-  ]);
+  const r = await okxCapture(small, '--max-bytes', '30000');
   assert.match(r.stdout, /\(max-bytes: the next line would pass 30000 bytes\)/);
   assert.ok(statSync(small).size <= 30000);
   const tiny = join(dir, 'tiny.ndjson');
-  const f = await runCli([
-    'capture',
-    '--venue',
-    'okx',
-    '--symbol',
-    'BTC-USDT',
-    '--out',
-    tiny,
-    '--sim',
-    base,
-    '--max-frame-bytes',
-    '1000',
-  ]);
+  const f = await okxCapture(tiny, '--max-frame-bytes', '1000');
   assert.equal(f.code, 1);
   assert.match(f.stdout, /Max payload size exceeded/);
 
