@@ -347,6 +347,10 @@ function decodeCollectorEventBody(text: string, wanted?: LevelsWanted): Collecto
   }
   if (r.type === 'snapshot') {
     needSeq(r, 'seq');
+    // a consolidated book's numbering and depth come from a peer arbiter (arbiter/peers.ts), never from a
+    // collector: one that claimed them could renumber the book or hide how shallow it is
+    delete r.offset;
+    delete r.exactTo;
     return r as unknown as BookSnapshot;
   }
   throw new DecodeError(`unexpected type ${String(r.type)} on a raw topic`);

@@ -284,3 +284,23 @@ test('a raw event or snapshot with more levels per side than the bound is a Deco
     assert.equal(ok.bids.length + ok.asks.length, max, `${what} at the bound`);
   }
 });
+
+test("a collector's raw snapshot cannot carry a consolidated numbering or depth (offset, exactTo)", () => {
+  const forged = JSON.stringify({
+    v: 1,
+    type: 'snapshot',
+    venue: 'okx',
+    symbol: 'BTC-USDT',
+    seq: 5,
+    recvTime: 0,
+    collector: 'a',
+    bids: [[1, 1]],
+    asks: [[2, 1]],
+    offset: 9e15,
+    exactTo: { bid: 0, ask: 1e9 },
+  });
+  const ev = decodeCollectorEvent(forged);
+  assert.equal(ev.type, 'snapshot');
+  assert.equal('offset' in ev, false);
+  assert.equal('exactTo' in ev, false);
+});
