@@ -16,8 +16,7 @@ import { Pacer } from '../util/pacer.js';
 /** The feed id a peer's snapshot carries in the core (never a collector id: ids have no ':'). */
 export const PEER_FEED = 'peer:arbiter';
 
-export type PeerAnswer =
-  { snap: BookSnapshot; exactTo?: ConsolidatedSnapshot['exactTo']; from: number } | { error: string };
+export type PeerAnswer = { snap: BookSnapshot } | { error: string };
 
 export class PeerSnapshots {
   private client?: Promise<SnapshotClient>;
@@ -74,8 +73,9 @@ export function peerSnapshot(m: ConsolidatedSnapshot, venue: string, symbol: str
     bids: m.bids,
     asks: m.asks,
     ...(offset === 0 ? {} : { offset }),
+    ...(m.exactTo === undefined ? {} : { exactTo: m.exactTo }),
   };
-  return { snap, ...(m.exactTo === undefined ? {} : { exactTo: m.exactTo }), from: m.seq };
+  return { snap };
 }
 
 /** Every level a pair of finite positive numbers (the reply's size is bounded by the bus's maxMessageSize). */

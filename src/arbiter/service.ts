@@ -15,7 +15,7 @@ import { BookArbiter, type ArbiterSink, type FeedErrorKind } from '../core/arbit
 import type { BookIntegrity } from '../core/integrity.js';
 import { DEFAULT_VENUE, bookKeyOf, findVenue, venue as venueAdapter } from '../venues/index.js';
 import { BookReplica } from '../core/replica.js';
-import { PEER_FEED, PeerSnapshots } from './peers.js';
+import { PeerSnapshots } from './peers.js';
 import { stableHash } from '../util/hash.js';
 import { nowMicros } from '../core/clock.js';
 import type { BookDelta, BookSnapshot } from '../core/types.js';
@@ -182,8 +182,6 @@ class BookHandler implements ArbiterSink {
   private askingPeer = false;
   /** When a peer last could not serve this book: collectors are asked for PEER_BACKOFF_MS after. */
   private peerFailedAt = -Infinity;
-  /** exactTo of the peer's book being adopted (a peer's book is as deep as its own exchange snapshot was). */
-  private peerExactTo: { bid: number; ask: number } | undefined;
 
   constructor(
     readonly svc: ArbiterService,
@@ -309,9 +307,7 @@ class BookHandler implements ArbiterSink {
         return;
       }
       this.svc.counters.peerSnapshots++;
-      this.peerExactTo = a.exactTo;
       this.core.onSnapshot(a.snap, now);
-      this.peerExactTo = undefined;
     });
   }
 
@@ -345,12 +341,7 @@ class BookHandler implements ArbiterSink {
     for (const l of snap.bids) if (l[0] < bid) bid = l[0];
     for (const l of snap.asks) if (l[0] > ask) ask = l[0];
     const before = this.depth;
-    this.exactTo =
-      snap.collector === PEER_FEED
-        ? this.peerExactTo // the peer's book is exact as far as its own exchange snapshot was
-        : Number.isFinite(bid) && Number.isFinite(ask)
-          ? { bid, ask }
-          : undefined;
+    this.exactTo = snap.exactTo ?? (Number.isFinite(bid) && Number.isFinite(ask) ? { bid, ask } : undefined);
     this.depth = { bids: snap.bids.length, asks: snap.asks.length };
     if (before && (before.bids > snap.bids.length || before.asks > snap.asks.length))
       this.svc.log.warn(

@@ -66,6 +66,11 @@ export interface BookSnapshot {
    * that numbers differently refuses the snapshot. Absent on exchange snapshots.
    */
   offset?: number;
+  /**
+   * Prices past which the book is not known, when the sender says so (a peer arbiter's book is only as deep
+   * as the exchange snapshot it was built from); absent: the snapshot's own last levels.
+   */
+  exactTo?: { bid: number; ask: number };
   raw?: string;
   /** As BookDelta.integrity. */
   integrity?: IntegrityInfo;

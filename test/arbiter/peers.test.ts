@@ -26,7 +26,7 @@ test("a peer's book becomes a core snapshot in the venue's ids, with the peer's 
   assert.equal(a.snap.seq, 123);
   assert.equal(a.snap.offset, 5_000_000_000);
   assert.equal(a.snap.collector, PEER_FEED);
-  assert.deepEqual(a.exactTo, { bid: 90, ask: 110 });
+  assert.deepEqual(a.snap.exactTo, { bid: 90, ask: 110 });
 });
 
 test("a peer's reply is refused when stale, for another book, or with implausible numbers or levels", () => {
