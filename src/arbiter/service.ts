@@ -821,7 +821,7 @@ export class ArbiterService {
     if (m.state !== 'queued' && m.state !== 'failed') return;
     if (m.state === 'failed')
       this.log.info(
-        { symbol: m.symbol, collector: m.collector, why: m.reason },
+        { symbol: m.symbol, collector: m.collector, why: String(m.reason).slice(0, 200) },
         'snapshot will not come; asking another collector',
       );
     b.core.onSnapshotStatus(m.state, typeof m.etaMs === 'number' ? m.etaMs : 0, nowMs);

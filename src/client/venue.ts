@@ -32,6 +32,9 @@ export interface VenueUpdate extends BookUpdate {
   ignoredBooks: number;
 }
 
+/** Longer than any venue's symbol (config symbols are 2-40 characters): a made-up topic, not a book. */
+const MAX_SYMBOL_LENGTH = 64;
+
 export async function* subscribeVenue(opts: VenueSubscribeOptions): AsyncGenerator<VenueUpdate, void, undefined> {
   const venue = opts.venue;
   const adapter = findVenue(venue);
@@ -67,6 +70,7 @@ export async function* subscribeVenue(opts: VenueSubscribeOptions): AsyncGenerat
     let f = books.get(symbol);
     if (f !== undefined) return f;
     if (only !== undefined && !only.has(symbol)) return undefined;
+    if (symbol.length === 0 || symbol.length > MAX_SYMBOL_LENGTH) return undefined; // not a book a venue lists
     if (books.size >= maxBooks) {
       if (ignoredBooks++ === 0) log.warn({ venue, maxBooks }, 'more books than maxBooks on the venue topic; ignoring');
       return undefined;

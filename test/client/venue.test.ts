@@ -117,3 +117,46 @@ test('subscribeVenue: a flood of made-up books stops at maxBooks, the rest count
   await pubT.close();
   await subT.close();
 });
+
+test('subscribeVenue: a topic whose symbol is longer than any venue lists is not followed', async () => {
+  const bus = new InprocBus();
+  const [pubT, subT] = [new InprocTransport(bus), new InprocTransport(bus)];
+  const ac = new AbortController();
+  const seen: VenueUpdate[] = [];
+  const done = (async () => {
+    for await (const u of subscribeVenue({ venue: 'binance', transport: subT, signal: ac.signal })) seen.push(u);
+  })();
+  const pub = await pubT.publisher('book');
+  const snap = (symbol: string, seq: number) =>
+    encode({
+      v: 1,
+      type: 'snapshot',
+      venue: 'binance',
+      symbol,
+      seq,
+      bids: [[1, 1]],
+      asks: [[2, 1]],
+      exchTime: 0,
+      pubTime: 0,
+      reason: 'periodic',
+    });
+  const long = 'X'.repeat(10_000);
+  let seq = 0;
+  await waitFor(
+    async () => {
+      seq++;
+      pub.send(`book.binance.${long}`, snap(long, seq));
+      pub.send('book.binance.BTCUSDT', snap('BTCUSDT', seq));
+      await new Promise((r) => setTimeout(r, 50));
+      return seen.some((u) => u.symbol === 'BTCUSDT');
+    },
+    5000,
+    'the real book',
+  );
+  assert.deepEqual([...new Set(seen.map((u) => u.symbol))], ['BTCUSDT']);
+  assert.equal(seen[seen.length - 1].books, 1);
+  ac.abort();
+  await done;
+  await pubT.close();
+  await subT.close();
+});
