@@ -53,6 +53,20 @@ export interface VenueAdapter {
    */
   readonly integrity?: BookIntegrity;
   /**
+   * How copies of one book from several connections merge (docs/venues.md). 'sequence' (the default): by
+   * the venue's per-book update ids, which every connection shares (interval cover, core/sequence.ts).
+   * 'replica': the venue has no such id (Kraken, Coinbase, Gemini v2): each feed's book is rebuilt and
+   * verified on its own and the arbiter serves from a healthy one (core/replicaArbiter.ts). A replica
+   * venue's parse leaves first/last at 0 and prev unset; the collector numbers each book's messages per
+   * connection (a snapshot starts a new count), so the arbiter still sees loss on the bus.
+   */
+  readonly merge?: 'sequence' | 'replica';
+  /**
+   * Levels per side the venue's stream keeps and a client must truncate its book to after every message
+   * (Kraken: the subscribed depth; no delete is sent for a level pushed out of range). Absent: no limit.
+   */
+  readonly bookDepth?: number;
+  /**
    * Plausibility window: how many ids past the book's seq an event may end before the arbiter refuses it as
    * an error of its feed (docs/config.md, arbiter.seqWindow). Wide enough for the venue's id rate over a
    * quiet spell: ids per book (spot) grow slowly; Binance USD-M's ids are shared by every symbol.
