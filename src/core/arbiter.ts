@@ -67,6 +67,8 @@
  */
 import { OrderBook } from './book.js';
 import type { BookIntegrity, IntegrityInfo } from './integrity.js';
+import { LagWindow } from './lag.js';
+import type { BookCore } from './bookCore.js';
 import { coverStart, intervalRule, type SequenceRule } from './sequence.js';
 import type { BookDelta, BookSnapshot, Level } from './types.js';
 
@@ -83,8 +85,11 @@ export interface ArbiterSink {
    * ev.last + core.offset (see consolidatedDelta in wire/messages.ts).
    */
   publish(ev: BookDelta, prev: number): void;
-  /** The core needs a REST snapshot (attempt counts up for retries; the shell picks the collector). */
-  requestSnapshot(reason: SnapshotRequestReason, attempt: number): void;
+  /**
+   * The core needs a snapshot (attempt counts up for retries). The shell picks the collector, unless the
+   * core names one (the replica merge: a feed's own book comes only from its own connection).
+   */
+  requestSnapshot(reason: SnapshotRequestReason, attempt: number, collector?: string): void;
   /** The book was (re)built from a snapshot; publish a consolidated snapshot of core.book now (at consolidatedSeq). */
   reset(reason: ResetReason, snap: BookSnapshot): void;
   /**
@@ -137,6 +142,8 @@ export interface FeedStats {
   checksumMismatches: number;
   /** Messages refused as errors of this feed: implausible sequence jumps, crossing copies. */
   errors: number;
+  /** Replica venues (replicaArbiter.ts): times this feed's book disagreed with the others' and was resynced. */
+  disagreements?: number;
   /** When (shell's nowMs) this feed last delivered a valid delta; NaN if never. */
   lastValidMs: number;
   /** Lag percentiles (µs) over the current window; 0 when lagSamples is 0. */
@@ -180,8 +187,6 @@ export interface ArbiterCounters {
 }
 
 const NONE = Number.NEGATIVE_INFINITY;
-/** Lag samples kept per feed and window (most recent win). Power of two. */
-const LAG_SAMPLES = 1024;
 /** First-arrival memory (recvTime by `last`) for lag. Power of two. */
 const RECENT = 4096;
 /** Compact the buffer's consumed head once it is this long and at least half the array. */
@@ -209,8 +214,7 @@ class Feed {
   lastBadMs = NaN;
   /** End of a range this feed skipped that the consolidated stream has not covered yet. */
   pendingSkipEnd = NONE;
-  readonly lags = new Float64Array(LAG_SAMPLES);
-  lagCount = 0;
+  readonly lag = new LagWindow();
 
   /** Move into id space `epoch`: what the feed covered before is in another numbering. */
   enter(epoch: number): void {
@@ -232,15 +236,7 @@ class Feed {
     return nowMs - this.lastValidMs <= liveMs && !(this.lastBadMs > this.lastValidMs);
   }
 
-  addLag(us: number): void {
-    this.lags[this.lagCount & (LAG_SAMPLES - 1)] = us;
-    this.lagCount++;
-  }
-
   stats(): FeedStats {
-    const n = Math.min(this.lagCount, LAG_SAMPLES);
-    const sorted = this.lags.slice(0, n).sort();
-    const pct = (p: number) => (n === 0 ? 0 : sorted[Math.min(n - 1, Math.max(0, Math.ceil(p * n) - 1))]);
     return {
       messages: this.messages,
       duplicates: this.duplicates,
@@ -250,14 +246,12 @@ class Feed {
       checksumMismatches: this.checksumMismatches,
       errors: this.errors,
       lastValidMs: this.lastValidMs,
-      lagP50: pct(0.5),
-      lagP99: pct(0.99),
-      lagSamples: n,
+      ...this.lag.percentiles(),
     };
   }
 }
 
-export class BookArbiter {
+export class BookArbiter implements BookCore {
   /** Consolidated book; authoritative at `seq` unless state is 'unsynced'. */
   get book(): OrderBook {
     return this._book;
@@ -647,7 +641,7 @@ export class BookArbiter {
 
   /** Start a new lag window (the shell calls this every stats interval). */
   resetLagWindow(): void {
-    for (const f of this.feeds.values()) f.lagCount = 0;
+    for (const f of this.feeds.values()) f.lag.reset();
   }
 
   // --- internals ---
@@ -778,7 +772,7 @@ export class BookArbiter {
   private duplicate(ev: BookDelta, f: Feed): void {
     f.duplicates++;
     const i = ev.last & (RECENT - 1);
-    if (this.recentLast[i] === ev.last) f.addLag(ev.recvTime - this.recentRecv[i]);
+    if (this.recentLast[i] === ev.last) f.lag.add(ev.recvTime - this.recentRecv[i]);
   }
 
   private rememberFirst(ev: BookDelta): void {

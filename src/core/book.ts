@@ -359,6 +359,29 @@ class BookSide {
     return lo;
   }
 
+  /** Size at a price, 0 when there is no such level. */
+  sizeOf(price: number): number {
+    const i = this.find(this.sign * price);
+    return i >= 0 ? this.sizes[i] : 0;
+  }
+
+  /**
+   * Keep the best `depth` levels: the worse ones (the array's start) are removed and passed to `removed`
+   * (a venue that keeps a fixed depth sends no delete for a level pushed out of it: Kraken).
+   */
+  dropBeyond(depth: number, removed?: (price: number, size: number) => void): void {
+    const k = this.n - depth;
+    if (k <= 0) return;
+    if (removed) for (let i = 0; i < k; i++) removed(this.sign * this.keys[i], this.sizes[i]);
+    this.keys.copyWithin(0, k, this.n);
+    this.sizes.copyWithin(0, k, this.n);
+    if (this.priceStr) {
+      this.priceStr.splice(0, k);
+      this.sizeStr!.splice(0, k);
+    }
+    this.n = depth;
+  }
+
   priceAt(i: number): number {
     return this.sign * this.keys[i];
   }
@@ -572,6 +595,17 @@ export class OrderBook {
     const s = side === 'bid' ? this.bidSide : this.askSide;
     if (this.keepStrings) this.setStringsSide(s, price, size);
     else s.set(price, size);
+  }
+
+  /** Size at a price on one side, 0 when the side has no such level. */
+  sizeOf(side: 'bid' | 'ask', price: number): number {
+    return (side === 'bid' ? this.bidSide : this.askSide).sizeOf(price);
+  }
+
+  /** Truncate each side to its best `depth` levels; `removed` hears every level dropped. */
+  dropBeyond(depth: number, removed?: (side: 'bid' | 'ask', price: number, size: number) => void): void {
+    this.bidSide.dropBeyond(depth, removed && ((p, q) => removed('bid', p, q)));
+    this.askSide.dropBeyond(depth, removed && ((p, q) => removed('ask', p, q)));
   }
 
   bestBid(): Level | undefined {

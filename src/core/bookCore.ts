@@ -1,0 +1,29 @@
+/**
+ * What the arbiter shell (src/arbiter/service.ts) sees of a book's merge core: BookArbiter (arbiter.ts) for
+ * venues whose connections share per-book ids, ReplicaArbiter (replicaArbiter.ts) for the others. Pure.
+ */
+import type { OrderBook } from './book.js';
+import type { ArbiterCounters, ArbiterState, FeedStats, SnapshotRequestReason } from './arbiter.js';
+import type { BookDelta, BookSnapshot } from './types.js';
+
+export interface BookCore {
+  readonly book: OrderBook;
+  readonly counters: ArbiterCounters;
+  readonly seq: number;
+  readonly offset: number;
+  readonly consolidatedSeq: number;
+  readonly state: ArbiterState;
+  readonly waiting: { reason: SnapshotRequestReason; attempt: number; sinceMs: number } | undefined;
+  readonly buffered: number;
+  start(nowMs: number): void;
+  onDelta(ev: BookDelta, nowMs: number): void;
+  needsLevels(first: number, last: number): boolean;
+  onSnapshot(snap: BookSnapshot, nowMs: number): void;
+  onTimer(nowMs: number): void;
+  shed(nowMs: number): number;
+  onSnapshotStatus(state: 'queued' | 'failed', etaMs: number, nowMs: number): void;
+  snapshotSources(nowMs: number): string[];
+  hasFeed(id: string): boolean;
+  feedStats(): Map<string, FeedStats>;
+  resetLagWindow(): void;
+}

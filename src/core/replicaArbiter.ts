@@ -1,0 +1,609 @@
+/**
+ * Replica merge for one (venue, symbol) of a venue without a per-book id that connections share (Kraken,
+ * Coinbase, Gemini v2; VenueAdapter.merge 'replica'). Pure and synchronous like BookArbiter (arbiter.ts),
+ * with the same face to the shell (BookCore), but another rule: two feeds' messages cannot be matched by
+ * id, so each feed's book is rebuilt on its own and compared by state.
+ *
+ * Per feed: a copy of the book (HashedBook) built only from that feed's own snapshot and messages, in the
+ * collector's numbering of that connection's messages (first = last = n, prev = n - 1; a snapshot starts a
+ * new count), so loss on the bus is a gap of that feed. Each message is verified before anything is
+ * published: the venue's checksum where it has one (Kraken: every message), a crossed book. A feed that
+ * fails (gap, checksum, crossed, disagreement) is no longer used: its collector is asked for a fresh
+ * snapshot (resubscribe) and it rejoins when that arrives.
+ *
+ * The consolidated book moves through the same states as the venue's book, each named by its hash. Every
+ * state published is remembered (history) with when it first arrived. A verified feed message that takes
+ * the feed's copy from state `pre` to `post`:
+ *   - post was already published (or is the book now): a later copy; dropped (its lag is measured).
+ *   - pre is the consolidated state now: the next step, first arrival: published as it is (plus deletes
+ *     for levels a fixed-depth venue's truncation removed: readers do not truncate).
+ *   - else the feed is out of step. When it passed through the consolidated state (its own recent states
+ *     hold it), it is ahead: the difference between the two books is published as one delta and the
+ *     consolidated book is the feed's. When no other feed is in step (the one the book followed failed),
+ *     likewise at once: failover within one message, and readers see an ordinary delta, never a resync.
+ *     Otherwise it has divergeMs to come back in step; then it disagrees with the feeds that are, and is
+ *     resynced. If its fresh snapshot still disagrees after divergeMs, the venue's own fresh book is
+ *     believed over the consolidated one: its difference is published and the feeds that followed the old
+ *     book are resynced. (Copies are evidence: that is how a feed's silent corruption is caught where the
+ *     venue has no checksum, or past the levels its checksum covers. A feed corrupted while it is the first
+ *     to deliver can be published before another copy disagrees; the venue's checksum prevents it where there
+ *     is one.)
+ * The consolidated numbering is the arbiter's own (firstSeq, +1 per delta): two arbiters number a replica
+ * venue's book differently, and say so by their `offset`-free seq ranges starting at their own firstSeq.
+ */
+import type { OrderBook } from './book.js';
+import type { ArbiterCounters, ArbiterSink, ArbiterState, FeedStats, SnapshotRequestReason } from './arbiter.js';
+import type { BookCore } from './bookCore.js';
+import { HashedBook } from './hashedBook.js';
+import type { BookIntegrity } from './integrity.js';
+import { LagWindow } from './lag.js';
+import { cover, coverStart } from './sequence.js';
+import type { BookDelta, BookSnapshot, Level } from './types.js';
+
+export interface ReplicaArbiterOptions {
+  /** The venue's checksum (Kraken): feeds' books keep level strings and every message carrying one is verified. */
+  integrity?: BookIntegrity;
+  /** Levels per side the venue's stream keeps (VenueAdapter.bookDepth); default no limit. */
+  depth?: number;
+  /** The consolidated seq of the first book (the shell: its start time in µs, so a restart numbers higher). */
+  firstSeq?: number;
+  /** Re-ask a feed for a snapshot after this long without one. Default 3000. */
+  snapshotTimeoutMs?: number;
+  /** A feed is delivering while its last valid message is at most this old. Default 3000. */
+  feedLiveMs?: number;
+  /** Most feeds tracked per book. Default 64. */
+  maxFeeds?: number;
+  /** Forget a feed silent for this long. Default 300000. */
+  feedEvictMs?: number;
+  /** How long a feed may stay out of step with the consolidated book before it is judged to disagree. Default 1000. */
+  divergeMs?: number;
+  /** Published states remembered (a feed further behind than this many states is judged out of step). Default 4096. */
+  historySize?: number;
+}
+
+export interface ReplicaCounters extends ArbiterCounters {
+  /** Feeds resynced because their book disagreed with the consolidated one (or, believed, replaced it). */
+  disagreements: number;
+  /** Differences published to move the consolidated book to a feed's (failover, a feed ahead, a fresh book believed). */
+  catchUps: number;
+  /** Feed messages that skipped the collector's numbering (lost on the bus): the feed resyncs. */
+  feedGaps: number;
+}
+
+const OWN_HISTORY = 256;
+
+class ReplicaFeed {
+  readonly book: HashedBook;
+  synced = false;
+  /** The collector's number of the last message applied. */
+  seq = 0;
+  messages = 0;
+  duplicates = 0;
+  won = 0;
+  resyncs = 0;
+  checksumMismatches = 0;
+  errors = 0;
+  disagreements = 0;
+  gaps = 0;
+  lastMs = NaN;
+  lastValidMs = NaN;
+  lastBadMs = NaN;
+  /** Since when the feed has needed a snapshot (NaN: synced), and the last request for it. */
+  unsyncedSince: number;
+  requestedAt = NaN;
+  attempt = 0;
+  reason: SnapshotRequestReason = 'initial';
+  /** The consolidated seq whose state the feed's book is in (NaN: not known to be in any: out of step). */
+  at = NaN;
+  /** Since when its book has been in a state the consolidated book never was (NaN: in step). */
+  outOfStepSince = NaN;
+  /** It was resynced for disagreeing: if its fresh book disagrees too, the venue's book is believed. */
+  suspect = false;
+  readonly lag = new LagWindow();
+  /** The feed's own recent states (ring). */
+  private readonly own = new Float64Array(OWN_HISTORY).fill(NaN);
+  private ownN = 0;
+
+  constructor(
+    readonly id: string,
+    keepStrings: boolean,
+    depth: number,
+    nowMs: number,
+  ) {
+    this.book = new HashedBook(keepStrings, depth);
+    this.unsyncedSince = nowMs;
+  }
+
+  remember(hash: number): void {
+    this.own[this.ownN++ & (OWN_HISTORY - 1)] = hash;
+  }
+
+  forget(): void {
+    this.own.fill(NaN);
+    this.ownN = 0;
+  }
+
+  passedThrough(hash: number): boolean {
+    return this.own.includes(hash);
+  }
+
+  delivering(nowMs: number, liveMs: number): boolean {
+    return nowMs - this.lastValidMs <= liveMs && !(this.lastBadMs > this.lastValidMs);
+  }
+
+  stats(): FeedStats {
+    return {
+      messages: this.messages,
+      duplicates: this.duplicates,
+      won: this.won,
+      gapsFilled: 0,
+      resyncs: this.resyncs,
+      checksumMismatches: this.checksumMismatches,
+      errors: this.errors,
+      disagreements: this.disagreements,
+      lastValidMs: this.lastValidMs,
+      ...this.lag.percentiles(),
+    };
+  }
+}
+
+type FailKind = 'gap' | 'checksum' | 'crossed' | 'diverged';
+
+export class ReplicaArbiter implements BookCore {
+  readonly counters: ReplicaCounters = {
+    resyncs: 0,
+    published: 0,
+    snapshotsAdopted: 0,
+    snapshotsIgnored: 0,
+    snapshotsRejected: 0,
+    snapshotRequests: 0,
+    overflowDrops: 0,
+    invalid: 0,
+    venueResets: 0,
+    checksumsVerified: 0,
+    checksumMismatches: 0,
+    implausible: 0,
+    crossedRefused: 0,
+    snapshotsUnconfirmed: 0,
+    feedsEvicted: 0,
+    feedsRefused: 0,
+    disagreements: 0,
+    catchUps: 0,
+    feedGaps: 0,
+  };
+  private readonly cons: HashedBook;
+  private built = false;
+  private _seq: number;
+  /**
+   * Published states by consolidated seq (a ring over the last historySize): each state's hash and the
+   * recvTime of the copy that first reached it. Feeds are placed in it by seq (ReplicaFeed.at), so a book
+   * that comes back to an earlier state (a level set, then removed) is still told from a late copy.
+   */
+  private readonly logHash: Float64Array;
+  private readonly logRecv: Float64Array;
+  /** Lowest seq the log holds. */
+  private logLow = 0;
+  private readonly feeds = new Map<string, ReplicaFeed>();
+  private readonly keepStrings: boolean;
+  private readonly depth: number;
+  private readonly snapshotTimeoutMs: number;
+  private readonly feedLiveMs: number;
+  private readonly maxFeeds: number;
+  private readonly feedEvictMs: number;
+  private readonly divergeMs: number;
+  private readonly historySize: number;
+  private lastEvictScan = NaN;
+
+  constructor(
+    readonly venue: string,
+    readonly symbol: string,
+    private readonly sink: ArbiterSink,
+    private readonly opts: ReplicaArbiterOptions = {},
+  ) {
+    this.keepStrings = opts.integrity !== undefined;
+    this.depth = opts.depth ?? Infinity;
+    this.cons = new HashedBook(false, this.depth);
+    this._seq = opts.firstSeq ?? 0;
+    this.snapshotTimeoutMs = opts.snapshotTimeoutMs ?? 3000;
+    this.feedLiveMs = opts.feedLiveMs ?? 3000;
+    this.maxFeeds = opts.maxFeeds ?? 64;
+    this.feedEvictMs = opts.feedEvictMs ?? 300_000;
+    this.divergeMs = opts.divergeMs ?? 1000;
+    let size = 1;
+    while (size < (opts.historySize ?? 4096)) size *= 2;
+    this.historySize = size;
+    this.logHash = new Float64Array(size);
+    this.logRecv = new Float64Array(size);
+  }
+
+  get book(): OrderBook {
+    return this.cons.book;
+  }
+
+  get seq(): number {
+    return this._seq;
+  }
+
+  get offset(): number {
+    return 0;
+  }
+
+  get consolidatedSeq(): number {
+    return this._seq;
+  }
+
+  /** synced: built and some feed verified and delivering; otherwise unsynced (stale to readers). */
+  get state(): ArbiterState {
+    if (!this.built) return 'unsynced';
+    for (const f of this.feeds.values()) if (f.synced && !(f.lastBadMs > f.lastValidMs)) return 'synced';
+    return 'unsynced';
+  }
+
+  get waiting(): { reason: SnapshotRequestReason; attempt: number; sinceMs: number } | undefined {
+    if (this.state !== 'unsynced') return undefined;
+    let w: ReplicaFeed | undefined;
+    for (const f of this.feeds.values()) if (!f.synced && (w === undefined || f.unsyncedSince < w.unsyncedSince)) w = f;
+    return w && { reason: w.reason, attempt: w.attempt, sinceMs: w.unsyncedSince };
+  }
+
+  get buffered(): number {
+    return 0;
+  }
+
+  /** Feeds' snapshots come by themselves (the venue sends one on subscribe): nothing to ask yet. */
+  start(_nowMs: number): void {}
+
+  needsLevels(_first: number, _last: number): boolean {
+    return true; // every copy rebuilds its own feed's book
+  }
+
+  onDelta(ev: BookDelta, nowMs: number): void {
+    const f = this.feed(ev.collector, nowMs);
+    if (f === undefined) return;
+    f.messages++;
+    f.lastMs = nowMs;
+    if (!(ev.first <= ev.last) || !Number.isFinite(ev.last)) {
+      this.counters.invalid++;
+      return;
+    }
+    if (!f.synced) return; // waits for its snapshot (onTimer asks for one if it does not come)
+    const verdict = cover(f.seq, coverStart(ev), ev.last);
+    if (verdict === 'stale') {
+      f.duplicates++;
+      return;
+    }
+    if (verdict === 'gap') {
+      f.gaps++;
+      this.counters.feedGaps++;
+      this.fail(f, 'gap', nowMs, `skipped ${f.seq + 1}..${coverStart(ev)}`);
+      return;
+    }
+    f.seq = ev.last;
+    const pre = f.book.hash;
+    const info = ev.integrity;
+    f.book.apply(ev.bids, ev.asks, this.keepStrings && info ? info : undefined);
+    if (!this.verified(f, info?.checksum, nowMs)) return;
+    f.lastValidMs = nowMs;
+    const post = f.book.hash;
+    f.remember(post);
+    if (!this.built) {
+      this.adopt(f, ev.recvTime);
+      return;
+    }
+    if (post === pre) return; // changed nothing (a level beyond the depth, a repeated size)
+    if (f.at === this._seq) {
+      this.advance(f, ev, post); // in step at the head: the next step, first arrival
+      return;
+    }
+    // behind: the next state it should reach is a published one (or a later one: messages grouped otherwise)
+    const j = Number.isNaN(f.at) ? this.find(post, this.logLow) : this.find(post, f.at + 1);
+    if (j >= 0) {
+      this.inStep(f, j);
+      f.duplicates++;
+      f.lag.add(ev.recvTime - this.logRecv[j & (this.historySize - 1)]);
+      return;
+    }
+    this.outOfStep(f, ev.recvTime, nowMs);
+  }
+
+  /** The latest seq >= from whose state has this hash, or -1. */
+  private find(hash: number, from: number): number {
+    const mask = this.historySize - 1;
+    for (let j = this._seq; j >= from && j >= this.logLow; j--) if (this.logHash[j & mask] === hash) return j;
+    return -1;
+  }
+
+  private inStep(f: ReplicaFeed, at: number): void {
+    f.at = at;
+    f.outOfStepSince = NaN;
+    f.suspect = false;
+  }
+
+  onSnapshot(snap: BookSnapshot, nowMs: number): void {
+    if (
+      snap.venue !== this.venue ||
+      snap.symbol !== this.symbol ||
+      !Number.isFinite(snap.seq) ||
+      snap.offset !== undefined // a peer arbiter's book: replica venues' numbering is each arbiter's own
+    ) {
+      this.counters.snapshotsRejected++;
+      return;
+    }
+    const f = this.feed(snap.collector, nowMs);
+    if (f === undefined) return;
+    f.lastMs = nowMs;
+    if (f.synced && snap.seq <= f.seq) {
+      this.counters.snapshotsIgnored++; // a repeat
+      return;
+    }
+    const info = snap.integrity;
+    f.book.reset(snap.bids, snap.asks, this.keepStrings && info ? info : undefined);
+    f.synced = true; // (verified next; a failure unsyncs it again)
+    if (!this.verified(f, info?.checksum, nowMs)) return;
+    f.seq = snap.seq;
+    f.unsyncedSince = NaN;
+    f.requestedAt = NaN;
+    f.attempt = 0;
+    f.resyncs++;
+    f.lastValidMs = nowMs;
+    f.forget();
+    f.remember(f.book.hash);
+    this.counters.snapshotsAdopted++;
+    if (!this.built) {
+      this.adopt(f, snap.recvTime);
+      return;
+    }
+    const j = this.find(f.book.hash, this.logLow);
+    if (j >= 0) {
+      this.inStep(f, j);
+      return;
+    }
+    f.at = NaN;
+    f.outOfStepSince = nowMs;
+    if (!this.anotherInStep(f, nowMs)) this.catchUp(f, snap.recvTime);
+  }
+
+  onTimer(nowMs: number): void {
+    if (!(nowMs - this.lastEvictScan < 1000)) this.evictSilent(nowMs);
+    for (const f of this.feeds.values()) {
+      if (!f.synced) {
+        // a feed that delivers but has no book: its subscribe snapshot was lost, or a resync went unanswered
+        const since = Number.isNaN(f.requestedAt) ? f.unsyncedSince : f.requestedAt;
+        const wait = Number.isNaN(f.requestedAt)
+          ? this.snapshotTimeoutMs
+          : Math.min(30_000, this.snapshotTimeoutMs * 2 ** Math.max(0, f.attempt - 1));
+        if (nowMs - f.lastMs <= this.feedLiveMs && nowMs - since >= wait)
+          this.request(f, Number.isNaN(f.requestedAt) ? 'initial' : 'retry', nowMs);
+      } else if (!Number.isNaN(f.outOfStepSince) && nowMs - f.outOfStepSince >= this.divergeMs) this.judge(f, nowMs);
+    }
+  }
+
+  shed(_nowMs: number): number {
+    return 0; // nothing is held
+  }
+
+  /** A collector's word on a websocket resync: nothing to hold; the retry timing above applies. */
+  onSnapshotStatus(_state: 'queued' | 'failed', _etaMs: number, _nowMs: number): void {}
+
+  snapshotSources(nowMs: number): string[] {
+    const out: string[] = [];
+    for (const [id, f] of this.feeds) if (f.delivering(nowMs, this.feedLiveMs)) out.push(id);
+    return out;
+  }
+
+  hasFeed(id: string): boolean {
+    return this.feeds.has(id);
+  }
+
+  feedStats(): Map<string, FeedStats> {
+    const out = new Map<string, FeedStats>();
+    for (const [id, f] of this.feeds) out.set(id, f.stats());
+    return out;
+  }
+
+  resetLagWindow(): void {
+    for (const f of this.feeds.values()) f.lag.reset();
+  }
+
+  // --- internals ---
+
+  /** The feed's book after a message or snapshot is sound (checksum, not crossed); else the feed fails. */
+  private verified(f: ReplicaFeed, checksum: number | undefined, nowMs: number): boolean {
+    const integrity = this.opts.integrity;
+    if (integrity !== undefined && checksum !== undefined) {
+      this.counters.checksumsVerified++;
+      if (!integrity.verify(f.book.book.topStrings(integrity.depth), checksum)) {
+        f.checksumMismatches++;
+        this.counters.checksumMismatches++;
+        this.fail(f, 'checksum', nowMs, `checksum ${checksum}`);
+        return false;
+      }
+    }
+    if (f.book.book.isCrossed()) {
+      this.counters.crossedRefused++;
+      this.fail(f, 'crossed', nowMs, 'crossed book');
+      return false;
+    }
+    return true;
+  }
+
+  /** The first book: the consolidated stream starts from this feed's. */
+  private adopt(f: ReplicaFeed, recvTime: number): void {
+    const { bids, asks } = f.book.book.snapshot();
+    this.cons.reset(bids, asks);
+    this.built = true;
+    this._seq++;
+    this.logLow = this._seq;
+    this.remember(this.cons.hash, recvTime);
+    this.inStep(f, this._seq);
+    this.sink.reset('initial', {
+      type: 'snapshot',
+      venue: this.venue,
+      symbol: this.symbol,
+      seq: this._seq,
+      recvTime,
+      collector: f.id,
+      bids,
+      asks,
+    });
+  }
+
+  /** The feed's message is the consolidated book's next step: publish it as it came. */
+  private advance(f: ReplicaFeed, ev: BookDelta, post: number): void {
+    const cut = this.cons.apply(ev.bids, ev.asks);
+    if (this.cons.hash !== post) {
+      this.catchUp(f, ev.recvTime); // cannot happen unless two states shared a hash: fall back to the difference
+      return;
+    }
+    f.won++;
+    this.emit(
+      f,
+      cut.bids.length === 0 ? ev.bids : ev.bids.concat(cut.bids),
+      cut.asks.length === 0 ? ev.asks : ev.asks.concat(cut.asks),
+      ev.exchTime,
+      ev.recvTime,
+    );
+    this.inStep(f, this._seq);
+  }
+
+  /** A feed out of step: ahead (publish the difference now), or given divergeMs to come back. */
+  private outOfStep(f: ReplicaFeed, recvTime: number, nowMs: number): void {
+    f.at = NaN;
+    if (Number.isNaN(f.outOfStepSince)) f.outOfStepSince = nowMs;
+    if (f.passedThrough(this.cons.hash) || !this.anotherInStep(f, nowMs)) this.catchUp(f, recvTime);
+  }
+
+  /** Whether a feed other than `f` is verified, delivering and in step with the consolidated book. */
+  private anotherInStep(f: ReplicaFeed, nowMs: number): boolean {
+    for (const g of this.feeds.values())
+      if (g !== f && g.synced && g.delivering(nowMs, this.feedLiveMs) && !Number.isNaN(g.at)) return true;
+    return false;
+  }
+
+  /** Out of step for divergeMs: it disagrees; or, freshly resynced for that, it is believed. */
+  private judge(f: ReplicaFeed, nowMs: number): void {
+    if (f.suspect || !this.anotherInStep(f, nowMs)) {
+      // the venue's fresh book disagrees with the consolidated one: the consolidated book is what is wrong
+      this.catchUp(f, NaN);
+      for (const g of this.feeds.values())
+        if (g !== f && g.synced && !Number.isNaN(g.at))
+          this.disagree(g, nowMs, 'followed a book the venue contradicted');
+      return;
+    }
+    this.disagree(f, nowMs, 'its book left the consolidated one');
+  }
+
+  private disagree(f: ReplicaFeed, nowMs: number, detail: string): void {
+    f.disagreements++;
+    this.counters.disagreements++;
+    f.suspect = true;
+    this.fail(f, 'diverged', nowMs, detail);
+  }
+
+  /** Publish the difference that makes the consolidated book the feed's. */
+  private catchUp(f: ReplicaFeed, recvTime: number): void {
+    const from = this.cons.book.snapshot();
+    const to = f.book.book.snapshot();
+    const bids = difference(from.bids, to.bids);
+    const asks = difference(from.asks, to.asks);
+    if (bids.length > 0 || asks.length > 0) {
+      this.cons.apply(bids, asks);
+      this.counters.catchUps++;
+      f.won++;
+      this.emit(f, bids, asks, 0, Number.isNaN(recvTime) ? 0 : recvTime);
+    }
+    this.inStep(f, this._seq);
+  }
+
+  private emit(f: ReplicaFeed, bids: Level[], asks: Level[], exchTime: number, recvTime: number): void {
+    const prev = this._seq;
+    this._seq++;
+    this.remember(this.cons.hash, recvTime);
+    this.counters.published++;
+    this.sink.publish(
+      {
+        type: 'delta',
+        venue: this.venue,
+        symbol: this.symbol,
+        first: this._seq,
+        last: this._seq,
+        prev,
+        exchTime,
+        recvTime,
+        collector: f.id,
+        bids,
+        asks,
+      },
+      prev,
+    );
+  }
+
+  /** Log the state now at _seq. */
+  private remember(hash: number, recvTime: number): void {
+    const mask = this.historySize - 1;
+    this.logHash[this._seq & mask] = hash;
+    this.logRecv[this._seq & mask] = recvTime;
+    if (this._seq - this.logLow >= this.historySize) this.logLow = this._seq - this.historySize + 1;
+  }
+
+  /** The feed is not used until a fresh snapshot of its own: ask its collector for one. */
+  private fail(f: ReplicaFeed, kind: FailKind, nowMs: number, detail: string): void {
+    f.synced = false;
+    f.at = NaN;
+    f.outOfStepSince = NaN;
+    f.unsyncedSince = nowMs;
+    f.requestedAt = NaN;
+    f.attempt = 0;
+    f.lastBadMs = nowMs;
+    if (kind !== 'gap') f.errors++;
+    this.sink.feedError?.(f.id, kind === 'crossed' ? 'crossed' : 'refused', `${kind}: ${detail}`);
+    this.request(f, kind === 'diverged' ? 'gap' : kind, nowMs);
+  }
+
+  private request(f: ReplicaFeed, reason: SnapshotRequestReason, nowMs: number): void {
+    f.attempt++;
+    f.requestedAt = nowMs;
+    f.reason = reason;
+    this.counters.snapshotRequests++;
+    this.sink.requestSnapshot(reason, f.attempt, f.id);
+  }
+
+  private feed(id: string, nowMs: number): ReplicaFeed | undefined {
+    let f = this.feeds.get(id);
+    if (f !== undefined) return f;
+    if (this.feeds.size >= this.maxFeeds) {
+      let idle: string | undefined;
+      for (const [gid, g] of this.feeds) if (!g.delivering(nowMs, this.feedLiveMs)) idle = gid;
+      if (idle === undefined) {
+        this.counters.feedsRefused++;
+        return undefined;
+      }
+      this.feeds.delete(idle);
+      this.counters.feedsEvicted++;
+    }
+    f = new ReplicaFeed(id, this.keepStrings, this.depth, nowMs);
+    this.feeds.set(id, f);
+    return f;
+  }
+
+  private evictSilent(nowMs: number): void {
+    this.lastEvictScan = nowMs;
+    for (const [id, f] of this.feeds)
+      if (!(nowMs - f.lastMs < this.feedEvictMs)) {
+        this.feeds.delete(id);
+        this.counters.feedsEvicted++;
+      }
+  }
+}
+
+/** The levels that turn a side `from` into `to` (both best first): changed or new sizes, and deletes. */
+export function difference(from: readonly Level[], to: readonly Level[]): Level[] {
+  const want = new Map<number, number>();
+  for (const l of to) want.set(l[0], l[1]);
+  const out: Level[] = [];
+  for (const l of from) if (!want.has(l[0])) out.push([l[0], 0]);
+  const have = new Map<number, number>();
+  for (const l of from) have.set(l[0], l[1]);
+  for (const l of to) if (have.get(l[0]) !== l[1]) out.push([l[0], l[1]]);
+  return out;
+}

@@ -1,0 +1,337 @@
+/**
+ * The replica merge (src/core/replicaArbiter.ts): feeds without a shared per-book id, each rebuilt on its
+ * own and verified, merged by the state their books reach. A client replica applying the published stream
+ * must only ever hold a state the venue's book had, and end equal to it, whatever the feeds suffer.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { crc32 } from 'node:zlib';
+import fc from 'fast-check';
+import { OrderBook, type StringBookLevels } from '../../src/core/book.js';
+import type { ArbiterSink } from '../../src/core/arbiter.js';
+import type { BookIntegrity, IntegrityInfo } from '../../src/core/integrity.js';
+import { ReplicaArbiter, difference } from '../../src/core/replicaArbiter.js';
+import type { BookDelta, BookSnapshot, Level } from '../../src/core/types.js';
+
+const DEPTH = 5;
+
+/** A checksum over every level the book keeps (depth 5): any corruption of a feed's book fails it. */
+const sum = (top: StringBookLevels) => crc32(JSON.stringify([top.bids, top.asks])) >>> 0;
+const integrity: BookIntegrity = { depth: DEPTH, read: () => undefined, verify: (top, c) => sum(top) === c };
+
+interface Published {
+  deltas: BookDelta[];
+  resets: BookSnapshot[];
+  requests: { reason: string; collector?: string }[];
+}
+
+function sinkOf(p: Published): ArbiterSink {
+  return {
+    publish: (ev) => p.deltas.push(ev),
+    reset: (_r, snap) => p.resets.push(snap),
+    requestSnapshot: (reason, _a, collector) => p.requests.push({ reason, collector }),
+  };
+}
+
+const strings = (levels: Level[]) => levels.map((l) => [String(l[0]), String(l[1])] as [string, string]);
+
+/** The venue: a depth-limited book; each update returns the message and the book's checksum after it. */
+class Venue {
+  readonly book = new OrderBook({ keepStrings: true });
+  states: string[] = [];
+  apply(bids: Level[], asks: Level[]): { bids: Level[]; asks: Level[]; checksum: number } {
+    this.book.applyStrings(strings(bids), strings(asks));
+    this.book.dropBeyond(DEPTH);
+    this.states.push(key(this.book));
+    return { bids, asks, checksum: sum(this.book.topStrings(DEPTH)) };
+  }
+}
+
+const key = (b: OrderBook) => JSON.stringify(b.snapshot());
+
+function delta(collector: string, n: number, m: { bids: Level[]; asks: Level[]; checksum?: number }, t = 0): BookDelta {
+  const integrityInfo: IntegrityInfo | undefined =
+    m.checksum === undefined ? undefined : { bids: strings(m.bids), asks: strings(m.asks), checksum: m.checksum };
+  return {
+    type: 'delta',
+    venue: 'kraken',
+    symbol: 'BTC/USD',
+    first: n,
+    last: n,
+    prev: n - 1,
+    exchTime: 0,
+    recvTime: t,
+    collector,
+    bids: m.bids,
+    asks: m.asks,
+    ...(integrityInfo ? { integrity: integrityInfo } : {}),
+  };
+}
+
+function snapshot(collector: string, n: number, b: OrderBook, checksum?: number): BookSnapshot {
+  const { bids, asks } = b.snapshot();
+  return {
+    type: 'snapshot',
+    venue: 'kraken',
+    symbol: 'BTC/USD',
+    seq: n,
+    recvTime: 0,
+    collector,
+    bids,
+    asks,
+    ...(checksum === undefined ? {} : { integrity: { ...b.topStrings(Infinity), checksum } }),
+  };
+}
+
+/** What a reader of the consolidated stream holds after each message. */
+function follow(p: Published): string[] {
+  const b = new OrderBook();
+  const seen: string[] = [];
+  b.applySnapshot(p.resets[0].bids, p.resets[0].asks);
+  seen.push(key(b));
+  let seq = p.resets[0].seq;
+  for (const d of p.deltas) {
+    assert.equal(d.prev, seq, 'the consolidated stream chains');
+    seq = d.last;
+    b.apply(d.bids, d.asks);
+    seen.push(key(b));
+  }
+  return seen;
+}
+
+test('difference turns one side into another', () => {
+  const from: Level[] = [
+    [10, 1],
+    [9, 2],
+    [8, 3],
+  ];
+  const to: Level[] = [
+    [10, 1],
+    [9, 5],
+    [7, 1],
+  ];
+  const b = new OrderBook();
+  b.applySnapshot(from, []);
+  b.apply(difference(from, to), []);
+  assert.deepEqual(b.snapshot().bids, to);
+});
+
+test('first arrival of each state is published; the later copy is dropped and its lag measured', () => {
+  const p: Published = { deltas: [], resets: [], requests: [] };
+  const core = new ReplicaArbiter('kraken', 'BTC/USD', sinkOf(p), { integrity, depth: DEPTH, firstSeq: 100 });
+  const v = new Venue();
+  const m0 = v.apply(
+    [
+      [100, 1],
+      [99, 1],
+    ],
+    [
+      [101, 1],
+      [102, 1],
+    ],
+  );
+  for (const c of ['a', 'b']) core.onSnapshot(snapshot(c, 1, v.book, m0.checksum), 0);
+  assert.equal(p.resets.length, 1);
+  assert.equal(p.resets[0].seq, 101);
+  const m1 = v.apply([[100, 3]], []);
+  core.onDelta(delta('b', 2, m1, 1000), 1);
+  core.onDelta(delta('a', 2, m1, 1700), 2);
+  assert.equal(p.deltas.length, 1);
+  assert.equal(p.deltas[0].collector, 'b');
+  const stats = core.feedStats();
+  assert.equal(stats.get('a')!.duplicates, 1);
+  assert.equal(stats.get('a')!.lagP50, 700);
+  assert.deepEqual(follow(p).at(-1), v.states.at(-1));
+});
+
+test('levels pushed out of a fixed depth are deleted in the published delta', () => {
+  const p: Published = { deltas: [], resets: [], requests: [] };
+  const core = new ReplicaArbiter('kraken', 'BTC/USD', sinkOf(p), { integrity, depth: DEPTH });
+  const v = new Venue();
+  const m0 = v.apply(
+    [
+      [100, 1],
+      [99, 1],
+      [98, 1],
+      [97, 1],
+      [96, 1],
+    ],
+    [[101, 1]],
+  );
+  core.onSnapshot(snapshot('a', 1, v.book, m0.checksum), 0);
+  const m1 = v.apply([[100.5, 1]], []); // pushes 96 out: the venue sends no delete for it
+  core.onDelta(delta('a', 2, m1), 1);
+  assert.deepEqual(p.deltas[0].bids, [
+    [100.5, 1],
+    [96, 0],
+  ]);
+  assert.equal(follow(p).at(-1), v.states.at(-1));
+});
+
+test('a corrupted copy fails its checksum: never published, its feed resynced, the other feed goes on', () => {
+  const p: Published = { deltas: [], resets: [], requests: [] };
+  const core = new ReplicaArbiter('kraken', 'BTC/USD', sinkOf(p), { integrity, depth: DEPTH });
+  const v = new Venue();
+  const m0 = v.apply([[100, 1]], [[101, 1]]);
+  for (const c of ['a', 'b']) core.onSnapshot(snapshot(c, 1, v.book, m0.checksum), 0);
+  const m1 = v.apply([[100, 2]], []);
+  core.onDelta(delta('a', 2, { ...m1, bids: [[100, 9]] }), 1); // corrupted on the wire, checksum kept
+  assert.equal(p.deltas.length, 0);
+  assert.deepEqual(p.requests, [{ reason: 'checksum', collector: 'a' }]);
+  core.onDelta(delta('b', 2, m1), 2);
+  assert.equal(p.deltas.length, 1);
+  assert.equal(follow(p).at(-1), v.states.at(-1));
+  assert.equal(core.feedStats().get('a')!.checksumMismatches, 1);
+  assert.equal(core.state, 'synced');
+});
+
+test('the leader gaps: the other feed, ahead, takes over with one difference delta, no resync', () => {
+  const p: Published = { deltas: [], resets: [], requests: [] };
+  const core = new ReplicaArbiter('kraken', 'BTC/USD', sinkOf(p), { depth: DEPTH });
+  const v = new Venue();
+  const m0 = v.apply([[100, 1]], [[101, 1]]);
+  for (const c of ['a', 'b']) core.onSnapshot(snapshot(c, 1, v.book), 0);
+  const ms = [v.apply([[100, 2]], []), v.apply([[99, 1]], []), v.apply([], [[101, 4]])];
+  void m0;
+  core.onDelta(delta('a', 2, ms[0]), 1); // a leads
+  core.onDelta(delta('a', 4, ms[2]), 2); // a lost #3 on the bus: gap, resync of a
+  assert.deepEqual(p.requests, [{ reason: 'gap', collector: 'a' }]);
+  core.onDelta(delta('b', 2, ms[0]), 3); // b: a copy
+  core.onDelta(delta('b', 3, ms[1]), 4); // b: the next step
+  core.onDelta(delta('b', 4, ms[2]), 5);
+  assert.equal(p.resets.length, 1);
+  assert.equal(follow(p).at(-1), v.states.at(-1));
+});
+
+test('without a checksum, a feed whose book leaves the others is resynced (copies are evidence)', () => {
+  const p: Published = { deltas: [], resets: [], requests: [] };
+  const core = new ReplicaArbiter('gemini', 'BTCUSD', sinkOf(p), { divergeMs: 100 });
+  const s = (c: string, n: number, b: OrderBook) => ({ ...snapshot(c, n, b), venue: 'gemini', symbol: 'BTCUSD' });
+  const d = (c: string, n: number, m: { bids: Level[]; asks: Level[] }, t: number) => ({
+    ...delta(c, n, m, t),
+    venue: 'gemini',
+    symbol: 'BTCUSD',
+  });
+  const v = new Venue();
+  v.apply(
+    [
+      [100, 1],
+      [90, 1],
+    ],
+    [[101, 1]],
+  );
+  for (const c of ['a', 'b']) core.onSnapshot(s(c, 1, v.book), 0);
+  const m1 = v.apply([[90, 2]], []);
+  core.onDelta(d('a', 2, m1, 0), 1);
+  core.onDelta(d('b', 2, { ...m1, bids: [[90, 7]] }, 0), 2); // b corrupted behind a: never published
+  const m2 = v.apply([[100, 3]], []);
+  core.onDelta(d('a', 3, m2, 0), 3);
+  core.onDelta(d('b', 3, m2, 0), 4);
+  core.onTimer(50);
+  assert.equal(p.requests.length, 0);
+  core.onTimer(200);
+  assert.deepEqual(p.requests, [{ reason: 'gap', collector: 'b' }]);
+  assert.equal(core.feedStats().get('b')!.disagreements, 1);
+  const states = follow(p);
+  for (const st of states.slice(1)) assert.ok(v.states.includes(st), 'only states the venue had');
+});
+
+test('property: feeds with bus loss, venue drops and corruption; the stream holds only venue states and ends equal', () => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        ops: fc.array(
+          fc.record({
+            side: fc.boolean(),
+            tick: fc.integer({ min: 0, max: 12 }),
+            size: fc.integer({ min: 0, max: 3 }),
+          }),
+          { minLength: 1, maxLength: 60 },
+        ),
+        feeds: fc.integer({ min: 1, max: 3 }),
+        order: fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 400 }),
+        faults: fc.array(
+          fc.record({
+            feed: fc.integer({ min: 0, max: 2 }),
+            at: fc.nat(60),
+            kind: fc.constantFrom('bus', 'venue', 'corrupt'),
+          }),
+          { maxLength: 4 },
+        ),
+      }),
+      ({ ops, feeds, order, faults }) => {
+        const p: Published = { deltas: [], resets: [], requests: [] };
+        const core = new ReplicaArbiter('kraken', 'BTC/USD', sinkOf(p), { integrity, depth: DEPTH, divergeMs: 5 });
+        const v = new Venue();
+        const m0 = v.apply([[100, 1]], [[101, 1]]);
+        const initial = new OrderBook({ keepStrings: true });
+        initial.applyStrings(strings([[100, 1]]), strings([[101, 1]]));
+        const msgs = ops.map((o) => {
+          const price = o.side ? 100 - o.tick / 2 : 101 + o.tick / 2;
+          return v.apply(o.side ? [[price, o.size]] : [], o.side ? [] : [[price, o.size]]);
+        });
+        // each feed: position in the venue's stream, collector numbering, snapshot due
+        const fs = Array.from({ length: feeds }, (_, i) => ({ id: 'abc'[i], pos: 0, n: 1, resync: false }));
+        for (const f of fs) core.onSnapshot(snapshot(f.id, 1, initial, m0.checksum), 0);
+        let now = 1;
+        const step = (f: (typeof fs)[number]) => {
+          now++;
+          if (f.resync) {
+            // the venue's fresh book at the feed's position
+            const b = new OrderBook({ keepStrings: true });
+            const st = f.pos === 0 ? initial : null;
+            if (st) b.applyStrings(st.topStrings(Infinity).bids, st.topStrings(Infinity).asks);
+            else {
+              const lv = JSON.parse(v.states[f.pos]) as { bids: Level[]; asks: Level[] };
+              b.applyStrings(strings(lv.bids), strings(lv.asks));
+            }
+            f.resync = false;
+            core.onSnapshot(snapshot(f.id, ++f.n, b, sum(b.topStrings(DEPTH))), now);
+            return;
+          }
+          if (f.pos >= msgs.length) return;
+          const m = msgs[f.pos++];
+          const fault = faults.find((x) => 'abc'[x.feed] === f.id && x.at === f.pos - 1);
+          if (fault?.kind === 'venue') return; // lost before the collector: numbering goes on
+          if (fault?.kind === 'bus') f.n++; // lost after it: a hole in the numbering
+          const sent =
+            fault?.kind === 'corrupt'
+              ? { ...m, bids: m.bids.length ? [[m.bids[0][0], m.bids[0][1] + 1] as Level] : [[95, 1] as Level] }
+              : m;
+          core.onDelta(delta(f.id, ++f.n, sent), now);
+          core.onTimer(now);
+        };
+        const answered = () => {
+          for (const r of p.requests.splice(0)) {
+            const f = fs.find((x) => x.id === r.collector);
+            if (f) f.resync = true;
+          }
+        };
+        for (const o of order) {
+          const f = fs[o % feeds];
+          step(f);
+          answered();
+        }
+        // drain: every feed delivers everything (and answers resyncs)
+        for (let guard = 0; guard < 10_000 && fs.some((f) => f.pos < msgs.length || f.resync); guard++) {
+          for (const f of fs) step(f);
+          answered();
+          now += 10;
+          core.onTimer(now);
+          answered();
+        }
+        for (let i = 0; i < 3; i++) {
+          now += 10;
+          core.onTimer(now);
+          answered();
+          for (const f of fs) step(f);
+        }
+        const seen = follow(p);
+        const venueStates = new Set([key(initial), ...v.states]);
+        for (const st of seen) assert.ok(venueStates.has(st), `a state the venue never had: ${st}`);
+        assert.equal(seen.at(-1), v.states.at(-1), 'ends equal to the venue');
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
