@@ -69,7 +69,10 @@ function bookFrame(method: 'subscribe' | 'unsubscribe', symbols: readonly string
 }
 
 /** Subscribe frames for the book of each symbol (v2 spelling), KRAKEN_SUBSCRIBE_BATCH per frame. */
-export function krakenSubscribeMessages(symbols: readonly string[], depth: KrakenDepth = KRAKEN_DEFAULT_DEPTH): string[] {
+export function krakenSubscribeMessages(
+  symbols: readonly string[],
+  depth: KrakenDepth = KRAKEN_DEFAULT_DEPTH,
+): string[] {
   return chunks(symbols, KRAKEN_SUBSCRIBE_BATCH).map((c) => bookFrame('subscribe', c, depth));
 }
 
@@ -222,6 +225,11 @@ function bookData(d: unknown, type: 'snapshot' | 'update'): KrakenBookData | str
   return out;
 }
 
+/** A JSON string (not a number turned into text by quoteNumbers). */
+function isString(x: unknown): x is string {
+  return typeof x === 'string' && !x.startsWith(NUM);
+}
+
 function shortText(x: unknown): string {
   return String(x).slice(0, 200);
 }
@@ -242,13 +250,13 @@ export function decodeKrakenBook(text: string): { message?: KrakenBookMessage; i
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return { error: 'message is not a JSON object' };
   const m = o as JsonObject;
   if (m.channel === undefined) {
-    if (typeof m.method === 'string') {
+    if (isString(m.method)) {
       if (m.success === false) return { error: `venue error on "${m.method.slice(0, 20)}": ${shortText(m.error)}` };
       return { ignored: m.method.slice(0, 40) };
     }
     return { error: 'unrecognised message: no "channel" and no "method"' };
   }
-  if (typeof m.channel !== 'string') return { error: '"channel" must be a string' };
+  if (!isString(m.channel)) return { error: '"channel" must be a string' };
   if (m.channel !== 'book') return { ignored: m.channel.slice(0, 40) };
   const type = m.type;
   if (type !== 'snapshot' && type !== 'update') return { error: '"type" must be "snapshot" or "update"' };
