@@ -163,9 +163,10 @@ test('REAL DATA: every checksum of the cryptofeed Kraken v1 recording (10 pairs,
 });
 
 test('REAL DATA: a book truncated to the wrong depth fails some v1 checksums (the replay check can fail)', () => {
-  // A book deeper than the stream lets a level that left the venue's range come back into the top 10. Run
-  // at depth 10 to make it show: the recording's books are 1000 deep, so truncating to 10 breaks the check
-  // after levels leave the top; the full replay above verifies all of them.
+  // Truncating to 10 instead of the subscribed 1000 drops levels that later come back into the top 10, so
+  // some checks fail: the replay above depends on the depth it is given. (The recording never holds more than
+  // 1000 levels a side, so truncation at the right depth changes nothing there: no real data here exercises
+  // a level pushed out of range; that rule is Kraken's documented one.)
   const books = new Map<string, TextBook>();
   let failures = 0;
   for (const text of cryptofeedReceived('cryptofeed_KRAKEN.ws.50.0')) {
