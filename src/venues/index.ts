@@ -5,13 +5,14 @@
 import { binanceSpot } from './binance.js';
 import { binanceUsdm } from './binance-usdm.js';
 import { bybitLinear, bybitSpot } from './bybit.js';
+import { kraken } from './kraken.js';
 import { okx } from './okx.js';
 import type { VenueAdapter } from './types.js';
 
 export type { Market, ParsedFrame, ParsedSnapshot, SnapshotRequestSpec, StreamOptions, VenueAdapter } from './types.js';
 
 /** Every adapter, in the order docs and help list them. */
-export const ADAPTERS: readonly VenueAdapter[] = [binanceSpot, binanceUsdm, okx, bybitSpot, bybitLinear];
+export const ADAPTERS: readonly VenueAdapter[] = [binanceSpot, binanceUsdm, okx, bybitSpot, bybitLinear, kraken];
 
 export const VENUE_IDS: readonly string[] = ADAPTERS.map((a) => a.id);
 
