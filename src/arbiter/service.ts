@@ -12,6 +12,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { BookArbiter, type ArbiterSink, type FeedErrorKind } from '../core/arbiter.js';
+import type { BookCore } from '../core/bookCore.js';
+import { ReplicaArbiter } from '../core/replicaArbiter.js';
 import type { BookIntegrity } from '../core/integrity.js';
 import { DEFAULT_VENUE, bookKeyOf, findVenue, venue as venueAdapter } from '../venues/index.js';
 import { BookReplica } from '../core/replica.js';
@@ -130,7 +132,7 @@ const PEER_BACKOFF_MS = 10_000;
 const PROC_SAMPLES = 4096; // power of two: a ring indexed with & (PROC_SAMPLES - 1)
 
 class BookHandler implements ArbiterSink {
-  readonly core: BookArbiter;
+  readonly core: BookCore;
   readonly topic: string;
   readonly statsTopic: string;
   readonly ctlTopic: string;
@@ -194,7 +196,23 @@ class BookHandler implements ArbiterSink {
     this.bookHash = stableHash(this.topic);
     const adapter = venueAdapter(venue); // the service creates books only for known venues
     this.integrity = adapter.integrity;
-    this.core = new BookArbiter(venue, symbol, this, {
+    this.core =
+      adapter.merge === 'replica'
+        ? new ReplicaArbiter(venue, symbol, this, {
+            integrity: adapter.integrity,
+            depth: adapter.bookDepth,
+            // its own numbering, from its start time: a restarted arbiter numbers above what it sent before
+            firstSeq: Date.now() * 1000,
+            snapshotTimeoutMs: svc.opts.snapshotTimeoutMs,
+            feedLiveMs: svc.feedTimeout,
+            maxFeeds: svc.opts.maxFeeds,
+            feedEvictMs: svc.opts.feedEvictMs,
+          })
+        : this.sequenced(adapter, svc);
+  }
+
+  private sequenced(adapter: ReturnType<typeof venueAdapter>, svc: ArbiterService): BookArbiter {
+    return new BookArbiter(this.venue, this.symbol, this, {
       gapTimeoutMs: svc.opts.gapTimeoutMs,
       snapshotTimeoutMs: svc.opts.snapshotTimeoutMs,
       rule: adapter.rule,
@@ -264,7 +282,9 @@ class BookHandler implements ArbiterSink {
     );
   }
 
-  requestSnapshot(reason: string, attempt: number): void {
+  requestSnapshot(reason: string, attempt: number, collector?: string): void {
+    // the replica merge names the feed: only its own connection can rebuild its book (no peer, no other collector)
+    if (collector !== undefined) return this.askCollector([collector], reason, attempt);
     const now = performance.now();
     // Only collectors delivering valid data now: an id heard only in status messages, or one that sent a
     // stray copy, is never asked (1,000 such ids once kept a book unsynced for 20 s and more).
@@ -939,7 +959,7 @@ export class ArbiterService {
   }
 
   /** For tests and the demo: the consolidated book of one symbol. */
-  bookOf(venue: string, symbol: string): BookArbiter | undefined {
+  bookOf(venue: string, symbol: string): BookCore | undefined {
     return this.books.get(`${venue}.${symbol}`)?.core;
   }
 

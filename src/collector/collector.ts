@@ -72,6 +72,14 @@ export interface CollectorOptions {
 
 interface SymbolState {
   last: number;
+  /**
+   * Replica venues (VenueAdapter.merge 'replica': no per-book id the venue numbers): this collector's count
+   * of the book's messages, which it stamps on them (first = last = n, prev = n - 1; a snapshot is n too),
+   * and the socket whose messages it forwards -- the one that sent the last snapshot: one connection's
+   * updates never go on top of another's book (a roll's overlap, a reconnect).
+   */
+  n: number;
+  owner?: object;
   messages: number;
   gaps: number;
   snapshots: number;
@@ -106,6 +114,8 @@ export class Collector {
   /** When each symbol's last websocket resync was asked for (performance.now ms). */
   private readonly resyncAt = new Map<string, number>();
   readonly venue: VenueAdapter;
+  /** The venue merges by replicas: this collector numbers each book's messages (SymbolState.n). */
+  private readonly replica: boolean;
   readonly counters = {
     messages: 0,
     published: 0,
@@ -123,6 +133,7 @@ export class Collector {
   constructor(o: CollectorOptions) {
     this.id = o.id;
     this.venue = venueAdapter(o.venue ?? DEFAULT_VENUE);
+    this.replica = this.venue.merge === 'replica';
     this.log = (o.logger ?? silentLogger).child({ collector: o.id });
     this.opts = {
       venue: this.venue.id,
@@ -144,7 +155,7 @@ export class Collector {
     for (const s of o.symbols) {
       const sym = this.venue.venueSymbol(s);
       if (sym === undefined) throw new RangeError(`symbol "${s}" is not a ${this.venue.name} symbol`);
-      this.symbols.set(sym, { last: 0, messages: 0, gaps: 0, snapshots: 0 });
+      this.symbols.set(sym, { last: 0, n: 0, messages: 0, gaps: 0, snapshots: 0 });
     }
     const perConnection = Math.max(1, Math.min(this.venue.maxBooksPerConnection, o.maxBooksPerConnection ?? Infinity));
     const all = [...this.symbols.keys()];
@@ -163,7 +174,7 @@ export class Collector {
         log: this.log,
         localAddress: o.localAddress,
         mayOpen: () => gate?.tryOpen(Date.now()) ?? 0,
-        onText: (text) => this.onMessage(text),
+        onText: (text, socket) => this.onMessage(text, socket),
       });
       this.connections.push(c);
       for (const s of symbols) this.connectionOf.set(s, c);
@@ -203,7 +214,7 @@ export class Collector {
     }
   }
 
-  private onMessage(text: string): void {
+  private onMessage(text: string, socket?: object): void {
     const recvTime = nowMicros();
     this.counters.messages++;
     const r = this.venue.parse(text, this.id, recvTime);
@@ -213,6 +224,14 @@ export class Collector {
       if (!st) {
         this.counters.ignored++;
         return;
+      }
+      if (this.replica) {
+        if (st.owner !== socket) {
+          this.counters.ignored++; // another socket's book (or none yet)
+          return;
+        }
+        d.prev = st.n;
+        d.first = d.last = ++st.n;
       }
       st.messages++;
       if (st.last > 0 && coverStart(d) > st.last) st.gaps++;
@@ -226,6 +245,10 @@ export class Collector {
       if (!st || (this.opts.snapshotSource === 'rest' && sn.reset !== true)) {
         this.counters.ignored++;
         return;
+      }
+      if (this.replica) {
+        st.owner = socket;
+        sn.seq = ++st.n;
       }
       st.snapshots++;
       st.last = sn.seq;

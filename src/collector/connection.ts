@@ -27,7 +27,8 @@ export interface ConnectionOptions {
   localAddress?: string;
   /** ms to wait before a new connection may be opened (the venue's connection-rate limit per IP), 0 = now. */
   mayOpen?(): number;
-  onText(text: string): void;
+  /** A text frame, and the socket it came on (during a make-before-break roll two sockets deliver). */
+  onText(text: string, socket: object): void;
 }
 
 export class VenueConnection {
@@ -95,7 +96,7 @@ export class VenueConnection {
       if (ws !== this.ws && ws !== this.retiring) return;
       this.lastMsgAt = now();
       if (this.attempt > 0 && this.lastMsgAt - this.connectedAt > 5000) this.attempt = 0;
-      this.o.onText(data.toString('utf8'));
+      this.o.onText(data.toString('utf8'), ws);
     });
     ws.on('error', (err) => this.o.log.warn({ err: err.message, url }, 'websocket error'));
     ws.on('close', (code) => {

@@ -103,6 +103,8 @@ export interface ArbiterFeedStats {
   checksumMismatches?: number;
   /** Messages of this feed refused as errors: implausible sequence jumps, copies crossing the book. */
   errors?: number;
+  /** Replica venues (Kraken, Coinbase, Gemini): times this feed's book disagreed with the others' and was resynced. */
+  disagreements?: number;
   /** Median / p99 lag behind the first copy of the same event, µs, over the last interval. */
   lagP50: number;
   lagP99: number;
