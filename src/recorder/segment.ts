@@ -96,8 +96,20 @@ export const DEFAULT_STORAGE: StorageOptions = {
   compressIn: 'main-thread',
 };
 
+/**
+ * A book's folder. The symbol is percent-encoded: Kraken spells BTC/USD, and a '/' would make two folders
+ * (every other venue's symbols, letters, digits, '-' and '_', are left as they are).
+ */
 export function streamDir(dir: string, venue: string, symbol: string, stream: Stream): string {
-  return path.join(dir, venue, symbol, stream);
+  return path.join(dir, venue, encodeURIComponent(symbol), stream);
+}
+
+function symbolOfDir(name: string): string {
+  try {
+    return decodeURIComponent(name);
+  } catch {
+    return name; // not ours to decode: shown as it is
+  }
 }
 
 const pad16 = (t: number) => String(Math.max(0, Math.floor(t))).padStart(16, '0');
@@ -146,7 +158,8 @@ export function listBooks(dir: string): { venue: string; symbol: string }[] {
       return [];
     }
   };
-  for (const venue of sub(dir)) for (const symbol of sub(path.join(dir, venue))) out.push({ venue, symbol });
+  for (const venue of sub(dir))
+    for (const name of sub(path.join(dir, venue))) out.push({ venue, symbol: symbolOfDir(name) });
   return out;
 }
 
