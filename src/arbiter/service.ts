@@ -203,6 +203,7 @@ class BookHandler implements ArbiterSink {
             depth: adapter.bookDepth,
             // its own numbering, from its start time: a restarted arbiter numbers above what it sent before
             firstSeq: Date.now() * 1000,
+            epoch: `${svc.id}@${Date.now()}`,
             snapshotTimeoutMs: svc.opts.snapshotTimeoutMs,
             feedLiveMs: svc.feedTimeout,
             maxFeeds: svc.opts.maxFeeds,
@@ -231,7 +232,7 @@ class BookHandler implements ArbiterSink {
     // time inside the arbiter: from the triggering message's arrival to this publish
     this.processing[this.processingN++ & (PROC_SAMPLES - 1)] = pubTime - this.svc.arrival;
     this.lastDeltaUs = pubTime;
-    this.send(encodeConsolidatedDelta(ev, prev, pubTime, this.core.offset));
+    this.send(encodeConsolidatedDelta(ev, prev, pubTime, this.core.offset, this.core.streamEpoch));
   }
 
   /** Everything on the book topic goes through here (restoring a group's state sends nothing). */
@@ -274,6 +275,7 @@ class BookHandler implements ArbiterSink {
         symbol: this.symbol,
         seq: this.core.consolidatedSeq,
         ...(this.core.offset === 0 ? {} : { offset: this.core.offset }),
+        ...(this.core.streamEpoch === undefined ? {} : { epoch: this.core.streamEpoch }),
         pubTime: nowMicros(),
         arbiter: this.svc.id,
         stale,
@@ -389,6 +391,7 @@ class BookHandler implements ArbiterSink {
       pubTime: nowMicros(),
       reason,
       ...(this.core.offset === 0 ? {} : { offset: this.core.offset }),
+      ...(this.core.streamEpoch === undefined ? {} : { epoch: this.core.streamEpoch }),
       ...(this.staleSince === undefined ? {} : { stale: true, staleSince: this.staleSince }),
       ...(this.exactTo === undefined ? {} : { exactTo: this.exactTo }),
     };

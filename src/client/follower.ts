@@ -53,6 +53,12 @@ const NOTHING: Step = {};
 /** Data applied this recently proves some arbiter live (arbiters' default heartbeat period). */
 const LIVE_DATA_US = 1_000_000;
 
+/**
+ * A replica venue's book (an epoch per arbiter): the arbiter followed is given up when nothing of its epoch
+ * came for this long while another epoch was heard (arbiters send a heartbeat every second at least).
+ */
+const EPOCH_SILENT_US = 2_500_000;
+
 export class BookFollower {
   readonly replica = new BookReplica();
   private readonly staleAfterUs: number;
@@ -60,6 +66,11 @@ export class BookFollower {
   private lastApplied = 0;
   private readonly words = new Map<string, ArbiterWord>();
   private staleSince: number | undefined;
+  /** When a message of the followed epoch, and of another epoch, was last heard (µs). */
+  private ownEpochAt = 0;
+  private otherEpochAt = 0;
+  /** Times the book left a silent arbiter's epoch for another's. */
+  epochSwitches = 0;
   /** A snapshot request is outstanding; when the next may go if the last failed (epoch µs). */
   asking = false;
   nextAskAt = 0;
@@ -82,7 +93,19 @@ export class BookFollower {
 
   /** Whether a snapshot request should go now (unsynced, none outstanding, not backing off). */
   wantsSnapshot(nowUs: number): boolean {
-    return !this.asking && !this.replica.synced && nowUs >= this.nextAskAt;
+    const r = this.replica;
+    if (
+      r.synced &&
+      r.epoch !== undefined &&
+      nowUs - this.ownEpochAt > EPOCH_SILENT_US &&
+      nowUs - this.otherEpochAt < EPOCH_SILENT_US
+    ) {
+      // the arbiter whose numbering we follow fell silent while another speaks: take the other's book
+      this.log.info({ book: `${this.venue}.${this.symbol}`, epoch: r.epoch }, "the book's arbiter went silent; following another");
+      r.release();
+      this.epochSwitches++;
+    }
+    return !this.asking && !r.synced && nowUs >= this.nextAskAt;
   }
 
   /**
@@ -142,6 +165,10 @@ export class BookFollower {
   /** A message from the book topic (heard: it proves the arbiter alive), or a reply (not heard). */
   onMessage(m: ConsolidatedMessage | ConsolidatedHeartbeat, nowUs: number, heard = true): Step {
     if (heard) this.lastHeard = nowUs;
+    if (m.epoch !== undefined) {
+      if (m.epoch === this.replica.epoch) this.ownEpochAt = nowUs;
+      else if (heard) this.otherEpochAt = nowUs;
+    }
     const book = `${this.venue}.${this.symbol}`;
     if (m.type === 'heartbeat') {
       this.words.set(m.arbiter, { stale: m.stale, since: m.staleSince ?? nowUs, at: nowUs });
@@ -166,6 +193,7 @@ export class BookFollower {
       return { ask: true };
     }
     if (v !== 'applied' && v !== 'reset') return NOTHING;
+    this.ownEpochAt = nowUs; // (a snapshot of another epoch just became ours)
     // a snapshot that says the arbiter has no live feed is the old book: still stale
     if (m.type === 'snapshot' && m.stale) this.staleSince = m.staleSince ?? this.staleSince ?? nowUs;
     else {

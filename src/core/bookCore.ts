@@ -12,6 +12,8 @@ export interface BookCore {
   readonly seq: number;
   readonly offset: number;
   readonly consolidatedSeq: number;
+  /** The numbering's owner on a replica venue's book (ConsolidatedDelta.epoch); undefined on sequenced ones. */
+  readonly streamEpoch?: string;
   readonly state: ArbiterState;
   readonly waiting: { reason: SnapshotRequestReason; attempt: number; sinceMs: number } | undefined;
   readonly buffered: number;

@@ -32,6 +32,13 @@ export interface ConsolidatedDelta {
    * "Venue resets"). Messages with different offsets are numbered differently: never chain one onto the other.
    */
   offset?: number;
+  /**
+   * The numbering's owner, on books of venues without a per-book id (Kraken, Coinbase, Gemini: merged by
+   * replicas): each arbiter numbers such a book its own way, so a reader follows one epoch and ignores the
+   * others' messages until that arbiter falls silent, then takes another's snapshot (docs/wire-format.md,
+   * "Epochs"). Absent on sequenced venues' books, which every arbiter numbers alike.
+   */
+  epoch?: string;
 }
 
 /** Full consolidated book at seq. Authoritative: a client replaces its book with it. */
@@ -49,6 +56,8 @@ export interface ConsolidatedSnapshot {
   reason: 'periodic' | 'resync' | 'reply';
   /** As ConsolidatedDelta.offset. */
   offset?: number;
+  /** As ConsolidatedDelta.epoch. */
+  epoch?: string;
   /** Present and true when the arbiter has no live feed for this book: the book may be old (since staleSince). */
   stale?: boolean;
   /** Epoch µs since when the book has been stale. */
@@ -73,6 +82,8 @@ export interface ConsolidatedHeartbeat {
   /** The arbiter's consolidated seq; -1 while it has no book yet. */
   seq: number;
   offset?: number;
+  /** As ConsolidatedDelta.epoch. */
+  epoch?: string;
   pubTime: number;
   /** The arbiter that sent it (hot-hot clients weigh each arbiter's word separately). */
   arbiter: string;

@@ -19,13 +19,19 @@ import type {
 
 const CHECK_DEPTH = 20;
 
-export type ReplicaVerdict = 'applied' | 'reset' | 'stale' | 'gap' | 'buffered';
+/** 'other': a message of another epoch than the one followed (another arbiter's numbering): ignored. */
+export type ReplicaVerdict = 'applied' | 'reset' | 'stale' | 'gap' | 'buffered' | 'other';
 
 export class BookReplica {
   readonly book = new OrderBook();
   seq = -1;
   /** The numbering followed (ConsolidatedDelta.offset): 0 until the venue resets its ids. */
   offset = 0;
+  /**
+   * The arbiter numbering followed on a replica venue's book (ConsolidatedDelta.epoch; undefined on
+   * sequenced venues' books): while synced, messages of another epoch are 'other' and ignored.
+   */
+  epoch: string | undefined;
   synced = false;
   gaps = 0;
   /** In-stream snapshots at our own seq whose top levels differed from our book (should stay 0). */
@@ -44,6 +50,7 @@ export class BookReplica {
    * in between were lost (the last ones before a quiet spell: nothing else would reveal it): a gap.
    */
   onHeartbeat(h: ConsolidatedHeartbeat): ReplicaVerdict {
+    if (this.synced && h.epoch !== this.epoch) return 'other';
     if (!this.synced || (h.offset ?? 0) !== this.offset || h.seq <= this.seq) return 'stale';
     this.synced = false;
     this.gaps++;
@@ -51,9 +58,17 @@ export class BookReplica {
     return 'gap';
   }
 
+  /** Stop following: the next snapshot, of any epoch, is taken (a follower whose arbiter fell silent). */
+  release(): void {
+    this.synced = false;
+    this.held = [];
+  }
+
   onSnapshot(s: ConsolidatedSnapshot): ReplicaVerdict {
+    if (this.synced && s.epoch !== this.epoch) return 'other';
     if (this.synced && s.seq < this.seq) return 'stale';
     this.offset = s.offset ?? 0;
+    this.epoch = s.epoch;
     // Same seq as ours (the periodic snapshot after the delta we applied): a free consistency check.
     if (this.synced && s.seq === this.seq) {
       if (sameLevels(this.book.top(CHECK_DEPTH), s)) return 'stale';
@@ -74,6 +89,7 @@ export class BookReplica {
       this.held.push(d);
       return 'buffered';
     }
+    if (d.epoch !== this.epoch) return 'other'; // (held ones of another epoch end here after the snapshot)
     // Another numbering: the venue reset its ids. The reset itself chains on our seq (prev); past it, an arbiter
     // numbering differently (it saw another reset) can only be compared by seq.
     const offset = d.offset ?? 0;

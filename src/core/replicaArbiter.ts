@@ -47,6 +47,8 @@ export interface ReplicaArbiterOptions {
   depth?: number;
   /** The consolidated seq of the first book (the shell: its start time in µs, so a restart numbers higher). */
   firstSeq?: number;
+  /** The numbering's name in the stream (ConsolidatedDelta.epoch): unique per arbiter run. Default 'replica'. */
+  epoch?: string;
   /** Re-ask a feed for a snapshot after this long without one. Default 3000. */
   snapshotTimeoutMs?: number;
   /** A feed is delivering while its last valid message is at most this old. Default 3000. */
@@ -226,6 +228,10 @@ export class ReplicaArbiter implements BookCore {
 
   get offset(): number {
     return 0;
+  }
+
+  get streamEpoch(): string {
+    return this.opts.epoch ?? 'replica';
   }
 
   get consolidatedSeq(): number {

@@ -266,14 +266,21 @@ export function encodeCollectorEvent(ev: CollectorEvent): string {
  * Encode a consolidated delta for book.* from the winning collector event. Built by hand: it runs once
  * per consolidated event, and the level arrays are serialized as they arrived.
  */
-export function encodeConsolidatedDelta(ev: BookDelta, prev: number, pubTime: number, offset = 0): string {
+export function encodeConsolidatedDelta(
+  ev: BookDelta,
+  prev: number,
+  pubTime: number,
+  offset = 0,
+  epoch?: string,
+): string {
   const seq = ev.last + offset;
   // a venue reset covers only itself: its prev is in the old id space
   const first = ev.reset === true ? seq : coverStart(ev) + 1 + offset;
   return (
     `{"v":1,"type":"delta","venue":${JSON.stringify(ev.venue)},"symbol":${JSON.stringify(ev.symbol)},` +
     `"seq":${seq},"prev":${prev},"first":${first},${offset === 0 ? '' : `"offset":${offset},`}"bids":${ev.bidsJson ?? JSON.stringify(ev.bids)},"asks":${ev.asksJson ?? JSON.stringify(ev.asks)},` +
-    `"exchTime":${ev.exchTime},"recvTime":${ev.recvTime},"pubTime":${pubTime},"feed":${JSON.stringify(ev.collector)}}`
+    `"exchTime":${ev.exchTime},"recvTime":${ev.recvTime},"pubTime":${pubTime},"feed":${JSON.stringify(ev.collector)}` +
+    (epoch === undefined ? '}' : `,"epoch":${JSON.stringify(epoch)}}`)
   );
 }
 
@@ -370,6 +377,9 @@ export function decodeBookMessage(buf: Buffer | Uint8Array | string): Consolidat
   return decodeBook(buf);
 }
 
+/** Longest epoch a book message may carry (an arbiter id and a start time). */
+const MAX_EPOCH_CHARS = 200;
+
 function decodeBook(buf: Buffer | Uint8Array | string): ConsolidatedMessage | ConsolidatedHeartbeat {
   const text =
     typeof buf === 'string'
@@ -383,6 +393,8 @@ function decodeBook(buf: Buffer | Uint8Array | string): ConsolidatedMessage | Co
   if (r.type === 'error') throw new DecodeError(`error reply: ${String(r.message)}`);
   need(r, 'venue', 'string');
   need(r, 'symbol', 'string');
+  if (r.epoch !== undefined && (typeof r.epoch !== 'string' || r.epoch.length > MAX_EPOCH_CHARS))
+    throw new DecodeError(`field "epoch" must be a string of at most ${MAX_EPOCH_CHARS} characters`);
   if (r.type === 'heartbeat') {
     need(r, 'arbiter', 'string');
     if (!Number.isSafeInteger(r.seq) || (r.seq as number) < -1) throw new DecodeError('field "seq" must be an integer');

@@ -87,3 +87,39 @@ test('silence on the topic: stale after staleAfterMs', () => {
   assert.equal(f.tick(12 * S), undefined);
   assert.equal(f.tick(13.1 * S)?.kind, 'stale');
 });
+
+// --- epochs: a replica venue's book, numbered by each arbiter its own way ---
+
+const esnap = (epoch: string, seq: number, bid: number): ConsolidatedSnapshot => ({
+  v: 1, type: 'snapshot', venue: 'kraken', symbol: 'BTC/USD', seq, bids: [[bid, 1]], asks: [[bid + 1, 1]],
+  exchTime: 0, pubTime: 0, reason: 'periodic', epoch,
+});
+const edelta = (epoch: string, seq: number, bid: number): ConsolidatedDelta => ({
+  v: 1, type: 'delta', venue: 'kraken', symbol: 'BTC/USD', seq, prev: seq - 1, first: seq, bids: [[bid, 2]], asks: [],
+  exchTime: 0, recvTime: 0, pubTime: 0, feed: 'a', epoch,
+});
+const ebeat = (epoch: string, seq: number, arbiter: string): ConsolidatedHeartbeat => ({
+  v: 1, type: 'heartbeat', venue: 'kraken', symbol: 'BTC/USD', seq, pubTime: 0, arbiter, stale: false, epoch,
+});
+
+test("epochs: another arbiter's numbering is ignored while ours speaks; when ours falls silent, the other's book is taken", () => {
+  const f = new BookFollower('kraken', 'BTC/USD', 3000, 0, silentLogger);
+  assert.ok(f.onMessage(esnap('A', 1000, 100), 1).update);
+  // B numbers far above A: its messages must neither apply nor count as a gap
+  assert.deepEqual(f.onMessage(edelta('B', 5_000_000, 100), 2), {});
+  assert.deepEqual(f.onMessage(ebeat('B', 5_000_000, 'b'), 3), {});
+  assert.ok(f.onMessage(edelta('A', 1001, 100), 4).update);
+  assert.equal(f.replica.book.bestBid()![1], 2);
+  assert.equal(f.replica.gaps, 0);
+  assert.equal(f.wantsSnapshot(1_000_000), false, 'A spoke recently');
+  // A falls silent; B keeps speaking
+  for (let t = 1_000_000; t <= 4_000_000; t += 1_000_000) f.onMessage(ebeat('B', 5_000_000, 'b'), t);
+  assert.equal(f.wantsSnapshot(4_000_000), true, 'asks for the other arbiter book');
+  assert.equal(f.epochSwitches, 1);
+  const r = f.onMessage(esnap('B', 5_000_001, 100), 4_100_000);
+  assert.equal(r.update?.kind, 'snapshot');
+  assert.equal(f.replica.epoch, 'B');
+  assert.ok(f.onMessage(edelta('B', 5_000_002, 100), 4_200_000).update);
+  assert.equal(f.wantsSnapshot(4_300_000), false, 'follows B now, no flapping');
+  assert.deepEqual(f.onMessage(edelta('A', 1002, 100), 4_400_000), {}, "A's late message is another epoch");
+});
