@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import type { Level } from '../../src/core/types.js';
 import { krakenChecksum } from '../../src/venues/kraken-checksum.js';
+import { formatFixed, tickDecimals } from '../../src/sim/protocols/kraken.js';
 import { freePort, startCli } from '../helpers.js';
 import { LocalBook, Probe, sleep, startSim, waitFor } from './helpers.js';
 
@@ -384,4 +385,24 @@ test('bookwire sim --venue kraken serves BTC/USD on /kraken/v2', async (t) => {
   assert.equal(client.mismatches, 0);
   cli.proc.kill('SIGTERM');
   assert.equal(await cli.exited, 0);
+});
+
+test("kraken spellings: the tick's decimals for prices, 8 for quantities; the connection rate per IP", async (t) => {
+  assert.deepEqual([1_000_000, 10_000_000, 10_000, 100_000_000, 1].map(tickDecimals), [2, 1, 4, 0, 8]);
+  assert.equal(formatFixed(6_500_010_000_000, 1), '65000.1');
+  assert.equal(formatFixed(6_500_000_000_000, 0), '65000');
+  assert.equal(formatFixed(50_000_000, 8), '0.50000000');
+  assert.equal(formatFixed(12_345, 2), '0.00012345', 'finer than the tick: every digit kept');
+
+  const sim = await startSim(t, {
+    symbols: ['BTCUSD'],
+    venues: [V],
+    eventsPerSec: 20,
+    limits: { venues: { kraken: { connections: 2 } } },
+  });
+  const url = `${sim.venueWsBase(V)}/v2`;
+  await Probe.open(t, url);
+  await Probe.open(t, url);
+  await assert.rejects(Probe.open(t, url), /HTTP 429/);
+  assert.equal(sim.stats().wsRefusedConnections, 1);
 });
