@@ -64,6 +64,9 @@ function packageVersion(): string {
   }
 }
 
+/** The demo's venues: a venue the simulator speaks before its adapter is registered cannot be collected yet. */
+const DEMO_VENUE_IDS: readonly string[] = SIM_VENUE_IDS.filter((v) => findVenue(v) !== undefined);
+
 const program = new Command();
 program
   .name('bookwire')
@@ -80,7 +83,7 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo'))
   .description('run the whole pipeline locally: simulator, 2 collectors (one faulty), arbiter, live view')
   .option(
     '--venues <list>',
-    `several venues, comma-separated (${SIM_VENUE_IDS.join(', ')}): one simulator, collectors <venue>-a and <venue>-b (faulty) each, one arbiter, every book in the view (default: binance only)`,
+    `several venues, comma-separated (${DEMO_VENUE_IDS.join(', ')}): one simulator, collectors <venue>-a and <venue>-b (faulty) each, one arbiter, every book in the view (default: binance only)`,
   )
   .option('--no-faults', 'no fault injection on the second collector')
   .option('--no-record', 'do not run the recorder (default: records into recorder.dir, ./data)')
@@ -135,10 +138,10 @@ function demoArbiters(n: number | undefined): number | undefined {
   return n;
 }
 
-/** --venues of the demo: known venues the simulator serves, each once, in the order given. */
+/** --venues of the demo: known venues the simulator serves and the collectors read, each once, in the order given. */
 function demoVenues(list: string): string[] {
   const ids = [...new Set(list.split(',').map((v) => v.trim().toLowerCase()))].filter(Boolean);
-  const known: readonly string[] = SIM_VENUE_IDS;
+  const known: readonly string[] = DEMO_VENUE_IDS;
   const bad = ids.filter((v) => !known.includes(v));
   if (bad.length > 0 || ids.length === 0)
     throw new UserError(

@@ -10,6 +10,7 @@
  *   okx           OKX v5 /ws/v5/public `books`, seqId/prevSeqId, keep-alives, reset, /api/v5/market/books
  *   bybit         Bybit v5 spot /v5/public/spot orderbook.{1,50,200,1000}.X, a u per depth, +1 per message, restart
  *   bybit-linear  Bybit v5 linear /v5/public/linear, same
+ *   kraken        Kraken spot WebSocket v2 /v2 `book` (BTC/USD), depths 10-1000, CRC32 checksum, no ids, no REST
  *
  * Paths, one rule for websockets and REST:  [/<venue>][/p/<profile>]/<the venue's own path>
  *   /<venue>      first segment, a venue id: that venue (404 if it is not served). Without it: binance when
@@ -54,6 +55,8 @@ function example(sim: ExchangeSimulator, venue: VenueId): string {
       return `${base}/ws/v5/public (op subscribe, channel books)`;
     case 'bybit':
       return `${base}/v5/public/spot (op subscribe, orderbook.50.<SYMBOL>)`;
+    case 'kraken':
+      return `${base}/v2 (method subscribe, channel book, symbol ${sim.booksOf(venue).join(',')})`;
     default:
       return `${base}/v5/public/linear (op subscribe, orderbook.50.<SYMBOL>)`;
   }

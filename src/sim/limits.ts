@@ -1,6 +1,7 @@
 /**
  * A venue's own limits, enforced per client IP (the peer address of the socket) as the venue enforces them,
- * so a test fails if bookwire ever exceeds them. Binance spot and USD-M only: OKX and Bybit declare none here.
+ * so a test fails if bookwire ever exceeds them. Binance spot and USD-M, and Kraken's connection rate: OKX and
+ * Bybit declare none here.
  *
  * Binance, as documented (developers.binance.com, spot "LIMITS" rest-api/limits, "WebSocket Streams"
  * web-socket-streams, "WebSocket Limits"; USD-M "General Info" and "Websocket Market Streams"):
@@ -54,6 +55,22 @@ export const BINANCE_USDM_LIMITS: VenueLimits = {
   restWeight: 2400,
   connections: 0,
   messagesPerSecond: 10,
+};
+
+/**
+ * Kraken (spot WebSocket v2): about 150 connection attempts per 10 minutes per IP, else a 10-minute ban (the
+ * ban is not modelled: the window refuses until it has room again). Nothing else is enforced here.
+ */
+export const KRAKEN_LIMITS: VenueLimits = {
+  restWeight: 0,
+  restWindowMs: 60_000,
+  banAfter429s: 0,
+  banMs: 0,
+  banMaxMs: 0,
+  maxStreams: 0,
+  connections: 150,
+  connectionWindowMs: 600_000,
+  messagesPerSecond: 0,
 };
 
 /** Simulator option: limits on (default) or off, and per-venue overrides (tests shorten the windows). */

@@ -15,16 +15,25 @@ export class SymbolError extends Error {
 
 /** The canonical symbol of `name` on the protocol's venue; undefined when that venue has no such book. */
 export function simSymbol(protocol: VenueProtocol, name: string): string | undefined {
-  if (findVenue(protocol.id) === undefined) return undefined;
-  const spelled = venueSymbolFrom(protocol.id, name.trim());
+  const spelled =
+    findVenue(protocol.id) === undefined ? ownSpelling(protocol, name) : venueSymbolFrom(protocol.id, name.trim());
   const c = spelled === undefined ? undefined : protocol.canonicalSymbol(spelled);
   return c !== undefined && protocol.venueSymbol(c) === spelled ? c : undefined;
+}
+
+/**
+ * A venue simulated before its adapter is registered (Kraken while its adapter is written): the protocol
+ * module's own reading of the name, in its own or the canonical spelling (BTCUSD, BTC/USD).
+ */
+function ownSpelling(protocol: VenueProtocol, name: string): string | undefined {
+  const c = protocol.canonicalSymbol(name.trim());
+  return c === undefined ? undefined : protocol.venueSymbol(c);
 }
 
 /** The error for a symbol none of `served` can take, naming the venues that could. */
 export function unservable(name: string, served: readonly string[]): SymbolError {
   const others = SIM_VENUES.filter(
-    (v: VenueId) => !served.includes(v) && venueSymbolFrom(v, name.trim()) !== undefined,
+    (v: VenueId) => !served.includes(v) && findVenue(v) !== undefined && venueSymbolFrom(v, name.trim()) !== undefined,
   );
   const hint = others.length > 0 ? `; ${others.join(', ')} would (--venues)` : '';
   return new SymbolError(

@@ -25,6 +25,8 @@ const KNOWN: Record<string, SymbolSpec> = {
   SOLUSDT: { price: 150, tick: 0.01, step: 0.001 },
   XRPUSDT: { price: 0.6, tick: 0.0001, step: 0.1 },
   DOGEUSDT: { price: 0.15, tick: 0.00001, step: 1 },
+  // Kraken's BTC/USD trades at a 0.1 tick
+  BTCUSD: { price: 65000, tick: 0.1, step: 0.00001 },
 };
 
 export function symbolSpec(symbol: string): SymbolSpec {

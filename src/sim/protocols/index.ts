@@ -1,6 +1,7 @@
 /** The venue protocol modules by venue id. */
 import { binanceSpot, binanceUsdm } from './binance.js';
 import { bybitLinear, bybitSpot } from './bybit.js';
+import { kraken } from './kraken.js';
 import { okx } from './okx.js';
 import type { ProtocolFactory, VenueId } from './types.js';
 
@@ -10,6 +11,7 @@ export const PROTOCOLS: Record<VenueId, ProtocolFactory> = {
   okx,
   bybit: bybitSpot,
   'bybit-linear': bybitLinear,
+  kraken,
 };
 
 export { SIM_VENUES, isVenueId, type VenueId, type VenueProtocol, type OkxSimOptions } from './types.js';
