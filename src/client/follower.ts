@@ -101,7 +101,10 @@ export class BookFollower {
       nowUs - this.otherEpochAt < EPOCH_SILENT_US
     ) {
       // the arbiter whose numbering we follow fell silent while another speaks: take the other's book
-      this.log.info({ book: `${this.venue}.${this.symbol}`, epoch: r.epoch }, "the book's arbiter went silent; following another");
+      this.log.info(
+        { book: `${this.venue}.${this.symbol}`, epoch: r.epoch },
+        "the book's arbiter went silent; following another",
+      );
       r.release();
       this.epochSwitches++;
     }

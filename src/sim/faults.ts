@@ -27,6 +27,12 @@ export interface FaultProfile {
   stallForS?: number;
   /** Probability an event is replaced by a corrupted frame (truncated JSON or a field of the wrong type). */
   malformedRate?: number;
+  /**
+   * Probability an event reaches this connection with one level's size changed: valid JSON, ids and framing
+   * kept, and the checksum the venue computed left as it was (the corruption happens "on the wire", after
+   * it). Silent divergence: only a checksum or another feed's copy can reveal it (corruptLevel).
+   */
+  corruptRate?: number;
   /** Probability a REST depth snapshot fails with snapshotErrorStatus (default 429). */
   snapshotErrorRate?: number;
   /** 429 (with Retry-After and code -1003), 503 (-1008), 500 or any other 4xx/5xx (-1001). Typed as number
@@ -47,6 +53,8 @@ export interface FaultCounters {
   dropped: number;
   duplicated: number;
   malformed: number;
+  /** Events sent with a level's size changed (corruptRate). */
+  corrupted: number;
   reordered: number;
   stalls: number;
   disconnects: number;
@@ -74,6 +82,28 @@ export function corrupt(data: string, rng: Rng): string {
   const re = kind === 1 ? FIRST_ID : LAST_ID;
   if (!re.test(data)) return truncate(data, rng);
   return kind === 1 ? data.replace(FIRST_ID, '"$1":"$2"') : data.replace(LAST_ID, '"$1":null');
+}
+
+/**
+ * A level size in the venue's spelling: Kraken `"qty":0.5`, or the second string of a
+ * `["price","size"...` pair (Binance, OKX, Bybit).
+ */
+const SIZE = /("qty":)(\d+(?:\.\d+)?)|(\["\d+(?:\.\d+)?",")(\d+(?:\.\d+)?)(")/;
+
+/**
+ * The frame with its first level's size changed in its last digit (same length, same format, never 0: a
+ * size became another size, the level did not vanish); undefined when the frame has no level.
+ */
+export function corruptLevel(data: string): string | undefined {
+  const m = SIZE.exec(data);
+  if (m === null) return undefined;
+  const size = m[2] ?? m[4];
+  const last = size.charCodeAt(size.length - 1) - 48;
+  let changed = size.slice(0, -1) + String((last + 1) % 10);
+  if (!/[1-9]/.test(changed)) changed = size.slice(0, -1) + '1';
+  const head = m[1] ?? m[3];
+  const tail = m[5] ?? '';
+  return data.slice(0, m.index) + head + changed + tail + data.slice(m.index + m[0].length);
 }
 
 /** A frame: stream payloads come pre-encoded (shared by all connections), replies as strings. */
@@ -128,7 +158,8 @@ export class FaultyOutput {
   send(data: Frame): void {
     if (this.closed) return;
     const f = this.profile();
-    const plain = !f.dropRate && !f.dupRate && !f.delayMs && !f.jitterMs && !f.reorderRate && !f.malformedRate;
+    const plain =
+      !f.dropRate && !f.dupRate && !f.delayMs && !f.jitterMs && !f.reorderRate && !f.malformedRate && !f.corruptRate;
     if (plain && !this.stalled && this.qHead === this.queue.length && this.held === undefined) {
       this.write(data);
       return;
@@ -141,6 +172,13 @@ export class FaultyOutput {
     if (f.malformedRate && rng() < f.malformedRate) {
       data = corrupt(data.toString(), rng);
       this.counters.malformed++;
+    }
+    if (f.corruptRate && rng() < f.corruptRate) {
+      const c = corruptLevel(data.toString());
+      if (c !== undefined) {
+        data = c;
+        this.counters.corrupted++;
+      }
     }
     if (f.reorderRate && this.held === undefined && rng() < f.reorderRate) {
       this.held = data;

@@ -129,6 +129,7 @@ export class ExchangeSimulator {
       dropped: 0,
       duplicated: 0,
       malformed: 0,
+      corrupted: 0,
       reordered: 0,
       regrouped: 0,
       keepAlives: 0,

@@ -91,15 +91,44 @@ test('silence on the topic: stale after staleAfterMs', () => {
 // --- epochs: a replica venue's book, numbered by each arbiter its own way ---
 
 const esnap = (epoch: string, seq: number, bid: number): ConsolidatedSnapshot => ({
-  v: 1, type: 'snapshot', venue: 'kraken', symbol: 'BTC/USD', seq, bids: [[bid, 1]], asks: [[bid + 1, 1]],
-  exchTime: 0, pubTime: 0, reason: 'periodic', epoch,
+  v: 1,
+  type: 'snapshot',
+  venue: 'kraken',
+  symbol: 'BTC/USD',
+  seq,
+  bids: [[bid, 1]],
+  asks: [[bid + 1, 1]],
+  exchTime: 0,
+  pubTime: 0,
+  reason: 'periodic',
+  epoch,
 });
 const edelta = (epoch: string, seq: number, bid: number): ConsolidatedDelta => ({
-  v: 1, type: 'delta', venue: 'kraken', symbol: 'BTC/USD', seq, prev: seq - 1, first: seq, bids: [[bid, 2]], asks: [],
-  exchTime: 0, recvTime: 0, pubTime: 0, feed: 'a', epoch,
+  v: 1,
+  type: 'delta',
+  venue: 'kraken',
+  symbol: 'BTC/USD',
+  seq,
+  prev: seq - 1,
+  first: seq,
+  bids: [[bid, 2]],
+  asks: [],
+  exchTime: 0,
+  recvTime: 0,
+  pubTime: 0,
+  feed: 'a',
+  epoch,
 });
 const ebeat = (epoch: string, seq: number, arbiter: string): ConsolidatedHeartbeat => ({
-  v: 1, type: 'heartbeat', venue: 'kraken', symbol: 'BTC/USD', seq, pubTime: 0, arbiter, stale: false, epoch,
+  v: 1,
+  type: 'heartbeat',
+  venue: 'kraken',
+  symbol: 'BTC/USD',
+  seq,
+  pubTime: 0,
+  arbiter,
+  stale: false,
+  epoch,
 });
 
 test("epochs: another arbiter's numbering is ignored while ours speaks; when ours falls silent, the other's book is taken", () => {

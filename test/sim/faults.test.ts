@@ -186,3 +186,20 @@ test('setFaults changes a profile for open connections at once; faults never tou
   await waitFor(() => p.events().length >= mark2 + 50, 5000, '50 more events');
   assert.equal(gaps(p.events().slice(mark2 + 1)), 0, 'clean again');
 });
+
+test('corruptLevel changes one size in place: Kraken qty numbers and ["price","size"] strings; never to zero; none without a level', async () => {
+  const { corruptLevel } = await import('../../src/sim/faults.js');
+  const k =
+    '{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":65000.1,"qty":0.50000000}],"asks":[],"checksum":123}]}';
+  assert.equal(corruptLevel(k), k.replace('"qty":0.50000000', '"qty":0.50000001'));
+  assert.equal(
+    corruptLevel('{"e":"depthUpdate","U":5,"u":6,"b":[["100.5","2.09"]],"a":[]}'),
+    '{"e":"depthUpdate","U":5,"u":6,"b":[["100.5","2.00"]],"a":[]}',
+  );
+  assert.equal(
+    corruptLevel('{"b":[["1.0","0.9"]]}'),
+    '{"b":[["1.0","0.1"]]}',
+    '0.9 -> 0.0 would be a delete: 0.1 instead',
+  );
+  assert.equal(corruptLevel('{"op":"pong"}'), undefined);
+});
