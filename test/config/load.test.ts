@@ -249,7 +249,7 @@ test('unknown keys are named, with the keys allowed there', () => {
     problems(() => loadConfig(p)),
     [
       `config ${p}: bus.hwm: unknown key (allowed: kind, ingest, publish, snapshot, sendHighWaterMark, receiveHighWaterMark, coalesce, curve, insecure, maxMessageSize, brokers, topicPrefix, lingerMs, ssl, sasl) (line 3)`,
-      `config ${p}: sim.faults.slow.delay: unknown key (allowed: dropRate, dupRate, delayMs, jitterMs, reorderRate, disconnectEveryS, stallEveryS, stallForS, malformedRate, snapshotErrorRate, snapshotErrorStatus, snapshotDelayMs, regroupRate) (line 7)`,
+      `config ${p}: sim.faults.slow.delay: unknown key (allowed: dropRate, dupRate, delayMs, jitterMs, reorderRate, disconnectEveryS, stallEveryS, stallForS, malformedRate, corruptRate, snapshotErrorRate, snapshotErrorStatus, snapshotDelayMs, regroupRate) (line 7)`,
       `config ${p}: colector: unknown key (allowed: bus, venues, symbols, collectors, arbiter, sim, demo, log, recorder) (line 4)`,
     ],
   );
