@@ -18,6 +18,13 @@ export interface ParsedFrame {
   snapshot?: BookSnapshot;
   /** Why a well-formed frame was skipped (subscribe ack, pong, trade...). */
   ignored?: string;
+  /**
+   * The venue's counter of this connection's messages, where it numbers them across all its channels and
+   * books (Coinbase Advanced Trade `sequence_num`): set on every frame that carries one, ignored or not. The
+   * collector checks it runs on by one per connection; a skip means some message of that connection was
+   * lost, so every book it carries is resynced (docs/adding-a-venue.md).
+   */
+  connectionSeq?: number;
   error?: string;
 }
 
