@@ -128,7 +128,11 @@ export class Collector {
     banned: 0,
     /** REST weight spent (requests sent). */
     restWeight: 0,
+    /** Skips in a venue's per-connection message counter (ParsedFrame.connectionSeq): each resyncs the connection's books. */
+    connectionGaps: 0,
   };
+  /** The venue's last per-connection message counter, by socket (ParsedFrame.connectionSeq). */
+  private readonly connectionSeqs = new WeakMap<object, number>();
 
   constructor(o: CollectorOptions) {
     this.id = o.id;
@@ -218,6 +222,7 @@ export class Collector {
     const recvTime = nowMicros();
     this.counters.messages++;
     const r = this.venue.parse(text, this.id, recvTime);
+    if (r.connectionSeq !== undefined && socket !== undefined) this.checkConnectionSeq(socket, r.connectionSeq);
     if (r.delta) {
       const d = r.delta;
       const st = this.symbols.get(d.symbol);
@@ -262,6 +267,29 @@ export class Collector {
           'bad message from venue',
         );
     } else this.counters.ignored++;
+  }
+
+  /**
+   * A venue that numbers a connection's messages across its books (Coinbase): a skip means a message of
+   * some book on it was lost, and nothing says which. Every book this socket carries skips a number of this
+   * collector's count, so the arbiter sees a gap in each and asks for fresh snapshots (resubscribe).
+   */
+  private checkConnectionSeq(socket: object, seq: number): void {
+    const last = this.connectionSeqs.get(socket);
+    this.connectionSeqs.set(socket, seq);
+    if (last === undefined || seq === last + 1) return;
+    this.counters.connectionGaps++;
+    let books = 0;
+    for (const st of this.symbols.values())
+      if (st.owner === socket) {
+        st.n++;
+        books++;
+      }
+    if (this.counters.connectionGaps <= 10 || this.counters.connectionGaps % 1000 === 0)
+      this.log.warn(
+        { expected: last + 1, got: seq, books, count: this.counters.connectionGaps },
+        "a skip in the venue's numbering of this connection's messages: its books resync",
+      );
   }
 
   /**

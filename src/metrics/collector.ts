@@ -62,6 +62,12 @@ export function registerCollectorMetrics(reg: client.Registry, c: Collector): vo
     () => k.parseErrors,
   );
   liveTotal(reg, 'collector_snapshot_errors_total', 'Failed REST snapshot fetches.', () => k.snapshotErrors);
+  liveTotal(
+    reg,
+    'collector_connection_gaps_total',
+    "Skips in a venue's per-connection message numbering (Coinbase sequence_num); each resyncs that connection's books.",
+    () => k.connectionGaps,
+  );
   liveTotal(reg, 'collector_rest_weight_total', 'REST request weight spent (requests sent).', () => k.restWeight);
   liveTotal(
     reg,
