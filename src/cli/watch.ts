@@ -3,6 +3,7 @@
  * and, in the demo, a truth check against the simulator's own book. BookOverview holds several of them
  * (the multi-venue demo).
  */
+import { performance } from 'node:perf_hooks';
 import { subscribe } from '../client/subscribe.js';
 import type { Transport } from '../transport/types.js';
 import { decodeAny, topics, type ArbiterStats } from '../wire/messages.js';
@@ -26,6 +27,8 @@ export interface WatchOptions {
 }
 
 const DEPTH = 10;
+/** A replica book's truth sample must be matched (or passed) within this long: DIFF otherwise. */
+const STATE_MATCH_MS = 10_000;
 
 export class LiveBookView {
   private seq = 0;
@@ -41,7 +44,14 @@ export class LiveBookView {
   private readonly ac = new AbortController();
   /** Client top-of-book by the venue's id, kept briefly so a truth sample can be compared at the same id. */
   private readonly history = new Map<number, string>();
-  private pendingTruth: { seq: number; top: string }[] = [];
+  private pendingTruth: { seq: number; top: string; at: number }[] = [];
+  /**
+   * Books of replica venues (an epoch in the stream: Kraken, Coinbase, Gemini) have no venue id to compare
+   * at: a truth sample is checked by state instead -- the client's book must have held it (byState: each
+   * top-of-book seen and when), or a later sample (it went past: an outage's snapshot), within STATE_MATCH_MS.
+   */
+  private readonly byState = new Map<string, number>();
+  private stateMode = false;
   private truthMatches?: boolean;
   private truthChecks = { ok: 0, diff: 0 };
   private timers: NodeJS.Timeout[] = [];
@@ -79,7 +89,14 @@ export class LiveBookView {
         const top = u.book.top(DEPTH);
         this.bids = top.bids;
         this.asks = top.asks;
-        if (this.o.simRestBase) {
+        this.stateMode = u.message.epoch !== undefined;
+        if (this.o.simRestBase && this.stateMode) {
+          const key = JSON.stringify(top);
+          this.byState.delete(key);
+          this.byState.set(key, performance.now());
+          if (this.byState.size > 5000) this.byState.delete(this.byState.keys().next().value!);
+          this.compareTruth();
+        } else if (this.o.simRestBase) {
           const key = JSON.stringify(top);
           this.history.set(this.venueSeq, key);
           if (this.history.size > 5000) this.history.delete(this.history.keys().next().value!);
@@ -117,6 +134,7 @@ export class LiveBookView {
       this.pendingTruth.push({
         seq: t.lastUpdateId,
         top: JSON.stringify({ bids: t.bids.slice(0, DEPTH), asks: t.asks.slice(0, DEPTH) }),
+        at: performance.now(),
       });
       if (this.pendingTruth.length > 20) this.pendingTruth.shift();
       this.compareTruth();
@@ -126,6 +144,7 @@ export class LiveBookView {
   }
 
   private compareTruth(): void {
+    if (this.stateMode) return this.compareTruthByState();
     const keep: typeof this.pendingTruth = [];
     for (const p of this.pendingTruth) {
       const mine = this.history.get(p.seq);
@@ -134,6 +153,30 @@ export class LiveBookView {
         if (this.truthMatches) this.truthChecks.ok++;
         else this.truthChecks.diff++;
       } else if (p.seq > this.venueSeq) keep.push(p); // we have not reached it yet
+    }
+    this.pendingTruth = keep;
+  }
+
+  private compareTruthByState(): void {
+    const now = performance.now();
+    const pending = this.pendingTruth;
+    let last = -1;
+    for (let i = 0; i < pending.length; i++) if (this.byState.has(pending[i].top)) last = i;
+    const keep: typeof this.pendingTruth = [];
+    for (let i = 0; i < pending.length; i++) {
+      const p = pending[i];
+      if (this.byState.has(p.top)) {
+        this.truthMatches = true;
+        this.truthChecks.ok++;
+      } else if (i < last) {
+        // the client went past it (a snapshot after an outage, a failover's difference): skipped, not wrong,
+        // as a sequenced book's samples at ids it jumped over
+      } else if (now - p.at < STATE_MATCH_MS)
+        keep.push(p); // the client may not be there yet
+      else {
+        this.truthMatches = false;
+        this.truthChecks.diff++;
+      }
     }
     this.pendingTruth = keep;
   }

@@ -55,9 +55,12 @@ const LIVE_DATA_US = 1_000_000;
 
 /**
  * A replica venue's book (an epoch per arbiter): the arbiter followed is given up when nothing of its epoch
- * came for this long while another epoch was heard (arbiters send a heartbeat every second at least).
+ * came for this long while another epoch was heard (arbiters send a heartbeat every second at least)...
  */
 const EPOCH_SILENT_US = 2_500_000;
+/** ...or sooner, when another epoch published this many deltas over at least EPOCH_BUSY_US since ours last spoke. */
+const EPOCH_BUSY_DELTAS = 5;
+const EPOCH_BUSY_US = 250_000;
 
 export class BookFollower {
   readonly replica = new BookReplica();
@@ -69,6 +72,8 @@ export class BookFollower {
   /** When a message of the followed epoch, and of another epoch, was last heard (µs). */
   private ownEpochAt = 0;
   private otherEpochAt = 0;
+  /** Deltas of other epochs since ours last spoke (both arbiters publish the same venue updates). */
+  private otherDeltas = 0;
   /** Times the book left a silent arbiter's epoch for another's. */
   epochSwitches = 0;
   /** A snapshot request is outstanding; when the next may go if the last failed (epoch µs). */
@@ -97,8 +102,9 @@ export class BookFollower {
     if (
       r.synced &&
       r.epoch !== undefined &&
-      nowUs - this.ownEpochAt > EPOCH_SILENT_US &&
-      nowUs - this.otherEpochAt < EPOCH_SILENT_US
+      nowUs - this.otherEpochAt < EPOCH_SILENT_US &&
+      (nowUs - this.ownEpochAt > EPOCH_SILENT_US ||
+        (this.otherDeltas >= EPOCH_BUSY_DELTAS && nowUs - this.ownEpochAt > EPOCH_BUSY_US))
     ) {
       // the arbiter whose numbering we follow fell silent while another speaks: take the other's book
       this.log.info(
@@ -107,6 +113,7 @@ export class BookFollower {
       );
       r.release();
       this.epochSwitches++;
+      this.otherDeltas = 0;
     }
     return !this.asking && !r.synced && nowUs >= this.nextAskAt;
   }
@@ -169,8 +176,13 @@ export class BookFollower {
   onMessage(m: ConsolidatedMessage | ConsolidatedHeartbeat, nowUs: number, heard = true): Step {
     if (heard) this.lastHeard = nowUs;
     if (m.epoch !== undefined) {
-      if (m.epoch === this.replica.epoch) this.ownEpochAt = nowUs;
-      else if (heard) this.otherEpochAt = nowUs;
+      if (m.epoch === this.replica.epoch) {
+        this.ownEpochAt = nowUs;
+        this.otherDeltas = 0;
+      } else if (heard) {
+        this.otherEpochAt = nowUs;
+        if (m.type === 'delta') this.otherDeltas++;
+      }
     }
     const book = `${this.venue}.${this.symbol}`;
     if (m.type === 'heartbeat') {
@@ -197,6 +209,7 @@ export class BookFollower {
     }
     if (v !== 'applied' && v !== 'reset') return NOTHING;
     this.ownEpochAt = nowUs; // (a snapshot of another epoch just became ours)
+    if (v === 'reset') this.otherDeltas = 0;
     // a snapshot that says the arbiter has no live feed is the old book: still stale
     if (m.type === 'snapshot' && m.stale) this.staleSince = m.staleSince ?? this.staleSince ?? nowUs;
     else {
