@@ -74,7 +74,16 @@ import type { BookDelta, BookSnapshot, Level } from './types.js';
 
 export type ArbiterState = 'unsynced' | 'synced' | 'gap';
 export type SnapshotRequestReason =
-  'initial' | 'gap' | 'crossed' | 'overflow' | 'retry' | 'stale-snapshot' | 'venue-reset' | 'checksum' | 'implausible';
+  | 'initial'
+  | 'gap'
+  | 'crossed'
+  | 'overflow'
+  | 'retry'
+  | 'stale-snapshot'
+  | 'venue-reset'
+  | 'checksum'
+  | 'implausible'
+  | 'disagreement';
 export type ResetReason = 'initial' | 'resync';
 /** Why a feed's message was refused and counted against it (see the top of this file). */
 export type FeedErrorKind = 'implausible' | 'crossed' | 'refused';
@@ -182,6 +191,11 @@ export interface ArbiterCounters {
   snapshotsUnconfirmed: number;
   /** Feeds forgotten (silent for feedEvictMs, or evicted for a new id at maxFeeds). */
   feedsEvicted: number;
+  /**
+   * Later copies of published ids whose levels said something else (a corrupted copy: which one cannot be
+   * told with two feeds); each resynced the book.
+   */
+  copyMismatches: number;
   /** Messages from a new feed id refused because maxFeeds feeds were all delivering. */
   feedsRefused: number;
 }
@@ -206,6 +220,8 @@ class Feed {
   /** Lowest cover start (lo) this feed delivered in the current epoch: with `last`, the span its stream covers. */
   low = Number.POSITIVE_INFINITY;
   errors = 0;
+  /** Copies of published ids on which this feed and another said different things. */
+  disagreements = 0;
   /** Valid deltas (decoded and plausible). */
   valid = 0;
   /** Shell times (ms): last message of any kind, last valid delta, last error. NaN: never. */
@@ -245,6 +261,7 @@ class Feed {
       resyncs: this.resyncs,
       checksumMismatches: this.checksumMismatches,
       errors: this.errors,
+      disagreements: this.disagreements,
       lastValidMs: this.lastValidMs,
       ...this.lag.percentiles(),
     };
@@ -274,6 +291,7 @@ export class BookArbiter implements BookCore {
     snapshotsUnconfirmed: 0,
     feedsEvicted: 0,
     feedsRefused: 0,
+    copyMismatches: 0,
   };
 
   private readonly gapTimeoutMs: number;
@@ -335,6 +353,11 @@ export class BookArbiter implements BookCore {
 
   /** recvTime of the first copy of recent `last`s, direct-mapped by last's low bits. */
   private readonly recentLast = new Float64Array(RECENT).fill(NaN);
+  /** The published copy of each recent `last`: its cover start, levels' print and feed (compareCopy). */
+  private readonly pubLast = new Float64Array(RECENT).fill(NaN);
+  private readonly pubLo = new Float64Array(RECENT);
+  private readonly pubPrint = new Float64Array(RECENT);
+  private readonly pubFeed: string[] = new Array<string>(RECENT);
   private readonly recentRecv = new Float64Array(RECENT);
 
   constructor(
@@ -446,6 +469,7 @@ export class BookArbiter implements BookCore {
       if (this.applyAndPublish(ev, f, nowMs) === 'applied' && this._state === 'gap') this.drain(nowMs);
     } else if (verdict === 'stale') {
       this.duplicate(ev, f);
+      this.compareCopy(ev, f, nowMs);
     } else if (this.bufLasts.has(ev.last) && !this.widerThanHeld(ev)) {
       this.duplicate(ev, f);
     } else {
@@ -775,6 +799,32 @@ export class BookArbiter implements BookCore {
     if (this.recentLast[i] === ev.last) f.lag.add(ev.recvTime - this.recentRecv[i]);
   }
 
+  /**
+   * Copies are evidence: a later copy of exactly the ids of a published one (same cover) must carry the same
+   * levels. When it does not, one of the two was corrupted on its way and nothing says which (with a third
+   * feed the others would): both feeds are charged and the book resyncs, so a corrupted level that was
+   * published does not stay. True when it resynced.
+   */
+  private compareCopy(ev: BookDelta, f: Feed, nowMs: number): boolean {
+    if (ev.levelsPrint === undefined) return false;
+    const i = ev.last & (RECENT - 1);
+    const other = this.pubFeed[i];
+    if (this.pubLast[i] !== ev.last || this.pubLo[i] !== coverStart(ev) || other === ev.collector) return false;
+    if (this.pubPrint[i] === ev.levelsPrint) return false;
+    this.pubLast[i] = NaN;
+    this.counters.copyMismatches++;
+    f.disagreements++;
+    const g = this.feeds.get(other);
+    if (g !== undefined) g.disagreements++;
+    this.sink.feedError?.(
+      ev.collector,
+      'refused',
+      `its copy of ${ev.first}-${ev.last} differs from ${other}'s, which was published: one of them was corrupted`,
+    );
+    this.resync('disagreement', nowMs);
+    return true;
+  }
+
   private rememberFirst(ev: BookDelta): void {
     const i = ev.last & (RECENT - 1);
     if (this.recentLast[i] !== ev.last) {
@@ -815,6 +865,13 @@ export class BookArbiter implements BookCore {
     f.won++;
     this.counters.published++;
     this.sink.publish(ev, prev + this._offset);
+    if (ev.levelsPrint !== undefined) {
+      const i = ev.last & (RECENT - 1);
+      this.pubLast[i] = ev.last;
+      this.pubLo[i] = coverStart(ev);
+      this.pubPrint[i] = ev.levelsPrint;
+      this.pubFeed[i] = ev.collector;
+    }
     this.lastWinner = ev.collector;
     if (this.leadLast === NONE) this.setLead(ev.last, ev.collector, nowMs);
     return 'applied';

@@ -17,17 +17,18 @@
  *   - post was already published (or is the book now): a later copy; dropped (its lag is measured).
  *   - pre is the consolidated state now: the next step, first arrival: published as it is (plus deletes
  *     for levels a fixed-depth venue's truncation removed: readers do not truncate).
- *   - else the feed is out of step. When it passed through the consolidated state (its own recent states
- *     hold it), it is ahead: the difference between the two books is published as one delta and the
- *     consolidated book is the feed's. When no other feed is in step (the one the book followed failed),
- *     likewise at once: failover within one message, and readers see an ordinary delta, never a resync.
- *     Otherwise it has divergeMs to come back in step; then it disagrees with the feeds that are, and is
- *     resynced. If its fresh snapshot still disagrees after divergeMs, the venue's own fresh book is
- *     believed over the consolidated one: its difference is published and the feeds that followed the old
- *     book are resynced. (Copies are evidence: that is how a feed's silent corruption is caught where the
- *     venue has no checksum, or past the levels its checksum covers. A feed corrupted while it is the first
- *     to deliver can be published before another copy disagrees; the venue's checksum prevents it where there
- *     is one.)
+ *   - else the feed is out of step. When no other feed is in step (the one the book followed failed), the
+ *     difference between the two books is published as one delta and the consolidated book is this
+ *     feed's: failover within one message, and readers see an ordinary delta, never a resync. Otherwise it
+ *     has divergeMs to come back in step (the state it reached may be one the consolidated book skipped);
+ *     then it disagrees with the feeds that are, and is resynced. If its fresh snapshot still disagrees
+ *     after divergeMs, the venue's own fresh book is believed over the consolidated one: its difference is
+ *     published and the feeds that followed the old book are resynced. (Copies are evidence: that is how a
+ *     feed's silent corruption is caught where the venue has no checksum, or past the levels its checksum
+ *     covers. A feed corrupted while it is the first to deliver can be published before another copy
+ *     disagrees; the venue's checksum prevents it where there is one.)
+ *   States are placed by seq, not by hash alone: a book can come back to an earlier state (a level set,
+ *   then removed), so a feed's position in the log (ReplicaFeed.at) is followed forward from where it was.
  * The consolidated numbering is the arbiter's own (firstSeq, +1 per delta): two arbiters number a replica
  * venue's book differently, and say so by their `offset`-free seq ranges starting at their own firstSeq.
  */
@@ -72,8 +73,6 @@ export interface ReplicaCounters extends ArbiterCounters {
   feedGaps: number;
 }
 
-const OWN_HISTORY = 256;
-
 class ReplicaFeed {
   readonly book: HashedBook;
   synced = false;
@@ -99,12 +98,14 @@ class ReplicaFeed {
   at = NaN;
   /** Since when its book has been in a state the consolidated book never was (NaN: in step). */
   outOfStepSince = NaN;
+  /**
+   * Messages it applied since then. A feed is judged only after some: one that is merely behind (its book
+   * at a state the consolidated book skipped) comes back in step with its next message, however late.
+   */
+  outOfStepMessages = 0;
   /** It was resynced for disagreeing: if its fresh book disagrees too, the venue's book is believed. */
   suspect = false;
   readonly lag = new LagWindow();
-  /** The feed's own recent states (ring). */
-  private readonly own = new Float64Array(OWN_HISTORY).fill(NaN);
-  private ownN = 0;
 
   constructor(
     readonly id: string,
@@ -114,19 +115,6 @@ class ReplicaFeed {
   ) {
     this.book = new HashedBook(keepStrings, depth);
     this.unsyncedSince = nowMs;
-  }
-
-  remember(hash: number): void {
-    this.own[this.ownN++ & (OWN_HISTORY - 1)] = hash;
-  }
-
-  forget(): void {
-    this.own.fill(NaN);
-    this.ownN = 0;
-  }
-
-  passedThrough(hash: number): boolean {
-    return this.own.includes(hash);
   }
 
   delivering(nowMs: number, liveMs: number): boolean {
@@ -149,6 +137,9 @@ class ReplicaFeed {
   }
 }
 
+/** Messages a feed must apply while out of step (for divergeMs) before it is judged to disagree. */
+const JUDGE_AFTER_MESSAGES = 2;
+
 type FailKind = 'gap' | 'checksum' | 'crossed' | 'diverged';
 
 export class ReplicaArbiter implements BookCore {
@@ -169,6 +160,7 @@ export class ReplicaArbiter implements BookCore {
     snapshotsUnconfirmed: 0,
     feedsEvicted: 0,
     feedsRefused: 0,
+    copyMismatches: 0,
     disagreements: 0,
     catchUps: 0,
     feedGaps: 0,
@@ -291,7 +283,6 @@ export class ReplicaArbiter implements BookCore {
     if (!this.verified(f, info?.checksum, nowMs)) return;
     f.lastValidMs = nowMs;
     const post = f.book.hash;
-    f.remember(post);
     if (!this.built) {
       this.adopt(f, ev.recvTime);
       return;
@@ -303,7 +294,7 @@ export class ReplicaArbiter implements BookCore {
     }
     // behind: the next state it should reach is a published one (or a later one: messages grouped otherwise)
     const j = Number.isNaN(f.at) ? this.find(post, this.logLow) : this.find(post, f.at + 1);
-    if (j >= 0) {
+    if (j >= 0 && (!Number.isNaN(f.at) || j === this._seq || this.anotherInStep(f, nowMs))) {
       this.inStep(f, j);
       f.duplicates++;
       f.lag.add(ev.recvTime - this.logRecv[j & (this.historySize - 1)]);
@@ -322,6 +313,7 @@ export class ReplicaArbiter implements BookCore {
   private inStep(f: ReplicaFeed, at: number): void {
     f.at = at;
     f.outOfStepSince = NaN;
+    f.outOfStepMessages = 0;
     f.suspect = false;
   }
 
@@ -352,20 +344,25 @@ export class ReplicaArbiter implements BookCore {
     f.attempt = 0;
     f.resyncs++;
     f.lastValidMs = nowMs;
-    f.forget();
-    f.remember(f.book.hash);
     this.counters.snapshotsAdopted++;
     if (!this.built) {
       this.adopt(f, snap.recvTime);
       return;
     }
     const j = this.find(f.book.hash, this.logLow);
+    if (j === this._seq || (j >= 0 && this.anotherInStep(f, nowMs))) {
+      this.inStep(f, j); // at the consolidated state, or behind it while another feed carries it on
+      return;
+    }
     if (j >= 0) {
-      this.inStep(f, j);
+      // an earlier state come again (a level set, then removed) and no other feed to say the book moved on
+      // since: the venue's fresh book is the evidence
+      this.catchUp(f, snap.recvTime);
       return;
     }
     f.at = NaN;
     f.outOfStepSince = nowMs;
+    f.outOfStepMessages = 0;
     if (!this.anotherInStep(f, nowMs)) this.catchUp(f, snap.recvTime);
   }
 
@@ -380,7 +377,12 @@ export class ReplicaArbiter implements BookCore {
           : Math.min(30_000, this.snapshotTimeoutMs * 2 ** Math.max(0, f.attempt - 1));
         if (nowMs - f.lastMs <= this.feedLiveMs && nowMs - since >= wait)
           this.request(f, Number.isNaN(f.requestedAt) ? 'initial' : 'retry', nowMs);
-      } else if (!Number.isNaN(f.outOfStepSince) && nowMs - f.outOfStepSince >= this.divergeMs) this.judge(f, nowMs);
+      } else if (
+        !Number.isNaN(f.outOfStepSince) &&
+        nowMs - f.outOfStepSince >= this.divergeMs &&
+        f.outOfStepMessages >= JUDGE_AFTER_MESSAGES
+      )
+        this.judge(f, nowMs);
     }
   }
 
@@ -476,7 +478,12 @@ export class ReplicaArbiter implements BookCore {
   private outOfStep(f: ReplicaFeed, recvTime: number, nowMs: number): void {
     f.at = NaN;
     if (Number.isNaN(f.outOfStepSince)) f.outOfStepSince = nowMs;
-    if (f.passedThrough(this.cons.hash) || !this.anotherInStep(f, nowMs)) this.catchUp(f, recvTime);
+    f.outOfStepMessages++;
+    // No other feed carries the book on (the one it followed failed): this verified one takes over now. A
+    // feed merely out of step is given divergeMs: the state it reached may be one the consolidated book
+    // skipped (another feed's messages were grouped or lost upstream and its book stayed right), and a
+    // state it passed through is no proof that it is ahead (a book can come back to an earlier state).
+    if (!this.anotherInStep(f, nowMs)) this.catchUp(f, recvTime);
   }
 
   /** Whether a feed other than `f` is verified, delivering and in step with the consolidated book. */

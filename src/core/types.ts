@@ -42,6 +42,11 @@ export interface BookDelta {
   asksJson?: string;
   /** The venue's check value and level spelling (OKX checksum), read from `raw` by the arbiter; never on the bus. */
   integrity?: IntegrityInfo;
+  /**
+   * A fingerprint of the levels as they came on the bus (wire/scan.ts levelsPrint), set by the arbiter's
+   * decoder: copies of the same ids that print differently disagree (a corrupted copy). Never on the bus.
+   */
+  levelsPrint?: number;
 }
 
 /** A full book snapshot (REST) as fetched by one collector. seq is the venue's lastUpdateId. */

@@ -80,6 +80,9 @@ export function scanCollectorDelta(
     asks: NO_LEVELS,
   };
   if (prev !== undefined) ev.prev = prev;
+  // what the levels say, without parsing them: the arbiter (the one reader passing `wanted`) compares copies
+  // of the same ids by it
+  if (wanted !== undefined) ev.levelsPrint = levelsPrint(text, sc.pos);
   if (wanted !== undefined && !wanted(venue, symbol, first, last)) {
     ev.levelsSkipped = true;
     return ev;
@@ -98,6 +101,39 @@ export function scanCollectorDelta(
   ev.bidsJson = text.slice(bidsStart, bidsEnd);
   ev.asksJson = text.slice(asksStart, sc.pos);
   return ev;
+}
+
+/**
+ * A fingerprint of a raw.* delta's levels from their text (`,"bids":[[p,q],...],"asks":[...]}` from `from`):
+ * the sum of a hash of each level's text with its side, so two copies listing the same levels in another
+ * order print alike. Two collectors encode the same venue message's levels the same way, so copies of the
+ * same ids that print differently say different things: one of them was corrupted (core/arbiter.ts).
+ */
+export function levelsPrint(text: string, from: number): number {
+  let sum = 0;
+  let side = 0x9e3779b9; // bids, then asks
+  let h = 0;
+  let depth = 0;
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 91 /* [ */) {
+      depth++;
+      if (depth === 2) h = side;
+    } else if (c === 93 /* ] */) {
+      if (depth === 2) sum = (sum + fmix(h)) >>> 0;
+      else if (depth === 1) side = 0x85ebca6b; // the bids array ended
+      depth--;
+    } else if (depth === 2) h = Math.imul(h ^ c, 0x01000193);
+  }
+  return sum;
+}
+
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 /**

@@ -514,3 +514,24 @@ test("a collector's word on a request: 'queued' holds retries off (bounded), 'fa
   core.onSnapshotStatus('failed', 0, 95_000);
   assert.deepEqual(sink.take(), []);
 });
+
+test('copies are evidence: a later copy of the same ids whose levels print otherwise resyncs the book and charges both feeds', () => {
+  const { sink, core } = synced(100);
+  const a = { ...delta(101, 102, 'a', 0, [[100, 2]]), levelsPrint: 111 };
+  core.onDelta(a, 1);
+  core.onDelta({ ...delta(101, 102, 'b', 0, [[100, 2]]), levelsPrint: 111 }, 2); // the same: a plain duplicate
+  assert.equal(core.counters.copyMismatches, 0);
+  core.onDelta({ ...delta(103, 103, 'a', 0, [[100, 3]]), levelsPrint: 222 }, 3);
+  core.onDelta({ ...delta(103, 103, 'b', 0, [[100, 7]]), levelsPrint: 999 }, 4); // says something else
+  assert.equal(core.counters.copyMismatches, 1);
+  assert.equal(core.feedStats().get('a')!.disagreements, 1);
+  assert.equal(core.feedStats().get('b')!.disagreements, 1);
+  assert.equal(core.state, 'unsynced');
+  assert.deepEqual(sink.take().at(-1), { kind: 'request', reason: 'disagreement', attempt: 1 });
+  // a copy covering other ids (another grouping) is not compared
+  const s2 = synced(100);
+  s2.core.onDelta({ ...delta(101, 103, 'a'), levelsPrint: 1 }, 1);
+  s2.core.onDelta({ ...delta(103, 103, 'b'), levelsPrint: 2 }, 2);
+  assert.equal(s2.core.counters.copyMismatches, 0);
+  assert.equal(s2.core.state, 'synced');
+});

@@ -186,3 +186,12 @@ test('consolidated shapes the scanner does not know go to JSON.parse', () => {
     assert.equal(scanConsolidatedDelta(v), undefined, v);
   assert.throws(() => decodeConsolidated(text.slice(0, -1)), /not JSON/);
 });
+
+test('levelsPrint: the same levels in another order print alike; a changed size or a level on the other side does not', async () => {
+  const { levelsPrint } = await import('../../src/wire/scan.js');
+  const p = (s: string) => levelsPrint(s, 0);
+  const base = p(',"bids":[[100.5,2],[99,1]],"asks":[[101,3]]}');
+  assert.equal(p(',"bids":[[99,1],[100.5,2]],"asks":[[101,3]]}'), base);
+  assert.notEqual(p(',"bids":[[100.5,2],[99,1.5]],"asks":[[101,3]]}'), base);
+  assert.notEqual(p(',"bids":[[100.5,2]],"asks":[[99,1],[101,3]]}'), base);
+});
