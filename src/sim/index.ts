@@ -11,6 +11,7 @@
  *   bybit         Bybit v5 spot /v5/public/spot orderbook.{1,50,200,1000}.X, a u per depth, +1 per message, restart
  *   bybit-linear  Bybit v5 linear /v5/public/linear, same
  *   kraken        Kraken spot WebSocket v2 /v2 `book` (BTC/USD), depths 10-1000, CRC32 checksum, no ids, no REST
+ *   gemini-v2     Gemini market data v2 (archived) /v2/marketdata `l2` (BTCUSD), full book, no ids, no checksum
  *
  * Paths, one rule for websockets and REST:  [/<venue>][/p/<profile>]/<the venue's own path>
  *   /<venue>      first segment, a venue id: that venue (404 if it is not served). Without it: binance when
@@ -57,6 +58,8 @@ function example(sim: ExchangeSimulator, venue: VenueId): string {
       return `${base}/v5/public/spot (op subscribe, orderbook.50.<SYMBOL>)`;
     case 'kraken':
       return `${base}/v2 (method subscribe, channel book, symbol ${sim.booksOf(venue).join(',')})`;
+    case 'gemini-v2':
+      return `${base}/v2/marketdata (type subscribe, l2, symbols ${sim.booksOf(venue).join(',')})`;
     default:
       return `${base}/v5/public/linear (op subscribe, orderbook.50.<SYMBOL>)`;
   }

@@ -445,7 +445,7 @@ export class ExchangeSimulator {
   private route(pathname: string): { venue: Venue; profile: string | undefined; path: string } | undefined {
     let venue = this.defaultVenue;
     let rest = pathname;
-    const m = /^\/([a-z-]+)(\/.*)?$/.exec(pathname);
+    const m = /^\/([a-z0-9-]+)(\/.*)?$/.exec(pathname);
     if (m !== null && isVenueId(m[1])) {
       const v = this.venueMap.get(m[1]);
       if (!v) return undefined;

@@ -85,7 +85,7 @@ test('bookwire demo --venues with an unknown venue: exit 2, one line naming the 
   assert.equal(r.code, 2);
   assert.equal(
     r.stderr,
-    'bookwire: --venues coinbase: unknown venue (known: binance, binance-usdm, okx, bybit, bybit-linear, kraken)\n',
+    'bookwire: --venues coinbase: unknown venue (known: binance, binance-usdm, okx, bybit, bybit-linear, kraken, gemini-v2)\n',
   );
   assert.equal(r.stdout, '');
 });

@@ -11,7 +11,7 @@ import type { IpLimits, VenueLimits } from '../limits.js';
 import type { HttpTools } from '../rest.js';
 import type { Session, Sub } from '../session.js';
 
-export const SIM_VENUES = ['binance', 'binance-usdm', 'okx', 'bybit', 'bybit-linear', 'kraken'] as const;
+export const SIM_VENUES = ['binance', 'binance-usdm', 'okx', 'bybit', 'bybit-linear', 'kraken', 'gemini-v2'] as const;
 export type VenueId = (typeof SIM_VENUES)[number];
 
 export function isVenueId(s: string): s is VenueId {
