@@ -85,25 +85,32 @@ export function corrupt(data: string, rng: Rng): string {
 }
 
 /**
- * A level size in the venue's spelling: Kraken `"qty":0.5`, or the second string of a
- * `["price","size"...` pair (Binance, OKX, Bybit).
+ * A level size in each venue's spelling, as head, size, tail: Kraken `"qty":0.5`, Coinbase
+ * `"new_quantity":"0.5"`, Gemini v2 `["buy","price","size"]`, and the second string of a `["price","size"...`
+ * pair (Binance, OKX, Bybit).
  */
-const SIZE = /("qty":)(\d+(?:\.\d+)?)|(\["\d+(?:\.\d+)?",")(\d+(?:\.\d+)?)(")/;
+const SIZES = [
+  /("qty":)(\d+(?:\.\d+)?)()/,
+  /("new_quantity":")(\d+(?:\.\d+)?)(")/,
+  /(\["(?:buy|sell)","\d+(?:\.\d+)?",")(\d+(?:\.\d+)?)(")/,
+  /(\["\d+(?:\.\d+)?",")(\d+(?:\.\d+)?)(")/,
+];
 
 /**
  * The frame with its first level's size changed in its last digit (same length, same format, never 0: a
  * size became another size, the level did not vanish); undefined when the frame has no level.
  */
 export function corruptLevel(data: string): string | undefined {
-  const m = SIZE.exec(data);
-  if (m === null) return undefined;
-  const size = m[2] ?? m[4];
-  const last = size.charCodeAt(size.length - 1) - 48;
-  let changed = size.slice(0, -1) + String((last + 1) % 10);
-  if (!/[1-9]/.test(changed)) changed = size.slice(0, -1) + '1';
-  const head = m[1] ?? m[3];
-  const tail = m[5] ?? '';
-  return data.slice(0, m.index) + head + changed + tail + data.slice(m.index + m[0].length);
+  for (const re of SIZES) {
+    const m = re.exec(data);
+    if (m === null) continue;
+    const [whole, head, size, tail] = m;
+    const last = size.charCodeAt(size.length - 1) - 48;
+    let changed = size.slice(0, -1) + String((last + 1) % 10);
+    if (!/[1-9]/.test(changed)) changed = size.slice(0, -1) + '1';
+    return data.slice(0, m.index) + head + changed + tail + data.slice(m.index + whole.length);
+  }
+  return undefined;
 }
 
 /** A frame: stream payloads come pre-encoded (shared by all connections), replies as strings. */

@@ -201,5 +201,13 @@ test('corruptLevel changes one size in place: Kraken qty numbers and ["price","s
     '{"b":[["1.0","0.1"]]}',
     '0.9 -> 0.0 would be a delete: 0.1 instead',
   );
+  assert.equal(
+    corruptLevel('{"type":"l2_updates","changes":[["buy","65000.10","0.25"]]}'),
+    '{"type":"l2_updates","changes":[["buy","65000.10","0.26"]]}',
+  );
+  assert.equal(
+    corruptLevel('{"updates":[{"side":"bid","price_level":"1.5","new_quantity":"2"}]}'),
+    '{"updates":[{"side":"bid","price_level":"1.5","new_quantity":"3"}]}',
+  );
   assert.equal(corruptLevel('{"op":"pong"}'), undefined);
 });
