@@ -61,6 +61,8 @@ class Book:
         self.asks = {p: s for p, s in msg["asks"]}
         self.seq = msg["seq"]
         self.synced = True
+        self.epoch = msg.get("epoch")
+        self.epoch_heard = time.monotonic()
 
     def apply(self, msg):
         for side, levels in ((self.bids, msg["bids"]), (self.asks, msg["asks"])):
@@ -71,8 +73,23 @@ class Book:
                     side[price] = size  # sizes are absolute, not increments
         self.seq = msg["seq"]
 
+    def other_epoch(self, msg):
+        """A message in another arbiter's numbering (books of Kraken, Coinbase, Gemini carry an "epoch",
+        docs/wire-format.md "Epochs"): ignored while ours speaks; when ours was silent for 2.5 s, the next
+        snapshot of any epoch is taken."""
+        now = time.monotonic()
+        if msg.get("epoch") == getattr(self, "epoch", None):
+            self.epoch_heard = now
+            return False
+        if self.synced and now - getattr(self, "epoch_heard", now) > 2.5:
+            print(f"arbiter of epoch {self.epoch} silent; following another", file=sys.stderr)
+            self.synced = False
+        return self.synced
+
     def on_message(self, msg):
         """Returns True if the book changed."""
+        if self.other_epoch(msg):
+            return False
         if msg["type"] == "snapshot":
             if self.synced and msg["seq"] < self.seq:
                 return False  # older than ours (another arbiter behind this one)
@@ -173,6 +190,8 @@ def main():
                         warned_version = True
                     continue
                 if msg["type"] == "heartbeat":
+                    if book.other_epoch(msg):
+                        continue
                     # the arbiter is alive; "stale": no collector carries the book there (docs/wire-format.md)
                     if msg["stale"] != stale.get(msg["arbiter"], False):
                         stale[msg["arbiter"]] = msg["stale"]
