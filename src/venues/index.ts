@@ -5,6 +5,7 @@
 import { binanceSpot } from './binance.js';
 import { binanceUsdm } from './binance-usdm.js';
 import { bybitLinear, bybitSpot } from './bybit.js';
+import { coinbase } from './coinbase.js';
 import { kraken } from './kraken.js';
 import { okx } from './okx.js';
 import type { VenueAdapter } from './types.js';
@@ -12,7 +13,15 @@ import type { VenueAdapter } from './types.js';
 export type { Market, ParsedFrame, ParsedSnapshot, SnapshotRequestSpec, StreamOptions, VenueAdapter } from './types.js';
 
 /** Every adapter, in the order docs and help list them. */
-export const ADAPTERS: readonly VenueAdapter[] = [binanceSpot, binanceUsdm, okx, bybitSpot, bybitLinear, kraken];
+export const ADAPTERS: readonly VenueAdapter[] = [
+  binanceSpot,
+  binanceUsdm,
+  okx,
+  bybitSpot,
+  bybitLinear,
+  kraken,
+  coinbase,
+];
 
 export const VENUE_IDS: readonly string[] = ADAPTERS.map((a) => a.id);
 
