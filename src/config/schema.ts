@@ -17,7 +17,7 @@ export const VENUES = VENUE_IDS as readonly [string, ...string[]];
 export type VenueName = string;
 
 /** Venues the simulator can serve (src/sim/protocols). */
-export const SIM_VENUE_IDS = ['binance', 'binance-usdm', 'okx', 'bybit', 'bybit-linear', 'kraken'] as const;
+export const SIM_VENUE_IDS = ['binance', 'binance-usdm', 'okx', 'bybit', 'bybit-linear', 'kraken', 'coinbase'] as const;
 export type SimVenue = (typeof SIM_VENUE_IDS)[number];
 
 export interface BusConfig {

@@ -11,6 +11,7 @@
  *   bybit         Bybit v5 spot /v5/public/spot orderbook.{1,50,200,1000}.X, a u per depth, +1 per message, restart
  *   bybit-linear  Bybit v5 linear /v5/public/linear, same
  *   kraken        Kraken spot WebSocket v2 /v2 `book` (BTC/USD), depths 10-1000, CRC32 checksum, no ids, no REST
+ *   coinbase      Coinbase Advanced Trade / `level2` (BTC-USD) full book + `heartbeats`, sequence_num per connection
  *
  * Paths, one rule for websockets and REST:  [/<venue>][/p/<profile>]/<the venue's own path>
  *   /<venue>      first segment, a venue id: that venue (404 if it is not served). Without it: binance when
@@ -55,6 +56,8 @@ function example(sim: ExchangeSimulator, venue: VenueId): string {
       return `${base}/ws/v5/public (op subscribe, channel books)`;
     case 'bybit':
       return `${base}/v5/public/spot (op subscribe, orderbook.50.<SYMBOL>)`;
+    case 'coinbase':
+      return `${base} (type subscribe, channel level2 and heartbeats, product_ids ${sim.booksOf(venue).join(',')})`;
     case 'kraken':
       return `${base}/v2 (method subscribe, channel book, symbol ${sim.booksOf(venue).join(',')})`;
     default:

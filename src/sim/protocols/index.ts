@@ -1,6 +1,7 @@
 /** The venue protocol modules by venue id. */
 import { binanceSpot, binanceUsdm } from './binance.js';
 import { bybitLinear, bybitSpot } from './bybit.js';
+import { coinbase } from './coinbase.js';
 import { kraken } from './kraken.js';
 import { okx } from './okx.js';
 import type { ProtocolFactory, VenueId } from './types.js';
@@ -12,6 +13,7 @@ export const PROTOCOLS: Record<VenueId, ProtocolFactory> = {
   bybit: bybitSpot,
   'bybit-linear': bybitLinear,
   kraken,
+  coinbase,
 };
 
 export { SIM_VENUES, isVenueId, type VenueId, type VenueProtocol, type OkxSimOptions } from './types.js';
