@@ -262,7 +262,8 @@ export const coinbase: VenueAdapter = {
   // lag (Coinbase drops messages of slow consumers: a sequence_num hole) local
   maxBooksPerConnection: 10,
   // no application ping: the heartbeats channel (subscribed with the books) shows the server is alive
-  defaultSnapshotLimit: 0,
+  // unused (snapshots come on the websocket, the full book); config validation wants a REST-style depth
+  defaultSnapshotLimit: 1000,
   venueSymbol: coinbaseVenueSymbol,
   unifiedSymbol: coinbaseUnifiedSymbol,
   // one public endpoint for every book: the subscriptions name them
