@@ -85,10 +85,10 @@ export function corrupt(data: string, rng: Rng): string {
 }
 
 /**
- * A level size in the venue's spelling: Kraken `"qty":0.5`, or the second string of a
- * `["price","size"...` pair (Binance, OKX, Bybit).
+ * A level size in the venue's spelling: Kraken `"qty":0.5`, the second string of a
+ * `["price","size"...` pair (Binance, OKX, Bybit), or Coinbase's `"new_quantity":"0.5"`.
  */
-const SIZE = /("qty":)(\d+(?:\.\d+)?)|(\["\d+(?:\.\d+)?",")(\d+(?:\.\d+)?)(")/;
+const SIZE = /("qty":)(\d+(?:\.\d+)?)|(\["\d+(?:\.\d+)?",")(\d+(?:\.\d+)?)(")|("new_quantity":")(\d+(?:\.\d+)?)(")/;
 
 /**
  * The frame with its first level's size changed in its last digit (same length, same format, never 0: a
@@ -97,12 +97,12 @@ const SIZE = /("qty":)(\d+(?:\.\d+)?)|(\["\d+(?:\.\d+)?",")(\d+(?:\.\d+)?)(")/;
 export function corruptLevel(data: string): string | undefined {
   const m = SIZE.exec(data);
   if (m === null) return undefined;
-  const size = m[2] ?? m[4];
+  const size = m[2] ?? m[4] ?? m[7];
   const last = size.charCodeAt(size.length - 1) - 48;
   let changed = size.slice(0, -1) + String((last + 1) % 10);
   if (!/[1-9]/.test(changed)) changed = size.slice(0, -1) + '1';
-  const head = m[1] ?? m[3];
-  const tail = m[5] ?? '';
+  const head = m[1] ?? m[3] ?? m[6];
+  const tail = m[5] ?? m[8] ?? '';
   return data.slice(0, m.index) + head + changed + tail + data.slice(m.index + m[0].length);
 }
 

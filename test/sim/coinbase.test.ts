@@ -10,6 +10,7 @@ import { test, type TestContext } from 'node:test';
 import { parseCoinbaseMessage } from '../../src/venues/coinbase.js';
 import { coinbase } from '../../src/venues/coinbase.js';
 import { underPrefix } from '../../src/venues/index.js';
+import { corruptLevel } from '../../src/sim/faults.js';
 import { LocalBook, Probe, sleep, startSim, waitFor } from './helpers.js';
 
 const V = 'coinbase' as const;
@@ -227,4 +228,14 @@ test('coinbase: bad requests are answered with {"type":"error"} and the connecti
   assert.equal(snap.sequence_num, 0, 'errors are not numbered');
   // an unknown path is refused
   await assert.rejects(Probe.open(t, `${sim.venueWsBase(V)}/ws`));
+});
+
+test('coinbase: the corruptRate fault changes a new_quantity and nothing else (valid JSON, same sequence_num)', () => {
+  const frame =
+    '{"channel":"l2_data","client_id":"","timestamp":"2026-12-04T10:00:00.000000000Z","sequence_num":7,"events":[{"type":"update","product_id":"BTC-USD","updates":[{"side":"bid","event_time":"2026-12-04T10:00:00.000000Z","price_level":"65000.1","new_quantity":"0.25"}]}]}';
+  const c = corruptLevel(frame)!;
+  assert.equal(c, frame.replace('"new_quantity":"0.25"', '"new_quantity":"0.26"'));
+  const r = parseCoinbaseMessage(c, 'c', 0);
+  assert.equal(r.connectionSeq, 7);
+  assert.deepEqual(r.delta!.bids, [[65000.1, 0.26]]);
 });
