@@ -24,6 +24,7 @@ export const SIM_VENUE_IDS = [
   'bybit',
   'bybit-linear',
   'kraken',
+  'coinbase',
   'gemini-v2',
 ] as const;
 export type SimVenue = (typeof SIM_VENUE_IDS)[number];

@@ -11,6 +11,7 @@
  *   bybit         Bybit v5 spot /v5/public/spot orderbook.{1,50,200,1000}.X, a u per depth, +1 per message, restart
  *   bybit-linear  Bybit v5 linear /v5/public/linear, same
  *   kraken        Kraken spot WebSocket v2 /v2 `book` (BTC/USD), depths 10-1000, CRC32 checksum, no ids, no REST
+ *   coinbase      Coinbase Advanced Trade / `level2` (BTC-USD) full book + `heartbeats`, sequence_num per connection
  *   gemini-v2     Gemini market data v2 (archived) /v2/marketdata `l2` (BTCUSD), full book, no ids, no checksum
  *
  * Paths, one rule for websockets and REST:  [/<venue>][/p/<profile>]/<the venue's own path>
@@ -56,6 +57,8 @@ function example(sim: ExchangeSimulator, venue: VenueId): string {
       return `${base}/ws/v5/public (op subscribe, channel books)`;
     case 'bybit':
       return `${base}/v5/public/spot (op subscribe, orderbook.50.<SYMBOL>)`;
+    case 'coinbase':
+      return `${base} (type subscribe, channel level2 and heartbeats, product_ids ${sim.booksOf(venue).join(',')})`;
     case 'kraken':
       return `${base}/v2 (method subscribe, channel book, symbol ${sim.booksOf(venue).join(',')})`;
     case 'gemini-v2':

@@ -43,6 +43,7 @@ export class Venue implements VenueContext, SessionHost {
   private readonly lastEventAt = new Map<string, number>();
   private pingTimer: NodeJS.Timeout | undefined;
   private keepAliveTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly id: VenueId,
@@ -151,11 +152,19 @@ export class Venue implements VenueContext, SessionHost {
       this.keepAliveTimer = setInterval(() => this.keepAlives(ka), Math.max(10, Math.min(1000, ka / 4)));
       this.keepAliveTimer.unref();
     }
+    const tick = this.protocol.tick;
+    if (tick && this.protocol.tickMs && this.protocol.tickMs > 0) {
+      this.tickTimer = setInterval(() => {
+        for (const s of this.sockets.keys()) tick.call(this.protocol, s);
+      }, this.protocol.tickMs);
+      this.tickTimer.unref();
+    }
   }
 
   stop(): void {
     if (this.pingTimer) clearInterval(this.pingTimer);
     if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
+    if (this.tickTimer) clearInterval(this.tickTimer);
     for (const [s, ws] of this.sockets) {
       s.detach();
       ws.terminate();

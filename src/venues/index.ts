@@ -5,6 +5,7 @@
 import { binanceSpot } from './binance.js';
 import { binanceUsdm } from './binance-usdm.js';
 import { bybitLinear, bybitSpot } from './bybit.js';
+import { coinbase } from './coinbase.js';
 import { geminiV2 } from './gemini-v2.js';
 import { kraken } from './kraken.js';
 import { okx } from './okx.js';
@@ -20,6 +21,7 @@ export const ADAPTERS: readonly VenueAdapter[] = [
   bybitSpot,
   bybitLinear,
   kraken,
+  coinbase,
   geminiV2,
 ];
 

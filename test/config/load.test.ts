@@ -410,7 +410,7 @@ test('several venues: a symbol of another market, a venue without symbols, an un
     [
       'venues:',
       '  binance-usdm: { symbols: [BTC/USDT] }',
-      '  coinbase: {}',
+      '  bitstamp: {}',
       'collectors:',
       '  - { id: f, venue: binance-usdm }',
       '  - { id: g, venue: binance-usdm, symbols: [SOLUSDT] }',
@@ -419,7 +419,7 @@ test('several venues: a symbol of another market, a venue without symbols, an un
   );
   const got = problems(() => loadConfig(p)).map((l) => l.slice(`config ${p}: `.length).replace(/ \(line \d+\)$/, ''));
   assert.ok(
-    got.some((l) => /^venues\.coinbase: unknown key/.test(l)),
+    got.some((l) => /^venues\.bitstamp: unknown key/.test(l)),
     got.join('\n'),
   );
   assert.ok(

@@ -81,11 +81,11 @@ test('bookwire demo --venues binance,binance-usdm,okx,bybit --strict: every book
 });
 
 test('bookwire demo --venues with an unknown venue: exit 2, one line naming the known venues', async () => {
-  const r = await runCli(['demo', '--venues', 'binance,coinbase', '--duration', '1']);
+  const r = await runCli(['demo', '--venues', 'binance,bitstamp', '--duration', '1']);
   assert.equal(r.code, 2);
   assert.equal(
     r.stderr,
-    'bookwire: --venues coinbase: unknown venue (known: binance, binance-usdm, okx, bybit, bybit-linear, kraken, gemini-v2)\n',
+    'bookwire: --venues bitstamp: unknown venue (known: binance, binance-usdm, okx, bybit, bybit-linear, kraken, coinbase, gemini-v2)\n',
   );
   assert.equal(r.stdout, '');
 });

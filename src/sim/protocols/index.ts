@@ -1,6 +1,7 @@
 /** The venue protocol modules by venue id. */
 import { binanceSpot, binanceUsdm } from './binance.js';
 import { bybitLinear, bybitSpot } from './bybit.js';
+import { coinbase } from './coinbase.js';
 import { geminiV2 } from './gemini-v2.js';
 import { kraken } from './kraken.js';
 import { okx } from './okx.js';
@@ -13,6 +14,7 @@ export const PROTOCOLS: Record<VenueId, ProtocolFactory> = {
   bybit: bybitSpot,
   'bybit-linear': bybitLinear,
   kraken,
+  coinbase,
   'gemini-v2': geminiV2,
 };
 

@@ -11,7 +11,16 @@ import type { IpLimits, VenueLimits } from '../limits.js';
 import type { HttpTools } from '../rest.js';
 import type { Session, Sub } from '../session.js';
 
-export const SIM_VENUES = ['binance', 'binance-usdm', 'okx', 'bybit', 'bybit-linear', 'kraken', 'gemini-v2'] as const;
+export const SIM_VENUES = [
+  'binance',
+  'binance-usdm',
+  'okx',
+  'bybit',
+  'bybit-linear',
+  'kraken',
+  'coinbase',
+  'gemini-v2',
+] as const;
 export type VenueId = (typeof SIM_VENUES)[number];
 
 export function isVenueId(s: string): s is VenueId {
@@ -70,6 +79,12 @@ export interface VenueProtocol {
   readonly limits?: VenueLimits;
   /** How many streams an accepted upgrade's route names (checked against limits.maxStreams). */
   routeStreams?(route: object): number;
+  /**
+   * A per-connection timer: tick(s) every tickMs for each open connection (Coinbase's heartbeats channel,
+   * once a second per connection whatever its books do). The engine owns the timer.
+   */
+  readonly tickMs?: number;
+  tick?(s: Session): void;
   /** Keep-alive period for unchanged books, ms (OKX), and the keep-alive message's event. */
   readonly keepAliveMs?: number;
   keepAlive?(feed: Feed): BookEvent;
