@@ -104,8 +104,12 @@ export interface ArbiterServiceOptions {
 
 /** An observer of the ingest path, for instrumentation; called synchronously, so it must be cheap. */
 export interface ArbiterProbe {
-  /** A delta copy from `collector`, ending at exchange sequence `last`, arrived at `at` (epoch µs). */
-  onDelta(collector: string, last: number, at: number): void;
+  /**
+   * A delta copy from `collector`, ending at exchange sequence `last`, arrived at `at` (epoch µs); the
+   * venue's event time (ms, 0 if none) and the collector's receive time (µs) identify and time a replica
+   * venue's copies, which have no exchange sequence (bench/replica-latency.ts).
+   */
+  onDelta(collector: string, last: number, at: number, exchTime: number, recvTime: number): void;
   /** The service stopped: no call follows. */
   onStop(): void;
 }
@@ -721,7 +725,7 @@ export class ArbiterService {
       if (raw !== undefined) ev.integrity = b.integrity.read(raw);
     }
     if (ev.type === 'delta') {
-      this.probe?.onDelta(ev.collector, ev.last, this.arrival);
+      this.probe?.onDelta(ev.collector, ev.last, this.arrival, ev.exchTime, ev.recvTime);
       b.core.onDelta(ev, nowMs);
       return { b, last: ev.last };
     }

@@ -421,21 +421,26 @@ export class ExchangeSimulator {
     this.scheduleTick();
   };
 
-  /** Per venue and symbol: the event's last update id and its send time (epoch µs), when recordSendTimes is on. */
-  private readonly sent = new Map<string, { u: number[]; t: number[] }>();
+  /**
+   * Per venue and symbol: the event's last update id, its send time (epoch µs) and its event time E (ms),
+   * when recordSendTimes is on. E keys the send times of venues whose messages carry no update id (Kraken's
+   * timestamp is E: bench/replica-latency.ts).
+   */
+  private readonly sent = new Map<string, { u: number[]; t: number[]; e: number[] }>();
 
   private recordSend(venue: VenueId, ev: BookEvent): void {
     const key = `${venue}:${ev.symbol}`;
     let rec = this.sent.get(key);
-    if (!rec) this.sent.set(key, (rec = { u: [], t: [] }));
+    if (!rec) this.sent.set(key, (rec = { u: [], t: [], e: [] }));
     rec.u.push(ev.last); // Bybit: the book's own count, not a depth's u (benchmarks run on Binance)
     rec.t.push(nowMicros());
+    rec.e.push(ev.E);
   }
 
-  sendTimes(symbol: string, venue?: VenueId): { u: number[]; t: number[] } {
+  sendTimes(symbol: string, venue?: VenueId): { u: number[]; t: number[]; e: number[] } {
     const v = this.venue(venue);
     const c = v.protocol.canonicalSymbol(symbol) ?? symbol;
-    return this.sent.get(`${v.id}:${c}`) ?? { u: [], t: [] };
+    return this.sent.get(`${v.id}:${c}`) ?? { u: [], t: [], e: [] };
   }
 
   /**

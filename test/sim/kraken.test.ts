@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import type { Level } from '../../src/core/types.js';
 import { krakenChecksum } from '../../src/venues/kraken-checksum.js';
+import { venue } from '../../src/venues/index.js';
 import { formatFixed, tickDecimals } from '../../src/sim/protocols/kraken.js';
 import { freePort, startCli } from '../helpers.js';
 import { LocalBook, Probe, sleep, startSim, waitFor } from './helpers.js';
@@ -405,4 +406,35 @@ test("kraken spellings: the tick's decimals for prices, 8 for quantities; the co
   await Probe.open(t, url);
   await assert.rejects(Probe.open(t, url), /HTTP 429/);
   assert.equal(sim.stats().wsRefusedConnections, 1);
+});
+
+test("kraken send times: every update's timestamp, as the adapter parses it, is the E recorded with a send time (bench/replica-latency.ts keys copies by it)", async (t) => {
+  const sim = await startSim(t, { symbols: ['BTCUSD'], venues: [V], eventsPerSec: 200, recordSendTimes: true });
+  const { p, client } = await subscribe(t, `${sim.venueWsBase(V)}/v2`, 'BTC/USD', 10);
+  await waitFor(
+    () => {
+      client.poll();
+      return client.updates >= 30;
+    },
+    5000,
+    'updates',
+  );
+  sim.pause();
+  const sent = sim.sendTimes('BTC/USD', V);
+  assert.equal(sent.e.length, sent.t.length);
+  const sendOf = new Map<number, number>();
+  for (let i = 0; i < sent.e.length; i++) if (!sendOf.has(sent.e[i])) sendOf.set(sent.e[i], sent.t[i]);
+  let updates = 0;
+  for (const f of p.frames) {
+    const parsed = venue(V).parse(f.text, 'a', f.at * 1000);
+    if (parsed.delta === undefined) continue;
+    updates++;
+    const E = parsed.delta.exchTime;
+    const t0 = sendOf.get(E);
+    assert.ok(t0 !== undefined, `E ${E} of an update is a recorded event time`);
+    // E is the tick's Date.now(): the send (µs) follows within the same millisecond or shortly after
+    assert.ok(t0 >= E * 1000 && t0 - E * 1000 < 50_000, `send ${t0} µs vs E ${E} ms`);
+    assert.ok(f.at * 1000 >= t0 - 1000, 'received after it was sent');
+  }
+  assert.ok(updates >= 30);
 });
