@@ -555,7 +555,8 @@ function formatter(
     }
     case 'kraken': {
       // the CRC32 of the book's top 10 after the message, over the levels as they are spelled on the wire
-      const spelled = (side: Side) => sideLevels(side, 10).map((l): [string, string] => [sp.price(l[0]), sp.size(l[1])]);
+      const spelled = (side: Side) =>
+        sideLevels(side, 10).map((l): [string, string] => [sp.price(l[0]), sp.size(l[1])]);
       const checksum = () => krakenChecksum(spelled(askSide), spelled(bidSide));
       const v2 = (l: readonly (readonly [number, number])[]) =>
         l.map(([t, u]) => `{"price":${sp.price(t)},"qty":${sp.size(u)}}`).join(',');
