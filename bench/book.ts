@@ -1,9 +1,10 @@
 /**
  * Parse + apply per venue: bookwire vs tardis-dev vs ccxt on the same generated stream in each venue's wire
- * format (Binance spot: bench/gen.ts; Binance USD-M, OKX, Bybit linear: bench/gen-venues.ts).
+ * format (Binance spot: bench/gen.ts; Binance USD-M, OKX, Bybit linear, Kraken: bench/gen-venues.ts).
  *
  *   node dist/bench/book.js [n ...]                          Binance spot; default n: 200000 1000000
- *   node dist/bench/book.js --venue okx [n ...]              one venue (binance, binance-usdm, okx, bybit-linear)
+ *   node dist/bench/book.js --venue okx [n ...]              one venue (binance, binance-usdm, okx, bybit-linear,
+ *                                                            kraken)
  *   node dist/bench/book.js --venue all [--quick] [n ...]    every venue, each in its own process, one table
  *
  * incl = from the frame text, through each library's own parse path for that venue:
@@ -14,10 +15,23 @@
  *               binance and binanceusdm handleOrderBookMessage (parses the levels and stores them; the
  *               U/u/pu checks of handleOrderBook are not run), okx and bybit handleOrderBook (the whole
  *               path: okx checks prevSeqId against its nonce)
+ * Kraken (v2 `book` at depth 100; no sequence ids; a CRC32 of the top 10 in every message) -- incl includes
+ * the checksum where the library has one:
+ *   bookwire    the adapter's parse + its integrity read of the levels' text and the checksum
+ *               (integrity.read(raw), as the arbiter service does) + HashedBook.apply(bids, asks, strings) on a
+ *               keepStrings OrderBook, truncated to the adapter's bookDepth (what the replica arbiter runs per
+ *               feed) + integrity.verify(book.topStrings(10), checksum); a mismatch throws (FAILED)
+ *   tardis-dev  speaks only v1 (its kraken mapper reads [channelID, {a}, {b, c}, "book-100", pair] arrays): it
+ *               is fed the same stream written in v1 format; it has no checksum validation, and its OrderBook
+ *               does not truncate (levels pushed out of the depth stay: its depth is read up to 100)
+ *   ccxt        JSON.parse + pro kraken handleOrderBook (v2), one exchange instance per book, with option
+ *               watchOrderBook.checksum true when its handler survives that on the snapshot frame; when it
+ *               does not (ccxt 4.5.84: its formatNumber calls .split on the JSON numbers, a TypeError on every
+ *               message) the row runs with checksum off and its impl column says why
  * excl = levels converted beforehand to each library's native input (untimed); only book updates are timed:
- *   bookwire    OrderBook.apply(Level[], Level[])
+ *   bookwire    OrderBook.apply(Level[], Level[]) (Kraken: HashedBook.apply with the strings + truncation)
  *   tardis-dev  OrderBook.update(BookChange)
- *   ccxt        OrderBook asks/bids .store(price, size), as its handlers call it
+ *   ccxt        OrderBook asks/bids .store(price, size), as its handlers call it (Kraken: then .limit())
  * Each implementation's final top 10 levels per side and depth must equal the generator's truth; a row that
  * does not is reported FAILED (and the process exits non-zero).
  *
@@ -36,6 +50,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { OrderBook as TardisOrderBook, normalizeBookChanges, type BookChange, type BookPriceLevel } from 'tardis-dev';
 import { OrderBook } from '../src/core/book.js';
+import { HashedBook } from '../src/core/hashedBook.js';
+import type { IntegrityInfo } from '../src/core/integrity.js';
 import type { BookDelta, BookSnapshot, Level } from '../src/core/types.js';
 import { venue as findAdapter } from '../src/venues/index.js';
 import type { VenueAdapter } from '../src/venues/types.js';
@@ -43,7 +59,7 @@ import { generateEvents } from './gen.js';
 import { generateVenueEvents, type GeneratedVenue } from './gen-venues.js';
 
 export type BenchVenue = 'binance' | GeneratedVenue;
-export const BENCH_VENUES: readonly BenchVenue[] = ['binance', 'binance-usdm', 'okx', 'bybit-linear'];
+export const BENCH_VENUES: readonly BenchVenue[] = ['binance', 'binance-usdm', 'okx', 'bybit-linear', 'kraken'];
 
 /** Events per venue: Binance spot as before this bench covered other venues; the others by frame size. */
 export const DEFAULT_SIZES: Record<BenchVenue, { full: number[]; quick: number[] }> = {
@@ -51,6 +67,7 @@ export const DEFAULT_SIZES: Record<BenchVenue, { full: number[]; quick: number[]
   'binance-usdm': { full: [200_000], quick: [50_000] },
   okx: { full: [200_000], quick: [50_000] },
   'bybit-linear': { full: [1_000_000], quick: [200_000] },
+  kraken: { full: [1_000_000], quick: [200_000] },
 };
 
 export type ImplName = 'bookwire' | 'tardis-dev' | 'ccxt';
@@ -70,6 +87,8 @@ export interface Row {
   /** Final book equals the generator's truth in every repeat. */
   ok: boolean;
   detail?: string;
+  /** What differs in how this implementation ran (shown after its name). */
+  note?: string;
 }
 
 interface FinalBook {
@@ -90,6 +109,9 @@ interface Truth extends FinalBook {
 /** One competitor. Loops that are timed live inside applyTexts/applyParsed, so each stays monomorphic. */
 interface Impl<B, X> {
   name: ImplName;
+  /** Reads the stream's v1 texts (Kraken, for a library that only speaks v1), in applyTexts and convert. */
+  v1?: boolean;
+  note?: string;
   /** A fresh book holding the stream's snapshot. */
   newBook(): B;
   applyTexts(book: B, texts: readonly string[], count: number): void;
@@ -143,12 +165,16 @@ interface PackedStream {
   snapshotText: string;
   truth: Truth;
   chunks: { buf: Buffer; offsets: Uint32Array }[];
+  /** Kraken: the same stream in v1 format, chunk for chunk. */
+  v1?: { snapshotText: string; chunks: { buf: Buffer; offsets: Uint32Array }[] };
 }
 
-function generatePacked(venue: BenchVenue, n: number, seed: number): PackedStream {
+/** Packs texts CHUNK at a time. */
+function packer(): { chunks: PackedStream['chunks']; add(text: string): void; flush(): void } {
   const chunks: PackedStream['chunks'] = [];
   let pending: string[] = [];
   const flush = () => {
+    if (pending.length === 0) return;
     const offsets = new Uint32Array(pending.length + 1);
     let bytes = 0;
     pending.forEach((t, i) => {
@@ -161,9 +187,22 @@ function generatePacked(venue: BenchVenue, n: number, seed: number): PackedStrea
     chunks.push({ buf, offsets });
     pending = [];
   };
-  const emit = (text: string) => {
-    pending.push(text);
-    if (pending.length === CHUNK) flush();
+  return {
+    chunks,
+    add(text) {
+      pending.push(text);
+      if (pending.length === CHUNK) flush();
+    },
+    flush,
+  };
+}
+
+function generatePacked(venue: BenchVenue, n: number, seed: number): PackedStream {
+  const main = packer();
+  const v1 = packer();
+  const emit = (text: string, v1Text?: string) => {
+    main.add(text);
+    if (v1Text !== undefined) v1.add(v1Text);
   };
   let head: Omit<PackedStream, 'chunks' | 'n' | 'venue'>;
   if (venue === 'binance') {
@@ -176,9 +215,11 @@ function generatePacked(venue: BenchVenue, n: number, seed: number): PackedStrea
   } else {
     const s = generateVenueEvents(venue, n, seed, emit);
     head = { symbol: s.symbol, snapshotText: s.snapshotText, truth: s.truth };
+    if (s.v1SnapshotText !== undefined) head.v1 = { snapshotText: s.v1SnapshotText, chunks: v1.chunks };
   }
-  if (pending.length > 0) flush();
-  return { ...head, venue, n, chunks };
+  main.flush();
+  v1.flush();
+  return { ...head, venue, n, chunks: main.chunks };
 }
 
 function decode(chunk: PackedStream['chunks'][number]): string[] {
@@ -262,6 +303,7 @@ const TARDIS: Record<BenchVenue, { exchange: string; raw: boolean }> = {
   'binance-usdm': { exchange: 'binance-futures', raw: false },
   okx: { exchange: 'okex', raw: false },
   'bybit-linear': { exchange: 'bybit', raw: false },
+  kraken: { exchange: 'kraken', raw: false }, // v1 messages: tardisKrakenImpl
 };
 
 function tardisImpl(s: PackedStream): Impl<{ book: TardisOrderBook; mapper: TardisMapper }, BookChange> {
@@ -341,6 +383,8 @@ interface CcxtBook {
   bids: CcxtSide;
   asks: CcxtSide;
   reset(snapshot: { bids: Level[]; asks: Level[] }): void;
+  /** Truncates each side to the book's depth. */
+  limit(): void;
 }
 interface CcxtClient {
   url: string;
@@ -355,7 +399,7 @@ interface CcxtExchange {
   handleOrderBookMessage(client: unknown, message: unknown, orderbook: CcxtBook): CcxtBook;
   handleOrderBook(client: CcxtClient, message: unknown): void;
 }
-type CcxtPro = Record<'binance' | 'binanceusdm' | 'okx' | 'bybit', new () => CcxtExchange>;
+type CcxtPro = Record<'binance' | 'binanceusdm' | 'okx' | 'bybit' | 'kraken', new (config?: object) => CcxtExchange>;
 
 /** A websocket client as ccxt's handlers use it: they resolve futures by hash; nobody awaits them here. */
 function ccxtClient(url: string, subscribed: string): CcxtClient {
@@ -444,6 +488,163 @@ async function ccxtImpl(s: PackedStream): Promise<Impl<CcxtState, BookDelta>> {
   };
 }
 
+// ---------------------------------------------------------------- Kraken (v2 book, checksum per message)
+
+/** A Kraken update as bookwire's feed applies it: the levels, and their text with the checksum. */
+interface KrakenParsed {
+  bids: Level[];
+  asks: Level[];
+  info: IntegrityInfo;
+}
+
+function bookwireKrakenImpl(s: PackedStream): Impl<HashedBook, KrakenParsed> {
+  const a = adapterOf(s.venue);
+  const integrity = a.integrity!;
+  const depth = a.bookDepth ?? Infinity;
+  const snap = bookwireSnapshot(s);
+  const snapInfo = integrity.read(s.snapshotText);
+  if (snapInfo === undefined) throw new Error('kraken: the generated snapshot has no checksum');
+  const convert = (text: string): KrakenParsed => {
+    const d = parseEvent(a, text);
+    const info = integrity.read(text);
+    if (info === undefined) throw new Error('generator produced an update without a checksum');
+    return { bids: d.bids, asks: d.asks, info };
+  };
+  return {
+    name: 'bookwire',
+    newBook() {
+      const book = new HashedBook(true, depth);
+      book.reset(snap.bids, snap.asks, snapInfo);
+      if (!integrity.verify(book.book.topStrings(integrity.depth), snapInfo.checksum))
+        throw new Error('kraken: the snapshot fails its checksum');
+      return book;
+    },
+    applyTexts(book, texts, count) {
+      const checkDepth = integrity.depth;
+      for (let i = 0; i < count; i++) {
+        const text = texts[i];
+        const r = a.parse(text, 'bench', 0);
+        const d = r.delta;
+        if (d === undefined) throw new Error(r.error ?? r.ignored ?? 'a snapshot mid-stream');
+        const info = integrity.read(text);
+        if (info === undefined) throw new Error('an update without a checksum');
+        book.apply(d.bids, d.asks, info);
+        if (!integrity.verify(book.book.topStrings(checkDepth), info.checksum))
+          throw new Error(`checksum mismatch: ${info.checksum}`);
+      }
+    },
+    convert,
+    applyParsed(book, xs) {
+      for (let i = 0; i < xs.length; i++) book.apply(xs[i].bids, xs[i].asks, xs[i].info);
+    },
+    final(book) {
+      const b = book.book;
+      return { ...b.top(10), bidDepth: b.bidDepth, askDepth: b.askDepth };
+    },
+  };
+}
+
+/** tardis-dev on the v1 texts: its kraken mapper reads only v1 arrays. No checksum, no truncation. */
+function tardisKrakenImpl(s: PackedStream): Impl<{ book: TardisOrderBook; mapper: TardisMapper }, BookChange> {
+  const v1 = s.v1;
+  if (v1 === undefined) throw new Error('kraken: the stream has no v1 texts');
+  const now = new Date();
+  const depth = adapterOf(s.venue).bookDepth ?? Infinity;
+  const mapper = () => normalizeBookChanges('kraken', now);
+  const converter = mapper();
+  return {
+    name: 'tardis-dev',
+    v1: true,
+    note: 'v1 format, no checksum',
+    newBook() {
+      const book = new TardisOrderBook();
+      const m = mapper();
+      for (const bc of m.map(JSON.parse(v1.snapshotText), now) ?? []) book.update(bc);
+      return { book, mapper: m };
+    },
+    applyTexts({ book, mapper: m }, texts, count) {
+      for (let i = 0; i < count; i++) {
+        const changes = m.map(JSON.parse(texts[i]), now);
+        if (changes !== undefined) for (const bc of changes) book.update(bc);
+      }
+    },
+    convert(text) {
+      for (const bc of converter.map(JSON.parse(text), now) ?? []) return bc;
+      throw new Error('tardis-dev mapped a v1 update to nothing');
+    },
+    applyParsed({ book }, xs) {
+      for (let i = 0; i < xs.length; i++) book.update(xs[i]);
+    },
+    final({ book }) {
+      // its book keeps the levels Kraken pushed out of the depth without a delete: read the top `depth`
+      const take = (it: IterableIterator<BookPriceLevel>) => {
+        const out: Level[] = [];
+        let n = 0;
+        for (const l of it) {
+          if (n >= depth) break;
+          if (out.length < 10) out.push([l.price, l.amount]);
+          n++;
+        }
+        return { out, n };
+      };
+      const b = take(book.bids());
+      const as = take(book.asks());
+      return { bids: b.out, asks: as.out, bidDepth: b.n, askDepth: as.n };
+    },
+  };
+}
+
+/** ccxt pro kraken (v2 book), checksum on if its handler survives it on the snapshot, else off and said. */
+async function ccxtKrakenImpl(s: PackedStream): Promise<Impl<CcxtState, BookDelta>> {
+  const Kraken = ((await import('ccxt')) as unknown as { pro: CcxtPro }).pro.kraken;
+  const a = adapterOf(s.venue);
+  const url = 'wss://ws.kraken.com/v2';
+  const symbol = s.symbol; // its handler keys books by the v2 symbol as sent (BTC/USD)
+  const make = (checksum: boolean) => {
+    const ex = new Kraken({ options: { watchOrderBook: { checksum } } });
+    const client = ccxtClient(url, `orderbook::${symbol}`);
+    ex.handleOrderBook(client, JSON.parse(s.snapshotText));
+    const book = ex.orderbooks[symbol];
+    if (book === undefined) throw new Error(`ccxt kraken: the snapshot frame made no book for ${symbol}`);
+    return { ex, client, book };
+  };
+  let checksum = true;
+  let note = 'checksum on';
+  try {
+    const probe = make(true);
+    const first = decode(s.chunks[0])[0];
+    probe.ex.handleOrderBook(probe.client, JSON.parse(first));
+  } catch (e) {
+    checksum = false;
+    note = `checksum OFF: on, its handler throws ${String((e as Error).message).slice(0, 60)}`;
+  }
+  return {
+    name: 'ccxt',
+    note,
+    newBook: () => make(checksum),
+    applyTexts({ ex, client }, texts, count) {
+      for (let i = 0; i < count; i++) ex.handleOrderBook(client, JSON.parse(texts[i]));
+    },
+    convert: (text) => parseEvent(a, text),
+    applyParsed({ book }, xs) {
+      const bookAsks = book.asks;
+      const bookBids = book.bids;
+      for (let e = 0; e < xs.length; e++) {
+        const asks = xs[e].asks;
+        const bids = xs[e].bids;
+        for (let i = 0; i < asks.length; i++) bookAsks.store(asks[i][0], asks[i][1]);
+        for (let i = 0; i < bids.length; i++) bookBids.store(bids[i][0], bids[i][1]);
+        book.limit();
+      }
+    },
+    final({ ex, book }) {
+      const b = ex.orderbooks[symbol] ?? book;
+      const side = (x: CcxtSide) => x.slice(0, 10).map((l) => [l[0], l[1]] as Level);
+      return { bids: side(b.bids), asks: side(b.asks), bidDepth: b.bids.length, askDepth: b.asks.length };
+    },
+  };
+}
+
 // ---------------------------------------------------------------- harness
 
 function compare(final: FinalBook, t: Truth): string | undefined {
@@ -475,10 +676,12 @@ function measure(impls: Impl<unknown, unknown>[], s: PackedStream, parsing: bool
   const books = impls.map((impl) => Array.from({ length: repeats }, () => impl.newBook()));
   const clocks = impls.map(() => Array.from({ length: repeats }, () => new Clock()));
   const errors: (string | undefined)[] = impls.map(() => undefined);
-  for (const chunk of s.chunks) {
-    const texts = decode(chunk);
+  for (let c = 0; c < s.chunks.length; c++) {
+    const main = decode(s.chunks[c]);
+    const v1 = s.v1 === undefined ? main : decode(s.v1.chunks[c]);
+    const own = impls.map((impl) => (impl.v1 === true ? v1 : main));
     const inputs = impls.map((impl, i) =>
-      parsing || errors[i] !== undefined ? texts : texts.map((t) => impl.convert(t)),
+      parsing || errors[i] !== undefined ? own[i] : own[i].map((t) => impl.convert(t)),
     );
     gc(); // collect what decoding/conversion left behind now, not inside a timed loop
     for (let r = 0; r < repeats; r++) {
@@ -487,7 +690,7 @@ function measure(impls: Impl<unknown, unknown>[], s: PackedStream, parsing: bool
         const clock = clocks[i][r];
         try {
           clock.start();
-          if (parsing) impl.applyTexts(books[i][r], texts, texts.length);
+          if (parsing) impl.applyTexts(books[i][r], own[i], own[i].length);
           else impl.applyParsed(books[i][r], inputs[i]);
           clock.stop();
         } catch (e) {
@@ -504,8 +707,10 @@ function measure(impls: Impl<unknown, unknown>[], s: PackedStream, parsing: bool
 }
 
 function warmUp(impls: Impl<unknown, unknown>[], s: PackedStream): void {
-  const texts = decode(s.chunks[0]).slice(0, WARMUP_EVENTS);
+  const main = decode(s.chunks[0]).slice(0, WARMUP_EVENTS);
+  const v1 = s.v1 === undefined ? main : decode(s.v1.chunks[0]).slice(0, WARMUP_EVENTS);
   for (const impl of impls) {
+    const texts = impl.v1 === true ? v1 : main;
     for (let w = 0; w < 2; w++) {
       try {
         impl.applyTexts(impl.newBook(), texts, texts.length);
@@ -528,7 +733,11 @@ export async function benchBook(
   const venue = options.venue ?? 'binance';
   const s = generatePacked(venue, n, options.seed ?? 1);
   const repeats = options.repeats ?? 3;
-  const impls = [bookwireImpl(s), tardisImpl(s), await ccxtImpl(s)] as Impl<unknown, unknown>[];
+  const impls = (
+    venue === 'kraken'
+      ? [bookwireKrakenImpl(s), tardisKrakenImpl(s), await ccxtKrakenImpl(s)]
+      : [bookwireImpl(s), tardisImpl(s), await ccxtImpl(s)]
+  ) as Impl<unknown, unknown>[];
   warmUp(impls, s);
   const rows: Row[] = [];
   for (const parsing of [true, false]) {
@@ -546,6 +755,7 @@ export async function benchBook(
         eventsPerCpuSec: n / cpu,
         ok: m.mismatch === undefined,
         detail: m.mismatch,
+        ...(impls[i].note !== undefined ? { note: impls[i].note } : {}),
       });
     });
   }
@@ -628,7 +838,7 @@ export function formatTable(rows: Row[]): string {
         `| ${[
           venue,
           fmt(n),
-          impl,
+          i.note !== undefined ? `${impl} (${i.note})` : impl,
           fmt(i.eventsPerSec),
           fmt(i.eventsPerCpuSec),
           `${times(bi.eventsPerSec / i.eventsPerSec)} / ${times(bi.eventsPerCpuSec / i.eventsPerCpuSec)}`,

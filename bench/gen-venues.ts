@@ -1,9 +1,9 @@
 /**
- * Deterministic depth streams in the wire format of each sequenced venue other than Binance spot (which
- * bench/gen.ts generates): Binance USD-M futures, OKX `books` and Bybit v5 linear `orderbook.50`. For the
- * per-venue parse + apply benchmark (bench/book.ts).
+ * Deterministic depth streams in the wire format of each venue other than Binance spot (which bench/gen.ts
+ * generates): Binance USD-M futures, OKX `books`, Bybit v5 linear `orderbook.50` and Kraken WebSocket v2
+ * `book` (with the same stream in v1 format). For the per-venue parse + apply benchmark (bench/book.ts).
  *
- * One model for all three: a deep book on an integer tick grid walks as in bench/gen.ts (most changes near
+ * One model for all four: a deep book on an integer tick grid walks as in bench/gen.ts (most changes near
  * the top, some anywhere in the ladder, a fifth of them deletes, the mid moving when a trade eats the best
  * level), and the venue publishes what a subscriber sees of it:
  * - Binance USD-M: every change, the whole depth (diff stream), both sides in ascending price order as the
@@ -17,6 +17,14 @@
  *   websocket's (prevSeqId -1).
  * - Bybit linear `orderbook.50`: a 50-level window, small deltas (1-8 changes per 20 ms push), u + 1 per
  *   message, `seq` increasing, key order topic,type,ts,data,cts; the snapshot is the websocket's.
+ * - Kraken v2 `book` at depth 100 (the adapter's default): a 100-level window, small updates (1-4 changes
+ *   per message). As Kraken does it: changes within the top 100 only, NO delete for a level pushed out of
+ *   the window by a better one (the subscriber truncates to 100 after every message), the level entering
+ *   the window when one inside is deleted is sent with its size. Prices and quantities are JSON numbers in
+ *   the pair's precision (BTC/USD: "45283.5", "0.50000000"), each message carries the CRC32 of the top 10
+ *   after it (krakenChecksum over the same spelling) and an RFC 3339 timestamp; no sequence ids. The same
+ *   stream is also written in v1 format (`[channelID, {"a":[[price, volume, time]]}, {"b":[...], "c":
+ *   "checksum"}, "book-100", "XBT/USD"]`, values as strings) for readers that only speak v1 (tardis-dev).
  *
  * Prices are ticks / 10^priceDecimals and sizes units / 10^sizeDecimals with both integers below 2^53, so
  * every string here converts with Number() (and each library's own parser) to exactly the value the truth
@@ -24,9 +32,10 @@
  */
 import type { Level } from '../src/core/types.js';
 import { mulberry32 } from '../src/sim/prng.js';
+import { krakenChecksum } from '../src/venues/kraken-checksum.js';
 
-export type GeneratedVenue = 'binance-usdm' | 'okx' | 'bybit-linear';
-export const GENERATED_VENUES: readonly GeneratedVenue[] = ['binance-usdm', 'okx', 'bybit-linear'];
+export type GeneratedVenue = 'binance-usdm' | 'okx' | 'bybit-linear' | 'kraken';
+export const GENERATED_VENUES: readonly GeneratedVenue[] = ['binance-usdm', 'okx', 'bybit-linear', 'kraken'];
 
 /** What a subscriber's book holds at the end of the stream. */
 export interface VenueTruth {
@@ -35,7 +44,7 @@ export interface VenueTruth {
   asks: Level[];
   bidDepth: number;
   askDepth: number;
-  /** The venue sequence id of the last event (u, seqId). */
+  /** The venue sequence id of the last event (u, seqId; 0 for Kraken, which has none). */
   lastSeq: number;
 }
 
@@ -45,6 +54,8 @@ export interface VenueStream {
   symbol: string;
   /** The initial book as the venue sends it: a REST body (Binance USD-M) or the websocket snapshot frame. */
   snapshotText: string;
+  /** Kraken: the snapshot in v1 format (each event's v1 text is emit's second argument). */
+  v1SnapshotText?: string;
   truth: VenueTruth;
 }
 
@@ -61,6 +72,8 @@ interface VenueModel {
   minDepth: number;
   /** Levels per side the venue publishes (Infinity: all of them). */
   window: number;
+  /** Whether a level pushed out of the window by a better one is sent as a delete (Kraken: no). */
+  deletesPushedOut: boolean;
   /** Changes to the deep book per event, before windowing. */
   changes: (rnd: () => number) => number;
   /** Mean distance from the best level, in ticks, of a change near the top (85 % of changes). */
@@ -81,6 +94,7 @@ const MODELS: Record<GeneratedVenue, VenueModel> = {
     depth: 1000,
     minDepth: 300,
     window: Infinity,
+    deletesPushedOut: true,
     // the real 100 ms frames carry 17-73 levels per side
     changes: (rnd) => 30 + Math.floor(150 * rnd() * rnd()),
     nearMean: 40,
@@ -96,6 +110,7 @@ const MODELS: Record<GeneratedVenue, VenueModel> = {
     depth: 700,
     minDepth: 450,
     window: 400,
+    deletesPushedOut: true,
     // with the window's entries and exits this gives ~10-60 levels a message, as in cryptofeed_OKX.ws.1.0
     changes: (rnd) => 12 + Math.floor(90 * rnd() * rnd()),
     nearMean: 12,
@@ -111,9 +126,26 @@ const MODELS: Record<GeneratedVenue, VenueModel> = {
     depth: 300,
     minDepth: 100,
     window: 50,
+    deletesPushedOut: true,
     changes: (rnd) => 1 + Math.floor(8 * rnd() * rnd()),
     nearMean: 6,
     deleteShare: 0.25,
+    moveShare: 0.05,
+  },
+  kraken: {
+    symbol: 'BTC/USD',
+    mid: 452_835, // 45283.5, tick 0.1
+    priceDecimals: 1,
+    sizeDecimals: 8,
+    maxSize: 5 * 10 ** 8,
+    depth: 250,
+    minDepth: 150,
+    window: 100,
+    deletesPushedOut: false,
+    // Kraken's book updates are small: mostly one or two levels
+    changes: (rnd) => 1 + Math.floor(4 * rnd() * rnd()),
+    nearMean: 8,
+    deleteShare: 0.35,
     moveShare: 0.05,
   },
 };
@@ -255,20 +287,22 @@ const SPELLINGS: Record<GeneratedVenue, Spelling> = {
   okx: { price: (t) => trimmed(t, 1), size: (u) => trimmed(u, 8) },
   // "63982.70", "6.408", "0"
   'bybit-linear': { price: (t) => fixed(t, 1, 1), size: (u) => (u === 0 ? '0' : fixed(u, 3, 0)) },
+  // the pair's precision: "45283.5", "0.50000000", "0.00000000"
+  kraken: { price: (t) => fixed(t, 1, 0), size: (u) => fixed(u, 8, 0) },
 };
 
 /** A published change: tick and units (0 deletes). */
 type Change = [tick: number, units: number];
 
 /**
- * Generate `n` events of `venue`: calls emit with each frame text in order, returns the snapshot text and
- * the truth (the subscriber's book after the last event).
+ * Generate `n` events of `venue`: calls emit with each frame text in order (Kraken: and its v1 text), returns
+ * the snapshot text and the truth (the subscriber's book after the last event).
  */
 export function generateVenueEvents(
   venue: GeneratedVenue,
   n: number,
   seed: number,
-  emit: (text: string) => void,
+  emit: (text: string, v1Text?: string) => void,
 ): VenueStream {
   const m = MODELS[venue];
   const sp = SPELLINGS[venue];
@@ -299,8 +333,9 @@ export function generateVenueEvents(
       shown[s].set(t, side.units.get(t));
     }
   }
-  const fmt = formatter(venue, m, sp, rnd);
-  const snapshotText = fmt.snapshot(sideLevels(bids, m.window), sideLevels(asks, m.window));
+  const fmt = formatter(venue, m, sp, rnd, bids, asks);
+  const snapshot = fmt.snapshot(sideLevels(bids, m.window), sideLevels(asks, m.window));
+  const [snapshotText, v1SnapshotText] = typeof snapshot === 'string' ? [snapshot, undefined] : snapshot;
 
   const touched = [new TickSet(shown[0]), new TickSet(shown[1])];
   const out: [Change[], Change[]] = [[], []];
@@ -359,6 +394,8 @@ export function generateVenueEvents(
         const was = shown[s].get(tick);
         if (now === was && m.window !== Infinity) continue;
         shown[s].set(tick, now);
+        // pushed out of the window but still in the book: Kraken sends nothing (its subscriber truncates)
+        if (now === 0 && !m.deletesPushedOut && side.units.get(tick) !== 0) continue;
         list.push([tick, now]);
       }
     }
@@ -370,7 +407,9 @@ export function generateVenueEvents(
       shown[0].set(t, units);
       out[0].push([t, units]);
     }
-    emit(fmt.event(out[0], out[1]));
+    const texts = fmt.event(out[0], out[1]);
+    if (typeof texts === 'string') emit(texts);
+    else emit(texts[0], texts[1]);
   }
 
   // the subscriber's book is the window of the deep book: check the bookkeeping, then report it
@@ -389,6 +428,7 @@ export function generateVenueEvents(
     venue,
     symbol: m.symbol,
     snapshotText,
+    ...(v1SnapshotText !== undefined ? { v1SnapshotText } : {}),
     truth: {
       bids: top(bids),
       asks: top(asks),
@@ -409,15 +449,25 @@ function sideLevels(side: Side, n: number): [number, number][] {
   return out;
 }
 
+/** A frame's text, or (Kraken) its v2 and v1 texts. */
+type Texts = string | [v2: string, v1: string];
+
 interface Formatter {
   /** The initial book (bids and asks best first, [ticks, units]). */
-  snapshot(bids: [number, number][], asks: [number, number][]): string;
-  /** One event from its changes (in the order they were made). */
-  event(bids: Change[], asks: Change[]): string;
+  snapshot(bids: [number, number][], asks: [number, number][]): Texts;
+  /** One event from its changes (in the order they were made); the deep book is already changed. */
+  event(bids: Change[], asks: Change[]): Texts;
   lastSeq(): number;
 }
 
-function formatter(venue: GeneratedVenue, m: VenueModel, sp: Spelling, rnd: () => number): Formatter {
+function formatter(
+  venue: GeneratedVenue,
+  m: VenueModel,
+  sp: Spelling,
+  rnd: () => number,
+  bidSide: Side,
+  askSide: Side,
+): Formatter {
   let time = 1_786_541_222_707;
   const asc = (a: Change, b: Change) => a[0] - b[0];
   const desc = (a: Change, b: Change) => b[0] - a[0];
@@ -501,6 +551,51 @@ function formatter(venue: GeneratedVenue, m: VenueModel, sp: Spelling, rnd: () =
           return frame('delta', lv(bids.sort(desc)), lv(asks.sort(asc)));
         },
         lastSeq: () => u,
+      };
+    }
+    case 'kraken': {
+      // the CRC32 of the book's top 10 after the message, over the levels as they are spelled on the wire
+      const spelled = (side: Side) =>
+        sideLevels(side, 10).map((l): [string, string] => [sp.price(l[0]), sp.size(l[1])]);
+      const checksum = () => krakenChecksum(spelled(askSide), spelled(bidSide));
+      const v2 = (l: readonly (readonly [number, number])[]) =>
+        l.map(([t, u]) => `{"price":${sp.price(t)},"qty":${sp.size(u)}}`).join(',');
+      const v1 = (l: readonly (readonly [number, number])[], ts: string) =>
+        l.map(([t, u]) => `["${sp.price(t)}","${sp.size(u)}","${ts}"]`).join(',');
+      // v1: one channel id per subscription, the pair in v1 spelling
+      const tail = `"book-${m.window}","XBT/USD"]`;
+      const head = '[336,';
+      const stamps = () => {
+        const micros = Math.floor(rnd() * 1000);
+        const iso = new Date(time).toISOString().replace('Z', `${pad(micros, 3)}Z`);
+        const unix = `${Math.floor(time / 1000)}.${pad(time % 1000, 3)}${pad(micros, 3)}`;
+        return { iso, unix };
+      };
+      const frame = (type: string, bids: string, asks: string, iso: string) =>
+        `{"channel":"book","type":"${type}","data":[{"symbol":"${m.symbol}","bids":[${bids}],"asks":[${asks}],` +
+        `"checksum":${checksum()},"timestamp":"${iso}"}]}`;
+      return {
+        snapshot(bids, asks) {
+          const { iso, unix } = stamps();
+          return [
+            frame('snapshot', v2(bids), v2(asks), iso),
+            `${head}{"as":[${v1(asks, unix)}],"bs":[${v1(bids, unix)}]},${tail}`,
+          ];
+        },
+        event(bids, asks) {
+          time += 5 + Math.floor(rnd() * 40);
+          const { iso, unix } = stamps();
+          bids.sort(desc);
+          asks.sort(asc);
+          const c = `"c":"${checksum()}"`;
+          let old: string;
+          if (bids.length === 0) old = `${head}{"a":[${v1(asks, unix)}],${c}},${tail}`;
+          else if (asks.length === 0) old = `${head}{"b":[${v1(bids, unix)}],${c}},${tail}`;
+          else old = `${head}{"a":[${v1(asks, unix)}]},{"b":[${v1(bids, unix)}],${c}},${tail}`;
+          return [frame('update', v2(bids), v2(asks), iso), old];
+        },
+        // Kraken has no sequence ids
+        lastSeq: () => 0,
       };
     }
   }
