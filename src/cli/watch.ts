@@ -211,6 +211,7 @@ export class LiveBookView {
         duplicates: f.duplicates,
         gapsFilled: f.gapsFilled,
         resyncs: f.resyncs,
+        caught: (f.checksumMismatches ?? 0) + (f.disagreements ?? 0),
         faulty: f.collector === this.o.faultyFeed,
       })),
       truthMatches: this.truthMatches,

@@ -195,6 +195,13 @@ export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService
   );
   liveCounter(
     reg,
+    'feed_disagreements_total',
+    "Times this feed's copy or book said something else than the other feeds' (silent corruption caught by comparison; each resynced a book or the feed).",
+    feedL,
+    perFeed((f) => f.disagreements ?? 0),
+  );
+  liveCounter(
+    reg,
     'feed_snapshots_requested_total',
     'REST snapshots this arbiter asked this collector for.',
     feedL,

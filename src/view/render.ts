@@ -184,8 +184,10 @@ function feedTable(feeds: FeedView[], p: Paint): string[] {
   if (feeds.length === 0) return [p(DIM, '(no feeds yet)')];
   const idW = Math.min(12, Math.max(4, ...feeds.map((f) => f.id.length)));
   const cols = (id: string, state: string, rest: string[]) =>
-    `${id.slice(0, idW).padEnd(idW)} ${state} ${rest[0].padStart(9)}${rest[1].padStart(9)}${rest[2].padStart(10)}${rest[3].padStart(9)}${rest[4].padStart(12)}${rest[5].padStart(8)}`;
-  const rows = [p(BOLD, cols('feed', 'state', ['lag p50', 'lag p99', 'messages', 'dups', 'gaps filled', 'resyncs']))];
+    `${id.slice(0, idW).padEnd(idW)} ${state} ${rest[0].padStart(9)}${rest[1].padStart(9)}${rest[2].padStart(9)}${rest[3].padStart(9)}${rest[4].padStart(12)}${rest[5].padStart(8)}${rest[6].padStart(6)}`;
+  const rows = [
+    p(BOLD, cols('feed', 'state', ['lag p50', 'lag p99', 'messages', 'dups', 'gaps filled', 'resyncs', 'bad'])),
+  ];
   for (const f of feeds) {
     const state = f.connected ? p(GREEN, 'UP   ') : p(RED + ';' + BOLD, 'DOWN ');
     const row = cols(f.id, state, [
@@ -195,6 +197,7 @@ function feedTable(feeds: FeedView[], p: Paint): string[] {
       formatCount(f.duplicates),
       formatCount(f.gapsFilled),
       formatCount(f.resyncs),
+      formatCount(f.caught ?? 0),
     ]);
     rows.push(f.faulty ? `${row} ${p(YELLOW, 'faulty')}` : row);
   }
@@ -229,7 +232,8 @@ export function renderStatusLine(state: ViewState, now: Date = new Date()): stri
   for (const f of state.feeds) {
     line +=
       ` | ${f.id}: ${f.connected ? 'up' : 'DOWN'} lag=${formatMicros(f.lagP50Us)} p99=${formatMicros(f.lagP99Us)}` +
-      ` msgs=${f.messages} dups=${f.duplicates} gaps=${f.gapsFilled} resyncs=${f.resyncs}${f.faulty ? ' faulty' : ''}`;
+      ` msgs=${f.messages} dups=${f.duplicates} gaps=${f.gapsFilled} resyncs=${f.resyncs}` +
+      `${f.caught ? ` caught=${f.caught}` : ''}${f.faulty ? ' faulty' : ''}`;
   }
   return line;
 }

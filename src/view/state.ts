@@ -13,6 +13,11 @@ export interface FeedView {
   /** Gaps in this feed that another feed had already filled. */
   gapsFilled: number;
   resyncs: number;
+  /**
+   * Copies of this feed caught wrong: its venue checksum failed, or its book or copy disagreed with the
+   * other feeds' (silent corruption); the view's 'bad' column. Absent: none reported.
+   */
+  caught?: number;
   /** The demo injects faults into this feed. */
   faulty?: boolean;
 }

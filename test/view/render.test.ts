@@ -87,8 +87,8 @@ test('disconnected feed reads DOWN, connected UP, faulty marked', () => {
   const out = renderView(sampleState(), { width: 80, color: false });
   const a = out.split('\n').find((l) => l.startsWith('a '))!;
   const b = out.split('\n').find((l) => l.startsWith('b '))!;
-  assert.match(a, /^a +UP +85µs +1\.20ms +12000 +3 +0 +0$/);
-  assert.match(b, /^b +DOWN +150µs +25\.0ms +11000 +10990 +240 +2 faulty$/);
+  assert.match(a, /^a +UP +85µs +1\.20ms +12000 +3 +0 +0 +0$/);
+  assert.match(b, /^b +DOWN +150µs +25\.0ms +11000 +10990 +240 +2 +0 faulty$/);
 });
 
 test('no escape sequences without color; colors with it, same visible text', () => {
