@@ -200,6 +200,29 @@ export interface ArbiterCounters {
   feedsRefused: number;
 }
 
+/** Every counter at 0 (both merges, arbiter.ts and replicaArbiter.ts, keep these). */
+export function newArbiterCounters(): ArbiterCounters {
+  return {
+    resyncs: 0,
+    published: 0,
+    snapshotsAdopted: 0,
+    snapshotsIgnored: 0,
+    snapshotsRejected: 0,
+    snapshotRequests: 0,
+    overflowDrops: 0,
+    invalid: 0,
+    venueResets: 0,
+    checksumsVerified: 0,
+    checksumMismatches: 0,
+    implausible: 0,
+    crossedRefused: 0,
+    snapshotsUnconfirmed: 0,
+    feedsEvicted: 0,
+    feedsRefused: 0,
+    copyMismatches: 0,
+  };
+}
+
 const NONE = Number.NEGATIVE_INFINITY;
 /** First-arrival memory (recvTime by `last`) for lag. Power of two. */
 const RECENT = 4096;
@@ -274,25 +297,7 @@ export class BookArbiter implements BookCore {
     return this._book;
   }
   private _book = new OrderBook();
-  readonly counters: ArbiterCounters = {
-    resyncs: 0,
-    published: 0,
-    snapshotsAdopted: 0,
-    snapshotsIgnored: 0,
-    snapshotsRejected: 0,
-    snapshotRequests: 0,
-    overflowDrops: 0,
-    invalid: 0,
-    venueResets: 0,
-    checksumsVerified: 0,
-    checksumMismatches: 0,
-    implausible: 0,
-    crossedRefused: 0,
-    snapshotsUnconfirmed: 0,
-    feedsEvicted: 0,
-    feedsRefused: 0,
-    copyMismatches: 0,
-  };
+  readonly counters: ArbiterCounters = newArbiterCounters();
 
   private readonly gapTimeoutMs: number;
   private readonly snapshotTimeoutMs: number;

@@ -33,7 +33,14 @@
  * venue's book differently, and say so by their `offset`-free seq ranges starting at their own firstSeq.
  */
 import type { OrderBook } from './book.js';
-import type { ArbiterCounters, ArbiterSink, ArbiterState, FeedStats, SnapshotRequestReason } from './arbiter.js';
+import {
+  newArbiterCounters,
+  type ArbiterCounters,
+  type ArbiterSink,
+  type ArbiterState,
+  type FeedStats,
+  type SnapshotRequestReason,
+} from './arbiter.js';
 import type { BookCore } from './bookCore.js';
 import { HashedBook } from './hashedBook.js';
 import type { BookIntegrity } from './integrity.js';
@@ -143,28 +150,7 @@ const JUDGE_AFTER_MESSAGES = 2;
 type FailKind = 'gap' | 'checksum' | 'crossed' | 'diverged';
 
 export class ReplicaArbiter implements BookCore {
-  readonly counters: ReplicaCounters = {
-    resyncs: 0,
-    published: 0,
-    snapshotsAdopted: 0,
-    snapshotsIgnored: 0,
-    snapshotsRejected: 0,
-    snapshotRequests: 0,
-    overflowDrops: 0,
-    invalid: 0,
-    venueResets: 0,
-    checksumsVerified: 0,
-    checksumMismatches: 0,
-    implausible: 0,
-    crossedRefused: 0,
-    snapshotsUnconfirmed: 0,
-    feedsEvicted: 0,
-    feedsRefused: 0,
-    copyMismatches: 0,
-    disagreements: 0,
-    catchUps: 0,
-    feedGaps: 0,
-  };
+  readonly counters: ReplicaCounters = { ...newArbiterCounters(), disagreements: 0, catchUps: 0, feedGaps: 0 };
   private readonly cons: HashedBook;
   private built = false;
   private _seq: number;
