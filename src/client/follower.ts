@@ -63,7 +63,8 @@ const EPOCH_BUSY_DELTAS = 5;
 const EPOCH_BUSY_US = 250_000;
 
 export class BookFollower {
-  readonly replica = new BookReplica();
+  /** One epoch at a time on replica venues' books (docs/wire-format.md "Epochs"). */
+  readonly replica = new BookReplica(10_000, true);
   private readonly staleAfterUs: number;
   private lastHeard: number;
   private lastApplied = 0;

@@ -39,7 +39,15 @@ export class BookReplica {
   /** Deltas held while unsynced, to replay on top of the next snapshot (bounded). */
   private held: ConsolidatedDelta[] = [];
 
-  constructor(private readonly maxHeld = 10_000) {}
+  constructor(
+    private readonly maxHeld = 10_000,
+    /**
+     * Live, hot-hot (the SDK's follower): while synced, messages of another epoch than the one followed are
+     * 'other' and ignored; the driver decides when to release() and take another. Off (recordings, which
+     * hold one epoch at a time, switching by snapshot): epochs are not looked at.
+     */
+    private readonly oneEpoch = false,
+  ) {}
 
   onMessage(m: ConsolidatedMessage): ReplicaVerdict {
     return m.type === 'delta' ? this.onDelta(m) : this.onSnapshot(m);
@@ -50,7 +58,7 @@ export class BookReplica {
    * in between were lost (the last ones before a quiet spell: nothing else would reveal it): a gap.
    */
   onHeartbeat(h: ConsolidatedHeartbeat): ReplicaVerdict {
-    if (this.synced && h.epoch !== this.epoch) return 'other';
+    if (this.oneEpoch && this.synced && h.epoch !== this.epoch) return 'other';
     if (!this.synced || (h.offset ?? 0) !== this.offset || h.seq <= this.seq) return 'stale';
     this.synced = false;
     this.gaps++;
@@ -65,7 +73,7 @@ export class BookReplica {
   }
 
   onSnapshot(s: ConsolidatedSnapshot): ReplicaVerdict {
-    if (this.synced && s.epoch !== this.epoch) return 'other';
+    if (this.oneEpoch && this.synced && s.epoch !== this.epoch) return 'other';
     if (this.synced && s.seq < this.seq) return 'stale';
     this.offset = s.offset ?? 0;
     this.epoch = s.epoch;
@@ -89,7 +97,8 @@ export class BookReplica {
       this.held.push(d);
       return 'buffered';
     }
-    if (d.epoch !== this.epoch) return 'other'; // (held ones of another epoch end here after the snapshot)
+    // (held ones of another epoch end here after the snapshot)
+    if (this.oneEpoch && d.epoch !== this.epoch) return 'other';
     // Another numbering: the venue reset its ids. The reset itself chains on our seq (prev); past it, an arbiter
     // numbering differently (it saw another reset) can only be compared by seq.
     const offset = d.offset ?? 0;

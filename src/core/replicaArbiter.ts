@@ -144,6 +144,9 @@ class ReplicaFeed {
   }
 }
 
+/** Farthest a message's receive time may move the numbering ahead at once, µs (an hour). */
+const MAX_SEQ_LEAP_US = 3_600_000_000;
+
 /** Messages a feed must apply while out of step (for divergeMs) before it is judged to disagree. */
 const JUDGE_AFTER_MESSAGES = 2;
 
@@ -163,6 +166,8 @@ export class ReplicaArbiter implements BookCore {
   private readonly logRecv: Float64Array;
   /** Lowest seq the log holds. */
   private logLow = 0;
+  /** Index of the consolidated state now in the log (+1 per state published; feeds' positions, ReplicaFeed.at). */
+  private head = 0;
   private readonly feeds = new Map<string, ReplicaFeed>();
   private readonly keepStrings: boolean;
   private readonly depth: number;
@@ -274,13 +279,13 @@ export class ReplicaArbiter implements BookCore {
       return;
     }
     if (post === pre) return; // changed nothing (a level beyond the depth, a repeated size)
-    if (f.at === this._seq) {
+    if (f.at === this.head) {
       this.advance(f, ev, post); // in step at the head: the next step, first arrival
       return;
     }
     // behind: the next state it should reach is a published one (or a later one: messages grouped otherwise)
     const j = Number.isNaN(f.at) ? this.find(post, this.logLow) : this.find(post, f.at + 1);
-    if (j >= 0 && (!Number.isNaN(f.at) || j === this._seq || this.anotherInStep(f, nowMs))) {
+    if (j >= 0 && (!Number.isNaN(f.at) || j === this.head || this.anotherInStep(f, nowMs))) {
       this.inStep(f, j);
       f.duplicates++;
       f.lag.add(ev.recvTime - this.logRecv[j & (this.historySize - 1)]);
@@ -292,7 +297,7 @@ export class ReplicaArbiter implements BookCore {
   /** The latest seq >= from whose state has this hash, or -1. */
   private find(hash: number, from: number): number {
     const mask = this.historySize - 1;
-    for (let j = this._seq; j >= from && j >= this.logLow; j--) if (this.logHash[j & mask] === hash) return j;
+    for (let j = this.head; j >= from && j >= this.logLow; j--) if (this.logHash[j & mask] === hash) return j;
     return -1;
   }
 
@@ -336,7 +341,7 @@ export class ReplicaArbiter implements BookCore {
       return;
     }
     const j = this.find(f.book.hash, this.logLow);
-    if (j === this._seq || (j >= 0 && this.anotherInStep(f, nowMs))) {
+    if (j === this.head || (j >= 0 && this.anotherInStep(f, nowMs))) {
       this.inStep(f, j); // at the consolidated state, or behind it while another feed carries it on
       return;
     }
@@ -426,10 +431,11 @@ export class ReplicaArbiter implements BookCore {
     const { bids, asks } = f.book.book.snapshot();
     this.cons.reset(bids, asks);
     this.built = true;
-    this._seq++;
-    this.logLow = this._seq;
+    this._seq = this.nextSeq(recvTime);
+    this.head++;
+    this.logLow = this.head;
     this.remember(this.cons.hash, recvTime);
-    this.inStep(f, this._seq);
+    this.inStep(f, this.head);
     this.sink.reset('initial', {
       type: 'snapshot',
       venue: this.venue,
@@ -457,7 +463,7 @@ export class ReplicaArbiter implements BookCore {
       ev.exchTime,
       ev.recvTime,
     );
-    this.inStep(f, this._seq);
+    this.inStep(f, this.head);
   }
 
   /** A feed out of step: ahead (publish the difference now), or given divergeMs to come back. */
@@ -511,12 +517,13 @@ export class ReplicaArbiter implements BookCore {
       f.won++;
       this.emit(f, bids, asks, 0, Number.isNaN(recvTime) ? 0 : recvTime);
     }
-    this.inStep(f, this._seq);
+    this.inStep(f, this.head);
   }
 
   private emit(f: ReplicaFeed, bids: Level[], asks: Level[], exchTime: number, recvTime: number): void {
     const prev = this._seq;
-    this._seq++;
+    this._seq = this.nextSeq(recvTime);
+    this.head++;
     this.remember(this.cons.hash, recvTime);
     this.counters.published++;
     this.sink.publish(
@@ -537,12 +544,24 @@ export class ReplicaArbiter implements BookCore {
     );
   }
 
-  /** Log the state now at _seq. */
+  /**
+   * The consolidated seq of the next message: the time its copy was received (µs) where that is ahead,
+   * else +1. Numbers then stay near the clock in every arbiter, so a book that moves to another arbiter's
+   * numbering (a client's or the recorder's switch, docs/wire-format.md "Epochs") moves up, never back; a
+   * receive time far ahead (a collector's clock, or a forged one) is not followed (+1).
+   */
+  private nextSeq(recvTime: number): number {
+    const next = this._seq + 1;
+    const t = Math.floor(recvTime);
+    return t > next && t - next < MAX_SEQ_LEAP_US ? t : next;
+  }
+
+  /** Log the state now at head. */
   private remember(hash: number, recvTime: number): void {
     const mask = this.historySize - 1;
-    this.logHash[this._seq & mask] = hash;
-    this.logRecv[this._seq & mask] = recvTime;
-    if (this._seq - this.logLow >= this.historySize) this.logLow = this._seq - this.historySize + 1;
+    this.logHash[this.head & mask] = hash;
+    this.logRecv[this.head & mask] = recvTime;
+    if (this.head - this.logLow >= this.historySize) this.logLow = this.head - this.historySize + 1;
   }
 
   /** The feed is not used until a fresh snapshot of its own: ask its collector for one. */

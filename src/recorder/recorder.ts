@@ -12,7 +12,7 @@ import { consolidatedVerdict } from '../core/sequence.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { BusSubscriber, Transport } from '../transport/types.js';
-import { decodeConsolidated, isHeartbeat } from '../wire/messages.js';
+import { decodeConsolidated, epochOfPayload, isHeartbeat } from '../wire/messages.js';
 import { intAfterKey } from '../wire/scan.js';
 import { isAlive } from '../util/process.js';
 import { parseConsolidated, parsed } from './binrec.js';
@@ -60,7 +60,18 @@ interface BookSeq {
   seq: number;
   /** seq of the last snapshot stored (hot-hot arbiters each publish one). */
   snapSeq: number;
+  /**
+   * Replica venues' books (docs/wire-format.md "Epochs"): the arbiter numbering stored, when a message of it
+   * was last seen (µs), and when one of another (µs). Another epoch's messages are not stored; when ours has
+   * been silent for EPOCH_SILENT_US while another speaks, the next snapshot of the other is, and its
+   * numbering from then on (its seq is higher: arbiters number these books near the clock).
+   */
+  epoch?: string;
+  epochAt: number;
+  otherAt: number;
 }
+
+const EPOCH_SILENT_US = 2_500_000;
 
 export class RecorderError extends Error {
   override name = 'RecorderError';
@@ -203,14 +214,18 @@ export class Recorder {
         const w = this.writer(stream, venue, symbol);
         if (stream === 'book') {
           // a heartbeat carries no book data (liveness is for live clients): not recorded
-          if (isHeartbeat(m.payload)) continue;
+          if (isHeartbeat(m.payload)) {
+            this.heardEpoch(m.topic, m.payload, time);
+            continue;
+          }
           // one parse serves the sequence check and the binary record (binrec.ts); other layouts: peek, store JSON
           const h = parseConsolidated(m.payload) !== 0 ? parsedHeader() : peekConsolidated(m.payload);
           if (!h) {
             this.counters.undecodable++;
             continue;
           }
-          // hot-hot arbiters: the second copy of what is stored already is not stored again
+          // hot-hot arbiters: another numbering is not stored (replica venues), nor a second copy of what is
+          if (!this.followsEpoch(m.topic, m.payload, h.type === 'snapshot', time)) continue;
           if (!this.checkSequence(m.topic, h, w, time)) continue;
           w.appendParsed(time, m.payload, h.type === 'snapshot');
         } else w.append(KIND_MESSAGE, time, m.payload);
@@ -223,11 +238,45 @@ export class Recorder {
     }
   }
 
+  private bookSeq(topic: string): BookSeq {
+    let s = this.seqs.get(topic);
+    if (!s) this.seqs.set(topic, (s = { seq: -1, snapSeq: -1, epochAt: 0, otherAt: 0 }));
+    return s;
+  }
+
+  /** Whether a book message is in the epoch stored (switching to another when ours fell silent). */
+  private followsEpoch(topic: string, payload: Buffer, snapshot: boolean, time: number): boolean {
+    const e = epochOfPayload(payload);
+    const s = this.bookSeq(topic);
+    if (e === s.epoch || s.seq < 0) {
+      s.epoch = e;
+      s.epochAt = time;
+      return true;
+    }
+    s.otherAt = time;
+    if (!snapshot || time - s.epochAt < EPOCH_SILENT_US) {
+      this.counters.duplicates++;
+      return false;
+    }
+    this.log.info(
+      { topic, from: s.epoch, to: e },
+      'the arbiter recorded fell silent; recording another from its snapshot',
+    );
+    s.epoch = e;
+    s.epochAt = time;
+    return true;
+  }
+
+  /** A heartbeat keeps its epoch alive (a quiet book publishes nothing else). */
+  private heardEpoch(topic: string, payload: Buffer, time: number): void {
+    const s = this.seqs.get(topic);
+    if (s !== undefined && s.epoch !== undefined && epochOfPayload(payload) === s.epoch) s.epochAt = time;
+  }
+
   /** The sequence rule of docs/wire-format.md: a delta that does not chain is a gap we write down. */
   /** Follow the stream's sequence (gap markers); false for a copy not worth storing (another arbiter's). */
   private checkSequence(topic: string, h: PeekedHeader, w: StreamWriter, time: number): boolean {
-    let s = this.seqs.get(topic);
-    if (!s) this.seqs.set(topic, (s = { seq: -1, snapSeq: -1 }));
+    const s = this.bookSeq(topic);
     if (h.type === 'snapshot') {
       // a snapshot behind what we have, or a second one at the seq of the last one stored, adds nothing
       if (h.seq < s.seq || h.seq === s.snapSeq) {

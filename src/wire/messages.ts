@@ -377,6 +377,21 @@ export function decodeBookMessage(buf: Buffer | Uint8Array | string): Consolidat
   return decodeBook(buf);
 }
 
+const EPOCH_KEY = Buffer.from('"epoch":"');
+
+/**
+ * The epoch of a book.* payload (docs/wire-format.md "Epochs") without parsing it; undefined when it has none
+ * (sequenced venues' books). Readers that store the stream (the recorder) follow one epoch with it.
+ */
+export function epochOfPayload(buf: Buffer): string | undefined {
+  const i = buf.indexOf(EPOCH_KEY);
+  if (i < 0) return undefined;
+  const from = i + EPOCH_KEY.length;
+  const end = buf.indexOf(34 /* " */, from);
+  if (end < 0 || end - from > MAX_EPOCH_CHARS) return undefined;
+  return buf.toString('utf8', from, end);
+}
+
 /** Longest epoch a book message may carry (an arbiter id and a start time). */
 const MAX_EPOCH_CHARS = 200;
 

@@ -54,3 +54,41 @@ test('demo --arbiters 2 --chaos 2.5 --strict: parts killed and restarted, truth 
   const gaps = records.filter((x) => x.kind === KIND_GAP).length;
   assert.equal(gaps, 0, 'gap markers in the recording');
 });
+
+test('kraken (replica venue, an epoch per arbiter): demo --arbiters 2 --chaos 2.5 --strict -- kills cost no truth check and no gap in the recording', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bookwire-demo-chaos-kraken-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const data = path.join(dir, 'data');
+  const r = await runCli(
+    [
+      'demo',
+      '--venues',
+      'kraken',
+      '--arbiters',
+      '2',
+      '--chaos',
+      '2.5',
+      '--duration',
+      '24',
+      '--strict',
+      '--record-dir',
+      data,
+      '--recorder-ingest',
+      `tcp://127.0.0.1:${await freePort()}`,
+      '--sim-port',
+      String(await freePort()),
+      ...busFlags(await freeEndpoints()),
+      '--log-dir',
+      path.join(dir, 'logs'),
+    ],
+    60_000,
+  );
+  assert.equal(r.code, 0, `demo failed:\n${r.stdout}\n${r.stderr}`);
+  for (const part of ['arbiter-1', 'arbiter-2'])
+    assert.match(r.stdout, new RegExp(`killed ${part}`), `${part} was never killed`);
+  const m = /Truth checks: (\d+) OK, (\d+) DIFF/.exec(r.stdout);
+  assert.ok(m && Number(m[1]) >= 5 && m[2] === '0', m?.[0]);
+  const records = [...readRecords({ dir: data, venue: 'kraken', symbol: 'BTC/USDT', stream: 'book' })];
+  assert.ok(records.length > 20, `only ${records.length} records`);
+  assert.equal(records.filter((x) => x.kind === KIND_GAP).length, 0, 'gap markers in the recording');
+});
