@@ -284,7 +284,9 @@ export class ReplicaArbiter implements BookCore {
       return;
     }
     // behind: the next state it should reach is a published one (or a later one: messages grouped otherwise)
-    const j = Number.isNaN(f.at) ? this.find(post, this.logLow) : this.find(post, f.at + 1);
+    // a feed whose place is known moves forward: the first later state it matches (a book that came back to
+    // an earlier state matches twice: the later one would skip it ahead of where it is)
+    const j = Number.isNaN(f.at) ? this.find(post, this.logLow) : this.findAfter(post, f.at);
     if (j >= 0 && (!Number.isNaN(f.at) || j === this.head || this.anotherInStep(f, nowMs))) {
       this.inStep(f, j);
       f.duplicates++;
@@ -298,6 +300,13 @@ export class ReplicaArbiter implements BookCore {
   private find(hash: number, from: number): number {
     const mask = this.historySize - 1;
     for (let j = this.head; j >= from && j >= this.logLow; j--) if (this.logHash[j & mask] === hash) return j;
+    return -1;
+  }
+
+  /** The first index after `at` (up to head) whose state has this hash, or -1. */
+  private findAfter(hash: number, at: number): number {
+    const mask = this.historySize - 1;
+    for (let j = Math.max(at + 1, this.logLow); j <= this.head; j++) if (this.logHash[j & mask] === hash) return j;
     return -1;
   }
 

@@ -255,9 +255,10 @@ export function scenario({ ops, feeds, order, faults }: Scenario): void {
     const price = o.side ? 100 - o.tick / 2 : 101 + o.tick / 2;
     return v.apply(o.side ? [[price, o.size]] : [], o.side ? [] : [[price, o.size]]);
   });
-  // the venue speaks once more, untouched by faults: a feed that silently lost the last change can only
-  // be told by a later message's checksum (a venue that never speaks again leaves nothing to detect)
-  msgs.push(v.apply([[1, 1]], []));
+  // the venue speaks on, untouched by faults: a feed that silently lost the last change can only be told by
+  // a later message's checksum (a venue that never speaks again leaves nothing to detect)
+  // (three messages: a feed left behind by a resync, or out of step, meets the others again on them)
+  msgs.push(v.apply([[1, 1]], []), v.apply([], [[200, 1]]), v.apply([[2, 1]], []));
   // each feed: position in the venue's stream, collector numbering, snapshot due
   const fs = Array.from({ length: feeds }, (_, i) => ({ id: 'abc'[i], pos: 0, n: 1, resync: false }));
   for (const f of fs) core.onSnapshot(snapshot(f.id, 1, initial, m0.checksum), 0);
@@ -279,7 +280,7 @@ export function scenario({ ops, feeds, order, faults }: Scenario): void {
     }
     if (f.pos >= msgs.length) return;
     const m = msgs[f.pos++];
-    const fault = f.pos === msgs.length ? undefined : faults.find((x) => 'abc'[x.feed] === f.id && x.at === f.pos - 1);
+    const fault = f.pos > ops.length ? undefined : faults.find((x) => 'abc'[x.feed] === f.id && x.at === f.pos - 1);
     if (fault?.kind === 'venue') return; // lost before the collector: numbering goes on
     if (fault?.kind === 'bus') f.n++; // lost after it: a hole in the numbering
     const sent =
