@@ -48,6 +48,9 @@ export class HashedBook {
   readonly book: OrderBook;
   private a = 0;
   private b = 0;
+  /** apply's scratch maps, cleared and reused (two new Maps a message cost more than the clear). */
+  private readonly oldBids = new Map<number, number>();
+  private readonly oldAsks = new Map<number, number>();
 
   constructor(
     keepStrings: boolean,
@@ -85,8 +88,10 @@ export class HashedBook {
   ): Truncated {
     const book = this.book;
     // sizes before the message of every price it names (a price may come twice: the last one counts)
-    const oldBids = new Map<number, number>();
-    const oldAsks = new Map<number, number>();
+    const oldBids = this.oldBids;
+    const oldAsks = this.oldAsks;
+    oldBids.clear();
+    oldAsks.clear();
     for (const l of bids) if (!oldBids.has(l[0])) oldBids.set(l[0], book.sizeOf('bid', l[0]));
     for (const l of asks) if (!oldAsks.has(l[0])) oldAsks.set(l[0], book.sizeOf('ask', l[0]));
     if (strings) book.applyStrings(strings.bids, strings.asks);
