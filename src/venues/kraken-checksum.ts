@@ -65,15 +65,46 @@ function crcDigits(crc: number, s: string): number {
 }
 
 /**
+ * The last book's numbers in checksum order (asks then bids) and the running CRC before each: the next call
+ * restarts from the first number that differs (a message seldom changes the best ask or the top of both
+ * sides, so most of the 40 numbers are the same strings as last time). Results do not depend on it: the CRC
+ * runs over the digits alone, so equal strings give equal states.
+ */
+const MAX_NUMBERS = 4 * KRAKEN_CHECKSUM_DEPTH;
+const lastNumbers: string[] = [];
+const lastStates = new Int32Array(MAX_NUMBERS + 1);
+let lastCount = 0;
+
+/**
  * The checksum of a book given its best asks and best bids (best first, at most 10 each are read). The CRC
  * runs over the digits where they are, with no string built (a string per number and one for the whole
  * book cost ~3 µs a message); text outside ASCII, which zlib reads as UTF-8, goes through zlib.
  */
 export function krakenChecksum(asks: readonly StringLevel[], bids: readonly StringLevel[]): number {
   const n = KRAKEN_CHECKSUM_DEPTH;
+  const na = asks.length < n ? asks.length : n;
+  const nb = bids.length < n ? bids.length : n;
+  const count = 2 * (na + nb);
+  // the first number that differs from the last call's
+  let j = 0;
+  while (j < count && j < lastCount) {
+    const l = j < 2 * na ? asks[j >> 1] : bids[(j - 2 * na) >> 1];
+    if (l[j & 1] !== lastNumbers[j]) break;
+    j++;
+  }
   outsideAscii = false;
-  let crc = -1;
-  for (let i = 0; i < asks.length && i < n; i++) crc = crcDigits(crcDigits(crc, asks[i][0]), asks[i][1]);
-  for (let i = 0; i < bids.length && i < n; i++) crc = crcDigits(crcDigits(crc, bids[i][0]), bids[i][1]);
-  return outsideAscii ? zlibChecksum(asks, bids) : ~crc >>> 0;
+  let crc = j === 0 ? -1 : lastStates[j];
+  for (; j < count; j++) {
+    const l = j < 2 * na ? asks[j >> 1] : bids[(j - 2 * na) >> 1];
+    const s = l[j & 1];
+    lastNumbers[j] = s;
+    crc = crcDigits(crc, s);
+    lastStates[j + 1] = crc;
+  }
+  lastCount = count;
+  if (outsideAscii) {
+    lastCount = 0;
+    return zlibChecksum(asks, bids);
+  }
+  return ~crc >>> 0;
 }

@@ -599,6 +599,13 @@ test('parse keeps the integrity read(raw) gives; it stays off the bus', () => {
   }
 });
 
+function zlibOf(asks: StringLevel[], bids: StringLevel[]): number {
+  let s = '';
+  for (const l of asks.slice(0, 10)) s += checksumDigits(l[0]) + checksumDigits(l[1]);
+  for (const l of bids.slice(0, 10)) s += checksumDigits(l[0]) + checksumDigits(l[1]);
+  return crc32(s) >>> 0;
+}
+
 test('krakenChecksum equals the CRC32 of the digit string, non-ASCII and odd spellings included', () => {
   const num = fc.oneof(
     decimalText(true),
@@ -614,6 +621,13 @@ test('krakenChecksum equals the CRC32 of the digit string, non-ASCII and odd spe
         for (const l of asks.slice(0, 10)) s += checksumDigits(l[0]) + checksumDigits(l[1]);
         for (const l of bids.slice(0, 10)) s += checksumDigits(l[0]) + checksumDigits(l[1]);
         assert.equal(krakenChecksum(asks, bids), crc32(s) >>> 0);
+        // the next book shares a prefix of numbers with this one (krakenChecksum restarts after the prefix)
+        const next = bids.slice(1);
+        let t = '';
+        for (const l of asks.slice(0, 10)) t += checksumDigits(l[0]) + checksumDigits(l[1]);
+        for (const l of next.slice(0, 10)) t += checksumDigits(l[0]) + checksumDigits(l[1]);
+        assert.equal(krakenChecksum(asks, next), crc32(t) >>> 0);
+        assert.equal(krakenChecksum(asks.slice(0, 3), next), zlibOf(asks.slice(0, 3), next));
       },
     ),
     { numRuns: 2000 },
