@@ -122,7 +122,8 @@ export class HashedBook {
       }
     }
     const cut: Truncated = { bids: [], asks: [] };
-    if (this.depth !== Infinity)
+    // (no closure to make when neither side is over its depth: most messages)
+    if (book.bidDepth > this.depth || book.askDepth > this.depth)
       book.dropBeyond(this.depth, (side, p, q) => {
         const bid = side === 'bid';
         this.add(bid, p, q, -1);
