@@ -17,8 +17,9 @@
  *               path: okx checks prevSeqId against its nonce)
  * Kraken (v2 `book` at depth 100; no sequence ids; a CRC32 of the top 10 in every message) -- incl includes
  * the checksum where the library has one:
- *   bookwire    the adapter's parse + its integrity read of the levels' text and the checksum
- *               (integrity.read(raw), as the arbiter service does) + HashedBook.apply(bids, asks, strings) on a
+ *   bookwire    the adapter's parse, which keeps the levels' text and the checksum (delta.integrity, one
+ *               decode: what a verifier beside the parser reads; the arbiter service, which gets the text over
+ *               the bus, reads the same with integrity.read(raw)) + HashedBook.apply(bids, asks, strings) on a
  *               keepStrings OrderBook, truncated to the adapter's bookDepth (what the replica arbiter runs per
  *               feed) + integrity.verify(book.topStrings(10), checksum); a mismatch throws (FAILED)
  *   tardis-dev  speaks only v1 (its kraken mapper reads [channelID, {a}, {b, c}, "book-100", pair] arrays): it
@@ -526,7 +527,7 @@ function bookwireKrakenImpl(s: PackedStream): Impl<HashedBook, KrakenParsed> {
         const r = a.parse(text, 'bench', 0);
         const d = r.delta;
         if (d === undefined) throw new Error(r.error ?? r.ignored ?? 'a snapshot mid-stream');
-        const info = integrity.read(text);
+        const info = d.integrity;
         if (info === undefined) throw new Error('an update without a checksum');
         book.apply(d.bids, d.asks, info);
         if (!integrity.verify(book.book.topStrings(checkDepth), info.checksum))

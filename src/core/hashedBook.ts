@@ -38,6 +38,9 @@ function mix(bid: boolean, price: number, size: number): void {
   laneB = b;
 }
 
+/** Levels (both sides) up to which apply finds repeated prices by a linear search instead of a Map. */
+const SMALL_MESSAGE = 32;
+
 /** The levels a change removed by truncation, as deletes ([price, 0]). */
 export interface Truncated {
   bids: Level[];
@@ -48,6 +51,12 @@ export class HashedBook {
   readonly book: OrderBook;
   private a = 0;
   private b = 0;
+  /** apply's scratch for a small message: each price named and its size before (no Map to allocate). */
+  private readonly smallPrices = new Float64Array(SMALL_MESSAGE);
+  private readonly smallSizes = new Float64Array(SMALL_MESSAGE);
+  /** apply's scratch maps for larger messages, cleared and reused (two new Maps a message cost more). */
+  private readonly oldBids = new Map<number, number>();
+  private readonly oldAsks = new Map<number, number>();
 
   constructor(
     keepStrings: boolean,
@@ -85,30 +94,73 @@ export class HashedBook {
   ): Truncated {
     const book = this.book;
     // sizes before the message of every price it names (a price may come twice: the last one counts)
-    const oldBids = new Map<number, number>();
-    const oldAsks = new Map<number, number>();
-    for (const l of bids) if (!oldBids.has(l[0])) oldBids.set(l[0], book.sizeOf('bid', l[0]));
-    for (const l of asks) if (!oldAsks.has(l[0])) oldAsks.set(l[0], book.sizeOf('ask', l[0]));
-    if (strings) book.applyStrings(strings.bids, strings.asks);
-    else book.apply(bids, asks);
-    for (const [p, old] of oldBids) {
-      if (old > 0) this.add(true, p, old, -1);
-      const now = book.sizeOf('bid', p);
-      if (now > 0) this.add(true, p, now, 1);
-    }
-    for (const [p, old] of oldAsks) {
-      if (old > 0) this.add(false, p, old, -1);
-      const now = book.sizeOf('ask', p);
-      if (now > 0) this.add(false, p, now, 1);
+    if (bids.length + asks.length <= SMALL_MESSAGE) {
+      const nb = this.oldSizes(book, 'bid', bids, 0);
+      const na = this.oldSizes(book, 'ask', asks, nb);
+      if (strings) book.applyStrings(strings.bids, strings.asks);
+      else book.apply(bids, asks);
+      this.rehash(book, 'bid', 0, nb);
+      this.rehash(book, 'ask', nb, nb + na);
+    } else {
+      const oldBids = this.oldBids;
+      const oldAsks = this.oldAsks;
+      oldBids.clear();
+      oldAsks.clear();
+      for (const l of bids) if (!oldBids.has(l[0])) oldBids.set(l[0], book.sizeOf('bid', l[0]));
+      for (const l of asks) if (!oldAsks.has(l[0])) oldAsks.set(l[0], book.sizeOf('ask', l[0]));
+      if (strings) book.applyStrings(strings.bids, strings.asks);
+      else book.apply(bids, asks);
+      for (const [p, old] of oldBids) {
+        if (old > 0) this.add(true, p, old, -1);
+        const now = book.sizeOf('bid', p);
+        if (now > 0) this.add(true, p, now, 1);
+      }
+      for (const [p, old] of oldAsks) {
+        if (old > 0) this.add(false, p, old, -1);
+        const now = book.sizeOf('ask', p);
+        if (now > 0) this.add(false, p, now, 1);
+      }
     }
     const cut: Truncated = { bids: [], asks: [] };
-    if (this.depth !== Infinity)
+    // (no closure to make when neither side is over its depth: most messages)
+    if (book.bidDepth > this.depth || book.askDepth > this.depth)
       book.dropBeyond(this.depth, (side, p, q) => {
         const bid = side === 'bid';
         this.add(bid, p, q, -1);
         (bid ? cut.bids : cut.asks).push([p, 0]);
       });
     return cut;
+  }
+
+  /**
+   * A small message's distinct prices of one side and their sizes before it, into the scratch arrays from
+   * `at`; returns how many. A linear search finds repeats (cheaper than a Map for a few levels).
+   */
+  private oldSizes(book: OrderBook, side: 'bid' | 'ask', levels: readonly Level[], at: number): number {
+    const prices = this.smallPrices;
+    const sizes = this.smallSizes;
+    let k = at;
+    for (let i = 0; i < levels.length; i++) {
+      const p = levels[i][0];
+      let j = at;
+      while (j < k && prices[j] !== p) j++;
+      if (j < k) continue;
+      prices[k] = p;
+      sizes[k++] = book.sizeOf(side, p);
+    }
+    return k - at;
+  }
+
+  /** Take the scratch levels [from, to) of one side out of the hash at their old sizes, in at their new. */
+  private rehash(book: OrderBook, side: 'bid' | 'ask', from: number, to: number): void {
+    const bid = side === 'bid';
+    for (let j = from; j < to; j++) {
+      const p = this.smallPrices[j];
+      const old = this.smallSizes[j];
+      if (old > 0) this.add(bid, p, old, -1);
+      const now = book.sizeOf(side, p);
+      if (now > 0) this.add(bid, p, now, 1);
+    }
   }
 
   private add(bid: boolean, price: number, size: number, sign: 1 | -1): void {

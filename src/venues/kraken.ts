@@ -23,6 +23,7 @@ import { intervalRule } from '../core/sequence.js';
 import type { BookDelta, BookSnapshot, Level } from '../core/types.js';
 import { chunks, crossedError, decimal, type JsonObject, MAX_LEVELS_PER_SIDE, trimSlash } from './decimal.js';
 import { KRAKEN_CHECKSUM_DEPTH, krakenChecksum } from './kraken-checksum.js';
+import { scanKrakenBook } from './kraken-scan.js';
 import type { ParsedFrame, VenueAdapter } from './types.js';
 
 export const KRAKEN_VENUE = 'kraken';
@@ -237,8 +238,20 @@ function shortText(x: unknown): string {
 /**
  * First stage of parse: recognise a book message and check every field. Heartbeats, status, other channels,
  * acks and pongs are ignored; a refused request (`"success":false`) is an error naming Kraken's reason.
+ * A book message in Kraken's own spelling is read by a scanner (kraken-scan.ts); anything else, valid or
+ * not, by decodeKrakenBookJson, with the same result.
  */
 export function decodeKrakenBook(text: string): { message?: KrakenBookMessage; ignored?: string; error?: string } {
+  const message = scanKrakenBook(text);
+  return message !== undefined ? { message } : decodeKrakenBookJson(text);
+}
+
+/** decodeKrakenBook's careful path: quoteNumbers, JSON.parse, then every field checked. */
+export function decodeKrakenBookJson(text: string): {
+  message?: KrakenBookMessage;
+  ignored?: string;
+  error?: string;
+} {
   const quoted = quoteNumbers(text);
   if (quoted === undefined) return { error: 'malformed JSON: bad number' };
   let o: unknown;
@@ -270,12 +283,16 @@ export function decodeKrakenBook(text: string): { message?: KrakenBookMessage; i
 
 /**
  * Parse one text frame into a snapshot (seq 0) or a delta (first = last = 0, prev unset): Kraken has no
- * sequence, the collector numbers the messages (merge 'replica'). Keeps the text in raw. Never throws.
+ * sequence, the collector numbers the messages (merge 'replica'). Keeps the text in raw and the checksum
+ * with the levels' text in `integrity` (what krakenIntegrity.read(raw) returns). Never throws.
  */
 export function parseKrakenMessage(text: string, collector: string, recvTime: number): ParsedFrame {
   const r = decodeKrakenBook(text);
   if (r.message === undefined) return r.ignored !== undefined ? { ignored: r.ignored } : { error: r.error };
   const { type, data } = r.message;
+  // the check value and the levels' text, for a verifier in the same process (the arbiter reads them from
+  // raw: encodeCollectorEvent leaves this off the bus)
+  const integrity = { bids: data.bidText, asks: data.askText, checksum: data.checksum };
   if (type === 'snapshot') {
     const crossed = crossedError('snapshot', data.bids, data.asks);
     if (crossed !== undefined) return { error: `${data.symbol}: ${crossed}` };
@@ -289,6 +306,7 @@ export function parseKrakenMessage(text: string, collector: string, recvTime: nu
       bids: data.bids,
       asks: data.asks,
       raw: text,
+      integrity,
     };
     if (data.ts !== undefined) snapshot.exchTime = data.ts;
     return { snapshot };
@@ -305,6 +323,7 @@ export function parseKrakenMessage(text: string, collector: string, recvTime: nu
     bids: data.bids,
     asks: data.asks,
     raw: text,
+    integrity,
   };
   return { delta };
 }

@@ -254,7 +254,8 @@ export function encodeCollectorEvent(ev: CollectorEvent): string {
       `"exchTime":${ev.exchTime},"recvTime":${ev.recvTime},"collector":${JSON.stringify(ev.collector)},` +
       `"bids":${ev.bidsJson ?? JSON.stringify(ev.bids)},"asks":${ev.asksJson ?? JSON.stringify(ev.asks)}}`;
   } else {
-    const { raw: _raw, ...rest } = ev;
+    // integrity (a venue's check value, which its parse may keep) is never on the bus: the arbiter reads raw
+    const { raw: _raw, integrity: _integrity, ...rest } = ev;
     head = JSON.stringify({ v: 1, ...rest });
   }
   // A string, not a Buffer: ZeroMQ copies a string in one go, while a Buffer over 128 bytes is sent

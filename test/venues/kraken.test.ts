@@ -1,10 +1,13 @@
 import { test } from 'node:test';
+import { crc32 } from 'node:zlib';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import type { StringLevel } from '../../src/core/book.js';
 import type { BookDelta, BookSnapshot } from '../../src/core/types.js';
 import { ADAPTERS, findVenue, VENUE_IDS, venueSymbolFrom } from '../../src/venues/index.js';
 import {
   decodeKrakenBook,
+  decodeKrakenBookJson,
   kraken,
   KRAKEN_REST_BASE,
   KRAKEN_WS_BASE,
@@ -18,7 +21,10 @@ import {
   parseKrakenMessage,
   quoteNumbers,
 } from '../../src/venues/kraken.js';
-import { krakenChecksum } from '../../src/venues/kraken-checksum.js';
+import { checksumDigits, krakenChecksum } from '../../src/venues/kraken-checksum.js';
+import { scanKrakenBook } from '../../src/venues/kraken-scan.js';
+import { encodeCollectorEvent } from '../../src/wire/messages.js';
+import { mutatedFrames } from './mutate.js';
 import { TextBook } from '../../src/venues/textbook.js';
 import { readV1Book, truncate } from './kraken-v1.js';
 import { cryptofeedReceived, jsonLines } from './real-fixtures.js';
@@ -470,4 +476,160 @@ test('adapter: replica merge at depth 100, websocket snapshots, checksum integri
   // no "checksum" in the text: skipped before any parse
   assert.equal(krakenIntegrity.read('{"channel":"heartbeat"}'), undefined);
   assert.equal(decodeKrakenBook('{"channel":"heartbeat"}').ignored, 'heartbeat');
+});
+
+// ------------------------------------------------------------------------------------------ fast path
+
+/** Plain decimals as Kraken writes them, and (`odd`) a few it does not: leading zeros, a trailing dot. */
+function decimalText(odd: boolean): fc.Arbitrary<string> {
+  return fc
+    .tuple(
+      fc.oneof(
+        { arbitrary: fc.bigInt({ min: 0n, max: 10n ** 12n }), weight: 9 },
+        fc.bigInt({ min: 0n, max: 10n ** 18n }),
+      ),
+      fc.integer({ min: 0, max: 10 }),
+      fc.nat({ max: odd ? 400 : 5 }),
+    )
+    .map(([int, decimals, oddity]) => {
+      const digits = int.toString();
+      if (oddity === 0) return `0${digits}`;
+      if (oddity === 1) return `${digits}.`;
+      if (decimals === 0) return digits;
+      const padded = digits.padStart(decimals + 1, '0');
+      return `${padded.slice(0, -decimals)}.${padded.slice(-decimals)}`;
+    })
+    .filter((t) => odd || /^(0|[1-9][0-9]*)(\.[0-9]+)?$/.test(t));
+}
+const two = (x: number) => String(x).padStart(2, '0');
+/** RFC 3339 times, mostly valid; out-of-range fields (month 13, hour 24, minute 60) now and then. */
+const timestampArb = fc
+  .tuple(
+    fc.integer({ min: 1960, max: 2100 }),
+    fc.oneof({ arbitrary: fc.integer({ min: 1, max: 12 }), weight: 40 }, fc.constantFrom(0, 13)),
+    fc.oneof({ arbitrary: fc.integer({ min: 1, max: 28 }), weight: 40 }, fc.constantFrom(0, 29, 30, 31, 32)),
+    fc.oneof({ arbitrary: fc.integer({ min: 0, max: 23 }), weight: 40 }, fc.constantFrom(24, 25)),
+    fc.oneof({ arbitrary: fc.integer({ min: 0, max: 59 }), weight: 40 }, fc.constant(60)),
+    fc.nat({ max: 10 }),
+    fc.nat({ max: 999_999_999 }),
+  )
+  .map(([y, mo, d, h, mi, digits, frac]) => {
+    const fraction = digits === 0 ? '' : `.${String(frac).padStart(9, '0').slice(0, digits)}`;
+    return `${y}-${two(mo)}-${two(d)}T${two(h)}:${two(mi)}:${two(mi % 60)}${fraction}Z`;
+  });
+function krakenBookArb(odd: boolean) {
+  const level = fc.tuple(decimalText(odd), decimalText(odd));
+  return fc.record({
+    type: fc.constantFrom('snapshot' as const, 'update' as const),
+    symbol: fc.constantFrom('BTC/USD', 'AAPLx/USD', 'ETH/EUR', 'X/Y', 'A'.repeat(21) + '/USD'),
+    bids: fc.array(level, { maxLength: 6 }),
+    asks: fc.array(level, { maxLength: 6 }),
+    checksum: fc.oneof(
+      { arbitrary: fc.nat({ max: 0xffffffff }), weight: 9 },
+      fc.constantFrom(0x100000000, 9999999999, 0),
+    ),
+    timestamp: fc.oneof(
+      { arbitrary: fc.oneof(timestampArb, fc.constant('2026-08-12T24:00:00Z')), weight: 9 },
+      fc.constant(undefined),
+    ),
+  });
+}
+type KrakenBookCase = typeof krakenBookArb extends (odd: boolean) => fc.Arbitrary<infer T> ? T : never;
+function krakenCanonical(m: KrakenBookCase): string {
+  return bookMsg(
+    m.type,
+    m.bids,
+    m.asks,
+    m.checksum,
+    m.timestamp === undefined ? '' : `,"timestamp":"${m.timestamp}"`,
+  ).replace('"BTC/USD"', `"${m.symbol}"`);
+}
+
+test('fast path: the scanner reads Kraken-spelled book messages with the careful path result, or defers', () => {
+  let scanned = 0;
+  const refused = new Map<string, number>();
+  fc.assert(
+    fc.property(krakenBookArb(true), (m) => {
+      const text = krakenCanonical(m);
+      const fast = scanKrakenBook(text);
+      const careful = decodeKrakenBookJson(text);
+      if (careful.error !== undefined)
+        refused.set(careful.error.slice(0, 30), (refused.get(careful.error.slice(0, 30)) ?? 0) + 1);
+      if (fast !== undefined) {
+        scanned++;
+        assert.deepEqual({ message: fast }, careful, text);
+      }
+      assert.deepEqual(decodeKrakenBook(text), careful, text);
+    }),
+    { numRuns: 3000 },
+  );
+  assert.ok(scanned > 600, `only ${scanned} of 3000 scanned; refused: ${JSON.stringify([...refused])}`);
+  // the documented shape is scanned, whitespace and other key orders are not
+  const plain = bookMsg('update', [['45283.5', '0.10000000']], [], 7);
+  assert.notEqual(scanKrakenBook(plain), undefined);
+  assert.equal(scanKrakenBook(JSON.stringify(JSON.parse(plain), null, 1)), undefined);
+  assert.equal(
+    scanKrakenBook(plain.replace('"bids":[{"price":45283.5,"qty":0.10000000}],"asks":[]', '"asks":[],"bids":[]')),
+    undefined,
+  );
+});
+
+test('fast path: decodeKrakenBook equals the careful path on mutated and re-formatted messages', () => {
+  fc.assert(
+    fc.property(mutatedFrames(krakenBookArb(false).map(krakenCanonical), '0123456789.,-e"{}[]:Z T/éİĢ'), (text) => {
+      assert.deepEqual(decodeKrakenBook(text), decodeKrakenBookJson(text), text);
+    }),
+    { numRuns: 5000 },
+  );
+  // real messages (those the careful path accepts) go through the scanner with the same result
+  for (const text of jsonLines('ccxt_kraken_v2_book.jsonl')) {
+    assert.deepEqual(decodeKrakenBook(text), decodeKrakenBookJson(text), text);
+  }
+});
+
+test('parse keeps the integrity read(raw) gives; it stays off the bus', () => {
+  const text = bookMsg('snapshot', [['45283.5', '0.10000000']], [['45285.2', '0.00100000']], 7);
+  const s = parseKrakenMessage(text, 'c1', 11).snapshot!;
+  assert.deepEqual(s.integrity, krakenIntegrity.read(text));
+  const u = parseKrakenMessage(bookMsg('update', [['45283.5', '0']], [], 9), 'c1', 11).delta!;
+  assert.deepEqual(u.integrity, { bids: [['45283.5', '0']], asks: [], checksum: 9 });
+  for (const ev of [s, u]) {
+    const head = encodeCollectorEvent(ev).split('\n')[0];
+    assert.ok(!head.includes('integrity') && !head.includes('checksum'), head);
+  }
+});
+
+function zlibOf(asks: StringLevel[], bids: StringLevel[]): number {
+  let s = '';
+  for (const l of asks.slice(0, 10)) s += checksumDigits(l[0]) + checksumDigits(l[1]);
+  for (const l of bids.slice(0, 10)) s += checksumDigits(l[0]) + checksumDigits(l[1]);
+  return crc32(s) >>> 0;
+}
+
+test('krakenChecksum equals the CRC32 of the digit string, non-ASCII and odd spellings included', () => {
+  const num = fc.oneof(
+    decimalText(true),
+    fc.string({ maxLength: 6 }),
+    fc.constantFrom('', '0', '.', '00.00', 'é1', '..0'),
+  );
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(num, num), { maxLength: 12 }),
+      fc.array(fc.tuple(num, num), { maxLength: 12 }),
+      (asks, bids) => {
+        let s = '';
+        for (const l of asks.slice(0, 10)) s += checksumDigits(l[0]) + checksumDigits(l[1]);
+        for (const l of bids.slice(0, 10)) s += checksumDigits(l[0]) + checksumDigits(l[1]);
+        assert.equal(krakenChecksum(asks, bids), crc32(s) >>> 0);
+        // the next book shares a prefix of numbers with this one (krakenChecksum restarts after the prefix)
+        const next = bids.slice(1);
+        let t = '';
+        for (const l of asks.slice(0, 10)) t += checksumDigits(l[0]) + checksumDigits(l[1]);
+        for (const l of next.slice(0, 10)) t += checksumDigits(l[0]) + checksumDigits(l[1]);
+        assert.equal(krakenChecksum(asks, next), crc32(t) >>> 0);
+        assert.equal(krakenChecksum(asks.slice(0, 3), next), zlibOf(asks.slice(0, 3), next));
+      },
+    ),
+    { numRuns: 2000 },
+  );
 });

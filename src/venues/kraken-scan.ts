@@ -1,0 +1,207 @@
+/**
+ * The fast path of decodeKrakenBook (kraken.ts): reads a v2 `book` message written exactly as Kraken writes
+ * it -- `{"channel":"book","type":"snapshot"|"update","data":[{"symbol":"BTC/USD","bids":[{"price":45283.5,
+ * "qty":0.10000000},...],"asks":[...],"checksum":3310070434,"timestamp":"2026-08-12T19:28:08.631028Z"}]}`,
+ * that key order, no whitespace, ASCII only -- straight from the text in one pass, keeping each number's text
+ * for the checksum. It says no (undefined) to anything else, valid or not, and the careful path
+ * (quoteNumbers + JSON.parse + checks) reads it: whatever it accepts, the careful path accepts with the same
+ * result (a property test in test/venues/kraken.test.ts checks both on generated and mutated messages), so
+ * results never depend on which path ran, only the speed does.
+ */
+import type { StringLevel } from '../core/book.js';
+import type { Level } from '../core/types.js';
+import { asciiBytes, literalAt, POW10 } from '../wire/textscan.js';
+import { MAX_LEVELS_PER_SIDE } from './decimal.js';
+import type { KrakenBookMessage } from './kraken.js';
+
+const HEAD = '{"channel":"book","type":"';
+const DATA = '","data":[{"symbol":"';
+const BIDS = ',"bids":';
+const ASKS = ',"asks":';
+const CHECKSUM = ',"checksum":';
+const TIMESTAMP = ',"timestamp":"';
+const PRICE = '{"price":';
+const QTY = ',"qty":';
+
+/** The last symbol read: most messages repeat it, so it is compared, not checked and sliced again. */
+let lastSymbol = '';
+/** The last timestamp's whole seconds (`2026-08-12T19:28:08`) and their ms: a second holds many messages. */
+let lastSecond = '';
+let lastSecondMs = 0;
+
+/** Where the last numberAt (that did not return -1) stopped. */
+let numberEnd = 0;
+
+/**
+ * A JSON number with no sign and no exponent at i (`45283.5`, `0.10000000`; not `01`, `1.`), with the value
+ * decimal() gives its text; or -1 (also when that value is Infinity).
+ */
+function numberAt(b: Uint8Array, text: string, i: number): number {
+  const start = i;
+  let c = b[i];
+  if (!(c >= 48 && c <= 57)) return -1;
+  let m = 0;
+  if (c === 48) {
+    c = b[++i];
+    if (c >= 48 && c <= 57) return -1; // leading zero: not JSON
+  } else
+    do {
+      m = m * 10 + (c - 48);
+      c = b[++i];
+    } while (c >= 48 && c <= 57);
+  let k = 0;
+  if (c === 46) {
+    c = b[++i];
+    if (!(c >= 48 && c <= 57)) return -1;
+    do {
+      m = m * 10 + (c - 48);
+      k++;
+      c = b[++i];
+    } while (c >= 48 && c <= 57);
+  }
+  numberEnd = i;
+  // decimal()'s value: one exact division when that is exact, else Number() of the text (finite only)
+  if (m <= Number.MAX_SAFE_INTEGER && k <= 22) return m / POW10[k];
+  const v = +text.slice(start, i);
+  return v < Infinity ? v : -1;
+}
+
+/** Where the last levelsAt (that did not return -1) stopped. */
+let levelsEnd = 0;
+
+/** `[{"price":p,"qty":q},...]` at i into levels and text (price > 0, qty >= 0, at most MAX_LEVELS_PER_SIDE). */
+function levelsAt(b: Uint8Array, text: string, i: number, levels: Level[], strings: StringLevel[]): number {
+  if (b[i] !== 91) return -1; // [
+  i++;
+  if (b[i] === 93) {
+    levelsEnd = i + 1;
+    return 0;
+  }
+  for (;;) {
+    if (levels.length === MAX_LEVELS_PER_SIDE) return -1;
+    i = literalAt(b, i, PRICE);
+    if (i < 0) return -1;
+    const p = numberAt(b, text, i);
+    if (!(p > 0)) return -1;
+    const ps = text.slice(i, numberEnd);
+    i = literalAt(b, numberEnd, QTY);
+    if (i < 0) return -1;
+    const q = numberAt(b, text, i);
+    if (q < 0 || b[numberEnd] !== 125) return -1; // }
+    levels.push([p, q]);
+    strings.push([ps, text.slice(i, numberEnd)]);
+    i = numberEnd + 1;
+    const c = b[i++];
+    if (c === 93) {
+      levelsEnd = i;
+      return 0;
+    }
+    if (c !== 44) return -1;
+  }
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** Letters and digits, as MESSAGE_SYMBOL allows them. */
+function isAlnum(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+/** End (index of the closing quote) of a symbol like BTC/USD (1-20 letters or digits each side) at i, or -1. */
+function symbolEnd(b: Uint8Array, i: number): number {
+  let j = i;
+  while (isAlnum(b[j])) j++;
+  if (j === i || j - i > 20 || b[j] !== 47) return -1; // /
+  const q = ++j;
+  while (isAlnum(b[j])) j++;
+  if (j === q || j - q > 20 || b[j] !== 34) return -1;
+  return j;
+}
+
+/** krakenTime of the timestamp at i (through its closing quote at end), or NaN. */
+function timeAt(b: Uint8Array, text: string, i: number, end: number): number {
+  // 2026-08-12T19:28:08(.fraction)Z; hour 24 is left to the careful path (Date.parse takes 24:00:00.000 only)
+  if (b[i + 11] > 50 || (b[i + 11] === 50 && b[i + 12] > 51)) return NaN;
+  for (let j = 0; j < 19; j++) {
+    const c = b[i + j];
+    const sep = j === 4 || j === 7 ? 45 : j === 10 ? 84 : j === 13 || j === 16 ? 58 : 0;
+    if (sep === 0 ? !isDigit(c) : c !== sep) return NaN;
+  }
+  let j = i + 19;
+  let ms = 0;
+  if (b[j] === 46) {
+    j++;
+    const from = j;
+    while (isDigit(b[j])) {
+      if (j - from < 3) ms = ms * 10 + (b[j] - 48);
+      j++;
+    }
+    const digits = j - from;
+    if (digits === 0 || digits > 9) return NaN;
+    if (digits === 1) ms *= 100;
+    else if (digits === 2) ms *= 10;
+  }
+  if (b[j] !== 90 || j + 1 !== end) return NaN; // Z"
+  if (!(lastSecond.length === 19 && text.startsWith(lastSecond, i))) {
+    lastSecond = text.slice(i, i + 19);
+    lastSecondMs = Date.parse(`${lastSecond}.000Z`);
+  }
+  const t = lastSecondMs + ms;
+  return Number.isFinite(t) && t >= 0 ? t : NaN;
+}
+
+/** The message, when `text` is a book message in Kraken's own spelling that passes every check; else undefined. */
+export function scanKrakenBook(text: string): KrakenBookMessage | undefined {
+  const b = asciiBytes(text);
+  if (b === undefined) return undefined;
+  let i = literalAt(b, 0, HEAD);
+  if (i < 0) return undefined;
+  let type: 'snapshot' | 'update';
+  if (b[i] === 117) {
+    i = literalAt(b, i, 'update');
+    type = 'update';
+  } else {
+    i = literalAt(b, i, 'snapshot');
+    type = 'snapshot';
+  }
+  if (i < 0) return undefined;
+  i = literalAt(b, i, DATA);
+  if (i < 0) return undefined;
+  let symbol: string;
+  const sn = lastSymbol.length;
+  if (sn > 0 && b[i + sn] === 34 && text.startsWith(lastSymbol, i)) {
+    symbol = lastSymbol;
+    i += sn + 1;
+  } else {
+    const end = symbolEnd(b, i);
+    if (end < 0) return undefined;
+    symbol = lastSymbol = text.slice(i, end);
+    i = end + 1;
+  }
+  i = literalAt(b, i, BIDS);
+  if (i < 0) return undefined;
+  const bids: Level[] = [];
+  const bidText: StringLevel[] = [];
+  if (levelsAt(b, text, i, bids, bidText) < 0) return undefined;
+  i = literalAt(b, levelsEnd, ASKS);
+  if (i < 0) return undefined;
+  const asks: Level[] = [];
+  const askText: StringLevel[] = [];
+  if (levelsAt(b, text, i, asks, askText) < 0) return undefined;
+  i = literalAt(b, levelsEnd, CHECKSUM);
+  if (i < 0) return undefined;
+  // 1-10 digits, no leading zero, at most 2^32 - 1
+  const from = i;
+  let checksum = 0;
+  while (isDigit(b[i])) checksum = checksum * 10 + (b[i++] - 48);
+  if (i === from || i - from > 10 || (b[from] === 48 && i - from > 1) || checksum > 0xffffffff) return undefined;
+  i = literalAt(b, i, TIMESTAMP);
+  if (i < 0) return undefined;
+  const tsEnd = text.indexOf('"', i);
+  if (tsEnd < 0 || tsEnd + 4 !== text.length || literalAt(b, tsEnd, '"}]}') < 0) return undefined;
+  const ts = timeAt(b, text, i, tsEnd);
+  if (Number.isNaN(ts)) return undefined;
+  return { type, data: { symbol, bids, asks, bidText, askText, checksum, ts } };
+}
