@@ -82,6 +82,17 @@ export interface ReplicaCounters extends ArbiterCounters {
   failovers: number;
 }
 
+/** ReplicaArbiter.failover(): percentiles of failover times, µs. */
+export interface FailoverTimes {
+  p50Us: number;
+  p99Us: number;
+  samples: number;
+  /** Those where another feed was verified, delivering and in step when the leader failed. */
+  standbyP50Us: number;
+  standbyP99Us: number;
+  standbySamples: number;
+}
+
 class ReplicaFeed {
   readonly book: HashedBook;
   synced = false;
@@ -189,11 +200,15 @@ export class ReplicaArbiter implements BookCore {
   /** The feed that published the last consolidated message, and when it failed (NaN: it has not since). */
   private leader: ReplicaFeed | undefined;
   private leaderFailedAt = NaN;
+  /** Whether, when the leader failed, another feed was verified, delivering and in step (a standby). */
+  private standbyAtFailure = false;
   /**
    * Failover times, µs: from the leader's failure (its nowMs) to the next consolidated delta published by
-   * another feed (that delta's nowMs). Measured only: what is published when does not depend on it.
+   * another feed (that delta's nowMs); all of them, and those with a standby (the others waited for a
+   * snapshot). Measured only: what is published when does not depend on it.
    */
   private readonly failoverTimes = new LagWindow();
+  private readonly standbyFailoverTimes = new LagWindow();
 
   constructor(
     readonly venue: string,
@@ -420,10 +435,21 @@ export class ReplicaArbiter implements BookCore {
     for (const f of this.feeds.values()) f.lag.reset();
   }
 
-  /** Failover times (µs) of the last 1024 failovers since the start (counters.failovers counts them all). */
-  failover(): { p50Us: number; p99Us: number; samples: number } {
-    const { lagP50, lagP99, lagSamples } = this.failoverTimes.percentiles();
-    return { p50Us: lagP50, p99Us: lagP99, samples: lagSamples };
+  /**
+   * Failover times (µs) of the last 1024 failovers since the start (counters.failovers counts them all):
+   * all, and those where another feed was in step when the leader failed (standby*).
+   */
+  failover(): FailoverTimes {
+    const all = this.failoverTimes.percentiles();
+    const standby = this.standbyFailoverTimes.percentiles();
+    return {
+      p50Us: all.lagP50,
+      p99Us: all.lagP99,
+      samples: all.lagSamples,
+      standbyP50Us: standby.lagP50,
+      standbyP99Us: standby.lagP99,
+      standbySamples: standby.lagSamples,
+    };
   }
 
   // --- internals ---
@@ -590,6 +616,7 @@ export class ReplicaArbiter implements BookCore {
     if (!Number.isNaN(this.leaderFailedAt) && f !== this.leader) {
       this.counters.failovers++;
       this.failoverTimes.add((nowMs - this.leaderFailedAt) * 1000);
+      if (this.standbyAtFailure) this.standbyFailoverTimes.add((nowMs - this.leaderFailedAt) * 1000);
     }
     this.leaderFailedAt = NaN;
     this.leader = f;
@@ -605,7 +632,10 @@ export class ReplicaArbiter implements BookCore {
 
   /** The feed is not used until a fresh snapshot of its own: ask its collector for one. */
   private fail(f: ReplicaFeed, kind: FailKind, nowMs: number, detail: string): void {
-    if (f === this.leader && Number.isNaN(this.leaderFailedAt)) this.leaderFailedAt = nowMs;
+    if (f === this.leader && Number.isNaN(this.leaderFailedAt)) {
+      this.leaderFailedAt = nowMs;
+      this.standbyAtFailure = this.anotherInStep(f, nowMs);
+    }
     f.synced = false;
     f.at = NaN;
     f.outOfStepSince = NaN;
