@@ -60,7 +60,16 @@ export interface ReplicaLatencyResult {
    * The arbiter core's failovers over the whole run (warmup included): the leader's failure -> the next
    * consolidated delta from another feed (µs); checksum failures of the two feeds.
    */
-  failover: { count: number; p50: number; p99: number; samples: number; checksumMismatches: number; catchUps: number };
+  failover: {
+    count: number;
+    p50: number;
+    p99: number;
+    samples: number;
+    /** Failovers where the other feed was in step when the leader failed. */
+    standby: { p50: number; p99: number; samples: number };
+    checksumMismatches: number;
+    catchUps: number;
+  };
 }
 
 /** Every delta copy reaching the arbiter: which event (E) and when it was received and arrived, per feed. */
@@ -170,6 +179,7 @@ export async function benchReplicaLatency(o: {
     p50: fo.p50Us,
     p99: fo.p99Us,
     samples: fo.samples,
+    standby: { p50: fo.standbyP50Us, p99: fo.standbyP99Us, samples: fo.standbySamples },
     checksumMismatches: core.counters.checksumMismatches,
     catchUps: core.counters.catchUps,
   };
@@ -264,6 +274,7 @@ export function formatReplicaLatency(r: ReplicaLatencyResult): string {
     out.push(
       `faults: each collector's copies corrupted with probability ${r.corruptRate} (a level's size changed, the venue's checksum kept); checksum mismatches ${f.checksumMismatches}, catch-up deltas ${f.catchUps}`,
       `failover (leader's failure -> next consolidated delta from another feed, whole run): count ${f.count}, p50 ${ms(f.p50)}, p99 ${ms(f.p99)} (over the last ${f.samples})`,
+      `  of which the other feed was in step when the leader failed: ${f.standby.samples}, p50 ${ms(f.standby.p50)}, p99 ${ms(f.standby.p99)}; the rest waited for a feed's fresh snapshot`,
     );
   return out.join('\n');
 }
