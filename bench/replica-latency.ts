@@ -9,11 +9,17 @@
  * Per feed: send -> the collector's receive (websocket + jitter) and -> the copy's arrival at the arbiter
  * (ArbiterProbe). Consolidated: send -> the winning copy's collector receive, -> the arbiter's publish (the
  * same hops as a feed at the arbiter) and -> the client SDK (one bus hop more).
+ * With --faults corrupt, each collector's profile also corrupts a fraction of its copies (corruptRate,
+ * --corrupt-rate, default 0.01: one level's size changed, the venue's checksum kept), so the leader fails by
+ * checksum regularly and is resynced; the arbiter core's failover times (ReplicaArbiter.failover(): the
+ * leader's failure -> the next consolidated delta from another feed) are printed after the table.
  *   node dist/bench/replica-latency.js [--venue kraken] [--rate 200] [--seconds 20] [--jitter 10]
+ *     [--faults corrupt [--corrupt-rate 0.01]]
  */
 import { ExchangeSimulator, type VenueId } from '../src/sim/index.js';
 import { Collector } from '../src/collector/collector.js';
 import { ArbiterService, type ArbiterProbe } from '../src/arbiter/service.js';
+import { ReplicaArbiter } from '../src/core/replicaArbiter.js';
 import { subscribe } from '../src/client/subscribe.js';
 import { nowMicros } from '../src/core/clock.js';
 import { ZmqTransport } from '../src/transport/zeromq.js';
@@ -48,6 +54,22 @@ export interface ReplicaLatencyResult {
   /** Consolidated deltas with no E (failover differences, catch-ups): not timed. */
   untimed: number;
   gaps: number;
+  /** Probability a collector's copy is corrupted (0: no faults but jitter). */
+  corruptRate: number;
+  /**
+   * The arbiter core's failovers over the whole run (warmup included): the leader's failure -> the next
+   * consolidated delta from another feed (µs); checksum failures of the two feeds.
+   */
+  failover: {
+    count: number;
+    p50: number;
+    p99: number;
+    samples: number;
+    /** Failovers where the other feed was in step when the leader failed. */
+    standby: { p50: number; p99: number; samples: number };
+    checksumMismatches: number;
+    catchUps: number;
+  };
 }
 
 /** Every delta copy reaching the arbiter: which event (E) and when it was received and arrived, per feed. */
@@ -69,11 +91,14 @@ export async function benchReplicaLatency(o: {
   seconds: number;
   jitterMs: number;
   warmupS?: number;
+  /** Probability each collector's copy of an event is corrupted (FaultProfile.corruptRate). Default 0. */
+  corruptRate?: number;
 }): Promise<ReplicaLatencyResult> {
   const adapter = findVenue(o.venue);
   if (adapter?.merge !== 'replica') throw new Error(`${o.venue} is not merged as replicas (VenueAdapter.merge)`);
   const symbol = adapter.venueSymbol('BTC/USD') ?? 'BTC/USD';
-  const profile = { jitterMs: o.jitterMs };
+  const corruptRate = o.corruptRate ?? 0;
+  const profile = corruptRate > 0 ? { jitterMs: o.jitterMs, corruptRate } : { jitterMs: o.jitterMs };
   const sim = new ExchangeSimulator({
     venues: [o.venue],
     port: 0,
@@ -146,6 +171,18 @@ export async function benchReplicaLatency(o: {
   measuring = false;
   ac.abort();
   await clientDone;
+  const core = arbiter.bookOf(o.venue, symbol);
+  if (!(core instanceof ReplicaArbiter)) throw new Error(`${o.venue} ${symbol}: not a replica merge`);
+  const fo = core.failover();
+  const failover = {
+    count: core.counters.failovers,
+    p50: fo.p50Us,
+    p99: fo.p99Us,
+    samples: fo.samples,
+    standby: { p50: fo.standbyP50Us, p99: fo.standbyP99Us, samples: fo.standbySamples },
+    checksumMismatches: core.counters.checksumMismatches,
+    catchUps: core.counters.catchUps,
+  };
   for (const c of collectors) await c.stop();
   await arbiter.stop();
   for (const tr of transports) await tr.close();
@@ -204,6 +241,8 @@ export async function benchReplicaLatency(o: {
     unmatched,
     untimed,
     gaps: gaps - gapsBefore,
+    corruptRate,
+    failover,
   };
 }
 
@@ -230,6 +269,13 @@ export function formatReplicaLatency(r: ReplicaLatencyResult): string {
     `consolidated p99 / fastest feed p99: at the collectors ${ratio(r.consolidated.collector.p99, fastest('collector'))}, at the arbiter ${ratio(r.consolidated.arbiter.p99, fastest('arbiter'))} (client SDK vs fastest feed at the arbiter: ${ratio(r.consolidated.client.p99, fastest('arbiter'))})`,
     `copies published first: ${ids.map((id) => `${id} ${r.feeds[id].won}`).join(', ')}`,
   );
+  const f = r.failover;
+  if (r.corruptRate > 0 || f.count > 0)
+    out.push(
+      `faults: each collector's copies corrupted with probability ${r.corruptRate} (a level's size changed, the venue's checksum kept); checksum mismatches ${f.checksumMismatches}, catch-up deltas ${f.catchUps}`,
+      `failover (leader's failure -> next consolidated delta from another feed, whole run): count ${f.count}, p50 ${ms(f.p50)}, p99 ${ms(f.p99)} (over the last ${f.samples})`,
+      `  of which the other feed was in step when the leader failed: ${f.standby.samples}, p50 ${ms(f.standby.p50)}, p99 ${ms(f.standby.p99)}; the rest waited for a feed's fresh snapshot`,
+    );
   return out.join('\n');
 }
 
@@ -249,7 +295,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     rate: num('--rate', 200),
     seconds: num('--seconds', 20),
     jitterMs: num('--jitter', 10),
+    corruptRate: 0,
   };
+  const faults = arg('--faults');
+  if (faults === 'corrupt') o.corruptRate = num('--corrupt-rate', 0.01);
+  else if (faults !== undefined) throw new Error(`--faults: only 'corrupt' is known`);
   console.log(`node ${process.version}, ${new Date().toISOString()}, ${loadLine()}`);
   const r = await benchReplicaLatency(o);
   console.log(formatReplicaLatency(r));

@@ -78,6 +78,19 @@ export interface ReplicaCounters extends ArbiterCounters {
   catchUps: number;
   /** Feed messages that skipped the collector's numbering (lost on the bus): the feed resyncs. */
   feedGaps: number;
+  /** Times the leader (the feed that published the last consolidated delta) failed and another feed published next. */
+  failovers: number;
+}
+
+/** ReplicaArbiter.failover(): percentiles of failover times, µs. */
+export interface FailoverTimes {
+  p50Us: number;
+  p99Us: number;
+  samples: number;
+  /** Those where another feed was verified, delivering and in step when the leader failed. */
+  standbyP50Us: number;
+  standbyP99Us: number;
+  standbySamples: number;
 }
 
 class ReplicaFeed {
@@ -153,7 +166,13 @@ const JUDGE_AFTER_MESSAGES = 2;
 type FailKind = 'gap' | 'checksum' | 'crossed' | 'diverged';
 
 export class ReplicaArbiter implements BookCore {
-  readonly counters: ReplicaCounters = { ...newArbiterCounters(), disagreements: 0, catchUps: 0, feedGaps: 0 };
+  readonly counters: ReplicaCounters = {
+    ...newArbiterCounters(),
+    disagreements: 0,
+    catchUps: 0,
+    feedGaps: 0,
+    failovers: 0,
+  };
   private readonly cons: HashedBook;
   private built = false;
   private _seq: number;
@@ -178,6 +197,18 @@ export class ReplicaArbiter implements BookCore {
   private readonly divergeMs: number;
   private readonly historySize: number;
   private lastEvictScan = NaN;
+  /** The feed that published the last consolidated message, and when it failed (NaN: it has not since). */
+  private leader: ReplicaFeed | undefined;
+  private leaderFailedAt = NaN;
+  /** Whether, when the leader failed, another feed was verified, delivering and in step (a standby). */
+  private standbyAtFailure = false;
+  /**
+   * Failover times, µs: from the leader's failure (its nowMs) to the next consolidated delta published by
+   * another feed (that delta's nowMs); all of them, and those with a standby (the others waited for a
+   * snapshot). Measured only: what is published when does not depend on it.
+   */
+  private readonly failoverTimes = new LagWindow();
+  private readonly standbyFailoverTimes = new LagWindow();
 
   constructor(
     readonly venue: string,
@@ -280,7 +311,7 @@ export class ReplicaArbiter implements BookCore {
     }
     if (post === pre) return; // changed nothing (a level beyond the depth, a repeated size)
     if (f.at === this.head) {
-      this.advance(f, ev, post); // in step at the head: the next step, first arrival
+      this.advance(f, ev, post, nowMs); // in step at the head: the next step, first arrival
       return;
     }
     // behind: the next state it should reach is a published one (or a later one: messages grouped otherwise)
@@ -357,13 +388,13 @@ export class ReplicaArbiter implements BookCore {
     if (j >= 0) {
       // an earlier state come again (a level set, then removed) and no other feed to say the book moved on
       // since: the venue's fresh book is the evidence
-      this.catchUp(f, snap.recvTime);
+      this.catchUp(f, snap.recvTime, nowMs);
       return;
     }
     f.at = NaN;
     f.outOfStepSince = nowMs;
     f.outOfStepMessages = 0;
-    if (!this.anotherInStep(f, nowMs)) this.catchUp(f, snap.recvTime);
+    if (!this.anotherInStep(f, nowMs)) this.catchUp(f, snap.recvTime, nowMs);
   }
 
   onTimer(nowMs: number): void {
@@ -413,6 +444,23 @@ export class ReplicaArbiter implements BookCore {
     for (const f of this.feeds.values()) f.lag.reset();
   }
 
+  /**
+   * Failover times (µs) of the last 1024 failovers since the start (counters.failovers counts them all):
+   * all, and those where another feed was in step when the leader failed (standby*).
+   */
+  failover(): FailoverTimes {
+    const all = this.failoverTimes.percentiles();
+    const standby = this.standbyFailoverTimes.percentiles();
+    return {
+      p50Us: all.lagP50,
+      p99Us: all.lagP99,
+      samples: all.lagSamples,
+      standbyP50Us: standby.lagP50,
+      standbyP99Us: standby.lagP99,
+      standbySamples: standby.lagSamples,
+    };
+  }
+
   // --- internals ---
 
   /** The feed's book after a message or snapshot is sound (checksum, not crossed); else the feed fails. */
@@ -445,6 +493,7 @@ export class ReplicaArbiter implements BookCore {
     this.logLow = this.head;
     this.remember(this.cons.hash, recvTime);
     this.inStep(f, this.head);
+    this.leader = f;
     this.sink.reset('initial', {
       type: 'snapshot',
       venue: this.venue,
@@ -458,10 +507,10 @@ export class ReplicaArbiter implements BookCore {
   }
 
   /** The feed's message is the consolidated book's next step: publish it as it came. */
-  private advance(f: ReplicaFeed, ev: BookDelta, post: number): void {
+  private advance(f: ReplicaFeed, ev: BookDelta, post: number, nowMs: number): void {
     const cut = this.cons.apply(ev.bids, ev.asks);
     if (this.cons.hash !== post) {
-      this.catchUp(f, ev.recvTime); // cannot happen unless two states shared a hash: fall back to the difference
+      this.catchUp(f, ev.recvTime, nowMs); // cannot happen unless two states shared a hash: fall back to the difference
       return;
     }
     f.won++;
@@ -471,6 +520,7 @@ export class ReplicaArbiter implements BookCore {
       cut.asks.length === 0 ? ev.asks : ev.asks.concat(cut.asks),
       ev.exchTime,
       ev.recvTime,
+      nowMs,
     );
     this.inStep(f, this.head);
   }
@@ -484,7 +534,7 @@ export class ReplicaArbiter implements BookCore {
     // feed merely out of step is given divergeMs: the state it reached may be one the consolidated book
     // skipped (another feed's messages were grouped or lost upstream and its book stayed right), and a
     // state it passed through is no proof that it is ahead (a book can come back to an earlier state).
-    if (!this.anotherInStep(f, nowMs)) this.catchUp(f, recvTime);
+    if (!this.anotherInStep(f, nowMs)) this.catchUp(f, recvTime, nowMs);
   }
 
   /** Whether a feed other than `f` is verified, delivering and in step with the consolidated book. */
@@ -498,7 +548,7 @@ export class ReplicaArbiter implements BookCore {
   private judge(f: ReplicaFeed, nowMs: number): void {
     if (f.suspect || !this.anotherInStep(f, nowMs)) {
       // the venue's fresh book disagrees with the consolidated one: the consolidated book is what is wrong
-      this.catchUp(f, NaN);
+      this.catchUp(f, NaN, nowMs);
       for (const g of this.feeds.values())
         if (g !== f && g.synced && !Number.isNaN(g.at))
           this.disagree(g, nowMs, 'followed a book the venue contradicted');
@@ -515,7 +565,7 @@ export class ReplicaArbiter implements BookCore {
   }
 
   /** Publish the difference that makes the consolidated book the feed's. */
-  private catchUp(f: ReplicaFeed, recvTime: number): void {
+  private catchUp(f: ReplicaFeed, recvTime: number, nowMs: number): void {
     const from = this.cons.book.snapshot();
     const to = f.book.book.snapshot();
     const bids = difference(from.bids, to.bids);
@@ -524,12 +574,13 @@ export class ReplicaArbiter implements BookCore {
       this.cons.apply(bids, asks);
       this.counters.catchUps++;
       f.won++;
-      this.emit(f, bids, asks, 0, Number.isNaN(recvTime) ? 0 : recvTime);
+      this.emit(f, bids, asks, 0, Number.isNaN(recvTime) ? 0 : recvTime, nowMs);
     }
     this.inStep(f, this.head);
   }
 
-  private emit(f: ReplicaFeed, bids: Level[], asks: Level[], exchTime: number, recvTime: number): void {
+  private emit(f: ReplicaFeed, bids: Level[], asks: Level[], exchTime: number, recvTime: number, nowMs: number): void {
+    this.lead(f, nowMs);
     const prev = this._seq;
     this._seq = this.nextSeq(recvTime);
     this.head++;
@@ -565,6 +616,21 @@ export class ReplicaArbiter implements BookCore {
     return t > next && t - next < MAX_SEQ_LEAP_US ? t : next;
   }
 
+  /**
+   * `f` publishes the next consolidated message. After the leader failed, the first one from another feed
+   * ends a failover (sampled); the failed leader itself publishing again (resynced before any other feed
+   * moved the book) is no failover.
+   */
+  private lead(f: ReplicaFeed, nowMs: number): void {
+    if (!Number.isNaN(this.leaderFailedAt) && f !== this.leader) {
+      this.counters.failovers++;
+      this.failoverTimes.add((nowMs - this.leaderFailedAt) * 1000);
+      if (this.standbyAtFailure) this.standbyFailoverTimes.add((nowMs - this.leaderFailedAt) * 1000);
+    }
+    this.leaderFailedAt = NaN;
+    this.leader = f;
+  }
+
   /** Log the state now at head. */
   private remember(hash: number, recvTime: number): void {
     const mask = this.historySize - 1;
@@ -575,6 +641,10 @@ export class ReplicaArbiter implements BookCore {
 
   /** The feed is not used until a fresh snapshot of its own: ask its collector for one. */
   private fail(f: ReplicaFeed, kind: FailKind, nowMs: number, detail: string): void {
+    if (f === this.leader && Number.isNaN(this.leaderFailedAt)) {
+      this.leaderFailedAt = nowMs;
+      this.standbyAtFailure = this.anotherInStep(f, nowMs);
+    }
     f.synced = false;
     f.at = NaN;
     f.outOfStepSince = NaN;

@@ -185,6 +185,61 @@ test('a corrupted copy fails its checksum: never published, its feed resynced, t
   assert.equal(core.state, 'synced');
 });
 
+test('failover time: from the leader failing by checksum to the other feed publishing next, in µs', () => {
+  const p: Published = { deltas: [], resets: [], requests: [] };
+  const core = new ReplicaArbiter('kraken', 'BTC/USD', sinkOf(p), { integrity, depth: DEPTH });
+  const v = new Venue();
+  const m0 = v.apply([[100, 1]], [[101, 1]]);
+  for (const c of ['a', 'b']) core.onSnapshot(snapshot(c, 1, v.book, m0.checksum), 0);
+  const m1 = v.apply([[100, 2]], []);
+  const m2 = v.apply([[99, 1]], []);
+  core.onDelta(delta('a', 2, m1), 10); // a leads
+  core.onDelta(delta('b', 2, m1), 11); // b: a copy
+  assert.equal(core.failover().samples, 0);
+  core.onDelta(delta('a', 3, { ...m2, bids: [[99, 7]] }), 20); // the leader's copy fails its checksum
+  assert.equal(core.failover().samples, 0, 'no sample before another feed publishes');
+  core.onDelta(delta('b', 3, m2), 23); // b's next message is published 3 ms later
+  assert.equal(p.deltas.at(-1)!.collector, 'b');
+  assert.deepEqual(core.failover(), {
+    p50Us: 3000,
+    p99Us: 3000,
+    samples: 1,
+    standbyP50Us: 3000, // b was in step when a failed
+    standbyP99Us: 3000,
+    standbySamples: 1,
+  });
+  assert.equal(core.counters.failovers, 1);
+  // b leads now; a non-leader failing is no failover
+  const m3 = v.apply([], [[101, 2]]);
+  core.onSnapshot(snapshot('a', 4, v.book, m3.checksum), 24);
+  core.onDelta(delta('b', 4, m3), 25);
+  core.onDelta(delta('a', 5, { ...v.apply([[98, 1]], []), bids: [[98, 5]] }), 30);
+  core.onDelta(delta('b', 5, { bids: [[98, 1]], asks: [], checksum: sum(v.book.topStrings(DEPTH)) }), 31);
+  assert.equal(core.counters.failovers, 1);
+  assert.equal(core.failover().samples, 1);
+  assert.equal(follow(p).at(-1), v.states.at(-1));
+});
+
+test('failover without a standby: the other feed resyncing, the time runs to its snapshot catching up', () => {
+  const p: Published = { deltas: [], resets: [], requests: [] };
+  const core = new ReplicaArbiter('kraken', 'BTC/USD', sinkOf(p), { integrity, depth: DEPTH });
+  const v = new Venue();
+  const m0 = v.apply([[100, 1]], [[101, 1]]);
+  for (const c of ['a', 'b']) core.onSnapshot(snapshot(c, 1, v.book, m0.checksum), 0);
+  const m1 = v.apply([[100, 2]], []);
+  core.onDelta(delta('a', 2, m1), 10); // a leads
+  core.onDelta(delta('b', 2, { ...m1, bids: [[100, 8]] }), 11); // b fails: resyncing
+  const m2 = v.apply([[99, 1]], []);
+  core.onDelta(delta('a', 3, { ...m2, bids: [[99, 7]] }), 20); // the leader fails too
+  core.onSnapshot(snapshot('b', 5, v.book, m2.checksum), 520); // b's fresh book: its difference is published
+  assert.equal(p.deltas.at(-1)!.collector, 'b');
+  const fo = core.failover();
+  assert.equal(fo.samples, 1);
+  assert.equal(fo.p99Us, 500_000);
+  assert.equal(fo.standbySamples, 0);
+  assert.equal(follow(p).at(-1), v.states.at(-1));
+});
+
 test('the leader gaps: the other feed, ahead, takes over with one difference delta, no resync', () => {
   const p: Published = { deltas: [], resets: [], requests: [] };
   const core = new ReplicaArbiter('kraken', 'BTC/USD', sinkOf(p), { depth: DEPTH });
