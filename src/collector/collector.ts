@@ -113,6 +113,8 @@ export class Collector {
   private readonly restRefused = new Set<string>();
   /** When each symbol's last websocket resync was asked for (performance.now ms). */
   private readonly resyncAt = new Map<string, number>();
+  /** Resubscriptions waiting for RESUBSCRIBE_MS to pass, by symbol (resubscribe). */
+  private readonly resyncDeferred = new Map<string, NodeJS.Timeout>();
   readonly venue: VenueAdapter;
   /** The venue merges by replicas: this collector numbers each book's messages (SymbolState.n). */
   private readonly replica: boolean;
@@ -432,15 +434,25 @@ export class Collector {
 
   /**
    * Ask the venue for a fresh websocket snapshot of one book (unsubscribe + subscribe). At most one per
-   * symbol every RESUBSCRIBE_MS: venues cap subscriptions per connection (OKX: 480 an hour), and the
-   * arbiter retries a request that brought nothing.
+   * symbol every RESUBSCRIBE_MS: venues cap subscriptions per connection (OKX: 480 an hour). A request
+   * within that time is not dropped but deferred to its end (one pending per symbol): a feed that fails
+   * twice in a row (a replica venue's checksum) is back in RESUBSCRIBE_MS, not after the arbiter's retry.
    */
   resubscribe(symbol: string, reason = 'request'): void {
     const msgs = this.venue.resyncMessages?.(symbol);
     const c = this.connectionOf.get(symbol);
     if (msgs === undefined || c === undefined || !c.connected || this.stopped) return;
     const t = now();
-    if (t - (this.resyncAt.get(symbol) ?? -Infinity) < RESUBSCRIBE_MS) return;
+    const wait = (this.resyncAt.get(symbol) ?? -Infinity) + RESUBSCRIBE_MS - t;
+    if (wait > 0) {
+      if (this.resyncDeferred.has(symbol)) return;
+      const timer = setTimeout(() => {
+        this.resyncDeferred.delete(symbol);
+        this.resubscribe(symbol, reason);
+      }, wait);
+      this.resyncDeferred.set(symbol, timer);
+      return;
+    }
     this.resyncAt.set(symbol, t);
     c.send(msgs);
     this.log.info({ symbol, reason }, 'resubscribed for a fresh snapshot');
@@ -535,6 +547,7 @@ export class Collector {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    for (const t of this.resyncDeferred.values()) clearTimeout(t);
     for (const c of this.connections) c.stop();
     this.rest.close();
     this.publishStatus();
