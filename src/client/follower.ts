@@ -4,7 +4,7 @@
  * arbiter heard from saying it has no live feed). No I/O: subscribe() (one book) and subscribeVenue() (every
  * book of a venue) drive it, so both follow one rule.
  */
-import { BookReplica } from '../core/replica.js';
+import { BookReplica, EPOCH_SILENT_US } from '../core/replica.js';
 import type { ConsolidatedHeartbeat, ConsolidatedMessage } from '../core/consolidated.js';
 import type { OrderBook } from '../core/book.js';
 import type { Logger } from '../log.js';
@@ -53,12 +53,7 @@ const NOTHING: Step = {};
 /** Data applied this recently proves some arbiter live (arbiters' default heartbeat period). */
 const LIVE_DATA_US = 1_000_000;
 
-/**
- * A replica venue's book (an epoch per arbiter): the arbiter followed is given up when nothing of its epoch
- * came for this long while another epoch was heard (arbiters send a heartbeat every second at least)...
- */
-const EPOCH_SILENT_US = 2_500_000;
-/** ...or sooner, when another epoch published this many deltas over at least EPOCH_BUSY_US since ours last spoke. */
+/** A followed epoch silent for EPOCH_SILENT_US is given up, or sooner, when another epoch published this many deltas over at least EPOCH_BUSY_US since ours last spoke. */
 const EPOCH_BUSY_DELTAS = 5;
 const EPOCH_BUSY_US = 250_000;
 

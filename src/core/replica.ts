@@ -19,6 +19,13 @@ import type {
 
 const CHECK_DEPTH = 20;
 
+/**
+ * How long the epoch a reader follows may be silent, while another speaks, before the reader takes another
+ * arbiter's book (µs; arbiters send a heartbeat every second at least). One rule for every reader: the SDK's
+ * follower and the recorder (docs/wire-format.md, "Epochs").
+ */
+export const EPOCH_SILENT_US = 2_500_000;
+
 /** 'other': a message of another epoch than the one followed (another arbiter's numbering): ignored. */
 export type ReplicaVerdict = 'applied' | 'reset' | 'stale' | 'gap' | 'buffered' | 'other';
 

@@ -105,7 +105,6 @@ class ReplicaFeed {
   checksumMismatches = 0;
   errors = 0;
   disagreements = 0;
-  gaps = 0;
   lastMs = NaN;
   lastValidMs = NaN;
   lastBadMs = NaN;
@@ -293,7 +292,6 @@ export class ReplicaArbiter implements BookCore {
       return;
     }
     if (verdict === 'gap') {
-      f.gaps++;
       this.counters.feedGaps++;
       this.fail(f, 'gap', nowMs, `skipped ${f.seq + 1}..${coverStart(ev)}`);
       return;

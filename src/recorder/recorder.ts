@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { nowMicros } from '../core/clock.js';
+import { EPOCH_SILENT_US } from '../core/replica.js';
 import { consolidatedVerdict } from '../core/sequence.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
@@ -70,8 +71,6 @@ interface BookSeq {
   epochAt: number;
   otherAt: number;
 }
-
-const EPOCH_SILENT_US = 2_500_000;
 
 export class RecorderError extends Error {
   override name = 'RecorderError';
