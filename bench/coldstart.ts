@@ -54,6 +54,10 @@ console.log(
     `(${(weight / N).toFixed(2)} per book), snapshots served ${st.snapshotsServed}, 429s ${st.rest429}, ` +
     `418s ${st.rest418}, refused connections ${st.wsRefusedConnections + st.wsRefusedStreams}`,
 );
+console.log(
+  `  requests moved from a collector out of weight: ${arb.counters.snapshotsMoved}; cancelled in time: ` +
+    collectors.map((c) => c.counters.snapshotsCancelled).reduce((a, b) => a + b, 0),
+);
 for (const [ip, u] of Object.entries(ips))
   console.log(`  ${ip}: ${u.requests} requests, weight ${u.weight}, peak ${u.peakWindowWeight} in one minute`);
 for (const c of collectors) await c.stop();

@@ -130,6 +130,11 @@ const MAX_EPISODES = 256;
 /** Periodic snapshot budget: about 10 MB/s of JSON levels, well within one core's encoding speed. */
 const DEFAULT_PERIODIC_LEVELS_PER_SEC = 500_000;
 
+/** A request queued this long by a collector's rate limit moves to a collector with weight left. */
+const REROUTE_AFTER_MS = 2000;
+/** A collector whose 'queued' word says it has weight again within this long counts as having some. */
+const BUSY_SLACK_MS = 1000;
+
 /** After a peer could not serve a book, collectors are asked for this long. */
 const PEER_BACKOFF_MS = 10_000;
 
@@ -182,6 +187,8 @@ class BookHandler implements ArbiterSink {
   private noSourceLoggedAt = -Infinity;
   /** The collector the last snapshot request went to: only its word on it counts (onSnapshotStatus). */
   askedCollector: string | undefined;
+  /** Until when that collector said the request waits for REST weight (performance.now() ms). */
+  queuedUntil = -Infinity;
   /** Peer requests since the book was last synced (a peer's book that does not chain is asked again once). */
   private peerTries = 0;
   /** A peer request is outstanding (never two at once for one book). */
@@ -342,9 +349,25 @@ class BookHandler implements ArbiterSink {
     // requests for one book meet at one collector, which makes one fetch for both; the books spread over
     // the collectors. The core's first, fast retry goes to the same collector too (it merges a repeat of a
     // request it has in hand); later retries each to the next one.
+    // A collector that said it has no weight left for a while is passed over for one that has (a cold start:
+    // the first collector up is asked for every book before the others deliver).
     const ids = [...pool].sort();
-    const collector = ids[(this.bookHash + Math.max(0, attempt - 2)) % ids.length];
+    const start = (this.bookHash + Math.max(0, attempt - 2)) % ids.length;
+    let collector = ids[start];
+    const now = performance.now();
+    const repeat = attempt === 2 && this.askedCollector !== undefined && ids.includes(this.askedCollector);
+    if (repeat)
+      collector = this.askedCollector!; // the fast retry repeats the request where it went
+    else
+      for (let k = 0; k < ids.length; k++) {
+        const c = ids[(start + k) % ids.length];
+        if (!this.svc.restBusy(c, now)) {
+          collector = c;
+          break;
+        }
+      }
     this.askedCollector = collector;
+    this.queuedUntil = -Infinity;
     this.info(collector).snapshotsFetched++;
     if (reason === 'checksum' && attempt === 1)
       this.svc.log.warn(
@@ -356,6 +379,22 @@ class BookHandler implements ArbiterSink {
       this.ctlTopic,
       encode({ v: 1, type: 'snapshot-request', venue: this.venue, symbol: this.symbol, collector, reason }),
     );
+  }
+
+  /**
+   * A request queued at a collector with no weight left for a while moves to a collector in the pool that has
+   * some: the first is told to drop it (SnapshotCancel), so the venue's weight is spent once per book.
+   */
+  moveQueuedRequest(now: number): void {
+    const asked = this.askedCollector;
+    if (asked === undefined || !this.core.heldByQueue(now) || !(this.queuedUntil > now + REROUTE_AFTER_MS)) return;
+    if (!this.core.snapshotSources(now).some((c) => c !== asked && !this.svc.restBusy(c, now))) return;
+    this.svc.counters.snapshotsMoved++;
+    this.svc.pub!.send(
+      this.ctlTopic,
+      encode({ v: 1, type: 'snapshot-cancel', venue: this.venue, symbol: this.symbol, collector: asked }),
+    );
+    this.core.retryNow(now);
   }
 
   reset(reason: 'initial' | 'resync', snap: BookSnapshot): void {
@@ -546,7 +585,17 @@ export class ArbiterService {
     /** Books taken from a peer arbiter, and peer requests that could not be served. */
     peerSnapshots: 0,
     peerFailures: 0,
+    /** Snapshot requests moved from a collector out of weight to one with weight left. */
+    snapshotsMoved: 0,
   };
+  /** Per collector, until when its last 'queued' word said it has no REST weight (performance.now() ms). */
+  private readonly restBusyUntil = new Map<string, number>();
+  private lastMoveScan = 0;
+
+  /** Whether a collector said it has no REST weight for more than `slackMs` from now. */
+  restBusy(collector: string, now: number, slackMs = BUSY_SLACK_MS): boolean {
+    return (this.restBusyUntil.get(collector) ?? -Infinity) > now + slackMs;
+  }
   private readonly maxHeldTotal: number;
   /** Peer arbiters' snapshot services (ArbiterServiceOptions.peers). */
   readonly peers?: PeerSnapshots;
@@ -844,14 +893,22 @@ export class ArbiterService {
       return;
     }
     const b = this.books.get(`${m.venue}.${m.symbol}`);
+    // the collector's budget, whichever arbiter asked: routes this arbiter's next requests (only ids the book
+    // tracks from their data, so the map stays bounded)
+    const eta = typeof m.etaMs === 'number' && Number.isFinite(m.etaMs) ? Math.min(Math.max(0, m.etaMs), 600_000) : 0;
+    if (b !== undefined && m.state === 'queued' && b.core.hasFeed(m.collector) && eta > 0)
+      this.restBusyUntil.set(m.collector, nowMs + eta);
     if (b === undefined || b.askedCollector !== m.collector) return;
     if (m.state !== 'queued' && m.state !== 'failed') return;
+    if (m.state === 'queued') b.queuedUntil = nowMs + eta;
     if (m.state === 'failed')
       this.log.info(
         { symbol: m.symbol, collector: m.collector, why: String(m.reason).slice(0, 200) },
         'snapshot will not come; asking another collector',
       );
-    b.core.onSnapshotStatus(m.state, typeof m.etaMs === 'number' ? m.etaMs : 0, nowMs);
+    // a request in flight is held until its answer is due: a slow venue is not a reason to fetch twice
+    const due = typeof m.answerWithinMs === 'number' && Number.isFinite(m.answerWithinMs) ? m.answerWithinMs : 0;
+    b.core.onSnapshotStatus(m.state, Math.max(eta, Math.min(Math.max(0, due), 60_000)), nowMs);
   }
 
   /** A message whose collector field is not the authenticated peer that sent it: refused, logged once per peer. */
@@ -868,8 +925,11 @@ export class ArbiterService {
   private tick(): void {
     const now = performance.now();
     let held = 0;
+    const scanMoves = this.restBusyUntil.size > 0 && now - this.lastMoveScan >= 100;
+    if (scanMoves) this.lastMoveScan = now;
     for (const b of this.books.values()) {
       b.core.onTimer(now);
+      if (scanMoves) b.moveQueuedRequest(now);
       held += b.core.buffered;
     }
     if (held > this.maxHeldTotal) this.shed(held, now);

@@ -20,6 +20,7 @@ import {
   topics,
   type CollectorStatus,
   type FeedStatus,
+  type SnapshotCancel,
   type SnapshotRequest,
   type SnapshotStatus,
 } from '../wire/messages.js';
@@ -109,6 +110,8 @@ export class Collector {
   private readonly limiter: WeightLimiter;
   private readonly rest: RestClient;
   private readonly inflight = new Set<string>();
+  /** Snapshot requests still waiting for REST weight, by symbol: an arbiter may move them elsewhere (cancel). */
+  private readonly waitingForBudget = new Map<string, BudgetWait>();
   /** Symbols whose snapshot request the venue refused as wrong (400/404): retrying cannot succeed. */
   private readonly restRefused = new Set<string>();
   /** When each symbol's last websocket resync was asked for (performance.now ms). */
@@ -125,6 +128,8 @@ export class Collector {
     ignored: 0,
     snapshotErrors: 0,
     snapshotsPublished: 0,
+    /** Snapshot requests an arbiter moved to another collector while they waited for weight here. */
+    snapshotsCancelled: 0,
     /** REST answers 429 (over the venue's limit) and 418 (IP banned): each one is a bug to fix. */
     rateLimited: 0,
     banned: 0,
@@ -353,12 +358,14 @@ export class Collector {
     return unknown;
   }
 
-  /**
-   * One REST GET within the venue's weight budget: waits for the budget, reads the venue's used-weight
-   * header, and blocks all REST until Retry-After on a 429/418. undefined: no answer (logged).
-   */
   /** Tell the arbiters what became of a snapshot they asked for (SnapshotStatus). */
-  private snapshotStatus(symbol: string, state: SnapshotStatus['state'], reason: string, etaMs?: number): void {
+  private snapshotStatus(
+    symbol: string,
+    state: SnapshotStatus['state'],
+    reason: string,
+    etaMs?: number,
+    answerWithinMs?: number,
+  ): void {
     const m: SnapshotStatus = {
       v: 1,
       type: 'snapshot-status',
@@ -369,18 +376,34 @@ export class Collector {
       reason,
     };
     if (etaMs !== undefined) m.etaMs = Math.ceil(etaMs);
+    if (answerWithinMs !== undefined) m.answerWithinMs = answerWithinMs;
     this.pub?.send(topics.status(this.id), encode(m));
   }
 
-  private async restGet(url: string, weight: number, timeoutMs: number, what = ''): Promise<HttpAnswer | undefined> {
+  /**
+   * One REST GET within the venue's weight budget: waits for the budget, reads the venue's used-weight
+   * header, and blocks all REST until Retry-After on a 429/418. undefined: no answer (logged), or `budget`
+   * was cancelled while it waited.
+   */
+  private async restGet(
+    url: string,
+    weight: number,
+    timeoutMs: number,
+    what = '',
+    budget?: BudgetWait,
+  ): Promise<HttpAnswer | undefined> {
     let wait = this.limiter.delayFor(weight, Date.now());
     if (wait > 0)
       this.log.debug({ what, waitMs: wait, blocked: this.limiter.blocked > Date.now() }, 'REST delayed by rate limit');
-    while (wait > 0 && !this.stopped) {
-      await sleep(wait);
+    while (wait > 0 && !this.stopped && !budget?.cancel.signal.aborted) {
+      await sleep(wait, budget?.cancel.signal);
       wait = this.limiter.delayFor(weight, Date.now());
     }
-    if (this.stopped) return undefined;
+    if (this.stopped || budget?.cancel.signal.aborted) return undefined;
+    if (budget) {
+      budget.sent = true;
+      budget.onSend();
+    }
     const done = this.limiter.take(weight, Date.now());
     this.counters.restWeight += weight;
     let res: HttpAnswer;
@@ -421,8 +444,12 @@ export class Collector {
           this.log.warn({ err: (e as Error).message }, 'bad control message');
           continue;
         }
-        if (req.type !== 'snapshot-request' || req.collector !== this.id) continue;
-        if (!this.symbols.has(req.symbol)) continue;
+        if (req.collector !== this.id || !this.symbols.has(req.symbol)) continue;
+        if ((req as unknown as SnapshotCancel).type === 'snapshot-cancel') {
+          this.cancelSnapshot(req.symbol);
+          continue;
+        }
+        if (req.type !== 'snapshot-request') continue;
         if ((this.opts.snapshotSource ?? this.venue.snapshotSource) === 'websocket')
           this.resubscribe(req.symbol, req.reason);
         else void this.fetchSnapshot(req.symbol, req.reason);
@@ -459,6 +486,18 @@ export class Collector {
   }
 
   /**
+   * An arbiter moved this symbol's request to a collector with weight left: drop it if it still waits for
+   * weight here (once sent, it runs its course), and say so, so other arbiters that asked move on too.
+   */
+  private cancelSnapshot(symbol: string): void {
+    const w = this.waitingForBudget.get(symbol);
+    if (w === undefined || w.sent || w.cancel.signal.aborted) return;
+    w.cancel.abort();
+    this.counters.snapshotsCancelled++;
+    this.snapshotStatus(symbol, 'failed', 'cancelled: asked elsewhere');
+  }
+
+  /**
    * One REST snapshot within the weight budget; one request per symbol at a time (concurrent asks share it),
    * none for a symbol whose request the venue refused as wrong (it cannot succeed).
    */
@@ -470,14 +509,22 @@ export class Collector {
     if (this.inflight.has(symbol)) return this.snapshotStatus(symbol, 'queued', 'in progress', 0);
     if (this.restRefused.has(symbol)) return this.snapshotStatus(symbol, 'failed', 'refused by the venue');
     this.inflight.add(symbol);
+    // once sent, the arbiters hold their retries until the answer is due (they would spend weight twice)
+    const timeoutMs = 10_000;
+    const budget: BudgetWait = {
+      cancel: new AbortController(),
+      sent: false,
+      onSend: () => this.snapshotStatus(symbol, 'queued', 'in progress', 0, timeoutMs),
+    };
+    this.waitingForBudget.set(symbol, budget);
     try {
       const req = venue.snapshotRequest(this.opts.restUrl, symbol, this.opts.snapshotLimit);
       // the arbiter waits for a request this collector has in hand instead of asking another collector
       const wait = this.limiter.delayFor(req.weight, Date.now());
       if (wait > 0) this.snapshotStatus(symbol, 'queued', 'rate limit', wait);
-      const res = await this.restGet(req.url, req.weight, 10_000, symbol);
+      const res = await this.restGet(req.url, req.weight, timeoutMs, symbol, budget);
       if (res === undefined) {
-        if (!this.stopped) {
+        if (!this.stopped && !budget.cancel.signal.aborted) {
           this.counters.snapshotErrors++;
           this.snapshotStatus(symbol, 'failed', 'request failed');
         }
@@ -512,6 +559,7 @@ export class Collector {
       this.log.info({ symbol, seq: r.snapshot.seq, reason }, 'snapshot published');
     } finally {
       this.inflight.delete(symbol);
+      this.waitingForBudget.delete(symbol);
     }
   }
 
@@ -557,8 +605,25 @@ export class Collector {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** A snapshot request waiting for REST weight: cancelled by an arbiter until it is sent. */
+interface BudgetWait {
+  cancel: AbortController;
+  sent: boolean;
+  /** Called when the request is sent (no longer cancellable). */
+  onSend: () => void;
+}
+
+/** Resolves after ms, or at once when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((r) => {
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      r();
+    }
+  });
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -641,7 +641,16 @@ export class BookArbiter implements BookCore {
       return;
     }
     const eta = Number.isFinite(etaMs) && etaMs > 0 ? etaMs : 0;
+    // a later word may shorten the hold (the request was sent sooner than its rate-limit ETA said)
     this.heldUntil = nowMs + Math.min(eta + this.snapshotTimeoutMs, MAX_HOLD_MS);
+  }
+
+  heldByQueue(nowMs: number): boolean {
+    return this._state === 'unsynced' && !Number.isNaN(this.requestedAt) && nowMs < this.heldUntil;
+  }
+
+  retryNow(nowMs: number): void {
+    if (this._state === 'unsynced') this.request('retry', nowMs);
   }
 
   /**

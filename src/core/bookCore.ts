@@ -25,6 +25,10 @@ export interface BookCore {
   shed(nowMs: number): number;
   onSnapshotStatus(state: 'queued' | 'failed', etaMs: number, nowMs: number): void;
   snapshotSources(nowMs: number): string[];
+  /** A collector's 'queued' word holds the snapshot request now (the shell may move it to one with budget). */
+  heldByQueue(nowMs: number): boolean;
+  /** Ask for the snapshot again now (the request moved to another collector). */
+  retryNow(nowMs: number): void;
   hasFeed(id: string): boolean;
   feedStats(): Map<string, FeedStats>;
   resetLagWindow(): void;

@@ -421,6 +421,10 @@ export class ReplicaArbiter implements BookCore {
 
   /** A collector's word on a websocket resync: nothing to hold; the retry timing above applies. */
   onSnapshotStatus(_state: 'queued' | 'failed', _etaMs: number, _nowMs: number): void {}
+  heldByQueue(_nowMs: number): boolean {
+    return false;
+  }
+  retryNow(_nowMs: number): void {}
 
   snapshotSources(nowMs: number): string[] {
     const out: string[] = [];

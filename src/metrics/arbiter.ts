@@ -78,6 +78,12 @@ export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService
   );
   liveTotal(
     reg,
+    'arbiter_snapshots_moved_total',
+    'Snapshot requests moved from a collector with no REST weight left for a while to one with weight (the first is told to drop it).',
+    () => k.snapshotsMoved,
+  );
+  liveTotal(
+    reg,
     'arbiter_peer_failures_total',
     'Peer arbiter requests that could not be served (collectors were asked instead).',
     () => k.peerFailures,

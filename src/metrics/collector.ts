@@ -64,6 +64,12 @@ export function registerCollectorMetrics(reg: client.Registry, c: Collector): vo
   liveTotal(reg, 'collector_snapshot_errors_total', 'Failed REST snapshot fetches.', () => k.snapshotErrors);
   liveTotal(
     reg,
+    'collector_snapshots_cancelled_total',
+    'Snapshot requests an arbiter moved to another collector while they waited for REST weight here (no weight spent).',
+    () => k.snapshotsCancelled,
+  );
+  liveTotal(
+    reg,
     'collector_connection_gaps_total',
     "Skips in a venue's per-connection message numbering (Coinbase sequence_num); each resyncs that connection's books.",
     () => k.connectionGaps,

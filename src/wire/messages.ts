@@ -49,6 +49,19 @@ export interface SnapshotRequest {
   reason: string;
 }
 
+/**
+ * The arbiter moved a snapshot request elsewhere (the collector it asked has no weight left for a while,
+ * another has): the named collector drops it if it is still waiting for the budget, and says 'failed'
+ * ('cancelled') so any other arbiter that asked it moves on too.
+ */
+export interface SnapshotCancel {
+  v: 1;
+  type: 'snapshot-cancel';
+  venue: string;
+  symbol: string;
+  collector: string;
+}
+
 export interface FeedStatus {
   symbol: string;
   connected: boolean;
@@ -75,6 +88,8 @@ export interface SnapshotStatus {
   collector: string;
   state: 'queued' | 'failed';
   etaMs?: number;
+  /** With 'queued' for a request already sent: the collector answers, or says 'failed', within this long. */
+  answerWithinMs?: number;
   reason?: string;
 }
 
