@@ -94,7 +94,8 @@ export function parseGeminiMessage(text: string, collector: string, recvTime: nu
     const r = reply(m);
     if (r !== undefined) return r;
     if (typeof m.t === 'number') return { ignored: 'trade' };
-    if (typeof m.b === 'string' && typeof m.a === 'string') return { ignored: 'bookTicker' };
+    // a book ticker; an empty book's has only u, E and s (Gemini omits empty fields)
+    if (typeof m.u === 'number' && typeof m.s === 'string') return { ignored: 'bookTicker' };
     if ('lastUpdateId' in m) return { ignored: 'depth' };
     return { error: 'unrecognised message: no "e" event type' };
   }
