@@ -78,7 +78,7 @@ test('gemini: a lossy feed alone heals every gap by resubscribing (the snapshot 
     seed: 13,
     rate: 100,
     profiles: ['lossy', undefined],
-    faults: { lossy: { dropRate: 0.02, jitterMs: 3 } },
+    faults: { lossy: { dropRate: 0.02, delayMs: 30, jitterMs: 3 } }, // late: messages are in flight when a resync is asked
     gapTimeoutMs: 50,
     snapshotTimeoutMs: 3000,
   });
