@@ -17,8 +17,9 @@
  *      Errors (the simulator's choice; Gemini documents code -1013 for a malformed request):
  *      {"id","status":400,"error":{"code":-1013,"msg"}} for malformed JSON, an unknown method, params that are
  *      not stream names, an unknown symbol or stream; the connection stays open.
- *      Not modelled: trades, bookTicker, partial depth, the `depth` method, time/conninfo/ping, limits, REST
- *      (404), capture replay.
+ *      Capture replay (a feed from capture.ts, whose first depthUpdate is the book): each update is sent as
+ *      recorded, "E" re-stamped.
+ *      Not modelled: trades, bookTicker, partial depth, the `depth` method, time/conninfo/ping, limits, REST (404).
  */
 import { splitSymbol } from '../exchangeInfo.js';
 import type { BookEvent, Feed } from '../feed.js';
@@ -97,9 +98,12 @@ class GeminiProtocol implements VenueProtocol {
 
   encode(ev: BookEvent): Buffer {
     return ev.frame('depth', () =>
-      Buffer.from(
-        `{"e":"depthUpdate","E":${nanos(ev.E)},"s":"${this.wireSymbol(ev.symbol)}","U":${ev.prev},"u":${ev.last},"b":${levelsJson(ev.changes.bids)},"a":${levelsJson(ev.changes.asks)}}`,
-      ),
+      // capture replay: the message as recorded, E re-stamped to the send time
+      ev.captured !== undefined
+        ? Buffer.from(ev.captured.replace(/"E":\d+/, `"E":${nanos(ev.E)}`))
+        : Buffer.from(
+            `{"e":"depthUpdate","E":${nanos(ev.E)},"s":"${this.wireSymbol(ev.symbol)}","U":${ev.prev},"u":${ev.last},"b":${levelsJson(ev.changes.bids)},"a":${levelsJson(ev.changes.asks)}}`,
+          ),
     ) as Buffer;
   }
 
