@@ -10,6 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import { nowMicros } from '../core/clock.js';
 import { coverStart } from '../core/sequence.js';
+import type { BookSnapshot } from '../core/types.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { BusPublisher, BusSubscriber, Transport } from '../transport/types.js';
@@ -81,6 +82,12 @@ interface SymbolState {
    */
   n: number;
   owner?: object;
+  /**
+   * Venues whose snapshot is the first diff after subscribing (VenueAdapter.snapshotFromFirstDelta): the
+   * socket whose next delta of this book is that snapshot (a new socket; a resync's once its unsubscribe
+   * was answered).
+   */
+  snapshotFrom?: object;
   messages: number;
   gaps: number;
   snapshots: number;
@@ -186,6 +193,10 @@ export class Collector {
         localAddress: o.localAddress,
         mayOpen: () => gate?.tryOpen(Date.now()) ?? 0,
         onText: (text, socket) => this.onMessage(text, socket),
+        onOpen: (socket) => {
+          if (this.venue.snapshotFromFirstDelta !== undefined)
+            for (const sym of symbols) this.symbols.get(sym)!.snapshotFrom = socket;
+        },
       });
       this.connections.push(c);
       for (const s of symbols) this.connectionOf.set(s, c);
@@ -230,11 +241,23 @@ export class Collector {
     this.counters.messages++;
     const r = this.venue.parse(text, this.id, recvTime);
     if (r.connectionSeq !== undefined && socket !== undefined) this.checkConnectionSeq(socket, r.connectionSeq);
+    if (r.unsubscribed !== undefined && this.venue.snapshotFromFirstDelta !== undefined) {
+      const st = this.symbols.get(r.unsubscribed);
+      if (st !== undefined && socket !== undefined && this.connectionOf.get(r.unsubscribed)?.socket === socket)
+        st.snapshotFrom = socket;
+    }
     if (r.delta) {
       const d = r.delta;
       const st = this.symbols.get(d.symbol);
       if (!st) {
         this.counters.ignored++;
+        return;
+      }
+      if (st.snapshotFrom !== undefined && st.snapshotFrom === socket) {
+        st.snapshotFrom = undefined;
+        const s = this.venue.snapshotFromFirstDelta!(d);
+        if (s.snapshot) this.onMessageSnapshot(s.snapshot, st, socket);
+        else this.badMessage(s.error ?? 'bad snapshot', text);
         return;
       }
       if (this.replica) {
@@ -251,29 +274,37 @@ export class Collector {
       this.pub!.send(topics.raw(d.venue, d.symbol), encodeCollectorEvent(d));
       this.counters.published++;
     } else if (r.snapshot) {
-      const sn = r.snapshot;
-      const st = this.symbols.get(sn.symbol);
-      // snapshots by REST only: the venue's websocket ones are not used (a venue reset's still is)
-      if (!st || (this.opts.snapshotSource === 'rest' && sn.reset !== true)) {
+      const st = this.symbols.get(r.snapshot.symbol);
+      if (!st) {
         this.counters.ignored++;
         return;
       }
-      if (this.replica) {
-        st.owner = socket;
-        sn.seq = ++st.n;
-      }
-      st.snapshots++;
-      st.last = sn.seq;
-      this.pub!.send(topics.raw(sn.venue, sn.symbol), encodeCollectorEvent(sn));
-      this.counters.snapshotsPublished++;
-    } else if (r.error) {
-      this.counters.parseErrors++;
-      if (this.counters.parseErrors <= 10 || this.counters.parseErrors % 1000 === 0)
-        this.log.warn(
-          { error: r.error, sample: text.slice(0, 200), count: this.counters.parseErrors },
-          'bad message from venue',
-        );
-    } else this.counters.ignored++;
+      this.onMessageSnapshot(r.snapshot, st, socket);
+    } else if (r.error) this.badMessage(r.error, text);
+    else this.counters.ignored++;
+  }
+
+  /** A snapshot the venue sent on the websocket. */
+  private onMessageSnapshot(sn: BookSnapshot, st: SymbolState, socket: object | undefined): void {
+    // snapshots by REST only: the venue's websocket ones are not used (a venue reset's still is)
+    if (this.opts.snapshotSource === 'rest' && sn.reset !== true) {
+      this.counters.ignored++;
+      return;
+    }
+    if (this.replica) {
+      st.owner = socket;
+      sn.seq = ++st.n;
+    }
+    st.snapshots++;
+    st.last = sn.seq;
+    this.pub!.send(topics.raw(sn.venue, sn.symbol), encodeCollectorEvent(sn));
+    this.counters.snapshotsPublished++;
+  }
+
+  private badMessage(error: string, text: string): void {
+    this.counters.parseErrors++;
+    if (this.counters.parseErrors <= 10 || this.counters.parseErrors % 1000 === 0)
+      this.log.warn({ error, sample: text.slice(0, 200), count: this.counters.parseErrors }, 'bad message from venue');
   }
 
   /**

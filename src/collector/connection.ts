@@ -29,6 +29,8 @@ export interface ConnectionOptions {
   mayOpen?(): number;
   /** A text frame, and the socket it came on (during a make-before-break roll two sockets deliver). */
   onText(text: string, socket: object): void;
+  /** A socket opened and its subscribe frames were sent. */
+  onOpen?(socket: object): void;
 }
 
 export class VenueConnection {
@@ -85,6 +87,7 @@ export class VenueConnection {
       this.connectedAt = now();
       this.lastMsgAt = now();
       for (const m of this.o.venue.subscribeMessages(this.o.symbols)) ws.send(m);
+      this.o.onOpen?.(ws);
       if (this.retiring) {
         // make-before-break: the new socket is up, the old one can go; the arbiter drops the overlap.
         const old = this.retiring;
@@ -108,6 +111,11 @@ export class VenueConnection {
       this.o.log.warn({ code, delayMs: delay, url }, 'disconnected; reconnecting');
       this.reconnectTimer = setTimeout(() => this.connect(), delay);
     });
+  }
+
+  /** The socket frames are sent on now, if connected. */
+  get socket(): object | undefined {
+    return this.connected ? this.ws : undefined;
   }
 
   /** Send text frames (subscribe, resubscribe, ping) if the socket is up; false otherwise. */

@@ -25,6 +25,7 @@ export const SIM_VENUE_IDS = [
   'bybit-linear',
   'kraken',
   'coinbase',
+  'gemini',
   'gemini-v2',
 ] as const;
 export type SimVenue = (typeof SIM_VENUE_IDS)[number];

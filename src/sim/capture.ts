@@ -4,7 +4,8 @@
  *   REST venues (binance, binance-usdm): line 1 is the REST depth snapshot body, then the diff messages
  *     (raw, or in a combined-stream envelope {"stream","data"}).
  *   websocket-snapshot venues (okx, bybit, bybit-linear): the first book message is the venue's snapshot
- *     (OKX `action: snapshot`, Bybit `type: snapshot`), then its deltas.
+ *     (OKX `action: snapshot`, Bybit `type: snapshot`), then its deltas; where the snapshot is the first diff
+ *     after subscribing (gemini), the first diff of the capture.
  * Every line is parsed by the venue's own adapter (src/venues: one parser for the collector and the
  * simulator), so the simulator reads exactly what a collector would. Lines the adapter ignores or refuses
  * (acks, pongs, other channels, junk) and books of another symbol than the first are counted and skipped;
@@ -115,6 +116,14 @@ export function parseCapture(text: string, venue: VenueId = 'binance'): CaptureD
     const line = lines[i].trim();
     if (line === '') continue;
     const r = adapter.parse(line, 'capture', 0);
+    // a venue whose snapshot is the first diff after subscribing (Gemini): a capture starts at its subscribe
+    if (data === undefined && r.delta !== undefined && adapter.snapshotFromFirstDelta !== undefined) {
+      const s = adapter.snapshotFromFirstDelta(r.delta);
+      if (s.snapshot !== undefined) {
+        r.snapshot = s.snapshot;
+        delete r.delta;
+      }
+    }
     const ev = r.delta ?? r.snapshot;
     if (ev === undefined) {
       ignored++;

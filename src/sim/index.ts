@@ -12,6 +12,7 @@
  *   bybit-linear  Bybit v5 linear /v5/public/linear, same
  *   kraken        Kraken spot WebSocket v2 /v2 `book` (BTC/USD), depths 10-1000, CRC32 checksum, no ids, no REST
  *   coinbase      Coinbase Advanced Trade / `level2` (BTC-USD) full book + `heartbeats`, sequence_num per connection
+ *   gemini        Gemini's current API / ?snapshot=-1, btcusd@depth@100ms, one id counter for all books (U = previous u)
  *   gemini-v2     Gemini market data v2 (archived) /v2/marketdata `l2` (BTCUSD), full book, no ids, no checksum
  *
  * Paths, one rule for websockets and REST:  [/<venue>][/p/<profile>]/<the venue's own path>
@@ -61,6 +62,11 @@ function example(sim: ExchangeSimulator, venue: VenueId): string {
       return `${base} (type subscribe, channel level2 and heartbeats, product_ids ${sim.booksOf(venue).join(',')})`;
     case 'kraken':
       return `${base}/v2 (method subscribe, channel book, symbol ${sim.booksOf(venue).join(',')})`;
+    case 'gemini':
+      return `${base}?snapshot=-1 (method SUBSCRIBE, params ${sim
+        .booksOf(venue)
+        .map((s) => `${s.toLowerCase()}@depth@100ms`)
+        .join(',')})`;
     case 'gemini-v2':
       return `${base}/v2/marketdata (type subscribe, l2, symbols ${sim.booksOf(venue).join(',')})`;
     default:

@@ -6,6 +6,7 @@ import { binanceSpot } from './binance.js';
 import { binanceUsdm } from './binance-usdm.js';
 import { bybitLinear, bybitSpot } from './bybit.js';
 import { coinbase } from './coinbase.js';
+import { gemini } from './gemini.js';
 import { geminiV2 } from './gemini-v2.js';
 import { kraken } from './kraken.js';
 import { okx } from './okx.js';
@@ -22,6 +23,7 @@ export const ADAPTERS: readonly VenueAdapter[] = [
   bybitLinear,
   kraken,
   coinbase,
+  gemini,
   geminiV2,
 ];
 

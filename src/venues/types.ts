@@ -25,6 +25,12 @@ export interface ParsedFrame {
    * lost, so every book it carries is resynced (docs/adding-a-venue.md).
    */
   connectionSeq?: number;
+  /**
+   * The venue answered the unsubscribe that starts a resync of this book (venue spelling): every message of
+   * the old subscription is in, so on a venue with snapshotFromFirstDelta the book's next delta on this
+   * socket is the new subscription's snapshot.
+   */
+  unsubscribed?: string;
   error?: string;
 }
 
@@ -112,6 +118,13 @@ export interface VenueAdapter {
   subscribeMessages(symbols: readonly string[]): string[];
   /** Text frames that make the venue send a fresh snapshot of one book (websocket-snapshot venues). */
   resyncMessages?(symbol: string): string[];
+  /**
+   * The venue sends a book's snapshot on subscribe as an ordinary diff with nothing to mark it (Gemini
+   * `?snapshot=-1`): the first diff of the book on a socket after subscribing. Present: parse returns it as a
+   * delta, and the collector takes the first delta of each book on a new socket, and on a socket after a
+   * resync's unsubscribe was answered (ParsedFrame.unsubscribed), as the snapshot this returns.
+   */
+  snapshotFromFirstDelta?(delta: BookDelta): ParsedSnapshot;
 
   /** Parse one text frame. Keeps the original text in delta.raw / snapshot.raw. Never throws. */
   parse(text: string, collector: string, recvTime: number): ParsedFrame;

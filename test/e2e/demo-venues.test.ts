@@ -85,7 +85,7 @@ test('bookwire demo --venues with an unknown venue: exit 2, one line naming the 
   assert.equal(r.code, 2);
   assert.equal(
     r.stderr,
-    'bookwire: --venues bitstamp: unknown venue (known: binance, binance-usdm, okx, bybit, bybit-linear, kraken, coinbase, gemini-v2)\n',
+    'bookwire: --venues bitstamp: unknown venue (known: binance, binance-usdm, okx, bybit, bybit-linear, kraken, coinbase, gemini, gemini-v2)\n',
   );
   assert.equal(r.stdout, '');
 });

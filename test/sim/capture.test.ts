@@ -198,3 +198,24 @@ test('a capture file larger than the replay holds in memory is refused before it
     /capture: .*big\.ndjson is 372 bytes, more than a replay holds in memory \(100 bytes\)/,
   );
 });
+
+test('gemini capture: the first depthUpdate is the book (served as the subscribe snapshot), the update goes out as recorded with E re-stamped', async (t) => {
+  const file = fixture('capture_gemini_gusdgbp.ndjson');
+  const lines = readFileSync(file, 'utf8').trim().split('\n');
+  const sim = await startSim(t, { symbols: [], venues: ['gemini'], capture: file, eventsPerSec: 50 });
+  sim.pause();
+  const p = await Probe.open(t, `${sim.venueWsBase('gemini')}?snapshot=-1`);
+  p.send({ id: 1, method: 'SUBSCRIBE', params: ['gusdgbp@depth@100ms'] });
+  const snap = await p.waitJson((o) => o.e === 'depthUpdate', 3000, 'the snapshot');
+  const rec = JSON.parse(lines[0]);
+  assert.deepEqual([snap.U, snap.u], [rec.U, rec.u]);
+  const num = (l: string[][]) => l.map((x) => x.map(Number));
+  assert.deepEqual([num(snap.b), num(snap.a)], [num(rec.b), num(rec.a)]);
+  sim.resume();
+  await waitFor(() => p.json().filter((o) => o.e === 'depthUpdate').length === 2, 3000, 'the update');
+  const text = p.frames.at(-1)!.text;
+  const E = (JSON.parse(text) as { E: number }).E;
+  assert.equal(text.replace(/"E":\d+/, '"E":0'), lines[1].replace(/"E":\d+/, '"E":0'));
+  assert.notEqual(text, lines[1], 'E re-stamped');
+  assert.ok(E > 1.7e18, 'in nanoseconds');
+});

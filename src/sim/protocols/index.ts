@@ -2,6 +2,7 @@
 import { binanceSpot, binanceUsdm } from './binance.js';
 import { bybitLinear, bybitSpot } from './bybit.js';
 import { coinbase } from './coinbase.js';
+import { gemini } from './gemini.js';
 import { geminiV2 } from './gemini-v2.js';
 import { kraken } from './kraken.js';
 import { okx } from './okx.js';
@@ -15,6 +16,7 @@ export const PROTOCOLS: Record<VenueId, ProtocolFactory> = {
   'bybit-linear': bybitLinear,
   kraken,
   coinbase,
+  gemini,
   'gemini-v2': geminiV2,
 };
 

@@ -19,6 +19,7 @@ export const SIM_VENUES = [
   'bybit-linear',
   'kraken',
   'coinbase',
+  'gemini',
   'gemini-v2',
 ] as const;
 export type VenueId = (typeof SIM_VENUES)[number];
