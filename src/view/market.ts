@@ -138,12 +138,14 @@ export function reasonsText(v: VenueSummary): string {
   return `unsynced: ${parts.join(', ')}`;
 }
 
-/** "REST a 1200/6000 b 25/6000 (a blocked 12s, 429s 1)"; '' when no collector reported its budget. */
+/** "REST weight a 1200/6000 b 25/6000 (a blocked 12s, b 429s 1)"; '' when no collector reported its budget. */
 export function restText(v: VenueSummary): string {
   if (v.rest.size === 0) return '';
   const used: string[] = [];
   const trouble: string[] = [];
-  for (const [id, r] of v.rest) {
+  for (const [collector, r] of v.rest) {
+    // collectors named <venue>-a, <venue>-b read a, b on their venue's line
+    const id = collector.startsWith(`${v.venue}-`) ? collector.slice(v.venue.length + 1) : collector;
     used.push(`${id} ${Math.round(r.used)}/${Math.round(r.limit)}`);
     if (r.blockedMs > 0) trouble.push(`${id} blocked ${Math.ceil(r.blockedMs / 1000)}s`);
     if (r.rateLimited > 0) trouble.push(`${id} 429s ${r.rateLimited}`);
@@ -152,13 +154,14 @@ export function restText(v: VenueSummary): string {
   return `REST weight ${used.join(' ')}${trouble.length ? ` (${trouble.join(', ')})` : ''}`;
 }
 
-/** One venue in one line: "binance 1834/2000 synced  unsynced: ...  REST weight ...". */
-export function venueLine(v: VenueSummary): string {
+/** One venue in one line, "binance 1834/2000 synced  unsynced: ...  REST weight ...", or two if `width` is short. */
+export function venueLines(v: VenueSummary, width: number): string[] {
   const parts = [`${v.venue} ${v.synced}/${v.total} synced`];
   if (v.stale > 0) parts.push(`${v.stale} stale`);
   const reasons = reasonsText(v);
   if (reasons) parts.push(reasons);
   const rest = restText(v);
-  if (rest) parts.push(rest);
-  return parts.join('  ');
+  const line = parts.join('  ');
+  if (!rest) return [line];
+  return line.length + 2 + rest.length <= width ? [`${line}  ${rest}`] : [line, `  ${rest}`];
 }

@@ -2,7 +2,7 @@
  * Pure renderers for the live view: a full-screen frame for a terminal (renderView) and a one-line
  * status for logs and pipes (renderStatusLine). No I/O, no clock except the `now` argument.
  */
-import { chooseRows, reasonsText, restText, summarize, venueLine } from './market.js';
+import { chooseRows, reasonsText, restText, summarize, venueLines } from './market.js';
 import type { FeedView, OverviewState, ViewState } from './state.js';
 
 export const LADDER_DEPTH = 10;
@@ -268,11 +268,11 @@ function detailOf(state: OverviewState): ViewState | undefined {
 }
 
 /** Book rows that fit: `rows` if given, within what `height` leaves after every other line. */
-function bookRows(state: OverviewState, o: RenderOptions, venues: number, detail?: ViewState): number {
+function bookRows(state: OverviewState, o: RenderOptions, venueLines: number, detail?: ViewState): number {
   if (o.height === undefined) return Math.max(1, o.rows ?? DEFAULT_BOOK_ROWS);
   // title, venue lines, column heads, up to two "... more" lines, notes, then a blank and the detail
   const detailMin = detail ? 1 + detailOverhead(detail) + MIN_BOOK_ROWS : 0;
-  const fixed = 1 + venues + 1 + 2 + (state.notes?.length ?? 0) + detailMin;
+  const fixed = 1 + venueLines + 1 + 2 + (state.notes?.length ?? 0) + detailMin;
   const fits = Math.max(MIN_BOOK_ROWS, o.height - fixed);
   return o.rows === undefined ? fits : Math.max(1, Math.min(o.rows, fits));
 }
@@ -293,9 +293,10 @@ export function renderOverview(state: OverviewState, opts: RenderOptions): strin
   const room = opts.width - visibleLength(right) - 2;
   const title = state.title.length <= room ? state.title : room > 1 ? `${state.title.slice(0, room - 1)}…` : '';
   const lines = [spread(title, right, opts.width)];
-  for (const v of venues) lines.push(v.synced === v.total && v.rest.size === 0 ? p(DIM, venueLine(v)) : venueLine(v));
+  for (const v of venues)
+    for (const l of venueLines(v, opts.width)) lines.push(v.synced === v.total && v.rest.size === 0 ? p(DIM, l) : l);
   const detail = detailOf(state);
-  const rows = bookRows(state, opts, venues.length, detail);
+  const rows = bookRows(state, opts, lines.length - 1, detail);
   let shown: number[];
   const more: string[] = [];
   if (books.length <= rows) shown = books.map((_b, i) => i);
@@ -347,7 +348,15 @@ function bookTable(state: OverviewState, shown: number[], p: Paint): string[] {
     // why a book is not synced, after its truth counts (the summary counts the reasons)
     const why = !b.synced && b.waiting ? `  ${p(DIM, waitingText(b.waiting))}` : '';
     const line =
-      row(selected ? '>' : ' ', b.venue, b.symbol, sync, spreads[k], b.updatesPerSec.toFixed(1), `${up}/${b.feeds.length}`) +
+      row(
+        selected ? '>' : ' ',
+        b.venue,
+        b.symbol,
+        sync,
+        spreads[k],
+        b.updatesPerSec.toFixed(1),
+        `${up}/${b.feeds.length}`,
+      ) +
       truth +
       why;
     lines.push(selected ? p(BOLD, line) : line);

@@ -59,7 +59,11 @@ test('overview: one row per book with venue, symbol, synced, spread, upd/s, feed
   const lines = out.split('\n');
   assert.match(lines[0], /^bookwire demo — 2 venues +3 books {2}2\/3 synced$/);
   // one line per venue: synced out of total, the unsynced by reason
-  assert.deepEqual(lines.slice(1, 4), ['binance 1/1 synced', 'okx 1/1 synced', 'bybit 0/1 synced  unsynced: 1 no stats']);
+  assert.deepEqual(lines.slice(1, 4), [
+    'binance 1/1 synced',
+    'okx 1/1 synced',
+    'bybit 0/1 synced  unsynced: 1 no stats',
+  ]);
   assert.match(lines[4], /venue +symbol +synced +spread +upd\/s +feeds +truth/);
   assert.match(lines[5], /^ {2}binance +BTCUSDT +SYNCED +0\.5 +10\.0 +1\/2 +5 OK {2}0 DIFF$/);
   assert.match(lines[6], /^> okx +BTC-USDT +SYNCED +0\.5 +10\.0 +1\/2 +3 OK {2}2 DIFF$/);
