@@ -269,12 +269,12 @@ function detailOf(state: OverviewState): ViewState | undefined {
 
 /** Book rows that fit: `rows` if given, within what `height` leaves after every other line. */
 function bookRows(state: OverviewState, o: RenderOptions, venueLines: number, detail?: ViewState): number {
-  if (o.height === undefined) return Math.max(1, o.rows ?? DEFAULT_BOOK_ROWS);
+  if (o.height === undefined) return Math.max(1, Math.floor(o.rows ?? DEFAULT_BOOK_ROWS));
   // title, venue lines, column heads, up to two "... more" lines, notes, then a blank and the detail
   const detailMin = detail ? 1 + detailOverhead(detail) + MIN_BOOK_ROWS : 0;
   const fixed = 1 + venueLines + 1 + 2 + (state.notes?.length ?? 0) + detailMin;
   const fits = Math.max(MIN_BOOK_ROWS, o.height - fixed);
-  return o.rows === undefined ? fits : Math.max(1, Math.min(o.rows, fits));
+  return o.rows === undefined ? fits : Math.max(1, Math.min(Math.floor(o.rows), fits));
 }
 
 /**
