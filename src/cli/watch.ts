@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { subscribe } from '../client/subscribe.js';
 import type { Transport } from '../transport/types.js';
 import { decodeAny, topics, type ArbiterStats } from '../wire/messages.js';
-import type { OverviewState, ViewState } from '../view/state.js';
+import type { OverviewState, RestView, ViewState } from '../view/state.js';
 import type { Level } from '../core/types.js';
 import type { Logger } from '../log.js';
 
@@ -213,7 +213,7 @@ export class LiveBookView {
         resyncs: f.resyncs,
         caught: (f.checksumMismatches ?? 0) + (f.disagreements ?? 0),
         faulty: f.collector === this.o.faultyFeed,
-        ...(f.rest === undefined ? {} : { rest: { ...f.rest, at: f.rest.time } }),
+        ...(f.rest === undefined ? {} : { rest: restView(f.rest) }),
       })),
       truthMatches: this.truthMatches,
       truthChecks: this.o.simRestBase ? { ...this.truthChecks } : undefined,
@@ -235,6 +235,18 @@ export class LiveBookView {
     this.ac.abort();
     await Promise.allSettled(this.tasks);
   }
+}
+
+/** A feed's REST budget as the view keeps it: `at` the collector's status time. */
+function restView(r: NonNullable<ArbiterStats['feeds'][number]['rest']>): RestView {
+  return {
+    used: r.used,
+    limit: r.limit,
+    blockedMs: r.blockedMs,
+    rateLimited: r.rateLimited,
+    banned: r.banned,
+    at: r.time,
+  };
 }
 
 /** Several books at once: one LiveBookView each, and which one is shown in detail (keys move the choice). */
