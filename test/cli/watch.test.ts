@@ -44,7 +44,6 @@ test("the view takes why a book waits and each feed's REST budget from the arbit
     blockedMs: 0,
     rateLimited: 0,
     banned: 0,
-    time: 42,
     at: 42,
   });
   assert.equal(s.feeds[1].rest, undefined);
