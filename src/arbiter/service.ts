@@ -43,6 +43,7 @@ import {
   encodeConsolidatedDelta,
   encodeHeartbeat,
   topics,
+  type ArbiterFeedStats,
   type ArbiterStats,
   type CollectorStatus,
   type SnapshotStatus,
@@ -120,6 +121,8 @@ interface FeedInfo {
   /** What the collector's last status said (data delivered overrides it: see stats()). */
   connected: boolean;
   snapshotsFetched: number;
+  /** The collector's REST budget as its last status said (shared by every book the collector delivers). */
+  rest?: ArbiterFeedStats['rest'];
 }
 
 /** A feed error is logged at the start of an episode: after this long without one, the next starts another. */
@@ -134,6 +137,15 @@ const DEFAULT_PERIODIC_LEVELS_PER_SEC = 500_000;
 const REROUTE_AFTER_MS = 2000;
 /** A collector whose 'queued' word says it has weight again within this long counts as having some. */
 const BUSY_SLACK_MS = 1000;
+/** A status's REST budget if every figure is a plausible number (it comes from the network), else undefined. */
+function restBudgetOf(r: unknown, time: unknown): ArbiterFeedStats['rest'] {
+  if (typeof r !== 'object' || r === null) return undefined;
+  const o = r as Record<string, unknown>;
+  const ok = (x: unknown): x is number => typeof x === 'number' && x >= 0 && x <= Number.MAX_SAFE_INTEGER;
+  const { used, limit, blockedMs, rateLimited, banned } = o;
+  if (!ok(used) || !ok(limit) || !ok(blockedMs) || !ok(rateLimited) || !ok(banned) || !ok(time)) return undefined;
+  return { used, limit, blockedMs, rateLimited, banned, time };
+}
 
 /** After a peer could not serve a book, collectors are asked for this long. */
 const PEER_BACKOFF_MS = 10_000;
@@ -189,6 +201,8 @@ class BookHandler implements ArbiterSink {
   askedCollector: string | undefined;
   /** Until when that collector said the request waits for REST weight (performance.now() ms). */
   queuedUntil = -Infinity;
+  /** Until when the venue's rate limit holds the request at that collector (its 'queued' etaMs): the stats' waiting. */
+  rateLimitedUntil = NaN;
   /** Peer requests since the book was last synced (a peer's book that does not chain is asked again once). */
   private peerTries = 0;
   /** A peer request is outstanding (never two at once for one book). */
@@ -366,6 +380,8 @@ class BookHandler implements ArbiterSink {
           break;
         }
       }
+    // another collector has its own budget; the same one keeps the request where its rate limit put it
+    if (collector !== this.askedCollector) this.rateLimitedUntil = NaN;
     this.askedCollector = collector;
     this.queuedUntil = -Infinity;
     this.info(collector).snapshotsFetched++;
@@ -499,6 +515,7 @@ class BookHandler implements ArbiterSink {
         attempt: w?.attempt ?? 0,
         forMs: w === undefined ? 0 : Math.round(now - w.sinceMs),
         ...(noCollector ? { noCollector: true as const } : {}),
+        ...(this.rateLimitedUntil > now ? { rateLimitedMs: Math.round(this.rateLimitedUntil - now) } : {}),
       },
     };
   }
@@ -523,7 +540,8 @@ class BookHandler implements ArbiterSink {
         // valid data says connected whatever a status message says; otherwise the last status, if recent
         const delivering = now - lastValidMs <= this.svc.feedTimeout;
         const statusUp = f !== undefined && f.connected && now - f.lastSeenMs < this.svc.feedTimeout;
-        return { collector, connected: delivering || statusUp, ...core, resyncs: f?.snapshotsFetched ?? 0 };
+        const rest = f?.rest === undefined ? {} : { rest: f.rest };
+        return { collector, connected: delivering || statusUp, ...core, resyncs: f?.snapshotsFetched ?? 0, ...rest };
       });
     this.core.resetLagWindow();
     return {
@@ -872,6 +890,7 @@ export class ArbiterService {
       this.peerMismatch(peer, st.collector, 'status');
       return;
     }
+    const rest = restBudgetOf(st.rest, st.time);
     for (const f of st.feeds) {
       if (typeof f !== 'object' || f === null) continue;
       const b = this.books.get(`${st.venue}.${f.symbol}`);
@@ -879,6 +898,7 @@ export class ArbiterService {
       const info = b.info(st.collector);
       info.lastSeenMs = nowMs;
       info.connected = f.connected === true;
+      if (rest !== undefined) info.rest = rest;
     }
   }
 
@@ -901,6 +921,9 @@ export class ArbiterService {
     if (b === undefined || b.askedCollector !== m.collector) return;
     if (m.state !== 'queued' && m.state !== 'failed') return;
     if (m.state === 'queued') b.queuedUntil = nowMs + eta;
+    // 'queued' without an eta is a repeat of a request in hand: it stays where the rate limit put it (the view)
+    if (m.state === 'failed') b.rateLimitedUntil = NaN;
+    else if (eta > 0) b.rateLimitedUntil = nowMs + eta;
     if (m.state === 'failed')
       this.log.info(
         { symbol: m.symbol, collector: m.collector, why: String(m.reason).slice(0, 200) },

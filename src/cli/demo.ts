@@ -44,6 +44,8 @@ export interface DemoOptions {
   arbiters?: number;
   /** SIGKILL one part (a collector, an arbiter, the recorder) every this many seconds, and restart it. */
   chaosS?: number;
+  /** Most book rows in the overview (default: what fits the terminal). */
+  rows?: number;
 }
 
 /** How long a part killed by --chaos stays dead before it is restarted. */
@@ -323,7 +325,11 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
     const ov = new BookOverview(views, title);
     overview = ov;
     ov.start();
-    screen = startOverview(() => ov.state(), { out: process.stdout, keys: { onKey: (k) => ov.onKey(k) } });
+    screen = startOverview(() => ov.state(), {
+      out: process.stdout,
+      keys: { onKey: (k) => ov.onKey(k) },
+      rows: o.rows,
+    });
   } else {
     views[0].start();
     screen = startView(() => views[0].state(), { out: process.stdout });

@@ -108,6 +108,11 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo'))
     'Prometheus metrics on 127.0.0.1: the arbiter at this port, the collectors and the recorder at the next ones',
     num('--metrics-port'),
   )
+  .option(
+    '--rows <n>',
+    'most book rows in the view of several books (default: what fits the terminal); the books not synced come first',
+    positive('--rows'),
+  )
   .action(async (o: Opts) => {
     const venues = o.venues === undefined ? undefined : demoVenues(o.venues as string);
     const cfg = config(o, {
@@ -128,6 +133,7 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo'))
       venues,
       arbiters: demoArbiters(o.arbiters as number | undefined),
       chaosS: o.chaos as number | undefined,
+      rows: o.rows as number | undefined,
     });
   });
 

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { subscribe } from '../client/subscribe.js';
 import type { Transport } from '../transport/types.js';
 import { decodeAny, topics, type ArbiterStats } from '../wire/messages.js';
-import type { OverviewState, ViewState } from '../view/state.js';
+import type { OverviewState, RestView, ViewState } from '../view/state.js';
 import type { Level } from '../core/types.js';
 import type { Logger } from '../log.js';
 
@@ -213,6 +213,7 @@ export class LiveBookView {
         resyncs: f.resyncs,
         caught: (f.checksumMismatches ?? 0) + (f.disagreements ?? 0),
         faulty: f.collector === this.o.faultyFeed,
+        ...(f.rest === undefined ? {} : { rest: restView(f.rest) }),
       })),
       truthMatches: this.truthMatches,
       truthChecks: this.o.simRestBase ? { ...this.truthChecks } : undefined,
@@ -236,9 +237,23 @@ export class LiveBookView {
   }
 }
 
+/** A feed's REST budget as the view keeps it: `at` the collector's status time. */
+function restView(r: NonNullable<ArbiterStats['feeds'][number]['rest']>): RestView {
+  return {
+    used: r.used,
+    limit: r.limit,
+    blockedMs: r.blockedMs,
+    rateLimited: r.rateLimited,
+    banned: r.banned,
+    at: r.time,
+  };
+}
+
 /** Several books at once: one LiveBookView each, and which one is shown in detail (keys move the choice). */
 export class BookOverview {
   private selected = 0;
+  /** The page of synced books shown (PgUp/PgDn); undefined: the selected book's. */
+  private page: number | undefined;
 
   constructor(
     readonly views: readonly LiveBookView[],
@@ -254,10 +269,22 @@ export class BookOverview {
     await Promise.all(this.views.map((v) => v.stop()));
   }
 
-  /** A keypress: down, j or Tab shows the next book; up, k or Shift-Tab the previous; 1-9 that book. */
+  /**
+   * A keypress: down, j or Tab shows the next book; up, k or Shift-Tab the previous; 1-9 that book (each
+   * shows the page holding it again). PgDn/PgUp (or n/p) page through the synced books of a long list.
+   */
   onKey(key: string): void {
     const n = this.views.length;
     if (n === 0) return;
+    if (key === '\x1b[6~' || key === 'n') {
+      this.page = Math.min(n, (this.page ?? 0) + 1); // the renderer clamps it to the last page
+      return;
+    }
+    if (key === '\x1b[5~' || key === 'p') {
+      this.page = Math.max(0, (this.page ?? 1) - 1);
+      return;
+    }
+    this.page = undefined;
     if (key === '\x1b[B' || key === 'j' || key === '\t') this.selected = (this.selected + 1) % n;
     else if (key === '\x1b[A' || key === 'k' || key === '\x1b[Z') this.selected = (this.selected + n - 1) % n;
     else if (/^[1-9]$/.test(key) && Number(key) <= n) this.selected = Number(key) - 1;
@@ -270,6 +297,7 @@ export class BookOverview {
       selected: this.selected,
       detailTitle: `book ${this.selected + 1}/${this.views.length} (↑/↓ to choose)`,
       notes: this.notes(),
+      ...(this.page === undefined ? {} : { page: this.page }),
     };
   }
 }

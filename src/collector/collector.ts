@@ -615,7 +615,18 @@ export class Collector {
         idleMs: c.connected ? Math.round(t - c.lastMsgAt) : -1,
       });
     }
-    return { v: 1, type: 'collector-status', collector: this.id, venue: this.opts.venue, time: nowMicros(), feeds };
+    const status: CollectorStatus = {
+      v: 1,
+      type: 'collector-status',
+      collector: this.id,
+      venue: this.opts.venue,
+      time: nowMicros(),
+      feeds,
+    };
+    // the REST budget where snapshots cost weight (Binance), so the view can show it against the limit
+    if (this.venue.restLimit !== undefined || this.counters.restWeight > 0)
+      status.rest = { ...this.restBudget(), rateLimited: this.counters.rateLimited, banned: this.counters.banned };
+    return status;
   }
 
   private publishStatus(): void {

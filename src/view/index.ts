@@ -1,5 +1,5 @@
 /** The live terminal view: state shape, pure renderers, and the redraw loop. */
-export type { FeedView, OverviewState, ViewState } from './state.js';
+export type { FeedView, OverviewState, RestView, ViewState } from './state.js';
 export { emptyViewState } from './state.js';
 export {
   renderView,

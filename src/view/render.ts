@@ -2,6 +2,7 @@
  * Pure renderers for the live view: a full-screen frame for a terminal (renderView) and a one-line
  * status for logs and pipes (renderStatusLine). No I/O, no clock except the `now` argument.
  */
+import { chooseRows, reasonsText, restText, summarize, venueLines } from './market.js';
 import type { FeedView, OverviewState, ViewState } from './state.js';
 
 export const LADDER_DEPTH = 10;
@@ -13,8 +14,10 @@ export interface RenderOptions {
   color: boolean;
   /** Ladder rows per side, default LADDER_DEPTH (the overview picks fewer to fit `height`). */
   depth?: number;
-  /** Terminal rows, where known: the overview shortens the detail's ladder to fit. */
+  /** Terminal rows, where known: the overview shortens the detail's ladder and its list of books to fit. */
   height?: number;
+  /** The overview's most book rows (`--rows`), within `height`; default what fits, DEFAULT_BOOK_ROWS without a height. */
+  rows?: number;
 }
 
 type Paint = (code: string, s: string) => string;
@@ -238,7 +241,7 @@ export function renderStatusLine(state: ViewState, now: Date = new Date()): stri
   return line;
 }
 
-// ---- several books: the multi-venue demo ----
+// ---- several books: the multi-venue demo, up to a whole market ----
 
 function truthCounts(s: ViewState): string {
   return s.truthChecks ? `ok=${s.truthChecks.ok} diff=${s.truthChecks.diff}` : 'unchecked';
@@ -249,53 +252,67 @@ function detailOverhead(s: ViewState): number {
   return 2 + 1 + 1 + 1 + 1 + Math.max(1, s.feeds.length) + (s.notes?.length ?? 0);
 }
 
+/** Book rows when neither `rows` nor `height` says (a frame for a log or a test): bounded all the same. */
+export const DEFAULT_BOOK_ROWS = 40;
+/** Fewest book rows a short terminal still gets (the detail's ladder gives way first). */
+const MIN_BOOK_ROWS = 3;
+
+/** The selected book as the detail shows it: feeds named <venue>-a, <venue>-b read a, b under its venue. */
+function detailOf(state: OverviewState): ViewState | undefined {
+  const sel = state.books[state.selected];
+  if (!sel) return undefined;
+  const feeds = sel.feeds.map((f) =>
+    f.id.startsWith(`${sel.venue}-`) ? { ...f, id: f.id.slice(sel.venue.length + 1) } : f,
+  );
+  return { ...sel, feeds, title: state.detailTitle ?? '' };
+}
+
+/** Book rows that fit: `rows` if given, within what `height` leaves after every other line. */
+function bookRows(state: OverviewState, o: RenderOptions, venueLines: number, detail?: ViewState): number {
+  if (o.height === undefined) return Math.max(1, Math.floor(o.rows ?? DEFAULT_BOOK_ROWS));
+  // title, venue lines, column heads, up to two "... more" lines, notes, then a blank and the detail
+  const detailMin = detail ? 1 + detailOverhead(detail) + MIN_BOOK_ROWS : 0;
+  const fixed = 1 + venueLines + 1 + 2 + (state.notes?.length ?? 0) + detailMin;
+  const fits = Math.max(MIN_BOOK_ROWS, o.height - fixed);
+  return o.rows === undefined ? fits : Math.max(1, Math.min(Math.floor(o.rows), fits));
+}
+
 /**
- * Several books: a title line, one row per book (venue, symbol, synced, spread, upd/s, feeds up, truth
- * checks OK/DIFF), the overview's notes, then the selected book in detail (renderView, its ladder shortened
- * to fit `height` when given). No trailing newline.
+ * Several books: a title line, one line per venue (synced out of total, the unsynced by reason, REST weight
+ * per collector), one row per book (venue, symbol, synced, spread, upd/s, feeds up, truth checks), the
+ * overview's notes, then the selected book in detail (its ladder shortened to fit `height` when given). More
+ * books than rows: the problem books first (worst first), one page of the others, and a line saying how
+ * many are not shown. No trailing newline.
  */
 export function renderOverview(state: OverviewState, opts: RenderOptions): string {
   const p = painter(opts.color);
   const books = state.books;
-  const synced = books.filter((b) => b.synced).length;
+  const venues = summarize(books);
+  const synced = venues.reduce((n, v) => n + v.synced, 0);
   const right = `${books.length} books  ${synced === books.length ? p(GREEN, `${synced} synced`) : p(YELLOW, `${synced}/${books.length} synced`)}`;
   const room = opts.width - visibleLength(right) - 2;
   const title = state.title.length <= room ? state.title : room > 1 ? `${state.title.slice(0, room - 1)}…` : '';
-  const venueW = Math.max(5, ...books.map((b) => b.venue.length));
-  const symbolW = Math.max(6, ...books.map((b) => b.symbol.length));
-  const spreads = books.map((b) => spreadAndMid(bookSummary(b)).spread);
-  const spreadW = Math.max(6, ...spreads.map((x) => x.length));
-  const row = (mark: string, venue: string, symbol: string, sync: string, spr: string, upd: string, feeds: string) =>
-    `${mark} ${venue.padEnd(venueW)}  ${symbol.padEnd(symbolW)}  ${sync}  ${spr.padStart(spreadW)}  ${upd.padStart(7)}  ${feeds.padStart(5)}  `;
   const lines = [spread(title, right, opts.width)];
-  lines.push(p(BOLD, `${row(' ', 'venue', 'symbol', 'synced', 'spread', 'upd/s', 'feeds')}truth`));
-  books.forEach((b, i) => {
-    const sync =
-      b.staleSince !== undefined
-        ? p(RED + ';' + BOLD, 'STALE ')
-        : b.synced
-          ? p(GREEN, 'SYNCED')
-          : p(RED + ';' + BOLD, 'NO    ');
-    const up = b.feeds.filter((f) => f.connected).length;
-    const feeds = `${up}/${b.feeds.length}`;
-    const t = b.truthChecks;
-    const truth =
-      t === undefined
-        ? '-'
-        : `${p(t.ok > 0 ? GREEN : DIM, `${t.ok} OK`)}  ${t.diff > 0 ? p(RED + ';' + BOLD, `${t.diff} DIFF`) : `${t.diff} DIFF`}`;
-    const line =
-      row(i === state.selected ? '>' : ' ', b.venue, b.symbol, sync, spreads[i], b.updatesPerSec.toFixed(1), feeds) +
-      truth;
-    lines.push(i === state.selected ? p(BOLD, line) : line);
-  });
+  for (const v of venues)
+    for (const l of venueLines(v, opts.width)) lines.push(v.synced === v.total && v.rest.size === 0 ? p(DIM, l) : l);
+  const detail = detailOf(state);
+  const rows = bookRows(state, opts, lines.length - 1, detail);
+  let shown: number[];
+  const more: string[] = [];
+  if (books.length <= rows) shown = books.map((_b, i) => i);
+  else {
+    const c = chooseRows(books, rows, { selected: state.selected, page: state.page });
+    shown = [...c.problems, ...c.page];
+    if (c.problemCount > c.problems.length)
+      more.push(p(RED, `... ${c.problemCount - c.problems.length} more books not synced or stale`));
+    const restHidden = c.restCount - c.page.length;
+    if (restHidden > 0)
+      more.push(p(DIM, `... ${restHidden} more synced books (page ${c.pageNo + 1}/${c.pages}, PgUp/PgDn)`));
+  }
+  lines.push(...bookTable(state, shown, p));
+  lines.push(...more);
   for (const n of state.notes ?? []) lines.push(p(DIM, n));
-  const sel = books[state.selected];
-  if (sel) {
-    // feeds named <venue>-a, <venue>-b read a, b under the book's own venue
-    const feeds = sel.feeds.map((f) =>
-      f.id.startsWith(`${sel.venue}-`) ? { ...f, id: f.id.slice(sel.venue.length + 1) } : f,
-    );
-    const detail = { ...sel, feeds, title: state.detailTitle ?? '' };
+  if (detail) {
     let depth = opts.depth;
     if (depth === undefined && opts.height !== undefined)
       depth = Math.max(3, Math.min(LADDER_DEPTH, opts.height - lines.length - 1 - detailOverhead(detail)));
@@ -304,17 +321,83 @@ export function renderOverview(state: OverviewState, opts: RenderOptions): strin
   return lines.map((l) => fit(l, opts.width)).join('\n');
 }
 
-/** One plain line for a log or pipe covering every book: time, then per book its state, spread, rate, feeds, truth. */
+/** The column heads and one row for each of `shown` (indices into the books): only these are formatted. */
+function bookTable(state: OverviewState, shown: number[], p: Paint): string[] {
+  const books = shown.map((i) => state.books[i]);
+  const venueW = Math.max(5, ...books.map((b) => b.venue.length));
+  const symbolW = Math.max(6, ...books.map((b) => b.symbol.length));
+  const spreads = books.map((b) => spreadAndMid(bookSummary(b)).spread);
+  const spreadW = Math.max(6, ...spreads.map((x) => x.length));
+  const row = (mark: string, venue: string, symbol: string, sync: string, spr: string, upd: string, feeds: string) =>
+    `${mark} ${venue.padEnd(venueW)}  ${symbol.padEnd(symbolW)}  ${sync}  ${spr.padStart(spreadW)}  ${upd.padStart(7)}  ${feeds.padStart(5)}  `;
+  const lines = [p(BOLD, `${row(' ', 'venue', 'symbol', 'synced', 'spread', 'upd/s', 'feeds')}truth`)];
+  books.forEach((b, k) => {
+    const selected = shown[k] === state.selected;
+    const sync =
+      b.staleSince !== undefined
+        ? p(RED + ';' + BOLD, 'STALE ')
+        : b.synced
+          ? p(GREEN, 'SYNCED')
+          : p(RED + ';' + BOLD, 'NO    ');
+    const up = b.feeds.filter((f) => f.connected).length;
+    const t = b.truthChecks;
+    const truth =
+      t === undefined
+        ? '-'
+        : `${p(t.ok > 0 ? GREEN : DIM, `${t.ok} OK`)}  ${t.diff > 0 ? p(RED + ';' + BOLD, `${t.diff} DIFF`) : `${t.diff} DIFF`}`;
+    // why a book is not synced, after its truth counts (the summary counts the reasons)
+    const why = !b.synced && b.waiting ? `  ${p(DIM, waitingText(b.waiting))}` : '';
+    const line =
+      row(
+        selected ? '>' : ' ',
+        b.venue,
+        b.symbol,
+        sync,
+        spreads[k],
+        b.updatesPerSec.toFixed(1),
+        `${up}/${b.feeds.length}`,
+      ) +
+      truth +
+      why;
+    lines.push(selected ? p(BOLD, line) : line);
+  });
+  return lines;
+}
+
+/** Books a status line names one by one; past this it names only the problem ones (at most this many). */
+export const STATUS_LINE_BOOKS = 20;
+
+/**
+ * One plain line for a log or pipe: time, the count of books, synced out of total per venue with the reasons
+ * and REST weight, then each book (state, spread, rate, feeds, truth); past STATUS_LINE_BOOKS books only the
+ * worst problem books, and how many more there are.
+ */
 export function renderOverviewLine(state: OverviewState, now: Date = new Date()): string {
   const time = now.toISOString().replace(/\.\d+Z$/, 'Z');
-  let line = `${time} ${state.books.length} books`;
-  for (const b of state.books) {
+  const books = state.books;
+  const venues = summarize(books);
+  const synced = venues.reduce((n, v) => n + v.synced, 0);
+  let line = `${time} ${books.length} books | ${synced}/${books.length} synced`;
+  for (const v of venues) {
+    const extra = [reasonsText(v), restText(v)].filter(Boolean).join(' ');
+    line += ` | ${v.venue} ${v.synced}/${v.total}${v.stale ? ` stale=${v.stale}` : ''}${extra ? ` ${extra}` : ''}`;
+  }
+  let shown = books.map((_b, i) => i);
+  let hidden = 0;
+  if (books.length > STATUS_LINE_BOOKS) {
+    const c = chooseRows(books, STATUS_LINE_BOOKS, { page: 0 });
+    shown = c.problems;
+    hidden = books.length - shown.length;
+  }
+  for (const i of shown) {
+    const b = books[i];
     const { spread: spr } = spreadAndMid(bookSummary(b));
     const up = b.feeds.filter((f) => f.connected).length;
     line +=
       ` | ${b.venue}.${b.symbol} seq=${b.seq}${notSynced(b)}${staleMark(b)} spread=${spr}` +
       ` upd/s=${b.updatesPerSec.toFixed(1)} feeds=${up}/${b.feeds.length} truth ${truthCounts(b)}`;
   }
+  if (hidden > 0) line += ` | ... ${hidden} more books`;
   return line;
 }
 
@@ -322,7 +405,8 @@ export function renderOverviewLine(state: OverviewState, now: Date = new Date())
 function waitingText(w: NonNullable<ViewState['waiting']>): string {
   if (w.noCollector) return 'no collector delivers it yet';
   const t = w.forMs < 60_000 ? `${Math.floor(w.forMs / 1000)}s` : staleFor(Date.now() * 1000 - w.forMs * 1000);
-  return `snapshot for ${w.reason}, ${t}${w.attempt > 1 ? `, attempt ${w.attempt}` : ''}`;
+  const limited = (w.rateLimitedMs ?? 0) > 0 ? `, rate-limited ${Math.ceil(w.rateLimitedMs! / 1000)}s more` : '';
+  return `snapshot for ${w.reason}, ${t}${w.attempt > 1 ? `, attempt ${w.attempt}` : ''}${limited}`;
 }
 
 /** " NOT-SYNCED" (with why, when the arbiter said) for a status line; "" when synced. */

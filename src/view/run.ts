@@ -17,6 +17,8 @@ export interface ViewOptions {
    * text goes to onKey, then the frame is redrawn. Ctrl-C and q raise SIGINT, as in a cooked terminal.
    */
   keys?: { input?: NodeJS.ReadStream; onKey(key: string): void };
+  /** Most book rows of the overview (RenderOptions.rows); default what fits the terminal. */
+  rows?: number;
 }
 
 const HIDE_CURSOR = '\x1b[?25l';
@@ -59,7 +61,10 @@ function drive<S>(
     const s = state();
     const width = Math.max(40, Math.min(out.columns || 80, 120));
     const height = out.rows || undefined;
-    const frame = s instanceof Error ? `view: cannot read state: ${s.message}` : frameOf(s, { width, color, height });
+    const frame =
+      s instanceof Error
+        ? `view: cannot read state: ${s.message}`
+        : frameOf(s, { width, color, height, rows: opts.rows });
     // Home, then overwrite line by line and clear what is left: no full clear per frame, so no flicker.
     out.write(HOME + frame.split('\n').join(`${CLEAR_TO_EOL}\n`) + CLEAR_TO_EOL + CLEAR_BELOW);
   };

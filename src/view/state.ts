@@ -20,6 +20,22 @@ export interface FeedView {
   caught?: number;
   /** The demo injects faults into this feed. */
   faulty?: boolean;
+  /** The collector's REST budget, where its status reports one (venues with REST snapshots). */
+  rest?: RestView;
+}
+
+/** A collector's REST weight budget (CollectorStatus.rest, relayed by the arbiter's stats). */
+export interface RestView {
+  /** Weight counted in the venue's current window, and the most the collector may spend in one. */
+  used: number;
+  limit: number;
+  /** ms until REST may resume after a 429/418 (0: not blocked). */
+  blockedMs: number;
+  /** 429 and 418 answers so far. */
+  rateLimited: number;
+  banned: number;
+  /** When the collector said so (epoch µs): the freshest of several books' copies wins. */
+  at: number;
 }
 
 export interface ViewState {
@@ -30,7 +46,7 @@ export interface ViewState {
   seq: number;
   synced: boolean;
   /** While not synced, why (the arbiter's stats: ArbiterStats.waiting). */
-  waiting?: { reason: string; attempt: number; forMs: number; noCollector?: true };
+  waiting?: { reason: string; attempt: number; forMs: number; noCollector?: true; rateLimitedMs?: number };
   /** Epoch µs since when the book may be old (no live feed, arbiter silent); undefined while fresh. */
   staleSince?: number;
   /** Top levels (10 are shown), best first. */
@@ -58,6 +74,8 @@ export interface OverviewState {
   detailTitle?: string;
   /** Free-form lines shown under the table of books. */
   notes?: string[];
+  /** With more books than rows: the page of synced books shown (0-based); default the selected book's. */
+  page?: number;
 }
 
 export function emptyViewState(title: string, venue: string, symbol: string): ViewState {

@@ -93,6 +93,19 @@ export interface SnapshotStatus {
   reason?: string;
 }
 
+/**
+ * A collector's REST weight budget: `used` weight counted in the venue's current window against `limit` (what
+ * the collector may spend per window), `blockedMs` until REST may resume after a 429/418 (0: not blocked),
+ * and the 429 (`rateLimited`) and 418 (`banned`) answers so far.
+ */
+export interface RestBudget {
+  used: number;
+  limit: number;
+  blockedMs: number;
+  rateLimited: number;
+  banned: number;
+}
+
 export interface CollectorStatus {
   v: 1;
   type: 'collector-status';
@@ -100,6 +113,8 @@ export interface CollectorStatus {
   venue: string;
   time: number;
   feeds: FeedStatus[];
+  /** The REST budget, from collectors of venues whose snapshots cost REST weight (absent elsewhere and before). */
+  rest?: RestBudget;
 }
 
 export interface ArbiterFeedStats {
@@ -123,6 +138,8 @@ export interface ArbiterFeedStats {
   /** Median / p99 lag behind the first copy of the same event, µs, over the last interval. */
   lagP50: number;
   lagP99: number;
+  /** The collector's REST budget as its last status said (CollectorStatus.rest), `time` that status's. */
+  rest?: RestBudget & { time: number };
 }
 
 export interface ArbiterStats {
@@ -136,9 +153,10 @@ export interface ArbiterStats {
   synced: boolean;
   /**
    * While not synced, why: `reason` the snapshot was requested for (initial, gap, crossed, ...), the request
-   * `attempt`, waiting `forMs`; `noCollector` when no collector delivers the book (nobody to ask yet).
+   * `attempt`, waiting `forMs`; `noCollector` when no collector delivers the book (nobody to ask yet);
+   * `rateLimitedMs` while the collector asked holds the request for the venue's rate limit (its 'queued' word).
    */
-  waiting?: { reason: string; attempt: number; forMs: number; noCollector?: true };
+  waiting?: { reason: string; attempt: number; forMs: number; noCollector?: true; rateLimitedMs?: number };
   /** No live feed or resyncing: the book may be old (since staleSince, epoch µs). */
   stale?: boolean;
   staleSince?: number;

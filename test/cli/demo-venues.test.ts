@@ -53,3 +53,24 @@ test('the overview: up/down, j/k, Tab and 1-9 choose the book shown in detail', 
   );
   assert.match(s.detailTitle!, /3\/3/);
 });
+
+test('the overview: PgDn/PgUp (n/p) page through the synced books; choosing a book shows its page again', () => {
+  const transport = {} as Transport; // never started: only the keys are exercised
+  const views = ['BTCUSDT', 'ETHUSDT'].map(
+    (symbol) => new LiveBookView({ transport, venue: 'bybit', symbol, title: 'x' }),
+  );
+  const o = new BookOverview(views, 'demo');
+  assert.equal(o.state().page, undefined, "the selected book's page");
+  o.onKey('\x1b[6~');
+  o.onKey('n');
+  assert.equal(o.state().page, 2);
+  for (let i = 0; i < 5; i++) o.onKey('n');
+  assert.equal(o.state().page, 2, 'never past the number of books (the renderer clamps to the last page)');
+  o.onKey('\x1b[5~');
+  o.onKey('p');
+  o.onKey('p');
+  assert.equal(o.state().page, 0);
+  o.onKey('j');
+  assert.equal(o.state().page, undefined);
+  assert.equal(o.state().selected, 1, 'paging keys do not move the selection');
+});

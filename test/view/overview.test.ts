@@ -58,11 +58,17 @@ test('overview: one row per book with venue, symbol, synced, spread, upd/s, feed
   const out = renderOverview(overview(), { width: 100, color: false });
   const lines = out.split('\n');
   assert.match(lines[0], /^bookwire demo — 2 venues +3 books {2}2\/3 synced$/);
-  assert.match(lines[1], /venue +symbol +synced +spread +upd\/s +feeds +truth/);
-  assert.match(lines[2], /^ {2}binance +BTCUSDT +SYNCED +0\.5 +10\.0 +1\/2 +5 OK {2}0 DIFF$/);
-  assert.match(lines[3], /^> okx +BTC-USDT +SYNCED +0\.5 +10\.0 +1\/2 +3 OK {2}2 DIFF$/);
-  assert.match(lines[4], /^ {2}bybit +ETHUSDT +NO +- +0\.0 +1\/2 +-$/);
-  assert.match(lines[5], /flaky profile/);
+  // one line per venue: synced out of total, the unsynced by reason
+  assert.deepEqual(lines.slice(1, 4), [
+    'binance 1/1 synced',
+    'okx 1/1 synced',
+    'bybit 0/1 synced  unsynced: 1 no stats',
+  ]);
+  assert.match(lines[4], /venue +symbol +synced +spread +upd\/s +feeds +truth/);
+  assert.match(lines[5], /^ {2}binance +BTCUSDT +SYNCED +0\.5 +10\.0 +1\/2 +5 OK {2}0 DIFF$/);
+  assert.match(lines[6], /^> okx +BTC-USDT +SYNCED +0\.5 +10\.0 +1\/2 +3 OK {2}2 DIFF$/);
+  assert.match(lines[7], /^ {2}bybit +ETHUSDT +NO +- +0\.0 +1\/2 +-$/);
+  assert.match(lines[8], /flaky profile/);
   // the detail: the selected book's header, ladder and feeds
   assert.match(out, /book 2\/3 +okx BTC-USDT {2}seq 42 {2}SYNCED/);
   assert.match(out, /^b +DOWN .* faulty$/m, 'feeds named by their suffix under the book');
