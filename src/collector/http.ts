@@ -30,6 +30,13 @@ export class RestClient {
     const secure = u.protocol === 'https:';
     const mod = secure ? https : http;
     return new Promise((resolve, reject) => {
+      // the socket's idle timeout alone bounds neither a request queued for one of the agent's sockets nor
+      // an answer dripped byte by byte: one deadline for the whole request, so a fetch always ends
+      const deadline = setTimeout(() => req.destroy(new Error(`no complete answer within ${timeoutMs} ms`)), timeoutMs);
+      const fail = (e: Error) => {
+        clearTimeout(deadline);
+        reject(e);
+      };
       const req = mod.get(
         u,
         { agent: secure ? this.agents.https : this.agents.http, localAddress: this.localAddress, timeout: timeoutMs },
@@ -42,6 +49,7 @@ export class RestClient {
             else chunks.push(c);
           });
           res.on('end', () => {
+            clearTimeout(deadline);
             const h = res.headers;
             resolve({
               status: res.statusCode ?? 0,
@@ -52,11 +60,15 @@ export class RestClient {
               body: Buffer.concat(chunks).toString('utf8'),
             });
           });
-          res.on('error', reject);
+          res.on('error', fail);
+          // cut before its end (destroyed, or the peer closed): an error, never a promise left pending
+          res.on('close', () => {
+            if (!res.complete) fail(new Error('answer cut short'));
+          });
         },
       );
       req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-      req.on('error', reject);
+      req.on('error', fail);
     });
   }
 
