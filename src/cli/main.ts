@@ -273,16 +273,14 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('collect
     // --symbols name the default venue's books at the top level; another venue's go under venues.<id>
     const own = venue === DEFAULT_VENUE ? o : { ...o, symbols: undefined };
     const venueSymbols = venue === DEFAULT_VENUE ? undefined : (o.symbols as string[] | undefined);
-    let cfg = config(own, {
-      venues: {
-        [venue]: {
-          streamMode: o.streamMode as 'raw' | undefined,
-          speed: o.speed as '100ms' | undefined,
-          snapshotLimit: o.snapshotLimit as number | undefined,
-          symbols: venueSymbols,
-        },
-      },
-    });
+    // the venue's flags go into both passes below (the second once lost --snapshot-limit: 10x the weight)
+    const venueFlags = {
+      streamMode: o.streamMode as 'raw' | undefined,
+      speed: o.speed as '100ms' | undefined,
+      snapshotLimit: o.snapshotLimit as number | undefined,
+      symbols: venueSymbols,
+    };
+    let cfg = config(own, { venues: { [venue]: venueFlags } });
     const fields = {
       venue,
       wsUrl: o.wsUrl,
@@ -300,7 +298,7 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('collect
     const existing = cfg.collectors.find((c) => c.id === id);
     const mine = { ...(existing ?? { id }), ...stripUndef(fields) };
     cfg = config(own, {
-      venues: { [venue]: { symbols: venueSymbols } },
+      venues: { [venue]: venueFlags },
       collectors: [mine] as never,
       demo: { faultyCollector: null },
     });
