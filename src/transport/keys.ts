@@ -204,6 +204,49 @@ export function loadCurveSettings(c: CurveConfig): CurveSettings {
 }
 
 /**
+ * CURVE for an SDK client (subscribe({ curve }), subscribeVenue({ curve })): files or the keys themselves.
+ * A client only connects, so it needs no allow-list.
+ */
+export interface ClientCurveOptions {
+  /** The server's (arbiter's) public key: the 40-character Z85 key, or its NAME.pub file. */
+  serverKey: string;
+  /** Per endpoint, for servers with keys of their own (hot-hot arbiters): endpoint -> key or file. */
+  serverKeys?: Record<string, string>;
+  /** This client's key pair: a NAME.key file written by `bookwire keygen` ... */
+  keyFile?: string;
+  /** ... or the pair itself (Z85), e.g. from a secret store. */
+  publicKey?: string;
+  secretKey?: string;
+}
+
+/** ClientCurveOptions -> CurveSettings; throws KeyFileError saying what is missing or wrong. */
+export function clientCurveSettings(o: ClientCurveOptions): CurveSettings {
+  let keyPair: CurveKeyPair;
+  if (o.keyFile !== undefined) {
+    if (o.publicKey !== undefined || o.secretKey !== undefined)
+      throw new KeyFileError('curve: give either keyFile or publicKey and secretKey, not both');
+    keyPair = readKeyPair(o.keyFile);
+  } else {
+    if (o.publicKey === undefined || o.secretKey === undefined)
+      throw new KeyFileError("curve: this client's key pair is needed: keyFile, or publicKey and secretKey");
+    for (const [what, k] of [
+      ['publicKey', o.publicKey],
+      ['secretKey', o.secretKey],
+    ] as const)
+      if (!isZ85Key(k)) throw new KeyFileError(`curve.${what}: expected a 40-character Z85 key`);
+    keyPair = { publicKey: o.publicKey, secretKey: o.secretKey };
+  }
+  return {
+    keyPair,
+    serverKey: readPublicKey(o.serverKey),
+    serverKeys: o.serverKeys
+      ? Object.fromEntries(Object.entries(o.serverKeys).map(([ep, k]) => [ep, readPublicKey(k)]))
+      : undefined,
+    allow: new Map(),
+  };
+}
+
+/**
  * Write NAME.key (0600) and NAME.pub into `dir`. Existing files are kept unless `force`; the secret file
  * is created with O_EXCL-like care so it is never world-readable, even for an instant.
  */
