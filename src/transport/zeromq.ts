@@ -50,6 +50,9 @@ import { newSecurityStats, zapHandler, type SecurityStats } from './zap.js';
 import { watchAllowList, type AllowListChange } from './allow-watch.js';
 
 const DEFAULT_SNAPSHOT_TIMEOUT_MS = 2000;
+/** A client refused by a server's ZAP connects again after this, doubling up to the max. */
+const REFUSED_RETRY_FIRST_MS = 500;
+const REFUSED_RETRY_MAX_MS = 10_000;
 /**
  * Largest message part a socket accepts (bytes); a peer sending a bigger one is disconnected by libzmq
  * before it is buffered. A consolidated snapshot of 5000 levels a side is ~0.5 MB.
@@ -122,10 +125,6 @@ let defaultLogger: Logger | undefined;
  * family starts with it, so a conventional subscription (`book.`, `stats.`, `raw.`, `ctl.`, `status.`)
  * never receives a batch.
  */
-/** A client refused by a server's ZAP connects again after this, doubling up to the max. */
-const REFUSED_RETRY_FIRST_MS = 500;
-const REFUSED_RETRY_MAX_MS = 10_000;
-
 export const BATCH_TOPIC_PREFIX = 'batch.';
 
 /** The bus topic of a received topic frame: a batch's prefix removed. */
