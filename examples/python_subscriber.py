@@ -9,6 +9,18 @@ the best bid and ask after every update:
 Needs only pyzmq (Debian/Ubuntu: apt-get install python3-zmq; elsewhere: pip install pyzmq).
 Start the pipeline first, e.g. `npx bookwire demo` in another terminal.
 
+CURVE (an arbiter run with bus.curve, docs/security.md): give the arbiter's public key and this client's
+key pair, as files written by `bookwire keygen` (its NAME.pub must be in the arbiter's allow directory):
+
+    python3 examples/python_subscriber.py --endpoint tcp://arb-host:5556 \
+        --curve-server-key keys/arb.pub --curve-key keys/strategy.key
+
+In pyzmq that is three socket options, set before connect():
+
+    sock.curve_serverkey = b"<arbiter's 40-character Z85 public key>"
+    sock.curve_publickey = b"<this client's public key>"
+    sock.curve_secretkey = b"<this client's secret key>"
+
 Framing: every message is exactly [topic, payload], so `topic, payload = sock.recv_multipart()` is all it
 takes. A pipeline run with batching opted in (bus.coalesce: true, --coalesce) also sends batches
 [batch.<topic>, payload, payload, ...] under their own topic, which the plain subscription below never
@@ -41,10 +53,41 @@ def parse_args():
                     help="arbiter snapshot endpoint (e.g. tcp://127.0.0.1:5557): ask for a snapshot at start")
     ap.add_argument("--batched", action="store_true",
                     help="also read batches [batch.<topic>, payload, ...] (only sent with bus.coalesce: true)")
+    ap.add_argument("--curve-server-key", default=None,
+                    help="CURVE: the arbiter's public key, a NAME.pub file or the 40-character Z85 key")
+    ap.add_argument("--curve-key", default=None,
+                    help="CURVE: this client's key pair, a NAME.key file written by bookwire keygen")
     ap.add_argument("--count", type=int, default=0, help="exit 0 after this many book updates printed (0 = forever)")
     ap.add_argument("--timeout", type=float, default=0,
                     help="exit 1 if --count updates were not printed within this many seconds (0 = no limit)")
-    return ap.parse_args()
+    args = ap.parse_args()
+    if (args.curve_server_key is None) != (args.curve_key is None):
+        ap.error("CURVE needs both --curve-server-key and --curve-key")
+    args.curve = read_curve(args.curve_server_key, args.curve_key) if args.curve_key else None
+    return args
+
+
+def key_lines(path):
+    with open(path) as f:
+        return [l.strip() for l in f if l.strip() and not l.strip().startswith("#")]
+
+
+def read_curve(server_key, key_file):
+    """(server public, own public, own secret) as Z85 bytes, from bookwire keygen's files (docs/security.md):
+    NAME.pub holds one key line; NAME.key holds "public <key>" and "secret <key>" lines."""
+    server = server_key if len(server_key) == 40 and not server_key.endswith(".pub") else key_lines(server_key)[-1]
+    pair = dict(line.split(None, 1) for line in key_lines(key_file))
+    for what, key in (("server", server), ("public", pair.get("public", "")), ("secret", pair.get("secret", ""))):
+        if len(key) != 40:
+            sys.exit(f"CURVE {what} key: expected 40 Z85 characters (files from bookwire keygen)")
+    return server.encode(), pair["public"].encode(), pair["secret"].encode()
+
+
+def use_curve(sock, curve):
+    """Make `sock` a CURVE client of the arbiter (before connect): encrypted, and admitted only if the
+    arbiter allows our public key."""
+    if curve is not None:
+        sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = curve
 
 
 class Book:
@@ -107,11 +150,12 @@ class Book:
         return False
 
 
-def request_snapshot(ctx, endpoint, topic, timeout_s):
+def request_snapshot(ctx, endpoint, topic, timeout_s, curve=None):
     """Ask the arbiter's snapshot service (a ROUTER) for the current book. REQ frames: [topic, query]."""
     _, venue, symbol = topic.split(".", 2)
     req = ctx.socket(zmq.REQ)
     req.setsockopt(zmq.LINGER, 0)
+    use_curve(req, curve)
     req.connect(endpoint)
     try:
         query = {"v": WIRE_VERSION, "type": "snapshot-query", "venue": venue, "symbol": symbol}
@@ -143,6 +187,7 @@ def main():
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
+    use_curve(sub, args.curve)
     sub.connect(args.endpoint)
     # ZeroMQ filters by prefix: book.binance.BTCUSDT would also match book.binance.BTCUSDTX, so the topic
     # frame is compared exactly below.
@@ -162,7 +207,7 @@ def main():
 
     try:
         if args.snapshot_endpoint:
-            snap = request_snapshot(ctx, args.snapshot_endpoint, args.topic, 2.0)
+            snap = request_snapshot(ctx, args.snapshot_endpoint, args.topic, 2.0, args.curve)
             if snap is not None and snap.get("v") == WIRE_VERSION:
                 book.on_message(snap)
                 show("snapshot reply")

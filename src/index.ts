@@ -1,6 +1,7 @@
 /** Public API of the bookwire package. */
 export { subscribe, type SubscribeOptions, type BookUpdate } from './client/subscribe.js';
 export { subscribeVenue, type VenueSubscribeOptions, type VenueUpdate } from './client/venue.js';
+export type { ClientCurveOptions } from './transport/keys.js';
 export { OrderBook, type BookLevels } from './core/book.js';
 export { BookReplica } from './core/replica.js';
 export { BookArbiter, type ArbiterSink, type ArbiterOptions } from './core/arbiter.js';

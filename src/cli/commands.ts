@@ -5,6 +5,7 @@ import { createTransport, KafkaTopicMissingError } from '../transport/index.js';
 import type { Transport } from '../transport/types.js';
 import type { ZmqTransportOptions } from '../transport/zeromq.js';
 import { KeyFileError, loadCurveSettings, type CurveSettings } from '../transport/keys.js';
+import { reloadAllowLists } from '../transport/allow-watch.js';
 import { Collector } from '../collector/collector.js';
 import { ArbiterService } from '../arbiter/service.js';
 import { runSimulator } from '../sim/index.js';
@@ -110,8 +111,12 @@ export async function serveMetricsFor(
   }
 }
 
-/** Run until SIGINT/SIGTERM (or `durationS`), then stop cleanly. */
+/** Run until SIGINT/SIGTERM (or `durationS`), then stop cleanly; SIGHUP re-reads the allow-lists. */
 export async function untilSignal(log: Logger, stop: () => Promise<void>, durationS?: number): Promise<void> {
+  const onHangup = () => {
+    log.info('SIGHUP: re-reading the CURVE allow-lists');
+    reloadAllowLists('SIGHUP');
+  };
   await new Promise<void>((resolve) => {
     const done = (why: string) => {
       log.info({ why }, 'shutting down');
@@ -119,8 +124,11 @@ export async function untilSignal(log: Logger, stop: () => Promise<void>, durati
     };
     process.once('SIGINT', () => done('SIGINT'));
     process.once('SIGTERM', () => done('SIGTERM'));
+    // SIGHUP re-reads the CURVE allow directory now (it is also followed on its own: docs/security.md).
+    process.on('SIGHUP', onHangup);
     if (durationS && durationS > 0) setTimeout(() => done('duration elapsed'), durationS * 1000).unref();
   });
+  process.off('SIGHUP', onHangup);
   const force = setTimeout(() => {
     log.error('clean shutdown took over 5 s; exiting');
     process.exit(1);

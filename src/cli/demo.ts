@@ -9,7 +9,8 @@
  * the simulator's truth for its venue.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, writeFileSync, closeSync } from 'node:fs';
+import { openSync, writeFileSync, closeSync, mkdtempSync, mkdirSync, copyFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -24,6 +25,7 @@ import { freePort } from '../util/freePort.js';
 import { makeDir } from '../util/fs.js';
 import { DEFAULT_VENUE, underPrefix, venue as venueAdapter } from '../venues/index.js';
 import { parseUnified } from '../venues/symbols.js';
+import { generateKeyPair, writeKeyPair } from '../transport/keys.js';
 
 export interface DemoOptions {
   durationS?: number;
@@ -46,6 +48,8 @@ export interface DemoOptions {
   chaosS?: number;
   /** Most book rows in the overview (default: what fits the terminal). */
   rows?: number;
+  /** CURVE on every link, with throwaway keys made in a temporary directory (removed at the end). */
+  curve?: boolean;
 }
 
 /** How long a part killed by --chaos stays dead before it is restarted. */
@@ -240,6 +244,39 @@ function arbiterConfig(childCfg: Config, i: number, n: number, metricsPort?: num
   };
 }
 
+/**
+ * --curve: a throwaway key pair for every part in a fresh temporary directory (mode 0700), and the config
+ * that runs every link with CURVE: each server (arbiter i, the recorder's ingest) is known by its own key
+ * per endpoint, and every part's .pub is in the one allow directory the servers follow. Collector keys
+ * are named after their ids (the arbiter binds a collector's id to its key). Each child is given its own
+ * key with --curve-key; the config's keyFile is the demo process's own (the view).
+ */
+async function withDemoKeys(
+  cfg: Config,
+  nArbiters: number,
+  record: boolean,
+): Promise<{ cfg: Config; dir: string; keyOf: (name: string) => string[] }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bookwire-demo-keys-'));
+  const allowDir = path.join(dir, 'allowed');
+  mkdirSync(allowDir);
+  const make = async (name: string) => {
+    const f = writeKeyPair(dir, name, await generateKeyPair());
+    copyFileSync(f.pubFile, path.join(allowDir, `${name}.pub`));
+    return f;
+  };
+  const b = cfg.bus;
+  const serverKeys: Record<string, string> = {};
+  for (let i = 0; i < nArbiters; i++) {
+    const arb = await make(`arbiter-${i + 1}`);
+    for (const l of [b.ingest, b.publish, b.snapshot]) if (l[i] !== undefined) serverKeys[l[i]] = arb.pubFile;
+  }
+  if (record) serverKeys[cfg.recorder.ingest] = (await make('recorder')).pubFile;
+  for (const c of cfg.collectors) await make(c.id);
+  const view = await make('view');
+  const keyOf = (name: string) => ['--curve-key', path.join(dir, `${name}.key`)];
+  return { cfg: { ...cfg, bus: { ...b, curve: { keyFile: view.keyFile, serverKeys, allowDir } } }, dir, keyOf };
+}
+
 export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   const log = createLogger('demo', cfg.log.level === 'info' ? 'warn' : cfg.log.level);
   makeDir(o.logDir);
@@ -250,6 +287,10 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   cfg = await withArbiters(cfg, nArbiters);
   const base = { rest: `http://${cfg.sim.host}:${cfg.sim.port}`, ws: `ws://${cfg.sim.host}:${cfg.sim.port}` };
   const plan = o.venues ? multiVenuePlan(cfg, o, o.venues, base) : singleVenuePlan(cfg, o, base);
+  if (o.curve && cfg.bus.kind !== 'zeromq') throw new UserError('--curve: CURVE is for the ZeroMQ bus');
+  const keys = o.curve ? await withDemoKeys(plan.childCfg, nArbiters, o.record === true) : undefined;
+  if (keys) plan.childCfg = keys.cfg;
+  const keyOf = (name: string): string[] => keys?.keyOf(name) ?? [];
   const { childCfg } = plan;
   const cfgFile = path.join(o.logDir, 'demo-config.yaml');
   writeFileSync(cfgFile, stringify(childCfg));
@@ -285,15 +326,16 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
       file = path.join(o.logDir, `demo-config-arb-${i + 1}.yaml`);
       writeFileSync(file, stringify(arbiterConfig(childCfg, i, nArbiters, o.metricsPort)));
     }
-    arbs.push(start(nArbiters > 1 ? `arbiter-${i + 1}` : 'arbiter', ['arbitrate'], file));
+    arbs.push(start(nArbiters > 1 ? `arbiter-${i + 1}` : 'arbiter', ['arbitrate', ...keyOf(`arbiter-${i + 1}`)], file));
   }
   // Before the collectors, so it sees their first messages; a recorder that dies does not end the demo.
-  if (o.record) start('recorder', ['record']);
+  if (o.record) start('recorder', ['record', ...keyOf('recorder')]);
   // Several venues: the a collectors first, the b ones once every book is synced (at the latest
   // LATE_START_MS on): on a busy machine the books come up sooner than with every process starting at
   // once, and each b then joins a running book, as a restarted collector would.
   const late = o.venues ? childCfg.collectors.filter((c) => !c.id.endsWith('-a')) : [];
-  for (const c of childCfg.collectors) if (!late.includes(c)) start(`collector-${c.id}`, ['collect', '--id', c.id]);
+  for (const c of childCfg.collectors)
+    if (!late.includes(c)) start(`collector-${c.id}`, ['collect', '--id', c.id, ...keyOf(c.id)]);
 
   const transport = busTransport(childCfg, log);
   const chaosLog: string[] = [];
@@ -305,7 +347,8 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   const faultNote = plan.faulty.length === 0 ? '' : o.venues ? ' (each b faulty)' : ` (${plan.faulty[0]} faulty)`;
   const where = o.venues ? `${o.venues.length} venues, ` : '';
   const arbNote = nArbiters > 1 ? `, ${nArbiters} arbiters` : '';
-  const title = `bookwire demo — ${where}${n} collectors${faultNote}${arbNote}, logs in ${o.logDir}`;
+  const curveNote = o.curve ? ', CURVE on every link' : '';
+  const title = `bookwire demo — ${where}${n} collectors${faultNote}${arbNote}${curveNote}, logs in ${o.logDir}`;
   const views = plan.books.map(
     (b) =>
       new LiveBookView({
@@ -366,7 +409,7 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
     const timer = setInterval(() => {
       if (reason === '' && Date.now() - t0 < LATE_START_MS && !views.every((v) => v.state().synced)) return;
       clearInterval(timer);
-      if (reason === '') for (const c of late) start(`collector-${c.id}`, ['collect', '--id', c.id]);
+      if (reason === '') for (const c of late) start(`collector-${c.id}`, ['collect', '--id', c.id, ...keyOf(c.id)]);
     }, 100);
   }
   await new Promise<void>((resolve) => {
@@ -387,6 +430,7 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   await (overview ? overview.stop() : views[0].stop());
   await transport.close();
   await stopAll();
+  if (keys) rmSync(keys.dir, { recursive: true, force: true });
   const sums = views.map((v) => ({ book: v.book, ...v.truthSummary }));
   const ok = sums.reduce((s, x) => s + x.ok, 0);
   const diff = sums.reduce((s, x) => s + x.diff, 0);

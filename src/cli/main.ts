@@ -103,6 +103,7 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo'))
     'SIGKILL one part (collector, arbiter, recorder) every N seconds and restart it',
     positive('--chaos'),
   )
+  .option('--curve', 'CURVE on every link, with throwaway keys generated in a temporary directory')
   .option(
     '--metrics-port <port>',
     'Prometheus metrics on 127.0.0.1: the arbiter at this port, the collectors and the recorder at the next ones',
@@ -134,6 +135,7 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo'))
       arbiters: demoArbiters(o.arbiters as number | undefined),
       chaosS: o.chaos as number | undefined,
       rows: o.rows as number | undefined,
+      curve: o.curve as boolean | undefined,
     });
   });
 

@@ -9,8 +9,10 @@ import { nowMicros } from '../core/clock.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { createTransport } from '../transport/index.js';
+import { clientCurve } from './curve.js';
 import { DEFAULT_VENUE, findVenue } from '../venues/index.js';
 import type { SnapshotClient, Transport, ZmqEndpoints } from '../transport/types.js';
+import type { ClientCurveOptions } from '../transport/keys.js';
 import {
   decodeBookMessage,
   querySnapshot,
@@ -27,6 +29,11 @@ export interface SubscribeOptions {
   /** A transport to use (shared, not closed by us); default: ZeroMQ on `endpoints`. */
   transport?: Transport;
   endpoints?: Partial<ZmqEndpoints>;
+  /**
+   * Connect with CURVE to arbiters that run it (docs/security.md): the server's public key and this
+   * client's key pair, as files or keys. Ignored with `transport` (give that transport its own `curve`).
+   */
+  curve?: ClientCurveOptions;
   /** Receive high-water mark of the subscription (messages beyond it are dropped and healed by snapshot). */
   highWaterMark?: number;
   /** Kernel receive buffer of the subscription, bytes (default: the OS's). */
@@ -57,7 +64,8 @@ export async function* subscribe(opts: SubscribeOptions): AsyncGenerator<BookUpd
   const topic = topics.book(venue, symbol);
   const log = opts.logger ?? silentLogger;
   const owned = !opts.transport;
-  const transport = opts.transport ?? createTransport({ kind: 'zeromq', endpoints: opts.endpoints });
+  const transport =
+    opts.transport ?? createTransport({ kind: 'zeromq', endpoints: opts.endpoints, ...clientCurve(opts.curve) });
   const sub = await transport.subscriber('book', [topic], {
     highWaterMark: opts.highWaterMark,
     receiveBufferSize: opts.receiveBufferSize,

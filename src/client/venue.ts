@@ -8,6 +8,7 @@ import { nowMicros } from '../core/clock.js';
 import type { ConsolidatedHeartbeat, ConsolidatedMessage } from '../core/consolidated.js';
 import { silentLogger } from '../log.js';
 import { createTransport } from '../transport/index.js';
+import { clientCurve } from './curve.js';
 import type { SnapshotClient } from '../transport/types.js';
 import type { SubscribeOptions } from './subscribe.js';
 import { Pacer } from '../util/pacer.js';
@@ -44,7 +45,8 @@ export async function* subscribeVenue(opts: VenueSubscribeOptions): AsyncGenerat
   const maxBooks = opts.maxBooks ?? 10_000;
   const only = opts.symbols ? new Set(opts.symbols.map((s) => adapter?.venueSymbol(s) ?? s)) : undefined;
   const owned = !opts.transport;
-  const transport = opts.transport ?? createTransport({ kind: 'zeromq', endpoints: opts.endpoints });
+  const transport =
+    opts.transport ?? createTransport({ kind: 'zeromq', endpoints: opts.endpoints, ...clientCurve(opts.curve) });
   const sub = await transport.subscriber('book', [prefix], {
     highWaterMark: opts.highWaterMark,
     receiveBufferSize: opts.receiveBufferSize,

@@ -66,7 +66,7 @@ export interface BusCurveConfig {
   /** The server key (a .pub file or the Z85 key) this process connects with; serverKeys overrides it per endpoint. */
   serverKey?: string;
   serverKeys?: Record<string, string>;
-  /** Servers: every NAME.pub in this directory may connect, as NAME (for a collector: its id). */
+  /** Servers: every NAME.pub in this directory may connect, as NAME (for a collector: its id); followed while running. */
   allowDir?: string;
   /** Servers: name -> .pub file or Z85 key, besides allowDir. */
   allow?: Record<string, string>;

@@ -35,6 +35,11 @@ export interface CurveSettings {
   serverKeys?: Record<string, string>;
   /** Public key -> peer name of every client allowed to connect to this process's bound sockets. */
   allow: Map<string, string>;
+  /**
+   * Where `allow` was read from: servers follow it while running (allow-watch.ts), so a key added to or
+   * removed from the directory takes effect without a restart. Absent: `allow` is fixed.
+   */
+  allowFrom?: { dir?: string; listed?: Record<string, string> };
 }
 
 /** Config form (bus.curve), paths not yet read. */
@@ -96,20 +101,18 @@ export function readPublicKey(keyOrFile: string): string {
   throw new KeyFileError(`public key file ${keyOrFile}: expected one line with a 40-character Z85 key`);
 }
 
-/**
- * The allow-list: every NAME.pub in `dir` (NAME is the peer's name) plus `listed` (name -> key or file).
- * A key listed twice under two names is refused: a key is one identity.
- */
-export function readAllowList(dir: string | undefined, listed: Record<string, string> = {}): Map<string, string> {
-  const allow = new Map<string, string>();
-  const add = (name: string, key: string, where: string) => {
-    if (!NAME.test(name))
-      throw new KeyFileError(`${where}: "${name}" is not a peer name (1-64 letters, digits, _ or -)`);
-    const other = allow.get(key);
-    if (other !== undefined && other !== name)
-      throw new KeyFileError(`${where}: the key of "${name}" is already allowed as "${other}" (one key, one name)`);
-    allow.set(key, name);
-  };
+/** One file (or config entry) of an allow-list that cannot be used, and why. */
+export interface AllowListProblem {
+  where: string;
+  message: string;
+}
+
+/** Every entry of an allow-list: its name, where it is, and a reader that throws KeyFileError. */
+function allowEntries(
+  dir: string | undefined,
+  listed: Record<string, string>,
+): Array<{ name: string; where: string; key: () => string }> {
+  const entries: Array<{ name: string; where: string; key: () => string }> = [];
   if (dir !== undefined) {
     let files: string[];
     try {
@@ -119,11 +122,70 @@ export function readAllowList(dir: string | undefined, listed: Record<string, st
     }
     for (const f of files.sort()) {
       const file = path.join(dir, f);
-      add(path.basename(f, '.pub'), readPublicKey(file), file);
+      entries.push({ name: path.basename(f, '.pub'), where: file, key: () => readPublicKey(file) });
     }
   }
-  for (const [name, key] of Object.entries(listed)) add(name, readPublicKey(key), `allow.${name}`);
+  for (const [name, key] of Object.entries(listed))
+    entries.push({ name, where: `allow.${name}`, key: () => readPublicKey(key) });
+  return entries;
+}
+
+/** Add `name` -> `key` to `allow` (key -> name), or say why not: a bad name, or a key that is already another name. */
+function allowProblem(allow: Map<string, string>, name: string, key: string): string | undefined {
+  if (!NAME.test(name)) return `"${name}" is not a peer name (1-64 letters, digits, _ or -)`;
+  const other = allow.get(key);
+  if (other !== undefined && other !== name)
+    return `the key of "${name}" is already allowed as "${other}" (one key, one name)`;
+  allow.set(key, name);
+  return undefined;
+}
+
+/**
+ * The allow-list: every NAME.pub in `dir` (NAME is the peer's name) plus `listed` (name -> key or file).
+ * A key listed twice under two names is refused: a key is one identity. Strict (read at start): the first
+ * problem throws.
+ */
+export function readAllowList(dir: string | undefined, listed: Record<string, string> = {}): Map<string, string> {
+  const allow = new Map<string, string>();
+  for (const e of allowEntries(dir, listed)) {
+    const problem = allowProblem(allow, e.name, e.key());
+    if (problem !== undefined) throw new KeyFileError(`${e.where}: ${problem}`);
+  }
   return allow;
+}
+
+/**
+ * The allow-list re-read while a server runs (allow-watch.ts): never throws. An entry that cannot be used
+ * is a problem, and its name keeps the key it has in `previous` (if any): a file caught half-written or
+ * broken by mistake revokes nobody. An unreadable directory gives `allow` undefined (keep the old list).
+ */
+export function readAllowListLenient(
+  dir: string | undefined,
+  listed: Record<string, string> = {},
+  previous: ReadonlyMap<string, string> = new Map(),
+): { allow: Map<string, string> | undefined; problems: AllowListProblem[] } {
+  let entries;
+  try {
+    entries = allowEntries(dir, listed);
+  } catch (e) {
+    return { allow: undefined, problems: [{ where: dir ?? '', message: (e as Error).message }] };
+  }
+  const previousKey = new Map([...previous].map(([key, name]) => [name, key]));
+  const allow = new Map<string, string>();
+  const problems: AllowListProblem[] = [];
+  for (const e of entries) {
+    let key: string | undefined;
+    try {
+      key = e.key();
+    } catch (err) {
+      problems.push({ where: e.where, message: (err as Error).message });
+      key = previousKey.get(e.name);
+      if (key === undefined) continue;
+    }
+    const problem = allowProblem(allow, e.name, key);
+    if (problem !== undefined) problems.push({ where: e.where, message: problem });
+  }
+  return { allow, problems };
 }
 
 /** Config -> settings: reads every file named; throws KeyFileError with the file and what is wrong. */
@@ -137,6 +199,50 @@ export function loadCurveSettings(c: CurveConfig): CurveSettings {
     serverKey: c.serverKey !== undefined ? readPublicKey(c.serverKey) : undefined,
     serverKeys,
     allow: readAllowList(c.allowDir, c.allow),
+    allowFrom: { dir: c.allowDir, listed: c.allow },
+  };
+}
+
+/**
+ * CURVE for an SDK client (subscribe({ curve }), subscribeVenue({ curve })): files or the keys themselves.
+ * A client only connects, so it needs no allow-list.
+ */
+export interface ClientCurveOptions {
+  /** The server's (arbiter's) public key: the 40-character Z85 key, or its NAME.pub file. */
+  serverKey: string;
+  /** Per endpoint, for servers with keys of their own (hot-hot arbiters): endpoint -> key or file. */
+  serverKeys?: Record<string, string>;
+  /** This client's key pair: a NAME.key file written by `bookwire keygen` ... */
+  keyFile?: string;
+  /** ... or the pair itself (Z85), e.g. from a secret store. */
+  publicKey?: string;
+  secretKey?: string;
+}
+
+/** ClientCurveOptions -> CurveSettings; throws KeyFileError saying what is missing or wrong. */
+export function clientCurveSettings(o: ClientCurveOptions): CurveSettings {
+  let keyPair: CurveKeyPair;
+  if (o.keyFile !== undefined) {
+    if (o.publicKey !== undefined || o.secretKey !== undefined)
+      throw new KeyFileError('curve: give either keyFile or publicKey and secretKey, not both');
+    keyPair = readKeyPair(o.keyFile);
+  } else {
+    if (o.publicKey === undefined || o.secretKey === undefined)
+      throw new KeyFileError("curve: this client's key pair is needed: keyFile, or publicKey and secretKey");
+    for (const [what, k] of [
+      ['publicKey', o.publicKey],
+      ['secretKey', o.secretKey],
+    ] as const)
+      if (!isZ85Key(k)) throw new KeyFileError(`curve.${what}: expected a 40-character Z85 key`);
+    keyPair = { publicKey: o.publicKey, secretKey: o.secretKey };
+  }
+  return {
+    keyPair,
+    serverKey: readPublicKey(o.serverKey),
+    serverKeys: o.serverKeys
+      ? Object.fromEntries(Object.entries(o.serverKeys).map(([ep, k]) => [ep, readPublicKey(k)]))
+      : undefined,
+    allow: new Map(),
   };
 }
 

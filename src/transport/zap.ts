@@ -52,6 +52,8 @@ const MAX_REMEMBERED_REFUSED = 1000;
 
 interface Domain extends ZapPolicy {
   refusedKeys: Set<string>;
+  /** Keys admitted at least once (at most the allow-list's size): a revoked one may still be connected. */
+  admittedKeys: Set<string>;
   floodLogged: boolean;
 }
 
@@ -90,7 +92,7 @@ class ZapHandler {
   /** Register a server socket's policy; resolves (handler bound) with the ZAP domain to set on the socket. */
   async register(policy: ZapPolicy): Promise<string> {
     const domain = `bookwire-${process.pid}-${this.nextDomain++}`;
-    this.domains.set(domain, { ...policy, refusedKeys: new Set(), floodLogged: false });
+    this.domains.set(domain, { ...policy, refusedKeys: new Set(), admittedKeys: new Set(), floodLogged: false });
     try {
       await (this.starting ??= this.start());
     } catch (e) {
@@ -98,6 +100,12 @@ class ZapHandler {
       throw e;
     }
     return domain;
+  }
+
+  /** Whether any of `keys` passed a handshake on `domain` (its connection may still be open). */
+  admittedAny(domain: string, keys: readonly string[]): boolean {
+    const d = this.domains.get(domain);
+    return d !== undefined && keys.some((k) => d.admittedKeys.has(k));
   }
 
   unregister(domain: string): void {
@@ -175,6 +183,9 @@ class ZapHandler {
       return deny('400', 'key not allowed');
     }
     d.stats.allowed++;
+    d.admittedKeys.add(key);
+    // Refused before, allowed now (added to the allow directory): if it is revoked later, say so again.
+    if (d.refusedKeys.delete(key)) d.stats.refusedPeers = d.refusedKeys.size;
     d.log.debug({ socket: d.what, peer: name, address }, 'peer authenticated');
     const meta = d.bindIdentity ? metadata({ Identity: `${name}#${this.token}` }) : EMPTY;
     return [rid, empty, toBuf('1.0'), requestId, toBuf('200'), toBuf('OK'), toBuf(name), meta];

@@ -47,8 +47,12 @@ import {
 } from './common.js';
 import type { CurveSettings } from './keys.js';
 import { newSecurityStats, zapHandler, type SecurityStats } from './zap.js';
+import { watchAllowList, type AllowListChange } from './allow-watch.js';
 
 const DEFAULT_SNAPSHOT_TIMEOUT_MS = 2000;
+/** A client refused by a server's ZAP connects again after this, doubling up to the max. */
+const REFUSED_RETRY_FIRST_MS = 500;
+const REFUSED_RETRY_MAX_MS = 10_000;
 /**
  * Largest message part a socket accepts (bytes); a peer sending a bigger one is disconnected by libzmq
  * before it is buffered. A consolidated snapshot of 5000 levels a side is ~0.5 MB.
@@ -872,6 +876,8 @@ export class ZmqTransport implements Transport {
   private readonly snapshotLimits: SnapshotLimits;
   private readonly log: Logger;
   private readonly open = new Set<Closable>();
+  /** Endpoints whose server refused our key (logged once each). */
+  private readonly refusedBy = new Set<string>();
   private readonly bound: Partial<Record<keyof ZmqEndpoints, string>> = {};
   private readonly forget = (c: Closable): void => {
     this.open.delete(c);
@@ -961,6 +967,44 @@ export class ZmqTransport implements Transport {
       }
       connectAll(sock, [ep]);
     }
+    if (c) this.retryWhenRefused(sock, c);
+  }
+
+  /**
+   * libzmq gives up on an endpoint whose server refused our key (ZAP), for good. But servers follow their
+   * allow directory (allow-watch.ts): a key added there later must get in without restarting this client.
+   * So connect again after a refusal, backing off to REFUSED_RETRY_MAX_MS; logged once per endpoint.
+   */
+  private retryWhenRefused(sock: zmq.Socket, c: CurveSettings): void {
+    const delays = new Map<string, number>();
+    sock.events.on('handshake', (e) => delays.delete(e.address));
+    sock.events.on('handshake:error:auth', (e) => {
+      const ep = e.address;
+      const delay = delays.get(ep) ?? REFUSED_RETRY_FIRST_MS;
+      delays.set(ep, Math.min(delay * 2, REFUSED_RETRY_MAX_MS));
+      if (!this.refusedBy.has(ep)) {
+        this.refusedBy.add(ep);
+        this.log.warn(
+          { endpoint: ep },
+          'the server refused our CURVE key (not on its allow-list?); retrying until it is allowed',
+        );
+      }
+      setTimeout(() => {
+        if (sock.closed) return;
+        try {
+          sock.disconnect(ep);
+        } catch {
+          // already forgotten by libzmq after the refusal
+        }
+        try {
+          const key = c.serverKeys?.[ep] ?? c.serverKey;
+          if (key !== undefined) sock.curveServerKey = key;
+          sock.connect(ep);
+        } catch {
+          // closed meanwhile
+        }
+      }, delay).unref();
+    });
   }
 
   async publisher(channel: Channel): Promise<ZmqPublisher> {
@@ -1145,16 +1189,74 @@ export async function secureBind(
     if (domain !== undefined) zapHandler.unregister(domain);
     throw e;
   }
+  // The allow-list follows its directory (allow-watch.ts). A removed key is refused at its next handshake;
+  // if it was admitted here its connection may still be open, and libzmq cannot close one connection of a
+  // bound socket: unbinding closes every connection accepted on the endpoint, so rebind at once and every
+  // peer reconnects (reconnect interval, ~100 ms) through ZAP again, the revoked one refused.
+  const stopWatching =
+    o.curve && domain !== undefined
+      ? watchAllowList(o.curve, o.log, (change) => {
+          const removed = change.removed.map((r) => r.key);
+          if (removed.length > 0 && zapHandler.admittedAny(domain!, removed))
+            void reauthenticate(sock, bound, what, change, o.log);
+        })
+      : () => undefined;
   let released = false;
   return {
     endpoint: bound,
     release: () => {
       if (released || domain === undefined) return;
       released = true;
+      stopWatching();
       zapHandler.unregister(domain);
     },
   };
 }
+
+/**
+ * Close every connection of a bound socket (unbind) and bind the same endpoint again, so that every peer
+ * re-authenticates. Serialized per socket; stops if the socket is closed. A port taken meanwhile by another
+ * process is retried every second, logged once.
+ */
+async function reauthenticate(
+  sock: zmq.Socket,
+  endpoint: string,
+  what: string,
+  change: AllowListChange,
+  log: Logger,
+): Promise<void> {
+  const previous = rebinding.get(sock) ?? Promise.resolve();
+  const next = previous.then(async () => {
+    if (sock.closed) return;
+    const revoked = change.removed.map((r) => r.name);
+    log.warn(
+      { socket: `${what} ${endpoint}`, revoked },
+      'key revoked: closing every connection so that peers re-authenticate',
+    );
+    try {
+      await sock.unbind(endpoint);
+    } catch (e) {
+      if (!sock.closed) log.error({ socket: what, endpoint, err: errorMessageOf(e) }, 'unbind failed');
+      return;
+    }
+    for (let attempt = 0; !sock.closed; attempt++) {
+      try {
+        await sock.bind(endpoint);
+        if (attempt >= 100) log.info({ socket: what, endpoint }, 'bound again');
+        return;
+      } catch (e) {
+        if (sock.closed) return;
+        if (attempt === 100)
+          log.error({ socket: what, endpoint, err: errorMessageOf(e) }, 'cannot bind again; retrying every second');
+        await new Promise((r) => setTimeout(r, attempt < 100 ? 20 : 1000));
+      }
+    }
+  });
+  rebinding.set(sock, next);
+  await next;
+}
+
+const rebinding = new WeakMap<zmq.Socket, Promise<void>>();
 
 /** Warned once per endpoint: an insecure bind is a deliberate choice, not a surprise. */
 const warnedInsecure = new Set<string>();

@@ -7,11 +7,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { OrderBook } from '../../src/core/book.js';
 import type { Level } from '../../src/core/types.js';
 import { BATCH_TOPIC_PREFIX, ZmqTransport } from '../../src/transport/zeromq.js';
 import { rawSub } from '../transport/helpers.js';
 import { silentLogger } from '../../src/log.js';
+import { generateKeyPair, readAllowList, readKeyPair, writeKeyPair } from '../../src/transport/keys.js';
 import { encode, topics, type ConsolidatedDelta, type ConsolidatedSnapshot } from '../../src/wire/messages.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -263,3 +267,44 @@ test('exits 1 with a message when --count is not reached in --timeout', { skip }
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /timeout: 0 of 1 book updates after 0\.3 s/);
 });
+
+test(
+  'CURVE: --curve-server-key and --curve-key (bookwire keygen files) on the feed and the snapshot REQ',
+  { skip },
+  async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bookwire-py-curve-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const arb = writeKeyPair(dir, 'arb', await generateKeyPair());
+    const strategy = writeKeyPair(dir, 'strategy', await generateKeyPair());
+    const stranger = writeKeyPair(dir, 'stranger', await generateKeyPair());
+    const bus = new ZmqTransport(
+      { publish: ['tcp://127.0.0.1:*'], snapshot: ['tcp://127.0.0.1:*'] },
+      {
+        logger: silentLogger,
+        curve: { keyPair: readKeyPair(arb.keyFile), allow: readAllowList(undefined, { strategy: strategy.pubFile }) },
+      },
+    );
+    t.after(() => bus.close());
+    const pub = await bus.publisher('book');
+    const s = new Stream();
+    await bus.snapshotServer(() => encode(s.snapshot('reply')));
+    const timer = setInterval(() => pub.send(TOPIC, encode(s.delta())), 15); // deltas only: the reply must come
+    t.after(() => clearInterval(timer));
+    const ep = bus.boundEndpoints();
+    const args = (key: string) => [
+      ...['--endpoint', ep.publish[0], '--snapshot-endpoint', ep.snapshot[0], '--topic', TOPIC],
+      ...['--curve-server-key', arb.pubFile, '--curve-key', key, '--count', '5', '--timeout', '5'],
+    ];
+    const r = await runScript(args(strategy.keyFile));
+    assert.equal(r.code, 0, `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+    const lines = parseLines(r.stdout);
+    assert.equal(lines[0].kind, 'snapshot reply');
+    for (const l of lines) assert.equal(l.top, s.expected.get(l.seq), `book differs at seq ${l.seq}`);
+    assert.equal(bus.security.refused, 0);
+
+    const refused = await runScript([...args(stranger.keyFile).slice(0, -4), '--count', '1', '--timeout', '1.5']);
+    assert.equal(refused.code, 1, 'a key the arbiter does not allow reads nothing');
+    assert.equal(refused.stdout, '');
+    assert.ok(bus.security.refused > 0);
+  },
+);

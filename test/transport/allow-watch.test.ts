@@ -1,0 +1,142 @@
+/**
+ * The allow directory followed while a server runs (src/transport/allow-watch.ts), on real CURVE sockets:
+ * a key file added is admitted, a key file removed is refused and its open connection closed, a malformed
+ * file is logged once and changes nothing else.
+ */
+import { describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import * as zmq from 'zeromq';
+import { silentLogger } from '../../src/log.js';
+import { ZmqTransport, type ZmqTransportOptions } from '../../src/transport/zeromq.js';
+import { loadCurveSettings, writeKeyPair, type CurveSettings } from '../../src/transport/keys.js';
+import { reloadAllowLists } from '../../src/transport/allow-watch.js';
+import { MessageReader, sleep, warmUp } from './helpers.js';
+
+const ANY = 'tcp://127.0.0.1:*';
+const WILDCARD = { ingest: [ANY], publish: [ANY], snapshot: [ANY] };
+
+const serverPair = zmq.curveKeyPair();
+const alice = zmq.curveKeyPair();
+const bob = zmq.curveKeyPair();
+
+/** A key directory: the server's key file, and an allow directory holding the given peers' .pub files. */
+function keyDirs(t: TestContext, allowed: Record<string, { publicKey: string; secretKey: string }>) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bookwire-allow-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const allowDir = path.join(dir, 'allowed');
+  fs.mkdirSync(allowDir);
+  const { keyFile } = writeKeyPair(dir, 'server', serverPair);
+  for (const [name, pair] of Object.entries(allowed)) allowKey(allowDir, name, pair.publicKey);
+  return { keyFile, allowDir };
+}
+
+const allowKey = (allowDir: string, name: string, publicKey: string) =>
+  fs.writeFileSync(path.join(allowDir, `${name}.pub`), `${publicKey}\n`);
+
+function capturingLogger(): { log: ZmqTransportOptions['logger']; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  return { log, lines };
+}
+
+function zmqT(t: TestContext, endpoints: ConstructorParameters<typeof ZmqTransport>[0], o: ZmqTransportOptions = {}) {
+  const tr = new ZmqTransport(endpoints, { logger: silentLogger, publisherLingerMs: 0, ...o });
+  t.after(() => tr.close());
+  return tr;
+}
+
+const as = (keyPair: { publicKey: string; secretKey: string }): CurveSettings => ({
+  keyPair,
+  serverKey: serverPair.publicKey,
+  allow: new Map(),
+});
+
+/** Whether `send` gets a message through to `reader` within `ms` (sending every 50 ms). */
+async function getsThrough(send: () => void, reader: MessageReader, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    send();
+    if ((await reader.next(50)) !== undefined) return true;
+  }
+  return false;
+}
+
+describe('allow directory followed at run time', { timeout: 30_000 }, () => {
+  test('a key file added while running: that client connects, without a restart', async (t) => {
+    const { keyFile, allowDir } = keyDirs(t, { alice });
+    const arb = zmqT(t, WILDCARD, { curve: loadCurveSettings({ keyFile, allowDir }) });
+    const book = await arb.publisher('book');
+    const ingest = new MessageReader(await arb.subscriber('ingest', ['raw.']));
+
+    const bobT = zmqT(t, arb.boundEndpoints(), { curve: as(bob) });
+    const feed = new MessageReader(await bobT.subscriber('book', ['book.']));
+    const pub = await bobT.publisher('ingest');
+    const fromBob = () => pub.send('raw.x', 'from bob');
+    assert.equal(await getsThrough(fromBob, ingest, 600), false, 'bob got in before his key was allowed');
+    assert.ok(arb.security.refused > 0);
+
+    allowKey(allowDir, 'bob', bob.publicKey);
+    await warmUp(() => book.send('book.probe', ''), feed, ['book.probe'], 5000);
+    assert.equal(await getsThrough(fromBob, ingest, 5000), true, 'bob was not admitted after his key was added');
+    const [m] = await ingest.drainUntilIdle(100);
+    assert.equal(m?.peer ?? 'bob', 'bob');
+  });
+
+  test('a key file removed: refused from then on, its open connections closed; others reconnect', async (t) => {
+    const { keyFile, allowDir } = keyDirs(t, { alice, bob });
+    const { log, lines } = capturingLogger();
+    const arb = zmqT(t, WILDCARD, { curve: loadCurveSettings({ keyFile, allowDir }), logger: log });
+    const book = await arb.publisher('book');
+    const ingest = new MessageReader(await arb.subscriber('ingest', ['raw.']));
+
+    const bobT = zmqT(t, arb.boundEndpoints(), { curve: as(bob) });
+    const bobFeed = new MessageReader(await bobT.subscriber('book', ['book.']));
+    const bobPub = await bobT.publisher('ingest');
+    const aliceT = zmqT(t, arb.boundEndpoints(), { curve: as(alice) });
+    const aliceFeed = new MessageReader(await aliceT.subscriber('book', ['book.']));
+    await warmUp(() => book.send('book.probe', ''), bobFeed, ['book.probe']);
+    await warmUp(() => book.send('book.probe', ''), aliceFeed, ['book.probe']);
+    assert.equal(await getsThrough(() => bobPub.send('raw.x', 'bob'), ingest, 3000), true);
+
+    fs.rmSync(path.join(allowDir, 'bob.pub'));
+    // Within the debounce and a reconnect: bob's feed and his ingest stop, for good.
+    await sleep(800);
+    await bobFeed.drainUntilIdle(50);
+    await ingest.drainUntilIdle(50);
+    assert.equal(await getsThrough(() => book.send('book.x', 'after'), bobFeed, 1500), false, 'bob still reads');
+    assert.equal(await getsThrough(() => bobPub.send('raw.x', 'bob'), ingest, 1000), false, 'bob still writes');
+    // alice, kicked with him, came back through ZAP.
+    assert.equal(await getsThrough(() => book.send('book.x', 'after'), aliceFeed, 3000), true, 'alice lost');
+    assert.ok(lines.some((l) => l.msg === 'allow-list changed' && JSON.stringify(l.removed) === '["bob"]'));
+    assert.ok(lines.some((l) => /key is not allowed/.test(String(l.msg)) && l.key === bob.publicKey));
+  });
+
+  test('a malformed file is logged once and ignored: the old list stays, the rest applies', async (t) => {
+    const { keyFile, allowDir } = keyDirs(t, { alice });
+    const { log, lines } = capturingLogger();
+    const arb = zmqT(t, WILDCARD, { curve: loadCurveSettings({ keyFile, allowDir }), logger: log });
+    const ingest = new MessageReader(await arb.subscriber('ingest', ['raw.']));
+
+    // alice's file caught half-written, a junk file, and bob's (valid) key in the same change.
+    fs.writeFileSync(path.join(allowDir, 'alice.pub'), alice.publicKey.slice(0, 17));
+    fs.writeFileSync(path.join(allowDir, 'junk.pub'), 'not a key at all\n');
+    allowKey(allowDir, 'bob', bob.publicKey);
+    await sleep(500);
+    reloadAllowLists('test'); // a second re-read (as SIGHUP): nothing logged again
+    reloadAllowLists('test');
+
+    const bobPub = await zmqT(t, arb.boundEndpoints(), { curve: as(bob) }).publisher('ingest');
+    assert.equal(await getsThrough(() => bobPub.send('raw.x', 'bob'), ingest, 5000), true, 'bob not admitted');
+    const alicePub = await zmqT(t, arb.boundEndpoints(), { curve: as(alice) }).publisher('ingest');
+    assert.equal(await getsThrough(() => alicePub.send('raw.x', 'alice'), ingest, 5000), true, 'alice lost');
+    const peers = new Set((await ingest.drainUntilIdle(200)).map((m) => m.peer));
+    assert.ok(!peers.has(undefined));
+
+    const complaints = lines.filter((l) => /^allow-list: /.test(String(l.msg)));
+    assert.deepEqual(complaints.map((l) => path.basename(String(l.file))).sort(), ['alice.pub', 'junk.pub']);
+  });
+});
