@@ -1,10 +1,11 @@
 /**
  * Parse + apply per venue: bookwire vs tardis-dev vs ccxt on the same generated stream in each venue's wire
- * format (Binance spot: bench/gen.ts; Binance USD-M, OKX, Bybit linear, Kraken: bench/gen-venues.ts).
+ * format (Binance spot: bench/gen.ts; Binance USD-M, OKX, Bybit linear, Kraken, Coinbase, Gemini v2:
+ * bench/gen-venues.ts).
  *
  *   node dist/bench/book.js [n ...]                          Binance spot; default n: 200000 1000000
  *   node dist/bench/book.js --venue okx [n ...]              one venue (binance, binance-usdm, okx, bybit-linear,
- *                                                            kraken)
+ *                                                            kraken, coinbase, gemini-v2; or several, by commas)
  *   node dist/bench/book.js --venue all [--quick] [n ...]    every venue, each in its own process, one table
  *
  * incl = from the frame text, through each library's own parse path for that venue:
@@ -14,7 +15,15 @@
  *   ccxt        JSON.parse + its pro exchange's order book handler, fed without a network:
  *               binance and binanceusdm handleOrderBookMessage (parses the levels and stores them; the
  *               U/u/pu checks of handleOrderBook are not run), okx and bybit handleOrderBook (the whole
- *               path: okx checks prevSeqId against its nonce)
+ *               path: okx checks prevSeqId against its nonce), coinbase and gemini handleOrderBook (the whole
+ *               path of their l2_data / v2 l2_updates handlers)
+ * Coinbase Advanced Trade level2 and Gemini v2 l2 (no per-book sequence: merge 'replica'):
+ *   bookwire    the adapter's parse + the collector's check of Coinbase's per-connection sequence_num (a skip
+ *               throws) + OrderBook.apply
+ *   tardis-dev  gemini: its mapper reads v2 l2_updates as they are. coinbase: it has NO mapper for Advanced
+ *               Trade (its coinbase mapper reads the Coinbase Exchange snapshot/l2update feed), so it is fed
+ *               the same stream in that format (a shorter text: changes as [side, price, size] arrays), and
+ *               its impl column says so
  * Kraken (v2 `book` at depth 100; no sequence ids; a CRC32 of the top 10 in every message) -- incl includes
  * the checksum where the library has one:
  *   bookwire    the adapter's parse, which keeps the levels' text and the checksum (delta.integrity, one
