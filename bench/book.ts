@@ -1,10 +1,11 @@
 /**
  * Parse + apply per venue: bookwire vs tardis-dev vs ccxt on the same generated stream in each venue's wire
- * format (Binance spot: bench/gen.ts; Binance USD-M, OKX, Bybit linear, Kraken: bench/gen-venues.ts).
+ * format (Binance spot: bench/gen.ts; Binance USD-M, OKX, Bybit linear, Kraken, Coinbase, Gemini v2:
+ * bench/gen-venues.ts).
  *
  *   node dist/bench/book.js [n ...]                          Binance spot; default n: 200000 1000000
  *   node dist/bench/book.js --venue okx [n ...]              one venue (binance, binance-usdm, okx, bybit-linear,
- *                                                            kraken)
+ *                                                            kraken, coinbase, gemini-v2; or several, by commas)
  *   node dist/bench/book.js --venue all [--quick] [n ...]    every venue, each in its own process, one table
  *
  * incl = from the frame text, through each library's own parse path for that venue:
@@ -14,7 +15,15 @@
  *   ccxt        JSON.parse + its pro exchange's order book handler, fed without a network:
  *               binance and binanceusdm handleOrderBookMessage (parses the levels and stores them; the
  *               U/u/pu checks of handleOrderBook are not run), okx and bybit handleOrderBook (the whole
- *               path: okx checks prevSeqId against its nonce)
+ *               path: okx checks prevSeqId against its nonce), coinbase and gemini handleOrderBook (the whole
+ *               path of their l2_data / v2 l2_updates handlers)
+ * Coinbase Advanced Trade level2 and Gemini v2 l2 (no per-book sequence: merge 'replica'):
+ *   bookwire    the adapter's parse + the collector's check of Coinbase's per-connection sequence_num (a skip
+ *               throws) + OrderBook.apply
+ *   tardis-dev  gemini: its mapper reads v2 l2_updates as they are. coinbase: it has NO mapper for Advanced
+ *               Trade (its coinbase mapper reads the Coinbase Exchange snapshot/l2update feed), so it is fed
+ *               the same stream in that format (a shorter text: changes as [side, price, size] arrays), and
+ *               its impl column says so
  * Kraken (v2 `book` at depth 100; no sequence ids; a CRC32 of the top 10 in every message) -- incl includes
  * the checksum where the library has one:
  *   bookwire    the adapter's parse, which keeps the levels' text and the checksum (delta.integrity, one
@@ -60,7 +69,15 @@ import { generateEvents } from './gen.js';
 import { generateVenueEvents, type GeneratedVenue } from './gen-venues.js';
 
 export type BenchVenue = 'binance' | GeneratedVenue;
-export const BENCH_VENUES: readonly BenchVenue[] = ['binance', 'binance-usdm', 'okx', 'bybit-linear', 'kraken'];
+export const BENCH_VENUES: readonly BenchVenue[] = [
+  'binance',
+  'binance-usdm',
+  'okx',
+  'bybit-linear',
+  'kraken',
+  'coinbase',
+  'gemini-v2',
+];
 
 /** Events per venue: Binance spot as before this bench covered other venues; the others by frame size. */
 export const DEFAULT_SIZES: Record<BenchVenue, { full: number[]; quick: number[] }> = {
@@ -69,6 +86,8 @@ export const DEFAULT_SIZES: Record<BenchVenue, { full: number[]; quick: number[]
   okx: { full: [200_000], quick: [50_000] },
   'bybit-linear': { full: [1_000_000], quick: [200_000] },
   kraken: { full: [1_000_000], quick: [200_000] },
+  coinbase: { full: [1_000_000], quick: [200_000] },
+  'gemini-v2': { full: [1_000_000], quick: [200_000] },
 };
 
 export type ImplName = 'bookwire' | 'tardis-dev' | 'ccxt';
@@ -110,8 +129,11 @@ interface Truth extends FinalBook {
 /** One competitor. Loops that are timed live inside applyTexts/applyParsed, so each stays monomorphic. */
 interface Impl<B, X> {
   name: ImplName;
-  /** Reads the stream's v1 texts (Kraken, for a library that only speaks v1), in applyTexts and convert. */
-  v1?: boolean;
+  /**
+   * Reads the stream's legacy texts (Kraken v1, Coinbase Exchange: for a library that only speaks the older
+   * format), in applyTexts and convert.
+   */
+  legacy?: boolean;
   note?: string;
   /** A fresh book holding the stream's snapshot. */
   newBook(): B;
@@ -166,8 +188,8 @@ interface PackedStream {
   snapshotText: string;
   truth: Truth;
   chunks: { buf: Buffer; offsets: Uint32Array }[];
-  /** Kraken: the same stream in v1 format, chunk for chunk. */
-  v1?: { snapshotText: string; chunks: { buf: Buffer; offsets: Uint32Array }[] };
+  /** Kraken, Coinbase: the same stream in the older format (Kraken v1, Coinbase Exchange), chunk for chunk. */
+  legacy?: { snapshotText: string; chunks: { buf: Buffer; offsets: Uint32Array }[] };
 }
 
 /** Packs texts CHUNK at a time. */
@@ -200,10 +222,10 @@ function packer(): { chunks: PackedStream['chunks']; add(text: string): void; fl
 
 function generatePacked(venue: BenchVenue, n: number, seed: number): PackedStream {
   const main = packer();
-  const v1 = packer();
-  const emit = (text: string, v1Text?: string) => {
+  const legacy = packer();
+  const emit = (text: string, legacyText?: string) => {
     main.add(text);
-    if (v1Text !== undefined) v1.add(v1Text);
+    if (legacyText !== undefined) legacy.add(legacyText);
   };
   let head: Omit<PackedStream, 'chunks' | 'n' | 'venue'>;
   if (venue === 'binance') {
@@ -216,10 +238,10 @@ function generatePacked(venue: BenchVenue, n: number, seed: number): PackedStrea
   } else {
     const s = generateVenueEvents(venue, n, seed, emit);
     head = { symbol: s.symbol, snapshotText: s.snapshotText, truth: s.truth };
-    if (s.v1SnapshotText !== undefined) head.v1 = { snapshotText: s.v1SnapshotText, chunks: v1.chunks };
+    if (s.legacySnapshotText !== undefined) head.legacy = { snapshotText: s.legacySnapshotText, chunks: legacy.chunks };
   }
   main.flush();
-  v1.flush();
+  legacy.flush();
   return { ...head, venue, n, chunks: main.chunks };
 }
 
@@ -293,18 +315,89 @@ function bookwireImpl(s: PackedStream): Impl<{ book: OrderBook; seq: number }, B
   };
 }
 
+/** A replica venue's event as bookwire's feed gets it: the delta and the connection counter beside it. */
+interface ReplicaParsed {
+  delta: BookDelta;
+  connectionSeq?: number;
+}
+
+/**
+ * Venues without a per-book sequence (Coinbase, Gemini v2: merge 'replica'): the adapter's parse, the
+ * collector's check of the venue's per-connection counter where there is one (Coinbase sequence_num; a
+ * skip throws: FAILED), OrderBook.apply. The final seq is the last counter (checked against the truth).
+ */
+function bookwireReplicaImpl(s: PackedStream): Impl<{ book: OrderBook; seq?: number }, ReplicaParsed> {
+  const a = adapterOf(s.venue);
+  const snapFrame = a.parse(s.snapshotText, 'bench', 0);
+  const snap = snapFrame.snapshot;
+  if (snap === undefined) throw new Error(`bad generated snapshot frame: ${snapFrame.error ?? snapFrame.ignored}`);
+  return {
+    name: 'bookwire',
+    newBook() {
+      const book = new OrderBook();
+      book.applySnapshot(snap.bids, snap.asks);
+      return { book, seq: snapFrame.connectionSeq };
+    },
+    applyTexts(state, texts, count) {
+      const book = state.book;
+      let seq = state.seq;
+      for (let i = 0; i < count; i++) {
+        const r = a.parse(texts[i], 'bench', 0);
+        const d = r.delta;
+        if (d === undefined) throw new Error(r.error ?? r.ignored ?? 'a snapshot mid-stream');
+        const n = r.connectionSeq;
+        if (n !== undefined) {
+          if (seq !== undefined && n !== seq + 1) throw new Error(`connection counter skips from ${seq} to ${n}`);
+          seq = n;
+        }
+        book.apply(d.bids, d.asks);
+      }
+      state.seq = seq;
+    },
+    convert(text) {
+      const r = a.parse(text, 'bench', 0);
+      if (r.delta === undefined) throw new Error(`generator produced an unparsable event: ${r.error ?? r.ignored}`);
+      return r.connectionSeq === undefined ? { delta: r.delta } : { delta: r.delta, connectionSeq: r.connectionSeq };
+    },
+    applyParsed(state, xs) {
+      const book = state.book;
+      for (let i = 0; i < xs.length; i++) book.apply(xs[i].delta.bids, xs[i].delta.asks);
+      if (xs.length > 0 && xs[xs.length - 1].connectionSeq !== undefined) state.seq = xs[xs.length - 1].connectionSeq;
+    },
+    final({ book, seq }) {
+      return {
+        ...book.top(10),
+        bidDepth: book.bidDepth,
+        askDepth: book.askDepth,
+        ...(seq !== undefined ? { seq } : {}),
+      };
+    },
+  };
+}
+
 // ---------------------------------------------------------------- tardis-dev
 
 type TardisMapper = ReturnType<typeof normalizeBookChanges>;
 
-/** tardis-dev's exchange id for a venue, and how a frame becomes the message its mapper takes. */
-const TARDIS: Record<BenchVenue, { exchange: string; raw: boolean }> = {
+/**
+ * tardis-dev's exchange id for a venue, and how a frame becomes the message its mapper takes; legacy: its
+ * mapper reads an older format of the venue's feed, fed the same stream in it (tardisLegacyImpl).
+ */
+const TARDIS: Record<BenchVenue, { exchange: string; raw: boolean; legacy?: boolean; note?: string }> = {
   // a raw /ws stream: tardis records (and its mapper reads) the combined {stream, data} shape
   binance: { exchange: 'binance', raw: true },
   'binance-usdm': { exchange: 'binance-futures', raw: false },
   okx: { exchange: 'okex', raw: false },
   'bybit-linear': { exchange: 'bybit', raw: false },
-  kraken: { exchange: 'kraken', raw: false }, // v1 messages: tardisKrakenImpl
+  kraken: { exchange: 'kraken', raw: false, legacy: true, note: 'v1 format, no checksum' },
+  coinbase: {
+    exchange: 'coinbase',
+    raw: false,
+    legacy: true,
+    note: 'no Advanced Trade mapper: Coinbase Exchange l2update format',
+  },
+  // its gemini mapper reads v2 l2_updates (a snapshot: the one with auction_events)
+  'gemini-v2': { exchange: 'gemini', raw: false },
 };
 
 function tardisImpl(s: PackedStream): Impl<{ book: TardisOrderBook; mapper: TardisMapper }, BookChange> {
@@ -400,7 +493,30 @@ interface CcxtExchange {
   handleOrderBookMessage(client: unknown, message: unknown, orderbook: CcxtBook): CcxtBook;
   handleOrderBook(client: CcxtClient, message: unknown): void;
 }
-type CcxtPro = Record<'binance' | 'binanceusdm' | 'okx' | 'bybit' | 'kraken', new (config?: object) => CcxtExchange>;
+type CcxtPro = Record<
+  'binance' | 'binanceusdm' | 'okx' | 'bybit' | 'kraken' | 'coinbase' | 'gemini',
+  new (config?: object) => CcxtExchange
+>;
+
+/**
+ * ccxt pro handlers that keep their books in exchange.orderbooks, built from the websocket snapshot frame:
+ * its class, url, the subscription hash the handler reads, and the market type its symbol lookup needs.
+ */
+const CCXT_WS: Partial<
+  Record<BenchVenue, { cls: keyof CcxtPro; url: string; hash: (symbol: string) => string; type?: string }>
+> = {
+  okx: { cls: 'okx', url: 'wss://ws.okx.com:8443/ws/v5/public', hash: (x) => `books:${x}` },
+  'bybit-linear': {
+    cls: 'bybit',
+    url: 'wss://stream.bybit.com/v5/public/linear',
+    hash: (x) => `orderbook:${x}`,
+    type: 'contract',
+  },
+  // l2_data: the book is made anew on the snapshot event and every update stored (limit from the subscription)
+  coinbase: { cls: 'coinbase', url: 'wss://advanced-trade-ws.coinbase.com', hash: (x) => `level2::${x}` },
+  // v2 l2_updates: the message with auction_events, trades and changes makes a new book
+  'gemini-v2': { cls: 'gemini', url: 'wss://api.gemini.com/v2/marketdata', hash: (x) => `orderbook:${x}` },
+};
 
 /** A websocket client as ccxt's handlers use it: they resolve futures by hash; nobody awaits them here. */
 function ccxtClient(url: string, subscribed: string): CcxtClient {
@@ -448,16 +564,17 @@ async function ccxtImpl(s: PackedStream): Promise<Impl<CcxtState, BookDelta>> {
             }
           };
   } else {
-    // okx and bybit keep their books in exchange.orderbooks: one exchange instance per book
-    const okx = s.venue === 'okx';
-    const Ex = pro[okx ? 'okx' : 'bybit'];
-    const url = okx ? 'wss://ws.okx.com:8443/ws/v5/public' : 'wss://stream.bybit.com/v5/public/linear';
+    // the others keep their books in exchange.orderbooks: one exchange instance per book
+    const ws = CCXT_WS[s.venue];
+    if (ws === undefined) throw new Error(`ccxt: no handler set up for ${s.venue}`);
+    const Ex = pro[ws.cls];
     newBook = () => {
       const ex = new Ex();
-      const symbol = ex.safeMarket(s.symbol, undefined, undefined, okx ? undefined : 'contract').symbol;
-      const client = ccxtClient(url, okx ? `books:${symbol}` : `orderbook:${symbol}`);
+      const symbol = ex.safeMarket(s.symbol, undefined, undefined, ws.type).symbol;
+      const client = ccxtClient(ws.url, ws.hash(symbol));
       ex.handleOrderBook(client, JSON.parse(s.snapshotText));
-      const book = ex.orderbooks[symbol];
+      // (gemini keys its book by the lower-cased id it is sent: the one book there is)
+      const book = ex.orderbooks[symbol] ?? Object.values(ex.orderbooks)[0];
       if (book === undefined) throw new Error(`ccxt ${s.venue}: the snapshot frame made no book for ${symbol}`);
       return { ex, client, book };
     };
@@ -481,8 +598,8 @@ async function ccxtImpl(s: PackedStream): Promise<Impl<CcxtState, BookDelta>> {
       }
     },
     final({ ex, book }) {
-      // okx/bybit handlers may replace the book (a snapshot frame, or after an error): read the current one
-      const b = s.venue === 'okx' || s.venue === 'bybit-linear' ? (Object.values(ex.orderbooks)[0] ?? book) : book;
+      // websocket-snapshot handlers may replace the book (a snapshot frame, or after an error): read the current one
+      const b = CCXT_WS[s.venue] !== undefined ? (Object.values(ex.orderbooks)[0] ?? book) : book;
       const side = (x: CcxtSide) => x.slice(0, 10).map((l) => [l[0], l[1]] as Level);
       return { bids: side(b.bids), asks: side(b.asks), bidDepth: b.bids.length, askDepth: b.asks.length };
     },
@@ -545,22 +662,27 @@ function bookwireKrakenImpl(s: PackedStream): Impl<HashedBook, KrakenParsed> {
   };
 }
 
-/** tardis-dev on the v1 texts: its kraken mapper reads only v1 arrays. No checksum, no truncation. */
-function tardisKrakenImpl(s: PackedStream): Impl<{ book: TardisOrderBook; mapper: TardisMapper }, BookChange> {
-  const v1 = s.v1;
-  if (v1 === undefined) throw new Error('kraken: the stream has no v1 texts');
+/**
+ * tardis-dev on the legacy texts, for venues whose current format its mapper does not read: Kraken (its
+ * mapper reads only v1 arrays; no checksum, no truncation) and Coinbase (its mapper reads Coinbase Exchange
+ * snapshot/l2update, not Advanced Trade l2_data).
+ */
+function tardisLegacyImpl(s: PackedStream): Impl<{ book: TardisOrderBook; mapper: TardisMapper }, BookChange> {
+  const legacy = s.legacy;
+  if (legacy === undefined) throw new Error(`${s.venue}: the stream has no legacy texts`);
   const now = new Date();
+  const { exchange, note } = TARDIS[s.venue];
   const depth = adapterOf(s.venue).bookDepth ?? Infinity;
-  const mapper = () => normalizeBookChanges('kraken', now);
+  const mapper = () => normalizeBookChanges(exchange as Parameters<typeof normalizeBookChanges>[0], now);
   const converter = mapper();
   return {
     name: 'tardis-dev',
-    v1: true,
-    note: 'v1 format, no checksum',
+    legacy: true,
+    ...(note !== undefined ? { note } : {}),
     newBook() {
       const book = new TardisOrderBook();
       const m = mapper();
-      for (const bc of m.map(JSON.parse(v1.snapshotText), now) ?? []) book.update(bc);
+      for (const bc of m.map(JSON.parse(legacy.snapshotText), now) ?? []) book.update(bc);
       return { book, mapper: m };
     },
     applyTexts({ book, mapper: m }, texts, count) {
@@ -571,13 +693,13 @@ function tardisKrakenImpl(s: PackedStream): Impl<{ book: TardisOrderBook; mapper
     },
     convert(text) {
       for (const bc of converter.map(JSON.parse(text), now) ?? []) return bc;
-      throw new Error('tardis-dev mapped a v1 update to nothing');
+      throw new Error('tardis-dev mapped a legacy update to nothing');
     },
     applyParsed({ book }, xs) {
       for (let i = 0; i < xs.length; i++) book.update(xs[i]);
     },
     final({ book }) {
-      // its book keeps the levels Kraken pushed out of the depth without a delete: read the top `depth`
+      // Kraken: its book keeps the levels pushed out of the depth without a delete: read the top `depth`
       const take = (it: IterableIterator<BookPriceLevel>) => {
         const out: Level[] = [];
         let n = 0;
@@ -679,8 +801,8 @@ function measure(impls: Impl<unknown, unknown>[], s: PackedStream, parsing: bool
   const errors: (string | undefined)[] = impls.map(() => undefined);
   for (let c = 0; c < s.chunks.length; c++) {
     const main = decode(s.chunks[c]);
-    const v1 = s.v1 === undefined ? main : decode(s.v1.chunks[c]);
-    const own = impls.map((impl) => (impl.v1 === true ? v1 : main));
+    const legacy = s.legacy === undefined ? main : decode(s.legacy.chunks[c]);
+    const own = impls.map((impl) => (impl.legacy === true ? legacy : main));
     const inputs = impls.map((impl, i) =>
       parsing || errors[i] !== undefined ? own[i] : own[i].map((t) => impl.convert(t)),
     );
@@ -709,9 +831,9 @@ function measure(impls: Impl<unknown, unknown>[], s: PackedStream, parsing: bool
 
 function warmUp(impls: Impl<unknown, unknown>[], s: PackedStream): void {
   const main = decode(s.chunks[0]).slice(0, WARMUP_EVENTS);
-  const v1 = s.v1 === undefined ? main : decode(s.v1.chunks[0]).slice(0, WARMUP_EVENTS);
+  const legacy = s.legacy === undefined ? main : decode(s.legacy.chunks[0]).slice(0, WARMUP_EVENTS);
   for (const impl of impls) {
-    const texts = impl.v1 === true ? v1 : main;
+    const texts = impl.legacy === true ? legacy : main;
     for (let w = 0; w < 2; w++) {
       try {
         impl.applyTexts(impl.newBook(), texts, texts.length);
@@ -736,8 +858,12 @@ export async function benchBook(
   const repeats = options.repeats ?? 3;
   const impls = (
     venue === 'kraken'
-      ? [bookwireKrakenImpl(s), tardisKrakenImpl(s), await ccxtKrakenImpl(s)]
-      : [bookwireImpl(s), tardisImpl(s), await ccxtImpl(s)]
+      ? [bookwireKrakenImpl(s), tardisLegacyImpl(s), await ccxtKrakenImpl(s)]
+      : [
+          adapterOf(venue).merge === 'replica' ? bookwireReplicaImpl(s) : bookwireImpl(s),
+          TARDIS[venue].legacy === true ? tardisLegacyImpl(s) : tardisImpl(s),
+          await ccxtImpl(s),
+        ]
   ) as Impl<unknown, unknown>[];
   warmUp(impls, s);
   const rows: Row[] = [];

@@ -1,9 +1,11 @@
 /**
  * Deterministic depth streams in the wire format of each venue other than Binance spot (which bench/gen.ts
- * generates): Binance USD-M futures, OKX `books`, Bybit v5 linear `orderbook.50` and Kraken WebSocket v2
- * `book` (with the same stream in v1 format). For the per-venue parse + apply benchmark (bench/book.ts).
+ * generates): Binance USD-M futures, OKX `books`, Bybit v5 linear `orderbook.50`, Kraken WebSocket v2
+ * `book` (with the same stream in v1 format), Coinbase Advanced Trade `level2` (with the same stream in the
+ * Coinbase Exchange format) and Gemini market data v2 `l2`. For the per-venue parse + apply benchmark
+ * (bench/book.ts).
  *
- * One model for all four: a deep book on an integer tick grid walks as in bench/gen.ts (most changes near
+ * One model for all of them: a deep book on an integer tick grid walks as in bench/gen.ts (most changes near
  * the top, some anywhere in the ladder, a fifth of them deletes, the mid moving when a trade eats the best
  * level), and the venue publishes what a subscriber sees of it:
  * - Binance USD-M: every change, the whole depth (diff stream), both sides in ascending price order as the
@@ -25,6 +27,16 @@
  *   after it (krakenChecksum over the same spelling) and an RFC 3339 timestamp; no sequence ids. The same
  *   stream is also written in v1 format (`[channelID, {"a":[[price, volume, time]]}, {"b":[...], "c":
  *   "checksum"}, "book-100", "XBT/USD"]`, values as strings) for readers that only speak v1 (tardis-dev).
+ * - Coinbase Advanced Trade `level2` (BTC-USD, tick 0.01): the full book (here 1,500 levels a side at the
+ *   start), every change, 1-6 levels a message; `l2_data` with one event of `updates` ({side bid|offer,
+ *   event_time, price_level, new_quantity} as strings without trailing zeros, "0" deletes), bids before
+ *   offers, `sequence_num` counting the connection's messages from the snapshot's 0. The same stream is
+ *   also written as Coinbase Exchange `snapshot`/`l2update` messages (`changes: [["buy", price, size]]`,
+ *   `time`), the format tardis-dev's coinbase mapper reads: it has no mapper for Advanced Trade.
+ * - Gemini market data v2 `l2` (BTCUSD, tick 0.01): the full book (600 levels a side at the start), every
+ *   change, 1-12 changes a message, mostly 1-2 (as in cryptofeed_GEMINI.ws.1.0); `l2_updates` with
+ *   `changes: [["buy"|"sell", price, quantity]]`, buys first, strings without trailing zeros; the snapshot
+ *   is the first l2_updates, with `trades` and `auction_events`; no sequence, no checksum.
  *
  * Prices are ticks / 10^priceDecimals and sizes units / 10^sizeDecimals with both integers below 2^53, so
  * every string here converts with Number() (and each library's own parser) to exactly the value the truth
@@ -34,8 +46,15 @@ import type { Level } from '../src/core/types.js';
 import { mulberry32 } from '../src/sim/prng.js';
 import { krakenChecksum } from '../src/venues/kraken-checksum.js';
 
-export type GeneratedVenue = 'binance-usdm' | 'okx' | 'bybit-linear' | 'kraken';
-export const GENERATED_VENUES: readonly GeneratedVenue[] = ['binance-usdm', 'okx', 'bybit-linear', 'kraken'];
+export type GeneratedVenue = 'binance-usdm' | 'okx' | 'bybit-linear' | 'kraken' | 'coinbase' | 'gemini-v2';
+export const GENERATED_VENUES: readonly GeneratedVenue[] = [
+  'binance-usdm',
+  'okx',
+  'bybit-linear',
+  'kraken',
+  'coinbase',
+  'gemini-v2',
+];
 
 /** What a subscriber's book holds at the end of the stream. */
 export interface VenueTruth {
@@ -44,7 +63,10 @@ export interface VenueTruth {
   asks: Level[];
   bidDepth: number;
   askDepth: number;
-  /** The venue sequence id of the last event (u, seqId; 0 for Kraken, which has none). */
+  /**
+   * The venue sequence id of the last event (u, seqId; Coinbase: the connection's sequence_num; 0 for
+   * Kraken and Gemini v2, which have none).
+   */
   lastSeq: number;
 }
 
@@ -54,8 +76,11 @@ export interface VenueStream {
   symbol: string;
   /** The initial book as the venue sends it: a REST body (Binance USD-M) or the websocket snapshot frame. */
   snapshotText: string;
-  /** Kraken: the snapshot in v1 format (each event's v1 text is emit's second argument). */
-  v1SnapshotText?: string;
+  /**
+   * Kraken and Coinbase: the snapshot in the older format tardis-dev reads (Kraken v1; Coinbase Exchange,
+   * for Coinbase Advanced Trade); each event's text in it is emit's second argument.
+   */
+  legacySnapshotText?: string;
   truth: VenueTruth;
 }
 
@@ -145,6 +170,40 @@ const MODELS: Record<GeneratedVenue, VenueModel> = {
     // Kraken's book updates are small: mostly one or two levels
     changes: (rnd) => 1 + Math.floor(4 * rnd() * rnd()),
     nearMean: 8,
+    deleteShare: 0.35,
+    moveShare: 0.05,
+  },
+  coinbase: {
+    symbol: 'BTC-USD',
+    mid: 6_331_025, // 63310.25, tick 0.01
+    priceDecimals: 2,
+    sizeDecimals: 8,
+    maxSize: 3 * 10 ** 8,
+    // level2 is the full book (BTC-USD: tens of thousands of levels); a bench needs its top thousand or so
+    depth: 1500,
+    minDepth: 800,
+    window: Infinity,
+    deletesPushedOut: true,
+    // level2 updates are small: one to a few levels a message
+    changes: (rnd) => 1 + Math.floor(6 * rnd() * rnd()),
+    nearMean: 25,
+    deleteShare: 0.35,
+    moveShare: 0.05,
+  },
+  'gemini-v2': {
+    symbol: 'BTCUSD',
+    mid: 2_225_237, // 22252.37, tick 0.01
+    priceDecimals: 2,
+    sizeDecimals: 8,
+    maxSize: 3 * 10 ** 8,
+    // the whole book (the recording's snapshots have 60-680 levels)
+    depth: 600,
+    minDepth: 300,
+    window: Infinity,
+    deletesPushedOut: true,
+    // cryptofeed_GEMINI.ws.1.0: of 645 updates 43 % carry 1 change, 20 % 2, 10 % 3, few more than 10
+    changes: (rnd) => 1 + Math.floor(12 * rnd() * rnd() * rnd()),
+    nearMean: 20,
     deleteShare: 0.35,
     moveShare: 0.05,
   },
@@ -289,20 +348,25 @@ const SPELLINGS: Record<GeneratedVenue, Spelling> = {
   'bybit-linear': { price: (t) => fixed(t, 1, 1), size: (u) => (u === 0 ? '0' : fixed(u, 3, 0)) },
   // the pair's precision: "45283.5", "0.50000000", "0.00000000"
   kraken: { price: (t) => fixed(t, 1, 0), size: (u) => fixed(u, 8, 0) },
+  // "21921.74", "21921.3", "0.06317902", "0.02", "0" (ccxt's and the docs' l2_data examples)
+  coinbase: { price: (t) => trimmed(t, 2), size: (u) => trimmed(u, 8) },
+  // "22252.37", "0.612", "14300", "0.00001", "0" (cryptofeed_GEMINI.ws.1.0)
+  'gemini-v2': { price: (t) => trimmed(t, 2), size: (u) => trimmed(u, 8) },
 };
 
 /** A published change: tick and units (0 deletes). */
 type Change = [tick: number, units: number];
 
 /**
- * Generate `n` events of `venue`: calls emit with each frame text in order (Kraken: and its v1 text), returns
- * the snapshot text and the truth (the subscriber's book after the last event).
+ * Generate `n` events of `venue`: calls emit with each frame text in order (Kraken, Coinbase: and its text in
+ * the older format tardis-dev reads), returns the snapshot text and the truth (the subscriber's book after
+ * the last event).
  */
 export function generateVenueEvents(
   venue: GeneratedVenue,
   n: number,
   seed: number,
-  emit: (text: string, v1Text?: string) => void,
+  emit: (text: string, legacyText?: string) => void,
 ): VenueStream {
   const m = MODELS[venue];
   const sp = SPELLINGS[venue];
@@ -335,7 +399,7 @@ export function generateVenueEvents(
   }
   const fmt = formatter(venue, m, sp, rnd, bids, asks);
   const snapshot = fmt.snapshot(sideLevels(bids, m.window), sideLevels(asks, m.window));
-  const [snapshotText, v1SnapshotText] = typeof snapshot === 'string' ? [snapshot, undefined] : snapshot;
+  const [snapshotText, legacySnapshotText] = typeof snapshot === 'string' ? [snapshot, undefined] : snapshot;
 
   const touched = [new TickSet(shown[0]), new TickSet(shown[1])];
   const out: [Change[], Change[]] = [[], []];
@@ -428,7 +492,7 @@ export function generateVenueEvents(
     venue,
     symbol: m.symbol,
     snapshotText,
-    ...(v1SnapshotText !== undefined ? { v1SnapshotText } : {}),
+    ...(legacySnapshotText !== undefined ? { legacySnapshotText } : {}),
     truth: {
       bids: top(bids),
       asks: top(asks),
@@ -449,8 +513,8 @@ function sideLevels(side: Side, n: number): [number, number][] {
   return out;
 }
 
-/** A frame's text, or (Kraken) its v2 and v1 texts. */
-type Texts = string | [v2: string, v1: string];
+/** A frame's text, or (Kraken, Coinbase) its text and its text in the older format tardis-dev reads. */
+type Texts = string | [current: string, legacy: string];
 
 interface Formatter {
   /** The initial book (bids and asks best first, [ticks, units]). */
@@ -595,6 +659,83 @@ function formatter(
           return [frame('update', v2(bids), v2(asks), iso), old];
         },
         // Kraken has no sequence ids
+        lastSeq: () => 0,
+      };
+    }
+    case 'coinbase': {
+      // one connection carrying this one book: sequence_num counts its messages (the snapshot is 0)
+      let seq = 0;
+      const product = m.symbol;
+      const nanos = () => {
+        const ns = pad(Math.floor(rnd() * 1e6), 6);
+        return new Date(time).toISOString().replace('Z', `${ns}Z`);
+      };
+      const updates = (side: string, l: readonly (readonly [number, number])[], eventTime: string) =>
+        l.map(
+          ([t, u]) =>
+            `{"side":"${side}","event_time":"${eventTime}","price_level":"${sp.price(t)}","new_quantity":"${sp.size(u)}"}`,
+        );
+      // Coinbase Exchange (the feed before Advanced Trade, which tardis-dev's coinbase mapper reads)
+      const legacyLevels = (l: readonly (readonly [number, number])[]) =>
+        l.map(([t, u]) => `["${sp.price(t)}","${sp.size(u)}"]`).join(',');
+      const legacyChanges = (side: string, l: readonly (readonly [number, number])[]) =>
+        l.map(([t, u]) => `["${side}","${sp.price(t)}","${sp.size(u)}"]`);
+      const frame = (type: string, ups: string[], ts: string) =>
+        `{"channel":"l2_data","client_id":"","timestamp":"${ts}","sequence_num":${seq},"events":[{"type":"${type}",` +
+        `"product_id":"${product}","updates":[${ups.join(',')}]}]}`;
+      return {
+        snapshot(bids, asks) {
+          const ts = nanos();
+          // a snapshot's levels are stamped 1970 (ccxt's and the docs' examples)
+          const epoch = '1970-01-01T00:00:00Z';
+          return [
+            frame('snapshot', [...updates('bid', bids, epoch), ...updates('offer', asks, epoch)], ts),
+            `{"type":"snapshot","product_id":"${product}","bids":[${legacyLevels(bids)}],` +
+              `"asks":[${legacyLevels(asks)}]}`,
+          ];
+        },
+        event(bids, asks) {
+          seq++;
+          time += 1 + Math.floor(rnd() * 40);
+          const eventTime = new Date(time).toISOString().replace('Z', `${pad(Math.floor(rnd() * 1000), 3)}Z`);
+          const ts = nanos();
+          bids.sort(desc);
+          asks.sort(asc);
+          const changes = [...legacyChanges('buy', bids), ...legacyChanges('sell', asks)].join(',');
+          return [
+            frame('update', [...updates('bid', bids, eventTime), ...updates('offer', asks, eventTime)], ts),
+            `{"type":"l2update","product_id":"${product}","changes":[${changes}],"time":"${eventTime}"}`,
+          ];
+        },
+        lastSeq: () => seq,
+      };
+    }
+    case 'gemini-v2': {
+      const change = (side: string, l: readonly (readonly [number, number])[]) =>
+        l.map(([t, u]) => `["${side}","${sp.price(t)}","${sp.size(u)}"]`);
+      return {
+        snapshot(bids, asks) {
+          // the first l2_updates after subscribing is the book, with the last trades and auction events
+          // (what tells it from an update); two of each here, as the recording's shape has them
+          const trade = (id: number, px: number, side: string) =>
+            `{"type":"trade","symbol":"${m.symbol}","event_id":${id},"timestamp":${time - (id % 1000)},` +
+            `"price":"${sp.price(px)}","quantity":"0.02","side":"${side}"}`;
+          const auction = (type: string) =>
+            `{"type":"${type}","symbol":"${m.symbol}","time_ms":${time - 7_200_000},"result":"failure",` +
+            `"highest_bid_price":"${sp.price(bids[0][0])}","lowest_ask_price":"${sp.price(asks[0][0])}",` +
+            `"collar_price":"${sp.price(bids[0][0])}"}`;
+          const changes = [...change('buy', bids), ...change('sell', asks)].join(',');
+          return (
+            `{"type":"l2_updates","symbol":"${m.symbol}","changes":[${changes}],` +
+            `"trades":[${trade(122258166738, asks[0][0], 'buy')},${trade(122258141090, bids[0][0], 'sell')}],` +
+            `"auction_events":[${auction('auction_result')},${auction('auction_indicative')}]}`
+          );
+        },
+        event(bids, asks) {
+          // changes in the order they were made, buys first (as in the recording)
+          return `{"type":"l2_updates","symbol":"${m.symbol}","changes":[${[...change('buy', bids), ...change('sell', asks)].join(',')}]}`;
+        },
+        // Gemini v2 has no sequence ids
         lastSeq: () => 0,
       };
     }

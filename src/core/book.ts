@@ -54,6 +54,43 @@ interface Batch {
   m: number;
 }
 
+/**
+ * Element i out of two parallel string arrays. Near the end (the common case: the best levels are there) a
+ * plain loop and pop(): splice would allocate the array of removed elements on every call.
+ */
+function removeStrings(a: string[], b: string[], i: number): void {
+  const last = a.length - 1;
+  if (last - i >= 32) {
+    a.splice(i, 1);
+    b.splice(i, 1);
+    return;
+  }
+  for (let j = i; j < last; j++) {
+    a[j] = a[j + 1];
+    b[j] = b[j + 1];
+  }
+  a.pop();
+  b.pop();
+}
+
+/** x and y in at index `at` of two parallel string arrays (as removeStrings, without splice near the end). */
+function insertStrings(a: string[], b: string[], at: number, x: string, y: string): void {
+  const n = a.length;
+  if (n - at >= 32) {
+    a.splice(at, 0, x);
+    b.splice(at, 0, y);
+    return;
+  }
+  a.push(x);
+  b.push(y);
+  for (let j = n; j > at; j--) {
+    a[j] = a[j - 1];
+    b[j] = b[j - 1];
+  }
+  a[at] = x;
+  b[at] = y;
+}
+
 class BookSide {
   /** Ascending keys: price for bids, -price for asks. */
   keys = new Float64Array(INITIAL_CAPACITY);
@@ -120,14 +157,12 @@ class BookSide {
         sStr[i] = ss;
       } else {
         this.removeAt(i);
-        pStr.splice(i, 1);
-        sStr.splice(i, 1);
+        removeStrings(pStr, sStr, i);
       }
     } else if (size > 0) {
       const at = -i - 1;
       this.insertAt(at, key, size);
-      pStr.splice(at, 0, ps);
-      sStr.splice(at, 0, ss);
+      insertStrings(pStr, sStr, at, ps, ss);
     }
   }
 
@@ -369,15 +404,25 @@ class BookSide {
    * Keep the best `depth` levels: the worse ones (the array's start) are removed and passed to `removed`
    * (a venue that keeps a fixed depth sends no delete for a level pushed out of it: Kraken).
    */
-  dropBeyond(depth: number, removed?: (price: number, size: number) => void): void {
+  dropBeyond(
+    depth: number,
+    removed?: (side: 'bid' | 'ask', price: number, size: number) => void,
+    name: 'bid' | 'ask' = this.sign === 1 ? 'bid' : 'ask',
+  ): void {
     const k = this.n - depth;
     if (k <= 0) return;
-    if (removed) for (let i = 0; i < k; i++) removed(this.sign * this.keys[i], this.sizes[i]);
+    if (removed) for (let i = 0; i < k; i++) removed(name, this.sign * this.keys[i], this.sizes[i]);
     this.keys.copyWithin(0, k, this.n);
     this.sizes.copyWithin(0, k, this.n);
     if (this.priceStr) {
-      this.priceStr.splice(0, k);
-      this.sizeStr!.splice(0, k);
+      if (k === 1) {
+        // the common case (one level pushed out): shift() allocates nothing, splice() an array of the removed
+        this.priceStr.shift();
+        this.sizeStr!.shift();
+      } else {
+        this.priceStr.splice(0, k);
+        this.sizeStr!.splice(0, k);
+      }
     }
     this.n = depth;
   }
@@ -565,6 +610,36 @@ export class OrderBook {
     this.applyStringsSide(this.askSide, asks);
   }
 
+  /**
+   * applyStrings when the levels' numbers are already known: `bids`/`asks` are the values of
+   * `bidStrings`/`askStrings`, level for level (a venue parser returns both), so the strings are not parsed
+   * again. A side whose two lists differ in length is read from its strings, as applyStrings does.
+   */
+  applyWithStrings(
+    bids: readonly Level[],
+    asks: readonly Level[],
+    bidStrings: readonly StringLevel[],
+    askStrings: readonly StringLevel[],
+  ): void {
+    this.applyWithStringsSide(this.bidSide, bids, bidStrings);
+    this.applyWithStringsSide(this.askSide, asks, askStrings);
+  }
+
+  private applyWithStringsSide(side: BookSide, levels: readonly Level[], strings: readonly StringLevel[]): void {
+    if (!this.keepStrings || levels.length !== strings.length || levels.length >= BULK_LEVELS) {
+      this.applyStringsSide(side, strings);
+      return;
+    }
+    for (let i = 0; i < levels.length; i++) {
+      const l = levels[i];
+      const p = l[0];
+      const z = l[1];
+      if (p !== p || z !== z) continue;
+      const t = strings[i];
+      side.setWithStrings(p, z, t[0], t[1]);
+    }
+  }
+
   /** Replace the whole book from exchange strings. */
   applySnapshotStrings(bids: readonly StringLevel[], asks: readonly StringLevel[]): void {
     this.clear();
@@ -604,8 +679,9 @@ export class OrderBook {
 
   /** Truncate each side to its best `depth` levels; `removed` hears every level dropped. */
   dropBeyond(depth: number, removed?: (side: 'bid' | 'ask', price: number, size: number) => void): void {
-    this.bidSide.dropBeyond(depth, removed && ((p, q) => removed('bid', p, q)));
-    this.askSide.dropBeyond(depth, removed && ((p, q) => removed('ask', p, q)));
+    // (the side's name is passed down: no closure per side and call)
+    this.bidSide.dropBeyond(depth, removed, 'bid');
+    this.askSide.dropBeyond(depth, removed, 'ask');
   }
 
   bestBid(): Level | undefined {

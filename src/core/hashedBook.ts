@@ -43,9 +43,12 @@ const SMALL_MESSAGE = 32;
 
 /** The levels a change removed by truncation, as deletes ([price, 0]). */
 export interface Truncated {
-  bids: Level[];
-  asks: Level[];
+  readonly bids: readonly Level[];
+  readonly asks: readonly Level[];
 }
+
+/** What apply returns when truncation removed nothing (shared: callers only read it). */
+const NOTHING_CUT: Truncated = Object.freeze({ bids: Object.freeze([]), asks: Object.freeze([]) });
 
 export class HashedBook {
   readonly book: OrderBook;
@@ -57,6 +60,14 @@ export class HashedBook {
   /** apply's scratch maps for larger messages, cleared and reused (two new Maps a message cost more). */
   private readonly oldBids = new Map<number, number>();
   private readonly oldAsks = new Map<number, number>();
+  /** Where onDropped collects the levels the current apply's truncation removes. */
+  private cut: Truncated = NOTHING_CUT;
+  /** The truncation's listener, made once (a closure per message showed in profiles). */
+  private readonly onDropped = (side: 'bid' | 'ask', p: number, q: number): void => {
+    const bid = side === 'bid';
+    this.add(bid, p, q, -1);
+    ((bid ? this.cut.bids : this.cut.asks) as Level[]).push([p, 0]);
+  };
 
   constructor(
     keepStrings: boolean,
@@ -97,7 +108,7 @@ export class HashedBook {
     if (bids.length + asks.length <= SMALL_MESSAGE) {
       const nb = this.oldSizes(book, 'bid', bids, 0);
       const na = this.oldSizes(book, 'ask', asks, nb);
-      if (strings) book.applyStrings(strings.bids, strings.asks);
+      if (strings) book.applyWithStrings(bids, asks, strings.bids, strings.asks);
       else book.apply(bids, asks);
       this.rehash(book, 'bid', 0, nb);
       this.rehash(book, 'ask', nb, nb + na);
@@ -108,7 +119,7 @@ export class HashedBook {
       oldAsks.clear();
       for (const l of bids) if (!oldBids.has(l[0])) oldBids.set(l[0], book.sizeOf('bid', l[0]));
       for (const l of asks) if (!oldAsks.has(l[0])) oldAsks.set(l[0], book.sizeOf('ask', l[0]));
-      if (strings) book.applyStrings(strings.bids, strings.asks);
+      if (strings) book.applyWithStrings(bids, asks, strings.bids, strings.asks);
       else book.apply(bids, asks);
       for (const [p, old] of oldBids) {
         if (old > 0) this.add(true, p, old, -1);
@@ -121,14 +132,12 @@ export class HashedBook {
         if (now > 0) this.add(false, p, now, 1);
       }
     }
-    const cut: Truncated = { bids: [], asks: [] };
-    // (no closure to make when neither side is over its depth: most messages)
-    if (book.bidDepth > this.depth || book.askDepth > this.depth)
-      book.dropBeyond(this.depth, (side, p, q) => {
-        const bid = side === 'bid';
-        this.add(bid, p, q, -1);
-        (bid ? cut.bids : cut.asks).push([p, 0]);
-      });
+    // (nothing to allocate when neither side is over its depth: most messages)
+    if (book.bidDepth <= this.depth && book.askDepth <= this.depth) return NOTHING_CUT;
+    const cut = { bids: [], asks: [] };
+    this.cut = cut;
+    book.dropBeyond(this.depth, this.onDropped);
+    this.cut = NOTHING_CUT;
     return cut;
   }
 

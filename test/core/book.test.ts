@@ -104,6 +104,8 @@ type Cmd =
   | { kind: 'snapshot'; bids: Level[]; asks: Level[] }
   | { kind: 'strings'; bids: StringLevel[]; asks: StringLevel[] }
   | { kind: 'snapshotStrings'; bids: StringLevel[]; asks: StringLevel[] }
+  // applyWithStrings: the strings with their numbers, as a venue parser gives both
+  | { kind: 'withStrings'; bids: StringLevel[]; asks: StringLevel[] }
   | { kind: 'clear' };
 
 const cmd: fc.Arbitrary<Cmd> = fc.oneof(
@@ -162,8 +164,19 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
     }),
     weight: 1,
   },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('withStrings' as const),
+      bids: anySize(stringLevel),
+      asks: anySize(stringLevel),
+    }),
+    weight: 3,
+  },
   { arbitrary: fc.constant({ kind: 'clear' as const }), weight: 1 },
 );
+
+/** The numbers of string levels, level for level (NaN for an unparsable one: both paths skip it). */
+const numbersOf = (levels: StringLevel[]): Level[] => levels.map((l): Level => [+l[0], +l[1]]);
 
 function run(book: OrderBook, model: ModelBook, cmds: Cmd[]): void {
   cmds.forEach((c, i) => {
@@ -182,6 +195,10 @@ function run(book: OrderBook, model: ModelBook, cmds: Cmd[]): void {
         break;
       case 'strings':
         book.applyStrings(c.bids, c.asks);
+        model.applyStrings(c.bids, c.asks);
+        break;
+      case 'withStrings':
+        book.applyWithStrings(numbersOf(c.bids), numbersOf(c.asks), c.bids, c.asks);
         model.applyStrings(c.bids, c.asks);
         break;
       case 'snapshotStrings':
