@@ -231,8 +231,20 @@ export class Collector {
     if (this.opts.reconnectEveryS > 0) {
       // Stagger: collectors with different ids roll their connections at different moments, so a
       // venue's forced disconnect schedule (Binance: 24 h) never drops every feed at once.
+      // Within a collector its connections take turns across the period: one roll at a time, so a roll
+      // never opens every connection at once (the venue's connection rate) nor leaves all books on new sockets.
       const period = this.opts.reconnectEveryS * 1000 * (0.75 + 0.25 * stableFraction(this.id));
-      this.timers.push(setInterval(() => this.connections.forEach((c) => c.roll()), period));
+      const n = this.connections.length;
+      this.connections.forEach((c, i) => {
+        const first = setTimeout(
+          () => {
+            c.roll();
+            this.timers.push(setInterval(() => c.roll(), period));
+          },
+          (period * (i + 1)) / n,
+        );
+        this.timers.push(first);
+      });
     }
   }
 

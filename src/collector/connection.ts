@@ -33,10 +33,19 @@ export interface ConnectionOptions {
   onOpen?(socket: object): void;
 }
 
+/** A rolled connection's old socket is closed this long after the new one delivered its first message. */
+const RETIRE_AFTER_FIRST_MS = 1000;
+/** ...and at the latest this long after the new one opened (a new socket that never delivers). */
+const RETIRE_CAP_MS = 15_000;
+
 export class VenueConnection {
   private ws?: WebSocket;
   /** The socket being replaced during a make-before-break roll. */
   private retiring?: WebSocket;
+  /** Closes the retiring socket (RETIRE_CAP_MS after the new one opened, or soon after it delivered). */
+  private retireTimer?: NodeJS.Timeout;
+  /** The new socket has delivered: the retiring one is closed RETIRE_AFTER_FIRST_MS later. */
+  private retireSoon = false;
   connected = false;
   reconnects = 0;
   lastMsgAt = 0;
@@ -88,15 +97,20 @@ export class VenueConnection {
       this.lastMsgAt = now();
       for (const m of this.o.venue.subscribeMessages(this.o.symbols)) ws.send(m);
       this.o.onOpen?.(ws);
-      if (this.retiring) {
-        // make-before-break: the new socket is up, the old one can go; the arbiter drops the overlap.
-        const old = this.retiring;
-        this.retiring = undefined;
-        setTimeout(() => old.terminate(), 1000);
-      }
+      // make-before-break: the old socket keeps delivering until the new one does (below), at most this long
+      const old = this.retiring;
+      if (old !== undefined) this.retireTimer = setTimeout(() => this.retire(old), RETIRE_CAP_MS);
     });
     ws.on('message', (data: Buffer) => {
       if (ws !== this.ws && ws !== this.retiring) return;
+      // the new socket delivers: the old one goes a moment later (its books' data now comes twice; the
+      // arbiter drops the overlap), so no book waits on a socket that is only subscribing
+      const old = this.retiring;
+      if (ws === this.ws && old !== undefined && !this.retireSoon) {
+        this.retireSoon = true;
+        clearTimeout(this.retireTimer);
+        this.retireTimer = setTimeout(() => this.retire(old), RETIRE_AFTER_FIRST_MS);
+      }
       this.lastMsgAt = now();
       if (this.attempt > 0 && this.lastMsgAt - this.connectedAt > 5000) this.attempt = 0;
       this.o.onText(data.toString('utf8'), ws);
@@ -128,12 +142,19 @@ export class VenueConnection {
 
   /** Make-before-break reconnect (a venue's scheduled disconnects never take the feed down). */
   roll(): void {
-    if (this.stopped || !this.ws || !this.connected) return;
+    // one roll at a time: a socket still retiring is not joined by a second
+    if (this.stopped || !this.ws || !this.connected || this.retiring !== undefined) return;
     this.o.log.info({ url: this.url }, 'scheduled reconnect (make-before-break)');
     this.retiring = this.ws;
     this.ws = undefined;
     this.reconnects++;
     this.connect();
+  }
+
+  private retire(old: WebSocket): void {
+    if (this.retiring === old) this.retiring = undefined;
+    this.retireSoon = false;
+    old.terminate();
   }
 
   /** Reconnect when nothing arrived for staleAfterMs. */
@@ -149,6 +170,7 @@ export class VenueConnection {
   stop(): void {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    clearTimeout(this.retireTimer);
     this.ws?.terminate();
     this.retiring?.terminate();
     this.connected = false;
