@@ -111,6 +111,13 @@ export interface ArbiterSink {
 /** Default plausibility window (ids past the book's seq); venues pass their own (VenueAdapter.seqWindow). */
 export const DEFAULT_SEQ_WINDOW = 1e9;
 
+/**
+ * Most levels a book may hold on a side. Each event and snapshot is bounded on the wire (5,000 a side), but
+ * events adding new prices accumulate: a hostile or broken feed could grow a book without end. The deepest
+ * real books (Coinbase's full level2 of a major pair) hold tens of thousands a side.
+ */
+export const DEFAULT_MAX_BOOK_LEVELS = 200_000;
+
 /** Longest a collector's 'queued' word holds off a retry elsewhere: a rate-limit window (Binance: 1 min) and some. */
 const MAX_HOLD_MS = 70_000;
 
@@ -125,6 +132,8 @@ export interface ArbiterOptions {
   rule?: SequenceRule;
   /** The venue's checksum, if it has one: the book then keeps level strings and verifies events that carry one. */
   integrity?: BookIntegrity;
+  /** Most levels per side (DEFAULT_MAX_BOOK_LEVELS): past it the feed that did it is charged and the book resyncs. */
+  maxLevels?: number;
   /** Plausibility window: an event ending more than this many ids past the book's seq is refused. Default DEFAULT_SEQ_WINDOW. */
   seqWindow?: number;
   /** A feed is delivering while its last valid delta is at most this old. Default 3000. */
@@ -187,6 +196,8 @@ export interface ArbiterCounters {
   implausible: number;
   /** Crossing copies refused while another feed was delivering (the book was kept). */
   crossedRefused: number;
+  /** Times a book grew past maxLevels on a side (the feed that did it is charged; the book resyncs). */
+  oversize: number;
   /** Snapshots held back because no other delivering feed had reached their id yet. */
   snapshotsUnconfirmed: number;
   /** Feeds forgotten (silent for feedEvictMs, or evicted for a new id at maxFeeds). */
@@ -216,6 +227,7 @@ export function newArbiterCounters(): ArbiterCounters {
     checksumMismatches: 0,
     implausible: 0,
     crossedRefused: 0,
+    oversize: 0,
     snapshotsUnconfirmed: 0,
     feedsEvicted: 0,
     feedsRefused: 0,
@@ -301,6 +313,7 @@ export class BookArbiter implements BookCore {
 
   private readonly gapTimeoutMs: number;
   private readonly snapshotTimeoutMs: number;
+  private readonly maxLevels: number;
   private readonly maxBuffer: number;
   private readonly rule: SequenceRule;
   private readonly integrity: BookIntegrity | undefined;
@@ -372,6 +385,7 @@ export class BookArbiter implements BookCore {
     opts: ArbiterOptions = {},
   ) {
     this.gapTimeoutMs = opts.gapTimeoutMs ?? 50;
+    this.maxLevels = opts.maxLevels ?? DEFAULT_MAX_BOOK_LEVELS;
     this.snapshotTimeoutMs = opts.snapshotTimeoutMs ?? 3000;
     this.maxBuffer = Math.max(1, opts.maxBuffer ?? 10000);
     this.rule = opts.rule ?? intervalRule;
@@ -872,6 +886,19 @@ export class BookArbiter implements BookCore {
     }
     if (!this.intact(this.book, ev.integrity, f)) {
       this.resync('checksum', nowMs); // the copy is wrong: another feed's, or the snapshot, brings the truth
+      return 'resync';
+    }
+    const max = this.maxLevels;
+    if (this.book.bidDepth > max || this.book.askDepth > max) {
+      this.counters.oversize++;
+      f.errors++;
+      f.lastBadMs = nowMs;
+      this.sink.feedError?.(
+        ev.collector,
+        'refused',
+        `event ${ev.first}-${ev.last} grew the book past ${max} levels a side`,
+      );
+      this.resync('overflow', nowMs); // memory stays bounded; the snapshot's depth brings it back
       return 'resync';
     }
     this._seq = ev.last;

@@ -40,6 +40,7 @@ import {
   type ArbiterState,
   type FeedStats,
   type SnapshotRequestReason,
+  DEFAULT_MAX_BOOK_LEVELS,
 } from './arbiter.js';
 import type { BookCore } from './bookCore.js';
 import { HashedBook } from './hashedBook.js';
@@ -67,6 +68,8 @@ export interface ReplicaArbiterOptions {
   feedEvictMs?: number;
   /** How long a feed may stay out of step with the consolidated book before it is judged to disagree. Default 1000. */
   divergeMs?: number;
+  /** Most levels a feed's book may hold per side (DEFAULT_MAX_BOOK_LEVELS): past it the feed fails. */
+  maxLevels?: number;
   /** Published states remembered (a feed further behind than this many states is judged out of step). Default 4096. */
   historySize?: number;
 }
@@ -162,7 +165,7 @@ const MAX_SEQ_LEAP_US = 3_600_000_000;
 /** Messages a feed must apply while out of step (for divergeMs) before it is judged to disagree. */
 const JUDGE_AFTER_MESSAGES = 2;
 
-type FailKind = 'gap' | 'checksum' | 'crossed' | 'diverged';
+type FailKind = 'gap' | 'checksum' | 'crossed' | 'diverged' | 'oversize';
 
 export class ReplicaArbiter implements BookCore {
   readonly counters: ReplicaCounters = {
@@ -189,6 +192,7 @@ export class ReplicaArbiter implements BookCore {
   private readonly feeds = new Map<string, ReplicaFeed>();
   private readonly keepStrings: boolean;
   private readonly depth: number;
+  private readonly maxLevels: number;
   private readonly snapshotTimeoutMs: number;
   private readonly feedLiveMs: number;
   private readonly maxFeeds: number;
@@ -217,6 +221,7 @@ export class ReplicaArbiter implements BookCore {
   ) {
     this.keepStrings = opts.integrity !== undefined;
     this.depth = opts.depth ?? Infinity;
+    this.maxLevels = opts.maxLevels ?? DEFAULT_MAX_BOOK_LEVELS;
     this.cons = new HashedBook(false, this.depth);
     this._seq = opts.firstSeq ?? 0;
     this.snapshotTimeoutMs = opts.snapshotTimeoutMs ?? 3000;
@@ -482,6 +487,14 @@ export class ReplicaArbiter implements BookCore {
       this.fail(f, 'crossed', nowMs, 'crossed book');
       return false;
     }
+    const b = f.book.book;
+    if (b.bidDepth > this.maxLevels || b.askDepth > this.maxLevels) {
+      // a venue without a fixed depth (Coinbase) keeps every level: memory is bounded here
+      this.counters.oversize++;
+      this.fail(f, 'oversize', nowMs, `book past ${this.maxLevels} levels a side`);
+      f.book.reset([], []); // its memory goes now, not at the snapshot
+      return false;
+    }
     return true;
   }
 
@@ -656,7 +669,7 @@ export class ReplicaArbiter implements BookCore {
     f.lastBadMs = nowMs;
     if (kind !== 'gap') f.errors++;
     this.sink.feedError?.(f.id, kind === 'crossed' ? 'crossed' : 'refused', `${kind}: ${detail}`);
-    this.request(f, kind === 'diverged' ? 'gap' : kind, nowMs);
+    this.request(f, kind === 'diverged' ? 'gap' : kind === 'oversize' ? 'overflow' : kind, nowMs);
   }
 
   private request(f: ReplicaFeed, reason: SnapshotRequestReason, nowMs: number): void {

@@ -433,3 +433,17 @@ test('the lead check does not fire on an honest feed that merely lags, or when n
   assert.equal(core.state, 'synced');
   assert.deepEqual(sink.requests, []);
 });
+
+test('a book grown past maxLevels a side resyncs and charges the feed (memory stays bounded)', () => {
+  const { sink, core } = twoFeeds({ maxLevels: 100 });
+  // each event adds 10 new bid prices: 9 events stay within 100 levels, the 10th crosses it
+  for (let i = 0; i < 10; i++) {
+    const bids: Level[] = Array.from({ length: 10 }, (_, k) => [50 - i - k / 100, 1]);
+    core.onDelta(d(101 + i, 101 + i, 'a', bids), 1);
+  }
+  assert.equal(core.counters.oversize, 1);
+  assert.equal(core.state, 'unsynced');
+  assert.deepEqual(sink.requests, ['overflow']);
+  assert.deepEqual(sink.errors, [['a', 'refused']]);
+  assert.equal(core.feedStats().get('a')?.errors, 1);
+});

@@ -407,3 +407,20 @@ test('property: feeds with bus loss, venue drops and corruption; the stream hold
     { numRuns: 300 },
   );
 });
+
+test('a feed whose book grows past maxLevels a side fails and is resynced; its memory goes at once', () => {
+  const p: Published = { deltas: [], resets: [], requests: [] };
+  const core = new ReplicaArbiter('kraken', 'BTC/USD', sinkOf(p), { maxLevels: 50 });
+  const b = new OrderBook();
+  b.applySnapshot([[100, 1]], [[101, 1]]);
+  core.onSnapshot(snapshot('a', 1, b), 0);
+  core.onSnapshot(snapshot('b', 1, b), 0);
+  // feed a alone adds 10 bid prices a message: the fifth message takes it past 50
+  for (let n = 2; n <= 6; n++) {
+    const bids: Level[] = Array.from({ length: 10 }, (_, k) => [90 - n - k / 100, 1]);
+    core.onDelta(delta('a', n, { bids, asks: [] }), n);
+  }
+  assert.equal(core.counters.oversize, 1);
+  assert.deepEqual(p.requests.at(-1), { reason: 'overflow', collector: 'a' });
+  assert.ok(core.book.bidDepth <= 50, `consolidated bids ${core.book.bidDepth}`);
+});
