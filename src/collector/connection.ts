@@ -1,6 +1,7 @@
 /**
  * One websocket to a venue carrying some of a collector's books: connect, subscribe, the venue's
- * application-level ping, reconnect with backoff and jitter, stale detection, make-before-break rolls.
+ * application-level ping, reconnect with backoff and jitter, stale detection, make-before-break rolls, and
+ * subscription frames paced within the venue's budget per connection (VenueAdapter.subscribeLimit).
  * The collector opens as many as its venue allows books per connection (VenueAdapter.maxBooksPerConnection)
  * and hands every frame to one parser; this class knows nothing of wire formats.
  */
@@ -11,6 +12,12 @@ import type { StreamOptions, VenueAdapter } from '../venues/index.js';
 import { backoffDelay } from './rateLimiter.js';
 
 const now = () => performance.now();
+
+/**
+ * The budget's window as this side counts it: a little longer than the venue's, since the venue counts a
+ * frame when it arrives and arrivals can bunch up closer than the sends.
+ */
+export const paddedWindowMs = (windowMs: number) => windowMs * 1.02 + 100;
 
 export interface ConnectionOptions {
   venue: VenueAdapter;
@@ -27,6 +34,11 @@ export interface ConnectionOptions {
   localAddress?: string;
   /** ms to wait before a new connection may be opened (the venue's connection-rate limit per IP), 0 = now. */
   mayOpen?(): number;
+  /**
+   * Subscription frames (subscribe, unsubscribe) one socket may send per window, counted from its open (OKX:
+   * 480 an hour); frames past it wait their turn. Absent: sent at once.
+   */
+  subscribeBudget?: { requests: number; windowMs: number };
   /** A text frame, and the socket it came on (during a make-before-break roll two sockets deliver). */
   onText(text: string, socket: object): void;
 }
@@ -42,6 +54,13 @@ export class VenueConnection {
   private attempt = 0;
   private stopped = false;
   private reconnectTimer?: NodeJS.Timeout;
+  /** This socket's subscription frames: when each was sent (oldest first), and those waiting for the budget. */
+  private requestTimes: number[] = [];
+  private pending: string[] = [];
+  private pendingTimer?: NodeJS.Timeout;
+  /** Subscription frames sent, and sent after waiting for the venue's budget. */
+  requestsSent = 0;
+  requestsDelayed = 0;
   readonly url: string;
 
   constructor(private readonly o: ConnectionOptions) {
@@ -84,7 +103,11 @@ export class VenueConnection {
       this.connected = true;
       this.connectedAt = now();
       this.lastMsgAt = now();
-      for (const m of this.o.venue.subscribeMessages(this.o.symbols)) ws.send(m);
+      // the venue counts subscription frames per connection: a new socket starts afresh, and resyncs
+      // waiting for the old one's budget are covered by subscribing everything again
+      this.requestTimes = [];
+      this.pending = [];
+      this.request(this.o.venue.subscribeMessages(this.o.symbols));
       if (this.retiring) {
         // make-before-break: the new socket is up, the old one can go; the arbiter drops the overlap.
         const old = this.retiring;
@@ -118,6 +141,63 @@ export class VenueConnection {
     return true;
   }
 
+  /**
+   * Send subscription frames (subscribe, unsubscribe) within the venue's budget for this socket: at once
+   * where it has room, the rest as it frees up, in order. false if the socket is not up.
+   */
+  request(frames: readonly string[]): boolean {
+    if (!this.ws || !this.connected) return false;
+    this.pending.push(...frames);
+    this.drain();
+    return true;
+  }
+
+  /** ms until `n` more subscription frames may go on this socket (0: now). */
+  requestDelay(n: number): number {
+    const b = this.o.subscribeBudget;
+    if (b === undefined) return 0;
+    const t = now();
+    this.prune(t);
+    const over = this.requestTimes.length + this.pending.length + n - b.requests;
+    if (over <= 0) return 0;
+    // the over-th oldest send must leave the window first (frames still waiting: a whole window, roughly)
+    const oldest = this.requestTimes[over - 1];
+    return oldest === undefined ? paddedWindowMs(b.windowMs) : oldest + paddedWindowMs(b.windowMs) - t;
+  }
+
+  private prune(t: number): void {
+    const b = this.o.subscribeBudget;
+    if (b === undefined) return;
+    const w = paddedWindowMs(b.windowMs);
+    let i = 0;
+    while (i < this.requestTimes.length && t - this.requestTimes[i] >= w) i++;
+    if (i > 0) this.requestTimes.splice(0, i);
+  }
+
+  private drain(): void {
+    const ws = this.ws;
+    if (this.pendingTimer !== undefined || !ws || !this.connected) return;
+    const b = this.o.subscribeBudget;
+    const t = now();
+    this.prune(t);
+    while (this.pending.length > 0 && (b === undefined || this.requestTimes.length < b.requests)) {
+      ws.send(this.pending.shift()!);
+      this.requestsSent++;
+      if (b !== undefined) this.requestTimes.push(t);
+    }
+    if (this.pending.length === 0 || b === undefined) return;
+    this.requestsDelayed += this.pending.length;
+    const wait = Math.max(1, this.requestTimes[0] + paddedWindowMs(b.windowMs) - t);
+    this.o.log.warn(
+      { url: this.url, waiting: this.pending.length, waitMs: Math.round(wait) },
+      "subscription frames delayed by the venue's limit per connection",
+    );
+    this.pendingTimer = setTimeout(() => {
+      this.pendingTimer = undefined;
+      if (ws === this.ws) this.drain();
+    }, wait);
+  }
+
   /** Make-before-break reconnect (a venue's scheduled disconnects never take the feed down). */
   roll(): void {
     if (this.stopped || !this.ws || !this.connected) return;
@@ -141,6 +221,7 @@ export class VenueConnection {
   stop(): void {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.pendingTimer) clearTimeout(this.pendingTimer);
     this.ws?.terminate();
     this.retiring?.terminate();
     this.connected = false;
