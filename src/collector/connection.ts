@@ -14,10 +14,12 @@ import { backoffDelay } from './rateLimiter.js';
 const now = () => performance.now();
 
 /**
- * The budget's window as this side counts it: a little longer than the venue's, since the venue counts a
- * frame when it arrives and arrivals can bunch up closer than the sends.
+ * A venue's window as this side counts it: longer than the venue's, since the venue counts a connection or
+ * a frame when it arrives, and a burst's first ones can arrive late (a busy link or server) while later
+ * ones do not. `slackMs`: the lateness allowed for (subscription frames: 1 s; connections, which come
+ * first on an idle link: 250 ms).
  */
-export const paddedWindowMs = (windowMs: number) => windowMs * 1.02 + 100;
+export const paddedWindowMs = (windowMs: number, slackMs = 1000) => windowMs * 1.05 + slackMs;
 
 export interface ConnectionOptions {
   venue: VenueAdapter;
@@ -32,8 +34,12 @@ export interface ConnectionOptions {
   log: Logger;
   /** Local address the socket leaves from (the venue limits per IP); default the system's choice. */
   localAddress?: string;
-  /** ms to wait before a new connection may be opened (the venue's connection-rate limit per IP), 0 = now. */
+  /**
+   * ms to wait before a new connection may be opened (the venue's connection-rate limit per IP), 0 = now;
+   * opened() when its upgrade was answered (accepted or refused) or failed.
+   */
   mayOpen?(): number;
+  opened?(): void;
   /**
    * Subscription frames (subscribe, unsubscribe) one socket may send per window, counted from its open (OKX:
    * 480 an hour); frames past it wait their turn. Absent: sent at once.
@@ -71,7 +77,12 @@ export class VenueConnection {
     if (this.stopped) return;
     const wait = this.o.mayOpen?.() ?? 0;
     if (wait > 0) {
-      this.o.log.warn({ url: this.url, waitMs: wait }, 'connection delayed by the venue connection-rate limit');
+      // at start, the gate paces the collector's connections (not news); a reconnect held back is
+      const first = this.reconnects === 0 && this.attempt === 0;
+      this.o.log[first ? 'debug' : 'warn'](
+        { url: this.url, waitMs: wait },
+        'connection delayed by the venue connection-rate limit',
+      );
       this.reconnectTimer = setTimeout(() => this.connect(), wait);
       return;
     }
@@ -82,9 +93,16 @@ export class VenueConnection {
       localAddress: this.o.localAddress,
     });
     this.ws = ws;
+    let answered = false;
+    const answer = () => {
+      if (answered) return;
+      answered = true;
+      this.o.opened?.();
+    };
     /** A refused upgrade's Retry-After (the venue's connection-rate limit): no attempt before it. */
     let retryAfterMs = 0;
     ws.on('unexpected-response', (_req, res) => {
+      answer();
       const retry = Number(res.headers['retry-after']);
       if (Number.isFinite(retry) && retry > 0) retryAfterMs = retry * 1000;
       let body = '';
@@ -99,6 +117,7 @@ export class VenueConnection {
       });
     });
     ws.on('open', () => {
+      answer();
       this.o.log.info({ url, books: this.o.symbols.length, from: this.o.localAddress }, 'connected');
       this.connected = true;
       this.connectedAt = now();
@@ -107,6 +126,8 @@ export class VenueConnection {
       // waiting for the old one's budget are covered by subscribing everything again
       this.requestTimes = [];
       this.pending = [];
+      if (this.pendingTimer) clearTimeout(this.pendingTimer);
+      this.pendingTimer = undefined;
       this.request(this.o.venue.subscribeMessages(this.o.symbols));
       if (this.retiring) {
         // make-before-break: the new socket is up, the old one can go; the arbiter drops the overlap.
@@ -123,6 +144,7 @@ export class VenueConnection {
     });
     ws.on('error', (err) => this.o.log.warn({ err: err.message, url }, 'websocket error'));
     ws.on('close', (code) => {
+      answer();
       if (ws !== this.ws) return; // a retired socket closing is expected
       this.connected = false;
       if (this.stopped) return;
@@ -174,7 +196,8 @@ export class VenueConnection {
     if (i > 0) this.requestTimes.splice(0, i);
   }
 
-  private drain(): void {
+  /** Send what the budget allows; `late`: a timer's call, so what goes now has waited. */
+  private drain(late = false): void {
     const ws = this.ws;
     if (this.pendingTimer !== undefined || !ws || !this.connected) return;
     const b = this.o.subscribeBudget;
@@ -183,18 +206,19 @@ export class VenueConnection {
     while (this.pending.length > 0 && (b === undefined || this.requestTimes.length < b.requests)) {
       ws.send(this.pending.shift()!);
       this.requestsSent++;
+      if (late) this.requestsDelayed++;
       if (b !== undefined) this.requestTimes.push(t);
     }
     if (this.pending.length === 0 || b === undefined) return;
-    this.requestsDelayed += this.pending.length;
     const wait = Math.max(1, this.requestTimes[0] + paddedWindowMs(b.windowMs) - t);
-    this.o.log.warn(
-      { url: this.url, waiting: this.pending.length, waitMs: Math.round(wait) },
-      "subscription frames delayed by the venue's limit per connection",
-    );
+    if (!late)
+      this.o.log.warn(
+        { url: this.url, waiting: this.pending.length, waitMs: Math.round(wait) },
+        "subscription frames delayed by the venue's limit per connection",
+      );
     this.pendingTimer = setTimeout(() => {
       this.pendingTimer = undefined;
-      if (ws === this.ws) this.drain();
+      if (ws === this.ws) this.drain(true);
     }, wait);
   }
 
