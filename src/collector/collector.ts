@@ -26,7 +26,7 @@ import {
   type SnapshotStatus,
 } from '../wire/messages.js';
 import { DEFAULT_VENUE, venue as venueAdapter, type VenueAdapter } from '../venues/index.js';
-import { VenueConnection } from './connection.js';
+import { VenueConnection, paddedWindowMs } from './connection.js';
 import { RestClient, type HttpAnswer } from './http.js';
 import { OpenGate, WeightLimiter, stableFraction } from './rateLimiter.js';
 
@@ -61,6 +61,11 @@ export interface CollectorOptions {
    * 'rest' where the venue offers a REST snapshot with a sequence id too (OKX books?source=0).
    */
   snapshotSource?: 'rest' | 'websocket';
+  /**
+   * Subscribe/unsubscribe frames one connection may send per window; default the venue's
+   * (VenueAdapter.subscribeLimit: OKX 480 an hour). Tests shorten it with the simulator's.
+   */
+  subscribeLimit?: { requests: number; windowMs: number };
   /** Books per connection, at most the venue's maxBooksPerConnection (default: the venue's). */
   maxBooksPerConnection?: number;
   /** Largest websocket frame accepted from the venue, bytes (default 16 MiB; a frame above it closes the connection). */
@@ -98,12 +103,15 @@ const now = () => performance.now();
 /** Minimum time between two websocket resubscriptions of one symbol (see resubscribe). */
 const RESUBSCRIBE_MS = 2000;
 
-/** Delay between opening two connections of one collector (venues cap connection attempts per second). */
+/**
+ * Delay between opening two connections of one collector where the venue declares no connection rate
+ * (VenueAdapter.connectionLimit): venues cap connection attempts. Where it declares one, that paces them.
+ */
 const CONNECT_SPACING_MS = 400;
 
 export class Collector {
   readonly id: string;
-  private readonly opts: Required<Omit<CollectorOptions, 'logger' | 'transport' | 'localAddress'>>;
+  private readonly opts: Required<Omit<CollectorOptions, 'logger' | 'transport' | 'localAddress' | 'subscribeLimit'>>;
   private readonly log: Logger;
   private pub?: BusPublisher;
   private ctl?: BusSubscriber;
@@ -142,6 +150,8 @@ export class Collector {
     banned: 0,
     /** REST weight spent (requests sent). */
     restWeight: 0,
+    /** Resyncs deferred because the connection's subscription frames were spent (VenueAdapter.subscribeLimit). */
+    resyncsDelayed: 0,
     /** Skips in a venue's per-connection message counter (ParsedFrame.connectionSeq): each resyncs the connection's books. */
     connectionGaps: 0,
   };
@@ -168,7 +178,7 @@ export class Collector {
       maxBooksPerConnection: Infinity,
       maxFrameBytes: 16 * 1024 * 1024,
       ...stripUndefined(o),
-    } as Required<Omit<CollectorOptions, 'logger' | 'transport' | 'localAddress'>>;
+    } as Required<Omit<CollectorOptions, 'logger' | 'transport' | 'localAddress' | 'subscribeLimit'>>;
     this.transport = o.transport;
     for (const s of o.symbols) {
       const sym = this.venue.venueSymbol(s);
@@ -178,7 +188,13 @@ export class Collector {
     const perConnection = Math.max(1, Math.min(this.venue.maxBooksPerConnection, o.maxBooksPerConnection ?? Infinity));
     const all = [...this.symbols.keys()];
     const cl = this.venue.connectionLimit;
-    const gate = cl === undefined ? undefined : new OpenGate(cl.connections, cl.windowMs);
+    const gate = cl === undefined ? undefined : new OpenGate(cl.connections, paddedWindowMs(cl.windowMs, 250));
+    const sl = this.venue.subscribeLimit;
+    const subscribeBudget =
+      o.subscribeLimit ??
+      (sl?.requests !== undefined && sl.windowMs !== undefined
+        ? { requests: sl.requests, windowMs: sl.windowMs }
+        : undefined);
     for (let i = 0; i < all.length; i += perConnection) {
       const symbols = all.slice(i, i + perConnection);
       const c = new VenueConnection({
@@ -191,7 +207,9 @@ export class Collector {
         maxPayload: this.opts.maxFrameBytes,
         log: this.log,
         localAddress: o.localAddress,
-        mayOpen: () => gate?.tryOpen(Date.now()) ?? 0,
+        mayOpen: () => gate?.tryOpen(Date.now(), true) ?? 0,
+        opened: () => gate?.done(Date.now()),
+        subscribeBudget,
         onText: (text, socket) => this.onMessage(text, socket),
         onOpen: (socket) => {
           if (this.venue.snapshotFromFirstDelta !== undefined)
@@ -212,9 +230,11 @@ export class Collector {
     this.pub = await this.transport.publisher('ingest');
     this.ctl = await this.transport.subscriber('book', [`ctl.snapshot.${this.opts.venue}.`]);
     void this.ctlLoop(this.ctl);
-    // Connections open a little apart: venues limit new connections per second (OKX: 3/s per IP).
+    // Connections open within the venue's connection rate (the gate delays those past it), or a little
+    // apart where it declares none.
+    const spacing = this.venue.connectionLimit === undefined ? CONNECT_SPACING_MS : 0;
     this.connections.forEach((c, i) =>
-      i === 0 ? c.connect() : this.timers.push(setTimeout(() => c.connect(), i * CONNECT_SPACING_MS)),
+      i === 0 || spacing === 0 ? c.connect() : this.timers.push(setTimeout(() => c.connect(), i * spacing)),
     );
     void this.checkSymbols();
     this.timers.push(
@@ -504,18 +524,25 @@ export class Collector {
 
   /**
    * Ask the venue for a fresh websocket snapshot of one book (unsubscribe + subscribe). At most one per
-   * symbol every RESUBSCRIBE_MS: venues cap subscriptions per connection (OKX: 480 an hour). A request
-   * within that time is not dropped but deferred to its end (one pending per symbol): a feed that fails
-   * twice in a row (a replica venue's checksum) is back in RESUBSCRIBE_MS, not after the arbiter's retry.
+   * symbol every RESUBSCRIBE_MS, and within the venue's subscription frames per connection (OKX: 480 an
+   * hour, VenueAdapter.subscribeLimit). A request that must wait is not dropped but deferred to the end of
+   * the wait (one pending per symbol; the arbiters are told it is queued when the venue's budget is why): a
+   * feed that fails twice in a row (a replica venue's checksum) is back in RESUBSCRIBE_MS, not after the
+   * arbiter's retry.
    */
   resubscribe(symbol: string, reason = 'request'): void {
     const msgs = this.venue.resyncMessages?.(symbol);
     const c = this.connectionOf.get(symbol);
     if (msgs === undefined || c === undefined || !c.connected || this.stopped) return;
+    if (this.resyncDeferred.has(symbol)) return;
     const t = now();
-    const wait = (this.resyncAt.get(symbol) ?? -Infinity) + RESUBSCRIBE_MS - t;
+    const budgetWait = c.requestDelay(msgs.length);
+    const wait = Math.max(budgetWait, (this.resyncAt.get(symbol) ?? -Infinity) + RESUBSCRIBE_MS - t);
     if (wait > 0) {
-      if (this.resyncDeferred.has(symbol)) return;
+      if (budgetWait > 0) {
+        this.counters.resyncsDelayed++;
+        this.snapshotStatus(symbol, 'queued', 'subscribe limit', wait);
+      }
       const timer = setTimeout(() => {
         this.resyncDeferred.delete(symbol);
         this.resubscribe(symbol, reason);
@@ -524,7 +551,7 @@ export class Collector {
       return;
     }
     this.resyncAt.set(symbol, t);
-    c.send(msgs);
+    c.request(msgs);
     this.log.info({ symbol, reason }, 'resubscribed for a fresh snapshot');
   }
 

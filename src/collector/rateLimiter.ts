@@ -80,7 +80,11 @@ export class WeightLimiter {
   }
 }
 
-/** At most `count` events (connection opens) in any `windowMs` span: the times of the last `count`. */
+/**
+ * At most `count` events (connection opens) in any `windowMs` span: the times of the last `count`, oldest
+ * first. An event may be stamped again when it is known to be done (answered): the venue counted it when
+ * it arrived, which can be well after it was started on a busy link, so its window runs from the answer.
+ */
 export class OpenGate {
   private readonly times: number[] = [];
 
@@ -89,12 +93,27 @@ export class OpenGate {
     readonly windowMs: number,
   ) {}
 
-  /** ms until one more may happen; 0: it is counted as happening now. */
-  tryOpen(nowMs: number): number {
+  /**
+   * ms until one more may happen; 0: it is counted as happening now. `pending`: it is counted as not done
+   * until done() (its window has not started).
+   */
+  tryOpen(nowMs: number, pending = false): number {
     while (this.times.length > 0 && nowMs - this.times[0] >= this.windowMs) this.times.shift();
-    if (this.times.length >= this.count) return this.times[0] + this.windowMs - nowMs;
-    this.times.push(nowMs);
+    if (this.times.length >= this.count)
+      return Math.max(1, Math.min(this.windowMs, this.times[0] + this.windowMs - nowMs));
+    this.times.push(pending ? Infinity : nowMs);
     return 0;
+  }
+
+  /** A pending event is done (its answer came): its window starts now. */
+  done(nowMs: number): void {
+    const i = this.times.indexOf(Infinity);
+    if (i < 0) return;
+    this.times.splice(i, 1);
+    // every stamp so far is at most now: now goes after them, before the pending ones
+    let j = i;
+    while (j < this.times.length && this.times[j] <= nowMs) j++;
+    this.times.splice(j, 0, nowMs);
   }
 }
 

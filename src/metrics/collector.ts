@@ -74,6 +74,12 @@ export function registerCollectorMetrics(reg: client.Registry, c: Collector): vo
     "Skips in a venue's per-connection message numbering (Coinbase sequence_num); each resyncs that connection's books.",
     () => k.connectionGaps,
   );
+  liveTotal(
+    reg,
+    'collector_resyncs_delayed_total',
+    "Websocket resyncs deferred because a connection's subscribe budget (VenueAdapter.subscribeLimit) was spent.",
+    () => k.resyncsDelayed,
+  );
   liveTotal(reg, 'collector_rest_weight_total', 'REST request weight spent (requests sent).', () => k.restWeight);
   liveTotal(
     reg,

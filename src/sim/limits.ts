@@ -1,7 +1,7 @@
 /**
- * A venue's own limits, enforced per client IP (the peer address of the socket) as the venue enforces them,
- * so a test fails if bookwire ever exceeds them. Binance spot and USD-M, and Kraken's connection rate: OKX and
- * Bybit declare none here.
+ * A venue's own limits, enforced per client IP (the peer address of the socket) or per connection as the venue
+ * enforces them, so a test fails if bookwire ever exceeds them: Binance spot and USD-M, OKX, Bybit, and
+ * Kraken's connection rate (docs/venues.md, "Limits", has the sources).
  *
  * Binance, as documented (developers.binance.com, spot "LIMITS" rest-api/limits, "WebSocket Streams"
  * web-socket-streams, "WebSocket Limits"; USD-M "General Info" and "Websocket Market Streams"):
@@ -35,9 +35,37 @@ export interface VenueLimits {
   connectionWindowMs: number;
   /** Incoming messages (text, ping, pong) per connection in any 1-second span; 0 = not enforced. */
   messagesPerSecond: number;
+  /** Subscribe/unsubscribe requests per connection per subscribeWindowMs (sliding); 0 = not enforced. */
+  subscribes: number;
+  subscribeWindowMs: number;
+  /** Args (topics, channels) one subscribe request may name; 0 = not enforced. */
+  argsPerRequest: number;
+  /** Characters of one request's args (their JSON text); 0 = not enforced. */
+  argsCharsPerRequest: number;
+  /** Characters of every arg one connection holds subscribed (each topic's JSON text); 0 = not enforced. */
+  argsCharsPerConnection: number;
 }
 
+/** Nothing enforced: the entries below spread it and set what their venue documents. */
+const NO_LIMITS: VenueLimits = {
+  restWeight: 0,
+  restWindowMs: 60_000,
+  banAfter429s: 0,
+  banMs: 0,
+  banMaxMs: 0,
+  maxStreams: 0,
+  connections: 0,
+  connectionWindowMs: 60_000,
+  messagesPerSecond: 0,
+  subscribes: 0,
+  subscribeWindowMs: 3600_000,
+  argsPerRequest: 0,
+  argsCharsPerRequest: 0,
+  argsCharsPerConnection: 0,
+};
+
 export const BINANCE_SPOT_LIMITS: VenueLimits = {
+  ...NO_LIMITS,
   restWeight: 6000,
   restWindowMs: 60_000,
   banAfter429s: 10,
@@ -62,16 +90,46 @@ export const BINANCE_USDM_LIMITS: VenueLimits = {
  * ban is not modelled: the window refuses until it has room again). Nothing else is enforced here.
  */
 export const KRAKEN_LIMITS: VenueLimits = {
-  restWeight: 0,
-  restWindowMs: 60_000,
-  banAfter429s: 0,
-  banMs: 0,
-  banMaxMs: 0,
-  maxStreams: 0,
+  ...NO_LIMITS,
   connections: 150,
   connectionWindowMs: 600_000,
-  messagesPerSecond: 0,
 };
+
+/**
+ * OKX v5 public websocket (okx.com/docs-v5, "WebSocket" overview: "Connection limit: 3 requests per second
+ * (based on IP)"; "The total number of 'subscribe'/'unsubscribe'/'login' requests per connection is limited
+ * to 480 times per hour"; "the total length of multiple channels cannot exceed 64 KB"). REST books (40 per
+ * 2 s) stays in the protocol module. Over a limit: a refused upgrade (HTTP 429), an error event 60014
+ * "Requests too frequent." and the connection closed, or an error event 60013 for args too long: OKX
+ * documents the limits and the code, the simulator chose how they are delivered.
+ */
+export const OKX_LIMITS: VenueLimits = {
+  ...NO_LIMITS,
+  connections: 3,
+  connectionWindowMs: 1000,
+  subscribes: 480,
+  subscribeWindowMs: 3600_000,
+  argsCharsPerRequest: 64 * 1024,
+};
+
+/**
+ * Bybit v5 public websocket (bybit-exchange.github.io/docs/v5/ws/connect, "IP Limits" and "Public channel -
+ * Args limits"; v5/rate-limit, "Websocket IP limit"): at most 500 new connections per 5 minutes (per domain);
+ * "for one public connection, you cannot have length of "args" array over 21,000 characters"; spot: "up to
+ * 10 args for each subscription request". No subscribe rate is documented. Over a limit: a refused upgrade
+ * (HTTP 429), or {"success":false,"ret_msg":"args size >10"} as Bybit answers (rust-bybit issue 24), and for
+ * the 21,000 characters a refusal in the same shape whose wording is the simulator's.
+ */
+export const BYBIT_SPOT_LIMITS: VenueLimits = {
+  ...NO_LIMITS,
+  connections: 500,
+  connectionWindowMs: 300_000,
+  argsPerRequest: 10,
+  argsCharsPerConnection: 21_000,
+};
+
+/** Bybit linear: as spot, with no documented args per request ("No args limit for Futures"). */
+export const BYBIT_LINEAR_LIMITS: VenueLimits = { ...BYBIT_SPOT_LIMITS, argsPerRequest: 0 };
 
 /** Simulator option: limits on (default) or off, and per-venue overrides (tests shorten the windows). */
 export interface SimLimitOptions {
@@ -91,6 +149,24 @@ export interface LimitCounters {
   /** Connections closed for sending too many messages, or subscribing past the stream limit. */
   wsMessageRateDisconnects: number;
   wsStreamLimitDisconnects: number;
+  /** Connections closed for sending more subscribe/unsubscribe requests than the venue allows (OKX 60014). */
+  wsSubscribeRateDisconnects: number;
+  /** Subscribe requests refused for naming too many args or too long ones (Bybit "args size >10"). */
+  wsRefusedSubscribes: number;
+}
+
+/** Every time a client went past a venue's limit, whatever the limit (a test of bookwire wants 0). */
+export function limitViolations(c: LimitCounters): number {
+  return (
+    c.rest429 +
+    c.rest418 +
+    c.wsRefusedStreams +
+    c.wsRefusedConnections +
+    c.wsMessageRateDisconnects +
+    c.wsStreamLimitDisconnects +
+    c.wsSubscribeRateDisconnects +
+    c.wsRefusedSubscribes
+  );
 }
 
 /** What one IP did against one venue. */
@@ -261,6 +337,42 @@ export class IpLimits {
     return this.enforced && n > 0 ? new MessageMeter(n) : undefined;
   }
 
+  /** A per-connection meter of subscribe/unsubscribe requests; undefined when not enforced. */
+  subscribeMeter(): MessageMeter | undefined {
+    const n = this.limits.subscribes;
+    return this.enforced && n > 0 ? new MessageMeter(n, this.limits.subscribeWindowMs) : undefined;
+  }
+
+  /** A connection closed for sending more subscribe/unsubscribe requests than `subscribes` per window. */
+  subscribeRateDisconnect(ip: string): void {
+    this.counters.wsSubscribeRateDisconnects++;
+    this.logger.warn(
+      { venue: this.venue, ip, limit: this.limits.subscribes, windowMs: this.limits.subscribeWindowMs },
+      'websocket closed: too many subscribe requests',
+    );
+  }
+
+  /**
+   * Why a subscribe request naming `args` (their JSON text `argsChars` long) may not be served on a
+   * connection already holding `heldChars` of args; undefined: it may (or limits are off).
+   */
+  subscribeRefusal(args: number, argsChars: number, heldChars: number): string | undefined {
+    const L = this.limits;
+    if (!this.enforced) return undefined;
+    if (L.argsPerRequest > 0 && args > L.argsPerRequest) return `args size >${L.argsPerRequest}`;
+    if (L.argsCharsPerRequest > 0 && argsChars > L.argsCharsPerRequest)
+      return `args too long: ${argsChars} characters in one request (limit ${L.argsCharsPerRequest})`;
+    if (L.argsCharsPerConnection > 0 && heldChars + argsChars > L.argsCharsPerConnection)
+      return `args too long: ${heldChars + argsChars} characters on one connection (limit ${L.argsCharsPerConnection})`;
+    return undefined;
+  }
+
+  /** A subscribe request refused (subscribeRefusal). */
+  subscribeRefused(ip: string, reason: string): void {
+    this.counters.wsRefusedSubscribes++;
+    this.logger.warn({ venue: this.venue, ip, reason }, 'subscribe refused');
+  }
+
   /** Whether a connection may carry `streams` streams (live SUBSCRIBE). */
   streamsAllowed(streams: number): boolean {
     return !this.enforced || this.limits.maxStreams <= 0 || streams <= this.limits.maxStreams;
@@ -292,21 +404,24 @@ export class IpLimits {
   }
 }
 
-/** At most `n` messages in any 1-second span: the times of the last n, in a ring. */
+/** At most `n` messages in any span of `windowMs` (default a second): the times of the last n, in a ring. */
 export class MessageMeter {
   private readonly times: number[];
   private i = 0;
 
-  constructor(private readonly n: number) {
+  constructor(
+    private readonly n: number,
+    private readonly windowMs = 1000,
+  ) {
     this.times = new Array<number>(n).fill(-Infinity);
   }
 
-  /** Count one message; false if it is the (n+1)th within a second. */
+  /** Count one message; false if it is the (n+1)th within the window. */
   hit(now = Date.now()): boolean {
     const oldest = this.times[this.i];
     this.times[this.i] = now;
     this.i = (this.i + 1) % this.n;
-    return now - oldest >= 1000;
+    return now - oldest >= this.windowMs;
   }
 }
 

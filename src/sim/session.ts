@@ -5,6 +5,7 @@
  */
 import { mergeEvents, type BookEvent, type Frame } from './feed.js';
 import type { FaultyOutput } from './faults.js';
+import type { MessageMeter } from './limits.js';
 import type { Rng } from './prng.js';
 import type { VenueProtocol } from './protocols/types.js';
 
@@ -48,6 +49,10 @@ export class Session {
   lastPongMs = Date.now();
   /** The client's IP (limits are per IP). */
   ip = 'unknown';
+  /** The venue's meter of this connection's subscribe/unsubscribe requests (limits.ts), where it limits them. */
+  subscribes?: MessageMeter;
+  /** Characters of the args this connection holds subscribed (Bybit's 21,000 per connection). */
+  argsChars = 0;
   /** Close the connection with a websocket close code and reason (a limit broken); set by the engine. */
   kick: (code: number, reason: string) => void = () => {};
   private readonly held = new Map<string, Held>();

@@ -149,6 +149,8 @@ export class ExchangeSimulator {
       wsRefusedConnections: 0,
       wsMessageRateDisconnects: 0,
       wsStreamLimitDisconnects: 0,
+      wsSubscribeRateDisconnects: 0,
+      wsRefusedSubscribes: 0,
     };
     this.http = new HttpTools(this.counters, this.rng, (name) => this.profile(name), this.logger);
     const ids = opts.venues && opts.venues.length > 0 ? opts.venues : ['binance'];
@@ -597,6 +599,7 @@ export class ExchangeSimulator {
       mulberry32(this.seed ^ hash32(`regroup${id}`)),
     );
     session.ip = ip;
+    session.subscribes = venue.limits?.subscribeMeter();
     session.kick = (code, reason) => {
       session.detach();
       ws.close(code, reason);

@@ -336,6 +336,11 @@ export function bybitAdapter(category: BybitCategory, depth: BybitDepth = BYBIT_
     // Bybit documents no topic limit per public connection; orderbook.50 pushes every 20 ms per book, so
     // 25 books are up to ~1,250 frames/s on one socket, and a lost connection costs 25 resubscriptions.
     maxBooksPerConnection: 25,
+    // "Do not build over 500 connections in 5 minutes" (per domain: spot and linear share it)
+    connectionLimit: { connections: 500, windowMs: 300_000 },
+    // spot: "up to 10 args for each subscription request" (linear: none; 10 for both); no subscribe rate is
+    // documented; 21,000 characters of args per connection: 25 books are ~600
+    subscribeLimit: { argsPerRequest: BYBIT_SUBSCRIBE_BATCH },
     // Bybit drops a connection without traffic; it wants {"op":"ping"} every 20 s
     ping: { intervalMs: 20_000, text: '{"op":"ping"}' },
     defaultSnapshotLimit: 200,

@@ -458,6 +458,10 @@ export const okx: VenueAdapter = {
   // OKX caps (un)subscribe requests at 480 per hour per connection and a resync costs two: 50 books leave
   // ~5 resyncs per book per hour; at 400 levels / 100 ms a book, 50 books are ~500 frames/s on one socket.
   maxBooksPerConnection: 50,
+  // "Connection limit: 3 requests per second (based on IP)"
+  connectionLimit: { connections: 3, windowMs: 1000 },
+  // 480 subscribe/unsubscribe/login requests an hour per connection; a request's args at most 64 KB
+  subscribeLimit: { argsPerRequest: OKX_SUBSCRIBE_BATCH, requests: 480, windowMs: 3600_000 },
   // OKX closes a connection after 30 s without data; it answers the text `ping` with `pong`
   ping: { intervalMs: 20_000, text: 'ping' },
   defaultSnapshotLimit: OKX_REST_MAX_DEPTH,

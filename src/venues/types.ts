@@ -100,8 +100,18 @@ export interface VenueAdapter {
    * way, and the collector's own budget (restWeightPerMinute) applies alone.
    */
   readonly restLimit?: { weight: number; windowMs: number; usedWeightHeader: string };
-  /** New websocket connections one IP may open per window (Binance spot: 300 per 5 minutes). */
+  /**
+   * New websocket connections one IP may open per window (Binance spot: 300 per 5 minutes, OKX: 3 a second,
+   * Bybit: 500 per 5 minutes). The collector opens its connections (and reopens them) within it.
+   */
   readonly connectionLimit?: { connections: number; windowMs: number };
+  /**
+   * The venue's limits on subscribing over one connection. `argsPerRequest`: books one subscribe frame may
+   * name (Bybit spot: 10), which subscribeMessages and resyncMessages keep to. `requests` per `windowMs`:
+   * subscribe/unsubscribe frames one connection may send (OKX: 480 an hour), counted from the connection's
+   * open; the collector sends its subscriptions and resyncs within it. Absent: none documented.
+   */
+  readonly subscribeLimit?: { argsPerRequest?: number; requests?: number; windowMs?: number };
   /** Weight of one symbol-check request (symbolCheckUrl, symbolsCheckUrl), default 1. */
   readonly symbolCheckWeight?: number;
   /** Default REST snapshot depth (levels per side), where snapshotSource is 'rest'. */

@@ -2,12 +2,16 @@
  * Collectors against the simulator's enforced Binance limits (src/sim/limits.ts), real sockets: each
  * collector leaves from its own loopback address (its own IP to the venue), spends REST weight within the
  * venue's window, and the books still come up equal to the truth. The simulator's counters prove it: no
- * 429, no 418, and no IP ever used more weight in a window than the limit.
+ * 429, no 418, and no IP ever used more weight in a window than the limit. OKX and Bybit, whose snapshots
+ * come from subscribing: connections opened within the venue's rate per IP, subscription frames within its
+ * budget per connection (shortened here, as the weight window is), and no limit of the simulator broken.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { ExchangeSimulator } from '../../src/sim/index.js';
+import { limitViolations } from '../../src/sim/limits.js';
+import { underPrefix, venue } from '../../src/venues/index.js';
 import { Collector } from '../../src/collector/collector.js';
 import { ArbiterService } from '../../src/arbiter/service.js';
 import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
@@ -194,4 +198,119 @@ test('a connection the venue refuses for its connection rate waits the Retry-Aft
   // with a 20-200 ms backoff alone, the two waiting connections would be refused dozens of times
   const refused = sim.stats().wsRefusedConnections;
   assert.ok(refused >= 1 && refused <= 3, `refused ${refused} times`);
+});
+
+/** OKX's subscription frames per connection, shortened from 480 an hour so that the test takes seconds. */
+const SUBSCRIBES = 40;
+const SUBSCRIBE_WINDOW_MS = 4000;
+
+/** A simulator of OKX and Bybit with OKX's subscribe budget shortened; every other limit as documented. */
+async function okxBybitSim(t: import('node:test').TestContext, symbols: string[]): Promise<ExchangeSimulator> {
+  const sim = new ExchangeSimulator({
+    port: 0,
+    symbols,
+    venues: ['okx', 'bybit'],
+    seed: 9,
+    eventsPerSec: 1,
+    levels: 30,
+    logger: silentLogger,
+    limits: { venues: { okx: { subscribes: SUBSCRIBES, subscribeWindowMs: SUBSCRIBE_WINDOW_MS } } },
+  });
+  await sim.start();
+  t.after(() => sim.stop());
+  return sim;
+}
+
+/** One collector of `venueId` leaving from `ip`, stopped after the test. */
+async function collectorOf(
+  t: import('node:test').TestContext,
+  bus: InprocBus,
+  sim: ExchangeSimulator,
+  venueId: 'okx' | 'bybit',
+  id: string,
+  ip: string,
+  symbols: string[],
+  subscribeLimit = { requests: SUBSCRIBES, windowMs: SUBSCRIBE_WINDOW_MS },
+): Promise<Collector> {
+  const tr = new InprocTransport(bus);
+  const c = new Collector({
+    id,
+    venue: venueId,
+    symbols,
+    ...underPrefix(venue(venueId), sim.venueWsBase(venueId), sim.venueRestBase(venueId)),
+    transport: tr,
+    localAddress: ip,
+    subscribeLimit,
+  });
+  await c.start();
+  t.after(async () => {
+    await c.stop();
+    await tr.close();
+  });
+  return c;
+}
+
+test(`OKX and Bybit: ${N} books each, two collectors each, every book synced within the venues' limits`, async (t) => {
+  const symbols = Array.from({ length: N }, (_, i) => `S${i}USDT`);
+  const sim = await okxBybitSim(t, symbols);
+  const bus = new InprocBus();
+  const arbT = new InprocTransport(bus);
+  const arb = new ArbiterService({ transport: arbT });
+  await arb.start();
+  t.after(async () => {
+    await arb.stop();
+    await arbT.close();
+  });
+  const unified = symbols.map((s) => `${s.slice(0, -4)}/USDT`);
+  const okxIds = unified.map((s) => venue('okx').venueSymbol(s)!);
+  const t0 = performance.now();
+  // each IP runs one collector of each venue: 6 OKX connections (50 books) and 12 Bybit ones (25) per IP
+  const okxCollectors: Collector[] = [];
+  for (const [i, ip] of ['127.0.0.6', '127.0.0.7'].entries()) {
+    okxCollectors.push(await collectorOf(t, bus, sim, 'okx', `okx-${i}`, ip, unified));
+    await collectorOf(t, bus, sim, 'bybit', `bybit-${i}`, ip, symbols);
+  }
+  const synced = () =>
+    okxIds.filter((s) => arb.bookOf('okx', s)?.state === 'synced').length +
+    symbols.filter((s) => arb.bookOf('bybit', s)?.state === 'synced').length;
+  await waitFor(() => synced() === 2 * N, 20_000, `all ${2 * N} books synced (${synced()} so far)`);
+  const upMs = performance.now() - t0;
+
+  // a resync of every OKX book at once on one collector: 600 subscription frames on its 6 connections,
+  // 40 per 4 s each (counted over 5.2 s by the collector), so they take ~10 s; every book gets its fresh
+  // snapshot and no connection is closed
+  const [a] = okxCollectors;
+  const before = a.counters.snapshotsPublished;
+  const t1 = performance.now();
+  for (const s of okxIds) a.resubscribe(s, 'test');
+  await waitFor(() => a.counters.snapshotsPublished - before >= N, 25_000, 'a fresh snapshot of every OKX book');
+  const resyncMs = performance.now() - t1;
+
+  const st = sim.stats();
+  const broken = Object.entries(st).filter(([k, v]) => /^(rest4|ws)/.test(k) && v !== 0);
+  assert.equal(limitViolations(st), 0, `no limit of the simulator broken: ${JSON.stringify(broken)}`);
+  assert.ok(a.counters.resyncsDelayed > 0, 'the burst had to wait for the budget');
+  const ips = sim.limitStats();
+  assert.deepEqual(Object.keys(ips.okx!).sort(), ['127.0.0.6', '127.0.0.7']);
+  assert.deepEqual(Object.keys(ips.bybit!).sort(), ['127.0.0.6', '127.0.0.7']);
+  console.log(
+    `# ${2 * N} OKX + Bybit books up in ${Math.round(upMs)} ms (connections: ${st.connectionsTotal}); ` +
+      `${N} OKX resyncs at once, ${SUBSCRIBES} frames per ${SUBSCRIBE_WINDOW_MS} ms per connection: ` +
+      `${Math.round(resyncMs)} ms, ${a.counters.resyncsDelayed} deferrals; limit violations ${limitViolations(st)}`,
+  );
+});
+
+test('a collector that ignored the budget would be caught: the simulator closes its connections (60014)', async (t) => {
+  const symbols = Array.from({ length: 100 }, (_, i) => `S${i}USDT`);
+  const sim = await okxBybitSim(t, symbols);
+  const unified = symbols.map((s) => `${s.slice(0, -4)}/USDT`);
+  // the collector believes in a budget 50 times the venue's
+  const c = await collectorOf(t, new InprocBus(), sim, 'okx', 'x', '127.0.0.8', unified, {
+    requests: 1000,
+    windowMs: SUBSCRIBE_WINDOW_MS,
+  });
+  await waitFor(() => c.counters.snapshotsPublished >= 100, 10_000, 'every book subscribed');
+  for (const s of unified) c.resubscribe(venue('okx').venueSymbol(s)!, 'test');
+  await waitFor(() => sim.stats().wsSubscribeRateDisconnects > 0, 5000, 'the venue closing a connection');
+  assert.ok(limitViolations(sim.stats()) > 0);
 });

@@ -50,6 +50,20 @@ test('connection gate: at most n opens in any window span', () => {
   assert.equal(g.tryOpen(1001), 9);
 });
 
+test('connection gate: an open counts from its answer, not its start (the venue counts it on arrival)', () => {
+  const g = new OpenGate(2, 1000);
+  assert.equal(g.tryOpen(0, true), 0);
+  assert.equal(g.tryOpen(0, true), 0);
+  // neither answered: no window has started, so no end is known; ask again within a window
+  assert.equal(g.tryOpen(100, true), 1000);
+  g.done(600); // the first was answered late
+  g.done(700);
+  g.done(50_000); // a done() without a pending open changes nothing
+  assert.equal(g.tryOpen(1000, true), 600, 'counted from 600, not 0');
+  assert.equal(g.tryOpen(1600, true), 0);
+  assert.equal(g.tryOpen(1650, true), 50, 'the second counts from 700');
+});
+
 test('backoff grows exponentially, is capped and jittered', () => {
   assert.equal(
     backoffDelay(0, 100, 10_000, () => 0.999),

@@ -182,3 +182,145 @@ test('limits off: nothing is refused, weight is still counted', async (t) => {
   assert.equal(sim.limitStats().binance!['127.0.0.1'].weight, 25);
   assert.equal(sim.stats().rest429, 0);
 });
+
+// ---- OKX and Bybit: limits on connections and on subscribing (limits.ts OKX_LIMITS, BYBIT_*_LIMITS) ----
+
+const okxSub = (instIds: string[], id?: string) => ({
+  ...(id !== undefined ? { id } : {}),
+  op: 'subscribe',
+  args: instIds.map((instId) => ({ channel: 'books', instId })),
+});
+
+test('OKX: 3 new connections a second per IP; the 4th is refused (429), another IP is not', async (t) => {
+  const sim = await startSim(t, { symbols: ['BTCUSDT'], venues: ['okx'] });
+  const url = `${sim.venueWsBase('okx')}/ws/v5/public`;
+  const open: WebSocket[] = [];
+  t.after(() => open.forEach((w) => w.terminate()));
+  for (let i = 0; i < 3; i++) {
+    const r = await tryOpen(url);
+    assert.ok(r.ws, `connection ${i + 1} accepted`);
+    open.push(r.ws);
+  }
+  const fourth = await tryOpen(url);
+  assert.equal(fourth.status, 429);
+  assert.equal(fourth.retryAfter, '1');
+  const elsewhere = await tryOpen(url, '127.0.0.2');
+  assert.ok(elsewhere.ws, 'another IP has its own count');
+  open.push(elsewhere.ws);
+  await sleep(1050);
+  const later = await tryOpen(url);
+  assert.ok(later.ws, 'accepted a second later');
+  open.push(later.ws);
+  assert.equal(sim.stats().wsRefusedConnections, 1);
+  assert.equal(sim.limitStats().okx!['127.0.0.1'].connectionsRefused, 1);
+});
+
+test('OKX: subscribe/unsubscribe requests per connection per window; past it: error 60014 and the close', async (t) => {
+  const sim = await startSim(t, {
+    symbols: ['BTCUSDT', 'ETHUSDT'],
+    venues: ['okx'],
+    limits: { venues: { okx: { subscribes: 4, subscribeWindowMs: 60_000 } } },
+  });
+  const url = `${sim.venueWsBase('okx')}/ws/v5/public`;
+  const p = await Probe.open(t, url);
+  p.send(okxSub(['BTC-USDT'], '1'));
+  p.send({ id: '2', op: 'unsubscribe', args: [{ channel: 'books', instId: 'BTC-USDT' }] });
+  p.send(okxSub(['BTC-USDT'], '3'));
+  p.send('ping'); // not a subscribe request: not counted
+  p.send(okxSub(['ETH-USDT'], '4'));
+  await p.waitJson((o) => o.id === '4' && o.event === 'subscribe');
+  assert.equal(p.closed, false, 'four requests in the window are fine');
+  p.send(okxSub(['ETH-USDT'], '5'));
+  const err = await p.waitJson((o) => o.event === 'error');
+  assert.deepEqual(
+    { id: err.id, code: err.code, msg: err.msg },
+    { id: '5', code: '60014', msg: 'Requests too frequent.' },
+  );
+  await waitFor(() => p.closed, 3000, 'the close');
+  assert.equal(p.closeCode, 1008);
+  // the count is per connection: a new one starts afresh
+  const q = await Probe.open(t, url);
+  q.send(okxSub(['BTC-USDT'], '6'));
+  await q.waitJson((o) => o.id === '6' && o.event === 'subscribe');
+  assert.equal(sim.stats().wsSubscribeRateDisconnects, 1);
+});
+
+test('OKX: the args of one request are at most 64 KB; a longer request is refused (60013), the connection stays', async (t) => {
+  const sim = await startSim(t, { symbols: ['BTCUSDT'], venues: ['okx'] });
+  const p = await Probe.open(t, `${sim.venueWsBase('okx')}/ws/v5/public`);
+  // ~40 characters an arg: 1,700 args are ~68 KB
+  p.send(
+    okxSub(
+      Array.from({ length: 1700 }, (_, i) => `X${i}-USDT`),
+      'big',
+    ),
+  );
+  const err = await p.waitJson((o) => o.event === 'error');
+  assert.equal(err.code, '60013');
+  assert.match(err.msg, /args too long: \d+ characters in one request \(limit 65536\)/);
+  p.send(okxSub(['BTC-USDT'], 'ok'));
+  await p.waitJson((o) => o.id === 'ok' && o.event === 'subscribe');
+  assert.equal(sim.stats().wsRefusedSubscribes, 1);
+});
+
+test('Bybit: 10 args per spot request ("args size >10"), none on linear; 21,000 characters of args per connection', async (t) => {
+  const symbols = Array.from({ length: 12 }, (_, i) => `S${i}USDT`);
+  const sim = await startSim(t, {
+    symbols,
+    venues: ['bybit', 'bybit-linear'],
+    // 200 characters a connection: 9 topics of ~22
+    limits: { venues: { bybit: { argsCharsPerConnection: 200 } } },
+  });
+  const topics = (syms: string[]) => syms.map((s) => `orderbook.50.${s}`);
+  const spot = await Probe.open(t, `${sim.venueWsBase('bybit')}/v5/public/spot`);
+  spot.send({ req_id: 'eleven', op: 'subscribe', args: topics(symbols.slice(0, 11)) });
+  const r = await spot.waitJson((o) => o.req_id === 'eleven');
+  assert.deepEqual({ success: r.success, ret_msg: r.ret_msg }, { success: false, ret_msg: 'args size >10' });
+  spot.send({ req_id: 'eight', op: 'subscribe', args: topics(symbols.slice(0, 8)) });
+  assert.equal((await spot.waitJson((o) => o.req_id === 'eight')).success, true);
+  spot.send({ req_id: 'two', op: 'subscribe', args: topics(symbols.slice(8, 10)) });
+  const over = await spot.waitJson((o) => o.req_id === 'two');
+  assert.equal(over.success, false);
+  assert.match(over.ret_msg, /args too long: \d+ characters on one connection \(limit 200\)/);
+  // unsubscribing gives the characters back
+  spot.send({ req_id: 'un', op: 'unsubscribe', args: topics(symbols.slice(0, 2)) });
+  await spot.waitJson((o) => o.req_id === 'un');
+  spot.send({ req_id: 'two again', op: 'subscribe', args: topics(symbols.slice(8, 10)) });
+  assert.equal((await spot.waitJson((o) => o.req_id === 'two again')).success, true);
+  const linear = await Probe.open(t, `${sim.venueWsBase('bybit-linear')}/v5/public/linear`);
+  linear.send({ req_id: 'twelve', op: 'subscribe', args: topics(symbols) });
+  assert.equal((await linear.waitJson((o) => o.req_id === 'twelve')).success, true, 'linear: no args limit');
+  assert.equal(sim.stats().wsRefusedSubscribes, 2);
+});
+
+test('Bybit: new connections per IP per window (500 per 5 minutes): the next is refused with 429', async (t) => {
+  const sim = await startSim(t, {
+    symbols: ['BTCUSDT'],
+    venues: ['bybit'],
+    limits: { venues: { bybit: { connections: 2 } } },
+  });
+  const url = `${sim.venueWsBase('bybit')}/v5/public/spot`;
+  const open: WebSocket[] = [];
+  t.after(() => open.forEach((w) => w.terminate()));
+  for (let i = 0; i < 2; i++) open.push((await tryOpen(url)).ws!);
+  const third = await tryOpen(url);
+  assert.equal(third.status, 429);
+  assert.equal(Number(third.retryAfter), 300);
+  assert.equal(sim.stats().wsRefusedConnections, 1);
+});
+
+test('OKX and Bybit limits off: nothing refused', async (t) => {
+  const sim = await startSim(t, {
+    symbols: ['BTCUSDT'],
+    venues: ['okx', 'bybit'],
+    limits: { enabled: false, venues: { okx: { subscribes: 1 } } },
+  });
+  const okx = await Probe.open(t, `${sim.venueWsBase('okx')}/ws/v5/public`);
+  for (let i = 0; i < 3; i++) okx.send(okxSub(['BTC-USDT'], String(i)));
+  await okx.waitJson((o) => o.id === '2' && o.event === 'subscribe');
+  const bybit = await Probe.open(t, `${sim.venueWsBase('bybit')}/v5/public/spot`);
+  bybit.send({ req_id: 'x', op: 'subscribe', args: Array.from({ length: 11 }, () => 'orderbook.50.BTCUSDT') });
+  assert.notEqual((await bybit.waitJson((o) => o.req_id === 'x')).ret_msg, 'args size >10');
+  assert.equal(okx.closed, false);
+  assert.equal(sim.stats().wsSubscribeRateDisconnects + sim.stats().wsRefusedSubscribes, 0);
+});

@@ -15,6 +15,9 @@
  *      Service restart (POST /sim/reset): every depth restarts, each subscriber gets a snapshot with u = 1,
  *      deltas go on from 2.
  *      {"op":"ping"} -> {"success":true,"ret_msg":"pong","conn_id","req_id"?,"op":"ping"}.
+ *      Limits (limits.ts BYBIT_*_LIMITS): 500 new connections per 5 minutes per IP (more: HTTP 429 before the
+ *      handshake); spot: 10 args per request ("args size >10"); 21,000 characters of args per connection
+ *      (a subscribe past it: success false, nothing of it subscribed).
  *      Capture replay (a feed from capture.ts): only the captured depth is served (other depths: handler not
       found); each message is sent as recorded, "ts" re-stamped. captureDepth reads the depth of a capture.
       Cannot regroup: u counts messages, a message covering two events would leave a hole.
@@ -30,6 +33,7 @@
 import { splitSymbol } from '../exchangeInfo.js';
 import type { BookEvent, Feed } from '../feed.js';
 import { hash32 } from '../prng.js';
+import { BYBIT_LINEAR_LIMITS, BYBIT_SPOT_LIMITS, type VenueLimits } from '../limits.js';
 import { RateWindow } from '../rest.js';
 import type { Session, Sub } from '../session.js';
 import type { TruthSide, UnitLevel } from '../truthBook.js';
@@ -63,6 +67,7 @@ class BybitProtocol implements VenueProtocol {
   readonly ids = 'per-message' as const;
   readonly depths = DEPTHS;
   readonly regroup = false;
+  readonly limits: VenueLimits;
   private readonly rate = new RateWindow(5000);
   private readonly category: 'spot' | 'linear';
   /** Per symbol, the u of each depth's stream (index as DEPTHS). */
@@ -73,6 +78,7 @@ class BybitProtocol implements VenueProtocol {
     readonly id: 'bybit' | 'bybit-linear',
   ) {
     this.category = id === 'bybit' ? 'spot' : 'linear';
+    this.limits = id === 'bybit' ? BYBIT_SPOT_LIMITS : BYBIT_LINEAR_LIMITS;
   }
 
   venueSymbol(symbol: string): string {
@@ -175,7 +181,14 @@ class BybitProtocol implements VenueProtocol {
     if (!Array.isArray(r.args) || !r.args.every((a) => typeof a === 'string'))
       return reply(op, false, 'error:args must be a list of topics', reqId);
     const args = r.args as string[];
-    if (this.category === 'spot' && args.length > 10) return reply(op, false, 'args size >10', reqId);
+    // an arg's share of the connection's 21,000 characters: its JSON text and a comma
+    const chars = (topics: readonly string[]) => topics.reduce((n, a) => n + JSON.stringify(a).length + 1, 0);
+    const lim = this.ctx.limits;
+    const refusal = lim?.subscribeRefusal(args.length, op === 'subscribe' ? chars(args) : 0, s.argsChars);
+    if (refusal !== undefined) {
+      lim!.subscribeRefused(s.ip, refusal);
+      return reply(op, false, refusal, reqId);
+    }
     const errors: string[] = [];
     const fresh: Sub[] = [];
     for (const topic of args) {
@@ -189,9 +202,12 @@ class BybitProtocol implements VenueProtocol {
       }
       if (op === 'subscribe') {
         const sub: Sub = { key: topic, symbol: feed.symbol, view };
-        if (s.subscribe(sub)) fresh.push(sub);
-        else errors.push(`error:already subscribed,topic:${topic}`);
+        if (s.subscribe(sub)) {
+          fresh.push(sub);
+          s.argsChars += chars([topic]);
+        } else errors.push(`error:already subscribed,topic:${topic}`);
       } else if (s.unsubscribe(topic) === undefined) errors.push(`error:not subscribed,topic:${topic}`);
+      else s.argsChars -= chars([topic]);
     }
     const ok = this.category === 'spot' ? op : '';
     reply(op, errors.length === 0, errors.length === 0 ? ok : errors.join(';'), reqId);

@@ -18,6 +18,10 @@
  *      seqId), and the following ones count on from the new low seqId.
  *      Text "ping" -> "pong". Errors: {"event":"error","code":"60012"|"60018","msg","connId"}. Only the
  *      `books` channel is served (others: 60018).
+ *      Limits (limits.ts OKX_LIMITS, per IP / per connection): 3 new connections a second per IP (more:
+ *      HTTP 429 before the handshake); 480 subscribe/unsubscribe requests an hour per connection (the 481st:
+ *      error 60014 "Requests too frequent." and the connection closed, 1008); args of one request at most
+ *      64 KB (more: error 60013, the request not served).
  * REST GET /api/v5/market/books?instId=&sz= (sz default 1, max 400) -> {"code":"0","msg":"","data":[{"asks",
  *      "bids","ts","seqId"}]}; 40 requests per 2 s, then 429 {"code":"50011"}. /api/v5/public/instruments
  *      ?instType=SPOT|MARGIN|SWAP|FUTURES|OPTION[&instId=] (spot and swaps are listed: the other types answer
@@ -29,6 +33,7 @@ import { OKX_CHECKSUM_DEPTH, okxChecksum as venueChecksum } from '../../venues/o
 import { splitSymbol } from '../exchangeInfo.js';
 import { BookEvent, type Feed } from '../feed.js';
 import { hash32 } from '../prng.js';
+import { OKX_LIMITS } from '../limits.js';
 import { RateWindow } from '../rest.js';
 import type { Session, Sub } from '../session.js';
 import type { TruthBook, TruthSide, UnitLevel } from '../truthBook.js';
@@ -78,6 +83,7 @@ class OkxProtocol implements VenueProtocol {
   readonly ids = 'per-symbol' as const;
   readonly depths = [DEPTH];
   readonly regroup = true;
+  readonly limits = OKX_LIMITS;
   readonly keepAliveMs: number;
   private readonly checksum: boolean;
   private readonly booksRate = new RateWindow(2000);
@@ -165,6 +171,18 @@ class OkxProtocol implements VenueProtocol {
     const id = typeof r.id === 'string' ? r.id : undefined;
     if ((r.op !== 'subscribe' && r.op !== 'unsubscribe') || !Array.isArray(r.args) || r.args.length === 0)
       return error('60012', `Invalid request: ${text}`, id);
+    const lim = this.ctx.limits;
+    if (s.subscribes !== undefined && !s.subscribes.hit()) {
+      lim?.subscribeRateDisconnect(s.ip);
+      error('60014', 'Requests too frequent.', id);
+      s.kick(1008, 'Requests too frequent');
+      return;
+    }
+    const refusal = lim?.subscribeRefusal(r.args.length, Buffer.byteLength(JSON.stringify(r.args)), 0);
+    if (refusal !== undefined) {
+      lim!.subscribeRefused(s.ip, refusal);
+      return error('60013', `Invalid args: ${refusal}`, id);
+    }
     const head = id !== undefined ? { id } : {};
     for (const a of r.args as unknown[]) {
       const arg = a as Record<string, unknown> | null;
