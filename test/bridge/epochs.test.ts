@@ -14,11 +14,126 @@ import { subscribe } from '../../src/client/subscribe.js';
 import { ZmqTransport } from '../../src/transport/zeromq.js';
 import type { Transport } from '../../src/transport/types.js';
 import { underPrefix, venue } from '../../src/venues/index.js';
-import { decodeBookMessage, topics } from '../../src/wire/messages.js';
+import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
+import {
+  decodeBookMessage,
+  encode,
+  encodeHeartbeat,
+  topics,
+  type ConsolidatedDelta,
+  type ConsolidatedHeartbeat,
+  type ConsolidatedMessage,
+  type ConsolidatedSnapshot,
+} from '../../src/wire/messages.js';
 import { silentLogger } from '../../src/log.js';
 import { freeEndpoints, sleep, waitFor } from '../helpers.js';
 
 const TOPIC = topics.book('kraken', 'BTC/USD');
+
+/** One arbiter's numbering of the same venue book: its own seqs, its epoch on every message. */
+function numbering(epoch: string, seq: number) {
+  const base = { v: 1 as const, venue: 'kraken', symbol: 'BTC/USD', epoch };
+  return {
+    snapshot: (reason: ConsolidatedSnapshot['reason'], size: number): ConsolidatedSnapshot => ({
+      ...base,
+      type: 'snapshot',
+      seq,
+      bids: [[100, size]],
+      asks: [[101, 1]],
+      exchTime: 0,
+      pubTime: 1,
+      reason,
+    }),
+    delta: (size: number): ConsolidatedDelta => ({
+      ...base,
+      type: 'delta',
+      prev: seq,
+      first: seq + 1,
+      seq: ++seq,
+      bids: [[100, size]],
+      asks: [],
+      exchTime: 0,
+      recvTime: 1,
+      pubTime: 2,
+      feed: 'a',
+    }),
+    heartbeat: (): Omit<ConsolidatedHeartbeat, 'v' | 'type'> => ({
+      venue: 'kraken',
+      symbol: 'BTC/USD',
+      seq,
+      epoch,
+      pubTime: 3,
+      arbiter: epoch.slice(0, 1),
+      stale: false,
+    }),
+  };
+}
+
+test("bridge, two numberings of one book: only the followed epoch's messages go downstream; when it falls silent, the other's snapshot, then its deltas", async (t) => {
+  const src = new InprocTransport(new InprocBus());
+  const dst = new InprocTransport(new InprocBus());
+  t.after(() => Promise.all([src.close(), dst.close()]).then(() => undefined));
+  const a = numbering('A@1', 1000);
+  const b = numbering('B@2', 5_000_000); // far above A's: compared by seq, A's deltas would be stale or gaps
+  let size = 1;
+  await src.snapshotServer(() => encode(b.snapshot('reply', size))); // A is dead by the time anyone asks
+  const pub = await src.publisher('book');
+  const out: (ConsolidatedMessage | ConsolidatedHeartbeat)[] = [];
+  const sub = await dst.subscriber('book', ['book.']);
+  const reading = (async () => {
+    for await (const m of sub) out.push(decodeBookMessage(m.payload));
+  })();
+  const bridge = new Bridge({ source: src, destination: dst, snapshotRetryMs: 20, logger: silentLogger });
+  await bridge.start();
+  const send = (m: ConsolidatedMessage) => pub.send(TOPIC, encode(m));
+  const beat = (n: typeof a) => pub.send(TOPIC, encodeHeartbeat(n.heartbeat()));
+
+  send(a.snapshot('periodic', size));
+  send(b.snapshot('periodic', size));
+  for (let i = 0; i < 3; i++) {
+    size++;
+    send(a.delta(size));
+    send(b.delta(size));
+    beat(a);
+    beat(b);
+  }
+  await waitFor(() => out.length >= 7, 2000, 'the first epoch downstream');
+  assert.equal(bridge.replicaOf(TOPIC)!.replica.epoch, 'A@1');
+  assert.ok(
+    out.every((m) => m.epoch === 'A@1'),
+    `only A's messages, heartbeats too: ${out.map((m) => m.epoch).join(' ')}`,
+  );
+  assert.deepEqual(
+    out.map((m) => m.type),
+    ['snapshot', 'delta', 'heartbeat', 'delta', 'heartbeat', 'delta', 'heartbeat'],
+  );
+
+  // A falls silent; B goes on: after 5 of its deltas over 250 ms, the bridge takes B's book
+  for (let i = 0; i < 6; i++) {
+    size++;
+    send(b.delta(size));
+    await sleep(60);
+  }
+  await waitFor(() => bridge.replicaOf(TOPIC)?.replica.epoch === 'B@2', 2000, 'the bridge to follow B');
+  size++;
+  send(b.delta(size));
+  await waitFor(() => out.at(-1)?.seq === bridge.replicaOf(TOPIC)!.seq, 2000, 'the last delta downstream');
+  const after = out.slice(7);
+  assert.equal(after[0].type, 'snapshot', 'the new epoch starts downstream with its snapshot');
+  assert.ok(after.every((m) => m.epoch === 'B@2'));
+  let seq = -1;
+  for (const m of after) {
+    if (m.type === 'delta') assert.equal(m.prev, seq, 'deltas of the new epoch chain onto its snapshot');
+    seq = m.seq;
+  }
+  assert.deepEqual(bridge.replicaOf(TOPIC)!.replica.book.top(1).bids, [[100, size]]);
+  assert.equal(bridge.counters.epochSwitches, 1);
+  assert.equal(bridge.counters.gaps, 0, "another numbering's messages are never a gap");
+  await bridge.stop();
+  await pub.close();
+  await sub.close();
+  await reading;
+});
 
 test(
   'bridge, kraken behind hot-hot arbiters: one epoch at a time downstream, a snapshot of the other when its arbiter dies, the client equals the truth',
