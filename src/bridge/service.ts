@@ -10,12 +10,16 @@
  *    the bridge holds the deltas, asks the source's snapshot service (ZeroMQ ROUTER or the Kafka
  *    snapshot topic), and publishes the reply as a `resync` snapshot followed by the held deltas that
  *    chain, so destination clients see a snapshot and then gap-free deltas;
+ *  - a replica venue's book (Kraken, Coinbase, Gemini v2: every message carries the `epoch` of the arbiter
+ *    numbering it) is followed one epoch at a time, as the SDK follows it (BookReplica in one-epoch mode,
+ *    EpochWatch's switch rule): hot-hot arbiters' other numberings are not forwarded, and when the followed
+ *    arbiter falls silent the bridge takes another's snapshot and publishes it, then that epoch's deltas;
  *  - on a ZeroMQ destination it answers snapshot requests from its replicas (the Clone pattern works
  *    for clients of the bridged endpoint); on a Kafka destination the Kafka publisher copies every
  *    book snapshot into the compacted snapshot topic, which is what Kafka clients read.
  * Only the transport interface is used here: no zeromq or kafkajs import.
  */
-import { BookReplica } from '../core/replica.js';
+import { BookReplica, EpochWatch } from '../core/replica.js';
 import { nowMicros } from '../core/clock.js';
 import { consolidatedVerdict } from '../core/sequence.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -25,6 +29,7 @@ import {
   decodeConsolidated,
   isHeartbeat,
   encode,
+  epochOfPayload,
   type ConsolidatedDelta,
   type ConsolidatedMessage,
   type ConsolidatedSnapshot,
@@ -52,6 +57,8 @@ export const DEFAULT_BRIDGE_TOPICS = ['book.', 'stats.'];
 interface BookState {
   topic: string;
   replica: BookReplica;
+  /** When to leave the followed epoch of a replica venue's book (inert on sequenced venues' books). */
+  epochs: EpochWatch;
   /** Ours, not the replica's: the replica is only the book and its seq (see onDelta). */
   synced: boolean;
   /** Deltas (with their original bytes) waiting for a snapshot. */
@@ -76,6 +83,10 @@ export interface BridgeCounters {
   heldDropped: number;
   /** Snapshot requests answered on the destination. */
   snapshotsServed: number;
+  /** Book messages not forwarded because they are of another epoch than the one followed (another arbiter's numbering). */
+  otherEpoch: number;
+  /** Times a book left its silent arbiter's epoch for another's (each published as a snapshot of the new one). */
+  epochSwitches: number;
 }
 
 export class Bridge {
@@ -90,6 +101,8 @@ export class Bridge {
     decodeErrors: 0,
     heldDropped: 0,
     snapshotsServed: 0,
+    otherEpoch: 0,
+    epochSwitches: 0,
   };
   private readonly books = new Map<string, BookState>();
   private readonly log: Logger;
@@ -151,15 +164,37 @@ export class Bridge {
   private state(topic: string): BookState {
     let st = this.books.get(topic);
     if (!st) {
-      st = { topic, replica: new BookReplica(), synced: false, held: [], requesting: false, nextRequestAt: 0 };
+      // one epoch at a time; the bridge holds deltas itself (with their bytes), never in the replica
+      const replica = new BookReplica(0, true);
+      st = {
+        topic,
+        replica,
+        epochs: new EpochWatch(replica),
+        synced: false,
+        held: [],
+        requesting: false,
+        nextRequestAt: 0,
+      };
       this.books.set(topic, st);
     }
     return st;
   }
 
   private onBook(topic: string, payload: Buffer): void {
-    // liveness of the source arbiters, passed on as it is: the destination's clients judge staleness by it
-    if (isHeartbeat(payload)) return this.forward(topic, payload);
+    if (isHeartbeat(payload)) {
+      // liveness of the source arbiters, passed on as it is: the destination's clients judge staleness by it;
+      // on a book followed by epoch, only its arbiter's (the other's numbering means nothing downstream)
+      const st = this.books.get(topic);
+      if (st?.replica.epoch !== undefined) {
+        const h = { type: 'heartbeat', epoch: epochOfPayload(payload) };
+        this.followEpoch(st, h, nowMicros());
+        if (st.replica.isOther(h)) {
+          this.counters.otherEpoch++;
+          return;
+        }
+      }
+      return this.forward(topic, payload);
+    }
     let m: ConsolidatedMessage;
     try {
       m = decodeConsolidated(payload);
@@ -170,11 +205,29 @@ export class Bridge {
       return;
     }
     const st = this.state(topic);
+    this.followEpoch(st, m, nowMicros());
     if (m.type === 'snapshot') this.onSnapshot(st, m, payload);
     else this.onDelta(st, m, payload);
   }
 
+  /**
+   * Hear a message of the book for the epoch switch rule; when it says the followed arbiter fell silent while
+   * another speaks, drop its book and get another's snapshot (published as the first message of the new epoch).
+   */
+  private followEpoch(st: BookState, m: { type: string; epoch?: string }, nowUs: number): void {
+    st.epochs.heard(m, nowUs);
+    if (!st.epochs.leaveSilentEpoch(nowUs)) return;
+    this.counters.epochSwitches++;
+    this.log.info({ topic: st.topic, epoch: st.replica.epoch }, "the book's arbiter went silent; following another");
+    st.synced = false;
+    this.requestSnapshot(st);
+  }
+
   private onSnapshot(st: BookState, s: ConsolidatedSnapshot, payload: Buffer): void {
+    if (st.replica.isOther(s)) {
+      this.counters.otherEpoch++; // another arbiter's numbering, while we follow one
+      return;
+    }
     if (st.synced && s.seq < st.replica.seq) {
       this.counters.duplicates++; // a second arbiter behind the first
       return;
@@ -192,6 +245,10 @@ export class Bridge {
       this.requestSnapshot(st);
       return;
     }
+    if (st.replica.isOther(d)) {
+      this.counters.otherEpoch++;
+      return;
+    }
     const seq = st.replica.seq;
     const verdict = consolidatedVerdict(seq, d);
     if (verdict === 'stale') {
@@ -201,6 +258,7 @@ export class Bridge {
     if (verdict === 'apply') {
       st.replica.book.apply(d.bids, d.asks);
       st.replica.seq = d.seq;
+      st.epochs.took('applied', nowMicros());
       this.forward(st.topic, payload);
       return;
     }
@@ -211,13 +269,15 @@ export class Bridge {
       'gap in the source stream; resyncing from its snapshot service',
     );
     st.synced = false;
+    st.replica.release(); // (so that its one-epoch check, too, knows we are unsynced)
     this.hold(st, d, payload);
     this.requestSnapshot(st);
   }
 
   private resetTo(st: BookState, s: ConsolidatedSnapshot): void {
     st.replica.synced = false; // the replica's own staleness check is ours (above)
-    st.replica.onSnapshot(s);
+    st.replica.onSnapshot(s); // (its epoch is the one followed from now)
+    st.epochs.took('reset', nowMicros());
     st.synced = true;
   }
 
@@ -276,6 +336,7 @@ export class Bridge {
       if (reply?.type === 'snapshot' && !st.synced) {
         // The source's `reply` is never published as such; on the destination it is a rebuild.
         const s: ConsolidatedSnapshot = { ...reply, reason: 'resync' };
+        st.epochs.heard(s, nowMicros(), false);
         this.counters.resyncs++;
         this.resetTo(st, s);
         this.forward(st.topic, encode(s));
@@ -306,6 +367,8 @@ export class Bridge {
                 venue,
                 symbol,
                 seq: st.replica.seq,
+                // the numbering the seq is in (replica venues): a client follows the epoch of its snapshot
+                ...(st.replica.epoch === undefined ? {} : { epoch: st.replica.epoch }),
                 bids,
                 asks,
                 exchTime: 0,

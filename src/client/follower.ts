@@ -4,7 +4,7 @@
  * arbiter heard from saying it has no live feed). No I/O: subscribe() (one book) and subscribeVenue() (every
  * book of a venue) drive it, so both follow one rule.
  */
-import { BookReplica, EPOCH_SILENT_US } from '../core/replica.js';
+import { BookReplica, EpochWatch } from '../core/replica.js';
 import type { ConsolidatedHeartbeat, ConsolidatedMessage } from '../core/consolidated.js';
 import type { OrderBook } from '../core/book.js';
 import type { Logger } from '../log.js';
@@ -53,10 +53,6 @@ const NOTHING: Step = {};
 /** Data applied this recently proves some arbiter live (arbiters' default heartbeat period). */
 const LIVE_DATA_US = 1_000_000;
 
-/** A followed epoch silent for EPOCH_SILENT_US is given up, or sooner, when another epoch published this many deltas over at least EPOCH_BUSY_US since ours last spoke. */
-const EPOCH_BUSY_DELTAS = 5;
-const EPOCH_BUSY_US = 250_000;
-
 export class BookFollower {
   /** One epoch at a time on replica venues' books (docs/wire-format.md "Epochs"). */
   readonly replica = new BookReplica(10_000, true);
@@ -65,13 +61,8 @@ export class BookFollower {
   private lastApplied = 0;
   private readonly words = new Map<string, ArbiterWord>();
   private staleSince: number | undefined;
-  /** When a message of the followed epoch, and of another epoch, was last heard (µs). */
-  private ownEpochAt = 0;
-  private otherEpochAt = 0;
-  /** Deltas of other epochs since ours last spoke (both arbiters publish the same venue updates). */
-  private otherDeltas = 0;
-  /** Times the book left a silent arbiter's epoch for another's. */
-  epochSwitches = 0;
+  /** When to leave the followed epoch for another (the rule the bridge follows too). */
+  private readonly epochs = new EpochWatch(this.replica);
   /** A snapshot request is outstanding; when the next may go if the last failed (epoch µs). */
   asking = false;
   nextAskAt = 0;
@@ -87,6 +78,11 @@ export class BookFollower {
     this.lastHeard = nowUs;
   }
 
+  /** Times the book left a silent arbiter's epoch for another's. */
+  get epochSwitches(): number {
+    return this.epochs.switches;
+  }
+
   /** Whether the book is stale now (as the last update said). */
   get stale(): boolean {
     return this.staleSince !== undefined;
@@ -95,22 +91,12 @@ export class BookFollower {
   /** Whether a snapshot request should go now (unsynced, none outstanding, not backing off). */
   wantsSnapshot(nowUs: number): boolean {
     const r = this.replica;
-    if (
-      r.synced &&
-      r.epoch !== undefined &&
-      nowUs - this.otherEpochAt < EPOCH_SILENT_US &&
-      (nowUs - this.ownEpochAt > EPOCH_SILENT_US ||
-        (this.otherDeltas >= EPOCH_BUSY_DELTAS && nowUs - this.ownEpochAt > EPOCH_BUSY_US))
-    ) {
-      // the arbiter whose numbering we follow fell silent while another speaks: take the other's book
+    // the arbiter whose numbering we follow fell silent while another speaks: take the other's book
+    if (this.epochs.leaveSilentEpoch(nowUs))
       this.log.info(
         { book: `${this.venue}.${this.symbol}`, epoch: r.epoch },
         "the book's arbiter went silent; following another",
       );
-      r.release();
-      this.epochSwitches++;
-      this.otherDeltas = 0;
-    }
     return !this.asking && !r.synced && nowUs >= this.nextAskAt;
   }
 
@@ -171,15 +157,7 @@ export class BookFollower {
   /** A message from the book topic (heard: it proves the arbiter alive), or a reply (not heard). */
   onMessage(m: ConsolidatedMessage | ConsolidatedHeartbeat, nowUs: number, heard = true): Step {
     if (heard) this.lastHeard = nowUs;
-    if (m.epoch !== undefined) {
-      if (m.epoch === this.replica.epoch) {
-        this.ownEpochAt = nowUs;
-        this.otherDeltas = 0;
-      } else if (heard) {
-        this.otherEpochAt = nowUs;
-        if (m.type === 'delta') this.otherDeltas++;
-      }
-    }
+    this.epochs.heard(m, nowUs, heard);
     const book = `${this.venue}.${this.symbol}`;
     if (m.type === 'heartbeat') {
       this.words.set(m.arbiter, { stale: m.stale, since: m.staleSince ?? nowUs, at: nowUs });
@@ -204,8 +182,7 @@ export class BookFollower {
       return { ask: true };
     }
     if (v !== 'applied' && v !== 'reset') return NOTHING;
-    this.ownEpochAt = nowUs; // (a snapshot of another epoch just became ours)
-    if (v === 'reset') this.otherDeltas = 0;
+    this.epochs.took(v, nowUs); // (a snapshot of another epoch may just have become ours)
     // a snapshot that says the arbiter has no live feed is the old book: still stale
     if (m.type === 'snapshot' && m.stale) this.staleSince = m.staleSince ?? this.staleSince ?? nowUs;
     else {

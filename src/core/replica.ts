@@ -26,6 +26,14 @@ const CHECK_DEPTH = 20;
  */
 export const EPOCH_SILENT_US = 2_500_000;
 
+/**
+ * The second half of the switch rule: a followed epoch silent for EPOCH_SILENT_US is given up, or sooner, when
+ * another epoch published this many deltas over at least EPOCH_BUSY_US since ours last spoke (both arbiters
+ * publish the same venue updates, so a busy other epoch means ours has stopped).
+ */
+export const EPOCH_BUSY_DELTAS = 5;
+export const EPOCH_BUSY_US = 250_000;
+
 /** 'other': a message of another epoch than the one followed (another arbiter's numbering): ignored. */
 export type ReplicaVerdict = 'applied' | 'reset' | 'stale' | 'gap' | 'buffered' | 'other';
 
@@ -56,6 +64,11 @@ export class BookReplica {
     private readonly oneEpoch = false,
   ) {}
 
+  /** Whether a message is of another epoch than the one followed (one epoch at a time, while synced). */
+  isOther(m: { epoch?: string }): boolean {
+    return this.oneEpoch && this.synced && m.epoch !== this.epoch;
+  }
+
   onMessage(m: ConsolidatedMessage): ReplicaVerdict {
     return m.type === 'delta' ? this.onDelta(m) : this.onSnapshot(m);
   }
@@ -65,7 +78,7 @@ export class BookReplica {
    * in between were lost (the last ones before a quiet spell: nothing else would reveal it): a gap.
    */
   onHeartbeat(h: ConsolidatedHeartbeat): ReplicaVerdict {
-    if (this.oneEpoch && this.synced && h.epoch !== this.epoch) return 'other';
+    if (this.isOther(h)) return 'other';
     if (!this.synced || (h.offset ?? 0) !== this.offset || h.seq <= this.seq) return 'stale';
     this.synced = false;
     this.gaps++;
@@ -80,7 +93,7 @@ export class BookReplica {
   }
 
   onSnapshot(s: ConsolidatedSnapshot): ReplicaVerdict {
-    if (this.oneEpoch && this.synced && s.epoch !== this.epoch) return 'other';
+    if (this.isOther(s)) return 'other';
     if (this.synced && s.seq < this.seq) return 'stale';
     this.offset = s.offset ?? 0;
     this.epoch = s.epoch;
@@ -105,7 +118,7 @@ export class BookReplica {
       return 'buffered';
     }
     // (held ones of another epoch end here after the snapshot)
-    if (this.oneEpoch && d.epoch !== this.epoch) return 'other';
+    if (this.isOther(d)) return 'other';
     // Another numbering: the venue reset its ids. The reset itself chains on our seq (prev); past it, an arbiter
     // numbering differently (it saw another reset) can only be compared by seq.
     const offset = d.offset ?? 0;
@@ -128,6 +141,58 @@ export class BookReplica {
     this.gaps++;
     this.held = [d];
     return 'gap';
+  }
+}
+
+/**
+ * When a live reader of a replica venue's book leaves the epoch it follows for another (docs/wire-format.md
+ * "Epochs", rule 2): its epoch silent for EPOCH_SILENT_US while another is heard, or another published
+ * EPOCH_BUSY_DELTAS deltas over EPOCH_BUSY_US since ours last spoke. The one implementation of the rule, for
+ * the SDK's follower and the bridge: they report what they hear and take, and ask leaveSilentEpoch().
+ */
+export class EpochWatch {
+  /** When a message of the followed epoch, and of another epoch, was last heard (µs). */
+  private ownAt = 0;
+  private otherAt = 0;
+  /** Deltas of other epochs since ours last spoke. */
+  private otherDeltas = 0;
+  /** Times the book left a silent arbiter's epoch for another's. */
+  switches = 0;
+
+  constructor(private readonly replica: BookReplica) {}
+
+  /** A message of the book, before the replica takes it: heard on its topic, or a snapshot reply (not heard). */
+  heard(m: { type: string; epoch?: string }, nowUs: number, heard = true): void {
+    if (m.epoch === undefined) return;
+    if (m.epoch === this.replica.epoch) {
+      this.ownAt = nowUs;
+      this.otherDeltas = 0;
+    } else if (heard) {
+      this.otherAt = nowUs;
+      if (m.type === 'delta') this.otherDeltas++;
+    }
+  }
+
+  /** The replica took a message: applied a delta, or reset to a snapshot (perhaps of another epoch, now ours). */
+  took(v: 'applied' | 'reset', nowUs: number): void {
+    this.ownAt = nowUs;
+    if (v === 'reset') this.otherDeltas = 0;
+  }
+
+  /** The rule: when it says so, release the replica (its next snapshot, of any epoch, is taken) and say true. */
+  leaveSilentEpoch(nowUs: number): boolean {
+    const r = this.replica;
+    const ownSilentUs = nowUs - this.ownAt;
+    const leave =
+      r.synced &&
+      r.epoch !== undefined &&
+      nowUs - this.otherAt < EPOCH_SILENT_US &&
+      (ownSilentUs > EPOCH_SILENT_US || (this.otherDeltas >= EPOCH_BUSY_DELTAS && ownSilentUs > EPOCH_BUSY_US));
+    if (!leave) return false;
+    r.release();
+    this.switches++;
+    this.otherDeltas = 0;
+    return true;
   }
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { BookReplica } from '../../src/core/replica.js';
+import { BookReplica, EPOCH_SILENT_US, EpochWatch } from '../../src/core/replica.js';
 import type { ConsolidatedDelta, ConsolidatedSnapshot } from '../../src/wire/messages.js';
 import type { Level } from '../../src/core/types.js';
 
@@ -142,4 +142,38 @@ test('a heartbeat ahead of the book (same numbering) reveals lost messages: a ga
   // healed by the next snapshot as usual
   assert.equal(r.onMessage(snap(101)), 'reset');
   assert.equal(r.synced, true);
+});
+
+test('EpochWatch: leaves the followed epoch when it is silent while another speaks, or the other is busy; never while the other is silent too', () => {
+  const r = new BookReplica(10, true);
+  const w = new EpochWatch(r);
+  const inEpoch = (epoch: string, seq: number) => ({ ...snap(seq), epoch });
+  w.heard(inEpoch('A', 1), 0);
+  assert.equal(r.onSnapshot(inEpoch('A', 1)), 'reset');
+  w.took('reset', 0);
+  assert.equal(r.onSnapshot(inEpoch('B', 9)), 'other');
+  // silent: A quiet past EPOCH_SILENT_US, B heard recently
+  w.heard({ type: 'heartbeat', epoch: 'B' }, EPOCH_SILENT_US);
+  assert.equal(w.leaveSilentEpoch(EPOCH_SILENT_US), false, 'not yet');
+  assert.equal(w.leaveSilentEpoch(EPOCH_SILENT_US + 1), true);
+  assert.equal(r.synced, false, 'released: the next snapshot of any epoch is taken');
+  assert.equal(r.onSnapshot(inEpoch('B', 9)), 'reset');
+  w.took('reset', EPOCH_SILENT_US + 2);
+  // busy: 5 deltas of A (now the other) over more than 250 ms since B spoke
+  const t0 = EPOCH_SILENT_US + 2;
+  for (let i = 1; i <= 4; i++) w.heard({ type: 'delta', epoch: 'A' }, t0 + i * 60_000);
+  assert.equal(w.leaveSilentEpoch(t0 + 240_000), false, '4 deltas');
+  w.heard({ type: 'delta', epoch: 'A' }, t0 + 260_000);
+  assert.equal(w.leaveSilentEpoch(t0 + 260_000), true, '5 deltas over 260 ms');
+  assert.equal(w.switches, 2);
+  // both silent: nothing to switch to
+  r.onSnapshot(inEpoch('C', 20));
+  w.took('reset', t0 + 300_000);
+  assert.equal(w.leaveSilentEpoch(t0 + 300_000 + 3 * EPOCH_SILENT_US), false);
+  // sequenced venues' books (no epoch): never
+  const plain = new BookReplica(10, true);
+  const pw = new EpochWatch(plain);
+  plain.onSnapshot(snap(1));
+  pw.heard({ type: 'delta', epoch: 'X' }, 10 * EPOCH_SILENT_US);
+  assert.equal(pw.leaveSilentEpoch(10 * EPOCH_SILENT_US), false);
 });
