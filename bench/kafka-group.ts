@@ -6,7 +6,7 @@
  *
  *   node dist/bench/kafka-group.js [rate events/s per symbol, default 5000] [seconds, default 10] [arbiters, default 1; 0 = one without --group]
  *   node dist/bench/kafka-group.js --ingest [rate records/s, default 10000] [seconds, default 5]
- *   node dist/bench/kafka-group.js --balance [arbiters, default 2] [books, default 2000] [events/s per book, default 1] [seconds, default 20]
+ *   node dist/bench/kafka-group.js --balance [arbiters, default 2] [books, default 2000] [events/s per book, default 1] [seconds, default 20] [sync wait s, default 180]
  *     balance of an arbiter group over a whole market (issue 13): books and raw records per instance, from
  *     each instance's metrics (bookwire_arbiter_group_books, bookwire_arbiter_messages_received_total).
  *     the transport alone, in one process: records on 4 keys -> KafkaGroupIngest (one output record per
@@ -363,6 +363,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
           Number(process.argv[4] ?? 2000),
           Number(process.argv[5] ?? 1),
           Number(process.argv[6] ?? 20),
+          Number(process.argv[7] ?? 180),
         ),
       ),
     );
