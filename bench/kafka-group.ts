@@ -222,8 +222,10 @@ export interface GroupBalanceRow {
     partitions: Record<number, number>;
     books: number;
     synced: number;
-    /** Raw records received per second over the window (both collectors' copies). */
+    /** Ingest records received per second over the window (both collectors' raw copies, snapshots, and all of status). */
     eventsPerSec: number;
+    /** Consolidated updates per second, summed over its books (bookwire_book_updates_per_second). */
+    updatesPerSec: number;
   }[];
 }
 
@@ -331,6 +333,7 @@ export async function benchGroupBalance(
       books: Object.values(partitions).reduce((a, v) => a + v, 0),
       synced: synced(text),
       eventsPerSec: (received(text) - before[i]) / elapsed,
+      updatesPerSec: metricSamples(text, 'bookwire_book_updates_per_second').reduce((a, x) => a + x.value, 0),
     };
   });
   killAll();
@@ -349,7 +352,9 @@ export function formatGroupBalance(r: GroupBalanceRow): string {
     (x) =>
       `  ${x.id}: ${x.books} books (${x.synced} synced) in raw partitions ${Object.entries(x.partitions)
         .map(([p, n]) => `${p}:${n}`)
-        .join(' ')}; ${Math.round(x.eventsPerSec)} raw records/s received over ${r.seconds.toFixed(0)} s`,
+        .join(
+          ' ',
+        )}; ${Math.round(x.eventsPerSec)} ingest records/s received over ${r.seconds.toFixed(0)} s, ${Math.round(x.updatesPerSec)} consolidated updates/s`,
   );
   return [head, ...rows].join('\n');
 }

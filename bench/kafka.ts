@@ -850,10 +850,8 @@ export async function runKafkaBench(
   console.log(
     'latency: collector receive -> client (group rows), send -> receive (ingest row); test broker, not Kafka: compare rows, not absolutes',
   );
-  section(
-    'Kafka arbiter group balance: 2,000 books, 2 arbiters, 0.2 events/s per book (bench/kafka-group.ts --balance)',
-  );
-  console.log(formatGroupBalance(await benchGroupBalance(2, 2000, 0.2, quick ? 10 : 20, quick ? 60 : 180)));
+  section('Kafka arbiter group balance: 2,000 books, 2 arbiters, 1 event/s per book (bench/kafka-group.ts --balance)');
+  console.log(formatGroupBalance(await benchGroupBalance(2, 2000, 1, quick ? 10 : 20, quick ? 60 : 180)));
   section(
     'Kafka arbiter capacity: frozen 4 s at 10k events/s, then the backlog drained with the input paused (bench/kafka-catchup.ts)',
   );
