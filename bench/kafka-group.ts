@@ -6,6 +6,9 @@
  *
  *   node dist/bench/kafka-group.js [rate events/s per symbol, default 5000] [seconds, default 10] [arbiters, default 1; 0 = one without --group]
  *   node dist/bench/kafka-group.js --ingest [rate records/s, default 10000] [seconds, default 5]
+ *   node dist/bench/kafka-group.js --balance [arbiters, default 2] [books, default 2000] [events/s per book, default 1] [seconds, default 20] [sync wait s, default 180]
+ *     balance of an arbiter group over a whole market (issue 13): books and raw records per instance, from
+ *     each instance's metrics (bookwire_arbiter_group_books, bookwire_arbiter_messages_received_total).
  *     the transport alone, in one process: records on 4 keys -> KafkaGroupIngest (one output record per
  *     input, transactions as the arbiter's) -> a read-committed subscriber; latency from send to receipt.
  * BOOKWIRE_KAFKA_LINGER_MS / BOOKWIRE_KAFKA_TXN_LINGER_MS set the producer and transaction lingers
@@ -19,6 +22,8 @@ import { subscribe } from '../src/client/subscribe.js';
 import { silentLogger } from '../src/log.js';
 import { KafkaTransport } from '../src/transport/kafka.js';
 import { startTestBroker } from '../test/kafka-helpers.js';
+import { binanceLikeSymbols } from '../test/binance-symbols.js';
+import { TOPIC_LAYOUT } from '../src/transport/kafka-topics.js';
 import { freePort } from '../src/util/freePort.js';
 import { collectArgs, spawnPart, waitForSim } from './pipeline.js';
 
@@ -202,8 +207,172 @@ export function formatGroupIngest(r: GroupIngestRow): string {
   );
 }
 
+export interface GroupBalanceRow {
+  books: number;
+  arbiters: number;
+  rawPartitions: number;
+  /** Events per second per book at the simulator; each of the 2 collectors sends a copy. */
+  rate: number;
+  /** From start until every book was synced at some instance (NaN: not within the wait). */
+  allSyncedS: number;
+  seconds: number;
+  instances: {
+    id: string;
+    /** Books held per raw partition owned (bookwire_arbiter_group_books). */
+    partitions: Record<number, number>;
+    books: number;
+    synced: number;
+    /** Ingest records received per second over the window (both collectors' raw copies, snapshots, and all of status). */
+    eventsPerSec: number;
+    /** Consolidated updates per second, summed over its books (bookwire_book_updates_per_second). */
+    updatesPerSec: number;
+  }[];
+}
+
+/** The samples of one metric: label set (as written) -> value. */
+function metricSamples(text: string, name: string): { labels: string; value: number }[] {
+  const out: { labels: string; value: number }[] = [];
+  for (const line of text.split('\n')) {
+    const m = new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`).exec(line);
+    if (m) out.push({ labels: m[1] ?? '', value: Number(m[2]) });
+  }
+  return out;
+}
+
+/**
+ * Balance of an arbiter group (issue 13): `books` Binance-like books at a low rate, sim (no limits) -> 2
+ * collectors -> `arbiters` x `arbitrate --group` on the test broker's raw topic (TOPIC_LAYOUT.raw
+ * partitions). Waits until every book is synced somewhere, then reads each instance's metrics:
+ * books per owned raw partition (bookwire_arbiter_group_books), synced books, raw records per second.
+ */
+export async function benchGroupBalance(
+  arbiters: number,
+  books: number,
+  rate: number,
+  seconds: number,
+  syncWaitS = 180,
+): Promise<GroupBalanceRow> {
+  const hooks: (() => Promise<void> | void)[] = [];
+  const b = await startTestBroker({ after: (fn) => void hooks.push(fn) });
+  const brokers = b.bootstrap.join(',');
+  const logDir = mkdtempSync(path.join(os.tmpdir(), 'bookwire-bench-balance-'));
+  const procs: ChildProcess[] = [];
+  const start = (name: string, args: string[]) => procs.push(spawnPart(logDir, name, args));
+  const killAll = () => procs.forEach((p) => p.exitCode === null && p.kill('SIGKILL'));
+  process.once('exit', killAll);
+  const symbols = binanceLikeSymbols(books).join(',');
+  const simPort = await freePort();
+  start('sim', [
+    'sim',
+    '--port',
+    String(simPort),
+    '--symbols',
+    symbols,
+    '--rate',
+    String(rate),
+    '--levels',
+    '20',
+    '--no-limits',
+  ]);
+  await waitForSim(`http://127.0.0.1:${simPort}`, logDir);
+  const bus = ['--bus', 'kafka', '--brokers', brokers];
+  const metricsUrls: string[] = [];
+  for (let i = 0; i < arbiters; i++) {
+    const port = await freePort();
+    metricsUrls.push(`http://127.0.0.1:${port}/metrics`);
+    start(`arbiter-${i}`, [
+      'arbitrate',
+      '--symbols',
+      symbols,
+      '--group',
+      'balance',
+      '--id',
+      `a${i}`,
+      '--metrics',
+      String(port),
+      ...bus,
+    ]);
+  }
+  for (const id of ['a', 'b']) start(`collector-${id}`, [...collectArgs(id, symbols, simPort), ...bus]);
+
+  const scrape = async () =>
+    Promise.all(
+      metricsUrls.map(async (u) => {
+        try {
+          return await (await fetch(u)).text();
+        } catch {
+          return '';
+        }
+      }),
+    );
+  const synced = (text: string) =>
+    metricSamples(text, 'bookwire_arbiter_books').find((x) => x.labels.includes('state="synced"'))?.value ?? 0;
+  const t0 = Date.now();
+  let allSyncedS = NaN;
+  while (Date.now() - t0 < syncWaitS * 1000) {
+    const n = (await scrape()).reduce((a, t) => a + synced(t), 0);
+    if (n >= books) {
+      allSyncedS = (Date.now() - t0) / 1000;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  const received = (text: string) => metricSamples(text, 'bookwire_arbiter_messages_received_total')[0]?.value ?? 0;
+  const before = (await scrape()).map(received);
+  const w0 = Date.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const after = await scrape();
+  const elapsed = (Date.now() - w0) / 1000;
+  const instances = after.map((text, i) => {
+    const partitions: Record<number, number> = {};
+    for (const x of metricSamples(text, 'bookwire_arbiter_group_books'))
+      partitions[Number(/partition="(\d+)"/.exec(x.labels)?.[1])] = x.value;
+    return {
+      id: `a${i}`,
+      partitions,
+      books: Object.values(partitions).reduce((a, v) => a + v, 0),
+      synced: synced(text),
+      eventsPerSec: (received(text) - before[i]) / elapsed,
+      updatesPerSec: metricSamples(text, 'bookwire_book_updates_per_second').reduce((a, x) => a + x.value, 0),
+    };
+  });
+  killAll();
+  for (const h of hooks.reverse()) await h();
+  return { books, arbiters, rawPartitions: TOPIC_LAYOUT.raw, rate, allSyncedS, seconds: elapsed, instances };
+}
+
+export function formatGroupBalance(r: GroupBalanceRow): string {
+  const mean = r.books / r.arbiters;
+  const maxBooks = Math.max(...r.instances.map((x) => x.books));
+  const head =
+    `arbiter group of ${r.arbiters}, ${r.books} books, ${r.rawPartitions} raw partitions, sim ${r.rate} event/s per book, 2 collectors: ` +
+    `all synced after ${Number.isNaN(r.allSyncedS) ? 'NOT within the wait' : `${r.allSyncedS.toFixed(0)} s`}; ` +
+    `max/mean books per instance ${(maxBooks / mean).toFixed(3)}`;
+  const rows = r.instances.map(
+    (x) =>
+      `  ${x.id}: ${x.books} books (${x.synced} synced) in raw partitions ${Object.entries(x.partitions)
+        .map(([p, n]) => `${p}:${n}`)
+        .join(
+          ' ',
+        )}; ${Math.round(x.eventsPerSec)} ingest records/s received over ${r.seconds.toFixed(0)} s, ${Math.round(x.updatesPerSec)} consolidated updates/s`,
+  );
+  return [head, ...rows].join('\n');
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  if (process.argv[2] === '--ingest')
+  if (process.argv[2] === '--balance')
+    console.log(
+      formatGroupBalance(
+        await benchGroupBalance(
+          Number(process.argv[3] ?? 2),
+          Number(process.argv[4] ?? 2000),
+          Number(process.argv[5] ?? 1),
+          Number(process.argv[6] ?? 20),
+          Number(process.argv[7] ?? 180),
+        ),
+      ),
+    );
+  else if (process.argv[2] === '--ingest')
     console.log(
       formatGroupIngest(await benchGroupIngest(Number(process.argv[3] ?? 10_000), Number(process.argv[4] ?? 5))),
     );

@@ -10,7 +10,7 @@
  * bounds on latency, fit for comparing settings, not for sizing a cluster.
  *
  * `node dist/bench/kafka.js [--quick]`  (also part of `npm run bench`; ends with the arbiter-group rows of
- * bench/kafka-group.ts and the arbiter-capacity rows of bench/kafka-catchup.ts)
+ * bench/kafka-group.ts, its group-balance row (2,000 books) and the arbiter-capacity rows of bench/kafka-catchup.ts)
  * `node dist/bench/kafka.js --producer [records]`  the producer rows alone (BOOKWIRE_KAFKAJS_PATCH=0: without
  * the kafkajs patch of src/transport/kafkajs-patches.ts, for comparison).
  * `node dist/bench/kafka.js --peak [r1,r2,...]`  the peak sustained rate on Kafka (default 10k,15k,20k,30k).
@@ -48,8 +48,10 @@ import { silentLogger } from '../src/log.js';
 import { BROKER_BINARY } from '../test/kafka-helpers.js';
 import { benchLatency, KEPT_UP_GROWTH_US, latencyGrowth, SUSTAINED_RULE } from './e2e.js';
 import {
+  benchGroupBalance,
   benchGroupIngest,
   benchGroupPipeline,
+  formatGroupBalance,
   formatGroupIngest,
   formatGroupPipeline,
   type GroupPipelineRow,
@@ -848,6 +850,8 @@ export async function runKafkaBench(
   console.log(
     'latency: collector receive -> client (group rows), send -> receive (ingest row); test broker, not Kafka: compare rows, not absolutes',
   );
+  section('Kafka arbiter group balance: 2,000 books, 2 arbiters, 1 event/s per book (bench/kafka-group.ts --balance)');
+  console.log(formatGroupBalance(await benchGroupBalance(2, 2000, 1, quick ? 10 : 20, quick ? 60 : 180)));
   section(
     'Kafka arbiter capacity: frozen 4 s at 10k events/s, then the backlog drained with the input paused (bench/kafka-catchup.ts)',
   );

@@ -683,6 +683,17 @@ export class ArbiterService {
     return n;
   }
 
+  /**
+   * Group mode: how many books this instance holds per raw partition it has seen events of (the balance
+   * of a group, docs/kafka.md); empty outside a group.
+   */
+  booksByPartition(): Map<number, number> {
+    const n = new Map<number, number>();
+    if (!this.group) return n;
+    for (const b of this.books.values()) if (b.partition >= 0) n.set(b.partition, (n.get(b.partition) ?? 0) + 1);
+    return n;
+  }
+
   /** Books with no live feed or resyncing, and since when (epoch µs): what /healthz reports. */
   staleBooks(): { book: string; since: number }[] {
     const out: { book: string; since: number }[] = [];

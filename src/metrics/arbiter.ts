@@ -64,6 +64,13 @@ export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService
     ['state'],
     () => Object.entries(arb.bookStates()).map(([state, v]): Sample => [{ state }, v]),
   );
+  liveGauge(
+    reg,
+    'arbiter_group_books',
+    'Arbiter groups: books this instance holds per raw partition it owns (the balance of the group; none outside a group).',
+    ['partition'],
+    () => [...arb.booksByPartition()].map(([p, v]): Sample => [{ partition: String(p) }, v]),
+  );
   liveTotal(
     reg,
     'arbiter_held_shed_total',

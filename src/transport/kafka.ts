@@ -182,6 +182,30 @@ function msOption(given: number | undefined, env: string, dflt: number): number 
 
 export { kafkajsPatched, kafkajsProducePatched };
 
+const keyPartitioner = Partitioners.DefaultPartitioner();
+const metadataOfCount = new Map<number, PartitionMetadata[]>();
+
+/**
+ * The partition of a record key in a topic of `count` partitions: kafkajs' DefaultPartitioner (murmur2, the
+ * rule of Kafka's Java client), so the partition is what any Kafka producer would choose for that key. Every
+ * bookwire producer places records with it (the key is the book, `binance.BTCUSDT`); exported so the
+ * balance of books over partitions can be measured with the rule itself (test/transport/kafka-balance.test.ts).
+ */
+export function partitionOfKey(key: string, count: number): number {
+  let partitionMetadata = metadataOfCount.get(count);
+  if (!partitionMetadata) {
+    partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
+      partitionId,
+      leader: 0,
+      partitionErrorCode: 0,
+      replicas: [],
+      isr: [],
+    }));
+    if (metadataOfCount.size < 1000) metadataOfCount.set(count, partitionMetadata);
+  }
+  return keyPartitioner({ topic: '', partitionMetadata, message: { key, value: null } });
+}
+
 /**
  * Partition of each key, per topic: murmur2 and kafkajs' partitioner once per key rather than once per
  * record (a bus carries few books). A negative answer (partitions not known yet) is not kept.
@@ -232,7 +256,6 @@ export class KafkaPublisher implements BusPublisher {
   private closed = false;
   /** upTo: messages to be acknowledged; copies: upTo was reached once, now also wait for the snapshot copies it caused. */
   private waiters: { upTo: number; copies: boolean; resolve: () => void }[] = [];
-  private readonly partitioner = Partitioners.DefaultPartitioner();
 
   constructor(
     private readonly t: KafkaTransport,
@@ -279,26 +302,14 @@ export class KafkaPublisher implements BusPublisher {
     }
   }
 
-  private readonly partitionMetadata = new Map<Map<number, string>, PartitionMetadata[]>();
   /** By the topic's partition map: new metadata is a new map, so its keys are placed afresh. */
   private readonly partitionCache = new PartitionCache<Map<number, string>>();
   private partitionOf(topic: string, key: string, parts: Map<number, string>): number {
-    return this.partitionCache.get(parts, key, () => this.partitionOfUncached(topic, key, parts));
+    return this.partitionCache.get(parts, key, () => this.partitionOfUncached(key, parts));
   }
 
-  private partitionOfUncached(topic: string, key: string, parts: Map<number, string>): number {
-    let partitionMetadata = this.partitionMetadata.get(parts);
-    if (!partitionMetadata) {
-      partitionMetadata = [...parts.keys()].map((partitionId) => ({
-        partitionId,
-        leader: 0,
-        partitionErrorCode: 0,
-        replicas: [],
-        isr: [],
-      }));
-      this.partitionMetadata.set(parts, partitionMetadata);
-    }
-    return this.partitioner({ topic, partitionMetadata, message: { key, value: null } });
+  private partitionOfUncached(key: string, parts: Map<number, string>): number {
+    return partitionOfKey(key, parts.size);
   }
 
   private async pump(): Promise<void> {
@@ -875,7 +886,6 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
   private readonly owners = new Map<number, Owner>();
   private readonly owning = new Map<number, Promise<Owner>>();
   private readonly partitions = new Map<string, PartitionMetadata[]>();
-  private readonly partitioner = Partitioners.DefaultPartitioner();
   private readonly rawTopic: string;
   private consumer?: Consumer;
   private timer?: NodeJS.Timeout;
@@ -971,7 +981,7 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
   private partitionOf(topic: string, key: string): number {
     return this.partitionCache.get(topic, key, () => {
       const partitionMetadata = this.partitions.get(topic);
-      return partitionMetadata ? this.partitioner({ topic, partitionMetadata, message: { key, value: null } }) : -1;
+      return partitionMetadata ? partitionOfKey(key, partitionMetadata.length) : -1;
     });
   }
 
@@ -1295,7 +1305,7 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
  * Round robin, with the leader's SyncGroup sent a little after the followers': the test broker fails a
  * follower's SyncGroup that arrives after the leader's (INVALID_REQUEST), which cost a rebalance each time.
  */
-const followersFirstRoundRobin: PartitionAssigner = (config) => {
+export const followersFirstRoundRobin: PartitionAssigner = (config) => {
   const rr = PartitionAssigners.roundRobin(config);
   return {
     ...rr,
