@@ -8,15 +8,23 @@ import { quotedDecimalText, timestampArb } from './scan-arbitraries.js';
 
 /** Coinbase l2_data cases: mostly valid, with odd products, sides, sequence numbers and times now and then. */
 const coinbaseArb = (odd: boolean) => {
-  const time = fc.oneof({ arbitrary: timestampArb, weight: 9 }, fc.constantFrom('1970-01-01T00:00:00Z', '1969-12-31T23:59:59Z'));
+  const time = fc.oneof(
+    { arbitrary: timestampArb, weight: 9 },
+    fc.constantFrom('1970-01-01T00:00:00Z', '1969-12-31T23:59:59Z'),
+  );
   const update = fc.record({
-    side: odd ? fc.oneof({ arbitrary: fc.constantFrom('bid', 'offer'), weight: 20 }, fc.constantFrom('ask', 'Bid', '')) : fc.constantFrom('bid', 'offer'),
+    side: odd
+      ? fc.oneof({ arbitrary: fc.constantFrom('bid', 'offer'), weight: 20 }, fc.constantFrom('ask', 'Bid', ''))
+      : fc.constantFrom('bid', 'offer'),
     event_time: time,
     price_level: quotedDecimalText(odd),
     new_quantity: quotedDecimalText(odd),
   });
   return fc.record({
-    type: fc.oneof({ arbitrary: fc.constantFrom('update', 'snapshot'), weight: 20 }, fc.constantFrom('updates', 'snap')),
+    type: fc.oneof(
+      { arbitrary: fc.constantFrom('update', 'snapshot'), weight: 20 },
+      fc.constantFrom('updates', 'snap'),
+    ),
     product: fc.oneof(
       { arbitrary: fc.constantFrom('BTC-USD', 'ETH-USDC', 'A-B-C-D'), weight: 20 },
       fc.constantFrom('A-B-C-D-E', 'btc-usd', 'BTCUSD', 'X'.repeat(21) + '-USD', 'BTC-', '-USD', 'BTC--USD'),
@@ -46,7 +54,8 @@ test('coinbase scanner: reads Coinbase-spelled l2_data messages with the careful
       const text = coinbaseText(m);
       const fast = scanCoinbaseL2(text);
       const careful = decodeCoinbaseJson(text);
-      if (careful.message !== undefined) accepted++;
+      // what Coinbase never writes is left to the careful path: a client_id with escapes, hour 24
+      if (careful.message !== undefined && !/\\|T24:/.test(text)) accepted++;
       if (fast !== undefined) {
         scanned++;
         assert.deepEqual(fast, careful, text);
@@ -55,8 +64,7 @@ test('coinbase scanner: reads Coinbase-spelled l2_data messages with the careful
     }),
     { numRuns: 3000 },
   );
-  // the scanner defers only on what Coinbase does not write (hour 24, a client_id with escapes)
-  assert.ok(accepted > 600 && scanned > accepted * 0.9, `${scanned} of ${accepted} accepted messages scanned`);
+  assert.ok(accepted > 300 && scanned === accepted, `${scanned} of ${accepted} accepted messages scanned`);
   // the documented shape is scanned; whitespace, other key orders and several events are not
   const plain = coinbaseText({
     type: 'update',
@@ -89,7 +97,10 @@ test('coinbase scanner: reads Coinbase-spelled l2_data messages with the careful
   assert.equal(decodeCoinbase(JSON.stringify(two)).message?.bids.length, 2);
   // hour 24 (Date.parse takes 24:00:00.000 only) is left to the careful path
   assert.equal(scanCoinbaseL2(plain.replace('19:27:49Z', '24:00:00Z')), undefined);
-  assert.equal(decodeCoinbase(plain.replace('19:27:49Z', '24:00:00Z')).message?.eventTime, Date.parse('2026-08-13T00:00:00Z'));
+  assert.equal(
+    decodeCoinbase(plain.replace('19:27:49Z', '24:00:00Z')).message?.eventTime,
+    Date.parse('2026-08-13T00:00:00Z'),
+  );
 });
 
 test('coinbase scanner: decodeCoinbase equals the careful path on mutated and re-formatted messages, never throws', () => {
