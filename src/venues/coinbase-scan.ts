@@ -57,6 +57,9 @@ function quotedTimeAt(b: Uint8Array, text: string, i: number): number {
 }
 /** Where the last quotedTimeAt stopped: the index of the closing quote. */
 let timeEnd = 0;
+/** The last valid event_time's text and ms. */
+let lastEventTime = '';
+let lastEventTimeMs = 0;
 
 /** The message and its sequence_num, when `text` is an l2_data message in Coinbase's own spelling that passes every check; else undefined. */
 export function scanCoinbaseL2(text: string): { message: CoinbaseBookMessage; connectionSeq: number } | undefined {
@@ -119,8 +122,18 @@ export function scanCoinbaseL2(text: string): { message: CoinbaseBookMessage; co
       }
       i = literalAt(b, i, EVENT_TIME);
       if (i < 0) return undefined;
-      const t = quotedTimeAt(b, text, i);
-      if (!(t >= 0)) return undefined;
+      // the updates of one message mostly share one event_time: compared with the last one, not read again
+      let t: number;
+      const tn = lastEventTime.length;
+      if (tn > 0 && b[i + tn] === 34 && text.startsWith(lastEventTime, i)) {
+        t = lastEventTimeMs;
+        timeEnd = i + tn;
+      } else {
+        t = quotedTimeAt(b, text, i);
+        if (!(t >= 0)) return undefined;
+        lastEventTime = text.slice(i, timeEnd);
+        lastEventTimeMs = t;
+      }
       if (t > eventTime) eventTime = t;
       i = literalAt(b, timeEnd, PRICE);
       if (i < 0) return undefined;
