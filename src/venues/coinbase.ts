@@ -90,17 +90,17 @@ export function coinbaseTime(x: unknown): number {
   if (typeof x !== 'string' || x.length > MAX_FIELD_CHARS) return NaN;
   const m = TIMESTAMP.exec(x);
   if (!m) return NaN;
-  const fraction = m[2] === undefined ? 0 : +m[2].padEnd(3, '0').slice(0, 3);
+  const fraction = (m[2] ?? '').padEnd(3, '0').slice(0, 3);
   let ms: number;
   if (x.charCodeAt(11) === 50 && x.charCodeAt(12) === 52) {
     // hour 24: Date.parse takes 24:00:00.000 only, so whole seconds + ms would be wrong
-    ms = Date.parse(`${m[1]}.${(m[2] ?? '').padEnd(3, '0').slice(0, 3)}Z`);
+    ms = Date.parse(`${m[1]}.${fraction}Z`);
   } else {
     if (m[1] !== lastSecond) {
       lastSecond = m[1];
       lastSecondMs = Date.parse(`${m[1]}.000Z`);
     }
-    ms = lastSecondMs + fraction;
+    ms = lastSecondMs + +fraction;
   }
   return Number.isFinite(ms) && ms >= 0 ? ms : NaN;
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeCoinbase, decodeCoinbaseJson, parseCoinbaseMessage } from '../../src/venues/coinbase.js';
+import { coinbaseTime, decodeCoinbase, decodeCoinbaseJson, parseCoinbaseMessage } from '../../src/venues/coinbase.js';
 import { COINBASE_MAX_UPDATES, scanCoinbaseL2 } from '../../src/venues/coinbase-scan.js';
 import { mutatedFrames } from './mutate.js';
 import { quotedDecimalText, timestampArb } from './scan-arbitraries.js';
@@ -124,4 +124,18 @@ test('coinbase scanner: at most COINBASE_MAX_UPDATES updates, a truncated frame 
   assert.match(decodeCoinbase(over).error ?? '', /too many updates/);
   const small = frame(2);
   for (let n = 0; n < small.length; n++) assert.equal(scanCoinbaseL2(small.slice(0, n)), undefined, small.slice(0, n));
+});
+
+test('coinbaseTime (both paths read times with it or like it) is Date.parse of the time cut to ms, or NaN', () => {
+  fc.assert(
+    fc.property(fc.array(timestampArb, { minLength: 1, maxLength: 4 }), (times) => {
+      // several in a row: the whole second kept from one time must not leak into the next
+      for (const t of times) {
+        const m = /^(.{19})(?:\.([0-9]{1,9}))?Z$/.exec(t);
+        const expected = m === null ? NaN : Date.parse(`${m[1]}.${(m[2] ?? '').padEnd(3, '0').slice(0, 3)}Z`);
+        assert.deepEqual(coinbaseTime(t), expected >= 0 ? expected : NaN, t);
+      }
+    }),
+    { numRuns: 2000 },
+  );
 });
