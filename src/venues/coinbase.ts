@@ -22,6 +22,7 @@
 import { intervalRule } from '../core/sequence.js';
 import type { BookDelta, BookSnapshot, Level } from '../core/types.js';
 import { chunks, crossedError, decimal, type JsonObject, parseJsonObject, trimSlash } from './decimal.js';
+import { COINBASE_MAX_UPDATES, scanCoinbaseL2 } from './coinbase-scan.js';
 import type { ParsedFrame, VenueAdapter } from './types.js';
 
 export const COINBASE_VENUE = 'coinbase';
@@ -29,11 +30,7 @@ export const COINBASE_WS_BASE = 'wss://advanced-trade-ws.coinbase.com';
 export const COINBASE_REST_BASE = 'https://api.coinbase.com';
 /** Products per subscribe frame (Coinbase documents no limit; small frames keep an error local). */
 export const COINBASE_SUBSCRIBE_BATCH = 50;
-/**
- * Most updates one message may carry. A snapshot is the FULL book (BTC-USD: tens of thousands of levels,
- * a few MB); far above that a frame is malformed or hostile and is refused before it is copied.
- */
-export const COINBASE_MAX_UPDATES = 200_000;
+export { COINBASE_MAX_UPDATES };
 /** Most events one message may carry (every recorded message has one). */
 const MAX_EVENTS = 64;
 /** Longest text a timestamp, product id or error may have before it is refused (hostile input). */
@@ -84,12 +81,27 @@ export function coinbaseResyncMessages(product: string): string[] {
 const TIMESTAMP = /^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,9}))?Z$/;
 const PRODUCT = /^[A-Z0-9]{1,20}(?:-[A-Z0-9]{1,20}){1,3}$/;
 
+/** The last whole seconds coinbaseTime read (`2026-08-12T19:27:48`) and their ms: a second holds many times. */
+let lastSecond = '';
+let lastSecondMs = NaN;
+
 /** ms since epoch of a Coinbase timestamp, or NaN. */
 export function coinbaseTime(x: unknown): number {
   if (typeof x !== 'string' || x.length > MAX_FIELD_CHARS) return NaN;
   const m = TIMESTAMP.exec(x);
   if (!m) return NaN;
-  const ms = Date.parse(`${m[1]}.${(m[2] ?? '').padEnd(3, '0').slice(0, 3)}Z`);
+  const fraction = (m[2] ?? '').padEnd(3, '0').slice(0, 3);
+  let ms: number;
+  if (x.charCodeAt(11) === 50 && x.charCodeAt(12) === 52) {
+    // hour 24: Date.parse takes 24:00:00.000 only, so whole seconds + ms would be wrong
+    ms = Date.parse(`${m[1]}.${fraction}Z`);
+  } else {
+    if (m[1] !== lastSecond) {
+      lastSecond = m[1];
+      lastSecondMs = Date.parse(`${m[1]}.000Z`);
+    }
+    ms = lastSecondMs + +fraction;
+  }
   return Number.isFinite(ms) && ms >= 0 ? ms : NaN;
 }
 
@@ -161,9 +173,21 @@ function l2Data(m: JsonObject): CoinbaseBookMessage | string {
 
 /**
  * First stage of parse: the envelope (channel, sequence_num, timestamp) and, for l2_data, the book message.
- * Returns the connection counter whenever the message has a valid one.
+ * Returns the connection counter whenever the message has a valid one. An l2_data message of one event in
+ * Coinbase's own spelling is read by a scanner (coinbase-scan.ts); anything else, valid or not, by
+ * decodeCoinbaseJson, with the same result.
  */
 export function decodeCoinbase(text: string): {
+  message?: CoinbaseBookMessage;
+  connectionSeq?: number;
+  ignored?: string;
+  error?: string;
+} {
+  return scanCoinbaseL2(text) ?? decodeCoinbaseJson(text);
+}
+
+/** decodeCoinbase's careful path: JSON.parse, then every field checked. */
+export function decodeCoinbaseJson(text: string): {
   message?: CoinbaseBookMessage;
   connectionSeq?: number;
   ignored?: string;

@@ -22,6 +22,7 @@
 import { intervalRule } from '../core/sequence.js';
 import type { BookDelta, BookSnapshot, Level } from '../core/types.js';
 import { chunks, crossedError, decimal, type JsonObject, parseJsonObject, trimSlash } from './decimal.js';
+import { GEMINI_MAX_CHANGES, scanGeminiV2Update } from './gemini-v2-scan.js';
 import { parseUnified } from './symbols.js';
 import type { ParsedFrame, VenueAdapter } from './types.js';
 
@@ -30,11 +31,7 @@ export const GEMINI_V2_WS_BASE = 'wss://api.gemini.com/v2/marketdata';
 export const GEMINI_REST_BASE = 'https://api.gemini.com';
 /** Symbols per subscribe frame (Gemini documents no limit; small frames keep an error local). */
 export const GEMINI_SUBSCRIBE_BATCH = 50;
-/**
- * Most changes one l2_updates may carry. A full book is every level of both sides (the recording's largest,
- * GRTUSD, has 679); Gemini's deepest books are a few thousand levels. More is malformed or hostile.
- */
-export const GEMINI_MAX_CHANGES = 20_000;
+export { GEMINI_MAX_CHANGES };
 
 // ------------------------------------------------------------------------------------------ symbols
 
@@ -119,8 +116,16 @@ function shortText(x: unknown): string {
 /**
  * First stage of parse: recognise an l2_updates message and check every field. Trades, heartbeats and other
  * feeds are ignored; an error reply (`"result":"error"` or `"type":"error"`) is an error naming the reason.
+ * An update in Gemini's own spelling is read by a scanner (gemini-v2-scan.ts); anything else, valid or not,
+ * by decodeGeminiV2Json, with the same result.
  */
 export function decodeGeminiV2(text: string): { message?: GeminiL2Message; ignored?: string; error?: string } {
+  const message = scanGeminiV2Update(text);
+  return message !== undefined ? { message } : decodeGeminiV2Json(text);
+}
+
+/** decodeGeminiV2's careful path: JSON.parse, then every field checked. */
+export function decodeGeminiV2Json(text: string): { message?: GeminiL2Message; ignored?: string; error?: string } {
   const o = parseJsonObject(text);
   if (typeof o === 'string') return { error: o.slice(0, 200) };
   const m: JsonObject = o;

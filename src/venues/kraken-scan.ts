@@ -10,7 +10,7 @@
  */
 import type { StringLevel } from '../core/book.js';
 import type { Level } from '../core/types.js';
-import { asciiBytes, literalAt, POW10 } from '../wire/textscan.js';
+import { asciiBytes, literalAt, POW10, utcTimeAt } from '../wire/textscan.js';
 import { MAX_LEVELS_PER_SIDE } from './decimal.js';
 import type { KrakenBookMessage } from './kraken.js';
 
@@ -25,9 +25,6 @@ const QTY = ',"qty":';
 
 /** The last symbol read: most messages repeat it, so it is compared, not checked and sliced again. */
 let lastSymbol = '';
-/** The last timestamp's whole seconds (`2026-08-12T19:28:08`) and their ms: a second holds many messages. */
-let lastSecond = '';
-let lastSecondMs = 0;
 
 /** Where the last numberAt (that did not return -1) stopped. */
 let numberEnd = 0;
@@ -120,38 +117,6 @@ function symbolEnd(b: Uint8Array, i: number): number {
   return j;
 }
 
-/** krakenTime of the timestamp at i (through its closing quote at end), or NaN. */
-function timeAt(b: Uint8Array, text: string, i: number, end: number): number {
-  // 2026-08-12T19:28:08(.fraction)Z; hour 24 is left to the careful path (Date.parse takes 24:00:00.000 only)
-  if (b[i + 11] > 50 || (b[i + 11] === 50 && b[i + 12] > 51)) return NaN;
-  for (let j = 0; j < 19; j++) {
-    const c = b[i + j];
-    const sep = j === 4 || j === 7 ? 45 : j === 10 ? 84 : j === 13 || j === 16 ? 58 : 0;
-    if (sep === 0 ? !isDigit(c) : c !== sep) return NaN;
-  }
-  let j = i + 19;
-  let ms = 0;
-  if (b[j] === 46) {
-    j++;
-    const from = j;
-    while (isDigit(b[j])) {
-      if (j - from < 3) ms = ms * 10 + (b[j] - 48);
-      j++;
-    }
-    const digits = j - from;
-    if (digits === 0 || digits > 9) return NaN;
-    if (digits === 1) ms *= 100;
-    else if (digits === 2) ms *= 10;
-  }
-  if (b[j] !== 90 || j + 1 !== end) return NaN; // Z"
-  if (!(lastSecond.length === 19 && text.startsWith(lastSecond, i))) {
-    lastSecond = text.slice(i, i + 19);
-    lastSecondMs = Date.parse(`${lastSecond}.000Z`);
-  }
-  const t = lastSecondMs + ms;
-  return Number.isFinite(t) && t >= 0 ? t : NaN;
-}
-
 /** The message, when `text` is a book message in Kraken's own spelling that passes every check; else undefined. */
 export function scanKrakenBook(text: string): KrakenBookMessage | undefined {
   const b = asciiBytes(text);
@@ -201,7 +166,7 @@ export function scanKrakenBook(text: string): KrakenBookMessage | undefined {
   if (i < 0) return undefined;
   const tsEnd = text.indexOf('"', i);
   if (tsEnd < 0 || tsEnd + 4 !== text.length || literalAt(b, tsEnd, '"}]}') < 0) return undefined;
-  const ts = timeAt(b, text, i, tsEnd);
+  const ts = utcTimeAt(b, text, i, tsEnd);
   if (Number.isNaN(ts)) return undefined;
   return { type, data: { symbol, bids, asks, bidText, askText, checksum, ts } };
 }

@@ -220,13 +220,13 @@ export function intAt(b: Uint8Array, i: number): number {
 }
 
 /** Where the last bytesDecimalAt (that did not return -1) stopped: the index after the closing quote. */
-let bytesDecimalEnd = 0;
+export let bytesDecimalEnd = 0;
 
 /**
  * A decimal in quotes at i ("65000.01"), with Number()'s value, its end in bytesDecimalEnd; or -1 (exponents,
  * signs, escapes: for the JSON path).
  */
-function bytesDecimalAt(b: Uint8Array, i: number): number {
+export function bytesDecimalAt(b: Uint8Array, i: number): number {
   if (b[i] !== 34) return -1;
   const start = ++i;
   let c = b[i];
@@ -301,4 +301,42 @@ function extraStringsAt(b: Uint8Array, i: number, extra: number): number {
     i++;
   }
   return i;
+}
+
+/** The last time's whole seconds (`2026-08-12T19:28:08`) and their ms: a second holds many messages. */
+let lastSecond = '';
+let lastSecondMs = 0;
+
+/**
+ * ms since epoch of an RFC 3339 UTC time at i, `2026-08-12T19:28:08(.fraction of 1-9 digits)Z`, ending just
+ * before `end` (the index of its closing quote); NaN for anything else or before 1970. The value Date.parse
+ * gives the time cut to ms (krakenTime, coinbaseTime), without a Date.parse per time: the whole seconds' ms
+ * are kept for the next time in the same second. Hour 24 is left to the careful paths (Date.parse takes
+ * 24:00:00.000 only, so seconds + ms would be wrong there).
+ */
+export function utcTimeAt(b: Uint8Array, text: string, i: number, end: number): number {
+  if (b[i + 11] > 50 || (b[i + 11] === 50 && b[i + 12] > 51)) return NaN;
+  for (let j = 0; j < 19; j++) {
+    const c = b[i + j];
+    const sep = j === 4 || j === 7 ? 45 : j === 10 ? 84 : j === 13 || j === 16 ? 58 : 0;
+    if (sep === 0 ? !(c >= 48 && c <= 57) : c !== sep) return NaN;
+  }
+  let j = i + 19;
+  let ms = 0;
+  if (b[j] === 46) {
+    j++;
+    const from = j;
+    for (let c = b[j]; c >= 48 && c <= 57; c = b[++j]) if (j - from < 3) ms = ms * 10 + (c - 48);
+    const digits = j - from;
+    if (digits === 0 || digits > 9) return NaN;
+    if (digits === 1) ms *= 100;
+    else if (digits === 2) ms *= 10;
+  }
+  if (b[j] !== 90 || j + 1 !== end) return NaN; // Z"
+  if (!(lastSecond.length === 19 && text.startsWith(lastSecond, i))) {
+    lastSecond = text.slice(i, i + 19);
+    lastSecondMs = Date.parse(`${lastSecond}.000Z`);
+  }
+  const t = lastSecondMs + ms;
+  return Number.isFinite(t) && t >= 0 ? t : NaN;
 }
