@@ -125,9 +125,18 @@ for (const { venue, symbol } of CASES) {
       }
     })();
 
-    await waitFor(() => seen.deltas > 50, 15_000, 'the first 50 deltas').catch((e: Error) => {
-      throw new Error(`${e.message}\n${logs()}`);
-    });
+    const t0 = Date.now();
+    const phase = (what: string) => t.diagnostic(`${what} at ${Date.now() - t0} ms`);
+    const failWith = async (e: Error) => {
+      throw new Error(`${e.message}\n${(await metrics()).join('\n')}\n${logs()}`);
+    };
+    // both collectors deliver (each has had copies published first) before either is killed
+    await waitFor(
+      async () => seen.deltas > 50 && (await won('a')) > 0 && (await won('b')) > 0,
+      15_000,
+      'the first 50 deltas, from both collectors',
+    ).catch(failWith);
+    phase('both delivering');
     for (const [victim, other] of [
       ['a', 'b'],
       ['b', 'a'],
@@ -141,10 +150,9 @@ for (const { venue, symbol } of CASES) {
       cols[victim] = collector(victim);
       // back when its copies are published first again: synced, and in step with the book
       await waitFor(async () => (await won(victim)) > wonBefore, BACK_MS, `restarted ${victim} to deliver`).catch(
-        async (e: Error) => {
-          throw new Error(`${e.message}\n${(await metrics()).join('\n')}\n${logs()}`);
-        },
+        failWith,
       );
+      phase(`${victim} killed and back`);
     }
     await sleep(500);
 
