@@ -2,7 +2,8 @@
  * Issue 11 §6 / issue 14, per venue: "kill -9 a collector mid-run loses nothing", with the processes a user
  * runs (`bookwire arbitrate`, two `bookwire collect --venue V`) against the simulator, and a client of the SDK.
  * Collector a is SIGKILLed and restarted, then b (so whichever led the book is killed once); each comes
- * back and delivers again before the other goes. One collector is always up, so the client must see its
+ * back and delivers again before the other goes, its new run's book taken at once (no message of it refused:
+ * not its old run's book carried on until it failed). One collector is always up, so the client must see its
  * first snapshot and then only deltas, each chained to the one before (nothing lost, nothing twice), never
  * a stale book, and end equal to the simulator's truth. Replica venues (Kraken, Coinbase, Gemini v2: no id
  * shared by connections) fail over by a difference delta and are compared by state; sequenced venues with
@@ -87,13 +88,15 @@ for (const { venue, symbol } of CASES) {
       const txt = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => undefined))?.text();
       return (txt ?? '').split('\n').filter((l) => /^bookwire_(feed|book)_/.test(l));
     };
-    /** A collector's feed_won_total at the arbiter: its copies published first (grows only while it delivers). */
-    const won = async (id: string): Promise<number> => {
+    /** A collector's feed_<name>_total at the arbiter. */
+    const feed = async (name: string, id: string): Promise<number> => {
       const line = (await metrics()).find(
-        (l) => l.startsWith('bookwire_feed_won_total{') && l.includes(`collector="${id}"`),
+        (l) => l.startsWith(`bookwire_feed_${name}_total{`) && l.includes(`collector="${id}"`),
       );
       return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
     };
+    /** Its copies published first: grows only while it delivers, synced and in step. */
+    const won = (id: string) => feed('won', id);
 
     const seen = {
       snapshots: 0,
@@ -141,6 +144,7 @@ for (const { venue, symbol } of CASES) {
       ['a', 'b'],
       ['b', 'a'],
     ] as const) {
+      const errorsBefore = await feed('errors', victim);
       cols[victim].proc.kill('SIGKILL');
       await cols[victim].exited;
       const before = seen.deltas;
@@ -153,6 +157,8 @@ for (const { venue, symbol } of CASES) {
         failWith,
       );
       phase(`${victim} killed and back`);
+      // its new run's book taken at once: not its old book carried on until it failed (checksum, crossed, diverged)
+      assert.equal(await feed('errors', victim), errorsBefore, `restarted ${victim}: no message refused`);
     }
     await sleep(500);
 
