@@ -83,7 +83,10 @@ interface SymbolState {
    * Replica venues (VenueAdapter.merge 'replica': no per-book id the venue numbers): this collector's count
    * of the book's messages, which it stamps on them (first = last = n, prev = n - 1; a snapshot is n too),
    * and the socket whose messages it forwards -- the one that sent the last snapshot: one connection's
-   * updates never go on top of another's book (a roll's overlap, a reconnect).
+   * updates never go on top of another's book (a roll's overlap, a reconnect). It starts at the collector's
+   * start time in µs, as the arbiter's own numbering does: a collector restarted under the same id (kill -9)
+   * numbers above what it sent before, else the arbiter would take its first snapshot for a repeat of an
+   * old one and its messages for late copies, and the feed would be no standby until it drifted and resynced.
    */
   n: number;
   owner?: object;
@@ -180,10 +183,11 @@ export class Collector {
       ...stripUndefined(o),
     } as Required<Omit<CollectorOptions, 'logger' | 'transport' | 'localAddress' | 'subscribeLimit'>>;
     this.transport = o.transport;
+    const n = this.replica ? Date.now() * 1000 : 0;
     for (const s of o.symbols) {
       const sym = this.venue.venueSymbol(s);
       if (sym === undefined) throw new RangeError(`symbol "${s}" is not a ${this.venue.name} symbol`);
-      this.symbols.set(sym, { last: 0, n: 0, messages: 0, gaps: 0, snapshots: 0 });
+      this.symbols.set(sym, { last: 0, n, messages: 0, gaps: 0, snapshots: 0 });
     }
     const perConnection = Math.max(1, Math.min(this.venue.maxBooksPerConnection, o.maxBooksPerConnection ?? Infinity));
     const all = [...this.symbols.keys()];

@@ -234,3 +234,59 @@ test('a websocket frame above maxFrameBytes is refused: the connection closes in
   await waitFor(() => c.status().feeds[0].reconnects >= 2, 5000, 'the connection closed on the big frame, twice');
   assert.equal(c.counters.snapshotsPublished, 0, 'no oversized snapshot got through');
 });
+
+test('replica venue: a collector restarted under the same id numbers above its last run, and the arbiter takes its book at once', async (t) => {
+  const sim = new ExchangeSimulator({ venues: ['kraken'], port: 0, symbols: ['BTC/USD'], seed: 3, eventsPerSec: 100 });
+  await sim.start();
+  const bus = new InprocBus();
+  const arbT = new InprocTransport(bus);
+  const arb = new ArbiterService({ transport: arbT, venue: 'kraken', symbols: ['BTC/USD'] });
+  await arb.start();
+  const tap = new InprocTransport(bus);
+  const raw = await tap.subscriber('ingest', [topics.raw('kraken', 'BTC/USD')]);
+  const urls = underPrefix(venue('kraken'), sim.venueWsBase('kraken'), sim.venueRestBase('kraken'));
+  const runs: { c: Collector; tr: InprocTransport }[] = [];
+  t.after(async () => {
+    for (const r of runs) {
+      await r.c.stop();
+      await r.tr.close();
+    }
+    await arb.stop();
+    await arbT.close();
+    await tap.close();
+    await sim.stop();
+  });
+  const run = async () => {
+    const tr = new InprocTransport(bus);
+    const c = new Collector({ id: 'a', venue: 'kraken', symbols: ['BTC/USD'], ...urls, transport: tr });
+    runs.push({ c, tr });
+    await c.start();
+    return c;
+  };
+  // what the collector sent, in order: its snapshots' and deltas' numbers
+  const sent: { type: string; n: number }[] = [];
+  void (async () => {
+    for await (const m of raw) {
+      const ev = decodeCollectorEvent(m.payload, true);
+      sent.push({ type: ev.type, n: ev.type === 'snapshot' ? ev.seq : ev.last });
+    }
+  })();
+  const first = await run();
+  await waitFor(() => sent.length > 50, 5000, 'the first run to send');
+  await first.stop(); // as good as a kill -9 to the arbiter: nothing tells it the feed went
+  const lastOfFirst = sent.at(-1)!.n;
+  const at = sent.length;
+  await run();
+  await waitFor(() => sent.length > at, 5000, 'the second run to send');
+  assert.equal(sent[at].type, 'snapshot');
+  assert.ok(
+    sent[at].n > lastOfFirst,
+    `the second run's snapshot ${sent[at].n} is above the first's last ${lastOfFirst}`,
+  );
+  // the arbiter took it as the feed's new book (not as a repeat of an old snapshot)
+  await waitFor(
+    () => arb.bookOf('kraken', 'BTC/USD')?.feedStats().get('a')?.resyncs === 2,
+    2000,
+    "the restarted feed's snapshot adopted",
+  );
+});
