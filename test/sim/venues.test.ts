@@ -64,8 +64,8 @@ test('without binance, the unprefixed paths are the first venue; unknown venues 
   assert.equal((await getJson(`${sim.restBase}/api/v5/market/books?instId=ETH-USDT`)).body.code, '0');
   assert.equal((await getJson(`${sim.restBase}/api/v3/depth?symbol=ETHUSDT`)).status, 404);
   assert.throws(
-    () => new ExchangeSimulator({ symbols: ['BTCUSDT'], venues: ['gemini' as never], logger: silentLogger }),
-    /unknown venue "gemini"/,
+    () => new ExchangeSimulator({ symbols: ['BTCUSDT'], venues: ['nosuchvenue' as never], logger: silentLogger }),
+    /unknown venue "nosuchvenue"/,
   );
 });
 
