@@ -9,7 +9,17 @@
  * checks both on generated and mutated messages), so results never depend on which path ran, only the speed.
  */
 import type { Level } from '../core/types.js';
-import { asciiBytes, bytesDecimalAt, bytesDecimalEnd, intAt, intEnd, literalAt, utcTimeAt } from '../wire/textscan.js';
+import {
+  asciiBytes,
+  bookKind,
+  bookKindAt,
+  bytesDecimalAt,
+  bytesDecimalEnd,
+  intAt,
+  intEnd,
+  literalAt,
+  utcTimeAt,
+} from '../wire/textscan.js';
 import type { CoinbaseBookMessage } from './coinbase.js';
 
 const HEAD = '{"channel":"l2_data","client_id":"';
@@ -79,15 +89,9 @@ export function scanCoinbaseL2(text: string): { message: CoinbaseBookMessage; co
   if (connectionSeq < 0) return undefined;
   i = literalAt(b, intEnd, EVENTS);
   if (i < 0) return undefined;
-  let type: 'snapshot' | 'update';
-  if (b[i] === 117) {
-    i = literalAt(b, i, 'update');
-    type = 'update';
-  } else {
-    i = literalAt(b, i, 'snapshot');
-    type = 'snapshot';
-  }
+  i = bookKindAt(b, i);
   if (i < 0) return undefined;
+  const type = bookKind;
   i = literalAt(b, i, PRODUCT);
   if (i < 0) return undefined;
   let product: string;

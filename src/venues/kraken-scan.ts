@@ -10,7 +10,7 @@
  */
 import type { StringLevel } from '../core/book.js';
 import type { Level } from '../core/types.js';
-import { asciiBytes, literalAt, POW10, utcTimeAt } from '../wire/textscan.js';
+import { asciiBytes, bookKind, bookKindAt, literalAt, POW10, utcTimeAt } from '../wire/textscan.js';
 import { MAX_LEVELS_PER_SIDE } from './decimal.js';
 import type { KrakenBookMessage } from './kraken.js';
 
@@ -123,15 +123,9 @@ export function scanKrakenBook(text: string): KrakenBookMessage | undefined {
   if (b === undefined) return undefined;
   let i = literalAt(b, 0, HEAD);
   if (i < 0) return undefined;
-  let type: 'snapshot' | 'update';
-  if (b[i] === 117) {
-    i = literalAt(b, i, 'update');
-    type = 'update';
-  } else {
-    i = literalAt(b, i, 'snapshot');
-    type = 'snapshot';
-  }
+  i = bookKindAt(b, i);
   if (i < 0) return undefined;
+  const type = bookKind;
   i = literalAt(b, i, DATA);
   if (i < 0) return undefined;
   let symbol: string;

@@ -201,6 +201,22 @@ export function literalAt(b: Uint8Array, i: number, lit: string): number {
 /** Where the last intAt (that did not return -1) stopped: the index after its digits. */
 export let intEnd = 0;
 
+/** The kind read by bookKindAt: 'update' or 'snapshot'. */
+export let bookKind: 'snapshot' | 'update' = 'update';
+
+/**
+ * Index after the literal `update` or `snapshot` at i (the kind of a book message, as Kraken and Coinbase
+ * spell it), with the kind in `bookKind`; -1 when neither is there.
+ */
+export function bookKindAt(b: Uint8Array, i: number): number {
+  if (b[i] === 117) {
+    bookKind = 'update';
+    return literalAt(b, i, 'update');
+  }
+  bookKind = 'snapshot';
+  return literalAt(b, i, 'snapshot');
+}
+
 /** A non-negative JSON integer at i (no leading zeros, at most 2^53 - 1), its end in intEnd; or -1. */
 export function intAt(b: Uint8Array, i: number): number {
   let c = b[i];
