@@ -151,6 +151,12 @@ export class BookFollower {
       this.nextAskAt = nowUs + 500_000;
       return NOTHING;
     }
+    // Synced meanwhile by the stream (the arbiter's first snapshot was published while we asked): the stream
+    // is whole, so a reply ahead of it would only be a needless resync (its deltas are on their way). One at
+    // our seq is still a free consistency check; a reply of another epoch is ignored by the replica anyway.
+    const r = this.replica;
+    if (r.synced && m.type === 'snapshot' && m.seq > r.seq && !r.isOther(m) && (m.offset ?? 0) === r.offset)
+      return NOTHING;
     return this.onMessage(m, nowUs, false);
   }
 

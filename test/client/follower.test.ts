@@ -152,3 +152,25 @@ test("epochs: another arbiter's numbering is ignored while ours speaks; when our
   assert.equal(f.wantsSnapshot(4_300_000), false, 'follows B now, no flapping');
   assert.deepEqual(f.onMessage(edelta('A', 1002, 100), 4_400_000), {}, "A's late message is another epoch");
 });
+
+test("the first snapshot published while our request was out: the reply ahead of the stream is not a second resync", () => {
+  const f = new BookFollower('binance', 'BTCUSDT', 3000, 0, silentLogger);
+  const t = 10 * S;
+  f.asking = true; // asked at start, before the arbiter had a book
+  assert.equal(f.onMessage(snap(100), t).update?.kind, 'snapshot', 'the arbiter published its first book');
+  // the reply was taken after deltas 101..103 were published, and arrives before we read them
+  assert.equal(f.onReply(snap(103), t).update, undefined, 'no second snapshot');
+  const kinds = [101, 102, 103, 104].map((s) => f.onMessage(delta(s), t).update?.kind);
+  assert.deepEqual(kinds, ['delta', 'delta', 'delta', 'delta'], 'the stream carries on, whole');
+  assert.equal(f.replica.gaps, 0);
+  assert.equal(f.asking, false);
+});
+
+test('a reply after a gap is taken (the stream is not whole)', () => {
+  const f = new BookFollower('binance', 'BTCUSDT', 3000, 0, silentLogger);
+  const t = 10 * S;
+  f.onReply(snap(100), t);
+  assert.equal(f.onMessage(delta(105), t).ask, true, 'a gap: ask');
+  assert.equal(f.onReply(snap(106), t).update?.kind, 'snapshot');
+  assert.equal(f.replica.seq, 106);
+});
