@@ -39,7 +39,7 @@ export interface ArbiterSample {
   cpuUs: number;
   rss: number;
   heap: number;
-  /** Memory outside the JS heap: buffers and typed arrays (memoryUsage().external + arrayBuffers), MiB. */
+  /** Memory outside the JS heap: buffers and typed arrays (memoryUsage().external, which includes arrayBuffers), MiB. */
   external: number;
   synced: number;
   resyncs: number;
@@ -95,7 +95,7 @@ async function runArbiter(cfg: ChildCfg): Promise<void> {
           cpuUs: c.user + c.system,
           rss: m.rss / 2 ** 20,
           heap: m.heapUsed / 2 ** 20,
-          external: (m.external + m.arrayBuffers) / 2 ** 20,
+          external: m.external / 2 ** 20,
           synced,
           resyncs,
           received: svc.counters.received,

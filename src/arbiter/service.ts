@@ -1027,7 +1027,8 @@ export class ArbiterService {
     const now = performance.now();
     const m = process.memoryUsage();
     const mib = (v: number) => Math.round((v / 2 ** 20) * 10) / 10;
-    const memory = { rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), externalMiB: mib(m.external + m.arrayBuffers) };
+    // (external includes arrayBuffers, i.e. every Buffer: adding them counted Buffers twice)
+    const memory = { rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), externalMiB: mib(m.external) };
     for (const b of this.books.values()) {
       b.lastStats = b.stats(now, memory);
       this.pub!.send(b.statsTopic, encode(b.lastStats));

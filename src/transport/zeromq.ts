@@ -127,6 +127,14 @@ let defaultLogger: Logger | undefined;
  */
 export const BATCH_TOPIC_PREFIX = 'batch.';
 
+/**
+ * Topic frame of an ingest batch of several topics, [peer, MIXED_BATCH_TOPIC, t1, p1, t2, p2, ...]: a
+ * collector's turn spans many books (a whole market), so batching per topic would leave one payload per
+ * message. The ingest has no subscriptions (a ROUTER, or a proxy's XPUB read with an empty prefix): the
+ * receiver filters each pair by its topic.
+ */
+export const MIXED_BATCH_TOPIC = 'batch';
+
 /** The bus topic of a received topic frame: a batch's prefix removed. */
 function topicOf(frame: Buffer): string {
   const t = frame.toString('utf8');
@@ -296,12 +304,21 @@ export class ZmqPublisher implements BusPublisher {
    * [BATCH_TOPIC_PREFIX + topic, p1, p2, ...]; a lone one as the conventional [topic, payload].
    */
   private readonly pending = new Map<string, Array<Buffer | string>>();
+  /** Ingest ('turn'): [MIXED_BATCH_TOPIC, t1, p1, t2, p2, ...] in publish order, whatever the topics. */
+  private mixed: Array<Buffer | string> = [MIXED_BATCH_TOPIC];
   private pendingCount = 0;
   private flushQueued = false;
   private readonly flushPending = (): void => {
     if (!this.flushQueued) return; // already flushed (cap reached or close) since it was scheduled
     this.flushQueued = false;
     this.pendingCount = 0;
+    if (this.coalesce === 'turn') {
+      const m = this.mixed;
+      this.mixed = [MIXED_BATCH_TOPIC];
+      // a lone message keeps the conventional form [topic, payload]
+      this.sendAll(m.length === 3 ? m.slice(1) : m);
+      return;
+    }
     for (const [topic, payloads] of this.pending) {
       payloads.unshift(payloads.length === 1 ? topic : BATCH_TOPIC_PREFIX + topic);
       this.sendAll(payloads);
@@ -346,9 +363,12 @@ export class ZmqPublisher implements BusPublisher {
       //         websocket delivered in one TCP read;
       //  'idle' (arbiters): flush when the event loop has nothing else ready (setImmediate), i.e. after every
       //         message already queued on the ingest socket was handled, or at once past MAX_COALESCED.
-      let q = this.pending.get(topic);
-      if (q === undefined) this.pending.set(topic, (q = []));
-      q.push(payload);
+      if (this.coalesce === 'turn') this.mixed.push(topic, payload);
+      else {
+        let q = this.pending.get(topic);
+        if (q === undefined) this.pending.set(topic, (q = []));
+        q.push(payload);
+      }
       this.sent++;
       if (!this.flushQueued) {
         this.flushQueued = true;
@@ -407,6 +427,8 @@ export class ZmqSubscriber implements BusSubscriber {
   private batchHead = 0;
   private batchTopic = '';
   private batchPeer: string | undefined;
+  /** The batch is an ingest batch of several topics: pairs [t, p] from batchHead on (MIXED_BATCH_TOPIC). */
+  private batchMixed = false;
   /** 1 on the ingest: every message is [peer, topic, payload...]. */
   private readonly offset: number;
   private readonly peerOf: (frame: Buffer) => string | undefined | null;
@@ -442,6 +464,23 @@ export class ZmqSubscriber implements BusSubscriber {
   ): IteratorResult<BusMessage, undefined> | Promise<IteratorResult<BusMessage, undefined>> => {
     const o = this.offset;
     const topic = parts.length > o ? topicOf(parts[o]) : '';
+    if (o === 1 && topic === MIXED_BATCH_TOPIC && parts.length > 3) {
+      const peer = this.peerOf(parts[0]);
+      if (peer === null) this.refuse(parts[0]);
+      else {
+        this.batch = parts;
+        this.batchHead = 2;
+        this.batchMixed = true;
+        this.batchPeer = peer;
+        this.skipUnwanted();
+        if (this.batchHead < this.batch.length) {
+          this.inFlight--;
+          return this.fromBatch();
+        }
+      }
+      if (this.closed) return this.onError(new Error('closed'));
+      return this.sock.receive().then(this.onParts, this.onError);
+    }
     if (parts.length <= o || !this.wanted(topic)) {
       if (this.closed) return this.onError(new Error('closed'));
       return this.sock.receive().then(this.onParts, this.onError); // not for us: the next one
@@ -466,10 +505,28 @@ export class ZmqSubscriber implements BusSubscriber {
       this.batchHead = o + 2;
       this.batchTopic = topic;
       this.batchPeer = peer;
+      this.batchMixed = false;
     }
     return { done: false, value: { topic, payload: parts[o + 1] ?? EMPTY, peer } };
   };
+  /** A mixed batch: past the pairs whose topic this subscriber does not want (the batch ends when none is left). */
+  private skipUnwanted(): void {
+    const b = this.batch;
+    while (this.batchHead + 1 < b.length && !this.wanted(b[this.batchHead].toString('utf8'))) this.batchHead += 2;
+    if (this.batchHead + 1 >= b.length) {
+      this.batch = [];
+      this.batchHead = 0;
+    }
+  }
+
   private fromBatch(): IteratorResult<BusMessage, undefined> {
+    if (this.batchMixed) {
+      const topic = this.batch[this.batchHead].toString('utf8');
+      const payload = this.batch[this.batchHead + 1];
+      this.batchHead += 2;
+      this.skipUnwanted();
+      return { done: false, value: { topic, payload, peer: this.batchPeer } };
+    }
     const payload = this.batch[this.batchHead++];
     if (this.batchHead >= this.batch.length) this.batch = [];
     if (this.offset === 0) return { done: false, value: { topic: this.batchTopic, payload } };
@@ -535,6 +592,18 @@ export class ZmqSubscriber implements BusSubscriber {
       if (o === 0) {
         if (parts.length < 2) handler(topic, EMPTY);
         for (let i = 1; i < parts.length; i++) handler(topic, parts[i]);
+        continue;
+      }
+      if (topic === MIXED_BATCH_TOPIC && parts.length > 3) {
+        const peer = this.peerOf(parts[0]);
+        if (peer === null) {
+          this.refuse(parts[0]);
+          continue;
+        }
+        for (let i = 2; i + 1 < parts.length; i += 2) {
+          const t = parts[i].toString('utf8');
+          if (this.wanted(t)) handler(t, parts[i + 1], peer);
+        }
         continue;
       }
       if (!this.wanted(topic)) continue;

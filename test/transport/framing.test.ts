@@ -2,13 +2,13 @@
  * Framing as a third party sees it (docs/wire-format.md, "Framing"): a plain zeromq.js SUB (book channel)
  * or ROUTER (ingest, where each message comes after the sender's routing id), not bookwire's subscriber,
  * reads what ZmqTransport publishers send. By default every message is exactly [topic, payload];
- * batching is opt-in (`coalesce`) and travels as [batch.<topic>, p1, p2, ...], which a conventional
- * subscription never receives. (This test imports zeromq itself on purpose: it plays the outside reader.)
+ * batching is opt-in (`coalesce`) and travels as [batch.<topic>, p1, p2, ...] (book channel) or
+ * [batch, t1, p1, t2, p2, ...] (ingest), which a conventional subscription never receives. (This test imports zeromq itself on purpose: it plays the outside reader.)
  */
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../src/log.js';
-import { BATCH_TOPIC_PREFIX, ZmqTransport } from '../../src/transport/zeromq.js';
+import { BATCH_TOPIC_PREFIX, MIXED_BATCH_TOPIC, ZmqTransport } from '../../src/transport/zeromq.js';
 import type { BusPublisher, BusSubscriber } from '../../src/transport/types.js';
 import { MessageReader, rawRouter, rawSub, sleep, type RawSub } from './helpers.js';
 
@@ -37,6 +37,11 @@ function conventional(messages: Buffer[][]): Map<string, string[]> {
 }
 
 const isProbe = (m: Buffer[]): boolean => m[0].toString().endsWith('.probe');
+/** Payloads in ingest messages: [topic, payload] or [batch, t1, p1, ...]. */
+const pairsIn = (messages: Buffer[][]): number =>
+  messages
+    .filter((m) => !isProbe(m))
+    .reduce((n, m) => n + (m[0].toString() === MIXED_BATCH_TOPIC ? (m.length - 1) / 2 : m.length - 1), 0);
 const payloadsIn = (messages: Buffer[][]): number =>
   messages.filter((m) => !isProbe(m)).reduce((n, m) => n + m.length - 1, 0);
 
@@ -90,7 +95,7 @@ describe('framing over real ZeroMQ sockets', { timeout: 30_000 }, () => {
   });
 
   for (const channel of ['book', 'ingest'] as const)
-    test(`coalesce on the ${channel} channel: batches travel as batch.<topic>, a conventional subscription gets [topic, payload] only, bookwire's subscriber every payload in order`, async (t) => {
+    test(`coalesce on the ${channel} channel: batches travel as ${channel === 'book' ? 'batch.<topic>' : 'one message of every topic'}, a conventional subscription gets [topic, payload] only, bookwire's subscriber every payload in order`, async (t) => {
       const prefix = channel === 'book' ? 'book.' : 'raw.';
       const topics = channel === 'book' ? ['book.binance.A', 'book.binance.B'] : ['raw.binance.A', 'raw.binance.B'];
       let pub: BusPublisher;
@@ -120,18 +125,51 @@ describe('framing over real ZeroMQ sockets', { timeout: 30_000 }, () => {
         for (let m = await reader.nextRaw(1); m !== undefined; m = await reader.nextRaw(1)) ownHeard = true;
         return ownHeard && all.messages.some(isProbe) && plain.messages.some(isProbe);
       });
-      const want = burst(pub, topics, 2000);
+      // the ingest's batches also carry the odd topic bookwire's subscriber does not want (filtered out)
+      const sent = channel === 'book' ? topics : [...topics, 'status.x'];
+      const want = burst(pub, sent, 2001);
+      want.delete('status.x');
+      const inOrder: string[] = [];
       const got = new Map<string, string[]>(topics.map((x) => [x, []]));
-      for (const m of await reader.take(2000)) got.get(m.topic)!.push(m.payload.toString());
-      await settle(() => payloadsIn(all.messages), 2000);
+      for (const m of await reader.take(channel === 'book' ? 2001 : 1334)) {
+        got.get(m.topic)!.push(m.payload.toString());
+        inOrder.push(m.payload.toString());
+      }
+      await settle(() => (channel === 'book' ? payloadsIn(all.messages) : pairsIn(all.messages)), 2001);
 
-      // It did batch: the burst went out as a few batch.<topic> messages (fails if nothing batches).
+      // It did batch: the burst went out as a few batch messages (fails if nothing batches).
       const data = all.messages.filter((m) => !isProbe(m));
-      const batches = data.filter((m) => m[0].toString().startsWith(BATCH_TOPIC_PREFIX));
-      assert.ok(batches.length > 0, 'no batch.<topic> message');
-      assert.ok(data.length < 500, `${data.length} messages for 2000 payloads: not batched`);
-      for (const m of data)
-        if (m.length > 2) assert.ok(m[0].toString().startsWith(BATCH_TOPIC_PREFIX), `${m.length} frames under ${m[0]}`);
+      assert.ok(data.length < 500, `${data.length} messages for 2001 payloads: not batched`);
+      if (channel === 'book') {
+        assert.ok(
+          data.some((m) => m[0].toString().startsWith(BATCH_TOPIC_PREFIX)),
+          'no batch.<topic> message',
+        );
+        for (const m of data)
+          if (m.length > 2)
+            assert.ok(m[0].toString().startsWith(BATCH_TOPIC_PREFIX), `${m.length} frames under ${m[0]}`);
+      } else {
+        // a collector's turn spans many books: one message for all of them, [batch, t1, p1, t2, p2, ...]
+        const mixed = data.filter((m) => m[0].toString() === MIXED_BATCH_TOPIC);
+        assert.ok(mixed.length > 0, 'no mixed batch');
+        for (const m of data) if (m.length > 2) assert.equal(m[0].toString(), MIXED_BATCH_TOPIC);
+        assert.ok(
+          mixed.some(
+            (m) =>
+              new Set(
+                m
+                  .slice(1)
+                  .filter((_, i) => i % 2 === 0)
+                  .map(String),
+              ).size === 3,
+          ),
+          'a batch carries several topics',
+        );
+        // and bookwire's subscriber hands them out in publish order across topics, not grouped by topic
+        const order = (m: Map<string, string[]>) =>
+          [...m.values()].flat().sort((a, b) => JSON.parse(a).i - JSON.parse(b).i);
+        assert.deepEqual(inOrder, order(want));
+      }
       // A conventional reader: nothing it cannot parse (at most a lone payload sent as [topic, payload]).
       for (const m of plain.messages) {
         assert.equal(m.length, 2, `${m.length} frames under ${m[0]}`);
