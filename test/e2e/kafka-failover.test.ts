@@ -200,10 +200,19 @@ async function failover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
   const tookOverMs = Date.now() - killedAt;
   let zombieFrom = 0;
   if (how === 'pause') {
-    // The zombie wakes up believing it still owns BTCUSDT; give it time to act on that and to rejoin.
+    // The zombie wakes up believing it still owns BTCUSDT; give it time to act on that and to rejoin: the
+    // rebalance its rejoin starts (~6 s on a quiet host, over 30 s seen on a loaded one) ends when it is
+    // assigned partitions again. Only then is the group settled for the checks below.
     zombieFrom = victim.output().length;
     process.kill(victim.proc.pid!, 'SIGCONT');
-    await sleep(8000);
+    await sleep(2000);
+    await waitFor(
+      () => victim.output().slice(zombieFrom).includes('arbiter group: partitions assigned'),
+      60_000,
+      'the zombie to rejoin the group',
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${dump()}`);
+    });
   }
   await sleep(3000);
   sim.pause();
