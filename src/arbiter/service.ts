@@ -71,7 +71,14 @@ export interface ArbiterServiceOptions {
    */
   periodicLevelsPerSec?: number;
   snapshotTimeoutMs?: number;
+  /** Each book's stats message this often (default 1000), within statsPerSec. */
   statsIntervalMs?: number;
+  /**
+   * Stats messages per second all books together may take (default 500): with a whole market each book's
+   * stats period stretches past statsIntervalMs (2,000 books: every 4 s), and they go out spread over time,
+   * not as one burst of 2,000 messages a second that holds up the deltas behind it.
+   */
+  statsPerSec?: number;
   /**
    * A collector is delivering (asked for snapshots, shown connected whatever its status says) while its last
    * valid delta is at most this old; one heard only through status messages is down after this long. Default 3000.
@@ -132,6 +139,8 @@ const MAX_EPISODES = 256;
 
 /** Periodic snapshot budget: about 10 MB/s of JSON levels, well within one core's encoding speed. */
 const DEFAULT_PERIODIC_LEVELS_PER_SEC = 500_000;
+/** Stats budget (ArbiterServiceOptions.statsPerSec). */
+const DEFAULT_STATS_PER_SEC = 500;
 
 /** A request queued this long by a collector's rate limit moves to a collector with weight left. */
 const REROUTE_AFTER_MS = 2000;
@@ -181,6 +190,8 @@ class BookHandler implements ArbiterSink {
   lastSentMs = 0;
   /** performance.now() of this book's last periodic snapshot. */
   lastPeriodicMs = -Infinity;
+  /** performance.now() of the last stats message (publishStats). */
+  lastStatsMs = -Infinity;
   /** Epoch µs of the last consolidated delta: a book turning stale has been old since then. */
   lastDeltaUs = 0;
   /** Epoch µs since when the book is stale (no live feed, or resyncing); undefined while fresh. */
@@ -659,7 +670,8 @@ export class ArbiterService {
     this.timers.push(setInterval(() => this.tick(), 5));
     const snapEvery = this.opts.snapshotIntervalMs ?? 1000;
     if (snapEvery > 0) this.timers.push(setInterval(() => this.periodicSnapshots(snapEvery), Math.min(100, snapEvery)));
-    this.timers.push(setInterval(() => this.publishStats(), this.opts.statsIntervalMs ?? 1000));
+    const statsEvery = this.opts.statsIntervalMs ?? 1000;
+    this.timers.push(setInterval(() => this.publishStats(statsEvery), Math.min(100, statsEvery)));
     const hb = this.opts.heartbeatMs ?? 1000;
     if (hb > 0) this.timers.push(setInterval(() => this.heartbeats(hb), Math.max(10, Math.min(250, hb / 4))));
   }
@@ -1023,17 +1035,34 @@ export class ArbiterService {
   }
   private periodicCursor = 0;
 
-  private publishStats(): void {
+  /** Books' stats every `every` ms, in turns within statsPerSec (as periodicSnapshots). */
+  private publishStats(every: number): void {
     const now = performance.now();
-    const m = process.memoryUsage();
-    const mib = (v: number) => Math.round((v / 2 ** 20) * 10) / 10;
-    // (external includes arrayBuffers, i.e. every Buffer: adding them counted Buffers twice)
-    const memory = { rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), externalMiB: mib(m.external) };
-    for (const b of this.books.values()) {
+    const tick = Math.min(100, every);
+    let budget = Math.max(1, ((this.opts.statsPerSec ?? DEFAULT_STATS_PER_SEC) * tick) / 1000);
+    let memory: ArbiterStats['memory'] | undefined;
+    const books = [...this.books.values()];
+    const n = books.length;
+    const start = this.statsCursor;
+    for (let k = 0; k < n && budget > 0; k++) {
+      const i = (start + k) % n;
+      const b = books[i];
+      // (a timer a little early must not skip a whole period)
+      if (now - b.lastStatsMs < every - tick / 2) continue;
+      if (memory === undefined) {
+        const m = process.memoryUsage();
+        const mib = (v: number) => Math.round((v / 2 ** 20) * 10) / 10;
+        // (external includes arrayBuffers, i.e. every Buffer: adding them counted Buffers twice)
+        memory = { rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), externalMiB: mib(m.external) };
+      }
+      b.lastStatsMs = now;
       b.lastStats = b.stats(now, memory);
       this.pub!.send(b.statsTopic, encode(b.lastStats));
+      budget--;
+      this.statsCursor = (i + 1) % n;
     }
   }
+  private statsCursor = 0;
 
   /** Per book, the stats last published (every statsIntervalMs), with the live sequence: for metrics. */
   latestStats(): ArbiterStats[] {

@@ -253,6 +253,7 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
     maxHeldTotal: cfg.arbiter.maxHeldTotal,
     snapshotTimeoutMs: cfg.arbiter.snapshotTimeoutMs,
     statsIntervalMs: cfg.arbiter.statsIntervalMs,
+    statsPerSec: cfg.arbiter.statsPerSec,
     feedTimeoutMs: cfg.arbiter.feedTimeoutMs,
     seqWindow: cfg.arbiter.seqWindow,
     maxFeeds: cfg.arbiter.maxFeeds,

@@ -136,6 +136,8 @@ export interface ArbiterConfig {
   maxHeldTotal: number;
   snapshotTimeoutMs: number;
   statsIntervalMs: number;
+  /** Stats messages per second over all books; many books stretch each one's period. */
+  statsPerSec: number;
   /**
    * A collector is live (snapshot requests, `connected`) while it delivered valid data this recently; a book
    * with no live collector is stale.
@@ -537,6 +539,7 @@ const rawSchema = z.strictObject({
     maxHeldTotal: intIn(1000).default(1_000_000),
     snapshotTimeoutMs: intIn(1).default(3000),
     statsIntervalMs: intIn(1).default(1000),
+    statsPerSec: intIn(10).default(500),
     feedTimeoutMs: intIn(100).default(3000),
     seqWindow: intIn(1).optional(),
     maxFeeds: intIn(1, 100_000).default(64),

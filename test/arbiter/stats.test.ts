@@ -79,3 +79,33 @@ test('stats percentiles cover the publishes since the last stats; a quiet interv
     Array(3).fill([quiet[0].processingP50, quiet[0].processingP99]),
   );
 });
+
+test('a whole market: stats messages stay within statsPerSec, spread over time, and every book gets its turn', async (t) => {
+  const bus = new InprocBus();
+  const [arbT, tapT] = [new InprocTransport(bus), new InprocTransport(bus)];
+  const symbols = Array.from({ length: 300 }, (_, i) => `S${i}USDT`);
+  // 300 books, each asking for stats every 100 ms (3,000/s), within a budget of 200/s
+  const arb = new ArbiterService({ transport: arbT, symbols, statsIntervalMs: 100, statsPerSec: 200 });
+  t.after(async () => {
+    await arb.stop();
+    for (const tr of [arbT, tapT]) await tr.close();
+  });
+  const at: { symbol: string; t: number }[] = [];
+  const tap = await tapT.subscriber('book', ['stats.binance.']);
+  void (async () => {
+    for await (const m of tap) at.push({ symbol: (decodeAny(m.payload) as ArbiterStats).symbol, t: performance.now() });
+  })();
+  await arb.start();
+  await sleep(2600);
+  const from = at[0]?.t ?? 0;
+  const window = at.filter((s) => s.t - from >= 500 && s.t - from < 2500); // two seconds past the start
+  assert.ok(window.length <= 2 * 200 * 1.15, `${window.length} stats messages in 2 s: budget 200/s`);
+  assert.ok(window.length >= 2 * 200 * 0.7, `${window.length} stats messages in 2 s: the budget is used`);
+  // spread: no 100 ms slot carries more than its share (a burst of every book at once would)
+  const slots = new Map<number, number>();
+  for (const s of window)
+    slots.set(Math.floor((s.t - from) / 100), (slots.get(Math.floor((s.t - from) / 100)) ?? 0) + 1);
+  assert.ok(Math.max(...slots.values()) <= 30, `a burst: ${Math.max(...slots.values())} stats in one 100 ms slot`);
+  // turns: every book had one within 300 / 200 s (+ slack)
+  assert.equal(new Set(at.filter((s) => s.t - from < 2000).map((s) => s.symbol)).size, 300, 'every book got its turn');
+});
