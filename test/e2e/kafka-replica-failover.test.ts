@@ -205,7 +205,7 @@ async function takeover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
     if (m.type === 'snapshot' && m.seq > seq) jumps.push(`snapshot ${m.seq} (${m.epoch}) after ${seq}`);
     seq = m.seq;
   }
-  assert.deepEqual(jumps, [], 'the book resynced after the takeover instead of continuing');
+  assert.deepEqual(jumps, [], `the book resynced after the takeover instead of continuing\n${dump()}`);
   assert.deepEqual([...new Set(after.map((m) => m.epoch))], [epoch], 'the committed epoch continues');
   assert.deepEqual(client.broken, [], 'the client stream chains');
   assert.equal(client.last!.gaps, 0, 'the client never saw a gap');
