@@ -139,6 +139,7 @@ async function takeover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
 
   const client = {
     snapshots: 0,
+    stale: 0,
     deltas: 0,
     broken: [] as string[],
     seq: -1,
@@ -148,6 +149,7 @@ async function takeover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
     for await (const u of subscribe({ venue: VENUE, symbol: SYMBOL, transport: mk(), signal: ac.signal })) {
       const m = u.message;
       if (u.kind === 'snapshot') client.snapshots++;
+      if (u.kind === 'stale') client.stale++;
       if (m.type === 'delta') {
         if (client.seq >= 0 && m.prev !== client.seq) client.broken.push(`delta prev ${m.prev} after ${client.seq}`);
         client.deltas++;
@@ -183,7 +185,7 @@ async function takeover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
     victim.proc.kill('SIGCONT');
     await sleep(6000);
   }
-  await sleep(2000);
+  await sleep(1000);
 
   sim.pause();
   const truth = sim.truth(SYMBOL, 20, VENUE);
@@ -212,7 +214,7 @@ async function takeover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
   assert.equal(client.snapshots, 1, 'the client took its first snapshot only: no resync, no epoch switch');
   assert.match(survivor.output(), /book rebuilt from the committed output/);
   t.diagnostic(
-    `takeover after ${how === 'kill' ? 'kill -9' : 'SIGSTOP'}: ${tookOverMs} ms; client deltas ${client.deltas}`,
+    `takeover after ${how === 'kill' ? 'kill -9' : 'SIGSTOP'}: ${tookOverMs} ms; client deltas ${client.deltas}, stale spells ${client.stale}`,
   );
 }
 
