@@ -5,6 +5,9 @@
  * source for the core: it is adopted by the same rules as an exchange snapshot (it must chain onto what the
  * collectors deliver, and another delivering feed must bear its id out), so a wrong peer cannot do more than
  * a wrong collector could. Peers are configured endpoints, authenticated by CURVE off loopback.
+ * Books of sequenced venues only: a replica venue's book (Kraken, Coinbase, Gemini v2) is numbered by each
+ * arbiter its own way and its feeds resync from their own websocket snapshots (no REST), so a restarted
+ * arbiter starts a new epoch of it (docs/wire-format.md "Epochs"; test/e2e/restart-peer-replica.test.ts).
  */
 import type { BookSnapshot } from '../core/types.js';
 import type { ConsolidatedSnapshot } from '../core/consolidated.js';

@@ -740,6 +740,15 @@ export class ArbiterService {
     this.lastBook = undefined;
   }
 
+  /**
+   * Whether this arbiter serves a book (key venue.SYMBOL): any of a venue its symbols do not name (open), else
+   * one they name. The same rule for live events and a group's takeover (a Kraken book restored from the
+   * committed output although only Binance symbols were configured: it was served, so it is taken over).
+   */
+  private serves(venue: string, key: string): boolean {
+    return !this.allowed || !this.allowedVenues!.has(venue) || this.allowed.has(key);
+  }
+
   /** A copy the book will drop as already seen needs no level decoding (half the copies with 2 feeds). */
   private readonly levelsWanted: LevelsWanted = (venue, symbol, first, last) => {
     const b = this.findBook(venue, symbol);
@@ -798,7 +807,7 @@ export class ArbiterService {
           this.log.warn({ key }, 'event for a venue bookwire does not know; ignoring');
         return undefined;
       }
-      if (this.allowed && this.allowedVenues!.has(ev.venue) && !this.allowed.has(key)) {
+      if (!this.serves(ev.venue, key)) {
         if (this.counters.unknownSymbol++ === 0)
           this.log.warn({ key }, 'event for a book not configured here; ignoring');
         return undefined;
@@ -828,15 +837,19 @@ export class ArbiterService {
     return {
       onAssigned: (partition, history) => {
         for (const [key, msgs] of history) {
-          if (this.allowed && !this.allowed.has(key)) continue;
           const [venue, symbol] = splitKey(key);
+          if (!this.serves(venue, key)) continue;
           this.forgetBook(key);
           const b = this.book(venue, symbol);
           b.partition = partition;
           const r = new BookReplica();
+          // a replica venue's book: the numbering (epoch) of the last committed record, which goes on here
+          let epoch: string | undefined;
           for (const buf of msgs) {
             try {
-              r.onMessage(decodeConsolidated(buf));
+              const m = decodeConsolidated(buf);
+              const v = r.onMessage(m);
+              if (v === 'applied' || v === 'reset') epoch = m.epoch;
             } catch {
               // not a consolidated message: the replica's sequence check covers what it misses
             }
@@ -848,7 +861,7 @@ export class ArbiterService {
           const { bids, asks } = r.book.snapshot();
           b.restoring = true;
           const offset = r.offset; // the committed output's numbering (a venue reset moved it)
-          b.core.onSnapshot(
+          b.core.restore(
             {
               type: 'snapshot',
               venue,
@@ -860,10 +873,14 @@ export class ArbiterService {
               bids,
               asks,
             },
+            epoch,
             performance.now(),
           );
           b.restoring = false;
-          this.log.info({ key, partition, seq: r.seq }, 'book rebuilt from the committed output');
+          this.log.info(
+            { key, partition, seq: r.seq, ...(epoch === undefined ? {} : { epoch }) },
+            'book rebuilt from the committed output',
+          );
         }
       },
       onRevoked: (partition) => {

@@ -511,6 +511,14 @@ export class BookArbiter implements BookCore {
     return this.rule.check(this._seq, { first, last }) !== 'stale';
   }
 
+  /**
+   * The committed output of the arbiter that had the book (a Kafka group's takeover): an ordinary snapshot
+   * here, the venue's ids being every arbiter's numbering (sequenced books carry no epoch).
+   */
+  restore(snap: BookSnapshot, _epoch: string | undefined, nowMs: number): void {
+    this.onSnapshot(snap, nowMs);
+  }
+
   onSnapshot(snap: BookSnapshot, nowMs: number): void {
     if (snap.venue !== this.venue || snap.symbol !== this.symbol || !Number.isFinite(snap.seq)) {
       this.counters.snapshotsRejected++;

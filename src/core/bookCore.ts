@@ -21,6 +21,11 @@ export interface BookCore {
   onDelta(ev: BookDelta, nowMs: number): void;
   needsLevels(first: number, last: number): boolean;
   onSnapshot(snap: BookSnapshot, nowMs: number): void;
+  /**
+   * Continue the book from another arbiter's committed output (a Kafka group's takeover): its book at its
+   * seq and, on a replica venue's book, the epoch whose numbering goes on. Not a feed's snapshot.
+   */
+  restore(snap: BookSnapshot, epoch: string | undefined, nowMs: number): void;
   onTimer(nowMs: number): void;
   shed(nowMs: number): number;
   onSnapshotStatus(state: 'queued' | 'failed', etaMs: number, nowMs: number): void;

@@ -31,6 +31,9 @@
  *   then removed), so a feed's position in the log (ReplicaFeed.at) is followed forward from where it was.
  * The consolidated numbering is the arbiter's own (firstSeq, +1 per delta): two arbiters number a replica
  * venue's book differently, and say so by their `offset`-free seq ranges starting at their own firstSeq.
+ * An arbiter that takes a book over from another's committed output (a Kafka group, restore()) continues that
+ * numbering and its epoch instead: the committed book is the consolidated state, no feed's; the first feed
+ * to sync publishes the difference to its book, as a failover between feeds does.
  */
 import type { OrderBook } from './book.js';
 import {
@@ -178,6 +181,13 @@ export class ReplicaArbiter implements BookCore {
   private readonly cons: HashedBook;
   private built = false;
   private _seq: number;
+  /** The numbering's name (ReplicaArbiterOptions.epoch, or the committed one restore() continues). */
+  private epoch: string;
+  /**
+   * Built by restore(): feeds met since then missed their websocket snapshot (it is older than the raw
+   * input read again), so each is asked for one at its first message rather than after snapshotTimeoutMs.
+   */
+  private restored = false;
   /**
    * Published states by consolidated seq (a ring over the last historySize): each state's hash and the
    * recvTime of the copy that first reached it. Feeds are placed in it by seq (ReplicaFeed.at), so a book
@@ -224,6 +234,7 @@ export class ReplicaArbiter implements BookCore {
     this.maxLevels = opts.maxLevels ?? DEFAULT_MAX_BOOK_LEVELS;
     this.cons = new HashedBook(false, this.depth);
     this._seq = opts.firstSeq ?? 0;
+    this.epoch = opts.epoch ?? 'replica';
     this.snapshotTimeoutMs = opts.snapshotTimeoutMs ?? 3000;
     this.feedLiveMs = opts.feedLiveMs ?? 3000;
     this.maxFeeds = opts.maxFeeds ?? 64;
@@ -249,7 +260,7 @@ export class ReplicaArbiter implements BookCore {
   }
 
   get streamEpoch(): string {
-    return this.opts.epoch ?? 'replica';
+    return this.epoch;
   }
 
   get consolidatedSeq(): number {
@@ -290,7 +301,11 @@ export class ReplicaArbiter implements BookCore {
       this.counters.invalid++;
       return;
     }
-    if (!f.synced) return; // waits for its snapshot (onTimer asks for one if it does not come)
+    if (!f.synced) {
+      // waits for its snapshot (onTimer asks for one if it does not come; at once after a restore)
+      if (this.restored && f.attempt === 0) this.request(f, 'initial', nowMs);
+      return;
+    }
     const verdict = cover(f.seq, coverStart(ev), ev.last);
     if (verdict === 'stale') {
       f.duplicates++;
@@ -398,6 +413,34 @@ export class ReplicaArbiter implements BookCore {
     f.outOfStepSince = nowMs;
     f.outOfStepMessages = 0;
     if (!this.anotherInStep(f, nowMs)) this.catchUp(f, snap.recvTime, nowMs);
+  }
+
+  /**
+   * Take the book over from the committed output of the arbiter that had it (a Kafka group's takeover,
+   * src/arbiter/service.ts): the consolidated book is `snap` at its seq, in `epoch`'s numbering, which this
+   * core continues (the next message it publishes has prev = snap.seq). No feed is built from it: each feed
+   * still syncs from its own snapshot, and the first one to sync publishes the difference between the two
+   * books (catchUp), so readers of the committed stream see an ordinary delta, never a resync. Until then
+   * the book is unsynced (stale to readers). Meant for a core that has no book yet.
+   */
+  restore(snap: BookSnapshot, epoch: string | undefined, _nowMs: number): void {
+    if (snap.venue !== this.venue || snap.symbol !== this.symbol || !Number.isSafeInteger(snap.seq) || snap.seq < 0) {
+      this.counters.snapshotsRejected++;
+      return;
+    }
+    this.cons.reset(snap.bids, snap.asks);
+    this.built = true;
+    this.restored = true;
+    this._seq = snap.seq;
+    if (epoch !== undefined) this.epoch = epoch;
+    this.head++;
+    this.logLow = this.head;
+    this.remember(this.cons.hash, snap.recvTime);
+    this.leader = undefined;
+    this.leaderFailedAt = NaN;
+    // the shell's record of the book (sent nowhere while it restores: readers have this book already)
+    const { bids, asks } = this.cons.book.snapshot();
+    this.sink.reset('initial', { ...snap, seq: this._seq, bids, asks });
   }
 
   onTimer(nowMs: number): void {

@@ -258,6 +258,56 @@ test('the leader gaps: the other feed, ahead, takes over with one difference del
   assert.equal(follow(p).at(-1), v.states.at(-1));
 });
 
+test("restore (a Kafka group's takeover): the committed numbering and epoch go on, the first synced feed publishes the difference", () => {
+  const p: Published = { deltas: [], resets: [], requests: [] };
+  const core = new ReplicaArbiter('kraken', 'BTC/USD', sinkOf(p), {
+    depth: DEPTH,
+    firstSeq: 5_000_000,
+    epoch: 'y@2',
+    snapshotTimeoutMs: 3000,
+  });
+  const v = new Venue();
+  v.apply(
+    [
+      [100, 1],
+      [99, 1],
+    ],
+    [[101, 1]],
+  );
+  const committed = new OrderBook();
+  committed.applySnapshot(v.book.snapshot().bids, v.book.snapshot().asks);
+  // the committed book (x's numbering and epoch), then the venue moves on while nobody publishes
+  core.restore(snapshot('kafka', 1_000_000, committed), 'x@1', 0);
+  assert.equal(core.seq, 1_000_000);
+  assert.equal(core.streamEpoch, 'x@1');
+  assert.equal(core.state, 'unsynced', 'no feed carries the book yet');
+  assert.deepEqual(core.hasFeed('kafka'), false, 'the committed book is no feed');
+  const ms = [v.apply([[100, 3]], []), v.apply([[99, 0]], [[102, 2]])];
+  // the feeds' snapshots are older than the input read again: each is asked at its first message, not later
+  core.onDelta(delta('a', 7, ms[0]), 1);
+  core.onDelta(delta('b', 9, ms[0]), 1);
+  assert.deepEqual(p.requests, [
+    { reason: 'initial', collector: 'a' },
+    { reason: 'initial', collector: 'b' },
+  ]);
+  core.onDelta(delta('a', 8, ms[1]), 2); // still waiting: not built from the committed book, not asked twice
+  assert.equal(p.deltas.length, 0);
+  assert.equal(p.requests.length, 2);
+  core.onSnapshot(snapshot('a', 1, v.book), 3);
+  assert.equal(p.deltas.length, 1, 'one difference delta');
+  assert.equal(p.deltas[0].prev, 1_000_000, 'chained on the last committed record');
+  assert.ok(p.deltas[0].last > 1_000_000);
+  assert.equal(core.state, 'synced');
+  assert.equal(core.streamEpoch, 'x@1');
+  // a reader of the committed stream (the restored book, then what this core publishes) holds the venue's book
+  assert.equal(follow(p).at(-1), v.states.at(-1));
+  assert.equal(p.resets.length, 1, 'the restore only (the shell sends it nowhere)');
+  const m = v.apply([], [[101, 5]]);
+  core.onDelta(delta('a', 2, m), 4);
+  assert.equal(p.deltas.at(-1)!.prev, p.deltas[0].last);
+  assert.equal(follow(p).at(-1), v.states.at(-1));
+});
+
 test('without a checksum, a feed whose book leaves the others is resynced (copies are evidence)', () => {
   const p: Published = { deltas: [], resets: [], requests: [] };
   const core = new ReplicaArbiter('gemini', 'BTCUSD', sinkOf(p), { divergeMs: 100 });
