@@ -272,7 +272,7 @@ export async function benchGroupBalance(
     String(rate),
     '--levels',
     '20',
-    '--no-limits',
+    // the venue's limits per IP, as in production: each collector is its own IP with its own weight
   ]);
   await waitForSim(`http://127.0.0.1:${simPort}`, logDir);
   const bus = ['--bus', 'kafka', '--brokers', brokers];
@@ -293,7 +293,8 @@ export async function benchGroupBalance(
       ...bus,
     ]);
   }
-  for (const id of ['a', 'b']) start(`collector-${id}`, [...collectArgs(id, symbols, simPort), ...bus]);
+  for (const [i, id] of ['a', 'b'].entries())
+    start(`collector-${id}`, [...collectArgs(id, symbols, simPort), '--local-address', `127.0.0.${i + 2}`, ...bus]);
 
   const scrape = async () =>
     Promise.all(
