@@ -14,6 +14,7 @@ import { silentLogger } from '../../src/log.js';
 import { ZmqTransport, type ZmqTransportOptions } from '../../src/transport/zeromq.js';
 import { loadCurveSettings, writeKeyPair, type CurveSettings } from '../../src/transport/keys.js';
 import { reloadAllowLists } from '../../src/transport/allow-watch.js';
+import { startProxy } from '../../src/transport/proxy.js';
 import { MessageReader, sleep, warmUp } from './helpers.js';
 
 const ANY = 'tcp://127.0.0.1:*';
@@ -138,5 +139,48 @@ describe('allow directory followed at run time', { timeout: 30_000 }, () => {
 
     const complaints = lines.filter((l) => /^allow-list: /.test(String(l.msg)));
     assert.deepEqual(complaints.map((l) => path.basename(String(l.file))).sort(), ['alice.pub', 'junk.pub']);
+  });
+
+  test('through the proxy: a collector key removed is cut off at the proxy; the other collector and the arbiter behind it carry on', async (t) => {
+    const arbKeys = zmq.curveKeyPair();
+    const { keyFile, allowDir } = keyDirs(t, { alice, bob, arbiter: arbKeys });
+    const { log, lines } = capturingLogger();
+    const proxy = await startProxy({
+      frontend: ANY,
+      backend: ANY,
+      curve: loadCurveSettings({ keyFile, allowDir }),
+      logger: log,
+    });
+    t.after(() => proxy.close());
+    // the arbiter reads the proxy's backend (ingest connect mode), by its own key
+    const arb = zmqT(t, { ingest: [proxy.backend] }, { curve: as(arbKeys), ingestMode: 'connect' });
+    const ingest = new MessageReader(await arb.subscriber('ingest', ['raw.']));
+    const alicePub = await zmqT(t, { ingest: [proxy.frontend] }, { curve: as(alice) }).publisher('ingest');
+    const bobPub = await zmqT(t, { ingest: [proxy.frontend] }, { curve: as(bob) }).publisher('ingest');
+    assert.equal(await getsThrough(() => bobPub.send('raw.x', 'bob'), ingest, 5000), true, 'bob never got through');
+    assert.equal(
+      await getsThrough(() => alicePub.send('raw.x', 'alice'), ingest, 5000),
+      true,
+      'alice never got through',
+    );
+    const before = await ingest.drainUntilIdle(100);
+    assert.ok(
+      before.every((m) => m.peer === 'alice' || m.peer === 'bob'),
+      'peers named by their keys',
+    );
+
+    fs.rmSync(path.join(allowDir, 'bob.pub'));
+    await sleep(800); // the debounce, the rebind, the reconnects
+    await ingest.drainUntilIdle(50);
+    assert.equal(await getsThrough(() => bobPub.send('raw.x', 'bob'), ingest, 1500), false, 'bob still writes');
+    // alice was kicked with him (the frontend rebinds) and came back through ZAP; the arbiter never left
+    assert.equal(await getsThrough(() => alicePub.send('raw.x', 'alice'), ingest, 3000), true, 'alice lost');
+    const after = await ingest.drainUntilIdle(200);
+    assert.ok(
+      after.every((m) => m.peer === 'alice'),
+      `after the revocation: ${[...new Set(after.map((m) => m.peer))]}`,
+    );
+    assert.ok(lines.some((l) => l.msg === 'allow-list changed' && JSON.stringify(l.removed) === '["bob"]'));
+    assert.ok(lines.some((l) => /key is not allowed/.test(String(l.msg)) && l.key === bob.publicKey));
   });
 });
