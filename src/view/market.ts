@@ -151,7 +151,8 @@ export function restText(v: VenueSummary): string {
   if (v.rest.size === 0) return '';
   const used: string[] = [];
   const trouble: string[] = [];
-  for (const [collector, r] of v.rest) {
+  // by collector id: a, b in that order whichever spoke first
+  for (const [collector, r] of [...v.rest].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) {
     // collectors named <venue>-a, <venue>-b read a, b on their venue's line
     const id = collector.startsWith(`${v.venue}-`) ? collector.slice(v.venue.length + 1) : collector;
     used.push(`${id} ${Math.round(r.used)}/${Math.round(r.limit)}`);

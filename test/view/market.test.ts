@@ -2,10 +2,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderOverview, renderOverviewLine } from '../../src/view/render.js';
-import { chooseRows, reasonsText, summarize, unsyncedReason } from '../../src/view/market.js';
+import { chooseRows, reasonsText, restText, summarize, unsyncedReason } from '../../src/view/market.js';
 import { emptyViewState, type OverviewState, type RestView, type ViewState } from '../../src/view/state.js';
 
 const strip = (s: string) => s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+
+function emptyFeed(id: string) {
+  return { id, connected: true, lagP50Us: 1, lagP99Us: 2, messages: 1, duplicates: 0, gapsFilled: 0, resyncs: 0 };
+}
 
 function rest(used: number, o: Partial<RestView> = {}): RestView {
   return { used, limit: 6000, blockedMs: 0, rateLimited: 0, banned: 0, at: 1, ...o };
@@ -157,13 +161,19 @@ test('a book the arbiter has but this client has not had its snapshot of yet: "c
     mk('E', { waiting: { reason: 'initial', attempt: 1, forMs: 0, rateLimitedMs: 11_200 } }),
     mk('F', {}),
   ];
+  const feed = (id: string, used: number) => ({ ...emptyFeed(id), rest: rest(used) });
+  books[0].feeds = [feed('binance-b', 25), feed('binance-a', 1200)];
+  assert.equal(restText(summarize(books)[0]), 'REST weight a 1200/6000 b 25/6000', 'by collector, whoever spoke first');
   assert.equal(unsyncedReason(books[1]), 'client snapshot');
   assert.equal(unsyncedReason(books[5]), 'no stats');
   const [v] = summarize(books);
   assert.equal(v.rateLimitedMs, 11_200, 'the longest wait for the budget');
   assert.equal(reasonsText(v), 'unsynced: 2 client snapshot, 2 rate-limited (for 12s), 1 no stats');
   const line = renderOverviewLine({ title: 't', books, selected: 0 }, new Date('2026-12-04T10:00:00Z'));
-  assert.match(line, /\| binance 1\/6 unsynced: 2 client snapshot, 2 rate-limited \(for 12s\), 1 no stats \|/);
+  assert.match(
+    line,
+    /\| binance 1\/6 unsynced: 2 client snapshot, 2 rate-limited \(for 12s\), 1 no stats REST weight a 1200\/6000 b 25\/6000 \|/,
+  );
   assert.match(line, /binance\.B seq=0 NOT-SYNCED\(client_snapshot,_4s\)/);
   const frame = strip(renderOverview({ title: 't', books, selected: 1 }, { width: 120, color: false }));
   assert.match(frame, /binance {2}B .* client snapshot, 4s/);
