@@ -7,6 +7,9 @@
  * <venue>-a and <venue>-b (b through `flaky`, started once the a ones have every book synced) per venue,
  * still one arbiter, and an overview of every book (one line each, the detail of one), each checked against
  * the simulator's truth for its venue.
+ *
+ * One book gets its own subscription and the full frame (LiveBookView); several, up to a whole market
+ * (`--symbols` with 2,000 books), are followed with one subscribeVenue() per venue (MarketWatch) in the overview.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, writeFileSync, closeSync, mkdtempSync, mkdirSync, copyFileSync, rmSync } from 'node:fs';
