@@ -23,7 +23,7 @@ import { createLogger } from '../log.js';
 import { startOverview, startView } from '../view/index.js';
 import { busTransport } from './commands.js';
 import { BookOverview, LiveBookView } from './watch.js';
-import { MarketWatch } from './market-watch.js';
+import { MarketWatch, TRUTH_BOOKS } from './market-watch.js';
 import { UserError } from './errors.js';
 import { freePort } from '../util/freePort.js';
 import { makeDir } from '../util/fs.js';
@@ -58,7 +58,6 @@ export interface DemoOptions {
 
 /** Books the end-of-run summary names one by one; past this only those that differed. */
 const SUMMARY_BOOKS = 20;
-const TRUTH_NOTE = 'the truth check visits the books in turn, 16 at a time';
 
 /** How long a part killed by --chaos stays dead before it is restarted. */
 const CHAOS_DOWN_MS = 1000;
@@ -457,7 +456,7 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   if (market && sums.length <= SUMMARY_BOOKS) for (const s of sums) out += `  ${s.book}: ${s.ok} OK, ${s.diff} DIFF\n`;
   else if (market) {
     const checked = sums.filter((s) => s.samples > 0).length;
-    out += `  ${checked}/${sums.length} books checked (${TRUTH_NOTE})\n`;
+    out += `  ${checked}/${sums.length} books checked (the truth check visits them in turn, ${TRUTH_BOOKS} at a time)\n`;
     for (const s of sums.filter((x) => x.diff > 0).slice(0, SUMMARY_BOOKS))
       out += `  ${s.book}: ${s.ok} OK, ${s.diff} DIFF\n`;
   }
@@ -469,7 +468,10 @@ export async function runDemo(cfg: Config, o: DemoOptions): Promise<number> {
   if (o.strict && failed.length > 0) {
     if (market)
       process.stderr.write(
-        `bookwire demo --strict: ${failed.map((s) => `${s.book} (${s.ok} OK, ${s.diff} DIFF)`).join(', ')}\n`,
+        `bookwire demo --strict: ${failed
+          .slice(0, SUMMARY_BOOKS)
+          .map((s) => `${s.book} (${s.ok} OK, ${s.diff} DIFF)`)
+          .join(', ')}${failed.length > SUMMARY_BOOKS ? ` and ${failed.length - SUMMARY_BOOKS} more` : ''}\n`,
       );
     return 1;
   }

@@ -21,11 +21,13 @@ export interface MarketWatchOptions {
   books: readonly { venue: string; symbol: string; faulty?: string }[];
   /** Simulator REST base: enables the truth check (demo only). */
   simRestBase?: string;
-  /** Books whose truth is checked at once (default 16): each for a few seconds, then the next ones. */
+  /** Books whose truth is checked at once (default TRUTH_BOOKS): each for a few seconds, then the next ones. */
   truthBooks?: number;
   logger?: Logger;
 }
 
+/** Books in the truth check at once, by default. */
+export const TRUTH_BOOKS = 16;
 /** Seconds (truth ticks) a book stays in the truth check: samples at ticks 1..CHECK_TICKS-1, then it leaves. */
 const CHECK_TICKS = 4;
 
@@ -146,7 +148,7 @@ export class MarketWatch implements BookSource {
    */
   private truthTick(): void {
     const n = this.rows.length;
-    const size = Math.min(n, this.o.truthBooks ?? 16);
+    const size = Math.min(n, this.o.truthBooks ?? TRUTH_BOOKS);
     for (const r of this.checking) {
       r.checkTicks++;
       if (size < n && r.checkTicks >= CHECK_TICKS) {
@@ -209,7 +211,7 @@ export class MarketWatch implements BookSource {
 
   /** How the truth check covers the market: "every book each second" or "16 books at a time, in turn". */
   private truthText(): string {
-    const size = Math.min(this.rows.length, this.o.truthBooks ?? 16);
+    const size = Math.min(this.rows.length, this.o.truthBooks ?? TRUTH_BOOKS);
     return size === this.rows.length ? 'every book each second' : `${size} books at a time, in turn`;
   }
 }
