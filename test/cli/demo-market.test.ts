@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { busFlags, freeEndpoints, freePort, startCli, waitFor } from '../helpers.js';
+import { busFlags, freeEndpoints, freePort, sleep, startCli, waitFor } from '../helpers.js';
 
 const BOOKS = 200;
 
@@ -23,7 +23,12 @@ test(`bookwire demo with ${BOOKS} Binance books: the status line reaches ${BOOKS
     ...['demo', '--config', cfg, '--symbols', symbols, '--strict', '--no-record'],
     ...['--sim-port', String(await freePort()), ...busFlags(await freeEndpoints()), '--log-dir', dir],
   ]);
-  t.after(() => void (demo.proc.exitCode === null && demo.proc.kill('SIGKILL')));
+  // a failed run still stops the demo by SIGINT, so it stops its children (SIGKILL would leave them running)
+  t.after(async () => {
+    if (demo.proc.exitCode !== null) return;
+    demo.proc.kill('SIGINT');
+    if ((await Promise.race([demo.exited, sleep(15_000).then(() => 'late')])) === 'late') demo.proc.kill('SIGKILL');
+  });
   const all = new RegExp(`^\\S+Z ${BOOKS} books \\| ${BOOKS}/${BOOKS} synced \\| binance ${BOOKS}/${BOOKS} `, 'm');
   try {
     await waitFor(() => all.test(demo.output()), 28_000, `${BOOKS}/${BOOKS} synced`);
