@@ -3,13 +3,13 @@
  * and, in the demo, a truth check against the simulator's own book. BookOverview holds several of them
  * (the multi-venue demo).
  */
-import { performance } from 'node:perf_hooks';
 import { subscribe } from '../client/subscribe.js';
 import type { Transport } from '../transport/types.js';
 import { decodeAny, topics, type ArbiterStats } from '../wire/messages.js';
-import type { OverviewState, RestView, ViewState } from '../view/state.js';
+import type { FeedView, OverviewState, RestView, ViewState } from '../view/state.js';
 import type { Level } from '../core/types.js';
 import type { Logger } from '../log.js';
+import { BookTruth, fetchTruth, topKey, TRUTH_DEPTH } from './truth.js';
 
 export interface WatchOptions {
   transport: Transport;
@@ -26,15 +26,8 @@ export interface WatchOptions {
   logger?: Logger;
 }
 
-const DEPTH = 10;
-/** A replica book's truth sample must be matched (or passed) within this long: DIFF otherwise. */
-const STATE_MATCH_MS = 10_000;
-
 export class LiveBookView {
   private seq = 0;
-  /** The venue's own id of the last update: seq minus the reset offset (what the simulator's truth names). */
-  private venueSeq = 0;
-  private offset = 0;
   private synced = false;
   private staleSince: number | undefined;
   private bids: Level[] = [];
@@ -42,18 +35,7 @@ export class LiveBookView {
   private gaps = 0;
   private stats?: ArbiterStats;
   private readonly ac = new AbortController();
-  /** Client top-of-book by the venue's id, kept briefly so a truth sample can be compared at the same id. */
-  private readonly history = new Map<number, string>();
-  private pendingTruth: { seq: number; top: string; at: number }[] = [];
-  /**
-   * Books of replica venues (an epoch in the stream: Kraken, Coinbase, Gemini) have no venue id to compare
-   * at: a truth sample is checked by state instead -- the client's book must have held it (byState: each
-   * top-of-book seen and when), or a later sample (it went past: an outage's snapshot), within STATE_MATCH_MS.
-   */
-  private readonly byState = new Map<string, number>();
-  private stateMode = false;
-  private truthMatches?: boolean;
-  private truthChecks = { ok: 0, diff: 0 };
+  private readonly truth = new BookTruth();
   private timers: NodeJS.Timeout[] = [];
   private tasks: Promise<void>[] = [];
 
@@ -75,33 +57,14 @@ export class LiveBookView {
       })) {
         this.staleSince = u.staleSince;
         if (u.kind === 'stale' || u.kind === 'fresh') continue; // the book itself did not change
-        const offset = u.message.offset ?? 0;
-        if (offset !== this.offset) {
-          // The venue reset its ids: what was kept (and truth samples taken before) is in the old numbering.
-          this.offset = offset;
-          this.history.clear();
-          this.pendingTruth = [];
-        }
         this.seq = u.seq;
-        this.venueSeq = u.seq - offset;
         this.synced = true;
         this.gaps = u.gaps;
-        const top = u.book.top(DEPTH);
+        const top = u.book.top(TRUTH_DEPTH);
         this.bids = top.bids;
         this.asks = top.asks;
-        this.stateMode = u.message.epoch !== undefined;
-        if (this.o.simRestBase && this.stateMode) {
-          const key = JSON.stringify(top);
-          this.byState.delete(key);
-          this.byState.set(key, performance.now());
-          if (this.byState.size > 5000) this.byState.delete(this.byState.keys().next().value!);
-          this.compareTruth();
-        } else if (this.o.simRestBase) {
-          const key = JSON.stringify(top);
-          this.history.set(this.venueSeq, key);
-          if (this.history.size > 5000) this.history.delete(this.history.keys().next().value!);
-          this.compareTruth();
-        }
+        if (this.o.simRestBase)
+          this.truth.onBook(u.seq, u.message.offset ?? 0, u.message.epoch !== undefined, topKey(top));
       }
     } catch (e) {
       this.o.logger?.warn({ err: (e as Error).message }, 'book subscription ended');
@@ -126,66 +89,15 @@ export class LiveBookView {
   }
 
   private async sampleTruth(): Promise<void> {
-    try {
-      const q = new URLSearchParams({ venue: this.o.venue, symbol: this.o.symbol, depth: String(DEPTH) });
-      const res = await fetch(`${this.o.simRestBase}/sim/truth?${q}`, { signal: AbortSignal.timeout(900) });
-      if (!res.ok) return;
-      const t = (await res.json()) as { lastUpdateId: number; bids: Level[]; asks: Level[] };
-      this.pendingTruth.push({
-        seq: t.lastUpdateId,
-        top: JSON.stringify({ bids: t.bids.slice(0, DEPTH), asks: t.asks.slice(0, DEPTH) }),
-        at: performance.now(),
-      });
-      if (this.pendingTruth.length > 20) this.pendingTruth.shift();
-      this.compareTruth();
-    } catch {
-      /* simulator busy or gone: keep the last verdict */
-    }
-  }
-
-  private compareTruth(): void {
-    if (this.stateMode) return this.compareTruthByState();
-    const keep: typeof this.pendingTruth = [];
-    for (const p of this.pendingTruth) {
-      const mine = this.history.get(p.seq);
-      if (mine !== undefined) {
-        this.truthMatches = mine === p.top;
-        if (this.truthMatches) this.truthChecks.ok++;
-        else this.truthChecks.diff++;
-      } else if (p.seq > this.venueSeq) keep.push(p); // we have not reached it yet
-    }
-    this.pendingTruth = keep;
-  }
-
-  private compareTruthByState(): void {
-    const now = performance.now();
-    const pending = this.pendingTruth;
-    let last = -1;
-    for (let i = 0; i < pending.length; i++) if (this.byState.has(pending[i].top)) last = i;
-    const keep: typeof this.pendingTruth = [];
-    for (let i = 0; i < pending.length; i++) {
-      const p = pending[i];
-      if (this.byState.has(p.top)) {
-        this.truthMatches = true;
-        this.truthChecks.ok++;
-      } else if (i < last) {
-        // the client went past it (a snapshot after an outage, a failover's difference): skipped, not wrong,
-        // as a sequenced book's samples at ids it jumped over
-      } else if (now - p.at < STATE_MATCH_MS)
-        keep.push(p); // the client may not be there yet
-      else {
-        this.truthMatches = false;
-        this.truthChecks.diff++;
-      }
-    }
-    this.pendingTruth = keep;
+    const t = await fetchTruth(this.o.simRestBase!, this.o.venue, this.o.symbol);
+    if (t) this.truth.onSample(t); // none: simulator busy or gone, keep the last verdict
   }
 
   state(): ViewState {
     const s = this.stats;
     const notes: string[] = [];
     if (this.o.simRestBase)
-      notes.push(`truth checks vs simulator: ${this.truthChecks.ok} OK, ${this.truthChecks.diff} DIFF`);
+      notes.push(`truth checks vs simulator: ${this.truth.checks.ok} OK, ${this.truth.checks.diff} DIFF`);
     if (this.gaps > 0) notes.push(`client gaps healed by snapshot: ${this.gaps}`);
     if (this.o.notes) notes.push(...this.o.notes());
     if (!this.synced && !s)
@@ -202,27 +114,15 @@ export class LiveBookView {
       asks: this.asks,
       updatesPerSec: s?.updatesPerSec ?? 0,
       resyncs: s?.resyncs ?? 0,
-      feeds: (s?.feeds ?? []).map((f) => ({
-        id: f.collector,
-        connected: f.connected,
-        lagP50Us: f.lagP50,
-        lagP99Us: f.lagP99,
-        messages: f.messages,
-        duplicates: f.duplicates,
-        gapsFilled: f.gapsFilled,
-        resyncs: f.resyncs,
-        caught: (f.checksumMismatches ?? 0) + (f.disagreements ?? 0),
-        faulty: f.collector === this.o.faultyFeed,
-        ...(f.rest === undefined ? {} : { rest: restView(f.rest) }),
-      })),
-      truthMatches: this.truthMatches,
-      truthChecks: this.o.simRestBase ? { ...this.truthChecks } : undefined,
+      feeds: feedViews(s, this.o.faultyFeed),
+      truthMatches: this.truth.matches,
+      truthChecks: this.o.simRestBase ? { ...this.truth.checks } : undefined,
       notes,
     };
   }
 
   get truthSummary() {
-    return { ...this.truthChecks, last: this.truthMatches };
+    return { ...this.truth.checks, samples: this.truth.samples, last: this.truth.matches };
   }
 
   /** venue.SYMBOL */
@@ -237,6 +137,23 @@ export class LiveBookView {
   }
 }
 
+/** Each feed of a book as its arbiter's last stats said, the faulty one marked. */
+export function feedViews(s: ArbiterStats | undefined, faulty?: string): FeedView[] {
+  return (s?.feeds ?? []).map((f) => ({
+    id: f.collector,
+    connected: f.connected,
+    lagP50Us: f.lagP50,
+    lagP99Us: f.lagP99,
+    messages: f.messages,
+    duplicates: f.duplicates,
+    gapsFilled: f.gapsFilled,
+    resyncs: f.resyncs,
+    caught: (f.checksumMismatches ?? 0) + (f.disagreements ?? 0),
+    faulty: f.collector === faulty,
+    ...(f.rest === undefined ? {} : { rest: restView(f.rest) }),
+  }));
+}
+
 /** A feed's REST budget as the view keeps it: `at` the collector's status time. */
 function restView(r: NonNullable<ArbiterStats['feeds'][number]['rest']>): RestView {
   return {
@@ -249,24 +166,48 @@ function restView(r: NonNullable<ArbiterStats['feeds'][number]['rest']>): RestVi
   };
 }
 
-/** Several books at once: one LiveBookView each, and which one is shown in detail (keys move the choice). */
+/** What an overview shows: how many books, and their states (the selected one in full: its ladder, notes). */
+export interface BookSource {
+  readonly count: number;
+  start(): void;
+  stop(): Promise<void>;
+  states(selected: number): ViewState[];
+}
+
+/** Several LiveBookViews as one source (a few books, each its own subscription). */
+function viewsSource(views: readonly LiveBookView[]): BookSource {
+  return {
+    count: views.length,
+    start: () => views.forEach((v) => v.start()),
+    stop: async () => void (await Promise.all(views.map((v) => v.stop()))),
+    states: () => views.map((v) => v.state()),
+  };
+}
+
+/**
+ * Several books at once: LiveBookViews (one subscription each) or a whole-venue source (MarketWatch), and
+ * which one is shown in detail (keys move the choice).
+ */
 export class BookOverview {
   private selected = 0;
   /** The page of synced books shown (PgUp/PgDn); undefined: the selected book's. */
   private page: number | undefined;
+  private readonly source: BookSource;
 
   constructor(
-    readonly views: readonly LiveBookView[],
+    books: readonly LiveBookView[] | BookSource,
     private readonly title: string,
     private readonly notes: () => string[] = () => [],
-  ) {}
+  ) {
+    this.source = Array.isArray(books) ? viewsSource(books) : (books as BookSource);
+  }
 
   start(): void {
-    for (const v of this.views) v.start();
+    this.source.start();
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.views.map((v) => v.stop()));
+    await this.source.stop();
   }
 
   /**
@@ -274,7 +215,7 @@ export class BookOverview {
    * shows the page holding it again). PgDn/PgUp (or n/p) page through the synced books of a long list.
    */
   onKey(key: string): void {
-    const n = this.views.length;
+    const n = this.source.count;
     if (n === 0) return;
     if (key === '\x1b[6~' || key === 'n') {
       this.page = Math.min(n, (this.page ?? 0) + 1); // the renderer clamps it to the last page
@@ -293,9 +234,9 @@ export class BookOverview {
   state(): OverviewState {
     return {
       title: this.title,
-      books: this.views.map((v) => v.state()),
+      books: this.source.states(this.selected),
       selected: this.selected,
-      detailTitle: `book ${this.selected + 1}/${this.views.length} (↑/↓ to choose)`,
+      detailTitle: `book ${this.selected + 1}/${this.source.count} (↑/↓ to choose)`,
       notes: this.notes(),
       ...(this.page === undefined ? {} : { page: this.page }),
     };

@@ -14,6 +14,8 @@ export interface VenueSummary {
   stale: number;
   /** Unsynced books by reason (unsyncedReason), in first-seen order. */
   unsynced: Map<string, number>;
+  /** The longest a rate-limited book still waits for the venue's budget, ms (0: none is). */
+  rateLimitedMs: number;
   /** Each collector's REST budget as its last status said (the freshest by `at` across the books). */
   rest: Map<string, RestView>;
 }
@@ -21,7 +23,7 @@ export interface VenueSummary {
 /** Why a book is not synced, in one word or two: the summary's key. */
 export function unsyncedReason(b: ViewState): string {
   const w = b.waiting;
-  if (w === undefined) return 'no stats';
+  if (w === undefined) return b.clientWaitingMs !== undefined ? 'client snapshot' : 'no stats';
   if (w.noCollector) return 'no collector';
   if ((w.rateLimitedMs ?? 0) > 0) return 'rate-limited';
   return String(w.reason).slice(0, 20);
@@ -111,7 +113,7 @@ export function summarize(books: readonly ViewState[]): VenueSummary[] {
   for (const b of books) {
     let v = byVenue.get(b.venue);
     if (v === undefined) {
-      v = { venue: b.venue, total: 0, synced: 0, stale: 0, unsynced: new Map(), rest: new Map() };
+      v = { venue: b.venue, total: 0, synced: 0, stale: 0, unsynced: new Map(), rateLimitedMs: 0, rest: new Map() };
       byVenue.set(b.venue, v);
     }
     v.total++;
@@ -121,6 +123,7 @@ export function summarize(books: readonly ViewState[]): VenueSummary[] {
     } else {
       const r = unsyncedReason(b);
       v.unsynced.set(r, (v.unsynced.get(r) ?? 0) + 1);
+      if (r === 'rate-limited') v.rateLimitedMs = Math.max(v.rateLimitedMs, b.waiting?.rateLimitedMs ?? 0);
     }
     for (const f of b.feeds) {
       if (f.rest === undefined) continue;
@@ -131,10 +134,15 @@ export function summarize(books: readonly ViewState[]): VenueSummary[] {
   return [...byVenue.values()];
 }
 
-/** "unsynced: 120 gap, 40 initial" (the most frequent first), '' when every book is synced. */
+/**
+ * "unsynced: 120 gap, 40 rate-limited (for 12s), 3 client snapshot" (the most frequent first; the longest wait
+ * for the venue's budget), '' when every book is synced.
+ */
 export function reasonsText(v: VenueSummary): string {
   if (v.unsynced.size === 0) return '';
-  const parts = [...v.unsynced].sort((a, b) => b[1] - a[1]).map(([r, n]) => `${n} ${r}`);
+  const forS = (r: string) =>
+    r === 'rate-limited' && v.rateLimitedMs > 0 ? ` (for ${Math.ceil(v.rateLimitedMs / 1000)}s)` : '';
+  const parts = [...v.unsynced].sort((a, b) => b[1] - a[1]).map(([r, n]) => `${n} ${r}${forS(r)}`);
   return `unsynced: ${parts.join(', ')}`;
 }
 
@@ -143,7 +151,8 @@ export function restText(v: VenueSummary): string {
   if (v.rest.size === 0) return '';
   const used: string[] = [];
   const trouble: string[] = [];
-  for (const [collector, r] of v.rest) {
+  // by collector id: a, b in that order whichever spoke first
+  for (const [collector, r] of [...v.rest].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) {
     // collectors named <venue>-a, <venue>-b read a, b on their venue's line
     const id = collector.startsWith(`${v.venue}-`) ? collector.slice(v.venue.length + 1) : collector;
     used.push(`${id} ${Math.round(r.used)}/${Math.round(r.limit)}`);

@@ -121,7 +121,7 @@ function header(s: ViewState, t: Top, o: RenderOptions, p: Paint): string[] {
       ? p(RED + ';' + BOLD, `STALE ${staleFor(s.staleSince)}`)
       : s.synced
         ? p(GREEN, 'SYNCED')
-        : p(RED + ';' + BOLD, `NOT SYNCED${s.waiting ? ` (${waitingText(s.waiting)})` : ''}`);
+        : p(RED + ';' + BOLD, `NOT SYNCED${whyText(s) ? ` (${whyText(s)})` : ''}`);
   // The book's identity and state always show; a long title is what gets shortened.
   const right = `${p(BOLD, `${s.venue} ${s.symbol}`)}  seq ${s.seq}  ${sync}`;
   const room = o.width - visibleLength(right) - 2;
@@ -346,7 +346,8 @@ function bookTable(state: OverviewState, shown: number[], p: Paint): string[] {
         ? '-'
         : `${p(t.ok > 0 ? GREEN : DIM, `${t.ok} OK`)}  ${t.diff > 0 ? p(RED + ';' + BOLD, `${t.diff} DIFF`) : `${t.diff} DIFF`}`;
     // why a book is not synced, after its truth counts (the summary counts the reasons)
-    const why = !b.synced && b.waiting ? `  ${p(DIM, waitingText(b.waiting))}` : '';
+    const why = b.synced ? '' : whyText(b);
+    const whyCell = why ? `  ${p(DIM, why)}` : '';
     const line =
       row(
         selected ? '>' : ' ',
@@ -358,7 +359,7 @@ function bookTable(state: OverviewState, shown: number[], p: Paint): string[] {
         `${up}/${b.feeds.length}`,
       ) +
       truth +
-      why;
+      whyCell;
     lines.push(selected ? p(BOLD, line) : line);
   });
   return lines;
@@ -409,10 +410,18 @@ function waitingText(w: NonNullable<ViewState['waiting']>): string {
   return `snapshot for ${w.reason}, ${t}${w.attempt > 1 ? `, attempt ${w.attempt}` : ''}${limited}`;
 }
 
-/** " NOT-SYNCED" (with why, when the arbiter said) for a status line; "" when synced. */
+/** Why an unsynced book is not synced, '' where nobody said: the arbiter's wait, or this client's own. */
+function whyText(s: ViewState): string {
+  if (s.waiting) return waitingText(s.waiting);
+  if (s.clientWaitingMs !== undefined) return `client snapshot, ${Math.floor(s.clientWaitingMs / 1000)}s`;
+  return '';
+}
+
+/** " NOT-SYNCED" (with why, when the arbiter or the client said) for a status line; "" when synced. */
 function notSynced(s: ViewState): string {
   if (s.synced) return '';
-  return s.waiting ? ` NOT-SYNCED(${waitingText(s.waiting).replace(/ /g, '_')})` : ' NOT-SYNCED';
+  const why = whyText(s);
+  return why ? ` NOT-SYNCED(${why.replace(/ /g, '_')})` : ' NOT-SYNCED';
 }
 
 /** How long a book has been stale, for people: "12s", "3m04s". */

@@ -47,6 +47,11 @@ export interface ViewState {
   synced: boolean;
   /** While not synced, why (the arbiter's stats: ArbiterStats.waiting). */
   waiting?: { reason: string; attempt: number; forMs: number; noCollector?: true; rateLimitedMs?: number };
+  /**
+   * Not synced here although the arbiter has the book: this client waits this long (ms) for its own snapshot
+   * (a whole venue's requests are paced, docs/config.md). Undefined otherwise.
+   */
+  clientWaitingMs?: number;
   /** Epoch µs since when the book may be old (no live feed, arbiter silent); undefined while fresh. */
   staleSince?: number;
   /** Top levels (10 are shown), best first. */

@@ -2,10 +2,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderOverview, renderOverviewLine } from '../../src/view/render.js';
-import { chooseRows, summarize, unsyncedReason } from '../../src/view/market.js';
+import { chooseRows, reasonsText, restText, summarize, unsyncedReason } from '../../src/view/market.js';
 import { emptyViewState, type OverviewState, type RestView, type ViewState } from '../../src/view/state.js';
 
 const strip = (s: string) => s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+
+function emptyFeed(id: string) {
+  return { id, connected: true, lagP50Us: 1, lagP99Us: 2, messages: 1, duplicates: 0, gapsFilled: 0, resyncs: 0 };
+}
 
 function rest(used: number, o: Partial<RestView> = {}): RestView {
   return { used, limit: 6000, blockedMs: 0, rateLimited: 0, banned: 0, at: 1, ...o };
@@ -57,7 +61,10 @@ test('2,000 books fit the terminal height: problem books first, worst first, the
   assert.ok(lines.length <= 50, `${lines.length} lines for a 50-line terminal`);
   for (const l of lines) assert.ok([...l].length <= 120, l);
   assert.match(lines[0], /2000 books {2}1890\/2000 synced$/);
-  assert.equal(lines[1], 'binance 1410/1500 synced  5 stale  unsynced: 50 gap, 30 rate-limited, 10 no collector');
+  assert.equal(
+    lines[1],
+    'binance 1410/1500 synced  5 stale  unsynced: 50 gap, 30 rate-limited (for 20s), 10 no collector',
+  );
   assert.equal(lines[2], '  REST weight a 1200/6000 b 25/6000 (b 429s 1)', 'on its own line when both do not fit');
   assert.equal(lines[3], 'okx 480/500 synced  unsynced: 20 initial');
   const rows = lines.filter((l) => /^[ >] (binance|okx) /.test(l));
@@ -136,10 +143,39 @@ test('status line of 2,000 books: synced/total and reasons per venue, only the w
   assert.doesNotMatch(line, /\n|\x1b/);
   assert.match(
     line,
-    /^2026-12-04T10:00:00Z 2000 books \| 1890\/2000 synced \| binance 1410\/1500 stale=5 unsynced: 50 gap, 30 rate-limited, 10 no collector REST weight a 1200\/6000 b 25\/6000 \(b 429s 1\) /,
+    /^2026-12-04T10:00:00Z 2000 books \| 1890\/2000 synced \| binance 1410\/1500 stale=5 unsynced: 50 gap, 30 rate-limited \(for 20s\), 10 no collector REST weight a 1200\/6000 b 25\/6000 \(b 429s 1\) /,
   );
   assert.match(line, /\| okx 480\/500 unsynced: 20 initial \| binance\.SYM200 seq=200 NOT-SYNCED\(no_collector/);
   assert.match(line, /\| \.\.\. 19\d\d more books$/);
   assert.ok(line.length < 5000, `${line.length} characters`);
   assert.doesNotMatch(line, /SYM1000 /, 'a synced book is not named');
+});
+
+test('a book the arbiter has but this client has not had its snapshot of yet: "client snapshot", with how long', () => {
+  const mk = (symbol: string, o: Partial<ViewState>): ViewState => ({ ...emptyViewState('', 'binance', symbol), ...o });
+  const books = [
+    mk('A', { synced: true }),
+    mk('B', { clientWaitingMs: 4200 }),
+    mk('C', { clientWaitingMs: 100 }),
+    mk('D', { waiting: { reason: 'initial', attempt: 1, forMs: 0, rateLimitedMs: 3000 } }),
+    mk('E', { waiting: { reason: 'initial', attempt: 1, forMs: 0, rateLimitedMs: 11_200 } }),
+    mk('F', {}),
+  ];
+  const feed = (id: string, used: number) => ({ ...emptyFeed(id), rest: rest(used) });
+  books[0].feeds = [feed('binance-b', 25), feed('binance-a', 1200)];
+  assert.equal(restText(summarize(books)[0]), 'REST weight a 1200/6000 b 25/6000', 'by collector, whoever spoke first');
+  assert.equal(unsyncedReason(books[1]), 'client snapshot');
+  assert.equal(unsyncedReason(books[5]), 'no stats');
+  const [v] = summarize(books);
+  assert.equal(v.rateLimitedMs, 11_200, 'the longest wait for the budget');
+  assert.equal(reasonsText(v), 'unsynced: 2 client snapshot, 2 rate-limited (for 12s), 1 no stats');
+  const line = renderOverviewLine({ title: 't', books, selected: 0 }, new Date('2026-12-04T10:00:00Z'));
+  assert.match(
+    line,
+    /\| binance 1\/6 unsynced: 2 client snapshot, 2 rate-limited \(for 12s\), 1 no stats REST weight a 1200\/6000 b 25\/6000 \|/,
+  );
+  assert.match(line, /binance\.B seq=0 NOT-SYNCED\(client_snapshot,_4s\)/);
+  const frame = strip(renderOverview({ title: 't', books, selected: 1 }, { width: 120, color: false }));
+  assert.match(frame, /binance {2}B .* client snapshot, 4s/);
+  assert.match(frame, /NOT SYNCED \(client snapshot, 4s\)/, 'the detail says it too');
 });
