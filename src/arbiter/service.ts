@@ -960,8 +960,13 @@ export class ArbiterService {
       this.restBusyUntil.set(m.collector, nowMs + eta);
     if (b === undefined || b.askedCollector !== m.collector) return;
     if (m.state !== 'queued' && m.state !== 'failed') return;
+    const due = typeof m.answerWithinMs === 'number' && Number.isFinite(m.answerWithinMs) ? m.answerWithinMs : 0;
+    // 'queued' with neither an eta nor a due time answers a repeat of a request the collector has in hand
+    // (the fast retry reached it before its first word reached us): the request stays where the first word
+    // put it. Taken as "due now" it cut the hold short, and every retry went to the next collector, which
+    // queued the book too: with 2,000 books both collectors fetched most of them (4,640 for 2,000).
+    if (m.state === 'queued' && eta === 0 && due === 0) return;
     if (m.state === 'queued') b.queuedUntil = nowMs + eta;
-    // 'queued' without an eta is a repeat of a request in hand: it stays where the rate limit put it (the view)
     if (m.state === 'failed') b.rateLimitedUntil = NaN;
     else if (eta > 0) b.rateLimitedUntil = nowMs + eta;
     if (m.state === 'failed')
@@ -970,7 +975,6 @@ export class ArbiterService {
         'snapshot will not come; asking another collector',
       );
     // a request in flight is held until its answer is due: a slow venue is not a reason to fetch twice
-    const due = typeof m.answerWithinMs === 'number' && Number.isFinite(m.answerWithinMs) ? m.answerWithinMs : 0;
     b.core.onSnapshotStatus(m.state, Math.max(eta, Math.min(Math.max(0, due), 60_000)), nowMs);
   }
 

@@ -43,3 +43,49 @@ test("'failed' from the collector asked brings the next request at once; a word 
   await waitFor(() => requests.length === 3, 2000, 'the next request after failed');
   assert.equal(requests[2].collector, other, 'the next collector');
 });
+
+test("a repeat's 'queued' (no eta, no due time) keeps the hold the first word set: no retry elsewhere", async (t) => {
+  const bus = new InprocBus();
+  const [arbT, colT, tapT] = [new InprocTransport(bus), new InprocTransport(bus), new InprocTransport(bus)];
+  const arb = new ArbiterService({ transport: arbT, symbols: ['BUSDT'], snapshotTimeoutMs: 1000 });
+  t.after(async () => {
+    await arb.stop();
+    for (const tr of [arbT, colT, tapT]) await tr.close();
+  });
+  const requests: SnapshotRequest[] = [];
+  const ctl = await tapT.subscriber('book', ['ctl.snapshot.']);
+  void (async () => {
+    for await (const m of ctl) requests.push(decodeAny(m.payload) as SnapshotRequest);
+  })();
+  await arb.start();
+  const pub = await colT.publisher('ingest');
+  for (const id of ['a', 'b'])
+    for (let seq = 10; seq < 13; seq++) pub.send(topics.raw('binance', 'BUSDT'), rawDelta('BUSDT', seq, id));
+  await waitFor(() => requests.length >= 2, 3000, 'the first request and its fast retry');
+  const asked = requests[0].collector;
+  const word = (m: Record<string, unknown>) =>
+    pub.send(
+      topics.status(asked),
+      encode({ v: 1, type: 'snapshot-status', venue: 'binance', symbol: 'BUSDT', collector: asked, ...m }),
+    );
+  // both collectors are out of weight for a while (so nothing moves), and the one asked says when this goes
+  pub.send(
+    topics.status(asked === 'a' ? 'b' : 'a'),
+    encode({
+      v: 1,
+      type: 'snapshot-status',
+      venue: 'binance',
+      symbol: 'BUSDT',
+      collector: asked === 'a' ? 'b' : 'a',
+      state: 'queued',
+      reason: 'rate limit',
+      etaMs: 20_000,
+    }),
+  );
+  word({ state: 'queued', reason: 'rate limit', etaMs: 5000 });
+  // then the fast retry's answer: the request is in hand
+  word({ state: 'queued', reason: 'in progress', etaMs: 0 });
+  const n = requests.length;
+  await sleep(3000); // three snapshot timeouts: without the hold, retries would go out
+  assert.equal(requests.length, n, `held for the eta: ${requests.slice(n).map((r) => r.collector)}`);
+});
