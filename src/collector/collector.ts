@@ -126,6 +126,53 @@ export class Collector {
   /** Which connection carries a symbol. */
   private readonly connectionOf = new Map<string, VenueConnection>();
   private readonly limiter: WeightLimiter;
+  /**
+   * REST requests waiting for weight, first come first served: each window's room goes to the head of the
+   * line, so a request's place says when it will go (WeightLimiter.delayInLine), which is what the arbiters
+   * are told; one that leaves (cancelled: moved to another collector) lets the ones behind move up.
+   */
+  private readonly line: { weight: number; go: (done: ((doneMs: number) => void) | undefined) => void }[] = [];
+  private lineTimer: NodeJS.Timeout | undefined;
+  private weightInLine = 0;
+  private readonly pumpLine = (): void => {
+    clearTimeout(this.lineTimer);
+    this.lineTimer = undefined;
+    while (this.line.length > 0) {
+      const head = this.line[0];
+      const wait = this.limiter.delayFor(head.weight, Date.now());
+      if (wait > 0) {
+        this.lineTimer = setTimeout(this.pumpLine, wait);
+        return;
+      }
+      this.line.shift();
+      this.weightInLine -= head.weight;
+      head.go(this.limiter.take(head.weight, Date.now())); // taken here, so the next head sees it spent
+    }
+  };
+
+  /** Wait for this request's turn in the REST line; the weight is taken when it comes. undefined: cancelled or stopping. */
+  private turn(weight: number, signal?: AbortSignal): Promise<((doneMs: number) => void) | undefined> {
+    if (this.line.length === 0 && this.limiter.delayFor(weight, Date.now()) === 0)
+      return Promise.resolve(this.limiter.take(weight, Date.now()));
+    return new Promise((resolve) => {
+      const entry = { weight, go: resolve };
+      this.line.push(entry);
+      this.weightInLine += weight;
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const i = this.line.indexOf(entry);
+          if (i < 0) return;
+          this.line.splice(i, 1);
+          this.weightInLine -= weight;
+          resolve(undefined);
+          if (i === 0) this.pumpLine();
+        },
+        { once: true },
+      );
+      if (this.lineTimer === undefined) this.pumpLine();
+    });
+  }
   private readonly rest: RestClient;
   private readonly inflight = new Set<string>();
   /** Snapshot requests still waiting for REST weight, by symbol: an arbiter may move them elsewhere (cancel). */
@@ -459,19 +506,21 @@ export class Collector {
     what = '',
     budget?: BudgetWait,
   ): Promise<HttpAnswer | undefined> {
-    let wait = this.limiter.delayFor(weight, Date.now());
-    if (wait > 0)
-      this.log.debug({ what, waitMs: wait, blocked: this.limiter.blocked > Date.now() }, 'REST delayed by rate limit');
-    while (wait > 0 && !this.stopped && !budget?.cancel.signal.aborted) {
-      await sleep(wait, budget?.cancel.signal);
-      wait = this.limiter.delayFor(weight, Date.now());
+    if (this.line.length > 0 || this.limiter.delayFor(weight, Date.now()) > 0)
+      this.log.debug(
+        { what, waitMs: this.limiter.delayInLine(weight, this.weightInLine, Date.now()), inLine: this.line.length },
+        'REST delayed by rate limit',
+      );
+    const done = await this.turn(weight, budget?.cancel.signal);
+    if (done === undefined) return undefined;
+    if (this.stopped || budget?.cancel.signal.aborted) {
+      done(Date.now());
+      return undefined;
     }
-    if (this.stopped || budget?.cancel.signal.aborted) return undefined;
     if (budget) {
       budget.sent = true;
       budget.onSend();
     }
-    const done = this.limiter.take(weight, Date.now());
     this.counters.restWeight += weight;
     let res: HttpAnswer;
     try {
@@ -594,7 +643,8 @@ export class Collector {
     try {
       const req = venue.snapshotRequest(this.opts.restUrl, symbol, this.opts.snapshotLimit);
       // the arbiter waits for a request this collector has in hand instead of asking another collector
-      const wait = this.limiter.delayFor(req.weight, Date.now());
+      // (its place in the line: the requests already waiting go first)
+      const wait = this.limiter.delayInLine(req.weight, this.weightInLine, Date.now());
       if (wait > 0) this.snapshotStatus(symbol, 'queued', 'rate limit', wait);
       const res = await this.restGet(req.url, req.weight, timeoutMs, symbol, budget);
       if (res === undefined) {
@@ -681,6 +731,10 @@ export class Collector {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     for (const t of this.resyncDeferred.values()) clearTimeout(t);
+    // requests waiting for weight end now (undefined: no answer)
+    clearTimeout(this.lineTimer);
+    for (const w of this.line.splice(0)) w.go(undefined);
+    this.weightInLine = 0;
     for (const c of this.connections) c.stop();
     this.rest.close();
     this.publishStatus();
@@ -696,19 +750,6 @@ interface BudgetWait {
   sent: boolean;
   /** Called when the request is sent (no longer cancellable). */
   onSend: () => void;
-}
-
-/** Resolves after ms, or at once when `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((r) => {
-    const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      r();
-    }
-  });
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

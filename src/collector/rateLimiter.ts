@@ -50,6 +50,20 @@ export class WeightLimiter {
     return (this.windowOf(nowMs) + 1) * this.windowMs + this.skewMs - nowMs;
   }
 
+  /**
+   * ms until a request of this weight may go when `ahead` weight already waits in line before it (0 = now):
+   * past the window's room, the line fills whole windows in turn. delayFor tells every waiter "the next
+   * window", which holds only the first window's worth of them: the others' arbiters, told too soon, ask
+   * another collector as well and the book is fetched twice.
+   */
+  delayInLine(weight: number, ahead: number, nowMs: number): number {
+    const room = Math.max(0, this.limit - this.used(nowMs));
+    const blocked = nowMs < this.blockedUntil ? this.blockedUntil - nowMs : 0;
+    if (ahead + weight <= room) return blocked;
+    const windows = Math.ceil((ahead + weight - room) / this.limit);
+    return Math.max(blocked, (this.windowOf(nowMs) + windows) * this.windowMs + this.skewMs - nowMs);
+  }
+
   /** Spend `weight` now; call the result when the answer has come (or the request failed). */
   take(weight: number, nowMs: number): (doneMs: number) => void {
     const r = { w: weight, t0: nowMs, t1: Infinity };

@@ -88,3 +88,15 @@ test('stable fractions differ per collector id and stay put', () => {
   assert.notEqual(stableFraction('a'), stableFraction('b'));
   assert.ok(stableFraction('collector-1') >= 0 && stableFraction('collector-1') < 1);
 });
+
+test('delayInLine: a request behind others waits for the window its place falls in', () => {
+  const l = new WeightLimiter(100, 60_000, 0);
+  const t = 60_000 * 10 + 1000; // 1 s into a window
+  l.take(60, t);
+  assert.equal(l.delayInLine(10, 0, t), 0, 'room now');
+  assert.equal(l.delayInLine(10, 30, t), 0, '30 ahead and 10 fit in the 40 left');
+  assert.equal(l.delayInLine(10, 40, t), 59_000, 'past the room: the next window');
+  assert.equal(l.delayInLine(10, 130, t), 59_000, '40 of the line now, 100 in the next: the next holds it');
+  assert.equal(l.delayInLine(10, 135, t), 119_000, 'past the next window too: the one after');
+  assert.equal(l.delayFor(10, t), 0, 'delayFor knows nothing of a line');
+});
