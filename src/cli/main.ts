@@ -329,8 +329,15 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('arbitra
     '--metrics <[host:]port>',
     'serve Prometheus metrics (/metrics, /healthz) here; default off (config arbiter.metrics)',
   )
+  .option(
+    '--confirm',
+    "replica venues' books (kraken, coinbase, gemini-v2): publish a state once a second feed's copy reached it, " +
+      'never a corrupted first copy, at some latency (config venues.<id>.publish: confirmed; default first arrival)',
+  )
   .action(async (o: Opts) => {
+    const publish = o.confirm === true ? 'confirmed' : undefined;
     const cfg = config(o, {
+      venues: publish === undefined ? undefined : Object.fromEntries(VENUE_IDS.map((v) => [v, { publish }])),
       arbiter: {
         id: o.id as string | undefined,
         peers: o.peers as string[] | undefined,
