@@ -573,7 +573,25 @@ class BookHandler implements ArbiterSink {
         feedsRefused: this.core.counters.feedsRefused,
       },
       feeds,
+      ...this.confirmationStats(),
       memory,
+    };
+  }
+
+  /** A replica book published 'confirmed': its counts and wait (ArbiterStats.confirmation). */
+  private confirmationStats(): Pick<ArbiterStats, 'confirmation'> {
+    const core = this.core;
+    if (!(core instanceof ReplicaArbiter) || core.publishPolicy !== 'confirmed') return {};
+    const k = core.counters;
+    const t = core.confirmation();
+    return {
+      confirmation: {
+        confirmed: k.confirmed,
+        alone: k.publishedAlone,
+        vouched: k.vouched,
+        waitP50: t.p50Us,
+        waitP99: t.p99Us,
+      },
     };
   }
 }

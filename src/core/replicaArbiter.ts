@@ -538,6 +538,10 @@ export class ReplicaArbiter implements BookCore {
     };
   }
 
+  get publishPolicy(): PublishPolicy {
+    return this.confirmMode ? 'confirmed' : 'first';
+  }
+
   /** 'confirmed': how long the last 1024 confirmed states waited for their second copy (µs). */
   confirmation(): ConfirmationTimes {
     const t = this.confirmTimes.percentiles();
