@@ -26,7 +26,11 @@
  *     published and the feeds that followed the old book are resynced. (Copies are evidence: that is how a
  *     feed's silent corruption is caught where the venue has no checksum, or past the levels its checksum
  *     covers. A feed corrupted while it is the first to deliver can be published before another copy
- *     disagrees; the venue's checksum prevents it where there is one.)
+ *     disagrees; the venue's checksum prevents it where there is one, and so does publish: 'confirmed'.)
+ * publish: 'confirmed' (PublishPolicy) changes the second case only: the step is held as the feed's pending
+ * step (ReplicaFeed.pending) until another feed's copy reaches the same state (confirmedBy), unless the
+ * venue's checksum vouches for it or no other feed has a book; copies that stay apart are resynced
+ * (judgePending). What is published is still the first copy's message, or one delta for several steps.
  *   States are placed by seq, not by hash alone: a book can come back to an earlier state (a level set,
  *   then removed), so a feed's position in the log (ReplicaFeed.at) is followed forward from where it was.
  * The consolidated numbering is the arbiter's own (firstSeq, +1 per delta): two arbiters number a replica
