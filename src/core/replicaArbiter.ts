@@ -701,6 +701,15 @@ export class ReplicaArbiter implements BookCore {
       this.publishSteps(g, steps, f, nowMs);
       return true;
     }
+    // a feed out of step whose book is in this state already (it reached it off the published path, before)
+    for (const g of this.feeds.values()) {
+      if (g === f || !g.synced || g.pending.length > 0 || !Number.isNaN(g.at) || g.book.hash !== hash) continue;
+      this.counters.confirmed++;
+      if (f.pending.length > 0) this.publishSteps(f, f.pending.splice(0), f, nowMs);
+      else this.publishDifference(f, recvTime, nowMs);
+      this.inStep(g, this.head);
+      return true;
+    }
     return false;
   }
 
@@ -718,14 +727,16 @@ export class ReplicaArbiter implements BookCore {
     const last = steps[steps.length - 1];
     let bids = steps.length === 1 ? last.bids : latest(steps.map((st) => st.bids));
     let asks = steps.length === 1 ? last.asks : latest(steps.map((st) => st.asks));
-    const before = this.cons.book.snapshot();
     this.cons.apply(bids, asks);
     if (this.cons.hash !== last.hash) {
-      // cannot happen unless two states shared a hash: publish the difference to the holder's book instead
+      // cannot happen unless two states shared a hash: the difference to the holder's book follows, in one delta
+      const from = this.cons.book.snapshot();
       const to = holder.book.book.snapshot();
-      bids = difference(before.bids, to.bids);
-      asks = difference(before.asks, to.asks);
-      this.cons.reset(to.bids, to.asks);
+      const fixBids = difference(from.bids, to.bids);
+      const fixAsks = difference(from.asks, to.asks);
+      this.cons.apply(fixBids, fixAsks);
+      bids = latest([bids, fixBids]);
+      asks = latest([asks, fixAsks]);
     }
     g.won++;
     this.emit(g, bids, asks, last.exchTime, last.recvTime, nowMs);
@@ -835,19 +846,25 @@ export class ReplicaArbiter implements BookCore {
     this.fail(f, 'diverged', nowMs, detail);
   }
 
-  /** Publish the difference that makes the consolidated book the feed's. */
+  /** Publish the difference that makes the consolidated book the feed's (counted: catchUps). */
   private catchUp(f: ReplicaFeed, recvTime: number, nowMs: number): void {
+    if (this.publishDifference(f, recvTime, nowMs)) this.counters.catchUps++;
+  }
+
+  /** The difference that makes the consolidated book the feed's, published if not empty; the feed in step. */
+  private publishDifference(f: ReplicaFeed, recvTime: number, nowMs: number): boolean {
     const from = this.cons.book.snapshot();
     const to = f.book.book.snapshot();
     const bids = difference(from.bids, to.bids);
     const asks = difference(from.asks, to.asks);
-    if (bids.length > 0 || asks.length > 0) {
+    const any = bids.length > 0 || asks.length > 0;
+    if (any) {
       this.cons.apply(bids, asks);
-      this.counters.catchUps++;
       f.won++;
       this.emit(f, bids, asks, 0, Number.isNaN(recvTime) ? 0 : recvTime, nowMs);
     }
     this.inStep(f, this.head);
+    return any;
   }
 
   private emit(f: ReplicaFeed, bids: Level[], asks: Level[], exchTime: number, recvTime: number, nowMs: number): void {

@@ -314,7 +314,10 @@ interface Scenario {
  */
 function confirmedScenario({ ops, feeds, order, faults }: Scenario): void {
   const p: Published = { deltas: [], resets: [], requests: [] };
-  const core = new ReplicaArbiter('coinbase', 'BTC-USD', sinkOf(p), { publish: 'confirmed', divergeMs: 40 });
+  // Feeds' lag is arbitrary here (any interleaving) while a real feed lags far less than divergeMs: as in
+  // replicaArbiter.test.ts's property, judgements by time are left out (disputes are tested above); copies
+  // apart meet again when the venue sends every level once more.
+  const core = new ReplicaArbiter('coinbase', 'BTC-USD', sinkOf(p), { publish: 'confirmed', divergeMs: 1e9 });
   const v = new Venue();
   v.apply([[100, 1]], [[101, 1]]);
   const first = key(v.book);
@@ -385,8 +388,12 @@ function confirmedScenario({ ops, feeds, order, faults }: Scenario): void {
   }
   const seen = follow(p);
   assert.equal(seen.at(-1), v.states.at(-1), 'ends equal to the venue');
-  const silent = faults.some((x) => x.kind !== 'bus' && x.feed < feeds && x.at < ops.length);
-  if (!silent || (feeds >= 2 && core.counters.publishedAlone === 0 && core.counters.catchUps === 0)) {
+  // feeds whose book went silently wrong (two that lost the same message agree: no copy can tell)
+  const wrongFeeds = new Set(
+    faults.filter((x) => x.kind !== 'bus' && x.feed < feeds && x.at < ops.length).map((x) => x.feed),
+  );
+  const oneFeedsWord = core.counters.publishedAlone > 0 || core.counters.catchUps > 0;
+  if (wrongFeeds.size === 0 || (feeds >= 2 && wrongFeeds.size === 1 && !oneFeedsWord)) {
     const venueStates = new Set([first, ...v.states]);
     for (const st of seen) assert.ok(venueStates.has(st), `a state the venue never had: ${st}`);
   }
