@@ -47,12 +47,11 @@ import {
   DEFAULT_MAX_BOOK_LEVELS,
 } from './arbiter.js';
 import type { BookCore } from './bookCore.js';
-import { HashedBook } from './hashedBook.js';
+import { HashedBook, type Truncated } from './hashedBook.js';
 import type { BookIntegrity } from './integrity.js';
 import { LagWindow } from './lag.js';
 import { cover, coverStart } from './sequence.js';
 import type { BookDelta, BookSnapshot, Level } from './types.js';
-import type { Truncated } from './hashedBook.js';
 
 /**
  * When a feed's new state is published. 'first' (the default): the first copy to reach it, at once (lowest
