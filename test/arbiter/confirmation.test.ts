@@ -66,7 +66,10 @@ test('publish confirmed: the stats count the states confirmed by the second copy
   assert.equal(s.confirmation.vouched, 0);
   assert.ok(s.confirmation.waitP99 >= 10_000, `waited for b (20 ms later): ${s.confirmation.waitP99} µs`);
   assert.match(scrape, /book_confirmation_total\{venue="coinbase",symbol="BTC-USD",how="confirmed"\} 2/);
-  assert.match(scrape, /book_confirmation_wait_seconds\{venue="coinbase",symbol="BTC-USD",quantile="0.99"\} (0\.0[1-9]|0\.[1-9]|[1-9])/);
+  assert.match(
+    scrape,
+    /book_confirmation_wait_seconds\{venue="coinbase",symbol="BTC-USD",quantile="0.99"\} (0\.0[1-9]|0\.[1-9]|[1-9])/,
+  );
 });
 
 test('publish first: no confirmation entry', async (t) => {
