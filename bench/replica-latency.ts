@@ -13,13 +13,16 @@
  * --corrupt-rate, default 0.01: one level's size changed, the venue's checksum kept), so the leader fails by
  * checksum regularly and is resynced; the arbiter core's failover times (ReplicaArbiter.failover(): the
  * leader's failure -> the next consolidated delta from another feed) are printed after the table.
+ * With --publish confirmed, the arbiter publishes a state once both feeds' copies reached it (docs/venues.md,
+ * "Publication"): the consolidated publish then waits for the later copy where the venue's checksum does not
+ * vouch for the message; the confirmation counts and waits are printed after the table.
  *   node dist/bench/replica-latency.js [--venue kraken] [--rate 200] [--seconds 20] [--jitter 10]
- *     [--faults corrupt [--corrupt-rate 0.01]]
+ *     [--faults corrupt [--corrupt-rate 0.01]] [--publish first|confirmed]
  */
 import { ExchangeSimulator, type VenueId } from '../src/sim/index.js';
 import { Collector } from '../src/collector/collector.js';
 import { ArbiterService, type ArbiterProbe } from '../src/arbiter/service.js';
-import { ReplicaArbiter } from '../src/core/replicaArbiter.js';
+import { ReplicaArbiter, type PublishPolicy } from '../src/core/replicaArbiter.js';
 import { subscribe } from '../src/client/subscribe.js';
 import { nowMicros } from '../src/core/clock.js';
 import { ZmqTransport } from '../src/transport/zeromq.js';
@@ -70,6 +73,9 @@ export interface ReplicaLatencyResult {
     checksumMismatches: number;
     catchUps: number;
   };
+  /** The arbiter's publication policy, and under 'confirmed' its counts and the confirmation wait (µs). */
+  publish: PublishPolicy;
+  confirmation: { confirmed: number; alone: number; vouched: number; p50: number; p99: number; samples: number };
 }
 
 /** Every delta copy reaching the arbiter: which event (E) and when it was received and arrived, per feed. */
@@ -93,6 +99,8 @@ export async function benchReplicaLatency(o: {
   warmupS?: number;
   /** Probability each collector's copy of an event is corrupted (FaultProfile.corruptRate). Default 0. */
   corruptRate?: number;
+  /** The arbiter's publication policy (default 'first'). */
+  publish?: PublishPolicy;
 }): Promise<ReplicaLatencyResult> {
   const adapter = findVenue(o.venue);
   if (adapter?.merge !== 'replica') throw new Error(`${o.venue} is not merged as replicas (VenueAdapter.merge)`);
@@ -124,6 +132,7 @@ export async function benchReplicaLatency(o: {
     symbols: [symbol],
     probe: copies,
     logger: silentLogger,
+    publish: { [o.venue]: o.publish ?? 'first' },
   });
   await arbiter.start();
   const collectors: Collector[] = [];
@@ -182,6 +191,15 @@ export async function benchReplicaLatency(o: {
     standby: { p50: fo.standbyP50Us, p99: fo.standbyP99Us, samples: fo.standbySamples },
     checksumMismatches: core.counters.checksumMismatches,
     catchUps: core.counters.catchUps,
+  };
+  const wait = core.confirmation();
+  const confirmation = {
+    confirmed: core.counters.confirmed,
+    alone: core.counters.publishedAlone,
+    vouched: core.counters.vouched,
+    p50: wait.p50Us,
+    p99: wait.p99Us,
+    samples: wait.samples,
   };
   for (const c of collectors) await c.stop();
   await arbiter.stop();
@@ -243,6 +261,8 @@ export async function benchReplicaLatency(o: {
     gaps: gaps - gapsBefore,
     corruptRate,
     failover,
+    publish: core.publishPolicy,
+    confirmation,
   };
 }
 
@@ -251,6 +271,7 @@ export function formatReplicaLatency(r: ReplicaLatencyResult): string {
   const row = (name: string, hop: string, p: Pct) =>
     `${name.padEnd(13)} ${hop.padEnd(44)} ${String(p.count).padStart(6)} ${ms(p.p50).padStart(9)} ${ms(p.p99).padStart(9)} ${ms(p.p999).padStart(9)}`;
   const out = [
+    `publish: ${r.publish}`,
     `${r.venue} ${r.symbol}, ${r.rate} events/s for ${r.seconds} s; collectors a and b each through their own simulator profile: uniform jitter [0, ${r.jitterMs}) ms, drawn independently (it delays, never reorders)`,
     `send time: the simulator's µs clock when it handed the event to the sockets, matched to each copy by the event time E (the message's timestamp; 1 ms resolution, a key only)`,
     `events sent in window ${r.sent}; both feeds carried the same messages (same E sequence): ${r.sameMessages ? 'yes' : 'NO'}; unmatched E ${r.unmatched}; untimed consolidated deltas (no E: catch-ups) ${r.untimed}; client gaps ${r.gaps}`,
@@ -276,6 +297,11 @@ export function formatReplicaLatency(r: ReplicaLatencyResult): string {
       `failover (leader's failure -> next consolidated delta from another feed, whole run): count ${f.count}, p50 ${ms(f.p50)}, p99 ${ms(f.p99)} (over the last ${f.samples})`,
       `  of which the other feed was in step when the leader failed: ${f.standby.samples}, p50 ${ms(f.standby.p50)}, p99 ${ms(f.standby.p99)}; the rest waited for a feed's fresh snapshot`,
     );
+  const c = r.confirmation;
+  if (r.publish === 'confirmed')
+    out.push(
+      `confirmed publication (whole run): states confirmed by the second copy ${c.confirmed}, vouched for by the checksum ${c.vouched}, published alone ${c.alone}; confirmation wait (first copy -> second) p50 ${ms(c.p50)}, p99 ${ms(c.p99)} (over the last ${c.samples})`,
+    );
   return out.join('\n');
 }
 
@@ -296,7 +322,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     seconds: num('--seconds', 20),
     jitterMs: num('--jitter', 10),
     corruptRate: 0,
+    publish: (arg('--publish') ?? 'first') as PublishPolicy,
   };
+  if (o.publish !== 'first' && o.publish !== 'confirmed') throw new Error(`--publish: first or confirmed`);
   const faults = arg('--faults');
   if (faults === 'corrupt') o.corruptRate = num('--corrupt-rate', 0.01);
   else if (faults !== undefined) throw new Error(`--faults: only 'corrupt' is known`);

@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import { BookArbiter, type ArbiterSink, type FeedErrorKind } from '../core/arbiter.js';
 import type { BookCore } from '../core/bookCore.js';
-import { ReplicaArbiter } from '../core/replicaArbiter.js';
+import { ReplicaArbiter, type PublishPolicy } from '../core/replicaArbiter.js';
 import type { BookIntegrity } from '../core/integrity.js';
 import { DEFAULT_VENUE, bookKeyOf, findVenue, venue as venueAdapter } from '../venues/index.js';
 import { BookReplica } from '../core/replica.js';
@@ -97,6 +97,11 @@ export interface ArbiterServiceOptions {
   feedEvictMs?: number;
   /** A book position no other feed reached this long while they kept delivering below it was forged (default 10000). */
   leadTimeoutMs?: number;
+  /**
+   * Per venue id: when a replica venue's book state is published (ReplicaArbiter's PublishPolicy): 'first'
+   * (absent) or 'confirmed' (a second feed's copy reached it). Sequenced venues publish first arrivals.
+   */
+  publish?: Record<string, PublishPolicy | undefined>;
   /** Share the books with the other instances of this consumer group, exactly once (Kafka bus only). */
   group?: string;
   /** Sees every delta copy's arrival (benchmark instrumentation installs one: src/bench-hooks/). */
@@ -244,6 +249,7 @@ class BookHandler implements ArbiterSink {
             feedLiveMs: svc.feedTimeout,
             maxFeeds: svc.opts.maxFeeds,
             feedEvictMs: svc.opts.feedEvictMs,
+            publish: svc.opts.publish?.[venue],
           })
         : this.sequenced(adapter, svc);
   }
@@ -578,7 +584,25 @@ class BookHandler implements ArbiterSink {
         feedsRefused: this.core.counters.feedsRefused,
       },
       feeds,
+      ...this.confirmationStats(),
       memory,
+    };
+  }
+
+  /** A replica book published 'confirmed': its counts and wait (ArbiterStats.confirmation). */
+  private confirmationStats(): Pick<ArbiterStats, 'confirmation'> {
+    const core = this.core;
+    if (!(core instanceof ReplicaArbiter) || core.publishPolicy !== 'confirmed') return {};
+    const k = core.counters;
+    const t = core.confirmation();
+    return {
+      confirmation: {
+        confirmed: k.confirmed,
+        alone: k.publishedAlone,
+        vouched: k.vouched,
+        waitP50: t.p50Us,
+        waitP99: t.p99Us,
+      },
     };
   }
 }

@@ -259,6 +259,7 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
     maxFeeds: cfg.arbiter.maxFeeds,
     feedEvictMs: cfg.arbiter.feedEvictMs,
     leadTimeoutMs: cfg.arbiter.leadTimeoutMs,
+    publish: Object.fromEntries(Object.entries(cfg.venues).map(([id, v]) => [id, v.publish])),
     peers,
     probe,
     logger: log,

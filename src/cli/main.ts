@@ -44,6 +44,11 @@ function config(o: Opts, extra: DeepPartial<Config> = {}): Config {
   return loadConfig(o.config as string | undefined, deepAssign(ov, extra));
 }
 
+/** --confirm: every venue's `publish: confirmed` (only replica venues' books look at it). */
+function confirmedVenues(o: Opts): DeepPartial<Config>['venues'] {
+  return o.confirm === true ? Object.fromEntries(VENUE_IDS.map((v) => [v, { publish: 'confirmed' }])) : undefined;
+}
+
 function deepAssign(a: Record<string, unknown>, b: Record<string, unknown>): DeepPartial<Config> {
   for (const [k, v] of Object.entries(b)) {
     if (v === undefined) continue;
@@ -114,9 +119,14 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo'))
     'most book rows in the view of several books (default: what fits the terminal); the books not synced come first',
     positive('--rows'),
   )
+  .option(
+    '--confirm',
+    "the arbiter publishes replica venues' states once confirmed by a second copy (arbitrate --confirm)",
+  )
   .action(async (o: Opts) => {
     const venues = o.venues === undefined ? undefined : demoVenues(o.venues as string);
     const cfg = config(o, {
+      venues: confirmedVenues(o),
       sim: { port: o.simPort as number | undefined },
       recorder: {
         dir: o.recordDir as string | undefined,
@@ -329,8 +339,14 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('arbitra
     '--metrics <[host:]port>',
     'serve Prometheus metrics (/metrics, /healthz) here; default off (config arbiter.metrics)',
   )
+  .option(
+    '--confirm',
+    "replica venues' books (kraken, coinbase, gemini-v2): publish a state once a second feed's copy reached it, " +
+      'never a corrupted first copy, at some latency (config venues.<id>.publish: confirmed; default first arrival)',
+  )
   .action(async (o: Opts) => {
     const cfg = config(o, {
+      venues: confirmedVenues(o),
       arbiter: {
         id: o.id as string | undefined,
         peers: o.peers as string[] | undefined,

@@ -85,6 +85,11 @@ export interface VenueConfig {
   snapshotSource?: 'rest' | 'websocket';
   /** This venue's symbols (venue spelling); the default venue's are the top-level `symbols`. */
   symbols?: string[];
+  /**
+   * When the arbiter publishes a book state of a replica venue (Kraken, Coinbase, Gemini v2): the first copy's
+   * arrival (absent, 'first') or once a second feed's copy confirmed it ('confirmed'; PublishPolicy).
+   */
+  publish?: 'first' | 'confirmed';
 }
 
 /** @deprecated the binance entry of Config.venues; kept for code written against one venue. */
@@ -430,6 +435,7 @@ const venueSchema = (a: VenueAdapter) =>
     snapshotLimit: intIn(1, 5000).default(a.defaultSnapshotLimit),
     snapshotSource: oneOf(['rest', 'websocket']).optional(),
     symbols: symbolList.optional(),
+    publish: oneOf(['first', 'confirmed']).optional(),
   });
 
 const collectorSchema = z

@@ -704,6 +704,12 @@ export class OrderBook {
     return s.n === 0 ? NaN : s.priceAt(s.n - 1);
   }
 
+  /** The price of a side's level at `rank` (0: the best) without allocating; NaN past the side's depth. */
+  priceAtRank(side: 'bid' | 'ask', rank: number): number {
+    const s = side === 'bid' ? this.bidSide : this.askSide;
+    return rank < s.n ? s.priceAt(s.n - 1 - rank) : NaN;
+  }
+
   /** Top n levels per side, best first. */
   top(n: number): BookLevels {
     return { bids: this.bidSide.top(n), asks: this.askSide.top(n) };

@@ -26,7 +26,11 @@
  *     published and the feeds that followed the old book are resynced. (Copies are evidence: that is how a
  *     feed's silent corruption is caught where the venue has no checksum, or past the levels its checksum
  *     covers. A feed corrupted while it is the first to deliver can be published before another copy
- *     disagrees; the venue's checksum prevents it where there is one.)
+ *     disagrees; the venue's checksum prevents it where there is one, and so does publish: 'confirmed'.)
+ * publish: 'confirmed' (PublishPolicy) changes the second case only: the step is held as the feed's pending
+ * step (ReplicaFeed.pending) until another feed's copy reaches the same state (confirmedBy), unless the
+ * venue's checksum vouches for it or no other feed has a book; copies that stay apart are resynced
+ * (judgePending). What is published is still the first copy's message, or one delta for several steps.
  *   States are placed by seq, not by hash alone: a book can come back to an earlier state (a level set,
  *   then removed), so a feed's position in the log (ReplicaFeed.at) is followed forward from where it was.
  * The consolidated numbering is the arbiter's own (firstSeq, +1 per delta): two arbiters number a replica
@@ -46,11 +50,20 @@ import {
   DEFAULT_MAX_BOOK_LEVELS,
 } from './arbiter.js';
 import type { BookCore } from './bookCore.js';
-import { HashedBook } from './hashedBook.js';
+import { HashedBook, type Truncated } from './hashedBook.js';
 import type { BookIntegrity } from './integrity.js';
 import { LagWindow } from './lag.js';
 import { cover, coverStart } from './sequence.js';
 import type { BookDelta, BookSnapshot, Level } from './types.js';
+
+/**
+ * When a feed's new state is published. 'first' (the default): the first copy to reach it, at once (lowest
+ * latency; a copy corrupted on the wire that arrives first is published until another copy disagrees).
+ * 'confirmed': once a second feed's copy reached the same state, so a corrupted copy is never published;
+ * at once when the venue's checksum covers every level the message changed (Kraken's top 10), or when no
+ * other feed has a book to compare with (docs/venues.md, "Publication").
+ */
+export type PublishPolicy = 'first' | 'confirmed';
 
 export interface ReplicaArbiterOptions {
   /** The venue's checksum (Kraken): feeds' books keep level strings and every message carrying one is verified. */
@@ -75,6 +88,8 @@ export interface ReplicaArbiterOptions {
   maxLevels?: number;
   /** Published states remembered (a feed further behind than this many states is judged out of step). Default 4096. */
   historySize?: number;
+  /** When a state is published: the first copy's arrival (default) or a second copy's (PublishPolicy). */
+  publish?: PublishPolicy;
 }
 
 export interface ReplicaCounters extends ArbiterCounters {
@@ -86,6 +101,34 @@ export interface ReplicaCounters extends ArbiterCounters {
   feedGaps: number;
   /** Times the leader (the feed that published the last consolidated delta) failed and another feed published next. */
   failovers: number;
+  /** 'confirmed': states published when a second feed's copy reached them (each waited for it). */
+  confirmed: number;
+  /**
+   * 'confirmed': states published on one feed's word: no other feed had a book to compare with, or the
+   * others stayed silent for divergeMs after it.
+   */
+  publishedAlone: number;
+  /** 'confirmed': messages published at once, the venue's checksum covering every level they changed. */
+  vouched: number;
+}
+
+/** ReplicaArbiter.confirmation(): how long confirmed states waited for their second copy, µs. */
+export interface ConfirmationTimes {
+  p50Us: number;
+  p99Us: number;
+  samples: number;
+}
+
+/** A feed's step that no second copy confirmed yet ('confirmed' publication): what publishing it takes. */
+interface PendingStep {
+  hash: number;
+  /** The message's levels and the deletes of levels its truncation removed. */
+  bids: Level[];
+  asks: Level[];
+  exchTime: number;
+  recvTime: number;
+  /** When it arrived (the arbiter's ms). */
+  atMs: number;
 }
 
 /** ReplicaArbiter.failover(): percentiles of failover times, µs. */
@@ -130,6 +173,11 @@ class ReplicaFeed {
   outOfStepMessages = 0;
   /** It was resynced for disagreeing: if its fresh book disagrees too, the venue's book is believed. */
   suspect = false;
+  /**
+   * 'confirmed': its steps past the consolidated state (at === head) that no other copy reached yet, oldest
+   * first; its book is in the last one's state.
+   */
+  pending: PendingStep[] = [];
   readonly lag = new LagWindow();
 
   constructor(
@@ -170,6 +218,9 @@ const JUDGE_AFTER_MESSAGES = 2;
 
 type FailKind = 'gap' | 'checksum' | 'crossed' | 'diverged' | 'oversize';
 
+/** Most unconfirmed steps a feed holds: one this far ahead of every other copy is resynced. */
+const MAX_PENDING = 1024;
+
 export class ReplicaArbiter implements BookCore {
   readonly counters: ReplicaCounters = {
     ...newArbiterCounters(),
@@ -177,6 +228,9 @@ export class ReplicaArbiter implements BookCore {
     catchUps: 0,
     feedGaps: 0,
     failovers: 0,
+    confirmed: 0,
+    publishedAlone: 0,
+    vouched: 0,
   };
   private readonly cons: HashedBook;
   private built = false;
@@ -222,6 +276,12 @@ export class ReplicaArbiter implements BookCore {
    */
   private readonly failoverTimes = new LagWindow();
   private readonly standbyFailoverTimes = new LagWindow();
+  /** publish: 'confirmed'. */
+  private readonly confirmMode: boolean;
+  /** From a state's first copy to its confirmation by a second, µs. */
+  private readonly confirmTimes = new LagWindow();
+  /** Set while several disputed feeds are failed together: none of them is left to publish alone meanwhile. */
+  private holdRelease = false;
 
   constructor(
     readonly venue: string,
@@ -240,6 +300,7 @@ export class ReplicaArbiter implements BookCore {
     this.maxFeeds = opts.maxFeeds ?? 64;
     this.feedEvictMs = opts.feedEvictMs ?? 300_000;
     this.divergeMs = opts.divergeMs ?? 1000;
+    this.confirmMode = opts.publish === 'confirmed';
     let size = 1;
     while (size < (opts.historySize ?? 4096)) size *= 2;
     this.historySize = size;
@@ -319,7 +380,7 @@ export class ReplicaArbiter implements BookCore {
     f.seq = ev.last;
     const pre = f.book.hash;
     const info = ev.integrity;
-    f.book.apply(ev.bids, ev.asks, this.keepStrings && info ? info : undefined);
+    const cut = f.book.apply(ev.bids, ev.asks, this.keepStrings && info ? info : undefined);
     if (!this.verified(f, info?.checksum, nowMs)) return;
     f.lastValidMs = nowMs;
     const post = f.book.hash;
@@ -328,6 +389,10 @@ export class ReplicaArbiter implements BookCore {
       return;
     }
     if (post === pre) return; // changed nothing (a level beyond the depth, a repeated size)
+    if (this.confirmMode && (f.at === this.head || f.pending.length > 0)) {
+      this.propose(f, ev, cut, post, nowMs); // a step past the consolidated state: published once confirmed
+      return;
+    }
     if (f.at === this.head) {
       this.advance(f, ev, post, nowMs); // in step at the head: the next step, first arrival
       return;
@@ -342,6 +407,7 @@ export class ReplicaArbiter implements BookCore {
       f.lag.add(ev.recvTime - this.logRecv[j & (this.historySize - 1)]);
       return;
     }
+    if (this.confirmMode && this.confirmedBy(f, post, ev.recvTime, nowMs)) return; // it meets another's step
     this.outOfStep(f, ev.recvTime, nowMs);
   }
 
@@ -361,6 +427,7 @@ export class ReplicaArbiter implements BookCore {
 
   private inStep(f: ReplicaFeed, at: number): void {
     f.at = at;
+    if (f.pending.length > 0) f.pending.length = 0;
     f.outOfStepSince = NaN;
     f.outOfStepMessages = 0;
     f.suspect = false;
@@ -385,6 +452,7 @@ export class ReplicaArbiter implements BookCore {
     }
     const info = snap.integrity;
     f.book.reset(snap.bids, snap.asks, this.keepStrings && info ? info : undefined);
+    f.pending.length = 0;
     f.synced = true; // (verified next; a failure unsyncs it again)
     if (!this.verified(f, info?.checksum, nowMs)) return;
     f.seq = snap.seq;
@@ -409,6 +477,7 @@ export class ReplicaArbiter implements BookCore {
       this.catchUp(f, snap.recvTime, nowMs);
       return;
     }
+    if (this.confirmMode && this.confirmedBy(f, f.book.hash, snap.recvTime, nowMs)) return;
     f.at = NaN;
     f.outOfStepSince = nowMs;
     f.outOfStepMessages = 0;
@@ -461,6 +530,10 @@ export class ReplicaArbiter implements BookCore {
       )
         this.judge(f, nowMs);
     }
+    if (this.confirmMode) {
+      this.judgePending(nowMs);
+      this.releaseAlone(nowMs);
+    }
   }
 
   shed(_nowMs: number): number {
@@ -509,6 +582,16 @@ export class ReplicaArbiter implements BookCore {
       standbyP99Us: standby.lagP99,
       standbySamples: standby.lagSamples,
     };
+  }
+
+  get publishPolicy(): PublishPolicy {
+    return this.confirmMode ? 'confirmed' : 'first';
+  }
+
+  /** 'confirmed': how long the last 1024 confirmed states waited for their second copy (µs). */
+  confirmation(): ConfirmationTimes {
+    const t = this.confirmTimes.percentiles();
+    return { p50Us: t.lagP50, p99Us: t.lagP99, samples: t.lagSamples };
   }
 
   // --- internals ---
@@ -595,6 +678,189 @@ export class ReplicaArbiter implements BookCore {
     if (!this.anotherInStep(f, nowMs)) this.catchUp(f, recvTime, nowMs);
   }
 
+  /**
+   * 'confirmed': the feed's message takes it one step past the consolidated state (or further past it).
+   * Published at once when the venue's checksum vouched for it; else held until a second feed's copy reaches
+   * the same state, or at once when no other feed has a book to compare with.
+   */
+  private propose(f: ReplicaFeed, ev: BookDelta, cut: Truncated, post: number, nowMs: number): void {
+    const step: PendingStep = {
+      hash: post,
+      bids: cut.bids.length === 0 ? ev.bids : ev.bids.concat(cut.bids),
+      asks: cut.asks.length === 0 ? ev.asks : ev.asks.concat(cut.asks),
+      exchTime: ev.exchTime,
+      recvTime: ev.recvTime,
+      atMs: nowMs,
+    };
+    if (f.pending.length === 0 && this.vouched(f, ev)) {
+      this.counters.vouched++;
+      this.publishSteps(f, [step], f, nowMs);
+      return;
+    }
+    if (f.pending.length >= MAX_PENDING) {
+      this.disagree(f, nowMs, `${MAX_PENDING} steps no other feed confirmed`);
+      return;
+    }
+    f.pending.push(step);
+    if (this.confirmedBy(f, post, ev.recvTime, nowMs)) return;
+    if (!this.anotherWithBook(f)) this.publishAlone(f, nowMs);
+  }
+
+  /**
+   * Whether the venue's checksum vouched for the message: it carried one (verified), and every level it
+   * changed lies within the levels the checksum covers after it (a delete too: gone from them). Only then is
+   * a corruption of the message bound to fail the checksum.
+   */
+  private vouched(f: ReplicaFeed, ev: BookDelta): boolean {
+    const integrity = this.opts.integrity;
+    if (integrity === undefined || ev.integrity === undefined) return false;
+    const book = f.book.book;
+    // the last covered price of each side (NaN: the side has fewer levels: all of it is covered)
+    const bidEdge = book.priceAtRank('bid', integrity.depth - 1);
+    for (const l of ev.bids) if (l[0] < bidEdge) return false;
+    const askEdge = book.priceAtRank('ask', integrity.depth - 1);
+    for (const l of ev.asks) if (l[0] > askEdge) return false;
+    return true;
+  }
+
+  /**
+   * 'confirmed': `f` reached a state (its book now) that another feed's unconfirmed steps reached first: two
+   * copies agree, and that feed's steps up to it are published (one delta when they are several: the states
+   * between were one copy's word only). Returns whether it did.
+   */
+  private confirmedBy(f: ReplicaFeed, hash: number, recvTime: number, nowMs: number): boolean {
+    for (const g of this.feeds.values()) {
+      if (g === f || !g.synced) continue;
+      const k = g.pending.findIndex((st) => st.hash === hash);
+      if (k < 0) continue;
+      const steps = g.pending.splice(0, k + 1);
+      const first = steps[k];
+      this.counters.confirmed++;
+      this.confirmTimes.add((nowMs - first.atMs) * 1000);
+      f.duplicates++;
+      f.lag.add(recvTime - first.recvTime);
+      f.pending.length = 0;
+      this.publishSteps(g, steps, f, nowMs);
+      return true;
+    }
+    // a feed out of step whose book is in this state already (it reached it off the published path, before)
+    for (const g of this.feeds.values()) {
+      if (g === f || !g.synced || g.pending.length > 0 || !Number.isNaN(g.at) || g.book.hash !== hash) continue;
+      this.counters.confirmed++;
+      if (f.pending.length > 0) this.publishSteps(f, f.pending.splice(0), f, nowMs);
+      else this.publishDifference(f, recvTime, nowMs);
+      this.inStep(g, this.head);
+      return true;
+    }
+    return false;
+  }
+
+  /** The feed's unconfirmed steps, published on its word alone. */
+  private publishAlone(f: ReplicaFeed, nowMs: number): void {
+    this.counters.publishedAlone += f.pending.length;
+    this.publishSteps(f, f.pending.splice(0), f, nowMs);
+  }
+
+  /**
+   * Publish `steps` (of feed `g`, from the consolidated state on) as one delta; `holder`'s book is in the
+   * last step's state. `g` stays at the new head with its further steps pending.
+   */
+  private publishSteps(g: ReplicaFeed, steps: PendingStep[], holder: ReplicaFeed, nowMs: number): void {
+    const last = steps[steps.length - 1];
+    let bids = steps.length === 1 ? last.bids : latest(steps.map((st) => st.bids));
+    let asks = steps.length === 1 ? last.asks : latest(steps.map((st) => st.asks));
+    this.cons.apply(bids, asks);
+    if (this.cons.hash !== last.hash) {
+      // cannot happen unless two states shared a hash: the difference to the holder's book follows, in one delta
+      const from = this.cons.book.snapshot();
+      const to = holder.book.book.snapshot();
+      const fixBids = difference(from.bids, to.bids);
+      const fixAsks = difference(from.asks, to.asks);
+      this.cons.apply(fixBids, fixAsks);
+      bids = latest([bids, fixBids]);
+      asks = latest([asks, fixAsks]);
+    }
+    g.won++;
+    this.emit(g, bids, asks, last.exchTime, last.recvTime, nowMs);
+    if (holder !== g) this.inStep(holder, this.head);
+    if (g.pending.length === 0) this.inStep(g, this.head);
+    else {
+      g.at = this.head;
+      g.outOfStepSince = NaN;
+      g.outOfStepMessages = 0;
+    }
+  }
+
+  /**
+   * 'confirmed': the consolidated book moved on from `fromHead` (published by another feed): where feed
+   * `h`'s unconfirmed steps stand now. Its book at a state just published: in step there; a step of its that
+   * is the new head: the rest stay pending; else its steps left the published ones: out of step, judged
+   * like any feed out of step (divergeMs).
+   */
+  private replace(h: ReplicaFeed, fromHead: number, nowMs: number): void {
+    const p = h.pending;
+    const j = this.findAfter(p[p.length - 1].hash, fromHead);
+    if (j >= 0) {
+      this.inStep(h, j);
+      return;
+    }
+    const headHash = this.logHash[this.head & (this.historySize - 1)];
+    for (let k = p.length - 2; k >= 0; k--)
+      if (p[k].hash === headHash) {
+        p.splice(0, k + 1);
+        h.at = this.head;
+        return;
+      }
+    const n = p.length;
+    p.length = 0;
+    h.at = NaN;
+    if (Number.isNaN(h.outOfStepSince)) h.outOfStepSince = nowMs;
+    h.outOfStepMessages += n;
+  }
+
+  /** Whether a feed other than `f` has a verified book ('confirmed': a copy to compare with is coming). */
+  private anotherWithBook(f: ReplicaFeed): boolean {
+    for (const g of this.feeds.values()) if (g !== f && g.synced) return true;
+    return false;
+  }
+
+  /** 'confirmed': a feed with unconfirmed steps and no other feed with a book publishes them alone. */
+  private releaseAlone(nowMs: number): void {
+    if (this.holdRelease) return;
+    for (const f of this.feeds.values())
+      if (f.synced && f.pending.length > 0 && !this.anotherWithBook(f)) this.publishAlone(f, nowMs);
+  }
+
+  /**
+   * 'confirmed': steps unconfirmed for divergeMs. Another feed's copy contradicts them (it delivered since
+   * the first of them, or holds steps of its own, or is out of step) and none reached them: the copies
+   * disagree and no copy decides which is right: every feed with unconfirmed steps is resynced (the venue's
+   * fresh books decide), none of them published meanwhile. No other copy to contradict them (the others
+   * silent since, behind): nothing to compare with: they are published alone.
+   */
+  private judgePending(nowMs: number): void {
+    let due = false;
+    let disputed = false;
+    for (const f of this.feeds.values()) {
+      if (f.pending.length === 0 || nowMs - f.pending[0].atMs < this.divergeMs) continue;
+      due = true;
+      const since = f.pending[0].atMs;
+      for (const g of this.feeds.values())
+        if (g !== f && g.synced && (g.lastValidMs >= since || g.pending.length > 0 || Number.isNaN(g.at)))
+          disputed = true;
+    }
+    if (!due) return;
+    if (!disputed) {
+      for (const f of this.feeds.values())
+        if (f.pending.length > 0 && nowMs - f.pending[0].atMs >= this.divergeMs) this.publishAlone(f, nowMs);
+      return;
+    }
+    this.holdRelease = true;
+    for (const f of this.feeds.values())
+      if (f.pending.length > 0) this.disagree(f, nowMs, 'no other copy reached its book within divergeMs');
+    this.holdRelease = false;
+  }
+
   /** Whether a feed other than `f` is verified, delivering and in step with the consolidated book. */
   private anotherInStep(f: ReplicaFeed, nowMs: number): boolean {
     for (const g of this.feeds.values())
@@ -622,19 +888,25 @@ export class ReplicaArbiter implements BookCore {
     this.fail(f, 'diverged', nowMs, detail);
   }
 
-  /** Publish the difference that makes the consolidated book the feed's. */
+  /** Publish the difference that makes the consolidated book the feed's (counted: catchUps). */
   private catchUp(f: ReplicaFeed, recvTime: number, nowMs: number): void {
+    if (this.publishDifference(f, recvTime, nowMs)) this.counters.catchUps++;
+  }
+
+  /** The difference that makes the consolidated book the feed's, published if not empty; the feed in step. */
+  private publishDifference(f: ReplicaFeed, recvTime: number, nowMs: number): boolean {
     const from = this.cons.book.snapshot();
     const to = f.book.book.snapshot();
     const bids = difference(from.bids, to.bids);
     const asks = difference(from.asks, to.asks);
-    if (bids.length > 0 || asks.length > 0) {
+    const any = bids.length > 0 || asks.length > 0;
+    if (any) {
       this.cons.apply(bids, asks);
-      this.counters.catchUps++;
       f.won++;
       this.emit(f, bids, asks, 0, Number.isNaN(recvTime) ? 0 : recvTime, nowMs);
     }
     this.inStep(f, this.head);
+    return any;
   }
 
   private emit(f: ReplicaFeed, bids: Level[], asks: Level[], exchTime: number, recvTime: number, nowMs: number): void {
@@ -643,6 +915,8 @@ export class ReplicaArbiter implements BookCore {
     this._seq = this.nextSeq(recvTime);
     this.head++;
     this.remember(this.cons.hash, recvTime);
+    if (this.confirmMode)
+      for (const h of this.feeds.values()) if (h !== f && h.pending.length > 0) this.replace(h, this.head - 1, nowMs);
     this.counters.published++;
     this.sink.publish(
       {
@@ -705,6 +979,7 @@ export class ReplicaArbiter implements BookCore {
     }
     f.synced = false;
     f.at = NaN;
+    f.pending.length = 0;
     f.outOfStepSince = NaN;
     f.unsyncedSince = nowMs;
     f.requestedAt = NaN;
@@ -713,6 +988,7 @@ export class ReplicaArbiter implements BookCore {
     if (kind !== 'gap') f.errors++;
     this.sink.feedError?.(f.id, kind === 'crossed' ? 'crossed' : 'refused', `${kind}: ${detail}`);
     this.request(f, kind === 'diverged' ? 'gap' : kind === 'oversize' ? 'overflow' : kind, nowMs);
+    if (this.confirmMode) this.releaseAlone(nowMs); // a feed left waiting for this one's copy may be alone now
   }
 
   private request(f: ReplicaFeed, reason: SnapshotRequestReason, nowMs: number): void {
@@ -749,6 +1025,13 @@ export class ReplicaArbiter implements BookCore {
         this.counters.feedsEvicted++;
       }
   }
+}
+
+/** Several messages' levels of one side as one: each price once, at its last size (in first-named order). */
+function latest(lists: readonly Level[][]): Level[] {
+  const size = new Map<number, number>();
+  for (const l of lists) for (const [p, q] of l) size.set(p, q);
+  return [...size];
 }
 
 /** The levels that turn a side `from` into `to` (both best first): changed or new sizes, and deletes. */

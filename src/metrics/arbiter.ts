@@ -132,6 +132,33 @@ export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService
   );
   liveCounter(
     reg,
+    'book_confirmation_total',
+    "Replica venues' states published under venues.<id>.publish: confirmed (how: confirmed, when a second feed's copy reached them; alone, no other copy to compare with; vouched, the venue's checksum covered every changed level).",
+    [...bookL, 'how'],
+    () =>
+      books().flatMap((s): Sample[] => {
+        const c = s.confirmation;
+        if (c === undefined) return [];
+        const l = bookLabels(s);
+        return [
+          [{ ...l, how: 'confirmed' }, c.confirmed],
+          [{ ...l, how: 'alone' }, c.alone],
+          [{ ...l, how: 'vouched' }, c.vouched],
+        ];
+      }),
+  );
+  liveGauge(
+    reg,
+    'book_confirmation_wait_seconds',
+    "publish: confirmed: a state's first copy -> the second copy that confirmed it (the latency the policy adds), recent window.",
+    [...bookL, 'quantile'],
+    () =>
+      books().flatMap((s) =>
+        s.confirmation === undefined ? [] : twoQuantiles(bookLabels(s), s.confirmation.waitP50, s.confirmation.waitP99),
+      ),
+  );
+  liveCounter(
+    reg,
     'book_refused_total',
     'Messages of this book refused as errors of their feed (reason: implausible, crossed), snapshots held back (snapshot_unconfirmed), feeds forgotten (feed_evicted) or refused at the bound (feed_refused).',
     [...bookL, 'reason'],

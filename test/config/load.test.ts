@@ -494,3 +494,15 @@ test('bus.curve, bus.insecure, bus.maxMessageSize: checked, and the flags set th
   assert.equal(c.bus.insecure, true);
   assert.equal(c.bus.maxMessageSize, 1048576);
 });
+
+test('venues.<id>.publish: absent (first arrivals), first or confirmed; anything else is an error', () => {
+  const c = loadConfig(file('venues: { kraken: { publish: confirmed }, coinbase: { publish: first } }'));
+  assert.equal(c.venues.kraken.publish, 'confirmed');
+  assert.equal(c.venues.coinbase.publish, 'first');
+  assert.equal(c.venues['gemini-v2'].publish, undefined);
+  const p = file('venues: { kraken: { publish: second } }');
+  assert.deepEqual(
+    problems(() => loadConfig(p)).map((l) => l.slice(`config ${p}: `.length)),
+    ['venues.kraken.publish: expected one of first, confirmed, got "second" (line 1)'],
+  );
+});

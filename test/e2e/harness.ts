@@ -2,7 +2,7 @@
 import { ExchangeSimulator, type FaultProfile, type OkxSimOptions, type VenueId } from '../../src/sim/index.js';
 import { underPrefix, venue } from '../../src/venues/index.js';
 import { Collector, type CollectorOptions } from '../../src/collector/collector.js';
-import { ArbiterService } from '../../src/arbiter/service.js';
+import { ArbiterService, type ArbiterServiceOptions } from '../../src/arbiter/service.js';
 import assert from 'node:assert/strict';
 import { subscribe, type BookUpdate } from '../../src/client/subscribe.js';
 import { ZmqTransport } from '../../src/transport/zeromq.js';
@@ -30,6 +30,8 @@ export async function startParts(o: {
   /** A capture of the venue's messages to replay (its book is `symbols[0]`); the replay waits for resume(). */
   capture?: string;
   okx?: OkxSimOptions;
+  /** The arbiter's publication policy per venue (ArbiterServiceOptions.publish). */
+  publish?: ArbiterServiceOptions['publish'];
   /** Websocket URL of collector i (default the simulator's, through its profile). */
   wsUrl?: (i: number, url: string) => string;
   symbols: string[];
@@ -63,6 +65,7 @@ export async function startParts(o: {
     symbols,
     gapTimeoutMs: o.gapTimeoutMs,
     snapshotTimeoutMs: o.snapshotTimeoutMs,
+    publish: o.publish,
   });
   await arbiter.start();
   const collectors: Collector[] = [];
