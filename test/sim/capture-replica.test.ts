@@ -206,3 +206,48 @@ test('coinbase capture: updates apply in order, a hole in sequence_num is a gap,
     probes[1].json().find((o) => o.events?.[0]?.type === 'snapshot').sequence_num,
   );
 });
+
+test('kraken capture: the truth is spelled as the capture spells it (whole prices still with their one decimal), so the checksums are the recorded ones', async (t) => {
+  // whole prices only: the implied tick is 1, but the pair writes one decimal ("100.0"), and Kraken's checksum
+  // is over that text; sizes with 4 decimals where the simulator would write 8
+  const level = (p: string, q: string) => `{"price":${p},"qty":${q}}`;
+  const book = new LocalBook();
+  const frame = (type: string, bids: [string, string][], asks: [string, string][]) => {
+    if (type === 'snapshot') book.reset(bids, asks);
+    else book.apply(bids, asks);
+    const checksum = krakenChecksum(book.sorted(false).slice(0, 10), book.sorted(true).slice(0, 10));
+    const side = (l: [string, string][]) => `[${l.map(([p, q]) => level(p, q)).join(',')}]`;
+    return `{"channel":"book","type":"${type}","data":[{"symbol":"ABC/USD","bids":${side(bids)},"asks":${side(asks)},"checksum":${checksum},"timestamp":"2026-10-06T08:04:56.153890Z"}]}`;
+  };
+  const lines = [
+    '{"method":"subscribe","req_id":1,"result":{"channel":"book","depth":10,"snapshot":true,"symbol":"ABC/USD"},"success":true}',
+    frame(
+      'snapshot',
+      [
+        ['100.0', '1.5000'],
+        ['99.0', '2.0000'],
+      ],
+      [['101.0', '0.2500']],
+    ),
+    frame('update', [['100.0', '0.0000']], [['102.0', '3.0000']]),
+    frame('update', [], [['101.0', '1.2500']]),
+  ];
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(`${tmpdir()}/bookwire-kr-`);
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = `${dir}/kr.ndjson`;
+  await writeFile(file, lines.join('\n') + '\n');
+  const sim = await startSim(t, { symbols: [], venues: ['kraken'], capture: file, eventsPerSec: 50 });
+  sim.pause();
+  const p = await Probe.open(t, `${sim.venueWsBase('kraken')}/v2`);
+  p.send({ method: 'subscribe', params: { channel: 'book', symbol: ['ABC/USD'], depth: 10 } });
+  await p.waitJson((o) => o.type === 'snapshot', 3000, 'the snapshot');
+  sim.resume();
+  const frames = () => p.frames.map((f) => f.text).filter((x) => x.startsWith('{"channel":"book"'));
+  await waitFor(() => frames().length === 3, 3000, 'the replay');
+  const got = krakenBooks(frames(), 10);
+  assert.deepEqual(got.recorded, krakenBooks(lines.slice(1), 10).recorded, 'the recorded checksums');
+  assert.deepEqual(got.checksums, got.recorded, 'verified on the replayed text');
+  assert.match(frames()[0], /\{"price":100\.0,"qty":1\.5000\}/);
+});
