@@ -59,6 +59,14 @@ test('replica captures used to lose their updates as stale: every update of the 
   assert.equal(gemini.symbol, 'BATBTC');
   assert.deepEqual([gemini.events.length, gemini.stale, gemini.gaps, gemini.ignored], [46, 0, 0, 7]);
   assert.equal(gemini.keepLevels, undefined, 'a full-book stream is not cut');
+  // another venue's capture: one line, no book
+  const okx = readFileSync(fixture('capture_okx_btc-usdt.ndjson'), 'utf8');
+  assert.throws(() => parseCapture(okx, 'kraken'), /^CaptureError: capture: no Kraken spot book snapshot found/);
+  assert.throws(
+    () => parseCapture(readFileSync(fixture(KRAKEN), 'utf8'), 'coinbase'),
+    /no Coinbase Advanced Trade book snapshot found/,
+  );
+  assert.throws(() => parseCapture(readFileSync(fixture(GEMINI_V2), 'utf8'), 'kraken'), /no Kraken spot book/);
 });
 
 test('kraken capture: the replay is the recorded book, every checksum the one Kraken sent, at the recorded depth and deeper', async (t) => {
