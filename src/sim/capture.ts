@@ -14,10 +14,22 @@
  * (a Bybit restart, u = 1) replaces the book. OKX keep-alives are skipped (the simulator sends its own).
  * Truth = snapshot + replayed events. Replay sends the events in file order at the simulator's eventsPerSec,
  * each as captured (the protocol module re-stamps the event time, so latency figures stay meaningful).
+ * Replica venues (VenueAdapter.merge 'replica': kraken, coinbase, gemini-v2) have no per-book id: the first
+ * snapshot (Kraken `type: snapshot`, Coinbase l2_data `snapshot`, Gemini v2's first l2_updates, the one with
+ * `trades`) starts the book and every later update of its symbol applies, in file order; the replay numbers
+ * them 1, 2, ... (the snapshot 0). Their protocol modules encode each event from the truth's changes (Kraken's
+ * checksum recomputed on the truth in the capture's own spelling, Coinbase's sequence_num per connection), so
+ * a replay is what the venue would have sent. A Kraken stream keeps `depth` levels per side and sends no
+ * delete for a level pushed out of them: the truth is cut to the recorded depth (the subscribe ack's
+ * result.depth) after every event, as a Kraken client does, which is the book Kraken's checksums are of.
+ * Coinbase: a hole in sequence_num within one connection (not a new connection's 0) counts as a gap.
  */
 import { readFile, stat } from 'node:fs/promises';
 import type { Level } from '../core/types.js';
+import type { StringLevel } from '../core/book.js';
 import { findVenue } from '../venues/index.js';
+import type { VenueAdapter } from '../venues/types.js';
+import { KRAKEN_DEPTHS } from '../venues/kraken.js';
 import { BookEvent, type Feed } from './feed.js';
 import type { VenueId } from './protocols/types.js';
 import { TruthBook, type UnitLevel } from './truthBook.js';
@@ -59,6 +71,37 @@ export interface CaptureData {
   stale: number;
   /** Places where an event does not chain onto the previous one. */
   gaps: number;
+  /** Replica venues with a limited stream (Kraken): the levels per side the recorded stream kept. */
+  keepLevels?: number;
+  /** Decimals of the prices and sizes as the capture spells them (Kraken, whose checksum is over that text). */
+  priceDecimals?: number;
+  sizeDecimals?: number;
+}
+
+/** Decimals of a number as written ("65000.1" -> 1, "5" -> 0). */
+const decimalsOf = (s: string) => {
+  const dot = s.indexOf('.');
+  return dot < 0 ? 0 : s.length - dot - 1;
+};
+
+/** Widen `into` to the largest price and size decimals of the levels' text as the venue wrote it; true. */
+function widen(into: { price: number; size: number }, text: { bids: StringLevel[]; asks: StringLevel[] }): true {
+  for (const [p, q] of [...text.bids, ...text.asks]) {
+    into.price = Math.max(into.price, decimalsOf(p));
+    into.size = Math.max(into.size, decimalsOf(q));
+  }
+  return true;
+}
+
+/** A Kraken-style subscribe ack's depth ({"method":"subscribe","result":{"depth":10,...}}), else undefined. */
+function ackDepth(line: string): number | undefined {
+  if (!line.includes('"depth"') || !line.includes('"result"')) return undefined;
+  try {
+    const d = (JSON.parse(line) as { result?: { depth?: unknown } }).result?.depth;
+    return typeof d === 'number' && Number.isSafeInteger(d) && d > 0 ? d : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Levels in 1e-8 units, or undefined when one is not exactly a multiple of 1e-8 (the truth's precision). */
@@ -80,6 +123,7 @@ const PRECISION = 'a price or size finer than 1e-8 or too large for the simulato
 export function parseCapture(text: string, venue: VenueId = 'binance'): CaptureData {
   const adapter = findVenue(venue);
   if (adapter === undefined) throw new CaptureError(`capture: unknown venue ${venue}`);
+  if (adapter.merge === 'replica') return parseReplicaCapture(text, venue, adapter);
   const rest = adapter.snapshotSource === 'rest';
   const lines = text.split('\n');
   let data: CaptureData | undefined;
@@ -201,6 +245,87 @@ export function parseCapture(text: string, venue: VenueId = 'binance'): CaptureD
   return data;
 }
 
+/**
+ * A capture of a venue without per-book ids (merge 'replica'): the first snapshot of a book, then every
+ * update of that book in file order (a later snapshot replaces it), numbered 1, 2, ...
+ */
+function parseReplicaCapture(text: string, venue: VenueId, adapter: VenueAdapter): CaptureData {
+  let data: CaptureData | undefined;
+  let ignored = 0;
+  let early = 0;
+  let depth: number | undefined;
+  /** The decimals of the levels' text, where the adapter keeps it (Kraken's checksum is over that text). */
+  const spelling = { price: 0, size: 0 };
+  let spelled = false;
+  /** Coinbase's per-connection counter: the last sequence_num seen, and its holes. */
+  let connectionSeq: number | undefined;
+  let holes = 0;
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === '') continue;
+    const r = adapter.parse(line, 'capture', 0);
+    if (r.connectionSeq !== undefined) {
+      // 0 is a new connection (its own snapshot follows), anything else must follow on
+      if (connectionSeq !== undefined && r.connectionSeq !== 0 && r.connectionSeq !== connectionSeq + 1) holes++;
+      connectionSeq = r.connectionSeq;
+    }
+    const ev = r.delta ?? r.snapshot;
+    if (ev === undefined) {
+      if (data === undefined) depth = ackDepth(line) ?? depth;
+      ignored++;
+      continue;
+    }
+    const bids = toUnits(ev.bids);
+    const asks = toUnits(ev.asks);
+    if (data === undefined) {
+      if (r.snapshot === undefined) {
+        early++; // an update before any snapshot cannot be placed
+        continue;
+      }
+      if (!bids || !asks) throw new CaptureError(`capture: the snapshot on line ${i + 1} has ${PRECISION}`);
+      data = {
+        venue,
+        symbol: ev.symbol,
+        lastUpdateId: 0,
+        bids,
+        asks,
+        snapshotFrame: line,
+        events: [],
+        ignored: 0,
+        stale: 0,
+        gaps: 0,
+      };
+      if (ev.integrity !== undefined) spelled = widen(spelling, ev.integrity);
+      continue;
+    }
+    if (ev.symbol !== data.symbol || !bids || !asks || bids.length + asks.length === 0) {
+      ignored++;
+      continue;
+    }
+    if (ev.integrity !== undefined) spelled = widen(spelling, ev.integrity);
+    const n = data.events.length + 1;
+    data.events.push({ prev: n - 1, first: n, last: n, bids, asks, replace: r.snapshot !== undefined, frame: line });
+  }
+  if (data === undefined)
+    throw new CaptureError(
+      `capture: no ${adapter.name} book snapshot found (a ${venue} capture starts with the venue's snapshot message)`,
+    );
+  data.ignored = ignored;
+  data.stale = early;
+  data.gaps = holes;
+  if (adapter.bookDepth !== undefined) {
+    // the stream's depth: the ack's, else the least the venue offers that holds the snapshot
+    const widest = Math.max(data.bids.length, data.asks.length);
+    data.keepLevels = depth ?? KRAKEN_DEPTHS.find((d) => d >= widest) ?? widest;
+  }
+  if (spelled) {
+    data.priceDecimals = spelling.price;
+    data.sizeDecimals = spelling.size;
+  }
+  return data;
+}
+
 /** Largest capture file read (the whole file is held in memory, parsed, as the replay's truth). */
 export const MAX_CAPTURE_BYTES = 512 * 1024 * 1024;
 
@@ -240,6 +365,9 @@ export class CaptureFeed implements Feed {
   readonly tickUnits: number;
   readonly stepUnits: number;
   seq = 0;
+  /** The capture's spelling of prices and sizes (Kraken): protocols spell the truth that way. */
+  readonly priceDecimals: number | undefined;
+  readonly sizeDecimals: number | undefined;
   private nextIndex = 0;
 
   constructor(
@@ -257,6 +385,8 @@ export class CaptureFeed implements Feed {
     const levels = [...data.bids, ...data.asks, ...data.events.flatMap((e) => [...e.bids, ...e.asks])];
     this.tickUnits = impliedIncrement(levels.map((l) => l[0]));
     this.stepUnits = impliedIncrement(levels.map((l) => l[1]).filter((q) => q > 0));
+    this.priceDecimals = data.priceDecimals;
+    this.sizeDecimals = data.sizeDecimals;
   }
 
   get remaining(): number {
@@ -275,6 +405,12 @@ export class CaptureFeed implements Feed {
     }
     for (const [p, q] of ev.bids) book.set(true, p, q);
     for (const [p, q] of ev.asks) book.set(false, p, q);
+    const keep = this.data.keepLevels;
+    if (keep !== undefined) {
+      // a limited stream (Kraken) sends no delete for a level pushed out of its depth: its clients cut there
+      while (book.bids.count > keep) book.set(true, book.bids.worst(), 0);
+      while (book.asks.count > keep) book.set(false, book.asks.worst(), 0);
+    }
     const changes = book.end();
     book.lastUpdateId = ev.last;
     this.seq++;

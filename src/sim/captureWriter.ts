@@ -6,8 +6,9 @@
  *   REST venues (Binance): the stream is opened first and its frames held; once the first frame arrived the
  *     REST snapshot is fetched and written as line 1, then the held frames, then the stream as it comes, so
  *     no update between the two is missed (stale ones are dropped on replay).
- *   websocket-snapshot venues (OKX, Bybit): every frame from the subscribe ack on; the venue's snapshot is
- *     the first book frame.
+ *   websocket-snapshot venues (OKX, Bybit, Gemini, Kraken, Coinbase, Gemini v2): every frame from the
+ *     connection's start (acks, heartbeats too); the venue's snapshot is the first book frame (Kraken's
+ *     subscribe ack names the depth the replay cuts its book to).
  * Bounds: the file (maxBytes: the frame that would pass it is not written and the capture ends), one frame
  * (maxFrameBytes: the websocket refuses it and the capture ends, as does a REST body over it), the frames held
  * before the snapshot (maxBytes too), and the duration. Every line is written whole with one synchronous
@@ -22,7 +23,7 @@ import { venue as venueAdapter, venueSymbolFrom } from '../venues/index.js';
 import type { VenueAdapter } from '../venues/types.js';
 
 export interface CaptureWriterOptions {
-  /** Venue id (binance, binance-usdm, okx, bybit, bybit-linear). */
+  /** Venue id (any of src/venues: binance, binance-usdm, okx, bybit, bybit-linear, gemini, kraken, coinbase, gemini-v2). */
   venue: string;
   /** The book, in any venue's spelling or the unified one. */
   symbol: string;

@@ -20,6 +20,9 @@ export interface Feed {
   restartIdsAt?(low: number): void;
   /** A capture's one depth where the venue has several (Bybit orderbook.50): the only one served. */
   readonly depth?: number;
+  /** A capture's spelling (decimals) of prices and sizes, where a checksum is over the text (Kraken). */
+  readonly priceDecimals?: number;
+  readonly sizeDecimals?: number;
 }
 
 /** A frame: shared payloads come pre-encoded as Buffers, replies as strings. */

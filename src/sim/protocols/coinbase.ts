@@ -16,8 +16,9 @@
  *      before the fault layer: a dropped update or heartbeat leaves a hole, as messages Coinbase drops do.
  *      Errors: {"type":"error","message":"..."} (not numbered), for malformed requests, unknown channels or
  *      products; the connection stays open.
+ *      Capture replay (capture.ts): events encoded from the truth like any other, numbered per connection.
  *      Not modelled: the 5 s subscribe deadline, closing channels quiet for 60-90 s without heartbeats, JWTs,
- *      other channels, level2_batch, REST, capture replay.
+ *      other channels, level2_batch, REST.
  */
 import { splitSymbol } from '../exchangeInfo.js';
 import type { BookEvent, Feed } from '../feed.js';

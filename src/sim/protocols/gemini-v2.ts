@@ -15,7 +15,9 @@
  *      shape of Gemini's REST errors, for a malformed request, an unknown type, feed or symbol, and a second
  *      subscription of the same book.
  *      Can regroup: levels are absolute and there are no ids, so one message may carry two events.
- *      Not modelled: trades, candles, auctions, capture replay, REST (404), limits.
+ *      Capture replay (capture.ts): events encoded from the truth like any other (the book's first
+ *      l2_updates is the capture's snapshot).
+ *      Not modelled: trades, candles, auctions, REST (404), limits.
  */
 import { splitSymbol } from '../exchangeInfo.js';
 import { BookEvent, type Feed } from '../feed.js';

@@ -17,7 +17,10 @@
  *      once a second for a book that did not change (per subscribed book, not per connection: a simplification).
  *      Errors: {"error","method","req_id"?,"success":false,"symbol"?,"time_in","time_out"}.
  *      Cannot regroup: a merged message could leave a stale pushed-out level inside the client's truncated book.
- *      Not modelled: capture replay (no Kraken capture parser here), other channels, REST.
+ *      Capture replay (capture.ts): the truth is the capture's book cut to its recorded depth after each
+ *      message; events are encoded from it like any other, spelled as the capture spells its levels, so the
+ *      checksums are Kraken's own (a depth deeper than the recording gets the recorded depth's book).
+ *      Not modelled: other channels, REST.
  * Limits: 150 new connections per 10 minutes per IP (refused upgrades get HTTP 429; Kraken also bans the IP).
  */
 import type { StringLevel } from '../../core/book.js';
@@ -57,15 +60,21 @@ export function formatFixed(u: number, decimals: number): string {
   return decimals === 0 ? s.slice(0, -9) : s.slice(0, -cut);
 }
 
-/** The pair's spellings of one level. */
-function spell(l: UnitLevel, priceDecimals: number): StringLevel {
-  return [formatFixed(l[0], priceDecimals), formatFixed(l[1], QTY_DECIMALS)];
+/** How a pair spells its levels: price and quantity decimals. */
+interface Spelling {
+  price: number;
+  qty: number;
 }
 
-function levelsJson(levels: readonly UnitLevel[], priceDecimals: number): string {
+/** The pair's spellings of one level. */
+function spell(l: UnitLevel, d: Spelling): StringLevel {
+  return [formatFixed(l[0], d.price), formatFixed(l[1], d.qty)];
+}
+
+function levelsJson(levels: readonly UnitLevel[], d: Spelling): string {
   let s = '[';
   for (let i = 0; i < levels.length; i++) {
-    const [p, q] = spell(levels[i], priceDecimals);
+    const [p, q] = spell(levels[i], d);
     if (i > 0) s += ',';
     s += `{"price":${p},"qty":${q}}`;
   }
@@ -122,12 +131,17 @@ class KrakenProtocol implements VenueProtocol {
 
   open(): void {}
 
-  private priceDecimals(feed: Feed | undefined): number {
-    return feed === undefined ? 8 : tickDecimals(feed.tickUnits);
+  /** The tick's decimals and 8 for quantities; a capture's own spelling (its checksums are over that text). */
+  private spelling(feed: Feed | undefined): Spelling {
+    if (feed === undefined) return { price: 8, qty: QTY_DECIMALS };
+    return {
+      price: feed.priceDecimals ?? tickDecimals(feed.tickUnits),
+      qty: feed.sizeDecimals ?? QTY_DECIMALS,
+    };
   }
 
   private checksum(feed: Feed): number {
-    const d = this.priceDecimals(feed);
+    const d = this.spelling(feed);
     const side = (s: TruthSide) => topLevels(s, CHECKSUM_LEVELS).map((l) => spell(l, d));
     return krakenChecksum(side(feed.book.asks), side(feed.book.bids));
   }
@@ -169,7 +183,7 @@ class KrakenProtocol implements VenueProtocol {
     return ev.frame(`book:${sub.view}`, () => {
       const v = ev.changes.views[sub.view] ?? { bids: [], asks: [] };
       const feed = this.ctx.feed(ev.symbol);
-      const d = this.priceDecimals(feed);
+      const d = this.spelling(feed);
       return Buffer.from(
         `{"channel":"book","type":"update","data":[{"symbol":"${this.venueSymbol(ev.symbol)}","bids":${levelsJson(v.bids, d)},"asks":${levelsJson(v.asks, d)},"checksum":${ev.checksum},"timestamp":"${rfc3339(ev.E)}"}]}`,
       );
@@ -178,7 +192,7 @@ class KrakenProtocol implements VenueProtocol {
 
   private snapshotFrame(feed: Feed, depth: number): string {
     const b = feed.book;
-    const d = this.priceDecimals(feed);
+    const d = this.spelling(feed);
     return `{"channel":"book","type":"snapshot","data":[{"symbol":"${this.venueSymbol(feed.symbol)}","bids":${levelsJson(topLevels(b.bids, depth), d)},"asks":${levelsJson(topLevels(b.asks, depth), d)},"checksum":${this.checksum(feed)},"timestamp":"${rfc3339(Date.now())}"}]}`;
   }
 
