@@ -8,12 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { ExchangeSimulator } from '../../src/sim/index.js';
-import { Collector } from '../../src/collector/collector.js';
-import { ArbiterService } from '../../src/arbiter/service.js';
-import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
-import { silentLogger } from '../../src/log.js';
 import { waitFor } from '../helpers.js';
+import { budgetRig } from './budget-rig.js';
 
 const N = 240;
 /** Per IP and window: the symbol check (20) and 36 snapshots of weight 5: both IPs need 4 windows. */
@@ -21,56 +17,9 @@ const LIMIT = 200;
 const WINDOW_MS = 3000;
 
 test(`${N} books over 4 windows of both collectors' weight: each book's snapshot fetched once`, async (t) => {
-  const symbols = Array.from({ length: N }, (_, i) => `S${i}USDT`);
-  const sim = new ExchangeSimulator({
-    port: 0,
-    symbols,
-    seed: 11,
-    eventsPerSec: 2,
-    levels: 120,
-    logger: silentLogger,
-    limits: { venues: { binance: { restWeight: LIMIT, restWindowMs: WINDOW_MS, banAfter429s: 0 } } },
-  });
-  await sim.start();
-  const bus = new InprocBus();
-  const stops: (() => Promise<void>)[] = [];
-  t.after(async () => {
-    for (const s of stops.reverse()) await s();
-    await sim.stop();
-  });
-  const arbT = new InprocTransport(bus);
-  const arb = new ArbiterService({ transport: arbT, symbols });
-  await arb.start();
-  stops.push(async () => {
-    await arb.stop();
-    await arbT.close();
-  });
-  const collectors: Collector[] = [];
-  for (const [id, ip] of [
-    ['a', '127.0.0.2'],
-    ['b', '127.0.0.3'],
-  ]) {
-    const tr = new InprocTransport(bus);
-    const c = new Collector({
-      id,
-      symbols,
-      wsUrl: sim.wsBase,
-      restUrl: sim.restBase,
-      transport: tr,
-      localAddress: ip,
-      restWeightPerMinute: LIMIT,
-      restWindowMs: WINDOW_MS,
-      snapshotLimit: 100,
-    });
-    await c.start();
-    collectors.push(c);
-    stops.push(async () => {
-      await c.stop();
-      await tr.close();
-    });
-  }
+  const { sim, collector, synced } = await budgetRig(t, { books: N, limit: LIMIT, windowMs: WINDOW_MS, seed: 11 });
+  const collectors = [await collector('a', '127.0.0.2'), await collector('b', '127.0.0.3')];
   const t0 = performance.now();
-  const synced = () => symbols.filter((s) => arb.bookOf('binance', s)?.state === 'synced').length;
   await waitFor(() => synced() === N, 8 * WINDOW_MS, `all ${N} books synced`);
   const upMs = performance.now() - t0;
   const st = sim.stats();

@@ -7,12 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { ExchangeSimulator } from '../../src/sim/index.js';
-import { Collector } from '../../src/collector/collector.js';
-import { ArbiterService } from '../../src/arbiter/service.js';
-import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
-import { silentLogger } from '../../src/log.js';
 import { waitFor } from '../helpers.js';
+import { budgetRig } from './budget-rig.js';
 
 const N = 200;
 /** Per IP and window: the symbol check and about 110 snapshots of weight 5, so one IP cannot serve all. */
@@ -25,52 +21,8 @@ test(`${N} books, the second collector up late: requests move to it, one snapsho
   // start at the beginning of a window, so no fresh budget arrives while the test runs
   const left = WINDOW_MS - (Date.now() % WINDOW_MS);
   if (left < WITHIN_MS + 3000) await new Promise((r) => setTimeout(r, left + 50));
-  const symbols = Array.from({ length: N }, (_, i) => `S${i}USDT`);
-  const sim = new ExchangeSimulator({
-    port: 0,
-    symbols,
-    seed: 9,
-    eventsPerSec: 2,
-    levels: 120,
-    logger: silentLogger,
-    limits: { venues: { binance: { restWeight: LIMIT, restWindowMs: WINDOW_MS, banAfter429s: 0 } } },
-  });
-  await sim.start();
-  const bus = new InprocBus();
-  const stops: (() => Promise<void>)[] = [];
-  t.after(async () => {
-    for (const s of stops.reverse()) await s();
-    await sim.stop();
-  });
-  const arbT = new InprocTransport(bus);
-  const arb = new ArbiterService({ transport: arbT, symbols });
-  await arb.start();
-  stops.push(async () => {
-    await arb.stop();
-    await arbT.close();
-  });
-  const collector = async (id: string, ip: string): Promise<Collector> => {
-    const tr = new InprocTransport(bus);
-    const c = new Collector({
-      id,
-      symbols,
-      wsUrl: sim.wsBase,
-      restUrl: sim.restBase,
-      transport: tr,
-      localAddress: ip,
-      restWeightPerMinute: LIMIT,
-      restWindowMs: WINDOW_MS,
-      snapshotLimit: 100,
-    });
-    await c.start();
-    stops.push(async () => {
-      await c.stop();
-      await tr.close();
-    });
-    return c;
-  };
+  const { arb, sim, collector, synced } = await budgetRig(t, { books: N, limit: LIMIT, windowMs: WINDOW_MS, seed: 9 });
   const t0 = performance.now();
-  const synced = () => symbols.filter((s) => arb.bookOf('binance', s)?.state === 'synced').length;
   const a = await collector('a', '127.0.0.2');
   await waitFor(() => synced() > 0, 10_000, 'the first book from collector a');
   const b = await collector('b', '127.0.0.3');
