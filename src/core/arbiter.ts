@@ -236,6 +236,8 @@ export function newArbiterCounters(): ArbiterCounters {
 }
 
 const NONE = Number.NEGATIVE_INFINITY;
+/** The first retry of a snapshot request at another collector comes this long after the fast retry (onTimer). */
+const OTHER_COLLECTOR_MS = 3000;
 /** First-arrival memory (recvTime by `last`) for lag. Power of two. */
 const RECENT = 4096;
 /** Compact the buffer's consumed head once it is this long and at least half the array. */
@@ -630,8 +632,11 @@ export class BookArbiter implements BookCore {
       // ZeroMQ's slow joiner): the shell sends it to the same collector, which merges it with the first if
       // that one did arrive. Then a second, doubling up to snapshotTimeoutMs, each to another collector: a
       // cold start of many books queues requests at the collectors, and a retry elsewhere while the first
-      // is still queued spends the venue's weight twice.
-      const wait = this.attempt === 1 ? 250 : Math.min(this.snapshotTimeoutMs, 1000 * 2 ** (this.attempt - 2));
+      // is still queued spends the venue's weight twice. The first retry elsewhere waits OTHER_COLLECTOR_MS:
+      // in a whole market's cold start a collector's word ("queued", "in progress") takes over a second to
+      // come back; at 1 s the 2,000-book demo fetched 3,487 snapshots, at 3 s 2,113.
+      const wait =
+        this.attempt === 1 ? 250 : Math.min(this.snapshotTimeoutMs, OTHER_COLLECTOR_MS * 2 ** (this.attempt - 2));
       if (nowMs - this.requestedAt >= wait) this.request('retry', nowMs);
     }
   }

@@ -333,17 +333,17 @@ test('buffer overflow drops the oldest held event and resyncs', () => {
   assert.deepEqual(sink.published(), ['104-104', '105-105', '106-106']);
 });
 
-test('an unanswered snapshot request is retried once fast, then with backoff (1 s doubling, capped at snapshotTimeoutMs)', () => {
-  const { sink, core } = setup({ snapshotTimeoutMs: 3000 });
+test('an unanswered snapshot request is retried once fast, then with backoff (3 s doubling, capped at snapshotTimeoutMs)', () => {
+  const { sink, core } = setup({ snapshotTimeoutMs: 10_000 });
   core.start(1000);
   core.onTimer(1249); // too early
   core.onTimer(1250); // attempt 2 after 250 ms (a request lost to ZeroMQ's slow joiner)
-  core.onTimer(2249); // 999 ms < 1 s: a queued request must not be sent twice
-  core.onTimer(2250); // attempt 3 after 1 s
-  core.onTimer(4249);
-  core.onTimer(4250); // attempt 4 after 2 s
-  core.onTimer(7249); // capped at 3 s, not 4 s
-  core.onTimer(7250); // attempt 5
+  core.onTimer(4249); // < 3 s: a whole market's collectors answer late; a queued request must not be sent twice
+  core.onTimer(4250); // attempt 3 after 3 s
+  core.onTimer(10249);
+  core.onTimer(10250); // attempt 4 after 6 s
+  core.onTimer(20249); // capped at 10 s, not 12 s
+  core.onTimer(20250); // attempt 5
   assert.deepEqual(sink.take(), [
     { kind: 'request', reason: 'initial', attempt: 1 },
     { kind: 'request', reason: 'retry', attempt: 2 },
@@ -351,8 +351,8 @@ test('an unanswered snapshot request is retried once fast, then with backoff (1 
     { kind: 'request', reason: 'retry', attempt: 4 },
     { kind: 'request', reason: 'retry', attempt: 5 },
   ]);
-  core.onSnapshot(snapshot(1), 7001);
-  core.onTimer(20000);
+  core.onSnapshot(snapshot(1), 20_001);
+  core.onTimer(40_000);
   assert.deepEqual(
     sink.take().map((l) => l.kind),
     ['reset'],
