@@ -174,7 +174,11 @@ for (const { venue, symbol } of CASES) {
       throw new Error(`${e.message}: client at ${JSON.stringify(seen.last)}, truth ${truth.lastUpdateId} ${want}`);
     });
     assert.deepEqual(seen.broken.slice(0, 3), [], `${seen.broken.length} deltas not chained to the one before`);
-    assert.equal(seen.snapshots, 1, 'the first snapshot only: failovers reached the client as deltas');
+    assert.equal(
+      seen.snapshots,
+      1,
+      `the first snapshot only: failovers reached the client as deltas\n${(await metrics()).join('\n')}\n${logs()}`,
+    );
     assert.equal(seen.stale, 0, 'the book was never stale: one collector was always up');
     ac.abort();
     await done;
