@@ -88,6 +88,11 @@ export class BookFollower {
     return this.staleSince !== undefined;
   }
 
+  /** Whether a snapshot request is due by time alone (cheap: no epoch bookkeeping; the timer's question). */
+  askDue(nowUs: number): boolean {
+    return !this.asking && !this.replica.synced && nowUs >= this.nextAskAt;
+  }
+
   /** Whether a snapshot request should go now (unsynced, none outstanding, not backing off). */
   wantsSnapshot(nowUs: number): boolean {
     const r = this.replica;

@@ -100,6 +100,8 @@ for (const { venue, symbol } of CASES) {
 
     const seen = {
       snapshots: 0,
+      /** Each snapshot the client took: why the arbiter sent it, its seq, the client's gaps and divergences then. */
+      why: [] as string[],
       stale: 0,
       deltas: 0,
       broken: [] as string[],
@@ -115,7 +117,10 @@ for (const { venue, symbol } of CASES) {
       })) {
         const m = u.message;
         if (u.kind === 'stale') seen.stale++;
-        if (m.type === 'snapshot') seen.snapshots++;
+        if (m.type === 'snapshot') {
+          seen.snapshots++;
+          seen.why.push(`${m.reason} at ${m.seq} (${u.kind}; gaps ${u.gaps})`);
+        }
         if (m.type === 'delta') {
           if (m.prev !== seq) seen.broken.push(`delta ${m.first}..${m.seq} prev ${m.prev} after ${seq}`);
           seen.deltas++;
@@ -177,7 +182,7 @@ for (const { venue, symbol } of CASES) {
     assert.equal(
       seen.snapshots,
       1,
-      `the first snapshot only: failovers reached the client as deltas\n${(await metrics()).join('\n')}\n${logs()}`,
+      `the first snapshot only: failovers reached the client as deltas; snapshots: ${seen.why.join(', ')}\n${(await metrics()).join('\n')}\n${logs()}`,
     );
     assert.equal(seen.stale, 0, 'the book was never stale: one collector was always up');
     ac.abort();
