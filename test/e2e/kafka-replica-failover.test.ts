@@ -182,8 +182,18 @@ async function takeover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
   const tookOverMs = Date.now() - killedAt;
   if (how === 'pause') {
     // The zombie wakes up believing it still owns the book (its numbering and epoch are the survivor's now).
+    // Its rejoin starts a rebalance (~6 s on a quiet host, over 30 s seen on a loaded one): the group is
+    // settled for the checks below once it is assigned partitions again.
+    const from = victim.output().length;
     victim.proc.kill('SIGCONT');
-    await sleep(6000);
+    await sleep(2000);
+    await waitFor(
+      () => victim.output().slice(from).includes('arbiter group: partitions assigned'),
+      60_000,
+      'the zombie to rejoin the group',
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${dump()}`);
+    });
   }
   await sleep(1000);
 
@@ -192,7 +202,7 @@ async function takeover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
   const want = JSON.stringify({ bids: truth.bids, asks: truth.asks });
   await waitFor(
     () => JSON.stringify(client.last?.book.top(20)) === want,
-    10_000,
+    20_000,
     'the client to reach the truth',
   ).catch((e: Error) => {
     throw new Error(`${e.message}: client ${JSON.stringify(client.last?.book.top(20))}, truth ${want}\n${dump()}`);
