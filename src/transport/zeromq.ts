@@ -512,16 +512,18 @@ export class ZmqSubscriber implements BusSubscriber {
   /** A mixed batch: past the pairs whose topic this subscriber does not want (the batch ends when none is left). */
   private skipUnwanted(): void {
     const b = this.batch;
-    while (this.batchHead + 1 < b.length && !this.wanted(b[this.batchHead].toString('utf8'))) this.batchHead += 2;
-    if (this.batchHead + 1 >= b.length) {
-      this.batch = [];
-      this.batchHead = 0;
+    for (; this.batchHead + 1 < b.length; this.batchHead += 2) {
+      // the topic of the pair at batchHead, decoded once: fromBatch hands it out
+      this.batchTopic = b[this.batchHead].toString('utf8');
+      if (this.wanted(this.batchTopic)) return;
     }
+    this.batch = [];
+    this.batchHead = 0;
   }
 
   private fromBatch(): IteratorResult<BusMessage, undefined> {
     if (this.batchMixed) {
-      const topic = this.batch[this.batchHead].toString('utf8');
+      const topic = this.batchTopic;
       const payload = this.batch[this.batchHead + 1];
       this.batchHead += 2;
       this.skipUnwanted();
