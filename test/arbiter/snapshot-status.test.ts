@@ -1,5 +1,5 @@
 /** A collector's word on a snapshot request counts only from the collector asked (SnapshotStatus). */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { ArbiterService } from '../../src/arbiter/service.js';
 import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
@@ -7,11 +7,14 @@ import { decodeAny, encode, topics, type SnapshotRequest } from '../../src/wire/
 import { rawDelta } from './raw.js';
 import { sleep, waitFor } from '../helpers.js';
 
-test("'failed' from the collector asked brings the next request at once; a word from another is ignored", async (t) => {
+/**
+ * An arbiter of BUSDT fed by collectors a and b (no snapshot), its snapshot requests captured: resolves once
+ * the first request and its fast retry went out.
+ */
+async function asking(t: TestContext, snapshotTimeoutMs: number) {
   const bus = new InprocBus();
   const [arbT, colT, tapT] = [new InprocTransport(bus), new InprocTransport(bus), new InprocTransport(bus)];
-  // a long timeout: any request after the first two must come from a collector's word
-  const arb = new ArbiterService({ transport: arbT, symbols: ['BUSDT'], snapshotTimeoutMs: 60_000 });
+  const arb = new ArbiterService({ transport: arbT, symbols: ['BUSDT'], snapshotTimeoutMs });
   t.after(async () => {
     await arb.stop();
     for (const tr of [arbT, colT, tapT]) await tr.close();
@@ -26,6 +29,12 @@ test("'failed' from the collector asked brings the next request at once; a word 
   for (const id of ['a', 'b'])
     for (let seq = 10; seq < 13; seq++) pub.send(topics.raw('binance', 'BUSDT'), rawDelta('BUSDT', seq, id));
   await waitFor(() => requests.length >= 2, 3000, 'the first request and its fast retry');
+  return { requests, pub };
+}
+
+test("'failed' from the collector asked brings the next request at once; a word from another is ignored", async (t) => {
+  // a long timeout: any request after the first two must come from a collector's word
+  const { requests, pub } = await asking(t, 60_000);
   await sleep(300);
   assert.equal(requests.length, 2);
   assert.equal(requests[0].collector, requests[1].collector, 'the fast retry goes to the same collector');
@@ -45,23 +54,7 @@ test("'failed' from the collector asked brings the next request at once; a word 
 });
 
 test("a repeat's 'queued' (no eta, no due time) keeps the hold the first word set: no retry elsewhere", async (t) => {
-  const bus = new InprocBus();
-  const [arbT, colT, tapT] = [new InprocTransport(bus), new InprocTransport(bus), new InprocTransport(bus)];
-  const arb = new ArbiterService({ transport: arbT, symbols: ['BUSDT'], snapshotTimeoutMs: 1000 });
-  t.after(async () => {
-    await arb.stop();
-    for (const tr of [arbT, colT, tapT]) await tr.close();
-  });
-  const requests: SnapshotRequest[] = [];
-  const ctl = await tapT.subscriber('book', ['ctl.snapshot.']);
-  void (async () => {
-    for await (const m of ctl) requests.push(decodeAny(m.payload) as SnapshotRequest);
-  })();
-  await arb.start();
-  const pub = await colT.publisher('ingest');
-  for (const id of ['a', 'b'])
-    for (let seq = 10; seq < 13; seq++) pub.send(topics.raw('binance', 'BUSDT'), rawDelta('BUSDT', seq, id));
-  await waitFor(() => requests.length >= 2, 3000, 'the first request and its fast retry');
+  const { requests, pub } = await asking(t, 1000);
   const asked = requests[0].collector;
   const word = (m: Record<string, unknown>) =>
     pub.send(
