@@ -50,6 +50,15 @@ export interface Step {
 
 const NOTHING: Step = {};
 
+/**
+ * The Clone pattern's slow joiner: a SUB's subscription reaches the publisher some time after connect(), and
+ * what is published meanwhile never arrives. A snapshot taken before it does is followed by deltas the client
+ * never gets: a gap, and a second snapshot, at every start. So a book's first snapshot is asked once its
+ * topic delivers (a delta, or the heartbeat a quiet book gets every second), or this long (µs) after the
+ * follower was made.
+ */
+const FIRST_ASK_US = 1_500_000;
+
 /** Data applied this recently proves some arbiter live (arbiters' default heartbeat period). */
 const LIVE_DATA_US = 1_000_000;
 
@@ -65,7 +74,9 @@ export class BookFollower {
   private readonly epochs = new EpochWatch(this.replica);
   /** A snapshot request is outstanding; when the next may go if the last failed (epoch µs). */
   asking = false;
-  nextAskAt = 0;
+  nextAskAt: number;
+  /** The topic has delivered something: the subscription is up. */
+  private heardTopic = false;
 
   constructor(
     readonly venue: string,
@@ -76,6 +87,7 @@ export class BookFollower {
   ) {
     this.staleAfterUs = staleAfterMs * 1000;
     this.lastHeard = nowUs;
+    this.nextAskAt = nowUs + FIRST_ASK_US;
   }
 
   /** Times the book left a silent arbiter's epoch for another's. */
@@ -167,7 +179,13 @@ export class BookFollower {
 
   /** A message from the book topic (heard: it proves the arbiter alive), or a reply (not heard). */
   onMessage(m: ConsolidatedMessage | ConsolidatedHeartbeat, nowUs: number, heard = true): Step {
-    if (heard) this.lastHeard = nowUs;
+    if (heard) {
+      this.lastHeard = nowUs;
+      if (!this.heardTopic) {
+        this.heardTopic = true;
+        if (!this.replica.synced && !this.asking) this.nextAskAt = 0; // the subscription is up: ask now
+      }
+    }
     this.epochs.heard(m, nowUs, heard);
     const book = `${this.venue}.${this.symbol}`;
     if (m.type === 'heartbeat') {

@@ -56,8 +56,6 @@ type Next =
 
 /** What the staleness timer resolves its promise with. */
 const WAKE: unique symbol = Symbol('wake');
-/** The first snapshot is asked at the latest this long after subscribing (µs), if the topic stays silent. */
-const FIRST_ASK_US = 1_500_000;
 
 export async function* subscribe(opts: SubscribeOptions): AsyncGenerator<BookUpdate, void, undefined> {
   const venue = opts.venue ?? DEFAULT_VENUE;
@@ -107,12 +105,7 @@ export async function* subscribe(opts: SubscribeOptions): AsyncGenerator<BookUpd
   timer.unref();
 
   try {
-    // The Clone pattern's slow joiner: a SUB's subscription reaches the publisher some time after connect(),
-    // and what is published meanwhile never arrives. A snapshot taken before it does is followed by deltas the
-    // client never gets: a gap, and a second snapshot, at every start. So the first snapshot is asked once the
-    // topic delivers (a delta, or the heartbeat a quiet book gets every second), or after FIRST_ASK_US.
-    book.nextAskAt = nowMicros() + FIRST_ASK_US;
-    let heardTopic = false;
+    // (the first snapshot is asked once the topic delivers: BookFollower, the slow joiner)
     for (;;) {
       if (opts.signal?.aborted) return;
       if (!pendingSnap && book.wantsSnapshot(nowMicros())) pendingSnap = askSnapshot();
@@ -149,10 +142,6 @@ export async function* subscribe(opts: SubscribeOptions): AsyncGenerator<BookUpd
           continue;
         }
         step = book.onMessage(m, nowMicros());
-        if (!heardTopic) {
-          heardTopic = true;
-          if (!book.replica.synced && !book.asking) book.nextAskAt = 0; // the subscription is up: ask now
-        }
       }
       if (step.ask && !pendingSnap) pendingSnap = askSnapshot();
       if (step.update) yield step.update;
