@@ -39,8 +39,13 @@ export const newSecurityStats = (): SecurityStats => ({ allowed: 0, refused: 0, 
 export interface ZapPolicy {
   /** Public key (Z85) -> peer name. */
   allow: ReadonlyMap<string, string>;
-  /** Set the peer's routing id to its name (ROUTER sockets whose routing id is the sender's identity). */
-  bindIdentity: boolean;
+  /**
+   * Set the peer's routing id to its name (ROUTER sockets whose routing id is the sender's identity: true),
+   * or to its name and a number of this handshake ('per-connection': `name#n#token`, so one key may hold
+   * several connections to a ROUTER, which refuses a second peer under a routing id it already has, and
+   * the server still knows whose key each connection is: boundKeyName).
+   */
+  bindIdentity: boolean | 'per-connection';
   /** What the socket is, for the log: "ingest tcp://0.0.0.0:5555". */
   what: string;
   stats: SecurityStats;
@@ -85,6 +90,15 @@ class ZapHandler {
     if (n <= 0 || this.suffix.compare(routingId, n) !== 0) return undefined;
     return routingId.toString('utf8', 0, n);
   }
+  /** The name of the key a routing id this handler set was bound to (`name` of `name#token` or `name#n#token`). */
+  boundKeyName(routingId: Buffer): string | undefined {
+    const n = this.boundName(routingId);
+    if (n === undefined) return undefined;
+    const hash = n.indexOf('#');
+    return hash < 0 ? n : n.slice(0, hash);
+  }
+  /** Handshakes bound per connection so far: numbers each one. */
+  private connections = 0;
   private starting: Promise<void> | undefined;
   private readonly domains = new Map<string, Domain>();
   private nextDomain = 1;
@@ -187,7 +201,12 @@ class ZapHandler {
     // Refused before, allowed now (added to the allow directory): if it is revoked later, say so again.
     if (d.refusedKeys.delete(key)) d.stats.refusedPeers = d.refusedKeys.size;
     d.log.debug({ socket: d.what, peer: name, address }, 'peer authenticated');
-    const meta = d.bindIdentity ? metadata({ Identity: `${name}#${this.token}` }) : EMPTY;
+    const meta =
+      d.bindIdentity === 'per-connection'
+        ? metadata({ Identity: `${name}#${++this.connections}#${this.token}` })
+        : d.bindIdentity
+          ? metadata({ Identity: `${name}#${this.token}` })
+          : EMPTY;
     return [rid, empty, toBuf('1.0'), requestId, toBuf('200'), toBuf('OK'), toBuf(name), meta];
   }
 

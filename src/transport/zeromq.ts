@@ -640,7 +640,7 @@ export class ZmqSubscriber implements BusSubscriber {
 
 type SnapshotHandler = (topic: string, payload: Buffer) => Promise<Buffer> | Buffer;
 
-/** One snapshot client's budget (keyed by routing id). */
+/** One snapshot client's budget (keyed by its connection's routing id, or under CURVE by its key). */
 interface ClientBudget {
   tokens: number;
   refilledAt: number;
@@ -662,6 +662,18 @@ export interface SnapshotServerCounters {
 
 /** Past this many tracked clients, budgets idle for a minute are forgotten. */
 const MAX_TRACKED_CLIENTS = 10_000;
+
+/** Plaintext: a snapshot client is its connection (routing id). */
+const budgetKeyOfConnection = (routingId: Buffer): string => routingId.toString('latin1');
+/**
+ * CURVE: a snapshot client is its key, whatever number of connections it opens. A connection whose routing
+ * id the ZAP handler did not get to set (the race in zap.ts: rare, and not the client's choice) shares one
+ * budget with every other such connection, so reconnecting until one loses the race buys nothing.
+ */
+const budgetKeyOfBoundPeer = (routingId: Buffer): string => {
+  const name = zapHandler.boundKeyName(routingId);
+  return name === undefined ? '#unbound' : `key:${name}`;
+};
 
 /**
  * ROUTER serving snapshot requests. Accepts [identity, reqId, topic, payload] (our DEALER client) and
@@ -700,6 +712,8 @@ export class ZmqSnapshotServer implements SnapshotServer {
     private readonly log: Logger,
     private readonly onClosed: (c: Closable) => void,
     private readonly bounds: SnapshotLimits = DEFAULT_SNAPSHOT_LIMITS,
+    /** Whose budget a request from this routing id spends. */
+    private readonly budgetKey: (routingId: Buffer) => string = budgetKeyOfConnection,
   ) {
     this.endpoint = endpoint;
     this.loopDone = this.loop();
@@ -765,8 +779,7 @@ export class ZmqSnapshotServer implements SnapshotServer {
       this.log.debug({ frames: frames.length }, 'malformed snapshot request');
       reply = encodeErrorReply(`malformed request: expected [topic, payload] frames, got ${body.length}`);
     } else {
-      const key = identity.toString('latin1');
-      const b = this.budget(key, Date.now());
+      const b = this.budget(this.budgetKey(identity), Date.now());
       const refused = this.admit(b);
       if (refused !== undefined) reply = encodeErrorReply(refused);
       else {
@@ -1000,7 +1013,7 @@ export class ZmqTransport implements Transport {
     sock: zmq.Socket,
     endpoint: string,
     what: string,
-    bindIdentity = false,
+    bindIdentity: boolean | 'per-connection' = false,
   ): Promise<{ endpoint: string; forget: (c: Closable) => void }> {
     const b = await secureBind(sock, endpoint, what, {
       curve: this.curve,
@@ -1172,9 +1185,18 @@ export class ZmqTransport implements Transport {
       receiveHighWaterMark: Math.max(l.burst, 100),
       maxMessageSize: this.maxMessageSize,
     });
-    const b = await this.bindServer(sock, this.endpoints.snapshot[0], 'snapshot');
+    // Under CURVE each connection's routing id names its key (zap.ts), so budgets are per key: a client
+    // opening many connections under one key shares one budget. In plaintext nothing names a client
+    // but its connection.
+    const b = await this.bindServer(
+      sock,
+      this.endpoints.snapshot[0],
+      'snapshot',
+      this.curve ? 'per-connection' : false,
+    );
     this.bound.snapshot = b.endpoint;
-    return this.track(new ZmqSnapshotServer(sock, b.endpoint, handler, this.log, b.forget, l));
+    const budgetKey = this.curve ? budgetKeyOfBoundPeer : budgetKeyOfConnection;
+    return this.track(new ZmqSnapshotServer(sock, b.endpoint, handler, this.log, b.forget, l, budgetKey));
   }
 
   counters(): Record<string, number> {
@@ -1227,7 +1249,13 @@ export async function secureBind(
   sock: zmq.Socket,
   endpoint: string,
   what: string,
-  o: { curve?: CurveSettings; insecure?: boolean; log: Logger; stats: SecurityStats; bindIdentity?: boolean },
+  o: {
+    curve?: CurveSettings;
+    insecure?: boolean;
+    log: Logger;
+    stats: SecurityStats;
+    bindIdentity?: boolean | 'per-connection';
+  },
 ): Promise<{ endpoint: string; release: () => void }> {
   let domain: string | undefined;
   if (o.curve) {
@@ -1236,7 +1264,7 @@ export async function secureBind(
     try {
       domain = await zapHandler.register({
         allow: o.curve.allow,
-        bindIdentity: o.bindIdentity === true,
+        bindIdentity: o.bindIdentity ?? false,
         what: `${what} ${endpoint}`,
         stats: o.stats,
         log: o.log,

@@ -272,6 +272,46 @@ describe('bounds', { timeout: 60_000 }, () => {
     assert.ok(process.memoryUsage().rss - rss0 < 400 * 1024 * 1024);
   });
 
+  test('under CURVE the snapshot budget is per key: many connections under one key share it', async (t) => {
+    const burst = 5;
+    const arb = zmqT(t, WILDCARD, {
+      curve: serverCurve,
+      snapshotLimits: { requestsPerSecond: 0.5, burst, maxOutstandingPerClient: 100, maxOutstanding: 1000 },
+    });
+    await arb.snapshotServer(() => Buffer.from('book'));
+    /** Each connection asks `burst` times at once: how many answers came back, of how many. */
+    const askFrom = async (keyPair: KeyPair, connections: number) => {
+      const clients = [];
+      for (let i = 0; i < connections; i++)
+        clients.push(await zmqT(t, arb.boundEndpoints(), { curve: as(keyPair) }).snapshotClient());
+      const outcomes = await Promise.all(
+        clients.flatMap((c) =>
+          Array.from({ length: burst }, () =>
+            c.request('book.binance.BTCUSDT', Buffer.alloc(0), 5000).then(
+              () => 'served',
+              (e: unknown) => String(e),
+            ),
+          ),
+        ),
+      );
+      return {
+        served: outcomes.filter((o) => o === 'served').length,
+        limited: outcomes.filter((o) => /rate limited/.test(o)).length,
+      };
+    };
+    // Eight connections under the client's key: one budget (burst 5, plus what 0.5/s refills meanwhile),
+    // not eight. Per connection, all 40 would have been served.
+    const greedy = await askFrom(client, 8);
+    assert.ok(
+      greedy.served >= burst && greedy.served <= burst + 2,
+      `one key, 8 connections: ${JSON.stringify(greedy)}`,
+    );
+    assert.equal(greedy.served + greedy.limited, 8 * burst);
+    // Another key has a budget of its own: the first key's use does not starve it.
+    const other = await askFrom(collectorA, 1);
+    assert.deepEqual(other, { served: burst, limited: 0 });
+  });
+
   test('a client flooding snapshot requests without reading the replies is bounded and counted', async (t) => {
     const arb = zmqT(t, WILDCARD);
     const reply = Buffer.alloc(64 * 1024, 0x20);
