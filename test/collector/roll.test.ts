@@ -62,10 +62,17 @@ test('3 connections roll in turn, make-before-break: no book gaps or resyncs on 
     counts.every((n, i) => n - before[i] >= 2),
     `every connection rolled at least twice: ${JSON.stringify(counts)} from ${JSON.stringify(before)}`,
   );
-  // in turn: two different connections never roll within 100 ms of each other (together they would)
+  // in turn: rolls of different connections are ~400 ms apart (1.2 s over 3); rolling together, every one
+  // would be within 100 ms of the last. A loaded host fires a timer late now and then (seen in CI: one pair
+  // 48 ms apart of 12), so at most one pair in five may come close.
+  let together = 0;
+  let pairs = 0;
   for (let i = 1; i < rolls.length; i++)
-    if (rolls[i].conn !== rolls[i - 1].conn)
-      assert.ok(rolls[i].at - rolls[i - 1].at > 100, `rolls together: ${JSON.stringify(rolls)}`);
+    if (rolls[i].conn !== rolls[i - 1].conn) {
+      pairs++;
+      if (rolls[i].at - rolls[i - 1].at <= 100) together++;
+    }
+  assert.ok(pairs >= 4 && together <= pairs / 5, `rolls together: ${together} of ${pairs}: ${JSON.stringify(rolls)}`);
   // make-before-break: the one collector's books never had to resync
   SYMBOLS.forEach((s, i) =>
     assert.equal(arb.bookOf('binance', s)!.counters.resyncs, resyncsAtStart[i], `${s} resynced across a roll`),

@@ -181,7 +181,8 @@ test(
   },
 );
 
-test('bookwire bridge: bad input is one clear line and exit code 2', { timeout: 30_000 }, async () => {
+// Eight CLI starts in turn: ~1 s each on a quiet host, 4 s on a loaded one (a CI run at load 14 timed out at 30 s).
+test('bookwire bridge: bad input is one clear line and exit code 2', { timeout: 120_000 }, async () => {
   const cases: [string[], RegExp][] = [
     [['--from', 'zeromq', '--to', 'zeromq'], /same bus on both sides with the same endpoints/],
     [
