@@ -27,7 +27,7 @@ export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService
     liveCounter(
       reg,
       'bus_events_total',
-      'Security and bound events of the bus (event: curve_handshakes_refused, curve_keys_refused, ingest_unbound_dropped, snapshot_requests_rate_limited, snapshot_requests_over_outstanding, snapshot_requests_busy, snapshot_replies_dropped, sends_dropped).',
+      'Security and bound events of the bus (event: curve_handshakes_refused, curve_keys_refused, ingest_unbound_dropped, snapshot_requests_rate_limited, snapshot_requests_over_outstanding, snapshot_requests_not_allowed, snapshot_requests_busy, snapshot_replies_dropped, sends_dropped).',
       ['event'],
       () => Object.entries(bus.counters?.() ?? {}).map(([event, v]): Sample => [{ event }, v]),
     );

@@ -77,7 +77,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   // With CURVE the peer frame must be checked (only a routing id our ZAP handler set names someone, zap.ts)
   // and forwarded as the plain name: the native proxy cannot, so CURVE runs the loop.
   return opts.mode === 'loop' || opts.curve
-    ? loopProxy(router, xpub, frontend, backend, security, log, release, opts.curve !== undefined)
+    ? loopProxy(router, xpub, frontend, backend, security, log, release, opts.curve?.allow)
     : nativeProxy(router, xpub, frontend, backend, security, release);
 }
 
@@ -115,7 +115,8 @@ function loopProxy(
   security: SecurityStats,
   log: Logger,
   release: () => void,
-  checkPeers: boolean,
+  /** CURVE: the live allow-list each frontend peer's key is checked against (zap.ts, boundName). */
+  allow: ReadonlyMap<string, string> | undefined,
 ): RunningProxy {
   let closed = false;
   const nudged = new Set<string>();
@@ -138,8 +139,8 @@ function loopProxy(
   };
   // The XPUB has sendTimeout 0: a send never waits (it drops past its HWM), so sends never overlap.
   const data = receiving(router, (msg) => {
-    if (checkPeers) {
-      const name = zapHandler.boundName(msg[0]);
+    if (allow !== undefined) {
+      const name = zapHandler.boundName(msg[0], allow);
       if (name === undefined) {
         security.unbound++;
         const k = msg[0].toString('latin1');

@@ -13,6 +13,12 @@
  * client's claim. So the Identity we set carries a secret of this process, `name#token`: a routing id
  * with the token was set here; one without it is the client's claim and names nobody (boundName ->
  * undefined; the ingest drops its messages, counted, and asks that client to reconnect).
+ *
+ * Revocation: the routing id also carries the key the connection authenticated with (`name#n#key#token`),
+ * so a ROUTER checks every message against the allow-list as it is now (boundName): once a key is removed,
+ * its open connections' messages are dropped and the peer is asked to reconnect (where ZAP refuses it),
+ * while every other peer's connection stays as it is. Sockets without a routing id per peer (PUB) cannot
+ * tell their peers apart and are rebound instead (zeromq.ts, secureBind).
  */
 import { randomBytes } from 'node:crypto';
 import * as zmq from 'zeromq';
@@ -21,6 +27,13 @@ import { z85Encode } from './keys.js';
 import { errorMessageOf } from './common.js';
 
 export const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
+const Z85_KEY_LENGTH = 40;
+
+/** Who a routing id set by the ZAP handler names: the allow-list's name and the key it authenticated with. */
+export interface BoundPeer {
+  name: string;
+  key: string;
+}
 
 /** Handshake outcomes of one transport's server sockets (read by the metrics room through ZmqTransport.security). */
 export interface SecurityStats {
@@ -40,10 +53,10 @@ export interface ZapPolicy {
   /** Public key (Z85) -> peer name. */
   allow: ReadonlyMap<string, string>;
   /**
-   * Set the peer's routing id to its name (ROUTER sockets whose routing id is the sender's identity: true),
-   * or to its name and a number of this handshake ('per-connection': `name#n#token`, so one key may hold
-   * several connections to a ROUTER, which refuses a second peer under a routing id it already has, and
-   * the server still knows whose key each connection is: boundKeyName).
+   * Set the peer's routing id to its name and key (ROUTER sockets whose routing id is the sender's
+   * identity: true; one routing id per key, so a reconnecting peer takes its old place with `handover`), or
+   * to that and a number of this handshake ('per-connection': one key may hold several connections to a
+   * ROUTER, which refuses a second peer under a routing id it already has).
    */
   bindIdentity: boolean | 'per-connection';
   /** What the socket is, for the log: "ingest tcp://0.0.0.0:5555". */
@@ -84,18 +97,23 @@ class ZapHandler {
   private readonly suffix = Buffer.from(`#${this.token}`);
   private sock: zmq.Router | undefined;
 
-  /** The name in a routing id this handler set (`name#token`), or undefined for any other routing id. */
-  boundName(routingId: Buffer): string | undefined {
+  /** The name and key in a routing id this handler set (`name#n#key#token`), or undefined for any other one. */
+  boundPeer(routingId: Buffer): BoundPeer | undefined {
     const n = routingId.length - this.suffix.length;
-    if (n <= 0 || this.suffix.compare(routingId, n) !== 0) return undefined;
-    return routingId.toString('utf8', 0, n);
+    if (n < Z85_KEY_LENGTH + 4 || this.suffix.compare(routingId, n) !== 0) return undefined;
+    const s = routingId.toString('utf8', 0, n);
+    const hash = s.indexOf('#');
+    if (hash <= 0) return undefined;
+    return { name: s.slice(0, hash), key: s.slice(s.length - Z85_KEY_LENGTH) };
   }
-  /** The name of the key a routing id this handler set was bound to (`name` of `name#token` or `name#n#token`). */
-  boundKeyName(routingId: Buffer): string | undefined {
-    const n = this.boundName(routingId);
-    if (n === undefined) return undefined;
-    const hash = n.indexOf('#');
-    return hash < 0 ? n : n.slice(0, hash);
+
+  /**
+   * The name a routing id this handler set speaks for, while its key is still allowed under that name in
+   * `allow` (the live list: a removed key's open connections name nobody from then on); else undefined.
+   */
+  boundName(routingId: Buffer, allow: ReadonlyMap<string, string>): string | undefined {
+    const p = this.boundPeer(routingId);
+    return p !== undefined && allow.get(p.key) === p.name ? p.name : undefined;
   }
   /** Handshakes bound per connection so far: numbers each one. */
   private connections = 0;
@@ -201,12 +219,8 @@ class ZapHandler {
     // Refused before, allowed now (added to the allow directory): if it is revoked later, say so again.
     if (d.refusedKeys.delete(key)) d.stats.refusedPeers = d.refusedKeys.size;
     d.log.debug({ socket: d.what, peer: name, address }, 'peer authenticated');
-    const meta =
-      d.bindIdentity === 'per-connection'
-        ? metadata({ Identity: `${name}#${++this.connections}#${this.token}` })
-        : d.bindIdentity
-          ? metadata({ Identity: `${name}#${this.token}` })
-          : EMPTY;
+    const n = d.bindIdentity === 'per-connection' ? ++this.connections : 0;
+    const meta = d.bindIdentity ? metadata({ Identity: `${name}#${n}#${key}#${this.token}` }) : EMPTY;
     return [rid, empty, toBuf('1.0'), requestId, toBuf('200'), toBuf('OK'), toBuf(name), meta];
   }
 

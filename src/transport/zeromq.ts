@@ -46,7 +46,7 @@ import {
   errorReplyMessage,
 } from './common.js';
 import type { CurveSettings } from './keys.js';
-import { newSecurityStats, zapHandler, type SecurityStats } from './zap.js';
+import { newSecurityStats, zapHandler, type BoundPeer, type SecurityStats } from './zap.js';
 import { watchAllowList, type AllowListChange } from './allow-watch.js';
 
 const DEFAULT_SNAPSHOT_TIMEOUT_MS = 2000;
@@ -227,15 +227,29 @@ export function isLocalEndpoint(endpoint: string): boolean {
  */
 export type PeerFrame = 'claimed' | 'bound' | 'relayed';
 
-/** Frame -> peer name, undefined (nobody), or null (unauthenticated under CURVE: drop). Caches the last frame. */
-function peerReader(kind: PeerFrame): (frame: Buffer) => string | undefined | null {
+/**
+ * Frame -> peer name, undefined (nobody), or null (under CURVE: unauthenticated, or its key revoked since:
+ * drop). Caches the last frame's reading; a bound peer's key is checked against the live `allow` every time.
+ */
+function peerReader(
+  kind: PeerFrame,
+  allow?: ReadonlyMap<string, string>,
+): (frame: Buffer) => string | undefined | null {
   let lastFrame = Buffer.alloc(0);
   let last: string | undefined | null;
+  let lastBound: BoundPeer | undefined;
+  if (kind === 'bound')
+    return (frame) => {
+      if (!frame.equals(lastFrame)) {
+        lastFrame = Buffer.from(frame);
+        lastBound = zapHandler.boundPeer(frame);
+      }
+      return lastBound !== undefined && allow?.get(lastBound.key) === lastBound.name ? lastBound.name : null;
+    };
   return (frame) => {
     if (frame.equals(lastFrame)) return last;
     lastFrame = Buffer.from(frame);
-    if (kind === 'bound') last = zapHandler.boundName(frame) ?? null;
-    else last = frame.length === 0 || frame[0] === 0 ? undefined : frame.toString('utf8');
+    last = frame.length === 0 || frame[0] === 0 ? undefined : frame.toString('utf8');
     return last;
   };
 }
@@ -562,10 +576,12 @@ export class ZmqSubscriber implements BusSubscriber {
     peerFrame?: PeerFrame,
     private readonly filter?: readonly string[],
     private readonly stats?: SecurityStats,
+    /** 'bound': the live allow-list each peer's key is checked against. */
+    allow?: ReadonlyMap<string, string>,
   ) {
     this.endpoint = endpoint;
     this.offset = peerFrame ? 1 : 0;
-    this.peerOf = peerReader(peerFrame ?? 'claimed');
+    this.peerOf = peerReader(peerFrame ?? 'claimed', allow);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<BusMessage, undefined> {
@@ -652,6 +668,8 @@ export interface SnapshotServerCounters {
   /** Requests refused: over the client's rate, its outstanding limit, or the server's. */
   rateLimited: number;
   overOutstanding: number;
+  /** Requests on a connection whose key was removed from the allow-list since it authenticated. */
+  notAllowed: number;
   busy: number;
   /** Replies dropped: the client's reply queue was full (it does not read) or it was gone. */
   repliesDropped: number;
@@ -663,17 +681,24 @@ export interface SnapshotServerCounters {
 /** Past this many tracked clients, budgets idle for a minute are forgotten. */
 const MAX_TRACKED_CLIENTS = 10_000;
 
+/** Whose budget a snapshot request spends (a routing id -> a key), or undefined: refused (a revoked key). */
+type BudgetKey = (routingId: Buffer) => string | undefined;
+
 /** Plaintext: a snapshot client is its connection (routing id). */
-const budgetKeyOfConnection = (routingId: Buffer): string => routingId.toString('latin1');
+const budgetKeyOfConnection: BudgetKey = (routingId) => routingId.toString('latin1');
 /**
- * CURVE: a snapshot client is its key, whatever number of connections it opens. A connection whose routing
- * id the ZAP handler did not get to set (the race in zap.ts: rare, and not the client's choice) shares one
- * budget with every other such connection, so reconnecting until one loses the race buys nothing.
+ * CURVE: a snapshot client is its key, whatever number of connections it opens; a key removed from the
+ * allow-list is refused on the connections it still has. A connection whose routing id the ZAP handler did
+ * not get to set (the race in zap.ts: rare, and not the client's choice) shares one budget with every other
+ * such connection, so reconnecting until one loses the race buys nothing.
  */
-const budgetKeyOfBoundPeer = (routingId: Buffer): string => {
-  const name = zapHandler.boundKeyName(routingId);
-  return name === undefined ? '#unbound' : `key:${name}`;
-};
+const budgetKeyOfBoundPeer =
+  (allow: ReadonlyMap<string, string>): BudgetKey =>
+  (routingId) => {
+    const p = zapHandler.boundPeer(routingId);
+    if (p === undefined) return '#unbound';
+    return allow.get(p.key) === p.name ? `key:${p.key}` : undefined;
+  };
 
 /**
  * ROUTER serving snapshot requests. Accepts [identity, reqId, topic, payload] (our DEALER client) and
@@ -690,6 +715,7 @@ export class ZmqSnapshotServer implements SnapshotServer {
   readonly limits: SnapshotServerCounters = {
     rateLimited: 0,
     overOutstanding: 0,
+    notAllowed: 0,
     busy: 0,
     repliesDropped: 0,
     outstanding: 0,
@@ -713,7 +739,7 @@ export class ZmqSnapshotServer implements SnapshotServer {
     private readonly onClosed: (c: Closable) => void,
     private readonly bounds: SnapshotLimits = DEFAULT_SNAPSHOT_LIMITS,
     /** Whose budget a request from this routing id spends. */
-    private readonly budgetKey: (routingId: Buffer) => string = budgetKeyOfConnection,
+    private readonly budgetKey: BudgetKey = budgetKeyOfConnection,
   ) {
     this.endpoint = endpoint;
     this.loopDone = this.loop();
@@ -745,6 +771,11 @@ export class ZmqSnapshotServer implements SnapshotServer {
     b.tokens = Math.min(this.bounds.burst, b.tokens + ((now - b.refilledAt) * this.bounds.requestsPerSecond) / 1000);
     b.refilledAt = now;
     return b;
+  }
+
+  private notAllowed(): string {
+    this.limits.notAllowed++;
+    return 'not allowed: this key was removed from the allow-list';
   }
 
   /** Why this request may not run now, or undefined (and it is counted as running). */
@@ -779,8 +810,9 @@ export class ZmqSnapshotServer implements SnapshotServer {
       this.log.debug({ frames: frames.length }, 'malformed snapshot request');
       reply = encodeErrorReply(`malformed request: expected [topic, payload] frames, got ${body.length}`);
     } else {
-      const b = this.budget(this.budgetKey(identity), Date.now());
-      const refused = this.admit(b);
+      const key = this.budgetKey(identity);
+      const b = key === undefined ? undefined : this.budget(key, Date.now());
+      const refused = key === undefined ? this.notAllowed() : this.admit(b);
       if (refused !== undefined) reply = encodeErrorReply(refused);
       else {
         const topic = body[0].toString('utf8');
@@ -1155,7 +1187,9 @@ export class ZmqTransport implements Transport {
         const b = await this.bindServer(sock, this.endpoints.ingest[0], 'ingest', true);
         this.bound.ingest = b.endpoint;
         const peers: PeerFrame = this.curve ? 'bound' : 'claimed';
-        return this.track(new ZmqSubscriber(sock, b.endpoint, b.forget, peers, filter, this.security));
+        return this.track(
+          new ZmqSubscriber(sock, b.endpoint, b.forget, peers, filter, this.security, this.curve?.allow),
+        );
       }
       // Behind a proxy: its XPUB forwards [peer, topic, ...] as its ROUTER received them (proxy.ts).
       const sock = new zmq.Subscriber({ receiveHighWaterMark: hwm, linger: 0, maxMessageSize: this.maxMessageSize });
@@ -1195,7 +1229,7 @@ export class ZmqTransport implements Transport {
       this.curve ? 'per-connection' : false,
     );
     this.bound.snapshot = b.endpoint;
-    const budgetKey = this.curve ? budgetKeyOfBoundPeer : budgetKeyOfConnection;
+    const budgetKey = this.curve ? budgetKeyOfBoundPeer(this.curve.allow) : budgetKeyOfConnection;
     return this.track(new ZmqSnapshotServer(sock, b.endpoint, handler, this.log, b.forget, l, budgetKey));
   }
 
@@ -1206,6 +1240,7 @@ export class ZmqTransport implements Transport {
       ingest_unbound_dropped: this.security.unbound,
       snapshot_requests_rate_limited: 0,
       snapshot_requests_over_outstanding: 0,
+      snapshot_requests_not_allowed: 0,
       snapshot_requests_busy: 0,
       snapshot_replies_dropped: 0,
       sends_dropped: 0,
@@ -1214,6 +1249,7 @@ export class ZmqTransport implements Transport {
       if (o instanceof ZmqSnapshotServer) {
         c.snapshot_requests_rate_limited += o.limits.rateLimited;
         c.snapshot_requests_over_outstanding += o.limits.overOutstanding;
+        c.snapshot_requests_not_allowed += o.limits.notAllowed;
         c.snapshot_requests_busy += o.limits.busy;
         c.snapshot_replies_dropped += o.limits.repliesDropped;
       } else if (o instanceof ZmqPublisher) c.sends_dropped += o.dropped;
@@ -1296,8 +1332,15 @@ export async function secureBind(
     o.curve && domain !== undefined
       ? watchAllowList(o.curve, o.log, (change) => {
           const removed = change.removed.map((r) => r.key);
-          if (removed.length > 0 && zapHandler.admittedAny(domain!, removed))
-            void reauthenticate(sock, bound, what, change, o.log);
+          if (removed.length === 0 || !zapHandler.admittedAny(domain!, removed)) return;
+          // A ROUTER whose routing ids name each peer's key drops a revoked key's messages itself (zap.ts):
+          // nobody else's connection is touched. Other sockets cannot tell their peers apart: rebind.
+          if (o.bindIdentity)
+            o.log.warn(
+              { socket: `${what} ${bound}`, revoked: change.removed.map((r) => r.name) },
+              "key revoked: its open connections' messages are refused from now on",
+            );
+          else void reauthenticate(sock, bound, what, change, o.log);
         })
       : () => undefined;
   let released = false;

@@ -116,6 +116,56 @@ describe('allow directory followed at run time', { timeout: 30_000 }, () => {
     assert.ok(lines.some((l) => /key is not allowed/.test(String(l.msg)) && l.key === bob.publicKey));
   });
 
+  test("a collector's key revoked on the ingest and snapshot ROUTERs: only its connections are refused; the others' are not touched", async (t) => {
+    const { keyFile, allowDir } = keyDirs(t, { alice, bob });
+    const { log, lines } = capturingLogger();
+    const arb = zmqT(t, WILDCARD, { curve: loadCurveSettings({ keyFile, allowDir }), logger: log });
+    const ingest = new MessageReader(await arb.subscriber('ingest', ['raw.']));
+    const srv = await arb.snapshotServer(() => Buffer.from('book'));
+    const aliceT = zmqT(t, arb.boundEndpoints(), { curve: as(alice) });
+    const alicePub = await aliceT.publisher('ingest');
+    const aliceSnap = await aliceT.snapshotClient();
+    const bobT = zmqT(t, arb.boundEndpoints(), { curve: as(bob) });
+    const bobPub = await bobT.publisher('ingest');
+    const bobSnap = await bobT.snapshotClient();
+    await warmUp(() => alicePub.send('raw.a.probe', ''), ingest, ['raw.a.probe']);
+    await warmUp(() => bobPub.send('raw.b.probe', ''), ingest, ['raw.b.probe']);
+    assert.equal((await bobSnap.request('book.x', Buffer.alloc(0))).toString(), 'book');
+    assert.equal((await aliceSnap.request('book.x', Buffer.alloc(0))).toString(), 'book');
+    await ingest.drainUntilIdle(100);
+    const handshakes = arb.security.allowed;
+
+    // alice numbers her messages all through the revocation: a reconnect of hers would lose some
+    let n = 0;
+    const numbered = setInterval(() => alicePub.send('raw.n', String(n++)), 5);
+    t.after(() => clearInterval(numbered));
+    fs.rmSync(path.join(allowDir, 'bob.pub'));
+    await sleep(800); // the debounce and more
+    for (let i = 0; i < 20; i++) {
+      bobPub.send('raw.bob', 'bob');
+      await sleep(25);
+    }
+    await assert.rejects(bobSnap.request('book.x', Buffer.alloc(0), 2000), /not allowed/);
+    assert.equal(srv.limits.notAllowed, 1);
+    clearInterval(numbered);
+    const after = await ingest.drainUntilIdle(300);
+    assert.ok(!after.some((m) => m.topic === 'raw.bob'), 'bob still writes');
+    const got = after.filter((m) => m.topic === 'raw.n').map((m) => Number(m.payload.toString()));
+    assert.ok(got.length > 50, `alice sent ${n}, ${got.length} arrived`);
+    assert.deepEqual(
+      got,
+      Array.from({ length: got.length }, (_, i) => got[0] + i),
+      'alice lost or reordered messages',
+    );
+    assert.equal(got.at(-1), n - 1, "the last of alice's messages did not arrive");
+    assert.equal((await aliceSnap.request('book.x', Buffer.alloc(0))).toString(), 'book');
+    // alice's connections were never closed: no handshake since (a rebind would make her pass ZAP again)
+    assert.equal(arb.security.allowed, handshakes, 'connections were re-authenticated');
+    assert.ok(arb.security.unbound > 0, "bob's messages were not counted as refused");
+    assert.ok(lines.some((l) => /key revoked: its open connections' messages are refused/.test(String(l.msg))));
+    assert.ok(!lines.some((l) => /closing every connection/.test(String(l.msg))), 'a ROUTER was rebound');
+  });
+
   test('a malformed file is logged once and ignored: the old list stays, the rest applies', async (t) => {
     const { keyFile, allowDir } = keyDirs(t, { alice });
     const { log, lines } = capturingLogger();
