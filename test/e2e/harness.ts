@@ -228,3 +228,47 @@ export async function clientReachesTruth(
   ac.abort();
   await done;
 }
+
+/**
+ * A client of one book that starts from the venue's start, to compare every state it holds with the venue's:
+ * the simulator is paused while `watchVenue()` (a clean connection in the venue's own protocol, keeping
+ * every state it sees) takes the venue's book and the arbiter syncs it; then the client subscribes
+ * (`onUpdate` sees each update) and the simulator resumes once the client holds its first book. The
+ * connection (`venue`) and the client (`c`) end after the test (`ac` ends the client earlier).
+ */
+export async function followFromVenueStart<W extends { states: Set<string>; close(): void }>(
+  t: { after(fn: () => Promise<void> | void): void },
+  p: Awaited<ReturnType<typeof zmqParts>>,
+  o: { venue: VenueId; symbol: string; watchVenue: () => W; onUpdate: (u: BookUpdate) => void },
+) {
+  p.sim.pause();
+  const venue = o.watchVenue();
+  t.after(() => venue.close());
+  await waitFor(
+    () => venue.states.size > 0 && p.arbiter.bookOf(o.venue, o.symbol)?.state === 'synced',
+    10_000,
+    'a book',
+  );
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const c = follow(subscribe({ venue: o.venue, symbol: o.symbol, endpoints: p.ep, signal: ac.signal }), o.onUpdate);
+  await waitFor(() => c.state.updates > 0, 5000, 'the first book');
+  p.sim.resume();
+  return { venue, c, ac };
+}
+
+/** Wait until the client's top 20 levels equal the simulator's truth of `symbol` (as the simulator names it). */
+export async function waitForTruthTop(
+  c: { state: { last?: BookUpdate } },
+  sim: Pick<ExchangeSimulator, 'truth'>,
+  venueId: VenueId,
+  symbol: string,
+  timeoutMs: number,
+): Promise<void> {
+  const truth = sim.truth(symbol, 20, venueId);
+  await waitFor(
+    () => JSON.stringify(c.state.last?.book.top(20)) === JSON.stringify({ bids: truth.bids, asks: truth.asks }),
+    timeoutMs,
+    'client to reach the truth',
+  );
+}
