@@ -100,7 +100,7 @@ export async function startParts(o: {
   return { sim, arbiter, collectors, stop };
 }
 
-type PartsOptions = Parameters<typeof startParts>[0];
+export type PartsOptions = Parameters<typeof startParts>[0];
 
 /**
  * startParts on loopback ZeroMQ endpoints of its own (`ep`), every part and transport closed after the test.

@@ -1,31 +1,57 @@
 /**
- * Kafka arbiter groups end to end (kafka-failover, kafka-replica-failover): the test cluster with transports
- * on it, `bookwire arbitrate --group` processes, what any Kafka reader sees of the books, and the checks on
- * that stream.
+ * The Kafka test cluster for end-to-end tests: transports on it (`kafkaTestBus`), the in-process pipeline on
+ * it (`kafkaParts`), and for arbiter groups (kafka-failover, kafka-replica-failover) `bookwire arbitrate
+ * --group` processes, what any Kafka reader sees of the books, and the checks on that stream.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger, type Logger } from '../../src/log.js';
 import { KafkaTransport } from '../../src/transport/kafka.js';
 import { decodeAny, type ArbiterStats, type ConsolidatedMessage } from '../../src/wire/messages.js';
 import { CLI_MAIN, sleep, waitFor } from '../helpers.js';
 import { startTestBroker, type TestBroker } from '../kafka-helpers.js';
+import { startParts, type PartsOptions } from './harness.js';
 
 /**
- * The test cluster (3 brokers) and `transport()`, a new KafkaTransport on it; every transport is closed
- * after the test's own `broker.beforeStop` hooks (registered later, so run first) and before the broker stops.
+ * The test cluster (3 brokers) and `transport()`, a new KafkaTransport on it (logging to `logger`); every
+ * transport is closed after the test's own `broker.beforeStop` hooks (registered later, so run first) and
+ * before the broker stops.
  */
-export async function kafkaTestBus(t: { after(fn: () => Promise<void> | void): void }) {
+export async function kafkaTestBus(t: { after(fn: () => Promise<void> | void): void }, logger: Logger = silentLogger) {
   const broker: TestBroker = await startTestBroker(t);
   const transports: KafkaTransport[] = [];
   broker.beforeStop(async () => {
     for (const tr of transports) await tr.close();
   });
   const transport = () => {
-    const tr = new KafkaTransport({ brokers: broker.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
+    const tr = new KafkaTransport({ brokers: broker.bootstrap, logger, closeTimeoutMs: 2000 });
     transports.push(tr);
     return tr;
   };
   return { broker, brokers: broker.bootstrap.join(','), transport };
+}
+
+/**
+ * startParts on the Kafka test cluster, every part on a KafkaTransport of its own (logging to `logger`); the
+ * parts stop after the test's own `broker.beforeStop` hooks, before the transports close. Defaults: not
+ * faulty, gaps held 300 ms, snapshot requests retried after 1.5 s.
+ */
+export async function kafkaParts(
+  t: { after(fn: () => Promise<void> | void): void },
+  o: Omit<PartsOptions, 'arbiterTransport' | 'mk' | 'faulty' | 'gapTimeoutMs' | 'snapshotTimeoutMs'> &
+    Partial<Pick<PartsOptions, 'faulty' | 'gapTimeoutMs' | 'snapshotTimeoutMs'>> & { logger?: Logger },
+) {
+  const { logger, ...parts } = o;
+  const bus = await kafkaTestBus(t, logger);
+  const started = await startParts({
+    faulty: false,
+    gapTimeoutMs: 300,
+    snapshotTimeoutMs: 1500,
+    ...parts,
+    arbiterTransport: bus.transport(),
+    mk: bus.transport,
+  });
+  bus.broker.beforeStop(() => started.stop());
+  return { ...started, ...bus };
 }
 
 /** What a process printed is kept up to this many characters (the latest). */
