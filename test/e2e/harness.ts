@@ -272,3 +272,66 @@ export async function waitForTruthTop(
     'client to reach the truth',
   );
 }
+
+/**
+ * The Binance simulator (BTCUSDT, 100 events a second, `faults` as its profiles) and an arbiter of `symbols`
+ * (default BTCUSDT; gaps held 50 ms, snapshot requests retried after 500 ms, then `arbiter`) on loopback
+ * ZeroMQ endpoints of their own (`ep`). Collectors come when the test asks: `collector(id, profile)` starts
+ * one through that fault profile; `mk()` makes one more transport. All stopped after the test.
+ */
+export async function simAndArbiter(
+  t: { after(fn: () => Promise<void> | void): void },
+  o: {
+    seed: number;
+    faults?: Record<string, FaultProfile>;
+    symbols?: string[];
+    arbiter?: Partial<ArbiterServiceOptions>;
+  },
+) {
+  const symbols = o.symbols ?? ['BTCUSDT'];
+  const sim = new ExchangeSimulator({
+    port: 0,
+    symbols: ['BTCUSDT'],
+    seed: o.seed,
+    eventsPerSec: 100,
+    faults: o.faults,
+  });
+  await sim.start();
+  const ep = await freeEndpoints();
+  const transports: Transport[] = [];
+  const mk = () => {
+    const tr = new ZmqTransport(ep);
+    transports.push(tr);
+    return tr;
+  };
+  const arbiter = new ArbiterService({
+    transport: mk(),
+    symbols,
+    gapTimeoutMs: 50,
+    snapshotTimeoutMs: 500,
+    ...o.arbiter,
+  });
+  await arbiter.start();
+  const collectors: Collector[] = [];
+  const collector = async (id: string, profile?: string) => {
+    const prefix = profile ? `/p/${profile}` : '';
+    const c = new Collector({
+      id,
+      symbols,
+      wsUrl: sim.wsBase + prefix,
+      restUrl: sim.restBase + prefix,
+      transport: mk(),
+      reconnectMinMs: 50,
+    });
+    await c.start();
+    collectors.push(c);
+    return c;
+  };
+  t.after(async () => {
+    for (const c of collectors) await c.stop();
+    await arbiter.stop();
+    for (const tr of transports) await tr.close();
+    await sim.stop();
+  });
+  return { sim, ep, arbiter, collector, mk };
+}
