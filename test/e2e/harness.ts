@@ -335,3 +335,38 @@ export async function simAndArbiter(
   });
   return { sim, ep, arbiter, collector, mk };
 }
+
+/** The simulator's truth of a book (`sim.truth()`): the venue's last id and its levels. */
+export interface TruthBook {
+  lastUpdateId: number;
+  bids: [number, number][];
+  asks: [number, number][];
+}
+
+/** The client's last update is the truth: at the truth's id, with the truth's top 20 levels. */
+export function assertAtTruth(u: BookUpdate | undefined, truth: TruthBook): void {
+  assert.ok(u, 'client received no update');
+  assert.equal(u.seq, truth.lastUpdateId);
+  const top = u.book.top(20);
+  assert.deepEqual(top.bids, truth.bids.slice(0, 20));
+  assert.deepEqual(top.asks, truth.asks.slice(0, 20));
+}
+
+/** Wait until every client (`follow()`) is at the truth's id, then check each is the truth (`assertAtTruth`). */
+export async function clientsReachTruth(
+  clients: { state: { last?: BookUpdate } }[],
+  truth: TruthBook,
+  timeoutMs: number,
+): Promise<void> {
+  await waitFor(
+    () => clients.every((c) => c.state.last?.seq === truth.lastUpdateId),
+    timeoutMs,
+    clients.length > 1 ? 'clients to reach the truth seq' : 'client to reach the truth seq',
+  );
+  for (const c of clients) assertAtTruth(c.state.last, truth);
+}
+
+/** Every delta a client (`follow()`) got chains onto the one before: nothing lost, nothing twice. */
+export function assertDeltasChain(deltas: { seq: number; prev: number }[], message = 'nothing lost, nothing twice') {
+  for (let i = 1; i < deltas.length; i++) assert.equal(deltas[i].prev, deltas[i - 1].seq, message);
+}
