@@ -370,3 +370,23 @@ export async function clientsReachTruth(
 export function assertDeltasChain(deltas: { seq: number; prev: number }[], message = 'nothing lost, nothing twice') {
   for (let i = 1; i < deltas.length; i++) assert.equal(deltas[i].prev, deltas[i - 1].seq, message);
 }
+
+/**
+ * Wait until the simulator's REST request count holds still over 1.5 s: the requests in flight (a cold
+ * start's snapshots) have landed. Returns that count.
+ */
+export async function restCallsSettled(sim: Pick<ExchangeSimulator, 'stats'>): Promise<number> {
+  let count = -1;
+  await waitFor(
+    async () => {
+      const n = sim.stats().restRequests;
+      const quiet = n === count;
+      count = n;
+      if (!quiet) await sleep(1500);
+      return quiet;
+    },
+    30_000,
+    'REST calls to stop',
+  );
+  return count;
+}
