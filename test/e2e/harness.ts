@@ -390,3 +390,34 @@ export async function restCallsSettled(sim: Pick<ExchangeSimulator, 'stats'>): P
   );
   return count;
 }
+
+/**
+ * The flags of `bookwire collect` for collector `id` of `symbol` on the simulator's `venueId`: collector a
+ * leaves from 127.0.0.2, b from 127.0.0.3 (each its own IP to the venue, as in production: the simulator
+ * limits per IP), reconnecting after 50 ms. The bus flags are the caller's.
+ */
+export function collectArgs(
+  sim: Pick<ExchangeSimulator, 'venueWsBase' | 'venueRestBase'>,
+  venueId: VenueId,
+  id: 'a' | 'b',
+  symbol: string,
+): string[] {
+  const urls = underPrefix(venue(venueId), sim.venueWsBase(venueId), sim.venueRestBase(venueId));
+  return [
+    'collect',
+    '--venue',
+    venueId,
+    '--id',
+    id,
+    '--symbols',
+    symbol,
+    '--ws-url',
+    urls.wsUrl,
+    '--rest-url',
+    urls.restUrl,
+    '--local-address',
+    id === 'a' ? '127.0.0.2' : '127.0.0.3',
+    '--reconnect-min-ms',
+    '50',
+  ];
+}

@@ -12,10 +12,10 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExchangeSimulator } from '../../src/sim/index.js';
 import { subscribe, type BookUpdate } from '../../src/client/subscribe.js';
-import { underPrefix, venue as adapterOf } from '../../src/venues/index.js';
 import { silentLogger } from '../../src/log.js';
 import { sleep, startCli, waitFor } from '../helpers.js';
 import { kafkaSkip } from '../kafka-helpers.js';
+import { collectArgs } from './harness.js';
 import {
   arbiterTails,
   groupArbiter,
@@ -45,31 +45,8 @@ async function takeover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
   await sim.start();
   const arbs = [groupArbiter('x', brokers, ARBITER_FLAGS), groupArbiter('y', brokers, ARBITER_FLAGS)];
   const collectors: ReturnType<typeof startCli>[] = [];
-  const urls = underPrefix(adapterOf(VENUE), sim.venueWsBase(VENUE), sim.venueRestBase(VENUE));
-  for (const id of ['a', 'b'])
-    collectors.push(
-      startCli([
-        'collect',
-        '--venue',
-        VENUE,
-        '--id',
-        id,
-        '--symbols',
-        SYMBOL,
-        '--ws-url',
-        urls.wsUrl,
-        '--rest-url',
-        urls.restUrl,
-        '--local-address',
-        id === 'a' ? '127.0.0.2' : '127.0.0.3',
-        '--reconnect-min-ms',
-        '50',
-        '--bus',
-        'kafka',
-        '--brokers',
-        brokers,
-      ]),
-    );
+  for (const id of ['a', 'b'] as const)
+    collectors.push(startCli([...collectArgs(sim, VENUE, id, SYMBOL), '--bus', 'kafka', '--brokers', brokers]));
   const ac = new AbortController();
   broker.beforeStop(async () => {
     ac.abort();
