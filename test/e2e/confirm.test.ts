@@ -9,8 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ReplicaArbiter } from '../../src/core/replicaArbiter.js';
 import { sleep, waitFor } from '../helpers.js';
-import { followFromVenueStart, waitForTruthTop, zmqParts } from './harness.js';
-import { bookKey, geminiV2States } from './venue-states.js';
+import { waitForTruthTop, zmqParts } from './harness.js';
+import { followGeminiV2FromStart } from './venue-states.js';
 
 async function run(t: { after(fn: () => Promise<void> | void): void }, publish: 'first' | 'confirmed') {
   const p = await zmqParts(t, {
@@ -22,15 +22,7 @@ async function run(t: { after(fn: () => Promise<void> | void): void }, publish: 
     faults: { corrupt: { corruptRate: 0.01 }, late: { delayMs: 30 } },
     publish: { 'gemini-v2': publish },
   });
-  const seen: string[] = [];
-  const { venue, c, ac } = await followFromVenueStart(t, p, {
-    venue: 'gemini-v2',
-    symbol: 'BTCUSD',
-    watchVenue: () => geminiV2States(`${p.sim.venueWsBase('gemini-v2')}/v2/marketdata`),
-    onUpdate: (u) => {
-      if (u.kind === 'snapshot' || u.kind === 'delta') seen.push(bookKey(u.book)); // every message
-    },
-  });
+  const { venue, c, ac, seen } = await followGeminiV2FromStart(t, p);
   const core = p.arbiter.bookOf('gemini-v2', 'BTCUSD')! as unknown as ReplicaArbiter;
   await waitFor(() => p.sim.stats().corrupted >= 3, 20_000, 'three corrupted copies');
   await sleep(1500);

@@ -8,8 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sleep, waitFor } from '../helpers.js';
-import { followFromVenueStart, waitForTruthTop, zmqParts } from './harness.js';
-import { bookKey, geminiV2States } from './venue-states.js';
+import { waitForTruthTop, zmqParts } from './harness.js';
+import { followGeminiV2FromStart } from './venue-states.js';
 
 test('gemini-v2: a late corrupted feed is caught by comparison and never published; the client ends equal to the truth', async (t) => {
   const p = await zmqParts(t, {
@@ -20,15 +20,7 @@ test('gemini-v2: a late corrupted feed is caught by comparison and never publish
     profiles: ['corrupt', undefined],
     faults: { corrupt: { corruptRate: 0.03, delayMs: 30 } },
   });
-  const seen: string[] = [];
-  const { venue, c, ac } = await followFromVenueStart(t, p, {
-    venue: 'gemini-v2',
-    symbol: 'BTCUSD',
-    watchVenue: () => geminiV2States(`${p.sim.venueWsBase('gemini-v2')}/v2/marketdata`),
-    onUpdate: (u) => {
-      if (u.kind === 'snapshot' || u.kind === 'delta') seen.push(bookKey(u.book));
-    },
-  });
+  const { venue, c, ac, seen } = await followGeminiV2FromStart(t, p);
   const core = p.arbiter.bookOf('gemini-v2', 'BTCUSD')!;
   await waitFor(() => (core.feedStats().get('a')?.disagreements ?? 0) >= 1, 20_000, 'feed a caught');
   await p.collectors[0].stop(); // the corrupted feed goes; b carries the book alone

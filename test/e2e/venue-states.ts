@@ -4,6 +4,7 @@
  */
 import { WebSocket } from 'ws';
 import { OrderBook } from '../../src/core/book.js';
+import { followFromVenueStart, type zmqParts } from './harness.js';
 
 /** A book's whole state as a string: equal books, equal keys. */
 export const bookKey = (b: OrderBook) => JSON.stringify(b.snapshot());
@@ -23,4 +24,25 @@ export function geminiV2States(url: string) {
     states.add(bookKey(book));
   });
   return { states, close: () => ws.close() };
+}
+
+/**
+ * A client of Gemini v2's BTCUSD compared with the venue (`followFromVenueStart`): `seen` keeps the state
+ * (`bookKey`) the client holds after every message (snapshot or delta), `venue.states` every state the
+ * venue had.
+ */
+export async function followGeminiV2FromStart(
+  t: { after(fn: () => Promise<void> | void): void },
+  p: Awaited<ReturnType<typeof zmqParts>>,
+) {
+  const seen: string[] = [];
+  const follower = await followFromVenueStart(t, p, {
+    venue: 'gemini-v2',
+    symbol: 'BTCUSD',
+    watchVenue: () => geminiV2States(`${p.sim.venueWsBase('gemini-v2')}/v2/marketdata`),
+    onUpdate: (u) => {
+      if (u.kind === 'snapshot' || u.kind === 'delta') seen.push(bookKey(u.book));
+    },
+  });
+  return { ...follower, seen };
 }
