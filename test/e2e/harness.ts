@@ -8,7 +8,7 @@ import { subscribe, type BookUpdate } from '../../src/client/subscribe.js';
 import { ZmqTransport } from '../../src/transport/zeromq.js';
 import type { Transport } from '../../src/transport/types.js';
 import { silentLogger } from '../../src/log.js';
-import { freeEndpoints, sleep, waitFor } from '../helpers.js';
+import { freeEndpoints, freePort, sleep, waitFor } from '../helpers.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
 
@@ -420,4 +420,24 @@ export function collectArgs(
     '--reconnect-min-ms',
     '50',
   ];
+}
+
+/**
+ * Loopback ZeroMQ endpoints (`ep`) and a free ingest endpoint for a recorder of its own (`recIngest`), for a
+ * pipeline whose raw messages also go to a recorder: `transport(ingest)` makes a transport on `ep` that
+ * publishes to the ingest endpoints given (the arbiter's, the recorder's, both); `close()` closes them all.
+ */
+export async function zmqBusWithRecorder() {
+  const ep = await freeEndpoints();
+  const recIngest = `tcp://127.0.0.1:${await freePort()}`;
+  const transports: Transport[] = [];
+  const transport = (ingest: string[]) => {
+    const tr = new ZmqTransport({ ...ep, ingest });
+    transports.push(tr);
+    return tr;
+  };
+  const close = async () => {
+    for (const tr of transports) await tr.close();
+  };
+  return { ep, recIngest, transport, close };
 }
