@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { waitFor } from '../helpers.js';
-import { budgetRig } from './budget-rig.js';
+import { restLimitedMarket } from '../rest-limited-market.js';
 
 const N = 240;
 /** Per IP and window: the symbol check (20) and 36 snapshots of weight 5: both IPs need 4 windows. */
@@ -17,7 +17,12 @@ const LIMIT = 200;
 const WINDOW_MS = 3000;
 
 test(`${N} books over 4 windows of both collectors' weight: each book's snapshot fetched once`, async (t) => {
-  const { sim, collector, synced } = await budgetRig(t, { books: N, limit: LIMIT, windowMs: WINDOW_MS, seed: 11 });
+  const { sim, collector, synced } = await restLimitedMarket(t, {
+    books: N,
+    limit: LIMIT,
+    windowMs: WINDOW_MS,
+    seed: 11,
+  });
   const collectors = [await collector('a', '127.0.0.2'), await collector('b', '127.0.0.3')];
   const t0 = performance.now();
   await waitFor(() => synced() === N, 8 * WINDOW_MS, `all ${N} books synced`);

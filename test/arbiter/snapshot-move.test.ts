@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { waitFor } from '../helpers.js';
-import { budgetRig } from './budget-rig.js';
+import { restLimitedMarket } from '../rest-limited-market.js';
 
 const N = 200;
 /** Per IP and window: the symbol check and about 110 snapshots of weight 5, so one IP cannot serve all. */
@@ -21,7 +21,12 @@ test(`${N} books, the second collector up late: requests move to it, one snapsho
   // start at the beginning of a window, so no fresh budget arrives while the test runs
   const left = WINDOW_MS - (Date.now() % WINDOW_MS);
   if (left < WITHIN_MS + 3000) await new Promise((r) => setTimeout(r, left + 50));
-  const { arb, sim, collector, synced } = await budgetRig(t, { books: N, limit: LIMIT, windowMs: WINDOW_MS, seed: 9 });
+  const { arb, sim, collector, synced } = await restLimitedMarket(t, {
+    books: N,
+    limit: LIMIT,
+    windowMs: WINDOW_MS,
+    seed: 9,
+  });
   const t0 = performance.now();
   const a = await collector('a', '127.0.0.2');
   await waitFor(() => synced() > 0, 10_000, 'the first book from collector a');

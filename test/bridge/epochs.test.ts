@@ -7,13 +7,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Bridge } from '../../src/bridge/service.js';
-import { ExchangeSimulator } from '../../src/sim/index.js';
-import { Collector } from '../../src/collector/collector.js';
-import { ArbiterService } from '../../src/arbiter/service.js';
-import { subscribe } from '../../src/client/subscribe.js';
-import { ZmqTransport } from '../../src/transport/zeromq.js';
-import type { Transport } from '../../src/transport/types.js';
-import { underPrefix, venue } from '../../src/venues/index.js';
 import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
 import {
   decodeBookMessage,
@@ -27,6 +20,7 @@ import {
 } from '../../src/wire/messages.js';
 import { silentLogger } from '../../src/log.js';
 import { freeEndpoints, sleep, waitFor } from '../helpers.js';
+import { followEpochs, hotHotArbiters } from '../e2e/hot-hot-rig.js';
 
 const TOPIC = topics.book('kraken', 'BTC/USD');
 
@@ -139,62 +133,26 @@ test(
   'bridge, kraken behind hot-hot arbiters: one epoch at a time downstream, a snapshot of the other when its arbiter dies, the client equals the truth',
   { timeout: 60_000 },
   async (t) => {
-    const sim = new ExchangeSimulator({
-      venues: ['kraken'],
-      port: 0,
-      symbols: ['BTCUSD'],
+    const { sim, arbs, transport, both, bothSynced, beforeStop } = await hotHotArbiters(t, {
+      venue: 'kraken',
+      simSymbol: 'BTCUSD',
+      symbol: 'BTC/USD',
       seed: 11,
-      eventsPerSec: 100,
-      logger: silentLogger,
+      rate: 100,
     });
-    const transports: Transport[] = [];
-    const arbs: ArbiterService[] = [];
-    const collectors: Collector[] = [];
     const bridges: Bridge[] = [];
     const ac = new AbortController();
-    t.after(async () => {
+    beforeStop(async () => {
       ac.abort();
       for (const b of bridges) await b.stop();
-      for (const c of collectors) await c.stop();
-      for (const a of arbs) await a.stop();
-      for (const tr of transports) await tr.close();
-      await sim.stop();
     });
-    await sim.start();
-    const [e1, e2, down] = [await freeEndpoints(), await freeEndpoints(), await freeEndpoints()];
-    const mk = (ep: ConstructorParameters<typeof ZmqTransport>[0]) => {
-      const tr = new ZmqTransport(ep, { logger: silentLogger });
-      transports.push(tr);
-      return tr;
-    };
-    arbs.push(
-      new ArbiterService({ id: 'arb-1', transport: mk(e1), venue: 'kraken', symbols: ['BTC/USD'] }),
-      new ArbiterService({ id: 'arb-2', transport: mk(e2), venue: 'kraken', symbols: ['BTC/USD'] }),
-    );
-    for (const a of arbs) await a.start();
-    const urls = underPrefix(venue('kraken'), sim.venueWsBase('kraken'), sim.venueRestBase('kraken'));
-    for (const id of ['a', 'b']) {
-      const c = new Collector({
-        id,
-        venue: 'kraken',
-        symbols: ['BTC/USD'],
-        ...urls,
-        transport: mk({ ingest: [...e1.ingest, ...e2.ingest], publish: [...e1.publish, ...e2.publish] }),
-        logger: silentLogger,
-      });
-      collectors.push(c);
-      await c.start();
-    }
-    await waitFor(
-      () => arbs.every((a) => a.bookOf('kraken', 'BTC/USD')?.state === 'synced'),
-      10_000,
-      'both arbiters synced',
-    );
+    const down = await freeEndpoints();
+    await bothSynced();
 
     // the bridge listens to both arbiters and publishes (and serves snapshots) on `down`
     const bridge = new Bridge({
-      source: mk({ publish: [...e1.publish, ...e2.publish], snapshot: [...e1.snapshot, ...e2.snapshot] }),
-      destination: mk(down),
+      source: transport(both),
+      destination: transport(down),
       serveSnapshots: true,
       logger: silentLogger,
     });
@@ -206,7 +164,7 @@ test(
     const wrong: string[] = [];
     const streamEpochs: string[] = [];
     let streamSeq = -1;
-    const observer = await mk(down).subscriber('book', [TOPIC]);
+    const observer = await transport(down).subscriber('book', [TOPIC]);
     const observed = (async () => {
       for await (const { payload } of observer) {
         const m = decodeBookMessage(payload);
@@ -223,37 +181,26 @@ test(
       }
     })();
 
-    const clientEpochs: string[] = [];
-    let updates = 0;
-    let last: unknown;
-    const client = mk(down);
-    const done = (async () => {
-      for await (const u of subscribe({ transport: client, venue: 'kraken', symbol: 'BTC/USD', signal: ac.signal })) {
-        if (u.kind !== 'snapshot' && u.kind !== 'delta') continue;
-        const e = u.message.epoch!;
-        if (clientEpochs.at(-1) !== e) {
-          assert.equal(u.kind, 'snapshot', 'a new numbering starts with its snapshot, never with a delta');
-          clientEpochs.push(e);
-        }
-        updates++;
-        last = u.book.top(20);
-      }
-    })();
-    await waitFor(() => updates > 100, 10_000, '100 updates at the client');
+    const {
+      epochs: clientEpochs,
+      client,
+      done,
+    } = followEpochs(transport(down), { venue: 'kraken', symbol: 'BTC/USD' }, ac.signal);
+    await waitFor(() => client.updates > 100, 10_000, '100 updates at the client');
     assert.deepEqual(wrong, [], 'the destination carries one numbering at a time, gap-free');
 
     // the arbiter whose numbering the bridge follows dies
     const followed = bridge.replicaOf(TOPIC)!.replica.epoch!;
     assert.equal(clientEpochs.at(-1), followed, 'the client follows the one epoch the bridge forwards');
-    const victim = arbs.find((a) => followed.startsWith(`${a.id}@`))!;
+    const victim = arbs.find((a) => followed.startsWith(`${a!.id}@`))!;
     await victim.stop();
-    const at = updates;
-    await waitFor(() => updates > at + 100, 15_000, '100 more updates after losing the followed arbiter');
+    const at = client.updates;
+    await waitFor(() => client.updates > at + 100, 15_000, '100 more updates after losing the followed arbiter');
     sim.pause();
     await sleep(300);
     const truth = sim.truth('BTCUSD', 20, 'kraken');
     const want = JSON.stringify({ bids: truth.bids, asks: truth.asks });
-    await waitFor(() => JSON.stringify(last) === want, 5000, 'the client to reach the truth');
+    await waitFor(() => JSON.stringify(client.last) === want, 5000, 'the client to reach the truth');
     assert.equal(JSON.stringify(bridge.replicaOf(TOPIC)!.replica.book.top(20)), want, "the bridge's book");
 
     assert.deepEqual(wrong, [], 'never a delta of another epoch than the snapshot before it');

@@ -17,6 +17,7 @@ import { ArbiterService } from '../../src/arbiter/service.js';
 import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
 import { silentLogger } from '../../src/log.js';
 import { waitFor } from '../helpers.js';
+import { restLimitedMarket } from '../rest-limited-market.js';
 
 const N = 300;
 /** The simulator's weight window and limit, shortened so the test takes seconds, not minutes. */
@@ -24,56 +25,18 @@ const WINDOW_MS = 2000;
 const LIMIT = 150;
 
 test(`two collectors, each its own IP, bring ${N} books up within the venue's limits: no 429, no 418`, async (t) => {
-  const symbols = Array.from({ length: N }, (_, i) => `S${i}USDT`);
-  const sim = new ExchangeSimulator({
-    port: 0,
-    symbols,
+  // the first request over the limit bans the IP, so any overspend shows as a 418
+  const { symbols, sim, arb, collector, synced } = await restLimitedMarket(t, {
+    books: N,
+    limit: LIMIT,
+    windowMs: WINDOW_MS,
     seed: 5,
-    eventsPerSec: 2,
     levels: 150,
-    logger: silentLogger,
-    // banAfter429s 0: the first request over the limit bans the IP, so any overspend shows as a 418
-    limits: { venues: { binance: { restWeight: LIMIT, restWindowMs: WINDOW_MS, banAfter429s: 0 } } },
-  });
-  await sim.start();
-  const bus = new InprocBus();
-  const stops: (() => Promise<void>)[] = [];
-  t.after(async () => {
-    for (const s of stops.reverse()) await s();
-    await sim.stop();
-  });
-  const arbT = new InprocTransport(bus);
-  const arb = new ArbiterService({ transport: arbT, symbols });
-  await arb.start();
-  stops.push(async () => {
-    await arb.stop();
-    await arbT.close();
   });
   const t0 = performance.now();
   const collectors = await Promise.all(
-    ['a', 'b'].map(async (id, i) => {
-      const tr = new InprocTransport(bus);
-      const c = new Collector({
-        id,
-        symbols,
-        wsUrl: sim.wsBase,
-        restUrl: sim.restBase,
-        transport: tr,
-        localAddress: `127.0.0.${i + 2}`,
-        restWeightPerMinute: LIMIT,
-        restWindowMs: WINDOW_MS,
-        snapshotLimit: 100,
-        maxBooksPerConnection: 100,
-      });
-      await c.start();
-      stops.push(async () => {
-        await c.stop();
-        await tr.close();
-      });
-      return c;
-    }),
+    ['a', 'b'].map((id, i) => collector(id, `127.0.0.${i + 2}`, { maxBooksPerConnection: 100 })),
   );
-  const synced = () => symbols.filter((s) => arb.bookOf('binance', s)?.state === 'synced').length;
   await waitFor(() => synced() === N, 90_000, `all ${N} books synced (${synced()} so far)`);
   const upMs = performance.now() - t0;
 

@@ -4,53 +4,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BinanceSimulator } from '../../src/sim/index.js';
-import { Collector } from '../../src/collector/collector.js';
-import { ArbiterService } from '../../src/arbiter/service.js';
-import { ZmqTransport } from '../../src/transport/zeromq.js';
-import type { Transport } from '../../src/transport/types.js';
 import type { FaultProfile } from '../../src/sim/index.js';
-import { clientReachesTruth } from './harness.js';
-import { freeEndpoints, sleep, waitFor } from '../helpers.js';
+import { clientReachesTruth, simAndArbiter } from './harness.js';
+import { sleep, waitFor } from '../helpers.js';
 
-async function setup(
+/** The simulator (seed 3, `faults` as its profiles) and an arbiter of `symbols`; collectors on demand. */
+function setup(
   t: { after(fn: () => Promise<void> | void): void },
   faults: Record<string, FaultProfile>,
   symbols = ['BTCUSDT'],
 ) {
-  const sim = new BinanceSimulator({ port: 0, symbols: ['BTCUSDT'], seed: 3, eventsPerSec: 100, faults });
-  await sim.start();
-  const ep = await freeEndpoints();
-  const transports: Transport[] = [];
-  const mk = () => {
-    const tr = new ZmqTransport(ep);
-    transports.push(tr);
-    return tr;
-  };
-  const arbiter = new ArbiterService({ transport: mk(), symbols, gapTimeoutMs: 50, snapshotTimeoutMs: 500 });
-  await arbiter.start();
-  const collectors: Collector[] = [];
-  const collector = async (id: string, profile?: string) => {
-    const prefix = profile ? `/p/${profile}` : '';
-    const c = new Collector({
-      id,
-      symbols,
-      wsUrl: sim.wsBase + prefix,
-      restUrl: sim.restBase + prefix,
-      transport: mk(),
-      reconnectMinMs: 50,
-    });
-    await c.start();
-    collectors.push(c);
-    return c;
-  };
-  t.after(async () => {
-    for (const c of collectors) await c.stop();
-    await arbiter.stop();
-    for (const tr of transports) await tr.close();
-    await sim.stop();
-  });
-  return { sim, ep, arbiter, collector, mk };
+  return simAndArbiter(t, { seed: 3, faults, symbols });
 }
 
 test('malformed frames and wrong-type fields from the venue are counted, never crash, and the book stays right', async (t) => {

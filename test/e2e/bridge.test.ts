@@ -7,13 +7,13 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { subscribe } from '../../src/client/subscribe.js';
 import { silentLogger } from '../../src/log.js';
-import { KafkaTransport } from '../../src/transport/kafka.js';
 import { ZmqTransport } from '../../src/transport/zeromq.js';
 import type { Transport } from '../../src/transport/types.js';
 import { decodeConsolidated, encode } from '../../src/wire/messages.js';
 import { freeEndpoints, freePort, sleep, waitFor, startCli } from '../helpers.js';
-import { kafkaSkip, startTestBroker } from '../kafka-helpers.js';
+import { kafkaSkip } from '../kafka-helpers.js';
 import { startParts, track } from './harness.js';
+import { kafkaParts, kafkaTestBus } from './kafka-rig.js';
 
 const TOPIC = 'book.binance.BTCUSDT';
 
@@ -50,7 +50,7 @@ test(
   'bookwire bridge --from zeromq --to kafka: Kafka clients get the ZeroMQ pipeline book, gap-free',
   { skip: kafkaSkip, timeout: 90_000 },
   async (t: TestContext) => {
-    const broker = await startTestBroker(t);
+    const { broker, brokers, transport: mkK } = await kafkaTestBus(t);
     const ep = await freeEndpoints();
     const zmq: Transport[] = [];
     const mk = () => {
@@ -68,12 +68,6 @@ test(
       arbiterTransport: mk(),
       mk,
     });
-    const kafka: KafkaTransport[] = [];
-    const mkK = () => {
-      const tr = new KafkaTransport({ brokers: broker.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
-      kafka.push(tr);
-      return tr;
-    };
     const bridge = startCli([
       'bridge',
       '--from',
@@ -81,7 +75,7 @@ test(
       '--to',
       'kafka',
       '--brokers',
-      broker.bootstrap.join(','),
+      brokers,
       '--publish',
       ep.publish[0],
       '--snapshot',
@@ -94,7 +88,7 @@ test(
       ac.abort();
       await stopProc(bridge);
       await parts.stop();
-      for (const tr of [...zmq, ...kafka]) await tr.close();
+      for (const tr of zmq) await tr.close();
     });
     await waitFor(() => /bridge running/.test(bridge.output()), 20_000, 'the bridge to start');
     const early = track(subscribe({ symbol: 'BTCUSDT', transport: mkK(), signal: ac.signal }));
@@ -119,23 +113,8 @@ test(
   'bookwire bridge --from kafka --to zeromq: ZeroMQ clients (and late joiners via the bridge snapshot service) get the Kafka pipeline book',
   { skip: kafkaSkip, timeout: 90_000 },
   async (t: TestContext) => {
-    const broker = await startTestBroker(t);
-    const kafka: KafkaTransport[] = [];
-    const mkK = () => {
-      const tr = new KafkaTransport({ brokers: broker.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
-      kafka.push(tr);
-      return tr;
-    };
-    const parts = await startParts({
-      symbols: ['BTCUSDT'],
-      seed: 9,
-      rate: 50,
-      faulty: true,
-      gapTimeoutMs: 300,
-      snapshotTimeoutMs: 1500,
-      arbiterTransport: mkK(),
-      mk: mkK,
-    });
+    const parts = await kafkaParts(t, { symbols: ['BTCUSDT'], seed: 9, rate: 50, faulty: true });
+    const { broker } = parts;
     const [publish, snapshot] = [`tcp://127.0.0.1:${await freePort()}`, `tcp://127.0.0.1:${await freePort()}`];
     const bridge = startCli([
       'bridge',
@@ -144,7 +123,7 @@ test(
       '--to',
       'zeromq',
       '--brokers',
-      broker.bootstrap.join(','),
+      parts.brokers,
       '--publish',
       publish,
       '--snapshot',
@@ -158,8 +137,6 @@ test(
       ac.abort();
       await zt.close();
       await stopProc(bridge);
-      await parts.stop();
-      for (const tr of kafka) await tr.close();
     });
     await waitFor(() => /bridge running/.test(bridge.output()), 20_000, 'the bridge to start');
     const early = track(subscribe({ symbol: 'BTCUSDT', transport: zt, signal: ac.signal }));

@@ -8,10 +8,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { subscribe } from '../../src/client/subscribe.js';
 import { OrderBook } from '../../src/core/book.js';
 import { sleep, waitFor } from '../helpers.js';
-import { follow, zmqParts } from './harness.js';
+import { followFromVenueStart, waitForTruthTop, zmqParts } from './harness.js';
 
 const key = (b: OrderBook) => JSON.stringify(b.snapshot());
 
@@ -45,36 +44,24 @@ test('coinbase: a lossy feed resyncs on every hole in its sequence_num; the clie
     rate: 100,
     profiles: [undefined, 'flaky'],
   });
-  p.sim.pause();
-  const venue = venueStates(p.sim.venueWsBase('coinbase'));
-  t.after(() => venue.close());
-  await waitFor(
-    () => venue.states.size > 0 && p.arbiter.bookOf('coinbase', 'BTC-USD')?.state === 'synced',
-    10_000,
-    'a book',
-  );
-  const ac = new AbortController();
-  t.after(() => ac.abort());
   const seen: string[] = [];
   let snapshots = 0;
-  const c = follow(subscribe({ venue: 'coinbase', symbol: 'BTC-USD', endpoints: p.ep, signal: ac.signal }), (u) => {
-    if (u.kind === 'snapshot') snapshots++;
-    if (u.kind === 'snapshot' || u.kind === 'delta') seen.push(key(u.book));
+  const { venue, c, ac } = await followFromVenueStart(t, p, {
+    venue: 'coinbase',
+    symbol: 'BTC-USD',
+    watchVenue: () => venueStates(p.sim.venueWsBase('coinbase')),
+    onUpdate: (u) => {
+      if (u.kind === 'snapshot') snapshots++;
+      if (u.kind === 'snapshot' || u.kind === 'delta') seen.push(key(u.book));
+    },
   });
-  await waitFor(() => c.state.updates > 0, 5000, 'the first book');
-  p.sim.resume();
   await waitFor(() => p.collectors[1].counters.connectionGaps >= 2, 20_000, 'holes in b');
   await sleep(1000);
   await p.collectors[0].stop(); // the clean feed goes; b, resynced at each hole, carries the book alone
   await sleep(2000);
   p.sim.pause();
   await sleep(500);
-  const truth = p.sim.truth('BTCUSD', 20, 'coinbase');
-  await waitFor(
-    () => JSON.stringify(c.state.last?.book.top(20)) === JSON.stringify({ bids: truth.bids, asks: truth.asks }),
-    8000,
-    'client to reach the truth',
-  );
+  await waitForTruthTop(c, p.sim, 'coinbase', 'BTCUSD', 8000);
   const bad = seen.filter((s) => !venue.states.has(s));
   assert.equal(bad.length, 0, `${bad.length} of ${seen.length} client states the venue never had`);
   assert.equal(snapshots, 1, 'one snapshot: failovers reached the client as deltas');

@@ -7,31 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WebSocket } from 'ws';
-import { subscribe } from '../../src/client/subscribe.js';
-import { OrderBook } from '../../src/core/book.js';
 import type { ReplicaArbiter } from '../../src/core/replicaArbiter.js';
 import { sleep, waitFor } from '../helpers.js';
-import { follow, zmqParts } from './harness.js';
-
-const key = (b: OrderBook) => JSON.stringify(b.snapshot());
-
-/** Every state of the venue's book, as a clean connection sees it. */
-function venueStates(url: string) {
-  const states = new Set<string>();
-  const book = new OrderBook();
-  const ws = new WebSocket(url);
-  ws.on('open', () =>
-    ws.send(JSON.stringify({ type: 'subscribe', subscriptions: [{ name: 'l2', symbols: ['BTCUSD'] }] })),
-  );
-  ws.on('message', (data: Buffer) => {
-    const m = JSON.parse(data.toString()) as { type?: string; changes?: [string, string, string][] };
-    if (m.type !== 'l2_updates' || !m.changes) return;
-    for (const [side, p, q] of m.changes) book.setLevel(side === 'buy' ? 'bid' : 'ask', Number(p), Number(q));
-    states.add(key(book));
-  });
-  return { states, close: () => ws.close() };
-}
+import { waitForTruthTop, zmqParts } from './harness.js';
+import { followGeminiV2FromStart } from './venue-states.js';
 
 async function run(t: { after(fn: () => Promise<void> | void): void }, publish: 'first' | 'confirmed') {
   const p = await zmqParts(t, {
@@ -43,33 +22,13 @@ async function run(t: { after(fn: () => Promise<void> | void): void }, publish: 
     faults: { corrupt: { corruptRate: 0.01 }, late: { delayMs: 30 } },
     publish: { 'gemini-v2': publish },
   });
-  p.sim.pause();
-  const venue = venueStates(`${p.sim.venueWsBase('gemini-v2')}/v2/marketdata`);
-  t.after(() => venue.close());
-  await waitFor(
-    () => venue.states.size > 0 && p.arbiter.bookOf('gemini-v2', 'BTCUSD')?.state === 'synced',
-    10_000,
-    'a book',
-  );
-  const ac = new AbortController();
-  t.after(() => ac.abort());
-  const seen: string[] = [];
-  const c = follow(subscribe({ venue: 'gemini-v2', symbol: 'BTCUSD', endpoints: p.ep, signal: ac.signal }), (u) => {
-    if (u.kind === 'snapshot' || u.kind === 'delta') seen.push(key(u.book)); // every message
-  });
-  await waitFor(() => c.state.updates > 0, 5000, 'the first book');
-  p.sim.resume();
+  const { venue, c, ac, seen } = await followGeminiV2FromStart(t, p);
   const core = p.arbiter.bookOf('gemini-v2', 'BTCUSD')! as unknown as ReplicaArbiter;
   await waitFor(() => p.sim.stats().corrupted >= 3, 20_000, 'three corrupted copies');
   await sleep(1500);
   p.sim.pause();
   await sleep(1500);
-  const truth = p.sim.truth('BTCUSD', 20, 'gemini-v2');
-  await waitFor(
-    () => JSON.stringify(c.state.last?.book.top(20)) === JSON.stringify({ bids: truth.bids, asks: truth.asks }),
-    5000,
-    'client to reach the truth',
-  );
+  await waitForTruthTop(c, p.sim, 'gemini-v2', 'BTCUSD', 5000);
   ac.abort();
   return { bad: seen.filter((s) => !venue.states.has(s)).length, seen: seen.length, core, c };
 }

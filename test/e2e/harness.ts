@@ -8,7 +8,7 @@ import { subscribe, type BookUpdate } from '../../src/client/subscribe.js';
 import { ZmqTransport } from '../../src/transport/zeromq.js';
 import type { Transport } from '../../src/transport/types.js';
 import { silentLogger } from '../../src/log.js';
-import { freeEndpoints, sleep, waitFor } from '../helpers.js';
+import { freeEndpoints, freePort, sleep, waitFor } from '../helpers.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
 
@@ -100,7 +100,7 @@ export async function startParts(o: {
   return { sim, arbiter, collectors, stop };
 }
 
-type PartsOptions = Parameters<typeof startParts>[0];
+export type PartsOptions = Parameters<typeof startParts>[0];
 
 /**
  * startParts on loopback ZeroMQ endpoints of its own (`ep`), every part and transport closed after the test.
@@ -227,4 +227,217 @@ export async function clientReachesTruth(
   assert.deepEqual(last!.top, { bids: truth.bids.slice(0, 20), asks: truth.asks.slice(0, 20) });
   ac.abort();
   await done;
+}
+
+/**
+ * A client of one book that starts from the venue's start, to compare every state it holds with the venue's:
+ * the simulator is paused while `watchVenue()` (a clean connection in the venue's own protocol, keeping
+ * every state it sees) takes the venue's book and the arbiter syncs it; then the client subscribes
+ * (`onUpdate` sees each update) and the simulator resumes once the client holds its first book. The
+ * connection (`venue`) and the client (`c`) end after the test (`ac` ends the client earlier).
+ */
+export async function followFromVenueStart<W extends { states: Set<string>; close(): void }>(
+  t: { after(fn: () => Promise<void> | void): void },
+  p: Awaited<ReturnType<typeof zmqParts>>,
+  o: { venue: VenueId; symbol: string; watchVenue: () => W; onUpdate: (u: BookUpdate) => void },
+) {
+  p.sim.pause();
+  const venue = o.watchVenue();
+  t.after(() => venue.close());
+  await waitFor(
+    () => venue.states.size > 0 && p.arbiter.bookOf(o.venue, o.symbol)?.state === 'synced',
+    10_000,
+    'a book',
+  );
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const c = follow(subscribe({ venue: o.venue, symbol: o.symbol, endpoints: p.ep, signal: ac.signal }), o.onUpdate);
+  await waitFor(() => c.state.updates > 0, 5000, 'the first book');
+  p.sim.resume();
+  return { venue, c, ac };
+}
+
+/** Wait until the client's top 20 levels equal the simulator's truth of `symbol` (as the simulator names it). */
+export async function waitForTruthTop(
+  c: { state: { last?: BookUpdate } },
+  sim: Pick<ExchangeSimulator, 'truth'>,
+  venueId: VenueId,
+  symbol: string,
+  timeoutMs: number,
+): Promise<void> {
+  const truth = sim.truth(symbol, 20, venueId);
+  await waitFor(
+    () => JSON.stringify(c.state.last?.book.top(20)) === JSON.stringify({ bids: truth.bids, asks: truth.asks }),
+    timeoutMs,
+    'client to reach the truth',
+  );
+}
+
+/**
+ * The Binance simulator (BTCUSDT, 100 events a second, `faults` as its profiles) and an arbiter of `symbols`
+ * (default BTCUSDT; gaps held 50 ms, snapshot requests retried after 500 ms, then `arbiter`) on loopback
+ * ZeroMQ endpoints of their own (`ep`). Collectors come when the test asks: `collector(id, profile)` starts
+ * one through that fault profile; `mk()` makes one more transport. All stopped after the test.
+ */
+export async function simAndArbiter(
+  t: { after(fn: () => Promise<void> | void): void },
+  o: {
+    seed: number;
+    faults?: Record<string, FaultProfile>;
+    symbols?: string[];
+    arbiter?: Partial<ArbiterServiceOptions>;
+  },
+) {
+  const symbols = o.symbols ?? ['BTCUSDT'];
+  const sim = new ExchangeSimulator({
+    port: 0,
+    symbols: ['BTCUSDT'],
+    seed: o.seed,
+    eventsPerSec: 100,
+    faults: o.faults,
+  });
+  await sim.start();
+  const ep = await freeEndpoints();
+  const transports: Transport[] = [];
+  const mk = () => {
+    const tr = new ZmqTransport(ep);
+    transports.push(tr);
+    return tr;
+  };
+  const arbiter = new ArbiterService({
+    transport: mk(),
+    symbols,
+    gapTimeoutMs: 50,
+    snapshotTimeoutMs: 500,
+    ...o.arbiter,
+  });
+  await arbiter.start();
+  const collectors: Collector[] = [];
+  const collector = async (id: string, profile?: string) => {
+    const prefix = profile ? `/p/${profile}` : '';
+    const c = new Collector({
+      id,
+      symbols,
+      wsUrl: sim.wsBase + prefix,
+      restUrl: sim.restBase + prefix,
+      transport: mk(),
+      reconnectMinMs: 50,
+    });
+    await c.start();
+    collectors.push(c);
+    return c;
+  };
+  t.after(async () => {
+    for (const c of collectors) await c.stop();
+    await arbiter.stop();
+    for (const tr of transports) await tr.close();
+    await sim.stop();
+  });
+  return { sim, ep, arbiter, collector, mk };
+}
+
+/** The simulator's truth of a book (`sim.truth()`): the venue's last id and its levels. */
+export interface TruthBook {
+  lastUpdateId: number;
+  bids: [number, number][];
+  asks: [number, number][];
+}
+
+/** The client's last update is the truth: at the truth's id, with the truth's top 20 levels. */
+export function assertAtTruth(u: BookUpdate | undefined, truth: TruthBook): void {
+  assert.ok(u, 'client received no update');
+  assert.equal(u.seq, truth.lastUpdateId);
+  const top = u.book.top(20);
+  assert.deepEqual(top.bids, truth.bids.slice(0, 20));
+  assert.deepEqual(top.asks, truth.asks.slice(0, 20));
+}
+
+/** Wait until every client (`follow()`) is at the truth's id, then check each is the truth (`assertAtTruth`). */
+export async function clientsReachTruth(
+  clients: { state: { last?: BookUpdate } }[],
+  truth: TruthBook,
+  timeoutMs: number,
+): Promise<void> {
+  await waitFor(
+    () => clients.every((c) => c.state.last?.seq === truth.lastUpdateId),
+    timeoutMs,
+    clients.length > 1 ? 'clients to reach the truth seq' : 'client to reach the truth seq',
+  );
+  for (const c of clients) assertAtTruth(c.state.last, truth);
+}
+
+/** Every delta a client (`follow()`) got chains onto the one before: nothing lost, nothing twice. */
+export function assertDeltasChain(deltas: { seq: number; prev: number }[], message = 'nothing lost, nothing twice') {
+  for (let i = 1; i < deltas.length; i++) assert.equal(deltas[i].prev, deltas[i - 1].seq, message);
+}
+
+/**
+ * Wait until the simulator's REST request count holds still over 1.5 s: the requests in flight (a cold
+ * start's snapshots) have landed. Returns that count.
+ */
+export async function restCallsSettled(sim: Pick<ExchangeSimulator, 'stats'>): Promise<number> {
+  let count = -1;
+  await waitFor(
+    async () => {
+      const n = sim.stats().restRequests;
+      const quiet = n === count;
+      count = n;
+      if (!quiet) await sleep(1500);
+      return quiet;
+    },
+    30_000,
+    'REST calls to stop',
+  );
+  return count;
+}
+
+/**
+ * The flags of `bookwire collect` for collector `id` of `symbol` on the simulator's `venueId`: collector a
+ * leaves from 127.0.0.2, b from 127.0.0.3 (each its own IP to the venue, as in production: the simulator
+ * limits per IP), reconnecting after 50 ms. The bus flags are the caller's.
+ */
+export function collectArgs(
+  sim: Pick<ExchangeSimulator, 'venueWsBase' | 'venueRestBase'>,
+  venueId: VenueId,
+  id: 'a' | 'b',
+  symbol: string,
+): string[] {
+  const urls = underPrefix(venue(venueId), sim.venueWsBase(venueId), sim.venueRestBase(venueId));
+  return [
+    'collect',
+    '--venue',
+    venueId,
+    '--id',
+    id,
+    '--symbols',
+    symbol,
+    '--ws-url',
+    urls.wsUrl,
+    '--rest-url',
+    urls.restUrl,
+    '--local-address',
+    id === 'a' ? '127.0.0.2' : '127.0.0.3',
+    '--reconnect-min-ms',
+    '50',
+  ];
+}
+
+/**
+ * Loopback ZeroMQ endpoints (`ep`) and a free ingest endpoint for a recorder of its own (`recIngest`), for a
+ * pipeline whose raw messages also go to a recorder: `transport(ingest)` makes a transport on `ep` that
+ * publishes to the ingest endpoints given (the arbiter's, the recorder's, both); `close()` closes them all.
+ */
+export async function zmqBusWithRecorder() {
+  const ep = await freeEndpoints();
+  const recIngest = `tcp://127.0.0.1:${await freePort()}`;
+  const transports: Transport[] = [];
+  const transport = (ingest: string[]) => {
+    const tr = new ZmqTransport({ ...ep, ingest });
+    transports.push(tr);
+    return tr;
+  };
+  const close = async () => {
+    for (const tr of transports) await tr.close();
+  };
+  return { ep, recIngest, transport, close };
 }

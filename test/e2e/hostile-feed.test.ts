@@ -8,14 +8,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { BinanceSimulator } from '../../src/sim/index.js';
-import { Collector } from '../../src/collector/collector.js';
-import { ArbiterService } from '../../src/arbiter/service.js';
+import type { ArbiterService } from '../../src/arbiter/service.js';
 import { ZmqTransport } from '../../src/transport/zeromq.js';
-import type { BusPublisher, Transport } from '../../src/transport/types.js';
+import type { BusPublisher } from '../../src/transport/types.js';
 import type { FaultProfile } from '../../src/sim/index.js';
-import { clientReachesTruth } from './harness.js';
-import { freeEndpoints, sleep, waitFor } from '../helpers.js';
+import { clientReachesTruth, simAndArbiter } from './harness.js';
+import { sleep, waitFor } from '../helpers.js';
 
 interface LogLine {
   level: number;
@@ -28,15 +26,6 @@ async function setup(
   faults: Record<string, FaultProfile> = {},
   arbiterOpts: Partial<ConstructorParameters<typeof ArbiterService>[0]> = {},
 ) {
-  const sim = new BinanceSimulator({ port: 0, symbols: ['BTCUSDT'], seed: 5, eventsPerSec: 100, faults });
-  await sim.start();
-  const ep = await freeEndpoints();
-  const transports: Transport[] = [];
-  const mk = () => {
-    const tr = new ZmqTransport(ep);
-    transports.push(tr);
-    return tr;
-  };
   const logs: LogLine[] = [];
   const logger = pino(
     { level: 'info' },
@@ -47,42 +36,16 @@ async function setup(
       },
     }),
   );
-  const arbiter = new ArbiterService({
-    transport: mk(),
-    symbols: ['BTCUSDT'],
-    gapTimeoutMs: 50,
-    snapshotTimeoutMs: 500,
-    statsIntervalMs: 200,
-    logger,
-    ...arbiterOpts,
+  const { sim, ep, arbiter, collector, mk } = await simAndArbiter(t, {
+    seed: 5,
+    faults,
+    arbiter: { statsIntervalMs: 200, logger, ...arbiterOpts },
   });
-  await arbiter.start();
-  const collectors: Collector[] = [];
-  const collector = async (id: string, profile?: string) => {
-    const prefix = profile ? `/p/${profile}` : '';
-    const c = new Collector({
-      id,
-      symbols: ['BTCUSDT'],
-      wsUrl: sim.wsBase + prefix,
-      restUrl: sim.restBase + prefix,
-      transport: mk(),
-      reconnectMinMs: 50,
-    });
-    await c.start();
-    collectors.push(c);
-    return c;
-  };
   const rogue = async (): Promise<BusPublisher> => {
     const pub = await mk().publisher('ingest');
     await sleep(300); // ZeroMQ slow joiner: let the rogue PUB connect
     return pub;
   };
-  t.after(async () => {
-    for (const c of collectors) await c.stop();
-    await arbiter.stop();
-    for (const tr of transports) await tr.close();
-    await sim.stop();
-  });
   const core = () => arbiter.bookOf('binance', 'BTCUSDT')!;
   return { sim, ep, arbiter, collector, rogue, core, logs, mk };
 }

@@ -5,52 +5,23 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BinanceSimulator } from '../../src/sim/index.js';
-import { Collector } from '../../src/collector/collector.js';
-import { ArbiterService } from '../../src/arbiter/service.js';
 import { subscribe } from '../../src/client/subscribe.js';
-import { ZmqTransport } from '../../src/transport/zeromq.js';
-import type { Transport } from '../../src/transport/types.js';
 import { decodeConsolidated } from '../../src/wire/messages.js';
-import { freeEndpoints, sleep, waitFor } from '../helpers.js';
+import { sleep, waitFor } from '../helpers.js';
+import { hotHotArbiters } from './hot-hot-rig.js';
 
 test('hot-hot arbiters: identical numbering, the client merges them and survives losing one', async (t) => {
-  const sim = new BinanceSimulator({ port: 0, symbols: ['BTCUSDT'], seed: 5, eventsPerSec: 200 });
-  const transports: Transport[] = [];
-  const arbs: ArbiterService[] = [];
-  const collectors: Collector[] = [];
-  // registered before anything starts: a start that throws must not leave the rest running
-  t.after(async () => {
-    for (const c of collectors) await c.stop();
-    for (const a of arbs) await a.stop();
-    for (const tr of transports) await tr.close();
-    await sim.stop();
-  });
-  await sim.start();
-  const [e1, e2] = [await freeEndpoints(), await freeEndpoints()];
-  const mk = (ep: ConstructorParameters<typeof ZmqTransport>[0]) => {
-    const tr = new ZmqTransport(ep);
-    transports.push(tr);
-    return tr;
-  };
-  arbs.push(
-    new ArbiterService({ id: 'arb-1', transport: mk(e1), symbols: ['BTCUSDT'] }),
-    new ArbiterService({ id: 'arb-2', transport: mk(e2), symbols: ['BTCUSDT'] }),
-  );
-  for (const a of arbs) await a.start();
   // each collector publishes to both arbiters and listens to both for snapshot requests
-  const both = { ingest: [...e1.ingest, ...e2.ingest], publish: [...e1.publish, ...e2.publish] };
-  collectors.push(
-    ...['a', 'b'].map(
-      (id) =>
-        new Collector({ id, symbols: ['BTCUSDT'], wsUrl: sim.wsBase, restUrl: sim.restBase, transport: mk(both) }),
-    ),
-  );
-  for (const c of collectors) await c.start();
+  const { sim, eps, transport, both, stopArbiter } = await hotHotArbiters(t, {
+    simSymbol: 'BTCUSDT',
+    symbol: 'BTCUSDT',
+    seed: 5,
+    rate: 200,
+  });
 
   // record each arbiter's own stream to compare numbering
   const streams: Map<number, number>[] = [new Map(), new Map()];
-  const taps = await Promise.all([e1, e2].map((ep) => mk(ep).subscriber('book', ['book.binance.BTCUSDT'])));
+  const taps = await Promise.all(eps.map((ep) => transport(ep).subscriber('book', ['book.binance.BTCUSDT'])));
   taps.forEach(
     (tap, i) =>
       void (async () => {
@@ -66,7 +37,7 @@ test('hot-hot arbiters: identical numbering, the client merges them and survives
   const deltas: { seq: number; prev: number }[] = [];
   let last: { seq: number; top: unknown } | undefined;
   let resets = 0;
-  const client = mk({ publish: [...e1.publish, ...e2.publish], snapshot: [...e1.snapshot, ...e2.snapshot] });
+  const client = transport(both);
   const done = (async () => {
     for await (const u of subscribe({ transport: client, symbol: 'BTCUSDT', signal: ac.signal })) {
       last = { seq: u.seq, top: u.book.top(20) };
@@ -75,7 +46,7 @@ test('hot-hot arbiters: identical numbering, the client merges them and survives
     }
   })();
   await waitFor(() => deltas.length > 200, 10_000, '200 deltas');
-  await arbs[0].stop(); // one arbiter dies; the other carries on
+  await stopArbiter(0); // one arbiter dies; the other carries on
   const at = deltas.length;
   await waitFor(() => deltas.length > at + 200, 10_000, '200 more deltas after losing arb-1');
   sim.pause();

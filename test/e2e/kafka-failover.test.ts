@@ -6,77 +6,37 @@
  * Checked: the consolidated records in Kafka (every one, as any Kafka reader sees them) never repeat or
  * skip a seq, the client's stream chains gap-free, and its final book equals the simulator's truth.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { BinanceSimulator } from '../../src/sim/index.js';
 import { Collector } from '../../src/collector/collector.js';
 import { subscribe, type BookUpdate } from '../../src/client/subscribe.js';
-import { silentLogger } from '../../src/log.js';
-import { KafkaTransport } from '../../src/transport/kafka.js';
-import { decodeAny, type ArbiterStats, type ConsolidatedMessage } from '../../src/wire/messages.js';
 import { sleep, waitFor } from '../helpers.js';
-import { kafkaSkip, startTestBroker } from '../kafka-helpers.js';
+import { kafkaSkip } from '../kafka-helpers.js';
 import { FLAKY } from './harness.js';
+import {
+  arbiterTails,
+  groupArbiter,
+  kafkaTestBus,
+  killAll,
+  recordChainProblems,
+  snapshotsJumpingAhead,
+  wakeZombie,
+  watchBookTopic,
+  withTails,
+} from './kafka-rig.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-function arbiter(id: string, brokers: string) {
-  const args = [
-    'arbitrate',
-    '--bus',
-    'kafka',
-    '--brokers',
-    brokers,
-    '--group',
-    'g',
-    '--id',
-    id,
-    '--symbols',
-    SYMBOLS.join(','),
-  ];
-  args.push('--snapshot-interval-ms', '500', '--gap-timeout-ms', '300', '--snapshot-timeout-ms', '1500');
-  const proc: ChildProcess = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on(
-    'data',
-    (d: Buffer) =>
-      (out = (
-        out +
-        d
-          .toString()
-          .split('\n')
-          .filter((l) => !l.includes('Heartbeat'))
-          .join('\n')
-      ).slice(-200_000)),
-  );
-  proc.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  return { id, proc, exited, output: () => out };
-}
-
-/** Every consolidated record of one book, in Kafka order: a delta must chain on what came before. */
-function checkRecords(msgs: ConsolidatedMessage[]) {
-  const problems: string[] = [];
-  const seen = new Set<number>();
-  let seq = -1;
-  let deltas = 0;
-  for (const m of msgs) {
-    if (m.type === 'delta') {
-      if (seen.has(m.seq)) problems.push(`delta seq ${m.seq} twice`);
-      else if (seq >= 0 && m.prev !== seq) problems.push(`delta ${m.first}..${m.seq} prev ${m.prev} after ${seq}`);
-      seen.add(m.seq);
-      deltas++;
-      seq = m.seq;
-    } else {
-      if (m.seq < seq) problems.push(`snapshot ${m.seq} after ${seq}`);
-      seq = m.seq;
-    }
-  }
-  return { problems, deltas };
-}
+const ARBITER_FLAGS = [
+  '--symbols',
+  SYMBOLS.join(','),
+  '--snapshot-interval-ms',
+  '500',
+  '--gap-timeout-ms',
+  '300',
+  '--snapshot-timeout-ms',
+  '1500',
+];
 
 /**
  * `kill`: the owner of BTCUSDT dies (SIGKILL). `pause`: it is frozen (SIGSTOP) past the session timeout,
@@ -85,14 +45,7 @@ function checkRecords(msgs: ConsolidatedMessage[]) {
  * fences it; the test broker does not, so bookwire's readers drop a superseded producer's transactions).
  */
 async function failover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
-  const broker = await startTestBroker(t);
-  const brokers = broker.bootstrap.join(',');
-  const transports: KafkaTransport[] = [];
-  const mk = () => {
-    const tr = new KafkaTransport({ brokers: broker.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
-    transports.push(tr);
-    return tr;
-  };
+  const { broker, brokers, transport } = await kafkaTestBus(t);
   const sim = new BinanceSimulator({
     port: 0,
     symbols: SYMBOLS,
@@ -101,32 +54,18 @@ async function failover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
     faults: { flaky: FLAKY },
   });
   await sim.start();
-  const arbs = [arbiter('x', brokers), arbiter('y', brokers)];
+  const arbs = [groupArbiter('x', brokers, ARBITER_FLAGS), groupArbiter('y', brokers, ARBITER_FLAGS)];
   const collectors: Collector[] = [];
   const ac = new AbortController();
   broker.beforeStop(async () => {
     ac.abort();
-    for (const a of arbs)
-      if (a.proc.exitCode === null && a.proc.signalCode === null) process.kill(a.proc.pid!, 'SIGKILL'); // also ends a stopped one
+    await killAll(arbs);
     for (const c of collectors) await c.stop();
     await sim.stop();
-    for (const tr of transports) await tr.close();
   });
 
   // What any Kafka reader sees on the book topic, and who publishes each book (stats.*), from the start.
-  const records = new Map<string, ConsolidatedMessage[]>(SYMBOLS.map((s) => [s, []]));
-  const owner = new Map<string, string>();
-  const lastStats = new Map<string, ArbiterStats>();
-  const reader = await mk().subscriber('book', ['book.binance.', 'stats.binance.']);
-  void (async () => {
-    for await (const m of reader) {
-      const msg = decodeAny(m.payload) as ConsolidatedMessage | ArbiterStats;
-      if (msg.type === 'arbiter-stats') {
-        lastStats.set(msg.symbol, msg);
-        if (msg.synced) owner.set(msg.symbol, msg.arbiter);
-      } else if (msg.type === 'delta' || msg.type === 'snapshot') records.get(msg.symbol)?.push(msg);
-    }
-  })();
+  const { records, owner, lastStats } = await watchBookTopic(transport(), 'binance');
 
   for (const id of ['a', 'b']) {
     const prefix = id === 'b' ? '/p/flaky' : '';
@@ -135,7 +74,7 @@ async function failover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
       symbols: SYMBOLS,
       wsUrl: sim.wsBase + prefix,
       restUrl: sim.restBase + prefix,
-      transport: mk(),
+      transport: transport(),
       reconnectMinMs: 50,
       reconnectMaxMs: 500,
       staleAfterMs: 2000,
@@ -143,23 +82,9 @@ async function failover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
     await c.start();
     collectors.push(c);
   }
-  // The arbiters' own lines (not kafkajs' rebalance chatter), for a failure message.
-  const dump = () =>
-    arbs
-      .map(
-        (a) =>
-          `--- arbiter ${a.id}:\n${a
-            .output()
-            .split('\n')
-            .filter((l) => !l.includes('"logger":"kafkajs"'))
-            .slice(-30)
-            .join('\n')}`,
-      )
-      .join('\n');
+  const dump = () => arbiterTails(arbs);
 
-  await waitFor(() => SYMBOLS.every((s) => owner.has(s)), 30_000, 'both books published').catch((e: Error) => {
-    throw new Error(`${e.message}\n${dump()}`);
-  });
+  await waitFor(() => SYMBOLS.every((s) => owner.has(s)), 30_000, 'both books published').catch(withTails(arbs));
   // The client subscribes while the first owner publishes: a late joiner, from the snapshot topic.
   const client = {
     seq: -1,
@@ -169,7 +94,7 @@ async function failover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
     seqs: new Set<number>(),
   };
   void (async () => {
-    for await (const u of subscribe({ symbol: 'BTCUSDT', transport: mk(), signal: ac.signal })) {
+    for await (const u of subscribe({ symbol: 'BTCUSDT', transport: transport(), signal: ac.signal })) {
       const m = u.message;
       if (m.type === 'delta') {
         if (client.seqs.has(m.seq)) client.broken.push(`delta seq ${m.seq} twice`);
@@ -185,7 +110,7 @@ async function failover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
   const victim = arbs.find((a) => a.id === owner.get('BTCUSDT'))!;
   const survivor = arbs.find((a) => a !== victim)!;
   assert.ok(victim, `owner of BTCUSDT: ${owner.get('BTCUSDT')}`);
-  const before = records.get('BTCUSDT')!.length;
+  const before = records('BTCUSDT').length;
   if (how === 'kill') {
     process.kill(victim.proc.pid!, 'SIGKILL');
     await victim.exited;
@@ -193,27 +118,11 @@ async function failover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
   const killedAt = Date.now();
 
   await waitFor(() => owner.get('BTCUSDT') === survivor.id, 30_000, 'the other arbiter to take BTCUSDT over').catch(
-    (e: Error) => {
-      throw new Error(`${e.message}\n${dump()}`);
-    },
+    withTails(arbs),
   );
   const tookOverMs = Date.now() - killedAt;
-  let zombieFrom = 0;
-  if (how === 'pause') {
-    // The zombie wakes up believing it still owns BTCUSDT; give it time to act on that and to rejoin: the
-    // rebalance its rejoin starts (~6 s on a quiet host, over 30 s seen on a loaded one) ends when it is
-    // assigned partitions again. Only then is the group settled for the checks below.
-    zombieFrom = victim.output().length;
-    process.kill(victim.proc.pid!, 'SIGCONT');
-    await sleep(2000);
-    await waitFor(
-      () => victim.output().slice(zombieFrom).includes('arbiter group: partitions assigned'),
-      60_000,
-      'the zombie to rejoin the group',
-    ).catch((e: Error) => {
-      throw new Error(`${e.message}\n${dump()}`);
-    });
-  }
+  // The zombie wakes up believing it still owns BTCUSDT; the group is settled once it has rejoined.
+  const zombieFrom = how === 'pause' ? await wakeZombie(victim, arbs) : 0;
   await sleep(3000);
   sim.pause();
   const truth = sim.truth('BTCUSDT', 20);
@@ -223,26 +132,21 @@ async function failover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
     `the client to reach the truth seq ${truth.lastUpdateId}`,
   ).catch((e: Error) => {
     const st = lastStats.get('BTCUSDT');
-    const recs = records.get('BTCUSDT')!;
+    const recs = records('BTCUSDT');
     throw new Error(
       `${e.message} (client at ${client.seq}; last stats ${st?.arbiter} seq ${st?.seq} synced ${st?.synced} ${JSON.stringify(st?.feeds)}; last record ${recs[recs.length - 1]?.seq})\n${dump()}`,
     );
   });
 
   for (const s of SYMBOLS) {
-    const r = checkRecords(records.get(s)!);
+    const r = recordChainProblems(records(s));
     assert.deepEqual(r.problems, [], `${s}: consolidated records in Kafka\n${dump()}`);
     assert.ok(r.deltas > 100, `${s}: too few deltas ${r.deltas}`);
   }
-  assert.ok(records.get('BTCUSDT')!.length > before + 50, 'the survivor kept publishing BTCUSDT');
+  assert.ok(records('BTCUSDT').length > before + 50, 'the survivor kept publishing BTCUSDT');
   // The survivor continued from the committed output, not from a fresh exchange snapshot: after the kill
   // no snapshot jumps ahead (a resync would, and would hide lost or repeated events behind it).
-  let seq = -1;
-  const jumps: number[] = [];
-  records.get('BTCUSDT')!.forEach((m, i) => {
-    if (i >= before && m.type === 'snapshot' && seq >= 0 && m.seq > seq) jumps.push(m.seq);
-    seq = m.seq;
-  });
+  const jumps = snapshotsJumpingAhead(records('BTCUSDT'), before);
   assert.deepEqual(jumps, [], 'BTCUSDT resynced after the takeover instead of continuing');
   assert.match(survivor.output(), /"key":"binance\.BTCUSDT".*book rebuilt from the committed output/);
   assert.deepEqual(client.broken, [], 'the client stream chains, no seq twice');
@@ -257,8 +161,7 @@ async function failover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
   if (how === 'pause')
     t.diagnostic(
       `zombie after SIGCONT: ${victim
-        .output()
-        .slice(zombieFrom)
+        .since(zombieFrom)
         .split('\n')
         .filter((l) => l && !l.includes('"logger":"kafkajs"'))
         .slice(0, 20)

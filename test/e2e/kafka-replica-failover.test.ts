@@ -12,41 +12,28 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExchangeSimulator } from '../../src/sim/index.js';
 import { subscribe, type BookUpdate } from '../../src/client/subscribe.js';
-import { underPrefix, venue as adapterOf } from '../../src/venues/index.js';
 import { silentLogger } from '../../src/log.js';
-import { KafkaTransport } from '../../src/transport/kafka.js';
-import { decodeAny, type ArbiterStats, type ConsolidatedMessage } from '../../src/wire/messages.js';
 import { sleep, startCli, waitFor } from '../helpers.js';
-import { kafkaSkip, startTestBroker } from '../kafka-helpers.js';
+import { kafkaSkip } from '../kafka-helpers.js';
+import { collectArgs } from './harness.js';
+import {
+  arbiterTails,
+  groupArbiter,
+  kafkaTestBus,
+  killAll,
+  recordChainProblems,
+  snapshotsJumpingAhead,
+  wakeZombie,
+  watchBookTopic,
+  withTails,
+} from './kafka-rig.js';
 
 const VENUE = 'kraken';
 const SYMBOL = 'BTC/USD';
-
-/** Every consolidated record of the book, in Kafka order: a delta chains on what came before. */
-function checkRecords(msgs: ConsolidatedMessage[]): string[] {
-  const problems: string[] = [];
-  const seen = new Set<number>();
-  let seq = -1;
-  for (const m of msgs) {
-    if (m.type === 'delta') {
-      if (seen.has(m.seq)) problems.push(`delta seq ${m.seq} twice`);
-      else if (seq >= 0 && m.prev !== seq) problems.push(`delta ${m.seq} prev ${m.prev} after ${seq}`);
-      seen.add(m.seq);
-    } else if (m.seq < seq) problems.push(`snapshot ${m.seq} after ${seq}`);
-    seq = m.seq;
-  }
-  return problems;
-}
+const ARBITER_FLAGS = ['--snapshot-interval-ms', '500', '--snapshot-timeout-ms', '1500'];
 
 async function takeover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
-  const broker = await startTestBroker(t);
-  const brokers = broker.bootstrap.join(',');
-  const transports: KafkaTransport[] = [];
-  const mk = () => {
-    const tr = new KafkaTransport({ brokers: broker.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
-    transports.push(tr);
-    return tr;
-  };
+  const { broker, brokers, transport } = await kafkaTestBus(t);
   const sim = new ExchangeSimulator({
     venues: [VENUE],
     port: 0,
@@ -56,86 +43,24 @@ async function takeover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
     logger: silentLogger,
   });
   await sim.start();
-  const bus = ['--bus', 'kafka', '--brokers', brokers];
-  const procs: ReturnType<typeof startCli>[] = [];
-  const start = (args: string[]) => {
-    const c = startCli(args);
-    procs.push(c);
-    return c;
-  };
-  const arbiter = (id: string) => ({
-    id,
-    ...start([
-      'arbitrate',
-      ...bus,
-      '--group',
-      'g',
-      '--id',
-      id,
-      '--snapshot-interval-ms',
-      '500',
-      '--snapshot-timeout-ms',
-      '1500',
-    ]),
-  });
-  const arbs = [arbiter('x'), arbiter('y')];
-  const urls = underPrefix(adapterOf(VENUE), sim.venueWsBase(VENUE), sim.venueRestBase(VENUE));
-  for (const id of ['a', 'b'])
-    start([
-      'collect',
-      '--venue',
-      VENUE,
-      '--id',
-      id,
-      '--symbols',
-      SYMBOL,
-      '--ws-url',
-      urls.wsUrl,
-      '--rest-url',
-      urls.restUrl,
-      '--local-address',
-      id === 'a' ? '127.0.0.2' : '127.0.0.3',
-      '--reconnect-min-ms',
-      '50',
-      ...bus,
-    ]);
+  const arbs = [groupArbiter('x', brokers, ARBITER_FLAGS), groupArbiter('y', brokers, ARBITER_FLAGS)];
+  const collectors: ReturnType<typeof startCli>[] = [];
+  for (const id of ['a', 'b'] as const)
+    collectors.push(startCli([...collectArgs(sim, VENUE, id, SYMBOL), '--bus', 'kafka', '--brokers', brokers]));
   const ac = new AbortController();
   broker.beforeStop(async () => {
     ac.abort();
-    for (const c of procs) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL'); // also ends a stopped one
-    await Promise.all(procs.map((c) => c.exited));
+    await killAll([...arbs, ...collectors]);
     await sim.stop();
-    for (const tr of transports) await tr.close();
   });
-  // The arbiters' own lines (not kafkajs' chatter), for a failure message.
-  const dump = () =>
-    arbs
-      .map(
-        (a) =>
-          `--- arbiter ${a.id}:\n${a
-            .output()
-            .split('\n')
-            .filter((l) => !l.includes('"logger":"kafkajs"') && !l.includes('Heartbeat'))
-            .slice(-25)
-            .join('\n')}`,
-      )
-      .join('\n');
+  const dump = () => arbiterTails(arbs);
 
   // What any Kafka reader sees on the book topic, and who publishes the book (stats.*), from the start.
-  const records: ConsolidatedMessage[] = [];
-  let owner: string | undefined;
-  const reader = await mk().subscriber('book', [`book.${VENUE}.`, `stats.${VENUE}.`]);
-  void (async () => {
-    for await (const m of reader) {
-      const msg = decodeAny(m.payload) as ConsolidatedMessage | ArbiterStats;
-      if (msg.type === 'arbiter-stats') {
-        if (msg.synced) owner = msg.arbiter;
-      } else if (msg.type === 'delta' || msg.type === 'snapshot') records.push(msg);
-    }
-  })();
-  await waitFor(() => owner !== undefined && records.length > 20, 30_000, 'the book published').catch((e: Error) => {
-    throw new Error(`${e.message}\n${dump()}`);
-  });
+  const watch = await watchBookTopic(transport(), VENUE);
+  const records = watch.records(SYMBOL);
+  await waitFor(() => watch.owner.has(SYMBOL) && records.length > 20, 30_000, 'the book published').catch(
+    withTails(arbs),
+  );
 
   const client = {
     snapshots: 0,
@@ -146,7 +71,7 @@ async function takeover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
     last: undefined as BookUpdate | undefined,
   };
   void (async () => {
-    for await (const u of subscribe({ venue: VENUE, symbol: SYMBOL, transport: mk(), signal: ac.signal })) {
+    for await (const u of subscribe({ venue: VENUE, symbol: SYMBOL, transport: transport(), signal: ac.signal })) {
       const m = u.message;
       if (u.kind === 'snapshot') client.snapshots++;
       if (u.kind === 'stale') client.stale++;
@@ -161,9 +86,9 @@ async function takeover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
     }
   })();
   await waitFor(() => client.deltas > 20, 10_000, 'the client to follow the book');
-  const victim = arbs.find((a) => a.id === owner)!;
+  const victim = arbs.find((a) => a.id === watch.owner.get(SYMBOL))!;
   const survivor = arbs.find((a) => a !== victim)!;
-  assert.ok(victim, `owner: ${owner}`);
+  assert.ok(victim, `owner: ${watch.owner.get(SYMBOL)}`);
   const before = records.length;
   const epoch = records[before - 1].epoch;
   assert.ok(epoch, 'a replica book carries an epoch');
@@ -173,28 +98,14 @@ async function takeover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
   } else victim.proc.kill('SIGSTOP');
   const killedAt = Date.now();
   await waitFor(
-    () => owner === survivor.id && records.length > before + 20,
+    () => watch.owner.get(SYMBOL) === survivor.id && records.length > before + 20,
     30_000,
     'the other arbiter to take the book over and publish',
-  ).catch((e: Error) => {
-    throw new Error(`${e.message}\n${dump()}`);
-  });
+  ).catch(withTails(arbs));
   const tookOverMs = Date.now() - killedAt;
-  if (how === 'pause') {
-    // The zombie wakes up believing it still owns the book (its numbering and epoch are the survivor's now).
-    // Its rejoin starts a rebalance (~6 s on a quiet host, over 30 s seen on a loaded one): the group is
-    // settled for the checks below once it is assigned partitions again.
-    const from = victim.output().length;
-    victim.proc.kill('SIGCONT');
-    await sleep(2000);
-    await waitFor(
-      () => victim.output().slice(from).includes('arbiter group: partitions assigned'),
-      60_000,
-      'the zombie to rejoin the group',
-    ).catch((e: Error) => {
-      throw new Error(`${e.message}\n${dump()}`);
-    });
-  }
+  // The zombie wakes up believing it still owns the book (its numbering and epoch are the survivor's now);
+  // the group is settled once it has rejoined.
+  if (how === 'pause') await wakeZombie(victim, arbs);
   await sleep(1000);
 
   sim.pause();
@@ -208,15 +119,10 @@ async function takeover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
     throw new Error(`${e.message}: client ${JSON.stringify(client.last?.book.top(20))}, truth ${want}\n${dump()}`);
   });
 
-  assert.deepEqual(checkRecords(records), [], `consolidated records in Kafka\n${dump()}`);
+  assert.deepEqual(recordChainProblems(records).problems, [], `consolidated records in Kafka\n${dump()}`);
   // The survivor continued the committed book: no snapshot jumping ahead, no other numbering.
   const after = records.slice(before);
-  const jumps: string[] = [];
-  let seq = records[before - 1].seq;
-  for (const m of after) {
-    if (m.type === 'snapshot' && m.seq > seq) jumps.push(`snapshot ${m.seq} (${m.epoch}) after ${seq}`);
-    seq = m.seq;
-  }
+  const jumps = snapshotsJumpingAhead(records, before);
   assert.deepEqual(jumps, [], `the book resynced after the takeover instead of continuing\n${dump()}`);
   assert.deepEqual([...new Set(after.map((m) => m.epoch))], [epoch], 'the committed epoch continues');
   assert.deepEqual(client.broken, [], 'the client stream chains');

@@ -8,13 +8,12 @@ import assert from 'node:assert/strict';
 import { ArbiterService } from '../../src/arbiter/service.js';
 import { subscribe } from '../../src/client/subscribe.js';
 import { Collector } from '../../src/collector/collector.js';
-import { silentLogger } from '../../src/log.js';
 import { ExchangeSimulator, type VenueId } from '../../src/sim/index.js';
-import { KafkaTransport } from '../../src/transport/kafka.js';
 import { underPrefix, venue } from '../../src/venues/index.js';
 import { sleep, waitFor } from '../helpers.js';
-import { kafkaSkip, startTestBroker } from '../kafka-helpers.js';
+import { kafkaSkip } from '../kafka-helpers.js';
 import { FLAKY, track } from './harness.js';
+import { kafkaTestBus } from './kafka-rig.js';
 
 const BOOKS: [VenueId, string][] = [
   ['binance-usdm', 'BTC/USDT:USDT'],
@@ -26,13 +25,7 @@ test(
   'on Kafka: binance-usdm, okx and bybit books equal the simulator truth after faults, gap-free',
   { skip: kafkaSkip, timeout: 90_000 },
   async (t) => {
-    const broker = await startTestBroker(t);
-    const transports: KafkaTransport[] = [];
-    const mk = () => {
-      const tr = new KafkaTransport({ brokers: broker.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
-      transports.push(tr);
-      return tr;
-    };
+    const { broker, transport: mk } = await kafkaTestBus(t);
     const sim = new ExchangeSimulator({
       venues: BOOKS.map(([v]) => v),
       port: 0,
@@ -75,7 +68,6 @@ test(
       for (const c of collectors) await c.stop();
       await arbiter.stop();
       await sim.stop();
-      for (const tr of transports) await tr.close();
     });
     const clients = books.map((b) =>
       track(subscribe({ venue: b.venue, symbol: b.symbol, transport: mk(), signal: ac.signal })),

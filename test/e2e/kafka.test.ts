@@ -8,40 +8,22 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { subscribe } from '../../src/client/subscribe.js';
 import { createLogger, silentLogger } from '../../src/log.js';
-import { KafkaTransport } from '../../src/transport/kafka.js';
 import { freePort, sleep, waitFor, startCli } from '../helpers.js';
 import { kafkaSkip, startTestBroker } from '../kafka-helpers.js';
-import { startParts, track } from './harness.js';
+import { track } from './harness.js';
+import { kafkaParts } from './kafka-rig.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
 
 async function kafkaPipeline(t: TestContext) {
-  const broker = await startTestBroker(t);
-  const transports: KafkaTransport[] = [];
-  const mk = () => {
-    const tr = new KafkaTransport({
-      brokers: broker.bootstrap,
-      logger: process.env.DBG ? createLogger('k', 'debug') : silentLogger,
-      closeTimeoutMs: 2000,
-    });
-    transports.push(tr);
-    return tr;
-  };
-  const parts = await startParts({
+  const parts = await kafkaParts(t, {
     symbols: SYMBOLS,
     seed: 11,
     rate: 50,
     faulty: true,
-    gapTimeoutMs: 300,
-    snapshotTimeoutMs: 1500,
-    arbiterTransport: mk(),
-    mk,
+    logger: process.env.DBG ? createLogger('k', 'debug') : silentLogger,
   });
-  broker.beforeStop(async () => {
-    await parts.stop();
-    for (const tr of transports) await tr.close();
-  });
-  return { broker, sim: parts.sim, arbiter: parts.arbiter, mk };
+  return { broker: parts.broker, sim: parts.sim, arbiter: parts.arbiter, mk: parts.transport };
 }
 
 test(

@@ -9,11 +9,9 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { silentLogger } from '../../src/log.js';
-import { KafkaTransport } from '../../src/transport/kafka.js';
 import { sleep, waitFor } from '../helpers.js';
-import { kafkaSkip, startTestBroker } from '../kafka-helpers.js';
-import { startParts } from './harness.js';
+import { kafkaSkip } from '../kafka-helpers.js';
+import { kafkaParts } from './kafka-rig.js';
 
 function hasKcat(): boolean {
   try {
@@ -63,27 +61,7 @@ test(
   'kcat reads the consolidated Kafka topic: documented JSON, book key, chained seq, snapshot offsets',
   { skip: kafkaSkip || kcatSkip, timeout: 90_000 },
   async (t: TestContext) => {
-    const broker = await startTestBroker(t);
-    const transports: KafkaTransport[] = [];
-    const mk = () => {
-      const tr = new KafkaTransport({ brokers: broker.bootstrap, logger: silentLogger, closeTimeoutMs: 2000 });
-      transports.push(tr);
-      return tr;
-    };
-    const parts = await startParts({
-      symbols: ['BTCUSDT', 'ETHUSDT'],
-      seed: 3,
-      rate: 50,
-      faulty: false,
-      gapTimeoutMs: 300,
-      snapshotTimeoutMs: 1500,
-      arbiterTransport: mk(),
-      mk,
-    });
-    broker.beforeStop(async () => {
-      await parts.stop();
-      for (const tr of transports) await tr.close();
-    });
+    const parts = await kafkaParts(t, { symbols: ['BTCUSDT', 'ETHUSDT'], seed: 3, rate: 50 });
     await sleep(4000);
     parts.sim.pause();
     const truth = parts.sim.truth('BTCUSDT', 20);
@@ -95,7 +73,7 @@ test(
     );
     await sleep(1500); // its last deltas and a periodic snapshot reach Kafka
 
-    const bootstrap = broker.bootstrap.join(',');
+    const bootstrap = parts.brokers;
     // The compacted snapshot topic, read with -J for headers, before the book topic: each snapshot copy is
     // written after its book copy is acknowledged, so every header read here points at a record read below.
     const json = await kcat(['-C', '-b', bootstrap, '-t', 'bookwire.snapshot', '-o', 'beginning', '-e', '-q', '-J']);

@@ -13,9 +13,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExchangeSimulator, type VenueId } from '../../src/sim/index.js';
 import { subscribe } from '../../src/client/subscribe.js';
-import { underPrefix, venue as adapterOf } from '../../src/venues/index.js';
+import { venue as adapterOf } from '../../src/venues/index.js';
 import { silentLogger } from '../../src/log.js';
 import { busFlags, freeEndpoints, freePort, sleep, startCli, waitFor } from '../helpers.js';
+import { collectArgs } from './harness.js';
 
 /** Each venue's book, in its spelling. */
 const CASES: { venue: VenueId; symbol: string }[] = [
@@ -58,27 +59,7 @@ for (const { venue, symbol } of CASES) {
     const ep = await freeEndpoints();
     const metricsPort = await freePort();
     const arbiter = start(['arbitrate', ...busFlags(ep), '--metrics', String(metricsPort)]);
-    const urls = underPrefix(adapterOf(venue), sim.venueWsBase(venue), sim.venueRestBase(venue));
-    const collector = (id: 'a' | 'b') =>
-      start([
-        'collect',
-        '--venue',
-        venue,
-        '--id',
-        id,
-        '--symbols',
-        symbol,
-        '--ws-url',
-        urls.wsUrl,
-        '--rest-url',
-        urls.restUrl,
-        // each its own IP to the venue, as in production (the simulator limits per IP)
-        '--local-address',
-        id === 'a' ? '127.0.0.2' : '127.0.0.3',
-        '--reconnect-min-ms',
-        '50',
-        ...busFlags(ep),
-      ]);
+    const collector = (id: 'a' | 'b') => start([...collectArgs(sim, venue, id, symbol), ...busFlags(ep)]);
     const cols = { a: collector('a'), b: collector('b') };
     const logs = () =>
       [arbiter, ...procs.filter((p) => p !== arbiter)].map((c) => c.output().slice(-1500)).join('\n---\n');

@@ -10,11 +10,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { subscribe } from '../../src/client/subscribe.js';
 import { OrderBook } from '../../src/core/book.js';
 import type { Level } from '../../src/core/types.js';
 import { sleep, waitFor } from '../helpers.js';
-import { follow, zmqParts } from './harness.js';
+import { assertDeltasChain, followFromVenueStart, waitForTruthTop, zmqParts } from './harness.js';
 
 const TOP = 10;
 const key = (b: OrderBook) => JSON.stringify(b.top(TOP));
@@ -56,36 +55,24 @@ test('kraken: a corrupted feed and a flaky feed; the client never holds a state 
     snapshotTimeoutMs: 1000,
   });
   // the venue held still while a clean connection takes its book: it then sees every state the pipeline can
-  p.sim.pause();
-  const venue = venueStates(`${p.sim.venueWsBase('kraken')}/v2`);
-  t.after(() => venue.close());
-  await waitFor(
-    () => venue.states.size > 0 && p.arbiter.bookOf('kraken', 'BTC/USD')?.state === 'synced',
-    10_000,
-    'a book',
-  );
-  const ac = new AbortController();
-  t.after(() => ac.abort());
   const seen: string[] = [];
   let snapshots = 0;
-  const c = follow(subscribe({ venue: 'kraken', symbol: 'BTC/USD', endpoints: p.ep, signal: ac.signal }), (u) => {
-    seen.push(key(u.book));
-    if (u.message.type === 'snapshot') snapshots++;
+  const { venue, c, ac } = await followFromVenueStart(t, p, {
+    venue: 'kraken',
+    symbol: 'BTC/USD',
+    watchVenue: () => venueStates(`${p.sim.venueWsBase('kraken')}/v2`),
+    onUpdate: (u) => {
+      seen.push(key(u.book));
+      if (u.message.type === 'snapshot') snapshots++;
+    },
   });
-  await waitFor(() => c.state.updates > 0, 5000, 'the first book');
-  p.sim.resume();
   await waitFor(() => c.state.updates > 100, 15_000, 'first updates');
   await sleep(3000);
   await p.collectors[1].stop(); // the flaky one goes; the corrupted one carries on alone
   await sleep(1500);
   p.sim.pause();
   await sleep(500);
-  const truth = p.sim.truth('BTCUSD', 20, 'kraken');
-  await waitFor(
-    () => JSON.stringify(c.state.last?.book.top(20)) === JSON.stringify({ bids: truth.bids, asks: truth.asks }),
-    5000,
-    'client to reach the truth',
-  );
+  await waitForTruthTop(c, p.sim, 'kraken', 'BTCUSD', 5000);
   const core = p.arbiter.bookOf('kraken', 'BTC/USD')!;
   const fa = core.feedStats().get('a')!;
   const fb = core.feedStats().get('b')!;
@@ -96,7 +83,6 @@ test('kraken: a corrupted feed and a flaky feed; the client never holds a state 
   assert.deepEqual(bad.slice(0, 3), [], `${bad.length} of ${seen.length} client states the venue never had`);
   assert.equal(snapshots, 1, 'one snapshot (the first): failovers reached the client as deltas');
   assert.equal(c.state.last!.gaps, 0);
-  for (let i = 1; i < c.state.deltas.length; i++)
-    assert.equal(c.state.deltas[i].prev, c.state.deltas[i - 1].seq, 'nothing lost, nothing twice');
+  assertDeltasChain(c.state.deltas);
   ac.abort();
 });

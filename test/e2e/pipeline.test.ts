@@ -4,20 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { subscribe, type BookUpdate } from '../../src/client/subscribe.js';
+import { subscribe } from '../../src/client/subscribe.js';
 import { sleep, waitFor } from '../helpers.js';
-import { follow, pipeline } from './harness.js';
-
-function assertBookEqualsTruth(
-  u: BookUpdate | undefined,
-  truth: { lastUpdateId: number; bids: [number, number][]; asks: [number, number][] },
-) {
-  assert.ok(u, 'client received no update');
-  assert.equal(u.seq, truth.lastUpdateId);
-  const top = u.book.top(20);
-  assert.deepEqual(top.bids, truth.bids.slice(0, 20));
-  assert.deepEqual(top.asks, truth.asks.slice(0, 20));
-}
+import { assertAtTruth, assertDeltasChain, clientsReachTruth, follow, pipeline } from './harness.js';
 
 test('client book equals the simulator truth after faults, for a client from the start and a late joiner', async (t) => {
   const p = await pipeline(t, { faulty: true });
@@ -29,13 +18,7 @@ test('client book equals the simulator truth after faults, for a client from the
   await sleep(2000);
   p.sim.pause();
   const truth = p.sim.truth('BTCUSDT', 20);
-  await waitFor(
-    () => early.state.last?.seq === truth.lastUpdateId && late.state.last?.seq === truth.lastUpdateId,
-    5000,
-    'clients to reach the truth seq',
-  );
-  assertBookEqualsTruth(early.state.last, truth);
-  assertBookEqualsTruth(late.state.last, truth);
+  await clientsReachTruth([early, late], truth, 5000);
   assert.ok(early.state.deltas.length > 100, `too few deltas: ${early.state.deltas.length}`);
   // The faulty feed really was faulty, and the healthy feed covered it: no resync was needed.
   const stats = p.arbiter.bookOf('binance', 'BTCUSDT')!.feedStats();
@@ -53,10 +36,9 @@ test('killing one collector mid-run loses nothing: the consolidated stream stays
   await sleep(1500);
   p.sim.pause();
   const truth = p.sim.truth('BTCUSDT', 20);
-  await waitFor(() => c.state.last?.seq === truth.lastUpdateId, 5000, 'client to reach the truth seq');
-  assertBookEqualsTruth(c.state.last, truth);
+  await clientsReachTruth([c], truth, 5000);
   // every delta after the first snapshot chains onto the previous one: nothing lost, nothing twice
-  for (let i = 1; i < c.state.deltas.length; i++) assert.equal(c.state.deltas[i].prev, c.state.deltas[i - 1].seq);
+  assertDeltasChain(c.state.deltas);
   assert.equal(c.state.resets, 1, 'only the initial snapshot, no resync');
   ac.abort();
 });
@@ -89,6 +71,6 @@ for (const coalesce of [false, true])
     const truth = p.sim.truth('BTCUSDT', 20);
     await waitFor(() => c.state.last?.seq === truth.lastUpdateId, 8000, 'slow client to catch up');
     assert.ok(c.state.last!.gaps > 0, 'the slow client should have lost messages past its high-water mark');
-    assertBookEqualsTruth(c.state.last, truth);
+    assertAtTruth(c.state.last, truth);
     ac.abort();
   });

@@ -12,11 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { BinanceSimulator } from '../../src/sim/index.js';
 import { Collector } from '../../src/collector/collector.js';
 import { ArbiterService } from '../../src/arbiter/service.js';
-import { ZmqTransport } from '../../src/transport/zeromq.js';
-import type { Transport } from '../../src/transport/types.js';
 import { KIND_MESSAGE, blockBytes, compressSync, decodeBlock, frameRecord } from '../../src/recorder/format.js';
 import { listSegments, scanSegment, segmentBlocks } from '../../src/recorder/segment.js';
-import { freeEndpoints, freePort, sleep, waitFor } from '../helpers.js';
+import { freeEndpoints, sleep, waitFor } from '../helpers.js';
+import { zmqBusWithRecorder } from './harness.js';
 import { tmpDir } from '../recorder/helpers.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -63,14 +62,7 @@ test('kill -9 mid-write: nothing reported written is lost, the torn tail is cut,
   const dir = tmpDir(t);
   const sim = new BinanceSimulator({ port: 0, symbols: SYMBOLS, seed: 5, eventsPerSec: 400 });
   await sim.start();
-  const ep = await freeEndpoints();
-  const recIngest = `tcp://127.0.0.1:${await freePort()}`;
-  const transports: Transport[] = [];
-  const mk = (ingest: string[]) => {
-    const tr = new ZmqTransport({ ...ep, ingest });
-    transports.push(tr);
-    return tr;
-  };
+  const { ep, recIngest, transport: mk, close } = await zmqBusWithRecorder();
   const arbiter = new ArbiterService({ transport: mk(ep.ingest), symbols: SYMBOLS, snapshotIntervalMs: 300 });
   await arbiter.start();
   const args = [
@@ -97,7 +89,7 @@ test('kill -9 mid-write: nothing reported written is lost, the torn tail is cut,
     if (first.p.exitCode === null) first.p.kill('SIGKILL');
     for (const c of collectors) await c.stop();
     await arbiter.stop();
-    for (const tr of transports) await tr.close();
+    await close();
     await sim.stop();
   });
   await sleep(500);

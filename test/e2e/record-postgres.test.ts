@@ -9,12 +9,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { Recorder } from '../../src/recorder/recorder.js';
 import { PostgresSink } from '../../src/recorder/postgres.js';
-import { ZmqTransport } from '../../src/transport/zeromq.js';
-import type { Transport } from '../../src/transport/types.js';
 import { freeEndpoints, freePort, sleep, waitFor, runCli } from '../helpers.js';
 import { assertTablesEqualFiles, pgSkip, startTestPostgres } from '../pg-helpers.js';
 import { tmpDir } from '../recorder/helpers.js';
-import { startParts } from './harness.js';
+import { startParts, zmqBusWithRecorder } from './harness.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
 
@@ -24,14 +22,7 @@ test(
   async (t) => {
     const db = await startTestPostgres(t);
     const dir = tmpDir(t);
-    const ep = await freeEndpoints();
-    const recIngest = `tcp://127.0.0.1:${await freePort()}`;
-    const transports: Transport[] = [];
-    const mk = (ingest: string[]) => {
-      const tr = new ZmqTransport({ ...ep, ingest });
-      transports.push(tr);
-      return tr;
-    };
+    const { ep, recIngest, transport: mk, close } = await zmqBusWithRecorder();
     const sink = new PostgresSink({ url: db.url, flushMs: 50, batch: 500 });
     await sink.start();
     const recorder = new Recorder({ transport: mk([recIngest]), dir, storage: { flushIntervalMs: 50 }, sink });
@@ -52,7 +43,7 @@ test(
       if (!stopped) await parts.stop();
       await recorder.stop();
       await sink.stop(1000);
-      for (const tr of transports) await tr.close();
+      await close();
     });
     await waitFor(
       () => sink.counters.bookRows >= 400 && sink.counters.rawRows >= 800,

@@ -11,13 +11,13 @@ import { Collector } from '../../src/collector/collector.js';
 import { ArbiterService } from '../../src/arbiter/service.js';
 import { subscribe } from '../../src/client/subscribe.js';
 import { BookReplica } from '../../src/core/replica.js';
-import { ZmqTransport } from '../../src/transport/zeromq.js';
-import type { BusMessage, Transport } from '../../src/transport/types.js';
+import type { BusMessage } from '../../src/transport/types.js';
 import { decodeCollectorEvent, isHeartbeat } from '../../src/wire/messages.js';
 import { Recorder } from '../../src/recorder/recorder.js';
 import { readRecords } from '../../src/recorder/reader.js';
 import { replaySync } from '../../src/recorder/replay.js';
-import { freeEndpoints, freePort, sleep, waitFor } from '../helpers.js';
+import { freePort, sleep, waitFor } from '../helpers.js';
+import { zmqBusWithRecorder } from './harness.js';
 import { tmpDir } from '../recorder/helpers.js';
 
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
@@ -55,15 +55,8 @@ test('record a live run, replay it: same book at every seq, raw bytes identical'
     faults: { flaky: { dropRate: 0.05, dupRate: 0.05, disconnectEveryS: 1.5 } },
   });
   await sim.start();
-  const ep = await freeEndpoints();
-  const recIngest = `tcp://127.0.0.1:${await freePort()}`;
+  const { ep, recIngest, transport: mk, close } = await zmqBusWithRecorder();
   const witnessIngest = `tcp://127.0.0.1:${await freePort()}`;
-  const transports: Transport[] = [];
-  const mk = (ingest: string[]) => {
-    const tr = new ZmqTransport({ ...ep, ingest });
-    transports.push(tr);
-    return tr;
-  };
   const arbiter = new ArbiterService({
     transport: mk(ep.ingest),
     symbols: SYMBOLS,
@@ -109,7 +102,7 @@ test('record a live run, replay it: same book at every seq, raw bytes identical'
     for (const c of collectors) await c.stop();
     await recorder.stop();
     await arbiter.stop();
-    for (const tr of transports) await tr.close();
+    await close();
     await sim.stop();
   });
   await waitFor(() => live.size >= 400, 15_000, '400 live updates');

@@ -12,6 +12,7 @@ import { subscribeVenue, type VenueUpdate } from '../../src/client/venue.js';
 import type { OrderBook } from '../../src/core/book.js';
 import { silentLogger } from '../../src/log.js';
 import { busFlags, freeEndpoints, freePort, sleep, startCli, waitFor } from '../helpers.js';
+import { restCallsSettled } from './harness.js';
 
 const BOOKS = Number(process.env.BOOKWIRE_TEST_BOOKS ?? 300);
 
@@ -127,18 +128,7 @@ test(`${BOOKS} books: kill -9 of a collector, then of an arbiter, next to runnin
     },
   );
   // the cold start's requests still in flight land first
-  let coldRest = -1;
-  await waitFor(
-    async () => {
-      const n = sim.stats().restRequests;
-      const quiet = n === coldRest;
-      coldRest = n;
-      if (!quiet) await sleep(1500);
-      return quiet;
-    },
-    30_000,
-    'REST calls to stop',
-  );
+  const coldRest = await restCallsSettled(sim);
   const coldSnaps = sim.stats().snapshotsServed;
   const snapsAtOne = [...one.snapshots.values()].reduce((a, b) => a + b, 0);
 

@@ -12,6 +12,7 @@ import { ZmqTransport } from '../../src/transport/zeromq.js';
 import type { Transport } from '../../src/transport/types.js';
 import { createLogger, silentLogger } from '../../src/log.js';
 import { freeEndpoints, sleep, waitFor } from '../helpers.js';
+import { restCallsSettled } from './harness.js';
 
 const BOOKS = Number(process.env.BOOKWIRE_TEST_BOOKS ?? 120);
 
@@ -69,18 +70,7 @@ test(`${BOOKS} books: a collector and an arbiter restart without a REST call whi
     symbols.filter((s) => a !== undefined && a.bookOf('binance', s)?.state === 'synced').length;
   await waitFor(() => synced(arbs[0]) === BOOKS && synced(arbs[1]) === BOOKS, 60_000, 'every book synced on both');
   // the cold start's requests still in flight land first
-  let coldRest = -1;
-  await waitFor(
-    async () => {
-      const n = sim.stats().restRequests;
-      const quiet = n === coldRest;
-      coldRest = n;
-      if (!quiet) await sleep(1500);
-      return quiet;
-    },
-    30_000,
-    'REST calls to stop',
-  );
+  const coldRest = await restCallsSettled(sim);
   const coldSnaps = sim.stats().snapshotsServed;
   assert.ok(coldSnaps >= BOOKS, `cold start: ${coldSnaps} snapshots for ${BOOKS} books`);
 

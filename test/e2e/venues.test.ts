@@ -11,7 +11,7 @@ import { subscribe, type BookUpdate } from '../../src/client/subscribe.js';
 import type { VenueId } from '../../src/sim/index.js';
 import type { CollectorOptions } from '../../src/collector/collector.js';
 import { sleep, waitFor } from '../helpers.js';
-import { follow, zmqParts } from './harness.js';
+import { assertDeltasChain, follow, zmqParts } from './harness.js';
 
 const UNIFIED: Record<string, string> = {
   'binance-usdm': 'BTC/USDT:USDT',
@@ -75,8 +75,7 @@ for (const venue of ['binance-usdm', 'okx', 'bybit', 'bybit-linear'] as VenueId[
     );
     assertTruth(early.state.last, truth);
     assertTruth(late.state.last, truth);
-    for (let i = 1; i < early.state.deltas.length; i++)
-      assert.equal(early.state.deltas[i].prev, early.state.deltas[i - 1].seq, 'nothing lost, nothing twice');
+    assertDeltasChain(early.state.deltas);
     assert.equal(early.state.last!.gaps, 0, 'the client never saw a gap');
     const core = p.arbiter.bookOf(venue, p.symbol)!;
     assert.equal(core.counters.resyncs, 0, 'no resync: feed b was covered by feed a');

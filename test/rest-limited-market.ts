@@ -1,36 +1,45 @@
 /**
  * A whole market against the simulator's REST weight limit, in one process (inproc bus): N Binance books,
  * one arbiter, collectors each on their own loopback IP with the venue's limit per window. For the tests of
- * how snapshot requests spend the venue's weight (snapshot-move, snapshot-line).
+ * how snapshot requests spend the venue's weight (arbiter/snapshot-move, arbiter/snapshot-line) and of the
+ * collector within the venue's limits (collector/limits).
  */
 import type { TestContext } from 'node:test';
-import { ExchangeSimulator } from '../../src/sim/index.js';
-import { Collector } from '../../src/collector/collector.js';
-import { ArbiterService } from '../../src/arbiter/service.js';
-import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
-import { silentLogger } from '../../src/log.js';
+import { ExchangeSimulator } from '../src/sim/index.js';
+import { Collector, type CollectorOptions } from '../src/collector/collector.js';
+import { ArbiterService } from '../src/arbiter/service.js';
+import { InprocBus, InprocTransport } from '../src/transport/inproc.js';
+import { silentLogger } from '../src/log.js';
 
-export interface BudgetRig {
+export interface RestLimitedMarket {
   symbols: string[];
   sim: ExchangeSimulator;
   arb: ArbiterService;
-  /** Start a collector of every book, on its own IP (e.g. 127.0.0.2), with the rig's weight per window. */
-  collector(id: string, ip: string): Promise<Collector>;
+  /**
+   * Start a collector of every book, on its own IP (e.g. 127.0.0.2), with the market's weight per window
+   * (and `more` options); stopped after the test.
+   */
+  collector(id: string, ip: string, more?: Partial<CollectorOptions>): Promise<Collector>;
   /** Books the arbiter has synced now. */
   synced(): number;
 }
 
-export async function budgetRig(
+/**
+ * `books` books (S0USDT...) of `levels` levels (default 120) each, 2 events a second, the venue's REST weight
+ * limited to `limit` per `windowMs` per IP (the first request over it bans the IP: an overspend shows as a
+ * 418); the arbiter of them all started.
+ */
+export async function restLimitedMarket(
   t: TestContext,
-  o: { books: number; limit: number; windowMs: number; seed: number },
-): Promise<BudgetRig> {
+  o: { books: number; limit: number; windowMs: number; seed: number; levels?: number },
+): Promise<RestLimitedMarket> {
   const symbols = Array.from({ length: o.books }, (_, i) => `S${i}USDT`);
   const sim = new ExchangeSimulator({
     port: 0,
     symbols,
     seed: o.seed,
     eventsPerSec: 2,
-    levels: 120,
+    levels: o.levels ?? 120,
     logger: silentLogger,
     limits: { venues: { binance: { restWeight: o.limit, restWindowMs: o.windowMs, banAfter429s: 0 } } },
   });
@@ -52,7 +61,7 @@ export async function budgetRig(
     symbols,
     sim,
     arb,
-    async collector(id, ip) {
+    async collector(id, ip, more) {
       const tr = new InprocTransport(bus);
       const c = new Collector({
         id,
@@ -64,6 +73,7 @@ export async function budgetRig(
         restWeightPerMinute: o.limit,
         restWindowMs: o.windowMs,
         snapshotLimit: 100,
+        ...more,
       });
       await c.start();
       stops.push(async () => {
