@@ -28,7 +28,7 @@
  * group them into fewer messages (interval cover keeps readers of both exact). Exceptions:
  *   - vouched: a copy carrying a venue checksum (verified on the book before publishing) whose levels all
  *     lie within the levels the checksum covers goes out at once (a corruption of it would fail the check).
- *   - alone: no other feed is expected to confirm (none delivered in this id space, the others in error,
+ *   - alone: no other feed is expected to confirm (none delivered a delta in this id space, the others in error,
  *     or absent: silent or behind while a chain waited divergeMs), or the oldest chain waited divergeMs and
  *     nothing contradicted it: published on its feed's word (counted).
  *   - disputed: two chains disagree at a common id. With no third feed to decide, at once (else after
@@ -469,7 +469,7 @@ export class BookArbiter implements BookCore {
   /** 'confirmed': copies held in the feeds' pools, and the arrival counter that orders them. */
   private pooled = 0;
   private arrivals = 0;
-  /** From the first copy of a confirmed message's ids to the copy that confirmed it, µs. */
+  /** From the first copy of a confirmed message's ids (its last id) to the copy that confirmed it, µs. */
   private readonly confirmTimes = new LagWindow();
   /** The book's seq when the 'confirmed' gap clock last (re)started. */
   private gapSeq = NaN;
@@ -1399,7 +1399,7 @@ export class BookArbiter implements BookCore {
     while (this._state !== 'unsynced' && this.pooled > 0) {
       const chains = this.chains();
       if (chains.length === 0) break;
-      let best: { at: number; feed: Feed; steps: Pending[]; other: Feed } | undefined;
+      let best: { at: number; feed: Feed; steps: Pending[]; other: Feed; otherAtMs: number } | undefined;
       let disputed = false;
       for (let a = 0; a < chains.length; a++)
         for (let b = a + 1; b < chains.length; b++) {
@@ -1408,10 +1408,11 @@ export class BookArbiter implements BookCore {
           const r = this.compare(ca, cb);
           if (r.disputed) disputed = true;
           if (Number.isNaN(r.at) || (best !== undefined && r.at >= best.at)) continue;
-          best = { at: r.at, feed: fa, steps: ca.slice(0, r.na), other: fb }; // chains[a]'s first copy came first
+          // chains[a]'s first copy came first
+          best = { at: r.at, feed: fa, steps: ca.slice(0, r.na), other: fb, otherAtMs: cb[r.nb - 1].atMs };
         }
       if (best !== undefined) {
-        if (!this.publishConfirmed(best.feed, best.steps, best.other, chains, nowMs)) return;
+        if (!this.publishConfirmed(best.feed, best.steps, best.other, best.otherAtMs, chains, nowMs)) return;
         continue;
       }
       if (disputed && !this.thirdOpinion(chains)) {
@@ -1447,6 +1448,7 @@ export class BookArbiter implements BookCore {
     f: Feed,
     steps: Pending[],
     other: Feed,
+    otherAtMs: number,
     chains: [Feed, Pending[]][],
     nowMs: number,
   ): boolean {
@@ -1457,7 +1459,9 @@ export class BookArbiter implements BookCore {
       }
     const last = steps[steps.length - 1];
     this.counters.confirmed++;
-    this.confirmTimes.add((nowMs - last.atMs) * 1000);
+    // the wait the policy adds: from the first copy of the ids to the copy that confirmed them (held while
+    // unsynced, both may have come long before they could be published)
+    this.confirmTimes.add(Math.max(0, otherAtMs - last.atMs) * 1000);
     this.take(f, steps);
     return this.publishHeld(steps.length === 1 ? last.ev : this.merged(steps), f, nowMs, true, true);
   }
@@ -1587,7 +1591,10 @@ export class BookArbiter implements BookCore {
     if (this.publishAlone(f, chain, nowMs)) this.confirmPending(nowMs);
   }
 
-  /** Whether feed g is expected to send copies that confirm (in this id space, delivering, not in error, not absent). */
+  /**
+   * Whether feed g is expected to send copies that confirm: it delivered deltas in this id space (a source of
+   * snapshots only, a peer arbiter or a Kafka restore, is none), is not in error and not absent.
+   */
   private expected(g: Feed): boolean {
     return g.epoch === this.epoch && g.valid > 0 && !g.absent && !(g.lastBadMs > g.lastValidMs);
   }
