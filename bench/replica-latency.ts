@@ -48,6 +48,8 @@ export interface ReplicaLatencyResult {
   rate: number;
   seconds: number;
   jitterMs: number;
+  /** What matched a copy to its send: the event time E (replica venues) or the venue's update id (sequenced). */
+  key: 'E' | 'id';
   /** Venue events the simulator sent inside the window. */
   sent: number;
   /** Per feed: send -> collector receive, send -> arrival at the arbiter (µs). */
@@ -261,6 +263,7 @@ export async function benchReplicaLatency(o: {
   return {
     venue: o.venue,
     symbol,
+    key: byId ? 'id' : 'E',
     rate: o.rate,
     seconds: o.seconds,
     jitterMs: o.jitterMs,
@@ -285,7 +288,9 @@ export function formatReplicaLatency(r: ReplicaLatencyResult): string {
   const out = [
     `publish: ${r.publish}`,
     `${r.venue} ${r.symbol}, ${r.rate} events/s for ${r.seconds} s; collectors a and b each through their own simulator profile: uniform jitter [0, ${r.jitterMs}) ms, drawn independently (it delays, never reorders)`,
-    `send time: the simulator's µs clock when it handed the event to the sockets, matched to each copy by the event time E (the message's timestamp; 1 ms resolution, a key only)`,
+    r.key === 'E'
+      ? `send time: the simulator's µs clock when it handed the event to the sockets, matched to each copy by the event time E (the message's timestamp; 1 ms resolution, a key only)`
+      : `send time: the simulator's µs clock when it handed the event to the sockets, matched to each copy by its last update id (E below: that id)`,
     `events sent in window ${r.sent}; both feeds carried the same messages (same E sequence): ${r.sameMessages ? 'yes' : 'NO'}; unmatched E ${r.unmatched}; untimed consolidated deltas (no E: catch-ups) ${r.untimed}; client gaps ${r.gaps}`,
     `${'stream'.padEnd(13)} ${'simulator send ->'.padEnd(44)} ${'count'.padStart(6)} ${'p50'.padStart(9)} ${'p99'.padStart(9)} ${'p99.9'.padStart(9)}`,
   ];
