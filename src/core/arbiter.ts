@@ -30,7 +30,8 @@
  *     lie within the levels the checksum covers goes out at once (a corruption of it would fail the check).
  *   - alone: no other feed is expected to confirm (none delivered a delta in this id space, the others in error,
  *     or absent: silent or behind while a chain waited divergeMs), or the oldest chain waited divergeMs and
- *     nothing contradicted it: published on its feed's word (counted).
+ *     nothing contradicted it, or every other feed lost its first copy's ids on its connection (held copies
+ *     past a hole for gapTimeoutMs): published on its feed's word (counted).
  *   - disputed: two chains disagree at a common id. With no third feed to decide, at once (else after
  *     divergeMs if none did), both feeds are charged and the book resyncs; nothing of those ids is published.
  *     With three or more feeds, two agreeing chains are published and the odd feed is charged (no resync).
@@ -1578,17 +1579,50 @@ export class BookArbiter implements BookCore {
     if (chains.length === 0) return;
     let since = Infinity;
     for (const [, c] of chains) if (c[0].atMs < since) since = c[0].atMs;
-    if (nowMs - since < this.divergeMs) return;
+    const [first, firstChain] = chains[0];
+    if (nowMs - since < this.divergeMs) {
+      // the other feeds lost the first copy's ids on their connections: none of them can ever confirm it
+      if (this.othersSkipped(first, firstChain[0].ev.last, nowMs) && this.publishAlone(first, [firstChain[0]], nowMs))
+        this.confirmPending(nowMs);
+      return;
+    }
     for (let a = 0; a < chains.length; a++)
       for (let b = a + 1; b < chains.length; b++)
         if (this.compare(chains[a][1], chains[b][1]).disputed) {
           this.dispute(chains, nowMs);
           return;
         }
-    const [f, chain] = chains[0];
     for (const g of this.feeds.values())
-      if (g !== f && (!(g.lastValidMs >= since) || g.last < chain[0].ev.last)) g.absent = true;
-    if (this.publishAlone(f, chain, nowMs)) this.confirmPending(nowMs);
+      if (g !== first && (!(g.lastValidMs >= since) || g.last < firstChain[0].ev.last)) g.absent = true;
+    if (this.publishAlone(first, firstChain, nowMs)) this.confirmPending(nowMs);
+  }
+
+  /**
+   * Whether every other expected feed (one at least) lost ids at or below `id` on its connection: its chain
+   * from the book stops at a hole below `id` that it has held copies past, for gapTimeoutMs (a copy merely
+   * reordered comes sooner). Such a feed cannot end a chain at `id`, nor confirm anything until the book is
+   * past its hole.
+   */
+  private othersSkipped(f: Feed, id: number, nowMs: number): boolean {
+    let any = false;
+    for (const g of this.feeds.values()) {
+      if (g === f || !this.expected(g)) continue;
+      if (!this.skipped(g, id, nowMs)) return false;
+      any = true;
+    }
+    return any;
+  }
+
+  private skipped(g: Feed, id: number, nowMs: number): boolean {
+    let seq = this._seq;
+    for (const p of g.pool) {
+      const v = this.rule.check(seq, p.ev);
+      if (v === 'stale') continue;
+      if (v === 'gap') return nowMs - p.atMs >= this.gapTimeoutMs;
+      seq = p.ev.last;
+      if (seq >= id) return false;
+    }
+    return false; // nothing held past a hole: its copies may still come
   }
 
   /**

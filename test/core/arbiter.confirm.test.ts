@@ -285,6 +285,23 @@ test('confirmed, alone: one feed publishes at once; a silent other feed is waite
   allTrue(o, v);
 });
 
+test('confirmed, alone: ids the other feed lost on its connection go out once its hole is seen (gap timeout)', () => {
+  const v = venue();
+  const { core, o } = arbiter('confirmed');
+  synced(core, v);
+  core.onDelta(v.message('a', 100, 101), 10);
+  core.onDelta(v.message('b', 101, 102), 12); // b lost (100, 101]
+  core.onTimer(40);
+  assert.equal(o.deltas.length, 0, 'within the gap timeout: a reordered copy may still come');
+  core.onTimer(62);
+  assert.equal(o.deltas.length, 1, "b can never confirm 101: a's copy alone");
+  assert.equal(core.counters.publishedAlone, 1);
+  core.onDelta(v.message('a', 101, 102), 63);
+  assert.equal(o.deltas.length, 2, "b's held copy of 102 confirms a's");
+  assert.equal(core.counters.confirmed, 1);
+  allTrue(o, v);
+});
+
 /** A checksum over the top `depth` levels (as OKX's legacy CRC32, in spirit). */
 const integrity: BookIntegrity = {
   depth: 2,
