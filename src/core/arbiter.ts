@@ -35,7 +35,7 @@
  *   - disputed: two chains disagree at a common id. With no third feed to decide, at once (else after
  *     divergeMs if none did), both feeds are charged and the book resyncs; nothing of those ids is published.
  *     With three or more feeds, two agreeing chains are published and the odd feed is charged (no resync).
- * Held copies count as buffered (bounded by maxBuffer; per feed by MAX_PENDING) and survive a resync: after
+ * Held copies count as buffered (bounded by maxBuffer, all feeds together) and survive a resync: after
  * the snapshot, those it does not cover confirm each other as before. A hole no feed's chain starts at is a
  * gap, as under 'first'.
  *
@@ -209,8 +209,8 @@ function sameSide(a: Map<number, number>, b: Map<number, number>, book: OrderBoo
   return true;
 }
 
-/** Most copies held for confirmation per feed: a feed this far ahead of every other copy is past judging. */
-const MAX_PENDING = 1024;
+/** A feed holding this many copies past a hole in its chain lost the ids in it (a reordered copy comes sooner). */
+const SKIP_AFTER = 3;
 
 export interface FeedStats {
   messages: number;
@@ -1310,7 +1310,7 @@ export class BookArbiter implements BookCore {
     } else {
       pool.splice(i, 0, { ev, atMs: nowMs, order: this.arrivals++ });
       this.pooled++;
-      if (pool.length > MAX_PENDING || this.pooled > this.maxBuffer) {
+      if (this.pooled > this.maxBuffer) {
         // bounded like the buffer: the oldest goes and the book resyncs
         pool.shift();
         this.pooled--;
@@ -1421,7 +1421,14 @@ export class BookArbiter implements BookCore {
         return;
       }
       const lone = chains.find(([f]) => !this.anotherExpected(f));
-      if (lone === undefined || !this.publishAlone(lone[0], lone[1], nowMs)) break;
+      if (lone !== undefined) {
+        if (!this.publishAlone(lone[0], lone[1], nowMs)) return;
+        continue;
+      }
+      // the other feeds lost the first copy's ids on their connections: none of them can ever confirm it
+      const [first, firstChain] = chains[0];
+      if (!this.othersSkipped(first, firstChain[0].ev.last, nowMs)) break;
+      if (!this.publishAlone(first, [firstChain[0]], nowMs)) return;
     }
     this.settlePool(nowMs);
   }
@@ -1599,9 +1606,9 @@ export class BookArbiter implements BookCore {
 
   /**
    * Whether every other expected feed (one at least) lost ids at or below `id` on its connection: its chain
-   * from the book stops at a hole below `id` that it has held copies past, for gapTimeoutMs (a copy merely
-   * reordered comes sooner). Such a feed cannot end a chain at `id`, nor confirm anything until the book is
-   * past its hole.
+   * from the book stops at a hole below `id` that it holds copies past, SKIP_AFTER of them or one for
+   * gapTimeoutMs (a copy merely reordered comes sooner). Such a feed cannot end a chain at `id`, nor confirm
+   * anything until the book is past its hole.
    */
   private othersSkipped(f: Feed, id: number, nowMs: number): boolean {
     let any = false;
@@ -1615,10 +1622,12 @@ export class BookArbiter implements BookCore {
 
   private skipped(g: Feed, id: number, nowMs: number): boolean {
     let seq = this._seq;
-    for (const p of g.pool) {
+    const pool = g.pool;
+    for (let i = 0; i < pool.length; i++) {
+      const p = pool[i];
       const v = this.rule.check(seq, p.ev);
       if (v === 'stale') continue;
-      if (v === 'gap') return nowMs - p.atMs >= this.gapTimeoutMs;
+      if (v === 'gap') return pool.length - i >= SKIP_AFTER || nowMs - p.atMs >= this.gapTimeoutMs;
       seq = p.ev.last;
       if (seq >= id) return false;
     }

@@ -302,6 +302,27 @@ test('confirmed, alone: ids the other feed lost on its connection go out once it
   allTrue(o, v);
 });
 
+test('confirmed, alone: a feed three copies past a hole lost it: at once, no gap timeout', () => {
+  const v = venue();
+  const { core, o } = arbiter('confirmed');
+  synced(core, v);
+  core.onDelta(v.message('a', 100, 101), 10);
+  core.onDelta(v.message('b', 101, 102), 11); // b lost (100, 101]
+  core.onDelta(v.message('b', 102, 103), 12);
+  assert.equal(o.deltas.length, 0, 'two copies past it: one may have been reordered');
+  core.onDelta(v.message('b', 103, 104), 13);
+  assert.equal(o.deltas.length, 1, "b lost 101: a's copy alone");
+  for (const [lo, last] of [
+    [101, 102],
+    [102, 103],
+    [103, 104],
+  ])
+    core.onDelta(v.message('a', lo, last), 14);
+  assert.equal(core.seq, 104, "b's held copies confirm a's next ones");
+  assert.deepEqual([core.counters.publishedAlone, core.counters.confirmed], [1, 3]);
+  allTrue(o, v);
+});
+
 /** A checksum over the top `depth` levels (as OKX's legacy CRC32, in spirit). */
 const integrity: BookIntegrity = {
   depth: 2,
