@@ -119,10 +119,7 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo'))
     'most book rows in the view of several books (default: what fits the terminal); the books not synced come first',
     positive('--rows'),
   )
-  .option(
-    '--confirm',
-    "the arbiter publishes books' states once confirmed by a second copy (arbitrate --confirm)",
-  )
+  .option('--confirm', "the arbiter publishes books' states once confirmed by a second copy (arbitrate --confirm)")
   .action(async (o: Opts) => {
     const venues = o.venues === undefined ? undefined : demoVenues(o.venues as string);
     const cfg = config(o, {
