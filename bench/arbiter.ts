@@ -4,11 +4,16 @@
  * feed), merged by arrival time. Times BookArbiter.onDelta (plus onTimer every 1024 copies) over all copies.
  * The final consolidated book must equal a reference built by applying the stream directly.
  *
- *   node dist/bench/arbiter.js [n ...]     n = unique exchange events, default 200000
+ * With --confirmed the core publishes under `publish: confirmed` (a copy waits for a second feed's copy of its
+ * ids): several events may then go out as one delta, so the check is the chain (each delta on the previous)
+ * and the final book.
+ *
+ *   node dist/bench/arbiter.js [--confirmed] [n ...]     n = unique exchange events, default 200000
  */
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { BookArbiter, type ArbiterSink } from '../src/core/arbiter.js';
+import type { PublishPolicy } from '../src/core/bookCore.js';
 import { OrderBook } from '../src/core/book.js';
 import type { BookDelta, BookSnapshot, Level } from '../src/core/types.js';
 import { mulberry32 } from '../src/sim/prng.js';
@@ -27,8 +32,12 @@ export interface ArbiterBenchResult {
   duplicates: number;
   gapsFilled: number;
   resyncs: number;
-  /** Final book equals the reference and every event was published once, in order. */
+  /** Final book equals the reference and every event was published once, in order ('confirmed': chained). */
   ok: boolean;
+  publish: PublishPolicy;
+  /** 'confirmed': messages confirmed by a second copy, and published alone. */
+  confirmed: number;
+  alone: number;
 }
 
 const FEEDS = [
@@ -126,7 +135,11 @@ function generate(n: number, seed: number): Stream {
   return { snapshot, events, copies };
 }
 
-export async function benchArbiter(n = 200_000, seed = 1): Promise<ArbiterBenchResult> {
+export async function benchArbiter(
+  n = 200_000,
+  seed = 1,
+  publish: PublishPolicy = 'first',
+): Promise<ArbiterBenchResult> {
   const { snapshot, events, copies } = generate(n, seed);
 
   // Reference: the stream applied directly (also the book-only baseline).
@@ -139,8 +152,16 @@ export async function benchArbiter(n = 200_000, seed = 1): Promise<ArbiterBenchR
   let published = 0;
   let chainOk = true;
   let expectNext = 0; // index of the next event that must be published
+  let lastPublished = snapshot.seq;
   const sink: ArbiterSink = {
     publish(ev, prev) {
+      if (publish === 'confirmed') {
+        // one delta may cover several events: it must chain on the previous one
+        if (prev !== lastPublished || !(ev.last > prev)) chainOk = false;
+        lastPublished = ev.last;
+        published++;
+        return;
+      }
       if (
         events[expectNext]?.last !== ev.last ||
         prev !== (expectNext === 0 ? snapshot.seq : events[expectNext - 1].last)
@@ -152,7 +173,7 @@ export async function benchArbiter(n = 200_000, seed = 1): Promise<ArbiterBenchR
     requestSnapshot() {},
     reset() {},
   };
-  const core = new BookArbiter('binance', 'BTCUSDT', sink);
+  const core = new BookArbiter('binance', 'BTCUSDT', sink, { publish });
   core.start(0);
   core.onSnapshot(snapshot, 0);
 
@@ -183,7 +204,14 @@ export async function benchArbiter(n = 200_000, seed = 1): Promise<ArbiterBenchR
     duplicates,
     gapsFilled,
     resyncs: core.counters.resyncs,
-    ok: bookOk && chainOk && published === n && core.state === 'synced',
+    ok:
+      bookOk &&
+      chainOk &&
+      (publish === 'confirmed' ? lastPublished === events[n - 1].last : published === n) &&
+      core.state === 'synced',
+    publish,
+    confirmed: core.counters.confirmed,
+    alone: core.counters.publishedAlone,
   };
 }
 
@@ -192,7 +220,8 @@ export function formatArbiterResult(r: ArbiterBenchResult): string {
   return (
     `arbiter n=${r.events}: ${r.copies} copies in ${r.seconds.toFixed(3)} s = ${k(r.copiesPerSec)} copies/s, ` +
     `${k(r.publishedPerSec)} published/s (book-only ${k(r.bookOnlyPerSec)} events/s); ` +
-    `duplicates ${r.duplicates}, gaps filled ${r.gapsFilled}, resyncs ${r.resyncs}, ${r.ok ? 'book OK' : 'MISMATCH'}`
+    `duplicates ${r.duplicates}, gaps filled ${r.gapsFilled}, resyncs ${r.resyncs}, ${r.ok ? 'book OK' : 'MISMATCH'}` +
+    (r.publish === 'confirmed' ? `; publish confirmed: ${r.confirmed} confirmed, ${r.alone} alone` : '')
   );
 }
 
@@ -201,10 +230,11 @@ async function main(): Promise<void> {
     .slice(2)
     .map(Number)
     .filter((x) => x > 0);
-  await benchArbiter(20_000, 7); // warm-up (JIT)
+  const publish: PublishPolicy = process.argv.includes('--confirmed') ? 'confirmed' : 'first';
+  await benchArbiter(20_000, 7, publish); // warm-up (JIT)
   let failed = false;
   for (const n of sizes.length > 0 ? sizes : [200_000]) {
-    const r = await benchArbiter(n);
+    const r = await benchArbiter(n, 1, publish);
     console.log(formatArbiterResult(r));
     if (!r.ok) failed = true;
   }

@@ -16,6 +16,9 @@
  * With --publish confirmed, the arbiter publishes a state once both feeds' copies reached it (docs/venues.md,
  * "Publication"): the consolidated publish then waits for the later copy where the venue's checksum does not
  * vouch for the message; the confirmation counts and waits are printed after the table.
+ * A sequenced venue (--venue binance, okx...: merge 'sequence', core/arbiter.ts) is measured the same way, its
+ * copies matched to the send by the venue's update id (the message's last id) instead of E; failover is a
+ * replica merge's notion and is not printed for it.
  *   node dist/bench/replica-latency.js [--venue kraken] [--rate 200] [--seconds 20] [--jitter 10]
  *     [--faults corrupt [--corrupt-rate 0.01]] [--publish first|confirmed]
  */
@@ -23,6 +26,7 @@ import { ExchangeSimulator, type VenueId } from '../src/sim/index.js';
 import { Collector } from '../src/collector/collector.js';
 import { ArbiterService, type ArbiterProbe } from '../src/arbiter/service.js';
 import { ReplicaArbiter, type PublishPolicy } from '../src/core/replicaArbiter.js';
+import type { BookCore } from '../src/core/bookCore.js';
 import { subscribe } from '../src/client/subscribe.js';
 import { nowMicros } from '../src/core/clock.js';
 import { ZmqTransport } from '../src/transport/zeromq.js';
@@ -44,6 +48,8 @@ export interface ReplicaLatencyResult {
   rate: number;
   seconds: number;
   jitterMs: number;
+  /** What matched a copy to its send: the event time E (replica venues) or the venue's update id (sequenced). */
+  key: 'E' | 'id';
   /** Venue events the simulator sent inside the window. */
   sent: number;
   /** Per feed: send -> collector receive, send -> arrival at the arbiter (µs). */
@@ -78,13 +84,17 @@ export interface ReplicaLatencyResult {
   confirmation: { confirmed: number; alone: number; vouched: number; p50: number; p99: number; samples: number };
 }
 
-/** Every delta copy reaching the arbiter: which event (E) and when it was received and arrived, per feed. */
+/**
+ * Every delta copy reaching the arbiter: which event (E; a sequenced venue's: its last id) and when it was
+ * received and arrived, per feed.
+ */
 class CopyLog implements ArbiterProbe {
   readonly copies = new Map<string, { e: number[]; recv: number[]; at: number[] }>();
-  onDelta(collector: string, _last: number, at: number, exchTime: number, recvTime: number): void {
+  constructor(private readonly byId: boolean) {}
+  onDelta(collector: string, last: number, at: number, exchTime: number, recvTime: number): void {
     let c = this.copies.get(collector);
     if (c === undefined) this.copies.set(collector, (c = { e: [], recv: [], at: [] }));
-    c.e.push(exchTime);
+    c.e.push(this.byId ? last : exchTime);
     c.recv.push(recvTime);
     c.at.push(at);
   }
@@ -103,8 +113,11 @@ export async function benchReplicaLatency(o: {
   publish?: PublishPolicy;
 }): Promise<ReplicaLatencyResult> {
   const adapter = findVenue(o.venue);
-  if (adapter?.merge !== 'replica') throw new Error(`${o.venue} is not merged as replicas (VenueAdapter.merge)`);
-  const symbol = adapter.venueSymbol('BTC/USD') ?? 'BTC/USD';
+  if (adapter === undefined) throw new Error(`unknown venue ${o.venue}`);
+  // a sequenced venue's copies are keyed by their update id (the simulator records each event's last id)
+  const byId = adapter.merge !== 'replica';
+  const unified = byId ? 'BTC/USDT' : 'BTC/USD';
+  const symbol = adapter.venueSymbol(unified) ?? unified;
   const corruptRate = o.corruptRate ?? 0;
   const profile = corruptRate > 0 ? { jitterMs: o.jitterMs, corruptRate } : { jitterMs: o.jitterMs };
   const sim = new ExchangeSimulator({
@@ -125,7 +138,7 @@ export async function benchReplicaLatency(o: {
     transports.push(tr);
     return tr;
   };
-  const copies = new CopyLog();
+  const copies = new CopyLog(byId);
   const arbiter = new ArbiterService({
     transport: mk(),
     venue: o.venue,
@@ -159,8 +172,8 @@ export async function benchReplicaLatency(o: {
       gaps = u.gaps;
       const m = u.message;
       if (!measuring || m.type !== 'delta') continue;
-      if (m.exchTime > 0)
-        deltas.push({ e: m.exchTime, recv: m.recvTime, pub: m.pubTime, client: u.receivedAt, feed: m.feed });
+      const e = byId ? m.seq : m.exchTime;
+      if (e > 0) deltas.push({ e, recv: m.recvTime, pub: m.pubTime, client: u.receivedAt, feed: m.feed });
       else untimed++;
     }
   })();
@@ -180,17 +193,18 @@ export async function benchReplicaLatency(o: {
   measuring = false;
   ac.abort();
   await clientDone;
-  const core = arbiter.bookOf(o.venue, symbol);
-  if (!(core instanceof ReplicaArbiter)) throw new Error(`${o.venue} ${symbol}: not a replica merge`);
-  const fo = core.failover();
+  const core: BookCore | undefined = arbiter.bookOf(o.venue, symbol);
+  if (core === undefined) throw new Error(`${o.venue} ${symbol}: no book`);
+  const replica = core instanceof ReplicaArbiter ? core : undefined;
+  const fo = replica?.failover();
   const failover = {
-    count: core.counters.failovers,
-    p50: fo.p50Us,
-    p99: fo.p99Us,
-    samples: fo.samples,
-    standby: { p50: fo.standbyP50Us, p99: fo.standbyP99Us, samples: fo.standbySamples },
+    count: replica?.counters.failovers ?? 0,
+    p50: fo?.p50Us ?? 0,
+    p99: fo?.p99Us ?? 0,
+    samples: fo?.samples ?? 0,
+    standby: { p50: fo?.standbyP50Us ?? 0, p99: fo?.standbyP99Us ?? 0, samples: fo?.standbySamples ?? 0 },
     checksumMismatches: core.counters.checksumMismatches,
-    catchUps: core.counters.catchUps,
+    catchUps: replica?.counters.catchUps ?? 0,
   };
   const wait = core.confirmation();
   const confirmation = {
@@ -210,8 +224,8 @@ export async function benchReplicaLatency(o: {
   // E -> the first send time of an event with that E (events sharing one E were sent in the same tick,
   // µs apart); only events sent inside the window (less its first 100 ms) are timed
   const sendOf = new Map<number, number>();
-  for (let i = 0; i < sentTimes.e.length; i++)
-    if (!sendOf.has(sentTimes.e[i])) sendOf.set(sentTimes.e[i], sentTimes.t[i]);
+  const keys = byId ? sentTimes.u : sentTimes.e;
+  for (let i = 0; i < keys.length; i++) if (!sendOf.has(keys[i])) sendOf.set(keys[i], sentTimes.t[i]);
   const inWindow = (t: number) => t >= tStart + 100_000 && t <= tEnd;
   let unmatched = 0;
   const sendTime = (e: number): number | undefined => {
@@ -249,6 +263,7 @@ export async function benchReplicaLatency(o: {
   return {
     venue: o.venue,
     symbol,
+    key: byId ? 'id' : 'E',
     rate: o.rate,
     seconds: o.seconds,
     jitterMs: o.jitterMs,
@@ -273,7 +288,9 @@ export function formatReplicaLatency(r: ReplicaLatencyResult): string {
   const out = [
     `publish: ${r.publish}`,
     `${r.venue} ${r.symbol}, ${r.rate} events/s for ${r.seconds} s; collectors a and b each through their own simulator profile: uniform jitter [0, ${r.jitterMs}) ms, drawn independently (it delays, never reorders)`,
-    `send time: the simulator's µs clock when it handed the event to the sockets, matched to each copy by the event time E (the message's timestamp; 1 ms resolution, a key only)`,
+    r.key === 'E'
+      ? `send time: the simulator's µs clock when it handed the event to the sockets, matched to each copy by the event time E (the message's timestamp; 1 ms resolution, a key only)`
+      : `send time: the simulator's µs clock when it handed the event to the sockets, matched to each copy by its last update id (E below: that id)`,
     `events sent in window ${r.sent}; both feeds carried the same messages (same E sequence): ${r.sameMessages ? 'yes' : 'NO'}; unmatched E ${r.unmatched}; untimed consolidated deltas (no E: catch-ups) ${r.untimed}; client gaps ${r.gaps}`,
     `${'stream'.padEnd(13)} ${'simulator send ->'.padEnd(44)} ${'count'.padStart(6)} ${'p50'.padStart(9)} ${'p99'.padStart(9)} ${'p99.9'.padStart(9)}`,
   ];

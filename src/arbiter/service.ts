@@ -98,8 +98,8 @@ export interface ArbiterServiceOptions {
   /** A book position no other feed reached this long while they kept delivering below it was forged (default 10000). */
   leadTimeoutMs?: number;
   /**
-   * Per venue id: when a replica venue's book state is published (ReplicaArbiter's PublishPolicy): 'first'
-   * (absent) or 'confirmed' (a second feed's copy reached it). Sequenced venues publish first arrivals.
+   * Per venue id: when a book's state is published (PublishPolicy, core/bookCore.ts): 'first' (absent) or
+   * 'confirmed' (another feed's copy agreed: ReplicaArbiter by state, BookArbiter by the venue's ids).
    */
   publish?: Record<string, PublishPolicy | undefined>;
   /** Share the books with the other instances of this consumer group, exactly once (Kafka bus only). */
@@ -265,6 +265,7 @@ class BookHandler implements ArbiterSink {
       maxFeeds: svc.opts.maxFeeds,
       feedEvictMs: svc.opts.feedEvictMs,
       leadTimeoutMs: svc.opts.leadTimeoutMs,
+      publish: svc.opts.publish?.[this.venue],
     });
   }
 
@@ -589,10 +590,10 @@ class BookHandler implements ArbiterSink {
     };
   }
 
-  /** A replica book published 'confirmed': its counts and wait (ArbiterStats.confirmation). */
+  /** A book published 'confirmed' (either merge): its counts and wait (ArbiterStats.confirmation). */
   private confirmationStats(): Pick<ArbiterStats, 'confirmation'> {
     const core = this.core;
-    if (!(core instanceof ReplicaArbiter) || core.publishPolicy !== 'confirmed') return {};
+    if (core.publishPolicy !== 'confirmed') return {};
     const k = core.counters;
     const t = core.confirmation();
     return {

@@ -44,7 +44,7 @@ function config(o: Opts, extra: DeepPartial<Config> = {}): Config {
   return loadConfig(o.config as string | undefined, deepAssign(ov, extra));
 }
 
-/** --confirm: every venue's `publish: confirmed` (only replica venues' books look at it). */
+/** --confirm: every venue's `publish: confirmed` (replica and sequenced venues alike). */
 function confirmedVenues(o: Opts): DeepPartial<Config>['venues'] {
   return o.confirm === true ? Object.fromEntries(VENUE_IDS.map((v) => [v, { publish: 'confirmed' }])) : undefined;
 }
@@ -119,10 +119,7 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo'))
     'most book rows in the view of several books (default: what fits the terminal); the books not synced come first',
     positive('--rows'),
   )
-  .option(
-    '--confirm',
-    "the arbiter publishes replica venues' states once confirmed by a second copy (arbitrate --confirm)",
-  )
+  .option('--confirm', "the arbiter publishes books' states once confirmed by a second copy (arbitrate --confirm)")
   .action(async (o: Opts) => {
     const venues = o.venues === undefined ? undefined : demoVenues(o.venues as string);
     const cfg = config(o, {
@@ -341,7 +338,7 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('arbitra
   )
   .option(
     '--confirm',
-    "replica venues' books (kraken, coinbase, gemini-v2): publish a state once a second feed's copy reached it, " +
+    "every venue's books: publish a state once a second feed's copy reached it (sequenced venues: its ids), " +
       'never a corrupted first copy, at some latency (config venues.<id>.publish: confirmed; default first arrival)',
   )
   .action(async (o: Opts) => {

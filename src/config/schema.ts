@@ -86,8 +86,8 @@ export interface VenueConfig {
   /** This venue's symbols (venue spelling); the default venue's are the top-level `symbols`. */
   symbols?: string[];
   /**
-   * When the arbiter publishes a book state of a replica venue (Kraken, Coinbase, Gemini v2): the first copy's
-   * arrival (absent, 'first') or once a second feed's copy confirmed it ('confirmed'; PublishPolicy).
+   * When the arbiter publishes a book state (replica venues by state, sequenced venues by their ids): the first
+   * copy's arrival (absent, 'first') or once a second feed's copy confirmed it ('confirmed'; PublishPolicy).
    */
   publish?: 'first' | 'confirmed';
 }

@@ -16,6 +16,29 @@
  *
  * First arrival wins: a copy that applies is published at once, later copies are dropped as duplicates.
  *
+ * Confirmed publication (ArbiterOptions.publish 'confirmed', docs/venues.md "Publication"): a copy that
+ * extends the book is held in its feed's pool (Feed.pool; while unsynced too: every feed's copies are kept)
+ * until another feed's copies of the same ids agree. Each feed's held copies that chain from the book's seq
+ * by the interval rule (walk: sequence.ts, nothing else) end at some ids; where two feeds' chains both end
+ * a copy at id L, the levels each chain sets (later winning) applied to the book must make the same book:
+ * the venue's at L (compare; copies grouped differently, (10,15] against (10,12] + (12,15], meet at 15).
+ * At the first such L the first copy's messages up to L are published: as they came when one message
+ * reaches L, else as one delta covering all their ids (the ids between were one copy's word). The numbering
+ * stays the venue's ids (seq = L), so two arbiters still number the same ids the same way, though one may
+ * group them into fewer messages (interval cover keeps readers of both exact). Exceptions:
+ *   - vouched: a copy carrying a venue checksum (verified on the book before publishing) whose levels all
+ *     lie within the levels the checksum covers goes out at once (a corruption of it would fail the check).
+ *   - alone: no other feed is expected to confirm (none delivered a delta in this id space, the others in error,
+ *     or absent: silent or behind while a chain waited divergeMs), or the oldest chain waited divergeMs and
+ *     nothing contradicted it, or every other feed lost its first copy's ids on its connection (held copies
+ *     past a hole for gapTimeoutMs): published on its feed's word (counted).
+ *   - disputed: two chains disagree at a common id. With no third feed to decide, at once (else after
+ *     divergeMs if none did), both feeds are charged and the book resyncs; nothing of those ids is published.
+ *     With three or more feeds, two agreeing chains are published and the odd feed is charged (no resync).
+ * Held copies count as buffered (bounded by maxBuffer, all feeds together) and survive a resync: after
+ * the snapshot, those it does not cover confirm each other as before. A hole no feed's chain starts at is a
+ * gap, as under 'first'.
+ *
  * Every feed is suspect, even an authenticated one (a bug, or a hostile collector): what one feed sends
  * must not freeze or falsify the book while other feeds carry the truth.
  *   - Plausibility window: an event whose `last` is more than seqWindow ids past the book's seq is an error
@@ -66,9 +89,10 @@
  *               first copy's recvTime, µs (may be negative when collector clocks disagree).
  */
 import { OrderBook } from './book.js';
+import type { StringLevel } from './book.js';
 import type { BookIntegrity, IntegrityInfo } from './integrity.js';
 import { LagWindow } from './lag.js';
-import type { BookCore } from './bookCore.js';
+import type { BookCore, ConfirmationTimes, PublishPolicy } from './bookCore.js';
 import { coverStart, intervalRule, type SequenceRule } from './sequence.js';
 import type { BookDelta, BookSnapshot, Level } from './types.js';
 
@@ -147,7 +171,46 @@ export interface ArbiterOptions {
    * before the event that put it there is judged a forgery (resync 'implausible'). Default 10000.
    */
   leadTimeoutMs?: number;
+  /**
+   * When a copy is published: on its first arrival (default 'first') or once another feed's copies of the
+   * same ids agree ('confirmed'; see "Confirmed publication" at the top of this file).
+   */
+  publish?: PublishPolicy;
+  /** 'confirmed': how long copies may wait for another feed's before they are judged (alone, or disputed). Default 1000. */
+  divergeMs?: number;
 }
+
+/** 'confirmed': a copy held until another feed's copies of its ids agree with it. */
+interface Pending {
+  ev: BookDelta;
+  /** When it arrived (the shell's ms). */
+  atMs: number;
+  /** Arrival order among every feed's held copies (the first copy of some ids is the one published). */
+  order: number;
+}
+
+/** The levels a chain of copies sets (later ones winning), per side: what the book at their start becomes. */
+class Overlay {
+  readonly bids = new Map<number, number>();
+  readonly asks = new Map<number, number>();
+  add(ev: BookDelta): void {
+    for (const l of ev.bids) this.bids.set(l[0], l[1]);
+    for (const l of ev.asks) this.asks.set(l[0], l[1]);
+  }
+  /** Whether the two overlays make the same book of `book` (a level one leaves alone is at its size there). */
+  sameOn(o: Overlay, book: OrderBook): boolean {
+    return sameSide(this.bids, o.bids, book, 'bid') && sameSide(this.asks, o.asks, book, 'ask');
+  }
+}
+
+function sameSide(a: Map<number, number>, b: Map<number, number>, book: OrderBook, side: 'bid' | 'ask'): boolean {
+  for (const [p, q] of a) if ((b.get(p) ?? book.sizeOf(side, p)) !== q) return false;
+  for (const [p, q] of b) if (!a.has(p) && book.sizeOf(side, p) !== q) return false;
+  return true;
+}
+
+/** A feed holding this many copies past a hole in its chain lost the ids in it (a reordered copy comes sooner). */
+const SKIP_AFTER = 3;
 
 export interface FeedStats {
   messages: number;
@@ -209,6 +272,15 @@ export interface ArbiterCounters {
   copyMismatches: number;
   /** Messages from a new feed id refused because maxFeeds feeds were all delivering. */
   feedsRefused: number;
+  /** publish: 'confirmed' (PublishPolicy): messages published when a second feed's copy agreed with them. */
+  confirmed: number;
+  /**
+   * 'confirmed': messages published on one feed's word: no other feed had a copy to compare with, or the
+   * others stayed silent for divergeMs after it.
+   */
+  publishedAlone: number;
+  /** 'confirmed': messages published at once, the venue's checksum covering every level they changed. */
+  vouched: number;
 }
 
 /** Every counter at 0 (both merges, arbiter.ts and replicaArbiter.ts, keep these). */
@@ -232,6 +304,9 @@ export function newArbiterCounters(): ArbiterCounters {
     feedsEvicted: 0,
     feedsRefused: 0,
     copyMismatches: 0,
+    confirmed: 0,
+    publishedAlone: 0,
+    vouched: 0,
   };
 }
 
@@ -268,6 +343,13 @@ class Feed {
   /** End of a range this feed skipped that the consolidated stream has not covered yet. */
   pendingSkipEnd = NONE;
   readonly lag = new LagWindow();
+  /** publish 'confirmed': its copies not stale against the book, held until confirmed, sorted by last. */
+  pool: Pending[] = [];
+  /**
+   * 'confirmed': it stayed silent (or behind) while another feed's copies waited divergeMs for it: not waited
+   * for again until it delivers a copy that reaches the book's seq.
+   */
+  absent = false;
 
   /** Move into id space `epoch`: what the feed covered before is in another numbering. */
   enter(epoch: number): void {
@@ -378,7 +460,20 @@ export class BookArbiter implements BookCore {
   private readonly pubLo = new Float64Array(RECENT);
   private readonly pubPrint = new Float64Array(RECENT);
   private readonly pubFeed: string[] = new Array<string>(RECENT);
+  /** 1: that published copy was confirmed by another copy or vouched for by the checksum (compareCopy). */
+  private readonly pubTrusted = new Uint8Array(RECENT);
   private readonly recentRecv = new Float64Array(RECENT);
+
+  /** publish: 'confirmed' (see "Confirmed publication" at the top). */
+  private readonly confirmMode: boolean;
+  private readonly divergeMs: number;
+  /** 'confirmed': copies held in the feeds' pools, and the arrival counter that orders them. */
+  private pooled = 0;
+  private arrivals = 0;
+  /** From the first copy of a confirmed message's ids (its last id) to the copy that confirmed it, µs. */
+  private readonly confirmTimes = new LagWindow();
+  /** The book's seq when the 'confirmed' gap clock last (re)started. */
+  private gapSeq = NaN;
 
   constructor(
     readonly venue: string,
@@ -397,6 +492,18 @@ export class BookArbiter implements BookCore {
     this.maxFeeds = Math.max(1, opts.maxFeeds ?? 64);
     this.feedEvictMs = opts.feedEvictMs ?? 300_000;
     this.leadTimeoutMs = opts.leadTimeoutMs ?? 10_000;
+    this.confirmMode = opts.publish === 'confirmed';
+    this.divergeMs = opts.divergeMs ?? 1000;
+  }
+
+  get publishPolicy(): PublishPolicy {
+    return this.confirmMode ? 'confirmed' : 'first';
+  }
+
+  /** 'confirmed': how long the last 1024 confirmed messages waited for their second copy (µs). */
+  confirmation(): ConfirmationTimes {
+    const t = this.confirmTimes.percentiles();
+    return { p50Us: t.lagP50, p99Us: t.lagP99, samples: t.lagSamples };
   }
 
   /** Last applied exchange sequence (the snapshot's seq right after a reset). */
@@ -429,7 +536,7 @@ export class BookArbiter implements BookCore {
   }
 
   get buffered(): number {
-    return this.buf.length - this.head;
+    return this.buf.length - this.head + this.pooled;
   }
 
   /** Request the initial snapshot now rather than on the first delta. */
@@ -459,6 +566,7 @@ export class BookArbiter implements BookCore {
     }
     f.valid++;
     f.lastValidMs = nowMs;
+    if (f.absent && ev.last >= this._seq) f.absent = false;
     const feedLast = f.last;
     if (ev.last > feedLast) f.last = ev.last;
     const lo = coverStart(ev);
@@ -485,7 +593,10 @@ export class BookArbiter implements BookCore {
     }
 
     const verdict = this.rule.check(this._seq, ev);
-    if (verdict === 'apply') {
+    if (this.confirmMode && verdict !== 'stale') {
+      this.rememberFirst(ev);
+      this.pend(ev, f, nowMs);
+    } else if (verdict === 'apply') {
       this.rememberFirst(ev);
       if (this.applyAndPublish(ev, f, nowMs) === 'applied' && this._state === 'gap') this.drain(nowMs);
     } else if (verdict === 'stale') {
@@ -554,16 +665,10 @@ export class BookArbiter implements BookCore {
     }
     // The earliest held event that is not stale against the snapshot must chain onto it (events beyond the
     // plausibility window past it do not count: they are dropped once it is adopted).
-    const buf = this.buf;
-    for (let i = this.head; i < buf.length; i++) {
-      const v = this.rule.check(snap.seq, buf[i]);
-      if (v === 'stale' || buf[i].last - snap.seq > this.seqWindow) continue;
-      if (v === 'gap') {
-        this.counters.snapshotsRejected++;
-        this.request('stale-snapshot', nowMs);
-        return;
-      }
-      break;
+    if (this.earliestHeld(snap.seq) === 'gap') {
+      this.counters.snapshotsRejected++;
+      this.request('stale-snapshot', nowMs);
+      return;
     }
     if (!this.snapshotIntact(snap, f)) {
       this.counters.snapshotsRejected++;
@@ -623,6 +728,7 @@ export class BookArbiter implements BookCore {
 
   onTimer(nowMs: number): void {
     if (!(nowMs - this.lastEvictScan < 1000)) this.evictSilent(nowMs);
+    if (this.confirmMode && this._state !== 'unsynced') this.judgePending(nowMs);
     if (this._state === 'gap') {
       if (nowMs - this.gapSince >= this.gapTimeoutMs) {
         this.resync(this.appliedSinceReset ? 'gap' : 'stale-snapshot', nowMs);
@@ -747,6 +853,7 @@ export class BookArbiter implements BookCore {
       }
     }
     if (victim === undefined) return false;
+    this.pooled -= this.feeds.get(victim)!.pool.length;
     this.feeds.delete(victim);
     this.counters.feedsEvicted++;
     return true;
@@ -756,6 +863,7 @@ export class BookArbiter implements BookCore {
     this.lastEvictScan = nowMs;
     for (const [id, g] of this.feeds)
       if (nowMs - g.lastMs > this.feedEvictMs) {
+        this.pooled -= g.pool.length;
         this.feeds.delete(id);
         this.counters.feedsEvicted++;
       }
@@ -810,13 +918,35 @@ export class BookArbiter implements BookCore {
   }
 
   private holdWhileUnsynced(ev: BookDelta, f: Feed, nowMs: number): void {
-    if (this.bufLasts.has(ev.last) && !this.widerThanHeld(ev)) this.duplicate(ev, f);
+    if (this.confirmMode) {
+      // every feed's copy is kept: after the snapshot they confirm each other
+      this.rememberFirst(ev);
+      this.pend(ev, f, nowMs);
+    } else if (this.bufLasts.has(ev.last) && !this.widerThanHeld(ev)) this.duplicate(ev, f);
     else {
       this.rememberFirst(ev);
       this.hold(ev, nowMs);
     }
     // Request after buffering, so a shell that answers synchronously still sees this event.
     if (Number.isNaN(this.requestedAt)) this.request('initial', nowMs);
+  }
+
+  /**
+   * The verdict, against a book at `seq`, of the earliest held event (by first id) that is not stale against
+   * it and within the plausibility window; undefined when none is held.
+   */
+  private earliestHeld(seq: number): 'apply' | 'gap' | undefined {
+    let e: BookDelta | undefined;
+    const consider = (x: BookDelta) => {
+      if (this.rule.check(seq, x) === 'stale' || x.last - seq > this.seqWindow) return;
+      if (e === undefined || x.first < e.first) e = x;
+    };
+    for (let i = this.head; i < this.buf.length; i++) {
+      consider(this.buf[i]);
+      if (e !== undefined) break; // sorted by first
+    }
+    if (this.pooled > 0) for (const g of this.feeds.values()) for (const p of g.pool) consider(p.ev);
+    return e === undefined ? undefined : this.rule.check(seq, e) === 'apply' ? 'apply' : 'gap';
   }
 
   /** The feed skipped (.., skipEnd]: filled already if the consolidated stream covers it, else pending. */
@@ -852,6 +982,11 @@ export class BookArbiter implements BookCore {
     const other = this.pubFeed[i];
     if (this.pubLast[i] !== ev.last || this.pubLo[i] !== coverStart(ev) || other === ev.collector) return false;
     if (this.pubPrint[i] === ev.levelsPrint) return false;
+    if (this.pubTrusted[i] === 1) {
+      // the published copy was confirmed by another (or vouched for by the checksum): this one is wrong
+      this.charge(f, `its copy of ${ev.first}-${ev.last} differs from the confirmed one`);
+      return false;
+    }
     this.pubLast[i] = NaN;
     this.counters.copyMismatches++;
     f.disagreements++;
@@ -925,6 +1060,7 @@ export class BookArbiter implements BookCore {
       this.pubLo[i] = coverStart(ev);
       this.pubPrint[i] = ev.levelsPrint;
       this.pubFeed[i] = ev.collector;
+      this.pubTrusted[i] = 0;
     }
     this.lastWinner = ev.collector;
     if (this.leadLast === NONE) this.setLead(ev.last, ev.collector, nowMs);
@@ -933,6 +1069,10 @@ export class BookArbiter implements BookCore {
 
   /** Apply held events that chain now; update state. */
   private drain(nowMs: number): void {
+    if (this.confirmMode) {
+      this.confirmPending(nowMs);
+      return;
+    }
     const startSeq = this._seq;
     while (this.head < this.buf.length) {
       const e = this.buf[this.head];
@@ -994,6 +1134,7 @@ export class BookArbiter implements BookCore {
       f.won++;
       f.last = ev.last;
       this.counters.published++;
+      if (this.confirmMode) this.counters.publishedAlone++; // the new id space's first message: one feed's word
       this.sink.publish(ev, prev);
       return;
     }
@@ -1018,6 +1159,8 @@ export class BookArbiter implements BookCore {
     this.buf = [];
     this.head = 0;
     this.bufLasts.clear();
+    if (this.pooled > 0) for (const f of this.feeds.values()) f.pool = [];
+    this.pooled = 0;
   }
 
   private adopt(snap: BookSnapshot, nowMs: number): void {
@@ -1031,6 +1174,7 @@ export class BookArbiter implements BookCore {
       this.buf = keep;
       this.head = 0;
     }
+    if (this.pooled > 0) this.dropStalePool(snap.seq, nowMs, false);
     const i = this.integrity === undefined ? undefined : snap.integrity;
     if (i !== undefined) this.stringBook().applySnapshotStrings(i.bids, i.asks);
     else this.book.applySnapshot(snap.bids, snap.asks);
@@ -1089,7 +1233,8 @@ export class BookArbiter implements BookCore {
     this._state = 'unsynced';
     this.counters.resyncs++;
     for (const f of this.feeds.values()) f.pendingSkipEnd = NONE;
-    if (keep !== undefined && !this.bufLasts.has(keep.last)) this.hold(keep, nowMs);
+    // ('confirmed' holds every feed's copies in their pools: the others' copies of it are still there)
+    if (keep !== undefined && !this.confirmMode && !this.bufLasts.has(keep.last)) this.hold(keep, nowMs);
     this.attempt = 0;
     this.request(reason, nowMs);
   }
@@ -1144,6 +1289,374 @@ export class BookArbiter implements BookCore {
       this.counters.overflowDrops++;
       if (this._state !== 'unsynced') this.resync('overflow', nowMs);
     }
+  }
+
+  // --- 'confirmed' publication (see "Confirmed publication" at the top) ---
+
+  /** Hold a copy that is not stale against the book (or arrives while unsynced) until another copy confirms it. */
+  private pend(ev: BookDelta, f: Feed, nowMs: number): void {
+    if (this._state !== 'unsynced' && this.vouch(ev, f, nowMs)) return;
+    const pool = f.pool;
+    let i = pool.length;
+    while (i > 0 && pool[i - 1].ev.last > ev.last) i--;
+    if (i > 0 && pool[i - 1].ev.last === ev.last) {
+      const held = pool[i - 1];
+      // the feed's repeat of the same ids; a wider one (more ids, the same end) takes its place
+      if (coverStart(held.ev) <= coverStart(ev)) {
+        this.duplicate(ev, f);
+        return;
+      }
+      held.ev = ev;
+    } else {
+      pool.splice(i, 0, { ev, atMs: nowMs, order: this.arrivals++ });
+      this.pooled++;
+      if (this.pooled > this.maxBuffer) {
+        // bounded like the buffer: the oldest goes and the book resyncs
+        pool.shift();
+        this.pooled--;
+        this.counters.overflowDrops++;
+        if (this._state !== 'unsynced') this.resync('overflow', nowMs);
+        return;
+      }
+    }
+    if (this._state !== 'unsynced') this.confirmPending(nowMs);
+  }
+
+  /**
+   * A copy the venue's checksum vouches for is published at once: it carries a check value (verified on the
+   * book it makes before anything is published), it chains onto the book, its feed holds nothing before it,
+   * and every level it changes lies within the levels the checksum covers after it (a delete too), so a
+   * corruption of it would fail the check. True when it was taken (published, refused, or the book resyncs).
+   */
+  private vouch(ev: BookDelta, f: Feed, nowMs: number): boolean {
+    const check = this.integrity;
+    if (check === undefined || ev.integrity === undefined) return false;
+    if (this.rule.check(this._seq, ev) !== 'apply' || this.walk(f).length > 0) return false;
+    if (!withinTop(this.book, 'bid', ev.bids, check.depth) || !withinTop(this.book, 'ask', ev.asks, check.depth))
+      return false;
+    if (this.publishHeld(ev, f, nowMs, true, true)) this.counters.vouched++;
+    if (this._state !== 'unsynced') this.confirmPending(nowMs);
+    return true;
+  }
+
+  /** The feed's held copies that chain from the book's seq, in order (the interval rule, sequence.ts). */
+  private walk(f: Feed): Pending[] {
+    const out: Pending[] = [];
+    let seq = this._seq;
+    for (const p of f.pool) {
+      const v = this.rule.check(seq, p.ev);
+      if (v === 'stale') continue;
+      if (v === 'gap') break;
+      out.push(p);
+      seq = p.ev.last;
+    }
+    return out;
+  }
+
+  /** Every feed's chain from the book's seq (walk), oldest first copy first. */
+  private chains(): [Feed, Pending[]][] {
+    const out: [Feed, Pending[]][] = [];
+    for (const g of this.feeds.values()) {
+      if (g.pool.length === 0 || g.epoch !== this.epoch) continue;
+      const c = this.walk(g);
+      if (c.length > 0) out.push([g, c]);
+    }
+    if (out.length > 1) out.sort((x, y) => x[1][0].order - y[1][0].order);
+    return out;
+  }
+
+  /**
+   * Two chains from the book's seq: the first id both end a copy at where the books they make agree (`at`,
+   * NaN: none yet; `na`, `nb`: their copies up to it), and whether they disagreed at a common end before it.
+   * Copies grouped differently end at different ids: only where both end one can their books be compared
+   * (each copy sets its levels' sizes as of its last id, so the levels a chain sets, later winning, applied
+   * to the book, are the venue's book at that id).
+   */
+  private compare(a: Pending[], b: Pending[]): { at: number; na: number; nb: number; disputed: boolean } {
+    const oa = new Overlay();
+    const ob = new Overlay();
+    let i = 0;
+    let j = 0;
+    let disputed = false;
+    while (i < a.length && j < b.length) {
+      const la = a[i].ev.last;
+      const lb = b[j].ev.last;
+      if (la <= lb) oa.add(a[i++].ev);
+      if (lb <= la) ob.add(b[j++].ev);
+      if (la !== lb) continue;
+      if (oa.sameOn(ob, this.book)) return { at: la, na: i, nb: j, disputed };
+      disputed = true;
+    }
+    return { at: NaN, na: 0, nb: 0, disputed };
+  }
+
+  /**
+   * Publish what the held copies confirm: at the first id where two feeds' chains from the book end a copy
+   * and agree, the first copy's messages up to it (one delta when they are several: the ids between were one
+   * copy's word only); then again from there. Two copies that disagree with no third feed to decide resync
+   * the book. A chain no other feed is expected to confirm goes out alone.
+   */
+  private confirmPending(nowMs: number): void {
+    while (this._state !== 'unsynced' && this.pooled > 0) {
+      const chains = this.chains();
+      if (chains.length === 0) break;
+      let best: { at: number; feed: Feed; steps: Pending[]; other: Feed; otherAtMs: number } | undefined;
+      let disputed = false;
+      for (let a = 0; a < chains.length; a++)
+        for (let b = a + 1; b < chains.length; b++) {
+          const [fa, ca] = chains[a];
+          const [fb, cb] = chains[b];
+          const r = this.compare(ca, cb);
+          if (r.disputed) disputed = true;
+          if (Number.isNaN(r.at) || (best !== undefined && r.at >= best.at)) continue;
+          // chains[a]'s first copy came first
+          best = { at: r.at, feed: fa, steps: ca.slice(0, r.na), other: fb, otherAtMs: cb[r.nb - 1].atMs };
+        }
+      if (best !== undefined) {
+        if (!this.publishConfirmed(best.feed, best.steps, best.other, best.otherAtMs, chains, nowMs)) return;
+        continue;
+      }
+      if (disputed && !this.thirdOpinion(chains)) {
+        this.dispute(chains, nowMs);
+        return;
+      }
+      const lone = chains.find(([f]) => !this.anotherExpected(f));
+      if (lone !== undefined) {
+        if (!this.publishAlone(lone[0], lone[1], nowMs)) return;
+        continue;
+      }
+      // the other feeds lost the first copy's ids on their connections: none of them can ever confirm it
+      const [first, firstChain] = chains[0];
+      if (!this.othersSkipped(first, firstChain[0].ev.last, nowMs)) break;
+      if (!this.publishAlone(first, [firstChain[0]], nowMs)) return;
+    }
+    this.settlePool(nowMs);
+  }
+
+  /** Whether a feed without a chain of its own from the book could still decide a dispute (3+ feeds). */
+  private thirdOpinion(chains: [Feed, Pending[]][]): boolean {
+    for (const g of this.feeds.values()) if (this.expected(g) && !chains.some(([h]) => h === g)) return true;
+    return chains.length > 2;
+  }
+
+  /** Copies disagree and nothing decides which is right: nothing of them is published; the book resyncs. */
+  private dispute(chains: [Feed, Pending[]][], nowMs: number): void {
+    this.counters.copyMismatches++;
+    for (let a = 0; a < chains.length; a++)
+      for (let b = a + 1; b < chains.length; b++)
+        if (this.compare(chains[a][1], chains[b][1]).disputed) {
+          this.charge(chains[a][0], `its copies disagree with ${this.idOf(chains[b][0])}'s; nothing published of them`);
+          this.charge(chains[b][0], `its copies disagree with ${this.idOf(chains[a][0])}'s; nothing published of them`);
+        }
+    this.resync('disagreement', nowMs);
+  }
+
+  /** Confirmed by `other`'s copies: `steps` of feed f published; a third feed that said otherwise is charged. */
+  private publishConfirmed(
+    f: Feed,
+    steps: Pending[],
+    other: Feed,
+    otherAtMs: number,
+    chains: [Feed, Pending[]][],
+    nowMs: number,
+  ): boolean {
+    for (const [h, c] of chains)
+      if (h !== f && h !== other && this.compare(steps, c).disputed) {
+        this.counters.copyMismatches++;
+        this.charge(h, `its copies up to ${steps[steps.length - 1].ev.last} differ from two that agree`);
+      }
+    const last = steps[steps.length - 1];
+    this.counters.confirmed++;
+    // the wait the policy adds: from the first copy of the ids to the copy that confirmed them (held while
+    // unsynced, both may have come long before they could be published)
+    this.confirmTimes.add(Math.max(0, otherAtMs - last.atMs) * 1000);
+    this.take(f, steps);
+    return this.publishHeld(steps.length === 1 ? last.ev : this.merged(steps), f, nowMs, true, true);
+  }
+
+  /** The chain published on its feed's word alone (counted). */
+  private publishAlone(f: Feed, chain: Pending[], nowMs: number): boolean {
+    this.take(f, chain);
+    for (let k = 0; k < chain.length; k++) {
+      this.counters.publishedAlone++;
+      if (!this.publishHeld(chain[k].ev, f, nowMs, false, k === chain.length - 1)) return false;
+    }
+    return true;
+  }
+
+  /** Apply and publish a held copy (applyAndPublish); then drop the copies it made stale. False: resyncing. */
+  private publishHeld(ev: BookDelta, f: Feed, nowMs: number, trusted: boolean, settle: boolean): boolean {
+    const r = this.applyAndPublish(ev, f, nowMs);
+    if (r === 'refused') {
+      this.resync('crossed', nowMs); // a copy two feeds (or the checksum) stand for would cross the book
+      return false;
+    }
+    if (r === 'resync') return false;
+    const i = ev.last & (RECENT - 1);
+    if (trusted && this.pubLast[i] === ev.last) this.pubTrusted[i] = 1;
+    if (settle) this.dropStalePool(this._seq, nowMs, true);
+    return this._state !== 'unsynced';
+  }
+
+  /** Remove these held copies of feed f (being published). */
+  private take(f: Feed, steps: Pending[]): void {
+    const gone = new Set(steps);
+    f.pool = f.pool.filter((p) => !gone.has(p));
+    this.pooled -= steps.length;
+  }
+
+  /** One delta for several copies of one feed: their levels, later winning, covering all their ids. */
+  private merged(steps: Pending[]): BookDelta {
+    const o = new Overlay();
+    for (const p of steps) o.add(p.ev);
+    const first = steps[0].ev;
+    const last = steps[steps.length - 1].ev;
+    const ev: BookDelta = {
+      type: 'delta',
+      venue: this.venue,
+      symbol: this.symbol,
+      first: first.first,
+      last: last.last,
+      prev: coverStart(first),
+      exchTime: last.exchTime,
+      recvTime: last.recvTime,
+      collector: last.collector,
+      bids: [...o.bids],
+      asks: [...o.asks],
+    };
+    if (steps.every((p) => p.ev.integrity !== undefined)) {
+      // the venue's spelling, later winning; the last copy's check value is the book's after all of them
+      const bids = new Map<number, StringLevel>();
+      const asks = new Map<number, StringLevel>();
+      for (const p of steps) {
+        for (const l of p.ev.integrity!.bids) bids.set(Number(l[0]), l);
+        for (const l of p.ev.integrity!.asks) asks.set(Number(l[0]), l);
+      }
+      ev.integrity = { bids: [...bids.values()], asks: [...asks.values()], checksum: last.integrity!.checksum };
+    }
+    return ev;
+  }
+
+  /**
+   * Drop held copies the book at `seq` has covered (duplicates of what was published: compared with it when
+   * `compare`, as later copies are) and those past the plausibility window.
+   */
+  private dropStalePool(seq: number, nowMs: number, compare: boolean): void {
+    const stale: [BookDelta, Feed][] = [];
+    for (const g of this.feeds.values()) {
+      if (g.pool.length === 0) continue;
+      const keep: Pending[] = [];
+      for (const p of g.pool) {
+        if (this.rule.check(seq, p.ev) === 'stale') {
+          this.duplicate(p.ev, g);
+          stale.push([p.ev, g]);
+        } else if (p.ev.last - seq > this.seqWindow) {
+          this.counters.implausible++;
+          g.errors++;
+          g.lastBadMs = nowMs;
+        } else keep.push(p);
+      }
+      this.pooled -= g.pool.length - keep.length;
+      g.pool = keep;
+    }
+    if (compare) for (const [ev, g] of stale) if (this.compareCopy(ev, g, nowMs)) return;
+  }
+
+  /** 'confirmed': the book's state while copies are held: a gap when no feed's chain starts at the book. */
+  private settlePool(nowMs: number): void {
+    if (this._state === 'unsynced') return;
+    if (this.pooled === 0 || this.chains().length > 0) this._state = 'synced';
+    else if (this._state !== 'gap' || this.gapSeq !== this._seq) {
+      this._state = 'gap';
+      this.gapSince = nowMs; // progress restarts the clock for the next hole
+      this.gapSeq = this._seq;
+    }
+    this.settleSkips();
+  }
+
+  /**
+   * Copies held divergeMs: two chains that disagreed at a common id and no third copy decided (this far):
+   * the book resyncs, nothing of them published. Nothing contradicts the oldest chain (the other feeds
+   * silent, behind, or without these ids): it is published alone, and the feeds that did not keep up are
+   * not waited for again until they catch up with the book.
+   */
+  private judgePending(nowMs: number): void {
+    if (this.pooled === 0) return;
+    const chains = this.chains();
+    if (chains.length === 0) return;
+    let since = Infinity;
+    for (const [, c] of chains) if (c[0].atMs < since) since = c[0].atMs;
+    const [first, firstChain] = chains[0];
+    if (nowMs - since < this.divergeMs) {
+      // the other feeds lost the first copy's ids on their connections: none of them can ever confirm it
+      if (this.othersSkipped(first, firstChain[0].ev.last, nowMs) && this.publishAlone(first, [firstChain[0]], nowMs))
+        this.confirmPending(nowMs);
+      return;
+    }
+    for (let a = 0; a < chains.length; a++)
+      for (let b = a + 1; b < chains.length; b++)
+        if (this.compare(chains[a][1], chains[b][1]).disputed) {
+          this.dispute(chains, nowMs);
+          return;
+        }
+    for (const g of this.feeds.values())
+      if (g !== first && (!(g.lastValidMs >= since) || g.last < firstChain[0].ev.last)) g.absent = true;
+    if (this.publishAlone(first, firstChain, nowMs)) this.confirmPending(nowMs);
+  }
+
+  /**
+   * Whether every other expected feed (one at least) lost ids at or below `id` on its connection: its chain
+   * from the book stops at a hole below `id` that it holds copies past, SKIP_AFTER of them or one for
+   * gapTimeoutMs (a copy merely reordered comes sooner). Such a feed cannot end a chain at `id`, nor confirm
+   * anything until the book is past its hole.
+   */
+  private othersSkipped(f: Feed, id: number, nowMs: number): boolean {
+    let any = false;
+    for (const g of this.feeds.values()) {
+      if (g === f || !this.expected(g)) continue;
+      if (!this.skipped(g, id, nowMs)) return false;
+      any = true;
+    }
+    return any;
+  }
+
+  private skipped(g: Feed, id: number, nowMs: number): boolean {
+    let seq = this._seq;
+    const pool = g.pool;
+    for (let i = 0; i < pool.length; i++) {
+      const p = pool[i];
+      const v = this.rule.check(seq, p.ev);
+      if (v === 'stale') continue;
+      if (v === 'gap') return pool.length - i >= SKIP_AFTER || nowMs - p.atMs >= this.gapTimeoutMs;
+      seq = p.ev.last;
+      if (seq >= id) return false;
+    }
+    return false; // nothing held past a hole: its copies may still come
+  }
+
+  /**
+   * Whether feed g is expected to send copies that confirm: it delivered deltas in this id space (a source of
+   * snapshots only, a peer arbiter or a Kafka restore, is none), is not in error and not absent.
+   */
+  private expected(g: Feed): boolean {
+    return g.epoch === this.epoch && g.valid > 0 && !g.absent && !(g.lastBadMs > g.lastValidMs);
+  }
+
+  /** Whether a feed other than f is expected to confirm f's copies. */
+  private anotherExpected(f: Feed): boolean {
+    for (const g of this.feeds.values()) if (g !== f && this.expected(g)) return true;
+    return false;
+  }
+
+  /** Charge a feed with a copy that disagreed (logged by the shell). */
+  private charge(f: Feed, detail: string): void {
+    f.disagreements++;
+    this.sink.feedError?.(this.idOf(f), 'refused', detail);
+  }
+
+  private idOf(f: Feed): string {
+    for (const [id, g] of this.feeds) if (g === f) return id;
+    return '?';
   }
 
   // --- venue checksums (see "Integrity" at the top) ---
@@ -1202,6 +1715,26 @@ export class BookArbiter implements BookCore {
     }
     return e;
   }
+}
+
+/**
+ * Whether every level of one side of an event (a delete too) lies within the `depth` best of that side after
+ * it: the book's best depth + n levels (n: the event's levels, the most it can delete) with the event applied
+ * hold the side's best `depth` after it; a side shorter than `depth` after it is covered whole.
+ */
+function withinTop(book: OrderBook, side: 'bid' | 'ask', levels: readonly Level[], depth: number): boolean {
+  if (levels.length === 0) return true;
+  const top = book.top(depth + levels.length);
+  const m = new Map<number, number>();
+  for (const l of side === 'bid' ? top.bids : top.asks) m.set(l[0], l[1]);
+  for (const l of levels)
+    if (l[1] > 0) m.set(l[0], l[1]);
+    else m.delete(l[0]);
+  if (m.size < depth) return true;
+  const prices = [...m.keys()].sort((x, y) => (side === 'bid' ? y - x : x - y));
+  const edge = prices[depth - 1];
+  for (const l of levels) if (side === 'bid' ? l[0] < edge : l[0] > edge) return false;
+  return true;
 }
 
 /** Best bid >= best ask among levels with a positive size. */

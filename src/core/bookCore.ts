@@ -6,6 +6,23 @@ import type { OrderBook } from './book.js';
 import type { ArbiterCounters, ArbiterState, FeedStats, SnapshotRequestReason } from './arbiter.js';
 import type { BookDelta, BookSnapshot } from './types.js';
 
+/**
+ * When a feed's new state is published. 'first' (the default): the first copy to reach it, at once (lowest
+ * latency; a copy corrupted on the wire that arrives first is published until another copy disagrees).
+ * 'confirmed': once a second feed's copy reached the same state, so a corrupted copy is never published;
+ * at once when the venue's checksum covers every level the message changed, or when no other feed has a
+ * copy to compare with (docs/venues.md, "Publication"). Both merges: ReplicaArbiter by state, BookArbiter by
+ * the venue's ids.
+ */
+export type PublishPolicy = 'first' | 'confirmed';
+
+/** BookCore.confirmation(): how long confirmed states waited for their second copy, µs. */
+export interface ConfirmationTimes {
+  p50Us: number;
+  p99Us: number;
+  samples: number;
+}
+
 export interface BookCore {
   readonly book: OrderBook;
   readonly counters: ArbiterCounters;
@@ -37,4 +54,8 @@ export interface BookCore {
   hasFeed(id: string): boolean;
   feedStats(): Map<string, FeedStats>;
   resetLagWindow(): void;
+  /** When states are published (counted in counters.confirmed, publishedAlone, vouched). */
+  readonly publishPolicy: PublishPolicy;
+  /** 'confirmed': how long the last 1024 confirmed states waited for their second copy (µs). */
+  confirmation(): ConfirmationTimes;
 }

@@ -49,21 +49,15 @@ import {
   type SnapshotRequestReason,
   DEFAULT_MAX_BOOK_LEVELS,
 } from './arbiter.js';
-import type { BookCore } from './bookCore.js';
+import type { BookCore, ConfirmationTimes, PublishPolicy } from './bookCore.js';
 import { HashedBook, type Truncated } from './hashedBook.js';
 import type { BookIntegrity } from './integrity.js';
 import { LagWindow } from './lag.js';
 import { cover, coverStart } from './sequence.js';
 import type { BookDelta, BookSnapshot, Level } from './types.js';
 
-/**
- * When a feed's new state is published. 'first' (the default): the first copy to reach it, at once (lowest
- * latency; a copy corrupted on the wire that arrives first is published until another copy disagrees).
- * 'confirmed': once a second feed's copy reached the same state, so a corrupted copy is never published;
- * at once when the venue's checksum covers every level the message changed (Kraken's top 10), or when no
- * other feed has a book to compare with (docs/venues.md, "Publication").
- */
-export type PublishPolicy = 'first' | 'confirmed';
+/** When a state is published: see bookCore.ts (one policy for both merges). */
+export type { PublishPolicy, ConfirmationTimes } from './bookCore.js';
 
 export interface ReplicaArbiterOptions {
   /** The venue's checksum (Kraken): feeds' books keep level strings and every message carrying one is verified. */
@@ -101,22 +95,6 @@ export interface ReplicaCounters extends ArbiterCounters {
   feedGaps: number;
   /** Times the leader (the feed that published the last consolidated delta) failed and another feed published next. */
   failovers: number;
-  /** 'confirmed': states published when a second feed's copy reached them (each waited for it). */
-  confirmed: number;
-  /**
-   * 'confirmed': states published on one feed's word: no other feed had a book to compare with, or the
-   * others stayed silent for divergeMs after it.
-   */
-  publishedAlone: number;
-  /** 'confirmed': messages published at once, the venue's checksum covering every level they changed. */
-  vouched: number;
-}
-
-/** ReplicaArbiter.confirmation(): how long confirmed states waited for their second copy, µs. */
-export interface ConfirmationTimes {
-  p50Us: number;
-  p99Us: number;
-  samples: number;
 }
 
 /** A feed's step that no second copy confirmed yet ('confirmed' publication): what publishing it takes. */
@@ -228,9 +206,6 @@ export class ReplicaArbiter implements BookCore {
     catchUps: 0,
     feedGaps: 0,
     failovers: 0,
-    confirmed: 0,
-    publishedAlone: 0,
-    vouched: 0,
   };
   private readonly cons: HashedBook;
   private built = false;

@@ -133,7 +133,7 @@ export function registerArbiterMetrics(reg: client.Registry, arb: ArbiterService
   liveCounter(
     reg,
     'book_confirmation_total',
-    "Replica venues' states published under venues.<id>.publish: confirmed (how: confirmed, when a second feed's copy reached them; alone, no other copy to compare with; vouched, the venue's checksum covered every changed level).",
+    "Books' states published under venues.<id>.publish: confirmed (how: confirmed, when a second feed's copy reached them; alone, no other copy to compare with; vouched, the venue's checksum covered every changed level).",
     [...bookL, 'how'],
     () =>
       books().flatMap((s): Sample[] => {

@@ -181,9 +181,10 @@ export interface ArbiterStats {
   };
   feeds: ArbiterFeedStats[];
   /**
-   * Replica venues' books published 'confirmed' (docs/venues.md, "Publication"), since the start: states
-   * published when a second feed's copy reached them, on one feed's word (no other copy to compare with), on
-   * the venue's checksum (Kraken's top 10); how long confirmed states waited for the second copy, µs (recent).
+   * Books published 'confirmed' (docs/venues.md, "Publication"; replica and sequenced venues), since the
+   * start: states (a sequenced book's: messages) published when a second feed's copy reached them, on one
+   * feed's word (no other copy to compare with), on the venue's checksum (Kraken's top 10, OKX's top 25); how
+   * long confirmed states waited for the second copy, µs (recent).
    */
   confirmation?: { confirmed: number; alone: number; vouched: number; waitP50: number; waitP99: number };
   /** The arbiter process's memory, MiB (whole process, all books): tells a growing heap from growing queues. */

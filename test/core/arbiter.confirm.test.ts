@@ -1,0 +1,486 @@
+/**
+ * The sequenced merge's 'confirmed' publication (src/core/arbiter.ts, "Confirmed publication"; PublishPolicy):
+ * a copy extending the book is published once another feed's copies of the same ids agree, so a copy
+ * corrupted on the wire (a level's size changed, ids intact) that arrives FIRST is never published; 'first'
+ * publishes it. Every published message is checked against the venue's book at its seq.
+ * Set FC_SEED to replay a property failure.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { crc32 } from 'node:zlib';
+import fc from 'fast-check';
+import { BookArbiter, type ArbiterSink } from '../../src/core/arbiter.js';
+import type { PublishPolicy } from '../../src/core/bookCore.js';
+import { OrderBook, type StringBookLevels } from '../../src/core/book.js';
+import type { BookIntegrity } from '../../src/core/integrity.js';
+import { consolidatedVerdict } from '../../src/core/sequence.js';
+import type { BookDelta, BookSnapshot, Level } from '../../src/core/types.js';
+import { mulberry32 } from '../../src/sim/prng.js';
+
+const VENUE = 'binance';
+const SYMBOL = 'BTCUSDT';
+
+/** The venue: a book and its updates, one id each; the book at every id. */
+class Venue {
+  readonly book = new OrderBook();
+  /** updates[k]: the update that makes id base+k+1. */
+  readonly updates: { bids: Level[]; asks: Level[] }[] = [];
+  readonly states: string[] = [];
+  constructor(
+    readonly base: number,
+    bids: Level[],
+    asks: Level[],
+  ) {
+    this.book.applySnapshot(bids, asks);
+    this.states.push(key(this.book));
+  }
+  get last(): number {
+    return this.base + this.updates.length;
+  }
+  update(bids: Level[], asks: Level[]): void {
+    this.updates.push({ bids, asks });
+    this.book.apply(bids, asks);
+    this.states.push(key(this.book));
+  }
+  at(id: number): string {
+    return this.states[id - this.base];
+  }
+  /** The book at `id` as the collector's snapshot. */
+  snapshot(id: number, collector = 'a'): BookSnapshot {
+    const { bids, asks } = JSON.parse(this.at(id)) as { bids: Level[]; asks: Level[] };
+    return { type: 'snapshot', venue: VENUE, symbol: SYMBOL, seq: id, recvTime: 0, collector, bids, asks };
+  }
+  /** A message covering ids (lo, last]: each level it changed at its size as of `last`. */
+  message(collector: string, lo: number, last: number): BookDelta {
+    const bids = new Map<number, number>();
+    const asks = new Map<number, number>();
+    for (let id = lo + 1; id <= last; id++) {
+      const u = this.updates[id - this.base - 1];
+      for (const l of u.bids) bids.set(l[0], l[1]);
+      for (const l of u.asks) asks.set(l[0], l[1]);
+    }
+    return {
+      type: 'delta',
+      venue: VENUE,
+      symbol: SYMBOL,
+      first: lo + 1,
+      last,
+      exchTime: 0,
+      recvTime: 0,
+      collector,
+      bids: [...bids],
+      asks: [...asks],
+    };
+  }
+}
+
+const key = (b: OrderBook) => JSON.stringify(b.snapshot());
+
+/** A copy with its first level's size changed (the simulator's corruptLevel: ids and framing intact). */
+function corrupted(ev: BookDelta, by = 0.001): BookDelta {
+  const side = ev.bids.length > 0 ? 'bids' : 'asks';
+  const levels = ev[side].map((l) => [...l] as Level);
+  levels[0][1] = Math.round((levels[0][1] + by) * 1e6) / 1e6;
+  return { ...ev, [side]: levels };
+}
+
+interface Out {
+  deltas: { ev: BookDelta; prev: number }[];
+  resets: BookSnapshot[];
+  requests: string[];
+  errors: string[];
+  /** The book a reader of the stream holds after each message, with its seq. */
+  states: { seq: number; book: string }[];
+}
+
+function sinkOf(o: Out, reader: { book: OrderBook; seq: number }): ArbiterSink {
+  return {
+    publish(ev, prev) {
+      const c = { seq: ev.last, prev, first: (ev.prev ?? ev.first - 1) + 1 };
+      assert.equal(consolidatedVerdict(reader.seq, c), 'apply', `a published delta chains (${prev} -> ${ev.last})`);
+      reader.book.apply(ev.bids, ev.asks);
+      reader.seq = ev.last;
+      o.deltas.push({ ev, prev });
+      o.states.push({ seq: ev.last, book: key(reader.book) });
+    },
+    reset(_r, snap) {
+      reader.book.applySnapshot(snap.bids, snap.asks);
+      reader.seq = snap.seq;
+      o.resets.push(snap);
+      o.states.push({ seq: snap.seq, book: key(reader.book) });
+    },
+    requestSnapshot: (reason) => o.requests.push(reason),
+    feedError: (c, kind, detail) => o.errors.push(`${c} ${kind} ${detail}`),
+  };
+}
+
+function arbiter(publish: PublishPolicy, opts: { integrity?: BookIntegrity } = {}) {
+  const o: Out = { deltas: [], resets: [], requests: [], errors: [], states: [] };
+  const reader = { book: new OrderBook(), seq: NaN };
+  const core = new BookArbiter(VENUE, SYMBOL, sinkOf(o, reader), { publish, ...opts });
+  return { core, o };
+}
+
+/** Every state a reader held is the venue's at its seq. */
+function allTrue(o: Out, v: Venue): void {
+  for (const s of o.states) assert.equal(s.book, v.at(s.seq), `the published book at ${s.seq} is the venue's`);
+}
+
+/** A venue at 100 (bids 100 x1, 99 x1; ask 101 x1) and updates 101..104 (bids 99 x2, ask 102 x1, ...). */
+function venue(): Venue {
+  const v = new Venue(
+    100,
+    [
+      [100, 1],
+      [99, 1],
+    ],
+    [[101, 1]],
+  );
+  v.update([[99, 2]], []);
+  v.update([], [[102, 1]]);
+  v.update([[98, 1]], []);
+  v.update([], [[103, 4]]);
+  return v;
+}
+
+/** Both feeds deliver (100 is the snapshot's id: their copies of it are held, then stale) and the book syncs. */
+function synced(core: BookArbiter, v: Venue, feeds = ['a', 'b']): void {
+  const before = new Venue(99, JSON.parse(v.at(100)).bids, JSON.parse(v.at(100)).asks);
+  before.update([], []);
+  for (const f of feeds) core.onDelta(before.message(f, 99, 100), 0);
+  core.onSnapshot(v.snapshot(100), 0);
+  assert.equal(core.state, 'synced');
+}
+
+test('confirmed: a corrupted copy arriving first is never published; two feeds disagreeing resync', () => {
+  const v = venue();
+  const { core, o } = arbiter('confirmed');
+  synced(core, v);
+  const bad = corrupted(v.message('a', 100, 101)); // [99, 2.001]: a's copy, first
+  core.onDelta(bad, 1);
+  assert.equal(o.deltas.length, 0, 'held: no other copy yet');
+  core.onDelta(v.message('b', 100, 101), 2);
+  assert.equal(o.deltas.length, 0, 'the copies disagree: nothing of them published');
+  assert.equal(core.state, 'unsynced');
+  assert.deepEqual(o.requests.slice(-1), ['disagreement']);
+  assert.equal(core.counters.copyMismatches, 1);
+  assert.equal(core.feedStats().get('a')!.disagreements, 1);
+  // the venue goes on; both feeds' next copies are held until the snapshot, then confirm each other
+  for (const f of ['a', 'b']) core.onDelta(v.message(f, 101, 102), 3);
+  core.onSnapshot(v.snapshot(101, 'b'), 4);
+  for (const f of ['b', 'a']) core.onDelta(v.message(f, 102, 104), 5);
+  assert.equal(core.seq, 104);
+  assert.equal(key(core.book), v.at(104));
+  for (const { ev } of o.deltas)
+    assert.ok(!ev.bids.some((l) => l[1] === 2.001), `published ${JSON.stringify(ev.bids)}: corrupted`);
+  allTrue(o, v);
+  assert.equal(core.counters.confirmed, 2);
+  assert.equal(core.counters.publishedAlone, 0);
+});
+
+test('first (the default): the same corrupted first copy is published', () => {
+  const v = venue();
+  const { core, o } = arbiter('first');
+  synced(core, v);
+  core.onDelta(corrupted(v.message('a', 100, 101)), 1);
+  core.onDelta(v.message('b', 100, 101), 2);
+  assert.ok(
+    o.deltas.some(({ ev }) => ev.bids.some((l) => l[1] === 2.001)),
+    'under first the corrupted copy goes out',
+  );
+});
+
+test('confirmed: copies grouped differently confirm each other at the id both reach', () => {
+  const v = venue();
+  // a's one message (100, 103] first; b's (100, 101], (101, 103] confirm it at 103: a's message as it came
+  {
+    const { core, o } = arbiter('confirmed');
+    synced(core, v);
+    const a = v.message('a', 100, 103);
+    core.onDelta(a, 1);
+    core.onDelta(v.message('b', 100, 101), 2);
+    assert.equal(o.deltas.length, 0, 'b has not reached 103');
+    core.onDelta(v.message('b', 101, 103), 3);
+    assert.equal(o.deltas.length, 1);
+    assert.equal(o.deltas[0].ev, a, "the first copy's message, as it came");
+    assert.equal(o.deltas[0].prev, 100);
+    allTrue(o, v);
+  }
+  // a's two messages first; b's one message confirms the book at 103: one delta covering (100, 103]
+  {
+    const { core, o } = arbiter('confirmed');
+    synced(core, v);
+    core.onDelta(v.message('a', 100, 101), 1);
+    core.onDelta(v.message('a', 101, 103), 2);
+    core.onDelta(v.message('b', 100, 103), 7);
+    assert.equal(o.deltas.length, 1);
+    const d = o.deltas[0].ev;
+    assert.deepEqual([d.first, d.last, d.collector], [101, 103, 'a']);
+    assert.equal(core.confirmation().p50Us, 5000, "from a's copy of 103 to b's");
+    allTrue(o, v);
+  }
+  // an overlapping regrouping: b's (100, 102] then (101, 104] (covering 102 again) against a's (100, 104]
+  {
+    const { core, o } = arbiter('confirmed');
+    synced(core, v);
+    core.onDelta(v.message('a', 100, 104), 1);
+    core.onDelta(v.message('b', 100, 102), 2);
+    core.onDelta(v.message('b', 101, 104), 3);
+    assert.equal(core.seq, 104);
+    allTrue(o, v);
+  }
+});
+
+test('confirmed, three feeds: the two that agree are published, the odd one is charged, no resync', () => {
+  const v = venue();
+  const { core, o } = arbiter('confirmed');
+  synced(core, v, ['a', 'b', 'c']);
+  core.onDelta(corrupted(v.message('a', 100, 101)), 1);
+  core.onDelta(v.message('b', 100, 101), 2);
+  assert.equal(o.deltas.length, 0, 'a and b disagree: c decides');
+  assert.equal(core.state, 'synced');
+  core.onDelta(v.message('c', 100, 101), 3);
+  assert.equal(o.deltas.length, 1);
+  assert.equal(o.deltas[0].ev.collector, 'b');
+  assert.equal(core.counters.resyncs, 0);
+  assert.equal(core.feedStats().get('a')!.disagreements, 1);
+  assert.equal(core.feedStats().get('b')!.disagreements, 0);
+  allTrue(o, v);
+  // with two of three agreeing on a's copy (the corrupted one is then c's), c is the odd one
+  core.onDelta(v.message('a', 101, 102), 4);
+  core.onDelta(corrupted(v.message('c', 101, 102)), 5);
+  core.onDelta(v.message('b', 101, 102), 6);
+  assert.equal(core.seq, 102);
+  assert.equal(o.deltas[1].ev.collector, 'a');
+  assert.equal(core.feedStats().get('c')!.disagreements, 1);
+  allTrue(o, v);
+});
+
+test('confirmed, alone: one feed publishes at once; a silent other feed is waited for divergeMs, then not', () => {
+  const v = venue();
+  {
+    const { core, o } = arbiter('confirmed');
+    synced(core, v, ['a']);
+    core.onDelta(v.message('a', 100, 101), 1);
+    assert.equal(o.deltas.length, 1, 'no other feed: its word alone');
+    assert.equal(core.counters.publishedAlone, 1);
+  }
+  const { core, o } = arbiter('confirmed');
+  synced(core, v);
+  core.onDelta(v.message('a', 100, 101), 10);
+  core.onTimer(500);
+  assert.equal(o.deltas.length, 0, 'b may still send its copy');
+  core.onTimer(1010);
+  assert.equal(o.deltas.length, 1, 'b stayed silent for divergeMs: published alone');
+  assert.equal(core.counters.publishedAlone, 1);
+  core.onDelta(v.message('a', 101, 102), 1020);
+  assert.equal(o.deltas.length, 2, 'b is absent: not waited for again');
+  // b comes back and catches up with the book: waited for again
+  core.onDelta(v.message('b', 100, 102), 1030);
+  core.onDelta(v.message('a', 102, 103), 1040);
+  assert.equal(o.deltas.length, 2);
+  core.onDelta(v.message('b', 102, 103), 1050);
+  assert.equal(o.deltas.length, 3);
+  assert.equal(core.counters.confirmed, 1);
+  allTrue(o, v);
+});
+
+test('confirmed, alone: ids the other feed lost on its connection go out once its hole is seen (gap timeout)', () => {
+  const v = venue();
+  const { core, o } = arbiter('confirmed');
+  synced(core, v);
+  core.onDelta(v.message('a', 100, 101), 10);
+  core.onDelta(v.message('b', 101, 102), 12); // b lost (100, 101]
+  core.onTimer(40);
+  assert.equal(o.deltas.length, 0, 'within the gap timeout: a reordered copy may still come');
+  core.onTimer(62);
+  assert.equal(o.deltas.length, 1, "b can never confirm 101: a's copy alone");
+  assert.equal(core.counters.publishedAlone, 1);
+  core.onDelta(v.message('a', 101, 102), 63);
+  assert.equal(o.deltas.length, 2, "b's held copy of 102 confirms a's");
+  assert.equal(core.counters.confirmed, 1);
+  allTrue(o, v);
+});
+
+test('confirmed, alone: a feed three copies past a hole lost it: at once, no gap timeout', () => {
+  const v = venue();
+  const { core, o } = arbiter('confirmed');
+  synced(core, v);
+  core.onDelta(v.message('a', 100, 101), 10);
+  core.onDelta(v.message('b', 101, 102), 11); // b lost (100, 101]
+  core.onDelta(v.message('b', 102, 103), 12);
+  assert.equal(o.deltas.length, 0, 'two copies past it: one may have been reordered');
+  core.onDelta(v.message('b', 103, 104), 13);
+  assert.equal(o.deltas.length, 1, "b lost 101: a's copy alone");
+  for (const [lo, last] of [
+    [101, 102],
+    [102, 103],
+    [103, 104],
+  ])
+    core.onDelta(v.message('a', lo, last), 14);
+  assert.equal(core.seq, 104, "b's held copies confirm a's next ones");
+  assert.deepEqual([core.counters.publishedAlone, core.counters.confirmed], [1, 3]);
+  allTrue(o, v);
+});
+
+/** A checksum over the top `depth` levels (as OKX's legacy CRC32, in spirit). */
+const integrity: BookIntegrity = {
+  depth: 2,
+  read: () => undefined,
+  verify: (top: StringBookLevels, checksum: number) => sum(top) === checksum,
+};
+const sum = (top: StringBookLevels) => crc32(JSON.stringify([top.bids, top.asks])) >>> 0;
+const strings = (l: Level[]) => l.map(([p, q]) => [String(p), String(q)] as [string, string]);
+
+test('confirmed, vouched: a copy whose levels the checksum covers is published at once; a deeper one waits', () => {
+  const v = venue();
+  const { core, o } = arbiter('confirmed', { integrity });
+  synced(core, v);
+  const withSum = (ev: BookDelta, id: number): BookDelta => {
+    const b = new OrderBook({ keepStrings: true });
+    const s = JSON.parse(v.at(id)) as { bids: Level[]; asks: Level[] };
+    b.applySnapshotStrings(strings(s.bids), strings(s.asks));
+    return { ...ev, integrity: { bids: strings(ev.bids), asks: strings(ev.asks), checksum: sum(b.topStrings(2)) } };
+  };
+  core.onDelta(withSum(v.message('a', 100, 101), 101), 1); // [99, 2]: the second bid, within the top 2
+  assert.equal(o.deltas.length, 1);
+  assert.equal(core.counters.vouched, 1);
+  core.onDelta(withSum(v.message('a', 101, 102), 102), 2); // ask 102 after 101: second ask
+  assert.equal(core.counters.vouched, 2);
+  core.onDelta(withSum(v.message('a', 102, 103), 103), 3); // bid 98: third, beyond the checksum's 2
+  assert.equal(o.deltas.length, 2, 'a level the checksum does not cover waits for a second copy');
+  core.onDelta(v.message('b', 102, 103), 4);
+  assert.equal(o.deltas.length, 3);
+  assert.equal(core.counters.confirmed, 1);
+  allTrue(o, v);
+});
+
+test('confirmed: copies held while unsynced confirm each other after the snapshot; a gap no feed fills resyncs', () => {
+  const v = venue();
+  const { core, o } = arbiter('confirmed');
+  synced(core, v);
+  core.onDelta(v.message('a', 102, 103), 1); // a skipped (100, 102]: nobody's chain starts at the book
+  assert.equal(core.state, 'gap');
+  core.onTimer(100);
+  assert.equal(core.state, 'unsynced');
+  core.onDelta(v.message('b', 102, 103), 110);
+  core.onSnapshot(v.snapshot(102, 'b'), 120);
+  assert.equal(core.seq, 103, "a's and b's copies held meanwhile agree");
+  assert.equal(core.counters.confirmed, 1);
+  allTrue(o, v);
+});
+
+/**
+ * Property: the venue's updates (one id each), grouped into messages differently by each of 2-3 feeds,
+ * interleaved at random; feed f0 corrupts some of its copies (a size changed). Every feed delivers before the
+ * first snapshot (else the first copies are alone by definition). Snapshot requests are answered a few steps
+ * later with the venue's book at the highest id delivered so far. No published state is ever one the venue
+ * did not have at that seq (so no corrupted size), and once everything is delivered and the last snapshot
+ * answered the book is the venue's.
+ */
+test('confirmed, property: any grouping and interleaving, one feed corrupting: no published state is wrong', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+      fc.integer({ min: 2, max: 3 }),
+      fc.integer({ min: 5, max: 60 }),
+      fc.integer({ min: 0, max: 40 }).map((p) => p / 100),
+      (seed, nFeeds, nIds, corruptRate) => scenario(seed, nFeeds, nIds, corruptRate),
+    ),
+    {
+      numRuns: 300,
+      verbose: process.env.FC_VERBOSE ? 2 : 0,
+      ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}),
+    },
+  );
+  // the runs went through corrupted copies, disputes (two feeds), majorities (three) and merged deltas
+  for (const [k, n] of Object.entries(tally)) assert.ok(n > 0, `${k}: ${n}`);
+});
+
+/** Over all runs of the property: what it went through (so a run that shows nothing fails). */
+const tally = { corrupted: 0, disputes: 0, majority: 0, merged: 0, confirmed: 0 };
+
+function scenario(seed: number, nFeeds: number, nIds: number, corruptRate: number): void {
+  const rng = mulberry32(seed);
+  const size = () => Math.round(rng() * 1000) / 100 + 0.01;
+  const bids: Level[] = [];
+  const asks: Level[] = [];
+  for (let i = 0; i < 10; i++) {
+    bids.push([990 + i, size()]);
+    asks.push([1001 + i, size()]);
+  }
+  const v = new Venue(1000, bids, asks);
+  for (let k = 0; k < nIds; k++) {
+    const bid = rng() < 0.5;
+    const l: Level = [(bid ? 990 : 1001) + Math.floor(rng() * 11), rng() < 0.2 ? 0 : size()];
+    v.update(bid ? [l] : [], bid ? [] : [l]);
+  }
+  // each feed's messages: runs of 1-3 ids, sometimes overlapping the previous one
+  const queues: BookDelta[][] = [];
+  for (let f = 0; f < nFeeds; f++) {
+    const q: BookDelta[] = [];
+    let at = v.base;
+    while (at < v.last) {
+      const last = Math.min(v.last, at + 1 + Math.floor(rng() * 3));
+      const lo = at > v.base && rng() < 0.15 ? at - 1 : at;
+      let m = v.message(`f${f}`, lo, last);
+      if (f === 0 && rng() < corruptRate && (m.bids.length > 0 || m.asks.length > 0)) {
+        m = corrupted(m);
+        tally.corrupted++;
+      }
+      q.push(m);
+      at = last;
+    }
+    queues.push(q);
+  }
+  const o: Out = { deltas: [], resets: [], requests: [], errors: [], states: [] };
+  const reader = { book: new OrderBook(), seq: NaN };
+  const core = new BookArbiter(VENUE, SYMBOL, sinkOf(o, reader), { publish: 'confirmed', gapTimeoutMs: 1e9 });
+  let maxDelivered = v.base;
+  const answers: { due: number; id: number }[] = [];
+  let step = 0;
+  let answered = 0;
+  const answer = (now: number) => {
+    while (o.requests.length > answered) {
+      answered++;
+      answers.push({ due: step + 1 + Math.floor(rng() * 4), id: maxDelivered });
+    }
+    for (let k = 0; k < answers.length; k++)
+      if (answers[k].due <= step) {
+        core.onSnapshot(v.snapshot(answers[k].id), now);
+        answers.splice(k--, 1);
+      }
+  };
+  const ptr = queues.map(() => 0);
+  const delivered = new Set<number>();
+  while (ptr.some((p, f) => p < queues[f].length)) {
+    const ready = queues.map((_, f) => f).filter((f) => ptr[f] < queues[f].length);
+    const f = ready[Math.floor(rng() * ready.length)];
+    const ev = queues[f][ptr[f]++];
+    delivered.add(f);
+    maxDelivered = Math.max(maxDelivered, ev.last);
+    core.onDelta(ev, step);
+    // the first snapshot once every feed delivered (the core asked for it at the first copy)
+    if (delivered.size === nFeeds || answered > 0) answer(step);
+    step++;
+  }
+  // everything delivered: the last answers (at the venue's last id if asked again)
+  for (let k = 0; k < 20 && (answers.length > 0 || o.requests.length > answered); k++) {
+    step += 5;
+    answer(step);
+  }
+  for (const s of o.states) assert.equal(s.book, v.at(s.seq), `published book at ${s.seq}`);
+  assert.equal(core.state, 'synced', `final state (requests ${o.requests.join(',')})`);
+  assert.equal(key(core.book), v.at(v.last), 'final book');
+  assert.equal(core.seq, v.last);
+  tally.disputes += o.requests.filter((r) => r === 'disagreement').length;
+  tally.majority += nFeeds === 3 ? core.counters.copyMismatches : 0;
+  const sent = new Set(queues.flat());
+  tally.merged += o.deltas.filter(({ ev }) => !sent.has(ev)).length;
+  tally.confirmed += core.counters.confirmed;
+}
+
+if (process.env.SCENARIO) {
+  const [a, b, c, d] = process.env.SCENARIO.split(',').map(Number);
+  scenario(a, b, c, d);
+}
