@@ -225,10 +225,12 @@ export function decodeCoinbaseJson(text: string): {
  */
 export function parseCoinbaseMessage(text: string, collector: string, recvTime: number): ParsedFrame {
   const r = decodeCoinbase(text);
-  const seq = r.connectionSeq === undefined ? {} : { connectionSeq: r.connectionSeq };
-  if (r.message === undefined)
-    return r.ignored !== undefined ? { ignored: r.ignored, ...seq } : { error: r.error, ...seq };
   const msg = r.message;
+  if (msg === undefined) {
+    const seq = r.connectionSeq === undefined ? {} : { connectionSeq: r.connectionSeq };
+    return r.ignored !== undefined ? { ignored: r.ignored, ...seq } : { error: r.error, ...seq };
+  }
+  const seq = r.connectionSeq === undefined ? {} : { connectionSeq: r.connectionSeq };
   if (msg.type === 'snapshot') {
     // a snapshot lists live levels; a "0" in one would mean no level
     const bids = msg.bids.filter((l) => l[1] > 0);
@@ -262,7 +264,8 @@ export function parseCoinbaseMessage(text: string, collector: string, recvTime: 
     asks: msg.asks,
     raw: text,
   };
-  return { delta, ...seq };
+  // the hot path: one object of a fixed shape, no spread
+  return r.connectionSeq === undefined ? { delta } : { delta, connectionSeq: r.connectionSeq };
 }
 
 // ------------------------------------------------------------------------------------------ adapter

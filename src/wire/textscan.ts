@@ -321,6 +321,7 @@ function extraStringsAt(b: Uint8Array, i: number, extra: number): number {
 
 /** The last time's whole seconds (`2026-08-12T19:28:08`) and their ms: a second holds many messages. */
 let lastSecond = '';
+const lastSecondBytes = new Uint8Array(19);
 let lastSecondMs = 0;
 
 /**
@@ -331,11 +332,16 @@ let lastSecondMs = 0;
  * 24:00:00.000 only, so seconds + ms would be wrong there).
  */
 export function utcTimeAt(b: Uint8Array, text: string, i: number, end: number): number {
-  if (b[i + 11] > 50 || (b[i + 11] === 50 && b[i + 12] > 51)) return NaN;
-  for (let j = 0; j < 19; j++) {
-    const c = b[i + j];
-    const sep = j === 4 || j === 7 ? 45 : j === 10 ? 84 : j === 13 || j === 16 ? 58 : 0;
-    if (sep === 0 ? !(c >= 48 && c <= 57) : c !== sep) return NaN;
+  // the same second as the last time read (most are): those 19 characters were checked then
+  let sameSecond = lastSecond.length === 19;
+  for (let j = 0; sameSecond && j < 19; j++) sameSecond = b[i + j] === lastSecondBytes[j];
+  if (!sameSecond) {
+    if (b[i + 11] > 50 || (b[i + 11] === 50 && b[i + 12] > 51)) return NaN;
+    for (let j = 0; j < 19; j++) {
+      const c = b[i + j];
+      const sep = j === 4 || j === 7 ? 45 : j === 10 ? 84 : j === 13 || j === 16 ? 58 : 0;
+      if (sep === 0 ? !(c >= 48 && c <= 57) : c !== sep) return NaN;
+    }
   }
   let j = i + 19;
   let ms = 0;
@@ -349,8 +355,9 @@ export function utcTimeAt(b: Uint8Array, text: string, i: number, end: number): 
     else if (digits === 2) ms *= 10;
   }
   if (b[j] !== 90 || j + 1 !== end) return NaN; // Z"
-  if (!(lastSecond.length === 19 && text.startsWith(lastSecond, i))) {
+  if (!sameSecond) {
     lastSecond = text.slice(i, i + 19);
+    lastSecondBytes.set(b.subarray(i, i + 19));
     lastSecondMs = Date.parse(`${lastSecond}.000Z`);
   }
   const t = lastSecondMs + ms;
