@@ -27,7 +27,7 @@ import {
 } from '../wire/messages.js';
 import { DEFAULT_VENUE, venue as venueAdapter, type VenueAdapter } from '../venues/index.js';
 import { VenueConnection, paddedWindowMs } from './connection.js';
-import { RestClient, type HttpAnswer } from './http.js';
+import { REST_SOCKETS, RestClient, type HttpAnswer } from './http.js';
 import { OpenGate, WeightLimiter, stableFraction } from './rateLimiter.js';
 
 export interface CollectorOptions {
@@ -134,10 +134,12 @@ export class Collector {
   private readonly line: { weight: number; go: (done: ((doneMs: number) => void) | undefined) => void }[] = [];
   private lineTimer: NodeJS.Timeout | undefined;
   private weightInLine = 0;
+  /** REST requests sent and not answered yet: at most REST_SOCKETS (the rest wait in the line). */
+  private restInFlight = 0;
   private readonly pumpLine = (): void => {
     clearTimeout(this.lineTimer);
     this.lineTimer = undefined;
-    while (this.line.length > 0) {
+    while (this.line.length > 0 && this.restInFlight < REST_SOCKETS) {
       const head = this.line[0];
       const wait = this.limiter.delayFor(head.weight, Date.now());
       if (wait > 0) {
@@ -146,14 +148,32 @@ export class Collector {
       }
       this.line.shift();
       this.weightInLine -= head.weight;
-      head.go(this.limiter.take(head.weight, Date.now())); // taken here, so the next head sees it spent
+      head.go(this.sending(head.weight)); // taken here, so the next head sees it spent
     }
   };
 
-  /** Wait for this request's turn in the REST line; the weight is taken when it comes. undefined: cancelled or stopping. */
+  /** Take the weight of a request sent now; the result ends it (its answer came, or it failed or was dropped). */
+  private sending(weight: number): (doneMs: number) => void {
+    const done = this.limiter.take(weight, Date.now());
+    this.restInFlight++;
+    let ended = false;
+    return (doneMs) => {
+      done(doneMs);
+      if (ended) return;
+      ended = true;
+      this.restInFlight--;
+      // a socket is free: the head of the line may go (unless it waits for weight: its timer is set)
+      if (this.line.length > 0 && this.lineTimer === undefined) this.pumpLine();
+    };
+  }
+
+  /**
+   * Wait for this request's turn in the REST line: weight for it, and one of the REST_SOCKETS free, so its
+   * deadline runs from when it is sent. The weight is taken when the turn comes. undefined: cancelled or stopping.
+   */
   private turn(weight: number, signal?: AbortSignal): Promise<((doneMs: number) => void) | undefined> {
-    if (this.line.length === 0 && this.limiter.delayFor(weight, Date.now()) === 0)
-      return Promise.resolve(this.limiter.take(weight, Date.now()));
+    if (this.line.length === 0 && this.restInFlight < REST_SOCKETS && this.limiter.delayFor(weight, Date.now()) === 0)
+      return Promise.resolve(this.sending(weight));
     return new Promise((resolve) => {
       const entry = { weight, go: resolve };
       this.line.push(entry);
