@@ -109,6 +109,29 @@ interface Closable {
 
 let defaultLogger: Logger | undefined;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Wait for `work` while keeping a consumer group's membership: kafkajs heartbeats only between batches or
+ * when the batch handler calls heartbeat(), so a batch handler that waits longer than the session timeout
+ * (6 s for arbiter groups) is taken for dead, its partitions move and the group rebalances. A heartbeat
+ * goes every `everyMs` while `work` is pending; one that fails (the group is rebalancing: the batch is
+ * over, as kafkajs expects) ends the wait with its error, and `work` runs on (its own failure is then
+ * left to whoever else awaits it).
+ */
+export async function whileBeating<T>(work: Promise<T>, heartbeat: () => Promise<void>, everyMs = 1000): Promise<T> {
+  let settled = false;
+  const done = work.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, everyMs)))]);
+    clearTimeout(timer);
+    if (settled) return work;
+    await heartbeat();
+  }
+}
 const NO_PARTITIONS = new Map<number, string>();
 
 /** kafkajs log lines go to our logger, one level quieter (it logs every retry as an error). */
@@ -885,6 +908,8 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
   readonly counters = { transactions: 0, failed: 0, notOwned: 0, rebuilt: 0 };
   private readonly owners = new Map<number, Owner>();
   private readonly owning = new Map<number, Promise<Owner>>();
+  /** Raw partitions of the last assignment: a takeover that ends after its partition moved on gives it up. */
+  private assigned = new Set<number>();
   private readonly partitions = new Map<string, PartitionMetadata[]>();
   private readonly rawTopic: string;
   private consumer?: Consumer;
@@ -943,6 +968,7 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
     }));
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const mine = new Set(e.payload.memberAssignment[this.rawTopic] ?? []);
+      this.assigned = mine;
       this.log.info({ group: this.o.group, partitions: [...mine] }, 'arbiter group: partitions assigned');
       for (const [p, ow] of this.owners) {
         if (!mine.has(p)) this.disown(ow, 'revoked');
@@ -989,15 +1015,25 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
     if (this.closing || !isRunning() || isStale()) return;
     const p = batch.partition;
     let ow: Owner;
+    let beatFailed = false;
+    const beat = () =>
+      heartbeat().catch((e: unknown) => {
+        beatFailed = true;
+        throw e;
+      });
     try {
-      ow = await this.own(p);
+      // A takeover catches up on the snapshot topic and reads the book topic: at a whole market, longer
+      // than the session timeout, and without heartbeats the group took this member for dead, moved its
+      // partitions and the next owner started over (a cold start of 2,000 books never finished).
+      ow = await whileBeating(this.own(p), beat);
     } catch (e) {
+      if (beatFailed) throw e; // the group is rebalancing: the batch is over; own() finishes on its own
       this.log.warn({ partition: p, err: errorMessageOf(e) }, 'taking over a raw partition failed; retrying');
       await sleep(500);
       this.consumer?.seek({ topic: batch.topic, partition: p, offset: batch.firstOffset() ?? batch.lastOffset() });
       return;
     }
-    if (batch.messages.length === 0) return;
+    if (batch.messages.length === 0 || ow.dead) return;
     const first = BigInt(batch.messages[0].offset);
     if (ow.expect !== undefined && first > ow.expect && !ow.seeked) {
       // The consumer starts elsewhere (no committed offset, or an older one): go back to the resume point.
@@ -1025,7 +1061,7 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
     // Group commit: one transaction at a time per partition, taking everything processed meanwhile,
     // so the transaction cost (5 round trips) bounds latency, not throughput.
     this.kick(ow);
-    if (ow.queue.length > 50_000) await ow.chain; // transactions fall behind: slow the fetching down
+    if (ow.queue.length > 50_000) await whileBeating(ow.chain, beat); // transactions fall behind: slow the fetching down
     await heartbeat();
   }
 
@@ -1108,6 +1144,8 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
         { partition: p, txid, resumeAt: resume(ow), ms: Date.now() - t0 },
         'arbiter group: raw partition taken over, state rebuilt from the committed output',
       );
+      // the group rebalanced meanwhile (whileBeating let the batch go) and p went elsewhere
+      if (!this.assigned.has(p)) this.disown(ow, 'revoked during the takeover');
       return ow;
     })().finally(() => this.owning.delete(p));
     this.owning.set(p, pending);
