@@ -423,11 +423,16 @@ class BookHandler implements ArbiterSink {
     if (asked === undefined || !this.core.heldByQueue(now) || !(this.queuedUntil > now + REROUTE_AFTER_MS)) return;
     if (!this.core.snapshotSources(now).some((c) => c !== asked && !this.svc.restBusy(c, now))) return;
     this.svc.counters.snapshotsMoved++;
+    this.cancelAt(asked);
+    this.core.retryNow(now);
+  }
+
+  /** Tell a collector to drop this book's request if it still waits there (SnapshotCancel). */
+  private cancelAt(collector: string): void {
     this.svc.pub!.send(
       this.ctlTopic,
-      encode({ v: 1, type: 'snapshot-cancel', venue: this.venue, symbol: this.symbol, collector: asked }),
+      encode({ v: 1, type: 'snapshot-cancel', venue: this.venue, symbol: this.symbol, collector }),
     );
-    this.core.retryNow(now);
   }
 
   reset(reason: 'initial' | 'resync', snap: BookSnapshot): void {
@@ -450,6 +455,13 @@ class BookHandler implements ArbiterSink {
       { symbol: this.symbol, seq: snap.seq, reason, from: snap.collector },
       'book (re)built from snapshot',
     );
+    // Built from another collector's snapshot than the one asked last (a retry went elsewhere while the
+    // first answer was on its way: over Kafka a second or more): the request still waiting there for weight
+    // or a socket is dropped before it spends the venue's weight on a book that is up (a 2,000-book Kafka
+    // cold start fetched such requests in the next window). One already sent runs its course.
+    const asked = this.askedCollector;
+    if (asked !== undefined && asked !== snap.collector && !this.restoring) this.cancelAt(asked);
+    this.askedCollector = undefined;
     this.send(encode(this.snapshotMessage('resync')));
   }
 
