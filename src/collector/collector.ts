@@ -103,6 +103,12 @@ interface SymbolState {
 
 const now = () => performance.now();
 
+/**
+ * A snapshot request marked `repeat` (the arbiter's fast retry, 250 ms after its first) is dropped when a
+ * request for the symbol arrived this recently: the first did arrive, and is in hand or answered already.
+ */
+const REPEAT_WINDOW_MS = 5000;
+
 /** Minimum time between two websocket resubscriptions of one symbol (see resubscribe). */
 const RESUBSCRIBE_MS = 2000;
 
@@ -199,6 +205,8 @@ export class Collector {
   private readonly waitingForBudget = new Map<string, BudgetWait>();
   /** Symbols whose snapshot request the venue refused as wrong (400/404): retrying cannot succeed. */
   private readonly restRefused = new Set<string>();
+  /** When a snapshot request for each symbol last arrived (performance.now ms): repeats within REPEAT_WINDOW_MS are dropped. */
+  private readonly askedAt = new Map<string, number>();
   /** When each symbol's last websocket resync was asked for (performance.now ms). */
   private readonly resyncAt = new Map<string, number>();
   /** Resubscriptions waiting for RESUBSCRIBE_MS to pass, by symbol (resubscribe). */
@@ -215,6 +223,8 @@ export class Collector {
     snapshotsPublished: 0,
     /** Snapshot requests an arbiter moved to another collector while they waited for weight here. */
     snapshotsCancelled: 0,
+    /** Fast retries (`repeat`) of a request that had arrived: dropped, not fetched twice. */
+    repeatsDropped: 0,
     /** REST answers 429 (over the venue's limit) and 418 (IP banned): each one is a bug to fix. */
     rateLimited: 0,
     banned: 0,
@@ -586,6 +596,14 @@ export class Collector {
           continue;
         }
         if (req.type !== 'snapshot-request') continue;
+        // the arbiter's fast retry of a request that did arrive (and may be answered already): not twice
+        const t = now();
+        const asked = this.askedAt.get(req.symbol);
+        this.askedAt.set(req.symbol, t);
+        if (req.repeat === true && asked !== undefined && t - asked < REPEAT_WINDOW_MS) {
+          this.counters.repeatsDropped++;
+          continue;
+        }
         if ((this.opts.snapshotSource ?? this.venue.snapshotSource) === 'websocket')
           this.resubscribe(req.symbol, req.reason);
         else void this.fetchSnapshot(req.symbol, req.reason);

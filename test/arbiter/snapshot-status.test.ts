@@ -38,6 +38,8 @@ test("'failed' from the collector asked brings the next request at once; a word 
   await sleep(300);
   assert.equal(requests.length, 2);
   assert.equal(requests[0].collector, requests[1].collector, 'the fast retry goes to the same collector');
+  assert.equal(requests[0].repeat, undefined);
+  assert.equal(requests[1].repeat, true, 'marked as a repeat: the collector drops it if the first arrived');
   const asked = requests[0].collector;
   const other = asked === 'a' ? 'b' : 'a';
   const word = (collector: string, state: string) =>
