@@ -132,6 +132,8 @@ export async function whileBeating<T>(work: Promise<T>, heartbeat: () => Promise
     await heartbeat();
   }
 }
+/** A raw partition's takeover fails when its reading of the snapshot or book topic makes no progress this long. */
+const TAKEOVER_STALL_MS = 20_000;
 const NO_PARTITIONS = new Map<number, string>();
 
 /** kafkajs log lines go to our logger, one level quieter (it logs every retry as an error). */
@@ -807,15 +809,29 @@ class SnapshotTable {
     return table;
   }
 
-  /** Resolves once everything in the topic at call time has been read (or rejects at the deadline). */
-  async caughtUp(deadline: number): Promise<void> {
+  /**
+   * Resolves once everything in the topic at call time has been read (or rejects at the deadline). With
+   * `stallMs`, the deadline moves on while reading progresses: it rejects only after stallMs without
+   * progress (or at `deadline` plus that, whichever is later).
+   */
+  async caughtUp(deadline: number, stallMs?: number): Promise<void> {
     const topic = this.t.topics.snapshotTopic;
     const high = await this.t.offsets(topic);
+    let read = -1n;
     for (;;) {
       const pos = this.pc.positions.get(topic);
       let behind = false;
-      for (const [p, o] of high) if (o.high > o.low && (pos?.get(p) ?? o.low) < o.high) behind = true;
+      let at = 0n;
+      for (const [p, o] of high) {
+        const x = pos?.get(p) ?? o.low;
+        at += x;
+        if (o.high > o.low && x < o.high) behind = true;
+      }
       if (!behind) return;
+      if (stallMs !== undefined && at > read) {
+        read = at;
+        deadline = Math.max(deadline, Date.now() + stallMs);
+      }
       if (Date.now() >= deadline)
         throw new SnapshotTimeoutError(`reading Kafka topic ${topic} did not catch up in time`);
       await sleep(10);
@@ -1156,7 +1172,10 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
   private async history(p: number): Promise<{ history: Map<string, Buffer[]>; resume?: bigint }> {
     const history = new Map<string, Buffer[]>();
     const table = await this.t.snapshotTable();
-    await table.caughtUp(Date.now() + 10_000);
+    // The batch handler heartbeats meanwhile (whileBeating): a takeover may take as long as reading takes,
+    // and fails only when reading stops. With fixed deadlines, a whole market's takeover on a busy host
+    // failed ("did not catch up in time", "did not finish in 20 s") and started its reading over.
+    await table.caughtUp(Date.now() + TAKEOVER_STALL_MS, TAKEOVER_STALL_MS);
     const bookTopic = this.t.topics.kafkaTopic('book');
     const keyStart = new Map<string, bigint>();
     const from = new Map<number, bigint>();
@@ -1189,11 +1208,18 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
           }
         }
       });
-      const deadline = Date.now() + 20_000;
+      let deadline = Date.now() + TAKEOVER_STALL_MS;
+      let read = -1n;
       for (;;) {
         const pos = pc.positions.get(bookTopic);
         if ([...from.keys()].every((bp) => (pos?.get(bp) ?? -1n) >= ends.get(bp)!.high)) break;
-        if (Date.now() > deadline) throw new Error(`reading ${bookTopic} to its end did not finish in 20 s`);
+        const at = [...from.keys()].reduce((a, bp) => a + (pos?.get(bp) ?? 0n), 0n);
+        if (at > read) {
+          read = at;
+          deadline = Date.now() + TAKEOVER_STALL_MS;
+        }
+        if (Date.now() > deadline)
+          throw new Error(`reading ${bookTopic} to its end stopped: no progress in ${TAKEOVER_STALL_MS / 1000} s`);
         await sleep(10);
       }
     } finally {
