@@ -423,6 +423,10 @@ class BookHandler implements ArbiterSink {
     this.svc.pub!.send(this.ctlTopic, encode(request));
   }
 
+  inputDelayMs(): number {
+    return this.svc.inputDelayMs;
+  }
+
   /**
    * A request queued at a collector with no weight left for a while moves to a collector in the pool that has
    * some: the first is told to drop it (SnapshotCancel), so the venue's weight is spent once per book.
@@ -645,6 +649,13 @@ export class ArbiterService {
   private loopDone?: Promise<void>;
   /** Arrival time (epoch µs) of the message being processed. */
   arrival = 0;
+  /**
+   * How far behind the collectors' receive times the input is read here (ms): the most over the last full
+   * second (inputDelayNow: the current second's). A snapshot asked for now comes no sooner (BookArbiter's retries).
+   */
+  inputDelayMs = 0;
+  private inputDelayNow = 0;
+  private inputDelayAt = 0;
   private readonly probe?: ArbiterProbe;
   readonly counters = {
     received: 0,
@@ -868,6 +879,10 @@ export class ArbiterService {
       const raw = collectorRawText(payload);
       if (raw !== undefined) ev.integrity = b.integrity.read(raw);
     }
+    // how far behind the collectors this input is read (their receive time, their clock: a time a minute
+    // off or more says nothing of the bus, and is not counted)
+    const delay = (this.arrival - ev.recvTime) / 1000;
+    if (ev.recvTime > 0 && delay > this.inputDelayNow && delay < 60_000) this.inputDelayNow = delay;
     if (ev.type === 'delta') {
       this.probe?.onDelta(ev.collector, ev.last, this.arrival, ev.exchTime, ev.recvTime);
       b.core.onDelta(ev, nowMs);
@@ -1039,6 +1054,11 @@ export class ArbiterService {
     let held = 0;
     const scanMoves = this.restBusyUntil.size > 0 && now - this.lastMoveScan >= 100;
     if (scanMoves) this.lastMoveScan = now;
+    if (now - this.inputDelayAt >= 1000) {
+      this.inputDelayMs = this.inputDelayNow;
+      this.inputDelayNow = 0;
+      this.inputDelayAt = now;
+    }
     for (const b of this.books.values()) {
       b.core.onTimer(now);
       if (scanMoves) b.moveQueuedRequest(now);
