@@ -132,6 +132,30 @@ export async function whileBeating<T>(work: Promise<T>, heartbeat: () => Promise
     await heartbeat();
   }
 }
+/**
+ * Wait until `behind()` says the reading is done (undefined; else how far it has read, a sum of offsets),
+ * checking every 10 ms. Fails with `error()` at `deadline`; with `stallMs`, the deadline moves on while the
+ * reading progresses, so it fails only after stallMs without progress (and not before `deadline`).
+ */
+export async function readTo(
+  behind: () => bigint | undefined,
+  deadline: number,
+  stallMs: number | undefined,
+  error: () => Error,
+): Promise<void> {
+  let read: bigint | undefined;
+  for (;;) {
+    const at = behind();
+    if (at === undefined) return;
+    if (stallMs !== undefined && (read === undefined || at > read)) {
+      read = at;
+      deadline = Math.max(deadline, Date.now() + stallMs);
+    }
+    if (Date.now() >= deadline) throw error();
+    await sleep(10);
+  }
+}
+
 /** A raw partition's takeover fails when its reading of the snapshot or book topic makes no progress this long. */
 const TAKEOVER_STALL_MS = 20_000;
 const NO_PARTITIONS = new Map<number, string>();
@@ -817,25 +841,22 @@ class SnapshotTable {
   async caughtUp(deadline: number, stallMs?: number): Promise<void> {
     const topic = this.t.topics.snapshotTopic;
     const high = await this.t.offsets(topic);
-    let read = -1n;
-    for (;;) {
-      const pos = this.pc.positions.get(topic);
-      let behind = false;
-      let at = 0n;
-      for (const [p, o] of high) {
-        const x = pos?.get(p) ?? o.low;
-        at += x;
-        if (o.high > o.low && x < o.high) behind = true;
-      }
-      if (!behind) return;
-      if (stallMs !== undefined && at > read) {
-        read = at;
-        deadline = Math.max(deadline, Date.now() + stallMs);
-      }
-      if (Date.now() >= deadline)
-        throw new SnapshotTimeoutError(`reading Kafka topic ${topic} did not catch up in time`);
-      await sleep(10);
-    }
+    await readTo(
+      () => {
+        const pos = this.pc.positions.get(topic);
+        let behind = false;
+        let at = 0n;
+        for (const [p, o] of high) {
+          const x = pos?.get(p) ?? o.low;
+          at += x;
+          if (o.high > o.low && x < o.high) behind = true;
+        }
+        return behind ? at : undefined;
+      },
+      deadline,
+      stallMs,
+      () => new SnapshotTimeoutError(`reading Kafka topic ${topic} did not catch up in time`),
+    );
   }
 
   async close(): Promise<void> {
@@ -1208,20 +1229,16 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
           }
         }
       });
-      let deadline = Date.now() + TAKEOVER_STALL_MS;
-      let read = -1n;
-      for (;;) {
-        const pos = pc.positions.get(bookTopic);
-        if ([...from.keys()].every((bp) => (pos?.get(bp) ?? -1n) >= ends.get(bp)!.high)) break;
-        const at = [...from.keys()].reduce((a, bp) => a + (pos?.get(bp) ?? 0n), 0n);
-        if (at > read) {
-          read = at;
-          deadline = Date.now() + TAKEOVER_STALL_MS;
-        }
-        if (Date.now() > deadline)
-          throw new Error(`reading ${bookTopic} to its end stopped: no progress in ${TAKEOVER_STALL_MS / 1000} s`);
-        await sleep(10);
-      }
+      await readTo(
+        () => {
+          const pos = pc.positions.get(bookTopic);
+          if ([...from.keys()].every((bp) => (pos?.get(bp) ?? -1n) >= ends.get(bp)!.high)) return undefined;
+          return [...from.keys()].reduce((a, bp) => a + (pos?.get(bp) ?? 0n), 0n);
+        },
+        Date.now() + TAKEOVER_STALL_MS,
+        TAKEOVER_STALL_MS,
+        () => new Error(`reading ${bookTopic} to its end stopped: no progress in ${TAKEOVER_STALL_MS / 1000} s`),
+      );
     } finally {
       await pc.stop();
     }
