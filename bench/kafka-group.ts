@@ -6,16 +6,20 @@
  *
  *   node dist/bench/kafka-group.js [rate events/s per symbol, default 5000] [seconds, default 10] [arbiters, default 1; 0 = one without --group]
  *   node dist/bench/kafka-group.js --ingest [rate records/s, default 10000] [seconds, default 5]
- *   node dist/bench/kafka-group.js --balance [arbiters, default 2] [books, default 2000] [events/s per book, default 1] [seconds, default 20] [sync wait s, default 180]
+ *   node dist/bench/kafka-group.js --balance [arbiters, default 2] [books, default 2000] [events/s per book, default 1] [seconds, default 20] [sync wait s, default 180] [snapshot limit, default 100]
  *     balance of an arbiter group over a whole market (issue 13): books and raw records per instance, from
- *     each instance's metrics (bookwire_arbiter_group_books, bookwire_arbiter_messages_received_total).
+ *     each instance's metrics (bookwire_arbiter_group_books, bookwire_arbiter_messages_received_total);
+ *     and its cold start: books synced over time, REST requests and snapshots served (the simulator's
+ *     counters), REST failures the collectors logged, raw partitions given up (rebalances). The snapshot
+ *     limit is the collectors' --snapshot-limit: 100 (weight 5, as bench/coldstart.ts and the ZeroMQ
+ *     demo figures); the collectors' default, 1000, weighs 50: 120 snapshots a minute per collector.
  *     the transport alone, in one process: records on 4 keys -> KafkaGroupIngest (one output record per
  *     input, transactions as the arbiter's) -> a read-committed subscriber; latency from send to receipt.
  * BOOKWIRE_KAFKA_LINGER_MS / BOOKWIRE_KAFKA_TXN_LINGER_MS set the producer and transaction lingers
  * (src/transport/kafka.ts) for every process. `npm run bench` prints both rows (bench/kafka.ts).
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { subscribe } from '../src/client/subscribe.js';
@@ -215,6 +219,18 @@ export interface GroupBalanceRow {
   rate: number;
   /** From start until every book was synced at some instance (NaN: not within the wait). */
   allSyncedS: number;
+  /** Books synced (summed over the instances) at each sample: [s since start, books]. */
+  syncedOverTime: [number, number][];
+  snapshotLimit: number;
+  /** The simulator's counters at the end of the sync wait: REST requests, snapshots served, 429s. */
+  restRequests: number;
+  snapshotsServed: number;
+  rest429: number;
+  /** 'REST request failed' lines in the collectors' logs (timeouts, cut answers) during the sync wait. */
+  restFailures: number;
+  /** 'raw partition given up' lines in the arbiters' logs (rebalances, failed transactions). */
+  partitionsGivenUp: number;
+  logDir: string;
   seconds: number;
   instances: {
     id: string;
@@ -251,6 +267,7 @@ export async function benchGroupBalance(
   rate: number,
   seconds: number,
   syncWaitS = 180,
+  snapshotLimit = 100,
 ): Promise<GroupBalanceRow> {
   const hooks: (() => Promise<void> | void)[] = [];
   const b = await startTestBroker({ after: (fn) => void hooks.push(fn) });
@@ -294,7 +311,14 @@ export async function benchGroupBalance(
     ]);
   }
   for (const [i, id] of ['a', 'b'].entries())
-    start(`collector-${id}`, [...collectArgs(id, symbols, simPort), '--local-address', `127.0.0.${i + 2}`, ...bus]);
+    start(`collector-${id}`, [
+      ...collectArgs(id, symbols, simPort),
+      '--local-address',
+      `127.0.0.${i + 2}`,
+      '--snapshot-limit',
+      String(snapshotLimit),
+      ...bus,
+    ]);
 
   const scrape = async () =>
     Promise.all(
@@ -310,14 +334,40 @@ export async function benchGroupBalance(
     metricSamples(text, 'bookwire_arbiter_books').find((x) => x.labels.includes('state="synced"'))?.value ?? 0;
   const t0 = Date.now();
   let allSyncedS = NaN;
+  const syncedOverTime: [number, number][] = [];
   while (Date.now() - t0 < syncWaitS * 1000) {
     const n = (await scrape()).reduce((a, t) => a + synced(t), 0);
+    syncedOverTime.push([(Date.now() - t0) / 1000, n]);
     if (n >= books) {
       allSyncedS = (Date.now() - t0) / 1000;
       break;
     }
     await new Promise((r) => setTimeout(r, 2000));
   }
+  const simGet = async (p: string): Promise<unknown> => {
+    try {
+      return await (await fetch(`http://127.0.0.1:${simPort}${p}`)).json();
+    } catch {
+      return undefined;
+    }
+  };
+  const simStats = ((await simGet('/sim/stats')) ?? {}) as { restRequests?: number; snapshotsServed?: number };
+  const ips = Object.values(
+    (((await simGet('/sim/limits')) ?? {}) as { binance?: Record<string, { status429: number }> }).binance ?? {},
+  );
+  const linesIn = (files: string[], text: string) =>
+    files.reduce((a, f) => {
+      try {
+        return a + readFileSync(path.join(logDir, f), 'utf8').split(text).length - 1;
+      } catch {
+        return a;
+      }
+    }, 0);
+  const restFailures = linesIn(['collector-a.log', 'collector-b.log'], 'REST request failed');
+  const partitionsGivenUp = linesIn(
+    Array.from({ length: arbiters }, (_, i) => `arbiter-${i}.log`),
+    'raw partition given up',
+  );
   const received = (text: string) => metricSamples(text, 'bookwire_arbiter_messages_received_total')[0]?.value ?? 0;
   const before = (await scrape()).map(received);
   const w0 = Date.now();
@@ -339,7 +389,23 @@ export async function benchGroupBalance(
   });
   killAll();
   for (const h of hooks.reverse()) await h();
-  return { books, arbiters, rawPartitions: TOPIC_LAYOUT.raw, rate, allSyncedS, seconds: elapsed, instances };
+  return {
+    books,
+    arbiters,
+    rawPartitions: TOPIC_LAYOUT.raw,
+    rate,
+    allSyncedS,
+    syncedOverTime,
+    snapshotLimit,
+    restRequests: simStats.restRequests ?? NaN,
+    snapshotsServed: simStats.snapshotsServed ?? NaN,
+    rest429: ips.reduce((a, u) => a + u.status429, 0),
+    restFailures,
+    partitionsGivenUp,
+    logDir,
+    seconds: elapsed,
+    instances,
+  };
 }
 
 export function formatGroupBalance(r: GroupBalanceRow): string {
@@ -357,7 +423,22 @@ export function formatGroupBalance(r: GroupBalanceRow): string {
           ' ',
         )}; ${Math.round(x.eventsPerSec)} ingest records/s received over ${r.seconds.toFixed(0)} s, ${Math.round(x.updatesPerSec)} consolidated updates/s`,
   );
-  return [head, ...rows].join('\n');
+  // books synced every 10 s of the wait (the last sample at or before each mark), then the last sample
+  const marks: string[] = [];
+  const samples = r.syncedOverTime;
+  for (let m = 10, i = -1; samples.length > 0 && m < samples[samples.length - 1][0]; m += 10) {
+    while (i + 1 < samples.length && samples[i + 1][0] <= m) i++;
+    marks.push(`${m} s ${i < 0 ? 0 : samples[i][1]}`);
+  }
+  if (samples.length > 0) {
+    const [t, n] = samples[samples.length - 1];
+    marks.push(`${t.toFixed(0)} s ${n}`);
+  }
+  const cold =
+    `  cold start (snapshot limit ${r.snapshotLimit}): books synced ${marks.join(', ')}; ` +
+    `REST requests ${r.restRequests}, snapshots served ${r.snapshotsServed} (${(r.snapshotsServed / r.books).toFixed(2)} per book), ` +
+    `429s ${r.rest429}, REST failures logged ${r.restFailures}, raw partitions given up ${r.partitionsGivenUp}; logs in ${r.logDir}`;
+  return [head, ...rows, cold].join('\n');
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -370,6 +451,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
           Number(process.argv[5] ?? 1),
           Number(process.argv[6] ?? 20),
           Number(process.argv[7] ?? 180),
+          Number(process.argv[8] ?? 100),
         ),
       ),
     );

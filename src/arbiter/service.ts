@@ -46,6 +46,7 @@ import {
   type ArbiterFeedStats,
   type ArbiterStats,
   type CollectorStatus,
+  type SnapshotRequest,
   type SnapshotStatus,
   type ConsolidatedSnapshot,
 } from '../wire/messages.js';
@@ -409,10 +410,22 @@ class BookHandler implements ArbiterSink {
         "the book failed the venue's checksum: resyncing",
       );
     this.svc.log.info({ symbol: this.symbol, reason, attempt, collector }, 'requesting snapshot');
-    this.svc.pub!.send(
-      this.ctlTopic,
-      encode({ v: 1, type: 'snapshot-request', venue: this.venue, symbol: this.symbol, collector, reason }),
-    );
+    const request: SnapshotRequest = {
+      v: 1,
+      type: 'snapshot-request',
+      venue: this.venue,
+      symbol: this.symbol,
+      collector,
+      reason,
+    };
+    // the collector drops the fast retry if the first did arrive: over Kafka the first is often answered
+    // before the retry gets there, and a second fetch spent the weight twice (190 of 2,000 books)
+    if (repeat) request.repeat = true;
+    this.svc.pub!.send(this.ctlTopic, encode(request));
+  }
+
+  inputDelayMs(): number {
+    return this.svc.inputDelayMs;
   }
 
   /**
@@ -424,11 +437,16 @@ class BookHandler implements ArbiterSink {
     if (asked === undefined || !this.core.heldByQueue(now) || !(this.queuedUntil > now + REROUTE_AFTER_MS)) return;
     if (!this.core.snapshotSources(now).some((c) => c !== asked && !this.svc.restBusy(c, now))) return;
     this.svc.counters.snapshotsMoved++;
+    this.cancelAt(asked);
+    this.core.retryNow(now);
+  }
+
+  /** Tell a collector to drop this book's request if it still waits there (SnapshotCancel). */
+  private cancelAt(collector: string): void {
     this.svc.pub!.send(
       this.ctlTopic,
-      encode({ v: 1, type: 'snapshot-cancel', venue: this.venue, symbol: this.symbol, collector: asked }),
+      encode({ v: 1, type: 'snapshot-cancel', venue: this.venue, symbol: this.symbol, collector }),
     );
-    this.core.retryNow(now);
   }
 
   reset(reason: 'initial' | 'resync', snap: BookSnapshot): void {
@@ -451,6 +469,13 @@ class BookHandler implements ArbiterSink {
       { symbol: this.symbol, seq: snap.seq, reason, from: snap.collector },
       'book (re)built from snapshot',
     );
+    // Built from another collector's snapshot than the one asked last (a retry went elsewhere while the
+    // first answer was on its way: over Kafka a second or more): the request still waiting there for weight
+    // or a socket is dropped before it spends the venue's weight on a book that is up (a 2,000-book Kafka
+    // cold start fetched such requests in the next window). One already sent runs its course.
+    const asked = this.askedCollector;
+    if (asked !== undefined && asked !== snap.collector && !this.restoring) this.cancelAt(asked);
+    this.askedCollector = undefined;
     this.send(encode(this.snapshotMessage('resync')));
   }
 
@@ -625,6 +650,13 @@ export class ArbiterService {
   private loopDone?: Promise<void>;
   /** Arrival time (epoch µs) of the message being processed. */
   arrival = 0;
+  /**
+   * How far behind the collectors' receive times the input is read here (ms): the most over the last full
+   * second (inputDelayNow: the current second's). A snapshot asked for now comes no sooner (BookArbiter's retries).
+   */
+  inputDelayMs = 0;
+  private inputDelayNow = 0;
+  private inputDelayAt = 0;
   private readonly probe?: ArbiterProbe;
   readonly counters = {
     received: 0,
@@ -848,6 +880,10 @@ export class ArbiterService {
       const raw = collectorRawText(payload);
       if (raw !== undefined) ev.integrity = b.integrity.read(raw);
     }
+    // how far behind the collectors this input is read (their receive time, their clock: a time a minute
+    // off or more says nothing of the bus, and is not counted)
+    const delay = (this.arrival - ev.recvTime) / 1000;
+    if (ev.recvTime > 0 && delay > this.inputDelayNow && delay < 60_000) this.inputDelayNow = delay;
     if (ev.type === 'delta') {
       this.probe?.onDelta(ev.collector, ev.last, this.arrival, ev.exchTime, ev.recvTime);
       b.core.onDelta(ev, nowMs);
@@ -1019,6 +1055,11 @@ export class ArbiterService {
     let held = 0;
     const scanMoves = this.restBusyUntil.size > 0 && now - this.lastMoveScan >= 100;
     if (scanMoves) this.lastMoveScan = now;
+    if (now - this.inputDelayAt >= 1000) {
+      this.inputDelayMs = this.inputDelayNow;
+      this.inputDelayNow = 0;
+      this.inputDelayAt = now;
+    }
     for (const b of this.books.values()) {
       b.core.onTimer(now);
       if (scanMoves) b.moveQueuedRequest(now);

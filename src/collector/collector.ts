@@ -27,7 +27,7 @@ import {
 } from '../wire/messages.js';
 import { DEFAULT_VENUE, venue as venueAdapter, type VenueAdapter } from '../venues/index.js';
 import { VenueConnection, paddedWindowMs } from './connection.js';
-import { RestClient, type HttpAnswer } from './http.js';
+import { REST_SOCKETS, RestClient, type HttpAnswer } from './http.js';
 import { OpenGate, WeightLimiter, stableFraction } from './rateLimiter.js';
 
 export interface CollectorOptions {
@@ -103,6 +103,12 @@ interface SymbolState {
 
 const now = () => performance.now();
 
+/**
+ * A snapshot request marked `repeat` (the arbiter's fast retry, 250 ms after its first) is dropped when a
+ * request for the symbol arrived this recently: the first did arrive, and is in hand or answered already.
+ */
+const REPEAT_WINDOW_MS = 5000;
+
 /** Minimum time between two websocket resubscriptions of one symbol (see resubscribe). */
 const RESUBSCRIBE_MS = 2000;
 
@@ -134,10 +140,12 @@ export class Collector {
   private readonly line: { weight: number; go: (done: ((doneMs: number) => void) | undefined) => void }[] = [];
   private lineTimer: NodeJS.Timeout | undefined;
   private weightInLine = 0;
+  /** REST requests sent and not answered yet: at most REST_SOCKETS (the rest wait in the line). */
+  private restInFlight = 0;
   private readonly pumpLine = (): void => {
     clearTimeout(this.lineTimer);
     this.lineTimer = undefined;
-    while (this.line.length > 0) {
+    while (this.line.length > 0 && this.restInFlight < REST_SOCKETS) {
       const head = this.line[0];
       const wait = this.limiter.delayFor(head.weight, Date.now());
       if (wait > 0) {
@@ -146,14 +154,32 @@ export class Collector {
       }
       this.line.shift();
       this.weightInLine -= head.weight;
-      head.go(this.limiter.take(head.weight, Date.now())); // taken here, so the next head sees it spent
+      head.go(this.sending(head.weight)); // taken here, so the next head sees it spent
     }
   };
 
-  /** Wait for this request's turn in the REST line; the weight is taken when it comes. undefined: cancelled or stopping. */
+  /** Take the weight of a request sent now; the result ends it (its answer came, or it failed or was dropped). */
+  private sending(weight: number): (doneMs: number) => void {
+    const done = this.limiter.take(weight, Date.now());
+    this.restInFlight++;
+    let ended = false;
+    return (doneMs) => {
+      done(doneMs);
+      if (ended) return;
+      ended = true;
+      this.restInFlight--;
+      // a socket is free: the head of the line may go (unless it waits for weight: its timer is set)
+      if (this.line.length > 0 && this.lineTimer === undefined) this.pumpLine();
+    };
+  }
+
+  /**
+   * Wait for this request's turn in the REST line: weight for it, and one of the REST_SOCKETS free, so its
+   * deadline runs from when it is sent. The weight is taken when the turn comes. undefined: cancelled or stopping.
+   */
   private turn(weight: number, signal?: AbortSignal): Promise<((doneMs: number) => void) | undefined> {
-    if (this.line.length === 0 && this.limiter.delayFor(weight, Date.now()) === 0)
-      return Promise.resolve(this.limiter.take(weight, Date.now()));
+    if (this.line.length === 0 && this.restInFlight < REST_SOCKETS && this.limiter.delayFor(weight, Date.now()) === 0)
+      return Promise.resolve(this.sending(weight));
     return new Promise((resolve) => {
       const entry = { weight, go: resolve };
       this.line.push(entry);
@@ -179,6 +205,8 @@ export class Collector {
   private readonly waitingForBudget = new Map<string, BudgetWait>();
   /** Symbols whose snapshot request the venue refused as wrong (400/404): retrying cannot succeed. */
   private readonly restRefused = new Set<string>();
+  /** When a snapshot request for each symbol last arrived (performance.now ms): repeats within REPEAT_WINDOW_MS are dropped. */
+  private readonly askedAt = new Map<string, number>();
   /** When each symbol's last websocket resync was asked for (performance.now ms). */
   private readonly resyncAt = new Map<string, number>();
   /** Resubscriptions waiting for RESUBSCRIBE_MS to pass, by symbol (resubscribe). */
@@ -195,6 +223,8 @@ export class Collector {
     snapshotsPublished: 0,
     /** Snapshot requests an arbiter moved to another collector while they waited for weight here. */
     snapshotsCancelled: 0,
+    /** Fast retries (`repeat`) of a request that had arrived: dropped, not fetched twice. */
+    repeatsDropped: 0,
     /** REST answers 429 (over the venue's limit) and 418 (IP banned): each one is a bug to fix. */
     rateLimited: 0,
     banned: 0,
@@ -566,6 +596,14 @@ export class Collector {
           continue;
         }
         if (req.type !== 'snapshot-request') continue;
+        // the arbiter's fast retry of a request that did arrive (and may be answered already): not twice
+        const t = now();
+        const asked = this.askedAt.get(req.symbol);
+        this.askedAt.set(req.symbol, t);
+        if (req.repeat === true && asked !== undefined && t - asked < REPEAT_WINDOW_MS) {
+          this.counters.repeatsDropped++;
+          continue;
+        }
         if ((this.opts.snapshotSource ?? this.venue.snapshotSource) === 'websocket')
           this.resubscribe(req.symbol, req.reason);
         else void this.fetchSnapshot(req.symbol, req.reason);

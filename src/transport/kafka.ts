@@ -109,6 +109,55 @@ interface Closable {
 
 let defaultLogger: Logger | undefined;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Wait for `work` while keeping a consumer group's membership: kafkajs heartbeats only between batches or
+ * when the batch handler calls heartbeat(), so a batch handler that waits longer than the session timeout
+ * (6 s for arbiter groups) is taken for dead, its partitions move and the group rebalances. A heartbeat
+ * goes every `everyMs` while `work` is pending; one that fails (the group is rebalancing: the batch is
+ * over, as kafkajs expects) ends the wait with its error, and `work` runs on (its own failure is then
+ * left to whoever else awaits it).
+ */
+export async function whileBeating<T>(work: Promise<T>, heartbeat: () => Promise<void>, everyMs = 1000): Promise<T> {
+  let settled = false;
+  const done = work.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, everyMs)))]);
+    clearTimeout(timer);
+    if (settled) return work;
+    await heartbeat();
+  }
+}
+/**
+ * Wait until `behind()` says the reading is done (undefined; else how far it has read, a sum of offsets),
+ * checking every 10 ms. Fails with `error()` at `deadline`; with `stallMs`, the deadline moves on while the
+ * reading progresses, so it fails only after stallMs without progress (and not before `deadline`).
+ */
+export async function readTo(
+  behind: () => bigint | undefined,
+  deadline: number,
+  stallMs: number | undefined,
+  error: () => Error,
+): Promise<void> {
+  let read: bigint | undefined;
+  for (;;) {
+    const at = behind();
+    if (at === undefined) return;
+    if (stallMs !== undefined && (read === undefined || at > read)) {
+      read = at;
+      deadline = Math.max(deadline, Date.now() + stallMs);
+    }
+    if (Date.now() >= deadline) throw error();
+    await sleep(10);
+  }
+}
+
+/** A raw partition's takeover fails when its reading of the snapshot or book topic makes no progress this long. */
+const TAKEOVER_STALL_MS = 20_000;
 const NO_PARTITIONS = new Map<number, string>();
 
 /** kafkajs log lines go to our logger, one level quieter (it logs every retry as an error). */
@@ -784,19 +833,30 @@ class SnapshotTable {
     return table;
   }
 
-  /** Resolves once everything in the topic at call time has been read (or rejects at the deadline). */
-  async caughtUp(deadline: number): Promise<void> {
+  /**
+   * Resolves once everything in the topic at call time has been read (or rejects at the deadline). With
+   * `stallMs`, the deadline moves on while reading progresses: it rejects only after stallMs without
+   * progress (or at `deadline` plus that, whichever is later).
+   */
+  async caughtUp(deadline: number, stallMs?: number): Promise<void> {
     const topic = this.t.topics.snapshotTopic;
     const high = await this.t.offsets(topic);
-    for (;;) {
-      const pos = this.pc.positions.get(topic);
-      let behind = false;
-      for (const [p, o] of high) if (o.high > o.low && (pos?.get(p) ?? o.low) < o.high) behind = true;
-      if (!behind) return;
-      if (Date.now() >= deadline)
-        throw new SnapshotTimeoutError(`reading Kafka topic ${topic} did not catch up in time`);
-      await sleep(10);
-    }
+    await readTo(
+      () => {
+        const pos = this.pc.positions.get(topic);
+        let behind = false;
+        let at = 0n;
+        for (const [p, o] of high) {
+          const x = pos?.get(p) ?? o.low;
+          at += x;
+          if (o.high > o.low && x < o.high) behind = true;
+        }
+        return behind ? at : undefined;
+      },
+      deadline,
+      stallMs,
+      () => new SnapshotTimeoutError(`reading Kafka topic ${topic} did not catch up in time`),
+    );
   }
 
   async close(): Promise<void> {
@@ -885,6 +945,8 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
   readonly counters = { transactions: 0, failed: 0, notOwned: 0, rebuilt: 0 };
   private readonly owners = new Map<number, Owner>();
   private readonly owning = new Map<number, Promise<Owner>>();
+  /** Raw partitions of the last assignment: a takeover that ends after its partition moved on gives it up. */
+  private assigned = new Set<number>();
   private readonly partitions = new Map<string, PartitionMetadata[]>();
   private readonly rawTopic: string;
   private consumer?: Consumer;
@@ -943,6 +1005,7 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
     }));
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const mine = new Set(e.payload.memberAssignment[this.rawTopic] ?? []);
+      this.assigned = mine;
       this.log.info({ group: this.o.group, partitions: [...mine] }, 'arbiter group: partitions assigned');
       for (const [p, ow] of this.owners) {
         if (!mine.has(p)) this.disown(ow, 'revoked');
@@ -989,15 +1052,25 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
     if (this.closing || !isRunning() || isStale()) return;
     const p = batch.partition;
     let ow: Owner;
+    let beatFailed = false;
+    const beat = () =>
+      heartbeat().catch((e: unknown) => {
+        beatFailed = true;
+        throw e;
+      });
     try {
-      ow = await this.own(p);
+      // A takeover catches up on the snapshot topic and reads the book topic: at a whole market, longer
+      // than the session timeout, and without heartbeats the group took this member for dead, moved its
+      // partitions and the next owner started over (a cold start of 2,000 books never finished).
+      ow = await whileBeating(this.own(p), beat);
     } catch (e) {
+      if (beatFailed) throw e; // the group is rebalancing: the batch is over; own() finishes on its own
       this.log.warn({ partition: p, err: errorMessageOf(e) }, 'taking over a raw partition failed; retrying');
       await sleep(500);
       this.consumer?.seek({ topic: batch.topic, partition: p, offset: batch.firstOffset() ?? batch.lastOffset() });
       return;
     }
-    if (batch.messages.length === 0) return;
+    if (batch.messages.length === 0 || ow.dead) return;
     const first = BigInt(batch.messages[0].offset);
     if (ow.expect !== undefined && first > ow.expect && !ow.seeked) {
       // The consumer starts elsewhere (no committed offset, or an older one): go back to the resume point.
@@ -1025,7 +1098,7 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
     // Group commit: one transaction at a time per partition, taking everything processed meanwhile,
     // so the transaction cost (5 round trips) bounds latency, not throughput.
     this.kick(ow);
-    if (ow.queue.length > 50_000) await ow.chain; // transactions fall behind: slow the fetching down
+    if (ow.queue.length > 50_000) await whileBeating(ow.chain, beat); // transactions fall behind: slow the fetching down
     await heartbeat();
   }
 
@@ -1108,6 +1181,8 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
         { partition: p, txid, resumeAt: resume(ow), ms: Date.now() - t0 },
         'arbiter group: raw partition taken over, state rebuilt from the committed output',
       );
+      // the group rebalanced meanwhile (whileBeating let the batch go) and p went elsewhere
+      if (!this.assigned.has(p)) this.disown(ow, 'revoked during the takeover');
       return ow;
     })().finally(() => this.owning.delete(p));
     this.owning.set(p, pending);
@@ -1118,7 +1193,10 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
   private async history(p: number): Promise<{ history: Map<string, Buffer[]>; resume?: bigint }> {
     const history = new Map<string, Buffer[]>();
     const table = await this.t.snapshotTable();
-    await table.caughtUp(Date.now() + 10_000);
+    // The batch handler heartbeats meanwhile (whileBeating): a takeover may take as long as reading takes,
+    // and fails only when reading stops. With fixed deadlines, a whole market's takeover on a busy host
+    // failed ("did not catch up in time", "did not finish in 20 s") and started its reading over.
+    await table.caughtUp(Date.now() + TAKEOVER_STALL_MS, TAKEOVER_STALL_MS);
     const bookTopic = this.t.topics.kafkaTopic('book');
     const keyStart = new Map<string, bigint>();
     const from = new Map<number, bigint>();
@@ -1151,13 +1229,16 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
           }
         }
       });
-      const deadline = Date.now() + 20_000;
-      for (;;) {
-        const pos = pc.positions.get(bookTopic);
-        if ([...from.keys()].every((bp) => (pos?.get(bp) ?? -1n) >= ends.get(bp)!.high)) break;
-        if (Date.now() > deadline) throw new Error(`reading ${bookTopic} to its end did not finish in 20 s`);
-        await sleep(10);
-      }
+      await readTo(
+        () => {
+          const pos = pc.positions.get(bookTopic);
+          if ([...from.keys()].every((bp) => (pos?.get(bp) ?? -1n) >= ends.get(bp)!.high)) return undefined;
+          return [...from.keys()].reduce((a, bp) => a + (pos?.get(bp) ?? 0n), 0n);
+        },
+        Date.now() + TAKEOVER_STALL_MS,
+        TAKEOVER_STALL_MS,
+        () => new Error(`reading ${bookTopic} to its end stopped: no progress in ${TAKEOVER_STALL_MS / 1000} s`),
+      );
     } finally {
       await pc.stop();
     }

@@ -47,6 +47,11 @@ export interface SnapshotRequest {
   /** Collector asked to fetch a REST snapshot (others ignore the request). */
   collector: string;
   reason: string;
+  /**
+   * The arbiter's fast retry of the request it sent this collector just before (lost if the collector's
+   * subscription was not up yet): the collector drops it if that request did arrive (REPEAT_WINDOW_MS).
+   */
+  repeat?: true;
 }
 
 /**

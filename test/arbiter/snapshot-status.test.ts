@@ -3,7 +3,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { ArbiterService } from '../../src/arbiter/service.js';
 import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
-import { decodeAny, encode, topics, type SnapshotRequest } from '../../src/wire/messages.js';
+import { decodeAny, encode, encodeCollectorEvent, topics, type SnapshotRequest } from '../../src/wire/messages.js';
 import { rawDelta } from './raw.js';
 import { sleep, waitFor } from '../helpers.js';
 
@@ -38,6 +38,8 @@ test("'failed' from the collector asked brings the next request at once; a word 
   await sleep(300);
   assert.equal(requests.length, 2);
   assert.equal(requests[0].collector, requests[1].collector, 'the fast retry goes to the same collector');
+  assert.equal(requests[0].repeat, undefined);
+  assert.equal(requests[1].repeat, true, 'marked as a repeat: the collector drops it if the first arrived');
   const asked = requests[0].collector;
   const other = asked === 'a' ? 'b' : 'a';
   const word = (collector: string, state: string) =>
@@ -81,4 +83,36 @@ test("a repeat's 'queued' (no eta, no due time) keeps the hold the first word se
   const n = requests.length;
   await sleep(3000); // three snapshot timeouts: without the hold, retries would go out
   assert.equal(requests.length, n, `held for the eta: ${requests.slice(n).map((r) => r.collector)}`);
+});
+
+test('a book built from another collector than the one asked drops the request still waiting there', async (t) => {
+  // a long timeout: no retry of ours; the other collector's snapshot arrives (a retry elsewhere, answered
+  // first, as over Kafka when the first collector's answer is still on its way)
+  const { requests, pub } = await asking(t, 60_000);
+  const asked = requests[0].collector;
+  const other = asked === 'a' ? 'b' : 'a';
+  pub.send(
+    topics.raw('binance', 'BUSDT'),
+    encodeCollectorEvent({
+      type: 'snapshot',
+      venue: 'binance',
+      symbol: 'BUSDT',
+      seq: 11,
+      recvTime: 0,
+      collector: other,
+      bids: [[1, 1]],
+      asks: [[2, 1]],
+    }),
+  );
+  await waitFor(
+    () => requests.some((r) => (r.type as string) === 'snapshot-cancel'),
+    3000,
+    'a snapshot-cancel once the book is up',
+  );
+  const cancels = requests.filter((r) => (r.type as string) === 'snapshot-cancel');
+  assert.deepEqual(
+    cancels.map((r) => r.collector),
+    [asked],
+    'to the collector asked, once',
+  );
 });

@@ -16,6 +16,7 @@ type Logged =
 
 class RecordingSink implements ArbiterSink {
   log: Logged[] = [];
+  inputDelayMs?: () => number;
   core!: BookArbiter;
   publish(ev: BookDelta, prev: number): void {
     this.log.push({ kind: 'publish', first: ev.first, last: ev.last, prev, collector: ev.collector });
@@ -513,6 +514,36 @@ test("a collector's word on a request: 'queued' holds retries off (bounded), 'fa
   sink.take();
   core.onSnapshotStatus('failed', 0, 95_000);
   assert.deepEqual(sink.take(), []);
+});
+
+test("a retry at another collector waits at least twice the input's delay (a snapshot cannot come sooner)", () => {
+  // the shell reads its input 5 s behind the collectors (a Kafka cold start of 2,000 books: 5-8 s)
+  const { sink, core } = setup({ snapshotTimeoutMs: 3000 });
+  let delay = 5000;
+  sink.inputDelayMs = () => delay;
+  core.start(0);
+  core.onTimer(250); // the fast retry, to the same collector, is not held
+  assert.deepEqual(
+    sink.take().map((l) => (l.kind === 'request' ? l.attempt : l.kind)),
+    [1, 2],
+  );
+  core.onTimer(3_250); // where another collector was asked before
+  core.onTimer(10_249);
+  assert.deepEqual(sink.take(), [], 'no retry elsewhere before 2 x 5 s');
+  core.onTimer(10_250);
+  assert.deepEqual(sink.take(), [{ kind: 'request', reason: 'retry', attempt: 3 }]);
+  // the input caught up: the usual timing (3 s)
+  delay = 20;
+  core.onTimer(13_249);
+  assert.deepEqual(sink.take(), []);
+  core.onTimer(13_250);
+  assert.deepEqual(sink.take(), [{ kind: 'request', reason: 'retry', attempt: 4 }]);
+  // a clock far off is bounded: 30 s at most
+  delay = 1e9;
+  core.onTimer(43_249);
+  assert.deepEqual(sink.take(), []);
+  core.onTimer(43_250);
+  assert.deepEqual(sink.take(), [{ kind: 'request', reason: 'retry', attempt: 5 }]);
 });
 
 test('copies are evidence: a later copy of the same ids whose levels print otherwise resyncs the book and charges both feeds', () => {
