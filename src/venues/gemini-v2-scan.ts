@@ -8,11 +8,16 @@
  * never depend on which path ran, only the speed does.
  */
 import type { Level } from '../core/types.js';
-import { asciiBytes, bytesDecimalAt, bytesDecimalEnd, literalAt } from '../wire/textscan.js';
+import { asciiBytes, bytesDecimalAt, bytesDecimalEnd, bytesAt, literal } from '../wire/textscan.js';
 import type { GeminiL2Message } from './gemini-v2.js';
 
 const HEAD = '{"type":"l2_updates","symbol":"';
 const CHANGES = ',"changes":[';
+
+// The literals the scan compares, as bytes (bytesAt: faster than comparing a string's characters).
+const LITERAL_1 = literal('"sell",');
+const HEAD_BYTES = literal(HEAD);
+const CHANGES_BYTES = literal(CHANGES);
 /**
  * Most changes one l2_updates may carry. A full book is every level of both sides (the recording's largest,
  * GRTUSD, has 679); Gemini's deepest books are a few thousand levels. More is malformed or hostile.
@@ -39,7 +44,7 @@ function changeAt(b: Uint8Array, i: number, bids: Level[], asks: Level[]): numbe
     side = bids;
     i += 6;
   } else {
-    if (literalAt(b, i, '"sell",') < 0) return -1;
+    if (bytesAt(b, i, LITERAL_1) < 0) return -1;
     side = asks;
     i += 7;
   }
@@ -55,7 +60,7 @@ function changeAt(b: Uint8Array, i: number, bids: Level[], asks: Level[]): numbe
 export function scanGeminiV2Update(text: string): GeminiL2Message | undefined {
   const b = asciiBytes(text);
   if (b === undefined) return undefined;
-  let i = literalAt(b, 0, HEAD);
+  let i = bytesAt(b, 0, HEAD_BYTES);
   if (i < 0) return undefined;
   let symbol: string;
   const sn = lastSymbol.length;
@@ -70,7 +75,7 @@ export function scanGeminiV2Update(text: string): GeminiL2Message | undefined {
     symbol = lastSymbol = text.slice(i, j);
     i = j + 1;
   }
-  i = literalAt(b, i, CHANGES);
+  i = bytesAt(b, i, CHANGES_BYTES);
   if (i < 0) return undefined;
   const bids: Level[] = [];
   const asks: Level[] = [];
