@@ -1007,8 +1007,15 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
       const mine = new Set(e.payload.memberAssignment[this.rawTopic] ?? []);
       this.assigned = mine;
       this.log.info({ group: this.o.group, partitions: [...mine] }, 'arbiter group: partitions assigned');
+      // Back under a new member id: the group dropped this member (a process frozen past the session
+      // timeout, a zombie) and another owned its partitions meanwhile, so nothing it holds is current, even
+      // for a partition assigned to it again: rebuild from the committed output (seen in CI: a woken zombie
+      // kept its old state of a partition it got back and its output stalled).
+      const rejoined = this.memberId !== undefined && e.payload.memberId !== this.memberId;
+      this.memberId = e.payload.memberId;
       for (const [p, ow] of this.owners) {
         if (!mine.has(p)) this.disown(ow, 'revoked');
+        else if (rejoined) this.disown(ow, 'rejoined the group as a new member');
         else ow.seeked = false; // the consumer may restart p elsewhere: check its first batch again
       }
     });
@@ -1038,6 +1045,9 @@ export class KafkaGroupIngest implements GroupIngest, BusPublisher {
       eachBatch: (payload) => this.onBatch(payload),
     });
   }
+
+  /** This consumer's member id in the group, from its last join. */
+  private memberId: string | undefined;
 
   private readonly partitionCache = new PartitionCache<string>();
   /** -1 while the topic's partitions are not known yet. */
