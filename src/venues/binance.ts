@@ -8,23 +8,22 @@
  */
 import { intervalRule } from '../core/sequence.js';
 import type { BookDelta, Level } from '../core/types.js';
-import { asciiBytes, intAt, intEnd, isPlainBody, bytesAt, literal, stringLevelsAt } from '../wire/textscan.js';
+import { asciiBytes, intAt, intEnd, isPlainBody, literalAt, literal, stringLevelsAt } from '../wire/textscan.js';
 import { decimal, type JsonObject, MAX_LEVELS_PER_SIDE, parseJsonObject, trimSlash } from './decimal.js';
 import { concatenatedSymbols } from './symbols.js';
 import type { ParsedSnapshot, VenueAdapter } from './types.js';
 
-// The literals the scan compares, as bytes (bytesAt: faster than comparing a string's characters).
-const LITERAL_1 = literal('{"stream":"');
-const LITERAL_2 = literal(',"data":');
-const LITERAL_3 = literal(',"T":');
-const LITERAL_4 = literal(',"s":"');
-const LITERAL_5 = literal('","ps":"');
-const LITERAL_6 = literal('","U":');
-const LITERAL_7 = literal(',"u":');
-const LITERAL_8 = literal(',"pu":');
-const LITERAL_9 = literal(',"b":');
-const LITERAL_10 = literal(',"a":');
-const LITERAL_11 = literal(',"st":');
+const STREAM_HEAD = literal('{"stream":"');
+const DATA_KEY = literal(',"data":');
+const T_KEY = literal(',"T":');
+const SYMBOL_KEY = literal(',"s":"');
+const PAIR_KEY = literal('","ps":"');
+const FIRST_ID_KEY = literal('","U":');
+const LAST_ID_KEY = literal(',"u":');
+const PREV_ID_KEY = literal(',"pu":');
+const BIDS_KEY = literal(',"b":');
+const ASKS_KEY = literal(',"a":');
+const ST_KEY = literal(',"st":');
 
 /** Binance spot's U/u rule: interval cover with lo = U-1 (core/sequence.ts). */
 export { intervalRule as sequenceRule } from '../core/sequence.js';
@@ -147,11 +146,11 @@ export function scanDepthUpdate(
   let envelope = false;
   if (b[2] === 115) {
     // {"stream":"<name>","data":{...}}
-    i = bytesAt(b, 0, LITERAL_1);
+    i = literalAt(b, 0, STREAM_HEAD);
     if (i < 0) return undefined;
     const end = text.indexOf('"', i);
     if (end < 0 || !isPlainBody(text, i, end)) return undefined;
-    i = bytesAt(b, end + 1, LITERAL_2);
+    i = literalAt(b, end + 1, DATA_KEY);
     if (i < 0) return undefined;
     envelope = true;
   }
@@ -164,11 +163,11 @@ export function scanDepthUpdate(
   // USD-M futures add the transaction time T after E (and pu after u, below)
   // (the optional fields are looked for only when their first letter is there: spot frames have none)
   if (b[i + 2] === 84) {
-    const j = bytesAt(b, i, LITERAL_3);
+    const j = literalAt(b, i, T_KEY);
     if (j < 0 || intAt(b, j) < 0) return undefined;
     i = intEnd;
   }
-  i = bytesAt(b, i, LITERAL_4);
+  i = literalAt(b, i, SYMBOL_KEY);
   if (i < 0) return undefined;
   const symStart = i;
   const symEnd = text.indexOf('"', symStart);
@@ -179,42 +178,42 @@ export function scanDepthUpdate(
   i = symEnd;
   if (b[i + 3] === 112) {
     // USD-M: the pair ("ps") after the symbol
-    const j = bytesAt(b, i, LITERAL_5);
+    const j = literalAt(b, i, PAIR_KEY);
     if (j < 0) return undefined;
     const psEnd = text.indexOf('"', j);
     if (psEnd < 0 || !isPlainBody(text, j, psEnd)) return undefined;
     i = psEnd;
   }
-  i = bytesAt(b, i, LITERAL_6);
+  i = literalAt(b, i, FIRST_ID_KEY);
   if (i < 0) return undefined;
   const first = intAt(b, i);
   if (first < 0) return undefined;
-  i = bytesAt(b, intEnd, LITERAL_7);
+  i = literalAt(b, intEnd, LAST_ID_KEY);
   if (i < 0) return undefined;
   const last = intAt(b, i);
   if (last < first) return undefined;
   i = intEnd;
   let prev = -1;
   if (b[i + 2] === 112) {
-    const j = bytesAt(b, i, LITERAL_8);
+    const j = literalAt(b, i, PREV_ID_KEY);
     if (j < 0) return undefined;
     prev = intAt(b, j);
     if (prev < 0 || prev >= first) return undefined;
     i = intEnd;
   }
-  i = bytesAt(b, i, LITERAL_9);
+  i = literalAt(b, i, BIDS_KEY);
   if (i < 0) return undefined;
   const bids: Level[] = [];
   i = stringLevelsAt(b, i, bids, 0, MAX_LEVELS_PER_SIDE);
   if (i < 0) return undefined;
-  i = bytesAt(b, i, LITERAL_10);
+  i = literalAt(b, i, ASKS_KEY);
   if (i < 0) return undefined;
   const asks: Level[] = [];
   i = stringLevelsAt(b, i, asks, 0, MAX_LEVELS_PER_SIDE);
   if (i < 0) return undefined;
   // USD-M frames end with "st" (2026: "st":1), which the JSON path ignores as well
   if (b[i + 2] === 115) {
-    const j = bytesAt(b, i, LITERAL_11);
+    const j = literalAt(b, i, ST_KEY);
     if (j < 0 || intAt(b, j) < 0) return undefined;
     i = intEnd;
   }

@@ -19,7 +19,7 @@
  */
 import { intervalRule } from '../core/sequence.js';
 import type { BookDelta, BookSnapshot, Level } from '../core/types.js';
-import { asciiBytes, intAt, intEnd, bytesAt, literal, stringLevelsAt } from '../wire/textscan.js';
+import { asciiBytes, intAt, intEnd, literalAt, literal, stringLevelsAt } from '../wire/textscan.js';
 import {
   chunks,
   crossedError,
@@ -32,16 +32,15 @@ import {
 import { concatenatedSymbols } from './symbols.js';
 import type { Market, ParsedFrame, ParsedSnapshot, VenueAdapter } from './types.js';
 
-// The literals the scan compares, as bytes (bytesAt: faster than comparing a string's characters).
-const LITERAL_1 = literal(',"type":"delta","ts":');
-const LITERAL_2 = literal(',"ts":');
-const LITERAL_3 = literal(',"type":"delta"');
-const LITERAL_4 = literal(',"data":{"s":"');
-const LITERAL_5 = literal(',"b":');
-const LITERAL_6 = literal(',"a":');
-const LITERAL_7 = literal(',"u":');
-const LITERAL_8 = literal(',"seq":');
-const LITERAL_9 = literal(',"cts":');
+const DELTA_THEN_TS = literal(',"type":"delta","ts":');
+const TS_KEY = literal(',"ts":');
+const DELTA_TYPE = literal(',"type":"delta"');
+const DATA_SYMBOL_KEY = literal(',"data":{"s":"');
+const BIDS_KEY = literal(',"b":');
+const ASKS_KEY = literal(',"a":');
+const UPDATE_ID_KEY = literal(',"u":');
+const SEQ_KEY = literal(',"seq":');
+const CTS_KEY = literal(',"cts":');
 
 export const BYBIT_SPOT_VENUE = 'bybit';
 export const BYBIT_LINEAR_VENUE = 'bybit-linear';
@@ -149,49 +148,49 @@ export function scanBybitDelta(
   let ts: number;
   if (text.charCodeAt(symEnd + 4) === 121) {
     // linear: type, then ts
-    i = bytesAt(b, symEnd + 1, LITERAL_1);
+    i = literalAt(b, symEnd + 1, DELTA_THEN_TS);
     if (i < 0) return undefined;
     ts = intAt(b, i);
     if (ts < 0) return undefined;
     i = intEnd;
   } else {
     // spot: ts, then type
-    i = bytesAt(b, symEnd + 1, LITERAL_2);
+    i = literalAt(b, symEnd + 1, TS_KEY);
     if (i < 0) return undefined;
     ts = intAt(b, i);
     if (ts < 0) return undefined;
-    i = bytesAt(b, intEnd, LITERAL_3);
+    i = literalAt(b, intEnd, DELTA_TYPE);
     if (i < 0) return undefined;
   }
-  i = bytesAt(b, i, LITERAL_4);
+  i = literalAt(b, i, DATA_SYMBOL_KEY);
   if (i < 0) return undefined;
   // data.s must be the topic's symbol
   if (text.charCodeAt(i + len) !== 34) return undefined;
   for (let k = 0; k < len; k++) if (text.charCodeAt(i + k) !== text.charCodeAt(symStart + k)) return undefined;
-  i = bytesAt(b, i + len + 1, LITERAL_5);
+  i = literalAt(b, i + len + 1, BIDS_KEY);
   if (i < 0) return undefined;
   const bids: Level[] = [];
   i = stringLevelsAt(b, i, bids, 0, MAX_LEVELS_PER_SIDE);
   if (i < 0) return undefined;
-  i = bytesAt(b, i, LITERAL_6);
+  i = literalAt(b, i, ASKS_KEY);
   if (i < 0) return undefined;
   const asks: Level[] = [];
   i = stringLevelsAt(b, i, asks, 0, MAX_LEVELS_PER_SIDE);
   if (i < 0) return undefined;
-  i = bytesAt(b, i, LITERAL_7);
+  i = literalAt(b, i, UPDATE_ID_KEY);
   if (i < 0) return undefined;
   const u = intAt(b, i);
   if (u < 2) return undefined; // u = 1 is a snapshot (a restart): the JSON path
   i = intEnd;
   if (text.charCodeAt(i + 2) === 115) {
-    i = bytesAt(b, i, LITERAL_8);
+    i = literalAt(b, i, SEQ_KEY);
     if (i < 0 || intAt(b, i) < 0) return undefined;
     i = intEnd;
   }
   if (text.charCodeAt(i) !== 125) return undefined; // } of data
   i++;
   if (text.charCodeAt(i + 2) === 99) {
-    i = bytesAt(b, i, LITERAL_9);
+    i = literalAt(b, i, CTS_KEY);
     if (i < 0 || intAt(b, i) < 0) return undefined;
     i = intEnd;
   }

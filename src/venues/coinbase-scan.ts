@@ -17,37 +17,25 @@ import {
   bytesDecimalEnd,
   intAt,
   intEnd,
-  bytesAt,
+  literalAt,
   literal,
   utcTimeAt,
 } from '../wire/textscan.js';
 import type { CoinbaseBookMessage } from './coinbase.js';
 
-const HEAD = '{"channel":"l2_data","client_id":"';
-const TIMESTAMP = ',"timestamp":"';
-const SEQUENCE = '","sequence_num":';
-const EVENTS = ',"events":[{"type":"';
-const PRODUCT = '","product_id":"';
-const UPDATES = ',"updates":[';
-const SIDE = '{"side":"';
-const EVENT_TIME = ',"event_time":"';
-const PRICE = '","price_level":';
-const QUANTITY = ',"new_quantity":';
-const TAIL = ']}]}';
+const HEAD = literal('{"channel":"l2_data","client_id":"');
+const TIMESTAMP = literal(',"timestamp":"');
+const SEQUENCE = literal('","sequence_num":');
+const EVENTS = literal(',"events":[{"type":"');
+const PRODUCT = literal('","product_id":"');
+const UPDATES = literal(',"updates":[');
+const SIDE = literal('{"side":"');
+const EVENT_TIME = literal(',"event_time":"');
+const PRICE = literal('","price_level":');
+const QUANTITY = literal(',"new_quantity":');
+const TAIL = literal(']}]}');
 
-// The literals the scan compares, as bytes (bytesAt: faster than comparing a string's characters).
-const HEAD_BYTES = literal(HEAD);
-const TIMESTAMP_BYTES = literal(TIMESTAMP);
-const SEQUENCE_BYTES = literal(SEQUENCE);
-const EVENTS_BYTES = literal(EVENTS);
-const PRODUCT_BYTES = literal(PRODUCT);
-const UPDATES_BYTES = literal(UPDATES);
-const SIDE_BYTES = literal(SIDE);
-const LITERAL_1 = literal('offer"');
-const EVENT_TIME_BYTES = literal(EVENT_TIME);
-const PRICE_BYTES = literal(PRICE);
-const QUANTITY_BYTES = literal(QUANTITY);
-const TAIL_BYTES = literal(TAIL);
+const OFFER = literal('offer"');
 
 /**
  * Most updates one message may carry. A snapshot is the FULL book (BTC-USD: tens of thousands of levels,
@@ -90,24 +78,24 @@ let lastEventTimeMs = 0;
 export function scanCoinbaseL2(text: string): { message: CoinbaseBookMessage; connectionSeq: number } | undefined {
   const b = asciiBytes(text);
   if (b === undefined) return undefined;
-  let i = bytesAt(b, 0, HEAD_BYTES);
+  let i = literalAt(b, 0, HEAD);
   if (i < 0) return undefined;
   // client_id: any string that needs no decoding (the careful path does not read it)
   for (let c = b[i]; c !== 34; c = b[++i]) if (c === 92 || c < 32) return undefined;
-  i = bytesAt(b, i + 1, TIMESTAMP_BYTES);
+  i = literalAt(b, i + 1, TIMESTAMP);
   if (i < 0) return undefined;
   const ts = quotedTimeAt(b, text, i);
   if (Number.isNaN(ts)) return undefined;
-  i = bytesAt(b, timeEnd, SEQUENCE_BYTES);
+  i = literalAt(b, timeEnd, SEQUENCE);
   if (i < 0) return undefined;
   const connectionSeq = intAt(b, i);
   if (connectionSeq < 0) return undefined;
-  i = bytesAt(b, intEnd, EVENTS_BYTES);
+  i = literalAt(b, intEnd, EVENTS);
   if (i < 0) return undefined;
   i = bookKindAt(b, i);
   if (i < 0) return undefined;
   const type = bookKind;
-  i = bytesAt(b, i, PRODUCT_BYTES);
+  i = literalAt(b, i, PRODUCT);
   if (i < 0) return undefined;
   let product: string;
   const pn = lastProduct.length;
@@ -120,7 +108,7 @@ export function scanCoinbaseL2(text: string): { message: CoinbaseBookMessage; co
     product = lastProduct = text.slice(i, end);
     i = end;
   }
-  i = bytesAt(b, i + 1, UPDATES_BYTES);
+  i = literalAt(b, i + 1, UPDATES);
   if (i < 0) return undefined;
   const bids: Level[] = [];
   const asks: Level[] = [];
@@ -128,18 +116,18 @@ export function scanCoinbaseL2(text: string): { message: CoinbaseBookMessage; co
   if (b[i] === 93) i++;
   else
     for (let n = 1; ; n++) {
-      i = bytesAt(b, i, SIDE_BYTES);
+      i = literalAt(b, i, SIDE);
       if (i < 0 || n > COINBASE_MAX_UPDATES) return undefined;
       let side: Level[];
       if (b[i] === 98 && b[i + 1] === 105 && b[i + 2] === 100 && b[i + 3] === 34) {
         side = bids; // bid"
         i += 4;
       } else {
-        i = bytesAt(b, i, LITERAL_1);
+        i = literalAt(b, i, OFFER);
         if (i < 0) return undefined;
         side = asks;
       }
-      i = bytesAt(b, i, EVENT_TIME_BYTES);
+      i = literalAt(b, i, EVENT_TIME);
       if (i < 0) return undefined;
       // the updates of one message mostly share one event_time: compared with the last one, not read again
       let t: number;
@@ -154,11 +142,11 @@ export function scanCoinbaseL2(text: string): { message: CoinbaseBookMessage; co
         lastEventTimeMs = t;
       }
       if (t > eventTime) eventTime = t;
-      i = bytesAt(b, timeEnd, PRICE_BYTES);
+      i = literalAt(b, timeEnd, PRICE);
       if (i < 0) return undefined;
       const p = bytesDecimalAt(b, i);
       if (!(p > 0 && p < Infinity)) return undefined;
-      i = bytesAt(b, bytesDecimalEnd, QUANTITY_BYTES);
+      i = literalAt(b, bytesDecimalEnd, QUANTITY);
       if (i < 0) return undefined;
       const q = bytesDecimalAt(b, i);
       if (!(q >= 0 && q < Infinity) || b[bytesDecimalEnd] !== 125) return undefined; // }
@@ -169,6 +157,6 @@ export function scanCoinbaseL2(text: string): { message: CoinbaseBookMessage; co
       if (c !== 44) return undefined; // ,
     }
   // the event's and the message's ends, then the end of the text
-  if (bytesAt(b, i - 1, TAIL_BYTES) !== text.length) return undefined;
+  if (literalAt(b, i - 1, TAIL) !== text.length) return undefined;
   return { message: { type, product, bids, asks, ts, eventTime }, connectionSeq };
 }

@@ -8,16 +8,13 @@
  * never depend on which path ran, only the speed does.
  */
 import type { Level } from '../core/types.js';
-import { asciiBytes, bytesDecimalAt, bytesDecimalEnd, bytesAt, literal } from '../wire/textscan.js';
+import { asciiBytes, bytesDecimalAt, bytesDecimalEnd, literalAt, literal } from '../wire/textscan.js';
 import type { GeminiL2Message } from './gemini-v2.js';
 
-const HEAD = '{"type":"l2_updates","symbol":"';
-const CHANGES = ',"changes":[';
+const HEAD = literal('{"type":"l2_updates","symbol":"');
+const CHANGES = literal(',"changes":[');
 
-// The literals the scan compares, as bytes (bytesAt: faster than comparing a string's characters).
-const LITERAL_1 = literal('"sell",');
-const HEAD_BYTES = literal(HEAD);
-const CHANGES_BYTES = literal(CHANGES);
+const SELL = literal('"sell",');
 /**
  * Most changes one l2_updates may carry. A full book is every level of both sides (the recording's largest,
  * GRTUSD, has 679); Gemini's deepest books are a few thousand levels. More is malformed or hostile.
@@ -44,7 +41,7 @@ function changeAt(b: Uint8Array, i: number, bids: Level[], asks: Level[]): numbe
     side = bids;
     i += 6;
   } else {
-    if (bytesAt(b, i, LITERAL_1) < 0) return -1;
+    if (literalAt(b, i, SELL) < 0) return -1;
     side = asks;
     i += 7;
   }
@@ -60,7 +57,7 @@ function changeAt(b: Uint8Array, i: number, bids: Level[], asks: Level[]): numbe
 export function scanGeminiV2Update(text: string): GeminiL2Message | undefined {
   const b = asciiBytes(text);
   if (b === undefined) return undefined;
-  let i = bytesAt(b, 0, HEAD_BYTES);
+  let i = literalAt(b, 0, HEAD);
   if (i < 0) return undefined;
   let symbol: string;
   const sn = lastSymbol.length;
@@ -75,7 +72,7 @@ export function scanGeminiV2Update(text: string): GeminiL2Message | undefined {
     symbol = lastSymbol = text.slice(i, j);
     i = j + 1;
   }
-  i = bytesAt(b, i, CHANGES_BYTES);
+  i = literalAt(b, i, CHANGES);
   if (i < 0) return undefined;
   const bids: Level[] = [];
   const asks: Level[] = [];

@@ -10,29 +10,20 @@
  */
 import type { StringLevel } from '../core/book.js';
 import type { Level } from '../core/types.js';
-import { asciiBytes, bookKind, bookKindAt, bytesAt, literal, POW10, utcTimeAt } from '../wire/textscan.js';
+import { asciiBytes, bookKind, bookKindAt, literalAt, literal, POW10, utcTimeAt } from '../wire/textscan.js';
 import { MAX_LEVELS_PER_SIDE } from './decimal.js';
 import type { KrakenBookMessage } from './kraken.js';
 
-const HEAD = '{"channel":"book","type":"';
-const DATA = '","data":[{"symbol":"';
-const BIDS = ',"bids":';
-const ASKS = ',"asks":';
-const CHECKSUM = ',"checksum":';
-const TIMESTAMP = ',"timestamp":"';
-const PRICE = '{"price":';
-const QTY = ',"qty":';
+const HEAD = literal('{"channel":"book","type":"');
+const DATA = literal('","data":[{"symbol":"');
+const BIDS = literal(',"bids":');
+const ASKS = literal(',"asks":');
+const CHECKSUM = literal(',"checksum":');
+const TIMESTAMP = literal(',"timestamp":"');
+const PRICE = literal('{"price":');
+const QTY = literal(',"qty":');
 
-// The literals the scan compares, as bytes (bytesAt: faster than comparing a string's characters).
-const PRICE_BYTES = literal(PRICE);
-const QTY_BYTES = literal(QTY);
-const HEAD_BYTES = literal(HEAD);
-const DATA_BYTES = literal(DATA);
-const BIDS_BYTES = literal(BIDS);
-const ASKS_BYTES = literal(ASKS);
-const CHECKSUM_BYTES = literal(CHECKSUM);
-const TIMESTAMP_BYTES = literal(TIMESTAMP);
-const LITERAL_1 = literal('"}]}');
+const TAIL = literal('"}]}');
 
 /** The last symbol read: most messages repeat it, so it is compared, not checked and sliced again. */
 let lastSymbol = '';
@@ -87,12 +78,12 @@ function levelsAt(b: Uint8Array, text: string, i: number, levels: Level[], strin
   }
   for (;;) {
     if (levels.length === MAX_LEVELS_PER_SIDE) return -1;
-    i = bytesAt(b, i, PRICE_BYTES);
+    i = literalAt(b, i, PRICE);
     if (i < 0) return -1;
     const p = numberAt(b, text, i);
     if (!(p > 0)) return -1;
     const ps = text.slice(i, numberEnd);
-    i = bytesAt(b, numberEnd, QTY_BYTES);
+    i = literalAt(b, numberEnd, QTY);
     if (i < 0) return -1;
     const q = numberAt(b, text, i);
     if (q < 0 || b[numberEnd] !== 125) return -1; // }
@@ -132,12 +123,12 @@ function symbolEnd(b: Uint8Array, i: number): number {
 export function scanKrakenBook(text: string): KrakenBookMessage | undefined {
   const b = asciiBytes(text);
   if (b === undefined) return undefined;
-  let i = bytesAt(b, 0, HEAD_BYTES);
+  let i = literalAt(b, 0, HEAD);
   if (i < 0) return undefined;
   i = bookKindAt(b, i);
   if (i < 0) return undefined;
   const type = bookKind;
-  i = bytesAt(b, i, DATA_BYTES);
+  i = literalAt(b, i, DATA);
   if (i < 0) return undefined;
   let symbol: string;
   const sn = lastSymbol.length;
@@ -150,27 +141,27 @@ export function scanKrakenBook(text: string): KrakenBookMessage | undefined {
     symbol = lastSymbol = text.slice(i, end);
     i = end + 1;
   }
-  i = bytesAt(b, i, BIDS_BYTES);
+  i = literalAt(b, i, BIDS);
   if (i < 0) return undefined;
   const bids: Level[] = [];
   const bidText: StringLevel[] = [];
   if (levelsAt(b, text, i, bids, bidText) < 0) return undefined;
-  i = bytesAt(b, levelsEnd, ASKS_BYTES);
+  i = literalAt(b, levelsEnd, ASKS);
   if (i < 0) return undefined;
   const asks: Level[] = [];
   const askText: StringLevel[] = [];
   if (levelsAt(b, text, i, asks, askText) < 0) return undefined;
-  i = bytesAt(b, levelsEnd, CHECKSUM_BYTES);
+  i = literalAt(b, levelsEnd, CHECKSUM);
   if (i < 0) return undefined;
   // 1-10 digits, no leading zero, at most 2^32 - 1
   const from = i;
   let checksum = 0;
   while (isDigit(b[i])) checksum = checksum * 10 + (b[i++] - 48);
   if (i === from || i - from > 10 || (b[from] === 48 && i - from > 1) || checksum > 0xffffffff) return undefined;
-  i = bytesAt(b, i, TIMESTAMP_BYTES);
+  i = literalAt(b, i, TIMESTAMP);
   if (i < 0) return undefined;
   const tsEnd = text.indexOf('"', i);
-  if (tsEnd < 0 || tsEnd + 4 !== text.length || bytesAt(b, tsEnd, LITERAL_1) < 0) return undefined;
+  if (tsEnd < 0 || tsEnd + 4 !== text.length || literalAt(b, tsEnd, TAIL) < 0) return undefined;
   const ts = utcTimeAt(b, text, i, tsEnd);
   if (Number.isNaN(ts)) return undefined;
   return { type, data: { symbol, bids, asks, bidText, askText, checksum, ts } };

@@ -23,7 +23,7 @@ import type { StringLevel } from '../core/book.js';
 import type { BookIntegrity } from '../core/integrity.js';
 import { intervalRule } from '../core/sequence.js';
 import type { BookDelta, BookSnapshot, Level } from '../core/types.js';
-import { asciiBytes, intAt, intEnd, bytesAt, literal, stringLevelsAt } from '../wire/textscan.js';
+import { asciiBytes, intAt, intEnd, literalAt, literal, stringLevelsAt } from '../wire/textscan.js';
 import {
   chunks,
   crossedError,
@@ -38,13 +38,12 @@ import { parseUnifiedDated } from './symbols.js';
 import type { TextBook } from './textbook.js';
 import type { Market, ParsedFrame, ParsedSnapshot, VenueAdapter } from './types.js';
 
-// The literals the scan compares, as bytes (bytesAt: faster than comparing a string's characters).
-const LITERAL_1 = literal(',"bids":');
-const LITERAL_2 = literal(',"ts":"');
-const LITERAL_3 = literal(',"checksum":');
-const LITERAL_4 = literal(',"prevSeqId":');
-const LITERAL_5 = literal(',"seqId":');
-const LITERAL_6 = literal('}]}');
+const BIDS_KEY = literal(',"bids":');
+const TS_KEY = literal(',"ts":"');
+const CHECKSUM_KEY = literal(',"checksum":');
+const PREV_SEQ_ID_KEY = literal(',"prevSeqId":');
+const SEQ_ID_KEY = literal(',"seqId":');
+const TAIL = literal('}]}');
 
 export const OKX_VENUE = 'okx';
 export const OKX_WS_BASE = 'wss://ws.okx.com:8443/ws/v5/public';
@@ -266,12 +265,12 @@ export function scanOkxUpdate(text: string, collector: string, recvTime: number)
   const asks: Level[] = [];
   let i = stringLevelsAt(b, idEnd + 37, asks, 2, MAX_LEVELS_PER_SIDE);
   if (i < 0) return undefined;
-  i = bytesAt(b, i, LITERAL_1);
+  i = literalAt(b, i, BIDS_KEY);
   if (i < 0) return undefined;
   const bids: Level[] = [];
   i = stringLevelsAt(b, i, bids, 2, MAX_LEVELS_PER_SIDE);
   if (i < 0) return undefined;
-  i = bytesAt(b, i, LITERAL_2);
+  i = literalAt(b, i, TS_KEY);
   if (i < 0) return undefined;
   // ts: 1-15 digits in quotes (plainInteger's strings, minus the 16-digit ones it may refuse)
   const tsStart = i;
@@ -285,22 +284,22 @@ export function scanOkxUpdate(text: string, collector: string, recvTime: number)
   i++;
   if (text.charCodeAt(i + 2) === 99) {
     // "checksum": a signed 32-bit integer (deprecated, 0 today)
-    i = bytesAt(b, i, LITERAL_3);
+    i = literalAt(b, i, CHECKSUM_KEY);
     if (i < 0) return undefined;
     const negative = text.charCodeAt(i) === 45;
     const v = intAt(b, negative ? i + 1 : i);
     if (v < 0 || v > (negative ? 0x80000000 : 0x7fffffff)) return undefined;
     i = intEnd;
   }
-  i = bytesAt(b, i, LITERAL_4);
+  i = literalAt(b, i, PREV_SEQ_ID_KEY);
   if (i < 0) return undefined;
   const prevSeqId = intAt(b, i);
   // prevSeqId -1, keep-alives (seqId == prevSeqId) and resets (seqId < prevSeqId): the JSON path
   if (prevSeqId < 0) return undefined;
-  i = bytesAt(b, intEnd, LITERAL_5);
+  i = literalAt(b, intEnd, SEQ_ID_KEY);
   if (i < 0) return undefined;
   const seqId = intAt(b, i);
-  if (seqId <= prevSeqId || bytesAt(b, intEnd, LITERAL_6) !== text.length) return undefined;
+  if (seqId <= prevSeqId || literalAt(b, intEnd, TAIL) !== text.length) return undefined;
   if (!sameId) lastInstId = text.slice(idStart, idEnd);
   return {
     type: 'delta',

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { asciiBytes, intAt, intEnd, literalAt, stringLevelsAt, TextScanner } from '../../src/wire/textscan.js';
+import { asciiBytes, intAt, intEnd, literal, literalAt, stringLevelsAt, TextScanner } from '../../src/wire/textscan.js';
 import type { Level } from '../../src/core/types.js';
 
 const sc = new TextScanner();
@@ -54,10 +54,10 @@ test('plainString and cachedString: no escapes, and the cached string is returne
 });
 
 test('literalAt, intAt and stringLevelsAt: what the venue scanners read, or -1', () => {
-  assert.equal(literalAt(at('{"e":"x"}'), 0, '{"e":'), 5);
-  assert.equal(literalAt(at('{"e":"x"}'), 1, '"e"'), 4);
-  assert.equal(literalAt(at('{"e"'), 0, '{"e":'), -1, 'past the end');
-  assert.equal(literalAt(at('{"E":'), 0, '{"e":'), -1);
+  assert.equal(literalAt(at('{"e":"x"}'), 0, literal('{"e":')), 5);
+  assert.equal(literalAt(at('{"e":"x"}'), 1, literal('"e"')), 4);
+  assert.equal(literalAt(at('{"e"'), 0, literal('{"e":')), -1, 'past the end');
+  assert.equal(literalAt(at('{"E":'), 0, literal('{"e":')), -1);
   assert.equal(intAt(at('x1234,'), 1), 1234);
   assert.equal(intEnd, 5);
   assert.equal(intAt(at('0}'), 0), 0);
