@@ -102,15 +102,12 @@ test('no REST snapshot is taken unless an arbiter asks, and concurrent asks shar
   assert.equal(c.counters.snapshotsPublished, 1);
 });
 
-test("the arbiter's fast retry (repeat) of a request already answered is not fetched again; a lone one is", async (t) => {
-  // Over Kafka the first request is often answered before its fast retry arrives: without `repeat`
-  // the collector fetched the book a second time (190 of 2,000 books in a cold start, issue 13).
-  const { sim, bus, collector } = await setup(t);
-  const c = await collector({ id: 'a' });
+/** Sends the arbiter's snapshot request for binance BTCUSDT to collector a: a first one, or its fast retry (repeat). */
+async function snapshotAsker(t: { after(fn: () => Promise<void> | void): void }, bus: InprocBus) {
   const tr = new InprocTransport(bus);
   const pub = await tr.publisher('book');
   t.after(() => tr.close());
-  const ask = (repeat: boolean) =>
+  return (repeat: boolean) =>
     pub.send(
       topics.ctlSnapshot('binance', 'BTCUSDT'),
       encode({
@@ -123,6 +120,14 @@ test("the arbiter's fast retry (repeat) of a request already answered is not fet
         ...(repeat ? { repeat: true } : {}),
       }),
     );
+}
+
+test("the arbiter's fast retry (repeat) of a request already answered is not fetched again; a lone one is", async (t) => {
+  // Over Kafka the first request is often answered before its fast retry arrives: without `repeat`
+  // the collector fetched the book a second time (190 of 2,000 books in a cold start, issue 13).
+  const { sim, bus, collector } = await setup(t);
+  const c = await collector({ id: 'a' });
+  const ask = await snapshotAsker(t, bus);
   await sleep(300); // the collector's control subscription is up
   ask(false);
   await waitFor(() => c.counters.snapshotsPublished === 1, 5000, 'the first snapshot');
@@ -138,22 +143,9 @@ test("the arbiter's fast retry (repeat) of a request already answered is not fet
 test('a repeat whose first request never arrived (a subscription not up yet) is fetched', async (t) => {
   const { sim, bus, collector } = await setup(t);
   const c = await collector({ id: 'a' });
-  const tr = new InprocTransport(bus);
-  const pub = await tr.publisher('book');
-  t.after(() => tr.close());
+  const ask = await snapshotAsker(t, bus);
   await sleep(300);
-  pub.send(
-    topics.ctlSnapshot('binance', 'BTCUSDT'),
-    encode({
-      v: 1,
-      type: 'snapshot-request',
-      venue: 'binance',
-      symbol: 'BTCUSDT',
-      collector: 'a',
-      reason: 'retry',
-      repeat: true,
-    }),
-  );
+  ask(true);
   await waitFor(() => c.counters.snapshotsPublished === 1, 5000, 'the snapshot');
   assert.equal(c.counters.repeatsDropped, 0);
   assert.equal(sim.stats().snapshotsServed, 1);
