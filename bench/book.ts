@@ -61,7 +61,7 @@ import { runInNewContext } from 'node:vm';
 import { OrderBook as TardisOrderBook, normalizeBookChanges, type BookChange, type BookPriceLevel } from 'tardis-dev';
 import { OrderBook } from '../src/core/book.js';
 import { HashedBook } from '../src/core/hashedBook.js';
-import type { IntegrityInfo } from '../src/core/integrity.js';
+import { type IntegrityInfo, verifyTop } from '../src/core/integrity.js';
 import type { BookDelta, BookSnapshot, Level } from '../src/core/types.js';
 import { venue as findAdapter } from '../src/venues/index.js';
 import type { VenueAdapter } from '../src/venues/types.js';
@@ -638,7 +638,6 @@ function bookwireKrakenImpl(s: PackedStream): Impl<HashedBook, KrakenParsed> {
       return book;
     },
     applyTexts(book, texts, count) {
-      const checkDepth = integrity.depth;
       for (let i = 0; i < count; i++) {
         const text = texts[i];
         const r = a.parse(text, 'bench', 0);
@@ -647,8 +646,7 @@ function bookwireKrakenImpl(s: PackedStream): Impl<HashedBook, KrakenParsed> {
         const info = d.integrity;
         if (info === undefined) throw new Error('an update without a checksum');
         book.apply(d.bids, d.asks, info);
-        if (!integrity.verify(book.book.topStrings(checkDepth), info.checksum))
-          throw new Error(`checksum mismatch: ${info.checksum}`);
+        if (!verifyTop(integrity, book.book, info.checksum)) throw new Error(`checksum mismatch: ${info.checksum}`);
       }
     },
     convert,

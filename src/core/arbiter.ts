@@ -90,7 +90,7 @@
  */
 import { OrderBook } from './book.js';
 import type { StringLevel } from './book.js';
-import type { BookIntegrity, IntegrityInfo } from './integrity.js';
+import { type BookIntegrity, type IntegrityInfo, verifyTop } from './integrity.js';
 import { LagWindow } from './lag.js';
 import type { BookCore, ConfirmationTimes, PublishPolicy } from './bookCore.js';
 import { coverStart, intervalRule, type SequenceRule } from './sequence.js';
@@ -1699,7 +1699,7 @@ export class BookArbiter implements BookCore {
     const check = this.integrity;
     if (check === undefined || info === undefined) return true;
     this.counters.checksumsVerified++;
-    if (check.verify(book.topStrings(check.depth), info.checksum)) return true;
+    if (verifyTop(check, book, info.checksum)) return true;
     this.counters.checksumMismatches++;
     f.checksumMismatches++;
     return false;

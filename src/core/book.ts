@@ -22,6 +22,16 @@ export interface StringBookLevels {
   asks: StringLevel[];
 }
 
+/**
+ * One side's levels as the book holds them, read in place (no copy): `n` levels, the best at index n - 1,
+ * rank r at n - 1 - r; the venue's strings when the book keeps them. Valid until the book next changes.
+ */
+export interface StringSideView {
+  readonly n: number;
+  readonly priceStr: readonly string[] | undefined;
+  readonly sizeStr: readonly string[] | undefined;
+}
+
 export interface OrderBookOptions {
   /** Also keep price/size strings per level (slower; for checksums). Default false. */
   keepStrings?: boolean;
@@ -132,26 +142,33 @@ class BookSide {
     return -lo - 1;
   }
 
-  /** Set a level by price; size <= 0 (or NaN) deletes, so bad sizes can never leave a phantom level. */
-  set(price: number, size: number): void {
+  /**
+   * Set a level by price; size <= 0 (or NaN) deletes, so bad sizes can never leave a phantom level. Returns
+   * the size the level had (0: none), which a running hash of the book needs (HashedBook).
+   */
+  set(price: number, size: number): number {
     const key = this.sign * price;
-    if (key !== key) return; // a NaN price has no place in a sorted side
+    if (key !== key) return 0; // a NaN price has no place in a sorted side
     const i = this.find(key);
     if (i >= 0) {
+      const old = this.sizes[i];
       if (size > 0) this.sizes[i] = size;
       else this.removeAt(i);
-    } else if (size > 0) {
-      this.insertAt(-i - 1, key, size);
+      return old;
     }
+    if (size > 0) this.insertAt(-i - 1, key, size);
+    return 0;
   }
 
-  setWithStrings(price: number, size: number, ps: string, ss: string): void {
+  /** set() with the level's strings (keepStrings mode). Returns the size the level had (0: none). */
+  setWithStrings(price: number, size: number, ps: string, ss: string): number {
     const key = this.sign * price;
-    if (key !== key) return;
+    if (key !== key) return 0;
     const i = this.find(key);
     const pStr = this.priceStr!;
     const sStr = this.sizeStr!;
     if (i >= 0) {
+      const old = this.sizes[i];
       if (size > 0) {
         this.sizes[i] = size;
         sStr[i] = ss;
@@ -159,11 +176,14 @@ class BookSide {
         this.removeAt(i);
         removeStrings(pStr, sStr, i);
       }
-    } else if (size > 0) {
+      return old;
+    }
+    if (size > 0) {
       const at = -i - 1;
       this.insertAt(at, key, size);
       insertStrings(pStr, sStr, at, ps, ss);
     }
+    return 0;
   }
 
   private removeAt(i: number): void {
@@ -662,14 +682,23 @@ export class OrderBook {
     }
   }
 
-  private setStringsSide(side: BookSide, price: number, size: number): void {
-    side.setWithStrings(price, size, String(price), String(size));
+  private setStringsSide(side: BookSide, price: number, size: number): number {
+    return side.setWithStrings(price, size, String(price), String(size));
   }
 
-  setLevel(side: 'bid' | 'ask', price: number, size: number): void {
+  /** Set one level (size <= 0 or NaN deletes; a NaN price changes nothing). Returns the size it had (0: none). */
+  setLevel(side: 'bid' | 'ask', price: number, size: number): number {
     const s = side === 'bid' ? this.bidSide : this.askSide;
-    if (this.keepStrings) this.setStringsSide(s, price, size);
-    else s.set(price, size);
+    return this.keepStrings ? this.setStringsSide(s, price, size) : s.set(price, size);
+  }
+
+  /**
+   * setLevel with the level as the venue spelled it (`price`, `size` are their values): the strings are kept
+   * in keepStrings mode. Returns the size the level had (0: none).
+   */
+  setLevelWithStrings(side: 'bid' | 'ask', price: number, size: number, ps: string, ss: string): number {
+    const s = side === 'bid' ? this.bidSide : this.askSide;
+    return this.keepStrings ? s.setWithStrings(price, size, ps, ss) : s.set(price, size);
   }
 
   /** Size at a price on one side, 0 when the side has no such level. */
@@ -718,6 +747,11 @@ export class OrderBook {
   /** Top n levels per side as strings, best first: the exchange's spelling in keepStrings mode, String(number) otherwise. */
   topStrings(n: number): StringBookLevels {
     return { bids: this.bidSide.topStrings(n), asks: this.askSide.topStrings(n) };
+  }
+
+  /** One side read in place, for a check that reads every message's top levels (no topStrings arrays). */
+  stringSide(side: 'bid' | 'ask'): StringSideView {
+    return side === 'bid' ? this.bidSide : this.askSide;
   }
 
   /** The whole book, best first. */

@@ -8,7 +8,7 @@
  * but only against its own copy). Optionally truncated to a fixed depth after every change, as a venue
  * that keeps a fixed depth requires (Kraken sends no delete for a level pushed out of range). Pure.
  */
-import { OrderBook, type StringLevel } from './book.js';
+import { BULK_LEVELS, OrderBook, type StringLevel } from './book.js';
 import type { Level } from './types.js';
 
 const f64 = new Float64Array(2);
@@ -38,9 +38,6 @@ function mix(bid: boolean, price: number, size: number): void {
   laneB = b;
 }
 
-/** Levels (both sides) up to which apply finds repeated prices by a linear search instead of a Map. */
-const SMALL_MESSAGE = 32;
-
 /** The levels a change removed by truncation, as deletes ([price, 0]). */
 export interface Truncated {
   readonly bids: readonly Level[];
@@ -54,10 +51,7 @@ export class HashedBook {
   readonly book: OrderBook;
   private a = 0;
   private b = 0;
-  /** apply's scratch for a small message: each price named and its size before (no Map to allocate). */
-  private readonly smallPrices = new Float64Array(SMALL_MESSAGE);
-  private readonly smallSizes = new Float64Array(SMALL_MESSAGE);
-  /** apply's scratch maps for larger messages, cleared and reused (two new Maps a message cost more). */
+  /** apply's scratch maps for large messages, cleared and reused (two new Maps a message cost more). */
   private readonly oldBids = new Map<number, number>();
   private readonly oldAsks = new Map<number, number>();
   /** Where onDropped collects the levels the current apply's truncation removes. */
@@ -104,33 +98,20 @@ export class HashedBook {
     strings?: { bids: StringLevel[]; asks: StringLevel[] },
   ): Truncated {
     const book = this.book;
-    // sizes before the message of every price it names (a price may come twice: the last one counts)
-    if (bids.length + asks.length <= SMALL_MESSAGE) {
-      const nb = this.oldSizes(book, 'bid', bids, 0);
-      const na = this.oldSizes(book, 'ask', asks, nb);
-      if (strings) book.applyWithStrings(bids, asks, strings.bids, strings.asks);
-      else book.apply(bids, asks);
-      this.rehash(book, 'bid', 0, nb);
-      this.rehash(book, 'ask', nb, nb + na);
+    if (bids.length < BULK_LEVELS && asks.length < BULK_LEVELS) {
+      // level by level, as the book applies a message this size: each set says the size it replaced, so the
+      // hash moves with no lookup of its own
+      if (strings === undefined) {
+        this.setNumbers(true, bids);
+        this.setNumbers(false, asks);
+      } else if (book.keepStrings && strings.bids.length === bids.length && strings.asks.length === asks.length) {
+        this.setSpelled(true, bids, strings.bids);
+        this.setSpelled(false, asks, strings.asks);
+      } else {
+        this.applyAll(bids, asks, strings);
+      }
     } else {
-      const oldBids = this.oldBids;
-      const oldAsks = this.oldAsks;
-      oldBids.clear();
-      oldAsks.clear();
-      for (const l of bids) if (!oldBids.has(l[0])) oldBids.set(l[0], book.sizeOf('bid', l[0]));
-      for (const l of asks) if (!oldAsks.has(l[0])) oldAsks.set(l[0], book.sizeOf('ask', l[0]));
-      if (strings) book.applyWithStrings(bids, asks, strings.bids, strings.asks);
-      else book.apply(bids, asks);
-      for (const [p, old] of oldBids) {
-        if (old > 0) this.add(true, p, old, -1);
-        const now = book.sizeOf('bid', p);
-        if (now > 0) this.add(true, p, now, 1);
-      }
-      for (const [p, old] of oldAsks) {
-        if (old > 0) this.add(false, p, old, -1);
-        const now = book.sizeOf('ask', p);
-        if (now > 0) this.add(false, p, now, 1);
-      }
+      this.applyAll(bids, asks, strings);
     }
     // (nothing to allocate when neither side is over its depth: most messages)
     if (book.bidDepth <= this.depth && book.askDepth <= this.depth) return NOTHING_CUT;
@@ -141,34 +122,70 @@ export class HashedBook {
     return cut;
   }
 
-  /**
-   * A small message's distinct prices of one side and their sizes before it, into the scratch arrays from
-   * `at`; returns how many. A linear search finds repeats (cheaper than a Map for a few levels).
-   */
-  private oldSizes(book: OrderBook, side: 'bid' | 'ask', levels: readonly Level[], at: number): number {
-    const prices = this.smallPrices;
-    const sizes = this.smallSizes;
-    let k = at;
+  /** One side's levels set as OrderBook.apply sets them (a NaN size deletes), the hash moved per level. */
+  private setNumbers(bid: boolean, levels: readonly Level[]): void {
+    const book = this.book;
+    const side = bid ? 'bid' : 'ask';
     for (let i = 0; i < levels.length; i++) {
-      const p = levels[i][0];
-      let j = at;
-      while (j < k && prices[j] !== p) j++;
-      if (j < k) continue;
-      prices[k] = p;
-      sizes[k++] = book.sizeOf(side, p);
+      const l = levels[i];
+      const p = l[0];
+      const z = l[1];
+      const old = book.setLevel(side, p, z);
+      if (p !== p) continue;
+      if (old > 0) this.add(bid, p, old, -1);
+      if (z > 0) this.add(bid, p, z, 1);
     }
-    return k - at;
   }
 
-  /** Take the scratch levels [from, to) of one side out of the hash at their old sizes, in at their new. */
-  private rehash(book: OrderBook, side: 'bid' | 'ask', from: number, to: number): void {
-    const bid = side === 'bid';
-    for (let j = from; j < to; j++) {
-      const p = this.smallPrices[j];
-      const old = this.smallSizes[j];
+  /** The same with the venue's strings, as OrderBook.applyWithStrings sets them (a NaN level is skipped). */
+  private setSpelled(bid: boolean, levels: readonly Level[], strings: readonly StringLevel[]): void {
+    const book = this.book;
+    const side = bid ? 'bid' : 'ask';
+    for (let i = 0; i < levels.length; i++) {
+      const l = levels[i];
+      const p = l[0];
+      const z = l[1];
+      if (p !== p || z !== z) continue;
+      const t = strings[i];
+      const old = book.setLevelWithStrings(side, p, z, t[0], t[1]);
       if (old > 0) this.add(bid, p, old, -1);
-      const now = book.sizeOf(side, p);
-      if (now > 0) this.add(bid, p, now, 1);
+      if (z > 0) this.add(bid, p, z, 1);
+    }
+  }
+
+  /** A large message (or strings the book does not keep): the old sizes of the prices it names, by Map. */
+  private applyAll(
+    bids: readonly Level[],
+    asks: readonly Level[],
+    strings: { bids: StringLevel[]; asks: StringLevel[] } | undefined,
+  ): void {
+    const book = this.book;
+    const oldBids = this.oldBids;
+    const oldAsks = this.oldAsks;
+    oldBids.clear();
+    oldAsks.clear();
+    // a side read from its strings (OrderBook.applyWithStrings does when the lists differ) names their prices
+    const bidPrices = strings && (!book.keepStrings || strings.bids.length !== bids.length) ? strings.bids : bids;
+    const askPrices = strings && (!book.keepStrings || strings.asks.length !== asks.length) ? strings.asks : asks;
+    for (const l of bidPrices) {
+      const p = +l[0];
+      if (!oldBids.has(p)) oldBids.set(p, book.sizeOf('bid', p));
+    }
+    for (const l of askPrices) {
+      const p = +l[0];
+      if (!oldAsks.has(p)) oldAsks.set(p, book.sizeOf('ask', p));
+    }
+    if (strings) book.applyWithStrings(bids, asks, strings.bids, strings.asks);
+    else book.apply(bids, asks);
+    for (const [p, old] of oldBids) {
+      if (old > 0) this.add(true, p, old, -1);
+      const now = book.sizeOf('bid', p);
+      if (now > 0) this.add(true, p, now, 1);
+    }
+    for (const [p, old] of oldAsks) {
+      if (old > 0) this.add(false, p, old, -1);
+      const now = book.sizeOf('ask', p);
+      if (now > 0) this.add(false, p, now, 1);
     }
   }
 

@@ -4,7 +4,7 @@
  * spelling of the levels. The adapter (src/venues/) says how to read it and how to verify it; the arbiter
  * core runs it on the consolidated book after applying an event that carries one. Pure.
  */
-import type { StringBookLevels, StringLevel } from './book.js';
+import type { OrderBook, StringBookLevels, StringLevel } from './book.js';
 
 /** What an event carries for the check: its levels as the venue spelled them, and the check value. */
 export interface IntegrityInfo {
@@ -23,4 +23,17 @@ export interface BookIntegrity {
   read(raw: string): IntegrityInfo | undefined;
   /** Whether the book's top `depth` levels per side (venue spelling, best first) match the check value. */
   verify(top: StringBookLevels, checksum: number): boolean;
+  /**
+   * verify(book.topStrings(depth), checksum), read from the book in place: the same answer, cheaper (a check
+   * on every message, Kraken's, would otherwise spend more on its copies of the top than on the book).
+   * Optional; callers use it when present.
+   */
+  verifyBook?(book: OrderBook, checksum: number): boolean;
+}
+
+/** The check of `book` against `checksum` by whichever way `check` offers (verifyBook when it has one). */
+export function verifyTop(check: BookIntegrity, book: OrderBook, checksum: number): boolean {
+  return check.verifyBook !== undefined
+    ? check.verifyBook(book, checksum)
+    : check.verify(book.topStrings(check.depth), checksum);
 }

@@ -51,7 +51,7 @@ import {
 } from './arbiter.js';
 import type { BookCore, ConfirmationTimes, PublishPolicy } from './bookCore.js';
 import { HashedBook, type Truncated } from './hashedBook.js';
-import type { BookIntegrity } from './integrity.js';
+import { type BookIntegrity, verifyTop } from './integrity.js';
 import { LagWindow } from './lag.js';
 import { cover, coverStart } from './sequence.js';
 import type { BookDelta, BookSnapshot, Level } from './types.js';
@@ -576,7 +576,7 @@ export class ReplicaArbiter implements BookCore {
     const integrity = this.opts.integrity;
     if (integrity !== undefined && checksum !== undefined) {
       this.counters.checksumsVerified++;
-      if (!integrity.verify(f.book.book.topStrings(integrity.depth), checksum)) {
+      if (!verifyTop(integrity, f.book.book, checksum)) {
         f.checksumMismatches++;
         this.counters.checksumMismatches++;
         this.fail(f, 'checksum', nowMs, `checksum ${checksum}`);

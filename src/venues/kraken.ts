@@ -22,7 +22,7 @@ import type { BookIntegrity } from '../core/integrity.js';
 import { intervalRule } from '../core/sequence.js';
 import type { BookDelta, BookSnapshot, Level } from '../core/types.js';
 import { chunks, crossedError, decimal, type JsonObject, MAX_LEVELS_PER_SIDE, trimSlash } from './decimal.js';
-import { KRAKEN_CHECKSUM_DEPTH, krakenChecksum } from './kraken-checksum.js';
+import { KRAKEN_CHECKSUM_DEPTH, krakenBookVerify, krakenChecksum } from './kraken-checksum.js';
 import { scanKrakenBook } from './kraken-scan.js';
 import type { ParsedFrame, VenueAdapter } from './types.js';
 
@@ -344,6 +344,7 @@ export const krakenIntegrity: BookIntegrity = {
     return { bids: d.bidText, asks: d.askText, checksum: d.checksum };
   },
   verify: (top, checksum) => krakenChecksum(top.asks, top.bids) === checksum,
+  verifyBook: krakenBookVerify,
 };
 
 // ------------------------------------------------------------------------------------------ adapter

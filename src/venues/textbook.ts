@@ -9,7 +9,8 @@ import { OrderBook, type StringBookLevels, type StringLevel } from '../core/book
 export type { StringLevel } from '../core/book.js';
 
 export class TextBook {
-  private readonly book = new OrderBook({ keepStrings: true });
+  /** The book itself (read-only use: a check that reads it in place, krakenBookVerify). */
+  readonly book = new OrderBook({ keepStrings: true });
 
   /** Replace the whole book. Size "0" levels are skipped. */
   load(bids: readonly StringLevel[], asks: readonly StringLevel[]): void {

@@ -11,16 +11,27 @@ const side = (maxLength: number) =>
     { maxLength },
   );
 
-test('apply keeps the hash of the state whatever the message size (scratch arrays or maps), with truncation', () => {
+const spelled = (levels: Level[]) => levels.map(([p, q]): [string, string] => [String(p), String(q)]);
+
+test('apply keeps the hash of the state whatever the message size (level by level or maps), with truncation', () => {
   fc.assert(
     fc.property(
-      fc.array(fc.tuple(side(40), side(40)), { minLength: 1, maxLength: 30 }),
+      // up to 80 levels a side: past BULK_LEVELS (64) too
+      fc.array(fc.tuple(side(80), side(80)), { minLength: 1, maxLength: 30 }),
       fc.constantFrom(5, Infinity),
-      (messages, depth) => {
-        const book = new HashedBook(false, depth);
+      // numbers only; the venue's strings with them (a keepStrings book, a plain one); a side whose strings
+      // say less than its numbers (the book reads that side from its strings)
+      fc.constantFrom('numbers', 'strings', 'strings, plain book', 'fewer strings'),
+      (messages, depth, how) => {
+        const book = new HashedBook(how !== 'numbers' && how !== 'strings, plain book', depth);
         book.reset([], []);
         for (const [bids, asks] of messages) {
-          book.apply(bids, asks);
+          if (how === 'numbers') book.apply(bids, asks);
+          else {
+            const strings = { bids: spelled(bids), asks: spelled(asks) };
+            if (how === 'fewer strings') strings.bids.pop();
+            book.apply(bids, asks, strings);
+          }
           const again = new HashedBook(false, depth);
           const s = book.book.snapshot();
           again.reset(s.bids, s.asks);

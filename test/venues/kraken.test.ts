@@ -21,7 +21,8 @@ import {
   parseKrakenMessage,
   quoteNumbers,
 } from '../../src/venues/kraken.js';
-import { checksumDigits, krakenChecksum } from '../../src/venues/kraken-checksum.js';
+import { checksumDigits, krakenBookVerify, krakenChecksum } from '../../src/venues/kraken-checksum.js';
+import { OrderBook } from '../../src/core/book.js';
 import { scanKrakenBook } from '../../src/venues/kraken-scan.js';
 import { encodeCollectorEvent } from '../../src/wire/messages.js';
 import { mutatedFrames } from './mutate.js';
@@ -138,6 +139,7 @@ test('REAL DATA: every checksum of the cryptofeed Kraken v1 recording (10 pairs,
   const books = new Map<string, TextBook>();
   let present = 0;
   let verified = 0;
+  let verifiedInPlace = 0;
   const failed: string[] = [];
   for (const text of cryptofeedReceived('cryptofeed_KRAKEN.ws.50.0')) {
     if (text.includes('"c":"')) present++;
@@ -160,8 +162,11 @@ test('REAL DATA: every checksum of the cryptofeed Kraken v1 recording (10 pairs,
     const top = book.top(10);
     if (krakenChecksum(top.asks, top.bids) === m.checksum) verified++;
     else failed.push(`${m.pair} ${m.checksum}`);
+    // the check read from the book in place (what the arbiter runs), books interleaved as recorded
+    if (krakenBookVerify(book.book, m.checksum)) verifiedInPlace++;
   }
   assert.equal(books.size, 10);
+  assert.equal(verifiedInPlace, present);
   assert.deepEqual(failed.slice(0, 5), []);
   assert.equal(present, 4269, 'the README counts 4,269 messages with a checksum');
   assert.equal(verified, present);
@@ -605,6 +610,47 @@ function zlibOf(asks: StringLevel[], bids: StringLevel[]): number {
   for (const l of bids.slice(0, 10)) s += checksumDigits(l[0]) + checksumDigits(l[1]);
   return crc32(s) >>> 0;
 }
+
+test('krakenBookVerify (the checksum read from the book, level tags reused) equals the reference on every state', () => {
+  // two books, changes interleaved: odd spellings, text outside ASCII and numbers too long to tag now and then
+  const num = fc.oneof(
+    { arbitrary: decimalText(false), weight: 12 },
+    decimalText(true),
+    fc.constantFrom('1é', '7'.repeat(60), '0.' + '3'.repeat(70), '9'.repeat(100)),
+  );
+  const change = fc.record({
+    book: fc.nat({ max: 1 }),
+    bid: fc.boolean(),
+    // near the top mostly, as a venue's changes are
+    price: fc.oneof({ arbitrary: fc.integer({ min: 95, max: 105 }), weight: 4 }, fc.integer({ min: 1, max: 200 })),
+    size: fc.oneof({ arbitrary: num, weight: 4 }, fc.constant('0')),
+    priceText: fc.option(fc.constantFrom('', '0', '.0', '00'), { nil: undefined }),
+  });
+  fc.assert(
+    fc.property(fc.array(change, { maxLength: 120 }), (changes) => {
+      const books = [new OrderBook({ keepStrings: true }), new OrderBook({ keepStrings: true })];
+      for (const c of changes) {
+        const book = books[c.book];
+        // asks above 100, bids below: never crossed; the price text spells the price (odd zeros now and then)
+        const p = c.bid ? c.price / 2 : 100 + c.price;
+        const text = `${c.priceText === '00' ? '00' : ''}${p}${c.priceText === '.0' && Number.isInteger(p) ? '.0' : ''}`;
+        // (the text is what the checksum reads; a size text that is no number stands for size 1)
+        const size = Number.isFinite(Number(c.size)) ? Number(c.size) : 1;
+        book.applyWithStrings(
+          c.bid ? [[p, size]] : [],
+          c.bid ? [] : [[p, size]],
+          c.bid ? [[text, c.size]] : [],
+          c.bid ? [] : [[text, c.size]],
+        );
+        const top = book.topStrings(10);
+        const want = zlibOf(top.asks, top.bids);
+        assert.equal(krakenBookVerify(book, want), true);
+        assert.equal(krakenBookVerify(book, (want ^ 1) >>> 0), false);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
 
 test('krakenChecksum equals the CRC32 of the digit string, non-ASCII and odd spellings included', () => {
   const num = fc.oneof(
