@@ -28,6 +28,13 @@ export interface StringBookLevels {
  */
 export interface StringSideView {
   readonly n: number;
+  /** Changes whenever the side does (any level, any depth). */
+  readonly version: number;
+  /**
+   * A number per level a check may keep there (NaN: none yet, or the level changed since): see BookSide.tags.
+   * The one part of the view a reader may write.
+   */
+  readonly tags: Float64Array | undefined;
   readonly priceStr: readonly string[] | undefined;
   readonly sizeStr: readonly string[] | undefined;
 }
@@ -106,9 +113,16 @@ class BookSide {
   keys = new Float64Array(INITIAL_CAPACITY);
   sizes = new Float64Array(INITIAL_CAPACITY);
   n = 0;
+  /** Bumped by every change (a check that reads the side can tell it is as it last read it). */
+  version = 0;
   /** Parallel string arrays, only in keepStrings mode. */
   priceStr: string[] | undefined;
   sizeStr: string[] | undefined;
+  /**
+   * keepStrings mode: a number per level that a check reading the strings may keep there (NaN: none), moved
+   * with its level and reset to NaN whenever the level changes (Kraken's checksum keeps each level's CRC).
+   */
+  tags: Float64Array | undefined;
 
   constructor(
     readonly sign: 1 | -1,
@@ -117,6 +131,7 @@ class BookSide {
     if (keepStrings) {
       this.priceStr = [];
       this.sizeStr = [];
+      this.tags = new Float64Array(INITIAL_CAPACITY);
     }
   }
 
@@ -147,6 +162,7 @@ class BookSide {
    * the size the level had (0: none), which a running hash of the book needs (HashedBook).
    */
   set(price: number, size: number): number {
+    this.version++;
     const key = this.sign * price;
     if (key !== key) return 0; // a NaN price has no place in a sorted side
     const i = this.find(key);
@@ -162,6 +178,7 @@ class BookSide {
 
   /** set() with the level's strings (keepStrings mode). Returns the size the level had (0: none). */
   setWithStrings(price: number, size: number, ps: string, ss: string): number {
+    this.version++;
     const key = this.sign * price;
     if (key !== key) return 0;
     const i = this.find(key);
@@ -172,6 +189,7 @@ class BookSide {
       if (size > 0) {
         this.sizes[i] = size;
         sStr[i] = ss;
+        this.tags![i] = NaN;
       } else {
         this.removeAt(i);
         removeStrings(pStr, sStr, i);
@@ -191,15 +209,18 @@ class BookSide {
     if (i < last) {
       const k = this.keys;
       const s = this.sizes;
+      const t = this.tags;
       if (last - i < 16) {
         // a plain loop beats copyWithin's call overhead for short moves (the common case near the top)
         for (let j = i; j < last; j++) {
           k[j] = k[j + 1];
           s[j] = s[j + 1];
         }
+        if (t !== undefined) for (let j = i; j < last; j++) t[j] = t[j + 1];
       } else {
         k.copyWithin(i, i + 1, this.n);
         s.copyWithin(i, i + 1, this.n);
+        if (t !== undefined) t.copyWithin(i, i + 1, this.n);
       }
     }
     this.n = last;
@@ -210,30 +231,28 @@ class BookSide {
     if (n === this.keys.length) this.grow();
     const k = this.keys;
     const s = this.sizes;
+    const t = this.tags;
     if (at < n) {
       if (n - at < 16) {
         for (let j = n; j > at; j--) {
           k[j] = k[j - 1];
           s[j] = s[j - 1];
         }
+        if (t !== undefined) for (let j = n; j > at; j--) t[j] = t[j - 1];
       } else {
         k.copyWithin(at + 1, at, n);
         s.copyWithin(at + 1, at, n);
+        if (t !== undefined) t.copyWithin(at + 1, at, n);
       }
     }
     k[at] = key;
     s[at] = size;
+    if (t !== undefined) t[at] = NaN;
     this.n = n + 1;
   }
 
   private grow(): void {
-    const cap = this.keys.length * 2;
-    const k = new Float64Array(cap);
-    const s = new Float64Array(cap);
-    k.set(this.keys.subarray(0, this.n));
-    s.set(this.sizes.subarray(0, this.n));
-    this.keys = k;
-    this.sizes = s;
+    this.grownTo(this.keys.length + 1);
   }
 
   /**
@@ -286,6 +305,7 @@ class BookSide {
   merge(b: Batch): void {
     const m = b.m;
     if (m === 0) return;
+    this.version++;
     const { uniq, u, slot } = distinctKeys(b.keys, m);
     const strings = this.priceStr !== undefined;
     // per distinct price, the message's net effect: the last size wins; with strings, the size string of the
@@ -367,9 +387,12 @@ class BookSide {
       this.grownTo(total);
       this.keys.copyWithin(lo + o, i, n);
       this.sizes.copyWithin(lo + o, i, n);
+      if (this.tags !== undefined) this.tags.copyWithin(lo + o, i, n);
     }
     this.keys.set(outK.subarray(0, o), lo);
     this.sizes.set(outS.subarray(0, o), lo);
+    // (the new part's levels may be new or changed: their tags start again)
+    if (this.tags !== undefined) this.tags.fill(NaN, lo, lo + o);
     if (strings) {
       const tailP = pStr!.slice(i, n);
       const tailZ = sStr!.slice(i, n);
@@ -398,6 +421,11 @@ class BookSide {
       s.set(this.sizes.subarray(0, this.n));
       this.keys = k;
       this.sizes = s;
+      if (this.tags !== undefined) {
+        const t = new Float64Array(cap);
+        t.set(this.tags.subarray(0, this.n));
+        this.tags = t;
+      }
     }
   }
 
@@ -431,9 +459,11 @@ class BookSide {
   ): void {
     const k = this.n - depth;
     if (k <= 0) return;
+    this.version++;
     if (removed) for (let i = 0; i < k; i++) removed(name, this.sign * this.keys[i], this.sizes[i]);
     this.keys.copyWithin(0, k, this.n);
     this.sizes.copyWithin(0, k, this.n);
+    if (this.tags !== undefined) this.tags.copyWithin(0, k, this.n);
     if (this.priceStr) {
       if (k === 1) {
         // the common case (one level pushed out): shift() allocates nothing, splice() an array of the removed
@@ -475,6 +505,7 @@ class BookSide {
   }
 
   clear(): void {
+    this.version++;
     this.n = 0;
     if (this.priceStr) {
       this.priceStr = [];

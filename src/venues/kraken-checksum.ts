@@ -118,9 +118,12 @@ export function krakenChecksum(asks: readonly StringLevel[], bids: readonly Stri
  * A checksum on every message recomputes the CRC over ~300 digits of the top 10 levels, most of them the
  * same as last time (~0.8 µs), after copying the top into 22 arrays (topStrings, ~0.4 µs). The CRC is
  * linear: fed bytes B from state s, the register ends at Z_|B|(s) xor F(0, B), where F(0, B) is B's CRC
- * from 0 and Z_n (n zero bytes) a linear map read from four 256-entry tables. So each level keeps a tag,
- * F(0, its digits) and their count, computed once when the level first reaches the top 10, and the
- * checksum of 20 levels is 20 table folds. Results are krakenChecksum's, which the tests check.
+ * from 0 and Z_n (n zero bytes) a linear map read from four 256-entry tables. So each level keeps a tag
+ * in the book (OrderBook's per-level tags, reset when the level changes): F(0, its digits) and their
+ * count, computed when a level in the top 10 has none. A side is folded from a fixed start (asks from the
+ * CRC's, bids from 0) and its result kept while the side's version stays; the two join as
+ * Z_bidDigits(asks) xor bids. So a message costs one side's 10 table folds, or none. Results are
+ * krakenChecksum's, which the tests check. One check per book (the tags are its).
  */
 
 /** Levels with more digits than this go the plain way (no table made for them). */
@@ -129,105 +132,87 @@ const MAX_TAG_DIGITS = 95;
 const ZERO_TABLES = new Int32Array((MAX_TAG_DIGITS + 1) * 1024);
 const zeroTableMade = new Uint8Array(MAX_TAG_DIGITS + 1);
 
-function makeZeroTable(n: number): void {
+/** Z_n's four byte tables written into `out` from `at`. */
+function fillZeroTable(out: Int32Array, at: number, n: number): void {
   for (let k = 0; k < 4; k++) {
     for (let b = 0; b < 256; b++) {
       let c = b << (8 * k);
       for (let i = 0; i < n; i++) c = CRC_TABLE[c & 0xff] ^ (c >>> 8);
-      ZERO_TABLES[(n << 10) | (k << 8) | b] = c;
+      out[at | (k << 8) | b] = c;
     }
   }
+}
+
+function makeZeroTable(n: number): void {
+  fillZeroTable(ZERO_TABLES, n << 10, n);
   zeroTableMade[n] = 1;
+}
+
+/** Z_n for a whole side's digits (n up to 10 levels of MAX_TAG_DIGITS), made when first needed. */
+const SIDE_ZERO_TABLES: (Int32Array | null)[] = new Array<Int32Array | null>(
+  KRAKEN_CHECKSUM_DEPTH * MAX_TAG_DIGITS + 1,
+).fill(null);
+
+function sideZeroTable(n: number): Int32Array {
+  let t = SIDE_ZERO_TABLES[n];
+  if (t === null) {
+    t = new Int32Array(1024);
+    fillZeroTable(t, 0, n);
+    SIDE_ZERO_TABLES[n] = t;
+  }
+  return t;
+}
+
+/** The register after feeding it n zero bytes. */
+function shiftByZeros(crc: number, n: number): number {
+  const z = sideZeroTable(n);
+  return z[crc & 0xff] ^ z[256 | ((crc >>> 8) & 0xff)] ^ z[512 | ((crc >>> 16) & 0xff)] ^ z[768 | (crc >>> 24)];
 }
 
 /** Set when a level cannot be tagged (text outside ASCII, or too long): the check goes the plain way. */
 let untaggable = false;
 
-/** The tags of one side's top levels at the last check, and the buffers the next check fills. */
-class SideTags {
-  count = 0;
-  prices: (string | undefined)[] = new Array<string | undefined>(KRAKEN_CHECKSUM_DEPTH).fill(undefined);
-  sizes: (string | undefined)[] = new Array<string | undefined>(KRAKEN_CHECKSUM_DEPTH).fill(undefined);
-  crcs = new Int32Array(KRAKEN_CHECKSUM_DEPTH);
-  lengths = new Int32Array(KRAKEN_CHECKSUM_DEPTH);
-  private nextPrices: (string | undefined)[] = new Array<string | undefined>(KRAKEN_CHECKSUM_DEPTH).fill(undefined);
-  private nextSizes: (string | undefined)[] = new Array<string | undefined>(KRAKEN_CHECKSUM_DEPTH).fill(undefined);
-  private nextCrcs = new Int32Array(KRAKEN_CHECKSUM_DEPTH);
-  private nextLengths = new Int32Array(KRAKEN_CHECKSUM_DEPTH);
+/** 2^32: a level's tag keeps its CRC below it and its digit count above (one number in the book's tags). */
+const TAG_LENGTH_UNIT = 4294967296;
 
-  /** Where the last check had this level (rank r, or up to two ranks away), or -1. */
-  private seen(r: number, p: string, s: string): number {
-    const prices = this.prices;
-    const sizes = this.sizes;
-    const count = this.count;
-    if (r < count && prices[r] === p && sizes[r] === s) return r;
-    for (let d = 1; d <= 2; d++) {
-      const lo = r - d;
-      if (lo >= 0 && lo < count && prices[lo] === p && sizes[lo] === s) return lo;
-      const hi = r + d;
-      if (hi < count && prices[hi] === p && sizes[hi] === s) return hi;
-    }
-    return -1;
-  }
+/** One side's last fold: the side's version then, the register it ended at, and the digits it fed. */
+class SideFold {
+  version = -1;
+  result = 0;
+  digits = 0;
 
-  /** The CRC register after feeding this side's top levels (best first) from `crc`. */
-  fold(side: StringSideView, crc: number): number {
+  /**
+   * The CRC register after feeding this side's top levels (best first) from `start` (always the same start
+   * for one side, so a side unchanged since the last fold gives the last result). Each level's tag is kept
+   * in the book (OrderBook tags: NaN once the level changes) and computed only when missing.
+   */
+  fold(side: StringSideView, start: number): number {
+    if (side.version === this.version) return this.result;
     const n = side.n < KRAKEN_CHECKSUM_DEPTH ? side.n : KRAKEN_CHECKSUM_DEPTH;
     const top = side.n - 1;
-    const ps = side.priceStr!;
-    const ss = side.sizeStr!;
-    const count = this.count;
+    const tags = side.tags!;
     const z = ZERO_TABLES;
-    // the levels still at the rank they had: their tags are read where they are, nothing is written
-    let r = 0;
-    for (; r < n && r < count; r++) {
+    let crc = start;
+    let digits = 0;
+    for (let r = 0; r < n; r++) {
       const i = top - r;
-      if (this.prices[r] !== ps[i] || this.sizes[r] !== ss[i]) break;
-      const at = this.lengths[r] << 10;
-      crc =
-        z[at | (crc & 0xff)] ^
-        z[at | 256 | ((crc >>> 8) & 0xff)] ^
-        z[at | 512 | ((crc >>> 16) & 0xff)] ^
-        z[at | 768 | (crc >>> 24)] ^
-        this.crcs[r];
-    }
-    if (r === n && n === count) return crc;
-    // from the first change on, the tags go to the other buffers, which then become the last check's
-    const np = this.nextPrices;
-    const ns = this.nextSizes;
-    const nc = this.nextCrcs;
-    const nl = this.nextLengths;
-    for (let k = 0; k < r; k++) {
-      np[k] = this.prices[k];
-      ns[k] = this.sizes[k];
-      nc[k] = this.crcs[k];
-      nl[k] = this.lengths[k];
-    }
-    for (; r < n; r++) {
-      const i = top - r;
-      const p = ps[i];
-      const s = ss[i];
-      const j = this.seen(r, p, s);
-      let tag: number;
-      let len: number;
-      if (j >= 0) {
-        tag = this.crcs[j];
-        len = this.lengths[j];
-      } else {
+      let t = tags[i];
+      if (t !== t) {
         outsideAscii = false;
         digitsFed = 0;
-        tag = crcDigits(crcDigits(0, p), s);
-        len = digitsFed;
-        if (outsideAscii || len > MAX_TAG_DIGITS) {
+        const c = crcDigits(crcDigits(0, side.priceStr![i]), side.sizeStr![i]);
+        if (outsideAscii || digitsFed > MAX_TAG_DIGITS) {
           untaggable = true;
+          this.version = -1;
           return 0;
         }
-        if (zeroTableMade[len] === 0) makeZeroTable(len);
+        if (zeroTableMade[digitsFed] === 0) makeZeroTable(digitsFed);
+        t = digitsFed * TAG_LENGTH_UNIT + (c >>> 0);
+        tags[i] = t;
       }
-      np[r] = p;
-      ns[r] = s;
-      nc[r] = tag;
-      nl[r] = len;
+      const len = (t / TAG_LENGTH_UNIT) | 0;
+      const tag = (t - len * TAG_LENGTH_UNIT) | 0;
+      digits += len;
       const at = len << 10;
       crc =
         z[at | (crc & 0xff)] ^
@@ -236,21 +221,15 @@ class SideTags {
         z[at | 768 | (crc >>> 24)] ^
         tag;
     }
-    this.nextPrices = this.prices;
-    this.nextSizes = this.sizes;
-    this.nextCrcs = this.crcs;
-    this.nextLengths = this.lengths;
-    this.prices = np;
-    this.sizes = ns;
-    this.crcs = nc;
-    this.lengths = nl;
-    this.count = n;
+    this.version = side.version;
+    this.result = crc;
+    this.digits = digits;
     return crc;
   }
 }
 
-/** Per book: its two sides' tags (a book's top changes a little per message; another book's is unrelated). */
-const BOOK_TAGS = new WeakMap<OrderBook, { asks: SideTags; bids: SideTags }>();
+/** Per book: its two sides' last folds. */
+const BOOK_FOLDS = new WeakMap<OrderBook, { asks: SideFold; bids: SideFold }>();
 
 /**
  * krakenChecksum(book's top 10 asks, bids) === checksum, read from a keepStrings book in place. A book that
@@ -259,17 +238,17 @@ const BOOK_TAGS = new WeakMap<OrderBook, { asks: SideTags; bids: SideTags }>();
 export function krakenBookVerify(book: OrderBook, checksum: number): boolean {
   const asks = book.stringSide('ask');
   const bids = book.stringSide('bid');
-  if (asks.priceStr !== undefined && bids.priceStr !== undefined) {
-    let tags = BOOK_TAGS.get(book);
-    if (tags === undefined) {
-      tags = { asks: new SideTags(), bids: new SideTags() };
-      BOOK_TAGS.set(book, tags);
+  if (asks.tags !== undefined && bids.tags !== undefined) {
+    let folds = BOOK_FOLDS.get(book);
+    if (folds === undefined) {
+      folds = { asks: new SideFold(), bids: new SideFold() };
+      BOOK_FOLDS.set(book, folds);
     }
     untaggable = false;
-    const crc = tags.bids.fold(bids, tags.asks.fold(asks, -1));
-    if (!untaggable) return ~crc >>> 0 === checksum;
-    tags.asks.count = 0;
-    tags.bids.count = 0;
+    // asks from the CRC's start, bids from 0, joined by feeding the asks' register the bids' digits as zeros
+    const a = folds.asks.fold(asks, -1);
+    const b = untaggable ? 0 : folds.bids.fold(bids, 0);
+    if (!untaggable) return ~(shiftByZeros(a, folds.bids.digits) ^ b) >>> 0 === checksum;
   }
   const top = book.topStrings(KRAKEN_CHECKSUM_DEPTH);
   return krakenChecksum(top.asks, top.bids) === checksum;
