@@ -22,7 +22,7 @@ import {
   quoteNumbers,
 } from '../../src/venues/kraken.js';
 import { checksumDigits, krakenBookVerify, krakenChecksum } from '../../src/venues/kraken-checksum.js';
-import { OrderBook } from '../../src/core/book.js';
+import { OrderBook, forceBatchPathForTests } from '../../src/core/book.js';
 import { scanKrakenBook } from '../../src/venues/kraken-scan.js';
 import { encodeCollectorEvent } from '../../src/wire/messages.js';
 import { mutatedFrames } from './mutate.js';
@@ -612,36 +612,57 @@ function zlibOf(asks: StringLevel[], bids: StringLevel[]): number {
 }
 
 test('krakenBookVerify (the checksum read from the book, level tags reused) equals the reference on every state', () => {
-  // two books, changes interleaved: odd spellings, text outside ASCII and numbers too long to tag now and then
+  // two books, changes interleaved: odd spellings, text outside ASCII and numbers too long to tag now and
+  // then; one level at a time, bulk messages (the book's merge), truncation, a new snapshot
   const num = fc.oneof(
     { arbitrary: decimalText(false), weight: 12 },
     decimalText(true),
     fc.constantFrom('1é', '7'.repeat(60), '0.' + '3'.repeat(70), '9'.repeat(100)),
   );
-  const change = fc.record({
-    book: fc.nat({ max: 1 }),
+  const level = fc.record({
     bid: fc.boolean(),
     // near the top mostly, as a venue's changes are
     price: fc.oneof({ arbitrary: fc.integer({ min: 95, max: 105 }), weight: 4 }, fc.integer({ min: 1, max: 200 })),
     size: fc.oneof({ arbitrary: num, weight: 4 }, fc.constant('0')),
     priceText: fc.option(fc.constantFrom('', '0', '.0', '00'), { nil: undefined }),
   });
+  const change = fc.record({
+    book: fc.nat({ max: 1 }),
+    kind: fc.constantFrom('level', 'level', 'level', 'level', 'bulk', 'truncate', 'snapshot'),
+    levels: fc.array(level, { minLength: 64, maxLength: 90 }),
+    depth: fc.integer({ min: 3, max: 30 }),
+  });
   fc.assert(
-    fc.property(fc.array(change, { maxLength: 120 }), (changes) => {
+    fc.property(fc.array(change, { maxLength: 60 }), (changes) => {
       const books = [new OrderBook({ keepStrings: true }), new OrderBook({ keepStrings: true })];
       for (const c of changes) {
         const book = books[c.book];
-        // asks above 100, bids below: never crossed; the price text spells the price (odd zeros now and then)
-        const p = c.bid ? c.price / 2 : 100 + c.price;
-        const text = `${c.priceText === '00' ? '00' : ''}${p}${c.priceText === '.0' && Number.isInteger(p) ? '.0' : ''}`;
-        // (the text is what the checksum reads; a size text that is no number stands for size 1)
-        const size = Number.isFinite(Number(c.size)) ? Number(c.size) : 1;
-        book.applyWithStrings(
-          c.bid ? [[p, size]] : [],
-          c.bid ? [] : [[p, size]],
-          c.bid ? [[text, c.size]] : [],
-          c.bid ? [] : [[text, c.size]],
-        );
+        // a bulk message: one side's 64 or more levels, merged in one pass (BookSide.merge)
+        const levels =
+          c.kind === 'level' ? c.levels.slice(0, 1) : c.levels.map((l) => ({ ...l, bid: c.levels[0].bid }));
+        const bids: [number, number][] = [];
+        const asks: [number, number][] = [];
+        const bidText: StringLevel[] = [];
+        const askText: StringLevel[] = [];
+        for (const l of levels) {
+          // asks above 100, bids below: never crossed; the price text spells the price (odd zeros now and then)
+          const p = l.bid ? l.price / 2 : 100 + l.price;
+          const text = `${l.priceText === '00' ? '00' : ''}${p}${l.priceText === '.0' && Number.isInteger(p) ? '.0' : ''}`;
+          // (the text is what the checksum reads; a size text that is no number stands for size 1)
+          const size = Number.isFinite(Number(l.size)) ? Number(l.size) : 1;
+          (l.bid ? bids : asks).push([p, size]);
+          (l.bid ? bidText : askText).push([text, l.size]);
+        }
+        if (c.kind === 'truncate') book.dropBeyond(c.depth);
+        else if (c.kind === 'snapshot') book.applySnapshotStrings(bidText, askText);
+        else {
+          forceBatchPathForTests(c.kind === 'bulk' ? 'merge' : undefined);
+          try {
+            book.applyWithStrings(bids, asks, bidText, askText);
+          } finally {
+            forceBatchPathForTests(undefined);
+          }
+        }
         const top = book.topStrings(10);
         const want = zlibOf(top.asks, top.bids);
         assert.equal(krakenBookVerify(book, want), true);
@@ -650,6 +671,24 @@ test('krakenBookVerify (the checksum read from the book, level tags reused) equa
     }),
     { numRuns: 300 },
   );
+});
+
+test('krakenBookVerify on a book grown past its first capacity, and after a level deep in it changed', () => {
+  const book = new OrderBook({ keepStrings: true });
+  const check = () => {
+    const top = book.topStrings(10);
+    assert.equal(krakenBookVerify(book, zlibOf(top.asks, top.bids)), true);
+  };
+  // one level at a time from the best end down: the side grows past 1,024 levels with tags in place
+  for (let i = 0; i < 3000; i++) {
+    const p = 10000 - i;
+    book.applyWithStrings([[p, 1 + (i % 7)]], [], [[`${p}.0`, `${1 + (i % 7)}.00`]], []);
+    book.applyWithStrings([], [[20000 + i, 2]], [], [[`${20000 + i}`, '2']]);
+    if (i % 97 === 0) check();
+  }
+  check();
+  book.applyWithStrings([[10000, 5]], [[20000, 0]], [['10000.0', '5.5']], [['20000', '0']]);
+  check();
 });
 
 test('krakenChecksum equals the CRC32 of the digit string, non-ASCII and odd spellings included', () => {
