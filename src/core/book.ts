@@ -93,6 +93,12 @@ function removeStrings(a: string[], b: string[], i: number): void {
 /** x and y in at index `at` of two parallel string arrays (as removeStrings, without splice near the end). */
 function insertStrings(a: string[], b: string[], at: number, x: string, y: string): void {
   const n = a.length;
+  if (at === 0) {
+    // the worst level (a level entering a venue's fixed depth from below): unshift allocates nothing
+    a.unshift(x);
+    b.unshift(y);
+    return;
+  }
   if (n - at >= 32) {
     a.splice(at, 0, x);
     b.splice(at, 0, y);

@@ -60,7 +60,13 @@ export class HashedBook {
   private readonly onDropped = (side: 'bid' | 'ask', p: number, q: number): void => {
     const bid = side === 'bid';
     this.add(bid, p, q, -1);
-    ((bid ? this.cut.bids : this.cut.asks) as Level[]).push([p, 0]);
+    const cut = this.cut as { bids: Level[]; asks: Level[] };
+    // one level cut (the common case) is an array of one: push on an empty array reserves 17 places
+    if (bid) {
+      if (cut.bids.length === 0) cut.bids = [[p, 0]];
+      else cut.bids.push([p, 0]);
+    } else if (cut.asks.length === 0) cut.asks = [[p, 0]];
+    else cut.asks.push([p, 0]);
   };
 
   constructor(

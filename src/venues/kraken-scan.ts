@@ -68,8 +68,21 @@ function numberAt(b: Uint8Array, text: string, i: number): number {
 /** Where the last levelsAt (that did not return -1) stopped. */
 let levelsEnd = 0;
 
-/** `[{"price":p,"qty":q},...]` at i into levels and text (price > 0, qty >= 0, at most MAX_LEVELS_PER_SIDE). */
-function levelsAt(b: Uint8Array, text: string, i: number, levels: Level[], strings: StringLevel[]): number {
+/**
+ * levelsAt's levels, reused: the side's arrays are then copied at their exact length (arrays grown by push
+ * from empty reserve 17 places each: four of them were half of what a message allocated).
+ */
+const scratchLevels: Level[] = [];
+const scratchStrings: StringLevel[] = [];
+
+/**
+ * `[{"price":p,"qty":q},...]` at i into scratchLevels and scratchStrings from 0 (price > 0, qty >= 0, at most
+ * MAX_LEVELS_PER_SIDE); returns how many, or -1.
+ */
+function levelsAt(b: Uint8Array, text: string, i: number): number {
+  const levels = scratchLevels;
+  const strings = scratchStrings;
+  let n = 0;
   if (b[i] !== 91) return -1; // [
   i++;
   if (b[i] === 93) {
@@ -77,7 +90,7 @@ function levelsAt(b: Uint8Array, text: string, i: number, levels: Level[], strin
     return 0;
   }
   for (;;) {
-    if (levels.length === MAX_LEVELS_PER_SIDE) return -1;
+    if (n === MAX_LEVELS_PER_SIDE) return -1;
     i = literalAt(b, i, PRICE);
     if (i < 0) return -1;
     const p = numberAt(b, text, i);
@@ -87,13 +100,13 @@ function levelsAt(b: Uint8Array, text: string, i: number, levels: Level[], strin
     if (i < 0) return -1;
     const q = numberAt(b, text, i);
     if (q < 0 || b[numberEnd] !== 125) return -1; // }
-    levels.push([p, q]);
-    strings.push([ps, text.slice(i, numberEnd)]);
+    levels[n] = [p, q];
+    strings[n++] = [ps, text.slice(i, numberEnd)];
     i = numberEnd + 1;
     const c = b[i++];
     if (c === 93) {
       levelsEnd = i;
-      return 0;
+      return n;
     }
     if (c !== 44) return -1;
   }
@@ -143,14 +156,16 @@ export function scanKrakenBook(text: string): KrakenBookMessage | undefined {
   }
   i = literalAt(b, i, BIDS);
   if (i < 0) return undefined;
-  const bids: Level[] = [];
-  const bidText: StringLevel[] = [];
-  if (levelsAt(b, text, i, bids, bidText) < 0) return undefined;
+  let n = levelsAt(b, text, i);
+  if (n < 0) return undefined;
+  const bids = n === 0 ? [] : scratchLevels.slice(0, n);
+  const bidText = n === 0 ? [] : scratchStrings.slice(0, n);
   i = literalAt(b, levelsEnd, ASKS);
   if (i < 0) return undefined;
-  const asks: Level[] = [];
-  const askText: StringLevel[] = [];
-  if (levelsAt(b, text, i, asks, askText) < 0) return undefined;
+  n = levelsAt(b, text, i);
+  if (n < 0) return undefined;
+  const asks = n === 0 ? [] : scratchLevels.slice(0, n);
+  const askText = n === 0 ? [] : scratchStrings.slice(0, n);
   i = literalAt(b, levelsEnd, CHECKSUM);
   if (i < 0) return undefined;
   // 1-10 digits, no leading zero, at most 2^32 - 1
