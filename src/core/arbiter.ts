@@ -198,7 +198,7 @@ interface Pending {
 class Overlay {
   readonly bids = new Map<number, number>();
   readonly asks = new Map<number, number>();
-  add(ev: BookDelta): void {
+  add(ev: Pick<BookDelta, 'bids' | 'asks'>): void {
     for (const l of ev.bids) this.bids.set(l[0], l[1]);
     for (const l of ev.asks) this.asks.set(l[0], l[1]);
   }
@@ -206,6 +206,32 @@ class Overlay {
   sameOn(o: Overlay, book: OrderBook): boolean {
     return sameSide(this.bids, o.bids, book, 'bid') && sameSide(this.asks, o.asks, book, 'ask');
   }
+  /** Forget the levels past a depth: bids below `bid`, asks above `ask`. */
+  keepTo(bid: number, ask: number): void {
+    for (const p of this.bids.keys()) if (p < bid) this.bids.delete(p);
+    for (const p of this.asks.keys()) if (p > ask) this.asks.delete(p);
+  }
+}
+
+/**
+ * A venue snapshot as an overlay on `book`, within the snapshot's depth (exactTo, else its last levels; a side
+ * it leaves empty is empty to any depth): its levels, and 0 for the book's levels there it does not have.
+ * Compared (Overlay.sameOn) with another overlay cut to the same depth (keepTo `to`): past it nothing is known.
+ */
+function snapshotOverlay(snap: BookSnapshot, book: OrderBook): { o: Overlay; to: { bid: number; ask: number } } {
+  let bid = Infinity; // the lowest bid it has, the highest ask
+  let ask = -Infinity;
+  for (const l of snap.bids) if (l[0] < bid) bid = l[0];
+  for (const l of snap.asks) if (l[0] > ask) ask = l[0];
+  if (snap.bids.length === 0) bid = -Infinity;
+  if (snap.asks.length === 0) ask = Infinity;
+  if (snap.exactTo !== undefined) ({ bid, ask } = snap.exactTo);
+  const o = new Overlay();
+  const had = book.snapshot();
+  for (const l of had.bids) if (l[0] >= bid) o.bids.set(l[0], 0);
+  for (const l of had.asks) if (l[0] <= ask) o.asks.set(l[0], 0);
+  o.add(snap);
+  return { o, to: { bid, ask } };
 }
 
 function sameSide(a: Map<number, number>, b: Map<number, number>, book: OrderBook, side: 'bid' | 'ask'): boolean {
@@ -481,6 +507,13 @@ export class BookArbiter implements BookCore {
   private readonly confirmTimes = new LagWindow();
   /** The book's seq when the 'confirmed' gap clock last (re)started. */
   private gapSeq = NaN;
+  /**
+   * 'confirmed': the book resyncs because every other feed lost ids only this feed's chain carried (its held
+   * copies await the snapshot, which judges them); since when. See skippedByOthers.
+   */
+  private lone: { feed: Feed; sinceMs: number } | undefined;
+  /** 'confirmed': that snapshot did not come in time: such ids go out alone until two feeds agree again. */
+  private loneFallback = false;
 
   constructor(
     readonly venue: string,
@@ -736,6 +769,10 @@ export class BookArbiter implements BookCore {
   onTimer(nowMs: number): void {
     if (!(nowMs - this.lastEvictScan < 1000)) this.evictSilent(nowMs);
     if (this.confirmMode && this._state !== 'unsynced') this.judgePending(nowMs);
+    else if (this.lone !== undefined && nowMs - this.lone.sinceMs >= this.divergeMs + this.snapshotTimeoutMs) {
+      this.loneTimeout(nowMs);
+      return;
+    }
     if (this._state === 'gap') {
       if (nowMs - this.gapSince >= this.gapTimeoutMs) {
         this.resync(this.appliedSinceReset ? 'gap' : 'stale-snapshot', nowMs);
@@ -1166,6 +1203,7 @@ export class BookArbiter implements BookCore {
   }
 
   private dropHeld(): void {
+    this.lone = undefined; // its copies are gone: the snapshot asked for is an ordinary resync's
     this.buf = [];
     this.head = 0;
     this.bufLasts.clear();
@@ -1184,6 +1222,8 @@ export class BookArbiter implements BookCore {
       this.buf = keep;
       this.head = 0;
     }
+    if (this.lone !== undefined) this.judgeLone(snap);
+    this.loneFallback = false;
     if (this.pooled > 0) this.dropStalePool(snap.seq, nowMs, false);
     const i = this.integrity === undefined ? undefined : snap.integrity;
     if (i !== undefined) this.stringBook().applySnapshotStrings(i.bids, i.asks);
@@ -1435,10 +1475,10 @@ export class BookArbiter implements BookCore {
         if (!this.publishAlone(lone[0], lone[1], nowMs)) return;
         continue;
       }
-      // the other feeds lost the first copy's ids on their connections: none of them can ever confirm it
+      // the other feeds lost ids on their connections before meeting the first chain: none of them can confirm it
       const [first, firstChain] = chains[0];
-      if (!this.othersSkipped(first, firstChain[0].ev.last, nowMs)) break;
-      if (!this.publishAlone(first, [firstChain[0]], nowMs)) return;
+      if (!this.othersSkipped(first, firstChain[firstChain.length - 1].ev.last, nowMs)) break;
+      if (!this.skippedByOthers(first, firstChain[0], nowMs)) return;
     }
     this.settlePool(nowMs);
   }
@@ -1477,6 +1517,7 @@ export class BookArbiter implements BookCore {
       }
     const last = steps[steps.length - 1];
     this.counters.confirmed++;
+    this.loneFallback = false;
     // the wait the policy adds: from the first copy of the ids to the copy that confirmed them (held while
     // unsynced, both may have come long before they could be published)
     this.confirmTimes.add(Math.max(0, otherAtMs - last.atMs) * 1000);
@@ -1492,6 +1533,58 @@ export class BookArbiter implements BookCore {
       if (!this.publishHeld(chain[k].ev, f, nowMs, false, k === chain.length - 1)) return false;
     }
     return true;
+  }
+
+  /**
+   * Every other feed lost the ids of f's copy p on its connection: no feed can confirm it, and one feed's word
+   * is not published. The book resyncs and the venue's snapshot decides (judgeLone): f's held copies survive
+   * the resync like every feed's; those the snapshot covers are checked against it, the rest confirm each
+   * other as before. Should no snapshot come within divergeMs + snapshotTimeoutMs (loneTimeout), such copies
+   * go out alone (counted), as they did before. False: resyncing.
+   */
+  private skippedByOthers(f: Feed, p: Pending, nowMs: number): boolean {
+    if (this.loneFallback) return this.publishAlone(f, [p], nowMs);
+    this.lone = { feed: f, sinceMs: nowMs };
+    this.resync('gap', nowMs);
+    return false;
+  }
+
+  /**
+   * The snapshot the book resynced for (skippedByOthers): where the lone feed's chain from the book ends a copy
+   * at the snapshot's id, the book that chain makes must be the snapshot's (within the snapshot's depth); if
+   * not, that feed's copies were wrong: charged as in a dispute. Either way the book moves to the snapshot's.
+   */
+  private judgeLone(snap: BookSnapshot): void {
+    const f = this.lone!.feed;
+    this.lone = undefined;
+    if (this.feeds.get(this.idOf(f)) !== f) return;
+    const chain = new Overlay();
+    let reached = false;
+    for (const p of this.walk(f)) {
+      if (p.ev.last > snap.seq) break;
+      chain.add(p.ev);
+      reached = p.ev.last === snap.seq;
+    }
+    if (!reached) return; // the snapshot is not at an id this chain ends a copy at: nothing to compare
+    const { o, to } = snapshotOverlay(snap, this.book);
+    chain.keepTo(to.bid, to.ask);
+    if (chain.sameOn(o, this.book)) return;
+    this.counters.copyMismatches++;
+    this.charge(f, `its copies up to ${snap.seq}, which no other feed carried, differ from the venue's snapshot`);
+  }
+
+  /** The snapshot for a lone chain did not come in time: the book goes on from where it was, such chains alone. */
+  private loneTimeout(nowMs: number): void {
+    this.lone = undefined;
+    this.loneFallback = true;
+    this._state = 'synced';
+    this.requestedAt = NaN;
+    this.attempt = 0;
+    this.waitingSince = NaN;
+    this.heldUntil = NaN;
+    this.candidate = undefined;
+    this.gapSince = nowMs;
+    this.confirmPending(nowMs);
   }
 
   /** Apply and publish a held copy (applyAndPublish); then drop the copies it made stale. False: resyncing. */
@@ -1597,12 +1690,12 @@ export class BookArbiter implements BookCore {
     let since = Infinity;
     for (const [, c] of chains) if (c[0].atMs < since) since = c[0].atMs;
     const [first, firstChain] = chains[0];
-    if (nowMs - since < this.divergeMs) {
-      // the other feeds lost the first copy's ids on their connections: none of them can ever confirm it
-      if (this.othersSkipped(first, firstChain[0].ev.last, nowMs) && this.publishAlone(first, [firstChain[0]], nowMs))
-        this.confirmPending(nowMs);
+    if (this.othersSkipped(first, firstChain[firstChain.length - 1].ev.last, nowMs)) {
+      // the other feeds lost ids on their connections before meeting the first chain: none can confirm it
+      if (this.skippedByOthers(first, firstChain[0], nowMs)) this.confirmPending(nowMs);
       return;
     }
+    if (nowMs - since < this.divergeMs) return;
     for (let a = 0; a < chains.length; a++)
       for (let b = a + 1; b < chains.length; b++)
         if (this.compare(chains[a][1], chains[b][1]).disputed) {
@@ -1615,10 +1708,11 @@ export class BookArbiter implements BookCore {
   }
 
   /**
-   * Whether every other expected feed (one at least) lost ids at or below `id` on its connection: its chain
-   * from the book stops at a hole below `id` that it holds copies past, SKIP_AFTER of them or one for
-   * gapTimeoutMs (a copy merely reordered comes sooner). Such a feed cannot end a chain at `id`, nor confirm
-   * anything until the book is past its hole.
+   * Whether every other expected feed (one at least) lost ids at or below `id` (the end of f's chain) on its
+   * connection: its chain from the book stops at a hole below `id` that it holds copies past, SKIP_AFTER of
+   * them or one for gapTimeoutMs (a copy merely reordered comes sooner). Such a feed cannot end a copy where f's
+   * chain does past its hole (and before it the two met nowhere, or they would have agreed or disputed), nor
+   * confirm anything until the book is past its hole.
    */
   private othersSkipped(f: Feed, id: number, nowMs: number): boolean {
     let any = false;
