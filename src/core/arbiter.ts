@@ -514,6 +514,12 @@ export class BookArbiter implements BookCore {
   private lone: { feed: Feed; sinceMs: number } | undefined;
   /** 'confirmed': that snapshot did not come in time: such ids go out alone until two feeds agree again. */
   private loneFallback = false;
+  /**
+   * 'confirmed': a venue reset message (OKX maintenance) that continues the book, held until another feed
+   * delivers the same reset (same key) or divergeMs passes. The book, its numbering and every other feed stay
+   * in the old id space meanwhile; its feed alone is in the next (epoch + 1), its copies held in its pool.
+   */
+  private resetHeld: { ev: BookDelta; feed: Feed; key: string; atMs: number } | undefined;
 
   constructor(
     readonly venue: string,
@@ -600,6 +606,16 @@ export class BookArbiter implements BookCore {
       this.duplicate(ev, f); // sent before the venue reset this feed has not delivered yet: old ids
       return;
     }
+    if (f.epoch > this.epoch) {
+      // after its venue reset, held (resetHeld): its copies wait in its pool for the reset to be taken
+      f.valid++;
+      f.lastValidMs = nowMs;
+      if (ev.last > f.last) f.last = ev.last;
+      if (coverStart(ev) < f.low) f.low = coverStart(ev);
+      this.rememberFirst(ev);
+      this.pend(ev, f, nowMs);
+      return;
+    }
     if (this._state !== 'unsynced' && ev.last - this._seq > this.seqWindow) {
       this.implausible(ev, f, nowMs);
       return;
@@ -680,6 +696,10 @@ export class BookArbiter implements BookCore {
     const f = this.feed(snap.collector, nowMs);
     if (f === undefined) return;
     const key = snap.reset === true ? `snapshot ${snap.seq} at ${snap.exchTime}` : '';
+    if (f.epoch > this.epoch) {
+      this.counters.snapshotsIgnored++; // of the new id space of a reset still held (resetHeld)
+      return;
+    }
     if (f.epoch < this.epoch)
       f.enter(this.epoch); // a snapshot (a copy of the reset's, or after a reconnect) is current
     else if (snap.reset === true && key !== this.resetKey && !snapshotCrossed(snap.bids, snap.asks)) {
@@ -768,6 +788,7 @@ export class BookArbiter implements BookCore {
 
   onTimer(nowMs: number): void {
     if (!(nowMs - this.lastEvictScan < 1000)) this.evictSilent(nowMs);
+    if (this.resetHeld !== undefined && nowMs - this.resetHeld.atMs >= this.divergeMs) this.takeReset(nowMs);
     if (this.confirmMode && this._state !== 'unsynced') this.judgePending(nowMs);
     else if (this.lone !== undefined && nowMs - this.lone.sinceMs >= this.divergeMs + this.snapshotTimeoutMs) {
       this.loneTimeout(nowMs);
@@ -1154,6 +1175,16 @@ export class BookArbiter implements BookCore {
   /** Another feed's copy of a reset this core took, or a new reset (OKX maintenance: seqId < prevSeqId). */
   private onResetDelta(ev: BookDelta, f: Feed, nowMs: number): void {
     const key = `delta ${ev.prev} -> ${ev.last}`;
+    const held = this.resetHeld;
+    if (held !== undefined) {
+      if (key === held.key) {
+        if (f === held.feed) this.duplicate(ev, f);
+        else this.takeReset(nowMs, f, ev);
+        return;
+      }
+      // another reset than the one held: nothing says which is the venue's; neither is published on its word
+      this.dropReset();
+    }
     if (f.epoch < this.epoch || key === this.resetKey) {
       if (f.epoch < this.epoch) f.enter(this.epoch);
       f.atReset(ev.last, nowMs);
@@ -1161,11 +1192,89 @@ export class BookArbiter implements BookCore {
       return;
     }
     const inPlace = this._state !== 'unsynced' && ev.prev === this._seq;
+    if (inPlace && this.confirmMode && this.anotherExpected(f)) {
+      // held until another feed delivers the same reset (or divergeMs): the book stays at prev meanwhile,
+      // f alone goes on into the new id space, its copies there held in its pool (see resetHeld)
+      this.pooled -= f.pool.length; // of the old id space, past the reset's prev
+      f.pool = [];
+      f.enter(this.epoch + 1);
+      f.atReset(ev.last, nowMs);
+      this.resetHeld = { ev, feed: f, key, atMs: nowMs };
+      return;
+    }
+    this.startEpoch(ev, f, key, inPlace, 'alone', nowMs);
+  }
+
+  /**
+   * The held reset (resetHeld) is taken: confirmed by feed g's copy `copy` when its levels make the same book
+   * (else both feeds are charged and the new id space starts from a snapshot), or alone (g undefined: none
+   * came within divergeMs). The copies its feed sent since in the new id space are kept.
+   */
+  private takeReset(nowMs: number, g?: Feed, copy?: BookDelta): void {
+    const { ev, feed: f, key } = this.resetHeld!;
+    this.resetHeld = undefined;
+    let how: 'alone' | 'confirmed' | 'disputed' = 'alone';
+    if (g !== undefined) {
+      const a = new Overlay();
+      const b = new Overlay();
+      a.add(ev);
+      b.add(copy!);
+      how = a.sameOn(b, this.book) ? 'confirmed' : 'disputed';
+    }
+    const kept = f.pool;
+    this.pooled -= kept.length;
+    f.pool = [];
+    const inPlace = this._state !== 'unsynced' && ev.prev === this._seq;
+    this.startEpoch(ev, f, key, inPlace, how, nowMs);
+    if (g !== undefined) {
+      g.enter(this.epoch);
+      g.atReset(ev.last, nowMs);
+      this.duplicate(copy!, g);
+      if (how === 'disputed') {
+        this.counters.copyMismatches++;
+        this.charge(f, `its copy of the venue reset ${key} differs from ${this.idOf(g)}'s; not published`);
+        this.charge(g, `its copy of the venue reset ${key} differs from ${this.idOf(f)}'s; not published`);
+      }
+    }
+    if (f.epoch === this.epoch) {
+      f.pool = kept;
+      this.pooled += kept.length;
+      for (const p of kept) {
+        if (p.ev.last > f.last) f.last = p.ev.last;
+        if (coverStart(p.ev) < f.low) f.low = coverStart(p.ev);
+      }
+    }
+    if (how === 'disputed') this.resync('disagreement', nowMs);
+    else if (this._state !== 'unsynced') this.confirmPending(nowMs);
+  }
+
+  /** The held reset is abandoned (another reset came, or the book moved): its feed is old until it sends one again. */
+  private dropReset(): void {
+    const f = this.resetHeld!.feed;
+    this.resetHeld = undefined;
+    this.pooled -= f.pool.length;
+    f.pool = [];
+    f.enter(-1);
+  }
+
+  /**
+   * A venue reset starts a new id space: in place (it continues the book at its prev) it is applied and
+   * published ('alone': on its feed's word, 'confirmed': another feed's copy agreed; 'disputed': not applied),
+   * else the new id space starts from a snapshot.
+   */
+  private startEpoch(
+    ev: BookDelta,
+    f: Feed,
+    key: string,
+    inPlace: boolean,
+    how: 'alone' | 'confirmed' | 'disputed',
+    nowMs: number,
+  ): void {
     const prev = this.consolidatedSeq;
     this.newEpoch(f, ev.last, ev.exchTime, key);
     f.atReset(ev.last, nowMs);
     this.dropHeld(); // held events are of the old id space
-    if (inPlace) {
+    if (inPlace && how !== 'disputed') {
       // The reset continues the book at prev.
       this.applyLevels(ev);
       this._seq = ev.last;
@@ -1181,8 +1290,13 @@ export class BookArbiter implements BookCore {
       f.won++;
       f.last = ev.last;
       this.counters.published++;
-      if (this.confirmMode) this.counters.publishedAlone++; // the new id space's first message: one feed's word
+      if (how === 'confirmed') this.counters.confirmed++;
+      else if (this.confirmMode) this.counters.publishedAlone++; // the new id space's first message: one feed's word
       this.sink.publish(ev, prev);
+      return;
+    }
+    if (how === 'disputed') {
+      this._state = 'unsynced'; // the caller resyncs ('disagreement')
       return;
     }
     // Not at prev (a gap just before the reset): the new id space starts from a snapshot.
@@ -1204,6 +1318,7 @@ export class BookArbiter implements BookCore {
 
   private dropHeld(): void {
     this.lone = undefined; // its copies are gone: the snapshot asked for is an ordinary resync's
+    if (this.resetHeld !== undefined) this.dropReset();
     this.buf = [];
     this.head = 0;
     this.bufLasts.clear();
@@ -1345,7 +1460,8 @@ export class BookArbiter implements BookCore {
 
   /** Hold a copy that is not stale against the book (or arrives while unsynced) until another copy confirms it. */
   private pend(ev: BookDelta, f: Feed, nowMs: number): void {
-    if (this._state !== 'unsynced' && this.vouch(ev, f, nowMs)) return;
+    const judge = this._state !== 'unsynced' && f.epoch === this.epoch; // (not a held reset's feed)
+    if (judge && this.vouch(ev, f, nowMs)) return;
     const pool = f.pool;
     let i = pool.length;
     while (i > 0 && pool[i - 1].ev.last > ev.last) i--;
@@ -1369,7 +1485,7 @@ export class BookArbiter implements BookCore {
         return;
       }
     }
-    if (this._state !== 'unsynced') this.confirmPending(nowMs);
+    if (judge) this.confirmPending(nowMs);
   }
 
   /**

@@ -93,13 +93,15 @@ interface Out {
   states: { seq: number; book: string }[];
 }
 
-function sinkOf(o: Out, reader: { book: OrderBook; seq: number }): ArbiterSink {
+/** offset: the core's (consolidated seq = venue id + offset; moved by a venue reset). */
+function sinkOf(o: Out, reader: { book: OrderBook; seq: number }, offset = () => 0): ArbiterSink {
   return {
     publish(ev, prev) {
-      const c = { seq: ev.last, prev, first: (ev.prev ?? ev.first - 1) + 1 };
+      const k = offset();
+      const c = { seq: ev.last + k, prev, first: (ev.prev ?? ev.first - 1) + 1 + k };
       assert.equal(consolidatedVerdict(reader.seq, c), 'apply', `a published delta chains (${prev} -> ${ev.last})`);
       reader.book.apply(ev.bids, ev.asks);
-      reader.seq = ev.last;
+      reader.seq = ev.last + k;
       o.deltas.push({ ev, prev });
       o.states.push({ seq: ev.last, book: key(reader.book) });
     },
@@ -117,7 +119,7 @@ function sinkOf(o: Out, reader: { book: OrderBook; seq: number }): ArbiterSink {
 function arbiter(publish: PublishPolicy, opts: { integrity?: BookIntegrity } = {}) {
   const o: Out = { deltas: [], resets: [], requests: [], errors: [], states: [] };
   const reader = { book: new OrderBook(), seq: NaN };
-  const core = new BookArbiter(VENUE, SYMBOL, sinkOf(o, reader), { publish, ...opts });
+  const core: BookArbiter = new BookArbiter(VENUE, SYMBOL, sinkOf(o, reader, () => core.offset), { publish, ...opts });
   return { core, o };
 }
 
@@ -379,6 +381,51 @@ test('confirmed: with no snapshot within divergeMs + the snapshot timeout, ids o
   core.onSnapshot(v.snapshot(103, 'b'), 4013);
   assert.equal(o.resets.length, 1, 'a snapshot asked for before comes too late: ignored');
   allTrue(o, v);
+});
+
+test("confirmed: a venue reset (OKX maintenance) waits for another feed's copy of it: confirmed, disputed, or alone after divergeMs", () => {
+  const v = venue();
+  /** The venue's update 101 as a reset message (ids restart at 3) from feed f; then 102 as id 4. */
+  const reset = (f: string): BookDelta => ({ ...v.message(f, 100, 101), first: 3, last: 3, prev: 100, reset: true });
+  const next = (f: string): BookDelta => ({ ...v.message(f, 101, 102), first: 4, last: 4, prev: 3 });
+  {
+    const { core, o } = arbiter('confirmed');
+    synced(core, v);
+    core.onDelta(reset('a'), 10);
+    core.onDelta(next('a'), 11);
+    assert.deepEqual([o.deltas.length, core.consolidatedSeq, core.state], [0, 100, 'synced'], 'held: b may confirm it');
+    core.onDelta(reset('b'), 12);
+    assert.equal(o.deltas.length, 1, "b's copy of the reset confirms a's");
+    assert.deepEqual([o.deltas[0].ev.last, o.deltas[0].prev], [3, 100]);
+    assert.equal(o.states[o.states.length - 1].book, v.at(101));
+    core.onDelta(next('b'), 13);
+    assert.equal(o.deltas.length, 2, "a's copy of 4, held meanwhile, confirmed by b's");
+    assert.equal(o.states[o.states.length - 1].book, v.at(102));
+    assert.deepEqual([core.counters.confirmed, core.counters.publishedAlone, core.counters.venueResets], [2, 0, 1]);
+  }
+  {
+    const { core, o } = arbiter('confirmed');
+    synced(core, v);
+    core.onDelta(corrupted(reset('a')), 10);
+    core.onDelta(reset('b'), 12);
+    assert.equal(o.deltas.length, 0, 'the copies of the reset disagree: neither is published');
+    assert.equal(core.state, 'unsynced');
+    assert.deepEqual(o.requests.slice(-1), ['disagreement']);
+    assert.equal(core.counters.copyMismatches, 1);
+    assert.equal(core.feedStats().get('a')!.disagreements, 1);
+    assert.equal(core.feedStats().get('b')!.disagreements, 1);
+    assert.equal(core.counters.venueResets, 1, 'the new id space is taken');
+  }
+  {
+    const { core, o } = arbiter('confirmed');
+    synced(core, v);
+    core.onDelta(reset('a'), 10);
+    core.onTimer(1009);
+    assert.equal(o.deltas.length, 0);
+    core.onTimer(1010);
+    assert.equal(o.deltas.length, 1, 'b sent no copy within divergeMs: alone');
+    assert.equal(core.counters.publishedAlone, 1);
+  }
 });
 
 /** A checksum over the top `depth` levels (as OKX's legacy CRC32, in spirit). */
