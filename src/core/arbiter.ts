@@ -1820,6 +1820,11 @@ export class BookArbiter implements BookCore {
         }
     for (const g of this.feeds.values())
       if (g !== first && (!(g.lastValidMs >= since) || g.last < firstChain[0].ev.last)) g.absent = true;
+    // those that kept up lost these ids on their connections: the snapshot decides, as before divergeMs
+    if (this.othersSkipped(first, firstChain[firstChain.length - 1].ev.last, nowMs)) {
+      if (this.skippedByOthers(first, firstChain[0], nowMs)) this.confirmPending(nowMs);
+      return;
+    }
     if (this.publishAlone(first, firstChain, nowMs)) this.confirmPending(nowMs);
   }
 

@@ -355,6 +355,24 @@ test('confirmed: a feed that lost ids before its copies, grouped otherwise, met 
   allTrue(o, v);
 });
 
+test('confirmed: a third feed silent for divergeMs does not make ids the second lost go out on one word', () => {
+  const v = venue();
+  const { core, o } = arbiter('confirmed');
+  synced(core, v, ['a', 'b', 'c']);
+  core.onDelta(v.message('a', 100, 101), 10);
+  core.onDelta(v.message('b', 101, 102), 12); // b lost (100, 101]; c says nothing
+  core.onTimer(100);
+  assert.equal(core.state, 'synced', 'c may still send its copy');
+  core.onTimer(1010);
+  assert.equal(o.deltas.length, 0, 'c absent, b lost 101: not published on a\'s word');
+  assert.equal(core.state, 'unsynced');
+  core.onSnapshot(v.snapshot(101, 'b'), 1020);
+  core.onDelta(v.message('a', 101, 102), 1021);
+  assert.equal(core.seq, 102);
+  assert.deepEqual([core.counters.publishedAlone, core.counters.confirmed], [0, 1]);
+  allTrue(o, v);
+});
+
 test('confirmed: with no snapshot within divergeMs + the snapshot timeout, ids only one feed carried go out alone', () => {
   const v = venue();
   const { core, o } = arbiter('confirmed');
