@@ -369,6 +369,8 @@ class Feed {
   disagreements = 0;
   /** Valid deltas (decoded and plausible). */
   valid = 0;
+  /** A collector's snapshot of this book came from it in its current id space (expected() before its deltas). */
+  snapshotted = false;
   /** Shell times (ms): last message of any kind, last valid delta, last error. NaN: never. */
   lastMs = NaN;
   lastValidMs = NaN;
@@ -387,6 +389,7 @@ class Feed {
   /** Move into id space `epoch`: what the feed covered before is in another numbering. */
   enter(epoch: number): void {
     this.epoch = epoch;
+    this.snapshotted = false;
     this.last = NONE;
     this.low = Number.POSITIVE_INFINITY;
   }
@@ -478,6 +481,8 @@ export class BookArbiter implements BookCore {
   private everSynced = false;
   /** Whether an event was applied since the last snapshot (a gap right after one means the snapshot was unusable). */
   private appliedSinceReset = false;
+  /** A Kafka restore's snapshot is being taken (restore()): its feed id is no collector. */
+  private restoring = false;
 
   private readonly feeds = new Map<string, Feed>();
 
@@ -685,7 +690,12 @@ export class BookArbiter implements BookCore {
    * here, the venue's ids being every arbiter's numbering (sequenced books carry no epoch).
    */
   restore(snap: BookSnapshot, _epoch: string | undefined, nowMs: number): void {
-    this.onSnapshot(snap, nowMs);
+    this.restoring = true;
+    try {
+      this.onSnapshot(snap, nowMs);
+    } finally {
+      this.restoring = false;
+    }
   }
 
   onSnapshot(snap: BookSnapshot, nowMs: number): void {
@@ -708,6 +718,9 @@ export class BookArbiter implements BookCore {
       this.dropHeld();
       this._state = 'unsynced';
     }
+    // a collector's (not a peer arbiter's, PEER_FEED in arbiter/peers.ts, nor a Kafka restore): its deltas
+    // are expected to follow (a websocket venue's subscription sends the snapshot first)
+    if (!this.restoring && !snap.collector.includes(':')) f.snapshotted = true;
     if (this._state !== 'unsynced') {
       this.counters.snapshotsIgnored++;
       return;
@@ -1818,10 +1831,12 @@ export class BookArbiter implements BookCore {
           this.dispute(chains, nowMs);
           return;
         }
+    const end = firstChain[firstChain.length - 1].ev.last;
     for (const g of this.feeds.values())
-      if (g !== first && (!(g.lastValidMs >= since) || g.last < firstChain[0].ev.last)) g.absent = true;
+      if (g !== first && (!(g.lastValidMs >= since) || g.last < firstChain[0].ev.last) && !this.skipped(g, end, nowMs))
+        g.absent = true;
     // those that kept up lost these ids on their connections: the snapshot decides, as before divergeMs
-    if (this.othersSkipped(first, firstChain[firstChain.length - 1].ev.last, nowMs)) {
+    if (this.othersSkipped(first, end, nowMs)) {
       if (this.skippedByOthers(first, firstChain[0], nowMs)) this.confirmPending(nowMs);
       return;
     }
@@ -1860,11 +1875,12 @@ export class BookArbiter implements BookCore {
   }
 
   /**
-   * Whether feed g is expected to send copies that confirm: it delivered deltas in this id space (a source of
-   * snapshots only, a peer arbiter or a Kafka restore, is none), is not in error and not absent.
+   * Whether feed g is expected to send copies that confirm: it delivered deltas in this id space, or a
+   * collector's snapshot (its deltas follow; a peer arbiter or a Kafka restore is no collector), is not in
+   * error and not absent (silent while a chain waited divergeMs: judgePending).
    */
   private expected(g: Feed): boolean {
-    return g.epoch === this.epoch && g.valid > 0 && !g.absent && !(g.lastBadMs > g.lastValidMs);
+    return g.epoch === this.epoch && (g.valid > 0 || g.snapshotted) && !g.absent && !(g.lastBadMs > g.lastValidMs);
   }
 
   /** Whether a feed other than f is expected to confirm f's copies. */

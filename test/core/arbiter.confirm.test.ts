@@ -287,6 +287,47 @@ test('confirmed, alone: one feed publishes at once; a silent other feed is waite
   allTrue(o, v);
 });
 
+test('confirmed: a collector that sent a snapshot of the book is waited for (divergeMs) before its first delta; a peer arbiter is not', () => {
+  const v = venue();
+  {
+    const { core, o } = arbiter('confirmed');
+    synced(core, v, ['a']);
+    core.onSnapshot(v.snapshot(100, 'b'), 5); // b subscribed: its snapshot first (ignored: the book is synced)
+    core.onDelta(v.message('a', 100, 101), 10);
+    assert.equal(o.deltas.length, 0, "b's deltas are coming");
+    core.onDelta(v.message('b', 100, 101), 20);
+    assert.equal(o.deltas.length, 1);
+    assert.deepEqual([core.counters.confirmed, core.counters.publishedAlone], [1, 0]);
+  }
+  {
+    const { core, o } = arbiter('confirmed');
+    synced(core, v, ['a']);
+    core.onSnapshot(v.snapshot(100, 'b'), 5);
+    core.onDelta(v.message('a', 100, 101), 10);
+    core.onTimer(1009);
+    assert.equal(o.deltas.length, 0);
+    core.onTimer(1010);
+    assert.equal(o.deltas.length, 1, 'b sent no delta within divergeMs: alone');
+    core.onDelta(v.message('a', 101, 102), 1020);
+    assert.equal(o.deltas.length, 2, 'b is absent: not waited for again');
+    assert.equal(core.counters.publishedAlone, 2);
+  }
+  {
+    const { core, o } = arbiter('confirmed');
+    synced(core, v, ['a']);
+    core.onSnapshot(v.snapshot(100, 'peer:arbiter'), 5);
+    core.onDelta(v.message('a', 100, 101), 10);
+    assert.equal(o.deltas.length, 1, 'a peer arbiter sends no deltas: alone at once');
+  }
+  {
+    const { core, o } = arbiter('confirmed');
+    synced(core, v, ['a']);
+    core.restore(v.snapshot(100, 'kafka'), undefined, 5);
+    core.onDelta(v.message('a', 100, 101), 10);
+    assert.equal(o.deltas.length, 1, 'nor does a Kafka restore');
+  }
+});
+
 test('confirmed: ids the other feed lost on its connection (gap timeout) are not published on one word: the snapshot decides', () => {
   const v = venue();
   const { core, o } = arbiter('confirmed');
@@ -371,6 +412,21 @@ test('confirmed: a third feed silent for divergeMs does not make ids the second 
   assert.equal(core.seq, 102);
   assert.deepEqual([core.counters.publishedAlone, core.counters.confirmed], [0, 1]);
   allTrue(o, v);
+});
+
+test('confirmed: a feed that lost the ids and sent its later copies before the first chain came is not absent', () => {
+  const v = venue();
+  const { core, o } = arbiter('confirmed');
+  synced(core, v);
+  core.onSnapshot(v.snapshot(100, 'c'), 1); // c's deltas are expected, and never come
+  core.onDelta(v.message('b', 101, 102), 5); // b lost (100, 101], and was faster than a
+  core.onDelta(v.message('a', 100, 101), 10);
+  core.onTimer(60);
+  assert.equal(core.state, 'synced', 'c may still send its copy');
+  core.onTimer(1010);
+  assert.equal(o.deltas.length, 0, "c absent, b lost 101 (not absent: it delivered past it): not on a's word");
+  assert.equal(core.state, 'unsynced');
+  assert.equal(core.counters.publishedAlone, 0);
 });
 
 test('confirmed: with no snapshot within divergeMs + the snapshot timeout, ids only one feed carried go out alone', () => {
