@@ -28,10 +28,15 @@
  * group them into fewer messages (interval cover keeps readers of both exact). Exceptions:
  *   - vouched: a copy carrying a venue checksum (verified on the book before publishing) whose levels all
  *     lie within the levels the checksum covers goes out at once (a corruption of it would fail the check).
- *   - alone: no other feed is expected to confirm (none delivered a delta in this id space, the others in error,
- *     or absent: silent or behind while a chain waited divergeMs), or the oldest chain waited divergeMs and
- *     nothing contradicted it, or every other feed lost its first copy's ids on its connection (held copies
- *     past a hole for gapTimeoutMs): published on its feed's word (counted).
+ *   - alone: no other feed is expected to confirm (none delivered a delta or a collector's snapshot in this id
+ *     space, the others in error, or absent: silent or behind while a chain waited divergeMs), or the oldest
+ *     chain waited divergeMs and nothing contradicted it: published on its feed's word (counted).
+ *   - lost: every other expected feed lost ids of the chain on its connection (its chain stops at a hole before
+ *     meeting this one: SKIP_AFTER copies past it, or one for gapTimeoutMs): nothing can confirm them, and one
+ *     feed's word is not published: the book resyncs and the venue's snapshot decides (skippedByOthers,
+ *     judgeLone: the chain's book at the snapshot's id, where it ends a copy, must be the snapshot's, else its
+ *     feed is charged). No snapshot within divergeMs + snapshotTimeoutMs: alone after all (counted).
+ *   - venue reset (OKX): held until another feed delivers the same reset (resetHeld), or alone after divergeMs.
  *   - disputed: two chains disagree at a common id. With no third feed to decide, at once (else after
  *     divergeMs if none did), both feeds are charged and the book resyncs; nothing of those ids is published.
  *     With three or more feeds, two agreeing chains are published and the odd feed is charged (no resync).
