@@ -1031,7 +1031,8 @@ export class BookArbiter implements BookCore {
       consider(this.buf[i]);
       if (e !== undefined) break; // sorted by first
     }
-    if (this.pooled > 0) for (const g of this.feeds.values()) for (const p of g.pool) consider(p.ev);
+    if (this.pooled > 0)
+      for (const g of this.feeds.values()) if (g.epoch <= this.epoch) for (const p of g.pool) consider(p.ev);
     return e === undefined ? undefined : this.rule.check(seq, e) === 'apply' ? 'apply' : 'gap';
   }
 
@@ -1781,7 +1782,7 @@ export class BookArbiter implements BookCore {
   private dropStalePool(seq: number, nowMs: number, compare: boolean): void {
     const stale: [BookDelta, Feed][] = [];
     for (const g of this.feeds.values()) {
-      if (g.pool.length === 0) continue;
+      if (g.pool.length === 0 || g.epoch > this.epoch) continue; // (a held reset's feed: another id space)
       const keep: Pending[] = [];
       for (const p of g.pool) {
         if (this.rule.check(seq, p.ev) === 'stale') {

@@ -491,6 +491,21 @@ test("confirmed: a venue reset (OKX maintenance) waits for another feed's copy o
     assert.equal(core.counters.venueResets, 1, 'the new id space is taken');
   }
   {
+    // the book resyncs in the old id space while the reset is held: the resetting feed's new copies are kept
+    const { core, o } = arbiter('confirmed');
+    synced(core, v);
+    core.onDelta(reset('a'), 10);
+    core.onDelta(next('a'), 11);
+    core.onDelta({ ...v.message('b', 100, 101), first: 1e12, last: 1e12 }, 12); // implausible: resync
+    assert.equal(core.state, 'unsynced');
+    core.onSnapshot(v.snapshot(100, 'b'), 13);
+    core.onDelta(reset('b'), 14);
+    core.onDelta(next('b'), 15);
+    assert.equal(o.deltas.length, 2);
+    assert.equal(o.states[o.states.length - 1].book, v.at(102));
+    assert.deepEqual([core.counters.confirmed, core.counters.publishedAlone], [2, 0]);
+  }
+  {
     const { core, o } = arbiter('confirmed');
     synced(core, v);
     core.onDelta(reset('a'), 10);
