@@ -1610,10 +1610,10 @@ export class BookArbiter implements BookCore {
         if (!this.publishAlone(lone[0], lone[1], nowMs)) return;
         continue;
       }
-      // the other feeds lost ids on their connections before meeting the first chain: none of them can confirm it
-      const [first, firstChain] = chains[0];
-      if (!this.othersSkipped(first, firstChain[firstChain.length - 1].ev.last, nowMs)) break;
-      if (!this.skippedByOthers(first, firstChain[0], nowMs)) return;
+      // the other feeds lost ids on their connections before meeting a chain: none of them can confirm it
+      const lost = this.lostChain(chains, nowMs);
+      if (lost === undefined) break;
+      if (!this.skippedByOthers(lost[0], lost[1][0], nowMs)) return;
     }
     this.settlePool(nowMs);
   }
@@ -1825,28 +1825,33 @@ export class BookArbiter implements BookCore {
     let since = Infinity;
     for (const [, c] of chains) if (c[0].atMs < since) since = c[0].atMs;
     const [first, firstChain] = chains[0];
-    if (this.othersSkipped(first, firstChain[firstChain.length - 1].ev.last, nowMs)) {
-      // the other feeds lost ids on their connections before meeting the first chain: none can confirm it
-      if (this.skippedByOthers(first, firstChain[0], nowMs)) this.confirmPending(nowMs);
-      return;
+    // the other feeds lost ids on their connections before meeting a chain: none can confirm it
+    let lost = this.lostChain(chains, nowMs);
+    if (lost === undefined) {
+      if (nowMs - since < this.divergeMs) return;
+      for (let a = 0; a < chains.length; a++)
+        for (let b = a + 1; b < chains.length; b++)
+          if (this.compare(chains[a][1], chains[b][1]).disputed) {
+            this.dispute(chains, nowMs);
+            return;
+          }
+      const end = firstChain[firstChain.length - 1].ev.last;
+      for (const g of this.feeds.values())
+        if (g !== first && (!(g.lastValidMs >= since) || g.last < firstChain[0].ev.last) && !this.skipped(g, end, nowMs))
+          g.absent = true;
+      // those that kept up lost these ids on their connections: the snapshot decides, as before divergeMs
+      lost = this.lostChain(chains, nowMs);
     }
-    if (nowMs - since < this.divergeMs) return;
-    for (let a = 0; a < chains.length; a++)
-      for (let b = a + 1; b < chains.length; b++)
-        if (this.compare(chains[a][1], chains[b][1]).disputed) {
-          this.dispute(chains, nowMs);
-          return;
-        }
-    const end = firstChain[firstChain.length - 1].ev.last;
-    for (const g of this.feeds.values())
-      if (g !== first && (!(g.lastValidMs >= since) || g.last < firstChain[0].ev.last) && !this.skipped(g, end, nowMs))
-        g.absent = true;
-    // those that kept up lost these ids on their connections: the snapshot decides, as before divergeMs
-    if (this.othersSkipped(first, end, nowMs)) {
-      if (this.skippedByOthers(first, firstChain[0], nowMs)) this.confirmPending(nowMs);
+    if (lost !== undefined) {
+      if (this.skippedByOthers(lost[0], lost[1][0], nowMs)) this.confirmPending(nowMs);
       return;
     }
     if (this.publishAlone(first, firstChain, nowMs)) this.confirmPending(nowMs);
+  }
+
+  /** The first chain every other expected feed lost ids of (othersSkipped, to the chain's end). */
+  private lostChain(chains: [Feed, Pending[]][], nowMs: number): [Feed, Pending[]] | undefined {
+    return chains.find(([g, c]) => this.othersSkipped(g, c[c.length - 1].ev.last, nowMs));
   }
 
   /**

@@ -429,6 +429,23 @@ test('confirmed: a feed that lost the ids and sent its later copies before the f
   assert.equal(core.counters.publishedAlone, 0);
 });
 
+test("confirmed: ids the first chain's feed lost, another chain carrying them, are not published on either word", () => {
+  const v = venue();
+  const { core, o } = arbiter('confirmed');
+  synced(core, v);
+  core.onDelta(v.message('a', 100, 101), 10); // a's chain ends at 101, then a lost (101, 102]
+  core.onDelta(v.message('b', 100, 102), 11); // b's ends at 102 and 104: no id both end a copy at
+  core.onDelta(v.message('a', 102, 103), 12);
+  core.onDelta(v.message('b', 102, 104), 13);
+  core.onDelta(v.message('a', 103, 104), 14);
+  core.onTimer(70);
+  assert.equal(core.state, 'unsynced', "a can never confirm b's chain past 101: the snapshot decides");
+  core.onSnapshot(v.snapshot(104, 'a'), 80);
+  assert.equal(core.seq, 104);
+  assert.deepEqual([o.deltas.length, core.counters.publishedAlone, core.counters.copyMismatches], [0, 0, 0]);
+  allTrue(o, v);
+});
+
 test('confirmed: with no snapshot within divergeMs + the snapshot timeout, ids only one feed carried go out alone', () => {
   const v = venue();
   const { core, o } = arbiter('confirmed');
