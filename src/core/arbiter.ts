@@ -1837,7 +1837,11 @@ export class BookArbiter implements BookCore {
           }
       const end = firstChain[firstChain.length - 1].ev.last;
       for (const g of this.feeds.values())
-        if (g !== first && (!(g.lastValidMs >= since) || g.last < firstChain[0].ev.last) && !this.skipped(g, end, nowMs))
+        if (
+          g !== first &&
+          (!(g.lastValidMs >= since) || g.last < firstChain[0].ev.last) &&
+          !this.skipped(g, end, nowMs)
+        )
           g.absent = true;
       // those that kept up lost these ids on their connections: the snapshot decides, as before divergeMs
       lost = this.lostChain(chains, nowMs);

@@ -119,7 +119,12 @@ function sinkOf(o: Out, reader: { book: OrderBook; seq: number }, offset = () =>
 function arbiter(publish: PublishPolicy, opts: { integrity?: BookIntegrity } = {}) {
   const o: Out = { deltas: [], resets: [], requests: [], errors: [], states: [] };
   const reader = { book: new OrderBook(), seq: NaN };
-  const core: BookArbiter = new BookArbiter(VENUE, SYMBOL, sinkOf(o, reader, () => core.offset), { publish, ...opts });
+  const core: BookArbiter = new BookArbiter(
+    VENUE,
+    SYMBOL,
+    sinkOf(o, reader, () => core.offset),
+    { publish, ...opts },
+  );
   return { core, o };
 }
 
@@ -372,7 +377,8 @@ test('confirmed: a corrupted copy of ids a feed three copies past a hole lost is
     core.onDelta(v.message('a', lo, last), 21);
   assert.equal(core.seq, 104, "b's held copies confirm a's next ones");
   assert.deepEqual([core.counters.publishedAlone, core.counters.confirmed], [0, 2]);
-  for (const { ev } of o.deltas) assert.ok(!ev.bids.some((l) => l[1] === 2.001), 'the corrupted copy is never published');
+  for (const { ev } of o.deltas)
+    assert.ok(!ev.bids.some((l) => l[1] === 2.001), 'the corrupted copy is never published');
   allTrue(o, v);
 });
 
@@ -387,7 +393,7 @@ test('confirmed: a feed that lost ids before its copies, grouped otherwise, met 
   core.onTimer(40);
   assert.equal(core.state, 'synced');
   core.onTimer(63);
-  assert.equal(core.state, 'unsynced', 'b can never end a copy where a does: not published on a\'s word');
+  assert.equal(core.state, 'unsynced', "b can never end a copy where a does: not published on a's word");
   core.onSnapshot(v.snapshot(103, 'b'), 70);
   assert.equal(core.feedStats().get('a')!.disagreements, 1, "a's chain up to 103 is not the venue's book there");
   assert.deepEqual([o.deltas.length, core.counters.publishedAlone], [0, 0]);
@@ -405,7 +411,7 @@ test('confirmed: a third feed silent for divergeMs does not make ids the second 
   core.onTimer(100);
   assert.equal(core.state, 'synced', 'c may still send its copy');
   core.onTimer(1010);
-  assert.equal(o.deltas.length, 0, 'c absent, b lost 101: not published on a\'s word');
+  assert.equal(o.deltas.length, 0, "c absent, b lost 101: not published on a's word");
   assert.equal(core.state, 'unsynced');
   core.onSnapshot(v.snapshot(101, 'b'), 1020);
   core.onDelta(v.message('a', 101, 102), 1021);
