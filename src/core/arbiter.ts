@@ -28,10 +28,15 @@
  * group them into fewer messages (interval cover keeps readers of both exact). Exceptions:
  *   - vouched: a copy carrying a venue checksum (verified on the book before publishing) whose levels all
  *     lie within the levels the checksum covers goes out at once (a corruption of it would fail the check).
- *   - alone: no other feed is expected to confirm (none delivered a delta in this id space, the others in error,
- *     or absent: silent or behind while a chain waited divergeMs), or the oldest chain waited divergeMs and
- *     nothing contradicted it, or every other feed lost its first copy's ids on its connection (held copies
- *     past a hole for gapTimeoutMs): published on its feed's word (counted).
+ *   - alone: no other feed is expected to confirm (none delivered a delta or a collector's snapshot in this id
+ *     space, the others in error, or absent: silent or behind while a chain waited divergeMs), or the oldest
+ *     chain waited divergeMs and nothing contradicted it: published on its feed's word (counted).
+ *   - lost: every other expected feed lost ids of the chain on its connection (its chain stops at a hole before
+ *     meeting this one: SKIP_AFTER copies past it, or one for gapTimeoutMs): nothing can confirm them, and one
+ *     feed's word is not published: the book resyncs and the venue's snapshot decides (skippedByOthers,
+ *     judgeLone: the chain's book at the snapshot's id, where it ends a copy, must be the snapshot's, else its
+ *     feed is charged). No snapshot within divergeMs + snapshotTimeoutMs: alone after all (counted).
+ *   - venue reset (OKX): held until another feed delivers the same reset (resetHeld), or alone after divergeMs.
  *   - disputed: two chains disagree at a common id. With no third feed to decide, at once (else after
  *     divergeMs if none did), both feeds are charged and the book resyncs; nothing of those ids is published.
  *     With three or more feeds, two agreeing chains are published and the odd feed is charged (no resync).
@@ -198,7 +203,7 @@ interface Pending {
 class Overlay {
   readonly bids = new Map<number, number>();
   readonly asks = new Map<number, number>();
-  add(ev: BookDelta): void {
+  add(ev: Pick<BookDelta, 'bids' | 'asks'>): void {
     for (const l of ev.bids) this.bids.set(l[0], l[1]);
     for (const l of ev.asks) this.asks.set(l[0], l[1]);
   }
@@ -206,6 +211,32 @@ class Overlay {
   sameOn(o: Overlay, book: OrderBook): boolean {
     return sameSide(this.bids, o.bids, book, 'bid') && sameSide(this.asks, o.asks, book, 'ask');
   }
+  /** Forget the levels past a depth: bids below `bid`, asks above `ask`. */
+  keepTo(bid: number, ask: number): void {
+    for (const p of this.bids.keys()) if (p < bid) this.bids.delete(p);
+    for (const p of this.asks.keys()) if (p > ask) this.asks.delete(p);
+  }
+}
+
+/**
+ * A venue snapshot as an overlay on `book`, within the snapshot's depth (exactTo, else its last levels; a side
+ * it leaves empty is empty to any depth): its levels, and 0 for the book's levels there it does not have.
+ * Compared (Overlay.sameOn) with another overlay cut to the same depth (keepTo `to`): past it nothing is known.
+ */
+function snapshotOverlay(snap: BookSnapshot, book: OrderBook): { o: Overlay; to: { bid: number; ask: number } } {
+  let bid = Infinity; // the lowest bid it has, the highest ask
+  let ask = -Infinity;
+  for (const l of snap.bids) if (l[0] < bid) bid = l[0];
+  for (const l of snap.asks) if (l[0] > ask) ask = l[0];
+  if (snap.bids.length === 0) bid = -Infinity;
+  if (snap.asks.length === 0) ask = Infinity;
+  if (snap.exactTo !== undefined) ({ bid, ask } = snap.exactTo);
+  const o = new Overlay();
+  const had = book.snapshot();
+  for (const l of had.bids) if (l[0] >= bid) o.bids.set(l[0], 0);
+  for (const l of had.asks) if (l[0] <= ask) o.asks.set(l[0], 0);
+  o.add(snap);
+  return { o, to: { bid, ask } };
 }
 
 function sameSide(a: Map<number, number>, b: Map<number, number>, book: OrderBook, side: 'bid' | 'ask'): boolean {
@@ -343,6 +374,8 @@ class Feed {
   disagreements = 0;
   /** Valid deltas (decoded and plausible). */
   valid = 0;
+  /** A collector's snapshot of this book came from it in its current id space (expected() before its deltas). */
+  snapshotted = false;
   /** Shell times (ms): last message of any kind, last valid delta, last error. NaN: never. */
   lastMs = NaN;
   lastValidMs = NaN;
@@ -361,6 +394,7 @@ class Feed {
   /** Move into id space `epoch`: what the feed covered before is in another numbering. */
   enter(epoch: number): void {
     this.epoch = epoch;
+    this.snapshotted = false;
     this.last = NONE;
     this.low = Number.POSITIVE_INFINITY;
   }
@@ -452,6 +486,8 @@ export class BookArbiter implements BookCore {
   private everSynced = false;
   /** Whether an event was applied since the last snapshot (a gap right after one means the snapshot was unusable). */
   private appliedSinceReset = false;
+  /** A Kafka restore's snapshot is being taken (restore()): its feed id is no collector. */
+  private restoring = false;
 
   private readonly feeds = new Map<string, Feed>();
 
@@ -481,6 +517,19 @@ export class BookArbiter implements BookCore {
   private readonly confirmTimes = new LagWindow();
   /** The book's seq when the 'confirmed' gap clock last (re)started. */
   private gapSeq = NaN;
+  /**
+   * 'confirmed': the book resyncs because every other feed lost ids only this feed's chain carried (its held
+   * copies await the snapshot, which judges them); since when. See skippedByOthers.
+   */
+  private lone: { feed: Feed; sinceMs: number } | undefined;
+  /** 'confirmed': that snapshot did not come in time: such ids go out alone until two feeds agree again. */
+  private loneFallback = false;
+  /**
+   * 'confirmed': a venue reset message (OKX maintenance) that continues the book, held until another feed
+   * delivers the same reset (same key) or divergeMs passes. The book, its numbering and every other feed stay
+   * in the old id space meanwhile; its feed alone is in the next (epoch + 1), its copies held in its pool.
+   */
+  private resetHeld: { ev: BookDelta; feed: Feed; key: string; atMs: number } | undefined;
 
   constructor(
     readonly venue: string,
@@ -567,6 +616,16 @@ export class BookArbiter implements BookCore {
       this.duplicate(ev, f); // sent before the venue reset this feed has not delivered yet: old ids
       return;
     }
+    if (f.epoch > this.epoch) {
+      // after its venue reset, held (resetHeld): its copies wait in its pool for the reset to be taken
+      f.valid++;
+      f.lastValidMs = nowMs;
+      if (ev.last > f.last) f.last = ev.last;
+      if (coverStart(ev) < f.low) f.low = coverStart(ev);
+      this.rememberFirst(ev);
+      this.pend(ev, f, nowMs);
+      return;
+    }
     if (this._state !== 'unsynced' && ev.last - this._seq > this.seqWindow) {
       this.implausible(ev, f, nowMs);
       return;
@@ -636,7 +695,12 @@ export class BookArbiter implements BookCore {
    * here, the venue's ids being every arbiter's numbering (sequenced books carry no epoch).
    */
   restore(snap: BookSnapshot, _epoch: string | undefined, nowMs: number): void {
-    this.onSnapshot(snap, nowMs);
+    this.restoring = true;
+    try {
+      this.onSnapshot(snap, nowMs);
+    } finally {
+      this.restoring = false;
+    }
   }
 
   onSnapshot(snap: BookSnapshot, nowMs: number): void {
@@ -647,6 +711,10 @@ export class BookArbiter implements BookCore {
     const f = this.feed(snap.collector, nowMs);
     if (f === undefined) return;
     const key = snap.reset === true ? `snapshot ${snap.seq} at ${snap.exchTime}` : '';
+    if (f.epoch > this.epoch) {
+      this.counters.snapshotsIgnored++; // of the new id space of a reset still held (resetHeld)
+      return;
+    }
     if (f.epoch < this.epoch)
       f.enter(this.epoch); // a snapshot (a copy of the reset's, or after a reconnect) is current
     else if (snap.reset === true && key !== this.resetKey && !snapshotCrossed(snap.bids, snap.asks)) {
@@ -655,6 +723,9 @@ export class BookArbiter implements BookCore {
       this.dropHeld();
       this._state = 'unsynced';
     }
+    // a collector's (not a peer arbiter's, PEER_FEED in arbiter/peers.ts, nor a Kafka restore): its deltas
+    // are expected to follow (a websocket venue's subscription sends the snapshot first)
+    if (!this.restoring && !snap.collector.includes(':')) f.snapshotted = true;
     if (this._state !== 'unsynced') {
       this.counters.snapshotsIgnored++;
       return;
@@ -735,7 +806,12 @@ export class BookArbiter implements BookCore {
 
   onTimer(nowMs: number): void {
     if (!(nowMs - this.lastEvictScan < 1000)) this.evictSilent(nowMs);
+    if (this.resetHeld !== undefined && nowMs - this.resetHeld.atMs >= this.divergeMs) this.takeReset(nowMs);
     if (this.confirmMode && this._state !== 'unsynced') this.judgePending(nowMs);
+    else if (this.lone !== undefined && nowMs - this.lone.sinceMs >= this.divergeMs + this.snapshotTimeoutMs) {
+      this.loneTimeout(nowMs);
+      return;
+    }
     if (this._state === 'gap') {
       if (nowMs - this.gapSince >= this.gapTimeoutMs) {
         this.resync(this.appliedSinceReset ? 'gap' : 'stale-snapshot', nowMs);
@@ -955,7 +1031,8 @@ export class BookArbiter implements BookCore {
       consider(this.buf[i]);
       if (e !== undefined) break; // sorted by first
     }
-    if (this.pooled > 0) for (const g of this.feeds.values()) for (const p of g.pool) consider(p.ev);
+    if (this.pooled > 0)
+      for (const g of this.feeds.values()) if (g.epoch <= this.epoch) for (const p of g.pool) consider(p.ev);
     return e === undefined ? undefined : this.rule.check(seq, e) === 'apply' ? 'apply' : 'gap';
   }
 
@@ -1117,6 +1194,16 @@ export class BookArbiter implements BookCore {
   /** Another feed's copy of a reset this core took, or a new reset (OKX maintenance: seqId < prevSeqId). */
   private onResetDelta(ev: BookDelta, f: Feed, nowMs: number): void {
     const key = `delta ${ev.prev} -> ${ev.last}`;
+    const held = this.resetHeld;
+    if (held !== undefined) {
+      if (key === held.key) {
+        if (f === held.feed) this.duplicate(ev, f);
+        else this.takeReset(nowMs, f, ev);
+        return;
+      }
+      // another reset than the one held: nothing says which is the venue's; neither is published on its word
+      this.dropReset();
+    }
     if (f.epoch < this.epoch || key === this.resetKey) {
       if (f.epoch < this.epoch) f.enter(this.epoch);
       f.atReset(ev.last, nowMs);
@@ -1124,11 +1211,89 @@ export class BookArbiter implements BookCore {
       return;
     }
     const inPlace = this._state !== 'unsynced' && ev.prev === this._seq;
+    if (inPlace && this.confirmMode && this.anotherExpected(f)) {
+      // held until another feed delivers the same reset (or divergeMs): the book stays at prev meanwhile,
+      // f alone goes on into the new id space, its copies there held in its pool (see resetHeld)
+      this.pooled -= f.pool.length; // of the old id space, past the reset's prev
+      f.pool = [];
+      f.enter(this.epoch + 1);
+      f.atReset(ev.last, nowMs);
+      this.resetHeld = { ev, feed: f, key, atMs: nowMs };
+      return;
+    }
+    this.startEpoch(ev, f, key, inPlace, 'alone', nowMs);
+  }
+
+  /**
+   * The held reset (resetHeld) is taken: confirmed by feed g's copy `copy` when its levels make the same book
+   * (else both feeds are charged and the new id space starts from a snapshot), or alone (g undefined: none
+   * came within divergeMs). The copies its feed sent since in the new id space are kept.
+   */
+  private takeReset(nowMs: number, g?: Feed, copy?: BookDelta): void {
+    const { ev, feed: f, key } = this.resetHeld!;
+    this.resetHeld = undefined;
+    let how: 'alone' | 'confirmed' | 'disputed' = 'alone';
+    if (g !== undefined) {
+      const a = new Overlay();
+      const b = new Overlay();
+      a.add(ev);
+      b.add(copy!);
+      how = a.sameOn(b, this.book) ? 'confirmed' : 'disputed';
+    }
+    const kept = f.pool;
+    this.pooled -= kept.length;
+    f.pool = [];
+    const inPlace = this._state !== 'unsynced' && ev.prev === this._seq;
+    this.startEpoch(ev, f, key, inPlace, how, nowMs);
+    if (g !== undefined) {
+      g.enter(this.epoch);
+      g.atReset(ev.last, nowMs);
+      this.duplicate(copy!, g);
+      if (how === 'disputed') {
+        this.counters.copyMismatches++;
+        this.charge(f, `its copy of the venue reset ${key} differs from ${this.idOf(g)}'s; not published`);
+        this.charge(g, `its copy of the venue reset ${key} differs from ${this.idOf(f)}'s; not published`);
+      }
+    }
+    if (f.epoch === this.epoch) {
+      f.pool = kept;
+      this.pooled += kept.length;
+      for (const p of kept) {
+        if (p.ev.last > f.last) f.last = p.ev.last;
+        if (coverStart(p.ev) < f.low) f.low = coverStart(p.ev);
+      }
+    }
+    if (how === 'disputed') this.resync('disagreement', nowMs);
+    else if (this._state !== 'unsynced') this.confirmPending(nowMs);
+  }
+
+  /** The held reset is abandoned (another reset came, or the book moved): its feed is old until it sends one again. */
+  private dropReset(): void {
+    const f = this.resetHeld!.feed;
+    this.resetHeld = undefined;
+    this.pooled -= f.pool.length;
+    f.pool = [];
+    f.enter(-1);
+  }
+
+  /**
+   * A venue reset starts a new id space: in place (it continues the book at its prev) it is applied and
+   * published ('alone': on its feed's word, 'confirmed': another feed's copy agreed; 'disputed': not applied),
+   * else the new id space starts from a snapshot.
+   */
+  private startEpoch(
+    ev: BookDelta,
+    f: Feed,
+    key: string,
+    inPlace: boolean,
+    how: 'alone' | 'confirmed' | 'disputed',
+    nowMs: number,
+  ): void {
     const prev = this.consolidatedSeq;
     this.newEpoch(f, ev.last, ev.exchTime, key);
     f.atReset(ev.last, nowMs);
     this.dropHeld(); // held events are of the old id space
-    if (inPlace) {
+    if (inPlace && how !== 'disputed') {
       // The reset continues the book at prev.
       this.applyLevels(ev);
       this._seq = ev.last;
@@ -1144,8 +1309,13 @@ export class BookArbiter implements BookCore {
       f.won++;
       f.last = ev.last;
       this.counters.published++;
-      if (this.confirmMode) this.counters.publishedAlone++; // the new id space's first message: one feed's word
+      if (how === 'confirmed') this.counters.confirmed++;
+      else if (this.confirmMode) this.counters.publishedAlone++; // the new id space's first message: one feed's word
       this.sink.publish(ev, prev);
+      return;
+    }
+    if (how === 'disputed') {
+      this._state = 'unsynced'; // the caller resyncs ('disagreement')
       return;
     }
     // Not at prev (a gap just before the reset): the new id space starts from a snapshot.
@@ -1166,6 +1336,8 @@ export class BookArbiter implements BookCore {
   }
 
   private dropHeld(): void {
+    this.lone = undefined; // its copies are gone: the snapshot asked for is an ordinary resync's
+    if (this.resetHeld !== undefined) this.dropReset();
     this.buf = [];
     this.head = 0;
     this.bufLasts.clear();
@@ -1184,6 +1356,8 @@ export class BookArbiter implements BookCore {
       this.buf = keep;
       this.head = 0;
     }
+    if (this.lone !== undefined) this.judgeLone(snap);
+    this.loneFallback = false;
     if (this.pooled > 0) this.dropStalePool(snap.seq, nowMs, false);
     const i = this.integrity === undefined ? undefined : snap.integrity;
     if (i !== undefined) this.stringBook().applySnapshotStrings(i.bids, i.asks);
@@ -1305,7 +1479,8 @@ export class BookArbiter implements BookCore {
 
   /** Hold a copy that is not stale against the book (or arrives while unsynced) until another copy confirms it. */
   private pend(ev: BookDelta, f: Feed, nowMs: number): void {
-    if (this._state !== 'unsynced' && this.vouch(ev, f, nowMs)) return;
+    const judge = this._state !== 'unsynced' && f.epoch === this.epoch; // (not a held reset's feed)
+    if (judge && this.vouch(ev, f, nowMs)) return;
     const pool = f.pool;
     let i = pool.length;
     while (i > 0 && pool[i - 1].ev.last > ev.last) i--;
@@ -1329,7 +1504,7 @@ export class BookArbiter implements BookCore {
         return;
       }
     }
-    if (this._state !== 'unsynced') this.confirmPending(nowMs);
+    if (judge) this.confirmPending(nowMs);
   }
 
   /**
@@ -1435,10 +1610,10 @@ export class BookArbiter implements BookCore {
         if (!this.publishAlone(lone[0], lone[1], nowMs)) return;
         continue;
       }
-      // the other feeds lost the first copy's ids on their connections: none of them can ever confirm it
-      const [first, firstChain] = chains[0];
-      if (!this.othersSkipped(first, firstChain[0].ev.last, nowMs)) break;
-      if (!this.publishAlone(first, [firstChain[0]], nowMs)) return;
+      // the other feeds lost ids on their connections before meeting a chain: none of them can confirm it
+      const lost = this.lostChain(chains, nowMs);
+      if (lost === undefined) break;
+      if (!this.skippedByOthers(lost[0], lost[1][0], nowMs)) return;
     }
     this.settlePool(nowMs);
   }
@@ -1477,6 +1652,7 @@ export class BookArbiter implements BookCore {
       }
     const last = steps[steps.length - 1];
     this.counters.confirmed++;
+    this.loneFallback = false;
     // the wait the policy adds: from the first copy of the ids to the copy that confirmed them (held while
     // unsynced, both may have come long before they could be published)
     this.confirmTimes.add(Math.max(0, otherAtMs - last.atMs) * 1000);
@@ -1492,6 +1668,58 @@ export class BookArbiter implements BookCore {
       if (!this.publishHeld(chain[k].ev, f, nowMs, false, k === chain.length - 1)) return false;
     }
     return true;
+  }
+
+  /**
+   * Every other feed lost the ids of f's copy p on its connection: no feed can confirm it, and one feed's word
+   * is not published. The book resyncs and the venue's snapshot decides (judgeLone): f's held copies survive
+   * the resync like every feed's; those the snapshot covers are checked against it, the rest confirm each
+   * other as before. Should no snapshot come within divergeMs + snapshotTimeoutMs (loneTimeout), such copies
+   * go out alone (counted), as they did before. False: resyncing.
+   */
+  private skippedByOthers(f: Feed, p: Pending, nowMs: number): boolean {
+    if (this.loneFallback) return this.publishAlone(f, [p], nowMs);
+    this.lone = { feed: f, sinceMs: nowMs };
+    this.resync('gap', nowMs);
+    return false;
+  }
+
+  /**
+   * The snapshot the book resynced for (skippedByOthers): where the lone feed's chain from the book ends a copy
+   * at the snapshot's id, the book that chain makes must be the snapshot's (within the snapshot's depth); if
+   * not, that feed's copies were wrong: charged as in a dispute. Either way the book moves to the snapshot's.
+   */
+  private judgeLone(snap: BookSnapshot): void {
+    const f = this.lone!.feed;
+    this.lone = undefined;
+    if (this.feeds.get(this.idOf(f)) !== f) return;
+    const chain = new Overlay();
+    let reached = false;
+    for (const p of this.walk(f)) {
+      if (p.ev.last > snap.seq) break;
+      chain.add(p.ev);
+      reached = p.ev.last === snap.seq;
+    }
+    if (!reached) return; // the snapshot is not at an id this chain ends a copy at: nothing to compare
+    const { o, to } = snapshotOverlay(snap, this.book);
+    chain.keepTo(to.bid, to.ask);
+    if (chain.sameOn(o, this.book)) return;
+    this.counters.copyMismatches++;
+    this.charge(f, `its copies up to ${snap.seq}, which no other feed carried, differ from the venue's snapshot`);
+  }
+
+  /** The snapshot for a lone chain did not come in time: the book goes on from where it was, such chains alone. */
+  private loneTimeout(nowMs: number): void {
+    this.lone = undefined;
+    this.loneFallback = true;
+    this._state = 'synced';
+    this.requestedAt = NaN;
+    this.attempt = 0;
+    this.waitingSince = NaN;
+    this.heldUntil = NaN;
+    this.candidate = undefined;
+    this.gapSince = nowMs;
+    this.confirmPending(nowMs);
   }
 
   /** Apply and publish a held copy (applyAndPublish); then drop the copies it made stale. False: resyncing. */
@@ -1554,7 +1782,7 @@ export class BookArbiter implements BookCore {
   private dropStalePool(seq: number, nowMs: number, compare: boolean): void {
     const stale: [BookDelta, Feed][] = [];
     for (const g of this.feeds.values()) {
-      if (g.pool.length === 0) continue;
+      if (g.pool.length === 0 || g.epoch > this.epoch) continue; // (a held reset's feed: another id space)
       const keep: Pending[] = [];
       for (const p of g.pool) {
         if (this.rule.check(seq, p.ev) === 'stale') {
@@ -1597,28 +1825,45 @@ export class BookArbiter implements BookCore {
     let since = Infinity;
     for (const [, c] of chains) if (c[0].atMs < since) since = c[0].atMs;
     const [first, firstChain] = chains[0];
-    if (nowMs - since < this.divergeMs) {
-      // the other feeds lost the first copy's ids on their connections: none of them can ever confirm it
-      if (this.othersSkipped(first, firstChain[0].ev.last, nowMs) && this.publishAlone(first, [firstChain[0]], nowMs))
-        this.confirmPending(nowMs);
+    // the other feeds lost ids on their connections before meeting a chain: none can confirm it
+    let lost = this.lostChain(chains, nowMs);
+    if (lost === undefined) {
+      if (nowMs - since < this.divergeMs) return;
+      for (let a = 0; a < chains.length; a++)
+        for (let b = a + 1; b < chains.length; b++)
+          if (this.compare(chains[a][1], chains[b][1]).disputed) {
+            this.dispute(chains, nowMs);
+            return;
+          }
+      const end = firstChain[firstChain.length - 1].ev.last;
+      for (const g of this.feeds.values())
+        if (
+          g !== first &&
+          (!(g.lastValidMs >= since) || g.last < firstChain[0].ev.last) &&
+          !this.skipped(g, end, nowMs)
+        )
+          g.absent = true;
+      // those that kept up lost these ids on their connections: the snapshot decides, as before divergeMs
+      lost = this.lostChain(chains, nowMs);
+    }
+    if (lost !== undefined) {
+      if (this.skippedByOthers(lost[0], lost[1][0], nowMs)) this.confirmPending(nowMs);
       return;
     }
-    for (let a = 0; a < chains.length; a++)
-      for (let b = a + 1; b < chains.length; b++)
-        if (this.compare(chains[a][1], chains[b][1]).disputed) {
-          this.dispute(chains, nowMs);
-          return;
-        }
-    for (const g of this.feeds.values())
-      if (g !== first && (!(g.lastValidMs >= since) || g.last < firstChain[0].ev.last)) g.absent = true;
     if (this.publishAlone(first, firstChain, nowMs)) this.confirmPending(nowMs);
   }
 
+  /** The first chain every other expected feed lost ids of (othersSkipped, to the chain's end). */
+  private lostChain(chains: [Feed, Pending[]][], nowMs: number): [Feed, Pending[]] | undefined {
+    return chains.find(([g, c]) => this.othersSkipped(g, c[c.length - 1].ev.last, nowMs));
+  }
+
   /**
-   * Whether every other expected feed (one at least) lost ids at or below `id` on its connection: its chain
-   * from the book stops at a hole below `id` that it holds copies past, SKIP_AFTER of them or one for
-   * gapTimeoutMs (a copy merely reordered comes sooner). Such a feed cannot end a chain at `id`, nor confirm
-   * anything until the book is past its hole.
+   * Whether every other expected feed (one at least) lost ids at or below `id` (the end of f's chain) on its
+   * connection: its chain from the book stops at a hole below `id` that it holds copies past, SKIP_AFTER of
+   * them or one for gapTimeoutMs (a copy merely reordered comes sooner). Such a feed cannot end a copy where f's
+   * chain does past its hole (and before it the two met nowhere, or they would have agreed or disputed), nor
+   * confirm anything until the book is past its hole.
    */
   private othersSkipped(f: Feed, id: number, nowMs: number): boolean {
     let any = false;
@@ -1645,11 +1890,12 @@ export class BookArbiter implements BookCore {
   }
 
   /**
-   * Whether feed g is expected to send copies that confirm: it delivered deltas in this id space (a source of
-   * snapshots only, a peer arbiter or a Kafka restore, is none), is not in error and not absent.
+   * Whether feed g is expected to send copies that confirm: it delivered deltas in this id space, or a
+   * collector's snapshot (its deltas follow; a peer arbiter or a Kafka restore is no collector), is not in
+   * error and not absent (silent while a chain waited divergeMs: judgePending).
    */
   private expected(g: Feed): boolean {
-    return g.epoch === this.epoch && g.valid > 0 && !g.absent && !(g.lastBadMs > g.lastValidMs);
+    return g.epoch === this.epoch && (g.valid > 0 || g.snapshotted) && !g.absent && !(g.lastBadMs > g.lastValidMs);
   }
 
   /** Whether a feed other than f is expected to confirm f's copies. */
