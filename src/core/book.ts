@@ -35,8 +35,10 @@ export interface StringSideView {
    * The one part of the view a reader may write.
    */
   readonly tags: Float64Array | undefined;
+  /** The venue's strings when the book keeps them: level i's at strBase + i. */
   readonly priceStr: readonly string[] | undefined;
   readonly sizeStr: readonly string[] | undefined;
+  readonly strBase: number;
 }
 
 export interface OrderBookOptions {
@@ -93,12 +95,6 @@ function removeStrings(a: string[], b: string[], i: number): void {
 /** x and y in at index `at` of two parallel string arrays (as removeStrings, without splice near the end). */
 function insertStrings(a: string[], b: string[], at: number, x: string, y: string): void {
   const n = a.length;
-  if (at === 0) {
-    // the worst level (a level entering a venue's fixed depth from below): unshift allocates nothing
-    a.unshift(x);
-    b.unshift(y);
-    return;
-  }
   if (n - at >= 32) {
     a.splice(at, 0, x);
     b.splice(at, 0, y);
@@ -121,9 +117,15 @@ class BookSide {
   n = 0;
   /** Bumped by every change (a check that reads the side can tell it is as it last read it). */
   version = 0;
-  /** Parallel string arrays, only in keepStrings mode. */
+  /**
+   * The strings, only in keepStrings mode: level i's at strBase + i. The places before strBase are free
+   * (''), so that the worst level goes or comes at no cost: a venue that keeps a fixed depth (Kraken) drops
+   * its worst level after most inserts, and sends the level that enters from below after most deletes
+   * (shift and unshift moved every string each time).
+   */
   priceStr: string[] | undefined;
   sizeStr: string[] | undefined;
+  strBase = 0;
   /**
    * keepStrings mode: a number per level that a check reading the strings may keep there (NaN: none), moved
    * with its level and reset to NaN whenever the level changes (Kraken's checksum keeps each level's CRC).
@@ -188,26 +190,64 @@ class BookSide {
     const key = this.sign * price;
     if (key !== key) return 0;
     const i = this.find(key);
-    const pStr = this.priceStr!;
-    const sStr = this.sizeStr!;
     if (i >= 0) {
       const old = this.sizes[i];
       if (size > 0) {
         this.sizes[i] = size;
-        sStr[i] = ss;
+        this.sizeStr![this.strBase + i] = ss;
         this.tags![i] = NaN;
       } else {
         this.removeAt(i);
-        removeStrings(pStr, sStr, i);
+        if (i === 0) this.dropWorstStrings(1);
+        else removeStrings(this.priceStr!, this.sizeStr!, this.strBase + i);
       }
       return old;
     }
     if (size > 0) {
       const at = -i - 1;
       this.insertAt(at, key, size);
-      insertStrings(pStr, sStr, at, ps, ss);
+      if (at === 0) this.addWorstStrings(ps, ss);
+      else insertStrings(this.priceStr!, this.sizeStr!, this.strBase + at, ps, ss);
     }
     return 0;
+  }
+
+  /** The strings of the k worst levels out: their places become free. */
+  private dropWorstStrings(k: number): void {
+    const p = this.priceStr!;
+    const s = this.sizeStr!;
+    const base = this.strBase;
+    for (let j = base; j < base + k; j++) {
+      p[j] = '';
+      s[j] = '';
+    }
+    this.strBase = base + k;
+    // free places kept up to the side's own length (and 64): moving the rest now and then costs O(1) a level
+    if (this.strBase > 64 && this.strBase > p.length - this.strBase) this.packStrings(0);
+  }
+
+  /** A new worst level's strings: into the free place below, made when there is none. */
+  private addWorstStrings(ps: string, ss: string): void {
+    if (this.strBase === 0) this.packStrings(16 + (this.priceStr!.length >> 1));
+    const base = --this.strBase;
+    this.priceStr![base] = ps;
+    this.sizeStr![base] = ss;
+  }
+
+  /** The strings moved to start at `free` (free places below them). */
+  private packStrings(free: number): void {
+    const p = this.priceStr!;
+    const s = this.sizeStr!;
+    const base = this.strBase;
+    if (free === 0) {
+      p.splice(0, base);
+      s.splice(0, base);
+    } else {
+      const pad = new Array<string>(free).fill('');
+      this.priceStr = pad.concat(p.slice(base));
+      this.sizeStr = pad.concat(s.slice(base));
+    }
+    this.strBase = free;
   }
 
   private removeAt(i: number): void {
@@ -314,6 +354,7 @@ class BookSide {
     this.version++;
     const { uniq, u, slot } = distinctKeys(b.keys, m);
     const strings = this.priceStr !== undefined;
+    if (strings && this.strBase > 0) this.packStrings(0); // (the rest of merge reads strings from 0)
     // per distinct price, the message's net effect: the last size wins; with strings, the size string of the
     // last level and the price string of the level that (re)inserted it, unless it was never deleted in the
     // message (then an existing level keeps its own spelling, as set() keeps it)
@@ -470,16 +511,7 @@ class BookSide {
     this.keys.copyWithin(0, k, this.n);
     this.sizes.copyWithin(0, k, this.n);
     if (this.tags !== undefined) this.tags.copyWithin(0, k, this.n);
-    if (this.priceStr) {
-      if (k === 1) {
-        // the common case (one level pushed out): shift() allocates nothing, splice() an array of the removed
-        this.priceStr.shift();
-        this.sizeStr!.shift();
-      } else {
-        this.priceStr.splice(0, k);
-        this.sizeStr!.splice(0, k);
-      }
-    }
+    if (this.priceStr) this.dropWorstStrings(k);
     this.n = depth;
   }
 
@@ -504,8 +536,9 @@ class BookSide {
     const end = count >= this.n ? 0 : this.n - count;
     const ps = this.priceStr;
     const ss = this.sizeStr;
+    const base = this.strBase;
     for (let i = this.n - 1; i >= end; i--) {
-      out.push(ps ? [ps[i], ss![i]] : [String(this.sign * this.keys[i]), String(this.sizes[i])]);
+      out.push(ps ? [ps[base + i], ss![base + i]] : [String(this.sign * this.keys[i]), String(this.sizes[i])]);
     }
     return out;
   }
@@ -516,6 +549,7 @@ class BookSide {
     if (this.priceStr) {
       this.priceStr = [];
       this.sizeStr = [];
+      this.strBase = 0;
     }
   }
 }

@@ -200,7 +200,7 @@ class SideFold {
       if (t !== t) {
         outsideAscii = false;
         digitsFed = 0;
-        const c = crcDigits(crcDigits(0, side.priceStr![i]), side.sizeStr![i]);
+        const c = crcDigits(crcDigits(0, side.priceStr![side.strBase + i]), side.sizeStr![side.strBase + i]);
         if (outsideAscii || digitsFed > MAX_TAG_DIGITS) {
           untaggable = true;
           this.version = -1;

@@ -458,3 +458,63 @@ test('large books: growth past the initial capacity and long moves match the mod
   assert.deepEqual(grow.bestBid(), [5000, 1]);
   assert.deepEqual(grow.top(Infinity).bids.at(-1), [2501, 1]);
 });
+
+test('keepStrings at a fixed depth: strings follow their levels through many worst-end drops and adds', () => {
+  // a venue that keeps a fixed depth drops its worst level after an insert and sends a new worst level after a
+  // delete: the strings' free places below the side (strBase) are used, made, and packed again on the way
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          op: fc.constantFrom('better', 'worse', 'delete worst', 'delete any', 'resize', 'truncate'),
+          at: fc.nat({ max: 1000 }),
+          size: fc.integer({ min: 1, max: 9 }),
+        }),
+        { minLength: 1, maxLength: 400 },
+      ),
+      fc.integer({ min: 1, max: 40 }),
+      (ops, depth) => {
+        const book = new OrderBook({ keepStrings: true });
+        const model = new Map<number, string>(); // bid price -> size text
+        let best = 10_000;
+        let worst = 10_000;
+        const put = (p: number, z: number, text: string) => {
+          book.applyWithStrings([[p, z]], [], [[`${p}.0`, text]], []);
+          if (z > 0) model.set(p, text);
+          else model.delete(p);
+        };
+        for (const o of ops) {
+          const prices = [...model.keys()].sort((a, b) => a - b);
+          if (o.op === 'better') put(++best, o.size, `${o.size}.5`);
+          else if (o.op === 'worse') put(--worst, o.size, `${o.size}.25`);
+          else if (o.op === 'delete worst' && prices.length > 0) put(prices[0], 0, '0');
+          else if (o.op === 'delete any' && prices.length > 0) put(prices[o.at % prices.length], 0, '0');
+          else if (o.op === 'resize' && prices.length > 0) put(prices[o.at % prices.length], o.size, `${o.size}.75`);
+          else if (o.op === 'truncate') {
+            book.dropBeyond(depth);
+            for (const p of prices.slice(0, Math.max(0, prices.length - depth))) model.delete(p);
+          }
+          const want = [...model.entries()].sort((a, b) => b[0] - a[0]).map(([p, t]) => [`${p}.0`, t]);
+          assert.deepEqual(book.topStrings(Infinity).bids, want);
+        }
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+test('keepStrings at a fixed depth: the strings free places stay bounded however many levels pass through', () => {
+  const book = new OrderBook({ keepStrings: true });
+  // each new best pushes the worst out (a free place more below), each delete of the worst brings one in
+  for (let i = 0; i < 20_000; i++) {
+    book.applyWithStrings([[100 + i, 1]], [], [[`${100 + i}`, '1']], []);
+    book.dropBeyond(10);
+  }
+  const side = book.stringSide('bid');
+  assert.equal(side.n, 10);
+  assert.ok(side.priceStr!.length <= 10 + 64 + 1, `strings array of ${side.priceStr!.length} for 10 levels`);
+  assert.deepEqual(
+    book.topStrings(3).bids,
+    [20_099, 20_098, 20_097].map((p) => [`${p}`, '1']),
+  );
+});
