@@ -199,6 +199,7 @@ class BookSide {
       } else {
         this.removeAt(i);
         if (i === 0) this.dropWorstStrings(1);
+        else if (i < this.n - i) this.removeLowStrings(i);
         else removeStrings(this.priceStr!, this.sizeStr!, this.strBase + i);
       }
       return old;
@@ -207,6 +208,7 @@ class BookSide {
       const at = -i - 1;
       this.insertAt(at, key, size);
       if (at === 0) this.addWorstStrings(ps, ss);
+      else if (this.strBase > 0 && at < this.n - at) this.insertLowStrings(at, ps, ss);
       else insertStrings(this.priceStr!, this.sizeStr!, this.strBase + at, ps, ss);
     }
     return 0;
@@ -222,8 +224,40 @@ class BookSide {
       s[j] = '';
     }
     this.strBase = base + k;
-    // free places kept up to the side's own length (and 64): moving the rest now and then costs O(1) a level
-    if (this.strBase > 64 && this.strBase > p.length - this.strBase) this.packStrings(0);
+    this.boundFreeStrings();
+  }
+
+  /** Free places kept up to the side's own length (and 64): packing now and then costs O(1) a level. */
+  private boundFreeStrings(): void {
+    if (this.strBase > 64 && this.strBase > this.priceStr!.length - this.strBase) this.packStrings(0);
+  }
+
+  /** Level i's strings out, nearer the worst end: the ones below it move up, a free place more below. */
+  private removeLowStrings(i: number): void {
+    const p = this.priceStr!;
+    const s = this.sizeStr!;
+    const base = this.strBase;
+    for (let j = base + i; j > base; j--) {
+      p[j] = p[j - 1];
+      s[j] = s[j - 1];
+    }
+    p[base] = '';
+    s[base] = '';
+    this.strBase = base + 1;
+    this.boundFreeStrings();
+  }
+
+  /** Strings in at `at`, nearer the worst end: the ones below it move down into the free place below. */
+  private insertLowStrings(at: number, ps: string, ss: string): void {
+    const p = this.priceStr!;
+    const s = this.sizeStr!;
+    const base = --this.strBase;
+    for (let j = base; j < base + at; j++) {
+      p[j] = p[j + 1];
+      s[j] = s[j + 1];
+    }
+    p[base + at] = ps;
+    s[base + at] = ss;
   }
 
   /** A new worst level's strings: into the free place below, made when there is none. */

@@ -466,7 +466,16 @@ test('keepStrings at a fixed depth: strings follow their levels through many wor
     fc.property(
       fc.array(
         fc.record({
-          op: fc.constantFrom('better', 'worse', 'delete worst', 'delete any', 'resize', 'truncate'),
+          op: fc.constantFrom(
+            'better',
+            'worse',
+            'delete worst',
+            'delete low',
+            'delete any',
+            'resize',
+            'truncate',
+            'fill',
+          ),
           at: fc.nat({ max: 1000 }),
           size: fc.integer({ min: 1, max: 9 }),
         }),
@@ -488,9 +497,15 @@ test('keepStrings at a fixed depth: strings follow their levels through many wor
           if (o.op === 'better') put(++best, o.size, `${o.size}.5`);
           else if (o.op === 'worse') put(--worst, o.size, `${o.size}.25`);
           else if (o.op === 'delete worst' && prices.length > 0) put(prices[0], 0, '0');
+          else if (o.op === 'delete low' && prices.length > 1)
+            put(prices[1 + (o.at % Math.min(3, prices.length - 1))], 0, '0');
           else if (o.op === 'delete any' && prices.length > 0) put(prices[o.at % prices.length], 0, '0');
           else if (o.op === 'resize' && prices.length > 0) put(prices[o.at % prices.length], o.size, `${o.size}.75`);
-          else if (o.op === 'truncate') {
+          else if (o.op === 'fill' && best - worst > 1) {
+            // a price inside the side (a gap a delete left, or an existing level resized)
+            const p = worst + 1 + (o.at % (best - worst - 1));
+            put(p, o.size, `${o.size}.125`);
+          } else if (o.op === 'truncate') {
             book.dropBeyond(depth);
             for (const p of prices.slice(0, Math.max(0, prices.length - depth))) model.delete(p);
           }
@@ -517,4 +532,12 @@ test('keepStrings at a fixed depth: the strings free places stay bounded however
     book.topStrings(3).bids,
     [20_099, 20_098, 20_097].map((p) => [`${p}`, '1']),
   );
+  // and a level deleted near the worst end (its strings' lower neighbours move up) after each new best
+  for (let i = 0; i < 20_000; i++) {
+    book.applyWithStrings([[30_000 + i, 1]], [], [[`${30_000 + i}`, '1']], []);
+    const third = book.priceAtRank('bid', book.bidDepth - 3);
+    book.applyWithStrings([[third, 0]], [], [[`${third}`, '0']], []);
+  }
+  assert.equal(side.n, 10);
+  assert.ok(side.priceStr!.length <= 10 + 64 + 1, `strings array of ${side.priceStr!.length} for 10 levels`);
 });
