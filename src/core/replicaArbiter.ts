@@ -151,6 +151,16 @@ class ReplicaFeed {
   outOfStepMessages = 0;
   /** It was resynced for disagreeing: if its fresh book disagrees too, the venue's book is believed. */
   suspect = false;
+  /** The latest consolidated seq whose state its book was known to be in (kept through resyncs; -1: none). */
+  floor = -1;
+  /**
+   * How far (ms, the arbiter's clock) its copies of published states came behind the first ones lately: the
+   * most one lagged, each later copy forgetting 1/64 of it.
+   */
+  lagMs = 0;
+  /** The latest consolidated seq whose state (another feed's) its own copy reached, and when (its word for it). */
+  corroboratedAt = -1;
+  corroboratedMs = NaN;
   /**
    * 'confirmed': its steps past the consolidated state (at === head) that no other copy reached yet, oldest
    * first; its book is in the last one's state.
@@ -166,6 +176,13 @@ class ReplicaFeed {
   ) {
     this.book = new HashedBook(keepStrings, depth);
     this.unsyncedSince = nowMs;
+  }
+
+  /** Its copy reached the state published at `at` (another feed's) `lagMs` after the first copy. */
+  corroborates(at: number, lagMs: number, nowMs: number): void {
+    this.lagMs = Math.max(lagMs, this.lagMs - this.lagMs / 64);
+    if (at > this.corroboratedAt) this.corroboratedAt = at;
+    this.corroboratedMs = nowMs;
   }
 
   delivering(nowMs: number, liveMs: number): boolean {
@@ -224,6 +241,15 @@ export class ReplicaArbiter implements BookCore {
    */
   private readonly logHash: Float64Array;
   private readonly logRecv: Float64Array;
+  /** When (the arbiter's ms) each state was published. */
+  private readonly logMs: Float64Array;
+  /**
+   * The last state published as a difference to a feed's book (a failover, a fresh book believed) rather
+   * than as the venue's message, and when: the states between it and the one before were never published, so
+   * a feed behind it may be in one of them for as long as it lags (mayBeBehind). -1: none.
+   */
+  private lastJump = -1;
+  private lastJumpMs = NaN;
   /** Lowest seq the log holds. */
   private logLow = 0;
   /** Index of the consolidated state now in the log (+1 per state published; feeds' positions, ReplicaFeed.at). */
@@ -281,6 +307,7 @@ export class ReplicaArbiter implements BookCore {
     this.historySize = size;
     this.logHash = new Float64Array(size);
     this.logRecv = new Float64Array(size);
+    this.logMs = new Float64Array(size);
   }
 
   get book(): OrderBook {
@@ -360,7 +387,7 @@ export class ReplicaArbiter implements BookCore {
     f.lastValidMs = nowMs;
     const post = f.book.hash;
     if (!this.built) {
-      this.adopt(f, ev.recvTime);
+      this.adopt(f, ev.recvTime, nowMs);
       return;
     }
     if (post === pre) return; // changed nothing (a level beyond the depth, a repeated size)
@@ -380,6 +407,7 @@ export class ReplicaArbiter implements BookCore {
       this.inStep(f, j);
       f.duplicates++;
       f.lag.add(ev.recvTime - this.logRecv[j & (this.historySize - 1)]);
+      f.corroborates(j, nowMs - this.logMs[j & (this.historySize - 1)], nowMs);
       return;
     }
     if (this.confirmMode && this.confirmedBy(f, post, ev.recvTime, nowMs)) return; // it meets another's step
@@ -402,6 +430,7 @@ export class ReplicaArbiter implements BookCore {
 
   private inStep(f: ReplicaFeed, at: number): void {
     f.at = at;
+    if (at > f.floor) f.floor = at;
     if (f.pending.length > 0) f.pending.length = 0;
     f.outOfStepSince = NaN;
     f.outOfStepMessages = 0;
@@ -438,7 +467,7 @@ export class ReplicaArbiter implements BookCore {
     f.lastValidMs = nowMs;
     this.counters.snapshotsAdopted++;
     if (!this.built) {
-      this.adopt(f, snap.recvTime);
+      this.adopt(f, snap.recvTime, nowMs);
       return;
     }
     const j = this.find(f.book.hash, this.logLow);
@@ -467,7 +496,7 @@ export class ReplicaArbiter implements BookCore {
    * books (catchUp), so readers of the committed stream see an ordinary delta, never a resync. Until then
    * the book is unsynced (stale to readers). Meant for a core that has no book yet.
    */
-  restore(snap: BookSnapshot, epoch: string | undefined, _nowMs: number): void {
+  restore(snap: BookSnapshot, epoch: string | undefined, nowMs: number): void {
     if (snap.venue !== this.venue || snap.symbol !== this.symbol || !Number.isSafeInteger(snap.seq) || snap.seq < 0) {
       this.counters.snapshotsRejected++;
       return;
@@ -479,7 +508,7 @@ export class ReplicaArbiter implements BookCore {
     if (epoch !== undefined) this.epoch = epoch;
     this.head++;
     this.logLow = this.head;
-    this.remember(this.cons.hash, snap.recvTime);
+    this.remember(this.cons.hash, snap.recvTime, nowMs);
     this.leader = undefined;
     this.leaderFailedAt = NaN;
     // the shell's record of the book (sent nowhere while it restores: readers have this book already)
@@ -600,14 +629,14 @@ export class ReplicaArbiter implements BookCore {
   }
 
   /** The first book: the consolidated stream starts from this feed's. */
-  private adopt(f: ReplicaFeed, recvTime: number): void {
+  private adopt(f: ReplicaFeed, recvTime: number, nowMs: number): void {
     const { bids, asks } = f.book.book.snapshot();
     this.cons.reset(bids, asks);
     this.built = true;
     this._seq = this.nextSeq(recvTime);
     this.head++;
     this.logLow = this.head;
-    this.remember(this.cons.hash, recvTime);
+    this.remember(this.cons.hash, recvTime, nowMs);
     this.inStep(f, this.head);
     this.leader = f;
     this.sink.reset('initial', {
@@ -725,6 +754,7 @@ export class ReplicaArbiter implements BookCore {
       if (f.pending.length > 0) this.publishSteps(f, f.pending.splice(0), f, nowMs);
       else this.publishDifference(f, recvTime, nowMs);
       this.inStep(g, this.head);
+      g.corroborates(this.head, 0, nowMs);
       return true;
     }
     return false;
@@ -757,7 +787,10 @@ export class ReplicaArbiter implements BookCore {
     }
     g.won++;
     this.emit(g, bids, asks, last.exchTime, last.recvTime, nowMs);
-    if (holder !== g) this.inStep(holder, this.head);
+    if (holder !== g) {
+      this.inStep(holder, this.head);
+      holder.corroborates(this.head, nowMs - last.atMs, nowMs);
+    }
     if (g.pending.length === 0) this.inStep(g, this.head);
     else {
       g.at = this.head;
@@ -843,8 +876,22 @@ export class ReplicaArbiter implements BookCore {
     return false;
   }
 
-  /** Out of step for divergeMs: it disagrees; or, freshly resynced for that, it is believed. */
+  /**
+   * Out of step for divergeMs: it disagrees; or, freshly resynced for that, it is believed. Not while it may
+   * merely be behind, in states the consolidated book skipped (mayBeBehind): believing it would take the
+   * book back, resyncing it gives a fresh book as far behind; it is given divergeMs more.
+   */
   private judge(f: ReplicaFeed, nowMs: number): void {
+    if (f.suspect && this.corroborated(f, nowMs)) {
+      // two copies agree on the consolidated book since the suspect's last agreed: it is behind, or wrong
+      this.disagree(f, nowMs, 'its fresh book left a book other feeds agree on');
+      return;
+    }
+    if (this.mayBeBehind(f, nowMs)) {
+      f.outOfStepSince = nowMs;
+      f.outOfStepMessages = 0;
+      return;
+    }
     if (f.suspect || !this.anotherInStep(f, nowMs)) {
       // the venue's fresh book disagrees with the consolidated one: the consolidated book is what is wrong
       this.catchUp(f, NaN, nowMs);
@@ -854,6 +901,37 @@ export class ReplicaArbiter implements BookCore {
       return;
     }
     this.disagree(f, nowMs, 'its book left the consolidated one');
+  }
+
+  /**
+   * Whether the consolidated book is more than one copy's word since `f` was last in step: another feed,
+   * verified, delivering and in step, reached by its own messages, within divergeMs, a state another feed
+   * published after the one `f` was last known at. A book corrupted by its first copy has no such second
+   * copy (its states are that feed's alone); a book `f` merely lags behind has.
+   */
+  private corroborated(f: ReplicaFeed, nowMs: number): boolean {
+    for (const g of this.feeds.values())
+      if (
+        g !== f &&
+        g.synced &&
+        !Number.isNaN(g.at) &&
+        g.delivering(nowMs, this.feedLiveMs) &&
+        g.corroboratedAt > f.floor &&
+        nowMs - g.corroboratedMs <= this.divergeMs
+      )
+        return true;
+    return false;
+  }
+
+  /**
+   * Whether `f`, out of step, may be behind in states the consolidated book never had: it was last known at
+   * a state before the last difference published (lastJump), which skipped the venue's states in between,
+   * and that was recently enough for a copy lagging as it does to be in them still (divergeMs plus twice its
+   * recent lag). Otherwise every state after the one it was last known at was published, and a book of
+   * none of them is not behind: it is ahead, or it or the consolidated book is wrong.
+   */
+  private mayBeBehind(f: ReplicaFeed, nowMs: number): boolean {
+    return f.floor < this.lastJump && nowMs - this.lastJumpMs <= this.divergeMs + 2 * f.lagMs;
   }
 
   private disagree(f: ReplicaFeed, nowMs: number, detail: string): void {
@@ -879,6 +957,8 @@ export class ReplicaArbiter implements BookCore {
       this.cons.apply(bids, asks);
       f.won++;
       this.emit(f, bids, asks, 0, Number.isNaN(recvTime) ? 0 : recvTime, nowMs);
+      this.lastJump = this.head;
+      this.lastJumpMs = nowMs;
     }
     this.inStep(f, this.head);
     return any;
@@ -889,7 +969,7 @@ export class ReplicaArbiter implements BookCore {
     const prev = this._seq;
     this._seq = this.nextSeq(recvTime);
     this.head++;
-    this.remember(this.cons.hash, recvTime);
+    this.remember(this.cons.hash, recvTime, nowMs);
     if (this.confirmMode)
       for (const h of this.feeds.values()) if (h !== f && h.pending.length > 0) this.replace(h, this.head - 1, nowMs);
     this.counters.published++;
@@ -939,10 +1019,11 @@ export class ReplicaArbiter implements BookCore {
   }
 
   /** Log the state now at head. */
-  private remember(hash: number, recvTime: number): void {
+  private remember(hash: number, recvTime: number, nowMs: number): void {
     const mask = this.historySize - 1;
     this.logHash[this.head & mask] = hash;
     this.logRecv[this.head & mask] = recvTime;
+    this.logMs[this.head & mask] = nowMs;
     if (this.head - this.logLow >= this.historySize) this.logLow = this.head - this.historySize + 1;
   }
 
