@@ -178,11 +178,32 @@ class ReplicaFeed {
     this.unsyncedSince = nowMs;
   }
 
+  /**
+   * Out of step: the states its book reached since, and when (at most MAX_SEEN, the oldest forgotten): one
+   * the consolidated book reaches later says it is ahead (ahead), and by how much the feed that published it
+   * lags.
+   */
+  seen: Map<number, number> | undefined;
+  ahead = false;
+
   /** Its copy reached the state published at `at` (another feed's) `lagMs` after the first copy. */
   corroborates(at: number, lagMs: number, nowMs: number): void {
-    this.lagMs = Math.max(lagMs, this.lagMs - this.lagMs / 64);
+    this.lagged(lagMs);
     if (at > this.corroboratedAt) this.corroboratedAt = at;
     this.corroboratedMs = nowMs;
+  }
+
+  /** A state it reached came `ms` after another feed's copy of it. */
+  lagged(ms: number): void {
+    this.lagMs = Math.max(ms, this.lagMs - this.lagMs / 64);
+  }
+
+  /** Out of step, its book reached this state now. */
+  reached(hash: number, nowMs: number): void {
+    this.seen ??= new Map();
+    if (this.seen.has(hash)) return;
+    if (this.seen.size >= MAX_SEEN) this.seen.delete(this.seen.keys().next().value!);
+    this.seen.set(hash, nowMs);
   }
 
   delivering(nowMs: number, liveMs: number): boolean {
@@ -212,6 +233,9 @@ const MAX_SEQ_LEAP_US = 3_600_000_000;
 const JUDGE_AFTER_MESSAGES = 2;
 
 type FailKind = 'gap' | 'checksum' | 'crossed' | 'diverged' | 'oversize';
+
+/** Most states an out-of-step feed's book reached that are remembered (ReplicaFeed.seen). */
+const MAX_SEEN = 4096;
 
 /** Most unconfirmed steps a feed holds: one this far ahead of every other copy is resynced. */
 const MAX_PENDING = 1024;
@@ -250,6 +274,13 @@ export class ReplicaArbiter implements BookCore {
    */
   private lastJump = -1;
   private lastJumpMs = NaN;
+  /**
+   * The states the feed whose book made the last jump had reached out of step before it (its ReplicaFeed.seen),
+   * and when: states the jump skipped. A feed out of step in one of them is behind, by that long.
+   */
+  private skipped: Map<number, number> | undefined;
+  /** Feeds out of step whose states are remembered (ReplicaFeed.seen): none, no look-up per publication. */
+  private readonly watched = new Set<ReplicaFeed>();
   /** Lowest seq the log holds. */
   private logLow = 0;
   /** Index of the consolidated state now in the log (+1 per state published; feeds' positions, ReplicaFeed.at). */
@@ -401,9 +432,12 @@ export class ReplicaArbiter implements BookCore {
     }
     // behind: the next state it should reach is a published one (or a later one: messages grouped otherwise)
     // a feed whose place is known moves forward: the first later state it matches (a book that came back to
-    // an earlier state matches twice: the later one would skip it ahead of where it is)
+    // an earlier state matches twice: the later one would skip it ahead of where it is); a feed out of step
+    // that reaches a published state is behind at it, even with no other feed in step: publishing its book
+    // would take the consolidated one back (had the venue's book come back to that state, its next message
+    // leaves the published ones and is caught up then)
     const j = Number.isNaN(f.at) ? this.find(post, this.logLow) : this.findAfter(post, f.at);
-    if (j >= 0 && (!Number.isNaN(f.at) || j === this.head || this.anotherInStep(f, nowMs))) {
+    if (j >= 0) {
       this.inStep(f, j);
       f.duplicates++;
       f.lag.add(ev.recvTime - this.logRecv[j & (this.historySize - 1)]);
@@ -431,6 +465,7 @@ export class ReplicaArbiter implements BookCore {
   private inStep(f: ReplicaFeed, at: number): void {
     f.at = at;
     if (at > f.floor) f.floor = at;
+    this.unwatch(f);
     if (f.pending.length > 0) f.pending.length = 0;
     f.outOfStepSince = NaN;
     f.outOfStepMessages = 0;
@@ -471,21 +506,19 @@ export class ReplicaArbiter implements BookCore {
       return;
     }
     const j = this.find(f.book.hash, this.logLow);
-    if (j === this.head || (j >= 0 && this.anotherInStep(f, nowMs))) {
-      this.inStep(f, j); // at the consolidated state, or behind it while another feed carries it on
-      return;
-    }
     if (j >= 0) {
-      // an earlier state come again (a level set, then removed) and no other feed to say the book moved on
-      // since: the venue's fresh book is the evidence
-      this.catchUp(f, snap.recvTime, nowMs);
+      // at the consolidated state, or behind it: placed there even when no other feed carries the book on
+      // (publishing its book would take the consolidated one back; if the venue's book came back to an
+      // earlier state, the feed's next message leaves the published ones and is caught up then)
+      this.inStep(f, j);
       return;
     }
     if (this.confirmMode && this.confirmedBy(f, f.book.hash, snap.recvTime, nowMs)) return;
     f.at = NaN;
     f.outOfStepSince = nowMs;
     f.outOfStepMessages = 0;
-    if (!this.anotherInStep(f, nowMs)) this.catchUp(f, snap.recvTime, nowMs);
+    this.reached(f, nowMs);
+    if (!this.anotherInStep(f, nowMs) && !this.mayBeBehind(f, nowMs)) this.catchUp(f, snap.recvTime, nowMs);
   }
 
   /**
@@ -528,6 +561,11 @@ export class ReplicaArbiter implements BookCore {
         if (nowMs - f.lastMs <= this.feedLiveMs && nowMs - since >= wait)
           this.request(f, Number.isNaN(f.requestedAt) ? 'initial' : 'retry', nowMs);
       } else if (
+        Number.isNaN(f.at) &&
+        (f.ahead || (!this.anotherInStep(f, nowMs) && !this.confirmMode && !this.mayBeBehind(f, nowMs)))
+      )
+        this.catchUp(f, NaN, nowMs); // ahead; or no other feed carries the book on, and it is not behind
+      else if (
         !Number.isNaN(f.outOfStepSince) &&
         nowMs - f.outOfStepSince >= this.divergeMs &&
         f.outOfStepMessages >= JUDGE_AFTER_MESSAGES
@@ -675,11 +713,18 @@ export class ReplicaArbiter implements BookCore {
     f.at = NaN;
     if (Number.isNaN(f.outOfStepSince)) f.outOfStepSince = nowMs;
     f.outOfStepMessages++;
+    if (f.ahead) {
+      this.catchUp(f, recvTime, nowMs); // the consolidated book reached a state it had passed: it is ahead
+      return;
+    }
+    this.reached(f, nowMs);
     // No other feed carries the book on (the one it followed failed): this verified one takes over now. A
     // feed merely out of step is given divergeMs: the state it reached may be one the consolidated book
     // skipped (another feed's messages were grouped or lost upstream and its book stayed right), and a
     // state it passed through is no proof that it is ahead (a book can come back to an earlier state).
-    if (!this.anotherInStep(f, nowMs)) this.catchUp(f, recvTime, nowMs);
+    // Nor while it may be behind, in states a difference published skipped (mayBeBehind): the book waits
+    // (onTimer catches up once that is past).
+    if (!this.anotherInStep(f, nowMs) && !this.mayBeBehind(f, nowMs)) this.catchUp(f, recvTime, nowMs);
   }
 
   /**
@@ -924,14 +969,27 @@ export class ReplicaArbiter implements BookCore {
   }
 
   /**
-   * Whether `f`, out of step, may be behind in states the consolidated book never had: it was last known at
-   * a state before the last difference published (lastJump), which skipped the venue's states in between,
-   * and that was recently enough for a copy lagging as it does to be in them still (divergeMs plus twice its
-   * recent lag). Otherwise every state after the one it was last known at was published, and a book of
-   * none of them is not behind: it is ahead, or it or the consolidated book is wrong.
+   * Whether `f`, out of step, is behind in states the consolidated book never had: it was last known at a
+   * state before the last difference published (lastJump), which skipped the venue's states in between, and
+   * its book is one the feed that made the jump had passed (skipped).
+   */
+  private behindJump(f: ReplicaFeed): boolean {
+    return f.floor < this.lastJump && this.skipped?.has(f.book.hash) === true;
+  }
+
+  /**
+   * Whether `f`, out of step, may be behind in states the consolidated book never had: behindJump, or it
+   * was last known before the last jump, recently enough for a copy lagging as it may to be in them still:
+   * divergeMs plus twice the longer of its copies' recent lag and how long the state it was last known at
+   * had been published when the jump came (a feed with no later copy lags at least that much). Otherwise
+   * every state after the one it was last known at was published, and a book of none of them is not
+   * behind: it is ahead, or it or the consolidated book is wrong.
    */
   private mayBeBehind(f: ReplicaFeed, nowMs: number): boolean {
-    return f.floor < this.lastJump && nowMs - this.lastJumpMs <= this.divergeMs + 2 * f.lagMs;
+    if (!(f.floor < this.lastJump)) return false;
+    if (this.behindJump(f)) return true;
+    const waited = f.floor >= this.logLow ? this.lastJumpMs - this.logMs[f.floor & (this.historySize - 1)] : 0;
+    return nowMs - this.lastJumpMs <= this.divergeMs + 2 * Math.max(f.lagMs, waited);
   }
 
   private disagree(f: ReplicaFeed, nowMs: number, detail: string): void {
@@ -959,6 +1017,8 @@ export class ReplicaArbiter implements BookCore {
       this.emit(f, bids, asks, 0, Number.isNaN(recvTime) ? 0 : recvTime, nowMs);
       this.lastJump = this.head;
       this.lastJumpMs = nowMs;
+      this.skipped = f.seen;
+      for (const h of this.watched) h.ahead = false; // ahead of the book before: maybe not of this one
     }
     this.inStep(f, this.head);
     return any;
@@ -970,6 +1030,7 @@ export class ReplicaArbiter implements BookCore {
     this._seq = this.nextSeq(recvTime);
     this.head++;
     this.remember(this.cons.hash, recvTime, nowMs);
+    if (this.watched.size > 0) this.aheadOf(f, nowMs);
     if (this.confirmMode)
       for (const h of this.feeds.values()) if (h !== f && h.pending.length > 0) this.replace(h, this.head - 1, nowMs);
     this.counters.published++;
@@ -1018,6 +1079,37 @@ export class ReplicaArbiter implements BookCore {
     this.leader = f;
   }
 
+  /**
+   * The consolidated book reached a state (just published by `f`) that a feed out of step had reached
+   * before: that feed is ahead, not wrong (ReplicaFeed.ahead: caught up to at its next message or timer),
+   * and `f` lags it by the time between.
+   */
+  private aheadOf(f: ReplicaFeed, nowMs: number): void {
+    const hash = this.cons.hash;
+    for (const h of this.watched) {
+      const at = h === f || !h.synced ? undefined : h.seen?.get(hash);
+      if (at === undefined) continue;
+      h.ahead = true;
+      f.lagged(nowMs - at);
+    }
+  }
+
+  /** Out of step, its book reached this state now (remembered: aheadOf). */
+  private reached(f: ReplicaFeed, nowMs: number): void {
+    if (this.confirmMode) return;
+    const hash = f.book.hash;
+    const at = this.skipped?.get(hash);
+    if (at !== undefined && f.floor < this.lastJump) f.lagged(nowMs - at); // behind, in a skipped state
+    f.reached(hash, nowMs);
+    this.watched.add(f);
+  }
+
+  private unwatch(f: ReplicaFeed): void {
+    f.seen = undefined;
+    f.ahead = false;
+    this.watched.delete(f);
+  }
+
   /** Log the state now at head. */
   private remember(hash: number, recvTime: number, nowMs: number): void {
     const mask = this.historySize - 1;
@@ -1035,6 +1127,8 @@ export class ReplicaArbiter implements BookCore {
     }
     f.synced = false;
     f.at = NaN;
+    // its book was not wrong by any check (it disagreed): the states it passed are still the venue's
+    if (kind !== 'diverged') this.unwatch(f);
     f.pending.length = 0;
     f.outOfStepSince = NaN;
     f.unsyncedSince = nowMs;
