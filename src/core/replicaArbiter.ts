@@ -19,11 +19,15 @@
  *     for levels a fixed-depth venue's truncation removed: readers do not truncate).
  *   - else the feed is out of step. When no other feed is in step (the one the book followed failed), the
  *     difference between the two books is published as one delta and the consolidated book is this
- *     feed's: failover within one message, and readers see an ordinary delta, never a resync. Otherwise it
+ *     feed's: failover within one message, and readers see an ordinary delta, never a resync (unless it may
+ *     be behind a difference published: mayBeBehind; the book waits, onTimer catches up after). Otherwise it
  *     has divergeMs to come back in step (the state it reached may be one the consolidated book skipped);
  *     then it disagrees with the feeds that are, and is resynced. If its fresh snapshot still disagrees
  *     after divergeMs, the venue's own fresh book is believed over the consolidated one: its difference is
- *     published and the feeds that followed the old book are resynced. (Copies are evidence: that is how a
+ *     published and the feeds that followed the old book are resynced. Not while two copies agree on the
+ *     consolidated book since the suspect was last in step (corroborated: it is resynced again), nor while it
+ *     may merely be behind, in states a difference published skipped (mayBeBehind: given divergeMs more;
+ *     believing it would take the book back). (Copies are evidence: that is how a
  *     feed's silent corruption is caught where the venue has no checksum, or past the levels its checksum
  *     covers. A feed corrupted while it is the first to deliver can be published before another copy
  *     disagrees; the venue's checksum prevents it where there is one, and so does publish: 'confirmed'.)
@@ -31,6 +35,10 @@
  * step (ReplicaFeed.pending) until another feed's copy reaches the same state (confirmedBy), unless the
  * venue's checksum vouches for it or no other feed has a book; copies that stay apart are resynced
  * (judgePending). What is published is still the first copy's message, or one delta for several steps.
+ * The book never moves back to a copy that is behind: a fresh book or a message at a published state is placed
+ * there (behind), even with no other feed in step; a feed out of step remembers the states it passed
+ * (ReplicaFeed.seen): one the consolidated book reaches later shows it ahead (its book is published, and the
+ * publisher's lag is measured), and after a difference, one a feed reaches shows that feed behind it.
  *   States are placed by seq, not by hash alone: a book can come back to an earlier state (a level set,
  *   then removed), so a feed's position in the log (ReplicaFeed.at) is followed forward from where it was.
  * The consolidated numbering is the arbiter's own (firstSeq, +1 per delta): two arbiters number a replica
@@ -235,7 +243,7 @@ const JUDGE_AFTER_MESSAGES = 2;
 type FailKind = 'gap' | 'checksum' | 'crossed' | 'diverged' | 'oversize';
 
 /** Most states an out-of-step feed's book reached that are remembered (ReplicaFeed.seen). */
-const MAX_SEEN = 4096;
+const MAX_SEEN = 1024;
 
 /** Most unconfirmed steps a feed holds: one this far ahead of every other copy is resynced. */
 const MAX_PENDING = 1024;
@@ -576,6 +584,14 @@ export class ReplicaArbiter implements BookCore {
       this.judgePending(nowMs);
       this.releaseAlone(nowMs);
     }
+    if (this.skipped !== undefined && this.pastJump(nowMs)) this.skipped = undefined; // its memory goes
+  }
+
+  /** Every delivering feed was in step at or after the last jump: none is behind it. */
+  private pastJump(nowMs: number): boolean {
+    for (const f of this.feeds.values())
+      if (f.delivering(nowMs, this.feedLiveMs) && f.floor < this.lastJump) return false;
+    return true;
   }
 
   shed(_nowMs: number): number {

@@ -459,6 +459,26 @@ test('two feeds, one 300 ms behind: the other, resynced ahead, is believed; the 
   assert.ok(core.counters.catchUps >= 1, 'a difference was published');
 });
 
+test('no other feed in step: a fresh book or message at a state already published is placed behind there, not caught up to (the book would go back)', () => {
+  // both lose a message at once: b's fresh book (300 ms late) is at a state a published, and a resyncs too
+  for (const lose of [
+    { a: [1000], b: [990] },
+    { a: [1000], b: [1000] },
+  ]) {
+    const { seen, v } = lagging({ a: 0, b: 300 }, lose, 100, 3000);
+    forward(seen, v.states);
+    assert.equal(seen.at(-1), v.states.at(-1));
+  }
+});
+
+test('after a difference published, a feed in the states it skipped (the publisher had passed them, before and after its resync for disagreeing) is behind, not believed', () => {
+  // b, 350 ms late, loses a message: its fresh book is ahead of a's (570 ms late), disagrees, is resynced,
+  // and believed; a's fresh book lands in the states b passed out of step (both before its resync and after)
+  const { seen, v } = lagging({ a: 570, b: 350 }, { b: [10] }, 100, 3000);
+  forward(seen, v.states);
+  assert.equal(seen.at(-1), v.states.at(-1));
+});
+
 test('property: feeds lagging up to 600 ms, each losing a message on the bus or not, judged at divergeMs 100: the book never goes back', () => {
   fc.assert(
     fc.property(
