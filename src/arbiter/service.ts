@@ -103,6 +103,8 @@ export interface ArbiterServiceOptions {
    * 'confirmed' (another feed's copy agreed: ReplicaArbiter by state, BookArbiter by the venue's ids).
    */
   publish?: Record<string, PublishPolicy | undefined>;
+  /** Per venue id: the cores' divergeMs (ReplicaArbiterOptions, ArbiterOptions); absent: their default. */
+  divergeMs?: Record<string, number | undefined>;
   /** Share the books with the other instances of this consumer group, exactly once (Kafka bus only). */
   group?: string;
   /** Sees every delta copy's arrival (benchmark instrumentation installs one: src/bench-hooks/). */
@@ -251,6 +253,7 @@ class BookHandler implements ArbiterSink {
             maxFeeds: svc.opts.maxFeeds,
             feedEvictMs: svc.opts.feedEvictMs,
             publish: svc.opts.publish?.[venue],
+            divergeMs: svc.opts.divergeMs?.[venue],
           })
         : this.sequenced(adapter, svc);
   }
@@ -267,6 +270,7 @@ class BookHandler implements ArbiterSink {
       feedEvictMs: svc.opts.feedEvictMs,
       leadTimeoutMs: svc.opts.leadTimeoutMs,
       publish: svc.opts.publish?.[this.venue],
+      divergeMs: svc.opts.divergeMs?.[this.venue],
     });
   }
 

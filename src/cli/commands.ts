@@ -7,7 +7,7 @@ import type { ZmqTransportOptions } from '../transport/zeromq.js';
 import { KeyFileError, loadCurveSettings, type CurveSettings } from '../transport/keys.js';
 import { reloadAllowLists } from '../transport/allow-watch.js';
 import { Collector } from '../collector/collector.js';
-import { ArbiterService } from '../arbiter/service.js';
+import { ArbiterService, type ArbiterServiceOptions } from '../arbiter/service.js';
 import { runSimulator } from '../sim/index.js';
 import { DEFAULT_VENUE, findVenue } from '../venues/index.js';
 import { UserError } from './errors.js';
@@ -232,6 +232,15 @@ export async function runCollectCommand(cfg: Config, id: string, durationS?: num
   );
 }
 
+/** The arbiter's per-venue settings (venues.<id>.publish, .divergeMs), by venue id. */
+export function venueArbiterOptions(cfg: Config): Pick<ArbiterServiceOptions, 'publish' | 'divergeMs'> {
+  const venues = Object.entries(cfg.venues);
+  return {
+    publish: Object.fromEntries(venues.map(([id, v]) => [id, v.publish])),
+    divergeMs: Object.fromEntries(venues.map(([id, v]) => [id, v.divergeMs])),
+  };
+}
+
 export async function runArbitrateCommand(cfg: Config, durationS?: number): Promise<void> {
   const log = createLogger('arbiter', cfg.log.level);
   if (cfg.arbiter.group && cfg.bus.kind !== 'kafka')
@@ -259,7 +268,7 @@ export async function runArbitrateCommand(cfg: Config, durationS?: number): Prom
     maxFeeds: cfg.arbiter.maxFeeds,
     feedEvictMs: cfg.arbiter.feedEvictMs,
     leadTimeoutMs: cfg.arbiter.leadTimeoutMs,
-    publish: Object.fromEntries(Object.entries(cfg.venues).map(([id, v]) => [id, v.publish])),
+    ...venueArbiterOptions(cfg),
     peers,
     probe,
     logger: log,

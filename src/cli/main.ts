@@ -4,7 +4,7 @@ import { Command, CommanderError } from 'commander';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
-import { SIM_VENUE_IDS, type Config, type DeepPartial, type SimVenue } from '../config/schema.js';
+import { DIVERGE_MS, SIM_VENUE_IDS, type Config, type DeepPartial, type SimVenue } from '../config/schema.js';
 import {
   addBusOptions,
   addCommonOptions,
@@ -44,9 +44,23 @@ function config(o: Opts, extra: DeepPartial<Config> = {}): Config {
   return loadConfig(o.config as string | undefined, deepAssign(ov, extra));
 }
 
-/** --confirm: every venue's `publish: confirmed` (replica and sequenced venues alike). */
-function confirmedVenues(o: Opts): DeepPartial<Config>['venues'] {
-  return o.confirm === true ? Object.fromEntries(VENUE_IDS.map((v) => [v, { publish: 'confirmed' }])) : undefined;
+/**
+ * --confirm: every venue's `publish: confirmed` (replica and sequenced venues alike); --diverge-ms: every
+ * venue's `divergeMs`.
+ */
+function venueSettings(o: Opts): DeepPartial<Config>['venues'] {
+  const each: { publish?: 'confirmed'; divergeMs?: number } = {};
+  if (o.confirm === true) each.publish = 'confirmed';
+  if (o.divergeMs !== undefined) each.divergeMs = o.divergeMs as number;
+  return Object.keys(each).length > 0 ? Object.fromEntries(VENUE_IDS.map((v) => [v, { ...each }])) : undefined;
+}
+
+/** --diverge-ms: checked here, in one line (the schema would name it once per venue). */
+function divergeMsFlag(v: string): number {
+  const n = num('--diverge-ms')(v);
+  if (!Number.isInteger(n) || n < DIVERGE_MS.min || n > DIVERGE_MS.max)
+    throw new UserError(`--diverge-ms: expected an integer from ${DIVERGE_MS.min} to ${DIVERGE_MS.max}, got "${v}"`);
+  return n;
 }
 
 function deepAssign(a: Record<string, unknown>, b: Record<string, unknown>): DeepPartial<Config> {
@@ -123,7 +137,7 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('demo'))
   .action(async (o: Opts) => {
     const venues = o.venues === undefined ? undefined : demoVenues(o.venues as string);
     const cfg = config(o, {
-      venues: confirmedVenues(o),
+      venues: venueSettings(o),
       sim: { port: o.simPort as number | undefined },
       recorder: {
         dir: o.recordDir as string | undefined,
@@ -341,9 +355,14 @@ duration(addSymbolOption(addBusOptions(addCommonOptions(program.command('arbitra
     "every venue's books: publish a state once a second feed's copy reached it (sequenced venues: its ids), " +
       'never a corrupted first copy, at some latency (config venues.<id>.publish: confirmed; default first arrival)',
   )
+  .option(
+    '--diverge-ms <ms>',
+    `every venue's books: how long a feed's copy may stay apart from the others before it is judged, ${DIVERGE_MS.min}..${DIVERGE_MS.max} (config venues.<id>.divergeMs; default 1000)`,
+    divergeMsFlag,
+  )
   .action(async (o: Opts) => {
     const cfg = config(o, {
-      venues: confirmedVenues(o),
+      venues: venueSettings(o),
       arbiter: {
         id: o.id as string | undefined,
         peers: o.peers as string[] | undefined,

@@ -90,7 +90,15 @@ export interface VenueConfig {
    * copy's arrival (absent, 'first') or once a second feed's copy confirmed it ('confirmed'; PublishPolicy).
    */
   publish?: 'first' | 'confirmed';
+  /**
+   * How long (ms) a feed's copy may stay apart from the others before the arbiter judges it (absent: the
+   * arbiters' default, 1000): a replica feed out of step, unconfirmed steps or held copies ('confirmed').
+   */
+  divergeMs?: number;
 }
+
+/** Bounds of venues.<id>.divergeMs (and of the flag arbitrate --diverge-ms that sets it for every venue), ms. */
+export const DIVERGE_MS = { min: 10, max: 60_000 } as const;
 
 /** @deprecated the binance entry of Config.venues; kept for code written against one venue. */
 export type BinanceVenueConfig = VenueConfig;
@@ -436,6 +444,7 @@ const venueSchema = (a: VenueAdapter) =>
     snapshotSource: oneOf(['rest', 'websocket']).optional(),
     symbols: symbolList.optional(),
     publish: oneOf(['first', 'confirmed']).optional(),
+    divergeMs: intIn(DIVERGE_MS.min, DIVERGE_MS.max).optional(),
   });
 
 const collectorSchema = z

@@ -19,11 +19,15 @@
  *     for levels a fixed-depth venue's truncation removed: readers do not truncate).
  *   - else the feed is out of step. When no other feed is in step (the one the book followed failed), the
  *     difference between the two books is published as one delta and the consolidated book is this
- *     feed's: failover within one message, and readers see an ordinary delta, never a resync. Otherwise it
+ *     feed's: failover within one message, and readers see an ordinary delta, never a resync (unless it may
+ *     be behind a difference published: mayBeBehind; the book waits, onTimer catches up after). Otherwise it
  *     has divergeMs to come back in step (the state it reached may be one the consolidated book skipped);
  *     then it disagrees with the feeds that are, and is resynced. If its fresh snapshot still disagrees
  *     after divergeMs, the venue's own fresh book is believed over the consolidated one: its difference is
- *     published and the feeds that followed the old book are resynced. (Copies are evidence: that is how a
+ *     published and the feeds that followed the old book are resynced. Not while two copies agree on the
+ *     consolidated book since the suspect was last in step (corroborated: it is resynced again), nor while it
+ *     may merely be behind, in states a difference published skipped (mayBeBehind: given divergeMs more;
+ *     believing it would take the book back). (Copies are evidence: that is how a
  *     feed's silent corruption is caught where the venue has no checksum, or past the levels its checksum
  *     covers. A feed corrupted while it is the first to deliver can be published before another copy
  *     disagrees; the venue's checksum prevents it where there is one, and so does publish: 'confirmed'.)
@@ -31,6 +35,10 @@
  * step (ReplicaFeed.pending) until another feed's copy reaches the same state (confirmedBy), unless the
  * venue's checksum vouches for it or no other feed has a book; copies that stay apart are resynced
  * (judgePending). What is published is still the first copy's message, or one delta for several steps.
+ * The book never moves back to a copy that is behind: a fresh book or a message at a published state is placed
+ * there (behind), even with no other feed in step; a feed out of step remembers the states it passed
+ * (ReplicaFeed.seen): one the consolidated book reaches later shows it ahead (its book is published, and the
+ * publisher's lag is measured), and after a difference, one a feed reaches shows that feed behind it.
  *   States are placed by seq, not by hash alone: a book can come back to an earlier state (a level set,
  *   then removed), so a feed's position in the log (ReplicaFeed.at) is followed forward from where it was.
  * The consolidated numbering is the arbiter's own (firstSeq, +1 per delta): two arbiters number a replica
@@ -151,6 +159,16 @@ class ReplicaFeed {
   outOfStepMessages = 0;
   /** It was resynced for disagreeing: if its fresh book disagrees too, the venue's book is believed. */
   suspect = false;
+  /** The latest consolidated seq whose state its book was known to be in (kept through resyncs; -1: none). */
+  floor = -1;
+  /**
+   * How far (ms, the arbiter's clock) its copies of published states came behind the first ones lately: the
+   * most one lagged, each later copy forgetting 1/64 of it.
+   */
+  lagMs = 0;
+  /** The latest consolidated seq whose state (another feed's) its own copy reached, and when (its word for it). */
+  corroboratedAt = -1;
+  corroboratedMs = NaN;
   /**
    * 'confirmed': its steps past the consolidated state (at === head) that no other copy reached yet, oldest
    * first; its book is in the last one's state.
@@ -166,6 +184,34 @@ class ReplicaFeed {
   ) {
     this.book = new HashedBook(keepStrings, depth);
     this.unsyncedSince = nowMs;
+  }
+
+  /**
+   * Out of step: the states its book reached since, and when (at most MAX_SEEN, the oldest forgotten): one
+   * the consolidated book reaches later says it is ahead (ahead), and by how much the feed that published it
+   * lags.
+   */
+  seen: Map<number, number> | undefined;
+  ahead = false;
+
+  /** Its copy reached the state published at `at` (another feed's) `lagMs` after the first copy. */
+  corroborates(at: number, lagMs: number, nowMs: number): void {
+    this.lagged(lagMs);
+    if (at > this.corroboratedAt) this.corroboratedAt = at;
+    this.corroboratedMs = nowMs;
+  }
+
+  /** A state it reached came `ms` after another feed's copy of it. */
+  lagged(ms: number): void {
+    this.lagMs = Math.max(ms, this.lagMs - this.lagMs / 64);
+  }
+
+  /** Out of step, its book reached this state now. */
+  reached(hash: number, nowMs: number): void {
+    this.seen ??= new Map();
+    if (this.seen.has(hash)) return;
+    if (this.seen.size >= MAX_SEEN) this.seen.delete(this.seen.keys().next().value!);
+    this.seen.set(hash, nowMs);
   }
 
   delivering(nowMs: number, liveMs: number): boolean {
@@ -196,6 +242,9 @@ const JUDGE_AFTER_MESSAGES = 2;
 
 type FailKind = 'gap' | 'checksum' | 'crossed' | 'diverged' | 'oversize';
 
+/** Most states an out-of-step feed's book reached that are remembered (ReplicaFeed.seen). */
+const MAX_SEEN = 1024;
+
 /** Most unconfirmed steps a feed holds: one this far ahead of every other copy is resynced. */
 const MAX_PENDING = 1024;
 
@@ -224,6 +273,22 @@ export class ReplicaArbiter implements BookCore {
    */
   private readonly logHash: Float64Array;
   private readonly logRecv: Float64Array;
+  /** When (the arbiter's ms) each state was published. */
+  private readonly logMs: Float64Array;
+  /**
+   * The last state published as a difference to a feed's book (a failover, a fresh book believed) rather
+   * than as the venue's message, and when: the states between it and the one before were never published, so
+   * a feed behind it may be in one of them for as long as it lags (mayBeBehind). -1: none.
+   */
+  private lastJump = -1;
+  private lastJumpMs = NaN;
+  /**
+   * The states the feed whose book made the last jump had reached out of step before it (its ReplicaFeed.seen),
+   * and when: states the jump skipped. A feed out of step in one of them is behind, by that long.
+   */
+  private skipped: Map<number, number> | undefined;
+  /** Feeds out of step whose states are remembered (ReplicaFeed.seen): none, no look-up per publication. */
+  private readonly watched = new Set<ReplicaFeed>();
   /** Lowest seq the log holds. */
   private logLow = 0;
   /** Index of the consolidated state now in the log (+1 per state published; feeds' positions, ReplicaFeed.at). */
@@ -281,6 +346,7 @@ export class ReplicaArbiter implements BookCore {
     this.historySize = size;
     this.logHash = new Float64Array(size);
     this.logRecv = new Float64Array(size);
+    this.logMs = new Float64Array(size);
   }
 
   get book(): OrderBook {
@@ -360,7 +426,7 @@ export class ReplicaArbiter implements BookCore {
     f.lastValidMs = nowMs;
     const post = f.book.hash;
     if (!this.built) {
-      this.adopt(f, ev.recvTime);
+      this.adopt(f, ev.recvTime, nowMs);
       return;
     }
     if (post === pre) return; // changed nothing (a level beyond the depth, a repeated size)
@@ -374,12 +440,16 @@ export class ReplicaArbiter implements BookCore {
     }
     // behind: the next state it should reach is a published one (or a later one: messages grouped otherwise)
     // a feed whose place is known moves forward: the first later state it matches (a book that came back to
-    // an earlier state matches twice: the later one would skip it ahead of where it is)
+    // an earlier state matches twice: the later one would skip it ahead of where it is); a feed out of step
+    // that reaches a published state is behind at it, even with no other feed in step: publishing its book
+    // would take the consolidated one back (had the venue's book come back to that state, its next message
+    // leaves the published ones and is caught up then)
     const j = Number.isNaN(f.at) ? this.find(post, this.logLow) : this.findAfter(post, f.at);
-    if (j >= 0 && (!Number.isNaN(f.at) || j === this.head || this.anotherInStep(f, nowMs))) {
+    if (j >= 0) {
       this.inStep(f, j);
       f.duplicates++;
       f.lag.add(ev.recvTime - this.logRecv[j & (this.historySize - 1)]);
+      f.corroborates(j, nowMs - this.logMs[j & (this.historySize - 1)], nowMs);
       return;
     }
     if (this.confirmMode && this.confirmedBy(f, post, ev.recvTime, nowMs)) return; // it meets another's step
@@ -402,6 +472,8 @@ export class ReplicaArbiter implements BookCore {
 
   private inStep(f: ReplicaFeed, at: number): void {
     f.at = at;
+    if (at > f.floor) f.floor = at;
+    this.unwatch(f);
     if (f.pending.length > 0) f.pending.length = 0;
     f.outOfStepSince = NaN;
     f.outOfStepMessages = 0;
@@ -438,25 +510,23 @@ export class ReplicaArbiter implements BookCore {
     f.lastValidMs = nowMs;
     this.counters.snapshotsAdopted++;
     if (!this.built) {
-      this.adopt(f, snap.recvTime);
+      this.adopt(f, snap.recvTime, nowMs);
       return;
     }
     const j = this.find(f.book.hash, this.logLow);
-    if (j === this.head || (j >= 0 && this.anotherInStep(f, nowMs))) {
-      this.inStep(f, j); // at the consolidated state, or behind it while another feed carries it on
-      return;
-    }
     if (j >= 0) {
-      // an earlier state come again (a level set, then removed) and no other feed to say the book moved on
-      // since: the venue's fresh book is the evidence
-      this.catchUp(f, snap.recvTime, nowMs);
+      // at the consolidated state, or behind it: placed there even when no other feed carries the book on
+      // (publishing its book would take the consolidated one back; if the venue's book came back to an
+      // earlier state, the feed's next message leaves the published ones and is caught up then)
+      this.inStep(f, j);
       return;
     }
     if (this.confirmMode && this.confirmedBy(f, f.book.hash, snap.recvTime, nowMs)) return;
     f.at = NaN;
     f.outOfStepSince = nowMs;
     f.outOfStepMessages = 0;
-    if (!this.anotherInStep(f, nowMs)) this.catchUp(f, snap.recvTime, nowMs);
+    this.reached(f, nowMs);
+    if (!this.anotherInStep(f, nowMs) && !this.mayBeBehind(f, nowMs)) this.catchUp(f, snap.recvTime, nowMs);
   }
 
   /**
@@ -467,7 +537,7 @@ export class ReplicaArbiter implements BookCore {
    * books (catchUp), so readers of the committed stream see an ordinary delta, never a resync. Until then
    * the book is unsynced (stale to readers). Meant for a core that has no book yet.
    */
-  restore(snap: BookSnapshot, epoch: string | undefined, _nowMs: number): void {
+  restore(snap: BookSnapshot, epoch: string | undefined, nowMs: number): void {
     if (snap.venue !== this.venue || snap.symbol !== this.symbol || !Number.isSafeInteger(snap.seq) || snap.seq < 0) {
       this.counters.snapshotsRejected++;
       return;
@@ -479,7 +549,7 @@ export class ReplicaArbiter implements BookCore {
     if (epoch !== undefined) this.epoch = epoch;
     this.head++;
     this.logLow = this.head;
-    this.remember(this.cons.hash, snap.recvTime);
+    this.remember(this.cons.hash, snap.recvTime, nowMs);
     this.leader = undefined;
     this.leaderFailedAt = NaN;
     // the shell's record of the book (sent nowhere while it restores: readers have this book already)
@@ -499,6 +569,11 @@ export class ReplicaArbiter implements BookCore {
         if (nowMs - f.lastMs <= this.feedLiveMs && nowMs - since >= wait)
           this.request(f, Number.isNaN(f.requestedAt) ? 'initial' : 'retry', nowMs);
       } else if (
+        Number.isNaN(f.at) &&
+        (f.ahead || (!this.anotherInStep(f, nowMs) && !this.confirmMode && !this.mayBeBehind(f, nowMs)))
+      )
+        this.catchUp(f, NaN, nowMs); // ahead; or no other feed carries the book on, and it is not behind
+      else if (
         !Number.isNaN(f.outOfStepSince) &&
         nowMs - f.outOfStepSince >= this.divergeMs &&
         f.outOfStepMessages >= JUDGE_AFTER_MESSAGES
@@ -509,6 +584,14 @@ export class ReplicaArbiter implements BookCore {
       this.judgePending(nowMs);
       this.releaseAlone(nowMs);
     }
+    if (this.skipped !== undefined && this.pastJump(nowMs)) this.skipped = undefined; // its memory goes
+  }
+
+  /** Every delivering feed was in step at or after the last jump: none is behind it. */
+  private pastJump(nowMs: number): boolean {
+    for (const f of this.feeds.values())
+      if (f.delivering(nowMs, this.feedLiveMs) && f.floor < this.lastJump) return false;
+    return true;
   }
 
   shed(_nowMs: number): number {
@@ -600,14 +683,14 @@ export class ReplicaArbiter implements BookCore {
   }
 
   /** The first book: the consolidated stream starts from this feed's. */
-  private adopt(f: ReplicaFeed, recvTime: number): void {
+  private adopt(f: ReplicaFeed, recvTime: number, nowMs: number): void {
     const { bids, asks } = f.book.book.snapshot();
     this.cons.reset(bids, asks);
     this.built = true;
     this._seq = this.nextSeq(recvTime);
     this.head++;
     this.logLow = this.head;
-    this.remember(this.cons.hash, recvTime);
+    this.remember(this.cons.hash, recvTime, nowMs);
     this.inStep(f, this.head);
     this.leader = f;
     this.sink.reset('initial', {
@@ -646,11 +729,18 @@ export class ReplicaArbiter implements BookCore {
     f.at = NaN;
     if (Number.isNaN(f.outOfStepSince)) f.outOfStepSince = nowMs;
     f.outOfStepMessages++;
+    if (f.ahead) {
+      this.catchUp(f, recvTime, nowMs); // the consolidated book reached a state it had passed: it is ahead
+      return;
+    }
+    this.reached(f, nowMs);
     // No other feed carries the book on (the one it followed failed): this verified one takes over now. A
     // feed merely out of step is given divergeMs: the state it reached may be one the consolidated book
     // skipped (another feed's messages were grouped or lost upstream and its book stayed right), and a
     // state it passed through is no proof that it is ahead (a book can come back to an earlier state).
-    if (!this.anotherInStep(f, nowMs)) this.catchUp(f, recvTime, nowMs);
+    // Nor while it may be behind, in states a difference published skipped (mayBeBehind): the book waits
+    // (onTimer catches up once that is past).
+    if (!this.anotherInStep(f, nowMs) && !this.mayBeBehind(f, nowMs)) this.catchUp(f, recvTime, nowMs);
   }
 
   /**
@@ -725,6 +815,7 @@ export class ReplicaArbiter implements BookCore {
       if (f.pending.length > 0) this.publishSteps(f, f.pending.splice(0), f, nowMs);
       else this.publishDifference(f, recvTime, nowMs);
       this.inStep(g, this.head);
+      g.corroborates(this.head, 0, nowMs);
       return true;
     }
     return false;
@@ -757,7 +848,10 @@ export class ReplicaArbiter implements BookCore {
     }
     g.won++;
     this.emit(g, bids, asks, last.exchTime, last.recvTime, nowMs);
-    if (holder !== g) this.inStep(holder, this.head);
+    if (holder !== g) {
+      this.inStep(holder, this.head);
+      holder.corroborates(this.head, nowMs - last.atMs, nowMs);
+    }
     if (g.pending.length === 0) this.inStep(g, this.head);
     else {
       g.at = this.head;
@@ -843,8 +937,22 @@ export class ReplicaArbiter implements BookCore {
     return false;
   }
 
-  /** Out of step for divergeMs: it disagrees; or, freshly resynced for that, it is believed. */
+  /**
+   * Out of step for divergeMs: it disagrees; or, freshly resynced for that, it is believed. Not while it may
+   * merely be behind, in states the consolidated book skipped (mayBeBehind): believing it would take the
+   * book back, resyncing it gives a fresh book as far behind; it is given divergeMs more.
+   */
   private judge(f: ReplicaFeed, nowMs: number): void {
+    if (f.suspect && this.corroborated(f, nowMs)) {
+      // two copies agree on the consolidated book since the suspect's last agreed: it is behind, or wrong
+      this.disagree(f, nowMs, 'its fresh book left a book other feeds agree on');
+      return;
+    }
+    if (this.mayBeBehind(f, nowMs)) {
+      f.outOfStepSince = nowMs;
+      f.outOfStepMessages = 0;
+      return;
+    }
     if (f.suspect || !this.anotherInStep(f, nowMs)) {
       // the venue's fresh book disagrees with the consolidated one: the consolidated book is what is wrong
       this.catchUp(f, NaN, nowMs);
@@ -854,6 +962,50 @@ export class ReplicaArbiter implements BookCore {
       return;
     }
     this.disagree(f, nowMs, 'its book left the consolidated one');
+  }
+
+  /**
+   * Whether the consolidated book is more than one copy's word since `f` was last in step: another feed,
+   * verified, delivering and in step, reached by its own messages, within divergeMs, a state another feed
+   * published after the one `f` was last known at. A book corrupted by its first copy has no such second
+   * copy (its states are that feed's alone); a book `f` merely lags behind has.
+   */
+  private corroborated(f: ReplicaFeed, nowMs: number): boolean {
+    for (const g of this.feeds.values())
+      if (
+        g !== f &&
+        g.synced &&
+        !Number.isNaN(g.at) &&
+        g.delivering(nowMs, this.feedLiveMs) &&
+        g.corroboratedAt > f.floor &&
+        nowMs - g.corroboratedMs <= this.divergeMs
+      )
+        return true;
+    return false;
+  }
+
+  /**
+   * Whether `f`, out of step, is behind in states the consolidated book never had: it was last known at a
+   * state before the last difference published (lastJump), which skipped the venue's states in between, and
+   * its book is one the feed that made the jump had passed (skipped).
+   */
+  private behindJump(f: ReplicaFeed): boolean {
+    return f.floor < this.lastJump && this.skipped?.has(f.book.hash) === true;
+  }
+
+  /**
+   * Whether `f`, out of step, may be behind in states the consolidated book never had: behindJump, or it
+   * was last known before the last jump, recently enough for a copy lagging as it may to be in them still:
+   * divergeMs plus twice the longer of its copies' recent lag and how long the state it was last known at
+   * had been published when the jump came (a feed with no later copy lags at least that much). Otherwise
+   * every state after the one it was last known at was published, and a book of none of them is not
+   * behind: it is ahead, or it or the consolidated book is wrong.
+   */
+  private mayBeBehind(f: ReplicaFeed, nowMs: number): boolean {
+    if (!(f.floor < this.lastJump)) return false;
+    if (this.behindJump(f)) return true;
+    const waited = f.floor >= this.logLow ? this.lastJumpMs - this.logMs[f.floor & (this.historySize - 1)] : 0;
+    return nowMs - this.lastJumpMs <= this.divergeMs + 2 * Math.max(f.lagMs, waited);
   }
 
   private disagree(f: ReplicaFeed, nowMs: number, detail: string): void {
@@ -879,6 +1031,10 @@ export class ReplicaArbiter implements BookCore {
       this.cons.apply(bids, asks);
       f.won++;
       this.emit(f, bids, asks, 0, Number.isNaN(recvTime) ? 0 : recvTime, nowMs);
+      this.lastJump = this.head;
+      this.lastJumpMs = nowMs;
+      this.skipped = f.seen;
+      for (const h of this.watched) h.ahead = false; // ahead of the book before: maybe not of this one
     }
     this.inStep(f, this.head);
     return any;
@@ -889,7 +1045,8 @@ export class ReplicaArbiter implements BookCore {
     const prev = this._seq;
     this._seq = this.nextSeq(recvTime);
     this.head++;
-    this.remember(this.cons.hash, recvTime);
+    this.remember(this.cons.hash, recvTime, nowMs);
+    if (this.watched.size > 0) this.aheadOf(f, nowMs);
     if (this.confirmMode)
       for (const h of this.feeds.values()) if (h !== f && h.pending.length > 0) this.replace(h, this.head - 1, nowMs);
     this.counters.published++;
@@ -938,11 +1095,43 @@ export class ReplicaArbiter implements BookCore {
     this.leader = f;
   }
 
+  /**
+   * The consolidated book reached a state (just published by `f`) that a feed out of step had reached
+   * before: that feed is ahead, not wrong (ReplicaFeed.ahead: caught up to at its next message or timer),
+   * and `f` lags it by the time between.
+   */
+  private aheadOf(f: ReplicaFeed, nowMs: number): void {
+    const hash = this.cons.hash;
+    for (const h of this.watched) {
+      const at = h === f || !h.synced ? undefined : h.seen?.get(hash);
+      if (at === undefined) continue;
+      h.ahead = true;
+      f.lagged(nowMs - at);
+    }
+  }
+
+  /** Out of step, its book reached this state now (remembered: aheadOf). */
+  private reached(f: ReplicaFeed, nowMs: number): void {
+    if (this.confirmMode) return;
+    const hash = f.book.hash;
+    const at = this.skipped?.get(hash);
+    if (at !== undefined && f.floor < this.lastJump) f.lagged(nowMs - at); // behind, in a skipped state
+    f.reached(hash, nowMs);
+    this.watched.add(f);
+  }
+
+  private unwatch(f: ReplicaFeed): void {
+    f.seen = undefined;
+    f.ahead = false;
+    this.watched.delete(f);
+  }
+
   /** Log the state now at head. */
-  private remember(hash: number, recvTime: number): void {
+  private remember(hash: number, recvTime: number, nowMs: number): void {
     const mask = this.historySize - 1;
     this.logHash[this.head & mask] = hash;
     this.logRecv[this.head & mask] = recvTime;
+    this.logMs[this.head & mask] = nowMs;
     if (this.head - this.logLow >= this.historySize) this.logLow = this.head - this.historySize + 1;
   }
 
@@ -954,6 +1143,8 @@ export class ReplicaArbiter implements BookCore {
     }
     f.synced = false;
     f.at = NaN;
+    // its book was not wrong by any check (it disagreed): the states it passed are still the venue's
+    if (kind !== 'diverged') this.unwatch(f);
     f.pending.length = 0;
     f.outOfStepSince = NaN;
     f.unsyncedSince = nowMs;

@@ -52,6 +52,15 @@ test('a bad flag value: clear message, no stack trace', async () => {
   }
 });
 
+test('arbitrate --diverge-ms: outside 10..60000 or not an integer, one clear line (exit 2)', async () => {
+  for (const v of ['5', '60001', '2.5', 'abc']) {
+    const r = await runCli(['arbitrate', '--diverge-ms', v, '--duration', '0.1']);
+    assert.equal(r.code, 2, `--diverge-ms ${v}: ${r.stderr}`);
+    const want = v === 'abc' ? 'a number' : 'an integer from 10 to 60000';
+    assert.match(r.stderr, new RegExp(`^bookwire: --diverge-ms: expected ${want}, got "${v}"\\n$`));
+  }
+});
+
 test('sim --capture: another venue\'s capture or a missing file is one clear line (exit 2); an OKX capture runs with --venue okx', async () => {
   const okx = fileURLToPath(new URL('../../../test/fixtures/real/capture_okx_btc-usdt.ndjson', import.meta.url));
   const wrong = await runCli(['sim', '--venue', 'bybit', '--capture', okx, '--port', '0']);

@@ -8,6 +8,9 @@ import { execFileSync } from 'node:child_process';
 import { configSchema, defaultConfig, FLAKY_PROFILE } from '../../src/config/schema.js';
 import { Command } from 'commander';
 import { addBusOptions, overridesFrom } from '../../src/cli/options.js';
+import { venueArbiterOptions } from '../../src/cli/commands.js';
+import { ArbiterService } from '../../src/arbiter/service.js';
+import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bookwire-config-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -493,6 +496,28 @@ test('bus.curve, bus.insecure, bus.maxMessageSize: checked, and the flags set th
   assert.deepEqual(c.bus.curve, { keyFile: 'a.key', serverKey: 'arb.pub' });
   assert.equal(c.bus.insecure, true);
   assert.equal(c.bus.maxMessageSize, 1048576);
+});
+
+test("venues.<id>.divergeMs: absent (the cores' 1000), an integer 10..60000 reaching both cores; else one line", () => {
+  const c = loadConfig(file('venues: { kraken: { divergeMs: 250 }, binance: { divergeMs: 60000 } }'));
+  assert.equal(c.venues.kraken.divergeMs, 250);
+  assert.equal(c.venues.coinbase.divergeMs, undefined);
+  // through the arbiter service into the cores: a replica venue's and a sequenced venue's
+  const transport = new InprocTransport(new InprocBus());
+  const arb = new ArbiterService({ transport, symbols: [], ...venueArbiterOptions(c) });
+  const coreOf = (venue: string, symbol: string) =>
+    (arb['book'](venue, symbol) as unknown as { core: Record<string, unknown> }).core;
+  assert.equal(coreOf('kraken', 'BTC/USD').divergeMs, 250);
+  assert.equal(coreOf('binance', 'BTCUSDT').divergeMs, 60_000);
+  assert.equal(coreOf('coinbase', 'BTC-USD').divergeMs, 1000, 'absent: the default');
+  assert.equal(coreOf('okx', 'BTC-USDT').divergeMs, 1000);
+  for (const bad of ['9', '60001', '2.5', '-1', 'soon']) {
+    const p = file(`venues: { kraken: { divergeMs: ${bad} } }`);
+    const got = problems(() => loadConfig(p)).map((l) => l.slice(`config ${p}: `.length));
+    assert.deepEqual(got, [
+      `venues.kraken.divergeMs: expected an integer from 10 to 60000, got ${bad === 'soon' ? '"soon"' : bad} (line 1)`,
+    ]);
+  }
 });
 
 test('venues.<id>.publish: absent (first arrivals), first or confirmed; anything else is an error', () => {
