@@ -652,7 +652,12 @@ function scenario(seed: number, nFeeds: number, nIds: number, corruptRate: numbe
       q.push(m);
       at = last;
     }
-    if (f === 1) for (let k = q.length - 4; k >= 0; k--) if (rng() < lossRate) q.splice(k, 1) && tally.lost++;
+    if (f === 1)
+      for (let k = q.length - 4; k >= 0; k--)
+        if (rng() < lossRate) {
+          q.splice(k, 1);
+          tally.lost++;
+        }
     queues.push(q);
   }
   const o: Out = { deltas: [], resets: [], requests: [], errors: [], states: [] };
