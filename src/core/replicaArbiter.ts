@@ -128,7 +128,8 @@ export interface FailoverTimes {
   standbySamples: number;
 }
 
-class ReplicaFeed {
+/** One feed's state in the replica merge (exported for its unit tests only). */
+export class ReplicaFeed {
   readonly book: HashedBook;
   synced = false;
   /** The collector's number of the last message applied. */
@@ -243,7 +244,7 @@ const JUDGE_AFTER_MESSAGES = 2;
 type FailKind = 'gap' | 'checksum' | 'crossed' | 'diverged' | 'oversize';
 
 /** Most states an out-of-step feed's book reached that are remembered (ReplicaFeed.seen). */
-const MAX_SEEN = 1024;
+export const MAX_SEEN = 1024;
 
 /** Most unconfirmed steps a feed holds: one this far ahead of every other copy is resynced. */
 const MAX_PENDING = 1024;

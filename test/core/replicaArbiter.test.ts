@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { OrderBook, type StringBookLevels } from '../../src/core/book.js';
 import type { ArbiterSink } from '../../src/core/arbiter.js';
 import type { BookIntegrity, IntegrityInfo } from '../../src/core/integrity.js';
-import { ReplicaArbiter, difference } from '../../src/core/replicaArbiter.js';
+import { MAX_SEEN, ReplicaArbiter, ReplicaFeed, difference } from '../../src/core/replicaArbiter.js';
 import type { BookDelta, BookSnapshot, Level } from '../../src/core/types.js';
 
 const DEPTH = 5;
@@ -689,4 +689,14 @@ test('a feed whose book grows past maxLevels a side fails and is resynced; its m
   assert.equal(core.counters.oversize, 1);
   assert.deepEqual(p.requests.at(-1), { reason: 'overflow', collector: 'a' });
   assert.ok(core.book.bidDepth <= 50, `consolidated bids ${core.book.bidDepth}`);
+});
+
+test('a feed out of step remembers at most MAX_SEEN states it passed, the oldest forgotten first', () => {
+  const f = new ReplicaFeed('c1', false, Infinity, 0);
+  for (let h = 1; h <= MAX_SEEN + 100; h++) f.reached(h, h);
+  f.reached(MAX_SEEN + 100, 1e9); // a state it remembers: kept as it was
+  assert.equal(f.seen!.size, MAX_SEEN);
+  assert.equal(f.seen!.has(100), false);
+  assert.equal(f.seen!.has(101), true);
+  assert.equal(f.seen!.get(MAX_SEEN + 100), MAX_SEEN + 100);
 });
