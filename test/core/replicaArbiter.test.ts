@@ -700,3 +700,39 @@ test('a feed out of step remembers at most MAX_SEEN states it passed, the oldest
   assert.equal(f.seen!.has(101), true);
   assert.equal(f.seen!.get(MAX_SEEN + 100), MAX_SEEN + 100);
 });
+
+test('no other feed in step: a message that brings a feed out of step back to a published state places it behind there (the book does not go back)', () => {
+  // a publishes five states; b, behind, loses m2 (out of step after m3), then gets m2 once a has gone
+  // silent: its book is the published state 3, behind the head; publishing it would take the book back
+  const p: Published = { deltas: [], resets: [], requests: [] };
+  const core = new ReplicaArbiter('gemini', 'BTCUSD', sinkOf(p), { depth: Infinity, firstSeq: 100 });
+  const v = new Venue();
+  v.apply(
+    [
+      [100, 1],
+      [99, 1],
+    ],
+    [
+      [101, 1],
+      [102, 1],
+    ],
+  );
+  for (const c of ['a', 'b']) core.onSnapshot(gs(c, 1, v.book), 0);
+  const m = [
+    v.apply([[100, 3]], []),
+    v.apply([[98, 2]], []), // m2 and m3 touch different levels: b's book after m3 then m2 is the venue's after m3
+    v.apply([], [[103, 3]]),
+    v.apply([[97, 1]], []),
+    v.apply([], [[104, 1]]),
+  ];
+  for (let k = 0; k < 5; k++) core.onDelta(gd('a', 2 + k, m[k], 1 + k), 1 + k);
+  assert.equal(p.deltas.length, 5);
+  core.onDelta(gd('b', 2, m[0], 6), 6); // behind, in step at the first state
+  core.onDelta(gd('b', 3, m[2], 7), 7); // m2 lost on b's connection: out of step, a still delivering
+  const silent = 7 + 10_000; // a silent long past feedLiveMs (3 s): no other feed in step
+  core.onDelta(gd('b', 4, m[1], silent), silent); // the venue's state after m3, published third
+  assert.equal(p.deltas.length, 5, 'nothing published: b is behind, not ahead');
+  const seen = follow(p);
+  forward(seen, v.states);
+  assert.equal(seen.at(-1), v.states.at(-1));
+});
