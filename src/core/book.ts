@@ -41,6 +41,14 @@ export interface StringSideView {
   readonly strBase: number;
 }
 
+/**
+ * Hears each level a per-level apply sets (OrderBook.apply, applyWithStrings, given one): its side, price, the
+ * size it had and the size it has now (0: none). A side of BULK_LEVELS levels or more is merged in one pass
+ * and not heard, nor is one applyWithStrings reads from its strings: a listener's caller keeps to smaller
+ * sides whose two lists match (HashedBook, which moves its hash with each level).
+ */
+export type LevelSet = (bid: boolean, price: number, old: number, now: number) => void;
+
 export interface OrderBookOptions {
   /** Also keep price/size strings per level (slower; for checksums). Default false. */
   keepStrings?: boolean;
@@ -692,10 +700,10 @@ export class OrderBook {
   }
 
   /** Apply absolute-size deltas in order; size 0 deletes the level (deleting a missing level is a no-op). */
-  apply(bids: readonly Level[], asks: readonly Level[]): void {
-    if (this.keepStrings || bids.length >= BULK_LEVELS || asks.length >= BULK_LEVELS) {
-      this.applySide(this.bidSide, bids);
-      this.applySide(this.askSide, asks);
+  apply(bids: readonly Level[], asks: readonly Level[], changed?: LevelSet): void {
+    if (changed !== undefined || this.keepStrings || bids.length >= BULK_LEVELS || asks.length >= BULK_LEVELS) {
+      this.applySide(this.bidSide, bids, changed);
+      this.applySide(this.askSide, asks, changed);
       return;
     }
     // the common message: a few levels per side, set one by one (kept apart so that this stays small and inlined)
@@ -711,18 +719,20 @@ export class OrderBook {
     }
   }
 
-  private applySide(side: BookSide, levels: readonly Level[]): void {
+  private applySide(side: BookSide, levels: readonly Level[], changed: LevelSet | undefined): void {
     const keep = this.keepStrings;
     if (levels.length >= BULK_LEVELS) {
       // numbers only in keepStrings mode: store their default spelling so topStrings() still has something to show
       side.applyBatch(batchOfLevels(side.sign, levels, keep));
-    } else if (keep) {
-      for (let i = 0; i < levels.length; i++) this.setStringsSide(side, levels[i][0], levels[i][1]);
-    } else {
-      for (let i = 0; i < levels.length; i++) {
-        const l = levels[i];
-        side.set(l[0], l[1]);
-      }
+      return;
+    }
+    for (let i = 0; i < levels.length; i++) {
+      const l = levels[i];
+      const p = l[0];
+      const z = l[1];
+      const old = keep ? this.setStringsSide(side, p, z) : side.set(p, z);
+      // (a NaN price sets nothing; a NaN size deletes)
+      if (changed !== undefined && p === p) changed(side.sign === 1, p, old, z > 0 ? z : 0);
     }
   }
 
@@ -745,12 +755,18 @@ export class OrderBook {
     asks: readonly Level[],
     bidStrings: readonly StringLevel[],
     askStrings: readonly StringLevel[],
+    changed?: LevelSet,
   ): void {
-    this.applyWithStringsSide(this.bidSide, bids, bidStrings);
-    this.applyWithStringsSide(this.askSide, asks, askStrings);
+    this.applyWithStringsSide(this.bidSide, bids, bidStrings, changed);
+    this.applyWithStringsSide(this.askSide, asks, askStrings, changed);
   }
 
-  private applyWithStringsSide(side: BookSide, levels: readonly Level[], strings: readonly StringLevel[]): void {
+  private applyWithStringsSide(
+    side: BookSide,
+    levels: readonly Level[],
+    strings: readonly StringLevel[],
+    changed: LevelSet | undefined,
+  ): void {
     if (!this.keepStrings || levels.length !== strings.length || levels.length >= BULK_LEVELS) {
       this.applyStringsSide(side, strings);
       return;
@@ -761,7 +777,8 @@ export class OrderBook {
       const z = l[1];
       if (p !== p || z !== z) continue;
       const t = strings[i];
-      side.setWithStrings(p, z, t[0], t[1]);
+      const old = side.setWithStrings(p, z, t[0], t[1]);
+      if (changed !== undefined) changed(side.sign === 1, p, old, z > 0 ? z : 0);
     }
   }
 
@@ -791,19 +808,10 @@ export class OrderBook {
     return side.setWithStrings(price, size, String(price), String(size));
   }
 
-  /** Set one level (size <= 0 or NaN deletes; a NaN price changes nothing). Returns the size it had (0: none). */
-  setLevel(side: 'bid' | 'ask', price: number, size: number): number {
+  setLevel(side: 'bid' | 'ask', price: number, size: number): void {
     const s = side === 'bid' ? this.bidSide : this.askSide;
-    return this.keepStrings ? this.setStringsSide(s, price, size) : s.set(price, size);
-  }
-
-  /**
-   * setLevel with the level as the venue spelled it (`price`, `size` are their values): the strings are kept
-   * in keepStrings mode. Returns the size the level had (0: none).
-   */
-  setLevelWithStrings(side: 'bid' | 'ask', price: number, size: number, ps: string, ss: string): number {
-    const s = side === 'bid' ? this.bidSide : this.askSide;
-    return this.keepStrings ? s.setWithStrings(price, size, ps, ss) : s.set(price, size);
+    if (this.keepStrings) this.setStringsSide(s, price, size);
+    else s.set(price, size);
   }
 
   /** Size at a price on one side, 0 when the side has no such level. */

@@ -8,7 +8,7 @@
  * but only against its own copy). Optionally truncated to a fixed depth after every change, as a venue
  * that keeps a fixed depth requires (Kraken sends no delete for a level pushed out of range). Pure.
  */
-import { BULK_LEVELS, OrderBook, type StringLevel } from './book.js';
+import { BULK_LEVELS, OrderBook, type LevelSet, type StringLevel } from './book.js';
 import type { Level } from './types.js';
 
 const f64 = new Float64Array(2);
@@ -40,6 +40,11 @@ export class HashedBook {
   private readonly oldAsks = new Map<number, number>();
   /** Where onDropped collects the levels the current apply's truncation removes. */
   private cut: Truncated = NOTHING_CUT;
+  /** apply's listener of each level set: the level out of the hash at its old size, in at its new. */
+  private readonly onSet: LevelSet = (bid, p, old, now) => {
+    if (old > 0) this.add(bid, p, old, -1);
+    if (now > 0) this.add(bid, p, now, 1);
+  };
   /** The truncation's listener, made once (a closure per message showed in profiles). */
   private readonly onDropped = (side: 'bid' | 'ask', p: number, q: number): void => {
     const bid = side === 'bid';
@@ -88,21 +93,13 @@ export class HashedBook {
     strings?: { bids: StringLevel[]; asks: StringLevel[] },
   ): Truncated {
     const book = this.book;
-    if (bids.length < BULK_LEVELS && asks.length < BULK_LEVELS) {
-      // level by level, as the book applies a message this size: each set says the size it replaced, so the
-      // hash moves with no lookup of its own
-      if (strings === undefined) {
-        this.setNumbers(true, bids);
-        this.setNumbers(false, asks);
-      } else if (book.keepStrings && strings.bids.length === bids.length && strings.asks.length === asks.length) {
-        this.setSpelled(true, bids, strings.bids);
-        this.setSpelled(false, asks, strings.asks);
-      } else {
-        this.applyAll(bids, asks, strings);
-      }
-    } else {
-      this.applyAll(bids, asks, strings);
-    }
+    // level by level, as the book applies a message this size: each set says the size it replaced, so the
+    // hash moves with no lookup of its own (a larger message, or strings the book does not keep: applyAll)
+    if (bids.length >= BULK_LEVELS || asks.length >= BULK_LEVELS) this.applyAll(bids, asks, strings);
+    else if (strings === undefined) book.apply(bids, asks, this.onSet);
+    else if (book.keepStrings && strings.bids.length === bids.length && strings.asks.length === asks.length)
+      book.applyWithStrings(bids, asks, strings.bids, strings.asks, this.onSet);
+    else this.applyAll(bids, asks, strings);
     // (nothing to allocate when neither side is over its depth: most messages)
     if (book.bidDepth <= this.depth && book.askDepth <= this.depth) return NOTHING_CUT;
     const cut = { bids: [], asks: [] };
@@ -110,37 +107,6 @@ export class HashedBook {
     book.dropBeyond(this.depth, this.onDropped);
     this.cut = NOTHING_CUT;
     return cut;
-  }
-
-  /** One side's levels set as OrderBook.apply sets them (a NaN size deletes), the hash moved per level. */
-  private setNumbers(bid: boolean, levels: readonly Level[]): void {
-    const book = this.book;
-    const side = bid ? 'bid' : 'ask';
-    for (let i = 0; i < levels.length; i++) {
-      const l = levels[i];
-      const p = l[0];
-      const z = l[1];
-      const old = book.setLevel(side, p, z);
-      if (p !== p) continue;
-      if (old > 0) this.add(bid, p, old, -1);
-      if (z > 0) this.add(bid, p, z, 1);
-    }
-  }
-
-  /** The same with the venue's strings, as OrderBook.applyWithStrings sets them (a NaN level is skipped). */
-  private setSpelled(bid: boolean, levels: readonly Level[], strings: readonly StringLevel[]): void {
-    const book = this.book;
-    const side = bid ? 'bid' : 'ask';
-    for (let i = 0; i < levels.length; i++) {
-      const l = levels[i];
-      const p = l[0];
-      const z = l[1];
-      if (p !== p || z !== z) continue;
-      const t = strings[i];
-      const old = book.setLevelWithStrings(side, p, z, t[0], t[1]);
-      if (old > 0) this.add(bid, p, old, -1);
-      if (z > 0) this.add(bid, p, z, 1);
-    }
   }
 
   /** A large message (or strings the book does not keep): the old sizes of the prices it names, by Map. */
