@@ -12,6 +12,7 @@ import type { ArbiterSink } from '../../src/core/arbiter.js';
 import type { BookIntegrity } from '../../src/core/integrity.js';
 import { ReplicaArbiter, type PublishPolicy } from '../../src/core/replicaArbiter.js';
 import type { BookDelta, BookSnapshot, Level } from '../../src/core/types.js';
+import { replicaRuns, type ReplicaRun } from './replica-scenarios.js';
 
 interface Published {
   deltas: BookDelta[];
@@ -299,12 +300,7 @@ test("'confirmed', a checksum over the top 2 levels: a change within them is vou
   assert.equal(follow(p).at(-1), v.states.at(-1));
 });
 
-interface Scenario {
-  ops: { side: boolean; tick: number; size: number }[];
-  feeds: number;
-  order: number[];
-  faults: { feed: number; at: number; kind: 'bus' | 'venue' | 'corrupt' }[];
-}
+type Scenario = ReplicaRun;
 
 /**
  * One run: feeds without a checksum deliver the venue's messages in any interleaving, with loss on the bus
@@ -400,30 +396,5 @@ function confirmedScenario({ ops, feeds, order, faults }: Scenario): void {
 }
 
 test("property, 'confirmed': any interleaving, loss and corruption: the stream chains, holds only venue states when it must, ends equal", () => {
-  fc.assert(
-    fc.property(
-      fc.record({
-        ops: fc.array(
-          fc.record({
-            side: fc.boolean(),
-            tick: fc.integer({ min: 0, max: 12 }),
-            size: fc.integer({ min: 0, max: 3 }),
-          }),
-          { minLength: 1, maxLength: 40 },
-        ),
-        feeds: fc.integer({ min: 1, max: 3 }),
-        order: fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 300 }),
-        faults: fc.array(
-          fc.record({
-            feed: fc.integer({ min: 0, max: 2 }),
-            at: fc.nat(40),
-            kind: fc.constantFrom('bus', 'venue', 'corrupt'),
-          }),
-          { maxLength: 3 },
-        ),
-      }),
-      confirmedScenario,
-    ),
-    { numRuns: 300 },
-  );
+  fc.assert(fc.property(replicaRuns({ ops: 40, order: 300, faults: 3 }), confirmedScenario), { numRuns: 300 });
 });

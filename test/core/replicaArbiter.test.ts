@@ -12,6 +12,7 @@ import type { ArbiterSink } from '../../src/core/arbiter.js';
 import type { BookIntegrity, IntegrityInfo } from '../../src/core/integrity.js';
 import { MAX_SEEN, ReplicaArbiter, ReplicaFeed, difference } from '../../src/core/replicaArbiter.js';
 import type { BookDelta, BookSnapshot, Level } from '../../src/core/types.js';
+import { replicaRuns, type ReplicaRun } from './replica-scenarios.js';
 
 const DEPTH = 5;
 
@@ -544,11 +545,7 @@ test('no checksum, publish first: a corrupted first copy published is still caug
   }
 });
 
-interface Scenario {
-  ops: { side: boolean; tick: number; size: number }[];
-  feeds: number;
-  order: number[];
-  faults: { feed: number; at: number; kind: 'bus' | 'venue' | 'corrupt' }[];
+interface Scenario extends ReplicaRun {
   /** The core's divergeMs (default: never judged); the model's clock moves 1 ms a step, 10 a drain round. */
   divergeMs?: number;
   /**
@@ -642,26 +639,7 @@ export function scenario({ ops, feeds, order, faults, divergeMs = 1e9, distinct 
   assert.equal(seen.at(-1), v.states.at(-1), 'ends equal to the venue');
 }
 
-const scenarios = fc.record({
-  ops: fc.array(
-    fc.record({
-      side: fc.boolean(),
-      tick: fc.integer({ min: 0, max: 12 }),
-      size: fc.integer({ min: 0, max: 3 }),
-    }),
-    { minLength: 1, maxLength: 60 },
-  ),
-  feeds: fc.integer({ min: 1, max: 3 }),
-  order: fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 400 }),
-  faults: fc.array(
-    fc.record({
-      feed: fc.integer({ min: 0, max: 2 }),
-      at: fc.nat(60),
-      kind: fc.constantFrom('bus', 'venue', 'corrupt'),
-    }),
-    { maxLength: 4 },
-  ),
-});
+const scenarios = replicaRuns({ ops: 60, order: 400, faults: 4 });
 
 test('property: feeds with bus loss, venue drops and corruption; the stream holds only venue states and ends equal', () => {
   fc.assert(fc.property(scenarios, scenario), { numRuns: 300 });
