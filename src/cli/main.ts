@@ -4,7 +4,14 @@ import { Command, CommanderError } from 'commander';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
-import { DIVERGE_MS, SIM_VENUE_IDS, type Config, type DeepPartial, type SimVenue } from '../config/schema.js';
+import {
+  DIVERGE_MS,
+  divergeMsSchema,
+  SIM_VENUE_IDS,
+  type Config,
+  type DeepPartial,
+  type SimVenue,
+} from '../config/schema.js';
 import {
   addBusOptions,
   addCommonOptions,
@@ -58,8 +65,8 @@ function venueSettings(o: Opts): DeepPartial<Config>['venues'] {
 /** --diverge-ms: checked here, in one line (the schema would name it once per venue). */
 function divergeMsFlag(v: string): number {
   const n = num('--diverge-ms')(v);
-  if (!Number.isInteger(n) || n < DIVERGE_MS.min || n > DIVERGE_MS.max)
-    throw new UserError(`--diverge-ms: expected an integer from ${DIVERGE_MS.min} to ${DIVERGE_MS.max}, got "${v}"`);
+  const r = divergeMsSchema.safeParse(n);
+  if (!r.success) throw new UserError(`--diverge-ms: ${r.error.issues[0].message}, got "${v}"`);
   return n;
 }
 

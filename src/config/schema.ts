@@ -265,6 +265,9 @@ function intIn(min: number, max: number = Number.MAX_SAFE_INTEGER) {
   return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 }
 
+/** venues.<id>.divergeMs's check (also the flag arbitrate --diverge-ms's, which sets it for every venue). */
+export const divergeMsSchema = intIn(DIVERGE_MS.min, DIVERGE_MS.max);
+
 const nonNegNumber = () => z.number({ error: 'expected a number >= 0' }).min(0, { error: 'expected a number >= 0' });
 const posNumber = () => z.number({ error: 'expected a number > 0' }).positive({ error: 'expected a number > 0' });
 const probability = () => {
@@ -444,7 +447,7 @@ const venueSchema = (a: VenueAdapter) =>
     snapshotSource: oneOf(['rest', 'websocket']).optional(),
     symbols: symbolList.optional(),
     publish: oneOf(['first', 'confirmed']).optional(),
-    divergeMs: intIn(DIVERGE_MS.min, DIVERGE_MS.max).optional(),
+    divergeMs: divergeMsSchema.optional(),
   });
 
 const collectorSchema = z
