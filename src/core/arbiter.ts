@@ -369,6 +369,13 @@ class Feed {
   last = NONE;
   /** Lowest cover start (lo) this feed delivered in the current epoch: with `last`, the span its stream covers. */
   low = Number.POSITIVE_INFINITY;
+
+  /** Its stream covers `ev` too (last, low). */
+  spans(ev: BookDelta): void {
+    if (ev.last > this.last) this.last = ev.last;
+    const lo = coverStart(ev);
+    if (lo < this.low) this.low = lo;
+  }
   errors = 0;
   /** Copies of published ids on which this feed and another said different things. */
   disagreements = 0;
@@ -620,8 +627,7 @@ export class BookArbiter implements BookCore {
       // after its venue reset, held (resetHeld): its copies wait in its pool for the reset to be taken
       f.valid++;
       f.lastValidMs = nowMs;
-      if (ev.last > f.last) f.last = ev.last;
-      if (coverStart(ev) < f.low) f.low = coverStart(ev);
+      f.spans(ev);
       this.rememberFirst(ev);
       this.pend(ev, f, nowMs);
       return;
@@ -634,9 +640,8 @@ export class BookArbiter implements BookCore {
     f.lastValidMs = nowMs;
     if (f.absent && ev.last >= this._seq) f.absent = false;
     const feedLast = f.last;
-    if (ev.last > feedLast) f.last = ev.last;
+    f.spans(ev);
     const lo = coverStart(ev);
-    if (lo < f.low) f.low = lo;
 
     if (this._state === 'unsynced') {
       this.holdWhileUnsynced(ev, f, nowMs);
@@ -1258,10 +1263,7 @@ export class BookArbiter implements BookCore {
     if (f.epoch === this.epoch) {
       f.pool = kept;
       this.pooled += kept.length;
-      for (const p of kept) {
-        if (p.ev.last > f.last) f.last = p.ev.last;
-        if (coverStart(p.ev) < f.low) f.low = coverStart(p.ev);
-      }
+      for (const p of kept) f.spans(p.ev);
     }
     if (how === 'disputed') this.resync('disagreement', nowMs);
     else if (this._state !== 'unsynced') this.confirmPending(nowMs);
