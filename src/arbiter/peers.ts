@@ -10,14 +10,14 @@
  * arbiter starts a new epoch of it (docs/wire-format.md "Epochs"; test/e2e/restart-peer-replica.test.ts).
  */
 import type { BookSnapshot } from '../core/types.js';
+import { PEER_FEED } from '../core/arbiter.js';
 import type { ConsolidatedSnapshot } from '../core/consolidated.js';
 import { nowMicros } from '../core/clock.js';
 import type { SnapshotClient, Transport } from '../transport/types.js';
 import { querySnapshot } from '../wire/messages.js';
 import { Pacer } from '../util/pacer.js';
 
-/** The feed id a peer's snapshot carries in the core (never a collector id: ids have no ':'). */
-export const PEER_FEED = 'peer:arbiter';
+export { PEER_FEED };
 
 export type PeerAnswer = { snap: BookSnapshot } | { error: string };
 

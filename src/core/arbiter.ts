@@ -353,6 +353,9 @@ const OTHER_COLLECTOR_MS = 3000;
 const MAX_DELAY_WAIT_MS = 30_000;
 /** First-arrival memory (recvTime by `last`) for lag. Power of two. */
 const RECENT = 4096;
+/** The feed id a peer arbiter's snapshot carries (arbiter/peers.ts): never a collector's (their ids have no ':'). */
+export const PEER_FEED = 'peer:arbiter';
+
 /** Compact the buffer's consumed head once it is this long and at least half the array. */
 const COMPACT_AT = 1024;
 
@@ -728,9 +731,9 @@ export class BookArbiter implements BookCore {
       this.dropHeld();
       this._state = 'unsynced';
     }
-    // a collector's (not a peer arbiter's, PEER_FEED in arbiter/peers.ts, nor a Kafka restore): its deltas
-    // are expected to follow (a websocket venue's subscription sends the snapshot first)
-    if (!this.restoring && !snap.collector.includes(':')) f.snapshotted = true;
+    // a collector's (not a peer arbiter's, nor a Kafka restore): its deltas are expected to follow (a
+    // websocket venue's subscription sends the snapshot first)
+    if (!this.restoring && snap.collector !== PEER_FEED) f.snapshotted = true;
     if (this._state !== 'unsynced') {
       this.counters.snapshotsIgnored++;
       return;

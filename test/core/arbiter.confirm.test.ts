@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
-import { BookArbiter, type ArbiterSink } from '../../src/core/arbiter.js';
+import { BookArbiter, PEER_FEED, type ArbiterSink } from '../../src/core/arbiter.js';
 import type { PublishPolicy } from '../../src/core/bookCore.js';
 import { OrderBook, type StringBookLevels } from '../../src/core/book.js';
 import type { BookIntegrity } from '../../src/core/integrity.js';
@@ -320,7 +320,7 @@ test('confirmed: a collector that sent a snapshot of the book is waited for (div
   {
     const { core, o } = arbiter('confirmed');
     synced(core, v, ['a']);
-    core.onSnapshot(v.snapshot(100, 'peer:arbiter'), 5);
+    core.onSnapshot(v.snapshot(100, PEER_FEED), 5);
     core.onDelta(v.message('a', 100, 101), 10);
     assert.equal(o.deltas.length, 1, 'a peer arbiter sends no deltas: alone at once');
   }
