@@ -128,44 +128,31 @@ export function krakenChecksum(asks: readonly StringLevel[], bids: readonly Stri
 
 /** Levels with more digits than this go the plain way (no table made for them). */
 const MAX_TAG_DIGITS = 95;
-/** Z_n as four byte tables at [n * 1024, n * 1024 + 1024) (n = digits of one level), made when first needed. */
-const ZERO_TABLES = new Int32Array((MAX_TAG_DIGITS + 1) * 1024);
-const zeroTableMade = new Uint8Array(MAX_TAG_DIGITS + 1);
 
-/** Z_n's four byte tables written into `out` from `at`. */
-function fillZeroTable(out: Int32Array, at: number, n: number): void {
-  for (let k = 0; k < 4; k++) {
-    for (let b = 0; b < 256; b++) {
-      let c = b << (8 * k);
-      for (let i = 0; i < n; i++) c = CRC_TABLE[c & 0xff] ^ (c >>> 8);
-      out[at | (k << 8) | b] = c;
-    }
-  }
-}
-
-function makeZeroTable(n: number): void {
-  fillZeroTable(ZERO_TABLES, n << 10, n);
-  zeroTableMade[n] = 1;
-}
-
-/** Z_n for a whole side's digits (n up to 10 levels of MAX_TAG_DIGITS), made when first needed. */
-const SIDE_ZERO_TABLES: (Int32Array | null)[] = new Array<Int32Array | null>(
+/** Z_n as four byte tables, for n up to a side's digits (10 levels of MAX_TAG_DIGITS), made when first needed. */
+const ZERO_TABLES: (Int32Array | null)[] = new Array<Int32Array | null>(
   KRAKEN_CHECKSUM_DEPTH * MAX_TAG_DIGITS + 1,
 ).fill(null);
 
-function sideZeroTable(n: number): Int32Array {
-  let t = SIDE_ZERO_TABLES[n];
+function zeroTable(n: number): Int32Array {
+  let t = ZERO_TABLES[n];
   if (t === null) {
     t = new Int32Array(1024);
-    fillZeroTable(t, 0, n);
-    SIDE_ZERO_TABLES[n] = t;
+    for (let k = 0; k < 4; k++) {
+      for (let b = 0; b < 256; b++) {
+        let c = b << (8 * k);
+        for (let i = 0; i < n; i++) c = CRC_TABLE[c & 0xff] ^ (c >>> 8);
+        t[(k << 8) | b] = c;
+      }
+    }
+    ZERO_TABLES[n] = t;
   }
   return t;
 }
 
-/** The register after feeding it n zero bytes. */
+/** The register after feeding it n zero bytes (Z_n). */
 function shiftByZeros(crc: number, n: number): number {
-  const z = sideZeroTable(n);
+  const z = zeroTable(n);
   return z[crc & 0xff] ^ z[256 | ((crc >>> 8) & 0xff)] ^ z[512 | ((crc >>> 16) & 0xff)] ^ z[768 | (crc >>> 24)];
 }
 
@@ -191,7 +178,6 @@ class SideFold {
     const n = side.n < KRAKEN_CHECKSUM_DEPTH ? side.n : KRAKEN_CHECKSUM_DEPTH;
     const top = side.n - 1;
     const tags = side.tags!;
-    const z = ZERO_TABLES;
     let crc = start;
     let digits = 0;
     for (let r = 0; r < n; r++) {
@@ -206,20 +192,13 @@ class SideFold {
           this.version = -1;
           return 0;
         }
-        if (zeroTableMade[digitsFed] === 0) makeZeroTable(digitsFed);
         t = digitsFed * TAG_LENGTH_UNIT + (c >>> 0);
         tags[i] = t;
       }
       const len = (t / TAG_LENGTH_UNIT) | 0;
       const tag = (t - len * TAG_LENGTH_UNIT) | 0;
       digits += len;
-      const at = len << 10;
-      crc =
-        z[at | (crc & 0xff)] ^
-        z[at | 256 | ((crc >>> 8) & 0xff)] ^
-        z[at | 512 | ((crc >>> 16) & 0xff)] ^
-        z[at | 768 | (crc >>> 24)] ^
-        tag;
+      crc = shiftByZeros(crc, len) ^ tag;
     }
     this.version = side.version;
     this.result = crc;
