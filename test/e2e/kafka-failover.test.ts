@@ -117,7 +117,7 @@ async function failover(t: TestContext, how: 'kill' | 'pause'): Promise<void> {
   } else process.kill(victim.proc.pid!, 'SIGSTOP');
   const killedAt = Date.now();
 
-  await waitFor(() => owner.get('BTCUSDT') === survivor.id, 30_000, 'the other arbiter to take BTCUSDT over').catch(
+  await waitFor(() => owner.get('BTCUSDT') === survivor.id, 60_000, 'the other arbiter to take BTCUSDT over').catch(
     withTails(arbs),
   );
   const tookOverMs = Date.now() - killedAt;
