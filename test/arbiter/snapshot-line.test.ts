@@ -17,7 +17,7 @@ const LIMIT = 200;
 const WINDOW_MS = 3000;
 
 test(`${N} books over 4 windows of both collectors' weight: each book's snapshot fetched once`, async (t) => {
-  const { sim, collector, synced } = await restLimitedMarket(t, {
+  const { sim, arb, symbols, collector, synced } = await restLimitedMarket(t, {
     books: N,
     limit: LIMIT,
     windowMs: WINDOW_MS,
@@ -28,10 +28,20 @@ test(`${N} books over 4 windows of both collectors' weight: each book's snapshot
   await waitFor(() => synced() === N, 8 * WINDOW_MS, `all ${N} books synced`);
   const upMs = performance.now() - t0;
   const st = sim.stats();
-  assert.equal(st.rest429 + st.rest418, 0, 'within the limits');
-  assert.ok(st.snapshotsServed <= N + 5, `one snapshot per book: ${st.snapshotsServed} for ${N} books`);
+  // what each book's core saw, summed: on a failure this says which way the extra snapshots went
+  const sum: Record<string, number> = {};
+  for (const s of symbols)
+    for (const [k, v] of Object.entries(arb.bookOf('binance', s)!.counters)) if (v > 0) sum[k] = (sum[k] ?? 0) + v;
+  const why = JSON.stringify({
+    core: sum,
+    arbiter: arb.counters,
+    a: collectors[0].counters,
+    b: collectors[1].counters,
+  });
+  assert.equal(st.rest429 + st.rest418, 0, `within the limits: ${why}`);
+  assert.ok(st.snapshotsServed <= N + 5, `one snapshot per book: ${st.snapshotsServed} for ${N} books: ${why}`);
   t.diagnostic(
     `${N} books up in ${Math.round(upMs)} ms; snapshots served ${st.snapshotsServed} ` +
-      `(a ${collectors[0].counters.snapshotsPublished}, b ${collectors[1].counters.snapshotsPublished})`,
+      `(a ${collectors[0].counters.snapshotsPublished}, b ${collectors[1].counters.snapshotsPublished}): ${why}`,
   );
 });
