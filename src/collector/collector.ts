@@ -109,6 +109,11 @@ const now = () => performance.now();
  */
 const REPEAT_WINDOW_MS = 5000;
 
+/** A queued snapshot request still in line this long past its announced time is announced again (sayWhenLate)... */
+const LATE_MARGIN_MS = 50;
+/** ...and then every this often while it waits for a socket (or at its new time, when later). */
+const LATE_RECHECK_MS = 1000;
+
 /** Minimum time between two websocket resubscriptions of one symbol (see resubscribe). */
 const RESUBSCRIBE_MS = 2000;
 
@@ -137,7 +142,7 @@ export class Collector {
    * line, so a request's place says when it will go (WeightLimiter.delayInLine), which is what the arbiters
    * are told; one that leaves (cancelled: moved to another collector) lets the ones behind move up.
    */
-  private readonly line: { weight: number; go: (done: ((doneMs: number) => void) | undefined) => void }[] = [];
+  private readonly line: LineEntry[] = [];
   private lineTimer: NodeJS.Timeout | undefined;
   private weightInLine = 0;
   /** REST requests sent and not answered yet: at most REST_SOCKETS (the rest wait in the line). */
@@ -177,11 +182,13 @@ export class Collector {
    * Wait for this request's turn in the REST line: weight for it, and one of the REST_SOCKETS free, so its
    * deadline runs from when it is sent. The weight is taken when the turn comes. undefined: cancelled or stopping.
    */
-  private turn(weight: number, signal?: AbortSignal): Promise<((doneMs: number) => void) | undefined> {
+  private turn(weight: number, budget?: BudgetWait): Promise<((doneMs: number) => void) | undefined> {
     if (this.line.length === 0 && this.restInFlight < REST_SOCKETS && this.limiter.delayFor(weight, Date.now()) === 0)
       return Promise.resolve(this.sending(weight));
+    const signal = budget?.cancel.signal;
     return new Promise((resolve) => {
-      const entry = { weight, go: resolve };
+      const entry: LineEntry = { weight, go: resolve };
+      if (budget) budget.entry = entry;
       this.line.push(entry);
       this.weightInLine += weight;
       signal?.addEventListener(
@@ -223,6 +230,8 @@ export class Collector {
     snapshotsPublished: 0,
     /** Snapshot requests an arbiter moved to another collector while they waited for weight here. */
     snapshotsCancelled: 0,
+    /** Queued snapshot requests announced again: still in line past the time first announced (sayWhenLate). */
+    lateAnnounced: 0,
     /** Fast retries (`repeat`) of a request that had arrived: dropped, not fetched twice. */
     repeatsDropped: 0,
     /** REST answers 429 (over the venue's limit) and 418 (IP banned): each one is a bug to fix. */
@@ -541,7 +550,7 @@ export class Collector {
         { what, waitMs: this.limiter.delayInLine(weight, this.weightInLine, Date.now()), inLine: this.line.length },
         'REST delayed by rate limit',
       );
-    const done = await this.turn(weight, budget?.cancel.signal);
+    const done = await this.turn(weight, budget);
     if (done === undefined) return undefined;
     if (this.stopped || budget?.cancel.signal.aborted) {
       done(Date.now());
@@ -683,7 +692,10 @@ export class Collector {
       // the arbiter waits for a request this collector has in hand instead of asking another collector
       // (its place in the line: the requests already waiting go first)
       const wait = this.limiter.delayInLine(req.weight, this.weightInLine, Date.now());
-      if (wait > 0) this.snapshotStatus(symbol, 'queued', 'rate limit', wait);
+      if (wait > 0) {
+        this.snapshotStatus(symbol, 'queued', 'rate limit', wait);
+        this.sayWhenLate(symbol, budget, req.weight, wait);
+      }
       const res = await this.restGet(req.url, req.weight, timeoutMs, symbol, budget);
       if (res === undefined) {
         if (!this.stopped && !budget.cancel.signal.aborted) {
@@ -720,9 +732,31 @@ export class Collector {
       this.counters.snapshotsPublished++;
       this.log.info({ symbol, seq: r.snapshot.seq, reason }, 'snapshot published');
     } finally {
+      clearTimeout(budget.lateTimer);
       this.inflight.delete(symbol);
       this.waitingForBudget.delete(symbol);
     }
+  }
+
+  /**
+   * A queued request still in line when the time it was announced for has passed is announced again, with
+   * its place in line now. The ETA is a floor: an answer that crosses a window's end counts in both windows,
+   * and a starved process sends later still. Told nothing, an arbiter's hold (the ETA plus its snapshot
+   * timeout) ran out and it asked another collector, which fetched the book as well (265 snapshots for 240
+   * books in CI).
+   */
+  private sayWhenLate(symbol: string, budget: BudgetWait, weight: number, afterMs: number): void {
+    budget.lateTimer = setTimeout(() => {
+      if (budget.sent || budget.cancel.signal.aborted || this.stopped) return;
+      const i = budget.entry === undefined ? -1 : this.line.indexOf(budget.entry);
+      let ahead = 0;
+      for (let k = 0; k < i; k++) ahead += this.line[k].weight;
+      // out of the line and not sent: a REST socket is all it waits for
+      const wait = i < 0 ? 0 : this.limiter.delayInLine(weight, ahead, Date.now());
+      this.counters.lateAnnounced++;
+      this.snapshotStatus(symbol, 'queued', 'rate limit', Math.max(1, wait));
+      this.sayWhenLate(symbol, budget, weight, Math.max(wait, LATE_RECHECK_MS));
+    }, afterMs + LATE_MARGIN_MS);
   }
 
   /** The REST weight budget now: weight counted in the venue's current window, the limit, ms until REST may resume. */
@@ -788,6 +822,16 @@ interface BudgetWait {
   sent: boolean;
   /** Called when the request is sent (no longer cancellable). */
   onSend: () => void;
+  /** Its place in the REST line, once it waits there. */
+  entry?: LineEntry;
+  /** sayWhenLate's timer. */
+  lateTimer?: NodeJS.Timeout;
+}
+
+/** A REST request waiting in the line for weight and a socket. */
+interface LineEntry {
+  weight: number;
+  go: (done: ((doneMs: number) => void) | undefined) => void;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -55,18 +55,20 @@ test('stats relay each feed its collector REST budget; a queued snapshot reads r
     );
   status('a', { used: 1200, limit: 6000, blockedMs: 0, rateLimited: 1, banned: 0 });
   status('b', { used: 'lots', limit: 6000, blockedMs: 0, rateLimited: 0, banned: 0 });
-  pub.send(
-    topics.status(asked),
-    encode({
-      v: 1,
-      type: 'snapshot-status',
-      venue: 'binance',
-      symbol: 'BUSDT',
-      collector: asked,
-      state: 'queued',
-      etaMs: 20_000,
-    }),
-  );
+  // both collectors out of weight for a while (else the request moves to the other one)
+  for (const c of [asked === 'a' ? 'b' : 'a', asked])
+    pub.send(
+      topics.status(c),
+      encode({
+        v: 1,
+        type: 'snapshot-status',
+        venue: 'binance',
+        symbol: 'BUSDT',
+        collector: c,
+        state: 'queued',
+        etaMs: 20_000,
+      }),
+    );
   const feed = (s: ArbiterStats | undefined, id: string) => s?.feeds.find((f) => f.collector === id);
   const last = () => stats.at(-1);
   await waitFor(

@@ -116,3 +116,79 @@ test('a book built from another collector than the one asked drops the request s
     'to the collector asked, once',
   );
 });
+
+test("a retry elsewhere after the hold drops the request still waiting at the collector asked: the weight is spent once", async (t) => {
+  // the collector asked says its line sends the request in 200 ms; it does not (its ETA is a floor: an
+  // answer that crosses a window's end counts in both): after the hold the next collector is asked
+  const { requests, pub } = await asking(t, 300);
+  const asked = requests[0].collector;
+  const other = asked === 'a' ? 'b' : 'a';
+  pub.send(
+    topics.status(asked),
+    encode({
+      v: 1,
+      type: 'snapshot-status',
+      venue: 'binance',
+      symbol: 'BUSDT',
+      collector: asked,
+      state: 'queued',
+      reason: 'rate limit',
+      etaMs: 200,
+    }),
+  );
+  await waitFor(
+    () => requests.some((r) => r.type === 'snapshot-request' && r.collector === other),
+    5000,
+    'the retry at the other collector',
+  );
+  const toOther = requests.findIndex((r) => r.type === 'snapshot-request' && r.collector === other);
+  const cancel = requests.findIndex((r) => (r.type as string) === 'snapshot-cancel');
+  assert.ok(cancel >= 0, `a snapshot-cancel: ${JSON.stringify(requests)}`);
+  assert.equal(requests[cancel].collector, asked, 'to the collector first asked');
+  assert.ok(cancel < toOther, 'sent before the request elsewhere');
+});
+
+test('a request moved from a collector out of weight goes to the other, not back where it was dropped', async (t) => {
+  const bus = new InprocBus();
+  const [arbT, colT, tapT] = [new InprocTransport(bus), new InprocTransport(bus), new InprocTransport(bus)];
+  const arb = new ArbiterService({ transport: arbT, symbols: ['BUSDT'], snapshotTimeoutMs: 60_000 });
+  t.after(async () => {
+    await arb.stop();
+    for (const tr of [arbT, colT, tapT]) await tr.close();
+  });
+  const requests: SnapshotRequest[] = [];
+  const ctl = await tapT.subscriber('book', ['ctl.snapshot.']);
+  void (async () => {
+    for await (const m of ctl) requests.push(decodeAny(m.payload) as SnapshotRequest);
+  })();
+  await arb.start();
+  const pub = await colT.publisher('ingest');
+  for (const id of ['a', 'b'])
+    for (let seq = 10; seq < 13; seq++) pub.send(topics.raw('binance', 'BUSDT'), rawDelta('BUSDT', seq, id));
+  await waitFor(() => requests.length >= 1, 3000, 'a snapshot request');
+  // before the fast retry (250 ms): the collector asked has no weight for 20 s, the other has
+  const asked = requests[0].collector;
+  const other = asked === 'a' ? 'b' : 'a';
+  pub.send(
+    topics.status(asked),
+    encode({
+      v: 1,
+      type: 'snapshot-status',
+      venue: 'binance',
+      symbol: 'BUSDT',
+      collector: asked,
+      state: 'queued',
+      reason: 'rate limit',
+      etaMs: 20_000,
+    }),
+  );
+  await waitFor(
+    () => requests.some((r) => (r.type as string) === 'snapshot-cancel'),
+    3000,
+    'the request dropped where it waits',
+  );
+  await waitFor(() => requests.length >= 3, 3000, 'the moved request');
+  const after = requests.slice(requests.findIndex((r) => (r.type as string) === 'snapshot-cancel') + 1);
+  assert.equal(after[0].type, 'snapshot-request');
+  assert.equal(after[0].collector, other, `moved to the other collector: ${JSON.stringify(requests)}`);
+});

@@ -18,6 +18,7 @@ import { ArbiterService } from '../../src/arbiter/service.js';
 import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
 import { silentLogger } from '../../src/log.js';
 import { waitFor } from '../helpers.js';
+import { decodeAny, topics, type SnapshotStatus } from '../../src/wire/messages.js';
 import { restLimitedMarket } from '../rest-limited-market.js';
 
 const N = 300;
@@ -163,6 +164,63 @@ test('a slow venue: a REST request waits in the line for a socket, and its deadl
   assert.equal(c.counters.snapshotErrors, 0, 'no request timed out');
   assert.equal(c.counters.snapshotsPublished, symbols.length);
   assert.equal(sim.stats().snapshotsServed, symbols.length, 'each book fetched once');
+});
+
+test("a queued snapshot request still in line past the time it was announced for is announced again", async (t) => {
+  // Four snapshots' weight a window, answers 2.5 s late: each answer crosses windows's end and counts in
+  // both, so the line goes slower than its first ETAs said. Told nothing more, an arbiter's hold (ETA plus
+  // its snapshot timeout) runs out and it asks another collector, which fetches the book too.
+  const symbols = Array.from({ length: 8 }, (_, i) => `S${i}USDT`);
+  const sim = new ExchangeSimulator({
+    port: 0,
+    symbols,
+    eventsPerSec: 1,
+    levels: 20,
+    logger: silentLogger,
+    faults: { slow: { snapshotDelayMs: 2500 } },
+  });
+  await sim.start();
+  const bus = new InprocBus();
+  const [tr, tapT] = [new InprocTransport(bus), new InprocTransport(bus)];
+  const c = new Collector({
+    id: 'a',
+    symbols,
+    wsUrl: `${sim.wsBase}/p/slow`,
+    restUrl: `${sim.restBase}/p/slow`,
+    transport: tr,
+    snapshotLimit: 100,
+    restWeightPerMinute: 20,
+    restWindowMs: 1000,
+    logger: silentLogger,
+  });
+  const words = new Map<string, { at: number; state: string; etaMs: number }[]>();
+  const sub = await tapT.subscriber('ingest', [topics.status('a')]);
+  void (async () => {
+    for await (const m of sub) {
+      const x = decodeAny(m.payload) as unknown as SnapshotStatus;
+      if (x.type !== 'snapshot-status') continue;
+      const list = words.get(x.symbol) ?? [];
+      list.push({ at: performance.now(), state: x.reason ?? x.state, etaMs: x.etaMs ?? 0 });
+      words.set(x.symbol, list);
+    }
+  })();
+  await c.start();
+  t.after(async () => {
+    await c.stop();
+    await tr.close();
+    await tapT.close();
+    await sim.stop();
+  });
+  await Promise.all(symbols.map((s) => c.fetchSnapshot(s)));
+  assert.equal(c.counters.snapshotsPublished, symbols.length);
+  // every word until the request went out was followed by the next within its ETA (and a second of slack)
+  let late = 0;
+  for (const s of symbols) {
+    const w = words.get(s) ?? [];
+    for (let k = 1; k < w.length; k++) if (w[k].at > w[k - 1].at + w[k - 1].etaMs + 1000) late++;
+  }
+  assert.ok(c.counters.lateAnnounced > 0, 'some requests went later than first announced');
+  assert.equal(late, 0, `words that came late: ${JSON.stringify([...words])}`);
 });
 
 test('a connection the venue refuses for its connection rate waits the Retry-After instead of hammering', async (t) => {
