@@ -89,8 +89,8 @@ interface Out {
   resets: BookSnapshot[];
   requests: string[];
   errors: string[];
-  /** The book a reader of the stream holds after each message, with its seq. */
-  states: { seq: number; book: string }[];
+  /** The book a reader of the stream holds after each message, with its seq and the core's offset then. */
+  states: { seq: number; offset: number; book: string }[];
 }
 
 /** offset: the core's (consolidated seq = venue id + offset; moved by a venue reset). */
@@ -103,13 +103,14 @@ function sinkOf(o: Out, reader: { book: OrderBook; seq: number }, offset = () =>
       reader.book.apply(ev.bids, ev.asks);
       reader.seq = ev.last + k;
       o.deltas.push({ ev, prev });
-      o.states.push({ seq: ev.last, book: key(reader.book) });
+      o.states.push({ seq: ev.last, offset: k, book: key(reader.book) });
     },
     reset(_r, snap) {
+      const k = offset();
       reader.book.applySnapshot(snap.bids, snap.asks);
-      reader.seq = snap.seq;
+      reader.seq = snap.seq + k; // consolidated, as the deltas' (a snapshot after a venue reset)
       o.resets.push(snap);
-      o.states.push({ seq: snap.seq, book: key(reader.book) });
+      o.states.push({ seq: snap.seq, offset: k, book: key(reader.book) });
     },
     requestSnapshot: (reason) => o.requests.push(reason),
     feedError: (c, kind, detail) => o.errors.push(`${c} ${kind} ${detail}`),
@@ -618,11 +619,37 @@ test('confirmed, property: any grouping and interleaving, one feed corrupting: n
   for (const [k, n] of Object.entries(tally)) assert.ok(n > 0, `${k}: ${n}`);
 });
 
+/**
+ * One feed's messages of the venue's ids: runs of 1-3 ids, sometimes overlapping the previous one; with
+ * `corrupt`, that share of them corrupted (counted in its tally).
+ */
+function copies(
+  v: Venue,
+  collector: string,
+  rng: () => number,
+  corrupt?: { rate: number; tally: { corrupted: number } },
+): BookDelta[] {
+  const q: BookDelta[] = [];
+  let at = v.base;
+  while (at < v.last) {
+    const last = Math.min(v.last, at + 1 + Math.floor(rng() * 3));
+    const lo = at > v.base && rng() < 0.15 ? at - 1 : at;
+    let m = v.message(collector, lo, last);
+    if (corrupt !== undefined && rng() < corrupt.rate && (m.bids.length > 0 || m.asks.length > 0)) {
+      m = corrupted(m);
+      corrupt.tally.corrupted++;
+    }
+    q.push(m);
+    at = last;
+  }
+  return q;
+}
+
 /** Over all runs of the property: what it went through (so a run that shows nothing fails). */
 const tally = { corrupted: 0, disputes: 0, majority: 0, merged: 0, confirmed: 0, lost: 0, loneCharged: 0 };
 
-function scenario(seed: number, nFeeds: number, nIds: number, corruptRate: number, lossRate = 0): void {
-  const rng = mulberry32(seed);
+/** A venue at `base` with a book of 10 levels a side: bids 990-999, asks 1001-1010. */
+function randomVenue(rng: () => number, base: number): Venue {
   const size = () => Math.round(rng() * 1000) / 100 + 0.01;
   const bids: Level[] = [];
   const asks: Level[] = [];
@@ -630,28 +657,31 @@ function scenario(seed: number, nFeeds: number, nIds: number, corruptRate: numbe
     bids.push([990 + i, size()]);
     asks.push([1001 + i, size()]);
   }
-  const v = new Venue(1000, bids, asks);
-  for (let k = 0; k < nIds; k++) {
+  return new Venue(base, bids, asks);
+}
+
+/** An update of n levels (bids 990-1000, asks 1001-1011: never crossed; a fifth of them deletes), as [bids, asks]. */
+function randomUpdate(rng: () => number, n: number): [Level[], Level[]] {
+  const bids: Level[] = [];
+  const asks: Level[] = [];
+  for (let i = 0; i < n; i++) {
     const bid = rng() < 0.5;
-    const l: Level = [(bid ? 990 : 1001) + Math.floor(rng() * 11), rng() < 0.2 ? 0 : size()];
-    v.update(bid ? [l] : [], bid ? [] : [l]);
+    const l: Level = [
+      (bid ? 990 : 1001) + Math.floor(rng() * 11),
+      rng() < 0.2 ? 0 : Math.round(rng() * 1000) / 100 + 0.01,
+    ];
+    (bid ? bids : asks).push(l);
   }
-  // each feed's messages: runs of 1-3 ids, sometimes overlapping the previous one
+  return [bids, asks];
+}
+
+function scenario(seed: number, nFeeds: number, nIds: number, corruptRate: number, lossRate = 0): void {
+  const rng = mulberry32(seed);
+  const v = randomVenue(rng, 1000);
+  for (let k = 0; k < nIds; k++) v.update(...randomUpdate(rng, 1));
   const queues: BookDelta[][] = [];
   for (let f = 0; f < nFeeds; f++) {
-    const q: BookDelta[] = [];
-    let at = v.base;
-    while (at < v.last) {
-      const last = Math.min(v.last, at + 1 + Math.floor(rng() * 3));
-      const lo = at > v.base && rng() < 0.15 ? at - 1 : at;
-      let m = v.message(`f${f}`, lo, last);
-      if (f === 0 && rng() < corruptRate && (m.bids.length > 0 || m.asks.length > 0)) {
-        m = corrupted(m);
-        tally.corrupted++;
-      }
-      q.push(m);
-      at = last;
-    }
+    const q = copies(v, `f${f}`, rng, f === 0 ? { rate: corruptRate, tally } : undefined);
     if (f === 1)
       for (let k = q.length - 4; k >= 0; k--)
         if (rng() < lossRate) {
@@ -710,6 +740,195 @@ function scenario(seed: number, nFeeds: number, nIds: number, corruptRate: numbe
   tally.loneCharged += o.errors.filter((e) => e.includes("differ from the venue's snapshot")).length;
 }
 
+/**
+ * Property, venue reset (OKX maintenance): the venue's ids 1000 (or 10).. up to L, then a reset message (ids restart at
+ * 1-5, prev = L; its several levels continue the book) and more ids in the new space. Each of 2-3 feeds groups
+ * both spaces as above and sends the reset alone between them; f0 corrupts some copies (the reset's too, in
+ * some runs), f1 loses some messages (never the reset nor its last three), and one feed may lag far behind
+ * the others (its copies, the reset's too, come late, within divergeMs). Snapshot requests are answered a few
+ * steps later with the venue's book at the furthest point delivered by then (a fresh snapshot: after the
+ * reset, of the new space). No published state is ever one the venue did not have at that seq in its id
+ * space (the core's offset says which), the consolidated seq never goes back, and once everything is
+ * delivered and the last snapshot answered the book is the venue's last, in the new id space.
+ */
+test('confirmed, property: a venue reset amid any grouping and interleaving, one feed corrupting: no published state is wrong', () => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        nFeeds: fc.integer({ min: 2, max: 3 }),
+        before: fc.integer({ min: 1, max: 30 }),
+        after: fc.integer({ min: 4, max: 30 }),
+        corruptRate: fc.integer({ min: 0, max: 40 }).map((p) => p / 100),
+        corruptReset: fc.boolean(),
+        lossRate: fc.integer({ min: 0, max: 30 }).map((p) => p / 100),
+        late: fc.integer({ min: -1, max: 2 }),
+        pause: fc.boolean(),
+        base: fc.constantFrom(10, 1000),
+      }),
+      (p) => resetScenario(p),
+    ),
+    {
+      numRuns: 300,
+      includeErrorInReport: true,
+      verbose: process.env.FC_VERBOSE ? 2 : 0,
+      ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}),
+    },
+  );
+  // the runs went through: the reset confirmed in place, its copies disputed, its feed's new copies held while
+  // it waited, the new space started from a snapshot (a gap before the reset), corrupted copies, lost ones
+  for (const [k, n] of Object.entries(resetTally)) assert.ok(n > 0, `${k}: ${n}`);
+});
+
+const resetTally = { corrupted: 0, lost: 0, inPlace: 0, disputed: 0, heldCopies: 0, fromSnapshot: 0 };
+
+interface ResetParams {
+  seed: number;
+  nFeeds: number;
+  /** Ids before the reset, and after it (the reset's own id not counted). */
+  before: number;
+  after: number;
+  corruptRate: number;
+  /** f0's copy of the reset is corrupted. */
+  corruptReset: boolean;
+  lossRate: number;
+  /** The feed that lags far behind the others (-1: none). */
+  late: number;
+  /**
+   * The venue pauses before the reset (OKX pushes a book every 100 ms, feeds lag each other by a few): every
+   * feed but the late one delivers its copies of the old space before any feed's reset comes.
+   */
+  pause: boolean;
+  /** The venue's first id: 1000, or 10 (the new space's ids then pass the old space's: numbers alone do not tell them apart). */
+  base: number;
+}
+
+function resetScenario(p: ResetParams): void {
+  const rng = mulberry32(p.seed);
+  const v0 = randomVenue(rng, p.base);
+  for (let k = 0; k < p.before; k++) v0.update(...randomUpdate(rng, 1));
+  // the reset: ids restart at r, its levels (several) applied to the book at v0.last make the book at r
+  const r = 1 + Math.floor(rng() * 5);
+  const [rb, ra] = randomUpdate(rng, 2 + Math.floor(rng() * 5));
+  const atReset = new OrderBook();
+  atReset.applySnapshot(v0.book.snapshot().bids, v0.book.snapshot().asks);
+  atReset.apply(rb, ra);
+  const v1 = new Venue(r, atReset.snapshot().bids, atReset.snapshot().asks);
+  for (let k = 0; k < p.after; k++) v1.update(...randomUpdate(rng, 1));
+  const resetOf = (collector: string): BookDelta => ({
+    type: 'delta',
+    venue: VENUE,
+    symbol: SYMBOL,
+    first: r,
+    last: r,
+    prev: v0.last,
+    reset: true,
+    exchTime: 1_790_000_000_000, // the new numbering starts at its ms x 1000: offset 0 is the old space
+    recvTime: 0,
+    collector,
+    bids: rb,
+    asks: ra,
+  });
+  // where each message leaves the venue: 0..before in the old space, then the reset, then the new space
+  const pos = new Map<BookDelta, number>();
+  const queues: BookDelta[][] = [];
+  for (let f = 0; f < p.nFeeds; f++) {
+    const corrupt = f === 0 ? { rate: p.corruptRate, tally: resetTally } : undefined;
+    const old = copies(v0, `f${f}`, rng, corrupt);
+    let reset = resetOf(`f${f}`);
+    if (f === 0 && p.corruptReset) {
+      reset = corrupted(reset);
+      resetTally.corrupted++;
+    }
+    const next = copies(v1, `f${f}`, rng, corrupt);
+    for (const m of old) pos.set(m, m.last - v0.base);
+    pos.set(reset, p.before + 1);
+    for (const m of next) pos.set(m, p.before + 1 + m.last - v1.base);
+    const q = [...old, reset, ...next];
+    if (f === 1)
+      for (let k = q.length - 4; k >= 0; k--)
+        if (q[k] !== reset && rng() < p.lossRate) {
+          q.splice(k, 1);
+          resetTally.lost++;
+        }
+    queues.push(q);
+  }
+  const snapshotAt = (at: number): BookSnapshot =>
+    at <= p.before ? v0.snapshot(v0.base + at) : v1.snapshot(v1.base + at - p.before - 1);
+  const truth = (s: { seq: number; offset: number }) => (s.offset === 0 ? v0 : v1).at(s.seq);
+
+  const o: Out = { deltas: [], resets: [], requests: [], errors: [], states: [] };
+  const reader = { book: new OrderBook(), seq: NaN };
+  const core: BookArbiter = new BookArbiter(
+    VENUE,
+    SYMBOL,
+    sinkOf(o, reader, () => core.offset),
+    { publish: 'confirmed', gapTimeoutMs: 1e9 },
+  );
+  let furthest = 0;
+  const due: number[] = [];
+  let step = 0;
+  let answered = 0;
+  let heldSeen = false;
+  const answer = (now: number) => {
+    while (o.requests.length > answered) {
+      answered++;
+      due.push(step + 1 + Math.floor(rng() * 4));
+    }
+    for (let k = 0; k < due.length; k++)
+      if (due[k] <= step) {
+        core.onSnapshot(snapshotAt(furthest), now); // fetched now: the venue's book as far as it went
+        due.splice(k--, 1);
+      }
+  };
+  const weight = queues.map((_, f) => (f === p.late ? 0.1 : 1));
+  const ptr = queues.map(() => 0);
+  const delivered = new Set<number>();
+  while (ptr.some((n, f) => n < queues[f].length)) {
+    const atReset = (f: number) => ptr[f] < queues[f].length && queues[f][ptr[f]].reset === true;
+    const paused =
+      p.pause && queues.some((q, f) => f !== p.late && ptr[f] < q.length && pos.get(q[ptr[f]])! <= p.before);
+    const ready = queues.map((_, f) => f).filter((f) => ptr[f] < queues[f].length && !(paused && atReset(f)));
+    let w = rng() * ready.reduce((t, f) => t + weight[f], 0);
+    let f = ready[ready.length - 1];
+    for (const g of ready)
+      if ((w -= weight[g]) < 0) {
+        f = g;
+        break;
+      }
+    const ev = queues[f][ptr[f]++];
+    delivered.add(f);
+    furthest = Math.max(furthest, pos.get(ev)!);
+    core.onDelta(ev, step);
+    // the reset held (nothing of it published yet, the book in the old space) while its feed's new copies wait
+    if (core.counters.venueResets === 0 && pos.get(ev)! > p.before + 1 && core.buffered > 0) heldSeen = true;
+    if (delivered.size === p.nFeeds || answered > 0) answer(step);
+    step++;
+  }
+  for (let k = 0; k < 20 && (due.length > 0 || o.requests.length > answered || core.buffered > 0); k++) {
+    step += 500;
+    answer(step);
+    core.onTimer(step);
+  }
+  let c = -Infinity;
+  for (const s of o.states) {
+    assert.equal(s.book, truth(s), `published book at ${s.seq} (offset ${s.offset})`);
+    assert.ok(s.seq + s.offset >= c, `consolidated seq ${s.seq + s.offset} after ${c}: went back`);
+    c = s.seq + s.offset;
+  }
+  assert.equal(core.state, 'synced', `final state (requests ${o.requests.join(',')})`);
+  assert.equal(core.counters.venueResets, 1);
+  assert.ok(core.offset > 0, 'the new id space is numbered above the old');
+  assert.equal(key(core.book), v1.at(v1.last), 'final book');
+  assert.equal(core.seq, v1.last);
+  const published = o.deltas.some(({ ev }) => ev.reset === true);
+  if (published) resetTally.inPlace++;
+  else resetTally.fromSnapshot++;
+  if (o.errors.some((e) => e.includes('venue reset'))) resetTally.disputed++;
+  if (heldSeen) resetTally.heldCopies++;
+}
+
+if (process.env.RESET_SCENARIO) resetScenario(JSON.parse(process.env.RESET_SCENARIO) as ResetParams);
 if (process.env.SCENARIO) {
   const [a, b, c, d, e] = process.env.SCENARIO.split(',').map(Number);
   scenario(a, b, c, d, e);
