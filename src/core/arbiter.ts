@@ -1543,6 +1543,13 @@ export class BookArbiter implements BookCore {
     return out;
   }
 
+  /** Whether a feed in the book's id space holds copies (chains() looks at those only). */
+  private holdsCurrent(): boolean {
+    if (this.pooled > 0)
+      for (const g of this.feeds.values()) if (g.pool.length > 0 && g.epoch === this.epoch) return true;
+    return false;
+  }
+
   /** Every feed's chain from the book's seq (walk), oldest first copy first. */
   private chains(): [Feed, Pending[]][] {
     const out: [Feed, Pending[]][] = [];
@@ -1805,10 +1812,13 @@ export class BookArbiter implements BookCore {
     if (compare) for (const [ev, g] of stale) if (this.compareCopy(ev, g, nowMs)) return;
   }
 
-  /** 'confirmed': the book's state while copies are held: a gap when no feed's chain starts at the book. */
+  /**
+   * 'confirmed': the book's state while copies are held: a gap when no feed's chain starts at the book. Copies
+   * of another id space (a held reset's feed's, resetHeld) are no hole in this one: they wait for the reset.
+   */
   private settlePool(nowMs: number): void {
     if (this._state === 'unsynced') return;
-    if (this.pooled === 0 || this.chains().length > 0) this._state = 'synced';
+    if (!this.holdsCurrent() || this.chains().length > 0) this._state = 'synced';
     else if (this._state !== 'gap' || this.gapSeq !== this._seq) {
       this._state = 'gap';
       this.gapSince = nowMs; // progress restarts the clock for the next hole

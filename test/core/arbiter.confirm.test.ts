@@ -19,6 +19,8 @@ import { mulberry32 } from '../../src/sim/prng.js';
 
 const VENUE = 'binance';
 const SYMBOL = 'BTCUSDT';
+/** Exchange time of a venue reset's message (ms): the new ids are numbered from it (x 1000). */
+const RESET_TIME = 1_790_000_000_000;
 
 /** The venue: a book and its updates, one id each; the book at every id. */
 class Venue {
@@ -49,6 +51,34 @@ class Venue {
   snapshot(id: number, collector = 'a'): BookSnapshot {
     const { bids, asks } = JSON.parse(this.at(id)) as { bids: Level[]; asks: Level[] };
     return { type: 'snapshot', venue: VENUE, symbol: SYMBOL, seq: id, recvTime: 0, collector, bids, asks };
+  }
+  /**
+   * A venue reset (OKX maintenance) after the last id: the ids restart at `id`, the reset message's levels
+   * continue the book. The venue in the new id space (from the book after them), and the reset message as a
+   * collector's copy (its exchange time, RESET_TIME, numbers the new space: offset 0 is the old one).
+   */
+  restart(id: number, bids: Level[], asks: Level[]): { next: Venue; reset: (collector: string) => BookDelta } {
+    const b = new OrderBook();
+    const now = this.book.snapshot();
+    b.applySnapshot(now.bids, now.asks);
+    b.apply(bids, asks);
+    const { bids: nb, asks: na } = b.snapshot();
+    const prev = this.last;
+    const reset = (collector: string): BookDelta => ({
+      type: 'delta',
+      venue: VENUE,
+      symbol: SYMBOL,
+      first: id,
+      last: id,
+      prev,
+      reset: true,
+      exchTime: RESET_TIME,
+      recvTime: 0,
+      collector,
+      bids,
+      asks,
+    });
+    return { next: new Venue(id, nb, na), reset };
   }
   /** A message covering ids (lo, last]: each level it changed at its size as of `last`. */
   message(collector: string, lo: number, last: number): BookDelta {
@@ -151,12 +181,13 @@ function venue(): Venue {
   return v;
 }
 
-/** Both feeds deliver (100 is the snapshot's id: their copies of it are held, then stale) and the book syncs. */
+/** Both feeds deliver (the venue's base is the snapshot's id: their copies of it are held, then stale) and the book syncs. */
 function synced(core: BookArbiter, v: Venue, feeds = ['a', 'b']): void {
-  const before = new Venue(99, JSON.parse(v.at(100)).bids, JSON.parse(v.at(100)).asks);
+  const at = v.base;
+  const before = new Venue(at - 1, JSON.parse(v.at(at)).bids, JSON.parse(v.at(at)).asks);
   before.update([], []);
-  for (const f of feeds) core.onDelta(before.message(f, 99, 100), 0);
-  core.onSnapshot(v.snapshot(100), 0);
+  for (const f of feeds) core.onDelta(before.message(f, at - 1, at), 0);
+  core.onSnapshot(v.snapshot(at), 0);
   assert.equal(core.state, 'synced');
 }
 
@@ -541,6 +572,64 @@ test("confirmed: a venue reset (OKX maintenance) waits for another feed's copy o
   }
 });
 
+test("confirmed: while a reset is held, its feed's copies past it do not judge a snapshot of the old id space", () => {
+  // old ids 10..12; the reset (prev 12) restarts them at 3, and the new ids pass 12: by number alone a's copy
+  // (13, 14] of the new space would be a gap after an old snapshot at 12
+  const v = new Venue(
+    10,
+    [
+      [100, 1],
+      [99, 1],
+    ],
+    [[101, 1]],
+  );
+  v.update([[99, 2]], []);
+  v.update([], [[102, 1]]);
+  const { next: w, reset } = v.restart(3, [[98, 1]], [[101, 0]]);
+  for (let id = 4; id <= 14; id++) w.update([[90 + (id % 5), id]], []);
+  const { core, o } = arbiter('confirmed');
+  synced(core, v);
+  for (const f of ['a', 'b']) core.onDelta(v.message(f, 10, 12), 1);
+  assert.equal(core.seq, 12);
+  core.onDelta(reset('a'), 2); // held: b may confirm it
+  core.onDelta(w.message('a', 3, 5), 3);
+  core.onDelta(w.message('a', 13, 14), 4); // a's (5, 13] comes later (reordered)
+  core.onDelta({ ...v.message('b', 11, 12), first: 1e12, last: 1e12 }, 5); // implausible: the book resyncs
+  assert.equal(core.state, 'unsynced');
+  const requests = o.requests.length;
+  core.onSnapshot(v.snapshot(12, 'b'), 6);
+  assert.equal(o.resets.length, 2, "the old space's snapshot is adopted: a's new copies are of another id space");
+  assert.equal(o.requests.length, requests, 'not refused as stale (nothing asked again)');
+  assert.equal(core.counters.venueResets, 0, 'the reset is still held');
+  // b's copy of the reset confirms a's; a's copies held meanwhile are kept and confirm b's
+  core.onDelta(reset('b'), 7);
+  assert.deepEqual([core.counters.venueResets, core.seq], [1, 3]);
+  core.onDelta(w.message('a', 5, 13), 8);
+  core.onDelta(w.message('b', 3, 13), 9);
+  assert.equal(core.seq, 13);
+  core.onDelta(w.message('b', 13, 14), 10);
+  assert.equal(core.seq, 14);
+  assert.equal(key(core.book), w.at(14));
+  for (const s of o.states) assert.equal(s.book, (s.offset === 0 ? v : w).at(s.seq), `the published book at ${s.seq}`);
+  assert.deepEqual([core.counters.publishedAlone, core.counters.copyMismatches], [0, 0]);
+});
+
+test("confirmed: a snapshot adopted while a reset is held leaves the book synced: the held feed's new copies are no hole", () => {
+  const v = venue();
+  const { core, o } = arbiter('confirmed');
+  synced(core, v);
+  core.onDelta({ ...v.message('a', 100, 101), first: 3, last: 3, prev: 100, reset: true }, 10); // held
+  core.onDelta({ ...v.message('a', 101, 102), first: 4, last: 4, prev: 3 }, 11);
+  core.onDelta({ ...v.message('b', 100, 101), first: 1e12, last: 1e12 }, 12); // implausible: the book resyncs
+  core.onSnapshot(v.snapshot(100, 'b'), 13);
+  assert.equal(core.state, 'synced');
+  const requests = o.requests.length;
+  core.onTimer(13 + 60); // past the gap timeout (50 ms), within divergeMs
+  assert.equal(core.state, 'synced', "a's copy of 4 waits for the reset, not for a hole in the book's id space");
+  assert.equal(o.requests.length, requests, 'no resync');
+  assert.equal(core.buffered, 1);
+});
+
 /** A checksum over the top `depth` levels (as OKX's legacy CRC32, in spirit). */
 const integrity: BookIntegrity = {
   depth: 2,
@@ -809,26 +898,8 @@ function resetScenario(p: ResetParams): void {
   for (let k = 0; k < p.before; k++) v0.update(...randomUpdate(rng, 1));
   // the reset: ids restart at r, its levels (several) applied to the book at v0.last make the book at r
   const r = 1 + Math.floor(rng() * 5);
-  const [rb, ra] = randomUpdate(rng, 2 + Math.floor(rng() * 5));
-  const atReset = new OrderBook();
-  atReset.applySnapshot(v0.book.snapshot().bids, v0.book.snapshot().asks);
-  atReset.apply(rb, ra);
-  const v1 = new Venue(r, atReset.snapshot().bids, atReset.snapshot().asks);
+  const { next: v1, reset: resetOf } = v0.restart(r, ...randomUpdate(rng, 2 + Math.floor(rng() * 5)));
   for (let k = 0; k < p.after; k++) v1.update(...randomUpdate(rng, 1));
-  const resetOf = (collector: string): BookDelta => ({
-    type: 'delta',
-    venue: VENUE,
-    symbol: SYMBOL,
-    first: r,
-    last: r,
-    prev: v0.last,
-    reset: true,
-    exchTime: 1_790_000_000_000, // the new numbering starts at its ms x 1000: offset 0 is the old space
-    recvTime: 0,
-    collector,
-    bids: rb,
-    asks: ra,
-  });
   // where each message leaves the venue: 0..before in the old space, then the reset, then the new space
   const pos = new Map<BookDelta, number>();
   const queues: BookDelta[][] = [];
