@@ -572,6 +572,39 @@ test("confirmed: a venue reset (OKX maintenance) waits for another feed's copy o
   }
 });
 
+test('a later copy of a published venue reset that says otherwise resyncs the book, as any copy; a confirmed one stands', () => {
+  const v = venue();
+  const reset = (f: string, print: number): BookDelta => ({
+    ...v.message(f, 100, 101),
+    first: 3,
+    last: 3,
+    prev: 100,
+    reset: true,
+    levelsPrint: print,
+  });
+  for (const publish of ['first', 'confirmed'] as const) {
+    const { core, o } = arbiter(publish);
+    synced(core, v);
+    core.onDelta({ ...corrupted(reset('a', 1)), levelsPrint: 2 }, 10);
+    if (publish === 'confirmed') core.onTimer(1010); // b sent no copy within divergeMs: alone
+    assert.equal(o.deltas.length, 1, `${publish}: published on a's word`);
+    core.onDelta(reset('b', 1), 1020);
+    assert.equal(core.counters.copyMismatches, 1, `${publish}: b's copy of the reset says otherwise`);
+    assert.equal(core.state, 'unsynced');
+    assert.deepEqual(o.requests.slice(-1), ['disagreement']);
+    assert.deepEqual([core.feedStats().get('a')!.disagreements, core.feedStats().get('b')!.disagreements], [1, 1]);
+  }
+  // confirmed by two feeds: a third's copy that says otherwise is charged, the book stays
+  const { core, o } = arbiter('confirmed');
+  synced(core, v, ['a', 'b', 'c']);
+  core.onDelta(reset('a', 1), 10);
+  core.onDelta(reset('b', 1), 11);
+  core.onDelta({ ...corrupted(reset('c', 1)), levelsPrint: 2 }, 12);
+  assert.deepEqual([o.deltas.length, core.counters.confirmed, core.state], [1, 1, 'synced']);
+  assert.deepEqual([core.counters.copyMismatches, core.feedStats().get('c')!.disagreements], [0, 1]);
+  assert.equal(o.states[o.states.length - 1].book, v.at(101), "the reset's book: the venue's update 101");
+});
+
 test("confirmed: while a reset is held, its feed's copies past it do not judge a snapshot of the old id space", () => {
   // old ids 10..12; the reset (prev 12) restarts them at 3, and the new ids pass 12: by number alone a's copy
   // (13, 14] of the new space would be a gap after an old snapshot at 12
