@@ -1149,17 +1149,21 @@ export class BookArbiter implements BookCore {
     f.won++;
     this.counters.published++;
     this.sink.publish(ev, prev + this._offset);
-    if (ev.levelsPrint !== undefined) {
-      const i = ev.last & (RECENT - 1);
-      this.pubLast[i] = ev.last;
-      this.pubLo[i] = coverStart(ev);
-      this.pubPrint[i] = ev.levelsPrint;
-      this.pubFeed[i] = ev.collector;
-      this.pubTrusted[i] = 0;
-    }
+    this.notePublished(ev, false);
     this.lastWinner = ev.collector;
     if (this.leadLast === NONE) this.setLead(ev.last, ev.collector, nowMs);
     return 'applied';
+  }
+
+  /** Remember a published copy's cover and levels' print: a later copy of the same ids is compared (compareCopy). */
+  private notePublished(ev: BookDelta, trusted: boolean): void {
+    if (ev.levelsPrint === undefined) return;
+    const i = ev.last & (RECENT - 1);
+    this.pubLast[i] = ev.last;
+    this.pubLo[i] = coverStart(ev);
+    this.pubPrint[i] = ev.levelsPrint;
+    this.pubFeed[i] = ev.collector;
+    this.pubTrusted[i] = trusted ? 1 : 0;
   }
 
   /** Apply held events that chain now; update state. */
@@ -1216,6 +1220,7 @@ export class BookArbiter implements BookCore {
       if (f.epoch < this.epoch) f.enter(this.epoch);
       f.atReset(ev.last, nowMs);
       this.duplicate(ev, f); // another feed's copy, or a repeat, of the reset that started this id space
+      this.compareCopy(ev, f, nowMs); // evidence as any copy: one that says otherwise than the published reset
       return;
     }
     const inPlace = this._state !== 'unsynced' && ev.prev === this._seq;
@@ -1317,6 +1322,7 @@ export class BookArbiter implements BookCore {
       if (how === 'confirmed') this.counters.confirmed++;
       else if (this.confirmMode) this.counters.publishedAlone++; // the new id space's first message: one feed's word
       this.sink.publish(ev, prev);
+      this.notePublished(ev, how === 'confirmed');
       return;
     }
     if (how === 'disputed') {
@@ -1541,6 +1547,13 @@ export class BookArbiter implements BookCore {
       seq = p.ev.last;
     }
     return out;
+  }
+
+  /** Whether a feed in the book's id space holds copies (chains() looks at those only). */
+  private holdsCurrent(): boolean {
+    if (this.pooled > 0)
+      for (const g of this.feeds.values()) if (g.pool.length > 0 && g.epoch === this.epoch) return true;
+    return false;
   }
 
   /** Every feed's chain from the book's seq (walk), oldest first copy first. */
@@ -1805,10 +1818,13 @@ export class BookArbiter implements BookCore {
     if (compare) for (const [ev, g] of stale) if (this.compareCopy(ev, g, nowMs)) return;
   }
 
-  /** 'confirmed': the book's state while copies are held: a gap when no feed's chain starts at the book. */
+  /**
+   * 'confirmed': the book's state while copies are held: a gap when no feed's chain starts at the book. Copies
+   * of another id space (a held reset's feed's, resetHeld) are no hole in this one: they wait for the reset.
+   */
   private settlePool(nowMs: number): void {
     if (this._state === 'unsynced') return;
-    if (this.pooled === 0 || this.chains().length > 0) this._state = 'synced';
+    if (!this.holdsCurrent() || this.chains().length > 0) this._state = 'synced';
     else if (this._state !== 'gap' || this.gapSeq !== this._seq) {
       this._state = 'gap';
       this.gapSince = nowMs; // progress restarts the clock for the next hole

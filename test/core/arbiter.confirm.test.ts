@@ -19,6 +19,8 @@ import { mulberry32 } from '../../src/sim/prng.js';
 
 const VENUE = 'binance';
 const SYMBOL = 'BTCUSDT';
+/** Exchange time of a venue reset's message (ms): the new ids are numbered from it (x 1000). */
+const RESET_TIME = 1_790_000_000_000;
 
 /** The venue: a book and its updates, one id each; the book at every id. */
 class Venue {
@@ -49,6 +51,34 @@ class Venue {
   snapshot(id: number, collector = 'a'): BookSnapshot {
     const { bids, asks } = JSON.parse(this.at(id)) as { bids: Level[]; asks: Level[] };
     return { type: 'snapshot', venue: VENUE, symbol: SYMBOL, seq: id, recvTime: 0, collector, bids, asks };
+  }
+  /**
+   * A venue reset (OKX maintenance) after the last id: the ids restart at `id`, the reset message's levels
+   * continue the book. The venue in the new id space (from the book after them), and the reset message as a
+   * collector's copy (its exchange time, RESET_TIME, numbers the new space: offset 0 is the old one).
+   */
+  restart(id: number, bids: Level[], asks: Level[]): { next: Venue; reset: (collector: string) => BookDelta } {
+    const b = new OrderBook();
+    const now = this.book.snapshot();
+    b.applySnapshot(now.bids, now.asks);
+    b.apply(bids, asks);
+    const { bids: nb, asks: na } = b.snapshot();
+    const prev = this.last;
+    const reset = (collector: string): BookDelta => ({
+      type: 'delta',
+      venue: VENUE,
+      symbol: SYMBOL,
+      first: id,
+      last: id,
+      prev,
+      reset: true,
+      exchTime: RESET_TIME,
+      recvTime: 0,
+      collector,
+      bids,
+      asks,
+    });
+    return { next: new Venue(id, nb, na), reset };
   }
   /** A message covering ids (lo, last]: each level it changed at its size as of `last`. */
   message(collector: string, lo: number, last: number): BookDelta {
@@ -89,8 +119,8 @@ interface Out {
   resets: BookSnapshot[];
   requests: string[];
   errors: string[];
-  /** The book a reader of the stream holds after each message, with its seq. */
-  states: { seq: number; book: string }[];
+  /** The book a reader of the stream holds after each message, with its seq and the core's offset then. */
+  states: { seq: number; offset: number; book: string }[];
 }
 
 /** offset: the core's (consolidated seq = venue id + offset; moved by a venue reset). */
@@ -103,13 +133,14 @@ function sinkOf(o: Out, reader: { book: OrderBook; seq: number }, offset = () =>
       reader.book.apply(ev.bids, ev.asks);
       reader.seq = ev.last + k;
       o.deltas.push({ ev, prev });
-      o.states.push({ seq: ev.last, book: key(reader.book) });
+      o.states.push({ seq: ev.last, offset: k, book: key(reader.book) });
     },
     reset(_r, snap) {
+      const k = offset();
       reader.book.applySnapshot(snap.bids, snap.asks);
-      reader.seq = snap.seq;
+      reader.seq = snap.seq + k; // consolidated, as the deltas' (a snapshot after a venue reset)
       o.resets.push(snap);
-      o.states.push({ seq: snap.seq, book: key(reader.book) });
+      o.states.push({ seq: snap.seq, offset: k, book: key(reader.book) });
     },
     requestSnapshot: (reason) => o.requests.push(reason),
     feedError: (c, kind, detail) => o.errors.push(`${c} ${kind} ${detail}`),
@@ -150,12 +181,13 @@ function venue(): Venue {
   return v;
 }
 
-/** Both feeds deliver (100 is the snapshot's id: their copies of it are held, then stale) and the book syncs. */
+/** Both feeds deliver (the venue's base is the snapshot's id: their copies of it are held, then stale) and the book syncs. */
 function synced(core: BookArbiter, v: Venue, feeds = ['a', 'b']): void {
-  const before = new Venue(99, JSON.parse(v.at(100)).bids, JSON.parse(v.at(100)).asks);
+  const at = v.base;
+  const before = new Venue(at - 1, JSON.parse(v.at(at)).bids, JSON.parse(v.at(at)).asks);
   before.update([], []);
-  for (const f of feeds) core.onDelta(before.message(f, 99, 100), 0);
-  core.onSnapshot(v.snapshot(100), 0);
+  for (const f of feeds) core.onDelta(before.message(f, at - 1, at), 0);
+  core.onSnapshot(v.snapshot(at), 0);
   assert.equal(core.state, 'synced');
 }
 
@@ -540,6 +572,97 @@ test("confirmed: a venue reset (OKX maintenance) waits for another feed's copy o
   }
 });
 
+test('a later copy of a published venue reset that says otherwise resyncs the book, as any copy; a confirmed one stands', () => {
+  const v = venue();
+  const reset = (f: string, print: number): BookDelta => ({
+    ...v.message(f, 100, 101),
+    first: 3,
+    last: 3,
+    prev: 100,
+    reset: true,
+    levelsPrint: print,
+  });
+  for (const publish of ['first', 'confirmed'] as const) {
+    const { core, o } = arbiter(publish);
+    synced(core, v);
+    core.onDelta({ ...corrupted(reset('a', 1)), levelsPrint: 2 }, 10);
+    if (publish === 'confirmed') core.onTimer(1010); // b sent no copy within divergeMs: alone
+    assert.equal(o.deltas.length, 1, `${publish}: published on a's word`);
+    core.onDelta(reset('b', 1), 1020);
+    assert.equal(core.counters.copyMismatches, 1, `${publish}: b's copy of the reset says otherwise`);
+    assert.equal(core.state, 'unsynced');
+    assert.deepEqual(o.requests.slice(-1), ['disagreement']);
+    assert.deepEqual([core.feedStats().get('a')!.disagreements, core.feedStats().get('b')!.disagreements], [1, 1]);
+  }
+  // confirmed by two feeds: a third's copy that says otherwise is charged, the book stays
+  const { core, o } = arbiter('confirmed');
+  synced(core, v, ['a', 'b', 'c']);
+  core.onDelta(reset('a', 1), 10);
+  core.onDelta(reset('b', 1), 11);
+  core.onDelta({ ...corrupted(reset('c', 1)), levelsPrint: 2 }, 12);
+  assert.deepEqual([o.deltas.length, core.counters.confirmed, core.state], [1, 1, 'synced']);
+  assert.deepEqual([core.counters.copyMismatches, core.feedStats().get('c')!.disagreements], [0, 1]);
+  assert.equal(o.states[o.states.length - 1].book, v.at(101), "the reset's book: the venue's update 101");
+});
+
+test("confirmed: while a reset is held, its feed's copies past it do not judge a snapshot of the old id space", () => {
+  // old ids 10..12; the reset (prev 12) restarts them at 3, and the new ids pass 12: by number alone a's copy
+  // (13, 14] of the new space would be a gap after an old snapshot at 12
+  const v = new Venue(
+    10,
+    [
+      [100, 1],
+      [99, 1],
+    ],
+    [[101, 1]],
+  );
+  v.update([[99, 2]], []);
+  v.update([], [[102, 1]]);
+  const { next: w, reset } = v.restart(3, [[98, 1]], [[101, 0]]);
+  for (let id = 4; id <= 14; id++) w.update([[90 + (id % 5), id]], []);
+  const { core, o } = arbiter('confirmed');
+  synced(core, v);
+  for (const f of ['a', 'b']) core.onDelta(v.message(f, 10, 12), 1);
+  assert.equal(core.seq, 12);
+  core.onDelta(reset('a'), 2); // held: b may confirm it
+  core.onDelta(w.message('a', 3, 5), 3);
+  core.onDelta(w.message('a', 13, 14), 4); // a's (5, 13] comes later (reordered)
+  core.onDelta({ ...v.message('b', 11, 12), first: 1e12, last: 1e12 }, 5); // implausible: the book resyncs
+  assert.equal(core.state, 'unsynced');
+  const requests = o.requests.length;
+  core.onSnapshot(v.snapshot(12, 'b'), 6);
+  assert.equal(o.resets.length, 2, "the old space's snapshot is adopted: a's new copies are of another id space");
+  assert.equal(o.requests.length, requests, 'not refused as stale (nothing asked again)');
+  assert.equal(core.counters.venueResets, 0, 'the reset is still held');
+  // b's copy of the reset confirms a's; a's copies held meanwhile are kept and confirm b's
+  core.onDelta(reset('b'), 7);
+  assert.deepEqual([core.counters.venueResets, core.seq], [1, 3]);
+  core.onDelta(w.message('a', 5, 13), 8);
+  core.onDelta(w.message('b', 3, 13), 9);
+  assert.equal(core.seq, 13);
+  core.onDelta(w.message('b', 13, 14), 10);
+  assert.equal(core.seq, 14);
+  assert.equal(key(core.book), w.at(14));
+  for (const s of o.states) assert.equal(s.book, (s.offset === 0 ? v : w).at(s.seq), `the published book at ${s.seq}`);
+  assert.deepEqual([core.counters.publishedAlone, core.counters.copyMismatches], [0, 0]);
+});
+
+test("confirmed: a snapshot adopted while a reset is held leaves the book synced: the held feed's new copies are no hole", () => {
+  const v = venue();
+  const { core, o } = arbiter('confirmed');
+  synced(core, v);
+  core.onDelta({ ...v.message('a', 100, 101), first: 3, last: 3, prev: 100, reset: true }, 10); // held
+  core.onDelta({ ...v.message('a', 101, 102), first: 4, last: 4, prev: 3 }, 11);
+  core.onDelta({ ...v.message('b', 100, 101), first: 1e12, last: 1e12 }, 12); // implausible: the book resyncs
+  core.onSnapshot(v.snapshot(100, 'b'), 13);
+  assert.equal(core.state, 'synced');
+  const requests = o.requests.length;
+  core.onTimer(13 + 60); // past the gap timeout (50 ms), within divergeMs
+  assert.equal(core.state, 'synced', "a's copy of 4 waits for the reset, not for a hole in the book's id space");
+  assert.equal(o.requests.length, requests, 'no resync');
+  assert.equal(core.buffered, 1);
+});
+
 /** A checksum over the top `depth` levels (as OKX's legacy CRC32, in spirit). */
 const integrity: BookIntegrity = {
   depth: 2,
@@ -618,11 +741,37 @@ test('confirmed, property: any grouping and interleaving, one feed corrupting: n
   for (const [k, n] of Object.entries(tally)) assert.ok(n > 0, `${k}: ${n}`);
 });
 
+/**
+ * One feed's messages of the venue's ids: runs of 1-3 ids, sometimes overlapping the previous one; with
+ * `corrupt`, that share of them corrupted (counted in its tally).
+ */
+function copies(
+  v: Venue,
+  collector: string,
+  rng: () => number,
+  corrupt?: { rate: number; tally: { corrupted: number } },
+): BookDelta[] {
+  const q: BookDelta[] = [];
+  let at = v.base;
+  while (at < v.last) {
+    const last = Math.min(v.last, at + 1 + Math.floor(rng() * 3));
+    const lo = at > v.base && rng() < 0.15 ? at - 1 : at;
+    let m = v.message(collector, lo, last);
+    if (corrupt !== undefined && rng() < corrupt.rate && (m.bids.length > 0 || m.asks.length > 0)) {
+      m = corrupted(m);
+      corrupt.tally.corrupted++;
+    }
+    q.push(m);
+    at = last;
+  }
+  return q;
+}
+
 /** Over all runs of the property: what it went through (so a run that shows nothing fails). */
 const tally = { corrupted: 0, disputes: 0, majority: 0, merged: 0, confirmed: 0, lost: 0, loneCharged: 0 };
 
-function scenario(seed: number, nFeeds: number, nIds: number, corruptRate: number, lossRate = 0): void {
-  const rng = mulberry32(seed);
+/** A venue at `base` with a book of 10 levels a side: bids 990-999, asks 1001-1010. */
+function randomVenue(rng: () => number, base: number): Venue {
   const size = () => Math.round(rng() * 1000) / 100 + 0.01;
   const bids: Level[] = [];
   const asks: Level[] = [];
@@ -630,28 +779,31 @@ function scenario(seed: number, nFeeds: number, nIds: number, corruptRate: numbe
     bids.push([990 + i, size()]);
     asks.push([1001 + i, size()]);
   }
-  const v = new Venue(1000, bids, asks);
-  for (let k = 0; k < nIds; k++) {
+  return new Venue(base, bids, asks);
+}
+
+/** An update of n levels (bids 990-1000, asks 1001-1011: never crossed; a fifth of them deletes), as [bids, asks]. */
+function randomUpdate(rng: () => number, n: number): [Level[], Level[]] {
+  const bids: Level[] = [];
+  const asks: Level[] = [];
+  for (let i = 0; i < n; i++) {
     const bid = rng() < 0.5;
-    const l: Level = [(bid ? 990 : 1001) + Math.floor(rng() * 11), rng() < 0.2 ? 0 : size()];
-    v.update(bid ? [l] : [], bid ? [] : [l]);
+    const l: Level = [
+      (bid ? 990 : 1001) + Math.floor(rng() * 11),
+      rng() < 0.2 ? 0 : Math.round(rng() * 1000) / 100 + 0.01,
+    ];
+    (bid ? bids : asks).push(l);
   }
-  // each feed's messages: runs of 1-3 ids, sometimes overlapping the previous one
+  return [bids, asks];
+}
+
+function scenario(seed: number, nFeeds: number, nIds: number, corruptRate: number, lossRate = 0): void {
+  const rng = mulberry32(seed);
+  const v = randomVenue(rng, 1000);
+  for (let k = 0; k < nIds; k++) v.update(...randomUpdate(rng, 1));
   const queues: BookDelta[][] = [];
   for (let f = 0; f < nFeeds; f++) {
-    const q: BookDelta[] = [];
-    let at = v.base;
-    while (at < v.last) {
-      const last = Math.min(v.last, at + 1 + Math.floor(rng() * 3));
-      const lo = at > v.base && rng() < 0.15 ? at - 1 : at;
-      let m = v.message(`f${f}`, lo, last);
-      if (f === 0 && rng() < corruptRate && (m.bids.length > 0 || m.asks.length > 0)) {
-        m = corrupted(m);
-        tally.corrupted++;
-      }
-      q.push(m);
-      at = last;
-    }
+    const q = copies(v, `f${f}`, rng, f === 0 ? { rate: corruptRate, tally } : undefined);
     if (f === 1)
       for (let k = q.length - 4; k >= 0; k--)
         if (rng() < lossRate) {
@@ -710,6 +862,177 @@ function scenario(seed: number, nFeeds: number, nIds: number, corruptRate: numbe
   tally.loneCharged += o.errors.filter((e) => e.includes("differ from the venue's snapshot")).length;
 }
 
+/**
+ * Property, venue reset (OKX maintenance): the venue's ids 1000 (or 10).. up to L, then a reset message (ids restart at
+ * 1-5, prev = L; its several levels continue the book) and more ids in the new space. Each of 2-3 feeds groups
+ * both spaces as above and sends the reset alone between them; f0 corrupts some copies (the reset's too, in
+ * some runs), f1 loses some messages (never the reset nor its last three), and one feed may lag far behind
+ * the others (its copies, the reset's too, come late, within divergeMs). Snapshot requests are answered a few
+ * steps later with the venue's book at the furthest point delivered by then (a fresh snapshot: after the
+ * reset, of the new space). No published state is ever one the venue did not have at that seq in its id
+ * space (the core's offset says which), the consolidated seq never goes back, and once everything is
+ * delivered and the last snapshot answered the book is the venue's last, in the new id space.
+ */
+test('confirmed, property: a venue reset amid any grouping and interleaving, one feed corrupting: no published state is wrong', () => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        nFeeds: fc.integer({ min: 2, max: 3 }),
+        before: fc.integer({ min: 1, max: 30 }),
+        after: fc.integer({ min: 4, max: 30 }),
+        corruptRate: fc.integer({ min: 0, max: 40 }).map((p) => p / 100),
+        corruptReset: fc.boolean(),
+        lossRate: fc.integer({ min: 0, max: 30 }).map((p) => p / 100),
+        late: fc.integer({ min: -1, max: 2 }),
+        pause: fc.boolean(),
+        base: fc.constantFrom(10, 1000),
+      }),
+      (p) => resetScenario(p),
+    ),
+    {
+      numRuns: 300,
+      includeErrorInReport: true,
+      verbose: process.env.FC_VERBOSE ? 2 : 0,
+      ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}),
+    },
+  );
+  // the runs went through: the reset confirmed in place, its copies disputed, its feed's new copies held while
+  // it waited, the new space started from a snapshot (a gap before the reset), corrupted copies, lost ones
+  for (const [k, n] of Object.entries(resetTally)) assert.ok(n > 0, `${k}: ${n}`);
+});
+
+const resetTally = { corrupted: 0, lost: 0, inPlace: 0, disputed: 0, heldCopies: 0, fromSnapshot: 0 };
+
+interface ResetParams {
+  seed: number;
+  nFeeds: number;
+  /** Ids before the reset, and after it (the reset's own id not counted). */
+  before: number;
+  after: number;
+  corruptRate: number;
+  /** f0's copy of the reset is corrupted. */
+  corruptReset: boolean;
+  lossRate: number;
+  /** The feed that lags far behind the others (-1: none). */
+  late: number;
+  /**
+   * The venue pauses before the reset (OKX pushes a book every 100 ms, feeds lag each other by a few): every
+   * feed but the late one delivers its copies of the old space before any feed's reset comes.
+   */
+  pause: boolean;
+  /** The venue's first id: 1000, or 10 (the new space's ids then pass the old space's: numbers alone do not tell them apart). */
+  base: number;
+}
+
+function resetScenario(p: ResetParams): void {
+  const rng = mulberry32(p.seed);
+  const v0 = randomVenue(rng, p.base);
+  for (let k = 0; k < p.before; k++) v0.update(...randomUpdate(rng, 1));
+  // the reset: ids restart at r, its levels (several) applied to the book at v0.last make the book at r
+  const r = 1 + Math.floor(rng() * 5);
+  const { next: v1, reset: resetOf } = v0.restart(r, ...randomUpdate(rng, 2 + Math.floor(rng() * 5)));
+  for (let k = 0; k < p.after; k++) v1.update(...randomUpdate(rng, 1));
+  // where each message leaves the venue: 0..before in the old space, then the reset, then the new space
+  const pos = new Map<BookDelta, number>();
+  const queues: BookDelta[][] = [];
+  for (let f = 0; f < p.nFeeds; f++) {
+    const corrupt = f === 0 ? { rate: p.corruptRate, tally: resetTally } : undefined;
+    const old = copies(v0, `f${f}`, rng, corrupt);
+    let reset = resetOf(`f${f}`);
+    if (f === 0 && p.corruptReset) {
+      reset = corrupted(reset);
+      resetTally.corrupted++;
+    }
+    const next = copies(v1, `f${f}`, rng, corrupt);
+    for (const m of old) pos.set(m, m.last - v0.base);
+    pos.set(reset, p.before + 1);
+    for (const m of next) pos.set(m, p.before + 1 + m.last - v1.base);
+    const q = [...old, reset, ...next];
+    if (f === 1)
+      for (let k = q.length - 4; k >= 0; k--)
+        if (q[k] !== reset && rng() < p.lossRate) {
+          q.splice(k, 1);
+          resetTally.lost++;
+        }
+    queues.push(q);
+  }
+  const snapshotAt = (at: number): BookSnapshot =>
+    at <= p.before ? v0.snapshot(v0.base + at) : v1.snapshot(v1.base + at - p.before - 1);
+  const truth = (s: { seq: number; offset: number }) => (s.offset === 0 ? v0 : v1).at(s.seq);
+
+  const o: Out = { deltas: [], resets: [], requests: [], errors: [], states: [] };
+  const reader = { book: new OrderBook(), seq: NaN };
+  const core: BookArbiter = new BookArbiter(
+    VENUE,
+    SYMBOL,
+    sinkOf(o, reader, () => core.offset),
+    { publish: 'confirmed', gapTimeoutMs: 1e9 },
+  );
+  let furthest = 0;
+  const due: number[] = [];
+  let step = 0;
+  let answered = 0;
+  let heldSeen = false;
+  const answer = (now: number) => {
+    while (o.requests.length > answered) {
+      answered++;
+      due.push(step + 1 + Math.floor(rng() * 4));
+    }
+    for (let k = 0; k < due.length; k++)
+      if (due[k] <= step) {
+        core.onSnapshot(snapshotAt(furthest), now); // fetched now: the venue's book as far as it went
+        due.splice(k--, 1);
+      }
+  };
+  const weight = queues.map((_, f) => (f === p.late ? 0.1 : 1));
+  const ptr = queues.map(() => 0);
+  const delivered = new Set<number>();
+  while (ptr.some((n, f) => n < queues[f].length)) {
+    const atReset = (f: number) => ptr[f] < queues[f].length && queues[f][ptr[f]].reset === true;
+    const paused =
+      p.pause && queues.some((q, f) => f !== p.late && ptr[f] < q.length && pos.get(q[ptr[f]])! <= p.before);
+    const ready = queues.map((_, f) => f).filter((f) => ptr[f] < queues[f].length && !(paused && atReset(f)));
+    let w = rng() * ready.reduce((t, f) => t + weight[f], 0);
+    let f = ready[ready.length - 1];
+    for (const g of ready)
+      if ((w -= weight[g]) < 0) {
+        f = g;
+        break;
+      }
+    const ev = queues[f][ptr[f]++];
+    delivered.add(f);
+    furthest = Math.max(furthest, pos.get(ev)!);
+    core.onDelta(ev, step);
+    // the reset held (nothing of it published yet, the book in the old space) while its feed's new copies wait
+    if (core.counters.venueResets === 0 && pos.get(ev)! > p.before + 1 && core.buffered > 0) heldSeen = true;
+    if (delivered.size === p.nFeeds || answered > 0) answer(step);
+    step++;
+  }
+  for (let k = 0; k < 20 && (due.length > 0 || o.requests.length > answered || core.buffered > 0); k++) {
+    step += 500;
+    answer(step);
+    core.onTimer(step);
+  }
+  let c = -Infinity;
+  for (const s of o.states) {
+    assert.equal(s.book, truth(s), `published book at ${s.seq} (offset ${s.offset})`);
+    assert.ok(s.seq + s.offset >= c, `consolidated seq ${s.seq + s.offset} after ${c}: went back`);
+    c = s.seq + s.offset;
+  }
+  assert.equal(core.state, 'synced', `final state (requests ${o.requests.join(',')})`);
+  assert.equal(core.counters.venueResets, 1);
+  assert.ok(core.offset > 0, 'the new id space is numbered above the old');
+  assert.equal(key(core.book), v1.at(v1.last), 'final book');
+  assert.equal(core.seq, v1.last);
+  const published = o.deltas.some(({ ev }) => ev.reset === true);
+  if (published) resetTally.inPlace++;
+  else resetTally.fromSnapshot++;
+  if (o.errors.some((e) => e.includes('venue reset'))) resetTally.disputed++;
+  if (heldSeen) resetTally.heldCopies++;
+}
+
+if (process.env.RESET_SCENARIO) resetScenario(JSON.parse(process.env.RESET_SCENARIO) as ResetParams);
 if (process.env.SCENARIO) {
   const [a, b, c, d, e] = process.env.SCENARIO.split(',').map(Number);
   scenario(a, b, c, d, e);
