@@ -518,10 +518,8 @@ export class ReplicaArbiter implements BookCore {
     if (j >= 0) {
       // at the consolidated state, or behind it: placed there even when no other feed carries the book on
       // (publishing its book would take the consolidated one back; if the venue's book came back to an
-      // earlier state, the feed's next message leaves the published ones and is caught up then); behind, it
-      // lags at least from when the first copy left that state to now (mayBeBehind weighs it)
+      // earlier state, the feed's next message leaves the published ones and is caught up then)
       this.inStep(f, j);
-      this.stillAt(f, j, nowMs);
       return;
     }
     if (this.confirmMode && this.confirmedBy(f, f.book.hash, snap.recvTime, nowMs)) return;
@@ -1119,7 +1117,7 @@ export class ReplicaArbiter implements BookCore {
   /**
    * The feed's book is (or was until now) in the state published at `j`, which the consolidated book left
    * at `j + 1`: it lags the first copy by at least the time since (mayBeBehind weighs it). A feed left behind
-   * with no message for long (a fresh book placed behind, its next message late) is measured by it, not only
+   * with no message for long (a fresh book placed behind, its next message late) is measured so, not only
    * once it reaches a state another copy reached first.
    */
   private stillAt(f: ReplicaFeed, j: number, nowMs: number): void {
@@ -1189,8 +1187,7 @@ export class ReplicaArbiter implements BookCore {
         this.counters.feedsRefused++;
         return undefined;
       }
-      this.feeds.delete(idle);
-      this.counters.feedsEvicted++;
+      this.forget(this.feeds.get(idle)!);
     }
     f = new ReplicaFeed(id, this.keepStrings, this.depth, nowMs);
     this.feeds.set(id, f);
@@ -1199,11 +1196,15 @@ export class ReplicaArbiter implements BookCore {
 
   private evictSilent(nowMs: number): void {
     this.lastEvictScan = nowMs;
-    for (const [id, f] of this.feeds)
-      if (!(nowMs - f.lastMs < this.feedEvictMs)) {
-        this.feeds.delete(id);
-        this.counters.feedsEvicted++;
-      }
+    for (const f of this.feeds.values())
+      if (!(nowMs - f.lastMs < this.feedEvictMs)) this.forget(f);
+  }
+
+  /** An evicted feed goes, with the states it passed (a failed feed keeps them: watched). */
+  private forget(f: ReplicaFeed): void {
+    this.feeds.delete(f.id);
+    this.unwatch(f);
+    this.counters.feedsEvicted++;
   }
 }
 
