@@ -588,10 +588,12 @@ export class ReplicaArbiter implements BookCore {
     if (this.skipped !== undefined && this.pastJump(nowMs)) this.skipped = undefined; // its memory goes
   }
 
-  /** Every delivering feed was in step at or after the last jump: none is behind it. */
+  /**
+   * Every feed still heard from (delivering, or resyncing: a fresh book may come back behind) was in step at
+   * or after the last jump: none is behind it.
+   */
   private pastJump(nowMs: number): boolean {
-    for (const f of this.feeds.values())
-      if (f.delivering(nowMs, this.feedLiveMs) && f.floor < this.lastJump) return false;
+    for (const f of this.feeds.values()) if (nowMs - f.lastMs <= this.feedLiveMs && f.floor < this.lastJump) return false;
     return true;
   }
 
@@ -727,6 +729,7 @@ export class ReplicaArbiter implements BookCore {
 
   /** A feed out of step: ahead (publish the difference now), or given divergeMs to come back. */
   private outOfStep(f: ReplicaFeed, recvTime: number, nowMs: number): void {
+    if (!Number.isNaN(f.at)) this.stillAt(f, f.at, nowMs); // its book was there until this message
     f.at = NaN;
     if (Number.isNaN(f.outOfStepSince)) f.outOfStepSince = nowMs;
     f.outOfStepMessages++;
@@ -1111,6 +1114,16 @@ export class ReplicaArbiter implements BookCore {
     }
   }
 
+  /**
+   * The feed's book is (or was until now) in the state published at `j`, which the consolidated book left
+   * at `j + 1`: it lags the first copy by at least the time since (mayBeBehind weighs it). A feed left behind
+   * with no message for long (a fresh book placed behind, its next message late) is measured so, not only
+   * once it reaches a state another copy reached first.
+   */
+  private stillAt(f: ReplicaFeed, j: number, nowMs: number): void {
+    if (j < this.head && j + 1 >= this.logLow) f.lagged(nowMs - this.logMs[(j + 1) & (this.historySize - 1)]);
+  }
+
   /** Out of step, its book reached this state now (remembered: aheadOf). */
   private reached(f: ReplicaFeed, nowMs: number): void {
     if (this.confirmMode) return;
@@ -1144,8 +1157,6 @@ export class ReplicaArbiter implements BookCore {
     }
     f.synced = false;
     f.at = NaN;
-    // its book was not wrong by any check (it disagreed): the states it passed are still the venue's
-    if (kind !== 'diverged') this.unwatch(f);
     f.pending.length = 0;
     f.outOfStepSince = NaN;
     f.unsyncedSince = nowMs;
@@ -1176,8 +1187,7 @@ export class ReplicaArbiter implements BookCore {
         this.counters.feedsRefused++;
         return undefined;
       }
-      this.feeds.delete(idle);
-      this.counters.feedsEvicted++;
+      this.forget(this.feeds.get(idle)!);
     }
     f = new ReplicaFeed(id, this.keepStrings, this.depth, nowMs);
     this.feeds.set(id, f);
@@ -1186,11 +1196,15 @@ export class ReplicaArbiter implements BookCore {
 
   private evictSilent(nowMs: number): void {
     this.lastEvictScan = nowMs;
-    for (const [id, f] of this.feeds)
-      if (!(nowMs - f.lastMs < this.feedEvictMs)) {
-        this.feeds.delete(id);
-        this.counters.feedsEvicted++;
-      }
+    for (const f of this.feeds.values())
+      if (!(nowMs - f.lastMs < this.feedEvictMs)) this.forget(f);
+  }
+
+  /** An evicted feed goes, with the states it passed (a failed feed keeps them: watched). */
+  private forget(f: ReplicaFeed): void {
+    this.feeds.delete(f.id);
+    this.unwatch(f);
+    this.counters.feedsEvicted++;
   }
 }
 

@@ -498,6 +498,43 @@ test('property: feeds lagging up to 600 ms, each losing a message on the bus or 
   );
 });
 
+/** Three feeds lagging `lags` × 10 ms, each losing its messages at `losses` × 10 ms, judged at divergeMs 100. */
+function threeLagging(lags: number[], losses: number[][]) {
+  const ids = ['a', 'b', 'c'];
+  const lag = Object.fromEntries(ids.map((id, i) => [id, lags[i] * 10]));
+  const lose = Object.fromEntries(ids.map((id, i) => [id, losses[i].map((x) => x * 10).sort((x, y) => x - y)]));
+  const { seen, v } = lagging(lag, lose, 100, 3000);
+  forward(seen, v.states);
+  assert.equal(seen.at(-1), v.states.at(-1), 'ends equal to the venue');
+}
+
+test('three feeds, one lagging far past divergeMs behind a difference: the counterexamples the property below found, the book never goes back', () => {
+  // c (in time) loses its first message and another later: resynced, out of step, believed; b, 220 ms late,
+  // followed the old book and its fresh book is in states c passed before its second resync (kept through it)
+  threeLagging([29, 22, 0], [[1], [], [13, 1]]);
+  // c's fresh book, 270 ms late, lands on a published state behind the head: its next message leaves it
+  // 130 ms after the book did, so it lags that much and is not caught up to (a state the difference skipped)
+  threeLagging([15, 5, 27], [[30], [19, 1], [1]]);
+  // b and c, 690 and 1130 ms late, are resyncing when the differences are published: the states skipped stay
+  // until every feed heard from is past them (not dropped because the resyncing ones were not delivering)
+  threeLagging([0, 69, 69], [[1], [], []]);
+  threeLagging([113, 83, 4], [[], [1], [6]]);
+  // a, 1160 ms late, sits at a published state behind the head with no message for 930 ms: it lags that
+  // much, and is not caught up to at its next message, which is before the difference b published
+  threeLagging([116, 0, 94], [[], [95, 1], []]);
+});
+
+test('property: three feeds lagging up to 2 s, each losing up to two messages, judged at divergeMs 100: the book never goes back', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 200 }), { minLength: 3, maxLength: 3 }),
+      fc.array(fc.array(fc.integer({ min: 1, max: 300 }), { maxLength: 2 }), { minLength: 3, maxLength: 3 }),
+      threeLagging,
+    ),
+    { numRuns: 300 },
+  );
+});
+
 test('no checksum, publish first: a corrupted first copy published is still caught: the fresh book that disagrees is believed (two feeds, three)', () => {
   for (const ids of [
     ['a', 'b'],
@@ -713,4 +750,22 @@ test('no other feed in step: a message that brings a feed out of step back to a 
   const seen = follow(p);
   forward(seen, v.states);
   assert.equal(seen.at(-1), v.states.at(-1));
+});
+
+test('a failed feed keeps the states it passed out of step until it is evicted: then they go with it', () => {
+  const p: Published = { deltas: [], resets: [], requests: [] };
+  const core = new ReplicaArbiter('gemini', 'BTCUSD', sinkOf(p), { feedEvictMs: 1000, feedLiveMs: 100 });
+  const watched = (core as unknown as { watched: Set<unknown> }).watched;
+  const v = new Venue();
+  v.apply([[100, 1]], [[101, 1]]);
+  v.apply([[100, 2]], []);
+  core.onSnapshot(gs('a', 1, bookAt(v, 0)), 0);
+  core.onSnapshot(gs('b', 1, bookAt(v, 1)), 1); // out of step (a carries the book on): its state remembered
+  assert.equal(watched.size, 1);
+  core.onDelta(gd('b', 3, { bids: [[100, 3]], asks: [] }), 2); // a gap: b fails and keeps them
+  assert.equal(watched.size, 1);
+  core.onDelta(gd('a', 2, { bids: [[99, 1]], asks: [] }), 900);
+  core.onTimer(1500); // b silent past feedEvictMs
+  assert.equal(core.hasFeed('b'), false);
+  assert.equal(watched.size, 0);
 });
