@@ -28,8 +28,11 @@ export interface StringBookLevels {
  */
 export interface StringSideView {
   readonly n: number;
-  /** Changes whenever the side does (any level, any depth). */
-  readonly version: number;
+  /**
+   * Changes whenever one of the side's best TOP_RANKS levels may have (a change at a worse rank, or the worst
+   * levels cut, leaves it): a check that reads at most that many levels may keep its result while it stays.
+   */
+  readonly topVersion: number;
   /**
    * A number per level a check may keep there (NaN: none yet, or the level changed since): see BookSide.tags.
    * The one part of the view a reader may write.
@@ -55,6 +58,8 @@ export interface OrderBookOptions {
 }
 
 const INITIAL_CAPACITY = 1024;
+/** The best levels whose changes StringSideView.topVersion tracks (Kraken's checksum reads 10). */
+export const TOP_RANKS = 16;
 /** Elements checked linearly from the best end before falling back to binary search. */
 const PROBE = 16;
 /**
@@ -123,8 +128,8 @@ class BookSide {
   keys = new Float64Array(INITIAL_CAPACITY);
   sizes = new Float64Array(INITIAL_CAPACITY);
   n = 0;
-  /** Bumped by every change (a check that reads the side can tell it is as it last read it). */
-  version = 0;
+  /** Bumped by every change that may reach the best TOP_RANKS levels (StringSideView.topVersion). */
+  topVersion = 0;
   /**
    * The strings, only in keepStrings mode: level i's at strBase + i. The places before strBase are free
    * (''), so that the worst level goes or comes at no cost: a venue that keeps a fixed depth (Kraken) drops
@@ -178,10 +183,10 @@ class BookSide {
    * the size the level had (0: none), which a running hash of the book needs (HashedBook).
    */
   set(price: number, size: number): number {
-    this.version++;
     const key = this.sign * price;
     if (key !== key) return 0; // a NaN price has no place in a sorted side
     const i = this.find(key);
+    this.touch(i);
     if (i >= 0) {
       const old = this.sizes[i];
       if (size > 0) this.sizes[i] = size;
@@ -194,10 +199,10 @@ class BookSide {
 
   /** set() with the level's strings (keepStrings mode). Returns the size the level had (0: none). */
   setWithStrings(price: number, size: number, ps: string, ss: string): number {
-    this.version++;
     const key = this.sign * price;
     if (key !== key) return 0;
     const i = this.find(key);
+    this.touch(i);
     if (i >= 0) {
       const old = this.sizes[i];
       if (size > 0) {
@@ -220,6 +225,16 @@ class BookSide {
       else insertStrings(this.priceStr!, this.sizeStr!, this.strBase + at, ps, ss);
     }
     return 0;
+  }
+
+  /**
+   * A level found at i (find's result: or its insertion point) is about to change: its rank is that of an
+   * existing level, or of the new one; past TOP_RANKS the best levels stay as they are (most of a deep
+   * book's changes: Kraken's checksum folds its top 10 only when they moved).
+   */
+  private touch(i: number): void {
+    const rank = i >= 0 ? this.n - 1 - i : this.n + i + 1;
+    if (rank < TOP_RANKS) this.topVersion++;
   }
 
   /** The strings of the k worst levels out: their places become free. */
@@ -393,7 +408,7 @@ class BookSide {
   merge(b: Batch): void {
     const m = b.m;
     if (m === 0) return;
-    this.version++;
+    this.topVersion++;
     const { uniq, u, slot } = distinctKeys(b.keys, m);
     const strings = this.priceStr !== undefined;
     if (strings && this.strBase > 0) this.packStrings(0); // (the rest of merge reads strings from 0)
@@ -548,7 +563,7 @@ class BookSide {
   ): void {
     const k = this.n - depth;
     if (k <= 0) return;
-    this.version++;
+    if (depth < TOP_RANKS) this.topVersion++; // only levels past depth go
     if (removed) for (let i = 0; i < k; i++) removed(name, this.sign * this.keys[i], this.sizes[i]);
     this.keys.copyWithin(0, k, this.n);
     this.sizes.copyWithin(0, k, this.n);
@@ -586,7 +601,7 @@ class BookSide {
   }
 
   clear(): void {
-    this.version++;
+    this.topVersion++;
     this.n = 0;
     if (this.priceStr) {
       this.priceStr = [];
@@ -686,6 +701,11 @@ export class OrderBook {
   private readonly bidSide: BookSide;
   private readonly askSide: BookSide;
   readonly keepStrings: boolean;
+  /**
+   * What the one check that keeps its tags in this book (StringSideView.tags) keeps of it besides (Kraken's
+   * checksum: each side's last fold), read with every message (a WeakMap by book cost a lookup each time).
+   */
+  checkState: object | undefined = undefined;
 
   constructor(options: OrderBookOptions = {}) {
     this.keepStrings = options.keepStrings === true;

@@ -174,7 +174,7 @@ class SideFold {
    * in the book (OrderBook tags: NaN once the level changes) and computed only when missing.
    */
   fold(side: StringSideView, start: number): number {
-    if (side.version === this.version) return this.result;
+    if (side.topVersion === this.version) return this.result;
     const n = side.n < KRAKEN_CHECKSUM_DEPTH ? side.n : KRAKEN_CHECKSUM_DEPTH;
     const top = side.n - 1;
     const tags = side.tags!;
@@ -200,15 +200,18 @@ class SideFold {
       digits += len;
       crc = shiftByZeros(crc, len) ^ tag;
     }
-    this.version = side.version;
+    this.version = side.topVersion;
     this.result = crc;
     this.digits = digits;
     return crc;
   }
 }
 
-/** Per book: its two sides' last folds. */
-const BOOK_FOLDS = new WeakMap<OrderBook, { asks: SideFold; bids: SideFold }>();
+/** Per book (OrderBook.checkState): its two sides' last folds. */
+class BookFolds {
+  readonly asks = new SideFold();
+  readonly bids = new SideFold();
+}
 
 /**
  * krakenChecksum(book's top 10 asks, bids) === checksum, read from a keepStrings book in place. A book that
@@ -218,11 +221,8 @@ export function krakenBookVerify(book: OrderBook, checksum: number): boolean {
   const asks = book.stringSide('ask');
   const bids = book.stringSide('bid');
   if (asks.tags !== undefined && bids.tags !== undefined) {
-    let folds = BOOK_FOLDS.get(book);
-    if (folds === undefined) {
-      folds = { asks: new SideFold(), bids: new SideFold() };
-      BOOK_FOLDS.set(book, folds);
-    }
+    const state = book.checkState;
+    const folds = state instanceof BookFolds ? state : (book.checkState = new BookFolds());
     untaggable = false;
     // asks from the CRC's start, bids from 0, joined by feeding the asks' register the bids' digits as zeros
     const a = folds.asks.fold(asks, -1);

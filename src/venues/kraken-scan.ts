@@ -25,8 +25,12 @@ const QTY = literal(',"qty":');
 
 const TAIL = literal('"}]}');
 
-/** The last symbol read: most messages repeat it, so it is compared, not checked and sliced again. */
+/**
+ * The last symbol read, and its bytes and closing quote: most messages repeat it, so it is compared, not
+ * checked and sliced again (byte by byte: startsWith is a call).
+ */
 let lastSymbol = '';
+let lastSymbolBytes = literal('"');
 
 /** Where the last numberAt (that did not return -1) stopped. */
 let numberEnd = 0;
@@ -112,6 +116,11 @@ function levelsAt(b: Uint8Array, text: string, i: number): number {
   }
 }
 
+/** The first n of a scratch array as an array of its own: a literal for the usual one or two (slice is a call). */
+function exactly<T>(a: T[], n: number): T[] {
+  return n === 0 ? [] : n === 1 ? [a[0]] : n === 2 ? [a[0], a[1]] : a.slice(0, n);
+}
+
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
@@ -144,28 +153,29 @@ export function scanKrakenBook(text: string): KrakenBookMessage | undefined {
   i = literalAt(b, i, DATA);
   if (i < 0) return undefined;
   let symbol: string;
-  const sn = lastSymbol.length;
-  if (sn > 0 && b[i + sn] === 34 && text.startsWith(lastSymbol, i)) {
+  const j = lastSymbol.length > 0 ? literalAt(b, i, lastSymbolBytes) : -1;
+  if (j >= 0) {
     symbol = lastSymbol;
-    i += sn + 1;
+    i = j;
   } else {
     const end = symbolEnd(b, i);
     if (end < 0) return undefined;
     symbol = lastSymbol = text.slice(i, end);
+    lastSymbolBytes = literal(`${symbol}"`);
     i = end + 1;
   }
   i = literalAt(b, i, BIDS);
   if (i < 0) return undefined;
   let n = levelsAt(b, text, i);
   if (n < 0) return undefined;
-  const bids = n === 0 ? [] : scratchLevels.slice(0, n);
-  const bidText = n === 0 ? [] : scratchStrings.slice(0, n);
+  const bids = exactly(scratchLevels, n);
+  const bidText = exactly(scratchStrings, n);
   i = literalAt(b, levelsEnd, ASKS);
   if (i < 0) return undefined;
   n = levelsAt(b, text, i);
   if (n < 0) return undefined;
-  const asks = n === 0 ? [] : scratchLevels.slice(0, n);
-  const askText = n === 0 ? [] : scratchStrings.slice(0, n);
+  const asks = exactly(scratchLevels, n);
+  const askText = exactly(scratchStrings, n);
   i = literalAt(b, levelsEnd, CHECKSUM);
   if (i < 0) return undefined;
   // 1-10 digits, no leading zero, at most 2^32 - 1
