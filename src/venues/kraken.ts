@@ -18,7 +18,7 @@
  * - Symbols: v2 spells BTC/USD (v1's XBT is accepted as input and mapped to BTC).
  */
 import type { StringLevel } from '../core/book.js';
-import type { BookIntegrity } from '../core/integrity.js';
+import type { BookIntegrity, IntegrityInfo } from '../core/integrity.js';
 import { intervalRule } from '../core/sequence.js';
 import type { BookDelta, BookSnapshot, Level } from '../core/types.js';
 import { chunks, crossedError, decimal, type JsonObject, MAX_LEVELS_PER_SIDE, trimSlash } from './decimal.js';
@@ -282,6 +282,17 @@ export function decodeKrakenBookJson(text: string): {
 }
 
 /**
+ * A message's check value and levels' text. A snapshot's is made by a literal of its own: callers keep a
+ * snapshot's, and V8 would then allocate every update's in the old generation (see snapshotMessage in
+ * kraken-scan.ts).
+ */
+function integrityOf(m: KrakenBookMessage): IntegrityInfo {
+  const d = m.data;
+  if (m.type === 'snapshot') return { bids: d.bidText, asks: d.askText, checksum: d.checksum };
+  return { bids: d.bidText, asks: d.askText, checksum: d.checksum };
+}
+
+/**
  * Parse one text frame into a snapshot (seq 0) or a delta (first = last = 0, prev unset): Kraken has no
  * sequence, the collector numbers the messages (merge 'replica'). Keeps the text in raw and the checksum
  * with the levels' text in `integrity` (what krakenIntegrity.read(raw) returns). Never throws.
@@ -292,7 +303,7 @@ export function parseKrakenMessage(text: string, collector: string, recvTime: nu
   const { type, data } = r.message;
   // the check value and the levels' text, for a verifier in the same process (the arbiter reads them from
   // raw: encodeCollectorEvent leaves this off the bus)
-  const integrity = { bids: data.bidText, asks: data.askText, checksum: data.checksum };
+  const integrity = integrityOf(r.message);
   if (type === 'snapshot') {
     const crossed = crossedError('snapshot', data.bids, data.asks);
     if (crossed !== undefined) return { error: `${data.symbol}: ${crossed}` };
@@ -339,9 +350,8 @@ export const krakenIntegrity: BookIntegrity = {
   depth: KRAKEN_CHECKSUM_DEPTH,
   read(raw) {
     if (raw.indexOf('"checksum"') < 0) return undefined;
-    const d = decodeKrakenBook(raw).message?.data;
-    if (d === undefined) return undefined;
-    return { bids: d.bidText, asks: d.askText, checksum: d.checksum };
+    const m = decodeKrakenBook(raw).message;
+    return m === undefined ? undefined : integrityOf(m);
   },
   verify: (top, checksum) => krakenChecksum(top.asks, top.bids) === checksum,
   verifyBook: krakenBookVerify,
