@@ -5,6 +5,7 @@
  * The demo's truth check visits the books in turn, a few at a time, so its cost (HTTP samples, tops kept to
  * compare) does not grow with the market.
  */
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { subscribeVenue } from '../client/venue.js';
 import type { OrderBook } from '../core/book.js';
@@ -59,6 +60,8 @@ export class MarketWatch implements BookSource {
   private cursor = 0;
 
   constructor(private readonly o: MarketWatchOptions) {
+    // one abort listener per subscription it ends (a few per venue): seven venues passed Node's warning at 10
+    setMaxListeners(0, this.ac.signal);
     this.rows = o.books.map((b) => ({ ...b, seq: 0, gaps: 0, checkTicks: -1 }));
     for (const r of this.rows) this.byKey.set(`${r.venue}.${r.symbol}`, r);
   }

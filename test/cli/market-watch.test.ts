@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { MarketWatch } from '../../src/cli/market-watch.js';
 import { BookTruth, topKey } from '../../src/cli/truth.js';
 import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
@@ -132,4 +133,28 @@ test('BookTruth: a sample at an id the client reached, passed or has yet to reac
   t.onSample(sample(14, 104));
   assert.deepEqual(t.checks, { ok: 2, diff: 1 }, 'forgotten: nothing kept to compare with');
   assert.equal(t.samples, 5);
+});
+
+test('MarketWatch of seven venues: no MaxListenersExceededWarning (one abort listener per subscription it ends)', async (t) => {
+  const bus = new InprocBus();
+  const subT = new InprocTransport(bus);
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.name);
+  process.on('warning', onWarning);
+  const venues = ['binance', 'binance-usdm', 'okx', 'bybit', 'kraken', 'coinbase', 'gemini'];
+  const watch = new MarketWatch({
+    transport: subT,
+    books: venues.flatMap((venue) => ['A', 'B'].map((s) => ({ venue, symbol: `${s}USDT` }))),
+  });
+  watch.start();
+  t.after(async () => {
+    process.off('warning', onWarning);
+    await watch.stop();
+    await subT.close();
+  });
+  // the listeners are added as the subscriptions come up (two per venue); a warning comes a tick later
+  const signal = (watch as unknown as { ac: AbortController }).ac.signal;
+  await waitFor(() => getEventListeners(signal, 'abort').length >= 2 * venues.length, 5000, 'every subscription up');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(warnings.filter((w) => w === 'MaxListenersExceededWarning'), []);
 });
