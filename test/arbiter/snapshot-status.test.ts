@@ -3,15 +3,16 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { ArbiterService } from '../../src/arbiter/service.js';
 import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
+import type { BusPublisher } from '../../src/transport/types.js';
 import { decodeAny, encode, encodeCollectorEvent, topics, type SnapshotRequest } from '../../src/wire/messages.js';
 import { rawDelta } from './raw.js';
 import { sleep, waitFor } from '../helpers.js';
 
 /**
  * An arbiter of BUSDT fed by collectors a and b (no snapshot), its snapshot requests captured: resolves once
- * the first request and its fast retry went out.
+ * `until` requests went out (2: the first and its fast retry; 1: before the fast retry, 250 ms after).
  */
-async function asking(t: TestContext, snapshotTimeoutMs: number) {
+async function asking(t: TestContext, snapshotTimeoutMs: number, until = 2) {
   const bus = new InprocBus();
   const [arbT, colT, tapT] = [new InprocTransport(bus), new InprocTransport(bus), new InprocTransport(bus)];
   const arb = new ArbiterService({ transport: arbT, symbols: ['BUSDT'], snapshotTimeoutMs });
@@ -28,8 +29,16 @@ async function asking(t: TestContext, snapshotTimeoutMs: number) {
   const pub = await colT.publisher('ingest');
   for (const id of ['a', 'b'])
     for (let seq = 10; seq < 13; seq++) pub.send(topics.raw('binance', 'BUSDT'), rawDelta('BUSDT', seq, id));
-  await waitFor(() => requests.length >= 2, 3000, 'the first request and its fast retry');
+  await waitFor(() => requests.length >= until, 3000, `${until} snapshot request(s)`);
   return { requests, pub };
+}
+
+/** Collector `collector`'s snapshot-status word on BUSDT, with `fields` (state, reason, etaMs, ...). */
+function word(pub: BusPublisher, collector: string, fields: Record<string, unknown>): void {
+  pub.send(
+    topics.status(collector),
+    encode({ v: 1, type: 'snapshot-status', venue: 'binance', symbol: 'BUSDT', collector, ...fields }),
+  );
 }
 
 test("'failed' from the collector asked brings the next request at once; a word from another is ignored", async (t) => {
@@ -42,15 +51,10 @@ test("'failed' from the collector asked brings the next request at once; a word 
   assert.equal(requests[1].repeat, true, 'marked as a repeat: the collector drops it if the first arrived');
   const asked = requests[0].collector;
   const other = asked === 'a' ? 'b' : 'a';
-  const word = (collector: string, state: string) =>
-    pub.send(
-      topics.status(collector),
-      encode({ v: 1, type: 'snapshot-status', venue: 'binance', symbol: 'BUSDT', collector, state }),
-    );
-  word(other, 'failed'); // not asked: no effect
+  word(pub, other, { state: 'failed' }); // not asked: no effect
   await sleep(300);
   assert.equal(requests.length, 2, 'a word from a collector not asked changes nothing');
-  word(asked, 'failed');
+  word(pub, asked, { state: 'failed' });
   await waitFor(() => requests.length === 3, 2000, 'the next request after failed');
   assert.equal(requests[2].collector, other, 'the next collector');
 });
@@ -58,28 +62,11 @@ test("'failed' from the collector asked brings the next request at once; a word 
 test("a repeat's 'queued' (no eta, no due time) keeps the hold the first word set: no retry elsewhere", async (t) => {
   const { requests, pub } = await asking(t, 1000);
   const asked = requests[0].collector;
-  const word = (m: Record<string, unknown>) =>
-    pub.send(
-      topics.status(asked),
-      encode({ v: 1, type: 'snapshot-status', venue: 'binance', symbol: 'BUSDT', collector: asked, ...m }),
-    );
   // both collectors are out of weight for a while (so nothing moves), and the one asked says when this goes
-  pub.send(
-    topics.status(asked === 'a' ? 'b' : 'a'),
-    encode({
-      v: 1,
-      type: 'snapshot-status',
-      venue: 'binance',
-      symbol: 'BUSDT',
-      collector: asked === 'a' ? 'b' : 'a',
-      state: 'queued',
-      reason: 'rate limit',
-      etaMs: 20_000,
-    }),
-  );
-  word({ state: 'queued', reason: 'rate limit', etaMs: 5000 });
+  word(pub, asked === 'a' ? 'b' : 'a', { state: 'queued', reason: 'rate limit', etaMs: 20_000 });
+  word(pub, asked, { state: 'queued', reason: 'rate limit', etaMs: 5000 });
   // then the fast retry's answer: the request is in hand
-  word({ state: 'queued', reason: 'in progress', etaMs: 0 });
+  word(pub, asked, { state: 'queued', reason: 'in progress', etaMs: 0 });
   const n = requests.length;
   await sleep(3000); // three snapshot timeouts: without the hold, retries would go out
   assert.equal(requests.length, n, `held for the eta: ${requests.slice(n).map((r) => r.collector)}`);
@@ -123,19 +110,7 @@ test("a retry elsewhere after the hold drops the request still waiting at the co
   const { requests, pub } = await asking(t, 300);
   const asked = requests[0].collector;
   const other = asked === 'a' ? 'b' : 'a';
-  pub.send(
-    topics.status(asked),
-    encode({
-      v: 1,
-      type: 'snapshot-status',
-      venue: 'binance',
-      symbol: 'BUSDT',
-      collector: asked,
-      state: 'queued',
-      reason: 'rate limit',
-      etaMs: 200,
-    }),
-  );
+  word(pub, asked, { state: 'queued', reason: 'rate limit', etaMs: 200 });
   await waitFor(
     () => requests.some((r) => r.type === 'snapshot-request' && r.collector === other),
     5000,
@@ -149,39 +124,11 @@ test("a retry elsewhere after the hold drops the request still waiting at the co
 });
 
 test('a request moved from a collector out of weight goes to the other, not back where it was dropped', async (t) => {
-  const bus = new InprocBus();
-  const [arbT, colT, tapT] = [new InprocTransport(bus), new InprocTransport(bus), new InprocTransport(bus)];
-  const arb = new ArbiterService({ transport: arbT, symbols: ['BUSDT'], snapshotTimeoutMs: 60_000 });
-  t.after(async () => {
-    await arb.stop();
-    for (const tr of [arbT, colT, tapT]) await tr.close();
-  });
-  const requests: SnapshotRequest[] = [];
-  const ctl = await tapT.subscriber('book', ['ctl.snapshot.']);
-  void (async () => {
-    for await (const m of ctl) requests.push(decodeAny(m.payload) as SnapshotRequest);
-  })();
-  await arb.start();
-  const pub = await colT.publisher('ingest');
-  for (const id of ['a', 'b'])
-    for (let seq = 10; seq < 13; seq++) pub.send(topics.raw('binance', 'BUSDT'), rawDelta('BUSDT', seq, id));
-  await waitFor(() => requests.length >= 1, 3000, 'a snapshot request');
+  const { requests, pub } = await asking(t, 60_000, 1);
   // before the fast retry (250 ms): the collector asked has no weight for 20 s, the other has
   const asked = requests[0].collector;
   const other = asked === 'a' ? 'b' : 'a';
-  pub.send(
-    topics.status(asked),
-    encode({
-      v: 1,
-      type: 'snapshot-status',
-      venue: 'binance',
-      symbol: 'BUSDT',
-      collector: asked,
-      state: 'queued',
-      reason: 'rate limit',
-      etaMs: 20_000,
-    }),
-  );
+  word(pub, asked, { state: 'queued', reason: 'rate limit', etaMs: 20_000 });
   await waitFor(
     () => requests.some((r) => (r.type as string) === 'snapshot-cancel'),
     3000,

@@ -6,13 +6,13 @@
  * come from subscribing: connections opened within the venue's rate per IP, subscription frames within its
  * budget per connection (shortened here, as the weight window is), and no limit of the simulator broken.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { ExchangeSimulator } from '../../src/sim/index.js';
 import { limitViolations } from '../../src/sim/limits.js';
 import { underPrefix, venue } from '../../src/venues/index.js';
-import { Collector } from '../../src/collector/collector.js';
+import { Collector, type CollectorOptions } from '../../src/collector/collector.js';
 import { REST_SOCKETS } from '../../src/collector/http.js';
 import { ArbiterService } from '../../src/arbiter/service.js';
 import { InprocBus, InprocTransport } from '../../src/transport/inproc.js';
@@ -129,21 +129,26 @@ test('after a 429 the collector sends no REST until Retry-After, and never repea
   assert.equal(ip().requests, n, 'the refused request was not sent again');
 });
 
-test('a slow venue: a REST request waits in the line for a socket, and its deadline runs from when it is sent', async (t) => {
-  // Six rounds of the REST_SOCKETS (16) at 2 s each: the last round is sent after 10 s, the deadline. When
-  // requests queued in the HTTP agent for a socket with their deadline running, the last round timed out
-  // unsent (8,089 such failures in a Kafka cold start of 2,000 books, issue 13).
-  const symbols = Array.from({ length: 6 * REST_SOCKETS }, (_, i) => `S${i}USDT`);
+/**
+ * A simulator of `symbols` whose snapshots answer `snapshotDelayMs` late (its profile "slow"), and collector a
+ * of them on `bus` (with `more` options), not started; both stopped after the test.
+ */
+async function slowVenue(
+  t: TestContext,
+  symbols: string[],
+  snapshotDelayMs: number,
+  bus: InprocBus,
+  more: Partial<CollectorOptions> = {},
+): Promise<{ sim: ExchangeSimulator; c: Collector }> {
   const sim = new ExchangeSimulator({
     port: 0,
     symbols,
     eventsPerSec: 1,
     levels: 20,
     logger: silentLogger,
-    faults: { slow: { snapshotDelayMs: 2000 } },
+    faults: { slow: { snapshotDelayMs } },
   });
   await sim.start();
-  const bus = new InprocBus();
   const tr = new InprocTransport(bus);
   const c = new Collector({
     id: 'a',
@@ -153,13 +158,23 @@ test('a slow venue: a REST request waits in the line for a socket, and its deadl
     transport: tr,
     snapshotLimit: 100,
     logger: silentLogger,
+    ...more,
   });
-  await c.start();
   t.after(async () => {
     await c.stop();
     await tr.close();
     await sim.stop();
   });
+  return { sim, c };
+}
+
+test('a slow venue: a REST request waits in the line for a socket, and its deadline runs from when it is sent', async (t) => {
+  // Six rounds of the REST_SOCKETS (16) at 2 s each: the last round is sent after 10 s, the deadline. When
+  // requests queued in the HTTP agent for a socket with their deadline running, the last round timed out
+  // unsent (8,089 such failures in a Kafka cold start of 2,000 books, issue 13).
+  const symbols = Array.from({ length: 6 * REST_SOCKETS }, (_, i) => `S${i}USDT`);
+  const { sim, c } = await slowVenue(t, symbols, 2000, new InprocBus());
+  await c.start();
   await Promise.all(symbols.map((s) => c.fetchSnapshot(s)));
   assert.equal(c.counters.snapshotErrors, 0, 'no request timed out');
   assert.equal(c.counters.snapshotsPublished, symbols.length);
@@ -171,28 +186,10 @@ test("a queued snapshot request still in line past the time it was announced for
   // both, so the line goes slower than its first ETAs said. Told nothing more, an arbiter's hold (ETA plus
   // its snapshot timeout) runs out and it asks another collector, which fetches the book too.
   const symbols = Array.from({ length: 8 }, (_, i) => `S${i}USDT`);
-  const sim = new ExchangeSimulator({
-    port: 0,
-    symbols,
-    eventsPerSec: 1,
-    levels: 20,
-    logger: silentLogger,
-    faults: { slow: { snapshotDelayMs: 2500 } },
-  });
-  await sim.start();
   const bus = new InprocBus();
-  const [tr, tapT] = [new InprocTransport(bus), new InprocTransport(bus)];
-  const c = new Collector({
-    id: 'a',
-    symbols,
-    wsUrl: `${sim.wsBase}/p/slow`,
-    restUrl: `${sim.restBase}/p/slow`,
-    transport: tr,
-    snapshotLimit: 100,
-    restWeightPerMinute: 20,
-    restWindowMs: 1000,
-    logger: silentLogger,
-  });
+  const { c } = await slowVenue(t, symbols, 2500, bus, { restWeightPerMinute: 20, restWindowMs: 1000 });
+  const tapT = new InprocTransport(bus);
+  t.after(() => tapT.close());
   const words = new Map<string, { at: number; state: string; etaMs: number }[]>();
   const sub = await tapT.subscriber('ingest', [topics.status('a')]);
   void (async () => {
@@ -205,12 +202,6 @@ test("a queued snapshot request still in line past the time it was announced for
     }
   })();
   await c.start();
-  t.after(async () => {
-    await c.stop();
-    await tr.close();
-    await tapT.close();
-    await sim.stop();
-  });
   await Promise.all(symbols.map((s) => c.fetchSnapshot(s)));
   assert.equal(c.counters.snapshotsPublished, symbols.length);
   // every word until the request went out was followed by the next within its ETA (and a second of slack)

@@ -164,20 +164,26 @@ function allTrue(o: Out, v: Venue): void {
   for (const s of o.states) assert.equal(s.book, v.at(s.seq), `the published book at ${s.seq} is the venue's`);
 }
 
-/** A venue at 100 (bids 100 x1, 99 x1; ask 101 x1) and updates 101..104 (bids 99 x2, ask 102 x1, ...). */
-function venue(): Venue {
+/**
+ * A venue at `start` (bids 100 x1, 99 x1; ask 101 x1) and the first `updates` of: bids 99 x2, ask 102 x1,
+ * bids 98 x1, ask 103 x4 (ids start + 1, ...).
+ */
+function venue(start = 100, updates = 4): Venue {
   const v = new Venue(
-    100,
+    start,
     [
       [100, 1],
       [99, 1],
     ],
     [[101, 1]],
   );
-  v.update([[99, 2]], []);
-  v.update([], [[102, 1]]);
-  v.update([[98, 1]], []);
-  v.update([], [[103, 4]]);
+  const all: [Level[], Level[]][] = [
+    [[[99, 2]], []],
+    [[], [[102, 1]]],
+    [[[98, 1]], []],
+    [[], [[103, 4]]],
+  ];
+  for (const [bids, asks] of all.slice(0, updates)) v.update(bids, asks);
   return v;
 }
 
@@ -608,16 +614,7 @@ test('a later copy of a published venue reset that says otherwise resyncs the bo
 test("confirmed: while a reset is held, its feed's copies past it do not judge a snapshot of the old id space", () => {
   // old ids 10..12; the reset (prev 12) restarts them at 3, and the new ids pass 12: by number alone a's copy
   // (13, 14] of the new space would be a gap after an old snapshot at 12
-  const v = new Venue(
-    10,
-    [
-      [100, 1],
-      [99, 1],
-    ],
-    [[101, 1]],
-  );
-  v.update([[99, 2]], []);
-  v.update([], [[102, 1]]);
+  const v = venue(10, 2);
   const { next: w, reset } = v.restart(3, [[98, 1]], [[101, 0]]);
   for (let id = 4; id <= 14; id++) w.update([[90 + (id % 5), id]], []);
   const { core, o } = arbiter('confirmed');
