@@ -26,11 +26,18 @@ const QTY = literal(',"qty":');
 const TAIL = literal('"}]}');
 
 /**
- * The last symbol read, and its bytes and closing quote: most messages repeat it, so it is compared, not
- * checked and sliced again (byte by byte: startsWith is a call).
+ * The last symbol read: most messages repeat it, so it is compared, not checked and sliced again (byte by
+ * byte: startsWith is a call).
  */
 let lastSymbol = '';
-let lastSymbolBytes = literal('"');
+
+/** Whether the bytes at i are lastSymbol and its closing quote (nothing allocated: books alternate). */
+function lastSymbolAt(b: Uint8Array, i: number): boolean {
+  const n = lastSymbol.length;
+  if (n === 0 || b[i + n] !== 34) return false;
+  for (let j = 0; j < n; j++) if (b[i + j] !== lastSymbol.charCodeAt(j)) return false;
+  return true;
+}
 
 /** Where the last numberAt (that did not return -1) stopped. */
 let numberEnd = 0;
@@ -153,15 +160,13 @@ export function scanKrakenBook(text: string): KrakenBookMessage | undefined {
   i = literalAt(b, i, DATA);
   if (i < 0) return undefined;
   let symbol: string;
-  const j = lastSymbol.length > 0 ? literalAt(b, i, lastSymbolBytes) : -1;
-  if (j >= 0) {
+  if (lastSymbolAt(b, i)) {
     symbol = lastSymbol;
-    i = j;
+    i += symbol.length + 1;
   } else {
     const end = symbolEnd(b, i);
     if (end < 0) return undefined;
     symbol = lastSymbol = text.slice(i, end);
-    lastSymbolBytes = literal(`${symbol}"`);
     i = end + 1;
   }
   i = literalAt(b, i, BIDS);
